@@ -1,0 +1,57 @@
+"""chainrule: backpropagation you can read, check and control.
+
+``import chainrule as cr``: tensors (``cr.tensor``, ``cr.randn``), ops
+(``cr.exp``, ``cr.cat``, ``x @ w``), reverse-mode autodiff (``loss.backward()``,
+``cr.autograd.grad``) and grad modes (``cr.no_grad()``).
+"""
+
+from .tensor import Tensor  # noqa: I001 - Tensor first: the ops attach to it
+from . import ops as _ops  # noqa: F401 - registers the derivative table and binds Tensor's methods
+from . import autograd
+from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from .backend import (
+    Device as device,
+    bool_ as bool,  # noqa: A004
+    float16, float32, float64, get_default_dtype, int8, int16, int32, int64, set_default_dtype, uint8,
+)
+from .creation import (
+    arange, as_tensor, bernoulli, empty, empty_like, eye, from_numpy, full, full_like, linspace, logspace,
+    multinomial, ones, ones_like, rand, rand_like, randint, randint_like, randn, randn_like, randperm, tensor,
+    zeros, zeros_like,
+)
+from .errors import ChainruleError, DeviceError, DTypeError, GradientError, IndexingError, ShapeError
+from .ops.compare import (
+    allclose, bitwise_and, bitwise_not, bitwise_or, bitwise_xor, eq, equal, ge, gt, isclose, isfinite, isinf,
+    isnan, le, logical_and, logical_not, logical_or, logical_xor, lt, ne, nonzero,
+)
+from .ops.elementwise import (
+    abs, add, ceil, clamp, clip, clone, cos, div, elu, erf, exp, expm1, floor, floor_divide, fmod, gelu, leaky_relu,
+    log, log1p, masked_fill, maximum, minimum, mul, neg, pow, reciprocal, relu, remainder, round, rsqrt, sigmoid,
+    sign, silu, sin, softplus, sqrt, square, sub, tanh, trunc, where,
+)
+from .ops.index import gather, index_add, index_select, scatter_add
+from .ops.linalg import bmm, dot, einsum, matmul, mm, outer
+from .ops.nn import log_softmax, softmax
+from .ops.reduce import (
+    all, amax, amin, any, argmax, argmin, cumsum, logsumexp, max, mean, min, norm, prod, std, std_mean, sum, var,
+    var_mean,
+)
+from .ops.shape import (
+    broadcast_tensors, broadcast_to, cat, chunk, contiguous, expand, flatten, flip, movedim, narrow, pad, permute,
+    repeat, reshape, split, squeeze, stack, tile, transpose, unbind, unflatten, unsqueeze, view,
+)
+from .random import Generator, fork_rng, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
+
+float = float32  # noqa: A001 - PyTorch's aliases: cr.float, cr.double, cr.long
+double = float64
+half = float16
+long = int64
+concat = cat
+concatenate = cat
+divide = div
+multiply = mul
+subtract = sub
+absolute = abs
+negative = neg
+
+__version__ = "0.1.0"

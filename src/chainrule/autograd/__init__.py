@@ -1,0 +1,29 @@
+"""Reverse-mode automatic differentiation: the engine, grad modes, custom Functions, gradcheck.
+
+Only the grad-mode switches load eagerly (tensor.py needs them); the rest
+loads on first use, which breaks the tensor <-> engine import cycle.
+"""
+
+from .mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+
+_LAZY = {
+    "backward": ".engine", "grad": ".engine",
+    "Function": ".function", "FunctionCtx": ".function", "once_differentiable": ".function",
+    "GradcheckError": ".gradcheck", "gradcheck": ".gradcheck", "gradgradcheck": ".gradcheck",
+    "PRIMITIVES": ".graph", "Node": ".graph",
+    "detect_anomaly": ".anomaly", "set_detect_anomaly": ".anomaly", "AnomalyError": ".anomaly",
+}
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'chainrule.autograd' has no attribute '{name}'")
+    import importlib  # noqa: PLC0415
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = ["enable_grad", "inference_mode", "is_grad_enabled", "no_grad", "set_grad_enabled", *_LAZY]

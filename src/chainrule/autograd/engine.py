@@ -1,0 +1,379 @@
+"""Reverse mode: ``backward()`` and ``grad()``.
+
+The walk is iterative.  Every node gets a sequence number when it is recorded,
+and an op is always recorded after the ops that made its inputs, so sorting the
+reachable nodes by descending number is a topological order: each node runs
+only after every consumer has added its gradient.  No recursion (10,000-op
+chains are fine at the default recursion limit) and the order is the same on
+every run.
+
+Gradients are summed per node output, then handed to the node's vjp.  Each
+incoming gradient is first summed down to the shape of the tensor it belongs to
+(broadcasting's adjoint); that is the only place unbroadcasting happens.
+A node's saved arrays are dropped right after its vjp runs unless
+``retain_graph`` is set.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import GradientError, ShapeError
+from ..tensor import Tensor, _wrap
+from .graph import RELEASED, edge_of
+from .mode import MODE
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None) -> None:
+    """Accumulate gradients of ``tensors`` into the ``.grad`` of the leaves (PyTorch's semantics).
+
+    ``inputs``, when given, limits accumulation to those tensors.
+    """
+    roots, grads = _roots(tensors, grad_tensors, "backward")
+    if retain_graph is None:
+        retain_graph = create_graph
+    if inputs is None:
+        _run(roots, grads, retain_graph, create_graph, targets=None)
+        return
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    found = _run(roots, grads, retain_graph, create_graph, targets=inputs)
+    for t, g in zip(inputs, found):
+        if g is not None:
+            _accumulate_grad(t, g, create_graph, set())
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
+    """Gradients of ``outputs`` with respect to ``inputs``, returned as a tuple (``.grad`` is untouched).
+
+    ``grad_outputs`` is the vector of the vector-Jacobian product (required for
+    non-scalar outputs).  With ``create_graph=True`` the results are themselves
+    differentiable.  An input the outputs do not depend on raises, unless
+    ``allow_unused=True``, in which case its gradient is None.
+    """
+    single = isinstance(inputs, Tensor)
+    inputs = [inputs] if single else list(inputs)
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"grad(): inputs[{i}] is a {type(t).__name__}, not a Tensor")
+        if not t.requires_grad:
+            raise GradientError(f"grad(): inputs[{i}] (shape {t.shape}) does not require grad")
+    roots, grads = _roots(outputs, grad_outputs, "grad")
+    if retain_graph is None:
+        retain_graph = create_graph
+    found = _run(roots, grads, retain_graph, create_graph, targets=inputs)
+    for i, g in enumerate(found):
+        if g is None and not allow_unused:
+            raise GradientError(
+                f"grad(): inputs[{i}] (shape {inputs[i].shape}) is not part of the graph of the outputs; "
+                "pass allow_unused=True to get None for it"
+            )
+    return tuple(found)
+
+
+# ---------------------------------------------------------------------------
+
+
+def _roots(tensors, grad_tensors, api):
+    tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    if grad_tensors is None:
+        grad_tensors = [None] * len(tensors)
+    elif isinstance(grad_tensors, Tensor) or not isinstance(grad_tensors, (list, tuple)):
+        grad_tensors = [grad_tensors]
+    if len(grad_tensors) != len(tensors):
+        raise GradientError(f"{api}(): {len(tensors)} outputs but {len(grad_tensors)} gradients")
+    grads = []
+    for i, (t, g) in enumerate(zip(tensors, grad_tensors)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{api}(): output {i} is a {type(t).__name__}, not a Tensor")
+        if not t.requires_grad:
+            raise GradientError(
+                f"{api}(): output {i} (shape {t.shape}) does not require grad and has no history; "
+                "did you compute it under no_grad(), or from tensors without requires_grad=True?"
+            )
+        if g is None:
+            if t.data.size != 1:
+                raise GradientError(
+                    f"{api}(): the output has shape {t.shape}; a gradient can be implied only for a "
+                    "single-element output. Pass gradient= (grad_outputs=) of the same shape, "
+                    "or reduce the output first (e.g. .sum())"
+                )
+            xp = _xp(t.data)
+            g = _wrap(xp.ones(t.data.shape, dtype=t.data.dtype))
+        else:
+            if not isinstance(g, Tensor):
+                from ..creation import tensor as make_tensor  # noqa: PLC0415
+
+                g = make_tensor(g, dtype=t.dtype)
+            if g.data.shape != t.data.shape:
+                raise ShapeError(
+                    f"{api}(): the gradient has shape {g.shape} but output {i} has shape {t.shape}; "
+                    "they must be equal"
+                )
+            if g.data.dtype != t.data.dtype:
+                g = _wrap(g.data.astype(t.data.dtype))
+        grads.append(g)
+    return tensors, grads
+
+
+def _xp(array):
+    from ..backend import array_module  # noqa: PLC0415
+
+    return array_module(array)
+
+
+def _sum_to(g: Tensor, shape: tuple, node, input_index: int) -> Tensor:
+    """Sum ``g`` over the axes broadcasting added, so that it has ``shape``."""
+    gshape = g.data.shape
+    lead = len(gshape) - len(shape)
+    ok = lead >= 0
+    axes = list(range(lead)) if ok else []
+    if ok:
+        for i, size in enumerate(shape):
+            gsize = gshape[lead + i]
+            if gsize == size:
+                continue
+            if size == 1:
+                axes.append(lead + i)
+            else:
+                ok = False
+                break
+    if not ok:
+        name = node.prim.name if node is not None else "backward"
+        raise ShapeError(
+            f"{name}: the gradient for input {input_index} has shape {gshape}, which cannot be summed "
+            f"to the input's shape {shape}"
+        )
+    out = g.sum(dim=tuple(axes), keepdim=True) if axes else g
+    return out.reshape(shape) if out.data.shape != shape else out
+
+
+def _version_error(node, index, t, saved_version):
+    return GradientError(
+        f"{node.prim.name}: a tensor it saved for backward (saved input {index}, shape {t.shape}) "
+        f"was modified in place after it was saved: its version is {t._version[0]}, it was "
+        f"{saved_version}. Use the out-of-place op (x = x + 1, not x += 1) or clone() before changing it"
+    )
+
+
+def _run(roots, root_grads, retain_graph, create_graph, targets):
+    """Walk the graph from ``roots``.
+
+    targets None: accumulate into leaves' .grad.  Otherwise return the
+    gradients of the ``targets`` tensors (leaf or not) and touch no .grad.
+    """
+    buffers: dict = {}
+    leaf_grads: dict = {}
+    # collect the nodes reachable from the roots
+    nodes = []
+    seen = set()
+    stack = []
+    for t, g in zip(roots, root_grads):
+        edge = edge_of(t)
+        if type(edge) is tuple:
+            stack.append(edge[0])
+            _add_to_buffer(buffers, edge, g)
+        else:
+            prev = leaf_grads.get(edge)
+            leaf_grads[edge] = g if prev is None else prev + g
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        nodes.append(node)
+        for edge in node.next:
+            if type(edge) is tuple and edge[0] not in seen:
+                stack.append(edge[0])
+    nodes.sort(key=_seq, reverse=True)
+
+    needed = None
+    captures = None
+    leaf_targets = None
+    if targets is not None:
+        leaf_targets = {}
+        captures = {}
+        for i, t in enumerate(targets):
+            edge = t._edge
+            if edge is None:
+                leaf_targets.setdefault(t, []).append(i)
+            else:
+                captures.setdefault(edge[0], []).append((edge[1], i))
+        needed = set()
+        for node in reversed(nodes):  # ascending: inputs before consumers
+            for edge in node.next:
+                if edge is None:
+                    continue
+                if type(edge) is tuple:
+                    if edge[0] in needed or edge[0] in captures:
+                        needed.add(node)
+                        break
+                elif edge in leaf_targets:
+                    needed.add(node)
+                    break
+        found = [None] * len(targets)
+
+    prev_mode = MODE.grad
+    MODE.grad = bool(create_graph)
+    anomaly = MODE.anomaly
+    try:
+        for node in nodes:
+            buf = buffers.pop(node, None)
+            if buf is None:
+                continue
+            if node.saved is RELEASED:
+                raise GradientError(
+                    f"{node.prim.name}: backward through this part of the graph a second time, but its "
+                    "saved tensors were freed by the first backward. Pass retain_graph=True to the first "
+                    "backward() if you need to call it twice"
+                )
+            if len(buf) > 1 and any(g is None for g in buf):
+                buf = _fill_missing(node, buf)
+            if node.hooks is not None or node.retain is not None:
+                _run_node_hooks(node, buf, create_graph)
+            if captures is not None:
+                for index, slot in captures.get(node, ()):
+                    found[slot] = buf[index]
+                if node not in needed:
+                    continue
+            saved = node.saved
+            if saved:
+                for i, (t, v) in enumerate(zip(saved, node.versions)):
+                    if t._version[0] != v:
+                        raise _version_error(node, i, t, v)
+            prim = node.prim
+            if prim.save_output and node.out_version[0] != 0:
+                raise GradientError(
+                    f"{prim.name}: its output was modified in place after the op ran (version "
+                    f"{node.out_version[0]}), but backward needs the original. Clone the output before "
+                    "changing it in place"
+                )
+            if create_graph:
+                node.create_graph = True
+            grads = prim.vjp(node, *buf)
+            if type(grads) is Tensor:
+                grads = (grads,)
+            if anomaly:
+                from .anomaly import on_backward  # noqa: PLC0415
+
+                on_backward(node, grads)
+            if not retain_graph:
+                node.saved = RELEASED
+                if prim.save_output:
+                    node.out = None
+                if prim.extra:
+                    node.extra = None
+            for i, (edge, g) in enumerate(zip(node.next, grads)):
+                if edge is None or g is None:
+                    continue
+                if type(edge) is tuple:
+                    target, index = edge
+                    if g.data.shape != target.shapes[index]:
+                        g = _sum_to(g, target.shapes[index], node, i)
+                    _add_to_buffer(buffers, edge, g)
+                else:
+                    if g.data.shape != edge.data.shape:
+                        g = _sum_to(g, edge.data.shape, node, i)
+                    prev = leaf_grads.get(edge)
+                    leaf_grads[edge] = g if prev is None else prev + g
+        # leaves, in the order their gradients arrived
+        given = {id(_base(g.data)) for g in root_grads}
+        for leaf, g in leaf_grads.items():
+            hooks = leaf._hooks
+            if hooks:
+                for hook in list(hooks):
+                    new = hook(g)
+                    if new is not None:
+                        g = new
+            if targets is not None:
+                for slot in leaf_targets.get(leaf, ()):
+                    found[slot] = g
+                continue
+            _accumulate_grad(leaf, g, create_graph, given)
+    finally:
+        MODE.grad = prev_mode
+    return found if targets is not None else None
+
+
+def _seq(node):
+    return node.seq
+
+
+def _base(array):
+    base = array.base
+    return array if base is None else base
+
+
+def _add_to_buffer(buffers, edge, g):
+    node, index = edge
+    buf = buffers.get(node)
+    if buf is None:
+        buf = buffers[node] = [None] * len(node.shapes)
+        buf[index] = g
+    elif buf[index] is None:
+        buf[index] = g
+    else:
+        buf[index] = buf[index] + g
+
+
+def _fill_missing(node, buf):
+    """Zeros for the outputs of a multi-output node that got no gradient."""
+    xp = None
+    for g in buf:
+        if g is not None:
+            xp = _xp(g.data)
+            break
+    return [
+        g if g is not None else _wrap(xp.zeros(shape, dtype=node.dtype))
+        for g, shape in zip(buf, node.shapes)
+    ]
+
+
+def _run_node_hooks(node, buf, create_graph):
+    hooks = node.hooks
+    if hooks:
+        for index, fns in hooks.items():
+            for fn in list(fns):
+                new = fn(buf[index])
+                if new is not None:
+                    if new.data.shape != buf[index].data.shape:
+                        raise ShapeError(
+                            f"hook on the output of {node.prim.name} returned shape {new.shape}, "
+                            f"expected {buf[index].shape}"
+                        )
+                    buf[index] = new
+    retain = node.retain
+    if retain:
+        for index, ref in retain.items():
+            t = ref()
+            if t is None:
+                continue
+            g = buf[index]
+            if not create_graph:
+                g = _wrap(g.data.copy())
+            t.grad = g if t.grad is None else t.grad + g
+
+
+def _accumulate_grad(leaf, g, create_graph, given):
+    """Add ``g`` into ``leaf.grad``, making sure no two tensors share a gradient array."""
+    if create_graph:
+        if leaf.grad is None:
+            leaf.grad = g
+        else:
+            leaf.grad = leaf.grad + g
+        return
+    arr = g.data
+    if leaf.grad is None or leaf.grad.data.shape != arr.shape:
+        base = id(_base(arr))
+        if base in given or not arr.flags.c_contiguous or not arr.flags.writeable:
+            arr = arr.copy()
+            base = id(arr)
+        given.add(base)
+        if arr.dtype != leaf.data.dtype:
+            arr = arr.astype(leaf.data.dtype)
+        leaf.grad = _wrap(arr)
+    else:
+        existing = leaf.grad.data
+        if existing.flags.writeable:
+            np.add(existing, arr, out=existing) if type(existing) is np.ndarray else existing.__iadd__(arr)
+        else:
+            leaf.grad = _wrap(existing + arr)

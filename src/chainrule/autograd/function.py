@@ -1,0 +1,191 @@
+"""Custom differentiable ops: subclass ``Function`` (PyTorch's API).
+
+::
+
+    class Cube(cr.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x * x
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            (x,) = ctx.saved_tensors
+            return grad_output * 3 * x * x
+
+    y = Cube.apply(x)
+
+``forward`` runs without recording; ``backward`` gets one gradient per output
+and returns one per ``forward`` argument (None for non-tensors and for inputs
+that need none).  When backward is written with chainrule ops it is itself
+differentiable, so ``create_graph=True`` works through custom ops too.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from ..errors import DTypeError, GradientError
+from ..tensor import Tensor, _wrap, _wrap_edge
+from .graph import _SEQ, RELEASED, Node, Primitive, edge_of, version_counter
+from .mode import MODE, no_grad
+
+
+class FunctionCtx(Node):
+    """The ``ctx`` of a custom Function: a graph node that also takes attributes."""
+
+    def save_for_backward(self, *tensors) -> None:
+        for t in tensors:
+            if t is not None and not isinstance(t, Tensor):
+                raise TypeError(f"save_for_backward: expected Tensors or None, got {type(t).__name__}")
+        self._to_save = tensors
+
+    @property
+    def saved_tensors(self) -> tuple:
+        if self.saved is RELEASED:
+            raise GradientError(
+                f"{self.prim.name}: saved tensors were freed by an earlier backward; "
+                "pass retain_graph=True to that backward to use them again"
+            )
+        out = []
+        for kind, value in self._saved_spec:
+            if kind == "output":
+                index, counter = value
+                if counter[0] != 0:
+                    raise GradientError(
+                        f"{self.prim.name}: output {index}, saved for backward, was modified in place"
+                    )
+                data = self._out_data[index]
+                out.append(_wrap_edge(data, (self, index)) if self.create_graph and MODE.grad else _wrap(data))
+            else:
+                out.append(value)
+        return tuple(out)
+
+    @property
+    def needs_input_grad(self) -> tuple:
+        return self._needs
+
+    def mark_non_differentiable(self, *tensors) -> None:
+        self._non_diff = {id(t) for t in tensors}
+
+    def set_materialize_grads(self, value: bool) -> None:
+        self._materialize = bool(value)
+
+
+def _function_vjp(ctx, *grads):
+    cls = ctx._cls
+    if not ctx._materialize:
+        grads = tuple(None if ctx._missing[i] else g for i, g in enumerate(grads))
+    result = cls.backward(ctx, *grads)
+    if not isinstance(result, tuple):
+        result = (result,)
+    n_args = len(ctx._needs)
+    if len(result) < n_args or any(r is not None for r in result[n_args:]):
+        raise GradientError(
+            f"{cls.__name__}.backward returned {len(result)} gradients, but forward took {n_args} arguments"
+        )
+    out = []
+    for position in ctx._tensor_positions:
+        g = result[position]
+        if g is not None and not isinstance(g, Tensor):
+            raise TypeError(
+                f"{cls.__name__}.backward returned a {type(g).__name__} for argument {position}; expected a Tensor or None"
+            )
+        if g is not None:
+            expected = ctx._in_dtypes[position]
+            if g.data.dtype != expected:
+                raise DTypeError(
+                    f"{cls.__name__}.backward returned a {g.data.dtype} gradient for argument {position}, "
+                    f"whose dtype is {expected}"
+                )
+        out.append(g)
+    return tuple(out)
+
+
+class Function:
+    """Base class for custom ops.  Define static ``forward(ctx, ...)`` and ``backward(ctx, *grads)``."""
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("a Function subclass must define forward(ctx, ...)")
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError("a Function subclass must define backward(ctx, *grad_outputs)")
+
+    @classmethod
+    def _primitive(cls) -> Primitive:
+        prim = cls.__dict__.get("_chainrule_primitive")
+        if prim is None:
+            prim = Primitive(cls.__name__, None)
+            prim.vjp = _function_vjp
+            cls._chainrule_primitive = prim
+        return prim
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        ctx = FunctionCtx.__new__(FunctionCtx)
+        ctx._cls = cls
+        ctx._to_save = ()
+        ctx._non_diff = set()
+        ctx._materialize = True
+        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        ctx._needs = needs
+        recording = MODE.grad and any(needs)
+        with no_grad():
+            result = cls.forward(ctx, *args, **kwargs)
+        single = not isinstance(result, tuple)
+        outputs = (result,) if single else result
+        for i, o in enumerate(outputs):
+            if not isinstance(o, Tensor) and o is not None:
+                raise TypeError(f"{cls.__name__}.forward returned a {type(o).__name__} as output {i}; expected Tensors")
+        if not recording:
+            return result
+        inputs = [a for a in args if isinstance(a, Tensor)]
+        ctx._tensor_positions = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
+        ctx._in_dtypes = {i: a.data.dtype for i, a in enumerate(args) if isinstance(a, Tensor)}
+        ctx.prim = cls._primitive()
+        ctx.args = ()
+        ctx.next = tuple(edge_of(t) for t in inputs)
+        ctx.seq = next(_SEQ)
+        real = [o for o in outputs if o is not None]
+        ctx.shapes = tuple(o.data.shape for o in real)
+        ctx.dtype = real[0].data.dtype if real else None
+        ctx._missing = [False] * len(real)
+        ctx._out_data = [o.data for o in real]
+        new_outputs = []
+        out_index = {}
+        for k, o in enumerate(real):
+            differentiable = id(o) not in ctx._non_diff and o.data.dtype.kind == "f"
+            t = _wrap_edge(o.data, (ctx, k)) if differentiable else _wrap(o.data)
+            out_index[id(o)] = (k, t)
+            new_outputs.append(t)
+        spec = []
+        saved_inputs = []
+        for t in ctx._to_save:
+            if t is None:
+                spec.append(("tensor", None))
+            elif id(t) in out_index:
+                k, new = out_index[id(t)]
+                spec.append(("output", (k, version_counter(new))))
+            else:
+                spec.append(("tensor", t))
+                saved_inputs.append(t)
+        ctx._saved_spec = spec
+        ctx.saved = tuple(saved_inputs)
+        ctx.versions = tuple(version_counter(t)[0] for t in saved_inputs)
+        del ctx._to_save
+        it = iter(new_outputs)
+        final = tuple(next(it) if o is not None else None for o in outputs)
+        return final[0] if single else final
+
+
+def once_differentiable(backward):
+    """Mark a backward that is not itself differentiable: it runs without recording."""
+
+    @functools.wraps(backward)
+    def wrapper(ctx, *grads):
+        with no_grad():
+            return backward(ctx, *grads)
+
+    return wrapper

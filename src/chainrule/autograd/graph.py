@@ -1,0 +1,301 @@
+"""The backward graph: primitives, nodes, and recording an op.
+
+A *primitive* is one entry of the derivative table: ``fwd(xp, *arrays, *args)``
+computes the result on raw arrays of the array module ``xp``, and
+``vjp(ctx, *grad_outputs)`` returns one gradient per tensor input, written with
+chainrule's own Tensor ops so that ``create_graph=True`` can differentiate it
+again.  ``ctx`` is the :class:`Node` recorded by the forward call.
+
+Recording costs one Node per op.  A node points to the nodes of its inputs
+(``next``), never to its own output tensor, so the graph has no reference
+cycles and is freed by reference counting alone.  A leaf that requires grad is
+its own edge target: the engine accumulates straight into its ``.grad``.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from ..backend import array_module
+from ..errors import ChainruleError, DeviceError, DTypeError, IndexingError, ShapeError, describe
+from ..tensor import _wrap, _wrap_edge
+from .mode import MODE
+
+_ndarray = np.ndarray
+_SEQ = itertools.count()
+RELEASED = ("released",)  # sentinel for Node.saved once backward has freed it
+
+
+class Primitive:
+    """One row of the derivative table."""
+
+    __slots__ = ("name", "fwd", "vjp", "save", "save_output", "extra", "multi", "nondiff", "view", "simple")
+
+    def __init__(self, name, fwd, save=(), save_output=False, extra=False, multi=False, nondiff=(), view=False):
+        self.name = name
+        self.fwd = fwd
+        self.vjp = None
+        self.save = save  # indices of the inputs the vjp reads, or True for all
+        self.save_output = save_output  # the vjp reads the output (ctx.output())
+        self.extra = extra  # fwd returns (out, extra); the vjp reads ctx.extra
+        self.multi = multi  # fwd returns a tuple of outputs
+        self.nondiff = frozenset(nondiff)  # outputs that never require grad (indices)
+        self.view = view  # the output may share memory with input 0
+        self.simple = not (extra or multi or view)
+
+    def defvjp(self, fn):
+        """Decorator: attach the vector-Jacobian product."""
+        self.vjp = fn
+        return fn
+
+    def __repr__(self):
+        return f"<primitive {self.name}>"
+
+
+PRIMITIVES: dict[str, Primitive] = {}
+
+
+def primitive(name, **flags):
+    """Decorator that turns ``fwd(xp, *arrays, *args)`` into a registered Primitive."""
+
+    def register(fwd):
+        if name in PRIMITIVES:
+            raise ValueError(f"primitive {name!r} is defined twice")
+        prim = Primitive(name, fwd, **flags)
+        PRIMITIVES[name] = prim
+        return prim
+
+    return register
+
+
+class Node:
+    """A recorded op: what backward needs to send gradients to the op's inputs.
+
+    Attributes read by vjps (the ``ctx`` of the derivative table):
+    ``saved`` (input tensors the primitive asked to keep), ``args`` (the op's
+    non-tensor arguments), ``extra`` (arrays the forward chose to keep),
+    ``output()`` (the result), ``needs_input_grad`` and ``create_graph``.
+    """
+
+    __slots__ = (
+        "prim", "next", "saved", "versions", "args", "shapes", "dtype", "seq",
+        "extra", "out", "out_version", "hooks", "retain", "trace", "create_graph", "__weakref__",
+    )
+
+    _LAZY = {"extra": None, "out": None, "out_version": None, "hooks": None, "retain": None,
+             "trace": None, "create_graph": False}
+
+    def __getattr__(self, name):
+        try:
+            return Node._LAZY[name]
+        except KeyError:
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'") from None
+
+    @property
+    def name(self) -> str:
+        return self.prim.name
+
+    @property
+    def needs_input_grad(self) -> tuple:
+        return tuple(e is not None for e in self.next)
+
+    def output(self, index: int = 0):
+        """The op's result as a Tensor; part of the graph when differentiating backward itself."""
+        out = self.out
+        if out is None:
+            raise ChainruleError(f"{self.name}: the output was not saved for backward")
+        if self.create_graph:
+            return _wrap_edge(out, (self, index))
+        return _wrap(out)
+
+    def __repr__(self):
+        return f"<{self.name} node #{self.seq}>"
+
+
+def version_counter(t):
+    """The tensor's shared version counter (a one-element list), created on first need."""
+    counter = t._version
+    if counter is None:
+        counter = t._version = [0]
+    return counter
+
+
+def edge_of(t):
+    """Where a gradient for ``t`` goes: (node, output index), the leaf itself, or None."""
+    edge = t._edge
+    if edge is None and t.requires_grad:
+        return t
+    return edge
+
+
+# ---------------------------------------------------------------------------
+# errors raised from a forward
+
+
+def forward_error(prim, inputs, args, exc):
+    """Turn a NumPy exception raised inside ``prim``'s forward into a chainrule error."""
+    if isinstance(exc, ChainruleError):
+        return exc
+    where = describe((f"input {i}", t) for i, t in enumerate(inputs))
+    extra = f"; arguments {args!r}" if args else ""
+    msg = f"{prim.name}: {exc} ({where}{extra})"
+    if isinstance(exc, IndexError):
+        return IndexingError(msg)
+    if isinstance(exc, TypeError) and "dtype" in str(exc).lower():
+        return DTypeError(msg)
+    return ShapeError(msg)
+
+
+def promote_pair(prim_name, a, b):
+    """Arrays of a and b in one dtype, or a DTypeError for two different float widths.
+
+    chainrule never upcasts floats silently: float32 with float64 is an error
+    (call ``.double()`` or ``.float()`` first).  An integer or bool tensor meeting
+    a float tensor takes the float's dtype, as in PyTorch.
+    """
+    ad, bd = a.data, b.data
+    if type(ad) is not type(bd):
+        raise DeviceError(
+            f"{prim_name}: tensors on different devices ({a.device} and {b.device}); "
+            "move one with .to(device)"
+        )
+    da, db = ad.dtype, bd.dtype
+    if da == db:
+        return ad, bd
+    fa, fb = da.kind == "f", db.kind == "f"
+    if fa and fb:
+        raise DTypeError(
+            f"{prim_name}: dtypes differ ({describe((('a', a), ('b', b)))}); "
+            f"chainrule does not upcast silently: convert one with .to({da}) or .to({db})"
+        )
+    if fa:
+        return ad, bd.astype(da)
+    if fb:
+        return ad.astype(db), bd
+    return ad, bd
+
+
+# ---------------------------------------------------------------------------
+# recording
+
+
+def _record(prim, inputs, out, args):
+    node = Node.__new__(Node)
+    node.prim = prim
+    node.args = args
+    node.next = tuple([edge_of(t) for t in inputs])
+    save = prim.save
+    if save:
+        saved = inputs if save is True else tuple([inputs[i] for i in save])
+        node.saved = saved
+        node.versions = tuple([version_counter(t)[0] for t in saved])
+    else:
+        node.saved = ()
+        node.versions = ()
+    node.seq = next(_SEQ)
+    if prim.extra:
+        out, node.extra = out
+    if MODE.anomaly:
+        from .anomaly import on_forward  # noqa: PLC0415
+
+        on_forward(node, inputs, out)
+    if prim.multi:
+        outs = [o if type(o) is _ndarray or array_module(o) is not np else np.asarray(o) for o in out]
+        node.shapes = tuple([o.shape for o in outs])
+        node.dtype = outs[0].dtype
+        nondiff = prim.nondiff
+        return tuple(
+            [_wrap(o) if i in nondiff else _wrap_edge(o, (node, i)) for i, o in enumerate(outs)]
+        )
+    if type(out) is not _ndarray and array_module(out) is np:
+        out = np.asarray(out)
+    node.shapes = (out.shape,)
+    node.dtype = out.dtype
+    result = _wrap_edge(out, (node, 0))
+    if prim.save_output:
+        node.out = out
+        counter = result._version = [0]
+        node.out_version = counter
+    if prim.view:
+        _share_version(result, inputs[0], out)
+    return result
+
+
+def _share_version(result, base, out):
+    base_data = base.data
+    if out.base is not None and (out.base is base_data or out.base is base_data.base):
+        result._version = version_counter(base)
+        result._is_view = True
+
+
+def _plain(prim, out, inputs):
+    """Wrap a forward's result when nothing is recorded."""
+    if prim.extra:
+        out = out[0]
+    if prim.multi:
+        return tuple([_wrap(o if type(o) is _ndarray or array_module(o) is not np else np.asarray(o)) for o in out])
+    if type(out) is not _ndarray and array_module(out) is np:
+        out = np.asarray(out)
+    result = _wrap(out)
+    if prim.view:
+        _share_version(result, inputs[0], out)
+    return result
+
+
+def apply1(prim, a, *args):
+    """Apply a one-input primitive to a Tensor."""
+    ad = a.data
+    xp = np if type(ad) is _ndarray else array_module(ad)
+    try:
+        out = prim.fwd(xp, ad, *args)
+    except Exception as exc:  # noqa: BLE001 - re-raised with the op's name
+        raise forward_error(prim, (a,), args, exc) from exc
+    if MODE.grad and a.requires_grad:
+        return _record(prim, (a,), out, args)
+    if prim.simple:
+        if type(out) is not _ndarray and xp is np:
+            out = np.asarray(out)
+        return _wrap(out)
+    return _plain(prim, out, (a,))
+
+
+def apply2(prim, a, b, *args):
+    """Apply a two-input primitive; mixed dtypes are promoted or refused (promote_pair)."""
+    ad, bd = a.data, b.data
+    if ad.dtype is not bd.dtype or type(ad) is not type(bd):
+        ad, bd = promote_pair(prim.name, a, b)
+    xp = np if type(ad) is _ndarray else array_module(ad)
+    try:
+        out = prim.fwd(xp, ad, bd, *args)
+    except Exception as exc:  # noqa: BLE001
+        raise forward_error(prim, (a, b), args, exc) from exc
+    if MODE.grad and (a.requires_grad or b.requires_grad):
+        return _record(prim, (a, b), out, args)
+    if prim.simple:
+        if type(out) is not _ndarray and xp is np:
+            out = np.asarray(out)
+        return _wrap(out)
+    return _plain(prim, out, (a, b))
+
+
+def applyn(prim, inputs, *args):
+    """Apply a primitive to a sequence of Tensors (no dtype promotion: the op checks)."""
+    datas = [t.data for t in inputs]
+    xp = array_module(datas[0]) if datas else np
+    if xp is not np or any(type(d) is not _ndarray for d in datas):
+        kinds = {type(d) for d in datas}
+        if len(kinds) > 1:
+            raise DeviceError(f"{prim.name}: inputs are on different devices ({[str(t.device) for t in inputs]})")
+    try:
+        out = prim.fwd(xp, *datas, *args)
+    except Exception as exc:  # noqa: BLE001
+        raise forward_error(prim, inputs, args, exc) from exc
+    if MODE.grad:
+        for t in inputs:
+            if t.requires_grad:
+                return _record(prim, tuple(inputs), out, args)
+    return _plain(prim, out, inputs)
+
+

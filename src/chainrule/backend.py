@@ -1,0 +1,205 @@
+"""The backend seam: which array module (``xp``) holds a tensor's data.
+
+NumPy is the CPU backend.  CuPy, when installed, is the CUDA backend.  Op code
+asks :func:`array_module` for the module that owns its arrays and never calls
+NumPy directly for array math, so the same derivative table runs on both.
+
+Dtypes are NumPy dtype objects (``chainrule.float32 is numpy.dtype("float32")``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+float16 = np.dtype(np.float16)
+float32 = np.dtype(np.float32)
+float64 = np.dtype(np.float64)
+int8 = np.dtype(np.int8)
+int16 = np.dtype(np.int16)
+int32 = np.dtype(np.int32)
+int64 = np.dtype(np.int64)
+uint8 = np.dtype(np.uint8)
+bool_ = np.dtype(np.bool_)
+
+_DTYPE_NAMES = {
+    "float16": float16, "half": float16,
+    "float32": float32, "float": float32,
+    "float64": float64, "double": float64,
+    "int8": int8, "int16": int16, "int32": int32, "int": int32,
+    "int64": int64, "long": int64, "uint8": uint8, "bool": bool_,
+}
+
+_default_dtype = [float32]
+
+
+def get_default_dtype() -> np.dtype:
+    """The floating dtype used when none is given (float32 unless changed)."""
+    return _default_dtype[0]
+
+
+def set_default_dtype(dtype) -> None:
+    """Set the floating dtype for new tensors made from Python floats."""
+    dt = as_dtype(dtype)
+    if dt.kind != "f":
+        raise TypeError(f"set_default_dtype: expected a floating dtype, got {dt}")
+    _default_dtype[0] = dt
+
+
+def as_dtype(dtype) -> np.dtype:
+    """Turn a dtype-like value (np.float32, "float32", cr.float32) into a numpy dtype."""
+    if dtype is None:
+        return _default_dtype[0]
+    if isinstance(dtype, str):
+        try:
+            return _DTYPE_NAMES[dtype.removeprefix("torch.").removeprefix("chainrule.")]
+        except KeyError:
+            raise TypeError(f"unknown dtype name {dtype!r}") from None
+    return np.dtype(dtype)
+
+
+def is_floating(dtype) -> bool:
+    return dtype.kind == "f"
+
+
+# --------------------------------------------------------------------------
+# array modules and devices
+
+_cupy = None
+_cupy_checked = False
+
+
+def cupy_module():
+    """The cupy module, or None when CuPy is not installed or no GPU is usable."""
+    global _cupy, _cupy_checked
+    if not _cupy_checked:
+        _cupy_checked = True
+        try:
+            import cupy  # noqa: PLC0415 - optional dependency
+
+            cupy.cuda.runtime.getDeviceCount()
+            _cupy = cupy
+        except Exception:  # noqa: BLE001 - any failure means "no usable GPU"
+            _cupy = None
+    return _cupy
+
+
+def array_module(array):
+    """The array module (numpy or cupy) that owns ``array``."""
+    if type(array) is np.ndarray:
+        return np
+    cp = cupy_module()
+    if cp is not None and isinstance(array, cp.ndarray):
+        return cp
+    return np
+
+
+class Device:
+    """A device: ``Device("cpu")`` or ``Device("cuda", 0)``; compares equal to its string."""
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, spec="cpu", index=None):
+        if isinstance(spec, Device):
+            spec, index = spec.type, spec.index
+        spec = str(spec)
+        if ":" in spec:
+            spec, idx = spec.split(":", 1)
+            index = int(idx)
+        if spec not in ("cpu", "cuda"):
+            raise ValueError(f"unknown device {spec!r}: expected 'cpu' or 'cuda[:N]'")
+        self.type = spec
+        self.index = index if spec == "cuda" else None
+
+    def __repr__(self):
+        return f"device(type='{self.type}'" + (f", index={self.index})" if self.index is not None else ")")
+
+    def __str__(self):
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __eq__(self, other):
+        if isinstance(other, str):
+            other = Device(other)
+        if not isinstance(other, Device):
+            return NotImplemented
+        if self.type != other.type:
+            return False
+        return self.index is None or other.index is None or self.index == other.index
+
+    def __hash__(self):
+        return hash(self.type)
+
+
+CPU = Device("cpu")
+
+
+def device_of(array) -> Device:
+    if type(array) is np.ndarray:
+        return CPU
+    cp = cupy_module()
+    if cp is not None and isinstance(array, cp.ndarray):
+        return Device("cuda", array.device.id)
+    return CPU
+
+
+def module_for_device(device) -> object:
+    dev = Device(device)
+    if dev.type == "cpu":
+        return np
+    cp = cupy_module()
+    if cp is None:
+        raise RuntimeError(
+            f"device {dev} requested but CuPy with a working CUDA GPU is not available; "
+            "install chainrule[cuda] on a machine with an NVIDIA GPU"
+        )
+    return cp
+
+
+def to_device(array, device):
+    """Copy ``array`` to ``device`` (a no-op when it is already there)."""
+    dev = Device(device)
+    if dev == device_of(array):
+        return array
+    if dev.type == "cpu":
+        return array.get()
+    cp = module_for_device(dev)
+    with cp.cuda.Device(dev.index or 0):
+        return cp.asarray(array)
+
+
+def to_numpy(array) -> np.ndarray:
+    return array if type(array) is np.ndarray else array.get()
+
+
+# --------------------------------------------------------------------------
+# functions NumPy lacks: one adapter each, chosen per array module
+
+
+def erf(xp, x):
+    """The error function, elementwise, keeping x's dtype."""
+    if xp is np:
+        from scipy.special import erf as _erf  # noqa: PLC0415 - import cost paid once
+
+        return _erf(x).astype(x.dtype, copy=False)
+    from cupyx.scipy.special import erf as _cerf  # noqa: PLC0415
+
+    return _cerf(x)
+
+
+def sigmoid(xp, x):
+    """The logistic function, stable for large |x|, keeping x's dtype."""
+    if xp is np:
+        from scipy.special import expit  # noqa: PLC0415
+
+        return expit(x)
+    return 0.5 * (xp.tanh(0.5 * x) + 1)
+
+
+def scatter_add(xp, target, index, values):
+    """target[index] += values, accumulating repeated indices (unbuffered)."""
+    if xp is np:
+        np.add.at(target, index, values)
+    else:
+        import cupyx  # noqa: PLC0415
+
+        cupyx.scatter_add(target, index, values)
+    return target

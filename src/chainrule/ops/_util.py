@@ -1,0 +1,71 @@
+"""Small helpers shared by the op families (argument checking, constants)."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ..backend import array_module, get_default_dtype
+from ..errors import DTypeError, ShapeError
+from ..tensor import Tensor, _wrap
+
+
+def as_tensor_like(value, like: Tensor) -> Tensor:
+    """A constant Tensor for ``value`` (list, array, scalar) on like's device and in a fitting dtype."""
+    if isinstance(value, Tensor):
+        return value
+    xp = array_module(like.data)
+    arr = xp.asarray(value)
+    if arr.dtype.kind == "f" and like.data.dtype.kind == "f":
+        arr = arr.astype(like.data.dtype, copy=False)
+    elif arr.dtype.kind == "f":
+        arr = arr.astype(get_default_dtype(), copy=False)
+    return _wrap(arr)
+
+
+def is_scalar(value) -> bool:
+    return isinstance(value, (numbers.Number, np.generic)) and not isinstance(value, Tensor)
+
+
+def scalar_value(value):
+    """A Python number from a number-like value (NumPy scalars are strong types; Python's are weak)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def normalize_dim(dim: int, ndim: int, op: str) -> int:
+    """A dimension index in [0, ndim), accepting negative values as PyTorch does."""
+    if not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"{op}: dim must be an int, got {type(dim).__name__}")
+    size = max(ndim, 1)
+    if not -size <= dim < size:
+        raise ShapeError(f"{op}: dim {dim} is out of range for a tensor with {ndim} dimensions")
+    return int(dim) % size
+
+
+def normalize_dims(dim, ndim: int, op: str):
+    """A sorted tuple of dimensions, or None for 'all'."""
+    if dim is None:
+        return None
+    if isinstance(dim, (list, tuple)):
+        dims = tuple(sorted({normalize_dim(d, ndim, op) for d in dim}))
+        if len(dims) != len(dim):
+            raise ShapeError(f"{op}: dim {tuple(dim)} names a dimension twice")
+        return dims
+    return (normalize_dim(dim, ndim, op),)
+
+
+def float_input(x: Tensor, op: str) -> Tensor:
+    """x itself when it is floating point; an int/bool tensor becomes the default float dtype."""
+    if x.data.dtype.kind == "f":
+        return x
+    from .elementwise import to_dtype  # noqa: PLC0415
+
+    return to_dtype(x, get_default_dtype())
+
+
+def check_float(x: Tensor, op: str) -> None:
+    if x.data.dtype.kind != "f":
+        raise DTypeError(f"{op}: expected a floating point tensor, got {x.data.dtype}")

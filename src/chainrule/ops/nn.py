@@ -1,0 +1,57 @@
+"""Fused primitives kept for numerical stability: softmax and log_softmax.
+
+Both subtract the maximum before exponentiating, so large logits do not
+overflow; log_softmax never takes the log of a rounded-to-zero probability.
+"""
+
+from __future__ import annotations
+
+from ..autograd.graph import apply1, primitive
+from ..backend import get_default_dtype
+from ..tensor import Tensor
+from ._util import normalize_dim
+
+
+@primitive("softmax", save_output=True)
+def _softmax(xp, x, axis):
+    shifted = x - x.max(axis=axis, keepdims=True)
+    e = xp.exp(shifted)
+    e /= e.sum(axis=axis, keepdims=True)
+    return e
+
+
+@_softmax.defvjp
+def _softmax_vjp(ctx, g):
+    (axis,) = ctx.args
+    y = ctx.output()
+    return y * (g - (g * y).sum(dim=axis, keepdim=True))
+
+
+@primitive("log_softmax", save_output=True)
+def _log_softmax(xp, x, axis):
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+@_log_softmax.defvjp
+def _log_softmax_vjp(ctx, g):
+    (axis,) = ctx.args
+    return g - ctx.output().exp() * g.sum(dim=axis, keepdim=True)
+
+
+def _float(x):
+    if x.data.dtype.kind == "f":
+        return x
+    return x.to(get_default_dtype())
+
+
+def softmax(x: Tensor, dim: int, dtype=None) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``dim``, computed stably."""
+    x = x.to(dtype) if dtype is not None else _float(x)
+    return apply1(_softmax, x, normalize_dim(dim, x.data.ndim, "softmax"))
+
+
+def log_softmax(x: Tensor, dim: int, dtype=None) -> Tensor:
+    """x - logsumexp(x) along ``dim``, computed stably."""
+    x = x.to(dtype) if dtype is not None else _float(x)
+    return apply1(_log_softmax, x, normalize_dim(dim, x.data.ndim, "log_softmax"))

@@ -1,0 +1,378 @@
+"""Reductions along dimensions.
+
+``dim`` is an int, a tuple of ints, or None (all dimensions); ``keepdim``
+keeps reduced dimensions as size 1, as in PyTorch.
+
+How max and min share the gradient: ``max(x, dim)`` returns (values, indices)
+and the whole gradient goes to the index it returned (the first maximum), as
+in PyTorch.  ``max(x)`` without dim, ``amax`` and ``amin`` split the gradient
+equally among all tied elements.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+
+from ..autograd.graph import apply1, primitive
+from ..autograd.mode import MODE
+from ..backend import array_module, get_default_dtype
+from ..errors import ShapeError
+from ..tensor import Tensor, _wrap
+from ._util import normalize_dim, normalize_dims
+
+values_indices = namedtuple("values_indices", ["values", "indices"])
+
+
+def _keep_shape(in_shape, axis):
+    """in_shape with the reduced axes set to 1 (axis None: all)."""
+    if axis is None:
+        return (1,) * len(in_shape)
+    return tuple(1 if i in axis else s for i, s in enumerate(in_shape))
+
+
+def _expand_back(g: Tensor, in_shape, axis, keepdims) -> Tensor:
+    """Broadcast a reduced gradient back to the input's shape (a view, no copy)."""
+    kept = _keep_shape(in_shape, axis)
+    if g.data.shape != kept:
+        g = g.reshape(kept)
+    return g.expand(in_shape)
+
+
+@primitive("sum")
+def _sum(xp, x, axis, keepdims, in_shape):
+    return x.sum(axis=axis, keepdims=keepdims)
+
+
+@_sum.defvjp
+def _sum_vjp(ctx, g):
+    axis, keepdims, in_shape = ctx.args
+    return _expand_back(g, in_shape, axis, keepdims)
+
+
+@primitive("mean")
+def _mean(xp, x, axis, keepdims, in_shape):
+    return x.mean(axis=axis, keepdims=keepdims)
+
+
+@_mean.defvjp
+def _mean_vjp(ctx, g):
+    axis, keepdims, in_shape = ctx.args
+    count = _count(in_shape, axis)
+    return _expand_back(g / count if count else g, in_shape, axis, keepdims)
+
+
+def _count(shape, axis):
+    if axis is None:
+        return int(np.prod(shape))
+    return int(np.prod([shape[a] for a in axis]))
+
+
+@primitive("amax", save=True, save_output=True)
+def _amax(xp, x, axis, keepdims):
+    return x.max(axis=axis, keepdims=keepdims)
+
+
+@primitive("amin", save=True, save_output=True)
+def _amin(xp, x, axis, keepdims):
+    return x.min(axis=axis, keepdims=keepdims)
+
+
+def _extreme_vjp(ctx, g):
+    (x,) = ctx.saved
+    axis, keepdims = ctx.args
+    shape = x.data.shape
+    out = ctx.out.reshape(_keep_shape(shape, axis))
+    hit = x.data == out
+    weights = hit / hit.sum(axis=axis, keepdims=True)
+    return _expand_back(g, shape, axis, keepdims) * _wrap(weights.astype(g.data.dtype, copy=False))
+
+
+_amax.defvjp(_extreme_vjp)
+_amin.defvjp(_extreme_vjp)
+
+
+def _values_at(xp, x, idx, axis, keepdims):
+    values = xp.take_along_axis(x, idx, axis=axis)
+    extra = (idx, x.shape)
+    if not keepdims:
+        idx, values = idx.squeeze(axis), values.squeeze(axis)
+    return (values, idx), extra
+
+
+@primitive("max_dim", multi=True, nondiff=(1,), extra=True)
+def _max_dim(xp, x, axis, keepdims):
+    return _values_at(xp, x, xp.argmax(x, axis=axis, keepdims=True), axis, keepdims)
+
+
+@primitive("min_dim", multi=True, nondiff=(1,), extra=True)
+def _min_dim(xp, x, axis, keepdims):
+    return _values_at(xp, x, xp.argmin(x, axis=axis, keepdims=True), axis, keepdims)
+
+
+def _dim_vjp(ctx, g, g_indices):
+    from .index import scatter_into_zeros  # noqa: PLC0415
+
+    axis, keepdims = ctx.args
+    idx, in_shape = ctx.extra
+    if not keepdims:
+        g = g.unsqueeze(axis)
+    return scatter_into_zeros(g, idx, axis, in_shape)
+
+
+_max_dim.defvjp(_dim_vjp)
+_min_dim.defvjp(_dim_vjp)
+
+
+@primitive("logsumexp", save=True, save_output=True)
+def _logsumexp(xp, x, axis, keepdims):
+    m = x.max(axis=axis, keepdims=True)
+    m = xp.where(xp.isfinite(m), m, 0)
+    out = xp.log(xp.exp(x - m).sum(axis=axis, keepdims=True)) + m
+    return out if keepdims else out.squeeze(axis=axis)
+
+
+@_logsumexp.defvjp
+def _logsumexp_vjp(ctx, g):
+    (x,) = ctx.saved
+    axis, keepdims = ctx.args
+    shape = x.data.shape
+    out = ctx.output()
+    kept = _keep_shape(shape, axis)
+    return _expand_back(g, shape, axis, keepdims) * (x - out.reshape(kept)).exp()
+
+
+@primitive("prod", save=True)
+def _prod(xp, x, axis, keepdims):
+    return x.prod(axis=axis, keepdims=keepdims)
+
+
+@_prod.defvjp
+def _prod_vjp(ctx, g):
+    (x,) = ctx.saved
+    axis, keepdims = ctx.args
+    return _expand_back(g, x.data.shape, (axis,) if axis is not None else None, keepdims) * _prod_others(x, axis)
+
+
+def _prod_others(x: Tensor, axis):
+    """For each element, the product of the others along ``axis`` (None: all), exact with zeros."""
+    if axis is None:
+        flat = x.reshape(-1)
+        return _prod_others(flat, 0).reshape(x.data.shape)
+    if MODE.grad:
+        # differentiable form for create_graph: mask the diagonal of an (n, n) expansion
+        moved = x.movedim(axis, -1)
+        n = moved.data.shape[-1]
+        xp = array_module(x.data)
+        eye = xp.eye(n, dtype=bool)
+        square = moved.unsqueeze(-2).expand((*moved.data.shape[:-1], n, n))
+        others = square.masked_fill(eye, 1.0).prod(-1)
+        return others.movedim(-1, axis)
+    data = x.data
+    xp = array_module(data)
+    moved = xp.moveaxis(data, axis, -1)
+    ones = xp.ones(moved.shape[:-1] + (1,), dtype=data.dtype)
+    left = xp.cumprod(xp.concatenate([ones, moved[..., :-1]], axis=-1), axis=-1)
+    right = xp.flip(xp.cumprod(xp.concatenate([ones, xp.flip(moved, -1)[..., :-1]], axis=-1), axis=-1), -1)
+    return _wrap(xp.moveaxis(left * right, -1, axis))
+
+
+@primitive("norm2", save=True, save_output=True)
+def _norm2(xp, x, axis, keepdims):
+    return xp.sqrt((x * x).sum(axis=axis, keepdims=keepdims))
+
+
+@_norm2.defvjp
+def _norm2_vjp(ctx, g):
+    (x,) = ctx.saved
+    axis, keepdims = ctx.args
+    shape = x.data.shape
+    kept = _keep_shape(shape, axis)
+    out = ctx.output().reshape(kept)
+    zero = out.data == 0
+    safe = out.masked_fill(zero, 1.0)  # the subgradient at 0 is 0, as in PyTorch
+    scale = (_expand_back(g, shape, axis, keepdims) / safe.expand(shape)).masked_fill(
+        np.broadcast_to(zero, shape) if array_module(zero) is np else zero, 0.0
+    )
+    return x * scale
+
+
+@primitive("cumsum")
+def _cumsum(xp, x, axis):
+    return xp.cumsum(x, axis=axis)
+
+
+@_cumsum.defvjp
+def _cumsum_vjp(ctx, g):
+    (axis,) = ctx.args
+    return g.flip(axis).cumsum(axis).flip(axis)
+
+
+# ---------------------------------------------------------------------------
+# public functions
+
+
+def _float(x: Tensor) -> Tensor:
+    if x.data.dtype.kind == "f":
+        return x
+    from .elementwise import to_dtype  # noqa: PLC0415
+
+    return to_dtype(x, get_default_dtype())
+
+
+def sum(x: Tensor, dim=None, keepdim=False, dtype=None):  # noqa: A001 - PyTorch's name
+    """Sum over ``dim`` (all by default).  Integer and bool tensors sum to int64."""
+    axis = normalize_dims(dim, x.data.ndim, "sum")
+    if dtype is not None:
+        x = x.to(dtype)
+    elif x.data.dtype.kind in "biu":
+        x = _wrap(x.data.astype(np.int64))
+    return apply1(_sum, x, axis, bool(keepdim), x.data.shape)
+
+
+def mean(x: Tensor, dim=None, keepdim=False, dtype=None):
+    axis = normalize_dims(dim, x.data.ndim, "mean")
+    x = x.to(dtype) if dtype is not None else _float(x)
+    return apply1(_mean, x, axis, bool(keepdim), x.data.shape)
+
+
+def var(x: Tensor, dim=None, unbiased=None, keepdim=False, correction=None):
+    """Variance with Bessel's correction (``correction=1``) by default, as in PyTorch."""
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    x = _float(x)
+    axis = normalize_dims(dim, x.data.ndim, "var")
+    n = _count(x.data.shape, axis)
+    centered = x - mean(x, dim=axis, keepdim=True)
+    total = (centered * centered).sum(dim=axis, keepdim=keepdim)
+    denominator = n - correction
+    if denominator <= 0:
+        return total * float("nan")  # PyTorch returns nan here too
+    return total / denominator
+
+
+def std(x: Tensor, dim=None, unbiased=None, keepdim=False, correction=None):
+    return var(x, dim=dim, unbiased=unbiased, keepdim=keepdim, correction=correction).sqrt()
+
+
+def var_mean(x, dim=None, unbiased=None, keepdim=False, correction=None):
+    return var(x, dim, unbiased, keepdim, correction), mean(x, dim, keepdim)
+
+
+def std_mean(x, dim=None, unbiased=None, keepdim=False, correction=None):
+    return std(x, dim, unbiased, keepdim, correction), mean(x, dim, keepdim)
+
+
+def _check_nonempty(x, op, axis):
+    if x.data.size == 0 or (axis is not None and any(x.data.shape[a] == 0 for a in axis)):
+        raise ShapeError(f"{op}: cannot reduce an empty dimension (shape {x.shape})")
+
+
+def amax(x: Tensor, dim=None, keepdim=False):
+    """Maximum over ``dim``; tied maxima share the gradient equally."""
+    axis = normalize_dims(dim, x.data.ndim, "amax")
+    _check_nonempty(x, "amax", axis)
+    return apply1(_amax, x, axis, bool(keepdim))
+
+
+def amin(x: Tensor, dim=None, keepdim=False):
+    """Minimum over ``dim``; tied minima share the gradient equally."""
+    axis = normalize_dims(dim, x.data.ndim, "amin")
+    _check_nonempty(x, "amin", axis)
+    return apply1(_amin, x, axis, bool(keepdim))
+
+
+def _max_min(x, dim, keepdim, prim, reduce_all, op):
+    if dim is None:
+        return reduce_all(x)
+    if isinstance(dim, Tensor):
+        from .elementwise import maximum, minimum  # noqa: PLC0415
+
+        return (maximum if op == "max" else minimum)(x, dim)
+    axis = normalize_dim(dim, x.data.ndim, op)
+    _check_nonempty(x, op, (axis,) if x.data.ndim else None)
+    if x.data.ndim == 0:
+        return values_indices(x, _wrap(np.zeros((), dtype=np.int64)))
+    values, indices = apply1(prim, x, axis, bool(keepdim))
+    return values_indices(values, indices)
+
+
+def max(x: Tensor, dim=None, keepdim=False):  # noqa: A001
+    """``max(x)``: the largest value.  ``max(x, dim)``: (values, indices).  ``max(x, other)``: maximum."""
+    return _max_min(x, dim, keepdim, _max_dim, amax, "max")
+
+
+def min(x: Tensor, dim=None, keepdim=False):  # noqa: A001
+    """``min(x)``: the smallest value.  ``min(x, dim)``: (values, indices).  ``min(x, other)``: minimum."""
+    return _max_min(x, dim, keepdim, _min_dim, amin, "min")
+
+
+def argmax(x: Tensor, dim=None, keepdim=False) -> Tensor:
+    """Index of the first maximum (flattened when dim is None); int64, no gradient."""
+    xp = array_module(x.data)
+    if dim is None:
+        out = xp.argmax(x.data)
+        return _wrap(xp.asarray(out).reshape((1,) * x.data.ndim) if keepdim else xp.asarray(out))
+    axis = normalize_dim(dim, x.data.ndim, "argmax")
+    return _wrap(xp.asarray(xp.argmax(x.data, axis=axis, keepdims=bool(keepdim))))
+
+
+def argmin(x: Tensor, dim=None, keepdim=False) -> Tensor:
+    xp = array_module(x.data)
+    if dim is None:
+        out = xp.argmin(x.data)
+        return _wrap(xp.asarray(out).reshape((1,) * x.data.ndim) if keepdim else xp.asarray(out))
+    axis = normalize_dim(dim, x.data.ndim, "argmin")
+    return _wrap(xp.asarray(xp.argmin(x.data, axis=axis, keepdims=bool(keepdim))))
+
+
+def logsumexp(x: Tensor, dim, keepdim=False):
+    """log(sum(exp(x))) over ``dim``, computed without overflow."""
+    axis = normalize_dims(dim, x.data.ndim, "logsumexp")
+    return apply1(_logsumexp, _float(x), axis, bool(keepdim))
+
+
+def prod(x: Tensor, dim=None, keepdim=False):
+    """Product over one dimension (or all).  The gradient is exact even with zeros."""
+    axis = None if dim is None else normalize_dim(dim, x.data.ndim, "prod")
+    return apply1(_prod, _float(x), axis, bool(keepdim))
+
+
+def norm(x: Tensor, p="fro", dim=None, keepdim=False):
+    """Vector p-norm over ``dim`` (all elements by default): p = 2/'fro', 1, inf, -inf, 0 or any float.
+
+    The 2-norm's subgradient at zero is zero.
+    """
+    x = _float(x)
+    axis = normalize_dims(dim, x.data.ndim, "norm")
+    if p in ("fro", 2, 2.0):
+        return apply1(_norm2, x, axis, bool(keepdim))
+    if p in (1, 1.0):
+        return x.abs().sum(dim=axis, keepdim=keepdim)
+    if p == float("inf"):
+        return x.abs().amax(dim=axis, keepdim=keepdim)
+    if p == float("-inf"):
+        return x.abs().amin(dim=axis, keepdim=keepdim)
+    if p == 0:
+        return _wrap((x.data != 0).sum(axis=axis, keepdims=keepdim).astype(x.data.dtype))
+    if isinstance(p, str):
+        raise ValueError(f"norm: unsupported p={p!r}")
+    return (x.abs() ** float(p)).sum(dim=axis, keepdim=keepdim) ** (1.0 / float(p))
+
+
+def cumsum(x: Tensor, dim: int, dtype=None):
+    axis = normalize_dim(dim, x.data.ndim, "cumsum")
+    if dtype is not None:
+        x = x.to(dtype)
+    return apply1(_cumsum, x, axis)
+
+
+def any(x: Tensor, dim=None, keepdim=False) -> Tensor:  # noqa: A001
+    axis = normalize_dims(dim, x.data.ndim, "any")
+    return _wrap(array_module(x.data).asarray(x.data.any(axis=axis, keepdims=keepdim)))
+
+
+def all(x: Tensor, dim=None, keepdim=False) -> Tensor:  # noqa: A001
+    axis = normalize_dims(dim, x.data.ndim, "all")
+    return _wrap(array_module(x.data).asarray(x.data.all(axis=axis, keepdims=keepdim)))

@@ -1,0 +1,421 @@
+"""Shape ops: reshape, permute, expand, cat, stack, split, pad, flip, repeat and friends.
+
+reshape, permute, expand, flip and basic slicing return views that share
+memory (and the version counter) with their input, as PyTorch's views do.
+``view`` is ``reshape``: it never refuses a non-contiguous input (it copies).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.graph import apply1, applyn, promote_pair, primitive
+from ..errors import ShapeError
+from ..tensor import Tensor, _wrap
+from ._util import normalize_dim
+
+
+def _shape_arg(shape, op):
+    """Accept reshape(2, 3), reshape((2, 3)) and reshape([2, 3])."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    try:
+        return tuple(int(s) for s in shape)
+    except (TypeError, ValueError):
+        raise TypeError(f"{op}: the shape must be ints, got {shape!r}") from None
+
+
+@primitive("reshape", view=True)
+def _reshape(xp, x, shape, in_shape):
+    return x.reshape(shape)
+
+
+@_reshape.defvjp
+def _reshape_vjp(ctx, g):
+    return g.reshape(ctx.args[1])
+
+
+@primitive("permute", view=True)
+def _permute(xp, x, axes):
+    return x.transpose(axes)
+
+
+@_permute.defvjp
+def _permute_vjp(ctx, g):
+    return g.permute(tuple(np.argsort(ctx.args[0])))
+
+
+@primitive("expand", view=True)
+def _expand(xp, x, shape):
+    return xp.broadcast_to(x, shape)
+
+
+@_expand.defvjp
+def _expand_vjp(ctx, g):
+    return g  # the engine sums it back to the input's shape
+
+
+@primitive("flip", view=True)
+def _flip(xp, x, axes):
+    return xp.flip(x, axis=axes)
+
+
+@_flip.defvjp
+def _flip_vjp(ctx, g):
+    return g.flip(ctx.args[0])
+
+
+@primitive("contiguous")
+def _contiguous(xp, x):
+    return xp.ascontiguousarray(x)
+
+
+@_contiguous.defvjp
+def _contiguous_vjp(ctx, g):
+    return g
+
+
+@primitive("cat")
+def _cat(xp, *arrays_and_args):
+    *arrays, axis, _sizes = arrays_and_args
+    return xp.concatenate(arrays, axis=axis)
+
+
+@_cat.defvjp
+def _cat_vjp(ctx, g):
+    axis, sizes = ctx.args[0], ctx.args[1]
+    grads = []
+    start = 0
+    lead = (slice(None),) * axis
+    for size, edge in zip(sizes, ctx.next):
+        grads.append(g[lead + (slice(start, start + size),)] if edge is not None else None)
+        start += size
+    return tuple(grads)
+
+
+@primitive("stack")
+def _stack(xp, *arrays_and_axis):
+    *arrays, axis = arrays_and_axis
+    return xp.stack(arrays, axis=axis)
+
+
+@_stack.defvjp
+def _stack_vjp(ctx, g):
+    axis = ctx.args[0]
+    lead = (slice(None),) * axis
+    return tuple(g[lead + (i,)] if edge is not None else None for i, edge in enumerate(ctx.next))
+
+
+@primitive("split", multi=True, view=True)
+def _split(xp, x, axis, sizes):
+    bounds = np.cumsum(sizes)[:-1].tolist()
+    return tuple(xp.split(x, bounds, axis=axis))
+
+
+@_split.defvjp
+def _split_vjp(ctx, *grads):
+    return cat(grads, ctx.args[0])
+
+
+@primitive("pad")
+def _pad(xp, x, widths, value):
+    return xp.pad(x, widths, mode="constant", constant_values=value)
+
+
+@_pad.defvjp
+def _pad_vjp(ctx, g):
+    widths = ctx.args[0]
+    shape = g.data.shape
+    return g[tuple(slice(lo, shape[i] - hi) for i, (lo, hi) in enumerate(widths))]
+
+
+# ---------------------------------------------------------------------------
+# public functions
+
+
+def reshape(x: Tensor, *shape) -> Tensor:
+    """x with a new shape of the same number of elements; one dimension may be -1."""
+    shape = _shape_arg(shape, "reshape")
+    in_shape = x.data.shape
+    if shape == in_shape:
+        return x
+    size = x.data.size
+    if shape.count(-1) > 1:
+        raise ShapeError(f"reshape: only one dimension can be -1, got {shape}")
+    if -1 in shape:
+        known = int(np.prod([s for s in shape if s != -1]))
+        if known == 0 or size % known:
+            raise ShapeError(f"reshape: cannot reshape a tensor of shape {in_shape} ({size} elements) into {shape}")
+        shape = tuple(size // known if s == -1 else s for s in shape)
+    if any(s < 0 for s in shape) or int(np.prod(shape)) != size:
+        raise ShapeError(
+            f"reshape: cannot reshape a tensor of shape {in_shape} ({size} elements) into {shape} "
+            f"({int(np.prod(shape)) if all(s >= 0 for s in shape) else 'invalid'} elements)"
+        )
+    return apply1(_reshape, x, shape, in_shape)
+
+
+view = reshape
+
+
+def flatten(x: Tensor, start_dim=0, end_dim=-1) -> Tensor:
+    nd = x.data.ndim
+    if nd == 0:
+        return reshape(x, 1)
+    start = normalize_dim(start_dim, nd, "flatten")
+    end = normalize_dim(end_dim, nd, "flatten")
+    if start > end:
+        raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+    shape = x.data.shape
+    return reshape(x, shape[:start] + (int(np.prod(shape[start : end + 1])),) + shape[end + 1 :])
+
+
+def unflatten(x: Tensor, dim, sizes) -> Tensor:
+    d = normalize_dim(dim, x.data.ndim, "unflatten")
+    shape = x.data.shape
+    return reshape(x, shape[:d] + tuple(sizes) + shape[d + 1 :])
+
+
+def squeeze(x: Tensor, dim=None) -> Tensor:
+    """Remove size-1 dimensions (all, or those in ``dim`` that have size 1)."""
+    shape = x.data.shape
+    if dim is None:
+        new = tuple(s for s in shape if s != 1)
+    else:
+        dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+        dims = {normalize_dim(d, x.data.ndim, "squeeze") for d in dims}
+        new = tuple(s for i, s in enumerate(shape) if not (i in dims and s == 1))
+    return reshape(x, new)
+
+
+def unsqueeze(x: Tensor, dim: int) -> Tensor:
+    d = normalize_dim(dim, x.data.ndim + 1, "unsqueeze")
+    shape = x.data.shape
+    return reshape(x, shape[:d] + (1,) + shape[d:])
+
+
+def permute(x: Tensor, *dims) -> Tensor:
+    dims = _shape_arg(dims, "permute")
+    nd = x.data.ndim
+    if len(dims) != nd:
+        raise ShapeError(f"permute: got {len(dims)} dims {dims} for a tensor with {nd} dimensions")
+    axes = tuple(normalize_dim(d, nd, "permute") for d in dims)
+    if len(set(axes)) != nd:
+        raise ShapeError(f"permute: repeated dimension in {dims}")
+    if axes == tuple(range(nd)):
+        return x
+    return apply1(_permute, x, axes)
+
+
+def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
+    nd = x.data.ndim
+    if nd < 2 and dim0 in (0, -1) and dim1 in (0, -1):
+        return x
+    d0, d1 = normalize_dim(dim0, nd, "transpose"), normalize_dim(dim1, nd, "transpose")
+    if d0 == d1:
+        return x
+    axes = list(range(nd))
+    axes[d0], axes[d1] = axes[d1], axes[d0]
+    return apply1(_permute, x, tuple(axes))
+
+
+def movedim(x: Tensor, source: int, destination: int) -> Tensor:
+    nd = x.data.ndim
+    s, d = normalize_dim(source, nd, "movedim"), normalize_dim(destination, nd, "movedim")
+    if s == d:
+        return x
+    axes = [i for i in range(nd) if i != s]
+    axes.insert(d, s)
+    return apply1(_permute, x, tuple(axes))
+
+
+def expand(x: Tensor, *sizes) -> Tensor:
+    """Broadcast size-1 dimensions to ``sizes`` without copying (-1 keeps a dimension)."""
+    sizes = _shape_arg(sizes, "expand")
+    shape = x.data.shape
+    if len(sizes) < len(shape):
+        raise ShapeError(f"expand: cannot expand shape {shape} to {sizes} (fewer dimensions)")
+    lead = len(sizes) - len(shape)
+    target = []
+    for i, s in enumerate(sizes):
+        if i < lead:
+            if s < 0:
+                raise ShapeError(f"expand: -1 is not allowed for a new leading dimension ({sizes})")
+            target.append(s)
+            continue
+        old = shape[i - lead]
+        if s == -1:
+            s = old
+        if old != s and old != 1:
+            raise ShapeError(
+                f"expand: dimension {i} has size {old} and cannot be expanded to {s} "
+                f"(shape {shape} to {tuple(sizes)}); only size-1 dimensions expand"
+            )
+        target.append(s)
+    target = tuple(target)
+    if target == shape:
+        return x
+    return apply1(_expand, x, target)
+
+
+def broadcast_to(x: Tensor, shape) -> Tensor:
+    return expand(x, tuple(shape))
+
+
+def expand_as(x: Tensor, other: Tensor) -> Tensor:
+    return expand(x, other.data.shape)
+
+
+def broadcast_tensors(*tensors):
+    shape = np.broadcast_shapes(*[t.data.shape for t in tensors])
+    return tuple(expand(t, shape) for t in tensors)
+
+
+def flip(x: Tensor, dims) -> Tensor:
+    dims = dims if isinstance(dims, (tuple, list)) else (dims,)
+    axes = tuple(normalize_dim(d, x.data.ndim, "flip") for d in dims)
+    return apply1(_flip, x, axes)
+
+
+def contiguous(x: Tensor) -> Tensor:
+    if x.data.flags.c_contiguous:
+        return x
+    return apply1(_contiguous, x)
+
+
+def _same_dtype(tensors, op):
+    first = tensors[0]
+    out = []
+    for t in tensors:
+        if t.data.dtype != first.data.dtype:
+            from .elementwise import to_dtype  # noqa: PLC0415
+
+            a, b = promote_pair(op, first, t)
+            target = a.dtype
+            if first.data.dtype != target:
+                # an integer first tensor meets a float: everything goes to the float dtype
+                return _same_dtype([to_dtype(u, target) for u in tensors], op)
+            t = to_dtype(t, target)
+        out.append(t)
+    return out
+
+
+def cat(tensors, dim: int = 0) -> Tensor:
+    """Join tensors along an existing dimension; all other sizes must match."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ShapeError("cat: expected a non-empty sequence of tensors")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"cat: element {i} is a {type(t).__name__}, not a Tensor")
+    tensors = _same_dtype(tensors, "cat")
+    first = tensors[0].data
+    nd = first.ndim
+    if nd == 0:
+        raise ShapeError("cat: zero-dimensional tensors cannot be concatenated; use stack")
+    axis = normalize_dim(dim, nd, "cat")
+    for i, t in enumerate(tensors):
+        shape = t.data.shape
+        if len(shape) != nd or any(s != f for j, (s, f) in enumerate(zip(shape, first.shape)) if j != axis):
+            raise ShapeError(
+                f"cat: tensor {i} has shape {shape} but tensor 0 has shape {first.shape}; "
+                f"sizes must match except in dimension {axis}"
+            )
+    if len(tensors) == 1:
+        return tensors[0]
+    sizes = tuple(t.data.shape[axis] for t in tensors)
+    return applyn(_cat, tensors, axis, sizes)
+
+
+def stack(tensors, dim: int = 0) -> Tensor:
+    """Join equal-shaped tensors along a new dimension."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ShapeError("stack: expected a non-empty sequence of tensors")
+    tensors = _same_dtype(tensors, "stack")
+    shape = tensors[0].data.shape
+    for i, t in enumerate(tensors):
+        if t.data.shape != shape:
+            raise ShapeError(f"stack: tensor {i} has shape {t.data.shape} but tensor 0 has shape {shape}")
+    axis = normalize_dim(dim, len(shape) + 1, "stack")
+    return applyn(_stack, tensors, axis)
+
+
+def split(x: Tensor, split_size_or_sections, dim: int = 0):
+    """Split into pieces of ``split_size`` (the last may be smaller) or of the given sizes."""
+    axis = normalize_dim(dim, x.data.ndim, "split")
+    n = x.data.shape[axis]
+    if isinstance(split_size_or_sections, int):
+        size = split_size_or_sections
+        if size <= 0:
+            raise ShapeError(f"split: split_size must be positive, got {size}")
+        sizes = [size] * (n // size) + ([n % size] if n % size else [])
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if sum(sizes) != n:
+            raise ShapeError(f"split: sections {sizes} sum to {sum(sizes)}, but dimension {dim} has size {n}")
+    if len(sizes) <= 1:
+        return (x,)
+    return apply1(_split, x, axis, tuple(sizes))
+
+
+def chunk(x: Tensor, chunks: int, dim: int = 0):
+    """Split into ``chunks`` pieces of ceil(n / chunks) (fewer if n is small), as in PyTorch."""
+    if chunks <= 0:
+        raise ShapeError(f"chunk: chunks must be positive, got {chunks}")
+    n = x.data.shape[normalize_dim(dim, x.data.ndim, "chunk")]
+    size = max(-(-n // chunks), 1)
+    return split(x, size, dim)
+
+
+def unbind(x: Tensor, dim: int = 0):
+    axis = normalize_dim(dim, x.data.ndim, "unbind")
+    lead = (slice(None),) * axis
+    return tuple(x[lead + (i,)] for i in range(x.data.shape[axis]))
+
+
+def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
+    axis = normalize_dim(dim, x.data.ndim, "narrow")
+    return x[(slice(None),) * axis + (slice(start, start + length),)]
+
+
+def pad(x: Tensor, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
+    """Constant padding; ``pad`` lists (before, after) pairs from the last dimension backwards.
+
+    ``pad=(1, 1, 2, 0)`` pads the last dimension by 1 on each side and the one
+    before it by 2 at the start, as in ``torch.nn.functional.pad``.
+    """
+    if mode != "constant":
+        raise NotImplementedError(f"pad: mode {mode!r} is not supported (only 'constant')")
+    pad = tuple(int(p) for p in pad)
+    if len(pad) % 2 or len(pad) // 2 > x.data.ndim:
+        raise ShapeError(f"pad: {pad} must hold (before, after) pairs for at most {x.data.ndim} dimensions")
+    if any(p < 0 for p in pad):
+        raise ShapeError(f"pad: negative padding {pad} is not supported; slice the tensor instead")
+    widths = [(0, 0)] * x.data.ndim
+    for i in range(len(pad) // 2):
+        widths[x.data.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    return apply1(_pad, x, tuple(widths), value)
+
+
+def repeat(x: Tensor, *sizes) -> Tensor:
+    """Tile x: ``repeat(2, 3)`` repeats the last two dimensions 2 and 3 times (PyTorch's repeat)."""
+    sizes = _shape_arg(sizes, "repeat")
+    if len(sizes) < x.data.ndim:
+        raise ShapeError(f"repeat: {len(sizes)} repeat counts for a tensor with {x.data.ndim} dimensions")
+    shape = (1,) * (len(sizes) - x.data.ndim) + x.data.shape
+    x = reshape(x, shape)
+    interleaved = []
+    expanded = []
+    for r, s in zip(sizes, shape):
+        interleaved += [1, s]
+        expanded += [r, s]
+    out = expand(reshape(x, tuple(interleaved)), tuple(expanded))
+    return reshape(contiguous(out), tuple(r * s for r, s in zip(sizes, shape)))
+
+
+def tile(x: Tensor, dims) -> Tensor:
+    dims = tuple(dims)
+    if len(dims) < x.data.ndim:
+        dims = (1,) * (x.data.ndim - len(dims)) + dims
+    return repeat(x, *dims)

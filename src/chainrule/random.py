@@ -1,0 +1,110 @@
+"""Random numbers: a default generator and explicit ones, reproducible by seed.
+
+Each :class:`Generator` wraps NumPy's PCG64.  ``manual_seed(s)`` reseeds the
+default one, so every random function (rand, randn, dropout, init, shuffling)
+repeats exactly.  Random tensors for a GPU are drawn on the CPU and copied, so
+a seed gives the same numbers on every device.  The state is a JSON-friendly
+dict (``get_state``/``set_state``), which is how checkpoints save it: no pickle.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+
+class Generator:
+    """A seeded source of random numbers (PyTorch's ``torch.Generator``)."""
+
+    __slots__ = ("_rng", "_seed")
+
+    def __init__(self, device="cpu", seed: int | None = None):
+        self._seed = None
+        self.manual_seed(np.random.SeedSequence().entropy % (2**63) if seed is None else seed)
+
+    def manual_seed(self, seed: int) -> Generator:
+        seed = int(seed)
+        if seed < 0:
+            seed %= 2**64
+        self._seed = seed
+        self._rng = np.random.Generator(np.random.PCG64(seed))
+        return self
+
+    def initial_seed(self) -> int:
+        return self._seed
+
+    def seed(self) -> int:
+        """Reseed from fresh entropy; returns the new seed."""
+        self.manual_seed(np.random.SeedSequence().entropy % (2**63))
+        return self._seed
+
+    @property
+    def numpy(self) -> np.random.Generator:
+        """The underlying NumPy generator."""
+        return self._rng
+
+    def get_state(self) -> dict:
+        """The full state as a JSON-serializable dict."""
+        state = copy.deepcopy(self._rng.bit_generator.state)
+        return {"seed": self._seed, "bit_generator": _jsonable(state)}
+
+    def set_state(self, state: dict) -> Generator:
+        bit_state = copy.deepcopy(state["bit_generator"])
+        rng = np.random.Generator(np.random.PCG64())
+        rng.bit_generator.state = bit_state
+        self._rng = rng
+        self._seed = state.get("seed")
+        return self
+
+    def __repr__(self):
+        return f"<chainrule.Generator seed={self._seed}>"
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+default_generator = Generator(seed=0)
+
+
+def manual_seed(seed: int) -> Generator:
+    """Seed the default generator (and return it)."""
+    return default_generator.manual_seed(seed)
+
+
+def seed() -> int:
+    return default_generator.seed()
+
+
+def initial_seed() -> int:
+    return default_generator.initial_seed()
+
+
+def get_rng_state() -> dict:
+    return default_generator.get_state()
+
+
+def set_rng_state(state: dict) -> None:
+    default_generator.set_state(state)
+
+
+def numpy_rng(generator: Generator | None = None) -> np.random.Generator:
+    """The NumPy generator to draw from: ``generator``'s, or the default one's."""
+    return (generator or default_generator)._rng
+
+
+class fork_rng:  # noqa: N801 - PyTorch's name
+    """Restore the default generator's state on exit."""
+
+    def __enter__(self):
+        self._state = get_rng_state()
+        return self
+
+    def __exit__(self, *exc):
+        set_rng_state(self._state)
+        return False
