@@ -40,6 +40,7 @@ from .ops.shape import (
     broadcast_tensors, broadcast_to, cat, chunk, contiguous, expand, flatten, flip, movedim, narrow, pad, permute,
     repeat, reshape, split, squeeze, stack, tile, transpose, unbind, unflatten, unsqueeze, view,
 )
+from . import nn, optim  # noqa: E402,F401
 from .random import Generator, fork_rng, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 
 float = float32  # noqa: A001 - PyTorch's aliases: cr.float, cr.double, cr.long

@@ -32,12 +32,12 @@ class Tensor:
 
     __slots__ = (
         "data", "grad", "requires_grad", "_edge", "_version",
-        "_hooks", "_retains_grad", "_is_view", "name", "__weakref__",
+        "_hooks", "_retains_grad", "_is_view", "_is_param", "name", "__weakref__",
     )
     __array_ufunc__ = None  # numpy defers to Tensor's reflected operators
     __hash__ = object.__hash__  # == is elementwise; identity is the hash
 
-    _LAZY = {"_hooks": None, "_retains_grad": False, "_is_view": False, "name": None}
+    _LAZY = {"_hooks": None, "_retains_grad": False, "_is_view": False, "_is_param": False, "name": None}
 
     def __init__(self, data, dtype=None, requires_grad=False):
         from .creation import as_array  # noqa: PLC0415 - creation imports tensor
@@ -394,6 +394,8 @@ def _format_number(arr: np.ndarray):
 def _format_tensor(t: Tensor) -> str:
     arr = backend.to_numpy(t.data)
     prefix = "tensor("
+    if t._is_param:
+        return "Parameter containing:\n" + _format_tensor(t.detach())
     if arr.dtype.kind == "f":
         fmt = _format_number(arr.astype(np.float64))
         width = max((len(fmt(v)) for v in arr.ravel()[:2000]), default=1)

@@ -15,7 +15,6 @@ import numpy as np
 from ..errors import ChainruleError
 from ..tensor import Tensor, _wrap
 from .engine import grad as autograd_grad
-from .mode import no_grad
 
 
 class GradcheckError(ChainruleError, AssertionError):
@@ -23,7 +22,7 @@ class GradcheckError(ChainruleError, AssertionError):
 
 
 def _as_tuple(x):
-    return x if isinstance(x, tuple) else (x,)
+    return tuple(x) if isinstance(x, (tuple, list)) else (x,)
 
 
 def _outputs(fn, inputs):
@@ -38,12 +37,12 @@ def _numerical_jacobian(fn, inputs, x, eps, n_out_elems):
     for flat in range(data.size):
         idx = np.unravel_index(flat, data.shape)
         orig = data[idx].copy()
-        with no_grad():
-            data[idx] = orig + eps
-            plus = _flat_outputs(fn, inputs)
-            data[idx] = orig - eps
-            minus = _flat_outputs(fn, inputs)
-            data[idx] = orig
+        # grad mode stays on: fn may itself differentiate (gradgradcheck)
+        data[idx] = orig + eps
+        plus = _flat_outputs(fn, inputs)
+        data[idx] = orig - eps
+        minus = _flat_outputs(fn, inputs)
+        data[idx] = orig
         jac[flat] = (plus - minus) / (2 * eps)
     return jac
 

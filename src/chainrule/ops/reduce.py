@@ -265,7 +265,7 @@ def std_mean(x, dim=None, unbiased=None, keepdim=False, correction=None):
 
 
 def _check_nonempty(x, op, axis):
-    if x.data.size == 0 or (axis is not None and any(x.data.shape[a] == 0 for a in axis)):
+    if x.data.size == 0 or (axis is not None and 0 in [x.data.shape[a] for a in axis]):
         raise ShapeError(f"{op}: cannot reduce an empty dimension (shape {x.shape})")
 
 

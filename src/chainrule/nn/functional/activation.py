@@ -1,0 +1,3 @@
+"""Functional activation (to be filled)."""
+
+__all__: list[str] = []

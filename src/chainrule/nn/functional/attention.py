@@ -1,0 +1,3 @@
+"""Functional attention (to be filled)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Functional loss (to be filled)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Functional normalization (to be filled)."""
+
+__all__: list[str] = []

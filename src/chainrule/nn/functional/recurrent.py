@@ -1,0 +1,3 @@
+"""Functional recurrent (to be filled)."""
+
+__all__: list[str] = []

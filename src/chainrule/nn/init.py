@@ -1,0 +1,1 @@
+"""Weight initialization (to be filled by the layers work)."""

@@ -1,0 +1,636 @@
+"""Module and Parameter: the containers that hold a network's weights.
+
+A ``Module`` registers, by attribute assignment, its parameters (``Parameter``),
+buffers (``register_buffer``) and sub-modules, exactly as PyTorch's does, and
+walks them for ``parameters()``, ``state_dict()``, ``to()``, ``train()``.
+
+``Parameter`` differs from PyTorch in one way: ``Parameter(t)`` returns a plain
+:class:`Tensor` marked as a parameter (``isinstance(p, Parameter)`` is True),
+not an instance of a subclass.  Keeping one Tensor type lets every op take its
+fast path on parameters too.  Subclassing ``Parameter`` is not supported.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, namedtuple
+
+import numpy as np
+
+from .. import backend
+from ..autograd.mode import no_grad
+from ..errors import ShapeError
+from ..tensor import Tensor, _wrap
+
+# --------------------------------------------------------------------------- Parameter
+
+
+class _ParameterMeta(type):
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, Tensor) and obj._is_param
+
+    def __call__(cls, data=None, requires_grad=True):
+        if data is None:
+            data = _wrap(np.empty((0,), dtype=backend.get_default_dtype()))
+        if isinstance(data, Tensor):
+            array = data.data
+        else:
+            from ..creation import as_array  # noqa: PLC0415
+
+            array = as_array(data)
+        p = _wrap(array)
+        p._is_param = True
+        if requires_grad:
+            p.requires_grad_(True)
+        return p
+
+
+class Parameter(metaclass=_ParameterMeta):
+    """A tensor that a Module treats as one of its weights (``requires_grad=True`` by default)."""
+
+
+class Buffer(metaclass=_ParameterMeta):
+    """Marker kept for API familiarity: use ``register_buffer`` to add buffers."""
+
+
+_IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class _RemovableHandle:
+    def __init__(self, store: dict, key):
+        self._store = store
+        self._key = key
+
+    def remove(self):
+        self._store.pop(self._key, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+_hook_ids = iter(range(1, 2**62))
+
+
+# --------------------------------------------------------------------------- Module
+
+
+class Module:
+    """Base class of every layer and model.  Subclasses define ``forward``."""
+
+    training: bool
+
+    def __init__(self):
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent", set())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+        object.__setattr__(self, "_forward_hooks", OrderedDict())
+        object.__setattr__(self, "_backward_hooks", OrderedDict())
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} has no forward()")
+
+    # ------------------------------------------------------------ calling
+
+    def __call__(self, *args, **kwargs):
+        if self._forward_pre_hooks:
+            for hook in list(self._forward_pre_hooks.values()):
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
+        if self._backward_hooks:
+            return self._call_with_backward_hooks(args, kwargs)
+        out = self.forward(*args, **kwargs)
+        if self._forward_hooks:
+            for hook in list(self._forward_hooks.values()):
+                result = hook(self, args, out)
+                if result is not None:
+                    out = result
+        return out
+
+    def _call_with_backward_hooks(self, args, kwargs):
+        from ._backward_hooks import wrap_call  # noqa: PLC0415
+
+        return wrap_call(self, args, kwargs)
+
+    # ------------------------------------------------------------ registration
+
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            if isinstance(value, (Tensor, Module)):
+                raise AttributeError(
+                    f"cannot assign {type(value).__name__} '{name}' before Module.__init__() "
+                    "(call super().__init__() first)"
+                )
+            object.__setattr__(self, name, value)
+            return
+        params, buffers, modules = self._parameters, self._buffers, self._modules
+        if isinstance(value, Tensor) and value._is_param:
+            self._discard(name)
+            params[name] = value
+        elif isinstance(value, Module):
+            self._discard(name)
+            modules[name] = value
+        elif name in params:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} to parameter '{name}' "
+                    "(wrap it in nn.Parameter, or assign None)"
+                )
+            params[name] = None
+        elif name in modules:
+            if value is not None:
+                raise TypeError(f"cannot assign {type(value).__name__} to sub-module '{name}'")
+            modules[name] = None
+        elif name in buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign {type(value).__name__} to buffer '{name}'")
+            buffers[name] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def _discard(self, name):
+        for store in (self.__dict__, self._parameters, self._buffers, self._modules):
+            store.pop(name, None)
+
+    def __getattr__(self, name):
+        d = self.__dict__
+        for store in ("_parameters", "_buffers", "_modules"):
+            table = d.get(store)
+            if table is not None and name in table:
+                return table[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name):
+        for store in (self._parameters, self._buffers, self._modules):
+            if name in store:
+                del store[name]
+                self._non_persistent.discard(name)
+                return
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name: str, param) -> None:
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"register_parameter('{name}'): expected a Parameter or None, got {type(param).__name__}")
+        self._check_name(name)
+        self._discard(name)
+        self._parameters[name] = param
+
+    def register_buffer(self, name: str, tensor, persistent: bool = True) -> None:
+        """A tensor that belongs to the module's state but is not trained (e.g. running means)."""
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"register_buffer('{name}'): expected a Tensor or None, got {type(tensor).__name__}")
+        self._check_name(name)
+        self._discard(name)
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent.discard(name)
+        else:
+            self._non_persistent.add(name)
+
+    def add_module(self, name: str, module) -> None:
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module('{name}'): expected a Module, got {type(module).__name__}")
+        self._check_name(name)
+        self._discard(name)
+        self._modules[name] = module
+
+    register_module = add_module
+
+    @staticmethod
+    def _check_name(name):
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"invalid name {name!r}: a non-empty string without '.'")
+
+    # ------------------------------------------------------------ traversal
+
+    def named_modules(self, memo=None, prefix: str = "", remove_duplicate: bool = True):
+        if memo is None:
+            memo = set()
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
+        yield prefix, self
+        for name, module in self._modules.items():
+            if module is None:
+                continue
+            sub = f"{prefix}.{name}" if prefix else name
+            yield from module.named_modules(memo, sub, remove_duplicate)
+
+    def modules(self):
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self):
+        seen = set()
+        for name, module in self._modules.items():
+            if module is not None and id(module) not in seen:
+                seen.add(id(module))
+                yield name, module
+
+    def children(self):
+        for _, m in self.named_children():
+            yield m
+
+    def _named_members(self, store, prefix, recurse, remove_duplicate=True):
+        seen = set()
+        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
+        for mod_prefix, module in modules:
+            for name, value in getattr(module, store).items():
+                if value is None or (remove_duplicate and id(value) in seen):
+                    continue
+                seen.add(id(value))
+                yield (f"{mod_prefix}.{name}" if mod_prefix else name), value
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True):
+        """(name, parameter) pairs, each shared parameter once."""
+        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
+
+    def parameters(self, recurse: bool = True):
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True):
+        return self._named_members("_buffers", prefix, recurse, remove_duplicate)
+
+    def buffers(self, recurse: bool = True):
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def get_submodule(self, target: str):
+        module = self
+        if not target:
+            return module
+        for part in target.split("."):
+            if part not in module._modules:
+                raise AttributeError(f"{type(module).__name__} has no sub-module '{part}' (looking up '{target}')")
+            module = module._modules[part]
+        return module
+
+    def get_parameter(self, target: str):
+        path, _, name = target.rpartition(".")
+        module = self.get_submodule(path)
+        if name not in module._parameters:
+            raise AttributeError(f"{type(module).__name__} has no parameter '{name}'")
+        return module._parameters[name]
+
+    # ------------------------------------------------------------ modes and updates
+
+    def train(self, mode: bool = True):
+        for m in self.modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True):
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.parameters():
+            if p.grad is None:
+                continue
+            if set_to_none:
+                p.grad = None
+            else:
+                p.grad.data[...] = 0
+
+    def apply(self, fn):
+        """Call ``fn(module)`` on every sub-module (children first) and on self."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    def _convert(self, fn):
+        """Replace each parameter's and buffer's array with fn(array), keeping the objects."""
+        with no_grad():
+            for m in self.modules():
+                for table in (m._parameters, m._buffers):
+                    for key, t in table.items():
+                        if t is None:
+                            continue
+                        new = fn(t.data)
+                        if new is not t.data:
+                            t.data = new
+                            if t.grad is not None:
+                                t.grad.data = fn(t.grad.data)
+        return self
+
+    def to(self, *args, **kwargs):
+        """``to(dtype)``, ``to(device)`` or both; floating parameters and buffers change in place."""
+        dtype = kwargs.pop("dtype", None)
+        device = kwargs.pop("device", None)
+        for a in args:
+            if isinstance(a, (str, backend.Device)):
+                device = a
+            elif isinstance(a, Tensor):
+                dtype, device = a.dtype, a.device
+            else:
+                dtype = a
+        if dtype is not None:
+            dt = backend.as_dtype(dtype)
+            if dt.kind != "f":
+                raise TypeError(f"Module.to() only accepts floating dtypes, got {dt}")
+            self._convert(lambda a: a.astype(dt) if a.dtype.kind == "f" and a.dtype != dt else a)
+        if device is not None:
+            self._convert(lambda a: backend.to_device(a, device))
+        return self
+
+    def float(self):
+        return self.to(backend.float32)
+
+    def double(self):
+        return self.to(backend.float64)
+
+    def half(self):
+        return self.to(backend.float16)
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self, device=None):
+        return self.to("cuda" if device is None else f"cuda:{device}")
+
+    # ------------------------------------------------------------ state
+
+    def state_dict(self, destination=None, prefix: str = "", keep_vars: bool = False):
+        """An ordered mapping name -> tensor of every parameter and persistent buffer."""
+        if destination is None:
+            destination = OrderedDict()
+        for name, p in self._parameters.items():
+            if p is not None:
+                destination[prefix + name] = p if keep_vars else p.detach()
+        for name, b in self._buffers.items():
+            if b is not None and name not in self._non_persistent:
+                destination[prefix + name] = b if keep_vars else b.detach()
+        for name, m in self._modules.items():
+            if m is not None:
+                m.state_dict(destination, prefix + name + ".", keep_vars)
+        return destination
+
+    def load_state_dict(self, state_dict, strict: bool = True):
+        """Copy values from ``state_dict`` into this module's tensors (in place).
+
+        Keys missing from ``state_dict``, keys this module does not have, and
+        tensors of the wrong shape are reported together by name; with
+        ``strict=True`` (the default) any of them raises.
+        """
+        own = self.state_dict(keep_vars=True)
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        mismatched = []
+        for k, target in own.items():
+            if k in state_dict:
+                value = state_dict[k]
+                shape = tuple(value.shape) if hasattr(value, "shape") else np.shape(value)
+                if tuple(shape) != tuple(target.shape):
+                    mismatched.append(f"{k}: checkpoint {tuple(shape)}, model {tuple(target.shape)}")
+        problems = []
+        if mismatched:
+            problems.append("shape mismatch for " + "; ".join(mismatched))
+        if strict and missing:
+            problems.append("missing keys: " + ", ".join(missing))
+        if strict and unexpected:
+            problems.append("unexpected keys: " + ", ".join(unexpected))
+        if problems:
+            raise ShapeError(f"load_state_dict for {type(self).__name__}: " + ". ".join(problems))
+        with no_grad():
+            for k, target in own.items():
+                if k not in state_dict:
+                    continue
+                value = state_dict[k]
+                array = value.data if isinstance(value, Tensor) else np.asarray(value)
+                array = backend.to_device(backend.to_numpy(array), target.device) if target.device.type != "cpu" else backend.to_numpy(array)
+                target.data[...] = array.astype(target.data.dtype, copy=False)
+                target._bump()
+        return _IncompatibleKeys(missing, unexpected)
+
+    # ------------------------------------------------------------ hooks
+
+    def register_forward_pre_hook(self, hook):
+        """``hook(module, args)`` before forward; may return replacement args."""
+        key = next(_hook_ids)
+        self._forward_pre_hooks[key] = hook
+        return _RemovableHandle(self._forward_pre_hooks, key)
+
+    def register_forward_hook(self, hook):
+        """``hook(module, args, output)`` after forward; may return a replacement output."""
+        key = next(_hook_ids)
+        self._forward_hooks[key] = hook
+        return _RemovableHandle(self._forward_hooks, key)
+
+    def register_full_backward_hook(self, hook):
+        """``hook(module, grad_input, grad_output)`` once the gradients of the module's inputs are known.
+
+        ``grad_input`` and ``grad_output`` are tuples (None where a tensor has no
+        gradient); the hook may return a tuple that replaces ``grad_input``.
+        """
+        key = next(_hook_ids)
+        self._backward_hooks[key] = hook
+        return _RemovableHandle(self._backward_hooks, key)
+
+    register_backward_hook = register_full_backward_hook
+
+    # ------------------------------------------------------------ display
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self):
+        lines = []
+        extra = self.extra_repr()
+        if extra:
+            lines = extra.split("\n")
+        for name, module in self._modules.items():
+            text = repr(module).replace("\n", "\n  ")
+            lines.append(f"({name}): {text}")
+        main = type(self).__name__ + "("
+        if lines:
+            if len(lines) == 1 and not self._modules:
+                return main + lines[0] + ")"
+            return main + "\n  " + "\n  ".join(lines) + "\n)"
+        return main + ")"
+
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules))
+
+    def __getstate__(self):
+        raise TypeError("chainrule modules are not pickled; save model.state_dict() with chainrule.save")
+
+
+# --------------------------------------------------------------------------- containers
+
+
+class Sequential(Module):
+    """Modules applied in order: ``Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))``."""
+
+    def __init__(self, *modules):
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], (dict, OrderedDict)):
+            for name, m in modules[0].items():
+                self.add_module(name, m)
+        else:
+            for i, m in enumerate(modules):
+                self.add_module(str(i), m)
+
+    def forward(self, x):
+        for module in self._modules.values():
+            x = module(x)
+        return x
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            return Sequential(OrderedDict(list(self._modules.items())[idx]))
+        values = list(self._modules.values())
+        return values[idx]
+
+    def __setitem__(self, idx, module):
+        key = list(self._modules.keys())[idx]
+        self.add_module(key, module)
+
+    def __delitem__(self, idx):
+        keys = list(self._modules.keys())
+        for k in keys[idx] if isinstance(idx, slice) else [keys[idx]]:
+            del self._modules[k]
+
+    def append(self, module):
+        self.add_module(str(len(self._modules)), module)
+        return self
+
+
+class ModuleList(Module):
+    """A list of sub-modules that registers them (a plain list would hide their parameters)."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.extend(modules)
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __getitem__(self, idx):
+        values = list(self._modules.values())
+        if isinstance(idx, slice):
+            return ModuleList(values[idx])
+        return values[idx]
+
+    def __setitem__(self, idx, module):
+        key = list(self._modules.keys())[idx]
+        self.add_module(key, module)
+
+    def _reindex(self, values):
+        self._modules.clear()
+        for i, m in enumerate(values):
+            self.add_module(str(i), m)
+
+    def __delitem__(self, idx):
+        values = list(self._modules.values())
+        del values[idx]
+        self._reindex(values)
+
+    def append(self, module):
+        self.add_module(str(len(self._modules)), module)
+        return self
+
+    def extend(self, modules):
+        for m in modules:
+            self.append(m)
+        return self
+
+    def insert(self, index, module):
+        values = list(self._modules.values())
+        values.insert(index, module)
+        self._reindex(values)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError("ModuleList is a container; call its elements")
+
+
+class ModuleDict(Module):
+    """A dict of sub-modules that registers them."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key):
+        return self._modules[key]
+
+    def __setitem__(self, key, module):
+        self.add_module(key, module)
+
+    def __delitem__(self, key):
+        del self._modules[key]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules)
+
+    def __contains__(self, key):
+        return key in self._modules
+
+    def keys(self):
+        return self._modules.keys()
+
+    def values(self):
+        return self._modules.values()
+
+    def items(self):
+        return self._modules.items()
+
+    def update(self, modules):
+        items = modules.items() if hasattr(modules, "items") else modules
+        for k, m in items:
+            self.add_module(k, m)
+
+    def pop(self, key):
+        return self._modules.pop(key)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError("ModuleDict is a container; call its elements")
+
+
+class ParameterList(Module):
+    """A list of parameters that registers them."""
+
+    def __init__(self, parameters=None):
+        super().__init__()
+        for p in parameters or []:
+            self.append(p)
+
+    def append(self, p):
+        if not isinstance(p, Parameter):
+            p = Parameter(p)
+        self.register_parameter(str(len(self._parameters)), p)
+        return self
+
+    def __len__(self):
+        return len(self._parameters)
+
+    def __iter__(self):
+        return iter(self._parameters.values())
+
+    def __getitem__(self, idx):
+        return list(self._parameters.values())[idx]

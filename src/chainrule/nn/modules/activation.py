@@ -1,0 +1,3 @@
+"""activation layers (to be filled)."""
+
+__all__: list[str] = []

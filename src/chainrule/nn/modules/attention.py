@@ -1,0 +1,3 @@
+"""attention layers (to be filled)."""
+
+__all__: list[str] = []

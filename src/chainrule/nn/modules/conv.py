@@ -1,0 +1,3 @@
+"""conv layers (to be filled)."""
+
+__all__: list[str] = []

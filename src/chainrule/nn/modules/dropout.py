@@ -1,0 +1,3 @@
+"""dropout layers (to be filled)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""loss layers (to be filled)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""normalization layers (to be filled)."""
+
+__all__: list[str] = []

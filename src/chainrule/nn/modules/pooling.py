@@ -1,0 +1,3 @@
+"""pooling layers (to be filled)."""
+
+__all__: list[str] = []

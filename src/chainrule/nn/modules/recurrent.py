@@ -1,0 +1,3 @@
+"""recurrent layers (to be filled)."""
+
+__all__: list[str] = []

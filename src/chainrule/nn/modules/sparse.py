@@ -1,0 +1,3 @@
+"""sparse layers (to be filled)."""
+
+__all__: list[str] = []

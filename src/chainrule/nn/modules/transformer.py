@@ -1,0 +1,3 @@
+"""transformer layers (to be filled)."""
+
+__all__: list[str] = []
