@@ -238,7 +238,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets):
             saved = node.saved
             if saved:
                 for i, (t, v) in enumerate(zip(saved, node.versions)):
-                    if t._version[0] != v:
+                    if t is not None and t._version[0] != v:
                         raise _version_error(node, i, t, v)
             prim = node.prim
             if prim.save_output and node.out_version[0] != 0:

@@ -37,7 +37,7 @@ class Primitive:
         self.name = name
         self.fwd = fwd
         self.vjp = None
-        self.save = save  # indices of the inputs the vjp reads, or True for all
+        self.save = save  # indices of the inputs the vjp reads, True for all, or "cross" (see _record)
         self.save_output = save_output  # the vjp reads the output (ctx.output())
         self.extra = extra  # fwd returns (out, extra); the vjp reads ctx.extra
         self.multi = multi  # fwd returns a tuple of outputs
@@ -187,7 +187,13 @@ def _record(prim, inputs, out, args):
     node.args = args
     node.next = tuple([edge_of(t) for t in inputs])
     save = prim.save
-    if save:
+    if save == "cross":
+        # a binary op whose gradient for one input reads only the other (mul, matmul):
+        # keep an input only when the other one needs a gradient, as PyTorch does
+        a, b = inputs
+        saved = node.saved = (a if b.requires_grad else None, b if a.requires_grad else None)
+        node.versions = tuple([0 if t is None else version_counter(t)[0] for t in saved])
+    elif save:
         saved = inputs if save is True else tuple([inputs[i] for i in save])
         node.saved = saved
         node.versions = tuple([version_counter(t)[0] for t in saved])

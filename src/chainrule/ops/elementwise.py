@@ -73,7 +73,7 @@ def _sub_vjp(ctx, g):
     return g, (-g if ctx.next[1] is not None else None)
 
 
-@primitive("mul", save=True)
+@primitive("mul", save="cross")
 def _mul(xp, a, b):
     return a * b
 

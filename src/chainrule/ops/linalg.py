@@ -9,17 +9,17 @@ from ..errors import ShapeError
 from ..tensor import Tensor
 
 
-@primitive("matmul", save=True)
-def _matmul(xp, a, b):
+@primitive("matmul", save="cross")
+def _matmul(xp, a, b, nda, ndb):
     return xp.matmul(a, b)
 
 
 @_matmul.defvjp
 def _matmul_vjp(ctx, g):
-    a, b = ctx.saved
+    a, b = ctx.saved  # "cross": a is kept only when b needs a gradient, and b only when a does
     n = ctx.next
     ga = gb = None
-    nda, ndb = a.data.ndim, b.data.ndim
+    nda, ndb = ctx.args
     if nda == 1 and ndb == 1:  # dot product: g is 0-d
         ga = g * b if n[0] is not None else None
         gb = g * a if n[1] is not None else None
@@ -41,7 +41,7 @@ def _matmul_vjp(ctx, g):
     if n[1] is not None:
         if ndb == 2 and nda > 2:
             # one GEMM over the folded batch instead of a batched product summed afterwards
-            k, m = b.data.shape
+            k, m = a.data.shape[-1], g.data.shape[-1]
             gb = a.reshape(-1, k).mT @ g.reshape(-1, m)
         else:
             gb = a.mT @ g
@@ -69,7 +69,7 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
             np.broadcast_shapes(sa[:-2], sb[:-2])
         except ValueError:
             raise ShapeError(f"matmul: batch dimensions of {sa} and {sb} do not broadcast") from None
-    return apply2(_matmul, a, b)
+    return apply2(_matmul, a, b, len(sa), len(sb))
 
 
 def mm(a: Tensor, b: Tensor) -> Tensor:

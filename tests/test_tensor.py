@@ -1,0 +1,141 @@
+"""Tensor creation, conversion, dtypes, printing and seeding."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+
+
+def test_default_dtypes():
+    assert cr.tensor([1.0, 2.0]).dtype == cr.float32
+    assert cr.tensor([1, 2]).dtype == cr.int64
+    assert cr.tensor([True]).dtype == cr.bool
+    assert cr.tensor(np.zeros(2)).dtype == cr.float64  # numpy arrays keep their dtype
+    assert cr.zeros(2, 3).dtype == cr.float32
+    assert cr.arange(5).dtype == cr.int64
+    assert cr.arange(0, 1, 0.25).dtype == cr.float32
+    assert cr.tensor([1, 2], dtype=cr.float64).dtype == cr.float64
+
+
+def test_python_scalars_never_upcast_float32():
+    x = cr.ones(3)
+    for out in (x * 0.5, 0.5 * x, x + 1e-10, x / 3, x**2.5, 2.0**x, x - 1, 1 - x, x.clamp(0.1, 0.9),
+                x.masked_fill(x.data > 0, 2.5), cr.where(x > 0, x, 0.0)):
+        assert out.dtype == cr.float32
+    assert (x * np.float64(0.5)).dtype == cr.float32
+
+
+def test_creation_functions():
+    assert cr.zeros(2, 3).shape == (2, 3) and cr.zeros((2, 3)).shape == (2, 3)
+    assert cr.ones([4]).tolist() == [1.0] * 4
+    assert cr.full((2,), 7).tolist() == [7, 7] and cr.full((2,), 7).dtype == cr.int64
+    assert cr.full((2,), 1.5).dtype == cr.float32
+    assert cr.empty(3, 2).shape == (3, 2)
+    assert cr.arange(2, 8, 2).tolist() == [2, 4, 6]
+    np.testing.assert_allclose(cr.linspace(0, 1, 5).numpy(), [0, 0.25, 0.5, 0.75, 1.0])
+    assert cr.eye(3).numpy().trace() == 3
+    x = cr.randn(2, 3)
+    for like in (cr.zeros_like(x), cr.ones_like(x), cr.empty_like(x), cr.rand_like(x), cr.randn_like(x)):
+        assert like.shape == (2, 3) and like.dtype == cr.float32
+    assert cr.full_like(x, 3.0).tolist() == [[3.0] * 3] * 2
+    r = cr.randint(0, 5, (100,))
+    assert r.dtype == cr.int64 and 0 <= r.numpy().min() and r.numpy().max() < 5
+    assert sorted(cr.randperm(5).tolist()) == [0, 1, 2, 3, 4]
+    u = cr.rand(1000)
+    assert 0.0 <= u.numpy().min() and u.numpy().max() < 1.0
+
+
+def test_from_numpy_shares_memory_and_tensor_copies():
+    a = np.zeros(3, dtype=np.float32)
+    shared = cr.from_numpy(a)
+    copied = cr.tensor(a)
+    a[0] = 5
+    assert shared.data[0] == 5 and copied.data[0] == 0
+    assert np.shares_memory(shared.numpy(), a)
+
+
+def test_conversions_and_facts():
+    x = cr.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    assert x.shape == (2, 2) and x.ndim == 2 and x.size() == (2, 2) and x.size(1) == 2
+    assert x.numel() == 4 and x.dim() == 2 and len(x) == 2
+    assert x.T.tolist() == [[1.0, 3.0], [2.0, 4.0]]
+    assert x.sum().item() == 10.0
+    assert x.double().dtype == cr.float64 and x.double().float().dtype == cr.float32
+    assert x.to(cr.float64).dtype == cr.float64 and x.to("cpu") is x
+    assert str(x.device) == "cpu"
+    d = x.detach()
+    assert not d.requires_grad and np.shares_memory(d.data, x.data)
+    c = x.clone()
+    assert c.requires_grad and not np.shares_memory(c.data, x.data)
+    assert x.long().dtype == cr.int64 and x.int().dtype == cr.int32 and x.bool().dtype == cr.bool
+    assert float(cr.tensor(2.5)) == 2.5 and int(cr.tensor(3)) == 3
+    assert x.is_leaf and not (x * 2).is_leaf and (x * 2).grad_fn.name == "mul_scalar"
+
+
+def test_item_needs_one_element():
+    with pytest.raises(ValueError, match="4 elements"):
+        cr.ones(4).item()
+
+
+def test_repr_like_pytorch():
+    assert repr(cr.tensor([1.0, 2.0])) == "tensor([1., 2.])"
+    assert repr(cr.tensor([0.5, 1.25])) == "tensor([0.5000, 1.2500])"
+    assert repr(cr.tensor([1, 2])) == "tensor([1, 2])"
+    assert repr(cr.tensor([1.0], requires_grad=True)) == "tensor([1.], requires_grad=True)"
+    assert repr(cr.tensor([1.0], dtype=cr.float64)) == "tensor([1.], dtype=chainrule.float64)"
+    assert "grad_fn=<mul_scalar>" in repr(cr.tensor([1.0], requires_grad=True) * 2)
+    text = repr(cr.tensor([[1.0, 2.0], [3.0, 4.0]]))
+    assert text == "tensor([[1., 2.],\n        [3., 4.]])"
+
+
+def test_manual_seed_makes_every_random_function_repeat():
+    def draw():
+        return [cr.rand(3).tolist(), cr.randn(2).tolist(), cr.randint(0, 100, (3,)).tolist(), cr.randperm(4).tolist()]
+
+    cr.manual_seed(123)
+    first = draw()
+    cr.manual_seed(123)
+    assert draw() == first
+    cr.manual_seed(124)
+    assert draw() != first
+
+
+def test_explicit_generators_are_independent():
+    g1 = cr.Generator().manual_seed(7)
+    g2 = cr.Generator().manual_seed(7)
+    cr.manual_seed(0)
+    a = cr.randn(4, generator=g1)
+    cr.randn(10)  # draws from the default generator do not disturb g2
+    b = cr.randn(4, generator=g2)
+    assert a.tolist() == b.tolist()
+
+
+def test_rng_state_round_trip_is_json():
+    import json
+
+    cr.manual_seed(5)
+    cr.rand(3)
+    state = json.loads(json.dumps(cr.get_rng_state()))
+    expected = cr.rand(4).tolist()
+    cr.set_rng_state(state)
+    assert cr.rand(4).tolist() == expected
+
+
+def test_tensor_is_not_picklable():
+    import pickle
+
+    with pytest.raises(TypeError, match="safetensors"):
+        pickle.dumps(cr.ones(2))
+
+
+def test_bool_and_comparisons():
+    x = cr.tensor([1.0, -2.0, 3.0])
+    assert (x > 0).tolist() == [True, False, True]
+    assert ((x > 0) & (x < 2)).tolist() == [True, False, False]
+    assert (~(x > 0)).tolist() == [False, True, False]
+    assert bool(cr.tensor([1.0]))
+    with pytest.raises(RuntimeError, match="ambiguous"):
+        bool(x)
+    assert cr.equal(x, x.clone())
