@@ -21,8 +21,19 @@ def test_default_dtypes():
 
 def test_python_scalars_never_upcast_float32():
     x = cr.ones(3)
-    for out in (x * 0.5, 0.5 * x, x + 1e-10, x / 3, x**2.5, 2.0**x, x - 1, 1 - x, x.clamp(0.1, 0.9),
-                x.masked_fill(x.data > 0, 2.5), cr.where(x > 0, x, 0.0)):
+    for out in (
+        x * 0.5,
+        0.5 * x,
+        x + 1e-10,
+        x / 3,
+        x**2.5,
+        2.0**x,
+        x - 1,
+        1 - x,
+        x.clamp(0.1, 0.9),
+        x.masked_fill(x.data > 0, 2.5),
+        cr.where(x > 0, x, 0.0),
+    ):
         assert out.dtype == cr.float32
     assert (x * np.float64(0.5)).dtype == cr.float32
 

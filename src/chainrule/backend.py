@@ -22,11 +22,20 @@ uint8 = np.dtype(np.uint8)
 bool_ = np.dtype(np.bool_)
 
 _DTYPE_NAMES = {
-    "float16": float16, "half": float16,
-    "float32": float32, "float": float32,
-    "float64": float64, "double": float64,
-    "int8": int8, "int16": int16, "int32": int32, "int": int32,
-    "int64": int64, "long": int64, "uint8": uint8, "bool": bool_,
+    "float16": float16,
+    "half": float16,
+    "float32": float32,
+    "float": float32,
+    "float64": float64,
+    "double": float64,
+    "int8": int8,
+    "int16": int16,
+    "int32": int32,
+    "int": int32,
+    "int64": int64,
+    "long": int64,
+    "uint8": uint8,
+    "bool": bool_,
 }
 
 _default_dtype = [float32]

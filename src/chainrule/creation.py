@@ -52,7 +52,10 @@ def _flat(seq):
 
 
 def _tensors_to_lists(seq):
-    return [_tensors_to_lists(v) if isinstance(v, (list, tuple)) else (v.tolist() if isinstance(v, Tensor) else v) for v in seq]
+    return [
+        _tensors_to_lists(v) if isinstance(v, (list, tuple)) else (v.tolist() if isinstance(v, Tensor) else v)
+        for v in seq
+    ]
 
 
 def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -257,4 +260,3 @@ def multinomial(probs: Tensor, num_samples: int, replacement=False, generator=No
     rows = p.reshape(-1, p.shape[-1])
     out = np.stack([rng.choice(rows.shape[1], num_samples, replace=replacement, p=r / r.sum()) for r in rows])
     return _make(out.reshape(p.shape[:-1] + (num_samples,)).astype(np.int64), _dev(probs), False)
-

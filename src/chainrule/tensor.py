@@ -31,8 +31,17 @@ class Tensor:
     """
 
     __slots__ = (
-        "data", "grad", "requires_grad", "_edge", "_version",
-        "_hooks", "_retains_grad", "_is_view", "_is_param", "name", "__weakref__",
+        "data",
+        "grad",
+        "requires_grad",
+        "_edge",
+        "_version",
+        "_hooks",
+        "_retains_grad",
+        "_is_view",
+        "_is_param",
+        "name",
+        "__weakref__",
     )
     __array_ufunc__ = None  # numpy defers to Tensor's reflected operators
     __hash__ = object.__hash__  # == is elementwise; identity is the hash
@@ -159,8 +168,7 @@ class Tensor:
     def __bool__(self):
         if self.data.size != 1:
             raise RuntimeError(
-                f"the truth value of a tensor with {self.data.size} elements is ambiguous; "
-                "use .any() or .all()"
+                f"the truth value of a tensor with {self.data.size} elements is ambiguous; use .any() or .all()"
             )
         return bool(self.data.item())
 
@@ -185,9 +193,7 @@ class Tensor:
                 f"this one is {self.data.dtype}; convert it with .float() first"
             )
         if not requires_grad and self._edge is not None:
-            raise GradientError(
-                "requires_grad_(False) on a non-leaf tensor; use .detach() to cut it from the graph"
-            )
+            raise GradientError("requires_grad_(False) on a non-leaf tensor; use .detach() to cut it from the graph")
         self.requires_grad = bool(requires_grad)
         return self
 
@@ -281,9 +287,7 @@ class Tensor:
 
     def _inplace(self, op: str, fn, *args) -> Tensor:
         """Write ``fn(self, *args)`` (an out-of-place op) into self, keeping the graph right."""
-        recording = MODE.grad and (
-            self.requires_grad or any(isinstance(a, Tensor) and a.requires_grad for a in args)
-        )
+        recording = MODE.grad and (self.requires_grad or any(isinstance(a, Tensor) and a.requires_grad for a in args))
         if recording:
             self._check_inplace(op)
             result = fn(self._alias(), *args)
@@ -317,9 +321,7 @@ class Tensor:
         return str(self)
 
     def __reduce_ex__(self, protocol):
-        raise TypeError(
-            "chainrule tensors are not pickled; save them with chainrule.save (safetensors)"
-        )
+        raise TypeError("chainrule tensors are not pickled; save them with chainrule.save (safetensors)")
 
 
 class _HookHandle:
@@ -400,7 +402,12 @@ def _format_tensor(t: Tensor) -> str:
         fmt = _format_number(arr.astype(np.float64))
         width = max((len(fmt(v)) for v in arr.ravel()[:2000]), default=1)
         body = np.array2string(
-            arr, separator=", ", prefix=prefix, threshold=1000, edgeitems=3, max_line_width=80,
+            arr,
+            separator=", ",
+            prefix=prefix,
+            threshold=1000,
+            edgeitems=3,
+            max_line_width=80,
             formatter={"float_kind": lambda v: fmt(v).rjust(width)},
         )
     else:

@@ -7,11 +7,19 @@ loads on first use, which breaks the tensor <-> engine import cycle.
 from .mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 
 _LAZY = {
-    "backward": ".engine", "grad": ".engine",
-    "Function": ".function", "FunctionCtx": ".function", "once_differentiable": ".function",
-    "GradcheckError": ".gradcheck", "gradcheck": ".gradcheck", "gradgradcheck": ".gradcheck",
-    "PRIMITIVES": ".graph", "Node": ".graph",
-    "detect_anomaly": ".anomaly", "set_detect_anomaly": ".anomaly", "AnomalyError": ".anomaly",
+    "backward": ".engine",
+    "grad": ".engine",
+    "Function": ".function",
+    "FunctionCtx": ".function",
+    "once_differentiable": ".function",
+    "GradcheckError": ".gradcheck",
+    "gradcheck": ".gradcheck",
+    "gradgradcheck": ".gradcheck",
+    "PRIMITIVES": ".graph",
+    "Node": ".graph",
+    "detect_anomaly": ".anomaly",
+    "set_detect_anomaly": ".anomaly",
+    "AnomalyError": ".anomaly",
 }
 
 
@@ -26,4 +34,4 @@ def __getattr__(name):
     return value
 
 
-__all__ = ["enable_grad", "inference_mode", "is_grad_enabled", "no_grad", "set_grad_enabled", *_LAZY]
+__all__ = ["enable_grad", "inference_mode", "is_grad_enabled", "no_grad", "set_grad_enabled", *_LAZY]  # noqa: PLE0604

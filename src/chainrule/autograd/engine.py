@@ -106,8 +106,7 @@ def _roots(tensors, grad_tensors, api):
                 g = make_tensor(g, dtype=t.dtype)
             if g.data.shape != t.data.shape:
                 raise ShapeError(
-                    f"{api}(): the gradient has shape {g.shape} but output {i} has shape {t.shape}; "
-                    "they must be equal"
+                    f"{api}(): the gradient has shape {g.shape} but output {i} has shape {t.shape}; they must be equal"
                 )
             if g.data.dtype != t.data.dtype:
                 g = _wrap(g.data.astype(t.data.dtype))
@@ -322,10 +321,7 @@ def _fill_missing(node, buf):
         if g is not None:
             xp = _xp(g.data)
             break
-    return [
-        g if g is not None else _wrap(xp.zeros(shape, dtype=node.dtype))
-        for g, shape in zip(buf, node.shapes)
-    ]
+    return [g if g is not None else _wrap(xp.zeros(shape, dtype=node.dtype)) for g, shape in zip(buf, node.shapes)]
 
 
 def _run_node_hooks(node, buf, create_graph):

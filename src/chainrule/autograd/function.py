@@ -52,9 +52,7 @@ class FunctionCtx(Node):
             if kind == "output":
                 index, counter = value
                 if counter[0] != 0:
-                    raise GradientError(
-                        f"{self.prim.name}: output {index}, saved for backward, was modified in place"
-                    )
+                    raise GradientError(f"{self.prim.name}: output {index}, saved for backward, was modified in place")
                 data = self._out_data[index]
                 out.append(_wrap_edge(data, (self, index)) if self.create_graph and MODE.grad else _wrap(data))
             else:
@@ -89,7 +87,8 @@ def _function_vjp(ctx, *grads):
         g = result[position]
         if g is not None and not isinstance(g, Tensor):
             raise TypeError(
-                f"{cls.__name__}.backward returned a {type(g).__name__} for argument {position}; expected a Tensor or None"
+                f"{cls.__name__}.backward returned a {type(g).__name__} for argument {position}; "
+                "expected a Tensor or None"
             )
         if g is not None:
             expected = ctx._in_dtypes[position]

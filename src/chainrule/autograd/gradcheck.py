@@ -111,9 +111,7 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
     outs = [o for o in outs if o.requires_grad]
     if grad_outputs is None:
         rng = np.random.default_rng(seed)
-        grad_outputs = [
-            _wrap(rng.standard_normal(o.data.shape).astype(o.data.dtype)).requires_grad_() for o in outs
-        ]
+        grad_outputs = [_wrap(rng.standard_normal(o.data.shape).astype(o.data.dtype)).requires_grad_() for o in outs]
     else:
         grad_outputs = list(_as_tuple(grad_outputs))
     n_in = len(inputs)
@@ -125,5 +123,6 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
         grads = autograd_grad(outputs, diff, list(vs), create_graph=True, allow_unused=True)
         return tuple(g for g in grads if g is not None)
 
-    return gradcheck(first_order, tuple(inputs) + tuple(grad_outputs), eps=eps, atol=atol, rtol=rtol,
-                     raise_exception=raise_exception)
+    return gradcheck(
+        first_order, tuple(inputs) + tuple(grad_outputs), eps=eps, atol=atol, rtol=rtol, raise_exception=raise_exception
+    )

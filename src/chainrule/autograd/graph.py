@@ -25,19 +25,33 @@ from .mode import MODE
 
 _ndarray = np.ndarray
 _SEQ = itertools.count()
+_new_node = object.__new__
 RELEASED = ("released",)  # sentinel for Node.saved once backward has freed it
 
 
 class Primitive:
     """One row of the derivative table."""
 
-    __slots__ = ("name", "fwd", "vjp", "save", "save_output", "extra", "multi", "nondiff", "view", "simple")
+    __slots__ = (
+        "name",
+        "fwd",
+        "vjp",
+        "save",
+        "save_kind",
+        "save_output",
+        "extra",
+        "multi",
+        "nondiff",
+        "view",
+        "simple",
+    )
 
     def __init__(self, name, fwd, save=(), save_output=False, extra=False, multi=False, nondiff=(), view=False):
         self.name = name
         self.fwd = fwd
         self.vjp = None
         self.save = save  # indices of the inputs the vjp reads, True for all, or "cross" (see _record)
+        self.save_kind = 0 if not save else 1 if save is True else 2 if save == "cross" else 3
         self.save_output = save_output  # the vjp reads the output (ctx.output())
         self.extra = extra  # fwd returns (out, extra); the vjp reads ctx.extra
         self.multi = multi  # fwd returns a tuple of outputs
@@ -80,12 +94,33 @@ class Node:
     """
 
     __slots__ = (
-        "prim", "next", "saved", "versions", "args", "shapes", "dtype", "seq",
-        "extra", "out", "out_version", "hooks", "retain", "trace", "create_graph", "__weakref__",
+        "prim",
+        "next",
+        "saved",
+        "versions",
+        "args",
+        "shapes",
+        "dtype",
+        "seq",
+        "extra",
+        "out",
+        "out_version",
+        "hooks",
+        "retain",
+        "trace",
+        "create_graph",
+        "__weakref__",
     )
 
-    _LAZY = {"extra": None, "out": None, "out_version": None, "hooks": None, "retain": None,
-             "trace": None, "create_graph": False}
+    _LAZY = {
+        "extra": None,
+        "out": None,
+        "out_version": None,
+        "hooks": None,
+        "retain": None,
+        "trace": None,
+        "create_graph": False,
+    }
 
     def __getattr__(self, name):
         try:
@@ -158,8 +193,7 @@ def promote_pair(prim_name, a, b):
     ad, bd = a.data, b.data
     if type(ad) is not type(bd):
         raise DeviceError(
-            f"{prim_name}: tensors on different devices ({a.device} and {b.device}); "
-            "move one with .to(device)"
+            f"{prim_name}: tensors on different devices ({a.device} and {b.device}); move one with .to(device)"
         )
     da, db = ad.dtype, bd.dtype
     if da == db:
@@ -181,25 +215,52 @@ def promote_pair(prim_name, a, b):
 # recording
 
 
+def _version_of(t) -> int:
+    counter = t._version
+    if counter is None:
+        counter = t._version = [0]
+    return counter[0]
+
+
 def _record(prim, inputs, out, args):
-    node = Node.__new__(Node)
+    """Make the Node for an op whose inputs need gradients, and the output tensor(s)."""
+    node = _new_node(Node)
     node.prim = prim
     node.args = args
-    node.next = tuple([edge_of(t) for t in inputs])
-    save = prim.save
-    if save == "cross":
+    # edges, written out for one and two inputs: this runs once per recorded op
+    if len(inputs) == 1:
+        t = inputs[0]
+        edge = t._edge
+        node.next = (t if edge is None else edge,)
+    else:
+        edges = []
+        for t in inputs:
+            edge = t._edge
+            if edge is None and t.requires_grad:
+                edge = t
+            edges.append(edge)
+        node.next = tuple(edges)
+    kind = prim.save_kind
+    if kind == 0:
+        node.saved = ()
+        node.versions = ()
+    elif kind == 2:
         # a binary op whose gradient for one input reads only the other (mul, matmul):
         # keep an input only when the other one needs a gradient, as PyTorch does
         a, b = inputs
-        saved = node.saved = (a if b.requires_grad else None, b if a.requires_grad else None)
-        node.versions = tuple([0 if t is None else version_counter(t)[0] for t in saved])
-    elif save:
-        saved = inputs if save is True else tuple([inputs[i] for i in save])
-        node.saved = saved
-        node.versions = tuple([version_counter(t)[0] for t in saved])
+        if a.requires_grad and b.requires_grad:
+            node.saved = (a, b)
+            node.versions = (_version_of(a), _version_of(b))
+        elif a.requires_grad:
+            node.saved = (None, b)
+            node.versions = (0, _version_of(b))
+        else:
+            node.saved = (a, None)
+            node.versions = (_version_of(a), 0)
     else:
-        node.saved = ()
-        node.versions = ()
+        saved = inputs if kind == 1 else tuple([inputs[i] for i in prim.save])
+        node.saved = saved
+        node.versions = tuple([_version_of(t) for t in saved])
     node.seq = next(_SEQ)
     if prim.extra:
         out, node.extra = out
@@ -212,9 +273,11 @@ def _record(prim, inputs, out, args):
         node.shapes = tuple([o.shape for o in outs])
         node.dtype = outs[0].dtype
         nondiff = prim.nondiff
-        return tuple(
-            [_wrap(o) if i in nondiff else _wrap_edge(o, (node, i)) for i, o in enumerate(outs)]
-        )
+        results = tuple([_wrap(o) if i in nondiff else _wrap_edge(o, (node, i)) for i, o in enumerate(outs)])
+        if prim.view:
+            for r, o in zip(results, outs):
+                _share_version(r, inputs[0], o)
+        return results
     if type(out) is not _ndarray and array_module(out) is np:
         out = np.asarray(out)
     node.shapes = (out.shape,)
@@ -303,5 +366,3 @@ def applyn(prim, inputs, *args):
             if t.requires_grad:
                 return _record(prim, tuple(inputs), out, args)
     return _plain(prim, out, inputs)
-
-

@@ -315,7 +315,7 @@ class Module:
         with no_grad():
             for m in self.modules():
                 for table in (m._parameters, m._buffers):
-                    for key, t in table.items():
+                    for t in table.values():
                         if t is None:
                             continue
                         new = fn(t.data)
@@ -409,7 +409,11 @@ class Module:
                     continue
                 value = state_dict[k]
                 array = value.data if isinstance(value, Tensor) else np.asarray(value)
-                array = backend.to_device(backend.to_numpy(array), target.device) if target.device.type != "cpu" else backend.to_numpy(array)
+                array = (
+                    backend.to_device(backend.to_numpy(array), target.device)
+                    if target.device.type != "cpu"
+                    else backend.to_numpy(array)
+                )
                 target.data[...] = array.astype(target.data.dtype, copy=False)
                 target._bump()
         return _IncompatibleKeys(missing, unexpected)

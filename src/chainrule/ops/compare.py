@@ -24,7 +24,9 @@ def _compare(name, fn):
         except ValueError as exc:
             from ..errors import ShapeError  # noqa: PLC0415
 
-            raise ShapeError(f"{name}: {exc} (shapes {getattr(a, 'shape', ())} and {getattr(b, 'shape', ())})") from None
+            raise ShapeError(
+                f"{name}: {exc} (shapes {getattr(a, 'shape', ())} and {getattr(b, 'shape', ())})"
+            ) from None
         return _wrap(array_module(out).asarray(out) if not hasattr(out, "shape") else out)
 
     op.__name__ = name

@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from .. import backend
-from ..autograd.graph import apply1, apply2, applyn, primitive
+from ..autograd.graph import apply1, apply2, primitive
 from ..backend import get_default_dtype
 from ..errors import DTypeError
 from ..tensor import Tensor, _wrap
@@ -611,7 +611,7 @@ def div(a, b, rounding_mode=None):
         raise ValueError(f"div: rounding_mode must be None, 'floor' or 'trunc', got {rounding_mode!r}")
     if type(a) is Tensor and a.data.dtype.kind != "f":
         a = to_dtype(a, get_default_dtype())
-    if type(b) is Tensor and b.data.dtype.kind != "f" and not (type(a) is Tensor):
+    if type(b) is Tensor and b.data.dtype.kind != "f" and type(a) is not Tensor:
         b = to_dtype(b, get_default_dtype())
     return _binary(_div, _divs, _rdivs, a, b)
 

@@ -14,7 +14,8 @@ from ..autograd.graph import apply1, apply2
 from ..autograd.mode import MODE
 from ..errors import DeviceError, DTypeError
 from ..tensor import Tensor, _wrap
-from . import compare, elementwise as ew, index, linalg, nn, reduce, shape
+from . import compare, index, linalg, nn, reduce, shape
+from . import elementwise as ew
 from .elementwise import _add, _adds, _div, _divs, _mul, _muls, _neg, _pows, _rsubs, _sub
 
 _float = float
@@ -216,7 +217,9 @@ def copy_(self, src):
         src_data = backend.to_device(src.data, self.device)
         src = _wrap(src_data)
     if MODE.grad and (self.requires_grad or src.requires_grad):
-        return self._inplace("copy_", lambda s, o: (o.to(s.dtype) if o.dtype != s.dtype else o).expand(s.shape) + s * 0.0, src)
+        return self._inplace(
+            "copy_", lambda s, o: (o.to(s.dtype) if o.dtype != s.dtype else o).expand(s.shape) + s * 0.0, src
+        )
     try:
         backend.array_module(self.data).copyto(self.data, src.data, casting="unsafe")
     except ValueError as exc:
@@ -253,7 +256,9 @@ def normal_(self, mean=0.0, std=1.0, generator=None):
 def _fill_from(self, array):
     if MODE.grad and self.requires_grad:
         self._check_inplace("init")
-    self.data[...] = backend.to_device(array.astype(self.data.dtype), self.device) if self.device.type != "cpu" else array
+    self.data[...] = (
+        backend.to_device(array.astype(self.data.dtype), self.device) if self.device.type != "cpu" else array
+    )
     self._bump()
     return self
 
@@ -284,7 +289,9 @@ def to(self, *args, **kwargs):
     for a in args:
         if isinstance(a, Tensor):
             dtype, device = a.dtype, a.device
-        elif isinstance(a, (str, backend.Device)) and (isinstance(a, backend.Device) or a.split(":")[0] in ("cpu", "cuda")):
+        elif isinstance(a, (str, backend.Device)) and (
+            isinstance(a, backend.Device) or a.split(":")[0] in ("cpu", "cuda")
+        ):
             device = a
         elif a is not None:
             dtype = a
@@ -381,9 +388,22 @@ def _min_method(self, dim=None, keepdim=False):
 def _bind():
     T = Tensor
     for name, fn in list(globals().items()):
-        if name.startswith("__") and name.endswith("__") and callable(fn) and name not in (
-            "__builtins__", "__loader__", "__spec__", "__doc__", "__name__", "__package__", "__file__", "__cached__",
-            "__annotations__",
+        if (
+            name.startswith("__")
+            and name.endswith("__")
+            and callable(fn)
+            and name
+            not in (
+                "__builtins__",
+                "__loader__",
+                "__spec__",
+                "__doc__",
+                "__name__",
+                "__package__",
+                "__file__",
+                "__cached__",
+                "__annotations__",
+            )
         ):
             setattr(T, name, fn)
     T.__iadd__ = add_
@@ -407,9 +427,29 @@ def _bind():
     T.__rxor__ = lambda s, o: compare.bitwise_xor(o, s)
 
     for name in (
-        "add_", "sub_", "mul_", "div_", "pow_", "zero_", "fill_", "copy_", "uniform_", "normal_",
-        "masked_fill_", "index_add_", "scatter_add_", "to", "cpu", "cuda", "type_as",
-        "new_zeros", "new_ones", "new_full", "new_empty", "new_tensor", "is_contiguous",
+        "add_",
+        "sub_",
+        "mul_",
+        "div_",
+        "pow_",
+        "zero_",
+        "fill_",
+        "copy_",
+        "uniform_",
+        "normal_",
+        "masked_fill_",
+        "index_add_",
+        "scatter_add_",
+        "to",
+        "cpu",
+        "cuda",
+        "type_as",
+        "new_zeros",
+        "new_ones",
+        "new_full",
+        "new_empty",
+        "new_tensor",
+        "is_contiguous",
     ):
         setattr(T, name, globals()[name])
     T.float = _dtype_method(backend.float32)
@@ -420,21 +460,98 @@ def _bind():
     T.bool = _dtype_method(backend.bool_)
 
     for fn in (
-        ew.add, ew.sub, ew.mul, ew.div, ew.pow, ew.neg, ew.abs, ew.exp, ew.expm1, ew.log, ew.log1p,
-        ew.sqrt, ew.rsqrt, ew.sin, ew.cos, ew.tanh, ew.sigmoid, ew.erf, ew.relu, ew.sign, ew.floor,
-        ew.ceil, ew.round, ew.trunc, ew.clamp, ew.clip, ew.maximum, ew.minimum, ew.square,
-        ew.reciprocal, ew.masked_fill, ew.clone, ew.remainder, ew.floor_divide,
-        reduce.sum, reduce.mean, reduce.var, reduce.std, reduce.amax, reduce.amin, reduce.argmax,
-        reduce.argmin, reduce.logsumexp, reduce.prod, reduce.norm, reduce.cumsum, reduce.any, reduce.all,
-        shape.flatten, shape.unflatten, shape.squeeze, shape.unsqueeze, shape.transpose, shape.movedim,
-        shape.expand_as, shape.broadcast_to, shape.flip, shape.contiguous, shape.split, shape.chunk,
-        shape.unbind, shape.narrow, shape.pad, shape.tile,
-        index.gather, index.scatter_add, index.index_select, index.index_add,
-        linalg.matmul, linalg.mm, linalg.bmm, linalg.dot, linalg.outer,
-        nn.softmax, nn.log_softmax,
-        compare.eq, compare.ne, compare.lt, compare.le, compare.gt, compare.ge, compare.logical_and,
-        compare.logical_or, compare.logical_xor, compare.logical_not, compare.isnan, compare.isinf,
-        compare.isfinite, compare.equal, compare.allclose, compare.isclose, compare.nonzero,
+        ew.add,
+        ew.sub,
+        ew.mul,
+        ew.div,
+        ew.pow,
+        ew.neg,
+        ew.abs,
+        ew.exp,
+        ew.expm1,
+        ew.log,
+        ew.log1p,
+        ew.sqrt,
+        ew.rsqrt,
+        ew.sin,
+        ew.cos,
+        ew.tanh,
+        ew.sigmoid,
+        ew.erf,
+        ew.relu,
+        ew.sign,
+        ew.floor,
+        ew.ceil,
+        ew.round,
+        ew.trunc,
+        ew.clamp,
+        ew.clip,
+        ew.maximum,
+        ew.minimum,
+        ew.square,
+        ew.reciprocal,
+        ew.masked_fill,
+        ew.clone,
+        ew.remainder,
+        ew.floor_divide,
+        reduce.sum,
+        reduce.mean,
+        reduce.var,
+        reduce.std,
+        reduce.amax,
+        reduce.amin,
+        reduce.argmax,
+        reduce.argmin,
+        reduce.logsumexp,
+        reduce.prod,
+        reduce.norm,
+        reduce.cumsum,
+        reduce.any,
+        reduce.all,
+        shape.flatten,
+        shape.unflatten,
+        shape.squeeze,
+        shape.unsqueeze,
+        shape.transpose,
+        shape.movedim,
+        shape.expand_as,
+        shape.broadcast_to,
+        shape.flip,
+        shape.contiguous,
+        shape.split,
+        shape.chunk,
+        shape.unbind,
+        shape.narrow,
+        shape.pad,
+        shape.tile,
+        index.gather,
+        index.scatter_add,
+        index.index_select,
+        index.index_add,
+        linalg.matmul,
+        linalg.mm,
+        linalg.bmm,
+        linalg.dot,
+        linalg.outer,
+        nn.softmax,
+        nn.log_softmax,
+        compare.eq,
+        compare.ne,
+        compare.lt,
+        compare.le,
+        compare.gt,
+        compare.ge,
+        compare.logical_and,
+        compare.logical_or,
+        compare.logical_xor,
+        compare.logical_not,
+        compare.isnan,
+        compare.isinf,
+        compare.isfinite,
+        compare.equal,
+        compare.allclose,
+        compare.isclose,
+        compare.nonzero,
     ):
         setattr(T, fn.__name__, fn)
     T.max = _max_method

@@ -11,6 +11,7 @@ equally among all tied elements.
 
 from __future__ import annotations
 
+import math
 from collections import namedtuple
 
 import numpy as np
@@ -65,8 +66,8 @@ def _mean_vjp(ctx, g):
 
 def _count(shape, axis):
     if axis is None:
-        return int(np.prod(shape))
-    return int(np.prod([shape[a] for a in axis]))
+        return math.prod(shape)
+    return math.prod([shape[a] for a in axis])
 
 
 @primitive("amax", save=True, save_output=True)

@@ -7,11 +7,13 @@ memory (and the version counter) with their input, as PyTorch's views do.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from ..autograd.graph import apply1, applyn, promote_pair, primitive
+from ..autograd.graph import apply1, applyn, primitive, promote_pair
 from ..errors import ShapeError
-from ..tensor import Tensor, _wrap
+from ..tensor import Tensor
 from ._util import normalize_dim
 
 
@@ -19,6 +21,11 @@ def _shape_arg(shape, op):
     """Accept reshape(2, 3), reshape((2, 3)) and reshape([2, 3])."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
+    for s in shape:
+        if type(s) is not int:
+            break
+    else:
+        return shape
     try:
         return tuple(int(s) for s in shape)
     except (TypeError, ValueError):
@@ -143,14 +150,15 @@ def reshape(x: Tensor, *shape) -> Tensor:
     if shape.count(-1) > 1:
         raise ShapeError(f"reshape: only one dimension can be -1, got {shape}")
     if -1 in shape:
-        known = int(np.prod([s for s in shape if s != -1]))
-        if known == 0 or size % known:
+        known = -math.prod(shape)
+        if known <= 0 or size % known:
             raise ShapeError(f"reshape: cannot reshape a tensor of shape {in_shape} ({size} elements) into {shape}")
-        shape = tuple(size // known if s == -1 else s for s in shape)
-    if any(s < 0 for s in shape) or int(np.prod(shape)) != size:
+        shape = tuple([size // known if s == -1 else s for s in shape])
+    total = math.prod(shape)
+    if total != size or min(shape, default=0) < 0:
         raise ShapeError(
             f"reshape: cannot reshape a tensor of shape {in_shape} ({size} elements) into {shape} "
-            f"({int(np.prod(shape)) if all(s >= 0 for s in shape) else 'invalid'} elements)"
+            f"({total if min(shape, default=0) >= 0 else 'invalid'} elements)"
         )
     return apply1(_reshape, x, shape, in_shape)
 
@@ -167,7 +175,7 @@ def flatten(x: Tensor, start_dim=0, end_dim=-1) -> Tensor:
     if start > end:
         raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     shape = x.data.shape
-    return reshape(x, shape[:start] + (int(np.prod(shape[start : end + 1])),) + shape[end + 1 :])
+    return reshape(x, shape[:start] + (math.prod(shape[start : end + 1]),) + shape[end + 1 :])
 
 
 def unflatten(x: Tensor, dim, sizes) -> Tensor:
@@ -246,7 +254,7 @@ def expand(x: Tensor, *sizes) -> Tensor:
         old = shape[i - lead]
         if s == -1:
             s = old
-        if old != s and old != 1:
+        if old not in (s, 1):
             raise ShapeError(
                 f"expand: dimension {i} has size {old} and cannot be expanded to {s} "
                 f"(shape {shape} to {tuple(sizes)}); only size-1 dimensions expand"

@@ -1,0 +1,41 @@
+# chainrule: everything runs inside a local virtual environment (.venv).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: train test test-fast bench lint fixtures clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+## train: install chainrule and train the default model on bundled data
+train: $(VENV)/.installed
+	$(BIN)/python examples/tiny_net.py
+
+## test: install chainrule with its test extras and run the whole suite
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest -q
+
+## test-fast: the suite without the tests marked slow
+test-fast: $(VENV)/.installed
+	$(BIN)/python -m pytest -q -m "not slow"
+
+## bench: the side-by-side benchmarks against PyTorch (needs torch==2.13.0 in .venv)
+bench: $(VENV)/.installed
+	cd benchmarks && ../$(BIN)/python overhead.py
+
+lint: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet ruff
+	$(BIN)/ruff check src tests benchmarks examples
+
+## fixtures: regenerate the PyTorch reference fixtures (needs torch==2.13.0)
+fixtures: $(VENV)/.installed
+	for script in tests/fixtures/make_*.py; do $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .hypothesis
