@@ -216,11 +216,15 @@ class Tensor:
             return
         import weakref  # noqa: PLC0415
 
+        from .autograd.engine import RetainGrad  # noqa: PLC0415
+
+        if self._retains_grad:
+            return
         node, index = self._edge
-        retain = node.retain
-        if retain is None:
-            retain = node.retain = {}
-        retain[index] = weakref.ref(self)
+        table = node.hooks
+        if table is None:
+            table = node.hooks = {}
+        table.setdefault(index, []).append(RetainGrad(weakref.ref(self)))
         self._retains_grad = True
 
     def register_hook(self, hook):
@@ -252,9 +256,7 @@ class Tensor:
         keeps the saved arrays for another backward; ``create_graph`` records
         the backward pass itself so the gradients can be differentiated.
         """
-        from .autograd.engine import backward  # noqa: PLC0415
-
-        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
+        _engine_backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
 
     # ---------------------------------------------------------------- in place
 
@@ -336,6 +338,15 @@ class _HookHandle:
             self._hooks.remove(self._hook)
         except ValueError:
             pass
+
+
+def _engine_backward(*args, **kwargs):
+    """Bound to autograd.engine.backward on first use (the engine imports this module)."""
+    global _engine_backward  # noqa: PLW0603
+    from .autograd.engine import backward  # noqa: PLC0415
+
+    _engine_backward = backward
+    return backward(*args, **kwargs)
 
 
 def _counter(t: Tensor) -> list:

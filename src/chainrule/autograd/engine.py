@@ -16,6 +16,8 @@ A node's saved arrays are dropped right after its vjp runs unless
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from ..errors import GradientError, ShapeError
@@ -183,7 +185,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets):
         for edge in node.next:
             if type(edge) is tuple and edge[0] not in seen:
                 stack.append(edge[0])
-    nodes.sort(key=_seq, reverse=True)
+    nodes.sort(key=_SEQ_KEY, reverse=True)
 
     needed = None
     captures = None
@@ -227,7 +229,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets):
                 )
             if len(buf) > 1 and any(g is None for g in buf):
                 buf = _fill_missing(node, buf)
-            if node.hooks is not None or node.retain is not None:
+            if node.hooks is not None:
                 _run_node_hooks(node, buf, create_graph)
             if captures is not None:
                 for index, slot in captures.get(node, ()):
@@ -236,9 +238,9 @@ def _run(roots, root_grads, retain_graph, create_graph, targets):
                     continue
             saved = node.saved
             if saved:
-                for i, (t, v) in enumerate(zip(saved, node.versions)):
+                for t, v in zip(saved, node.versions):
                     if t is not None and t._version[0] != v:
-                        raise _version_error(node, i, t, v)
+                        raise _version_error(node, _position(saved, t), t, v)
             prim = node.prim
             if prim.save_output and node.out_version[0] != 0:
                 raise GradientError(
@@ -261,21 +263,30 @@ def _run(roots, root_grads, retain_graph, create_graph, targets):
                     node.out = None
                 if prim.extra:
                     node.extra = None
-            for i, (edge, g) in enumerate(zip(node.next, grads)):
+            for edge, g in zip(node.next, grads):
                 if edge is None or g is None:
                     continue
                 if type(edge) is tuple:
                     target, index = edge
-                    if g.data.shape != target.shapes[index]:
-                        g = _sum_to(g, target.shapes[index], node, i)
-                    _add_to_buffer(buffers, edge, g)
+                    shape = target.shapes[index]
+                    if g.data.shape != shape:
+                        g = _sum_to(g, shape, node, _position(node.next, edge))
+                    buf = buffers.get(target)
+                    if buf is None:
+                        buf = buffers[target] = [None] * len(target.shapes)
+                        buf[index] = g
+                    elif buf[index] is None:
+                        buf[index] = g
+                    else:
+                        buf[index] = buf[index] + g
                 else:
                     if g.data.shape != edge.data.shape:
-                        g = _sum_to(g, edge.data.shape, node, i)
+                        g = _sum_to(g, edge.data.shape, node, _position(node.next, edge))
                     prev = leaf_grads.get(edge)
                     leaf_grads[edge] = g if prev is None else prev + g
         # leaves, in the order their gradients arrived
         given = {id(_base(g.data)) for g in root_grads}
+        given.update(id(g.data) for g in root_grads)
         for leaf, g in leaf_grads.items():
             hooks = leaf._hooks
             if hooks:
@@ -293,8 +304,15 @@ def _run(roots, root_grads, retain_graph, create_graph, targets):
     return found if targets is not None else None
 
 
-def _seq(node):
-    return node.seq
+_SEQ_KEY = operator.attrgetter("seq")
+
+
+def _position(items, item) -> int:
+    """Index of ``item`` by identity (== on tensors is elementwise)."""
+    for i, candidate in enumerate(items):
+        if candidate is item:
+            return i
+    return -1
 
 
 def _base(array):
@@ -324,29 +342,33 @@ def _fill_missing(node, buf):
     return [g if g is not None else _wrap(xp.zeros(shape, dtype=node.dtype)) for g, shape in zip(buf, node.shapes)]
 
 
+class RetainGrad:
+    """The hook ``retain_grad()`` adds: it stores the gradient on the (weakly held) tensor."""
+
+    __slots__ = ("ref",)
+
+    def __init__(self, ref):
+        self.ref = ref
+
+
 def _run_node_hooks(node, buf, create_graph):
-    hooks = node.hooks
-    if hooks:
-        for index, fns in hooks.items():
-            for fn in list(fns):
-                new = fn(buf[index])
-                if new is not None:
-                    if new.data.shape != buf[index].data.shape:
-                        raise ShapeError(
-                            f"hook on the output of {node.prim.name} returned shape {new.shape}, "
-                            f"expected {buf[index].shape}"
-                        )
-                    buf[index] = new
-    retain = node.retain
-    if retain:
-        for index, ref in retain.items():
-            t = ref()
-            if t is None:
+    """Tensor hooks and retain_grad on the node's outputs, in the order they were registered."""
+    for index, fns in node.hooks.items():
+        for fn in list(fns):
+            if type(fn) is RetainGrad:
+                t = fn.ref()
+                if t is not None:
+                    g = buf[index] if create_graph else _wrap(buf[index].data.copy())
+                    t.grad = g if t.grad is None else t.grad + g
                 continue
-            g = buf[index]
-            if not create_graph:
-                g = _wrap(g.data.copy())
-            t.grad = g if t.grad is None else t.grad + g
+            new = fn(buf[index])
+            if new is not None:
+                if new.data.shape != buf[index].data.shape:
+                    raise ShapeError(
+                        f"hook on the output of {node.prim.name} returned shape {new.shape}, "
+                        f"expected {buf[index].shape}"
+                    )
+                buf[index] = new
 
 
 def _accumulate_grad(leaf, g, create_graph, given):
@@ -358,12 +380,13 @@ def _accumulate_grad(leaf, g, create_graph, given):
             leaf.grad = leaf.grad + g
         return
     arr = g.data
-    if leaf.grad is None or leaf.grad.data.shape != arr.shape:
-        base = id(_base(arr))
-        if base in given or not arr.flags.c_contiguous or not arr.flags.writeable:
+    grad = leaf.grad
+    if grad is None or grad.data.shape != arr.shape:
+        # a fresh array the pass made is adopted; anything that may be shared (a view, a
+        # broadcast, the user's gradient, another leaf's array) is copied
+        if arr.base is not None or id(arr) in given:
             arr = arr.copy()
-            base = id(arr)
-        given.add(base)
+        given.add(id(arr))
         if arr.dtype != leaf.data.dtype:
             arr = arr.astype(leaf.data.dtype)
         leaf.grad = _wrap(arr)

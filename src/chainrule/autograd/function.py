@@ -144,6 +144,7 @@ class Function:
         ctx._tensor_positions = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
         ctx._in_dtypes = {i: a.data.dtype for i, a in enumerate(args) if isinstance(a, Tensor)}
         ctx.prim = cls._primitive()
+        ctx.hooks = None
         ctx.args = ()
         ctx.next = tuple(edge_of(t) for t in inputs)
         ctx.seq = next(_SEQ)

@@ -106,7 +106,6 @@ class Node:
         "out",
         "out_version",
         "hooks",
-        "retain",
         "trace",
         "create_graph",
         "__weakref__",
@@ -117,7 +116,6 @@ class Node:
         "out": None,
         "out_version": None,
         "hooks": None,
-        "retain": None,
         "trace": None,
         "create_graph": False,
     }
@@ -227,6 +225,7 @@ def _record(prim, inputs, out, args):
     node = _new_node(Node)
     node.prim = prim
     node.args = args
+    node.hooks = None
     # edges, written out for one and two inputs: this runs once per recorded op
     if len(inputs) == 1:
         t = inputs[0]
