@@ -1,0 +1,16 @@
+"""Built-in data: the bundled 8x8 digits, MNIST-format IDX files, Fashion-MNIST."""
+
+from .digits import load_digits
+from .fashion import FASHION_MNIST_DIR, FashionMNIST, fashion_mnist_available
+from .idx import IDXError, find_mnist_files, load_mnist, read_idx
+
+__all__ = [
+    "FASHION_MNIST_DIR",
+    "FashionMNIST",
+    "IDXError",
+    "fashion_mnist_available",
+    "find_mnist_files",
+    "load_digits",
+    "load_mnist",
+    "read_idx",
+]

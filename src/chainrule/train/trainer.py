@@ -1,0 +1,240 @@
+"""The training loop: epochs, progress bar, evaluation, metrics log, plots, callbacks, checkpoints.
+
+::
+
+    trainer = Trainer(model, optimizer, F.cross_entropy, train_loader, val_loader,
+                      metrics={"accuracy": accuracy}, run_dir="runs/digits")
+    history = trainer.fit(epochs=10)
+
+After every epoch the trainer evaluates, appends a line to
+``run_dir/metrics.jsonl`` and writes ``run_dir/checkpoint.safetensors`` (model, optimizer, scheduler, RNG state,
+epoch, history, callback state); at the end it draws ``loss.png`` and
+``accuracy.png``.  ``fit(epochs, resume=path)`` continues from
+such a checkpoint and ends with bit-for-bit the weights an uninterrupted run
+would have: every source of randomness (the default generator, the loader's
+generator) is restored, and batches are drawn in the same order.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..autograd.mode import no_grad
+from ..tensor import Tensor
+from .checkpoint import load_checkpoint, save_checkpoint
+from .metrics import MetricsLog
+from .plots import plot_history
+
+
+def _progress(iterable, total, desc, enabled):
+    if not enabled:
+        return iterable
+    try:
+        from tqdm.auto import tqdm  # noqa: PLC0415
+    except ImportError:
+        return iterable
+    return tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True, file=sys.stderr)
+
+
+class Trainer:
+    """Fit ``model`` with ``optimizer`` on ``loss_fn(output, target)`` over ``train_loader``.
+
+    ``metrics`` maps names to ``fn(output, target) -> float`` (averaged over
+    batches, weighted by batch size).  ``scheduler`` steps once per epoch
+    (``scheduler_interval="epoch"``) or per batch (``"batch"``);
+    ReduceLROnPlateau gets the validation loss.  ``grad_clip`` clips the
+    global gradient norm before each step.
+    """
+
+    def __init__(
+        self,
+        model,
+        optimizer,
+        loss_fn,
+        train_loader,
+        val_loader=None,
+        scheduler=None,
+        metrics=None,
+        run_dir=None,
+        callbacks=(),
+        progress: bool = True,
+        grad_clip: float | None = None,
+        scheduler_interval: str = "epoch",
+        log=print,
+        plots: bool = True,
+    ):
+        if scheduler_interval not in ("epoch", "batch"):
+            raise ValueError(f"scheduler_interval must be 'epoch' or 'batch', got {scheduler_interval!r}")
+        self.model = model
+        self.optimizer = optimizer
+        self.loss_fn = loss_fn
+        self.train_loader = train_loader
+        self.val_loader = val_loader
+        self.scheduler = scheduler
+        self.metrics = dict(metrics or {})
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.callbacks = list(callbacks)
+        self.progress = progress
+        self.grad_clip = grad_clip
+        self.scheduler_interval = scheduler_interval
+        self._log = log
+        self.plots = plots
+        self.history: list = []
+        self.epoch = 0
+        self.should_stop = False
+        self.metrics_log = MetricsLog(self.run_dir / "metrics.jsonl") if self.run_dir else None
+
+    # ------------------------------------------------------------------ helpers
+
+    def log(self, message: str) -> None:
+        if self._log is not None:
+            self._log(message)
+
+    @property
+    def checkpoint_path(self):
+        return self.run_dir / "checkpoint.safetensors" if self.run_dir else None
+
+    def _generators(self):
+        gens = []
+        for loader in (self.train_loader, self.val_loader):
+            g = getattr(loader, "generator", None)
+            if g is not None and all(g is not h for h in gens):
+                gens.append(g)
+        return gens
+
+    @staticmethod
+    def _split(batch):
+        if isinstance(batch, dict):
+            return batch["input"], batch["target"]
+        inputs, target = batch[0], batch[1]
+        return inputs, target
+
+    def _forward(self, inputs):
+        if isinstance(inputs, (tuple, list)):
+            return self.model(*inputs)
+        return self.model(inputs)
+
+    def _is_plateau(self):
+        return self.scheduler is not None and type(self.scheduler).__name__ == "ReduceLROnPlateau"
+
+    # ------------------------------------------------------------------ loops
+
+    def train_epoch(self, epoch: int) -> dict:
+        self.model.train()
+        totals: dict = {"loss": 0.0, **{k: 0.0 for k in self.metrics}}
+        count = 0
+        batches = _progress(self.train_loader, len(self.train_loader), f"epoch {epoch}", self.progress)
+        for batch in batches:
+            inputs, target = self._split(batch)
+            output = self._forward(inputs)
+            loss = self.loss_fn(output, target)
+            self.optimizer.zero_grad()
+            loss.backward()
+            if self.grad_clip is not None:
+                from ..utils.clip_grad import clip_grad_norm_  # noqa: PLC0415
+
+                clip_grad_norm_(self.model.parameters(), self.grad_clip)
+            self.optimizer.step()
+            if self.scheduler is not None and self.scheduler_interval == "batch" and not self._is_plateau():
+                self.scheduler.step()
+            n = _batch_size(target)
+            value = loss.item()
+            totals["loss"] += value * n
+            for name, fn in self.metrics.items():
+                totals[name] += fn(output, target) * n
+            count += n
+            if hasattr(batches, "set_postfix"):
+                batches.set_postfix(loss=f"{value:.4f}")
+        return {f"train_{k}": v / max(count, 1) for k, v in totals.items()}
+
+    def evaluate(self, loader, prefix: str = "val") -> dict:
+        """Mean loss and metrics over ``loader`` in eval mode without recording."""
+        was_training = self.model.training
+        self.model.eval()
+        totals: dict = {"loss": 0.0, **{k: 0.0 for k in self.metrics}}
+        count = 0
+        with no_grad():
+            for batch in loader:
+                inputs, target = self._split(batch)
+                output = self._forward(inputs)
+                n = _batch_size(target)
+                totals["loss"] += self.loss_fn(output, target).item() * n
+                for name, fn in self.metrics.items():
+                    totals[name] += fn(output, target) * n
+                count += n
+        self.model.train(was_training)
+        return {f"{prefix}_{k}": v / max(count, 1) for k, v in totals.items()}
+
+    def fit(self, epochs: int, resume=None) -> list:
+        """Train until ``epochs`` epochs are done in total (counting those of a resumed checkpoint)."""
+        start = 1
+        if resume is not None:
+            start = self.resume(resume) + 1
+        for cb in self.callbacks:
+            cb.on_train_start(self)
+        self.should_stop = False
+        for epoch in range(start, epochs + 1):
+            self.epoch = epoch
+            began = time.perf_counter()
+            record = {"epoch": epoch, **self.train_epoch(epoch)}
+            if self.val_loader is not None:
+                record.update(self.evaluate(self.val_loader))
+            record["lr"] = self.optimizer.param_groups[0]["lr"]
+            record["seconds"] = round(time.perf_counter() - began, 3)
+            if self.scheduler is not None and self.scheduler_interval == "epoch":
+                if self._is_plateau():
+                    self.scheduler.step(record.get("val_loss", record["train_loss"]))
+                else:
+                    self.scheduler.step()
+            self.history.append(record)
+            self.log(_describe(record))
+            for cb in self.callbacks:
+                cb.on_epoch_end(self, record)
+            if self.run_dir is not None:
+                self.metrics_log.append(record)
+                self.save_checkpoint(self.checkpoint_path)
+            if self.should_stop:
+                break
+        if self.run_dir is not None and self.plots:
+            plot_history(self.history, self.run_dir)
+        for cb in self.callbacks:
+            cb.on_train_end(self)
+        return self.history
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def save_checkpoint(self, path) -> Path:
+        extra = {"history": self.history, "callbacks": [cb.state_dict() for cb in self.callbacks]}
+        return save_checkpoint(path, self.model, self.optimizer, self.scheduler, self.epoch, extra, self._generators())
+
+    def resume(self, path) -> int:
+        """Restore everything from a checkpoint; returns the epoch it was written after."""
+        state = load_checkpoint(path, self.model, self.optimizer, self.scheduler, self._generators())
+        extra = state.get("extra") or {}
+        self.history = list(extra.get("history", []))
+        for cb, cb_state in zip(self.callbacks, extra.get("callbacks", [])):
+            cb.load_state_dict(cb_state)
+        self.epoch = int(state["epoch"])
+        return self.epoch
+
+
+def _batch_size(target) -> int:
+    if isinstance(target, Tensor):
+        return int(target.shape[0]) if target.ndim else 1
+    return len(target) if hasattr(target, "__len__") else 1
+
+
+def _describe(record: dict) -> str:
+    parts = [f"epoch {record['epoch']}"]
+    for k, v in record.items():
+        if k == "epoch":
+            continue
+        if isinstance(v, float) and k != "seconds":
+            parts.append(f"{k} {v:.4f}" if np.isfinite(v) else f"{k} {v}")
+        else:
+            parts.append(f"{k} {v}")
+    return "  ".join(parts)
