@@ -9,32 +9,36 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-train: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[train]"
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $@
 
-## train: install chainrule and train the default model on bundled data
-train: $(VENV)/.installed
-	$(BIN)/python examples/tiny_net.py
+## train: install chainrule and train the default recipe (a small CNN on the bundled digits)
+train: $(VENV)/.installed-train
+	$(BIN)/chainrule train
 
 ## test: install chainrule with its test extras and run the whole suite
-test: $(VENV)/.installed
+test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q
 
 ## test-fast: the suite without the tests marked slow
-test-fast: $(VENV)/.installed
+test-fast: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q -m "not slow"
 
 ## bench: the side-by-side benchmarks against PyTorch (needs torch==2.13.0 in .venv)
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed-test
 	cd benchmarks && ../$(BIN)/python overhead.py
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed-test
 	$(BIN)/python -m pip install --quiet ruff
 	$(BIN)/ruff check src tests benchmarks examples
 
 ## fixtures: regenerate the PyTorch reference fixtures (needs torch==2.13.0)
-fixtures: $(VENV)/.installed
+fixtures: $(VENV)/.installed-test
 	for script in tests/fixtures/make_*.py; do $(BIN)/python $$script || exit 1; done
 
 clean:
