@@ -20,12 +20,12 @@ import numpy as np
 
 from ..backend import array_module
 from ..errors import ChainruleError, DeviceError, DTypeError, IndexingError, ShapeError, describe
-from ..tensor import _wrap, _wrap_edge
+from ..tensor import Tensor, _wrap, _wrap_edge
 from .mode import MODE
 
 _ndarray = np.ndarray
 _SEQ = itertools.count()
-_new_node = object.__new__
+_new_node = _new_tensor = object.__new__
 RELEASED = ("released",)  # sentinel for Node.saved once backward has freed it
 
 
@@ -118,6 +118,7 @@ class Node:
         "hooks": None,
         "trace": None,
         "create_graph": False,
+        "dtype": None,
     }
 
     def __getattr__(self, name):
@@ -280,8 +281,12 @@ def _record(prim, inputs, out, args):
     if type(out) is not _ndarray and array_module(out) is np:
         out = np.asarray(out)
     node.shapes = (out.shape,)
-    node.dtype = out.dtype
-    result = _wrap_edge(out, (node, 0))
+    result = _new_tensor(Tensor)  # _wrap_edge(out, (node, 0)), inlined: this is the hottest path
+    result.data = out
+    result.grad = None
+    result.requires_grad = True
+    result._edge = (node, 0)
+    result._version = None
     if prim.save_output:
         node.out = out
         counter = result._version = [0]
