@@ -1,1 +1,16 @@
-"""Optimizers and learning-rate schedules (to be filled)."""
+"""Optimizers and learning-rate schedules, with PyTorch's names, options and trajectories.
+
+``optim.SGD``, ``optim.Adam``, ``optim.AdamW``, ``optim.RMSprop``,
+``optim.Adagrad`` and the schedulers in ``optim.lr_scheduler``.  Each
+optimizer has one array path: the update is written into ``p.data`` in place.
+"""
+
+from . import lr_scheduler
+from .adagrad import Adagrad
+from .adam import Adam
+from .adamw import AdamW
+from .optimizer import Optimizer
+from .rmsprop import RMSprop
+from .sgd import SGD
+
+__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "lr_scheduler"]

@@ -1,3 +1,459 @@
-"""Functional loss (to be filled)."""
+"""Loss functions with PyTorch's names, arguments and values.
 
-__all__: list[str] = []
+Every loss takes ``reduction``: ``'none'`` (the per-element loss), ``'mean'``
+(default) or ``'sum'``; ``kl_div`` also takes ``'batchmean'``.  The three losses
+that need numerical care (cross-entropy from logits, binary cross-entropy on
+probabilities and on logits) are fused primitives in ``ops/loss.py``; the rest
+are written from elementwise ops, so every loss can be differentiated twice.
+
+Where chainrule differs from PyTorch on purpose:
+
+* Input and target shapes must be equal (PyTorch broadcasts the regression
+  losses with a warning; a mismatch there is almost always an ``(N, 1)`` vs
+  ``(N,)`` bug).  A mismatch raises :class:`~chainrule.errors.ShapeError`
+  naming the loss and both shapes.
+* ``size_average`` and ``reduce`` (deprecated in PyTorch) are not accepted, and
+  arguments after ``weight`` are keyword-only, so a call written for the old
+  positional order fails loudly instead of binding the wrong argument.
+* Constant ``weight`` / ``pos_weight`` tensors are converted to the input's
+  float dtype (they carry no gradient in PyTorch either).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...backend import array_module
+from ...errors import DTypeError, IndexingError, ShapeError
+from ...ops.elementwise import clamp, log, masked_fill, where
+from ...ops.loss import bce_with_logits_elementwise, binary_cross_entropy_elementwise, cross_entropy_indices
+from ...ops.nn import log_softmax
+from ...tensor import Tensor, _wrap
+
+__all__ = [
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "huber_loss",
+    "kl_div",
+    "l1_loss",
+    "margin_ranking_loss",
+    "mse_loss",
+    "nll_loss",
+    "smooth_l1_loss",
+]
+
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+# ---------------------------------------------------------------------------
+# argument checks
+
+
+def _check_reduction(reduction, name, allowed=_REDUCTIONS):
+    if reduction not in allowed:
+        choices = ", ".join(repr(r) for r in allowed)
+        raise ValueError(f"{name}: {reduction!r} is not a valid value for reduction (expected one of {choices})")
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def _check_tensor(value, what, name):
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{name}: {what} must be a Tensor, got {type(value).__name__}")
+
+
+def _float_tensor(value, what, name):
+    _check_tensor(value, what, name)
+    if value.data.dtype.kind != "f":
+        raise DTypeError(
+            f"{name}: {what} must be a floating point tensor, got {value.data.dtype}; convert it with .float()"
+        )
+    return value
+
+
+def _same_shape(input, target, name):  # noqa: A002 - PyTorch's argument name
+    _check_tensor(input, "input", name)
+    _check_tensor(target, "target", name)
+    if input.data.shape != target.data.shape:
+        raise ShapeError(
+            f"{name}: input shape {tuple(input.shape)} and target shape {tuple(target.shape)} differ; "
+            "chainrule does not broadcast losses (reshape one of them, e.g. target.view_as(input))"
+        )
+
+
+def _constant(value, like: Tensor, what, name):
+    """A constant array (weight, pos_weight) in like's dtype and module, or None."""
+    if value is None:
+        return None
+    arr = value.data if isinstance(value, Tensor) else np.asarray(value)
+    if arr.dtype.kind not in "fiub":
+        raise DTypeError(f"{name}: {what} must be numeric, got {arr.dtype}")
+    xp = array_module(like.data)
+    return xp.asarray(arr).astype(like.data.dtype, copy=False)
+
+
+# ---------------------------------------------------------------------------
+# regression losses
+
+
+def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002
+    """Mean squared error: ``(input - target)**2``, reduced.  Shapes: input and target the same, any shape."""
+    _check_reduction(reduction, "mse_loss")
+    _same_shape(input, target, "mse_loss")
+    diff = input - target
+    return _reduce(diff * diff, reduction)
+
+
+def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002
+    """Mean absolute error: ``|input - target|``, reduced (gradient 0 where they are equal, as in PyTorch)."""
+    _check_reduction(reduction, "l1_loss")
+    _same_shape(input, target, "l1_loss")
+    return _reduce((input - target).abs(), reduction)
+
+
+def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean", beta: float = 1.0) -> Tensor:  # noqa: A002
+    """``0.5 d**2 / beta`` where ``d = |input - target| < beta``, else ``d - 0.5 beta``; ``beta=0`` is L1."""
+    _check_reduction(reduction, "smooth_l1_loss")
+    _same_shape(input, target, "smooth_l1_loss")
+    beta = float(beta)
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta}")
+    if beta == 0:
+        return l1_loss(input, target, reduction)
+    d = (input - target).abs()
+    inside = d.data < beta
+    loss = where(inside, 0.5 * d * d / beta, d - 0.5 * beta)
+    return _reduce(loss, reduction)
+
+
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0) -> Tensor:  # noqa: A002
+    """``0.5 d**2`` where ``d = |input - target| < delta``, else ``delta (d - 0.5 delta)``.
+
+    Equals ``delta * smooth_l1_loss(beta=delta)``.
+    """
+    _check_reduction(reduction, "huber_loss")
+    _same_shape(input, target, "huber_loss")
+    delta = float(delta)
+    if delta <= 0:
+        raise ValueError(f"huber_loss: delta must be > 0, got {delta}")
+    d = (input - target).abs()
+    inside = d.data < delta
+    loss = where(inside, 0.5 * d * d, delta * (d - 0.5 * delta))
+    return _reduce(loss, reduction)
+
+
+# ---------------------------------------------------------------------------
+# classification losses over C classes
+
+
+def _class_index_target(inp, target, name, ignore_index):
+    """Check a class-index target against the input (N, C, d1, ...) or (C,); returns the target array."""
+    arr = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if arr.dtype.kind not in "iu":
+        raise DTypeError(
+            f"{name}: class-index targets must be an integer tensor, got {arr.dtype}"
+            + (" (for class probabilities give a float target of the input's shape)" if name == "cross_entropy" else "")
+        )
+    shape = inp.data.shape
+    expected = () if len(shape) == 1 else shape[:1] + shape[2:]
+    if arr.shape != expected:
+        layout = "()" if len(shape) == 1 else "(N, d1, ...)"
+        raise ShapeError(
+            f"{name}: input of shape {tuple(shape)} needs a target of shape {layout} = {expected}, "
+            f"got {tuple(arr.shape)}"
+        )
+    classes = shape[0] if len(shape) == 1 else shape[1]
+    bad = ((arr < 0) | (arr >= classes)) & (arr != ignore_index)
+    if bad.any():
+        first = arr[bad].reshape(-1)[0]
+        raise IndexingError(
+            f"{name}: target {int(first)} is out of range for {classes} classes "
+            f"(targets must be in [0, {classes - 1}] or equal ignore_index={ignore_index})"
+        )
+    return arr
+
+
+def _class_weight(weight, inp, classes, name):
+    if weight is None:
+        return None
+    arr = _constant(weight, inp, "weight", name)
+    if arr.shape != (classes,):
+        raise ShapeError(f"{name}: weight must have shape ({classes},) (one per class), got {tuple(arr.shape)}")
+    return arr
+
+
+def _batched(inp, name):
+    """The input as (N, C, d1, ...): a (C,) input gains a batch dimension of 1."""
+    if inp.data.ndim == 0:
+        raise ShapeError(f"{name}: input must have shape (C,), (N, C) or (N, C, d1, ...), got a 0-d tensor")
+    return inp.unsqueeze(0) if inp.data.ndim == 1 else inp
+
+
+def _weighted_mean(loss: Tensor, target_arr, weight_arr, ignore_index) -> Tensor:
+    """sum(loss) / sum of the weights of the non-ignored targets (PyTorch's 'mean' for class indices)."""
+    valid = target_arr != ignore_index
+    if weight_arr is None:
+        total = float(valid.sum())
+    else:
+        xp = array_module(weight_arr)
+        total = float(weight_arr[xp.where(valid, target_arr, 0)][valid].sum())
+    summed = loss.sum()
+    if total == 0:
+        # every target ignored (or of weight 0): the loss is 0/0 = NaN and the gradient 0, as in PyTorch
+        return summed + float("nan")
+    return summed / total
+
+
+def cross_entropy(
+    input: Tensor,  # noqa: A002
+    target,
+    weight=None,
+    *,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
+    """Cross-entropy between logits and class indices or class probabilities.
+
+    Shapes: ``input`` (N, C), (C,) or (N, C, d1, d2, ...) unnormalized logits;
+    ``target`` either integer class indices of shape (N,), () or (N, d1, ...),
+    or float class probabilities of input's shape.  ``weight`` (C,) rescales
+    each class.  For class indices, targets equal to ``ignore_index`` add
+    nothing and ``'mean'`` divides by the summed weight of the other targets
+    (NaN when none is left, as in PyTorch).  For probabilities, ``'mean'``
+    divides by the number of elements over C.  ``label_smoothing`` in [0, 1]
+    mixes the target with the uniform distribution.
+    """
+    name = "cross_entropy"
+    _check_reduction(reduction, name)
+    _float_tensor(input, "input", name)
+    if not 0.0 <= float(label_smoothing) <= 1.0:
+        raise ValueError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing}")
+    smoothing = float(label_smoothing)
+    x = _batched(input, name)
+    classes = x.data.shape[1]
+    weight_arr = _class_weight(weight, input, classes, name)
+    if isinstance(target, Tensor) and target.data.dtype.kind == "f":
+        return _cross_entropy_probs(input, target, weight_arr, ignore_index, reduction, smoothing)
+    target_arr = _class_index_target(input, target, name, ignore_index)
+    if input.data.ndim == 1:
+        target_arr = target_arr.reshape(1)
+    target_arr = array_module(x.data).asarray(target_arr)
+    loss = cross_entropy_indices(x, target_arr, weight_arr, ignore_index, smoothing)
+    if reduction == "none":
+        return loss.reshape(()) if input.data.ndim == 1 else loss
+    if reduction == "sum":
+        return loss.sum()
+    return _weighted_mean(loss, target_arr, weight_arr, ignore_index)
+
+
+def _cross_entropy_probs(inp, target, weight_arr, ignore_index, reduction, smoothing):
+    name = "cross_entropy"
+    if target.data.shape != inp.data.shape:
+        raise ShapeError(
+            f"{name}: a float target holds class probabilities and must have the input's shape "
+            f"{tuple(inp.shape)}, got {tuple(target.shape)} (class indices must be an integer tensor)"
+        )
+    if ignore_index >= 0:
+        raise ValueError(f"{name}: ignore_index is not supported for class-probability targets")
+    axis = 0 if inp.data.ndim == 1 else 1
+    classes = inp.data.shape[axis]
+    logp = log_softmax(inp, axis)
+    if smoothing:
+        target = target * (1 - smoothing) + smoothing / classes
+    terms = logp * target
+    if weight_arr is not None:
+        shape = (classes,) + (1,) * (inp.data.ndim - axis - 1)
+        terms = terms * _wrap(weight_arr.reshape(shape))
+    if reduction == "none":
+        return -terms.sum(dim=axis)
+    total = -terms.sum()
+    if reduction == "sum":
+        return total
+    count = inp.data.size // classes if classes else 0
+    return total / count if count else total * float("nan")
+
+
+def nll_loss(
+    input: Tensor,  # noqa: A002
+    target,
+    weight=None,
+    *,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> Tensor:
+    """Negative log-likelihood of class indices given log-probabilities.
+
+    Shapes: ``input`` (N, C), (C,) or (N, C, d1, ...) log-probabilities
+    (e.g. from ``log_softmax``); ``target`` integer indices (N,), () or
+    (N, d1, ...).  ``weight``, ``ignore_index`` and the ``'mean'`` reduction
+    behave as in :func:`cross_entropy`.
+    """
+    name = "nll_loss"
+    _check_reduction(reduction, name)
+    _float_tensor(input, "input", name)
+    x = _batched(input, name)
+    classes = x.data.shape[1]
+    weight_arr = _class_weight(weight, input, classes, name)
+    target_arr = _class_index_target(input, target, name, ignore_index)
+    if input.data.ndim == 1:
+        target_arr = target_arr.reshape(1)
+    xp = array_module(x.data)
+    target_arr = xp.asarray(target_arr)
+    valid = target_arr != ignore_index
+    safe = xp.where(valid, target_arr, 0)
+    coef = valid.astype(x.data.dtype) if weight_arr is None else weight_arr[safe] * valid
+    picked = x.gather(1, safe[:, None]).squeeze(1)
+    loss = picked * _wrap(-coef)
+    if reduction == "none":
+        return loss.reshape(()) if input.data.ndim == 1 else loss
+    if reduction == "sum":
+        return loss.sum()
+    return _weighted_mean(loss, target_arr, weight_arr, ignore_index)
+
+
+# ---------------------------------------------------------------------------
+# binary classification
+
+
+def binary_cross_entropy(input: Tensor, target: Tensor, weight=None, *, reduction: str = "mean") -> Tensor:  # noqa: A002
+    """``-w (t log x + (1 - t) log(1 - x))`` on probabilities x in [0, 1], each log clamped to >= -100.
+
+    Shapes: input and target the same; ``weight`` broadcasts to them.  Values
+    of x outside [0, 1] raise ValueError, as in PyTorch.  For logits use
+    :func:`binary_cross_entropy_with_logits` (stabler and faster).
+    """
+    name = "binary_cross_entropy"
+    _check_reduction(reduction, name)
+    _same_shape(input, target, name)
+    _float_tensor(input, "input", name)
+    x = input.data
+    if x.size and not bool(((x >= 0) & (x <= 1)).all()):
+        raise ValueError(
+            f"{name}: all elements of input should be between 0 and 1 (apply sigmoid first, or use "
+            "binary_cross_entropy_with_logits on the logits)"
+        )
+    t = target.data
+    if t.size and not bool(((t >= 0) & (t <= 1)).all()):
+        raise ValueError(f"{name}: all elements of target should be between 0 and 1")
+    loss = binary_cross_entropy_elementwise(input, target)
+    if weight is not None:
+        loss = loss * _weight_tensor(weight, input, name)
+    return _reduce(loss, reduction)
+
+
+def _weight_tensor(weight, inp, name):
+    arr = _constant(weight, inp, "weight", name)
+    try:
+        np.broadcast_shapes(arr.shape, inp.data.shape)
+    except ValueError:
+        raise ShapeError(
+            f"{name}: weight of shape {tuple(arr.shape)} does not broadcast to the input's shape {tuple(inp.shape)}"
+        ) from None
+    return _wrap(arr)
+
+
+def binary_cross_entropy_with_logits(
+    input: Tensor,  # noqa: A002
+    target: Tensor,
+    weight=None,
+    *,
+    reduction: str = "mean",
+    pos_weight=None,
+) -> Tensor:
+    """Binary cross-entropy of ``sigmoid(input)`` and target, computed from the logits stably.
+
+    ``loss = (1 - t) x + (1 + (pos_weight - 1) t) log(1 + exp(-x))``, times
+    ``weight``.  Finite loss and gradient for any finite logit (e.g. +-100).
+    Shapes: input and target the same; ``weight`` broadcasts to them;
+    ``pos_weight`` (the weight of positive examples) broadcasts along the
+    last dimension, e.g. (C,) for input (N, C).
+    """
+    name = "binary_cross_entropy_with_logits"
+    _check_reduction(reduction, name)
+    _same_shape(input, target, name)
+    _float_tensor(input, "input", name)
+    pw = None
+    if pos_weight is not None:
+        pw = _weight_tensor(pos_weight, input, name).data
+    if target.data.dtype != input.data.dtype:
+        target = target.to(input.data.dtype) if target.data.dtype.kind != "f" else target
+    loss = bce_with_logits_elementwise(input, target, pw)
+    if weight is not None:
+        loss = loss * _weight_tensor(weight, input, name)
+    return _reduce(loss, reduction)
+
+
+# ---------------------------------------------------------------------------
+# distributions and ranking
+
+
+def kl_div(
+    input: Tensor,  # noqa: A002
+    target: Tensor,
+    reduction: str = "mean",
+    log_target: bool = False,
+) -> Tensor:
+    """Kullback-Leibler divergence ``target * (log target - input)``, with input given as log-probabilities.
+
+    With ``log_target=True`` the target is given as log-probabilities too:
+    ``exp(target) * (target - input)``.  Where a (non-log) target is 0 its
+    term is 0, and its gradient with respect to the target is taken as
+    ``-input`` (the one-sided derivative of t log t is -inf there; PyTorch
+    gives NaN).  ``reduction='batchmean'`` divides the sum by the batch size
+    (input.shape[0]) and is the mathematically correct KL divergence;
+    ``'mean'`` (PyTorch's default) divides by the number of elements.
+    """
+    name = "kl_div"
+    _check_reduction(reduction, name, _REDUCTIONS + ("batchmean",))
+    _same_shape(input, target, name)
+    _float_tensor(input, "input", name)
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        # xlogy(t, t): 0 where t == 0 (the log's argument is swapped for 1 there, so no NaN reaches backward)
+        safe = masked_fill(target, target.data == 0, 1.0)
+        loss = target * log(safe) - target * input
+    if reduction == "batchmean":
+        total = loss.sum()
+        return total / input.data.shape[0] if input.data.ndim else total
+    return _reduce(loss, reduction)
+
+
+def margin_ranking_loss(
+    input1: Tensor,
+    input2: Tensor,
+    target: Tensor,
+    margin: float = 0.0,
+    reduction: str = "mean",
+) -> Tensor:
+    """``max(0, -target * (input1 - input2) + margin)``: target 1 means input1 should rank higher, -1 lower.
+
+    Shapes: the three tensors have the same number of dimensions and
+    broadcast together (as in PyTorch), e.g. all (N,).
+    """
+    name = "margin_ranking_loss"
+    _check_reduction(reduction, name)
+    for what, t in (("input1", input1), ("input2", input2), ("target", target)):
+        _check_tensor(t, what, name)
+    shapes = (tuple(input1.shape), tuple(input2.shape), tuple(target.shape))
+    if len({len(s) for s in shapes}) != 1:
+        raise ShapeError(
+            f"{name}: input1 {shapes[0]}, input2 {shapes[1]} and target {shapes[2]} must have the "
+            "same number of dimensions"
+        )
+    try:
+        np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise ShapeError(
+            f"{name}: input1 {shapes[0]}, input2 {shapes[1]} and target {shapes[2]} do not broadcast together"
+        ) from None
+    loss = clamp(-target * (input1 - input2) + float(margin), min=0.0)
+    return _reduce(loss, reduction)

@@ -1,0 +1,147 @@
+"""Gradient clipping and flattening parameters to one vector (``chainrule.nn.utils`` re-exports these).
+
+Non-finite gradients: the total norm of gradients that contain ``inf`` is
+``inf``, and with a ``nan`` it is ``nan``.  ``clip_grad_norm_`` then behaves as
+PyTorch's: with ``error_if_nonfinite=True`` it raises before touching any
+gradient; otherwise it scales by ``max_norm / (total + 1e-6)`` all the same,
+which is 0 for an ``inf`` norm (finite entries become 0, infinite ones
+``nan``) and ``nan`` for a ``nan`` norm (every gradient becomes ``nan``).
+Check the returned norm (``torch.isfinite``-style: ``total.isfinite()``) and
+skip the step if you want to survive such batches.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..backend import array_module, get_default_dtype
+from ..errors import GradientError, ShapeError
+from ..tensor import Tensor, _wrap
+
+__all__ = [
+    "clip_grad_norm_",
+    "clip_grad_value_",
+    "clip_grads_with_norm_",
+    "get_total_norm",
+    "parameters_to_vector",
+    "vector_to_parameters",
+]
+
+
+def _tensor_list(parameters) -> list:
+    if isinstance(parameters, Tensor):
+        return [parameters]
+    return list(parameters)
+
+
+def _grads(parameters) -> list:
+    return [p.grad for p in _tensor_list(parameters) if p.grad is not None]
+
+
+def _array_norm(xp, arr, norm_type: float):
+    """The vector norm of all of arr's entries, as a 0-d array in arr's dtype."""
+    if norm_type == math.inf:
+        return xp.abs(arr).max() if arr.size else xp.zeros((), arr.dtype)
+    if norm_type == 2:
+        flat = arr.reshape(-1)
+        return xp.sqrt(xp.dot(flat, flat))
+    if norm_type == 1:
+        return xp.abs(arr).sum()
+    return (xp.abs(arr) ** norm_type).sum() ** (1.0 / norm_type)
+
+
+def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = False) -> Tensor:
+    """The norm of the norms of ``tensors`` (the norm of all their entries together), as a 0-d Tensor."""
+    norm_type = float(norm_type)
+    if not (norm_type > 0):
+        raise ValueError(f"norm_type must be positive (or inf), got {norm_type}")
+    tensors = [t for t in _tensor_list(tensors) if t is not None]
+    if not tensors:
+        return _wrap(np.zeros((), dtype=get_default_dtype()))
+    xp = array_module(tensors[0].data)
+    norms = xp.stack([_array_norm(xp, t.data, norm_type) for t in tensors])
+    total = _array_norm(xp, norms, norm_type)
+    if error_if_nonfinite and not bool(xp.isfinite(total)):
+        raise GradientError(
+            f"the total norm of order {norm_type} of the gradients is non-finite ({float(total)}), so it cannot be "
+            "clipped; pass error_if_nonfinite=False to scale the gradients by it anyway"
+        )
+    return _wrap(xp.asarray(total))
+
+
+def clip_grads_with_norm_(parameters, max_norm: float, total_norm) -> None:
+    """Scale the gradients in place by ``min(1, max_norm / (total_norm + 1e-6))``."""
+    grads = _grads(parameters)
+    if not grads:
+        return
+    total = total_norm.data if isinstance(total_norm, Tensor) else total_norm
+    xp = array_module(grads[0].data)
+    coef = xp.minimum(float(max_norm) / (total + 1e-6), 1.0)  # NaN stays NaN, as torch.clamp does
+    if coef == 1.0:
+        return  # multiplying by 1 changes nothing
+    with np.errstate(invalid="ignore"):  # inf * 0 = NaN is the documented outcome, not a surprise
+        for g in grads:
+            g.data *= coef
+            g._bump()
+
+
+def clip_grad_norm_(
+    parameters, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False, foreach=None
+) -> Tensor:
+    """Scale the gradients of ``parameters`` in place so that their total norm is at most ``max_norm``.
+
+    The total norm is that of all gradients concatenated into one vector
+    (``norm_type`` 2, 1, any p > 0, or ``math.inf`` for the largest absolute
+    value).  Returns it (before clipping) as a 0-d Tensor in the gradients'
+    dtype; 0.0 when no parameter has a gradient.  See the module docstring for
+    what happens with non-finite gradients.  ``foreach`` is accepted for
+    PyTorch compatibility and ignored.
+    """
+    parameters = _tensor_list(parameters)
+    total = get_total_norm(_grads(parameters), norm_type, error_if_nonfinite)
+    clip_grads_with_norm_(parameters, max_norm, total)
+    return total
+
+
+def clip_grad_value_(parameters, clip_value: float, foreach=None) -> None:
+    """Clamp every gradient entry of ``parameters`` into ``[-clip_value, clip_value]`` in place (NaN stays NaN)."""
+    clip_value = float(clip_value)
+    for g in _grads(parameters):
+        xp = array_module(g.data)
+        xp.clip(g.data, -clip_value, clip_value, out=g.data)
+        g._bump()
+
+
+def parameters_to_vector(parameters) -> Tensor:
+    """All parameters flattened and concatenated into one 1-d Tensor (differentiable, a copy)."""
+    from ..ops.shape import cat  # noqa: PLC0415
+
+    params = _tensor_list(parameters)
+    if not params:
+        raise ValueError("parameters_to_vector: no parameters given")
+    return cat([p.reshape(-1) for p in params])
+
+
+def vector_to_parameters(vec: Tensor, parameters) -> None:
+    """Copy consecutive slices of the 1-d ``vec`` into the parameters, in order (in place, under no history).
+
+    Differs from PyTorch, which rebinds each ``param.data`` to a view of
+    ``vec``: chainrule copies the values, so parameters never alias ``vec``
+    and optimizers keep working on the same arrays.
+    """
+    if not isinstance(vec, Tensor):
+        raise TypeError(f"vector_to_parameters: expected vec to be a Tensor, got {type(vec).__name__}")
+    if vec.data.ndim != 1:
+        raise ShapeError(f"vector_to_parameters: vec must be 1-d, got shape {tuple(vec.shape)}")
+    params = _tensor_list(parameters)
+    needed = sum(p.data.size for p in params)
+    if vec.data.size != needed:
+        raise ShapeError(f"vector_to_parameters: vec has {vec.data.size} elements, the parameters need {needed}")
+    start = 0
+    for p in params:
+        n = p.data.size
+        p.data[...] = vec.data[start : start + n].reshape(p.data.shape)
+        p._bump()
+        start += n
