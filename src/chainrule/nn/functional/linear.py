@@ -1,3 +1,40 @@
-"""Functional linear (to be filled)."""
+"""Functional linear layer: ``F.linear(input, weight, bias)``."""
 
-__all__: list[str] = []
+from __future__ import annotations
+
+from ...errors import DTypeError, ShapeError
+from ...ops import layers as _layers
+from ...tensor import Tensor
+
+__all__ = ["linear"]
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:  # noqa: A002 - PyTorch's name
+    """``input @ weight.T + bias``.
+
+    Shapes: input (*, in_features), weight (out_features, in_features),
+    bias (out_features,) or None; the result is (*, out_features).  One fused
+    op (forward and a hand-written backward), differentiable twice.
+    """
+    if not isinstance(input, Tensor) or not isinstance(weight, Tensor):
+        raise TypeError(
+            f"linear: input and weight must be Tensors, got {type(input).__name__} and {type(weight).__name__}"
+        )
+    ws = weight.data.shape
+    xs = input.data.shape
+    if len(ws) != 2:
+        raise ShapeError(f"linear: weight must be 2-D (out_features, in_features), got shape {ws}")
+    if not xs or xs[-1] != ws[1]:
+        raise ShapeError(
+            f"linear: input of shape {xs} does not fit weight of shape {ws}: expected input of shape (*, {ws[1]})"
+        )
+    if bias is not None and bias.data.shape != (ws[0],):
+        raise ShapeError(f"linear: bias must have shape ({ws[0]},) to match weight {ws}, got {bias.data.shape}")
+    dtype = weight.data.dtype
+    if input.data.dtype != dtype or (bias is not None and bias.data.dtype != dtype):
+        dtypes = f"input {input.data.dtype}, weight {dtype}" + (f", bias {bias.data.dtype}" if bias is not None else "")
+        raise DTypeError(
+            f"linear: dtypes differ ({dtypes}); chainrule does not convert silently: "
+            f"call .to({dtype}) on the input (or .to(dtype) on the layer)"
+        )
+    return _layers.linear(input, weight, bias)

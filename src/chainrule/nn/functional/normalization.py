@@ -1,3 +1,159 @@
-"""Functional normalization (to be filled)."""
+"""Functional normalization: ``F.batch_norm``, ``F.layer_norm``, ``F.group_norm``.
 
-__all__: list[str] = []
+Each normalizes with the *biased* variance, ``(x - mean) / sqrt(var + eps)``,
+then scales and shifts.  Each is one fused op (``ops/layers.py``: forward
+plus a hand-written backward that is itself differentiable, so
+``create_graph=True`` works): training-mode batch norm, layer norm and group
+norm normalize with statistics of the input; eval-mode batch norm is the
+per-channel affine map ``x * scale + shift`` built from the running
+statistics, which (as in PyTorch) receive no gradient.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ...autograd.mode import no_grad
+from ...errors import DTypeError, ShapeError
+from ...ops import layers as _layers
+from ...tensor import Tensor
+
+__all__ = ["batch_norm", "group_norm", "layer_norm"]
+
+
+def _check_param(op: str, name: str, t, shape) -> None:
+    if t is None:
+        return
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{op}: {name} must be a Tensor or None, got {type(t).__name__}")
+    if t.data.shape != tuple(shape):
+        raise ShapeError(f"{op}: {name} must have shape {tuple(shape)}, got {t.data.shape}")
+
+
+def _check_dtypes(op: str, x: Tensor, *params) -> None:
+    dtype = x.data.dtype
+    if dtype.kind != "f":
+        raise DTypeError(f"{op}: expected a floating point input, got {dtype}")
+    for p in params:
+        if p is not None and p.data.dtype != dtype:
+            raise DTypeError(
+                f"{op}: input is {dtype} but a parameter is {p.data.dtype}; chainrule does not convert silently: "
+                f"call .to({dtype}) on the layer or .to({p.data.dtype}) on the input"
+            )
+
+
+def batch_norm(
+    input: Tensor,  # noqa: A002 - PyTorch's names
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Batch normalization over every dimension but the channel dimension 1.
+
+    Shapes: input (N, C), (N, C, L), (N, C, H, W) or (N, C, D, H, W);
+    running_mean, running_var, weight, bias (C,).  With ``training=True``
+    the batch statistics normalize, and ``running_mean`` / ``running_var``
+    (when given) are updated in place:
+    ``running = (1 - momentum) * running + momentum * batch``, with the
+    unbiased batch variance for ``running_var``.  With ``training=False`` the
+    running statistics normalize.
+    """
+    op = "batch_norm"
+    shape = input.data.shape
+    if len(shape) < 2:
+        raise ShapeError(f"{op}: expected input of shape (N, C, *), got {shape}")
+    channels = shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
+        _check_param(op, name, t, (channels,))
+    _check_dtypes(op, input, weight, bias)
+    view = (channels,) + (1,) * (len(shape) - 2)
+    if training:
+        count = input.data.size // max(channels, 1)
+        if count <= 1:
+            raise ShapeError(f"{op}: expected more than 1 value per channel when training, got input of shape {shape}")
+        axes = (0,) + tuple(range(2, len(shape)))
+        out, mean, var = _layers.batch_norm_train(input, axes, eps, view, weight, bias)
+        if running_mean is not None or running_var is not None:
+            _update_running(running_mean, running_var, mean, var, count, momentum)
+        return out
+    if running_mean is None or running_var is None:
+        raise ValueError(f"{op}: running_mean and running_var must be given when training=False")
+    # eval: y = x * scale + shift with per-channel constants from the running statistics (one fused op)
+    return _layers.batch_norm_eval(input, running_mean.data, running_var.data, eps, view, weight, bias)
+
+
+def _update_running(running_mean, running_var, mean, var, count, momentum) -> None:
+    """running = (1 - momentum) * running + momentum * batch (unbiased variance), in place."""
+    momentum = float(momentum)
+    with no_grad():
+        if running_mean is not None:
+            rm = running_mean.data
+            rm *= 1.0 - momentum
+            rm += momentum * mean.data.astype(rm.dtype, copy=False)
+            running_mean._bump()
+        if running_var is not None:
+            rv = running_var.data
+            rv *= 1.0 - momentum
+            rv += (momentum * count / (count - 1)) * var.data.astype(rv.dtype, copy=False)
+            running_var._bump()
+
+
+def layer_norm(
+    input: Tensor,  # noqa: A002
+    normalized_shape,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalize over the last ``len(normalized_shape)`` dimensions.
+
+    Shapes: input (*, *normalized_shape); weight and bias ``normalized_shape``.
+    """
+    op = "layer_norm"
+    norm_shape = (int(normalized_shape),) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    shape = input.data.shape
+    k = len(norm_shape)
+    if k == 0 or len(shape) < k or shape[len(shape) - k :] != norm_shape:
+        raise ShapeError(
+            f"{op}: input of shape {shape} does not end with normalized_shape {norm_shape}: "
+            f"expected input of shape (*, {', '.join(map(str, norm_shape))})"
+        )
+    _check_param(op, "weight", weight, norm_shape)
+    _check_param(op, "bias", bias, norm_shape)
+    _check_dtypes(op, input, weight, bias)
+    axes = tuple(range(len(shape) - k, len(shape)))
+    return _layers.norm_affine(input, axes, eps, norm_shape, weight, bias)
+
+
+def group_norm(
+    input: Tensor,  # noqa: A002
+    num_groups: int,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalize each sample over groups of channels.
+
+    Shapes: input (N, C, *) with C divisible by ``num_groups``; weight and
+    bias (C,).  Statistics are taken over the C / num_groups channels of a
+    group and all their positions.
+    """
+    op = "group_norm"
+    shape = input.data.shape
+    if len(shape) < 2:
+        raise ShapeError(f"{op}: expected input of shape (N, C, *), got {shape}")
+    channels = shape[1]
+    if num_groups <= 0 or channels % num_groups:
+        raise ShapeError(f"{op}: the {channels} channels of input {shape} cannot be split into {num_groups} groups")
+    _check_param(op, "weight", weight, (channels,))
+    _check_param(op, "bias", bias, (channels,))
+    _check_dtypes(op, input, weight, bias)
+    per_group = channels // num_groups
+    positions = math.prod(shape[2:])
+    grouped = input.reshape(shape[0], num_groups, per_group, positions)
+    out = _layers.norm_affine(grouped, (2, 3), eps, (num_groups, per_group, 1), weight, bias)
+    return out.reshape(shape)

@@ -1,3 +1,99 @@
-"""Functional sparse (to be filled)."""
+"""Functional embedding lookup (``F.embedding``) and ``F.one_hot``."""
 
-__all__: list[str] = []
+from __future__ import annotations
+
+import numpy as np
+
+from ...autograd.mode import no_grad
+from ...backend import array_module
+from ...errors import DTypeError, IndexingError, ShapeError
+from ...ops import layers as _layers
+from ...tensor import Tensor, _wrap
+
+__all__ = ["embedding", "one_hot"]
+
+
+def _index_array(indices, op: str, xp):
+    """The raw integer array of ``indices`` (Tensor, array or nested list)."""
+    data = indices.data if isinstance(indices, Tensor) else xp.asarray(indices)
+    if data.dtype.kind not in "iu":
+        raise DTypeError(f"{op}: indices must be an integer tensor (int64 or int32), got {data.dtype}")
+    return data
+
+
+def _check_range(idx, num: int, op: str, what: str) -> None:
+    if idx.size:
+        low, high = int(idx.min()), int(idx.max())
+        if low < 0 or high >= num:
+            bad = low if low < 0 else high
+            raise IndexingError(f"{op}: index {bad} is out of range for {what} (valid indices are 0 to {num - 1})")
+
+
+def embedding(
+    input,  # noqa: A002 - PyTorch's name
+    weight: Tensor,
+    padding_idx: int | None = None,
+    max_norm: float | None = None,
+    norm_type: float = 2.0,
+    scale_grad_by_freq: bool = False,
+    sparse: bool = False,
+) -> Tensor:
+    """Rows of ``weight`` picked by integer ``input``.
+
+    Shapes: input (*) of int64/int32, weight (num_embeddings, embedding_dim);
+    the result is (*, embedding_dim).  The gradient of ``weight`` adds up the
+    gradients of every lookup of a row (dense, shape of weight); the row
+    ``padding_idx`` gets no gradient.  ``scale_grad_by_freq`` divides each
+    row's gradient by how often it occurs in ``input``.  ``max_norm``
+    rescales, in place and without history, the looked-up rows whose
+    ``norm_type``-norm exceeds it (as PyTorch does).
+
+    Differs from PyTorch: ``sparse=True`` (sparse gradients) is not supported.
+    """
+    if not isinstance(weight, Tensor):
+        raise TypeError(f"embedding: weight must be a Tensor, got {type(weight).__name__}")
+    if weight.data.ndim != 2:
+        raise ShapeError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got shape {weight.shape}")
+    if sparse:
+        raise NotImplementedError("embedding: sparse gradients are not supported by chainrule; use sparse=False")
+    num = weight.data.shape[0]
+    idx = _index_array(input, "embedding", array_module(weight.data))
+    _check_range(idx, num, "embedding", f"an embedding table of {num} rows")
+    if padding_idx is not None:
+        padding_idx = int(padding_idx)
+        if not -num <= padding_idx < num:
+            raise IndexingError(f"embedding: padding_idx {padding_idx} must be within num_embeddings ({num})")
+        padding_idx %= num
+    if max_norm is not None:
+        _renorm_rows(weight, idx, float(max_norm), float(norm_type))
+    return _layers.embedding(weight, idx, padding_idx, scale_grad_by_freq)
+
+
+def _renorm_rows(weight: Tensor, idx, max_norm: float, norm_type: float) -> None:
+    """Scale the rows ``idx`` of ``weight`` whose norm exceeds max_norm down to max_norm (in place)."""
+    xp = array_module(weight.data)
+    rows = xp.unique(idx.reshape(-1))
+    with no_grad():
+        table = weight.data
+        picked = table[rows]
+        norms = xp.linalg.norm(picked.astype(np.float64), ord=norm_type, axis=1)
+        over = norms > max_norm
+        if over.any():
+            scale = (max_norm / (norms[over] + 1e-7)).astype(table.dtype)
+            table[rows[over]] = picked[over] * scale[:, None]
+            weight._bump()
+
+
+def one_hot(tensor, num_classes: int = -1) -> Tensor:
+    """int64 one-hot encoding: input (*) of class indices -> (*, num_classes).
+
+    ``num_classes=-1`` uses the largest index + 1, as in PyTorch.
+    """
+    xp = array_module(tensor.data) if isinstance(tensor, Tensor) else np
+    idx = _index_array(tensor, "one_hot", xp)
+    if num_classes == -1:
+        num_classes = int(idx.max()) + 1 if idx.size else 0
+    _check_range(idx, num_classes, "one_hot", f"num_classes={num_classes}")
+    out = xp.zeros(idx.shape + (num_classes,), dtype=np.int64)
+    xp.put_along_axis(out, idx[..., None].astype(np.int64), 1, axis=-1)
+    return _wrap(out)

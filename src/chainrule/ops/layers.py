@@ -1,0 +1,385 @@
+"""Fused primitives for the basic layers: linear, embedding lookup, normalization.
+
+Each is one row of the derivative table with a hand-written vjp, added for
+speed (one node instead of five to ten, and no intermediate tensors):
+
+* ``linear``: ``x @ W.T + b`` for x of shape (*, in_features).
+* ``embedding``: rows of a table picked by integer indices; its gradient
+  scatters back with ``embedding_dense_backward`` (a sparse-matrix product,
+  ~4x faster than ``np.add.at`` on the shapes we measured).
+* ``norm_affine``: normalize over some axes, then scale and shift
+  (layer norm and group norm).
+* ``batch_norm_train``: the same normalization that also returns the batch
+  mean and biased variance (non-differentiable outputs) so the caller can
+  update running statistics without a second pass.
+* ``batch_norm_eval``: ``x * scale + shift`` per channel, from fixed
+  (running) statistics.
+
+Two paths in every vjp.  In a first-order backward (``ctx.create_graph`` is
+False) the rule runs on raw arrays: the formula, nothing else.  With
+``create_graph=True`` the same formula is written with chainrule Tensor ops
+(recomputing normalization statistics from the saved input), so the
+gradient is itself differentiable.  ``tests/nn/test_layers_gradcheck.py``
+checks that both paths give the same first-order gradient.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from ..autograd.graph import applyn, primitive
+from ..backend import array_module
+from ..tensor import Tensor, _wrap
+
+# ---------------------------------------------------------------------------
+# linear: x (*, in) @ W.T (in, out) + b (out)
+
+
+@primitive("linear", save=(0, 1))
+def _linear(xp, x, weight, bias=None):
+    in_features = x.shape[-1]
+    x2 = x.reshape(-1, in_features)  # one GEMM over all leading dims
+    out = x2 @ weight.T
+    if bias is not None:
+        out += bias
+    return out.reshape(x.shape[:-1] + (weight.shape[0],))
+
+
+@_linear.defvjp
+def _linear_vjp(ctx, g):
+    x, weight = ctx.saved
+    need = ctx.next
+    has_bias = len(need) == 3
+    out_features, in_features = weight.data.shape
+    if not ctx.create_graph:
+        gd = g.data.reshape(-1, out_features)
+        gx = _wrap((gd @ weight.data).reshape(x.data.shape)) if need[0] is not None else None
+        gw = _wrap(gd.T @ x.data.reshape(-1, in_features)) if need[1] is not None else None
+        gb = _wrap(gd.sum(axis=0)) if has_bias and need[2] is not None else None
+    else:
+        g2 = g.reshape(-1, out_features)
+        gx = linear(g, weight.mT) if need[0] is not None else None  # g @ W, through this same primitive
+        gw = g2.mT @ x.reshape(-1, in_features) if need[1] is not None else None
+        gb = g2.sum(dim=0) if has_bias and need[2] is not None else None
+    return (gx, gw, gb) if has_bias else (gx, gw)
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``x @ weight.T + bias``; shapes are checked by the caller (``nn.functional.linear``)."""
+    return applyn(_linear, (x, weight) if bias is None else (x, weight, bias))
+
+
+# ---------------------------------------------------------------------------
+# embedding: weight (num, dim)[indices] -> (*indices.shape, dim)
+
+
+@primitive("embedding")
+def _embedding(xp, weight, indices, num, padding_idx, scale_by_freq):
+    return weight.take(indices, axis=0)
+
+
+@_embedding.defvjp
+def _embedding_vjp(ctx, g):
+    return embedding_dense_backward(g, *ctx.args)
+
+
+@primitive("embedding_dense_backward")
+def _embedding_dense_backward(xp, grad, indices, num, padding_idx, scale_by_freq):
+    dim = grad.shape[-1]
+    flat_idx = indices.reshape(-1)
+    rows = grad.reshape(-1, dim)
+    out = _scatter_rows(xp, flat_idx, rows, num, scale_by_freq)
+    if padding_idx is not None:
+        out[padding_idx] = 0
+    return out
+
+
+@_embedding_dense_backward.defvjp
+def _embedding_dense_backward_vjp(ctx, gg):
+    # the backward is linear in grad: its adjoint gathers rows again (padding rows and
+    # frequency scaling applied the same way)
+    indices, num, padding_idx, scale_by_freq = ctx.args
+    out = applyn(_embedding, (gg,), indices, num, None, False)
+    weight = _row_weights(array_module(gg.data), indices, num, padding_idx, scale_by_freq, gg.data.dtype)
+    if weight is not None:
+        out = out * _wrap(weight)
+    return out
+
+
+def _row_weights(xp, indices, num, padding_idx, scale_by_freq, dtype):
+    """Per-lookup factors (indices.shape + (1,)): 0 at padding_idx, 1/count with scale_by_freq; None if all 1."""
+    if padding_idx is None and not scale_by_freq:
+        return None
+    weight = xp.ones(indices.shape, dtype=dtype)
+    if scale_by_freq:
+        counts = xp.bincount(indices.reshape(-1), minlength=num)
+        weight /= counts[indices]
+    if padding_idx is not None:
+        weight[indices == padding_idx] = 0
+    return weight[..., None]
+
+
+def _scatter_rows(xp, flat_idx, rows, num, scale_by_freq):
+    """out[r] = sum of rows[i] with flat_idx[i] == r (divided by the count of r with scale_by_freq)."""
+    n, dim = rows.shape
+    if xp is not np:
+        out = xp.zeros((num, dim), dtype=rows.dtype)
+        if scale_by_freq:
+            counts = xp.bincount(flat_idx, minlength=num)
+            rows = rows / counts[flat_idx][:, None]
+        import cupyx  # noqa: PLC0415
+
+        cupyx.scatter_add(out, flat_idx, rows)
+        return out
+    from scipy import sparse  # noqa: PLC0415 - import cost paid once
+
+    # a (num, n) 0/1 matrix in CSR form built directly from the sorted indices, times rows
+    counts = np.bincount(flat_idx, minlength=num)
+    indptr = np.zeros(num + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    order = np.argsort(flat_idx, kind="stable")
+    if scale_by_freq:
+        values = (1.0 / counts[flat_idx[order]]).astype(rows.dtype)
+    else:
+        values = np.ones(n, dtype=rows.dtype)
+    matrix = sparse.csr_array((values, order, indptr), shape=(num, n))
+    out = matrix @ rows
+    return np.ascontiguousarray(out, dtype=rows.dtype)
+
+
+def embedding(weight: Tensor, indices, padding_idx: int | None = None, scale_grad_by_freq: bool = False) -> Tensor:
+    """``weight[indices]`` for an integer array ``indices`` already checked to lie in range."""
+    return applyn(_embedding, (weight,), indices, weight.data.shape[0], padding_idx, bool(scale_grad_by_freq))
+
+
+def embedding_dense_backward(grad: Tensor, indices, num: int, padding_idx=None, scale_grad_by_freq=False) -> Tensor:
+    """The (num, dim) gradient of an embedding table from the gradient of its lookups."""
+    return applyn(_embedding_dense_backward, (grad,), indices, num, padding_idx, bool(scale_grad_by_freq))
+
+
+# ---------------------------------------------------------------------------
+# normalization: y = (x - mean) / sqrt(var + eps) * weight + bias
+#
+# ``spec`` = (axes, eps, view, param_axes, has_weight, has_bias, sums):
+#   axes        the axes the statistics are taken over (biased variance)
+#   view        the shape weight/bias are reshaped to so they broadcast against x
+#   param_axes  the axes of x that weight's gradient is summed over
+#   sums        einsum subscripts for the four reductions (see _spec)
+# The gradient (with xhat = (x - mean) * rstd and n the number of elements in ``axes``):
+#   dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)),  dxhat = g * weight
+# Reductions of a product use einsum: one pass, no temporary array (2-3x faster than (a * b).sum()).
+
+
+def _stats_shape(shape, axes):
+    return tuple(1 if i in axes else s for i, s in enumerate(shape))
+
+
+def _norm_forward(xp, x, params, spec):
+    axes, eps, view, _, has_weight, has_bias, (stat_sum, stat_dot, _, _) = spec
+    kept = _stats_shape(x.shape, axes)
+    count = x.size // max(1, _prod(kept))
+    mean = xp.einsum(stat_sum, x) / count
+    xhat = x - mean.reshape(kept)
+    var = xp.einsum(stat_dot, xhat, xhat) / count
+    rstd = (1.0 / xp.sqrt(var + eps)).reshape(kept)
+    xhat *= rstd
+    weight = params[0].reshape(view) if has_weight else None
+    bias = params[-1].reshape(view) if has_bias else None
+    if weight is not None:
+        out = xhat * weight
+        if bias is not None:
+            out += bias
+    elif bias is not None:
+        out = xhat + bias
+    else:
+        out = xhat.copy()  # xhat is kept for backward: never hand it out
+    return out, mean, var, rstd, xhat
+
+
+def _prod(shape):
+    total = 1
+    for s in shape:
+        total *= s
+    return total
+
+
+@primitive("norm_affine", save=True, extra=True)
+def _norm_affine(xp, x, *params_and_spec):
+    *params, spec = params_and_spec
+    out, _, _, rstd, xhat = _norm_forward(xp, x, params, spec)
+    return out, (xhat, rstd)
+
+
+@primitive("batch_norm_train", save=True, extra=True, multi=True, nondiff=(1, 2))
+def _batch_norm_train(xp, x, *params_and_spec):
+    *params, spec = params_and_spec
+    out, mean, var, rstd, xhat = _norm_forward(xp, x, params, spec)
+    return (out, mean.reshape(-1), var.reshape(-1)), (xhat, rstd)
+
+
+def _norm_vjp(ctx, g, *_stats_grads):
+    (spec,) = ctx.args
+    axes, eps, view, param_axes, has_weight, has_bias, sums = spec
+    x = ctx.saved[0]
+    weight = ctx.saved[1] if has_weight else None
+    need = ctx.next
+    need_weight = has_weight and need[1] is not None
+    need_bias = has_bias and need[-1] is not None
+    if not ctx.create_graph:
+        gx, gw, gb = _norm_vjp_arrays(ctx, g.data, x.data, weight, spec, need[0] is not None, need_weight, need_bias)
+    else:
+        # recompute the statistics from x with recorded ops, so the result differentiates again
+        centered = x - x.mean(dim=axes, keepdim=True)
+        rstd = ((centered * centered).mean(dim=axes, keepdim=True) + eps).rsqrt()
+        xhat = centered * rstd
+        gx = gw = gb = None
+        if need_weight:
+            gw = (g * xhat).sum(dim=param_axes).reshape(weight.data.shape)
+        if need_bias:
+            gb = g.sum(dim=param_axes).reshape(ctx.saved[-1].data.shape)
+        if need[0] is not None:
+            gxhat = g * weight.reshape(view) if has_weight else g
+            inner = gxhat - gxhat.mean(dim=axes, keepdim=True) - xhat * (gxhat * xhat).mean(dim=axes, keepdim=True)
+            gx = inner * rstd
+    grads = [gx]
+    if has_weight:
+        grads.append(gw)
+    if has_bias:
+        grads.append(gb)
+    return tuple(grads)
+
+
+def _norm_vjp_arrays(ctx, gd, x, weight, spec, need_input, need_weight, need_bias):
+    """The first-order gradients on raw arrays (Tensors out, or None)."""
+    axes, _, view, _, has_weight, _, (stat_sum, stat_dot, param_sum, param_dot) = spec
+    xp = array_module(gd)
+    xhat, rstd = ctx.extra
+    gx = gw = gb = None
+    if need_weight:
+        gw = _wrap(xp.einsum(param_dot, gd, xhat).reshape(weight.data.shape))
+    if need_bias:
+        gb = _wrap(xp.einsum(param_sum, gd).reshape(ctx.saved[-1].data.shape))
+    if need_input:
+        kept = rstd.shape
+        count = gd.size // max(1, _prod(kept))
+        gxhat = gd * weight.data.reshape(view) if has_weight else gd
+        mean_g = (xp.einsum(stat_sum, gxhat) / count).reshape(kept)
+        mean_gx = (xp.einsum(stat_dot, gxhat, xhat) / count).reshape(kept)
+        # rstd * (gxhat - mean_g - xhat * mean_gx), in place on one new array
+        out = xhat * (-mean_gx)
+        out += gxhat
+        out -= mean_g
+        out *= rstd
+        gx = _wrap(out)
+    return gx, gw, gb
+
+
+_norm_affine.defvjp(_norm_vjp)
+_batch_norm_train.defvjp(_norm_vjp)
+
+
+def _spec(x: Tensor, axes, eps, view, weight, bias):
+    layout = _layout(x.data.ndim, tuple(axes), tuple(view))
+    return (tuple(axes), float(eps), tuple(view), layout[0], weight is not None, bias is not None, layout[1])
+
+
+@functools.lru_cache(maxsize=256)
+def _layout(ndim: int, axes: tuple, view: tuple):
+    """(param_axes, einsum subscripts) for x of ``ndim`` dims, statistics over ``axes``, parameters of ``view``."""
+    padded = (1,) * (ndim - len(view)) + view
+    param_axes = tuple(i for i in range(ndim) if padded[i] == 1)
+    letters = "abcdefghijklmnopqrstuvwxyz"[:ndim]
+    stat_kept = "".join(c for i, c in enumerate(letters) if i not in axes)
+    param_kept = "".join(c for i, c in enumerate(letters) if i not in param_axes)
+    sums = (
+        f"{letters}->{stat_kept}",
+        f"{letters},{letters}->{stat_kept}",
+        f"{letters}->{param_kept}",
+        f"{letters},{letters}->{param_kept}",
+    )
+    return param_axes, sums
+
+
+def _params(x, weight, bias):
+    return [x] + [p for p in (weight, bias) if p is not None]
+
+
+def norm_affine(x: Tensor, axes, eps: float, view, weight=None, bias=None) -> Tensor:
+    """Normalize x over ``axes`` (biased variance), then ``* weight.reshape(view) + bias.reshape(view)``."""
+    return applyn(_norm_affine, _params(x, weight, bias), _spec(x, axes, eps, view, weight, bias))
+
+
+def batch_norm_train(x: Tensor, axes, eps: float, view, weight=None, bias=None):
+    """As :func:`norm_affine`, returning ``(out, batch_mean, biased_batch_var)``; the statistics are flat."""
+    return applyn(_batch_norm_train, _params(x, weight, bias), _spec(x, axes, eps, view, weight, bias))
+
+
+# ---------------------------------------------------------------------------
+# batch norm with fixed statistics (eval mode): y = x * scale + shift per channel, where
+#   scale = weight * inv_std,  shift = bias + weight * offset,  inv_std = 1 / sqrt(running_var + eps),
+#   offset = -running_mean * inv_std  (inv_std and offset are constants: arrays computed at forward time)
+
+
+@primitive("batch_norm_eval", save=True)
+def _batch_norm_eval(xp, x, *params_and_spec):
+    *params, spec = params_and_spec
+    view, _, has_weight, has_bias, _, inv_std, offset = spec
+    scale, shift = inv_std, offset
+    if has_weight:
+        scale = params[0] * inv_std
+        shift = params[0] * offset
+    if has_bias:
+        shift = shift + params[-1]
+    out = x * scale.reshape(view)
+    out += shift.reshape(view)
+    return out
+
+
+@_batch_norm_eval.defvjp
+def _batch_norm_eval_vjp(ctx, g):
+    (spec,) = ctx.args
+    view, param_axes, has_weight, has_bias, (param_sum, param_dot), inv_std, offset = spec
+    x = ctx.saved[0]
+    weight = ctx.saved[1] if has_weight else None
+    need = ctx.next
+    gx = gw = gb = None
+    if not ctx.create_graph:
+        gd = g.data
+        xp = array_module(gd)
+        channels = inv_std.shape  # a size-1 channel axis may be summed with the others: reshape back
+        total = xp.einsum(param_sum, gd).reshape(channels) if (has_weight and need[1] is not None) or has_bias else None
+        if need[0] is not None:
+            scale = weight.data * inv_std if has_weight else inv_std
+            gx = _wrap(gd * scale.reshape(view))
+        if has_weight and need[1] is not None:
+            # sum(g * (x * inv_std + offset)) per channel
+            gw = _wrap(xp.einsum(param_dot, gd, x.data).reshape(channels) * inv_std + total * offset)
+        if has_bias and need[-1] is not None:
+            gb = _wrap(total)
+    else:
+        inv_view, offset_view = _wrap(inv_std.reshape(view)), _wrap(offset.reshape(view))
+        if need[0] is not None:
+            gx = g * (weight.reshape(view) * inv_view) if has_weight else g * inv_view
+        if has_weight and need[1] is not None:
+            gw = (g * (x * inv_view + offset_view)).sum(dim=param_axes).reshape(inv_std.shape)
+        if has_bias and need[-1] is not None:
+            gb = g.sum(dim=param_axes).reshape(inv_std.shape)
+    grads = [gx]
+    if has_weight:
+        grads.append(gw)
+    if has_bias:
+        grads.append(gb)
+    return tuple(grads)
+
+
+def batch_norm_eval(x: Tensor, running_mean, running_var, eps: float, view, weight=None, bias=None) -> Tensor:
+    """Normalize x (N, C, *) with the fixed per-channel statistics ``running_mean``/``running_var`` (arrays)."""
+    xp = array_module(x.data)
+    dtype = x.data.dtype
+    inv_std = (1.0 / xp.sqrt(running_var + eps)).astype(dtype, copy=False)
+    offset = -(running_mean.astype(dtype, copy=False) * inv_std)
+    param_axes, sums = _layout(x.data.ndim, (), tuple(view))
+    spec = (tuple(view), param_axes, weight is not None, bias is not None, sums[2:], inv_std, offset)
+    return applyn(_batch_norm_eval, _params(x, weight, bias), spec)
