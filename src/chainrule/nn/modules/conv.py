@@ -1,3 +1,199 @@
-"""conv layers (to be filled)."""
+"""Convolution layers: Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, with PyTorch's arguments and init.
 
-__all__: list[str] = []
+Weights start as in PyTorch: ``kaiming_uniform_(a=sqrt(5))``, which is
+U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the bias U(-1/sqrt(fan_in),
+1/sqrt(fan_in)), with ``fan_in = weight.shape[1] * prod(kernel_size)`` (for
+transposed convolutions that is ``out_channels / groups * prod(kernel_size)``,
+PyTorch's convention), via ``chainrule.nn.init``.  Numbers come from
+chainrule's default generator (``cr.manual_seed``): reproducible, but not
+torch's draws.
+
+Differences from PyTorch: only ``padding_mode='zeros'`` (others raise
+NotImplementedError), and inputs must be batched: (N, C, L) / (N, C, H, W).
+"""
+
+from __future__ import annotations
+
+import math
+
+from ... import backend, creation
+from ...tensor import Tensor
+from .. import init
+from ..functional import conv as conv_f
+from ..module import Module, Parameter
+
+__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
+
+
+class _ConvNd(Module):
+    _nd = 2
+    _transposed = False
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", output_padding=0, device=None,
+                 dtype=None):
+        super().__init__()
+        name = type(self).__name__
+        nd = self._nd
+        if groups <= 0:
+            raise ValueError(f"{name}: groups must be a positive integer, got {groups}")
+        if in_channels % groups:
+            raise ValueError(f"{name}: in_channels ({in_channels}) must be divisible by groups ({groups})")
+        if out_channels % groups:
+            raise ValueError(f"{name}: out_channels ({out_channels}) must be divisible by groups ({groups})")
+        if padding_mode != "zeros":
+            if padding_mode in ("reflect", "replicate", "circular"):
+                raise NotImplementedError(f"{name}: padding_mode={padding_mode!r} is not implemented yet; "
+                                          "only 'zeros' is (pad the input yourself with F.pad)")
+            raise ValueError(f"{name}: padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular', "
+                             f"got {padding_mode!r}")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = conv_f.ntuple(kernel_size, nd, "kernel_size", name)
+        self.stride = conv_f.ntuple(stride, nd, "stride", name)
+        if isinstance(padding, str):
+            if self._transposed:
+                raise ValueError(f"{name}: padding must be an int or a tuple of ints, got {padding!r}")
+            if padding not in ("same", "valid"):
+                raise ValueError(f"{name}: padding must be 'valid', 'same', an int or a tuple, got {padding!r}")
+            if padding == "same" and any(s != 1 for s in self.stride):
+                raise ValueError(f"{name}: padding='same' is not supported for strided convolutions")
+            self.padding = padding
+        else:
+            self.padding = conv_f.ntuple(padding, nd, "padding", name)
+        self.dilation = conv_f.ntuple(dilation, nd, "dilation", name)
+        self.output_padding = conv_f.ntuple(output_padding, nd, "output_padding", name)
+        self.groups = groups
+        self.padding_mode = padding_mode
+        dtype = backend.as_dtype(dtype) if dtype is not None else backend.get_default_dtype()
+        if self._transposed:
+            shape = (in_channels, out_channels // groups, *self.kernel_size)
+        else:
+            shape = (out_channels, in_channels // groups, *self.kernel_size)
+        self.weight = Parameter(creation.empty(*shape, dtype=dtype, device=device))
+        if bias:
+            self.bias = Parameter(creation.empty(out_channels, dtype=dtype, device=device))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Draw weight and bias again, as PyTorch's ``reset_parameters`` (kaiming_uniform_(a=sqrt(5)))."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+            init.uniform_(self.bias, -bound, bound)
+
+    def _layer_name(self) -> str:
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+    def extra_repr(self) -> str:
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        zeros, ones = (0,) * self._nd, (1,) * self._nd
+        if self.padding != zeros:
+            text += f", padding={self.padding!r}" if isinstance(self.padding, str) else f", padding={self.padding}"
+        if self.dilation != ones:
+            text += f", dilation={self.dilation}"
+        if self.output_padding != zeros:
+            text += f", output_padding={self.output_padding}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        if self.bias is None:
+            text += ", bias=False"
+        if self.padding_mode != "zeros":
+            text += f", padding_mode={self.padding_mode}"
+        return text
+
+
+class _ConvForward(_ConvNd):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, 0, device, dtype)
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return conv_f.convolution(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups,
+                             self._nd, self._layer_name())
+
+
+class Conv1d(_ConvForward):
+    """1-d convolution layer: (N, C_in, L) -> (N, C_out, L_out); weight (C_out, C_in/groups, k), bias (C_out,).
+
+    ``padding`` is an int, a 1-tuple, 'valid' or 'same'.  See ``F.conv1d``.
+    """
+
+    _nd = 1
+
+
+class Conv2d(_ConvForward):
+    """2-d convolution layer: (N, C_in, H, W) -> (N, C_out, H_out, W_out).
+
+    weight (C_out, C_in/groups, kH, kW), bias (C_out,).  ``padding`` is an int,
+    a pair, 'valid' or 'same'; ``H_out = (H + 2*padding - dilation*(kH-1) - 1) // stride + 1``.
+    A 3-D (unbatched) input or a channel mismatch raises ShapeError naming this layer.
+    """
+
+    _nd = 2
+
+
+class _ConvTransposeNd(_ConvNd):
+    _transposed = True
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros", device=None,
+                 dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, output_padding, device, dtype)
+
+    def _output_padding(self, x, output_size):
+        """output_padding that makes the output ``output_size`` (PyTorch's rule; None keeps the set one)."""
+        if output_size is None:
+            return self.output_padding
+        nd = self._nd
+        size = list(output_size)
+        if len(size) == nd + 2:
+            size = size[2:]
+        if len(size) != nd:
+            raise ValueError(f"{self._layer_name()}: output_size must have {nd} or {nd + 2} elements, got "
+                             f"{tuple(output_size)}")
+        pads = []
+        for i in range(nd):
+            smallest = ((x.shape[i + 2] - 1) * self.stride[i] - 2 * self.padding[i]
+                        + self.dilation[i] * (self.kernel_size[i] - 1) + 1)
+            largest = smallest + self.stride[i] - 1
+            if not smallest <= size[i] <= largest:
+                raise ValueError(f"{self._layer_name()}: requested an output size of {tuple(size)}, but valid sizes "
+                                 f"range from {smallest} to {largest} in dimension {i + 2} for input "
+                                 f"{tuple(x.shape)}")
+            pads.append(size[i] - smallest)
+        return tuple(pads)
+
+    def forward(self, input: Tensor, output_size=None) -> Tensor:  # noqa: A002
+        name = self._layer_name()
+        output_padding = self.output_padding
+        if output_size is not None:
+            conv_f.check_conv_shapes(input, self.weight, self.bias, self.groups, self._nd, name, transposed=True)
+            output_padding = self._output_padding(input, output_size)
+        return conv_f.transposed_convolution(input, self.weight, self.bias, self.stride, self.padding, output_padding,
+                                             self.groups, self.dilation, self._nd, name)
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """1-d transposed convolution: (N, C_in, L) -> (N, C_out, L_out); weight (C_in, C_out/groups, k).
+
+    ``L_out = (L - 1)*stride - 2*padding + dilation*(k-1) + output_padding + 1``;
+    ``forward(x, output_size)`` picks output_padding to reach a given size.
+    """
+
+    _nd = 1
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """2-d transposed convolution: (N, C_in, H, W) -> (N, C_out, H_out, W_out); weight (C_in, C_out/groups, kH, kW).
+
+    ``H_out = (H - 1)*stride - 2*padding + dilation*(kH-1) + output_padding + 1``;
+    ``forward(x, output_size)`` picks output_padding to reach a given size.
+    """
+
+    _nd = 2

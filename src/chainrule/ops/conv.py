@@ -1,0 +1,311 @@
+"""Convolution primitives: N-d convolution as one GEMM over a window view.
+
+Three primitives share one geometry and are each other's derivatives, so
+backward of backward works (``create_graph=True``).  With ``y = conv(x, w)``
+(cross-correlation, as in PyTorch) and a gradient ``g`` shaped like ``y``:
+
+* ``conv(x, w[, b])``            -> y        vjp: (conv_input_grad(g, w), conv_weight_grad(x, g), sum(g))
+* ``conv_input_grad(g, w)``      -> x-shaped vjp: (conv(h, w), conv_weight_grad(h, g))
+* ``conv_weight_grad(x, g)``     -> w-shaped vjp: (conv_input_grad(g, h), conv(x, h))
+
+``conv_input_grad`` is also the transposed convolution (``conv_transpose2d``).
+
+Layout.  The math runs channels-last: the (zero-padded) input is laid out as
+``(N, *spatial, C)``, a strided window view ``(N, *out, *kernel, C)`` is
+reshaped into the ``(N * out_pixels, kernel_pixels * C)`` matrix (im2col) and
+multiplied by the weight reshaped to ``(kernel_pixels * C, O)``: one GEMM.  The
+result is returned as an ``(N, O, *out)`` *view* of channels-last memory, so the
+next convolution (or a pooling / elementwise layer in between, which keep the
+memory order) reads its input without a transpose.  The input gradient is one
+batched GEMM ``(M, O) @ (O, C)`` per kernel offset (contiguous results) followed
+by a strided slice-add per offset (col2im); the weight gradient is one GEMM.
+Grouped convolutions use a batched GEMM over groups.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from ..autograd.graph import apply2, applyn, primitive
+from ..errors import DTypeError, ShapeError
+from ..tensor import Tensor
+
+
+class ConvGeometry(NamedTuple):
+    """Everything about a convolution except the arrays: sizes are per spatial dimension."""
+
+    in_size: tuple  # spatial size of the input, before padding
+    kernel: tuple
+    stride: tuple
+    padding: tuple  # ((low, high), ...): zeros added before and after each spatial dimension
+    dilation: tuple
+    groups: int
+    out_size: tuple
+
+
+def conv_geometry(in_size, kernel, stride, padding, dilation, groups, op="conv") -> ConvGeometry:
+    """The geometry of a convolution; ShapeError when the (padded) input is smaller than the kernel's span."""
+    out = []
+    for size, k, s, (lo, hi), d in zip(in_size, kernel, stride, padding, dilation):
+        span = d * (k - 1) + 1
+        room = size + lo + hi - span
+        if room < 0:
+            raise ShapeError(
+                f"{op}: the padded input size {size + lo + hi} (input {tuple(in_size)}, padding {tuple(padding)}) "
+                f"is smaller than the dilated kernel size {span} (kernel {tuple(kernel)}, dilation {tuple(dilation)})"
+            )
+        out.append(room // s + 1)
+    return ConvGeometry(tuple(in_size), tuple(kernel), tuple(stride), tuple(padding), tuple(dilation), groups,
+                        tuple(out))
+
+
+# ---------------------------------------------------------------------------
+# array helpers (raw arrays of the module xp)
+
+
+def _channels_last(a):
+    """(N, C, *S) -> (N, *S, C) view."""
+    nd = a.ndim - 2
+    return a.transpose(0, *range(2, nd + 2), 1)
+
+
+def _channels_first(a):
+    """(N, *S, C) -> (N, C, *S) view."""
+    nd = a.ndim - 2
+    return a.transpose(0, nd + 1, *range(1, nd + 1))
+
+
+def _padded_channels_last(xp, x, geom):
+    """x (N, C, *S) as (N, *S_padded, C), zero padded; a view when there is no padding."""
+    xt = _channels_last(x)
+    if not any(lo or hi for lo, hi in geom.padding):
+        return xt
+    shape = (x.shape[0], *(s + lo + hi for s, (lo, hi) in zip(geom.in_size, geom.padding)), x.shape[1])
+    out = xp.zeros(shape, dtype=x.dtype)
+    out[(slice(None), *(slice(lo, lo + s) for s, (lo, _) in zip(geom.in_size, geom.padding)))] = xt
+    return out
+
+
+def _windows(xp, xpad, geom):
+    """Strided view (N, *out, *kernel, groups, C_per_group) of a padded channels-last input."""
+    st = xpad.strides
+    nd = len(geom.kernel)
+    groups = geom.groups
+    per_group = xpad.shape[-1] // groups
+    shape = (xpad.shape[0], *geom.out_size, *geom.kernel, groups, per_group)
+    strides = (
+        st[0],
+        *(st[1 + i] * geom.stride[i] for i in range(nd)),
+        *(st[1 + i] * geom.dilation[i] for i in range(nd)),
+        st[-1] * per_group,
+        st[-1],
+    )
+    return xp.lib.stride_tricks.as_strided(xpad, shape, strides)
+
+
+def _im2col(xp, xpad, geom):
+    """(groups, N * out_pixels, kernel_pixels * C_per_group): the windows as GEMM rows (one copy)."""
+    win = _windows(xp, xpad, geom)
+    rows = win.shape[0] * math.prod(geom.out_size)
+    if geom.groups == 1:
+        return xp.ascontiguousarray(win.reshape(1, rows, -1))  # (a no-op unless reshape made a strided view)
+    nd = len(geom.kernel)
+    by_group = win.transpose(2 * nd + 1, *range(2 * nd + 1), 2 * nd + 2)
+    return xp.ascontiguousarray(by_group.reshape(geom.groups, rows, -1))
+
+
+def _weight_matrix(w, groups):
+    """w (O, C_per_group, *K) -> (groups, kernel_pixels * C_per_group, O_per_group), rows ordered as im2col's."""
+    out_channels, per_group = w.shape[:2]
+    nd = w.ndim - 2
+    wg = w.reshape(groups, out_channels // groups, per_group, *w.shape[2:])
+    return wg.transpose(0, *range(3, 3 + nd), 2, 1).reshape(groups, -1, out_channels // groups)
+
+
+def _grad_matrix(xp, g):
+    """g (N, O, *out) -> contiguous (N * out_pixels, O): free when g is channels-last in memory.
+
+    Contiguous on purpose: a broadcast gradient (from ``.sum()``) reshapes to a
+    zero-stride view, which would make matmul skip BLAS (about 3x slower).
+    """
+    return xp.ascontiguousarray(_channels_last(g).reshape(-1, g.shape[1]))
+
+
+def _offset_slices(geom, offsets):
+    """Slices of the padded input read by kernel offset ``offsets`` for every output position."""
+    return tuple(
+        slice(o * d, o * d + s * (n - 1) + 1, s)
+        for o, d, s, n in zip(offsets, geom.dilation, geom.stride, geom.out_size)
+    )
+
+
+def _conv_forward(xp, xpad, w, b, geom):
+    """(N, *out, O) contiguous, from a padded channels-last input."""
+    cols = _im2col(xp, xpad, geom)
+    wm = _weight_matrix(w, geom.groups)
+    if geom.groups == 1:
+        out = cols[0] @ wm[0]
+    else:
+        out = xp.matmul(cols, wm)  # (groups, M, O_per_group)
+        out = out.transpose(1, 0, 2).reshape(cols.shape[1], -1)
+    if b is not None:
+        out += b
+    return out.reshape(xpad.shape[0], *geom.out_size, w.shape[0])
+
+
+# ---------------------------------------------------------------------------
+# primitives
+
+
+@primitive("conv", save=True, extra=True)
+def _conv(xp, *arrays_and_geom):
+    *arrays, geom = arrays_and_geom
+    x, w = arrays[0], arrays[1]
+    b = arrays[2] if len(arrays) == 3 else None
+    xpad = _padded_channels_last(xp, x, geom)
+    # the padded channels-last input is kept for the weight gradient (no second pad / transpose)
+    return _channels_first(_conv_forward(xp, xpad, w, b, geom)), xpad
+
+
+@_conv.defvjp
+def _conv_vjp(ctx, g):
+    x, w = ctx.saved[0], ctx.saved[1]
+    (geom,) = ctx.args
+    need = ctx.next
+    grads = [
+        apply2(_conv_input_grad, g, w, geom) if need[0] is not None else None,
+        apply2(_conv_weight_grad, x, g, geom, ctx.extra) if need[1] is not None else None,
+    ]
+    if len(need) == 3:
+        grads.append(g.sum(dim=(0, *range(2, g.data.ndim))) if need[2] is not None else None)
+    return tuple(grads)
+
+
+@primitive("conv_input_grad", save=True)
+def _conv_input_grad(xp, g, w, geom):
+    """The transposed convolution: (N, O, *out) -> (N, C, *in)."""
+    n = g.shape[0]
+    nd = len(geom.kernel)
+    groups = geom.groups
+    out_channels, per_group = w.shape[:2]
+    out_per_group = out_channels // groups
+    kernel_pixels = math.prod(geom.kernel)
+    gm = _grad_matrix(xp, g)  # (M, O)
+    # w (O, Cg, *K) -> (groups, K, O_per_group, Cg): one (O_per_group, Cg) block per kernel offset
+    # (contiguous: a strided operand would make matmul skip BLAS)
+    wt = xp.ascontiguousarray(w.reshape(groups, out_per_group, per_group, kernel_pixels).transpose(0, 3, 1, 2))
+    if groups == 1:
+        cols = xp.matmul(gm, wt[0])  # (K, M, Cg), each offset's block contiguous
+        cols = cols.reshape(kernel_pixels, n, *geom.out_size, 1, per_group)
+    else:
+        gmg = gm.reshape(-1, groups, out_per_group).transpose(1, 0, 2)[:, None]  # (groups, 1, M, Og)
+        cols = xp.matmul(gmg, wt)  # (groups, K, M, Cg)
+        cols = cols.reshape(groups, kernel_pixels, n, *geom.out_size, per_group)
+        cols = xp.moveaxis(cols, 0, -2)  # (K, N, *out, groups, Cg)
+    padded = tuple(s + lo + hi for s, (lo, hi) in zip(geom.in_size, geom.padding))
+    dxpad = xp.zeros((n, *padded, groups, per_group), dtype=g.dtype)
+    for k, offsets in enumerate(np.ndindex(*geom.kernel)):
+        dxpad[(slice(None), *_offset_slices(geom, offsets))] += cols[k]
+    if any(lo or hi for lo, hi in geom.padding):
+        dxpad = dxpad[(slice(None), *(slice(lo, lo + s) for s, (lo, _) in zip(geom.in_size, geom.padding)))]
+    dx = dxpad.reshape(n, *geom.in_size, groups * per_group)
+    return dx.transpose(0, nd + 1, *range(1, nd + 1))
+
+
+@_conv_input_grad.defvjp
+def _conv_input_grad_vjp(ctx, h):
+    g, w = ctx.saved
+    (geom,) = ctx.args
+    need = ctx.next
+    return (
+        applyn(_conv, (h, w), geom) if need[0] is not None else None,
+        apply2(_conv_weight_grad, h, g, geom, None) if need[1] is not None else None,
+    )
+
+
+@primitive("conv_weight_grad", save=True)
+def _conv_weight_grad(xp, x, g, geom, xpad):
+    """dL/dw (O, C_per_group, *K) from the input and the output gradient; ``xpad`` is the forward's cache or None."""
+    if xpad is None:
+        xpad = _padded_channels_last(xp, x, geom)
+    nd = len(geom.kernel)
+    groups = geom.groups
+    cols = _im2col(xp, xpad, geom)  # (groups, M, K * Cg)
+    gm = _grad_matrix(xp, g)  # (M, O)
+    out_channels = gm.shape[1]
+    per_group = x.shape[1] // groups
+    if groups == 1:
+        gw = cols[0].T @ gm  # (K * Cg, O)
+    else:
+        gw = xp.matmul(cols.transpose(0, 2, 1), gm.reshape(-1, groups, out_channels // groups).transpose(1, 0, 2))
+    gw = gw.reshape(groups, *geom.kernel, per_group, out_channels // groups)
+    gw = gw.transpose(0, nd + 2, nd + 1, *range(1, nd + 1))  # (groups, Og, Cg, *K)
+    return xp.ascontiguousarray(gw).reshape(out_channels, per_group, *geom.kernel)
+
+
+@_conv_weight_grad.defvjp
+def _conv_weight_grad_vjp(ctx, h):
+    x, g = ctx.saved
+    geom = ctx.args[0]
+    need = ctx.next
+    return (
+        apply2(_conv_input_grad, g, h, geom) if need[0] is not None else None,
+        applyn(_conv, (x, h), geom) if need[1] is not None else None,
+    )
+
+
+# ---------------------------------------------------------------------------
+# public (ops-level) functions: arguments already normalized to per-dimension tuples
+
+
+def _check_dtypes(op, tensors):
+    dtypes = {t.data.dtype for t in tensors if t is not None}
+    if len(dtypes) > 1 or any(d.kind != "f" for d in dtypes):
+        names = ", ".join(f"{t.data.dtype}" for t in tensors if t is not None)
+        raise DTypeError(f"{op}: input, weight and bias must share one floating dtype, got {names}")
+
+
+def conv(x: Tensor, weight: Tensor, bias: Tensor | None, stride, padding, dilation, groups: int,
+         op: str = "conv") -> Tensor:
+    """N-d convolution (cross-correlation) of x (N, C, *S) with weight (O, C/groups, *K) and bias (O,) or None.
+
+    ``stride`` and ``dilation`` are tuples with one entry per spatial dimension,
+    ``padding`` a tuple of (low, high) zero-padding pairs.  Shapes are assumed
+    checked (see ``chainrule.nn.functional.conv``).  Returns (N, O, *out), a
+    view of channels-last memory.
+    """
+    _check_dtypes(op, (x, weight, bias))
+    geom = conv_geometry(x.data.shape[2:], weight.data.shape[2:], stride, padding, dilation, groups, op)
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    return applyn(_conv, inputs, geom)
+
+
+def conv_transpose(x: Tensor, weight: Tensor, bias: Tensor | None, stride, padding, output_padding, dilation,
+                   groups: int, op: str = "conv_transpose") -> Tensor:
+    """Transposed convolution of x (N, C_in, *S) with weight (C_in, C_out/groups, *K): the gradient of ``conv``.
+
+    ``padding`` is one int per dimension (PyTorch's ``dilation * (k - 1) - padding``
+    zeros of the equivalent direct convolution), ``output_padding`` adds size to
+    the high end of each output dimension.
+    """
+    _check_dtypes(op, (x, weight, bias))
+    kernel = weight.data.shape[2:]
+    in_size = x.data.shape[2:]
+    out_size = tuple(
+        (n - 1) * s - 2 * p + d * (k - 1) + op_ + 1
+        for n, s, p, d, k, op_ in zip(in_size, stride, padding, dilation, kernel, output_padding)
+    )
+    if any(o <= 0 for o in out_size):
+        raise ShapeError(f"{op}: the output size {out_size} would not be positive (input {tuple(x.shape)}, "
+                         f"kernel {tuple(kernel)}, stride {tuple(stride)}, padding {tuple(padding)})")
+    # the direct convolution this is the gradient of: input size out_size, output size in_size.  Its windows
+    # need not reach the high end of the output: output_padding rows (and the rows a stride skips) get zeros
+    geom = ConvGeometry(out_size, tuple(kernel), tuple(stride), tuple((p, p) for p in padding), tuple(dilation),
+                        groups, tuple(in_size))
+    out = apply2(_conv_input_grad, x, weight, geom)
+    if bias is not None:
+        out = out + bias.reshape(-1, *([1] * len(kernel)))
+    return out

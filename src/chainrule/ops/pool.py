@@ -1,0 +1,323 @@
+"""Pooling primitives: max and average pooling over the last 1 or 2 (or more) dimensions.
+
+Both work on strided slices, one per kernel offset: the window element at
+offset ``k`` of every output position is ``x_padded[..., k*d : k*d + s*(out-1) + 1 : s]``.
+A Python loop over the ``prod(kernel)`` offsets replaces gathering windows, so
+no ``np.add.at`` is ever needed, and every pass is a vectorized NumPy op.
+
+* max pooling keeps, per output, the offset of its window's maximum (the first
+  one on ties, NaN counting as a maximum, as PyTorch's CPU kernel does).  Its
+  backward ``max_pool_scatter`` writes each gradient at that offset; the
+  adjoint ``max_pool_gather`` reads it back, so each is the other's vjp.
+* average pooling is linear: ``avg_pool`` and ``avg_pool_backward`` are each
+  other's transpose.
+
+Tiled windows (stride == kernel, no padding) take the same path: measured with
+NumPy 2.4, a reshape to ``(.., out, k, ..)`` and a sum over the short window
+axes is ~10x slower than ``prod(kernel)`` strided adds, and broadcasting the
+gradient back through such a view ~2x slower than strided writes.  Windows
+that do not overlap are written, not added, in backward.
+
+Leading dimensions (batch, channels) are arbitrary; memory order is kept
+(a channels-last input gives a channels-last output).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from ..autograd.graph import apply1, primitive
+from ..backend import array_module
+from ..errors import ShapeError
+from ..tensor import Tensor, _wrap
+
+
+class PoolGeometry(NamedTuple):
+    """Sizes per pooled (trailing) dimension."""
+
+    in_size: tuple
+    kernel: tuple
+    stride: tuple
+    padding: tuple  # ((low, high), ...); high includes the ceil_mode overhang
+    dilation: tuple
+    out_size: tuple
+
+    @property
+    def disjoint(self) -> bool:
+        """No input element is in two windows."""
+        return all(s >= d * (k - 1) + 1 for s, d, k in zip(self.stride, self.dilation, self.kernel))
+
+
+def pool_output_size(size, kernel, stride, pad, dilation, ceil_mode) -> int:
+    """PyTorch's pooling output size (a window must start inside the input or its left padding)."""
+    span = dilation * (kernel - 1) + 1
+    numerator = size + 2 * pad - span + (stride - 1 if ceil_mode else 0)
+    out = numerator // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
+
+
+def pool_geometry(in_size, kernel, stride, padding, dilation, ceil_mode, op="pool") -> PoolGeometry:
+    """Check the arguments as PyTorch does and work out the output size and padding."""
+    out_size, pads = [], []
+    for n, k, s, p, d in zip(in_size, kernel, stride, padding, dilation):
+        if k <= 0 or s <= 0 or d <= 0 or p < 0:
+            raise ValueError(f"{op}: kernel_size, stride and dilation must be positive and padding non-negative, "
+                             f"got kernel_size={tuple(kernel)}, stride={tuple(stride)}, padding={tuple(padding)}, "
+                             f"dilation={tuple(dilation)}")
+        if p > k // 2:
+            raise ValueError(f"{op}: padding should be at most half of the kernel size, got padding={tuple(padding)} "
+                             f"for kernel_size={tuple(kernel)}")
+        o = pool_output_size(n, k, s, p, d, ceil_mode)
+        if o < 1:
+            raise ShapeError(f"{op}: input of spatial size {tuple(in_size)} is too small for kernel_size="
+                             f"{tuple(kernel)}, stride={tuple(stride)}, padding={tuple(padding)}, dilation="
+                             f"{tuple(dilation)} (output size {o})")
+        out_size.append(o)
+        pads.append((p, max(p, (o - 1) * s + d * (k - 1) + 1 - n - p)))
+    return PoolGeometry(tuple(in_size), tuple(kernel), tuple(stride), tuple(pads), tuple(dilation), tuple(out_size))
+
+
+# ---------------------------------------------------------------------------
+# array helpers
+
+
+def _alloc_like(xp, ref, shape, fill=0, dtype=None):
+    """An array of ``shape`` filled with ``fill`` whose memory order follows ``ref``'s (channels-last stays so)."""
+    dtype = ref.dtype if dtype is None else dtype
+    order = sorted(range(ref.ndim), key=lambda i: -ref.strides[i]) if ref.ndim else []
+    ordered = tuple(shape[i] for i in order)
+    out = xp.zeros(ordered, dtype=dtype) if fill == 0 else xp.full(ordered, fill, dtype=dtype)
+    return out.transpose(np.argsort(order))
+
+
+def _padded_shape(shape, geom):
+    nd = len(geom.kernel)
+    return shape[:-nd] + tuple(n + lo + hi for n, (lo, hi) in zip(geom.in_size, geom.padding))
+
+
+def _pad(xp, x, geom, fill):
+    if not any(lo or hi for lo, hi in geom.padding):
+        return x
+    out = _alloc_like(xp, x, _padded_shape(x.shape, geom), fill)
+    out[_interior(geom)] = x
+    return out
+
+
+def _interior(geom):
+    return (Ellipsis, *(slice(lo, lo + n) for n, (lo, _) in zip(geom.in_size, geom.padding)))
+
+
+def _crop(xpad, geom):
+    if not any(lo or hi for lo, hi in geom.padding):
+        return xpad
+    return xpad[_interior(geom)]
+
+
+def _offset_slices(geom):
+    """[(k, slices)] for each kernel offset k (row-major, the tie order)."""
+    return [
+        (k, (Ellipsis, *(slice(o * d, o * d + s * (n - 1) + 1, s)
+                         for o, d, s, n in zip(offsets, geom.dilation, geom.stride, geom.out_size))))
+        for k, offsets in enumerate(np.ndindex(*geom.kernel))
+    ]
+
+
+def _lowest(dtype):
+    return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
+
+
+# ---------------------------------------------------------------------------
+# max pooling
+
+
+@primitive("max_pool", multi=True, nondiff=(1,), extra=True)
+def _max_pool(xp, x, geom):
+    """(values, window offset of each maximum); the offsets are int (uint8 for windows of <= 256)."""
+    xpad = _pad(xp, x, geom, _lowest(x.dtype))
+    slices = _offset_slices(geom)
+    best = xpad[slices[0][1]].copy(order="K")
+    index = _alloc_like(xp, best, best.shape, dtype=np.uint8 if len(slices) <= 256 else np.int32)
+    with_nan = x.dtype.kind == "f" and x.size and bool(xp.isnan(x.max()))
+    for k, sl in slices[1:]:
+        v = xpad[sl]
+        take = v > best
+        if with_nan:  # PyTorch: a NaN is a maximum and the last NaN wins
+            take |= xp.isnan(v)
+            best = xp.where(take, v, best)
+        else:
+            xp.maximum(best, v, out=best)
+        index += take * (index.dtype.type(k) - index)  # index = k where take (no masked writes: they are slow)
+    return (best, index), index
+
+
+@_max_pool.defvjp
+def _max_pool_vjp(ctx, g, _g_index):
+    (geom,) = ctx.args
+    return apply1(_max_pool_scatter, g, ctx.extra, geom)
+
+
+def _select(xp, values, mask, finite):
+    """values where mask, else 0.  A multiply when values are finite (2x faster than where; inf * 0 would be NaN)."""
+    return values * mask if finite else xp.where(mask, values, values.dtype.type(0))
+
+
+def _all_finite(xp, a):
+    # one cheap reduction; a sum that overflows only sends us down the exact (slower) path
+    return bool(xp.isfinite(a.sum()))
+
+
+@primitive("max_pool_scatter")
+def _max_pool_scatter(xp, g, index, geom):
+    """Each output gradient written at its window's maximum: (*lead, *out) -> (*lead, *in)."""
+    gpad = _alloc_like(xp, index, _padded_shape(g.shape, geom), dtype=g.dtype)  # the forward's memory order
+    finite = _all_finite(xp, g)
+    for k, sl in _offset_slices(geom):
+        if geom.disjoint and finite:  # every input element in at most one window: write, do not add
+            xp.multiply(g, index == k, out=gpad[sl])
+        elif geom.disjoint:
+            gpad[sl] = _select(xp, g, index == k, finite)
+        else:
+            gpad[sl] += _select(xp, g, index == k, finite)
+    return _crop(gpad, geom)
+
+
+@_max_pool_scatter.defvjp
+def _max_pool_scatter_vjp(ctx, h):
+    index, geom = ctx.args
+    return apply1(_max_pool_gather, h, index, geom)
+
+
+@primitive("max_pool_gather")
+def _max_pool_gather(xp, h, index, geom):
+    """h read at each window's maximum: (*lead, *in) -> (*lead, *out); the adjoint of max_pool_scatter."""
+    hpad = _pad(xp, h, geom, 0)
+    finite = _all_finite(xp, h)
+    out = None
+    for k, sl in _offset_slices(geom):
+        part = _select(xp, hpad[sl], index == k, finite)
+        out = part if out is None else out + part
+    return out
+
+
+@_max_pool_gather.defvjp
+def _max_pool_gather_vjp(ctx, g):
+    index, geom = ctx.args
+    return apply1(_max_pool_scatter, g, index, geom)
+
+
+def flat_indices(index, geom, xp=np):
+    """Window offsets -> PyTorch's indices: the flat position in the (unpadded) pooled dims of each maximum."""
+    offsets = xp.unravel_index(index, geom.kernel) if len(geom.kernel) > 1 else (index,)
+    nd = len(geom.kernel)
+    flat = None
+    for i in range(nd):
+        shape = [1] * nd
+        shape[i] = -1
+        lo = geom.padding[i][0]
+        base = (xp.arange(geom.out_size[i]) * geom.stride[i] - lo).reshape(shape)
+        pos = base + offsets[i].astype(np.int64) * geom.dilation[i]
+        flat = pos if flat is None else flat * geom.in_size[i] + pos
+    return flat.astype(np.int64)
+
+
+def max_pool(x: Tensor, kernel, stride, padding, dilation, ceil_mode=False, return_indices=False, op="max_pool"):
+    """Max pooling over the last ``len(kernel)`` dims of x (per-dimension int tuples; arguments already parsed).
+
+    Returns the pooled tensor, and with ``return_indices`` also an int64 tensor
+    of PyTorch's indices (flat positions within each pooled plane).
+    """
+    nd = len(kernel)
+    geom = pool_geometry(x.data.shape[-nd:], kernel, stride, padding, dilation, ceil_mode, op)
+    out, window = apply1(_max_pool, x, geom)
+    if not return_indices:
+        return out
+    xp = array_module(x.data)
+    return out, _wrap(flat_indices(window.data, geom, xp))
+
+
+# ---------------------------------------------------------------------------
+# average pooling
+
+
+@primitive("avg_pool")
+def _avg_pool(xp, x, geom, scale):
+    """Window sums times ``scale`` (a number, or an array over the output positions)."""
+    # one strided add per kernel offset: for tiled windows this beats a reshape and sum
+    # over the small window axes (NumPy's reductions over short inner axes are slow)
+    xpad = _pad(xp, x, geom, 0)
+    slices = _offset_slices(geom)
+    total = xpad[slices[0][1]].copy(order="K")
+    for _, sl in slices[1:]:
+        total += xpad[sl]
+    total *= scale
+    return total
+
+
+@_avg_pool.defvjp
+def _avg_pool_vjp(ctx, g):
+    geom, scale = ctx.args
+    return apply1(_avg_pool_backward, g, geom, scale)
+
+
+@primitive("avg_pool_backward")
+def _avg_pool_backward(xp, g, geom, scale):
+    """The transpose of avg_pool: each output gradient spread, times ``scale``, over its window."""
+    scaled = g * scale
+    gpad = _alloc_like(xp, g, _padded_shape(g.shape, geom))
+    # strided writes (or adds, when windows overlap) beat broadcasting into a (.., out, k, ..) view and reshaping
+    for _, sl in _offset_slices(geom):
+        if geom.disjoint:
+            gpad[sl] = scaled
+        else:
+            gpad[sl] += scaled
+    return _crop(gpad, geom)
+
+
+@_avg_pool_backward.defvjp
+def _avg_pool_backward_vjp(ctx, h):
+    geom, scale = ctx.args
+    return apply1(_avg_pool, h, geom, scale)
+
+
+def _window_counts(n, k, s, p, out, include_pad):
+    """Per output position along one dim: how many elements PyTorch divides by."""
+    start = np.arange(out) * s - p
+    end = np.minimum(start + k, n + p)
+    if include_pad:
+        return end - start
+    return np.minimum(end, n) - np.maximum(start, 0)
+
+
+def avg_pool(x: Tensor, kernel, stride, padding, ceil_mode=False, count_include_pad=True, divisor_override=None,
+             op="avg_pool"):
+    """Average pooling over the last ``len(kernel)`` dims of x (per-dimension int tuples).
+
+    The divisor follows PyTorch: the window size including padding (but not
+    the ceil_mode overhang) when ``count_include_pad``, the number of input
+    elements in the window otherwise, or ``divisor_override``.
+    """
+    nd = len(kernel)
+    geom = pool_geometry(x.data.shape[-nd:], kernel, stride, padding, (1,) * nd, ceil_mode, op)
+    if divisor_override is not None:
+        if divisor_override == 0:
+            raise ValueError(f"{op}: divisor_override must not be zero")
+        scale = 1.0 / divisor_override
+    else:
+        counts = [
+            _window_counts(n, k, s, p, o, count_include_pad)
+            for n, k, s, p, o in zip(geom.in_size, kernel, stride, padding, geom.out_size)
+        ]
+        if all((c == c[0]).all() for c in counts):
+            scale = 1.0 / math.prod(int(c[0]) for c in counts)
+        else:
+            divisor = counts[0].astype(np.float64)
+            for c in counts[1:]:
+                divisor = np.multiply.outer(divisor, c)
+            xp = array_module(x.data)
+            scale = xp.asarray(1.0 / divisor, dtype=x.data.dtype)
+    return apply1(_avg_pool, x, geom, scale)

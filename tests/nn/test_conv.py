@@ -1,0 +1,271 @@
+"""Convolution layers: gradients (first and second order), argument handling, errors, init, dtypes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+import chainrule.nn as nn
+import chainrule.nn.functional as F
+from tests.parity import HAVE_TORCH
+
+
+def _t(shape, seed=0, dtype=np.float64, requires_grad=True):
+    values = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+    return cr.tensor(values, requires_grad=requires_grad)
+
+
+# ------------------------------------------------------------------ gradients
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(),
+        dict(stride=2, padding=1),
+        dict(stride=(1, 2), padding=(2, 0), dilation=(2, 1)),
+        dict(padding="same", dilation=(1, 2)),
+        dict(groups=2, padding=1, stride=(2, 1)),
+    ],
+    ids=["plain", "stride_pad", "tuples", "same", "groups"],
+)
+def test_conv2d_gradcheck_first_and_second_order(kwargs):
+    x, w, b = _t((2, 4, 5, 5), 1), _t((4, 4 // kwargs.get("groups", 1), 3, 2), 2), _t((4,), 3)
+
+    def fn(x, w, b):
+        return F.conv2d(x, w, b, **kwargs)
+
+    assert cr.autograd.gradcheck(fn, (x, w, b))
+    assert cr.autograd.gradgradcheck(fn, (x, w, b))
+
+
+@pytest.mark.parametrize("kwargs", [dict(stride=2, padding=1, output_padding=1), dict(groups=2, dilation=2)])
+def test_conv_transpose2d_gradcheck_first_and_second_order(kwargs):
+    x, w, b = _t((1, 4, 3, 3), 4), _t((4, 2, 2, 3), 5), _t((2 * kwargs.get("groups", 1),), 6)
+
+    def fn(x, w, b):
+        return F.conv_transpose2d(x, w, b, **kwargs)
+
+    assert cr.autograd.gradcheck(fn, (x, w, b))
+    assert cr.autograd.gradgradcheck(fn, (x, w, b))
+
+
+def test_conv1d_gradcheck_first_and_second_order():
+    x, w = _t((2, 2, 7), 7), _t((3, 2, 3), 8)
+
+    def fn(x, w):
+        return F.conv1d(x, w, stride=2, padding="valid", dilation=2)
+
+    assert cr.autograd.gradcheck(fn, (x, w))
+    assert cr.autograd.gradgradcheck(fn, (x, w))
+
+
+def test_hessian_vector_product_of_a_conv_net():
+    """create_graph through conv -> tanh -> conv: the gradient of (grad . v) equals central differences."""
+    x, w1, w2 = _t((1, 2, 5, 5), 9, requires_grad=False), _t((3, 2, 3, 3), 10), _t((2, 3, 3, 3), 11)
+    v = np.random.default_rng(12).standard_normal(w1.shape)
+
+    def loss(weight1):
+        return (F.conv2d(F.conv2d(x, weight1, padding=1).tanh(), w2) ** 2).sum()
+
+    (g,) = cr.autograd.grad(loss(w1), (w1,), create_graph=True)
+    (hv,) = cr.autograd.grad((g * cr.tensor(v)).sum(), (w1,))
+    eps = 1e-6
+    numeric = []
+    for sign in (1, -1):
+        w_shift = cr.tensor(w1.data + sign * eps * v, requires_grad=True)
+        (gs,) = cr.autograd.grad(loss(w_shift), (w_shift,))
+        numeric.append(gs.data)
+    np.testing.assert_allclose(hv.data, (numeric[0] - numeric[1]) / (2 * eps), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.torch
+@pytest.mark.skipif(not HAVE_TORCH, reason="torch is not installed")
+def test_double_backward_matches_torch():
+    import torch
+
+    rng = np.random.default_rng(13)
+    xv, wv = rng.standard_normal((2, 4, 6, 6)), rng.standard_normal((6, 2, 3, 3))
+    results = []
+    for lib, fn in [(cr, F.conv2d), (torch, torch.nn.functional.conv2d)]:
+        x, w = lib.tensor(xv, requires_grad=True), lib.tensor(wv, requires_grad=True)
+        y = fn(x, w, stride=2, padding=1, groups=2)
+        (gx,) = lib.autograd.grad((y**2).sum(), (x,), create_graph=True)
+        gw2, gx2 = lib.autograd.grad((gx**3).sum(), (w, x))
+        results.append([np.asarray(gw2.detach().numpy() if lib is torch else gw2.data),
+                        np.asarray(gx2.detach().numpy() if lib is torch else gx2.data)])
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-10)
+
+
+# ------------------------------------------------------------------ layouts, dtypes, modes
+
+
+def test_result_does_not_depend_on_input_memory_layout():
+    x = _t((2, 3, 6, 5), 14, dtype=np.float32)
+    w = _t((4, 3, 3, 3), 15, dtype=np.float32)
+    channels_last = cr.tensor(np.ascontiguousarray(x.data.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2))
+    strided = cr.tensor(np.repeat(x.data, 2, axis=-1)[..., ::2])
+    reference = F.conv2d(x, w, padding=1).data
+    for variant in (channels_last, strided):
+        np.testing.assert_array_equal(F.conv2d(variant, w, padding=1).data, reference)
+
+
+def test_conv_chain_keeps_float32_and_grads_are_float32():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.MaxPool2d(2), nn.ConvTranspose2d(4, 2, 2, stride=2),
+                          nn.AvgPool2d(2), nn.AdaptiveAvgPool2d(1))
+    x = _t((2, 3, 8, 8), 16, dtype=np.float32)
+    out = model(x)
+    assert out.dtype == cr.float32 and out.shape == (2, 2, 1, 1)
+    out.sum().backward()
+    assert x.grad.dtype == cr.float32
+    for name, p in model.named_parameters():
+        assert p.grad is not None and p.grad.dtype == cr.float32, name
+
+
+def test_no_grad_forward_records_nothing():
+    layer = nn.Conv2d(2, 3, 3)
+    with cr.no_grad():
+        out = layer(_t((1, 2, 5, 5), 17, dtype=np.float32))
+    assert not out.requires_grad and out._edge is None
+
+
+def test_input_modified_in_place_after_forward_is_detected():
+    x = _t((1, 2, 4, 4), 18)
+    w = _t((2, 2, 3, 3), 19)
+    base = x * 1.0
+    out = F.conv2d(base, w)
+    base.data[...] = 0
+    base._bump()
+    with pytest.raises(cr.GradientError):
+        out.sum().backward()
+
+
+def test_bias_gradient_is_the_sum_of_the_output_gradient():
+    x, w, b = _t((2, 3, 5, 4), 20), _t((4, 3, 2, 2), 21), _t((4,), 22)
+    out = F.conv2d(x, w, b, stride=(1, 2))
+    g = np.random.default_rng(23).standard_normal(out.shape)
+    out.backward(cr.tensor(g))
+    np.testing.assert_allclose(b.grad.data, g.sum(axis=(0, 2, 3)), rtol=1e-12)
+
+
+def test_conv_equals_a_direct_loop():
+    """A slow, obviously-correct cross-correlation, independent of torch."""
+    rng = np.random.default_rng(24)
+    x, w = rng.standard_normal((2, 4, 7, 6)), rng.standard_normal((6, 2, 3, 2))
+    stride, pad, dil, groups = (2, 1), (1, 2), (2, 1), 2
+    out = F.conv2d(cr.tensor(x), cr.tensor(w), stride=stride, padding=pad, dilation=dil, groups=groups).data
+    xp = np.pad(x, ((0, 0), (0, 0), (pad[0], pad[0]), (pad[1], pad[1])))
+    expected = np.zeros(out.shape)
+    for n in range(2):
+        for o in range(6):
+            g = o // 3
+            for i in range(out.shape[2]):
+                for j in range(out.shape[3]):
+                    patch = xp[n, 2 * g:2 * g + 2, i * stride[0]:i * stride[0] + dil[0] * 2 + 1:dil[0],
+                               j * stride[1]:j * stride[1] + dil[1] * 1 + 1:dil[1]]
+                    expected[n, o, i, j] = (patch * w[o]).sum()
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+
+
+# ------------------------------------------------------------------ modules
+
+
+def test_module_shapes_defaults_and_repr():
+    layer = nn.Conv2d(16, 32, 3, padding=1)
+    assert layer.weight.shape == (32, 16, 3, 3) and layer.bias.shape == (32,)
+    assert layer.kernel_size == (3, 3) and layer.stride == (1, 1) and layer.padding == (1, 1)
+    assert repr(layer) == "Conv2d(16, 32, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))"
+    assert sorted(layer.state_dict()) == ["bias", "weight"]
+    t = nn.ConvTranspose2d(4, 6, (2, 3), stride=2, groups=2, bias=False)
+    assert t.weight.shape == (4, 3, 2, 3) and t.bias is None
+    assert repr(t) == "ConvTranspose2d(4, 6, kernel_size=(2, 3), stride=(2, 2), groups=2, bias=False)"
+    assert list(dict(t.named_parameters())) == ["weight"]
+    assert nn.Conv1d(2, 4, 5, padding="same").padding == "same"
+
+
+def test_default_init_bounds():
+    cr.manual_seed(0)
+    layer = nn.Conv2d(8, 16, 3, groups=2)
+    fan_in = 4 * 9
+    bound = 1 / np.sqrt(fan_in)
+    for p in (layer.weight, layer.bias):
+        assert np.abs(p.data).max() <= bound
+        assert np.abs(p.data).max() > 0.8 * bound  # uniform over the whole range, not a narrower one
+    assert abs(float(layer.weight.data.std()) - bound / np.sqrt(3)) < 0.15 * bound
+    cr.manual_seed(0)
+    again = nn.Conv2d(8, 16, 3, groups=2)
+    np.testing.assert_array_equal(again.weight.data, layer.weight.data)
+
+
+def test_module_dtype_argument():
+    layer = nn.Conv1d(2, 3, 3, dtype=cr.float64)
+    assert layer.weight.dtype == cr.float64 and layer.bias.dtype == cr.float64
+    assert layer(_t((1, 2, 5), 25)).dtype == cr.float64
+
+
+def test_conv_transpose_output_size():
+    layer = nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1)
+    x = _t((1, 3, 4, 5), 26, dtype=np.float32)
+    assert layer(x).shape == (1, 2, 7, 9)
+    assert layer(x, output_size=(8, 10)).shape == (1, 2, 8, 10)
+    assert layer(x, output_size=[1, 2, 8, 9]).shape == (1, 2, 8, 9)
+    with pytest.raises(ValueError, match="valid sizes range from 7 to 8"):
+        layer(x, output_size=(9, 9))
+
+
+def test_padding_modes_other_than_zeros_are_not_implemented():
+    for mode in ("reflect", "replicate", "circular"):
+        with pytest.raises(NotImplementedError, match=mode):
+            nn.Conv2d(2, 2, 3, padding=1, padding_mode=mode)
+    with pytest.raises(ValueError, match="padding_mode"):
+        nn.Conv2d(2, 2, 3, padding_mode="mirror")
+
+
+# ------------------------------------------------------------------ errors
+
+
+def test_conv2d_given_3d_input_names_the_layer_and_shapes():
+    layer = nn.Conv2d(3, 8, 3)
+    with pytest.raises(cr.ShapeError) as info:
+        layer(_t((3, 9, 9), 27, dtype=np.float32))
+    message = str(info.value)
+    assert "Conv2d(3, 8, kernel_size=(3, 3)" in message
+    assert "(N, 3, H, W)" in message and "(3, 9, 9)" in message and "unsqueeze(0)" in message
+
+
+def test_channel_mismatch_names_the_layer_and_shapes():
+    layer = nn.Conv2d(3, 8, 3, groups=1)
+    with pytest.raises(cr.ShapeError, match=r"Conv2d\(3, 8.*expected input of shape \(N, 3, H, W\).*\(2, 4, 9, 9\)"):
+        layer(_t((2, 4, 9, 9), 28, dtype=np.float32))
+    with pytest.raises(cr.ShapeError, match=r"conv1d: expected input of shape \(N, 4, L\)"):
+        F.conv1d(_t((2, 2, 9), 29), _t((4, 2, 3), 30), groups=2)
+    with pytest.raises(cr.ShapeError, match=r"ConvTranspose2d.*\(N, 4, H, W\)"):
+        nn.ConvTranspose2d(4, 2, 2)(_t((1, 2, 5, 5), 31, dtype=np.float32))
+
+
+def test_other_argument_errors():
+    x, w = _t((1, 2, 5, 5), 32), _t((4, 2, 3, 3), 33)
+    with pytest.raises(cr.ShapeError, match="smaller than the dilated kernel size 5"):
+        F.conv2d(_t((1, 2, 4, 4), 34), w, dilation=2)
+    with pytest.raises(ValueError, match="strided"):
+        F.conv2d(x, w, stride=2, padding="same")
+    with pytest.raises(ValueError, match="'valid', 'same'"):
+        F.conv2d(x, w, padding="full")
+    with pytest.raises(cr.ShapeError, match=r"bias of shape \(4,\)"):
+        F.conv2d(x, w, _t((3,), 35))
+    with pytest.raises(cr.ShapeError, match="4-D weight"):
+        F.conv2d(x, _t((4, 2, 3), 36))
+    with pytest.raises(ValueError, match="divisible by groups"):
+        nn.Conv2d(3, 4, 3, groups=2)
+    with pytest.raises(ValueError, match=r"out_channels \(3\) must be divisible by groups"):
+        F.conv2d(_t((1, 2, 5, 5), 37), _t((3, 1, 3, 3), 38), groups=2)
+    with pytest.raises(ValueError, match="output_padding must be smaller"):
+        F.conv_transpose2d(x, _t((2, 3, 3, 3), 39), stride=2, output_padding=2)
+    with pytest.raises(cr.DTypeError, match="float32, float64"):
+        F.conv2d(_t((1, 2, 5, 5), 40, dtype=np.float32), w)
+    with pytest.raises(ValueError, match="stride must be positive"):
+        F.conv2d(x, w, stride=0)
+    with pytest.raises(TypeError, match="stride must be an int"):
+        F.conv2d(x, w, stride=1.5)
