@@ -20,6 +20,14 @@ from pathlib import Path
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
 
+# more subcommands: name -> (help, add_arguments(parser), run(args) -> exit status); modules append here
+COMMANDS: dict = {}
+
+
+def register_command(name, help, add_arguments, run):  # noqa: A002 - argparse's word
+    """Add ``chainrule NAME``; ``run(args)`` returns the exit status and raises UsageError for mistakes."""
+    COMMANDS[name] = (help, add_arguments, run)
+
 
 class UsageError(Exception):
     """A mistake on the command line or in its inputs: reported in one line."""
@@ -53,6 +61,8 @@ def _parser():
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.add_argument("--no-plots", action="store_true", help="do not write loss/accuracy PNGs")
     sub.add_parser("recipes", help="list the recipes")
+    for name, (text, add_arguments, _run) in COMMANDS.items():
+        add_arguments(sub.add_parser(name, help=text, description=text))
     return parser
 
 
@@ -113,6 +123,8 @@ def cmd_train(args):
     if args.recipe not in RECIPES:
         raise UsageError(f"unknown recipe {args.recipe!r}; run 'chainrule recipes' to list them")
     r = RECIPES[args.recipe]
+    if r.run is not None:
+        return r.run(args, r)
     if args.data is not None and not args.data.is_dir():
         raise UsageError(f"data directory {args.data} does not exist")
     ok, reason = r.available(args.data)
@@ -184,6 +196,8 @@ def main(argv=None) -> int:
             return cmd_train(args)
         if args.command == "recipes":
             return cmd_recipes()
+        if args.command in COMMANDS:
+            return COMMANDS[args.command][2](args)
         parser.print_help()
         return 2
     except UsageError as exc:

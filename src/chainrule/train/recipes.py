@@ -29,6 +29,9 @@ class Recipe:
     weight_decay: float = 0.0
     scheduler: str | None = "cosine"
     available: object = field(default=lambda data_dir=None: (True, ""))
+    # a recipe that is not plain classification supplies its whole run: run(args, recipe) -> exit status
+    # (args are the parsed ``chainrule train`` options; see cli.cmd_train for the default flow)
+    run: object = None
 
 
 RECIPES: dict = {}
@@ -142,3 +145,7 @@ def _fashion_cnn():
         lr=1e-3,
         available=_fashion_available,
     )
+
+
+# recipes that live next to their models register themselves on import
+from . import recipes_recsys, recipes_text  # noqa: E402, F401

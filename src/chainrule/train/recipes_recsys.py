@@ -1,0 +1,1 @@
+"""Recommendation recipes (MovieLens): registered with ``@recipe`` from recipes.py."""

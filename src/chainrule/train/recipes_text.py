@@ -1,0 +1,1 @@
+"""Text recipes (BERT-family fine-tuning): registered with ``@recipe`` from recipes.py."""
