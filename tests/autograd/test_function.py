@@ -129,12 +129,36 @@ def test_backward_returning_wrong_type_is_an_error():
 
 
 def test_saved_tensors_freed_after_backward():
+    seen = {}
+
+    class Keep(Cube):
+        @staticmethod
+        def forward(ctx, x):
+            seen["ctx"] = ctx
+            return Cube.forward(ctx, x)
+
     x = x64([1.0])
-    y = Cube.apply(x)
-    ctx = y.grad_fn
+    y = Keep.apply(x)
     y.sum().backward()
     with pytest.raises(GradientError, match="freed"):
-        ctx.saved_tensors
+        seen["ctx"].saved_tensors
+
+
+def test_ctx_attributes_never_collide_with_the_graph():
+    class Busy(cr.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.args, ctx.next, ctx.saved, ctx.shapes, ctx.out = "a", "b", "c", "d", "e"
+            return x * 2.0
+
+        @staticmethod
+        def backward(ctx, g):
+            assert (ctx.args, ctx.next, ctx.saved, ctx.shapes, ctx.out) == ("a", "b", "c", "d", "e")
+            return g * 2.0
+
+    x = x64([1.0, 2.0])
+    (Busy.apply(x) * x).sum().backward()
+    np.testing.assert_allclose(x.grad.data, 4 * x.data)
 
 
 def test_custom_function_in_a_bigger_graph_matches_builtin():

@@ -24,6 +24,7 @@ differentiable, so ``create_graph=True`` works through custom ops too.
 from __future__ import annotations
 
 import functools
+import weakref
 
 from ..errors import DTypeError, GradientError
 from ..tensor import Tensor, _wrap, _wrap_edge
@@ -31,59 +32,68 @@ from .graph import _SEQ, RELEASED, Node, Primitive, edge_of, version_counter
 from .mode import MODE, no_grad
 
 
-class FunctionCtx(Node):
-    """The ``ctx`` of a custom Function: a graph node that also takes attributes."""
+class FunctionCtx:
+    """The ``ctx`` of a custom Function: takes any attributes you set, plus PyTorch's helpers.
+
+    It is a separate object from the graph node that records the call (which
+    it reaches through a weak reference), so ``ctx.args = ...`` or
+    ``ctx.shape = ...`` can never disturb the engine.
+    """
 
     def save_for_backward(self, *tensors) -> None:
         for t in tensors:
             if t is not None and not isinstance(t, Tensor):
                 raise TypeError(f"save_for_backward: expected Tensors or None, got {type(t).__name__}")
-        self._to_save = tensors
+        self._cr_to_save = tensors
 
     @property
     def saved_tensors(self) -> tuple:
-        if self.saved is RELEASED:
+        node = self._cr_node() if self._cr_node is not None else None
+        if node is None:
+            return tuple(self._cr_to_save)  # called inside forward, or without recording
+        if node.saved is RELEASED:
             raise GradientError(
-                f"{self.prim.name}: saved tensors were freed by an earlier backward; "
+                f"{node.prim.name}: saved tensors were freed by an earlier backward; "
                 "pass retain_graph=True to that backward to use them again"
             )
         out = []
-        for kind, value in self._saved_spec:
+        for kind, value in self._cr_saved_spec:
             if kind == "output":
                 index, counter = value
                 if counter[0] != 0:
-                    raise GradientError(f"{self.prim.name}: output {index}, saved for backward, was modified in place")
-                data = self._out_data[index]
-                out.append(_wrap_edge(data, (self, index)) if self.create_graph and MODE.grad else _wrap(data))
+                    raise GradientError(f"{node.prim.name}: output {index}, saved for backward, was modified in place")
+                data = self._cr_out_data[index]
+                out.append(_wrap_edge(data, (node, index)) if node.create_graph and MODE.grad else _wrap(data))
             else:
                 out.append(value)
         return tuple(out)
 
     @property
     def needs_input_grad(self) -> tuple:
-        return self._needs
+        return self._cr_needs
 
     def mark_non_differentiable(self, *tensors) -> None:
-        self._non_diff = {id(t) for t in tensors}
+        self._cr_non_diff = {id(t) for t in tensors}
 
     def set_materialize_grads(self, value: bool) -> None:
-        self._materialize = bool(value)
+        """Only True is supported: missing output gradients always arrive as zeros."""
+        if not value:
+            raise NotImplementedError("set_materialize_grads(False): chainrule always passes zeros, never None")
 
 
-def _function_vjp(ctx, *grads):
-    cls = ctx._cls
-    if not ctx._materialize:
-        grads = tuple(None if ctx._missing[i] else g for i, g in enumerate(grads))
+def _function_vjp(node, *grads):
+    ctx = node.extra
+    cls = ctx._cr_cls
     result = cls.backward(ctx, *grads)
     if not isinstance(result, tuple):
         result = (result,)
-    n_args = len(ctx._needs)
+    n_args = len(ctx._cr_needs)
     if len(result) < n_args or any(r is not None for r in result[n_args:]):
         raise GradientError(
             f"{cls.__name__}.backward returned {len(result)} gradients, but forward took {n_args} arguments"
         )
     out = []
-    for position in ctx._tensor_positions:
+    for position in ctx._cr_tensor_positions:
         g = result[position]
         if g is not None and not isinstance(g, Tensor):
             raise TypeError(
@@ -91,7 +101,7 @@ def _function_vjp(ctx, *grads):
                 "expected a Tensor or None"
             )
         if g is not None:
-            expected = ctx._in_dtypes[position]
+            expected = ctx._cr_in_dtypes[position]
             if g.data.dtype != expected:
                 raise DTypeError(
                     f"{cls.__name__}.backward returned a {g.data.dtype} gradient for argument {position}, "
@@ -123,13 +133,14 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        ctx = FunctionCtx.__new__(FunctionCtx)
-        ctx._cls = cls
-        ctx._to_save = ()
-        ctx._non_diff = set()
-        ctx._materialize = True
+        ctx = FunctionCtx()
+        ctx._cr_cls = cls
+        ctx._cr_node = None
+        ctx._cr_to_save = ()
+        ctx._cr_non_diff = set()
+        ctx._cr_materialize = True
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-        ctx._needs = needs
+        ctx._cr_needs = needs
         recording = MODE.grad and any(needs)
         with no_grad():
             result = cls.forward(ctx, *args, **kwargs)
@@ -141,28 +152,30 @@ class Function:
         if not recording:
             return result
         inputs = [a for a in args if isinstance(a, Tensor)]
-        ctx._tensor_positions = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
-        ctx._in_dtypes = {i: a.data.dtype for i, a in enumerate(args) if isinstance(a, Tensor)}
-        ctx.prim = cls._primitive()
-        ctx.hooks = None
-        ctx.args = ()
-        ctx.next = tuple(edge_of(t) for t in inputs)
-        ctx.seq = next(_SEQ)
+        ctx._cr_tensor_positions = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
+        ctx._cr_in_dtypes = {i: a.data.dtype for i, a in enumerate(args) if isinstance(a, Tensor)}
+        node = Node.__new__(Node)
+        node.prim = cls._primitive()
+        node.hooks = None
+        node.args = ()
+        node.extra = ctx
+        node.next = tuple(edge_of(t) for t in inputs)
+        node.seq = next(_SEQ)
         real = [o for o in outputs if o is not None]
-        ctx.shapes = tuple(o.data.shape for o in real)
-        ctx.dtype = real[0].data.dtype if real else None
-        ctx._missing = [False] * len(real)
-        ctx._out_data = [o.data for o in real]
+        node.shapes = tuple(o.data.shape for o in real)
+        node.dtype = real[0].data.dtype if real else None
+        ctx._cr_out_data = [o.data for o in real]
+        ctx._cr_node = weakref.ref(node)
         new_outputs = []
         out_index = {}
         for k, o in enumerate(real):
-            differentiable = id(o) not in ctx._non_diff and o.data.dtype.kind == "f"
-            t = _wrap_edge(o.data, (ctx, k)) if differentiable else _wrap(o.data)
+            differentiable = id(o) not in ctx._cr_non_diff and o.data.dtype.kind == "f"
+            t = _wrap_edge(o.data, (node, k)) if differentiable else _wrap(o.data)
             out_index[id(o)] = (k, t)
             new_outputs.append(t)
         spec = []
         saved_inputs = []
-        for t in ctx._to_save:
+        for t in ctx._cr_to_save:
             if t is None:
                 spec.append(("tensor", None))
             elif id(t) in out_index:
@@ -171,10 +184,10 @@ class Function:
             else:
                 spec.append(("tensor", t))
                 saved_inputs.append(t)
-        ctx._saved_spec = spec
-        ctx.saved = tuple(saved_inputs)
-        ctx.versions = tuple(version_counter(t)[0] for t in saved_inputs)
-        del ctx._to_save
+        ctx._cr_saved_spec = spec
+        node.saved = tuple(saved_inputs)
+        node.versions = tuple(version_counter(t)[0] for t in saved_inputs)
+        ctx._cr_to_save = ()
         it = iter(new_outputs)
         final = tuple(next(it) if o is not None else None for o in outputs)
         return final[0] if single else final

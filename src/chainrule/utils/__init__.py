@@ -1,1 +1,5 @@
 """Utilities: gradient clipping, activation checkpointing."""
+
+from .checkpoint import checkpoint, checkpoint_sequential, plan_segments
+
+__all__ = ["checkpoint", "checkpoint_sequential", "plan_segments"]

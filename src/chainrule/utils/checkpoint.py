@@ -1,0 +1,180 @@
+"""Activation checkpointing: trade compute for memory by recomputing activations in backward.
+
+``checkpoint(fn, *args)`` runs ``fn`` without recording anything, keeping
+only its inputs.  When backward reaches it, ``fn`` runs again with recording
+on (with the random-number state of the first run, so dropout masks repeat)
+and its own backward carries the gradient to the inputs and to every
+parameter ``fn`` uses.  The activations inside ``fn`` therefore live only for
+the moment its backward runs.
+
+``checkpoint_sequential(modules, segments, input)`` applies this to a chain
+of modules cut into segments; with ``memory_budget=`` (bytes) chainrule
+chooses the cut itself: it measures each module's output size once, keeps
+the tail of the chain stored normally and checkpoints as little of the head
+as it needs to fit the budget (the recomputation cost is one extra forward
+of the checkpointed part).
+
+Differences from PyTorch: this is the "reentrant" variant only, so the
+gradients of ``fn``'s parameters are accumulated into their ``.grad`` by the
+inner backward (``cr.autograd.grad`` does not return them), and
+``create_graph=True`` through a checkpoint is not supported.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .. import random as cr_random
+from ..autograd.engine import backward as engine_backward
+from ..autograd.function import Function
+from ..autograd.mode import enable_grad, no_grad
+from ..errors import GradientError
+from ..tensor import Tensor
+
+__all__ = ["checkpoint", "checkpoint_sequential", "plan_segments"]
+
+
+class _Checkpoint(Function):
+    @staticmethod
+    def forward(ctx, fn, preserve_rng_state, n_kwargs, *args):
+        ctx.fn = fn
+        ctx.rng_state = cr_random.get_rng_state() if preserve_rng_state else None
+        ctx.call_args = args  # non-tensor arguments are kept as they are; tensors are saved below
+        ctx.tensor_positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
+        ctx.save_for_backward(*[args[i] for i in ctx.tensor_positions])
+        ctx.n_kwargs = n_kwargs
+        with no_grad():
+            return fn(*args)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        from ..autograd.mode import is_grad_enabled  # noqa: PLC0415
+
+        if is_grad_enabled():
+            raise GradientError("checkpoint: create_graph=True through a checkpointed function is not supported")
+        saved = ctx.saved_tensors
+        args = list(ctx.call_args)
+        detached = []
+        for position, t in zip(ctx.tensor_positions, saved):
+            d = t.detach()
+            if t.requires_grad:
+                d.requires_grad_(True)
+            args[position] = d
+            detached.append(d)
+        current = cr_random.get_rng_state()
+        if ctx.rng_state is not None:
+            cr_random.set_rng_state(ctx.rng_state)
+        try:
+            with enable_grad():
+                out = ctx.fn(*args)
+        finally:
+            cr_random.set_rng_state(current)
+        outs = out if isinstance(out, tuple) else (out,)
+        roots, root_grads = [], []
+        for o, g in zip(outs, grads):
+            if isinstance(o, Tensor) and o.requires_grad and g is not None:
+                roots.append(o)
+                root_grads.append(g)
+        if roots:
+            engine_backward(roots, root_grads)
+        input_grads = [d.grad if d.requires_grad else None for d in detached]
+        full = [None] * len(args)
+        for position, g in zip(ctx.tensor_positions, input_grads):
+            full[position] = g
+        return (None, None, None, *full)
+
+
+def checkpoint(fn, *args, preserve_rng_state: bool = True, use_reentrant: bool = True):
+    """``fn(*args)``, keeping only ``args`` for backward and recomputing the rest."""
+    if not use_reentrant:
+        raise NotImplementedError("checkpoint: only the reentrant variant exists in chainrule")
+    return _Checkpoint.apply(fn, preserve_rng_state, 0, *args)
+
+
+def _run_segment(modules):
+    def run(x):
+        for m in modules:
+            x = m(x)
+        return x
+
+    return run
+
+
+def _modules_of(functions):
+    if hasattr(functions, "_modules"):
+        return [m for m in functions._modules.values() if m is not None]
+    return list(functions)
+
+
+def plan_segments(functions, input, memory_budget: int):
+    """Choose how to cut ``functions`` so that the activations kept for backward fit ``memory_budget`` bytes.
+
+    Returns (number of leading modules to checkpoint, their segment count, estimated bytes).
+    The estimate counts each module's output once (roughly what its backward keeps): a stored
+    module costs its output; a checkpointed segment costs its input while waiting, plus
+    all of its outputs while it is recomputed.
+    """
+    modules = _modules_of(functions)
+    sizes = []
+    with no_grad():
+        x = input
+        for m in modules:
+            x = m(x)
+            sizes.append(x.data.nbytes if isinstance(x, Tensor) else 0)
+    n = len(modules)
+    total = sum(sizes)
+    if total <= memory_budget:
+        return 0, 0, total
+    best = None
+    # checkpoint the first k modules in s segments; keep the rest stored normally
+    for k in range(1, n + 1):
+        head, tail = sizes[:k], sum(sizes[k:])
+        for s in range(1, k + 1):
+            bounds = [round(i * k / s) for i in range(s + 1)]
+            kept = sum(head[b - 1] for b in bounds[1:-1]) + (input.data.nbytes if isinstance(input, Tensor) else 0)
+            largest = max(sum(head[a:b]) for a, b in zip(bounds[:-1], bounds[1:]))
+            estimate = tail + kept + largest
+            if estimate <= memory_budget and (best is None or (k, estimate) < (best[0], best[2])):
+                best = (k, s, estimate)
+        if best is not None and best[0] == k:
+            break
+    if best is None:
+        s = max(1, round(math.sqrt(n)))
+        bounds = [round(i * n / s) for i in range(s + 1)]
+        estimate = sum(sizes[b - 1] for b in bounds[1:-1]) + max(
+            sum(sizes[a:b]) for a, b in zip(bounds[:-1], bounds[1:])
+        )
+        raise MemoryError(
+            f"checkpoint_sequential: no plan fits memory_budget={memory_budget} bytes; the smallest estimate is "
+            f"about {estimate} bytes (with {s} segments)"
+        )
+    return best
+
+
+def checkpoint_sequential(functions, segments: int | None, input, memory_budget: int | None = None,
+                          preserve_rng_state: bool = True):
+    """Run a chain of modules, checkpointing it in ``segments`` pieces (the last piece is stored normally).
+
+    With ``memory_budget`` (bytes) instead of ``segments``, the plan comes from
+    :func:`plan_segments`: only as much of the head of the chain as needed is
+    checkpointed.
+    """
+    modules = _modules_of(functions)
+    if memory_budget is not None:
+        k, s, _ = plan_segments(modules, input, memory_budget)
+        x = input
+        if k:
+            bounds = [round(i * k / s) for i in range(s + 1)]
+            for a, b in zip(bounds[:-1], bounds[1:]):
+                x = checkpoint(_run_segment(modules[a:b]), x, preserve_rng_state=preserve_rng_state)
+        return _run_segment(modules[k:])(x)
+    if segments is None or segments < 1:
+        raise ValueError(f"checkpoint_sequential: segments must be a positive int, got {segments}")
+    n = len(modules)
+    size = max(1, -(-n // segments))
+    x = input
+    start = 0
+    while start + size < n:
+        x = checkpoint(_run_segment(modules[start : start + size]), x, preserve_rng_state=preserve_rng_state)
+        start += size
+    return _run_segment(modules[start:])(x)
