@@ -52,8 +52,18 @@ def test_registration_and_traversal():
 def test_state_dict_keys_and_round_trip():
     net = Net()
     sd = net.state_dict()
-    assert list(sd) == ["a.scale", "a.steps", "a.fc.weight", "a.fc.bias", "b.scale", "b.steps", "b.fc.weight",
-                        "b.fc.bias", "shared.weight", "shared.bias"]  # state_dict lists shared modules under each name
+    assert list(sd) == [
+        "a.scale",
+        "a.steps",
+        "a.fc.weight",
+        "a.fc.bias",
+        "b.scale",
+        "b.steps",
+        "b.fc.weight",
+        "b.fc.bias",
+        "shared.weight",
+        "shared.bias",
+    ]  # state_dict lists shared modules under each name
     assert "a.scratch" not in sd  # non-persistent buffer
     other = Net()
     result = other.load_state_dict(sd)

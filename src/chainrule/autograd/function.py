@@ -165,6 +165,10 @@ class Function:
         node.shapes = tuple(o.data.shape for o in real)
         node.dtype = real[0].data.dtype if real else None
         ctx._cr_out_data = [o.data for o in real]
+        if MODE.anomaly:
+            from .anomaly import on_forward  # noqa: PLC0415
+
+            on_forward(node, inputs, ctx._cr_out_data)
         ctx._cr_node = weakref.ref(node)
         new_outputs = []
         out_index = {}

@@ -88,7 +88,19 @@ def checkpoint(fn, *args, preserve_rng_state: bool = True, use_reentrant: bool =
     """``fn(*args)``, keeping only ``args`` for backward and recomputing the rest."""
     if not use_reentrant:
         raise NotImplementedError("checkpoint: only the reentrant variant exists in chainrule")
+    from ..autograd.mode import is_grad_enabled  # noqa: PLC0415
+
+    if is_grad_enabled() and not any(isinstance(a, Tensor) and a.requires_grad for a in args):
+        # the parameters inside fn are invisible to the Function: a dummy input that requires grad
+        # keeps the call in the graph so that backward reaches it (its own gradient is never used)
+        return _Checkpoint.apply(lambda _dummy, *rest: fn(*rest), preserve_rng_state, 0, _dummy_input(), *args)
     return _Checkpoint.apply(fn, preserve_rng_state, 0, *args)
+
+
+def _dummy_input():
+    from ..creation import zeros  # noqa: PLC0415
+
+    return zeros((), requires_grad=True)
 
 
 def _run_segment(modules):
@@ -151,8 +163,9 @@ def plan_segments(functions, input, memory_budget: int):
     return best
 
 
-def checkpoint_sequential(functions, segments: int | None, input, memory_budget: int | None = None,
-                          preserve_rng_state: bool = True):
+def checkpoint_sequential(
+    functions, segments: int | None, input, memory_budget: int | None = None, preserve_rng_state: bool = True
+):
     """Run a chain of modules, checkpointing it in ``segments`` pieces (the last piece is stored normally).
 
     With ``memory_budget`` (bytes) instead of ``segments``, the plan comes from
