@@ -1,0 +1,304 @@
+"""Training-step benchmark: chainrule against PyTorch on seven workloads, in one run.
+
+Each workload's step (forward, loss, backward, optimizer update; float32) runs
+in a fresh process per library, with the same initial weights (PyTorch's
+initialization, copied into chainrule through load_state_dict), the same
+batch and the same number of threads (numpy's BLAS and torch.set_num_threads).
+The table gives median milliseconds per step, the ratio chainrule / PyTorch,
+backward / forward time, the growth of peak RSS during the steps, and the
+achieved GFLOP/s as a fraction of this machine's float32 matmul peak (measured
+here, numpy 1024x1024 GEMM).  Step-0 losses are printed side by side: equal
+losses mean both libraries did the same work.
+
+    python benchmarks/steps.py              # all workloads, 30 timed steps each
+    python benchmarks/steps.py --quick      # about a minute
+    python benchmarks/steps.py --only cnn,lstm --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORKLOADS = ("mlp", "tiny", "cnn", "transformer", "deep", "resnet", "lstm")
+
+
+# --------------------------------------------------------------------------- models (written once for both libraries)
+
+
+def build(name, lib):
+    """(model, optimizer factory, batch shapes) for workload ``name`` in library ``lib`` (torch or chainrule)."""
+    nn = lib.nn
+    if name == "mlp":
+        model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
+        return model, ("sgd", 0.01), (128, 784)
+    if name == "tiny":
+        model = nn.Sequential(nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
+        return model, ("sgd", 0.01), (16, 32)
+    if name == "cnn":
+        model = nn.Sequential(
+            nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(1568, 10),
+        )
+        return model, ("sgd", 0.01), (64, 1, 28, 28)
+    if name == "deep":
+        layers = []
+        for _ in range(49):
+            layers += [nn.Linear(256, 256), nn.ReLU()]
+        model = nn.Sequential(*layers, nn.Linear(256, 10))
+        return model, ("sgd", 0.01), (64, 256)
+    if name == "transformer":
+
+        class Encoder(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.block = nn.TransformerEncoderLayer(128, 4, 512, dropout=0.0, activation="gelu",
+                                                        batch_first=True, norm_first=True)
+                self.head = nn.Linear(128, 10)
+
+            def forward(self, x):
+                return self.head(self.block(x).mean(dim=1))
+
+        return Encoder(), ("adam", 1e-3), (16, 64, 128)
+    if name == "lstm":
+
+        class Recurrent(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.lstm = nn.LSTM(64, 128, batch_first=True)
+                self.head = nn.Linear(128, 10)
+
+            def forward(self, x):
+                out, _ = self.lstm(x)
+                return self.head(out[:, -1])
+
+        return Recurrent(), ("adam", 1e-3), (32, 32, 64)
+    if name == "resnet":
+
+        class Block(nn.Module):
+            def __init__(self, cin, cout, stride):
+                super().__init__()
+                self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
+                self.bn1 = nn.BatchNorm2d(cout)
+                self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
+                self.bn2 = nn.BatchNorm2d(cout)
+                self.down = None
+                if stride != 1 or cin != cout:
+                    self.down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout))
+                self.relu = nn.ReLU()
+
+            def forward(self, x):
+                out = self.relu(self.bn1(self.conv1(x)))
+                out = self.bn2(self.conv2(out))
+                return self.relu(out + (x if self.down is None else self.down(x)))
+
+        model = nn.Sequential(
+            nn.Conv2d(3, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+            Block(16, 16, 1), Block(16, 32, 2), Block(32, 64, 2),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10),
+        )
+        return model, ("sgd_momentum", 0.01), (32, 3, 32, 32)
+    raise ValueError(f"unknown workload {name!r}")
+
+
+def flops_per_step(name):
+    """Multiply-adds x2 of the forward pass, x3 for forward + backward (the usual estimate)."""
+    def linear(b, i, o):
+        return 2 * b * i * o
+
+    def conv(b, cin, cout, h, w, k):
+        return 2 * b * cout * h * w * cin * k * k
+
+    if name == "mlp":
+        fwd = linear(128, 784, 512) + linear(128, 512, 512) + linear(128, 512, 10)
+    elif name == "tiny":
+        fwd = linear(16, 32, 64) + linear(16, 64, 64) + linear(16, 64, 10)
+    elif name == "cnn":
+        fwd = conv(64, 1, 16, 28, 28, 3) + conv(64, 16, 32, 14, 14, 3) + linear(64, 1568, 10)
+    elif name == "deep":
+        fwd = 49 * linear(64, 256, 256) + linear(64, 256, 10)
+    elif name == "transformer":
+        b, seq, d = 16, 64, 128
+        fwd = 4 * linear(b * seq, d, d) + 2 * (2 * b * seq * seq * d) + linear(b * seq, d, 512) + linear(b * seq, 512, d)
+        fwd += linear(b, d, 10)
+    elif name == "lstm":
+        fwd = 32 * linear(32, 64 + 128, 4 * 128) + linear(32, 128, 10)
+    elif name == "resnet":
+        b = 32
+        fwd = conv(b, 3, 16, 32, 32, 3) + 2 * conv(b, 16, 16, 32, 32, 3)
+        fwd += conv(b, 16, 32, 16, 16, 3) + conv(b, 32, 32, 16, 16, 3) + conv(b, 16, 32, 16, 16, 1)
+        fwd += conv(b, 32, 64, 8, 8, 3) + conv(b, 64, 64, 8, 8, 3) + conv(b, 32, 64, 8, 8, 1) + linear(b, 64, 10)
+    else:
+        raise ValueError(name)
+    return 3 * fwd
+
+
+# --------------------------------------------------------------------------- one library, one workload (a process)
+
+
+def _rss_mb():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _peak_rss_mb():
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def worker(name, lib_name, steps, weights_path, batch_seed=0):
+    import time
+
+    import numpy as np
+
+    if lib_name == "torch":
+        import torch as lib
+
+        lib.set_num_threads(int(os.environ["CHAINRULE_BENCH_THREADS"]))
+        lib.manual_seed(0)
+        tensor = lib.from_numpy
+    else:
+        import chainrule as lib
+
+        lib.manual_seed(0)
+        tensor = lib.from_numpy
+    model, (opt_name, lr), shape = build(name, lib)
+    if lib_name == "torch":
+        state = {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
+        if weights_path:
+            np.savez(weights_path, **state)
+    else:
+        with np.load(weights_path, allow_pickle=False) as data:
+            model.load_state_dict({k: data[k] for k in data.files})
+    params = list(model.parameters())
+    optim = lib.optim
+    if opt_name == "sgd":
+        opt = optim.SGD(params, lr=lr)
+    elif opt_name == "sgd_momentum":
+        opt = optim.SGD(params, lr=lr, momentum=0.9)
+    else:
+        opt = optim.Adam(params, lr=lr)
+    rng = np.random.default_rng(batch_seed)
+    x = tensor(rng.standard_normal(shape).astype(np.float32))
+    y = tensor(rng.integers(0, 10, shape[0]).astype(np.int64))
+    loss_fn = lib.nn.functional.cross_entropy
+    model.train()
+    baseline = _rss_mb()
+    fwd_t, bwd_t, step_t = [], [], []
+    loss0 = None
+    for i in range(steps + 3):
+        t0 = time.perf_counter()
+        loss = loss_fn(model(x), y)
+        t1 = time.perf_counter()
+        opt.zero_grad()
+        loss.backward()
+        t2 = time.perf_counter()
+        opt.step()
+        t3 = time.perf_counter()
+        if i == 0:
+            loss0 = float(loss.item())
+        if i >= 3:
+            fwd_t.append(t1 - t0)
+            bwd_t.append(t2 - t1)
+            step_t.append(t3 - t0)
+    return {
+        "loss0": loss0,
+        "fwd_ms": 1e3 * float(np.median(fwd_t)),
+        "bwd_ms": 1e3 * float(np.median(bwd_t)),
+        "step_ms": 1e3 * float(np.median(step_t)),
+        "rss_growth_mb": _peak_rss_mb() - baseline,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+# --------------------------------------------------------------------------- the parent: run all, print the table
+
+
+def matmul_peak_gflops():
+    import time
+
+    import numpy as np
+
+    a = np.random.default_rng(0).standard_normal((1024, 1024)).astype(np.float32)
+    a @ a
+    samples = []
+    for _ in range(5):
+        t = time.perf_counter()
+        for _ in range(3):
+            a @ a
+        samples.append((time.perf_counter() - t) / 3)
+    return 2 * 1024**3 / sorted(samples)[2] / 1e9
+
+
+def run_worker(name, lib_name, steps, weights_path, threads):
+    env = dict(os.environ, CHAINRULE_BENCH_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
+               OPENBLAS_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", name, "--lib", lib_name, "--steps", str(steps),
+           "--weights", weights_path]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"{lib_name} {name} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer timed steps (about a minute in all)")
+    parser.add_argument("--only", help="comma-separated workloads")
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("CHAINRULE_BENCH_THREADS", "1")))
+    parser.add_argument("--steps", type=int)
+    parser.add_argument("--worker")
+    parser.add_argument("--lib")
+    parser.add_argument("--weights")
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.lib, args.steps, args.weights)))
+        return
+    names = args.only.split(",") if args.only else list(WORKLOADS)
+    steps = args.steps or (8 if args.quick else 30)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(args.threads)
+    peak = matmul_peak_gflops()
+    rows = []
+    losses = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            weights = str(Path(tmp) / f"{name}.npz")
+            theirs = run_worker(name, "torch", steps, weights, args.threads)
+            ours = run_worker(name, "chainrule", steps, weights, args.threads)
+            gflop = flops_per_step(name) / 1e9
+            rows.append([
+                name,
+                f"{ours['step_ms']:.2f}", f"{theirs['step_ms']:.2f}", f"{ours['step_ms'] / theirs['step_ms']:.2f}",
+                f"{ours['bwd_ms'] / ours['fwd_ms']:.2f}", f"{theirs['bwd_ms'] / theirs['fwd_ms']:.2f}",
+                f"{ours['rss_growth_mb']:.0f}", f"{theirs['rss_growth_mb']:.0f}",
+                f"{gflop / (ours['step_ms'] / 1e3) / peak:.2f}", f"{gflop / (theirs['step_ms'] / 1e3) / peak:.2f}",
+            ])
+            losses.append([name, f"{ours['loss0']:.6f}", f"{theirs['loss0']:.6f}",
+                           f"{abs(ours['loss0'] - theirs['loss0']):.1e}"])
+            print(f"  done {name}", file=sys.stderr)
+    sys.path.insert(0, str(HERE))
+    from _common import print_table
+
+    print_table(
+        f"Training step, float32, {args.threads} thread(s), median of {steps} steps; matmul peak {peak:.1f} GFLOP/s",
+        ["workload", "chainrule ms", "torch ms", "ratio", "bwd/fwd cr", "bwd/fwd torch", "RSS+ cr MB",
+         "RSS+ torch MB", "peak frac cr", "peak frac torch"],
+        rows,
+    )
+    print_table("Step-0 loss (same weights, same batch)", ["workload", "chainrule", "torch", "|diff|"], losses)
+
+
+if __name__ == "__main__":
+    main()
