@@ -1,0 +1,598 @@
+"""Fused recurrent layers: one primitive runs a whole sequence through one RNN, LSTM or GRU layer.
+
+Unrolling a recurrence into per-step Tensor ops records ~15 nodes per time
+step forward and runs ~40 small vjps backward; at the sizes recurrent nets use
+(hidden 128, batch 32) the Python overhead of those nodes costs more than the
+arithmetic.  Each primitive here takes the layer's input sequence and weights
+and runs on raw arrays, as cuDNN does:
+
+* the input projection of all time steps is one batched GEMM, ``W_ih @ x_t^T``;
+* each step is one GEMM with ``W_hh`` plus a few elementwise updates written
+  into preallocated buffers;
+* backward (backpropagation through time) is the same loop in reverse, and
+  each weight gradient is one GEMM over all steps at once.
+
+Inside, states are kept transposed, ``(H, N)`` per step, and every per-step
+buffer is contiguous, so each gate is a contiguous block of rows of the
+``(G*H, N)`` gate matrix: NumPy then runs every elementwise update as one flat
+loop (column slices of an ``(N, G*H)`` matrix, or any strided operand, cost
+one inner loop per row, several times slower at these sizes).  Only the
+outputs are transposed back.
+
+Shapes (one layer, one direction; time-major): ``x (L, N, H_in)``,
+``h0, c0 (N, H)``, ``w_ih (G*H, H_in)``, ``w_hh (G*H, H)``, ``b_ih, b_hh (G*H,)``
+with G = 1 (RNN), 4 (LSTM, gates i, f, g, o) or 3 (GRU, gates r, z, n).
+``reverse=True`` walks time from L-1 down to 0 (the backward direction of a
+bidirectional layer) without flipping any array.
+
+Two paths in every vjp, as in ``ops/layers.py``: a first-order backward
+(``ctx.create_graph`` False) runs BPTT on raw arrays; with
+``create_graph=True`` the forward is recomputed from the saved inputs and BPTT
+is written with chainrule Tensor ops, so the gradient is itself
+differentiable.  ``tests/ops/specs_recurrent.py`` gradchecks both (first and
+second order) and ``tests/nn/test_recurrent.py`` checks that they agree.
+
+Sigmoids are computed as ``(1 + tanh(z / 2)) / 2`` with the 1/2 folded into
+the weights: it never overflows, and one ``tanh`` call covers all four LSTM
+gates (or both GRU gates r and z) per step.
+"""
+
+from __future__ import annotations
+
+from ..autograd.graph import applyn, primitive
+from ..autograd.mode import MODE
+from ..backend import array_module
+from ..errors import DTypeError, ShapeError
+from ..tensor import Tensor, _wrap
+from .shape import cat, stack
+
+__all__ = ["rnn_layer", "lstm_layer", "gru_layer"]
+
+
+def _steps(length: int, reverse: bool):
+    """(time index, slot of the state before it, slot of the state after it), in the order they run.
+
+    State buffers are (L + 1, H, N): L + 1 slots.  Forward: slot t holds the
+    state before time t (slot 0 is the initial state).  Reverse: slot t + 1
+    holds the state before time t (slot L is the initial state).  Either way
+    the outputs are L consecutive slots, and so are the states before each
+    step, in time order.
+    """
+    if reverse:
+        return [(t, t + 1, t) for t in range(length - 1, -1, -1)]
+    return [(t, t, t + 1) for t in range(length)]
+
+
+def _slots(hs, reverse):
+    """(outputs, states before each step) of a (L + 1, H, N) buffer, each (L, H, N) in time order."""
+    return (hs[:-1], hs[1:]) if reverse else (hs[1:], hs[:-1])
+
+
+def _time_major(states):
+    """(L, H, N) states -> a contiguous (L, N, H) array (and back: the transpose is its own inverse)."""
+    return array_module(states).ascontiguousarray(states.transpose(0, 2, 1))
+
+
+def _rows(states):
+    """(L, H, N) -> a contiguous (L * N, H) matrix, rows in (time, batch) order."""
+    length, hidden, batch = states.shape
+    return _time_major(states).reshape(length * batch, hidden)
+
+
+def _gate_matrix(dz):
+    """(L, G, N) per-step gate gradients -> a contiguous (G, L * N) matrix for the weight-gradient GEMMs."""
+    length, gates, batch = dz.shape
+    return array_module(dz).ascontiguousarray(dz.transpose(1, 0, 2)).reshape(gates, length * batch)
+
+
+def _final(hs, reverse):
+    """The final state (N, H) of a (L + 1, H, N) buffer."""
+    return hs[0 if reverse else hs.shape[0] - 1].T.copy()
+
+
+def _initial(xp, length, state, reverse):
+    """A (L + 1, H, N) state buffer holding the initial state (N, H), transposed, in its slot."""
+    batch, hidden = state.shape
+    hs = xp.empty((length + 1, hidden, batch), dtype=state.dtype)
+    hs[length if reverse else 0] = state.T
+    return hs
+
+
+def _project(xp, x, w_ih, bias):
+    """(L, G*H, N): W_ih @ x_t^T + bias for every step (one batched GEMM, contiguous per step)."""
+    xg = xp.matmul(w_ih, x.transpose(0, 2, 1))
+    xg += xp.broadcast_to(bias[:, None], xg.shape[1:])  # a (G*H, N) operand keeps the add a flat loop
+    return xg
+
+
+def _grad_out(g_out):
+    """The output gradient (L, N, H) as contiguous (L, H, N) steps."""
+    return _time_major(g_out.data)
+
+
+def _input_side(need_x, need_w, dz, x, w_ih):
+    """(dx, dW_ih) from dz (G*H, L*N), the gradient of W_ih x_t + b in gate-matrix form."""
+    length, batch, features = x.shape
+    dx = _wrap((dz.T @ w_ih).reshape(length, batch, features)) if need_x else None
+    dw = _wrap(dz @ x.reshape(length * batch, features)) if need_w else None
+    return dx, dw
+
+
+# ---------------------------------------------------------------------------
+# Elman RNN: h' = act(W_ih x + b_ih + W_hh h + b_hh)
+
+
+@primitive("rnn_layer", save=True, multi=True, extra=True)
+def _rnn_layer(xp, x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity, reverse):
+    length = x.shape[0]
+    xg = _project(xp, x, w_ih, b_ih + b_hh)
+    hs = _initial(xp, length, h0, reverse)
+    relu = nonlinearity == "relu"
+    for t, before, after in _steps(length, reverse):
+        h = hs[after]
+        xp.matmul(w_hh, hs[before], out=h)
+        h += xg[t]
+        if relu:
+            xp.maximum(h, 0, out=h)
+        else:
+            xp.tanh(h, out=h)
+    out, _ = _slots(hs, reverse)
+    return (_time_major(out), _final(hs, reverse)), hs
+
+
+@_rnn_layer.defvjp
+def _rnn_layer_vjp(ctx, g_out, g_hn):
+    if ctx.create_graph:
+        return _rnn_layer_vjp_graph(ctx, g_out, g_hn)
+    nonlinearity, reverse = ctx.args
+    x, _, w_ih, w_hh, _, _ = [t.data for t in ctx.saved]
+    hs = ctx.extra
+    xp = array_module(hs)
+    length = hs.shape[0] - 1
+    w_t = xp.ascontiguousarray(w_hh.T)
+    dz = xp.empty_like(hs[1:])
+    dh = g_hn.data.T.copy()
+    g = _grad_out(g_out)
+    relu = nonlinearity == "relu"
+    need = [e is not None for e in ctx.next]
+    first_step = _steps(length, reverse)[0][0]
+    for t, _, after in reversed(_steps(length, reverse)):
+        h = hs[after]
+        d = dz[t]
+        dh += g[t]
+        if relu:
+            xp.multiply(dh, h > 0, out=d)
+        else:
+            xp.multiply(h, h, out=d)
+            xp.subtract(1, d, out=d)
+            d *= dh
+        if t == first_step and not need[1]:
+            break  # what follows is the gradient of h0 alone
+        xp.matmul(w_t, d, out=dh)
+    dz = _gate_matrix(dz)
+    dx, dw_ih = _input_side(need[0], need[2], dz, x, w_ih)
+    dw_hh = _wrap(dz @ _rows(_slots(hs, reverse)[1])) if need[3] else None
+    db = dz.sum(axis=1)
+    dh0 = _wrap(dh.T) if need[1] else None
+    return dx, dh0, dw_ih, dw_hh, _wrap(db) if need[4] else None, _wrap(db.copy()) if need[5] else None
+
+
+def _rnn_layer_vjp_graph(ctx, g_out, g_hn):
+    x, h0, w_ih, w_hh, b_ih, b_hh = ctx.saved
+    nonlinearity, reverse = ctx.args
+    xg = _project_graph(x, w_ih, b_ih + b_hh)
+    length = xg.data.shape[0]
+    steps = _steps(length, reverse)
+    act = (lambda a: a.relu()) if nonlinearity == "relu" else (lambda a: a.tanh())
+    w_t = w_hh.mT
+    h = h0
+    before, outs = [None] * length, [None] * length
+    for t, _, _ in steps:
+        before[t] = h
+        h = outs[t] = act(xg[t] + h @ w_t)
+    dh = g_hn
+    dz = [None] * length
+    for t, _, _ in reversed(steps):
+        dh = dh + g_out[t]
+        y = outs[t]
+        local = (y.detach() > 0).to(y.dtype) if nonlinearity == "relu" else 1 - y * y
+        dz[t] = dh * local
+        dh = dz[t] @ w_hh
+    dz = stack(dz, 0)
+    dx, dw_ih, db = _project_grads(dz, x, w_ih)
+    return dx, dh, dw_ih, _weight_grad_graph(dz, stack(before, 0)), db, db
+
+
+# ---------------------------------------------------------------------------
+# LSTM: gates i, f, g, o;  c' = f c + i g;  h' = o tanh(c')
+#
+# Inside, the gate rows are reordered to i, f, o, g so the three sigmoid gates are one contiguous block,
+# and that block's rows of the weights are halved: sigmoid(z) = (1 + tanh(z / 2)) / 2.
+
+
+def _lstm_order(xp, hidden):
+    """Row permutation from PyTorch's gate order (i, f, g, o) to the internal one (i, f, o, g)."""
+    h = hidden
+    return xp.concatenate([xp.arange(0, 2 * h), xp.arange(3 * h, 4 * h), xp.arange(2 * h, 3 * h)])
+
+
+def _lstm_scale(xp, hidden, dtype):
+    """(4H, 1): 1/2 for the sigmoid rows (i, f, o), 1 for g, in the internal order."""
+    scale = xp.full((4 * hidden, 1), 0.5, dtype=dtype)
+    scale[3 * hidden :] = 1
+    return scale
+
+
+@primitive("lstm_layer", save=True, multi=True, extra=True)
+def _lstm_layer(xp, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse, keep_for_backward):
+    length, batch, _ = x.shape
+    hidden = w_hh.shape[1]
+    dtype = x.dtype
+    order = _lstm_order(xp, hidden)
+    scale = _lstm_scale(xp, hidden, dtype)
+    xg = _project(xp, x, w_ih[order] * scale, (b_ih + b_hh)[order] * scale[:, 0])
+    w_hh_s = w_hh[order] * scale
+    acts = xp.empty_like(xg)  # per step: i, f, o, g
+    # backward needs 1 - tanh(scale z)^2 per gate: cheapest now, while the step's values are in cache
+    deriv = xp.empty_like(acts) if keep_for_backward else None
+    hs = _initial(xp, length, h0, reverse)
+    cs = _initial(xp, length, c0, reverse)
+    tanh_c = xp.empty_like(hs[1:])
+    tmp = xp.empty_like(hs[0])
+    h1, h2, h3 = hidden, 2 * hidden, 3 * hidden
+    for t, before, after in _steps(length, reverse):
+        a = acts[t]
+        xp.matmul(w_hh_s, hs[before], out=a)
+        a += xg[t]
+        xp.tanh(a, out=a)
+        if deriv is not None:
+            dv = deriv[t]
+            xp.multiply(a, a, out=dv)
+            xp.subtract(1, dv, out=dv)
+        sig = a[:h3]
+        sig *= 0.5
+        sig += 0.5
+        c = cs[after]
+        xp.multiply(a[h1:h2], cs[before], out=c)
+        xp.multiply(a[:h1], a[h3:], out=tmp)
+        c += tmp
+        xp.tanh(c, out=tanh_c[t])
+        xp.multiply(a[h2:h3], tanh_c[t], out=hs[after])
+    out, _ = _slots(hs, reverse)
+    return (_time_major(out), _final(hs, reverse), _final(cs, reverse)), (acts, deriv, hs, cs, tanh_c)
+
+
+@_lstm_layer.defvjp
+def _lstm_layer_vjp(ctx, g_out, g_hn, g_cn):
+    if ctx.create_graph:
+        return _lstm_layer_vjp_graph(ctx, g_out, g_hn, g_cn)
+    reverse = ctx.args[0]
+    x, _, _, w_ih, w_hh, _, _ = [t.data for t in ctx.saved]
+    acts, deriv, hs, cs, tanh_c = ctx.extra
+    xp = array_module(acts)
+    length, four_h, _ = acts.shape
+    hidden = four_h // 4
+    h1, h2, h3 = hidden, 2 * hidden, 3 * hidden
+    order = _lstm_order(xp, hidden)
+    # The loop computes dz' = upstream * (1 - tanh(scale z)^2); the true gate gradient is dz = scale^2 dz'.
+    # scale^2 goes into W_hh here and into the (small) weight gradients below, not into every step.
+    s2 = _lstm_scale(xp, hidden, acts.dtype) ** 2
+    w_t = xp.ascontiguousarray((w_hh[order] * s2).T)
+    dz = xp.empty_like(acts)
+    dh = g_hn.data.T.copy()
+    dc = g_cn.data.T.copy()
+    tmp = xp.empty_like(dh)
+    g = _grad_out(g_out)
+    need = [e is not None for e in ctx.next]
+    need_state = need[1] or need[2]
+    first_step = _steps(length, reverse)[0][0]
+    for t, before, _ in reversed(_steps(length, reverse)):
+        a = acts[t]
+        tc = tanh_c[t]
+        d = dz[t]
+        dh += g[t]
+        xp.multiply(tc, tc, out=tmp)  # dc += dh o (1 - tanh(c)^2)
+        xp.subtract(1, tmp, out=tmp)
+        tmp *= a[h2:h3]
+        tmp *= dh
+        dc += tmp
+        xp.multiply(dc, a[h3:], out=d[:h1])  # i
+        xp.multiply(dc, cs[before], out=d[h1:h2])  # f
+        xp.multiply(dh, tc, out=d[h2:h3])  # o
+        xp.multiply(dc, a[:h1], out=d[h3:])  # g
+        d *= deriv[t]
+        if t == first_step and not need_state:
+            break  # what follows is the gradient of h0 and c0 alone
+        dc *= a[h1:h2]
+        xp.matmul(w_t, d, out=dh)
+    dz = _gate_matrix(dz)
+    # back to PyTorch's gate order: row k of the internal order is row order[k]
+    dx = _wrap((dz.T @ (w_ih[order] * s2)).reshape(x.shape)) if need[0] else None
+    dw_ih = dw_hh = None
+    if need[3]:
+        dw_ih = xp.empty_like(w_ih)
+        dw_ih[order] = (dz @ x.reshape(-1, x.shape[2])) * s2
+        dw_ih = _wrap(dw_ih)
+    if need[4]:
+        dw_hh = xp.empty_like(w_hh)
+        dw_hh[order] = (dz @ _rows(_slots(hs, reverse)[1])) * s2
+        dw_hh = _wrap(dw_hh)
+    db = xp.empty(four_h, dtype=acts.dtype)
+    db[order] = dz.sum(axis=1) * s2[:, 0]
+    dh0 = _wrap(dh.T) if need[1] else None
+    dc0 = _wrap(dc.T) if need[2] else None
+    return dx, dh0, dc0, dw_ih, dw_hh, _wrap(db) if need[5] else None, _wrap(db.copy()) if need[6] else None
+
+
+def _lstm_layer_vjp_graph(ctx, g_out, g_hn, g_cn):
+    x, h0, c0, w_ih, w_hh, b_ih, b_hh = ctx.saved
+    reverse = ctx.args[0]
+    xg = _project_graph(x, w_ih, b_ih + b_hh)
+    length = xg.data.shape[0]
+    steps = _steps(length, reverse)
+    w_t = w_hh.mT
+    h, c = h0, c0
+    saved = [None] * length
+    h_before = [None] * length
+    for t, _, _ in steps:
+        i, f, gg, o = (xg[t] + h @ w_t).chunk(4, dim=-1)
+        i, f, gg, o = i.sigmoid(), f.sigmoid(), gg.tanh(), o.sigmoid()
+        c_new = f * c + i * gg
+        tc = c_new.tanh()
+        saved[t] = (c, i, f, gg, o, tc)
+        h_before[t] = h
+        h, c = o * tc, c_new
+    dh, dc = g_hn, g_cn
+    dz = [None] * length
+    for t, _, _ in reversed(steps):
+        c_prev, i, f, gg, o, tc = saved[t]
+        dh = dh + g_out[t]
+        dc = dc + dh * o * (1 - tc * tc)
+        d_i = dc * gg * i * (1 - i)
+        d_f = dc * c_prev * f * (1 - f)
+        d_g = dc * i * (1 - gg * gg)
+        d_o = dh * tc * o * (1 - o)
+        dz[t] = cat([d_i, d_f, d_g, d_o], -1)
+        dc = dc * f
+        dh = dz[t] @ w_hh
+    dz = stack(dz, 0)
+    dx, dw_ih, db = _project_grads(dz, x, w_ih)
+    return dx, dh, dc, dw_ih, _weight_grad_graph(dz, stack(h_before, 0)), db, db
+
+
+# ---------------------------------------------------------------------------
+# GRU: gates r, z, n;  n = tanh(W_in x + b_in + r (W_hn h + b_hn));  h' = (1 - z) n + z h
+
+
+@primitive("gru_layer", save=True, multi=True, extra=True)
+def _gru_layer(xp, x, h0, w_ih, w_hh, b_ih, b_hh, reverse):
+    length, batch, _ = x.shape
+    hidden = w_hh.shape[1]
+    h2 = 2 * hidden
+    # sigmoid(z) = (1 + tanh(z / 2)) / 2 for r and z: the 1/2 goes into their rows of both projections
+    scale = xp.full((3 * hidden, 1), 0.5, dtype=x.dtype)
+    scale[h2:] = 1
+    xg = _project(xp, x, w_ih * scale, b_ih * scale[:, 0])
+    w_hh_s = w_hh * scale
+    b_hh_s = xp.ascontiguousarray(xp.broadcast_to(b_hh[:, None] * scale, (3 * hidden, batch)))
+    hg = xp.empty_like(xg)  # W_hh h + b_hh per step (backward reads its n rows)
+    acts = xp.empty_like(xg)  # r, z, n per step
+    hs = _initial(xp, length, h0, reverse)
+    for t, before, after in _steps(length, reverse):
+        h_prev = hs[before]
+        hgt = hg[t]
+        xp.matmul(w_hh_s, h_prev, out=hgt)
+        hgt += b_hh_s
+        a = acts[t]
+        xg_t = xg[t]
+        r_z = a[:h2]
+        xp.add(xg_t[:h2], hgt[:h2], out=r_z)
+        xp.tanh(r_z, out=r_z)
+        r_z *= 0.5
+        r_z += 0.5
+        n = a[h2:]
+        xp.multiply(r_z[:hidden], hgt[h2:], out=n)
+        n += xg_t[h2:]
+        xp.tanh(n, out=n)
+        h = hs[after]
+        xp.subtract(h_prev, n, out=h)
+        h *= r_z[hidden:]
+        h += n
+    out, _ = _slots(hs, reverse)
+    return (_time_major(out), _final(hs, reverse)), (hg, acts, hs)
+
+
+@_gru_layer.defvjp
+def _gru_layer_vjp(ctx, g_out, g_hn):
+    if ctx.create_graph:
+        return _gru_layer_vjp_graph(ctx, g_out, g_hn)
+    reverse = ctx.args[0]
+    x, _, w_ih, w_hh, _, _ = [t.data for t in ctx.saved]
+    hg, acts, hs = ctx.extra
+    xp = array_module(acts)
+    length, three_h, batch = acts.shape
+    hidden = three_h // 3
+    h2, h3 = 2 * hidden, 3 * hidden
+    w_t = xp.ascontiguousarray(w_hh.T)
+    # per step, rows: r, z, n as seen from W_hh h (d n * r), then n as seen from W_in x (d n)
+    dz = xp.empty((length, 4 * hidden, batch), dtype=acts.dtype)
+    dh = g_hn.data.T.copy()
+    g = _grad_out(g_out)
+    one_minus_z, dtanh, tmp, sig = (xp.empty_like(dh) for _ in range(4))
+    need = [e is not None for e in ctx.next]
+    first_step = _steps(length, reverse)[0][0]
+    for t, before, _ in reversed(_steps(length, reverse)):
+        a = acts[t]
+        r, z, n = a[:hidden], a[hidden:h2], a[h2:]
+        d = dz[t]
+        d_r, d_z, d_hn, d_n = d[:hidden], d[hidden:h2], d[h2:h3], d[h3:]
+        dh += g[t]
+        xp.subtract(1, z, out=one_minus_z)
+        xp.multiply(n, n, out=dtanh)
+        xp.subtract(1, dtanh, out=dtanh)
+        xp.multiply(dh, one_minus_z, out=d_n)  # d n (pre-activation) = dh (1 - z) (1 - n^2)
+        d_n *= dtanh
+        xp.subtract(hs[before], n, out=d_z)  # d z = dh (h - n) z (1 - z)
+        d_z *= dh
+        d_z *= z
+        d_z *= one_minus_z
+        xp.subtract(1, r, out=sig)  # d r = d n (W_hn h + b_hn) r (1 - r)
+        sig *= r
+        xp.multiply(d_n, hg[t][h2:], out=d_r)
+        d_r *= sig
+        xp.multiply(d_n, r, out=d_hn)
+        if t == first_step and not need[1]:
+            break  # what follows is the gradient of h0 alone
+        xp.multiply(dh, z, out=tmp)
+        xp.matmul(w_t, d[:h3], out=dh)
+        dh += tmp
+    dz = _gate_matrix(dz)
+    dz_h = dz[:h3]  # gradient of W_hh h + b_hh
+    dz_rz, dz_n = dz[:h2], dz[h3:]  # gradient of W_ih x + b_ih: rows r, z, then n
+    dx = dw_ih = db_ih = None
+    if need[0]:
+        dx = dz_rz.T @ w_ih[:h2]
+        dx += dz_n.T @ w_ih[h2:]
+        dx = _wrap(dx.reshape(x.shape))
+    if need[2]:
+        flat_x = x.reshape(length * batch, -1)
+        dw_ih = xp.empty_like(w_ih)
+        xp.matmul(dz_rz, flat_x, out=dw_ih[:h2])
+        xp.matmul(dz_n, flat_x, out=dw_ih[h2:])
+        dw_ih = _wrap(dw_ih)
+    if need[4]:
+        db_ih = _wrap(xp.concatenate([dz_rz.sum(axis=1), dz_n.sum(axis=1)]))
+    dw_hh = _wrap(dz_h @ _rows(_slots(hs, reverse)[1])) if need[3] else None
+    db_hh = _wrap(dz_h.sum(axis=1)) if need[5] else None
+    return dx, _wrap(dh.T) if need[1] else None, dw_ih, dw_hh, db_ih, db_hh
+
+
+def _gru_layer_vjp_graph(ctx, g_out, g_hn):
+    x, h0, w_ih, w_hh, b_ih, b_hh = ctx.saved
+    reverse = ctx.args[0]
+    xg = _project_graph(x, w_ih, b_ih)
+    length = xg.data.shape[0]
+    steps = _steps(length, reverse)
+    w_t = w_hh.mT
+    h = h0
+    saved = [None] * length
+    h_before = [None] * length
+    for t, _, _ in steps:
+        x_r, x_z, x_n = xg[t].chunk(3, dim=-1)
+        h_r, h_z, h_n = (h @ w_t + b_hh).chunk(3, dim=-1)
+        r = (x_r + h_r).sigmoid()
+        z = (x_z + h_z).sigmoid()
+        n = (x_n + r * h_n).tanh()
+        saved[t] = (h, r, z, n, h_n)
+        h_before[t] = h
+        h = n + z * (h - n)
+    dh = g_hn
+    dx, dhg = [None] * length, [None] * length
+    for t, _, _ in reversed(steps):
+        h_prev, r, z, n, h_n = saved[t]
+        dh = dh + g_out[t]
+        d_n = dh * (1 - z) * (1 - n * n)
+        d_z = dh * (h_prev - n) * z * (1 - z)
+        d_r = d_n * h_n * r * (1 - r)
+        dx[t] = cat([d_r, d_z, d_n], -1)
+        dhg[t] = cat([d_r, d_z, d_n * r], -1)
+        dh = dhg[t] @ w_hh + dh * z
+    dhg = stack(dhg, 0)
+    d_x, dw_ih, db_ih = _project_grads(stack(dx, 0), x, w_ih)
+    return d_x, dh, dw_ih, _weight_grad_graph(dhg, stack(h_before, 0)), db_ih, dhg.sum(dim=(0, 1))
+
+
+# ---------------------------------------------------------------------------
+# the differentiable (create_graph) helpers, in time-major (L, N, .) layout
+
+
+def _project_graph(x: Tensor, w_ih: Tensor, bias: Tensor) -> Tensor:
+    """x @ W_ih.T + bias as Tensor ops: (L, N, G*H)."""
+    return x @ w_ih.mT + bias
+
+
+def _project_grads(dz: Tensor, x: Tensor, w_ih: Tensor):
+    """(dx, dW_ih, db) from dz (L, N, G*H), the gradient of x @ W_ih.T + b."""
+    rows = dz.data.shape[0] * dz.data.shape[1]
+    dz2 = dz.reshape(rows, -1)
+    return dz @ w_ih, dz2.mT @ x.reshape(rows, -1), dz2.sum(dim=0)
+
+
+def _weight_grad_graph(dz: Tensor, h_before: Tensor) -> Tensor:
+    rows = dz.data.shape[0] * dz.data.shape[1]
+    return dz.reshape(rows, -1).mT @ h_before.reshape(rows, -1)
+
+
+# ---------------------------------------------------------------------------
+# public entry points
+
+
+def _prepare(op, gates, x, states, w_ih, w_hh, b_ih, b_hh):
+    """Check shapes and dtypes; return the bias tensors (zeros standing in for a missing bias)."""
+    named = [("x", x)] + [(n, s) for n, s in states] + [("w_ih", w_ih), ("w_hh", w_hh)]
+    for name, t in named + [("b_ih", b_ih), ("b_hh", b_hh)]:
+        if t is not None and not isinstance(t, Tensor):
+            raise TypeError(f"{op}: {name} must be a Tensor, got {type(t).__name__}")
+    dtype = x.data.dtype
+    if dtype.kind != "f":
+        raise DTypeError(f"{op}: expected a floating point input, got {dtype}")
+    for name, t in named[1:] + [("b_ih", b_ih), ("b_hh", b_hh)]:
+        if t is not None and t.data.dtype != dtype:
+            raise DTypeError(
+                f"{op}: {name} is {t.data.dtype} but the input x is {dtype}; "
+                "chainrule does not convert silently: make them one dtype"
+            )
+    if x.data.ndim != 3:
+        raise ShapeError(f"{op}: x must be (L, N, H_in), got shape {tuple(x.shape)}")
+    _, batch, features = x.data.shape
+    if w_hh.data.ndim != 2 or w_hh.data.shape[0] != gates * w_hh.data.shape[1]:
+        raise ShapeError(f"{op}: w_hh must be ({gates}*H, H), got shape {tuple(w_hh.shape)}")
+    hidden = w_hh.data.shape[1]
+    expected = {"w_ih": (gates * hidden, features), "b_ih": (gates * hidden,), "b_hh": (gates * hidden,)}
+    for name, t in (("w_ih", w_ih), ("b_ih", b_ih), ("b_hh", b_hh)):
+        if t is not None and t.data.shape != expected[name]:
+            raise ShapeError(f"{op}: {name} must have shape {expected[name]}, got {tuple(t.shape)} (x: {x.shape})")
+    for name, s in states:
+        if s.data.shape != (batch, hidden):
+            raise ShapeError(f"{op}: {name} must have shape {(batch, hidden)}, got {tuple(s.shape)}")
+    if b_ih is None or b_hh is None:
+        xp = array_module(x.data)
+        zero = _wrap(xp.zeros(gates * hidden, dtype=dtype))
+        b_ih = zero if b_ih is None else b_ih
+        b_hh = zero if b_hh is None else b_hh
+    return b_ih, b_hh
+
+
+def rnn_layer(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity: str = "tanh", reverse: bool = False):
+    """One Elman RNN layer over a sequence: ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``.
+
+    ``x (L, N, H_in)``, ``h0 (N, H)``, ``w_ih (H, H_in)``, ``w_hh (H, H)``,
+    biases ``(H,)`` or None; ``nonlinearity`` 'tanh' or 'relu'.
+    Returns ``(output (L, N, H), h_n (N, H))``.
+    """
+    if nonlinearity not in ("tanh", "relu"):
+        raise ValueError(f"rnn_layer: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+    b_ih, b_hh = _prepare("rnn_layer", 1, x, [("h0", h0)], w_ih, w_hh, b_ih, b_hh)
+    return applyn(_rnn_layer, (x, h0, w_ih, w_hh, b_ih, b_hh), nonlinearity, bool(reverse))
+
+
+def lstm_layer(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, reverse: bool = False):
+    """One LSTM layer over a sequence (PyTorch's gate order i, f, g, o).
+
+    ``x (L, N, H_in)``, ``h0, c0 (N, H)``, ``w_ih (4H, H_in)``, ``w_hh (4H, H)``,
+    biases ``(4H,)`` or None.  Returns ``(output (L, N, H), h_n (N, H), c_n (N, H))``.
+    """
+    b_ih, b_hh = _prepare("lstm_layer", 4, x, [("h0", h0), ("c0", c0)], w_ih, w_hh, b_ih, b_hh)
+    inputs = (x, h0, c0, w_ih, w_hh, b_ih, b_hh)
+    recording = MODE.grad and any(t.requires_grad for t in inputs)
+    return applyn(_lstm_layer, inputs, bool(reverse), recording)
+
+
+def gru_layer(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, reverse: bool = False):
+    """One GRU layer over a sequence (PyTorch's gate order r, z, n; ``n = tanh(W_in x + b_in + r (W_hn h + b_hn))``).
+
+    ``x (L, N, H_in)``, ``h0 (N, H)``, ``w_ih (3H, H_in)``, ``w_hh (3H, H)``,
+    biases ``(3H,)`` or None.  Returns ``(output (L, N, H), h_n (N, H))``.
+    """
+    b_ih, b_hh = _prepare("gru_layer", 3, x, [("h0", h0)], w_ih, w_hh, b_ih, b_hh)
+    return applyn(_gru_layer, (x, h0, w_ih, w_hh, b_ih, b_hh), bool(reverse))
