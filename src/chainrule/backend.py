@@ -194,6 +194,36 @@ def erf(xp, x):
     return _cerf(x)
 
 
+def select(xp, x, mask, keep=True):
+    """x where ``mask == keep``, exact zeros elsewhere (also where x is inf or nan).
+
+    On NumPy a float array is masked by AND-ing its bits with an all-ones or
+    all-zeros word per element: about 8x faster than ``numpy.where`` with an
+    irregular mask, and still exact.
+    """
+    if xp is np and x.dtype.kind == "f" and x.shape == np.shape(mask):
+        bits = np.dtype(f"u{x.dtype.itemsize}")
+        m = mask if keep else ~mask
+        word = m.view(np.uint8).astype(bits)
+        np.negative(word, out=word)  # True -> all ones, False -> 0
+        word &= x.view(bits)
+        return word.view(x.dtype)
+    return xp.where(mask, x, 0) if keep else xp.where(mask, 0, x)
+
+
+def axpy(xp, alpha, x, y):
+    """y += alpha * x in place, in one pass (BLAS axpy) where possible."""
+    if xp is np and y.dtype == x.dtype and y.dtype.kind == "f" and y.flags.c_contiguous and x.flags.c_contiguous:
+        from scipy.linalg import blas  # noqa: PLC0415
+
+        fn = {4: blas.saxpy, 8: blas.daxpy}.get(y.dtype.itemsize)
+        if fn is not None and y.size:
+            fn(x.reshape(-1), y.reshape(-1), a=alpha)
+            return y
+    y += alpha * x
+    return y
+
+
 def sigmoid(xp, x):
     """The logistic function, stable for large |x|, keeping x's dtype."""
     if xp is np:

@@ -30,7 +30,7 @@ from ._util import as_tensor_like, is_scalar, scalar_value
 @primitive("select")
 def _select_fwd(xp, x, mask, keep):
     """x where mask == keep, else 0 (mask is a constant array)."""
-    return xp.where(mask, x, 0) if keep else xp.where(mask, 0, x)
+    return backend.select(xp, x, mask, keep)
 
 
 @_select_fwd.defvjp

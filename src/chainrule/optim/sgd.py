@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..backend import array_module
+from ..backend import array_module, axpy
 from ..tensor import _wrap
 from .optimizer import Optimizer, _check_number
 
@@ -67,7 +67,4 @@ class SGD(Optimizer):
                 d = tmp
             else:
                 d = buf
-        # p -= lr * d, through a work array that is not d itself unless d is already scratch
-        step = self._scratch(grad, 2)
-        xp.multiply(d, -group["lr"], out=step)
-        p += step
+        axpy(xp, -group["lr"], d, p)  # p -= lr * d in one pass
