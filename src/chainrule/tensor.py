@@ -322,6 +322,21 @@ class Tensor:
             return format(self.data.item(), spec)
         return str(self)
 
+    def __deepcopy__(self, memo):
+        """A copy with its own data (and gradient), like ``copy.deepcopy`` of a PyTorch leaf."""
+        if self._edge is not None:
+            raise GradientError(
+                "deepcopy: only leaf tensors (made by the user, not by an op) can be deep-copied; detach() it first"
+            )
+        out = _wrap(self.data.copy())
+        memo[id(self)] = out
+        out.requires_grad = self.requires_grad
+        if self._is_param:
+            out._is_param = True
+        if self.grad is not None:
+            out.grad = self.grad.__deepcopy__(memo)
+        return out
+
     def __reduce_ex__(self, protocol):
         raise TypeError("chainrule tensors are not pickled; save them with chainrule.save (safetensors)")
 

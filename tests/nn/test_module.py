@@ -189,3 +189,19 @@ def test_assigning_before_init_and_wrong_types():
 def test_modules_are_not_pickled():
     with pytest.raises(TypeError, match="state_dict"):
         pickle.dumps(nn.Linear(2, 2))
+
+
+def test_deepcopy_makes_independent_weights_and_keeps_ties():
+    import copy
+
+    net = Net()
+    twin = copy.deepcopy(net)
+    assert twin.a.fc.weight is not net.a.fc.weight
+    assert twin.shared is twin.a.fc  # a tie inside the model survives the copy
+    np.testing.assert_array_equal(twin.b.fc.weight.numpy(), net.b.fc.weight.numpy())
+    with cr.no_grad():
+        twin.b.fc.weight.add_(1.0)
+    assert not np.array_equal(twin.b.fc.weight.numpy(), net.b.fc.weight.numpy())
+    assert isinstance(twin.a.scale, nn.Parameter) and twin.a.scale.requires_grad
+    with pytest.raises(cr.GradientError, match="leaf"):
+        copy.deepcopy(net.a.fc.weight * 2)

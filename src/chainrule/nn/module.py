@@ -467,6 +467,16 @@ class Module:
     def __dir__(self):
         return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules))
 
+    def __deepcopy__(self, memo):
+        """An independent copy: new parameters and buffers (shared ones stay shared), same hooks."""
+        import copy  # noqa: PLC0415
+
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        for key, value in self.__dict__.items():
+            object.__setattr__(new, key, copy.deepcopy(value, memo))
+        return new
+
     def __getstate__(self):
         raise TypeError("chainrule modules are not pickled; save model.state_dict() with chainrule.save")
 

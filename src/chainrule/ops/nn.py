@@ -14,9 +14,10 @@ from ._util import normalize_dim
 
 @primitive("softmax", save_output=True)
 def _softmax(xp, x, axis):
-    shifted = x - x.max(axis=axis, keepdims=True)
-    e = xp.exp(shifted)
-    e /= e.sum(axis=axis, keepdims=True)
+    with xp.errstate(invalid="ignore"):  # a row of -inf gives nan, silently (as in PyTorch)
+        shifted = x - x.max(axis=axis, keepdims=True)
+        e = xp.exp(shifted)
+        e /= e.sum(axis=axis, keepdims=True)
     return e
 
 
@@ -29,8 +30,9 @@ def _softmax_vjp(ctx, g):
 
 @primitive("log_softmax", save_output=True)
 def _log_softmax(xp, x, axis):
-    shifted = x - x.max(axis=axis, keepdims=True)
-    return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+    with xp.errstate(invalid="ignore", divide="ignore"):
+        shifted = x - x.max(axis=axis, keepdims=True)
+        return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
 
 
 @_log_softmax.defvjp
