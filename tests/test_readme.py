@@ -16,7 +16,8 @@ def test_quickstart_has_two_commands():
     assert len(commands) == 2
 
 
-def test_python_examples_run():
+def test_python_examples_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the examples may write files
     blocks = re.findall(r"```python\n(.*?)```", README, re.S)
     assert blocks
     for code in blocks:
