@@ -45,8 +45,11 @@ def main():
             prim.vjp = timed(f"{prim.name} vjp", prim.vjp)
     cr.manual_seed(0)
     model, (opt_name, lr), shape = build(name, cr)
-    opt = cr.optim.Adam(model.parameters(), lr=lr) if opt_name == "adam" else cr.optim.SGD(
-        model.parameters(), lr=lr, momentum=0.9 if opt_name == "sgd_momentum" else 0.0)
+    opt = (
+        cr.optim.Adam(model.parameters(), lr=lr)
+        if opt_name == "adam"
+        else cr.optim.SGD(model.parameters(), lr=lr, momentum=0.9 if opt_name == "sgd_momentum" else 0.0)
+    )
     rng = np.random.default_rng(0)
     x = cr.from_numpy(rng.standard_normal(shape).astype(np.float32))
     y = cr.from_numpy(rng.integers(0, 10, shape[0]))
@@ -73,8 +76,10 @@ def main():
     for _ in range(steps):
         step()
     total = sum(phases.values())
-    print(f"{name}: {1e3 * total / steps:.2f} ms/step; " + ", ".join(
-        f"{k} {1e3 * v / steps:.2f}" for k, v in phases.items()))
+    print(
+        f"{name}: {1e3 * total / steps:.2f} ms/step; "
+        + ", ".join(f"{k} {1e3 * v / steps:.2f}" for k, v in phases.items())
+    )
     nested = {"vjp"}  # vjp time includes the forwards of the ops it calls
     own = sum(v for k, v in TOTALS.items() if k.split()[-1] not in nested)
     print(f"{'primitive':32s} {'ms/step':>8s} {'calls':>6s}")

@@ -43,9 +43,14 @@ def build(name, lib):
         return model, ("sgd", 0.01), (16, 32)
     if name == "cnn":
         model = nn.Sequential(
-            nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(1568, 10),
+            nn.Conv2d(1, 16, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(1568, 10),
         )
         return model, ("sgd", 0.01), (64, 1, 28, 28)
     if name == "deep":
@@ -59,8 +64,9 @@ def build(name, lib):
         class Encoder(nn.Module):
             def __init__(self):
                 super().__init__()
-                self.block = nn.TransformerEncoderLayer(128, 4, 512, dropout=0.0, activation="gelu",
-                                                        batch_first=True, norm_first=True)
+                self.block = nn.TransformerEncoderLayer(
+                    128, 4, 512, dropout=0.0, activation="gelu", batch_first=True, norm_first=True
+                )
                 self.head = nn.Linear(128, 10)
 
             def forward(self, x):
@@ -100,9 +106,15 @@ def build(name, lib):
                 return self.relu(out + (x if self.down is None else self.down(x)))
 
         model = nn.Sequential(
-            nn.Conv2d(3, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
-            Block(16, 16, 1), Block(16, 32, 2), Block(32, 64, 2),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10),
+            nn.Conv2d(3, 16, 3, padding=1, bias=False),
+            nn.BatchNorm2d(16),
+            nn.ReLU(),
+            Block(16, 16, 1),
+            Block(16, 32, 2),
+            Block(32, 64, 2),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(64, 10),
         )
         return model, ("sgd_momentum", 0.01), (32, 3, 32, 32)
     raise ValueError(f"unknown workload {name!r}")
@@ -110,6 +122,7 @@ def build(name, lib):
 
 def flops_per_step(name):
     """Multiply-adds x2 of the forward pass, x3 for forward + backward (the usual estimate)."""
+
     def linear(b, i, o):
         return 2 * b * i * o
 
@@ -126,7 +139,9 @@ def flops_per_step(name):
         fwd = 49 * linear(64, 256, 256) + linear(64, 256, 10)
     elif name == "transformer":
         b, seq, d = 16, 64, 128
-        fwd = 4 * linear(b * seq, d, d) + 2 * (2 * b * seq * seq * d) + linear(b * seq, d, 512) + linear(b * seq, 512, d)
+        fwd = (
+            4 * linear(b * seq, d, d) + 2 * (2 * b * seq * seq * d) + linear(b * seq, d, 512) + linear(b * seq, 512, d)
+        )
         fwd += linear(b, d, 10)
     elif name == "lstm":
         fwd = 32 * linear(32, 64 + 128, 4 * 128) + linear(32, 128, 10)
@@ -242,10 +257,25 @@ def matmul_peak_gflops():
 
 
 def run_worker(name, lib_name, steps, weights_path, threads):
-    env = dict(os.environ, CHAINRULE_BENCH_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
-               OPENBLAS_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", name, "--lib", lib_name, "--steps", str(steps),
-           "--weights", weights_path]
+    env = dict(
+        os.environ,
+        CHAINRULE_BENCH_THREADS=str(threads),
+        OMP_NUM_THREADS=str(threads),
+        OPENBLAS_NUM_THREADS=str(threads),
+        MKL_NUM_THREADS=str(threads),
+    )
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker",
+        name,
+        "--lib",
+        lib_name,
+        "--steps",
+        str(steps),
+        "--weights",
+        weights_path,
+    ]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"{lib_name} {name} failed:\n{out.stderr[-3000:]}")
@@ -278,23 +308,41 @@ def main():
             theirs = run_worker(name, "torch", steps, weights, args.threads)
             ours = run_worker(name, "chainrule", steps, weights, args.threads)
             gflop = flops_per_step(name) / 1e9
-            rows.append([
-                name,
-                f"{ours['step_ms']:.2f}", f"{theirs['step_ms']:.2f}", f"{ours['step_ms'] / theirs['step_ms']:.2f}",
-                f"{ours['bwd_ms'] / ours['fwd_ms']:.2f}", f"{theirs['bwd_ms'] / theirs['fwd_ms']:.2f}",
-                f"{ours['rss_growth_mb']:.0f}", f"{theirs['rss_growth_mb']:.0f}",
-                f"{gflop / (ours['step_ms'] / 1e3) / peak:.2f}", f"{gflop / (theirs['step_ms'] / 1e3) / peak:.2f}",
-            ])
-            losses.append([name, f"{ours['loss0']:.6f}", f"{theirs['loss0']:.6f}",
-                           f"{abs(ours['loss0'] - theirs['loss0']):.1e}"])
+            rows.append(
+                [
+                    name,
+                    f"{ours['step_ms']:.2f}",
+                    f"{theirs['step_ms']:.2f}",
+                    f"{ours['step_ms'] / theirs['step_ms']:.2f}",
+                    f"{ours['bwd_ms'] / ours['fwd_ms']:.2f}",
+                    f"{theirs['bwd_ms'] / theirs['fwd_ms']:.2f}",
+                    f"{ours['rss_growth_mb']:.0f}",
+                    f"{theirs['rss_growth_mb']:.0f}",
+                    f"{gflop / (ours['step_ms'] / 1e3) / peak:.2f}",
+                    f"{gflop / (theirs['step_ms'] / 1e3) / peak:.2f}",
+                ]
+            )
+            losses.append(
+                [name, f"{ours['loss0']:.6f}", f"{theirs['loss0']:.6f}", f"{abs(ours['loss0'] - theirs['loss0']):.1e}"]
+            )
             print(f"  done {name}", file=sys.stderr)
     sys.path.insert(0, str(HERE))
     from _common import print_table
 
     print_table(
         f"Training step, float32, {args.threads} thread(s), median of {steps} steps; matmul peak {peak:.1f} GFLOP/s",
-        ["workload", "chainrule ms", "torch ms", "ratio", "bwd/fwd cr", "bwd/fwd torch", "RSS+ cr MB",
-         "RSS+ torch MB", "peak frac cr", "peak frac torch"],
+        [
+            "workload",
+            "chainrule ms",
+            "torch ms",
+            "ratio",
+            "bwd/fwd cr",
+            "bwd/fwd torch",
+            "RSS+ cr MB",
+            "RSS+ torch MB",
+            "peak frac cr",
+            "peak frac torch",
+        ],
         rows,
     )
     print_table("Step-0 loss (same weights, same batch)", ["workload", "chainrule", "torch", "|diff|"], losses)

@@ -22,8 +22,6 @@ inner backward (``cr.autograd.grad`` does not return them), and
 
 from __future__ import annotations
 
-import math
-
 from .. import random as cr_random
 from ..autograd.engine import backward as engine_backward
 from ..autograd.function import Function
@@ -124,43 +122,56 @@ def plan_segments(functions, input, memory_budget: int):
     Returns (number of leading modules to checkpoint, their segment count, estimated bytes).
     The estimate counts each module's output once (roughly what its backward keeps): a stored
     module costs its output; a checkpointed segment costs its input while waiting, plus
-    all of its outputs while it is recomputed.
+    all of its outputs while it is recomputed.  Fewer checkpointed modules means less
+    recomputation, so the plan checkpoints the shortest head of the chain that fits.
     """
     modules = _modules_of(functions)
-    sizes = []
-    with no_grad():
-        x = input
-        for m in modules:
-            x = m(x)
-            sizes.append(x.data.nbytes if isinstance(x, Tensor) else 0)
+    sizes = _output_sizes(modules, input)
     n = len(modules)
     total = sum(sizes)
     if total <= memory_budget:
         return 0, 0, total
-    best = None
-    # checkpoint the first k modules in s segments; keep the rest stored normally
+    prefix = [0]
+    for s in sizes:
+        prefix.append(prefix[-1] + s)
+    first = input.data.nbytes if isinstance(input, Tensor) else 0
+    best_any = None
     for k in range(1, n + 1):
-        head, tail = sizes[:k], sum(sizes[k:])
+        tail = total - prefix[k]
+        best_k = None
         for s in range(1, k + 1):
             bounds = [round(i * k / s) for i in range(s + 1)]
-            kept = sum(head[b - 1] for b in bounds[1:-1]) + (input.data.nbytes if isinstance(input, Tensor) else 0)
-            largest = max(sum(head[a:b]) for a, b in zip(bounds[:-1], bounds[1:]))
+            kept = first + sum(sizes[b - 1] for b in bounds[1:-1])
+            largest = max(prefix[b] - prefix[a] for a, b in zip(bounds[:-1], bounds[1:]))
             estimate = tail + kept + largest
-            if estimate <= memory_budget and (best is None or (k, estimate) < (best[0], best[2])):
-                best = (k, s, estimate)
-        if best is not None and best[0] == k:
-            break
-    if best is None:
-        s = max(1, round(math.sqrt(n)))
-        bounds = [round(i * n / s) for i in range(s + 1)]
-        estimate = sum(sizes[b - 1] for b in bounds[1:-1]) + max(
-            sum(sizes[a:b]) for a, b in zip(bounds[:-1], bounds[1:])
-        )
-        raise MemoryError(
-            f"checkpoint_sequential: no plan fits memory_budget={memory_budget} bytes; the smallest estimate is "
-            f"about {estimate} bytes (with {s} segments)"
-        )
-    return best
+            if best_k is None or estimate < best_k[2]:
+                best_k = (k, s, estimate)
+        if best_any is None or best_k[2] < best_any[2]:
+            best_any = best_k
+        if best_k[2] <= memory_budget:
+            return best_k
+    raise MemoryError(
+        f"checkpoint_sequential: no plan fits memory_budget={memory_budget} bytes; the smallest estimate is "
+        f"about {best_any[2]} bytes ({best_any[0]} modules in {best_any[1]} segments)"
+    )
+
+
+_PLANS: dict = {}
+
+
+def _output_sizes(modules, input):
+    """Bytes of each module's output for this input shape (one no-grad forward, cached)."""
+    key = (tuple(id(m) for m in modules), getattr(input, "shape", None), str(getattr(input, "dtype", "")))
+    sizes = _PLANS.get(key)
+    if sizes is None:
+        sizes = []
+        with no_grad():
+            x = input
+            for m in modules:
+                x = m(x)
+                sizes.append(x.data.nbytes if isinstance(x, Tensor) else 0)
+        _PLANS[key] = sizes
+    return sizes
 
 
 def checkpoint_sequential(
