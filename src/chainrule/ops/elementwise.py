@@ -415,17 +415,31 @@ _INV_SQRT_2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
-@primitive("gelu", save=True)
+@primitive("gelu", save=True, extra=True)
 def _gelu(xp, x, approximate):
+    """Returns (out, factor): factor is Phi(x) (exact) or tanh(u) (tanh form), kept for the first-order vjp."""
     if approximate == "tanh":
-        inner = _SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)
-        return 0.5 * x * (1.0 + xp.tanh(inner))
-    return 0.5 * x * (1.0 + backend.erf(xp, x * _INV_SQRT_2))
+        inner = x * x
+        inner *= 0.044715
+        inner += 1.0
+        inner *= x
+        inner *= _SQRT_2_OVER_PI
+        t = xp.tanh(inner)
+        out = t + 1.0
+        out *= x
+        out *= 0.5
+        return out, t
+    cdf = backend.erf(xp, x * _INV_SQRT_2)
+    cdf += 1.0
+    cdf *= 0.5
+    return x * cdf, cdf
 
 
 @_gelu.defvjp
 def _gelu_vjp(ctx, g):
     (x,) = ctx.saved
+    if not ctx.create_graph:
+        return _wrap(_gelu_grad(x.data, g.data, ctx.extra, ctx.args[0]))
     if ctx.args[0] == "tanh":
         # d/dx [x/2 (1 + tanh u)], u = sqrt(2/pi)(x + 0.044715 x^3)
         x2 = x * x
@@ -436,6 +450,33 @@ def _gelu_vjp(ctx, g):
     cdf = (erf(x * _INV_SQRT_2) + 1.0) * 0.5
     pdf = exp(x * x * -0.5) * _INV_SQRT_2PI
     return g * (cdf + x * pdf)
+
+
+def _gelu_grad(x, g, factor, approximate):
+    """g * GELU'(x) on raw arrays, from the factor the forward kept."""
+    xp = backend.array_module(x)
+    if approximate == "tanh":
+        t = factor
+        x2 = x * x
+        du = x2 * (3 * 0.044715)
+        du += 1.0
+        du *= _SQRT_2_OVER_PI
+        grad = t * t
+        xp.subtract(1.0, grad, out=grad)
+        grad *= du
+        grad *= x
+        grad += t
+        grad += 1.0
+        grad *= 0.5
+    else:
+        grad = x * x
+        grad *= -0.5
+        xp.exp(grad, out=grad)
+        grad *= x
+        grad *= _INV_SQRT_2PI
+        grad += factor
+    grad *= g
+    return grad
 
 
 @primitive("silu", save=True)

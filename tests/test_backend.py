@@ -1,0 +1,48 @@
+"""The backend's array helpers: erf, select, axpy."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import erf as scipy_erf
+
+from chainrule import backend
+
+
+def test_float32_erf_is_accurate_everywhere():
+    x = np.linspace(-7, 7, 400_001, dtype=np.float32)
+    x = np.concatenate([x, np.float32([0.0, -0.0, 1e-30, -1e-12, 3.9, 4.0, 4.1])])
+    got = backend.erf(np, x).astype(np.float64)
+    want = scipy_erf(x.astype(np.float64))
+    rel = np.abs(got - want) / np.maximum(np.abs(want), 1e-38)
+    assert rel.max() < 5e-7
+    assert np.all(np.abs(got) <= 1.0)
+    assert backend.erf(np, x).dtype == np.float32
+
+
+def test_erf_special_values():
+    out = backend.erf(np, np.float32([np.nan, np.inf, -np.inf]))
+    assert np.isnan(out[0]) and out[1] == 1.0 and out[2] == -1.0
+    assert backend.erf(np, np.float64([0.5])).dtype == np.float64
+
+
+def test_select_is_exact_even_for_inf_and_nan():
+    x = np.array([1.0, np.inf, np.nan, -2.0, np.nan], dtype=np.float32)
+    mask = np.array([True, False, False, True, True])
+    out = backend.select(np, x, mask)
+    assert out[0] == 1.0 and out[1] == 0.0 and out[2] == 0.0 and out[3] == -2.0 and np.isnan(out[4])
+    inverse = backend.select(np, x, mask, keep=False)
+    assert inverse[0] == 0.0 and inverse[1] == np.inf and np.isnan(inverse[2])
+    strided = np.arange(12, dtype=np.float64).reshape(3, 4).T
+    m = strided > 4
+    np.testing.assert_array_equal(backend.select(np, strided, m), np.where(m, strided, 0))
+
+
+def test_axpy_in_place():
+    y = np.ones(5, dtype=np.float32)
+    x = np.arange(5, dtype=np.float32)
+    out = backend.axpy(np, -2.0, x, y)
+    assert out is y
+    np.testing.assert_allclose(y, 1 - 2 * np.arange(5))
+    z = np.ones((3, 4), dtype=np.float64)[:, ::2]  # not contiguous: the fallback path
+    backend.axpy(np, 0.5, np.ones((3, 2)), z)
+    np.testing.assert_allclose(z, 1.5)
