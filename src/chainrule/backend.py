@@ -213,9 +213,9 @@ def erf(xp, x):
     if xp is np:
         if x.dtype == np.float32 or x.dtype == np.float16:
             out = _erf_float32(x.astype(np.float32, copy=False))
-            nan = np.isnan(x)
-            if nan.any():
-                out[nan] = np.nan
+            bad = ~np.isfinite(x)
+            if bad.any():  # erf(+-inf) = +-1, erf(nan) = nan
+                out[bad] = np.sign(x[bad])
             return out.astype(x.dtype, copy=False)
         from scipy.special import erf as _erf  # noqa: PLC0415 - import cost paid once
 
