@@ -18,6 +18,7 @@ import itertools
 
 import numpy as np
 
+from ..amp.autocast import AMP
 from ..backend import array_module
 from ..errors import ChainruleError, DeviceError, DTypeError, IndexingError, ShapeError, describe
 from ..tensor import Tensor, _wrap, _wrap_edge
@@ -210,6 +211,14 @@ def promote_pair(prim_name, a, b):
     return ad, bd
 
 
+def _amp_promote(a, b):
+    from ..ops.elementwise import to_dtype  # noqa: PLC0415
+
+    if a.data.dtype.itemsize < b.data.dtype.itemsize:
+        return to_dtype(a, b.data.dtype), b
+    return a, to_dtype(b, a.data.dtype)
+
+
 # ---------------------------------------------------------------------------
 # recording
 
@@ -338,7 +347,11 @@ def apply2(prim, a, b, *args):
     """Apply a two-input primitive; mixed dtypes are promoted or refused (promote_pair)."""
     ad, bd = a.data, b.data
     if ad.dtype is not bd.dtype or type(ad) is not type(bd):
-        ad, bd = promote_pair(prim.name, a, b)
+        if AMP.enabled and ad.dtype.kind == "f" and bd.dtype.kind == "f" and type(ad) is type(bd):
+            a, b = _amp_promote(a, b)  # autocast: the narrower float is cast up, differentiably
+            ad, bd = a.data, b.data
+        else:
+            ad, bd = promote_pair(prim.name, a, b)
     xp = np if type(ad) is _ndarray else array_module(ad)
     try:
         out = prim.fwd(xp, ad, bd, *args)

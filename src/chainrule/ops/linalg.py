@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import string
 
+from ..amp.autocast import AMP, cast_for_gemm
 from ..autograd.graph import apply2, applyn, primitive
 from ..errors import ShapeError
 from ..tensor import Tensor
@@ -50,6 +51,8 @@ def _matmul_vjp(ctx, g):
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:
     """Matrix product with NumPy/PyTorch rules: batched over leading dims, 1-d operands promoted."""
+    if AMP.enabled:
+        a, b = cast_for_gemm(a, b)
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         raise TypeError(f"matmul: expected two Tensors, got {type(a).__name__} and {type(b).__name__}")
     sa, sb = a.data.shape, b.data.shape
@@ -177,6 +180,8 @@ def einsum(equation: str, *operands) -> Tensor:
     for i, op in enumerate(operands):
         if not isinstance(op, Tensor):
             raise TypeError(f"einsum: operand {i} is a {type(op).__name__}, not a Tensor")
+    if AMP.enabled:
+        operands = cast_for_gemm(*operands)
     inputs, output = _parse_einsum(equation, [op.data.shape for op in operands])
     sizes = {}
     for sub, op in zip(inputs, operands):

@@ -6,6 +6,7 @@ overflow; log_softmax never takes the log of a rounded-to-zero probability.
 
 from __future__ import annotations
 
+from ..amp.autocast import AMP, cast_to_float32
 from ..autograd.graph import apply1, primitive
 from ..backend import get_default_dtype
 from ..tensor import Tensor
@@ -50,10 +51,14 @@ def _float(x):
 def softmax(x: Tensor, dim: int, dtype=None) -> Tensor:
     """exp(x) / sum(exp(x)) along ``dim``, computed stably."""
     x = x.to(dtype) if dtype is not None else _float(x)
+    if AMP.enabled:
+        (x,) = cast_to_float32(x)
     return apply1(_softmax, x, normalize_dim(dim, x.data.ndim, "softmax"))
 
 
 def log_softmax(x: Tensor, dim: int, dtype=None) -> Tensor:
     """x - logsumexp(x) along ``dim``, computed stably."""
     x = x.to(dtype) if dtype is not None else _float(x)
+    if AMP.enabled:
+        (x,) = cast_to_float32(x)
     return apply1(_log_softmax, x, normalize_dim(dim, x.data.ndim, "log_softmax"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...amp.autocast import AMP, cast_for_gemm
 from ...errors import DTypeError, ShapeError
 from ...ops import layers as _layers
 from ...tensor import Tensor
@@ -16,6 +17,8 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     bias (out_features,) or None; the result is (*, out_features).  One fused
     op (forward and a hand-written backward), differentiable twice.
     """
+    if AMP.enabled:
+        input, weight, bias = cast_for_gemm(input, weight, bias)
     if not isinstance(input, Tensor) or not isinstance(weight, Tensor):
         raise TypeError(
             f"linear: input and weight must be Tensors, got {type(input).__name__} and {type(weight).__name__}"

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...amp.autocast import AMP, cast_to_float32
 from ...backend import array_module
 from ...errors import DTypeError, IndexingError, ShapeError
 from ...ops.elementwise import clamp, log, masked_fill, where
@@ -105,6 +106,8 @@ def _constant(value, like: Tensor, what, name):
 
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002
     """Mean squared error: ``(input - target)**2``, reduced.  Shapes: input and target the same, any shape."""
+    if AMP.enabled:
+        (input,) = cast_to_float32(input)
     _check_reduction(reduction, "mse_loss")
     _same_shape(input, target, "mse_loss")
     diff = input - target
@@ -231,6 +234,8 @@ def cross_entropy(
     divides by the number of elements over C.  ``label_smoothing`` in [0, 1]
     mixes the target with the uniform distribution.
     """
+    if AMP.enabled:
+        (input,) = cast_to_float32(input)
     name = "cross_entropy"
     _check_reduction(reduction, name)
     _float_tensor(input, "input", name)
@@ -296,6 +301,8 @@ def nll_loss(
     (N, d1, ...).  ``weight``, ``ignore_index`` and the ``'mean'`` reduction
     behave as in :func:`cross_entropy`.
     """
+    if AMP.enabled:
+        (input,) = cast_to_float32(input)
     name = "nll_loss"
     _check_reduction(reduction, name)
     _float_tensor(input, "input", name)
@@ -330,6 +337,8 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight=None, *, reductio
     of x outside [0, 1] raise ValueError, as in PyTorch.  For logits use
     :func:`binary_cross_entropy_with_logits` (stabler and faster).
     """
+    if AMP.enabled:
+        (input,) = cast_to_float32(input)
     name = "binary_cross_entropy"
     _check_reduction(reduction, name)
     _same_shape(input, target, name)
@@ -376,6 +385,8 @@ def binary_cross_entropy_with_logits(
     ``pos_weight`` (the weight of positive examples) broadcasts along the
     last dimension, e.g. (C,) for input (N, C).
     """
+    if AMP.enabled:
+        (input,) = cast_to_float32(input)
     name = "binary_cross_entropy_with_logits"
     _check_reduction(reduction, name)
     _same_shape(input, target, name)
@@ -411,6 +422,8 @@ def kl_div(
     (input.shape[0]) and is the mathematically correct KL divergence;
     ``'mean'`` (PyTorch's default) divides by the number of elements.
     """
+    if AMP.enabled:
+        (input,) = cast_to_float32(input)
     name = "kl_div"
     _check_reduction(reduction, name, _REDUCTIONS + ("batchmean",))
     _same_shape(input, target, name)

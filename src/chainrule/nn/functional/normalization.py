@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+from ...amp.autocast import AMP, cast_to_float32
 from ...autograd.mode import no_grad
 from ...errors import DTypeError, ShapeError
 from ...ops import layers as _layers
@@ -62,6 +63,8 @@ def batch_norm(
     unbiased batch variance for ``running_var``.  With ``training=False`` the
     running statistics normalize.
     """
+    if AMP.enabled:
+        input, weight, bias = cast_to_float32(input, weight, bias)
     op = "batch_norm"
     shape = input.data.shape
     if len(shape) < 2:
@@ -113,6 +116,8 @@ def layer_norm(
 
     Shapes: input (*, *normalized_shape); weight and bias ``normalized_shape``.
     """
+    if AMP.enabled:
+        input, weight, bias = cast_to_float32(input, weight, bias)
     op = "layer_norm"
     norm_shape = (int(normalized_shape),) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     shape = input.data.shape
@@ -142,6 +147,8 @@ def group_norm(
     bias (C,).  Statistics are taken over the C / num_groups channels of a
     group and all their positions.
     """
+    if AMP.enabled:
+        input, weight, bias = cast_to_float32(input, weight, bias)
     op = "group_norm"
     shape = input.data.shape
     if len(shape) < 2:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import math
 
 from ... import creation
+from ...amp.autocast import AMP
 from ...errors import DTypeError, ShapeError
 from ...ops import layers as _layers
 from ...tensor import Tensor
 from .. import init
+from ..functional.linear import linear as F_linear
 from ..module import Module, Parameter
 
 __all__ = ["Flatten", "Identity", "Linear", "Unflatten"]
@@ -63,6 +65,8 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        if AMP.enabled:
+            return F_linear(input, self.weight, self.bias)
         weight = self.weight
         try:
             data = input.data

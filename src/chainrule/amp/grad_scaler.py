@@ -1,0 +1,116 @@
+"""Dynamic loss scaling for float16 training (PyTorch's GradScaler semantics).
+
+float16 gradients underflow to zero below about 6e-8.  Scaling the loss by S
+before backward scales every gradient by S; ``unscale_`` divides them back
+(in float32, on the master weights) and checks them for inf/nan.  A step with
+a non-finite gradient is skipped and S is multiplied by ``backoff_factor``;
+after ``growth_interval`` clean steps in a row S grows by ``growth_factor``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..autograd.mode import no_grad
+from ..backend import array_module
+from ..errors import ChainruleError
+
+
+class GradScaler:
+    def __init__(self, device: str = "cuda", init_scale: float = 2.0**16, growth_factor: float = 2.0,
+                 backoff_factor: float = 0.5, growth_interval: int = 2000, enabled: bool = True):
+        if growth_factor <= 1.0 or not 0.0 < backoff_factor < 1.0:
+            raise ValueError("GradScaler: growth_factor must be > 1 and backoff_factor in (0, 1)")
+        self._enabled = bool(enabled)
+        self._scale = float(init_scale)
+        self._growth_factor = float(growth_factor)
+        self._backoff_factor = float(backoff_factor)
+        self._growth_interval = int(growth_interval)
+        self._growth_tracker = 0
+        self._per_optimizer: dict = {}
+
+    def is_enabled(self) -> bool:
+        return self._enabled
+
+    def get_scale(self) -> float:
+        return self._scale if self._enabled else 1.0
+
+    def scale(self, outputs):
+        """outputs * scale (a tensor, or a list/tuple of them)."""
+        if not self._enabled:
+            return outputs
+        if isinstance(outputs, (list, tuple)):
+            return type(outputs)(self.scale(o) for o in outputs)
+        return outputs * self._scale
+
+    def _state(self, optimizer):
+        return self._per_optimizer.setdefault(id(optimizer), {"unscaled": False, "found_inf": False, "stepped": False})
+
+    def unscale_(self, optimizer) -> None:
+        """Divide the gradients of ``optimizer``'s parameters by the scale and look for inf/nan."""
+        if not self._enabled:
+            return
+        state = self._state(optimizer)
+        if state["unscaled"]:
+            raise ChainruleError("unscale_() has already been called on this optimizer since the last update()")
+        inv = 1.0 / self._scale
+        found = False
+        with no_grad():
+            for group in optimizer.param_groups:
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    g = p.grad.data
+                    g *= inv
+                    if not bool(array_module(g).isfinite(g).all()):
+                        found = True
+        state["unscaled"] = True
+        state["found_inf"] = found
+
+    def step(self, optimizer, *args, **kwargs):
+        """optimizer.step() unless a gradient is inf/nan (then the step is skipped)."""
+        if not self._enabled:
+            return optimizer.step(*args, **kwargs)
+        state = self._state(optimizer)
+        if state["stepped"]:
+            raise ChainruleError("step() has already been called on this optimizer since the last update()")
+        if not state["unscaled"]:
+            self.unscale_(optimizer)
+        state["stepped"] = True
+        if state["found_inf"]:
+            return None
+        return optimizer.step(*args, **kwargs)
+
+    def update(self, new_scale: float | None = None) -> None:
+        """Back off after an overflow, grow after a run of clean steps; start a new iteration."""
+        if not self._enabled:
+            return
+        if new_scale is not None:
+            self._scale = float(new_scale)
+            self._growth_tracker = 0
+        else:
+            found = any(s["found_inf"] for s in self._per_optimizer.values())
+            if found:
+                self._scale *= self._backoff_factor
+                self._growth_tracker = 0
+            else:
+                self._growth_tracker += 1
+                if self._growth_tracker == self._growth_interval:
+                    grown = self._scale * self._growth_factor
+                    if math.isfinite(grown):
+                        self._scale = grown
+                    self._growth_tracker = 0
+        self._per_optimizer.clear()
+
+    def state_dict(self) -> dict:
+        return {
+            "scale": self._scale, "growth_factor": self._growth_factor, "backoff_factor": self._backoff_factor,
+            "growth_interval": self._growth_interval, "_growth_tracker": self._growth_tracker,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self._scale = float(state["scale"])
+        self._growth_factor = float(state["growth_factor"])
+        self._backoff_factor = float(state["backoff_factor"])
+        self._growth_interval = int(state["growth_interval"])
+        self._growth_tracker = int(state["_growth_tracker"])
