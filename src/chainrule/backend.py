@@ -232,7 +232,7 @@ def select(xp, x, mask, keep=True):
     all-zeros word per element: about 8x faster than ``numpy.where`` with an
     irregular mask, and still exact.
     """
-    if xp is np and x.dtype.kind == "f" and x.shape == np.shape(mask):
+    if xp is np and x.dtype.kind == "f" and x.ndim and x.shape == np.shape(mask):  # 0-d: ~mask is a scalar
         bits = np.dtype(f"u{x.dtype.itemsize}")
         m = mask if keep else ~mask
         word = m.view(np.uint8).astype(bits)

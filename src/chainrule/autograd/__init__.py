@@ -18,6 +18,7 @@ _LAZY = {
     "PRIMITIVES": ".graph",
     "Node": ".graph",
     "detect_anomaly": ".anomaly",
+    "is_anomaly_enabled": ".anomaly",
     "set_detect_anomaly": ".anomaly",
     "AnomalyError": ".anomaly",
 }

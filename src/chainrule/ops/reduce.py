@@ -254,7 +254,12 @@ def var(x: Tensor, dim=None, unbiased=None, keepdim=False, correction=None):
 
 
 def std(x: Tensor, dim=None, unbiased=None, keepdim=False, correction=None):
-    return var(x, dim=dim, unbiased=unbiased, keepdim=keepdim, correction=correction).sqrt()
+    """Standard deviation; where the variance is 0 its subgradient is 0, as in PyTorch (not sqrt's inf * 0 = NaN)."""
+    v = var(x, dim=dim, unbiased=unbiased, keepdim=keepdim, correction=correction)
+    zero = array_module(v.data).asarray(v.data == 0)
+    if not zero.any():
+        return v.sqrt()
+    return v.masked_fill(zero, 1.0).sqrt().masked_fill(zero, 0.0)
 
 
 def var_mean(x, dim=None, unbiased=None, keepdim=False, correction=None):

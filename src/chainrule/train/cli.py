@@ -3,6 +3,9 @@
     chainrule train                      # the default recipe: a small CNN on the bundled digits
     chainrule train --recipe digits-mlp --epochs 20 --lr 0.01 --optimizer sgd --seed 1 --out runs/mlp
     chainrule train --resume runs/x/checkpoint.safetensors
+    chainrule train --monitor            # gradient health: report, plot and one warning per problem
+    chainrule train --find-lr            # learning-rate range test, then train with the suggested rate
+    chainrule train --seeds 0,1,2        # restarts: the mean and spread of the test accuracy
     chainrule recipes                    # list the recipes
 
 Mistakes (an unknown option or recipe, a missing data directory, an
@@ -60,6 +63,33 @@ def _parser():
     train.add_argument("--resume", type=Path, help="continue from this checkpoint.safetensors")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.add_argument("--no-plots", action="store_true", help="do not write loss/accuracy PNGs")
+    train.add_argument(
+        "--distributed",
+        action="store_true",
+        help="data-parallel over MPI ranks: mpiexec -n N chainrule train --distributed ... "
+        "(the batch size is the global batch; needs chainrule[mpi])",
+    )
+    # diagnostics (chainrule.diagnostics): gradient health, LR range test, restarts, non-finite gradients
+    train.add_argument(
+        "--monitor",
+        nargs="?",
+        const=10,
+        type=_positive_int,
+        metavar="EVERY",
+        help="record gradient health every EVERY steps (default 10); writes gradient_report.txt and gradients.png",
+    )
+    train.add_argument(
+        "--find-lr", action="store_true", help="run a learning-rate range test first and train with its suggestion"
+    )
+    train.add_argument("--find-lr-steps", type=_positive_int, default=200, help="steps of the range test (200)")
+    train.add_argument("--seeds", type=_seed_list, help="comma-separated seeds: one run each, then mean and spread")
+    train.add_argument("--grad-clip", type=_positive_float, help="clip the global gradient norm to this value")
+    train.add_argument(
+        "--nonfinite",
+        choices=("skip", "raise", "step"),
+        default="skip",
+        help="a step with NaN/inf gradients: skip it with a warning (default), stop, or step anyway",
+    )
     sub.add_parser("recipes", help="list the recipes")
     for name, (text, add_arguments, _run) in COMMANDS.items():
         add_arguments(sub.add_parser(name, help=text, description=text))
@@ -78,6 +108,18 @@ def _positive_float(text):
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
     return value
+
+
+def _seed_list(text):
+    try:
+        seeds = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be comma-separated integers such as 0,1,2, got {text!r}") from None
+    if not seeds:
+        raise argparse.ArgumentTypeError("needs at least one seed, such as 0,1,2")
+    if len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"lists a seed twice: {text}")
+    return seeds
 
 
 def make_optimizer(name, params, lr, weight_decay):
@@ -111,19 +153,16 @@ def cmd_recipes(out=None):
 
 
 def cmd_train(args):
-    import chainrule as cr  # noqa: PLC0415
-
-    from ..data import DataLoader  # noqa: PLC0415
-    from ..nn import functional as F  # noqa: PLC0415
-    from .callbacks import KeepBest  # noqa: PLC0415
-    from .metrics import accuracy  # noqa: PLC0415
     from .recipes import RECIPES  # noqa: PLC0415
-    from .trainer import Trainer  # noqa: PLC0415
 
     if args.recipe not in RECIPES:
         raise UsageError(f"unknown recipe {args.recipe!r}; run 'chainrule recipes' to list them")
     r = RECIPES[args.recipe]
     if r.run is not None:
+        flags = {"--monitor": args.monitor, "--find-lr": args.find_lr, "--seeds": args.seeds}
+        used = [flag for flag, value in flags.items() if value]
+        if used:
+            raise UsageError(f"recipe {r.name} runs its own training loop; {', '.join(used)} apply to the others")
         return r.run(args, r)
     if args.data is not None and not args.data.is_dir():
         raise UsageError(f"data directory {args.data} does not exist")
@@ -132,32 +171,103 @@ def cmd_train(args):
         raise UsageError(reason)
     if args.resume is not None and not args.resume.is_file():
         raise UsageError(f"checkpoint {args.resume} does not exist")
+    if args.resume is not None and (args.seeds or args.find_lr):
+        raise UsageError("--resume continues one run; it cannot be combined with --seeds or --find-lr")
+    if args.find_lr and args.lr is not None:
+        raise UsageError("--find-lr chooses the learning rate; drop --lr (or drop --find-lr)")
+    run_dir = args.out or Path("runs") / f"{r.name}-{datetime.now():%Y%m%d-%H%M%S}"
+    if args.resume is not None and args.out is None:
+        run_dir = args.resume.parent
+    run_dir.mkdir(parents=True, exist_ok=True)
+    seeds = args.seeds or [args.seed]
+    lr = args.lr or r.lr
+    if args.find_lr:
+        lr = _find_lr(args, r, seeds[0], run_dir)
+    if args.seeds is None:
+        _train_one(args, r, args.seed, run_dir, lr)
+        return 0
+    results = []
+    for seed in seeds:
+        print(f"--- seed {seed} ---")
+        results.append(_train_one(args, r, seed, run_dir / f"seed-{seed}", lr))
+    _report_seeds(seeds, results, run_dir)
+    return 0
+
+
+def _build(args, r, seed, lr):
+    """The recipe's data, model, optimizer, scheduler and loaders, all drawn from ``seed``."""
+    import chainrule as cr  # noqa: PLC0415
+
+    from ..data import DataLoader  # noqa: PLC0415
+
     epochs = args.epochs or r.epochs
     batch_size = args.batch_size or r.batch_size
-    lr = args.lr or r.lr
     opt_name = args.optimizer or r.optimizer
     weight_decay = r.weight_decay if args.weight_decay is None else args.weight_decay
-
-    cr.manual_seed(args.seed)
-    train_ds, val_ds, test_ds = r.build_data(args.seed, args.data)
+    cr.manual_seed(seed)
+    train_ds, val_ds, test_ds = r.build_data(seed, args.data)
     model = r.build_model()
     optimizer = make_optimizer(opt_name, model.parameters(), lr, weight_decay)
     scheduler = None
     if r.scheduler == "cosine":
         scheduler = cr.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
-    loader_gen = cr.Generator().manual_seed(args.seed + 1)
-    train_loader = DataLoader(train_ds, batch_size=batch_size, shuffle=True, generator=loader_gen)
-    val_loader = DataLoader(val_ds, batch_size=512)
-    test_loader = DataLoader(test_ds, batch_size=512)
-    run_dir = args.out or Path("runs") / f"{r.name}-{datetime.now():%Y%m%d-%H%M%S}"
-    if args.resume is not None and args.out is None:
-        run_dir = args.resume.parent
+    loader_gen = cr.Generator().manual_seed(seed + 1)
+    loaders = (
+        DataLoader(train_ds, batch_size=batch_size, shuffle=True, generator=loader_gen),
+        DataLoader(val_ds, batch_size=512),
+        DataLoader(test_ds, batch_size=512),
+    )
+    if args.distributed:  # data parallel: the model averages gradients over ranks, each rank reads its shard
+        from ..distributed.cli import distribute  # noqa: PLC0415
+
+        model, loaders = distribute(model, train_ds, val_ds, test_ds, batch_size, seed + 1)
+    sizes = (len(train_ds), len(val_ds), len(test_ds))
+    return model, optimizer, scheduler, loaders, sizes, (epochs, batch_size, opt_name)
+
+
+def _find_lr(args, r, seed, run_dir) -> float:
+    """The learning-rate range test on a throwaway copy of the run; writes lr_finder.png/.json, returns the rate."""
+    from ..diagnostics import lr_finder  # noqa: PLC0415
+    from ..nn import functional as F  # noqa: PLC0415
+
+    model, optimizer, _, (train_loader, _, _), _, (_, _, opt_name) = _build(args, r, seed, r.lr)
+    print(f"learning-rate range test: {args.find_lr_steps} steps of {opt_name}, 1e-7 to 10")
+    result = lr_finder(model, optimizer, F.cross_entropy, train_loader, steps=args.find_lr_steps)
+    written = result.save(run_dir, plot=not args.no_plots)
+    print(
+        f"suggested learning rate {result.suggestion:.3g} (the loss was lowest at {result.min_loss_lr:.3g} and fell "
+        f"fastest at {result.steepest_lr:.3g}); {', '.join(str(p) for p in written.values())}"
+    )
+    return float(f"{result.suggestion:.3g}")
+
+
+def _train_one(args, r, seed, run_dir, lr) -> dict:
+    """One training run into ``run_dir``; prints and returns the test loss and accuracy."""
+    import chainrule as cr  # noqa: PLC0415
+
+    from ..nn import functional as F  # noqa: PLC0415
+    from .callbacks import KeepBest  # noqa: PLC0415
+    from .metrics import accuracy  # noqa: PLC0415
+    from .trainer import Trainer  # noqa: PLC0415
+
+    model, optimizer, scheduler, loaders, sizes, (epochs, batch_size, opt_name) = _build(args, r, seed, lr)
+    train_loader, val_loader, test_loader = loaders
     run_dir.mkdir(parents=True, exist_ok=True)
     print(
-        f"recipe {r.name}: {len(train_ds)} train / {len(val_ds)} val / {len(test_ds)} test samples; "
+        f"recipe {r.name}: {sizes[0]} train / {sizes[1]} val / {sizes[2]} test samples; "
         f"{sum(p.numel() for p in model.parameters()):,} parameters; {opt_name} lr {lr}, batch {batch_size}, "
         f"{epochs} epochs; run directory {run_dir}"
     )
+    monitor = None
+    if args.monitor is not None:
+        from ..diagnostics import GradientMonitor  # noqa: PLC0415
+
+        monitor = GradientMonitor(model, every=args.monitor)
+    distributed = None
+    if args.distributed:
+        from ..distributed import DistributedTraining  # noqa: PLC0415
+
+        distributed = DistributedTraining()
     trainer = Trainer(
         model,
         optimizer,
@@ -170,22 +280,62 @@ def cmd_train(args):
         callbacks=[KeepBest("val_accuracy", "max")],
         progress=not args.no_progress,
         plots=not args.no_plots,
+        grad_clip=args.grad_clip,
+        nonfinite=args.nonfinite,
+        monitor=monitor,
+        distributed=distributed,
     )
     began = time.perf_counter()
     try:
         trainer.fit(epochs, resume=args.resume)
     except cr.io.CheckpointError as exc:
         raise UsageError(str(exc)) from None
+    except cr.GradientError as exc:
+        raise UsageError(f"training stopped: {exc}") from None
+    finally:
+        if monitor is not None:
+            monitor.detach()
     seconds = time.perf_counter() - began
     result = trainer.evaluate(test_loader, prefix="test")
-    (run_dir / "result.txt").write_text(
-        f"test_accuracy {result['test_accuracy']:.4f}\ntest_loss {result['test_loss']:.4f}\nseconds {seconds:.1f}\n"
-    )
+    if distributed is None or distributed.is_main:
+        (run_dir / "result.txt").write_text(
+            f"test_accuracy {result['test_accuracy']:.4f}\ntest_loss {result['test_loss']:.4f}\nseconds {seconds:.1f}\n"
+        )
     print(
         f"test accuracy {result['test_accuracy']:.4f}  test loss {result['test_loss']:.4f}  ({seconds:.1f} s training)"
     )
+    if monitor is not None:
+        problems = ", ".join(monitor.first_issues) or "none"
+        print(f"gradient health ({problems}): {run_dir / 'gradient_report.txt'}")
     print(f"run directory: {run_dir}")
-    return 0
+    return {"seed": seed, **result, "seconds": seconds}
+
+
+def _report_seeds(seeds, results, run_dir) -> None:
+    """Mean and spread of the final test metrics over restarts; printed and written to seeds.json."""
+    import json  # noqa: PLC0415
+
+    import numpy as np  # noqa: PLC0415
+
+    from ..io import atomic_write  # noqa: PLC0415
+
+    summary = {}
+    for key in ("test_accuracy", "test_loss"):
+        values = np.array([res[key] for res in results], dtype=np.float64)
+        summary[key] = {
+            "mean": float(values.mean()),
+            "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+            "min": float(values.min()),
+            "max": float(values.max()),
+        }
+    acc = summary["test_accuracy"]
+    print(
+        f"seeds {', '.join(str(s) for s in seeds)}: test accuracy mean {acc['mean']:.4f}, std {acc['std']:.4f} "
+        f"(sample std over {len(seeds)} runs), min {acc['min']:.4f}, max {acc['max']:.4f}"
+    )
+    data = {"seeds": list(seeds), "runs": results, "summary": summary}
+    atomic_write(run_dir / "seeds.json", json.dumps(data, indent=1).encode())
+    print(f"run directory: {run_dir}")
 
 
 def main(argv=None) -> int:
@@ -193,6 +343,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "train":
+            if args.distributed:  # every rank runs this; rank 0 prints; a failure anywhere ends the job
+                from ..distributed.cli import run_command  # noqa: PLC0415
+
+                return run_command(cmd_train, args, UsageError)
             return cmd_train(args)
         if args.command == "recipes":
             return cmd_recipes()

@@ -24,10 +24,14 @@ from pathlib import Path
 import numpy as np
 
 from ..autograd.mode import no_grad
+from ..backend import array_module
+from ..errors import GradientError
 from ..tensor import Tensor
 from .checkpoint import load_checkpoint, save_checkpoint
 from .metrics import MetricsLog
 from .plots import plot_history
+
+NONFINITE_POLICIES = ("skip", "raise", "step")
 
 
 def _progress(iterable, total, desc, enabled):
@@ -48,6 +52,29 @@ class Trainer:
     (``scheduler_interval="epoch"``) or per batch (``"batch"``);
     ReduceLROnPlateau gets the validation loss.  ``grad_clip`` clips the
     global gradient norm before each step.
+
+    Non-finite gradients (``nonfinite``): with ``"skip"`` (the default) a
+    batch whose total gradient norm is NaN or inf does not update the weights:
+    the optimizer step is skipped, the first skip is logged as a warning, the
+    epoch's record counts them (``skipped_steps``) and its loss and metrics
+    average only the batches that were used; an epoch in which every step is
+    skipped raises ``GradientError`` (training has diverged).  ``"raise"``
+    raises ``GradientError`` at the first such batch, naming the parameters;
+    ``"step"`` steps anyway, as a plain PyTorch loop would (with ``grad_clip``
+    the gradients then become NaN, see ``clip_grad_norm_``).  The check costs
+    one norm per gradient per step.
+
+    ``monitor``: a ``chainrule.diagnostics.GradientMonitor`` stepped after
+    every optimizer step (skipped ones included); each kind of problem it
+    finds is logged once as a warning (unless its ``on_issue`` is None), and
+    with a ``run_dir`` its report, plot and JSON are written there at the end
+    of ``fit``.
+
+    ``distributed``: a ``chainrule.distributed.DistributedTraining`` when the
+    run is data-parallel.  Only its main rank (0) logs, shows a progress bar
+    and writes metrics, plots and checkpoints (the others get
+    ``run_dir=None``); epoch losses and metrics are summed over ranks before
+    averaging, so every rank sees (and acts on) the same global values.
     """
 
     def __init__(
@@ -66,9 +93,17 @@ class Trainer:
         scheduler_interval: str = "epoch",
         log=print,
         plots: bool = True,
+        nonfinite: str = "skip",
+        monitor=None,
+        distributed=None,
     ):
+        self.distributed = distributed
+        if distributed is not None and not distributed.is_main:
+            run_dir, progress, log = None, False, None  # rank 0 alone prints and writes files
         if scheduler_interval not in ("epoch", "batch"):
             raise ValueError(f"scheduler_interval must be 'epoch' or 'batch', got {scheduler_interval!r}")
+        if nonfinite not in NONFINITE_POLICIES:
+            raise ValueError(f"nonfinite must be one of {', '.join(NONFINITE_POLICIES)}, got {nonfinite!r}")
         self.model = model
         self.optimizer = optimizer
         self.loss_fn = loss_fn
@@ -87,8 +122,19 @@ class Trainer:
         self.epoch = 0
         self.should_stop = False
         self.metrics_log = MetricsLog(self.run_dir / "metrics.jsonl") if self.run_dir else None
+        self.nonfinite = nonfinite
+        self.monitor = monitor
+        if monitor is not None and monitor.on_issue is not None:
+            monitor.on_issue = self._on_gradient_issue
+        self._warned_nonfinite = False
 
     # ------------------------------------------------------------------ helpers
+
+    def _reduce(self, totals: dict, count):
+        """Sum an epoch's totals over ranks when data-parallel (``distributed``); unchanged otherwise."""
+        if self.distributed is None:
+            return totals, count
+        return self.distributed.reduce_totals(totals, count)
 
     def log(self, message: str) -> None:
         if self._log is not None:
@@ -125,8 +171,12 @@ class Trainer:
 
     def train_epoch(self, epoch: int) -> dict:
         self.model.train()
+        sampler = getattr(self.train_loader, "sampler", None)
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(epoch)  # a DistributedSampler draws each epoch's order from (seed, epoch)
         totals: dict = {"loss": 0.0, **{k: 0.0 for k in self.metrics}}
         count = 0
+        skipped = used = 0
         batches = _progress(self.train_loader, len(self.train_loader), f"epoch {epoch}", self.progress)
         for batch in batches:
             inputs, target = self._split(batch)
@@ -134,13 +184,17 @@ class Trainer:
             loss = self.loss_fn(output, target)
             self.optimizer.zero_grad()
             loss.backward()
-            if self.grad_clip is not None:
-                from ..utils.clip_grad import clip_grad_norm_  # noqa: PLC0415
-
-                clip_grad_norm_(self.model.parameters(), self.grad_clip)
-            self.optimizer.step()
+            step = self._clip_and_check(epoch, used + skipped + 1)
+            if step:
+                self.optimizer.step()
+            if self.monitor is not None:
+                self.monitor.step()
             if self.scheduler is not None and self.scheduler_interval == "batch" and not self._is_plateau():
                 self.scheduler.step()
+            if not step:
+                skipped += 1
+                continue
+            used += 1
             n = _batch_size(target)
             value = loss.item()
             totals["loss"] += value * n
@@ -149,7 +203,54 @@ class Trainer:
             count += n
             if hasattr(batches, "set_postfix"):
                 batches.set_postfix(loss=f"{value:.4f}")
-        return {f"train_{k}": v / max(count, 1) for k, v in totals.items()}
+        totals, count = self._reduce(totals, count)
+        record = {f"train_{k}": v / max(count, 1) for k, v in totals.items()}
+        if skipped:
+            if not used:
+                raise GradientError(
+                    f"epoch {epoch}: the gradients were non-finite (NaN or inf) at every one of its {skipped} steps, "
+                    "so training has diverged; lower the learning rate, clip gradients (grad_clip), and find the op "
+                    "that makes them with cr.autograd.detect_anomaly()"
+                )
+            record["skipped_steps"] = skipped
+        return record
+
+    # ------------------------------------------------------------------ gradient checks
+
+    def _clip_and_check(self, epoch: int, batch_index: int) -> bool:
+        """Clip (``grad_clip``) and apply the ``nonfinite`` policy; False means: skip this optimizer step."""
+        if self.nonfinite == "step":
+            if self.grad_clip is not None:
+                from ..utils.clip_grad import clip_grad_norm_  # noqa: PLC0415
+
+                clip_grad_norm_(self.model.parameters(), self.grad_clip)
+            return True
+        from ..utils.clip_grad import clip_grads_with_norm_, get_total_norm  # noqa: PLC0415
+
+        params = [p for p in self.model.parameters() if p.grad is not None]
+        total = get_total_norm([p.grad for p in params])
+        value = float(total.item())
+        if not np.isfinite(value):
+            bad = [name for name, p in self.model.named_parameters() if p.grad is not None and not _finite(p.grad)]
+            where = f"epoch {epoch}, batch {batch_index}: the gradient norm is {value} (non-finite in {_names(bad)})"
+            if self.nonfinite == "raise":
+                raise GradientError(
+                    f"{where}; find the op that makes it with cr.autograd.detect_anomaly(), lower the learning rate "
+                    "or clip gradients"
+                )
+            if not self._warned_nonfinite:
+                self._warned_nonfinite = True
+                self.log(
+                    f"warning: {where}; this optimizer step was skipped (nonfinite='skip'), and so will be any "
+                    "later one like it (counted as skipped_steps in the epoch's metrics)"
+                )
+            return False
+        if self.grad_clip is not None:
+            clip_grads_with_norm_(params, self.grad_clip, total)
+        return True
+
+    def _on_gradient_issue(self, issue) -> None:
+        self.log(f"warning: gradient monitor, step {issue.step}: {issue.message}. Hint: {issue.hint}")
 
     def evaluate(self, loader, prefix: str = "val") -> dict:
         """Mean loss and metrics over ``loader`` in eval mode without recording."""
@@ -167,6 +268,7 @@ class Trainer:
                     totals[name] += fn(output, target) * n
                 count += n
         self.model.train(was_training)
+        totals, count = self._reduce(totals, count)
         return {f"{prefix}_{k}": v / max(count, 1) for k, v in totals.items()}
 
     def fit(self, epochs: int, resume=None) -> list:
@@ -201,6 +303,8 @@ class Trainer:
                 break
         if self.run_dir is not None and self.plots:
             plot_history(self.history, self.run_dir)
+        if self.run_dir is not None and self.monitor is not None:
+            self.monitor.save(self.run_dir, plot=self.plots)
         for cb in self.callbacks:
             cb.on_train_end(self)
         return self.history
@@ -220,6 +324,17 @@ class Trainer:
             cb.load_state_dict(cb_state)
         self.epoch = int(state["epoch"])
         return self.epoch
+
+
+def _finite(t) -> bool:
+    data = t.data
+    return data.dtype.kind not in "fc" or bool(array_module(data).isfinite(data).all())
+
+
+def _names(names, limit: int = 5) -> str:
+    if len(names) <= limit:
+        return ", ".join(names) or "no single parameter: the norm itself overflowed"
+    return f"{', '.join(names[:limit])} and {len(names) - limit} more"
 
 
 def _batch_size(target) -> int:
