@@ -91,8 +91,6 @@ def test_embedding_index_errors():
         emb(cr.tensor([0.0, 1.0]))
     with pytest.raises(ValueError, match="padding_idx"):
         nn.Embedding(5, 2, padding_idx=5)
-    with pytest.raises(NotImplementedError, match="sparse"):
-        nn.Embedding(5, 2, sparse=True)
 
 
 # ------------------------------------------------------------------ repr and state

@@ -280,9 +280,14 @@ def _run(roots, root_grads, retain_graph, create_graph, targets):
                     else:
                         buf[index] = buf[index] + g
                 else:
+                    prev = leaf_grads.get(edge)
+                    if type(g) is not Tensor:
+                        # a row-sparse gradient (ops/sparse.py): its shape is the leaf's by construction, and it
+                        # adds itself to whatever it meets (sparse + sparse stays sparse, + dense is dense)
+                        leaf_grads[edge] = g if prev is None else g + prev
+                        continue
                     if g.data.shape != edge.data.shape:
                         g = _sum_to(g, edge.data.shape, node, _position(node.next, edge))
-                    prev = leaf_grads.get(edge)
                     leaf_grads[edge] = g if prev is None else prev + g
         # leaves, in the order their gradients arrived
         given = {id(_base(g.data)) for g in root_grads}
@@ -373,6 +378,11 @@ def _run_node_hooks(node, buf, create_graph):
 
 def _accumulate_grad(leaf, g, create_graph, given):
     """Add ``g`` into ``leaf.grad``, making sure no two tensors share a gradient array."""
+    grad = leaf.grad
+    if type(g) is not Tensor or (grad is not None and type(grad) is not Tensor):
+        # a row-sparse gradient on either side (ops/sparse.py) adds itself; it never shares arrays
+        leaf.grad = g if grad is None else (g + grad if type(g) is not Tensor else grad + g)
+        return
     if create_graph:
         if leaf.grad is None:
             leaf.grad = g

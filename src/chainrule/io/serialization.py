@@ -38,15 +38,20 @@ def _safetensors():
     return st
 
 
+def _contiguous(arr):
+    """C-contiguous, keeping 0-d arrays 0-d (np.ascontiguousarray alone makes them (1,))."""
+    return np.ascontiguousarray(arr).reshape(np.shape(arr))
+
+
 def _flatten(obj, arrays: dict, prefix: str):
     """JSON-able structure with arrays replaced by {"__tensor__": key} references."""
     if isinstance(obj, Tensor):
         key = prefix or "tensor"
-        arrays[key] = np.ascontiguousarray(backend.to_numpy(obj.data))
+        arrays[key] = _contiguous(backend.to_numpy(obj.data))
         return {"__tensor__": key, "param": bool(obj._is_param)}
     if isinstance(obj, np.ndarray):
         key = prefix or "array"
-        arrays[key] = np.ascontiguousarray(obj)
+        arrays[key] = _contiguous(obj)
         return {"__array__": key}
     if isinstance(obj, dict):
         out = {}
@@ -149,9 +154,7 @@ def load(path, as_tensors: bool = True):
 def save_file(tensors: dict, path, metadata: dict | None = None) -> Path:
     """A plain safetensors file of name -> tensor (readable by any safetensors reader)."""
     st = _safetensors()
-    arrays = {
-        k: np.ascontiguousarray(backend.to_numpy(v.data if isinstance(v, Tensor) else v)) for k, v in tensors.items()
-    }
+    arrays = {k: _contiguous(backend.to_numpy(v.data if isinstance(v, Tensor) else v)) for k, v in tensors.items()}
     return atomic_write(path, st.save(arrays, metadata=metadata))
 
 

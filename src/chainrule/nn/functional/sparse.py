@@ -8,6 +8,7 @@ from ...autograd.mode import no_grad
 from ...backend import array_module
 from ...errors import DTypeError, IndexingError, ShapeError
 from ...ops import layers as _layers
+from ...ops import sparse as _sparse
 from ...tensor import Tensor, _wrap
 
 __all__ = ["embedding", "one_hot"]
@@ -48,14 +49,18 @@ def embedding(
     rescales, in place and without history, the looked-up rows whose
     ``norm_type``-norm exceeds it (as PyTorch does).
 
-    Differs from PyTorch: ``sparse=True`` (sparse gradients) is not supported.
+    ``sparse=True`` makes the gradient of a leaf ``weight`` a row-sparse
+    ``RowSparseGrad`` (one row per lookup; see ``ops/sparse.py``) that
+    ``optim.SparseAdam`` steps touching only those rows.
+
+    Differs from PyTorch: the sparse gradient is a ``RowSparseGrad``, not a
+    sparse-layout Tensor; with ``create_graph=True`` or a non-leaf weight it
+    is dense.
     """
     if not isinstance(weight, Tensor):
         raise TypeError(f"embedding: weight must be a Tensor, got {type(weight).__name__}")
     if weight.data.ndim != 2:
         raise ShapeError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got shape {weight.shape}")
-    if sparse:
-        raise NotImplementedError("embedding: sparse gradients are not supported by chainrule; use sparse=False")
     num = weight.data.shape[0]
     idx = _index_array(input, "embedding", array_module(weight.data))
     _check_range(idx, num, "embedding", f"an embedding table of {num} rows")
@@ -66,6 +71,8 @@ def embedding(
         padding_idx %= num
     if max_norm is not None:
         _renorm_rows(weight, idx, float(max_norm), float(norm_type))
+    if sparse:
+        return _sparse.embedding_sparse(weight, idx, padding_idx, scale_grad_by_freq)
     return _layers.embedding(weight, idx, padding_idx, scale_grad_by_freq)
 
 

@@ -22,8 +22,9 @@ class Embedding(Module):
     gradient.  See ``nn.functional.embedding`` for ``max_norm`` and
     ``scale_grad_by_freq``.
 
-    Differs from PyTorch: ``sparse=True`` raises NotImplementedError
-    (gradients are always dense).
+    ``sparse=True``: the weight's gradient is a row-sparse ``RowSparseGrad``
+    (one row per lookup), stepped by ``optim.SparseAdam``; see
+    ``nn.functional.embedding``.
     """
 
     def __init__(
@@ -41,8 +42,6 @@ class Embedding(Module):
         dtype=None,
     ):
         super().__init__()
-        if sparse:
-            raise NotImplementedError("Embedding: sparse gradients are not supported by chainrule; use sparse=False")
         self.num_embeddings = int(num_embeddings)
         self.embedding_dim = int(embedding_dim)
         if padding_idx is not None:

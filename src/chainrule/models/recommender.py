@@ -1,0 +1,433 @@
+"""Collaborative filtering: biased matrix factorization (explicit ratings) and NeuMF (implicit feedback).
+
+::
+
+    model = MatrixFactorization(num_users, num_items, embedding_dim=64, weight_decay=0.1, global_bias=3.53)
+    pred = model(users, items)                          # (N,) int64 each -> (N,) predicted ratings
+    loss = F.mse_loss(pred, ratings)
+
+    model = NeuMF(num_users, num_items)                 # GMF and MLP towers fused (He et al., 2017)
+    logits = model(users, items)                        # (N,) -> (N,); BCE-with-logits against 1/0 labels
+    diff = model(users, positives, negatives)           # (N,) score(u, i) - score(u, j): BPR is -logsigmoid(diff)
+
+    rec = Recommender.load("runs/movielens-mf")        # a trained model with its id tables and titles
+    rec.recommend(user_id=196, k=10)                    # the top-10 items the user has not rated
+
+Both models look their users and items up in ``nn.Embedding`` tables with
+``sparse=True`` by default: the tables' gradients are row-sparse (cost per
+batch, not per table) and are stepped by ``optim.SparseAdam``; the few dense
+parameters (NeuMF's layers) go to Adam (:func:`make_optimizer` builds the
+pair).  ``sparse=False`` gives ordinary dense tables for any optimizer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from .. import nn
+from ..autograd.mode import MODE, no_grad
+from ..creation import tensor as make_tensor
+from ..errors import ChainruleError, ShapeError
+from ..nn import init
+from ..ops.shape import cat
+from ..tensor import Tensor, _wrap
+
+__all__ = [
+    "MatrixFactorization",
+    "NeuMF",
+    "Recommendation",
+    "Recommender",
+    "RecommenderError",
+    "make_optimizer",
+    "ranking_metrics",
+    "rating_rmse",
+    "sparse_parameters",
+]
+
+
+class RecommenderError(ChainruleError, ValueError):
+    """A recommender bundle that cannot be read, or a request it cannot answer."""
+
+
+def _index_tensor(x) -> Tensor:
+    return x if isinstance(x, Tensor) else make_tensor(np.asarray(x, dtype=np.int64))
+
+
+def _lookup_decay(rows: Tensor, scale: float):
+    """Add ``scale * rows`` to the gradient of looked-up rows: the gradient of ``scale/2 * sum(rows**2)``."""
+    saved = rows.data  # the array, not the tensor: the hook keeps no reference to the graph
+
+    def hook(grad):
+        return grad + _wrap(saved * saved.dtype.type(scale))
+
+    rows.register_hook(hook)
+
+
+class MatrixFactorization(nn.Module):
+    """Biased matrix factorization (Koren, Bell & Volinsky, 2009, eq. 5): ``r(u, i) = mu + b_u + b_i + p_u . q_i``.
+
+    Shapes: users, items (*) int64 -> (*) float32.  ``mu`` is the fixed
+    ``global_bias`` (a buffer; set it to the mean training rating); factors
+    start N(0, ``init_std``), biases at 0.
+
+    ``weight_decay`` is the L2 penalty of eq. 5 on the rows a batch looks up,
+    ``weight_decay * mean_n(|p_u|^2 + |q_i|^2)`` over the batch's N ratings:
+    it is added to the tables' gradients by hooks (cost per batch, no
+    full-table decay) and is not part of the value your loss reports.
+    """
+
+    def __init__(
+        self,
+        num_users: int,
+        num_items: int,
+        embedding_dim: int = 64,
+        weight_decay: float = 0.0,
+        global_bias: float = 0.0,
+        init_std: float = 0.1,
+        sparse: bool = True,
+    ):
+        super().__init__()
+        if weight_decay < 0:
+            raise ValueError(f"MatrixFactorization: weight_decay must be >= 0, got {weight_decay}")
+        self.num_users, self.num_items, self.embedding_dim = int(num_users), int(num_items), int(embedding_dim)
+        self.weight_decay = float(weight_decay)
+        self.init_std = float(init_std)
+        self.sparse = bool(sparse)
+        self.user_factors = nn.Embedding(num_users, embedding_dim, sparse=sparse)
+        self.item_factors = nn.Embedding(num_items, embedding_dim, sparse=sparse)
+        self.user_bias = nn.Embedding(num_users, 1, sparse=sparse)
+        self.item_bias = nn.Embedding(num_items, 1, sparse=sparse)
+        self.register_buffer("global_bias", make_tensor(np.float32(global_bias)))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init.normal_(self.user_factors.weight, 0.0, self.init_std)
+        init.normal_(self.item_factors.weight, 0.0, self.init_std)
+        init.zeros_(self.user_bias.weight)
+        init.zeros_(self.item_bias.weight)
+
+    def config(self) -> dict:
+        return {
+            "num_users": self.num_users,
+            "num_items": self.num_items,
+            "embedding_dim": self.embedding_dim,
+            "weight_decay": self.weight_decay,
+            "global_bias": float(self.global_bias.item()),
+            "init_std": self.init_std,
+            "sparse": self.sparse,
+        }
+
+    def forward(self, users, items) -> Tensor:
+        users, items = _index_tensor(users), _index_tensor(items)
+        if users.shape != items.shape:
+            raise ShapeError(f"MatrixFactorization: users {users.shape} and items {items.shape} differ")
+        p = self.user_factors(users)
+        q = self.item_factors(items)
+        if self.training and self.weight_decay and MODE.grad:
+            scale = 2.0 * self.weight_decay / max(1, users.numel())
+            _lookup_decay(p, scale)
+            _lookup_decay(q, scale)
+        dot = (p * q).sum(dim=-1)
+        return dot + self.user_bias(users).squeeze(-1) + self.item_bias(items).squeeze(-1) + self.global_bias
+
+    def score_items(self, user: int) -> np.ndarray:
+        """Predicted ratings of every item for one user, (num_items,) float32 (no recording)."""
+        with no_grad():
+            items = np.arange(self.num_items, dtype=np.int64)
+            return self(np.full(self.num_items, user, dtype=np.int64), items).data
+
+
+class NeuMF(nn.Module):
+    """Neural matrix factorization (He et al., 2017, "Neural Collaborative Filtering", section 3.4).
+
+    A GMF tower (``p_u * q_i``, ``gmf_dim`` wide) and an MLP tower (user and
+    item embeddings of ``mlp_layers[0] // 2`` concatenated, then ``Linear ->
+    ReLU`` down ``mlp_layers``) are concatenated and mapped to one logit.
+    Shapes: users, items (*) int64 -> (*) logits; with ``negatives`` (*)
+    the result is ``logit(u, items) - logit(u, negatives)`` (BPR: minimise
+    ``-logsigmoid`` of it, i.e. BCE-with-logits against 1).
+
+    Initialization as the paper's: embeddings N(0, 0.01), hidden layers
+    Xavier-uniform, the output layer Kaiming-uniform (a=1), biases 0.
+    """
+
+    def __init__(
+        self,
+        num_users: int,
+        num_items: int,
+        gmf_dim: int = 32,
+        mlp_layers=(64, 32, 16),
+        dropout: float = 0.0,
+        sparse: bool = True,
+    ):
+        super().__init__()
+        mlp_layers = tuple(int(x) for x in mlp_layers)
+        if len(mlp_layers) < 1 or mlp_layers[0] % 2:
+            raise ValueError(f"NeuMF: mlp_layers must start with an even width, got {mlp_layers}")
+        self.num_users, self.num_items = int(num_users), int(num_items)
+        self.gmf_dim, self.mlp_layers, self.dropout, self.sparse = int(gmf_dim), mlp_layers, float(dropout), sparse
+        half = mlp_layers[0] // 2
+        self.gmf_user = nn.Embedding(num_users, gmf_dim, sparse=sparse)
+        self.gmf_item = nn.Embedding(num_items, gmf_dim, sparse=sparse)
+        self.mlp_user = nn.Embedding(num_users, half, sparse=sparse)
+        self.mlp_item = nn.Embedding(num_items, half, sparse=sparse)
+        layers = []
+        for width_in, width_out in zip(mlp_layers, mlp_layers[1:]):
+            if dropout:
+                layers.append(nn.Dropout(dropout))
+            layers += [nn.Linear(width_in, width_out), nn.ReLU()]
+        self.mlp = nn.Sequential(*layers)
+        self.output = nn.Linear(gmf_dim + mlp_layers[-1], 1)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for table in (self.gmf_user, self.gmf_item, self.mlp_user, self.mlp_item):
+            init.normal_(table.weight, 0.0, 0.01)
+        for layer in self.mlp:
+            if isinstance(layer, nn.Linear):
+                init.xavier_uniform_(layer.weight)
+                init.zeros_(layer.bias)
+        init.kaiming_uniform_(self.output.weight, a=1, nonlinearity="sigmoid")
+        init.zeros_(self.output.bias)
+
+    def config(self) -> dict:
+        return {
+            "num_users": self.num_users,
+            "num_items": self.num_items,
+            "gmf_dim": self.gmf_dim,
+            "mlp_layers": list(self.mlp_layers),
+            "dropout": self.dropout,
+            "sparse": self.sparse,
+        }
+
+    def logits(self, users: Tensor, items: Tensor) -> Tensor:
+        gmf = self.gmf_user(users) * self.gmf_item(items)
+        mlp = self.mlp(cat([self.mlp_user(users), self.mlp_item(items)], dim=-1))
+        return self.output(cat([gmf, mlp], dim=-1)).squeeze(-1)
+
+    def forward(self, users, items, negatives=None) -> Tensor:
+        users, items = _index_tensor(users), _index_tensor(items)
+        if users.shape != items.shape:
+            raise ShapeError(f"NeuMF: users {users.shape} and items {items.shape} differ")
+        if negatives is None:
+            return self.logits(users, items)
+        negatives = _index_tensor(negatives)
+        if negatives.shape != users.shape:
+            raise ShapeError(f"NeuMF: negatives {negatives.shape} and users {users.shape} differ")
+        return self.logits(users, items) - self.logits(users, negatives)
+
+    def score_items(self, user: int) -> np.ndarray:
+        """Logits of every item for one user, (num_items,) float32 (no recording, eval mode)."""
+        was_training = self.training
+        self.eval()
+        try:
+            with no_grad():
+                items = np.arange(self.num_items, dtype=np.int64)
+                return self(np.full(self.num_items, user, dtype=np.int64), items).data
+        finally:
+            self.train(was_training)
+
+
+MODELS = {"MatrixFactorization": MatrixFactorization, "NeuMF": NeuMF}
+
+
+def sparse_parameters(model: nn.Module) -> list:
+    """The weights of the model's ``Embedding(sparse=True)`` tables (the ones with row-sparse gradients)."""
+    return [m.weight for m in model.modules() if isinstance(m, nn.Embedding) and m.sparse and m.weight.requires_grad]
+
+
+def make_optimizer(model: nn.Module, lr: float = 1e-3, betas=(0.9, 0.999)):
+    """SparseAdam for the sparse tables and Adam for everything else, stepped as one (CombinedOptimizer)."""
+    from ..optim.adam import Adam  # noqa: PLC0415
+    from ..optim.combined import CombinedOptimizer  # noqa: PLC0415
+    from ..optim.sparse_adam import SparseAdam  # noqa: PLC0415
+
+    sparse = sparse_parameters(model)
+    dense = [p for p in model.parameters() if p.requires_grad and all(p is not s for s in sparse)]
+    optimizers = []
+    if sparse:
+        optimizers.append(SparseAdam(sparse, lr=lr, betas=betas))
+    if dense:
+        optimizers.append(Adam(dense, lr=lr, betas=betas))
+    return optimizers[0] if len(optimizers) == 1 else CombinedOptimizer(*optimizers)
+
+
+# ---------------------------------------------------------------------------
+# evaluation
+
+
+def rating_rmse(model, users, items, ratings, clip=None, batch_size: int = 65536) -> float:
+    """Root mean squared error of ``model(users, items)`` against ``ratings`` (predictions clipped to ``clip``)."""
+    users, items = np.asarray(users, dtype=np.int64), np.asarray(items, dtype=np.int64)
+    ratings = np.asarray(ratings, dtype=np.float64)
+    if len(ratings) == 0:
+        raise RecommenderError("rating_rmse: no ratings to evaluate")
+    was_training = model.training
+    model.eval()
+    total = 0.0
+    try:
+        with no_grad():
+            for start in range(0, len(ratings), batch_size):
+                part = slice(start, start + batch_size)
+                pred = np.asarray(model(users[part], items[part]).data, dtype=np.float64)
+                if clip is not None:
+                    pred = np.clip(pred, clip[0], clip[1])
+                total += float(((pred - ratings[part]) ** 2).sum())
+    finally:
+        model.train(was_training)
+    return float(np.sqrt(total / len(ratings)))
+
+
+def ranking_metrics(model, users, candidates, k: int = 10, batch_size: int = 1024) -> dict:
+    """Hit ratio and NDCG at ``k`` of the item in column 0 of each candidate list (He et al., 2017, section 4.1).
+
+    ``users`` (U,), ``candidates`` (U, C) int64 (from ``ranking_candidates``).
+    The held-out item's rank is the number of candidates scored at least as
+    high (ties count against it, so a constant model scores 0);
+    ``HR@k = mean(rank < k)``, ``NDCG@k = mean(1 / log2(rank + 2))`` over hits.
+    Returns ``{"hr": ..., "ndcg": ...}``.
+    """
+    users = np.asarray(users, dtype=np.int64)
+    candidates = np.asarray(candidates, dtype=np.int64)
+    if candidates.ndim != 2 or candidates.shape[0] != users.shape[0]:
+        raise ShapeError(f"ranking_metrics: candidates {candidates.shape} do not fit users {users.shape}")
+    was_training = model.training
+    model.eval()
+    ranks = []
+    try:
+        with no_grad():
+            for start in range(0, len(users), batch_size):
+                part = slice(start, start + batch_size)
+                cand = candidates[part]
+                scores = model(np.broadcast_to(users[part, None], cand.shape).copy(), cand).data
+                ranks.append((scores[:, 1:] >= scores[:, :1]).sum(axis=1))
+    finally:
+        model.train(was_training)
+    rank = np.concatenate(ranks) if ranks else np.zeros(0)
+    hit = rank < k
+    return {"hr": float(hit.mean()), "ndcg": float(np.where(hit, 1.0 / np.log2(rank + 2.0), 0.0).mean())}
+
+
+# ---------------------------------------------------------------------------
+# recommending
+
+
+class Recommendation(NamedTuple):
+    item_id: object
+    title: str
+    score: float
+
+
+class Recommender:
+    """A trained model with what it takes to answer "what should user X watch next?".
+
+    ``user_ids`` / ``item_ids`` are the raw ids in index order, ``titles``
+    (num_items,) str or None, ``seen`` a (n, 2) int64 array of (user index,
+    item index) pairs that are never recommended (the user's own ratings).
+    :meth:`save` writes one safetensors file (weights, config, ids, titles,
+    seen pairs; JSON metadata, no pickle); :meth:`load` reads it back.
+    """
+
+    FILENAME = "recommender.safetensors"
+
+    def __init__(self, model, user_ids, item_ids, titles=None, seen=None):
+        self.model = model
+        self.user_ids = np.asarray(user_ids)
+        self.item_ids = np.asarray(item_ids)
+        self.titles = None if titles is None else np.asarray(titles, dtype=str)
+        seen = np.zeros((0, 2), dtype=np.int64) if seen is None else np.asarray(seen, dtype=np.int64)
+        order = np.argsort(seen[:, 0], kind="stable")
+        self._seen_users = seen[order, 0]
+        self._seen_items = seen[order, 1]
+
+    def user_index(self, user_id) -> int:
+        ids = self.user_ids
+        try:
+            key = int(user_id) if ids.dtype.kind in "iu" else str(user_id)
+        except (TypeError, ValueError):
+            key = None
+        hits = np.flatnonzero(ids == key) if key is not None else []
+        if len(hits) == 0:
+            raise RecommenderError(
+                f"unknown user {user_id!r}: the model knows {len(ids)} users "
+                f"(ids {ids[0].item()!r} .. {ids[-1].item()!r})"
+            )
+        return int(hits[0])
+
+    def seen_items(self, user_index: int) -> np.ndarray:
+        start, stop = np.searchsorted(self._seen_users, [user_index, user_index + 1])
+        return self._seen_items[start:stop]
+
+    def recommend(self, user_id, k: int = 10, exclude_seen: bool = True) -> list:
+        """The ``k`` best-scored items for the raw ``user_id``, best first, skipping the ones they rated."""
+        if k < 1:
+            raise RecommenderError(f"k must be a positive integer, got {k}")
+        user = self.user_index(user_id)
+        scores = np.asarray(self.model.score_items(user), dtype=np.float64)
+        if exclude_seen:
+            scores[self.seen_items(user)] = -np.inf
+        k = min(k, int(np.isfinite(scores).sum()))
+        top = np.argpartition(-scores, k - 1)[:k] if k else np.zeros(0, dtype=np.int64)
+        top = top[np.lexsort((top, -scores[top]))]  # best first, ties by item index
+        return [
+            Recommendation(
+                self.item_ids[i].item(),
+                str(self.titles[i]) if self.titles is not None else str(self.item_ids[i]),
+                float(scores[i]),
+            )
+            for i in top
+        ]
+
+    def save(self, path) -> Path:
+        from ..io import save  # noqa: PLC0415
+
+        path = Path(path)
+        if path.is_dir():
+            path = path / self.FILENAME
+        state = {
+            "format": "chainrule.recommender/1",
+            "model": type(self.model).__name__,
+            "config": self.model.config(),
+            "weights": self.model.state_dict(),
+            "user_ids": _ids_for_save(self.user_ids),
+            "item_ids": _ids_for_save(self.item_ids),
+            "titles": None if self.titles is None else [str(t) for t in self.titles],
+            "seen": np.stack([self._seen_users, self._seen_items], axis=1),
+        }
+        return save(state, path)
+
+    @classmethod
+    def load(cls, path) -> Recommender:
+        """Read a bundle: a ``recommender.safetensors`` file or a run directory holding one."""
+        from ..io import load  # noqa: PLC0415
+
+        path = Path(path)
+        if path.is_dir():
+            path = path / cls.FILENAME
+        if not path.is_file():
+            raise RecommenderError(f"no recommender bundle at {path} (train one with chainrule train --recipe ...)")
+        state = load(path)
+        if not isinstance(state, dict) or state.get("format") != "chainrule.recommender/1":
+            raise RecommenderError(f"{path} is not a chainrule recommender bundle")
+        kind = MODELS.get(state["model"])
+        if kind is None:
+            raise RecommenderError(f"{path}: unknown model {state['model']!r}")
+        model = kind(**state["config"])
+        model.load_state_dict(state["weights"])
+        model.eval()
+        seen = state["seen"]
+        seen = seen.data if isinstance(seen, Tensor) else np.asarray(seen)
+        return cls(model, _ids_from_save(state["user_ids"]), _ids_from_save(state["item_ids"]), state["titles"], seen)
+
+
+def _ids_for_save(ids: np.ndarray):
+    return ids.astype(np.int64) if ids.dtype.kind in "iu" else [str(x) for x in ids]
+
+
+def _ids_from_save(ids):
+    if isinstance(ids, Tensor):
+        return ids.data
+    return np.asarray(ids)
