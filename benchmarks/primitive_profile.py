@@ -13,8 +13,8 @@ import sys
 import time
 from collections import defaultdict
 
+from _common import THREADS  # noqa: F401, I001 - sets the BLAS thread count before numpy loads
 import numpy as np
-from _common import THREADS  # noqa: F401 - sets the BLAS thread count before numpy loads
 from steps import build
 
 import chainrule as cr
