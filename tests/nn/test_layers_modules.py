@@ -452,3 +452,28 @@ def test_functional_embedding_options_match_torch():
             results.append((y.detach().numpy(), w.grad.numpy(), w.detach().numpy()))
         for a, b in zip(*results):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6, err_msg=str(kwargs))
+
+
+@pytest.mark.parametrize("shape", [(4, 16, 5, 6), (3, 8, 7)])
+def test_batch_norm_on_channels_last_memory_matches_the_contiguous_path(shape):
+    """Convolutions hand batch norm channels-last memory; that fast path must agree with the general one."""
+    rng = np.random.default_rng(0)
+    data = rng.standard_normal(shape).astype(np.float64)
+    order = (0, *range(2, len(shape)), 1)
+    channels_last = np.moveaxis(np.ascontiguousarray(np.transpose(data, order)), -1, 1)
+    assert not channels_last.flags.c_contiguous
+    weight = rng.standard_normal(shape[1])
+    results = []
+    for arr in (np.ascontiguousarray(data), channels_last):
+        cr.manual_seed(0)
+        bn = (nn.BatchNorm2d if len(shape) == 4 else nn.BatchNorm1d)(shape[1], dtype=cr.float64)
+        with cr.no_grad():
+            bn.weight.copy_(cr.tensor(weight))
+        x = cr.from_numpy(arr).requires_grad_()
+        g = cr.tensor(np.arange(np.prod(shape), dtype=np.float64).reshape(shape) % 7)
+        out = bn(x)
+        out.backward(g)
+        results.append((out.numpy().copy(), x.grad.numpy(), bn.weight.grad.numpy(), bn.bias.grad.numpy(),
+                        bn.running_var.numpy().copy()))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
