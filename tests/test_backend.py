@@ -46,3 +46,15 @@ def test_axpy_in_place():
     z = np.ones((3, 4), dtype=np.float64)[:, ::2]  # not contiguous: the fallback path
     backend.axpy(np, 0.5, np.ones((3, 2)), z)
     np.testing.assert_allclose(z, 1.5)
+
+
+def test_allocator_tuning_reports_whether_it_applied():
+    import sys
+
+    result = backend.tune_allocator()
+    assert isinstance(result, bool)
+    if sys.platform.startswith("linux"):
+        import platform
+
+        if platform.libc_ver()[0] == "glibc":
+            assert result

@@ -41,6 +41,43 @@ _DTYPE_NAMES = {
 _default_dtype = [float32]
 
 
+def tune_allocator(mmap_threshold: int = 256 * 2**20, trim_threshold: int = 512 * 2**20) -> bool:
+    """Keep large freed blocks in glibc's heap instead of returning them to the kernel.
+
+    A training step allocates and frees many arrays of a few MB.  With glibc's
+    defaults each of them is a fresh mmap, so every step pays page faults and
+    kernel zeroing on all of its temporaries (measured: exact GELU on 512K
+    floats, 16 ms with the defaults, 7 ms with this).  Raising the mmap and
+    trim thresholds lets the heap reuse the memory.  Peak memory is unchanged;
+    memory freed after the peak is returned later.  Runs once at import on
+    Linux with glibc; ``CHAINRULE_MALLOC_TUNING=0`` turns it off.  Returns
+    whether it took effect.
+    """
+    import ctypes  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        ok = libc.mallopt(m_mmap_threshold, int(mmap_threshold)) == 1
+        ok = libc.mallopt(m_trim_threshold, int(trim_threshold)) == 1 and ok
+    except (OSError, AttributeError):
+        return False
+    return ok
+
+
+def _tune_on_import():
+    import os  # noqa: PLC0415
+
+    if os.environ.get("CHAINRULE_MALLOC_TUNING", "1") != "0":
+        tune_allocator()
+
+
+_tune_on_import()
+
+
 def get_default_dtype() -> np.dtype:
     """The floating dtype used when none is given (float32 unless changed)."""
     return _default_dtype[0]
