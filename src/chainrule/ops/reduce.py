@@ -43,7 +43,8 @@ def _expand_back(g: Tensor, in_shape, axis, keepdims) -> Tensor:
 
 @primitive("sum")
 def _sum(xp, x, axis, keepdims, in_shape):
-    return x.sum(axis=axis, keepdims=keepdims)
+    out = x.sum(axis=axis, keepdims=keepdims)
+    return xp.asarray(out) if axis is None and not keepdims else out  # a 0-d array, not a NumPy scalar
 
 
 @_sum.defvjp

@@ -147,6 +147,8 @@ def reshape(x: Tensor, *shape) -> Tensor:
     if shape == in_shape:
         return x
     size = x.data.size
+    if -1 not in shape and math.prod(shape) == size and min(shape, default=0) >= 0:
+        return apply1(_reshape, x, shape, in_shape)  # the common case, checked
     if shape.count(-1) > 1:
         raise ShapeError(f"reshape: only one dimension can be -1, got {shape}")
     if -1 in shape:
