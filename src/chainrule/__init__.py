@@ -164,7 +164,7 @@ from .ops.shape import (
     unsqueeze,
     view,
 )
-from . import amp, cuda, data, io, nn, optim, train, utils  # noqa: E402,F401
+from . import amp, cuda, data, io, models, nn, optim, train, utils  # noqa: E402,F401
 from . import diagnostics  # noqa: E402,F401
 from .random import Generator, fork_rng, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 

@@ -104,3 +104,10 @@ def test_kill_during_checkpoint_write_leaves_previous_loadable(tmp_path):
         state = load(target)
         w = state["w"].numpy()
         assert w.shape == (10_000_000,) and np.all(w == state["i"])
+
+
+def test_saved_files_get_the_usual_permissions(tmp_path):
+    mask = os.umask(0)
+    os.umask(mask)
+    path = atomic_write(tmp_path / "f.bin", b"x")
+    assert (path.stat().st_mode & 0o777) == (0o666 & ~mask)

@@ -84,6 +84,8 @@ def _parser():
     train.add_argument("--find-lr-steps", type=_positive_int, default=200, help="steps of the range test (200)")
     train.add_argument("--seeds", type=_seed_list, help="comma-separated seeds: one run each, then mean and spread")
     train.add_argument("--grad-clip", type=_positive_float, help="clip the global gradient norm to this value")
+    train.add_argument("--checkpoint-activations", action="store_true",
+                       help="recompute activations in backward to save memory (recipes that support it, e.g. BERT)")
     train.add_argument(
         "--nonfinite",
         choices=("skip", "raise", "step"),
@@ -146,7 +148,7 @@ def cmd_recipes(out=None):
         ok, reason = r.available()
         note = "" if ok else f"  [unavailable: {reason}]"
         print(
-            f"{name:20s} {r.description} (epochs {r.epochs}, batch {r.batch_size}, {r.optimizer} lr {r.lr}){note}",
+            f"{name:24s} {r.description} (epochs {r.epochs}, batch {r.batch_size}, {r.optimizer} lr {r.lr}){note}",
             file=out,
         )
     return 0

@@ -348,7 +348,9 @@ def _describe(record: dict) -> str:
     for k, v in record.items():
         if k == "epoch":
             continue
-        if isinstance(v, float) and k != "seconds":
+        if isinstance(v, float) and k == "lr":
+            parts.append(f"lr {v:.3g}")
+        elif isinstance(v, float) and k != "seconds":
             parts.append(f"{k} {v:.4f}" if np.isfinite(v) else f"{k} {v}")
         else:
             parts.append(f"{k} {v}")
