@@ -119,6 +119,7 @@ class Trainer:
         self._log = log
         self.plots = plots
         self.history: list = []
+        self._device = None  # the model's device, found on the first batch
         self.epoch = 0
         self.should_stop = False
         self.metrics_log = MetricsLog(self.run_dir / "metrics.jsonl") if self.run_dir else None
@@ -159,6 +160,16 @@ class Trainer:
         inputs, target = batch[0], batch[1]
         return inputs, target
 
+    def _place(self, pair):
+        """Move a batch to the model's device (batches come from the DataLoader on the CPU)."""
+        device = self._device
+        if device is None:
+            first = next(iter(self.model.parameters()), None)
+            device = self._device = first.device if first is not None else "cpu"
+        if device == "cpu":
+            return pair
+        return tuple(_to(v, device) for v in pair)
+
     def _forward(self, inputs):
         if isinstance(inputs, (tuple, list)):
             return self.model(*inputs)
@@ -179,7 +190,7 @@ class Trainer:
         skipped = used = 0
         batches = _progress(self.train_loader, len(self.train_loader), f"epoch {epoch}", self.progress)
         for batch in batches:
-            inputs, target = self._split(batch)
+            inputs, target = self._place(self._split(batch))
             output = self._forward(inputs)
             loss = self.loss_fn(output, target)
             self.optimizer.zero_grad()
@@ -260,7 +271,7 @@ class Trainer:
         count = 0
         with no_grad():
             for batch in loader:
-                inputs, target = self._split(batch)
+                inputs, target = self._place(self._split(batch))
                 output = self._forward(inputs)
                 n = _batch_size(target)
                 totals["loss"] += self.loss_fn(output, target).item() * n
@@ -335,6 +346,14 @@ def _names(names, limit: int = 5) -> str:
     if len(names) <= limit:
         return ", ".join(names) or "no single parameter: the norm itself overflowed"
     return f"{', '.join(names[:limit])} and {len(names) - limit} more"
+
+
+def _to(value, device):
+    if isinstance(value, Tensor):
+        return value.to(device)
+    if isinstance(value, (tuple, list)):
+        return type(value)(_to(v, device) for v in value)
+    return value
 
 
 def _batch_size(target) -> int:
