@@ -300,7 +300,7 @@ def _max_min(x, dim, keepdim, prim, reduce_all, op):
     axis = normalize_dim(dim, x.data.ndim, op)
     _check_nonempty(x, op, (axis,) if x.data.ndim else None)
     if x.data.ndim == 0:
-        return values_indices(x, _wrap(np.zeros((), dtype=np.int64)))
+        return values_indices(x, _wrap(array_module(x.data).zeros((), dtype=np.int64)))
     values, indices = apply1(prim, x, axis, bool(keepdim))
     return values_indices(values, indices)
 
