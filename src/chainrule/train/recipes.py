@@ -140,7 +140,7 @@ def _fashion_cnn():
         "CNN on Fashion-MNIST (Debian package dataset-fashion-mnist)",
         _fashion_data,
         model,
-        epochs=5,
+        epochs=8,
         batch_size=128,
         lr=1e-3,
         available=_fashion_available,
