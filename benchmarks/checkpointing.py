@@ -4,9 +4,12 @@ A deep MLP (default: 200 layers of width 1024, batch 256, float32) takes
 training steps several ways: storing every activation, checkpoint_sequential
 with sqrt(depth) segments, and checkpoint_sequential with three memory
 budgets (chainrule picks what to recompute).  Each variant runs in its own
-process: activation memory is the peak resident set (VmHWM) during the steps
-minus the resident set just before them, with weights and gradients already
-allocated; step time is the median of the timed steps.
+process.  Step time is the median of untraced steps; activation memory is the
+peak of NumPy's traced allocations (tracemalloc) during one more step, minus
+what was allocated before it (weights and gradients exist already and
+gradients accumulate in place).  Weights use He initialization so that 200
+ReLU layers keep their scale (PyTorch's default init shrinks the activations
+into float32 denormals, which are ~100x slower on x86).
 
     python benchmarks/checkpointing.py
     python benchmarks/checkpointing.py --layers 50 --width 512   # quicker
@@ -26,20 +29,6 @@ from pathlib import Path
 from _common import THREADS, print_table
 
 
-def _status(field):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
-def _reset_peak():
-    # writing 5 to clear_refs resets VmHWM to the current RSS (Linux >= 4.0)
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-
-
 def build(layers, width, batch):
     import chainrule as cr
     from chainrule import nn
@@ -47,7 +36,10 @@ def build(layers, width, batch):
     cr.manual_seed(0)
     mods = []
     for _ in range(layers):
-        mods += [nn.Linear(width, width), nn.ReLU()]
+        lin = nn.Linear(width, width)
+        nn.init.kaiming_normal_(lin.weight, nonlinearity="relu")
+        nn.init.zeros_(lin.bias)
+        mods += [lin, nn.ReLU()]
     model = nn.Sequential(*mods, nn.Linear(width, 10))
     x = cr.randn(batch, width)
     y = cr.randint(0, 10, (batch,))
@@ -70,17 +62,23 @@ def worker(mode, value, layers, width, batch, steps):
         k, s, _ = plan_segments(model, x, int(value))
         plan = f"{k} of {len(model)} modules in {s} segments" if k else "nothing recomputed"
         run = lambda t: checkpoint_sequential(model, None, t, memory_budget=int(value))  # noqa: E731
+    import tracemalloc
+
     loss = cr.nn.functional.cross_entropy(run(x), y)
     loss.backward()  # warm-up (and the plan's measuring pass)
     times = []
-    _reset_peak()
-    base = _status("VmRSS")
     for _ in range(steps):
         model.zero_grad(set_to_none=False)  # gradients accumulate in place
         start = time.perf_counter()
         cr.nn.functional.cross_entropy(run(x), y).backward()
         times.append(time.perf_counter() - start)
-    return {"time": statistics.median(times), "activation": _status("VmHWM") - base, "plan": plan}
+    model.zero_grad(set_to_none=False)
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    cr.nn.functional.cross_entropy(run(x), y).backward()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return {"time": statistics.median(times), "activation": peak - base, "plan": plan}
 
 
 def run_variant(mode, value, args):
@@ -120,9 +118,10 @@ def main():
         return
     n_modules = 2 * args.layers + 1
     segments = max(1, round(math.sqrt(n_modules)))
-    activations = 2 * args.layers * args.batch * args.width * 4  # one stored output per module, float32
+    unit = args.batch * args.width * 4  # one layer's output, float32
+    activations = 2 * args.layers * unit + 3 * unit  # plan_segments' estimate for the plain run
     variants = [("plain", 0, "stored (plain)"), ("segments", segments, f"{segments} segments")]
-    variants += [("budget", int(activations * f), f"budget {activations * f / 2**20:.0f} MB") for f in (0.6, 0.35, 0.2)]
+    variants += [("budget", int(activations * f), f"budget {activations * f / 2**20:.0f} MB") for f in (0.5, 0.3, 0.2)]
     rows = []
     plain = None
     for mode, value, label in variants:

@@ -122,13 +122,16 @@ def plan_segments(functions, input, memory_budget: int):
     Returns (number of leading modules to checkpoint, their segment count, estimated bytes).
     The estimate counts each module's output once (roughly what its backward keeps): a stored
     module costs its output; a checkpointed segment costs its input while waiting, plus
-    all of its outputs while it is recomputed.  Fewer checkpointed modules means less
+    all of its outputs while it is recomputed; and backward's own working set is taken
+    as three of the largest outputs.  It is an estimate: benchmarks/checkpointing.py
+    prints it next to the measured peak.  Fewer checkpointed modules means less
     recomputation, so the plan checkpoints the shortest head of the chain that fits.
     """
     modules = _modules_of(functions)
     sizes = _output_sizes(modules, input)
     n = len(modules)
-    total = sum(sizes)
+    working = 3 * max(sizes, default=0)  # backward's own temporaries: a few gradient-sized arrays at a time
+    total = sum(sizes) + working
     if total <= memory_budget:
         return 0, 0, total
     prefix = [0]
@@ -137,7 +140,7 @@ def plan_segments(functions, input, memory_budget: int):
     first = input.data.nbytes if isinstance(input, Tensor) else 0
     best_any = None
     for k in range(1, n + 1):
-        tail = total - prefix[k]
+        tail = total - prefix[k]  # includes the working allowance
         best_k = None
         for s in range(1, k + 1):
             bounds = [round(i * k / s) for i in range(s + 1)]
