@@ -7,13 +7,14 @@ workload of benchmarks/steps.py, and prints the time per step of each, plus
 what is left (the engine, optimizer and Python glue).
 """
 
+# ruff: noqa: I001 - _common must load before numpy (it sets the BLAS thread count)
 from __future__ import annotations
 
 import sys
 import time
 from collections import defaultdict
 
-from _common import THREADS  # noqa: F401, I001 - sets the BLAS thread count before numpy loads
+from _common import THREADS  # noqa: F401 - sets the BLAS thread count before numpy loads
 import numpy as np
 from steps import build
 

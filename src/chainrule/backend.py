@@ -248,7 +248,7 @@ def _erf_float32(x):
 def erf(xp, x):
     """The error function, elementwise, keeping x's dtype."""
     if xp is np:
-        if x.dtype == np.float32 or x.dtype == np.float16:
+        if x.dtype in (np.float32, np.float16):
             out = _erf_float32(x.astype(np.float32, copy=False))
             bad = ~np.isfinite(x)
             if bad.any():  # erf(+-inf) = +-1, erf(nan) = nan
