@@ -369,3 +369,24 @@ def test_version_counter_bumps():
     d = x.detach()
     d.zero_()
     assert x._version[0] == 3 and x.data[0] == 0.0
+
+
+def test_leaf_gradients_are_accumulated_as_soon_as_they_are_complete():
+    """A weight used late in forward has its .grad before backward reaches the first ops."""
+    seen = {}
+    late = t64([2.0])
+
+    class Probe(cr.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 1.0
+
+        @staticmethod
+        def backward(ctx, g):
+            seen["late_grad"] = None if late.grad is None else late.grad.data.copy()
+            return g
+
+    x = t64([1.0, 3.0])
+    (Probe.apply(x) * late).sum().backward()
+    np.testing.assert_allclose(seen["late_grad"], [4.0])
+    np.testing.assert_allclose(x.grad.data, [2.0, 2.0])

@@ -176,6 +176,10 @@ def _run(roots, root_grads, retain_graph, create_graph, targets):
         else:
             prev = leaf_grads.get(edge)
             leaf_grads[edge] = g if prev is None else prev + g
+    # pending: how many edges still have to deliver a gradient to each leaf.  A leaf's gradient is
+    # accumulated as soon as its last one arrives, not at the end: gradients that would only wait
+    # (for example while .grad accumulates in place) do not pile up for the whole backward.
+    pending: dict = {}
     while stack:
         node = stack.pop()
         if node in seen:
@@ -183,8 +187,11 @@ def _run(roots, root_grads, retain_graph, create_graph, targets):
         seen.add(node)
         nodes.append(node)
         for edge in node.next:
-            if type(edge) is tuple and edge[0] not in seen:
-                stack.append(edge[0])
+            if type(edge) is tuple:
+                if edge[0] not in seen:
+                    stack.append(edge[0])
+            elif edge is not None:
+                pending[edge] = pending.get(edge, 0) + 1
     nodes.sort(key=_SEQ_KEY, reverse=True)
 
     needed = None
@@ -212,6 +219,22 @@ def _run(roots, root_grads, retain_graph, create_graph, targets):
                     needed.add(node)
                     break
         found = [None] * len(targets)
+
+    given = {id(_base(g.data)) for g in root_grads}
+    given.update(id(g.data) for g in root_grads)
+
+    def finish_leaf(leaf, g):
+        hooks = leaf._hooks
+        if hooks:
+            for hook in list(hooks):
+                new = hook(g)
+                if new is not None:
+                    g = new
+        if targets is not None:
+            for slot in leaf_targets.get(leaf, ()):
+                found[slot] = g
+            return
+        _accumulate_grad(leaf, g, create_graph, given)
 
     prev_mode = MODE.grad
     MODE.grad = bool(create_graph)
@@ -264,9 +287,11 @@ def _run(roots, root_grads, retain_graph, create_graph, targets):
                 if prim.extra:
                     node.extra = None
             for edge, g in zip(node.next, grads):
-                if edge is None or g is None:
+                if edge is None:
                     continue
                 if type(edge) is tuple:
+                    if g is None:
+                        continue
                     target, index = edge
                     shape = target.shapes[index]
                     if g.data.shape != shape:
@@ -280,30 +305,30 @@ def _run(roots, root_grads, retain_graph, create_graph, targets):
                     else:
                         buf[index] = buf[index] + g
                 else:
-                    prev = leaf_grads.get(edge)
-                    if type(g) is not Tensor:
-                        # a row-sparse gradient (ops/sparse.py): its shape is the leaf's by construction, and it
-                        # adds itself to whatever it meets (sparse + sparse stays sparse, + dense is dense)
-                        leaf_grads[edge] = g if prev is None else g + prev
-                        continue
-                    if g.data.shape != edge.data.shape:
-                        g = _sum_to(g, edge.data.shape, node, _position(node.next, edge))
-                    leaf_grads[edge] = g if prev is None else prev + g
-        # leaves, in the order their gradients arrived
-        given = {id(_base(g.data)) for g in root_grads}
-        given.update(id(g.data) for g in root_grads)
+                    if g is not None:
+                        prev = leaf_grads.get(edge)
+                        if type(g) is not Tensor:
+                            # a row-sparse gradient (ops/sparse.py): its shape is the leaf's by construction, and
+                            # it adds itself to whatever it meets (sparse + sparse stays sparse, + dense is dense)
+                            leaf_grads[edge] = g if prev is None else g + prev
+                        else:
+                            if g.data.shape != edge.data.shape:
+                                g = _sum_to(g, edge.data.shape, node, _position(node.next, edge))
+                            leaf_grads[edge] = g if prev is None else prev + g
+                    left = pending[edge] - 1
+                    if left:
+                        pending[edge] = left
+                    else:
+                        del pending[edge]
+                        # a leaf with tensor hooks waits for the end of backward (hooks such as data-parallel
+                        # gradient averaging rely on every gradient of the pass having been computed)
+                        if not edge._hooks:
+                            total = leaf_grads.pop(edge, None)
+                            if total is not None:
+                                finish_leaf(edge, total)
+        # leaves still waiting (with hooks, a root that is a leaf, or edges from nodes that got no gradient)
         for leaf, g in leaf_grads.items():
-            hooks = leaf._hooks
-            if hooks:
-                for hook in list(hooks):
-                    new = hook(g)
-                    if new is not None:
-                        g = new
-            if targets is not None:
-                for slot in leaf_targets.get(leaf, ()):
-                    found[slot] = g
-                continue
-            _accumulate_grad(leaf, g, create_graph, given)
+            finish_leaf(leaf, g)
     finally:
         MODE.grad = prev_mode
     return found if targets is not None else None
