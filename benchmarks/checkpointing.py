@@ -81,6 +81,14 @@ def worker(mode, value, layers, width, batch, steps):
     return {"time": statistics.median(times), "activation": peak - base, "plan": plan}
 
 
+def plain_estimate(args):
+    """plan_segments' estimate for the plain run; the budgets are fractions of it."""
+    from chainrule.utils import plan_segments
+
+    model, x, _ = build(args.layers, args.width, args.batch)
+    return plan_segments(model, x, 2**62)[2]
+
+
 def run_variant(mode, value, args):
     cmd = [
         sys.executable,
@@ -118,10 +126,10 @@ def main():
         return
     n_modules = 2 * args.layers + 1
     segments = max(1, round(math.sqrt(n_modules)))
-    unit = args.batch * args.width * 4  # one layer's output, float32
-    activations = 2 * args.layers * unit + 3 * unit  # plan_segments' estimate for the plain run
+    activations = plain_estimate(args)
     variants = [("plain", 0, "stored (plain)"), ("segments", segments, f"{segments} segments")]
     variants += [("budget", int(activations * f), f"budget {activations * f / 2**20:.0f} MB") for f in (0.5, 0.3, 0.2)]
+    print(f"  plan_segments' estimate for the plain run: {activations / 2**20:.0f} MB", file=sys.stderr)
     rows = []
     plain = None
     for mode, value, label in variants:

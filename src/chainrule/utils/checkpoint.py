@@ -9,7 +9,7 @@ the moment its backward runs.
 
 ``checkpoint_sequential(modules, segments, input)`` applies this to a chain
 of modules cut into segments; with ``memory_budget=`` (bytes) chainrule
-chooses the cut itself: it measures each module's output size once, keeps
+chooses the cut itself: it measures once what each module keeps for backward, keeps
 the tail of the chain stored normally and checkpoints as little of the head
 as it needs to fit the budget (the recomputation cost is one extra forward
 of the checkpointed part).
@@ -120,22 +120,25 @@ def plan_segments(functions, input, memory_budget: int):
     """Choose how to cut ``functions`` so that the activations kept for backward fit ``memory_budget`` bytes.
 
     Returns (number of leading modules to checkpoint, their segment count, estimated bytes).
-    The estimate counts each module's output once (roughly what its backward keeps): a stored
-    module costs its output; a checkpointed segment costs its input while waiting, plus
-    all of its outputs while it is recomputed; and backward's own working set is taken
-    as three of the largest outputs.  It is an estimate: benchmarks/checkpointing.py
-    prints it next to the measured peak.  Fewer checkpointed modules means less
-    recomputation, so the plan checkpoints the shortest head of the chain that fits.
+    The estimate comes from one measuring forward, module by module with recording
+    on: for each module it counts the arrays its backward would keep (parameters
+    and buffers excluded, views counted once by their base).  A stored module
+    costs what it keeps; a checkpointed segment costs its input while waiting,
+    plus everything it keeps while it is recomputed; and backward's own working
+    set is taken as three of the largest outputs.  It is an estimate:
+    benchmarks/checkpointing.py prints the measured peak under each budget.
+    Fewer checkpointed modules means less recomputation, so the plan
+    checkpoints the shortest head of the chain that fits.
     """
     modules = _modules_of(functions)
-    sizes = _output_sizes(modules, input)
+    outs, kept = _memory_profile(modules, input)
     n = len(modules)
-    working = 3 * max(sizes, default=0)  # backward's own temporaries: a few gradient-sized arrays at a time
-    total = sum(sizes) + working
+    working = 3 * max(outs, default=0)  # backward's own temporaries: a few gradient-sized arrays at a time
+    total = sum(kept) + working
     if total <= memory_budget:
         return 0, 0, total
     prefix = [0]
-    for s in sizes:
+    for s in kept:
         prefix.append(prefix[-1] + s)
     first = input.data.nbytes if isinstance(input, Tensor) else 0
     best_any = None
@@ -144,9 +147,9 @@ def plan_segments(functions, input, memory_budget: int):
         best_k = None
         for s in range(1, k + 1):
             bounds = [round(i * k / s) for i in range(s + 1)]
-            kept = first + sum(sizes[b - 1] for b in bounds[1:-1])
+            waiting = first + sum(outs[b - 1] for b in bounds[1:])  # segment inputs, and the last one's output
             largest = max(prefix[b] - prefix[a] for a, b in zip(bounds[:-1], bounds[1:]))
-            estimate = tail + kept + largest
+            estimate = tail + waiting + largest
             if best_k is None or estimate < best_k[2]:
                 best_k = (k, s, estimate)
         if best_any is None or best_k[2] < best_any[2]:
@@ -162,19 +165,106 @@ def plan_segments(functions, input, memory_budget: int):
 _PLANS: dict = {}
 
 
-def _output_sizes(modules, input):
-    """Bytes of each module's output for this input shape (one no-grad forward, cached)."""
+def _base(a):
+    while getattr(a, "base", None) is not None:
+        a = a.base
+    return a
+
+
+def _arrays_in(obj, depth=0):
+    """The arrays a node keeps: in tensors, arrays, containers and (one level down) a custom Function's ctx."""
+    if isinstance(obj, Tensor):
+        yield obj.data
+    elif hasattr(obj, "nbytes") and hasattr(obj, "dtype"):
+        yield obj
+    elif isinstance(obj, (tuple, list)) and depth < 4:
+        for o in obj:
+            yield from _arrays_in(o, depth + 1)
+    elif isinstance(obj, dict) and depth < 4:
+        for o in obj.values():
+            yield from _arrays_in(o, depth + 1)
+    elif depth == 0 and hasattr(obj, "__dict__"):
+        for o in vars(obj).values():
+            yield from _arrays_in(o, depth + 1)
+
+
+def _kept_by_graph(root, exclude):
+    """Distinct base arrays kept by the graph behind ``root`` (by id), leaving out ``exclude`` ids."""
+    found = {}
+    edge = root._edge
+    stack = [edge[0]] if isinstance(edge, tuple) else []
+    seen = set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        for part in (node.saved, node.extra, node.out):
+            if part is None or isinstance(part, str):
+                continue
+            for a in _arrays_in(part):
+                b = _base(a)
+                if id(b) not in exclude:
+                    found[id(b)] = b
+        for nxt in node.next or ():
+            if isinstance(nxt, tuple):
+                stack.append(nxt[0])
+    return found
+
+
+def _memory_profile(modules, input):
+    """For each module: bytes of its output, and bytes its backward keeps (one measuring pass, cached).
+
+    Each module runs with recording on, one at a time on a detached input, so the
+    measurement itself never holds more than one module's graph.  An output kept
+    by its own module or by the next one (a Linear keeps its input) is counted
+    once, for the module that made it.
+    """
     key = (tuple(id(m) for m in modules), getattr(input, "shape", None), str(getattr(input, "dtype", "")))
-    sizes = _PLANS.get(key)
-    if sizes is None:
-        sizes = []
-        with no_grad():
-            x = input
-            for m in modules:
-                x = m(x)
-                sizes.append(x.data.nbytes if isinstance(x, Tensor) else 0)
-        _PLANS[key] = sizes
-    return sizes
+    profile = _PLANS.get(key)
+    if profile is not None:
+        return profile
+    fixed = set()
+    for m in modules:
+        for t in (*getattr(m, "parameters", tuple)(), *getattr(m, "buffers", tuple)()):
+            fixed.add(id(_base(t.data)))
+    outs, internal, keeps_in, keeps_out = [], [], [], []
+    x = input
+    # the measuring pass must not change training: random state and buffers (running statistics) are restored
+    rng_state = cr_random.get_rng_state()
+    buffers = [(b, b.data.copy()) for m in modules for b in getattr(m, "buffers", tuple)()]
+    try:
+        _measure(modules, x, fixed, outs, internal, keeps_in, keeps_out)
+    finally:
+        cr_random.set_rng_state(rng_state)
+        for b, saved in buffers:
+            b.data[...] = saved
+    kept = []
+    for i in range(len(modules)):
+        used_later = keeps_in[i + 1] if i + 1 < len(modules) else True  # the loss keeps the last output
+        kept.append(internal[i] + (outs[i] if keeps_out[i] or used_later else 0))
+    profile = _PLANS[key] = (outs, kept)
+    return profile
+
+
+def _measure(modules, x, fixed, outs, internal, keeps_in, keeps_out):
+    with enable_grad():
+        for i, m in enumerate(modules):
+            xin = x
+            if isinstance(x, Tensor) and i > 0 and x.data.dtype.kind == "f":
+                xin = x.detach().requires_grad_(True)
+            y = m(xin)
+            if not isinstance(y, Tensor):
+                raise TypeError(f"checkpoint_sequential: module {i} returned {type(y).__name__}, not a Tensor")
+            in_id = id(_base(xin.data)) if isinstance(xin, Tensor) else None
+            out_id = id(_base(y.data))
+            found = _kept_by_graph(y, fixed)
+            keeps_in.append(in_id in found)
+            keeps_out.append(out_id in found)
+            internal.append(sum(b.nbytes for k, b in found.items() if k not in (in_id, out_id)))
+            outs.append(_base(y.data).nbytes)
+            x = y.detach()
+            del y, found
 
 
 def checkpoint_sequential(
