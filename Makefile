@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: train test test-fast bench lint fixtures clean
+.PHONY: train test test-fast bench bench-quick lint fixtures clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,11 @@ test-fast: $(VENV)/.installed-test
 
 ## bench: the side-by-side benchmarks against PyTorch (needs torch==2.13.0 in .venv)
 bench: $(VENV)/.installed-test
-	cd benchmarks && ../$(BIN)/python overhead.py
+	cd benchmarks && ../$(BIN)/python overhead.py && ../$(BIN)/python steps.py
+
+## bench-quick: the same tables with fewer repeats (about a minute and a half)
+bench-quick: $(VENV)/.installed-test
+	cd benchmarks && ../$(BIN)/python overhead.py && ../$(BIN)/python steps.py --quick
 
 lint: $(VENV)/.installed-test
 	$(BIN)/python -m pip install --quiet ruff

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _mkl
+
 float16 = np.dtype(np.float16)
 float32 = np.dtype(np.float32)
 float64 = np.dtype(np.float64)
@@ -248,6 +250,10 @@ def _erf_float32(x):
 def erf(xp, x):
     """The error function, elementwise, keeping x's dtype."""
     if xp is np:
+        if _mkl.ENABLED and x.dtype in (np.float32, np.float64):
+            out = _mkl.erf(x)
+            if out is not None:
+                return out
         if x.dtype in (np.float32, np.float16):
             out = _erf_float32(x.astype(np.float32, copy=False))
             bad = ~np.isfinite(x)
@@ -260,6 +266,19 @@ def erf(xp, x):
     from cupyx.scipy.special import erf as _cerf  # noqa: PLC0415
 
     return _cerf(x)
+
+
+def matmul(xp, a, b, out=None):
+    """``a @ b`` (into ``out`` if given); on NumPy through MKL's GEMM when the mkl extra is installed.
+
+    See ``chainrule._mkl``: without the extra, or for small or oddly strided
+    operands, this is ``xp.matmul``.
+    """
+    if xp is np and _mkl.ENABLED:
+        result = _mkl.matmul(a, b, out)
+        if result is not None:
+            return result
+    return xp.matmul(a, b, out=out)
 
 
 def select(xp, x, mask, keep=True):

@@ -29,6 +29,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .. import backend
 from ..autograd.graph import apply2, applyn, primitive
 from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor
@@ -58,8 +59,9 @@ def conv_geometry(in_size, kernel, stride, padding, dilation, groups, op="conv")
                 f"is smaller than the dilated kernel size {span} (kernel {tuple(kernel)}, dilation {tuple(dilation)})"
             )
         out.append(room // s + 1)
-    return ConvGeometry(tuple(in_size), tuple(kernel), tuple(stride), tuple(padding), tuple(dilation), groups,
-                        tuple(out))
+    return ConvGeometry(
+        tuple(in_size), tuple(kernel), tuple(stride), tuple(padding), tuple(dilation), groups, tuple(out)
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -147,9 +149,9 @@ def _conv_forward(xp, xpad, w, b, geom):
     cols = _im2col(xp, xpad, geom)
     wm = _weight_matrix(w, geom.groups)
     if geom.groups == 1:
-        out = cols[0] @ wm[0]
+        out = backend.matmul(xp, cols[0], wm[0])
     else:
-        out = xp.matmul(cols, wm)  # (groups, M, O_per_group)
+        out = backend.matmul(xp, cols, wm)  # (groups, M, O_per_group)
         out = out.transpose(1, 0, 2).reshape(cols.shape[1], -1)
     if b is not None:
         out += b
@@ -211,7 +213,7 @@ def _conv_input_grad(xp, g, w, geom):
     # (contiguous: a strided operand would make matmul skip BLAS)
     wt = xp.ascontiguousarray(w.reshape(groups, out_per_group, per_group, kernel_pixels).transpose(0, 3, 1, 2))
     if groups == 1:
-        cols = xp.matmul(gm, wt[0])  # (K, M, Cg), each offset's block contiguous
+        cols = backend.matmul(xp, gm, wt[0])  # (K, M, Cg), each offset's block contiguous
         cols = cols.reshape(kernel_pixels, n, *geom.out_size, 1, per_group)
     else:
         gmg = gm.reshape(-1, groups, out_per_group).transpose(1, 0, 2)[:, None]  # (groups, 1, M, Og)
@@ -251,9 +253,11 @@ def _conv_weight_grad(xp, x, g, geom, xpad):
     out_channels = gm.shape[1]
     per_group = x.shape[1] // groups
     if groups == 1:
-        gw = cols[0].T @ gm  # (K * Cg, O)
+        gw = backend.matmul(xp, cols[0].T, gm)  # (K * Cg, O)
     else:
-        gw = xp.matmul(cols.transpose(0, 2, 1), gm.reshape(-1, groups, out_channels // groups).transpose(1, 0, 2))
+        gw = backend.matmul(
+            xp, cols.transpose(0, 2, 1), gm.reshape(-1, groups, out_channels // groups).transpose(1, 0, 2)
+        )
     gw = gw.reshape(groups, *geom.kernel, per_group, out_channels // groups)
     gw = gw.transpose(0, nd + 2, nd + 1, *range(1, nd + 1))  # (groups, Og, Cg, *K)
     return xp.ascontiguousarray(gw).reshape(out_channels, per_group, *geom.kernel)
@@ -281,8 +285,9 @@ def _check_dtypes(op, tensors):
         raise DTypeError(f"{op}: input, weight and bias must share one floating dtype, got {names}")
 
 
-def conv(x: Tensor, weight: Tensor, bias: Tensor | None, stride, padding, dilation, groups: int,
-         op: str = "conv") -> Tensor:
+def conv(
+    x: Tensor, weight: Tensor, bias: Tensor | None, stride, padding, dilation, groups: int, op: str = "conv"
+) -> Tensor:
     """N-d convolution (cross-correlation) of x (N, C, *S) with weight (O, C/groups, *K) and bias (O,) or None.
 
     ``stride`` and ``dilation`` are tuples with one entry per spatial dimension,
@@ -296,8 +301,17 @@ def conv(x: Tensor, weight: Tensor, bias: Tensor | None, stride, padding, dilati
     return applyn(_conv, inputs, geom)
 
 
-def conv_transpose(x: Tensor, weight: Tensor, bias: Tensor | None, stride, padding, output_padding, dilation,
-                   groups: int, op: str = "conv_transpose") -> Tensor:
+def conv_transpose(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    stride,
+    padding,
+    output_padding,
+    dilation,
+    groups: int,
+    op: str = "conv_transpose",
+) -> Tensor:
     """Transposed convolution of x (N, C_in, *S) with weight (C_in, C_out/groups, *K): the gradient of ``conv``.
 
     ``padding`` is one int per dimension (PyTorch's ``dilation * (k - 1) - padding``
@@ -312,12 +326,15 @@ def conv_transpose(x: Tensor, weight: Tensor, bias: Tensor | None, stride, paddi
         for n, s, p, d, k, op_ in zip(in_size, stride, padding, dilation, kernel, output_padding)
     )
     if any(o <= 0 for o in out_size):
-        raise ShapeError(f"{op}: the output size {out_size} would not be positive (input {tuple(x.shape)}, "
-                         f"kernel {tuple(kernel)}, stride {tuple(stride)}, padding {tuple(padding)})")
+        raise ShapeError(
+            f"{op}: the output size {out_size} would not be positive (input {tuple(x.shape)}, "
+            f"kernel {tuple(kernel)}, stride {tuple(stride)}, padding {tuple(padding)})"
+        )
     # the direct convolution this is the gradient of: input size out_size, output size in_size.  Its windows
     # need not reach the high end of the output: output_padding rows (and the rows a stride skips) get zeros
-    geom = ConvGeometry(out_size, tuple(kernel), tuple(stride), tuple((p, p) for p in padding), tuple(dilation),
-                        groups, tuple(in_size))
+    geom = ConvGeometry(
+        out_size, tuple(kernel), tuple(stride), tuple((p, p) for p in padding), tuple(dilation), groups, tuple(in_size)
+    )
     out = apply2(_conv_input_grad, x, weight, geom)
     if bias is not None:
         out = out + bias.reshape(-1, *([1] * len(kernel)))

@@ -29,6 +29,7 @@ import functools
 
 import numpy as np
 
+from .. import backend
 from ..autograd.graph import applyn, primitive
 from ..backend import array_module
 from ..tensor import Tensor, _wrap
@@ -41,7 +42,7 @@ from ..tensor import Tensor, _wrap
 def _linear(xp, x, weight, bias=None):
     in_features = x.shape[-1]
     x2 = x.reshape(-1, in_features)  # one GEMM over all leading dims
-    out = x2 @ weight.T
+    out = backend.matmul(xp, x2, weight.T)
     if bias is not None:
         out += bias
     return out.reshape(x.shape[:-1] + (weight.shape[0],))
@@ -55,8 +56,9 @@ def _linear_vjp(ctx, g):
     out_features, in_features = weight.data.shape
     if not ctx.create_graph:
         gd = g.data.reshape(-1, out_features)
-        gx = _wrap((gd @ weight.data).reshape(x.data.shape)) if need[0] is not None else None
-        gw = _wrap(gd.T @ x.data.reshape(-1, in_features)) if need[1] is not None else None
+        xp = array_module(gd)
+        gx = _wrap(backend.matmul(xp, gd, weight.data).reshape(x.data.shape)) if need[0] is not None else None
+        gw = _wrap(backend.matmul(xp, gd.T, x.data.reshape(-1, in_features))) if need[1] is not None else None
         gb = _wrap(gd.sum(axis=0)) if has_bias and need[2] is not None else None
     else:
         g2 = g.reshape(-1, out_features)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import string
 
+from .. import backend
 from ..amp.autocast import AMP, cast_for_gemm
 from ..autograd.graph import apply2, applyn, primitive
 from ..errors import ShapeError
@@ -12,7 +13,7 @@ from ..tensor import Tensor
 
 @primitive("matmul", save="cross")
 def _matmul(xp, a, b, nda, ndb):
-    return xp.matmul(a, b)
+    return backend.matmul(xp, a, b)
 
 
 @_matmul.defvjp

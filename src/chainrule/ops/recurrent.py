@@ -39,6 +39,7 @@ gates (or both GRU gates r and z) per step.
 
 from __future__ import annotations
 
+from .. import backend
 from ..autograd.graph import applyn, primitive
 from ..autograd.mode import MODE
 from ..backend import array_module
@@ -100,7 +101,7 @@ def _initial(xp, length, state, reverse):
 
 def _project(xp, x, w_ih, bias):
     """(L, G*H, N): W_ih @ x_t^T + bias for every step (one batched GEMM, contiguous per step)."""
-    xg = xp.matmul(w_ih, x.transpose(0, 2, 1))
+    xg = backend.matmul(xp, w_ih, x.transpose(0, 2, 1))
     xg += xp.broadcast_to(bias[:, None], xg.shape[1:])  # a (G*H, N) operand keeps the add a flat loop
     return xg
 
@@ -113,8 +114,9 @@ def _grad_out(g_out):
 def _input_side(need_x, need_w, dz, x, w_ih):
     """(dx, dW_ih) from dz (G*H, L*N), the gradient of W_ih x_t + b in gate-matrix form."""
     length, batch, features = x.shape
-    dx = _wrap((dz.T @ w_ih).reshape(length, batch, features)) if need_x else None
-    dw = _wrap(dz @ x.reshape(length * batch, features)) if need_w else None
+    xp = array_module(dz)
+    dx = _wrap(backend.matmul(xp, dz.T, w_ih).reshape(length, batch, features)) if need_x else None
+    dw = _wrap(backend.matmul(xp, dz, x.reshape(length * batch, features))) if need_w else None
     return dx, dw
 
 
@@ -130,7 +132,7 @@ def _rnn_layer(xp, x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity, reverse):
     relu = nonlinearity == "relu"
     for t, before, after in _steps(length, reverse):
         h = hs[after]
-        xp.matmul(w_hh, hs[before], out=h)
+        backend.matmul(xp, w_hh, hs[before], out=h)
         h += xg[t]
         if relu:
             xp.maximum(h, 0, out=h)
@@ -168,10 +170,10 @@ def _rnn_layer_vjp(ctx, g_out, g_hn):
             d *= dh
         if t == first_step and not need[1]:
             break  # what follows is the gradient of h0 alone
-        xp.matmul(w_t, d, out=dh)
+        backend.matmul(xp, w_t, d, out=dh)
     dz = _gate_matrix(dz)
     dx, dw_ih = _input_side(need[0], need[2], dz, x, w_ih)
-    dw_hh = _wrap(dz @ _rows(_slots(hs, reverse)[1])) if need[3] else None
+    dw_hh = _wrap(backend.matmul(xp, dz, _rows(_slots(hs, reverse)[1]))) if need[3] else None
     db = dz.sum(axis=1)
     dh0 = _wrap(dh.T) if need[1] else None
     return dx, dh0, dw_ih, dw_hh, _wrap(db) if need[4] else None, _wrap(db.copy()) if need[5] else None
@@ -242,7 +244,7 @@ def _lstm_layer(xp, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse, keep_for_backwar
     h1, h2, h3 = hidden, 2 * hidden, 3 * hidden
     for t, before, after in _steps(length, reverse):
         a = acts[t]
-        xp.matmul(w_hh_s, hs[before], out=a)
+        backend.matmul(xp, w_hh_s, hs[before], out=a)
         a += xg[t]
         xp.tanh(a, out=a)
         if deriv is not None:
@@ -304,18 +306,18 @@ def _lstm_layer_vjp(ctx, g_out, g_hn, g_cn):
         if t == first_step and not need_state:
             break  # what follows is the gradient of h0 and c0 alone
         dc *= a[h1:h2]
-        xp.matmul(w_t, d, out=dh)
+        backend.matmul(xp, w_t, d, out=dh)
     dz = _gate_matrix(dz)
     # back to PyTorch's gate order: row k of the internal order is row order[k]
-    dx = _wrap((dz.T @ (w_ih[order] * s2)).reshape(x.shape)) if need[0] else None
+    dx = _wrap(backend.matmul(xp, dz.T, w_ih[order] * s2).reshape(x.shape)) if need[0] else None
     dw_ih = dw_hh = None
     if need[3]:
         dw_ih = xp.empty_like(w_ih)
-        dw_ih[order] = (dz @ x.reshape(-1, x.shape[2])) * s2
+        dw_ih[order] = backend.matmul(xp, dz, x.reshape(-1, x.shape[2])) * s2
         dw_ih = _wrap(dw_ih)
     if need[4]:
         dw_hh = xp.empty_like(w_hh)
-        dw_hh[order] = (dz @ _rows(_slots(hs, reverse)[1])) * s2
+        dw_hh[order] = backend.matmul(xp, dz, _rows(_slots(hs, reverse)[1])) * s2
         dw_hh = _wrap(dw_hh)
     db = xp.empty(four_h, dtype=acts.dtype)
     db[order] = dz.sum(axis=1) * s2[:, 0]
@@ -381,7 +383,7 @@ def _gru_layer(xp, x, h0, w_ih, w_hh, b_ih, b_hh, reverse):
     for t, before, after in _steps(length, reverse):
         h_prev = hs[before]
         hgt = hg[t]
-        xp.matmul(w_hh_s, h_prev, out=hgt)
+        backend.matmul(xp, w_hh_s, h_prev, out=hgt)
         hgt += b_hh_s
         a = acts[t]
         xg_t = xg[t]
@@ -444,25 +446,25 @@ def _gru_layer_vjp(ctx, g_out, g_hn):
         if t == first_step and not need[1]:
             break  # what follows is the gradient of h0 alone
         xp.multiply(dh, z, out=tmp)
-        xp.matmul(w_t, d[:h3], out=dh)
+        backend.matmul(xp, w_t, d[:h3], out=dh)
         dh += tmp
     dz = _gate_matrix(dz)
     dz_h = dz[:h3]  # gradient of W_hh h + b_hh
     dz_rz, dz_n = dz[:h2], dz[h3:]  # gradient of W_ih x + b_ih: rows r, z, then n
     dx = dw_ih = db_ih = None
     if need[0]:
-        dx = dz_rz.T @ w_ih[:h2]
-        dx += dz_n.T @ w_ih[h2:]
+        dx = backend.matmul(xp, dz_rz.T, w_ih[:h2])
+        dx += backend.matmul(xp, dz_n.T, w_ih[h2:])
         dx = _wrap(dx.reshape(x.shape))
     if need[2]:
         flat_x = x.reshape(length * batch, -1)
         dw_ih = xp.empty_like(w_ih)
-        xp.matmul(dz_rz, flat_x, out=dw_ih[:h2])
-        xp.matmul(dz_n, flat_x, out=dw_ih[h2:])
+        backend.matmul(xp, dz_rz, flat_x, out=dw_ih[:h2])
+        backend.matmul(xp, dz_n, flat_x, out=dw_ih[h2:])
         dw_ih = _wrap(dw_ih)
     if need[4]:
         db_ih = _wrap(xp.concatenate([dz_rz.sum(axis=1), dz_n.sum(axis=1)]))
-    dw_hh = _wrap(dz_h @ _rows(_slots(hs, reverse)[1])) if need[3] else None
+    dw_hh = _wrap(backend.matmul(xp, dz_h, _rows(_slots(hs, reverse)[1]))) if need[3] else None
     db_hh = _wrap(dz_h.sum(axis=1)) if need[5] else None
     return dx, _wrap(dh.T) if need[1] else None, dw_ih, dw_hh, db_ih, db_hh
 
