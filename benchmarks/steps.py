@@ -1,7 +1,8 @@
 """Training-step benchmark: chainrule against PyTorch on seven workloads, in one run.
 
 Each workload's step (forward, loss, backward, optimizer update; float32) runs
-in a fresh process per library, with the same initial weights (PyTorch's
+in fresh processes per library (three, alternating chainrule and PyTorch so that
+a machine whose speed drifts treats both alike), with the same initial weights (PyTorch's
 initialization, copied into chainrule through load_state_dict), the same
 batch and the same number of threads (numpy's BLAS and torch.set_num_threads).
 The table gives median milliseconds per step, the ratio chainrule / PyTorch,
@@ -14,7 +15,7 @@ extra is installed; CHAINRULE_BLAS=numpy compares NumPy's own BLAS instead.
 Step-0 losses are printed side by side: equal losses mean both libraries did
 the same work.
 
-    python benchmarks/steps.py              # all workloads, 30 timed steps each
+    python benchmarks/steps.py              # all workloads, 30 timed steps each, in 3 processes
     python benchmarks/steps.py --quick      # about a minute
     python benchmarks/steps.py --only cnn,lstm --threads 2
 """
@@ -240,6 +241,7 @@ def worker(name, lib_name, steps, weights_path, batch_seed=0):
         "step_ms": 1e3 * float(np.median(step_t)),
         "rss_growth_mb": _peak_rss_mb() - baseline,
         "peak_rss_mb": _peak_rss_mb(),
+        "times": [fwd_t, bwd_t, step_t],
     }
 
 
@@ -265,6 +267,20 @@ def matmul_peak_gflops():
             samples.append((time.perf_counter() - t) / 3)
         best = max(best, 2 * 1024**3 / sorted(samples)[2] / 1e9)
     return best
+
+
+def _merge(results):
+    """One result from several processes: medians over all their timed steps, the largest RSS growth."""
+    import statistics
+
+    fwd, bwd, step = ([t for r in results for t in r["times"][i]] for i in range(3))
+    return {
+        "loss0": results[0]["loss0"],
+        "fwd_ms": 1e3 * statistics.median(fwd),
+        "bwd_ms": 1e3 * statistics.median(bwd),
+        "step_ms": 1e3 * statistics.median(step),
+        "rss_growth_mb": max(r["rss_growth_mb"] for r in results),
+    }
 
 
 def blas_name():
@@ -305,6 +321,7 @@ def main():
     parser.add_argument("--only", help="comma-separated workloads")
     parser.add_argument("--threads", type=int, default=int(os.environ.get("CHAINRULE_BENCH_THREADS", "1")))
     parser.add_argument("--steps", type=int)
+    parser.add_argument("--rounds", type=int, help="processes per library, alternating (default 3)")
     parser.add_argument("--worker")
     parser.add_argument("--lib")
     parser.add_argument("--weights")
@@ -314,6 +331,9 @@ def main():
         return
     names = args.only.split(",") if args.only else list(WORKLOADS)
     steps = args.steps or (8 if args.quick else 30)
+    rounds = args.rounds or (1 if args.quick else 3)
+    per_round = max(1, steps // rounds)
+    steps = per_round * rounds
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(args.threads)
     peak = matmul_peak_gflops()
@@ -322,8 +342,11 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             weights = str(Path(tmp) / f"{name}.npz")
-            theirs = run_worker(name, "torch", steps, weights, args.threads)
-            ours = run_worker(name, "chainrule", steps, weights, args.threads)
+            runs = {"torch": [], "chainrule": []}
+            for r in range(rounds):  # alternate the order so that a machine slowing down hurts both equally
+                for lib_name in ("torch", "chainrule") if r % 2 == 0 else ("chainrule", "torch"):
+                    runs[lib_name].append(run_worker(name, lib_name, per_round, weights, args.threads))
+            theirs, ours = _merge(runs["torch"]), _merge(runs["chainrule"])
             gflop = flops_per_step(name) / 1e9
             rows.append(
                 [
@@ -347,7 +370,8 @@ def main():
     from _common import print_table
 
     print_table(
-        f"Training step, float32, {args.threads} thread(s), median of {steps} steps; matmul peak {peak:.1f} GFLOP/s; "
+        f"Training step, float32, {args.threads} thread(s), median of {steps} steps in {rounds} alternating "
+        f"processes per library; matmul peak {peak:.1f} GFLOP/s; "
         f"chainrule's GEMM: {blas_name()}",
         [
             "workload",

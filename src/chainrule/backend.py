@@ -274,11 +274,11 @@ def matmul(xp, a, b, out=None):
     See ``chainrule._mkl``: without the extra, or for small or oddly strided
     operands, this is ``xp.matmul``.
     """
-    if xp is np and _mkl.ENABLED:
+    if xp is np and _mkl.ENABLED and a.ndim >= 2 and b.ndim >= 2 and a.size * b.shape[-1] >= _mkl.MIN_WORK:
         result = _mkl.matmul(a, b, out)
         if result is not None:
             return result
-    return xp.matmul(a, b, out=out)
+    return a @ b if out is None else xp.matmul(a, b, out=out)
 
 
 def select(xp, x, mask, keep=True):
