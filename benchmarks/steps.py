@@ -1,21 +1,23 @@
 """Training-step benchmark: chainrule against PyTorch on seven workloads, in one run.
 
-Each workload's step (forward, loss, backward, optimizer update; float32) runs
-in fresh processes per library (three, alternating chainrule and PyTorch so that
-a machine whose speed drifts treats both alike), with the same initial weights (PyTorch's
-initialization, copied into chainrule through load_state_dict), the same
+Each workload's step (forward, loss, backward, optimizer update; float32) is
+timed with both libraries in one process, their steps alternating, so that a
+machine whose speed drifts (a shared VM's does) treats both alike; memory is
+measured in a fresh process per library.  Both start from the same initial
+weights (PyTorch's initialization, copied into chainrule through
+load_state_dict), the same
 batch and the same number of threads (numpy's BLAS and torch.set_num_threads).
 The table gives median milliseconds per step, the ratio chainrule / PyTorch,
-backward / forward time, the growth of peak RSS during the steps, and the
+backward / forward time, the peak RSS a step adds to the resident set
+between steps (after one step has run, so imports and optimizer state are
+not counted for either library), and the
 achieved GFLOP/s as a fraction of this machine's float32 matmul peak (measured
-here: the faster of NumPy's and chainrule's 1024x1024 GEMM).  Both libraries
-run one small matmul before the RSS baseline, so loading BLAS code is not
-counted as step memory.  chainrule uses Intel MKL for its GEMMs when the mkl
+here: the faster of NumPy's and chainrule's 1024x1024 GEMM).  chainrule uses Intel MKL for its GEMMs when the mkl
 extra is installed; CHAINRULE_BLAS=numpy compares NumPy's own BLAS instead.
 Step-0 losses are printed side by side: equal losses mean both libraries did
 the same work.
 
-    python benchmarks/steps.py              # all workloads, 30 timed steps each, in 3 processes
+    python benchmarks/steps.py              # all workloads, 30 timed steps each
     python benchmarks/steps.py --quick      # about a minute
     python benchmarks/steps.py --only cnn,lstm --threads 2
 """
@@ -163,21 +165,26 @@ def flops_per_step(name):
 # --------------------------------------------------------------------------- one library, one workload (a process)
 
 
-def _rss_mb():
+def _status_mb(field):
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return 0.0
 
 
-def _peak_rss_mb():
-    import resource
+def _reset_peak_rss():
+    """Start a new peak-RSS window (Linux: writing 5 to clear_refs resets VmHWM); False where it cannot."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-
-def worker(name, lib_name, steps, weights_path, batch_seed=0):
+def prepare(name, lib_name, weights_path, batch_seed=0):
+    """A function that runs one training step of ``name`` in ``lib_name`` and returns its timings and loss."""
     import time
 
     import numpy as np
@@ -214,12 +221,8 @@ def worker(name, lib_name, steps, weights_path, batch_seed=0):
     y = tensor(rng.integers(0, 10, shape[0]).astype(np.int64))
     loss_fn = lib.nn.functional.cross_entropy
     model.train()
-    warm = tensor(np.ones((128, 128), dtype=np.float32))
-    (warm @ warm).sum().item()  # load the BLAS library's code before the baseline: it is not step memory
-    baseline = _rss_mb()
-    fwd_t, bwd_t, step_t = [], [], []
-    loss0 = None
-    for i in range(steps + 3):
+
+    def step():
         t0 = time.perf_counter()
         loss = loss_fn(model(x), y)
         t1 = time.perf_counter()
@@ -228,20 +231,44 @@ def worker(name, lib_name, steps, weights_path, batch_seed=0):
         t2 = time.perf_counter()
         opt.step()
         t3 = time.perf_counter()
-        if i == 0:
-            loss0 = float(loss.item())
-        if i >= 3:
-            fwd_t.append(t1 - t0)
-            bwd_t.append(t2 - t1)
-            step_t.append(t3 - t0)
+        return t1 - t0, t2 - t1, t3 - t0, loss
+
+    return step
+
+
+def worker(name, lib_name, steps, weights_path):
+    """One library alone in this process: step-0 loss, and peak RSS above the resident set between steps.
+
+    The first step runs before the window opens, so lazily imported code and
+    state created once (optimizer moments) count for neither library: the
+    figure is what a step allocates and frees (activations, gradients,
+    temporaries).
+    """
+    step = prepare(name, lib_name, weights_path)
+    loss0 = float(step()[3].item())
+    windowed = _reset_peak_rss()
+    baseline = _status_mb("VmRSS")
+    for _ in range(steps):
+        step()
+    return {"loss0": loss0, "rss_growth_mb": _status_mb("VmHWM") - baseline, "windowed": windowed}
+
+
+def paired_worker(name, steps, weights_path):
+    """Both libraries in this process, their steps alternating, so that a machine whose speed drifts
+    (a shared VM's does, by up to 2x here) slows both alike; medians of ``steps`` steps after 3 warm-ups."""
+    import statistics
+
+    steps_of = {"torch": prepare(name, "torch", weights_path), "chainrule": prepare(name, "chainrule", weights_path)}
+    times = {lib: ([], [], []) for lib in steps_of}
+    for i in range(steps + 3):
+        for lib, step in steps_of.items() if i % 2 else reversed(steps_of.items()):
+            t = step()
+            if i >= 3:
+                for j in range(3):
+                    times[lib][j].append(t[j])
     return {
-        "loss0": loss0,
-        "fwd_ms": 1e3 * float(np.median(fwd_t)),
-        "bwd_ms": 1e3 * float(np.median(bwd_t)),
-        "step_ms": 1e3 * float(np.median(step_t)),
-        "rss_growth_mb": _peak_rss_mb() - baseline,
-        "peak_rss_mb": _peak_rss_mb(),
-        "times": [fwd_t, bwd_t, step_t],
+        lib: {key: 1e3 * statistics.median(ts) for key, ts in zip(("fwd_ms", "bwd_ms", "step_ms"), t)}
+        for lib, t in times.items()
     }
 
 
@@ -267,20 +294,6 @@ def matmul_peak_gflops():
             samples.append((time.perf_counter() - t) / 3)
         best = max(best, 2 * 1024**3 / sorted(samples)[2] / 1e9)
     return best
-
-
-def _merge(results):
-    """One result from several processes: medians over all their timed steps, the largest RSS growth."""
-    import statistics
-
-    fwd, bwd, step = ([t for r in results for t in r["times"][i]] for i in range(3))
-    return {
-        "loss0": results[0]["loss0"],
-        "fwd_ms": 1e3 * statistics.median(fwd),
-        "bwd_ms": 1e3 * statistics.median(bwd),
-        "step_ms": 1e3 * statistics.median(step),
-        "rss_growth_mb": max(r["rss_growth_mb"] for r in results),
-    }
 
 
 def blas_name():
@@ -321,19 +334,19 @@ def main():
     parser.add_argument("--only", help="comma-separated workloads")
     parser.add_argument("--threads", type=int, default=int(os.environ.get("CHAINRULE_BENCH_THREADS", "1")))
     parser.add_argument("--steps", type=int)
-    parser.add_argument("--rounds", type=int, help="processes per library, alternating (default 3)")
     parser.add_argument("--worker")
     parser.add_argument("--lib")
     parser.add_argument("--weights")
     args = parser.parse_args()
+    if args.worker and args.lib == "paired":
+        print(json.dumps(paired_worker(args.worker, args.steps, args.weights)))
+        return
     if args.worker:
         print(json.dumps(worker(args.worker, args.lib, args.steps, args.weights)))
         return
     names = args.only.split(",") if args.only else list(WORKLOADS)
     steps = args.steps or (8 if args.quick else 30)
-    rounds = args.rounds or (1 if args.quick else 3)
-    per_round = max(1, steps // rounds)
-    steps = per_round * rounds
+    memory_steps = 3 if args.quick else 5
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(args.threads)
     peak = matmul_peak_gflops()
@@ -342,11 +355,11 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             weights = str(Path(tmp) / f"{name}.npz")
-            runs = {"torch": [], "chainrule": []}
-            for r in range(rounds):  # alternate the order so that a machine slowing down hurts both equally
-                for lib_name in ("torch", "chainrule") if r % 2 == 0 else ("chainrule", "torch"):
-                    runs[lib_name].append(run_worker(name, lib_name, per_round, weights, args.threads))
-            theirs, ours = _merge(runs["torch"]), _merge(runs["chainrule"])
+            theirs = run_worker(name, "torch", memory_steps, weights, args.threads)
+            ours = run_worker(name, "chainrule", memory_steps, weights, args.threads)
+            timed = run_worker(name, "paired", steps, weights, args.threads)
+            theirs.update(timed["torch"])
+            ours.update(timed["chainrule"])
             gflop = flops_per_step(name) / 1e9
             rows.append(
                 [
@@ -370,8 +383,8 @@ def main():
     from _common import print_table
 
     print_table(
-        f"Training step, float32, {args.threads} thread(s), median of {steps} steps in {rounds} alternating "
-        f"processes per library; matmul peak {peak:.1f} GFLOP/s; "
+        f"Training step, float32, {args.threads} thread(s), median of {steps} alternating steps per library; "
+        f"matmul peak {peak:.1f} GFLOP/s; "
         f"chainrule's GEMM: {blas_name()}",
         [
             "workload",
