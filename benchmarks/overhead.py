@@ -2,7 +2,8 @@
 
 For each op it times the forward alone (inputs require grad, so the op is
 recorded) and forward + backward (``y.backward(g)`` with a fixed upstream
-gradient).  Times are medians of 7 runs, in microseconds per op; the ratio is
+gradient).  Times are medians of 7 runs, the two libraries' runs interleaved
+(a drifting machine treats both alike), in microseconds per op; the ratio is
 chainrule / PyTorch (below 1 means chainrule is faster).
 
     python benchmarks/overhead.py
@@ -10,8 +11,11 @@ chainrule / PyTorch (below 1 means chainrule is faster).
 
 from __future__ import annotations
 
+import statistics
+import time
+
 import numpy as np
-from _common import THREADS, import_torch, median_time, print_table
+from _common import THREADS, import_torch, print_table
 
 import chainrule as cr
 
@@ -31,12 +35,12 @@ def ops(lib):
     }
 
 
-def bench(lib_name, make, ones_like):
+def callables(lib_name, make, ones_like):
+    """{op: (forward, forward + backward)} for one library."""
     a, b = make(), make()
-    results = {}
+    out = {}
     for name, fn in ops(lib_name).items():
-        y = fn(a, b)
-        g = ones_like(y)
+        g = ones_like(fn(a, b))
 
         def forward(fn=fn):
             fn(a, b)
@@ -44,22 +48,47 @@ def bench(lib_name, make, ones_like):
         def forward_backward(fn=fn, g=g):
             fn(a, b).backward(g)
 
-        results[name] = (median_time(forward) * 1e6, median_time(forward_backward) * 1e6)
-    return results
+        out[name] = (forward, forward_backward)
+    return out
+
+
+def paired_medians(fns, repeats=7, min_time=0.02):
+    """Median seconds per call of each function, their timings interleaved (a drifting machine treats all alike)."""
+    numbers = {}
+    for key, fn in fns.items():
+        number = 1
+        while True:
+            start = time.perf_counter()
+            for _ in range(number):
+                fn()
+            if time.perf_counter() - start >= min_time:
+                break
+            number *= 2
+        numbers[key] = number
+    samples = {key: [] for key in fns}
+    for r in range(repeats):
+        for key in list(fns) if r % 2 == 0 else reversed(list(fns)):
+            fn, number = fns[key], numbers[key]
+            start = time.perf_counter()
+            for _ in range(number):
+                fn()
+            samples[key].append((time.perf_counter() - start) / number)
+    return {key: statistics.median(v) for key, v in samples.items()}
 
 
 def main():
     torch = import_torch()
     rng = np.random.default_rng(0)
     base = rng.standard_normal((4, 4)).astype(np.float32)
-    ours = bench("chainrule", lambda: cr.tensor(base, requires_grad=True), cr.ones_like)
-    theirs = None
+    libs = {"chainrule": callables("chainrule", lambda: cr.tensor(base, requires_grad=True), cr.ones_like)}
     if torch is not None:
-        theirs = bench("torch", lambda: torch.tensor(base, requires_grad=True), torch.ones_like)
+        libs["torch"] = callables("torch", lambda: torch.tensor(base, requires_grad=True), torch.ones_like)
     rows = []
-    for name, (fwd, fb) in ours.items():
-        if theirs:
-            tf, tfb = theirs[name]
+    for name in ops("chainrule"):
+        t = paired_medians({(lib, kind): libs[lib][name][kind] for lib in libs for kind in (0, 1)})
+        fwd, fb = t[("chainrule", 0)] * 1e6, t[("chainrule", 1)] * 1e6
+        if torch is not None:
+            tf, tfb = t[("torch", 0)] * 1e6, t[("torch", 1)] * 1e6
             rows.append(
                 [name, f"{fwd:.2f}", f"{tf:.2f}", f"{fwd / tf:.2f}", f"{fb:.2f}", f"{tfb:.2f}", f"{fb / tfb:.2f}"]
             )
@@ -67,7 +96,7 @@ def main():
             rows.append([name, f"{fwd:.2f}", "-", "-", f"{fb:.2f}", "-", "-"])
     version = torch.__version__ if torch else "not installed"
     print_table(
-        f"Per-op overhead, 4x4 float32, microseconds (median of 7); torch {version}; {THREADS} thread(s)",
+        f"Per-op overhead, 4x4 float32, microseconds (median of 7, interleaved); torch {version}; {THREADS} thread(s)",
         ["op", "fwd chainrule", "fwd torch", "ratio", "fwd+bwd chainrule", "fwd+bwd torch", "ratio"],
         rows,
     )

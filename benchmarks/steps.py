@@ -246,6 +246,12 @@ def worker(name, lib_name, steps, weights_path):
     """
     step = prepare(name, lib_name, weights_path)
     loss0 = float(step()[3].item())
+    try:  # return freed heap to the kernel, so that the baseline is live memory only (both libraries use malloc)
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
     windowed = _reset_peak_rss()
     baseline = _status_mb("VmRSS")
     for _ in range(steps):

@@ -368,15 +368,6 @@ def is_contiguous(self):
 # ---------------------------------------------------------------- binding
 
 
-def _size_args(fn):
-    def method(self, *size):
-        return fn(self, *size)
-
-    method.__name__ = fn.__name__
-    method.__doc__ = fn.__doc__
-    return method
-
-
 def _max_method(self, dim=None, keepdim=False):
     return reduce.max(self, dim, keepdim)
 
@@ -556,11 +547,11 @@ def _bind():
         setattr(T, fn.__name__, fn)
     T.max = _max_method
     T.min = _min_method
-    T.reshape = _size_args(shape.reshape)
-    T.view = _size_args(shape.reshape)
-    T.permute = _size_args(shape.permute)
-    T.expand = _size_args(shape.expand)
-    T.repeat = _size_args(shape.repeat)
+    T.reshape = shape.reshape
+    T.view = shape.reshape
+    T.permute = shape.permute
+    T.expand = shape.expand
+    T.repeat = shape.repeat
     T.view_as = lambda self, other: shape.reshape(self, other.data.shape)
     T.reshape_as = T.view_as
     T.t = lambda self: shape.transpose(self, 0, 1) if self.data.ndim == 2 else self
