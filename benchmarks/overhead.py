@@ -52,9 +52,12 @@ def callables(lib_name, make, ones_like):
     return out
 
 
-def paired_medians(fns, repeats=7, min_time=0.02):
+def paired_medians(fns, repeats=7, min_time=0.05):
     """Median seconds per call of each function, their timings interleaved (a drifting machine treats all alike)."""
     numbers = {}
+    for fn in fns.values():  # warm-up: PyTorch's first backward starts its engine's threads
+        for _ in range(200):
+            fn()
     for key, fn in fns.items():
         number = 1
         while True:
