@@ -20,6 +20,10 @@ the same work.
     python benchmarks/steps.py              # all workloads, 30 timed steps each
     python benchmarks/steps.py --quick      # about a minute
     python benchmarks/steps.py --only cnn,lstm --threads 2
+    python benchmarks/steps.py --device cuda --batch-scale 8   # on a GPU: chainrule on CuPy vs PyTorch CUDA
+
+On a GPU the memory column is still host RSS and the peak fraction is against
+the CPU GEMM peak; the times and ratios are what the GPU comparison needs.
 """
 
 from __future__ import annotations
@@ -208,6 +212,9 @@ def prepare(name, lib_name, weights_path, batch_seed=0):
     else:
         with np.load(weights_path, allow_pickle=False) as data:
             model.load_state_dict({k: data[k] for k in data.files})
+    device = os.environ.get("CHAINRULE_BENCH_DEVICE", "cpu")
+    if device != "cpu":
+        model.to(device)
     params = list(model.parameters())
     optim = lib.optim
     if opt_name == "sgd":
@@ -217,19 +224,25 @@ def prepare(name, lib_name, weights_path, batch_seed=0):
     else:
         opt = optim.Adam(params, lr=lr)
     rng = np.random.default_rng(batch_seed)
-    x = tensor(rng.standard_normal(shape).astype(np.float32))
-    y = tensor(rng.integers(0, 10, shape[0]).astype(np.int64))
+    shape = (shape[0] * int(os.environ.get("CHAINRULE_BENCH_BATCH_SCALE", "1")), *shape[1:])
+    x = tensor(rng.standard_normal(shape).astype(np.float32)).to(device)
+    y = tensor(rng.integers(0, 10, shape[0]).astype(np.int64)).to(device)
     loss_fn = lib.nn.functional.cross_entropy
     model.train()
+    sync = (lambda: None) if device == "cpu" else lib.cuda.synchronize  # GPU work is asynchronous
 
     def step():
+        sync()
         t0 = time.perf_counter()
         loss = loss_fn(model(x), y)
+        sync()
         t1 = time.perf_counter()
         opt.zero_grad()
         loss.backward()
+        sync()
         t2 = time.perf_counter()
         opt.step()
+        sync()
         t3 = time.perf_counter()
         return t1 - t0, t2 - t1, t3 - t0, loss
 
@@ -340,6 +353,8 @@ def main():
     parser.add_argument("--only", help="comma-separated workloads")
     parser.add_argument("--threads", type=int, default=int(os.environ.get("CHAINRULE_BENCH_THREADS", "1")))
     parser.add_argument("--steps", type=int)
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda (chainrule on CuPy against PyTorch CUDA)")
+    parser.add_argument("--batch-scale", type=int, default=1, help="multiply every workload's batch size")
     parser.add_argument("--worker")
     parser.add_argument("--lib")
     parser.add_argument("--weights")
@@ -353,6 +368,15 @@ def main():
     names = args.only.split(",") if args.only else list(WORKLOADS)
     steps = args.steps or (8 if args.quick else 30)
     memory_steps = 3 if args.quick else 5
+    if args.device != "cpu":
+        import torch
+
+        import chainrule
+
+        if not (chainrule.cuda.is_available() and torch.cuda.is_available()):
+            sys.exit(f"steps.py: --device {args.device} needs CuPy with a GPU and a CUDA build of torch")
+    os.environ["CHAINRULE_BENCH_DEVICE"] = args.device
+    os.environ["CHAINRULE_BENCH_BATCH_SCALE"] = str(args.batch_scale)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(args.threads)
     peak = matmul_peak_gflops()
@@ -366,7 +390,7 @@ def main():
             timed = run_worker(name, "paired", steps, weights, args.threads)
             theirs.update(timed["torch"])
             ours.update(timed["chainrule"])
-            gflop = flops_per_step(name) / 1e9
+            gflop = flops_per_step(name) * args.batch_scale / 1e9
             rows.append(
                 [
                     name,
@@ -389,7 +413,8 @@ def main():
     from _common import print_table
 
     print_table(
-        f"Training step, float32, {args.threads} thread(s), median of {steps} alternating steps per library; "
+        f"Training step on {args.device}, float32, batch x{args.batch_scale}, {args.threads} thread(s), "
+        f"median of {steps} alternating steps per library; "
         f"matmul peak {peak:.1f} GFLOP/s; "
         f"chainrule's GEMM: {blas_name()}",
         [
