@@ -58,6 +58,13 @@ def _ce_all_options(x):
 
 
 spec("cross_entropy", lambda x: F.cross_entropy(x, _targets(x.shape)), _class_shapes, ["cross_entropy"])
+# (N, C) logits, class indices, mean, nothing ignored: the fused one-node path
+spec(
+    "cross_entropy_mean",
+    lambda x: F.cross_entropy(x, _targets(x.shape)),
+    lambda d: [(d(dims), d(dims) + 1)],
+    ["cross_entropy_mean"],
+)
 spec("cross_entropy_options", _ce_all_options, _class_shapes, ["cross_entropy"])
 spec(
     "cross_entropy_none",

@@ -114,6 +114,47 @@ def _cross_entropy_vjp(ctx, g):
     return (p * _wrap(q_sum[:, None].astype(dtype)) - _wrap(q)) * g.unsqueeze(1)
 
 
+# the common case as one node: mean over (N, C) logits, class indices, no weight, smoothing or ignored targets
+# (the general path above is an unreduced loss plus a weighted mean: four more nodes on a small batch)
+
+
+@primitive("cross_entropy_mean", save=(0,), extra=True)
+def _cross_entropy_mean(xp, x, target):
+    n = x.shape[0]
+    logp = x - x.max(axis=1, keepdims=True)
+    probs = xp.exp(logp)
+    total = probs.sum(axis=1, keepdims=True)
+    picked = logp[xp.arange(n), target] - xp.log(total[:, 0])
+    probs /= total
+    loss = xp.asarray(-(picked.sum() / n), dtype=x.dtype)
+    return loss, probs
+
+
+@_cross_entropy_mean.defvjp
+def _cross_entropy_mean_vjp(ctx, g):
+    (target,) = ctx.args
+    (x,) = ctx.saved
+    xp = array_module(g.data)
+    n = x.data.shape[0]
+    rows = xp.arange(n)
+    if not ctx.create_graph:
+        scale = g.data / n
+        grad = ctx.extra * scale
+        grad[rows, target] -= scale
+        return _wrap(grad.astype(x.data.dtype, copy=False))
+    onehot = xp.zeros(x.data.shape, dtype=x.data.dtype)
+    onehot[rows, target] = 1
+    return (softmax(x, 1) - _wrap(onehot)) * (g / n)
+
+
+def cross_entropy_mean(x: Tensor, target) -> Tensor:
+    """Mean cross-entropy of (N, C) logits against int array ``target`` (N,), N > 0, no target ignored.
+
+    Arguments are checked by the caller (``nn.functional.cross_entropy``).
+    """
+    return apply1(_cross_entropy_mean, x, target)
+
+
 def cross_entropy_indices(x: Tensor, target, weight, ignore_index: int, smoothing: float) -> Tensor:
     """Unreduced cross-entropy of logits ``x`` (N, C, d1, ...) and int array ``target`` (N, d1, ...).
 

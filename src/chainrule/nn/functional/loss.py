@@ -27,7 +27,12 @@ from ...amp.autocast import AMP, cast_to_float32
 from ...backend import array_module
 from ...errors import DTypeError, IndexingError, ShapeError
 from ...ops.elementwise import clamp, log, masked_fill, where
-from ...ops.loss import bce_with_logits_elementwise, binary_cross_entropy_elementwise, cross_entropy_indices
+from ...ops.loss import (
+    bce_with_logits_elementwise,
+    binary_cross_entropy_elementwise,
+    cross_entropy_indices,
+    cross_entropy_mean,
+)
 from ...ops.nn import log_softmax
 from ...tensor import Tensor, _wrap
 
@@ -251,6 +256,15 @@ def cross_entropy(
     if input.data.ndim == 1:
         target_arr = target_arr.reshape(1)
     target_arr = array_module(x.data).asarray(target_arr)
+    if (
+        reduction == "mean"
+        and weight_arr is None
+        and not smoothing
+        and x.data.ndim == 2
+        and x.data.shape[0]
+        and not (target_arr == ignore_index).any()
+    ):
+        return cross_entropy_mean(x, target_arr)  # the usual classification loss, as one node
     loss = cross_entropy_indices(x, target_arr, weight_arr, ignore_index, smoothing)
     if reduction == "none":
         return loss.reshape(()) if input.data.ndim == 1 else loss
