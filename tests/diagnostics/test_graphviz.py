@@ -30,14 +30,15 @@ def test_ops_shapes_and_parameter_names():
     model, loss = mlp_loss()
     source = to_dot(loss, params=model)
     found = labels(source)
-    for expected in (r"linear\n(5, 8)", r"relu\n(5, 8)", r"linear\n(5, 3)", r"cross_entropy\n(5)"):
+    for expected in (r"linear\n(5, 8)", r"relu\n(5, 8)", r"linear\n(5, 3)", r"cross_entropy_mean\n()"):
         assert expected in found, expected
     for name, p in model.named_parameters():
         assert f"{name}\\n({', '.join(map(str, p.shape))})" in found
     assert r"output\n()" in found
     assert source.startswith("digraph backward {") and source.rstrip().endswith("}")
-    # one node per op and per parameter, edges in the forward direction (parameter -> op)
-    assert len(re.findall(r"^\s+op\d+ \[", source, re.M)) == 6
+    # one node per op (linear, relu, linear, the fused mean cross-entropy) and per parameter,
+    # edges in the forward direction (parameter -> op)
+    assert len(re.findall(r"^\s+op\d+ \[", source, re.M)) == 4
     assert len(re.findall(r"^\s+leaf\d+ \[", source, re.M)) == 4
     assert re.search(r"leaf\d+ -> op\d+", source)
 
