@@ -96,6 +96,9 @@ def _index_scatter_vjp(ctx, g):
 
 
 def getitem(x: Tensor, index) -> Tensor:
+    kind = type(index)
+    if kind is slice or kind is int:  # x[1:3], x[0]: basic indexing, nothing to normalize (a hot path)
+        return apply1(_getitem_basic, x, (index, Ellipsis), x.data.shape)
     xp = backend.array_module(x.data)
     index, basic = normalize_index(index, xp)
     return apply1(_getitem_basic if basic else _getitem_advanced, x, index, x.data.shape)

@@ -142,7 +142,25 @@ def _pad_vjp(ctx, g):
 
 def reshape(x: Tensor, *shape) -> Tensor:
     """x with a new shape of the same number of elements; one dimension may be -1."""
-    shape = _shape_arg(shape, "reshape")
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    data = x.data
+    total = 1
+    for s in shape:  # the common case (non-negative ints that fit), checked in one loop: this is a hot path
+        if type(s) is not int or s < 0:
+            break
+        total *= s
+    else:
+        if total == data.size:
+            shape = tuple(shape)
+            if shape == data.shape:
+                return x
+            return apply1(_reshape, x, shape, data.shape)
+    return _reshape_general(x, shape)
+
+
+def _reshape_general(x: Tensor, shape) -> Tensor:
+    shape = _shape_arg(shape if isinstance(shape, tuple) else (shape,), "reshape")
     in_shape = x.data.shape
     if shape == in_shape:
         return x
