@@ -20,25 +20,28 @@ def import_torch():
     return torch
 
 
+def calls_per_sample(fn, min_time=0.05):
+    """How many calls of ``fn`` (a power of two) take at least ``min_time`` seconds."""
+    number = 1
+    while time_calls(fn, number) * number < min_time:
+        number *= 2
+    return number
+
+
+def time_calls(fn, number):
+    """Seconds per call over ``number`` back-to-back calls."""
+    start = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return (time.perf_counter() - start) / number
+
+
 def median_time(fn, repeats=7, number=None, min_time=0.05):
     """Median seconds per call over ``repeats`` timings of ``number`` calls (auto-sized)."""
     fn()
     if number is None:
-        number = 1
-        while True:
-            start = time.perf_counter()
-            for _ in range(number):
-                fn()
-            if time.perf_counter() - start >= min_time:
-                break
-            number *= 2
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        samples.append((time.perf_counter() - start) / number)
-    return statistics.median(samples)
+        number = calls_per_sample(fn, min_time)
+    return statistics.median([time_calls(fn, number) for _ in range(repeats)])
 
 
 def print_table(title, header, rows):

@@ -12,10 +12,9 @@ chainrule / PyTorch (below 1 means chainrule is faster).
 from __future__ import annotations
 
 import statistics
-import time
 
 import numpy as np
-from _common import THREADS, import_torch, print_table
+from _common import THREADS, calls_per_sample, import_torch, print_table, time_calls
 
 import chainrule as cr
 
@@ -54,28 +53,14 @@ def callables(lib_name, make, ones_like):
 
 def paired_medians(fns, repeats=7, min_time=0.05):
     """Median seconds per call of each function, their timings interleaved (a drifting machine treats all alike)."""
-    numbers = {}
     for fn in fns.values():  # warm-up: PyTorch's first backward starts its engine's threads
         for _ in range(200):
             fn()
-    for key, fn in fns.items():
-        number = 1
-        while True:
-            start = time.perf_counter()
-            for _ in range(number):
-                fn()
-            if time.perf_counter() - start >= min_time:
-                break
-            number *= 2
-        numbers[key] = number
+    numbers = {key: calls_per_sample(fn, min_time) for key, fn in fns.items()}
     samples = {key: [] for key in fns}
     for r in range(repeats):
         for key in list(fns) if r % 2 == 0 else reversed(list(fns)):
-            fn, number = fns[key], numbers[key]
-            start = time.perf_counter()
-            for _ in range(number):
-                fn()
-            samples[key].append((time.perf_counter() - start) / number)
+            samples[key].append(time_calls(fns[key], numbers[key]))
     return {key: statistics.median(v) for key, v in samples.items()}
 
 
