@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd.mode import no_grad
 from ..errors import ShapeError
+from ..nn.functional.normalization import _update_running
 from ..nn.module import Module
 from ..nn.modules.normalization import _BatchNorm
 from ..tensor import Tensor
@@ -142,17 +142,5 @@ def sync_batch_norm(input, running_mean, running_var, weight, bias, momentum, ep
         out = out * weight.reshape(view)
     if bias is not None:
         out = out + bias.reshape(view)
-    if running_mean is not None or running_var is not None:
-        momentum = float(momentum)
-        with no_grad():
-            if running_mean is not None:
-                rm = running_mean.data
-                rm *= 1.0 - momentum
-                rm += momentum * mean.data.astype(rm.dtype, copy=False)
-                running_mean._bump()
-            if running_var is not None:
-                rv = running_var.data
-                rv *= 1.0 - momentum
-                rv += (momentum * total / (total - 1)) * var.data.astype(rv.dtype, copy=False)
-                running_var._bump()
+    _update_running(running_mean, running_var, mean, var, total, momentum)
     return out
