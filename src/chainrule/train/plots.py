@@ -1,31 +1,15 @@
-"""Loss and accuracy curves as PNG files (matplotlib is an optional extra)."""
+"""Loss and accuracy curves as PNG files (matplotlib is an optional extra; files are written atomically)."""
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
-
-_warned = False
-
-
-def _pyplot():
-    global _warned  # noqa: PLW0603
-    try:
-        import matplotlib  # noqa: PLC0415
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt  # noqa: PLC0415
-    except ImportError:
-        if not _warned:
-            warnings.warn("matplotlib is not installed: no plots (pip install 'chainrule[train]')", stacklevel=3)
-            _warned = True
-        return None
-    return plt
 
 
 def plot_history(history: list, run_dir) -> list:
     """Write loss.png and (when present) accuracy.png; returns the paths written."""
-    plt = _pyplot()
+    from ..diagnostics._plot import pyplot, save_figure  # noqa: PLC0415 - matplotlib only when plotting
+
+    plt = pyplot()
     if plt is None or not history:
         return []
     run_dir = Path(run_dir)
@@ -44,8 +28,5 @@ def plot_history(history: list, run_dir) -> list:
         ax.grid(alpha=0.3)
         ax.legend()
         fig.tight_layout()
-        path = run_dir / filename
-        fig.savefig(path)
-        plt.close(fig)
-        written.append(path)
+        written.append(save_figure(plt, fig, run_dir / filename))
     return written
