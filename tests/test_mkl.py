@@ -47,6 +47,28 @@ def test_gemm_on_strided_views_stacks_and_into_out():
     np.testing.assert_allclose(out, stack[0] @ w, rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.parametrize("path", ["mkl", "scipy"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_matmul_add_accumulates_in_place(path, dtype, monkeypatch):
+    """backend.matmul_add (the grid convolution's accumulating GEMM) on MKL and on SciPy's BLAS."""
+    if path == "mkl" and not _mkl.ENABLED:
+        pytest.skip("the mkl extra is not installed")
+    monkeypatch.setattr(_mkl, "ENABLED", path == "mkl")
+    rng = np.random.default_rng(5)
+    buf = rng.standard_normal((700, 24)).astype(dtype)
+    tol = dict(rtol=1e-5, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    cases = [
+        (buf[7:607], rng.standard_normal((24, 40)).astype(dtype)),  # a row slice of a buffer (the grid's case)
+        (buf[:600].T.copy().T, rng.standard_normal((40, 24)).astype(dtype).T),  # both Fortran-ordered
+        (buf[:600, ::2], rng.standard_normal((12, 40)).astype(dtype)),  # strided: copied, still right
+    ]
+    for a, b in cases:
+        out = rng.standard_normal((a.shape[0], b.shape[1])).astype(dtype)
+        expected = out + a @ b
+        assert backend.matmul_add(np, a, b, out) is out
+        np.testing.assert_allclose(out, expected, **tol)
+
+
 @needs_mkl
 def test_gemm_declines_what_it_cannot_do():
     rng = np.random.default_rng(2)

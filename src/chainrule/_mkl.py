@@ -27,7 +27,7 @@ import sys
 
 import numpy as np
 
-__all__ = ["ENABLED", "LIBRARY", "erf", "matmul"]
+__all__ = ["ENABLED", "LIBRARY", "erf", "matmul", "matmul_add"]
 
 # products with fewer multiply-adds than this stay on NumPy (the ctypes call costs ~2 us)
 MIN_WORK = 1 << 17
@@ -103,14 +103,25 @@ def _layout(a):
     return None
 
 
-def _gemm2d(fn, a, b, c):
+def _gemm2d(fn, a, b, c, beta=0.0):
     la, lb = _layout(a), _layout(b)
     if la is None or lb is None:
         return False
     m, k = a.shape
     n = b.shape[1]
-    fn(_ROW_MAJOR, la[0], lb[0], m, n, k, 1.0, a.ctypes.data, la[1], b.ctypes.data, lb[1], 0.0, c.ctypes.data, n)
+    fn(_ROW_MAJOR, la[0], lb[0], m, n, k, 1.0, a.ctypes.data, la[1], b.ctypes.data, lb[1], beta, c.ctypes.data, n)
     return True
+
+
+def matmul_add(a, b, out):
+    """``out += a @ b`` for 2-D NumPy arrays (``out`` C-contiguous) in one GEMM; False where MKL does not apply."""
+    fn = _gemm.get(a.dtype)
+    if fn is None or b.dtype != a.dtype or out.dtype != a.dtype or a.ndim != 2 or b.ndim != 2:
+        return False
+    m, k = a.shape
+    if b.shape[0] != k or out.shape != (m, b.shape[1]) or not out.flags.c_contiguous or min(out.shape) == 0:
+        return False
+    return k > 0 and _gemm2d(fn, a, b, out, beta=1.0)
 
 
 def matmul(a, b, out=None):

@@ -281,6 +281,30 @@ def matmul(xp, a, b, out=None):
     return a @ b if out is None else xp.matmul(a, b, out=out)
 
 
+def matmul_add(xp, a, b, out):
+    """``out += a @ b`` for 2-D arrays, in one GEMM call on NumPy (no temporary product).
+
+    MKL when the extra is installed, else SciPy's BLAS (``out`` C-contiguous);
+    other cases add a temporary.
+    """
+    if xp is np and a.dtype == b.dtype == out.dtype and a.dtype.kind == "f" and out.flags.c_contiguous:
+        if _mkl.ENABLED and _mkl.matmul_add(a, b, out):
+            return out
+        if out.ndim == 2 and out.size and a.shape[1]:
+            from scipy.linalg import blas  # noqa: PLC0415
+
+            fn = {4: blas.sgemm, 8: blas.dgemm}.get(out.dtype.itemsize)
+            if fn is not None:
+                # row-major out = a @ b is column-major out.T = b.T @ a.T: C-contiguous operands are read in
+                # place (f2py copies any other, which is slower but still correct)
+                result = fn(1.0, b.T, a.T, beta=1.0, c=out.T, overwrite_c=True)
+                if not np.shares_memory(result, out):
+                    out[...] = result.T
+                return out
+    out += a @ b
+    return out
+
+
 def select(xp, x, mask, keep=True):
     """x where ``mask == keep``, exact zeros elsewhere (also where x is inf or nan).
 

@@ -99,6 +99,117 @@ def test_double_backward_matches_torch():
         np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-10)
 
 
+# ------------------------------------------------------------------ the grid path (stride 1, same-size output)
+# ops/conv.py runs stride-1 "same" convolutions with >= 8 input channels as shifted GEMMs over a padded grid
+# instead of im2col; the tests below force it on small shapes (by lowering the channel threshold) and check
+# it against numerical differences, against im2col, against a direct loop and against torch.
+
+
+def _conv3d(x, w, b=None, padding=0):
+    """3-d convolution through the ops-level function (nn.functional has no conv3d)."""
+    from chainrule.ops.conv import conv
+
+    return conv(x, w, b, (1, 1, 1), ((padding, padding),) * 3, (1, 1, 1), 1)
+
+
+GRID_CASES = {
+    "3x3": (F.conv2d, (2, 3, 5, 4), (4, 3, 3, 3), dict(padding=1)),
+    "dilated_5x3": (F.conv2d, (1, 2, 7, 5), (3, 2, 5, 3), dict(padding=(4, 1), dilation=(2, 1))),
+    "conv1d_k5": (F.conv1d, (2, 3, 6), (2, 3, 5), dict(padding=2)),
+    "conv3d": (_conv3d, (1, 2, 3, 4, 3), (2, 2, 3, 3, 3), dict(padding=1)),
+    "transpose": (F.conv_transpose2d, (2, 3, 4, 5), (3, 2, 3, 3), dict(padding=1)),
+}
+
+
+def _grid_taken(fn, x, w, kwargs):
+    """Whether the grid path runs for this call (read from the geometry the op builds)."""
+    from chainrule.ops import conv as conv_ops
+
+    calls = []
+    original = conv_ops._use_grid
+
+    def spy(xp, geom, channels):
+        calls.append(original(xp, geom, channels))
+        return calls[-1]
+
+    conv_ops._use_grid = spy
+    try:
+        fn(x.detach(), w.detach(), **kwargs)
+    finally:
+        conv_ops._use_grid = original
+    return bool(calls) and all(calls)
+
+
+@pytest.fixture
+def grid_everywhere(monkeypatch):
+    from chainrule.ops import conv as conv_ops
+
+    monkeypatch.setattr(conv_ops, "_GRID_MIN_CHANNELS", 1)
+    monkeypatch.setattr(conv_ops, "_GRID_MAX_WASTE", float("inf"))  # small test images have wide margins
+
+
+@pytest.mark.parametrize("case", sorted(GRID_CASES))
+def test_grid_path_gradcheck_first_and_second_order(case, grid_everywhere):
+    fn, xs, ws, kwargs = GRID_CASES[case]
+    x, w, b = _t(xs, 40), _t(ws, 41), _t((ws[1] if fn is F.conv_transpose2d else ws[0],), 42)
+    assert _grid_taken(fn, x, w, kwargs)
+
+    def f(x, w, b):
+        return fn(x, w, b, **kwargs)
+
+    assert cr.autograd.gradcheck(f, (x, w, b))
+    assert cr.autograd.gradgradcheck(f, (x, w, b))
+
+
+@pytest.mark.parametrize("case", sorted(GRID_CASES))
+def test_grid_path_equals_im2col(case, monkeypatch):
+    from chainrule.ops import conv as conv_ops
+
+    fn, xs, ws, kwargs = GRID_CASES[case]
+    xs, ws = (xs[0], 9, *xs[2:]), (9, 9, *ws[2:])  # 9 channels: enough for the grid path
+    monkeypatch.setattr(conv_ops, "_GRID_MAX_WASTE", float("inf"))
+    results = []
+    for threshold in (8, 10**9):  # grid, then im2col
+        monkeypatch.setattr(conv_ops, "_GRID_MIN_CHANNELS", threshold)
+        x, w = _t(xs, 43), _t(ws, 44)
+        assert _grid_taken(fn, x, w, kwargs) == (threshold == 8)
+        out = fn(x, w, **kwargs)
+        out.backward(cr.tensor(np.random.default_rng(45).standard_normal(out.shape)))
+        results.append((out.data, x.grad.data, w.grad.data))
+    for ours, reference in zip(*results):
+        np.testing.assert_allclose(ours, reference, rtol=1e-12, atol=1e-12)
+
+
+def test_grid_path_equals_a_direct_loop():
+    rng = np.random.default_rng(46)
+    x, w = rng.standard_normal((2, 8, 9, 10)), rng.standard_normal((3, 8, 3, 3))
+    assert _grid_taken(F.conv2d, cr.tensor(x), cr.tensor(w), dict(padding=1))
+    out = F.conv2d(cr.tensor(x), cr.tensor(w), padding=1).data
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    expected = np.einsum("ncijhw,ochw->noij", np.lib.stride_tricks.sliding_window_view(xp, (3, 3), axis=(2, 3)), w)
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.torch
+@pytest.mark.skipif(not HAVE_TORCH, reason="torch is not installed")
+def test_grid_path_matches_torch_in_float32():
+    """A ResNet-body convolution (16 -> 16, 3x3, padding 1, bias) in float32: output and all three gradients."""
+    import torch
+
+    rng = np.random.default_rng(47)
+    xv, wv, bv = (rng.standard_normal(s).astype(np.float32) for s in ((4, 16, 16, 12), (16, 16, 3, 3), (16,)))
+    gv = rng.standard_normal((4, 16, 16, 12)).astype(np.float32)
+    x, w, b = (cr.tensor(v, requires_grad=True) for v in (xv, wv, bv))
+    assert _grid_taken(F.conv2d, x, w, dict(padding=1))
+    out = F.conv2d(x, w, b, padding=1)
+    out.backward(cr.tensor(gv))
+    tx, tw, tb = (torch.tensor(v, requires_grad=True) for v in (xv, wv, bv))
+    tout = torch.nn.functional.conv2d(tx, tw, tb, padding=1)
+    tout.backward(torch.tensor(gv))
+    for ours, theirs in [(out, tout), (x.grad, tx.grad), (w.grad, tw.grad), (b.grad, tb.grad)]:
+        np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-4, atol=1e-4)
+
+
 # ------------------------------------------------------------------ layouts, dtypes, modes
 
 
