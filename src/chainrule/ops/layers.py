@@ -228,35 +228,45 @@ def _per_channel(vec, k):
     return np.tile(vec, k)
 
 
+def _row_dot(a, b, k):
+    """Per-channel sum over rows of a * b for (rows, C) matrices, read through their (rows / k, k * C) views.
+
+    einsum multiplies and sums in one pass without a temporary; the wide view gives it a long inner loop
+    (measured 2x faster than a product followed by a matrix-vector sum at 32768 x 16).
+    """
+    rows, channels = a.shape
+    wide = (rows // k, k * channels)
+    return np.einsum("ij,ij->j", a.reshape(wide), b.reshape(wide)).reshape(k, channels).sum(axis=0)
+
+
 def _cl_forward(x, m, params, spec):
-    """_norm_forward for channels-last x, on its (rows, C) matrix view m; the results keep x's layout."""
+    """_norm_forward for channels-last x, on its (rows, C) matrix view m; the results keep x's layout.
+
+    Keeps the centered input ``x - mean`` for backward instead of xhat (one pass fewer: the output is
+    ``centered * (weight * rstd) + bias``, and backward folds rstd into per-channel factors).
+    """
     _, eps, _, _, has_weight, has_bias, _ = spec
     rows, channels = m.shape
     k = _tiling(rows, channels)
-    ones = np.ones(rows, dtype=m.dtype)
-    mean = (ones @ m) / rows
-    xhat = m.reshape(rows // k, k * channels) - _per_channel(mean, k)
-    var = (ones @ np.square(xhat).reshape(rows, channels)) / rows
+    mean = (np.ones(rows, dtype=m.dtype) @ m) / rows
+    centered = m.reshape(rows // k, k * channels) - _per_channel(mean, k)
+    var = _row_dot(centered.reshape(rows, channels), centered.reshape(rows, channels), k) / rows
     rstd = 1.0 / np.sqrt(var + eps)
-    xhat *= _per_channel(rstd, k)
-    if has_weight:
-        out = xhat * _per_channel(params[0], k)
-        if has_bias:
-            out += _per_channel(params[-1], k)
-    elif has_bias:
-        out = xhat + _per_channel(params[-1], k)
-    else:
-        out = xhat.copy()
+    out = centered * _per_channel(params[0] * rstd if has_weight else rstd, k)
+    if has_bias:
+        out += _per_channel(params[-1], k)
     shape_cl = np.moveaxis(x, 1, -1).shape
     to_x = lambda a: np.moveaxis(a.reshape(shape_cl), -1, 1)  # noqa: E731
     kept = _stats_shape(x.shape, spec[0])
-    return to_x(out), mean.reshape(kept), var.reshape(kept), rstd.reshape(kept), to_x(xhat)
+    return to_x(out), mean.reshape(kept), var.reshape(kept), rstd.reshape(kept), to_x(centered)
 
 
 def _norm_forward(xp, x, params, spec):
+    """(out, mean, var, rstd, kept, centered): ``kept`` is what backward reads, xhat, or ``x - mean``
+    where ``centered`` (the channels-last batch-norm path)."""
     m = _channels_last_rows(x, spec[0])
     if m is not None:
-        return _cl_forward(x, m, params, spec)
+        return (*_cl_forward(x, m, params, spec), True)
     axes, eps, view, _, has_weight, has_bias, (stat_sum, stat_dot, _, _) = spec
     kept = _stats_shape(x.shape, axes)
     count = x.size // max(1, _prod(kept))
@@ -275,7 +285,7 @@ def _norm_forward(xp, x, params, spec):
         out = xhat + bias
     else:
         out = xhat.copy()  # xhat is kept for backward: never hand it out
-    return out, mean, var, rstd, xhat
+    return out, mean, var, rstd, xhat, False
 
 
 def _prod(shape):
@@ -288,15 +298,15 @@ def _prod(shape):
 @primitive("norm_affine", save=True, extra=True)
 def _norm_affine(xp, x, *params_and_spec):
     *params, spec = params_and_spec
-    out, _, _, rstd, xhat = _norm_forward(xp, x, params, spec)
-    return out, (xhat, rstd)
+    out, _, _, rstd, kept, centered = _norm_forward(xp, x, params, spec)
+    return out, (kept, rstd, centered)
 
 
 @primitive("batch_norm_train", save=True, extra=True, multi=True, nondiff=(1, 2))
 def _batch_norm_train(xp, x, *params_and_spec):
     *params, spec = params_and_spec
-    out, mean, var, rstd, xhat = _norm_forward(xp, x, params, spec)
-    return (out, mean.reshape(-1), var.reshape(-1)), (xhat, rstd)
+    out, mean, var, rstd, kept, centered = _norm_forward(xp, x, params, spec)
+    return (out, mean.reshape(-1), var.reshape(-1)), (kept, rstd, centered)
 
 
 def _norm_vjp(ctx, g, *_stats_grads):
@@ -331,31 +341,37 @@ def _norm_vjp(ctx, g, *_stats_grads):
     return tuple(grads)
 
 
-def _cl_vjp(gd, xhat, rstd, weight, spec, need_input, need_weight, need_bias, bias_shape):
-    """_norm_vjp_arrays for channels-last xhat (see _cl_forward)."""
+def _cl_vjp(gd, centered, rstd, weight, spec, need_input, need_weight, need_bias, bias_shape):
+    """_norm_vjp_arrays for the channels-last path (see _cl_forward), from the centered input.
+
+    With d = x - mean, xhat = d * rstd, S_g and S_gd the per-channel sums of g and g * d over n rows:
+    dweight = rstd * S_gd, dbias = S_g, and
+    dx = weight * rstd * (g - S_g / n - xhat * sum(g * xhat) / n) = a * (d * b + g) + c
+    with a = weight * rstd, b = -rstd**2 * S_gd / n, c = -a * S_g / n.
+    """
     has_weight = spec[4]
-    channels = xhat.shape[1]
-    xm = np.moveaxis(xhat, 1, -1).reshape(-1, channels)
-    rows = xm.shape[0]
+    channels = centered.shape[1]
+    dm = np.moveaxis(centered, 1, -1).reshape(-1, channels)
+    rows = dm.shape[0]
     gcl = np.moveaxis(gd, 1, -1)
     gm = (gcl if gcl.flags.c_contiguous else np.ascontiguousarray(gcl)).reshape(rows, channels)
     k = _tiling(rows, channels)
-    ones = np.ones(rows, dtype=gm.dtype)
+    rstd = rstd.reshape(-1)
+    sum_g = np.ones(rows, dtype=gm.dtype) @ gm if need_bias or need_input else None
+    sum_gd = _row_dot(gm, dm, k) if need_weight or need_input else None
     gx = gw = gb = None
     if need_weight:
-        gw = _wrap((ones @ (gm * xm)).reshape(weight.data.shape))
+        gw = _wrap((rstd * sum_gd).reshape(weight.data.shape))
     if need_bias:
-        gb = _wrap((ones @ gm).reshape(bias_shape))
+        gb = _wrap(sum_g.reshape(bias_shape))
     if need_input:
         wide = (rows // k, k * channels)
-        gxhat = gm.reshape(wide) * _per_channel(weight.data.reshape(-1), k) if has_weight else gm.reshape(wide)
-        mean_g = (ones @ gxhat.reshape(rows, channels)) / rows
-        mean_gx = (ones @ (gxhat.reshape(rows, channels) * xm)) / rows
-        out = xm.reshape(wide) * _per_channel(-mean_gx, k)
-        out += gxhat
-        out -= _per_channel(mean_g, k)
-        out *= _per_channel(rstd.reshape(-1), k)
-        gx = _wrap(np.moveaxis(out.reshape(np.moveaxis(xhat, 1, -1).shape), -1, 1))
+        a = weight.data.reshape(-1) * rstd if has_weight else rstd
+        out = dm.reshape(wide) * _per_channel(-rstd * rstd * sum_gd / rows, k)
+        out += gm.reshape(wide)
+        out *= _per_channel(a, k)
+        out -= _per_channel(a * sum_g / rows, k)
+        gx = _wrap(np.moveaxis(out.reshape(np.moveaxis(centered, 1, -1).shape), -1, 1))
     return gx, gw, gb
 
 
@@ -363,8 +379,8 @@ def _norm_vjp_arrays(ctx, gd, x, weight, spec, need_input, need_weight, need_bia
     """The first-order gradients on raw arrays (Tensors out, or None)."""
     axes, _, view, _, has_weight, _, (stat_sum, stat_dot, param_sum, param_dot) = spec
     xp = array_module(gd)
-    xhat, rstd = ctx.extra
-    if _channels_last_rows(xhat, axes) is not None and gd.shape == xhat.shape:
+    xhat, rstd, centered = ctx.extra
+    if centered:  # the channels-last batch-norm path: ``xhat`` holds x - mean
         bias_shape = ctx.saved[-1].data.shape if need_bias else None
         return _cl_vjp(gd, xhat, rstd, weight, spec, need_input, need_weight, need_bias, bias_shape)
     gx = gw = gb = None
