@@ -1,8 +1,9 @@
-"""The backend's array helpers: erf, select, axpy."""
+"""The backend's array helpers: erf, select, relu, axpy, matmul_add."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy.special import erf as scipy_erf
 
 from chainrule import backend
@@ -35,6 +36,43 @@ def test_select_is_exact_even_for_inf_and_nan():
     strided = np.arange(12, dtype=np.float64).reshape(3, 4).T
     m = strided > 4
     np.testing.assert_array_equal(backend.select(np, strided, m), np.where(m, strided, 0))
+
+
+def _relu_inputs(dtype):
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal((4, 6, 9, 11)).astype(dtype)  # 2376 values: 2 rows of 1024 and a remainder
+    base.flat[:6] = [np.nan, -0.0, 0.0, np.inf, -np.inf, -np.nan]
+    return {
+        "contiguous": base,
+        "channels_last": np.ascontiguousarray(base.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2),
+        "strided": base[:, ::2],
+        "whole_rows": rng.standard_normal((2, 2048)).astype(dtype),
+        "small": base[0, 0],
+    }
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_equals_maximum_in_every_layout(dtype):
+    for name, x in _relu_inputs(dtype).items():
+        out = backend.relu(np, x)
+        np.testing.assert_array_equal(out, np.maximum(x, 0), err_msg=name)
+        assert out.dtype == dtype and out.shape == x.shape
+        assert not np.signbit(out[~np.isnan(out)]).any(), name  # -0.0 comes out as +0.0
+        assert not np.shares_memory(out, x)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_select_positive_is_the_relu_gradient(dtype):
+    for name, x in _relu_inputs(dtype).items():
+        y = backend.relu(np, x)
+        g = np.random.default_rng(4).standard_normal(x.shape).astype(dtype)
+        g.flat[-4:] = [np.inf, -np.inf, np.nan, 1.0]
+        got = backend.select_positive(np, g, y)
+        # where y > 0 the gradient passes, where y == 0 it is an exact 0 (even for inf / nan g); a NaN output
+        # passes it on (PyTorch's threshold_backward does the same) unless its sign bit is set
+        want = np.where((y > 0) | (np.isnan(y) & ~np.signbit(y)), g, 0)
+        np.testing.assert_array_equal(got, want, err_msg=name)
+        assert got.dtype == dtype
 
 
 def test_axpy_in_place():

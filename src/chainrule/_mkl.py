@@ -103,13 +103,22 @@ def _layout(a):
     return None
 
 
+def _address(a):
+    """The address of a's first element (``a.ctypes.data`` costs about 3x as much for the common case)."""
+    if a.flags.c_contiguous and a.flags.writeable:
+        return ctypes.addressof(ctypes.c_char.from_buffer(a))
+    return a.__array_interface__["data"][0]
+
+
 def _gemm2d(fn, a, b, c, beta=0.0):
     la, lb = _layout(a), _layout(b)
     if la is None or lb is None:
         return False
     m, k = a.shape
     n = b.shape[1]
-    fn(_ROW_MAJOR, la[0], lb[0], m, n, k, 1.0, a.ctypes.data, la[1], b.ctypes.data, lb[1], beta, c.ctypes.data, n)
+    pa = _address(a if la[0] == _NO_TRANS else a.T)
+    pb = _address(b if lb[0] == _NO_TRANS else b.T)
+    fn(_ROW_MAJOR, la[0], lb[0], m, n, k, 1.0, pa, la[1], pb, lb[1], beta, _address(c), n)
     return True
 
 

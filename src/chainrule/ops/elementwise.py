@@ -378,11 +378,13 @@ def _erf_vjp(ctx, g):
 
 @primitive("relu", save_output=True)
 def _relu(xp, x):
-    return xp.maximum(x, 0)
+    return backend.relu(xp, x)
 
 
 @_relu.defvjp
 def _relu_vjp(ctx, g):
+    if not ctx.create_graph:
+        return _wrap(backend.select_positive(backend.array_module(g.data), g.data, ctx.out))
     return select(g, ctx.out > 0)
 
 
