@@ -69,6 +69,23 @@ def test_matmul_add_accumulates_in_place(path, dtype, monkeypatch):
         np.testing.assert_allclose(out, expected, **tol)
 
 
+@pytest.mark.parametrize("path", ["mkl", "numpy"])
+@pytest.mark.parametrize("shape", [(64, 256, 128), (4, 3, 5)], ids=["large", "small"])
+def test_addmm_equals_product_plus_bias(path, shape, monkeypatch):
+    """backend.addmm (the linear layer's forward): bias copied in first and added by the GEMM, or added after."""
+    if path == "mkl" and not _mkl.ENABLED:
+        pytest.skip("the mkl extra is not installed")
+    monkeypatch.setattr(_mkl, "ENABLED", path == "mkl")
+    rng = np.random.default_rng(6)
+    m, k, n = shape
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    w = rng.standard_normal((n, k)).astype(np.float32)
+    bias = rng.standard_normal(n).astype(np.float32)
+    out = backend.addmm(np, bias, a, w.T)
+    assert out.shape == (m, n) and out.dtype == np.float32 and out.flags.c_contiguous
+    np.testing.assert_allclose(out, a @ w.T + bias, rtol=1e-5, atol=1e-4)
+
+
 @needs_mkl
 def test_gemm_declines_what_it_cannot_do():
     rng = np.random.default_rng(2)

@@ -305,6 +305,23 @@ def matmul_add(xp, a, b, out):
     return out
 
 
+def addmm(xp, bias, a, b):
+    """``bias + a @ b`` for 2-D a and b and a bias broadcast along rows.
+
+    With MKL and a product large enough for it, the bias is copied into the
+    result first and the GEMM adds to it (beta = 1, as PyTorch's addmm): one
+    pass fewer than adding the bias afterwards.
+    """
+    if xp is np and _mkl.ENABLED and a.shape[0] * a.shape[1] * b.shape[-1] >= _mkl.MIN_WORK:
+        out = np.empty((a.shape[0], b.shape[1]), dtype=a.dtype)
+        np.copyto(out, bias)
+        if _mkl.matmul_add(a, b, out):
+            return out
+    out = matmul(xp, a, b)
+    out += bias
+    return out
+
+
 _ZERO_ROWS: dict = {}
 
 

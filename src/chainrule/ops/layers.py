@@ -42,9 +42,7 @@ from ..tensor import Tensor, _wrap
 def _linear(xp, x, weight, bias=None):
     in_features = x.shape[-1]
     x2 = x.reshape(-1, in_features)  # one GEMM over all leading dims
-    out = backend.matmul(xp, x2, weight.T)
-    if bias is not None:
-        out += bias
+    out = backend.matmul(xp, x2, weight.T) if bias is None else backend.addmm(xp, bias, x2, weight.T)
     return out.reshape(x.shape[:-1] + (weight.shape[0],))
 
 
