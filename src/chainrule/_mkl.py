@@ -91,34 +91,41 @@ def _load():
         )
 
 
-def _layout(a):
-    """(transpose flag, leading dimension) for a 2-D array MKL can read in place, or None."""
+def _operand(a):
+    """(transpose flag, leading dimension, address) of a 2-D array MKL can read in place, or None."""
     rows, cols = a.shape
     s0, s1 = a.strides
     size = a.itemsize
-    if (s1 == size or cols == 1) and s0 % size == 0 and s0 // size >= cols:
-        return _NO_TRANS, s0 // size
-    if (s0 == size or rows == 1) and s1 % size == 0 and s1 // size >= rows:
-        return _TRANS, s1 // size
+    flags = a.flags
+    if s1 == size or cols == 1:
+        if s0 % size == 0 and s0 // size >= cols:
+            address = _address(a) if flags.c_contiguous and flags.writeable else _interface_address(a)
+            return _NO_TRANS, s0 // size, address
+    if s0 == size or rows == 1:
+        if s1 % size == 0 and s1 // size >= rows:
+            at = a.T
+            address = _address(at) if flags.f_contiguous and flags.writeable else _interface_address(a)
+            return _TRANS, s1 // size, address
     return None
 
 
 def _address(a):
-    """The address of a's first element (``a.ctypes.data`` costs about 3x as much for the common case)."""
-    if a.flags.c_contiguous and a.flags.writeable:
-        return ctypes.addressof(ctypes.c_char.from_buffer(a))
+    """The address of a C-contiguous, writeable array's first element (3x cheaper than ``a.ctypes.data``)."""
+    return ctypes.addressof(ctypes.c_char.from_buffer(a))
+
+
+def _interface_address(a):
     return a.__array_interface__["data"][0]
 
 
 def _gemm2d(fn, a, b, c, beta=0.0):
-    la, lb = _layout(a), _layout(b)
-    if la is None or lb is None:
+    oa = _operand(a)
+    ob = _operand(b) if oa is not None else None
+    if ob is None:
         return False
     m, k = a.shape
     n = b.shape[1]
-    pa = _address(a if la[0] == _NO_TRANS else a.T)
-    pb = _address(b if lb[0] == _NO_TRANS else b.T)
-    fn(_ROW_MAJOR, la[0], lb[0], m, n, k, 1.0, pa, la[1], pb, lb[1], beta, _address(c), n)
+    fn(_ROW_MAJOR, oa[0], ob[0], m, n, k, 1.0, oa[2], oa[1], ob[2], ob[1], beta, _address(c), n)
     return True
 
 

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 from .. import backend
 from ..autograd.graph import applyn, primitive
-from ..autograd.mode import MODE
 from ..backend import array_module
 from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor, _wrap
@@ -233,7 +232,7 @@ def _lstm_scale(xp, hidden, dtype):
 
 
 @primitive("lstm_layer", save=True, multi=True, extra=True)
-def _lstm_layer(xp, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse, keep_for_backward):
+def _lstm_layer(xp, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse):
     length, batch, features = x.shape
     hidden = w_hh.shape[1]
     dtype = x.dtype
@@ -251,8 +250,6 @@ def _lstm_layer(xp, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse, keep_for_backwar
     hs = z[:, :hidden]
     hs[length if reverse else 0] = h0.T
     acts = xp.empty((length, 4 * hidden, batch), dtype=dtype)  # per step: i, f, o, g
-    # backward needs 1 - tanh(scale z)^2 per gate: cheapest now, while the step's values are in cache
-    deriv = xp.empty_like(acts) if keep_for_backward else None
     cs = _initial(xp, length, c0, reverse)
     tanh_c = xp.empty((length, hidden, batch), dtype=dtype)
     tmp = xp.empty((hidden, batch), dtype=dtype)
@@ -261,10 +258,6 @@ def _lstm_layer(xp, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse, keep_for_backwar
         a = acts[t]
         backend.matmul(xp, w_cat, z[before], out=a)
         xp.tanh(a, out=a)
-        if deriv is not None:
-            dv = deriv[t]
-            xp.multiply(a, a, out=dv)
-            xp.subtract(1, dv, out=dv)
         sig = a[:h3]
         sig *= 0.5
         sig += 0.5
@@ -275,7 +268,7 @@ def _lstm_layer(xp, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse, keep_for_backwar
         xp.tanh(c, out=tanh_c[t])
         xp.multiply(a[h2:h3], tanh_c[t], out=hs[after])
     out, _ = _slots(hs, reverse)
-    return (_time_major(out), _final(hs, reverse), _final(cs, reverse)), (acts, deriv, z, cs, tanh_c)
+    return (_time_major(out), _final(hs, reverse), _final(cs, reverse)), (acts, z, cs, tanh_c)
 
 
 @_lstm_layer.defvjp
@@ -284,16 +277,13 @@ def _lstm_layer_vjp(ctx, g_out, g_hn, g_cn):
         return _lstm_layer_vjp_graph(ctx, g_out, g_hn, g_cn)
     reverse = ctx.args[0]
     x, _, _, w_ih, w_hh, _, _ = [t.data for t in ctx.saved]
-    acts, deriv, z, cs, tanh_c = ctx.extra
+    acts, z, cs, tanh_c = ctx.extra
     xp = array_module(acts)
     length, four_h, batch = acts.shape
     hidden = four_h // 4
     h1, h2, h3 = hidden, 2 * hidden, 3 * hidden
     order = _lstm_order(xp, hidden)
-    # The loop computes dz' = upstream * (1 - tanh(scale z)^2); the true gate gradient is dz = scale^2 dz'.
-    # scale^2 goes into W_hh here and into the (small) weight gradients below, not into every step.
-    s2 = _lstm_scale(xp, hidden, acts.dtype) ** 2
-    w_t = xp.ascontiguousarray((w_hh[order] * s2).T)
+    w_t = xp.ascontiguousarray(w_hh[order].T)
     dz = xp.empty_like(acts)
     dc = g_cn.data.T.copy()
     # our own (L, H, N) copy of the output gradient: step t's dh is built in its slot, by a GEMM that adds
@@ -306,6 +296,7 @@ def _lstm_layer_vjp(ctx, g_out, g_hn, g_cn):
     dh = g[steps[0][0]]
     dh += g_hn.data.T
     tmp = xp.empty_like(dh)
+    slope = xp.empty_like(acts[0])
     for k, (t, before, _) in enumerate(steps):
         a = acts[t]
         tc = tanh_c[t]
@@ -319,7 +310,11 @@ def _lstm_layer_vjp(ctx, g_out, g_hn, g_cn):
         xp.multiply(dc, cs[before], out=d[h1:h2])  # f
         xp.multiply(dh, tc, out=d[h2:h3])  # o
         xp.multiply(dc, a[:h1], out=d[h3:])  # g
-        d *= deriv[t]
+        # times the gates' slopes, from their values: s (1 - s) for the sigmoids, 1 - g^2 for g
+        xp.multiply(a, a, out=slope)
+        xp.subtract(a[:h3], slope[:h3], out=slope[:h3])
+        xp.subtract(1, slope[h3:], out=slope[h3:])
+        d *= slope
         if t == first_step and not need_state:
             break  # what follows is the gradient of h0 and c0 alone
         dc *= a[h1:h2]
@@ -330,13 +325,13 @@ def _lstm_layer_vjp(ctx, g_out, g_hn, g_cn):
             dh = backend.matmul(xp, w_t, d)  # the gradient of h0
     dz = _gate_matrix(dz)
     # back to PyTorch's gate order: row k of the internal order is row order[k]
-    dx = _wrap(backend.matmul(xp, dz.T, w_ih[order] * s2).reshape(x.shape)) if need[0] else None
+    dx = _wrap(backend.matmul(xp, dz.T, w_ih[order]).reshape(x.shape)) if need[0] else None
     dw_ih = dw_hh = db_ih = db_hh = None
     if any(need[3:]):
         # the weight and bias gradients in one GEMM, against the stacked [h; x_t; 1] operands of the forward
         read = z[1:] if reverse else z[:-1]
         dw_cat = xp.empty((four_h, z.shape[1]), dtype=acts.dtype)
-        dw_cat[order] = backend.matmul(xp, dz, _time_major(read).reshape(length * batch, -1)) * s2
+        dw_cat[order] = backend.matmul(xp, dz, _time_major(read).reshape(length * batch, -1))
         parts = [_wrap(xp.ascontiguousarray(dw_cat[:, cols])) for cols in (slice(hidden, -1), slice(0, hidden))]
         dw_ih, dw_hh = (p if n else None for p, n in zip(parts, need[3:5]))
         db_ih, db_hh = (_wrap(dw_cat[:, -1].copy()) if n else None for n in need[5:7])
@@ -605,8 +600,7 @@ def lstm_layer(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, reverse: bool = Fals
     """
     b_ih, b_hh = _prepare("lstm_layer", 4, x, [("h0", h0), ("c0", c0)], w_ih, w_hh, b_ih, b_hh)
     inputs = (x, h0, c0, w_ih, w_hh, b_ih, b_hh)
-    recording = MODE.grad and any(t.requires_grad for t in inputs)
-    return applyn(_lstm_layer, inputs, bool(reverse), recording)
+    return applyn(_lstm_layer, inputs, bool(reverse))
 
 
 def gru_layer(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, reverse: bool = False):
