@@ -137,6 +137,32 @@ def test_backward_paths_agree(kind, reverse):
     assert all(g.requires_grad for g in graph)
 
 
+@pytest.mark.parametrize("reverse", [False, True])
+def test_lstm_gradients_over_several_weight_gradient_chunks(reverse):
+    """The LSTM's weight gradients are taken a few steps at a time (4H * N * steps <= 2**17): 19 steps at
+    H = 64, N = 64 run as chunks of 8, 8 and 3, and must equal the Tensor-op backward."""
+    rng = np.random.default_rng(11)
+    steps, batch, features, hidden = 19, 64, 5, 64
+
+    def t(*shape):
+        return cr.tensor(rng.standard_normal(shape) * 0.3, requires_grad=True)
+
+    inputs = [
+        t(steps, batch, features),
+        t(batch, hidden),
+        t(batch, hidden),
+        t(4 * hidden, features),
+        t(4 * hidden, hidden),
+        t(4 * hidden),
+        t(4 * hidden),
+    ]
+    seeds = [cr.tensor(rng.standard_normal(s)) for s in ((steps, batch, hidden), (batch, hidden), (batch, hidden))]
+    fast = cr.autograd.grad(list(lstm_layer(*inputs, reverse=reverse)), inputs, seeds)
+    graph = cr.autograd.grad(list(lstm_layer(*inputs, reverse=reverse)), inputs, seeds, create_graph=True)
+    for i, (a, b) in enumerate(zip(fast, graph)):
+        np.testing.assert_allclose(a.data, b.data, rtol=1e-10, atol=1e-11, err_msg=f"input {i}")
+
+
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
 @pytest.mark.parametrize("wanted", [(0,), (0, 1), (3, 5), (4, 6), (1, 2, 3)], ids=str)
 def test_gradients_of_some_inputs_equal_those_of_all(kind, wanted):

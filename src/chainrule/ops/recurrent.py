@@ -323,15 +323,29 @@ def _lstm_layer_vjp(ctx, g_out, g_hn, g_cn):
             backend.matmul_add(xp, w_t, d, dh)
         else:
             dh = backend.matmul(xp, w_t, d)  # the gradient of h0
-    dz = _gate_matrix(dz)
-    # back to PyTorch's gate order: row k of the internal order is row order[k]
-    dx = _wrap(backend.matmul(xp, dz.T, w_ih[order]).reshape(x.shape)) if need[0] else None
+    del g
+    # Weight, bias and input gradients from dz, a few steps at a time: each chunk's gates are copied into
+    # the (4H, steps * N) matrix a GEMM reads, so that copy never holds the whole of dz a second time.
+    # The weight and bias gradients come from one GEMM against the stacked [h; x_t; 1] operands of the
+    # forward.  Rows are in the internal gate order; PyTorch's row order[k] is internal row k.
+    need_w = any(need[3:])
+    read = _time_major(z[1:] if reverse else z[:-1]) if need_w else None  # (L, N, H + F + 1)
+    dw_int = xp.zeros((four_h, z.shape[1]), dtype=acts.dtype) if need_w else None
+    dx = xp.empty(x.shape, dtype=acts.dtype) if need[0] else None
+    w_ih_int = w_ih[order] if need[0] else None
+    chunk = max(1, (1 << 17) // (four_h * batch))
+    for start in range(0, length, chunk):
+        stop = min(length, start + chunk)
+        gates = _gate_matrix(dz[start:stop])  # (4H, steps * N)
+        if need_w:
+            backend.matmul_add(xp, gates, read[start:stop].reshape(-1, read.shape[2]), dw_int)
+        if need[0]:
+            dx[start:stop] = backend.matmul(xp, gates.T, w_ih_int).reshape(stop - start, batch, -1)
+    dx = _wrap(dx) if need[0] else None
     dw_ih = dw_hh = db_ih = db_hh = None
-    if any(need[3:]):
-        # the weight and bias gradients in one GEMM, against the stacked [h; x_t; 1] operands of the forward
-        read = z[1:] if reverse else z[:-1]
-        dw_cat = xp.empty((four_h, z.shape[1]), dtype=acts.dtype)
-        dw_cat[order] = backend.matmul(xp, dz, _time_major(read).reshape(length * batch, -1))
+    if need_w:
+        dw_cat = xp.empty_like(dw_int)
+        dw_cat[order] = dw_int
         parts = [_wrap(xp.ascontiguousarray(dw_cat[:, cols])) for cols in (slice(hidden, -1), slice(0, hidden))]
         dw_ih, dw_hh = (p if n else None for p, n in zip(parts, need[3:5]))
         db_ih, db_hh = (_wrap(dw_cat[:, -1].copy()) if n else None for n in need[5:7])
