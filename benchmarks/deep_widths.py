@@ -1,0 +1,91 @@
+"""Where the deep workload's gap to PyTorch comes from: the same 50-layer MLP at several widths.
+
+    python benchmarks/deep_widths.py            # widths 4 and 256 (the steps.py workload), batch 64
+    python benchmarks/deep_widths.py 4 64 256
+
+At width 4 the arrays are tiny, so a step is nothing but per-layer glue: module
+calls, graph recording, the engine, small NumPy/ATen calls.  At width 256 the
+same glue runs around real work (three 64x256x256 GEMMs per layer, the ReLU and
+its mask, the bias).  Forward, backward and optimizer times are medians of
+steps alternating between the two libraries in one process (SGD, batch 64,
+1 thread each); the last columns are per-layer differences.
+"""
+
+# ruff: noqa: I001 - _common must load before numpy (it sets the BLAS thread count)
+from __future__ import annotations
+
+import sys
+import time
+
+from _common import THREADS, import_torch, print_table
+import numpy as np
+
+import chainrule as cr
+
+LAYERS = 50
+BATCH = 64
+
+
+def stepper(lib, width):
+    lib.manual_seed(0)
+    layers = []
+    for _ in range(LAYERS):
+        layers += [lib.nn.Linear(width, width), lib.nn.ReLU()]
+    model = lib.nn.Sequential(*layers, lib.nn.Linear(width, 10))
+    opt = lib.optim.SGD(model.parameters(), lr=0.01)
+    rng = np.random.default_rng(0)
+    x = lib.from_numpy(rng.standard_normal((BATCH, width)).astype(np.float32))
+    y = lib.from_numpy(rng.integers(0, 10, BATCH))
+    times = {"forward": [], "backward": [], "optimizer": []}
+
+    def step():
+        t0 = time.perf_counter()
+        loss = lib.nn.functional.cross_entropy(model(x), y)
+        t1 = time.perf_counter()
+        opt.zero_grad()
+        loss.backward()
+        t2 = time.perf_counter()
+        opt.step()
+        t3 = time.perf_counter()
+        for key, value in zip(times, (t1 - t0, t2 - t1, t3 - t2)):
+            times[key].append(value)
+
+    return step, times
+
+
+def main():
+    torch = import_torch()
+    if torch is None:
+        sys.exit("deep_widths.py compares against PyTorch: pip install torch==2.13.0")
+    widths = [int(w) for w in sys.argv[1:]] or [4, 256]
+    rows = []
+    for width in widths:
+        ours, our_times = stepper(cr, width)
+        theirs, their_times = stepper(torch, width)
+        for _ in range(5):
+            ours()
+            theirs()
+        for times in (our_times, their_times):
+            for values in times.values():
+                values.clear()
+        for _ in range(40):
+            ours()
+            theirs()
+        row = [width]
+        for phase in our_times:
+            a, b = (1e3 * float(np.median(t[phase])) for t in (our_times, their_times))
+            row += [f"{a:.2f}", f"{b:.2f}"]
+        total = sum(float(np.median(v)) for v in our_times.values())
+        total_t = sum(float(np.median(v)) for v in their_times.values())
+        row += [f"{total / total_t:.2f}", f"{1e6 * (total - total_t) / LAYERS:+.0f}"]
+        rows.append(row)
+    print_table(
+        f"Deep MLP ({LAYERS} Linear+ReLU layers, batch {BATCH}) by width, ms per step, median of 40 alternating "
+        f"steps; {THREADS} thread(s)",
+        ["width", "fwd cr", "fwd torch", "bwd cr", "bwd torch", "opt cr", "opt torch", "ratio", "us/layer cr-torch"],
+        rows,
+    )
+
+
+if __name__ == "__main__":
+    main()
