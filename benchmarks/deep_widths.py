@@ -8,7 +8,10 @@ calls, graph recording, the engine, small NumPy/ATen calls.  At width 256 the
 same glue runs around real work (three 64x256x256 GEMMs per layer, the ReLU and
 its mask, the bias).  Forward, backward and optimizer times are medians of
 steps alternating between the two libraries in one process (SGD, batch 64,
-1 thread each); the last columns are per-layer differences.
+1 thread each); the last columns are per-layer differences.  A second table
+times one of the layer's GEMMs three ways: ``torch.mm``, MKL's ``cblas_sgemm``
+called through ctypes with everything precomputed, and chainrule's
+``backend.matmul`` (the same call with its checks; needs the mkl extra).
 """
 
 # ruff: noqa: I001 - _common must load before numpy (it sets the BLAS thread count)
@@ -16,11 +19,13 @@ from __future__ import annotations
 
 import sys
 import time
+import timeit
 
 from _common import THREADS, import_torch, print_table
 import numpy as np
 
 import chainrule as cr
+from chainrule import _mkl, backend
 
 LAYERS = 50
 BATCH = 64
@@ -85,6 +90,31 @@ def main():
         ["width", "fwd cr", "fwd torch", "bwd cr", "bwd torch", "opt cr", "opt torch", "ratio", "us/layer cr-torch"],
         rows,
     )
+
+    if _mkl.ENABLED:
+        gemm_table(torch)
+
+
+def gemm_table(torch):
+    """One forward GEMM of the width-256 layer: PyTorch, a bare MKL call, chainrule's backend.matmul."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((BATCH, 256)).astype(np.float32)
+    w = rng.standard_normal((256, 256)).astype(np.float32)
+    out = np.empty((BATCH, 256), dtype=np.float32)
+    fn = _mkl._gemm[np.dtype(np.float32)]
+    px, pw, po = x.ctypes.data, w.ctypes.data, out.ctypes.data
+    xt, wt = torch.from_numpy(x), torch.from_numpy(w)
+    calls = {
+        "torch.mm": lambda: torch.mm(xt, wt.t()),
+        "MKL, bare ctypes call": lambda: fn(101, 111, 112, BATCH, 256, 256, 1.0, px, 256, pw, 256, 0.0, po, 256),
+        "backend.matmul": lambda: backend.matmul(np, x, w.T),
+    }
+    best = {name: [] for name in calls}
+    for _ in range(7):  # interleaved repeats, best of each
+        for name, call in calls.items():
+            best[name].append(min(timeit.repeat(call, number=200, repeat=3)) / 200)
+    rows = [[name, f"{1e6 * float(np.median(v)):.1f}"] for name, v in best.items()]
+    print_table(f"One {BATCH}x256 @ 256x256 float32 GEMM, us (median of 7 interleaved best-of-3)", ["call", "us"], rows)
 
 
 if __name__ == "__main__":
