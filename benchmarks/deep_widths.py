@@ -18,10 +18,9 @@ called through ctypes with everything precomputed, and chainrule's
 from __future__ import annotations
 
 import sys
-import time
 import timeit
 
-from _common import THREADS, import_torch, print_table
+from _common import THREADS, import_torch, phased_step, print_table
 import numpy as np
 
 import chainrule as cr
@@ -41,21 +40,7 @@ def stepper(lib, width):
     rng = np.random.default_rng(0)
     x = lib.from_numpy(rng.standard_normal((BATCH, width)).astype(np.float32))
     y = lib.from_numpy(rng.integers(0, 10, BATCH))
-    times = {"forward": [], "backward": [], "optimizer": []}
-
-    def step():
-        t0 = time.perf_counter()
-        loss = lib.nn.functional.cross_entropy(model(x), y)
-        t1 = time.perf_counter()
-        opt.zero_grad()
-        loss.backward()
-        t2 = time.perf_counter()
-        opt.step()
-        t3 = time.perf_counter()
-        for key, value in zip(times, (t1 - t0, t2 - t1, t3 - t2)):
-            times[key].append(value)
-
-    return step, times
+    return phased_step(lib, model, opt, x, y)
 
 
 def main():

@@ -14,7 +14,7 @@ import sys
 import time
 from collections import defaultdict
 
-from _common import THREADS  # noqa: F401 - sets the BLAS thread count before numpy loads
+from _common import phased_step
 import numpy as np
 from steps import build
 
@@ -54,28 +54,17 @@ def main():
     rng = np.random.default_rng(0)
     x = cr.from_numpy(rng.standard_normal(shape).astype(np.float32))
     y = cr.from_numpy(rng.integers(0, 10, shape[0]))
-    phases = defaultdict(float)
-
-    def step():
-        t0 = time.perf_counter()
-        loss = cr.nn.functional.cross_entropy(model(x), y)
-        t1 = time.perf_counter()
-        opt.zero_grad()
-        loss.backward()
-        t2 = time.perf_counter()
-        opt.step()
-        t3 = time.perf_counter()
-        phases["forward"] += t1 - t0
-        phases["backward"] += t2 - t1
-        phases["optimizer"] += t3 - t2
+    step, phases = phased_step(cr, model, opt, x, y)
 
     for _ in range(3):
         step()
     TOTALS.clear()
     COUNTS.clear()
-    phases.clear()
+    for seconds in phases.values():
+        seconds.clear()
     for _ in range(steps):
         step()
+    phases = {phase: sum(seconds) for phase, seconds in phases.items()}
     total = sum(phases.values())
     print(
         f"{name}: {1e3 * total / steps:.2f} ms/step; "
