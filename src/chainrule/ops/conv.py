@@ -226,9 +226,8 @@ def _offset_weights(w):
     return w.reshape(w.shape[0], w.shape[1], -1).transpose(2, 1, 0)
 
 
-def _grid_forward(xp, buf, n, w, b, geom):
+def _grid_forward(xp, buf, grid, w, b, geom):
     """(N, *S, O) contiguous, from the grid buffer of the input."""
-    grid = _grid(n, geom)
     mats = xp.ascontiguousarray(_offset_weights(w))
     out = _from_grid(xp, _grid_taps(xp, buf, mats, [grid.lead + s for s in grid.shifts], grid), grid, geom)
     if b is not None:
@@ -260,8 +259,9 @@ def _conv(xp, *arrays_and_geom):
     x, w = arrays[0], arrays[1]
     b = arrays[2] if len(arrays) == 3 else None
     if _use_grid(xp, geom, x.shape[1]):
-        buf = _to_grid(xp, x, _grid(x.shape[0], geom), geom)  # kept for the weight gradient
-        return _channels_first(_grid_forward(xp, buf, x.shape[0], w, b, geom)), buf
+        grid = _grid(x.shape[0], geom)
+        buf = _to_grid(xp, x, grid, geom)  # kept for the weight gradient
+        return _channels_first(_grid_forward(xp, buf, grid, w, b, geom)), buf
     xpad = _padded_channels_last(xp, x, geom)
     # the padded channels-last input is kept for the weight gradient (no second pad / transpose)
     return _channels_first(_conv_forward(xp, xpad, w, b, geom)), xpad
@@ -274,8 +274,9 @@ def _conv_vjp(ctx, g):
     need = ctx.next
     # on the grid path both gradients read the output gradient laid out on the grid: build it once
     gbuf = None
-    if _use_grid(array_module(g.data), geom, x.data.shape[1]) and need[0] is not None and need[1] is not None:
-        gbuf = _to_grid(np, g.data, _grid(g.data.shape[0], geom), geom)
+    xp = array_module(g.data)
+    if _use_grid(xp, geom, x.data.shape[1]) and need[0] is not None and need[1] is not None:
+        gbuf = _to_grid(xp, g.data, _grid(g.data.shape[0], geom), geom)
     grads = [
         apply2(_conv_input_grad, g, w, geom, gbuf) if need[0] is not None else None,
         apply2(_conv_weight_grad, x, g, geom, ctx.extra, gbuf) if need[1] is not None else None,
