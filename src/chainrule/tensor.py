@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import backend
-from .autograd.mode import MODE
+from .autograd.mode import grad_enabled
 from .errors import DTypeError, GradientError
 
 _ndarray = np.ndarray
@@ -289,7 +289,9 @@ class Tensor:
 
     def _inplace(self, op: str, fn, *args) -> Tensor:
         """Write ``fn(self, *args)`` (an out-of-place op) into self, keeping the graph right."""
-        recording = MODE.grad and (self.requires_grad or any(isinstance(a, Tensor) and a.requires_grad for a in args))
+        recording = grad_enabled() and (
+            self.requires_grad or any(isinstance(a, Tensor) and a.requires_grad for a in args)
+        )
         if recording:
             self._check_inplace(op)
             result = fn(self._alias(), *args)

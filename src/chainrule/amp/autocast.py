@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from contextvars import ContextVar
 
 import numpy as np
 
@@ -10,15 +11,19 @@ from ..backend import Device, as_dtype
 
 
 class _AmpState:
-    __slots__ = ("enabled", "dtype", "device_type")
+    """What autocast does while it is on: the low-precision dtype and the device type it applies to."""
 
-    def __init__(self):
-        self.enabled = False
-        self.dtype = None
-        self.device_type = None
+    __slots__ = ("dtype", "device_type")
+
+    def __init__(self, dtype, device_type):
+        self.dtype = dtype
+        self.device_type = device_type
 
 
-AMP = _AmpState()
+# Per thread (each thread has its own context), as PyTorch's autocast state is: None while autocast is off.
+_AMP = ContextVar("chainrule.autocast", default=None)
+#: ``autocast_state()``: None outside autocast in this thread, else its ``_AmpState``
+autocast_state = _AMP.get
 
 
 def _low_precision(dtype):
@@ -47,50 +52,56 @@ class autocast:  # noqa: N801 - PyTorch's name
         self.enabled = bool(enabled)
 
     def __enter__(self):
-        self._prev = (AMP.enabled, AMP.dtype, AMP.device_type)
-        if self.enabled:
-            AMP.enabled, AMP.dtype, AMP.device_type = True, self.dtype, self.device_type
-        else:
-            AMP.enabled = False
+        self._prev = _AMP.get()
+        _AMP.set(_AmpState(self.dtype, self.device_type) if self.enabled else None)
         return self
 
     def __exit__(self, *exc):
-        AMP.enabled, AMP.dtype, AMP.device_type = self._prev
+        _AMP.set(self._prev)
         return False
 
     def __call__(self, fn):
+        state = _AmpState(self.dtype, self.device_type) if self.enabled else None
+
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with self:
+            prev = _AMP.get()  # a local, not self._prev: the function may run in several threads at once
+            _AMP.set(state)
+            try:
                 return fn(*args, **kwargs)
+            finally:
+                _AMP.set(prev)
 
         return wrapper
 
 
 def is_autocast_enabled() -> bool:
-    return AMP.enabled
+    """True inside ``autocast`` (in this thread)."""
+    return _AMP.get() is not None
 
 
 def autocast_active(t) -> bool:
-    """True when autocast is on for t's device."""
-    return AMP.enabled and t is not None and t.device.type == AMP.device_type
+    """True when autocast is on, in this thread, for t's device."""
+    state = _AMP.get()
+    return state is not None and t is not None and t.device.type == state.device_type
 
 
 def cast_for_gemm(*tensors):
     """Inside autocast: the floating tensors, cast to the low-precision dtype (differentiably)."""
-    if not AMP.enabled:
+    state = _AMP.get()
+    if state is None:
         return tensors
     from ..ops.elementwise import to_dtype  # noqa: PLC0415
 
     return tuple(
-        to_dtype(t, AMP.dtype) if t is not None and t.data.dtype.kind == "f" and autocast_active(t) else t
+        to_dtype(t, state.dtype) if t is not None and t.data.dtype.kind == "f" and autocast_active(t) else t
         for t in tensors
     )
 
 
 def cast_to_float32(*tensors):
     """Inside autocast: low-precision floating tensors, cast up to float32 (ops that need range)."""
-    if not AMP.enabled:
+    if _AMP.get() is None:
         return tensors
     from ..ops.elementwise import to_dtype  # noqa: PLC0415
 

@@ -29,7 +29,7 @@ chainrule checks forward too, counts infinities, and puts the creating line
 into the error itself (``AnomalyError``, a ``RuntimeError`` and a
 ``FloatingPointError``).  Ops that record nothing (under ``no_grad``, or on
 tensors that do not require grad) are not checked.  Anomaly mode is
-process-wide, like grad mode.
+per thread, like grad mode.
 
 Cost: one finiteness pass over every output and every gradient, plus a walk
 up the stack per op (``benchmarks/diagnostics.py`` measures it: a training
@@ -47,7 +47,7 @@ import numpy as np
 
 from ..backend import array_module
 from ..errors import ChainruleError
-from .mode import MODE
+from .mode import anomaly_state, set_anomaly_state
 
 __all__ = ["AnomalyError", "OpTrace", "detect_anomaly", "is_anomaly_enabled", "set_detect_anomaly"]
 
@@ -55,7 +55,6 @@ _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.
 _STACK_DEPTH = 6  # user frames kept per op
 _INTERNAL_DEPTH = 8  # chainrule frames kept per op (the API the user called)
 _is_internal_code: dict = {}  # code object -> bool, so each frame costs one dict lookup
-_check = [True]  # check values (False: only record traces), set by detect_anomaly(check_nan=...)
 
 
 class AnomalyError(ChainruleError, FloatingPointError):
@@ -116,7 +115,7 @@ class OpTrace:
 
 def is_anomaly_enabled() -> bool:
     """True while anomaly detection is on."""
-    return MODE.anomaly
+    return anomaly_state() is not None
 
 
 class detect_anomaly:  # noqa: N801 - PyTorch's name
@@ -133,12 +132,10 @@ class detect_anomaly:  # noqa: N801 - PyTorch's name
         self._saved = []
 
     def _switch(self):
-        self._saved.append((MODE.anomaly, _check[0]))
-        MODE.anomaly = self._mode
-        _check[0] = self.check_nan
+        self._saved.append(set_anomaly_state(self.check_nan if self._mode else None))
 
     def _restore(self):
-        MODE.anomaly, _check[0] = self._saved.pop()
+        set_anomaly_state(self._saved.pop())
 
     def __enter__(self):
         self._switch()
@@ -149,13 +146,15 @@ class detect_anomaly:  # noqa: N801 - PyTorch's name
         return False
 
     def __call__(self, fn):
+        state = self.check_nan if self._mode else None
+
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            self._switch()
+            prev = set_anomaly_state(state)  # a local, not self._saved: the function may run in several threads
             try:
                 return fn(*args, **kwargs)
             finally:
-                self._restore()
+                set_anomaly_state(prev)
 
         return wrapper
 
@@ -254,7 +253,7 @@ def on_forward(node, inputs, out) -> None:
     """Called by graph._record (and Function.apply) for every op recorded while anomaly mode is on."""
     trace = _capture(inputs)
     node.trace = trace
-    if not _check[0]:
+    if not anomaly_state():
         return
     outs = out if isinstance(out, (tuple, list)) else (out,)
     for index, array in enumerate(outs):
@@ -282,7 +281,7 @@ def on_forward(node, inputs, out) -> None:
 
 def on_backward(node, grads) -> None:
     """Called by the engine after each vjp while anomaly mode is on."""
-    if not _check[0]:
+    if not anomaly_state():
         return
     for index, g in enumerate(grads):
         if g is None or not _nonfinite(g.data):

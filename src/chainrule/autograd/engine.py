@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import GradientError, ShapeError
 from ..tensor import Tensor, _wrap
 from .graph import RELEASED, edge_of
-from .mode import MODE
+from .mode import anomaly_state, set_grad_mode
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None) -> None:
@@ -236,9 +236,8 @@ def _run(roots, root_grads, retain_graph, create_graph, targets):
             return
         _accumulate_grad(leaf, g, create_graph, given)
 
-    prev_mode = MODE.grad
-    MODE.grad = bool(create_graph)
-    anomaly = MODE.anomaly
+    prev_mode = set_grad_mode(bool(create_graph))  # this thread only: other threads keep recording
+    anomaly = anomaly_state() is not None
     try:
         for node in nodes:
             buf = buffers.pop(node, None)
@@ -330,7 +329,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets):
         for leaf, g in leaf_grads.items():
             finish_leaf(leaf, g)
     finally:
-        MODE.grad = prev_mode
+        set_grad_mode(prev_mode)
     return found if targets is not None else None
 
 

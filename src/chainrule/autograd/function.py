@@ -29,7 +29,7 @@ import weakref
 from ..errors import DTypeError, GradientError
 from ..tensor import Tensor, _wrap, _wrap_edge
 from .graph import _SEQ, RELEASED, Node, Primitive, edge_of, version_counter
-from .mode import MODE, no_grad
+from .mode import anomaly_state, grad_enabled, no_grad
 
 
 class FunctionCtx:
@@ -63,7 +63,7 @@ class FunctionCtx:
                 if counter[0] != 0:
                     raise GradientError(f"{node.prim.name}: output {index}, saved for backward, was modified in place")
                 data = self._cr_out_data[index]
-                out.append(_wrap_edge(data, (node, index)) if node.create_graph and MODE.grad else _wrap(data))
+                out.append(_wrap_edge(data, (node, index)) if node.create_graph and grad_enabled() else _wrap(data))
             else:
                 out.append(value)
         return tuple(out)
@@ -141,7 +141,7 @@ class Function:
         ctx._cr_materialize = True
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         ctx._cr_needs = needs
-        recording = MODE.grad and any(needs)
+        recording = grad_enabled() and any(needs)
         with no_grad():
             result = cls.forward(ctx, *args, **kwargs)
         single = not isinstance(result, tuple)
@@ -165,7 +165,7 @@ class Function:
         node.shapes = tuple(o.data.shape for o in real)
         node.dtype = real[0].data.dtype if real else None
         ctx._cr_out_data = [o.data for o in real]
-        if MODE.anomaly:
+        if anomaly_state() is not None:
             from .anomaly import on_forward  # noqa: PLC0415
 
             on_forward(node, inputs, ctx._cr_out_data)

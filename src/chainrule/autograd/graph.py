@@ -18,11 +18,11 @@ import itertools
 
 import numpy as np
 
-from ..amp.autocast import AMP
+from ..amp.autocast import autocast_state
 from ..backend import array_module
 from ..errors import ChainruleError, DeviceError, DTypeError, IndexingError, ShapeError, describe
 from ..tensor import Tensor, _wrap, _wrap_edge
-from .mode import MODE
+from .mode import anomaly_state, grad_enabled
 
 _ndarray = np.ndarray
 _SEQ = itertools.count()
@@ -273,7 +273,7 @@ def _record(prim, inputs, out, args):
     node.seq = next(_SEQ)
     if prim.extra:
         out, node.extra = out
-    if MODE.anomaly:
+    if anomaly_state() is not None:
         from .anomaly import on_forward  # noqa: PLC0415
 
         on_forward(node, inputs, out)
@@ -334,7 +334,7 @@ def apply1(prim, a, *args):
         out = prim.fwd(xp, ad, *args)
     except Exception as exc:  # noqa: BLE001 - re-raised with the op's name
         raise forward_error(prim, (a,), args, exc) from exc
-    if MODE.grad and a.requires_grad:
+    if grad_enabled() and a.requires_grad:
         return _record(prim, (a,), out, args)
     if prim.simple:
         if type(out) is not _ndarray and xp is np:
@@ -347,7 +347,7 @@ def apply2(prim, a, b, *args):
     """Apply a two-input primitive; mixed dtypes are promoted or refused (promote_pair)."""
     ad, bd = a.data, b.data
     if ad.dtype is not bd.dtype or type(ad) is not type(bd):
-        if AMP.enabled and ad.dtype.kind == "f" and bd.dtype.kind == "f" and type(ad) is type(bd):
+        if autocast_state() is not None and ad.dtype.kind == "f" and bd.dtype.kind == "f" and type(ad) is type(bd):
             a, b = _amp_promote(a, b)  # autocast: the narrower float is cast up, differentiably
             ad, bd = a.data, b.data
         else:
@@ -357,7 +357,7 @@ def apply2(prim, a, b, *args):
         out = prim.fwd(xp, ad, bd, *args)
     except Exception as exc:  # noqa: BLE001
         raise forward_error(prim, (a, b), args, exc) from exc
-    if MODE.grad and (a.requires_grad or b.requires_grad):
+    if grad_enabled() and (a.requires_grad or b.requires_grad):
         return _record(prim, (a, b), out, args)
     if prim.simple:
         if type(out) is not _ndarray and xp is np:
@@ -378,7 +378,7 @@ def applyn(prim, inputs, *args):
         out = prim.fwd(xp, *datas, *args)
     except Exception as exc:  # noqa: BLE001
         raise forward_error(prim, inputs, args, exc) from exc
-    if MODE.grad:
+    if grad_enabled():
         for t in inputs:
             if t.requires_grad:
                 return _record(prim, tuple(inputs), out, args)

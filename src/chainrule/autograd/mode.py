@@ -1,44 +1,63 @@
-"""Grad mode: whether ops record history.
+"""Grad mode and anomaly mode: whether ops record history, and whether they are checked.
 
-The flag lives on one small module-level object rather than in thread-local
-storage: every op reads it, and a thread-local attribute costs several times
-as much.  Grad mode is therefore process-wide, unlike PyTorch's per-thread
-flag (chainrule's DataLoader never records graphs, so nothing relies on it).
+Both are per thread, as in PyTorch: ``no_grad`` in one thread (a model served
+for inference, a data-loading thread) never switches recording off in
+another, ``backward()`` switches grad mode only in the thread that runs it,
+and a new thread starts with grad mode on and anomaly mode off.
+
+They live in ``contextvars.ContextVar`` objects rather than in
+``threading.local``: every op reads the grad flag, and a context variable's
+``get`` costs about 15 ns against 40 ns for a thread-local attribute (and
+10 ns for the process-wide attribute chainrule used before).  Each thread has
+its own context, so the values are per thread; in addition an asyncio task
+keeps its own copy (a task started inside ``no_grad`` starts without grad).
 """
 
 from __future__ import annotations
 
 import functools
+from contextvars import ContextVar
+
+_GRAD = ContextVar("chainrule.grad_enabled", default=True)
+# None: anomaly mode off; True/False: on, checking values (True) or only recording traces (False)
+_ANOMALY = ContextVar("chainrule.anomaly", default=None)
+
+#: ``grad_enabled()``: the calling thread's grad flag (the bound ``get`` of a ContextVar: the cheapest read)
+grad_enabled = _GRAD.get
+#: ``anomaly_state()``: None when anomaly mode is off in this thread, else whether values are checked
+anomaly_state = _ANOMALY.get
 
 
-class _Mode:
-    __slots__ = ("grad", "anomaly")
+def set_grad_mode(flag: bool) -> bool:
+    """Switch this thread's grad mode; returns the previous value (for a ``finally`` to restore)."""
+    prev = _GRAD.get()
+    _GRAD.set(flag)
+    return prev
 
-    def __init__(self):
-        self.grad = True
-        self.anomaly = False
 
-
-MODE = _Mode()
+def set_anomaly_state(state):
+    """Set this thread's anomaly state (None, True or False); returns the previous one."""
+    prev = _ANOMALY.get()
+    _ANOMALY.set(state)
+    return prev
 
 
 def is_grad_enabled() -> bool:
-    """True when operations record history for backward."""
-    return MODE.grad
+    """True when operations in this thread record history for backward."""
+    return _GRAD.get()
 
 
 class _GradMode:
-    """Switch grad mode to ``_target`` inside a ``with`` block or a decorated function."""
+    """Switch this thread's grad mode to ``_target`` inside a ``with`` block or a decorated function."""
 
     _target = True
 
     def __enter__(self):
-        self._prev = MODE.grad
-        MODE.grad = self._target
+        self._prev = set_grad_mode(self._target)
         return self
 
     def __exit__(self, *exc):
-        MODE.grad = self._prev
+        _GRAD.set(self._prev)
         return False
 
     def __call__(self, fn):
@@ -46,18 +65,17 @@ class _GradMode:
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            prev = MODE.grad
-            MODE.grad = target
+            prev = set_grad_mode(target)
             try:
                 return fn(*args, **kwargs)
             finally:
-                MODE.grad = prev
+                _GRAD.set(prev)
 
         return wrapper
 
 
 class no_grad(_GradMode):  # noqa: N801 - PyTorch's name
-    """Record nothing inside: ops return tensors without history."""
+    """Record nothing inside (in this thread): ops return tensors without history."""
 
     _target = False
 
@@ -76,16 +94,15 @@ class inference_mode(_GradMode):  # noqa: N801
 
 
 class set_grad_enabled(_GradMode):  # noqa: N801
-    """``set_grad_enabled(flag)`` as a plain call, a context manager or a decorator."""
+    """``set_grad_enabled(flag)`` as a plain call, a context manager or a decorator (this thread only)."""
 
     def __init__(self, mode: bool):
         self._target = bool(mode)
-        self._prev = MODE.grad
-        MODE.grad = self._target  # a plain call switches at once, as in PyTorch
+        self._prev = set_grad_mode(self._target)  # a plain call switches at once, as in PyTorch
 
     def __enter__(self):
         return self  # already switched by the constructor
 
     def __call__(self, fn):
-        MODE.grad = self._prev  # used as a decorator: do not leave the switch on
+        _GRAD.set(self._prev)  # used as a decorator: do not leave the switch on
         return super().__call__(fn)

@@ -53,7 +53,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..autograd.mode import MODE
+from ..autograd.mode import grad_enabled
 from ..backend import to_numpy
 from ..errors import GradientError
 from ..io import atomic_write
@@ -199,14 +199,14 @@ class GradientMonitor:
         return False
 
     def _on_root_forward(self, module, args):
-        if self._capturing and MODE.grad:
+        if self._capturing and grad_enabled():
             self._acts = []
             self._calls = {}
             self._order = []
 
     def _make_hook(self, name, kind):
         def hook(module, args, output):
-            if self._capturing and MODE.grad:
+            if self._capturing and grad_enabled():
                 self._capture(name, kind, output)
 
         return hook

@@ -28,7 +28,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import nn
-from ..autograd.mode import MODE, no_grad
+from ..autograd.mode import grad_enabled, no_grad
 from ..creation import tensor as make_tensor
 from ..errors import ChainruleError, ShapeError
 from ..nn import init
@@ -126,7 +126,7 @@ class MatrixFactorization(nn.Module):
             raise ShapeError(f"MatrixFactorization: users {users.shape} and items {items.shape} differ")
         p = self.user_factors(users)
         q = self.item_factors(items)
-        if self.training and self.weight_decay and MODE.grad:
+        if self.training and self.weight_decay and grad_enabled():
             scale = 2.0 * self.weight_decay / max(1, users.numel())
             _lookup_decay(p, scale)
             _lookup_decay(q, scale)

@@ -130,11 +130,11 @@ def _setitem_vjp(ctx, g):
 
 def setitem(x: Tensor, index, value) -> None:
     """``x[index] = value`` in place; recorded when x or value requires grad."""
-    from ..autograd.mode import MODE  # noqa: PLC0415
+    from ..autograd.mode import grad_enabled  # noqa: PLC0415
 
     xp = backend.array_module(x.data)
     index, _basic = normalize_index(index, xp)
-    recording = MODE.grad and (x.requires_grad or (isinstance(value, Tensor) and value.requires_grad))
+    recording = grad_enabled() and (x.requires_grad or (isinstance(value, Tensor) and value.requires_grad))
     if not recording:
         data = value.data if isinstance(value, Tensor) else value
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import string
 
 from .. import backend
-from ..amp.autocast import AMP, cast_for_gemm
+from ..amp.autocast import autocast_state, cast_for_gemm
 from ..autograd.graph import apply2, applyn, primitive
 from ..errors import ShapeError
 from ..tensor import Tensor
@@ -52,7 +52,7 @@ def _matmul_vjp(ctx, g):
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:
     """Matrix product with NumPy/PyTorch rules: batched over leading dims, 1-d operands promoted."""
-    if AMP.enabled:
+    if autocast_state() is not None:
         a, b = cast_for_gemm(a, b)
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         raise TypeError(f"matmul: expected two Tensors, got {type(a).__name__} and {type(b).__name__}")
@@ -181,7 +181,7 @@ def einsum(equation: str, *operands) -> Tensor:
     for i, op in enumerate(operands):
         if not isinstance(op, Tensor):
             raise TypeError(f"einsum: operand {i} is a {type(op).__name__}, not a Tensor")
-    if AMP.enabled:
+    if autocast_state() is not None:
         operands = cast_for_gemm(*operands)
     inputs, output = _parse_einsum(equation, [op.data.shape for op in operands])
     sizes = {}

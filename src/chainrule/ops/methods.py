@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd.graph import apply1, apply2
-from ..autograd.mode import MODE
+from ..autograd.mode import grad_enabled
 from ..errors import DeviceError, DTypeError
 from ..tensor import Tensor, _wrap
 from . import compare, index, linalg, nn, reduce, shape
@@ -157,7 +157,7 @@ def _fast_inplace(self, op, ufunc, other):
 
 
 def _recording(self, other):
-    return MODE.grad and (self.requires_grad or (type(other) is Tensor and other.requires_grad))
+    return grad_enabled() and (self.requires_grad or (type(other) is Tensor and other.requires_grad))
 
 
 def add_(self, other, alpha=1):
@@ -201,7 +201,7 @@ def zero_(self):
 def fill_(self, value):
     if isinstance(value, Tensor):
         value = value.item()
-    if MODE.grad and self.requires_grad:
+    if grad_enabled() and self.requires_grad:
         self._check_inplace("fill_")
         return self._inplace("fill_", lambda s: s * 0.0 + value)
     self.data[...] = value
@@ -216,7 +216,7 @@ def copy_(self, src):
     if type(src.data) is not type(self.data):
         src_data = backend.to_device(src.data, self.device)
         src = _wrap(src_data)
-    if MODE.grad and (self.requires_grad or src.requires_grad):
+    if grad_enabled() and (self.requires_grad or src.requires_grad):
         return self._inplace(
             "copy_", lambda s, o: (o.to(s.dtype) if o.dtype != s.dtype else o).expand(s.shape) + s * 0.0, src
         )
@@ -254,7 +254,7 @@ def normal_(self, mean=0.0, std=1.0, generator=None):
 
 
 def _fill_from(self, array):
-    if MODE.grad and self.requires_grad:
+    if grad_enabled() and self.requires_grad:
         self._check_inplace("init")
     self.data[...] = (
         backend.to_device(array.astype(self.data.dtype), self.device) if self.device.type != "cpu" else array

@@ -6,7 +6,7 @@ overflow; log_softmax never takes the log of a rounded-to-zero probability.
 
 from __future__ import annotations
 
-from ..amp.autocast import AMP, cast_to_float32
+from ..amp.autocast import autocast_state, cast_to_float32
 from ..autograd.graph import apply1, primitive
 from ..backend import get_default_dtype
 from ..tensor import Tensor
@@ -51,7 +51,7 @@ def _float(x):
 def softmax(x: Tensor, dim: int, dtype=None) -> Tensor:
     """exp(x) / sum(exp(x)) along ``dim``, computed stably."""
     x = x.to(dtype) if dtype is not None else _float(x)
-    if AMP.enabled:
+    if autocast_state() is not None:
         (x,) = cast_to_float32(x)
     return apply1(_softmax, x, normalize_dim(dim, x.data.ndim, "softmax"))
 
@@ -59,6 +59,6 @@ def softmax(x: Tensor, dim: int, dtype=None) -> Tensor:
 def log_softmax(x: Tensor, dim: int, dtype=None) -> Tensor:
     """x - logsumexp(x) along ``dim``, computed stably."""
     x = x.to(dtype) if dtype is not None else _float(x)
-    if AMP.enabled:
+    if autocast_state() is not None:
         (x,) = cast_to_float32(x)
     return apply1(_log_softmax, x, normalize_dim(dim, x.data.ndim, "log_softmax"))

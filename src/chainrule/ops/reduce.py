@@ -17,7 +17,7 @@ from collections import namedtuple
 import numpy as np
 
 from ..autograd.graph import apply1, primitive
-from ..autograd.mode import MODE
+from ..autograd.mode import grad_enabled
 from ..backend import array_module, get_default_dtype
 from ..errors import ShapeError
 from ..tensor import Tensor, _wrap
@@ -163,7 +163,7 @@ def _prod_others(x: Tensor, axis):
     if axis is None:
         flat = x.reshape(-1)
         return _prod_others(flat, 0).reshape(x.data.shape)
-    if MODE.grad:
+    if grad_enabled():
         # differentiable form for create_graph: mask the diagonal of an (n, n) expansion
         moved = x.movedim(axis, -1)
         n = moved.data.shape[-1]

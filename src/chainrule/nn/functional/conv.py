@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import operator
 
-from ...amp.autocast import AMP, cast_for_gemm
+from ...amp.autocast import autocast_state, cast_for_gemm
 from ...errors import ShapeError
 from ...ops import conv as _ops
 from ...tensor import Tensor
@@ -99,7 +99,7 @@ def check_conv_shapes(x, weight, bias, groups, nd, op, transposed=False):
 
 def convolution(x, weight, bias, stride, padding, dilation, groups, nd, op):
     """conv1d/conv2d after argument parsing; ``op`` names the layer in errors."""
-    if AMP.enabled:
+    if autocast_state() is not None:
         x, weight, bias = cast_for_gemm(x, weight, bias)
     check_conv_shapes(x, weight, bias, groups, nd, op)
     kernel = tuple(weight.shape[2:])
@@ -112,7 +112,7 @@ def convolution(x, weight, bias, stride, padding, dilation, groups, nd, op):
 
 def transposed_convolution(x, weight, bias, stride, padding, output_padding, groups, dilation, nd, op):
     """conv_transpose1d/2d after argument parsing; ``op`` names the layer in errors."""
-    if AMP.enabled:
+    if autocast_state() is not None:
         x, weight, bias = cast_for_gemm(x, weight, bias)
     check_conv_shapes(x, weight, bias, groups, nd, op, transposed=True)
     stride = ntuple(stride, nd, "stride", op)

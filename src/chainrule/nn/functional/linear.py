@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...amp.autocast import AMP, cast_for_gemm
+from ...amp.autocast import autocast_state, cast_for_gemm
 from ...errors import DTypeError, ShapeError
 from ...ops import layers as _layers
 from ...tensor import Tensor
@@ -17,7 +17,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     bias (out_features,) or None; the result is (*, out_features).  One fused
     op (forward and a hand-written backward), differentiable twice.
     """
-    if AMP.enabled:
+    if autocast_state() is not None:
         input, weight, bias = cast_for_gemm(input, weight, bias)
     if not isinstance(input, Tensor) or not isinstance(weight, Tensor):
         raise TypeError(

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...amp.autocast import AMP, cast_to_float32
+from ...amp.autocast import autocast_state, cast_to_float32
 from ...backend import array_module
 from ...errors import DTypeError, IndexingError, ShapeError
 from ...ops.elementwise import clamp, log, masked_fill, where
@@ -111,7 +111,7 @@ def _constant(value, like: Tensor, what, name):
 
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002
     """Mean squared error: ``(input - target)**2``, reduced.  Shapes: input and target the same, any shape."""
-    if AMP.enabled:
+    if autocast_state() is not None:
         (input,) = cast_to_float32(input)
     _check_reduction(reduction, "mse_loss")
     _same_shape(input, target, "mse_loss")
@@ -239,7 +239,7 @@ def cross_entropy(
     divides by the number of elements over C.  ``label_smoothing`` in [0, 1]
     mixes the target with the uniform distribution.
     """
-    if AMP.enabled:
+    if autocast_state() is not None:
         (input,) = cast_to_float32(input)
     name = "cross_entropy"
     _check_reduction(reduction, name)
@@ -315,7 +315,7 @@ def nll_loss(
     (N, d1, ...).  ``weight``, ``ignore_index`` and the ``'mean'`` reduction
     behave as in :func:`cross_entropy`.
     """
-    if AMP.enabled:
+    if autocast_state() is not None:
         (input,) = cast_to_float32(input)
     name = "nll_loss"
     _check_reduction(reduction, name)
@@ -351,7 +351,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight=None, *, reductio
     of x outside [0, 1] raise ValueError, as in PyTorch.  For logits use
     :func:`binary_cross_entropy_with_logits` (stabler and faster).
     """
-    if AMP.enabled:
+    if autocast_state() is not None:
         (input,) = cast_to_float32(input)
     name = "binary_cross_entropy"
     _check_reduction(reduction, name)
@@ -399,7 +399,7 @@ def binary_cross_entropy_with_logits(
     ``pos_weight`` (the weight of positive examples) broadcasts along the
     last dimension, e.g. (C,) for input (N, C).
     """
-    if AMP.enabled:
+    if autocast_state() is not None:
         (input,) = cast_to_float32(input)
     name = "binary_cross_entropy_with_logits"
     _check_reduction(reduction, name)
@@ -436,7 +436,7 @@ def kl_div(
     (input.shape[0]) and is the mathematically correct KL divergence;
     ``'mean'`` (PyTorch's default) divides by the number of elements.
     """
-    if AMP.enabled:
+    if autocast_state() is not None:
         (input,) = cast_to_float32(input)
     name = "kl_div"
     _check_reduction(reduction, name, _REDUCTIONS + ("batchmean",))

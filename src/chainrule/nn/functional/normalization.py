@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from ...amp.autocast import AMP, cast_to_float32
+from ...amp.autocast import autocast_state, cast_to_float32
 from ...autograd.mode import no_grad
 from ...errors import DTypeError, ShapeError
 from ...ops import layers as _layers
@@ -63,7 +63,7 @@ def batch_norm(
     unbiased batch variance for ``running_var``.  With ``training=False`` the
     running statistics normalize.
     """
-    if AMP.enabled:
+    if autocast_state() is not None:
         input, weight, bias = cast_to_float32(input, weight, bias)
     op = "batch_norm"
     shape = input.data.shape
@@ -116,7 +116,7 @@ def layer_norm(
 
     Shapes: input (*, *normalized_shape); weight and bias ``normalized_shape``.
     """
-    if AMP.enabled:
+    if autocast_state() is not None:
         input, weight, bias = cast_to_float32(input, weight, bias)
     op = "layer_norm"
     norm_shape = (int(normalized_shape),) if isinstance(normalized_shape, int) else tuple(normalized_shape)
@@ -147,7 +147,7 @@ def group_norm(
     bias (C,).  Statistics are taken over the C / num_groups channels of a
     group and all their positions.
     """
-    if AMP.enabled:
+    if autocast_state() is not None:
         input, weight, bias = cast_to_float32(input, weight, bias)
     op = "group_norm"
     shape = input.data.shape

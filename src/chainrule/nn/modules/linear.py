@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from ... import creation
-from ...amp.autocast import AMP
+from ...amp.autocast import autocast_state
 from ...errors import DTypeError, ShapeError
 from ...ops import layers as _layers
 from ...tensor import Tensor
@@ -65,7 +65,7 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        if AMP.enabled:
+        if autocast_state() is not None:
             return F_linear(input, self.weight, self.bias)
         weight = self.weight
         try:
