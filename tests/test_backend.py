@@ -96,3 +96,42 @@ def test_allocator_tuning_reports_whether_it_applied():
 
         if platform.libc_ver()[0] == "glibc":
             assert result
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_sigmoid_matches_scipy_to_rounding_without_warnings(dtype):
+    from scipy.special import expit
+
+    x = np.concatenate([np.linspace(-1000, 1000, 40_001), [0.0, -0.0, 1e-30, -88.5, 88.5, np.inf, -np.inf]])
+    x = x.astype(dtype)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        got = backend.sigmoid(np, x)
+    assert got.dtype == dtype
+    want = expit(x.astype(np.float64))
+    eps = np.finfo(dtype).eps
+    np.testing.assert_allclose(got.astype(np.float64), want, rtol=2 * eps, atol=np.finfo(dtype).tiny * 1e8)
+    assert float(got[-2]) == 1.0 and float(got[-1]) < 1e-37
+    assert np.isnan(backend.sigmoid(np, np.array([np.nan], dtype=dtype))[0])
+
+
+def test_sums_over_rows_and_last_axis_are_gemvs_that_match_numpy():
+    rng = np.random.default_rng(3)
+    for rows, cols in [(5, 3), (20000, 16)]:
+        m = rng.standard_normal((rows, cols)).astype(np.float32)
+        np.testing.assert_allclose(backend.sum_rows(np, m), m.sum(axis=0, dtype=np.float64), rtol=1e-4, atol=1e-3)
+        stack = m.reshape(-1, cols, rows // 5 if rows > 5 else 1)
+        np.testing.assert_allclose(backend.sum_last(np, stack), stack.sum(axis=-1), rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("size", [7, 10_000, 300_000])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_axpy_through_numpys_blas(size, dtype):
+    rng = np.random.default_rng(4)
+    x, y = rng.standard_normal(size).astype(dtype), rng.standard_normal(size).astype(dtype)
+    expected = y + np.asarray(-0.25, dtype) * x
+    assert backend.axpy(np, -0.25, x, y) is y
+    np.testing.assert_allclose(y, expected, rtol=1e-6, atol=1e-6)
+    strided = rng.standard_normal(2 * size).astype(dtype)[::2]  # not contiguous: NumPy's two passes
+    y2 = y.copy()
+    backend.axpy(np, 2.0, strided, y2)
+    np.testing.assert_allclose(y2, y + 2 * strided, rtol=1e-6, atol=1e-6)

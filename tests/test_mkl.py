@@ -47,10 +47,10 @@ def test_gemm_on_strided_views_stacks_and_into_out():
     np.testing.assert_allclose(out, stack[0] @ w, rtol=1e-5, atol=1e-4)
 
 
-@pytest.mark.parametrize("path", ["mkl", "scipy"])
+@pytest.mark.parametrize("path", ["mkl", "openblas"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_matmul_add_accumulates_in_place(path, dtype, monkeypatch):
-    """backend.matmul_add (the grid convolution's accumulating GEMM) on MKL and on SciPy's BLAS."""
+    """backend.matmul_add (the grid convolution's accumulating GEMM) on MKL and on NumPy's OpenBLAS by ctypes."""
     if path == "mkl" and not _mkl.ENABLED:
         pytest.skip("the mkl extra is not installed")
     monkeypatch.setattr(_mkl, "ENABLED", path == "mkl")

@@ -167,6 +167,13 @@ from .ops.shape import (
 from . import amp, cuda, data, io, models, nn, optim, train, utils  # noqa: E402,F401
 from . import diagnostics  # noqa: E402,F401
 from .random import Generator, fork_rng, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
+from . import threads  # noqa: E402
+from .threads import (  # noqa: E402
+    are_deterministic_algorithms_enabled,
+    get_num_threads,
+    set_num_threads,
+    use_deterministic_algorithms,
+)
 
 float = float32  # noqa: A001 - PyTorch's aliases: cr.float, cr.double, cr.long
 double = float64

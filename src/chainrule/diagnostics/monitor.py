@@ -53,6 +53,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import backend
 from ..autograd.mode import grad_enabled
 from ..backend import to_numpy
 from ..errors import GradientError
@@ -526,9 +527,9 @@ def _sum_squares(array) -> float:
     flat = array.reshape(-1)
     if flat.dtype.kind != "f":
         flat = flat.astype(np.float64)
-    total = float(np.dot(flat, flat))
+    total = float(backend.dot(np, flat, flat))
     if not math.isfinite(total) and flat.dtype != np.float64:
-        total = float(np.dot(flat.astype(np.float64), flat.astype(np.float64)))
+        total = float(backend.dot(np, flat.astype(np.float64), flat.astype(np.float64)))
     return total
 
 

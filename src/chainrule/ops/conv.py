@@ -293,7 +293,7 @@ def _bias_grad(g, create_graph):
         return g.sum(dim=(0, *range(2, g.data.ndim)))
     xp = array_module(g.data)
     gm = _grad_matrix(xp, g.data)
-    return _wrap(xp.ones(gm.shape[0], dtype=gm.dtype) @ gm)
+    return _wrap(backend.sum_rows(xp, gm))
 
 
 @primitive("conv_input_grad", save=True)
@@ -321,7 +321,7 @@ def _conv_input_grad(xp, g, w, geom, gbuf=None):
         cols = cols.reshape(kernel_pixels, n, *geom.out_size, 1, per_group)
     else:
         gmg = gm.reshape(-1, groups, out_per_group).transpose(1, 0, 2)[:, None]  # (groups, 1, M, Og)
-        cols = xp.matmul(gmg, wt)  # (groups, K, M, Cg)
+        cols = backend.matmul(xp, gmg, wt)  # (groups, K, M, Cg)
         cols = cols.reshape(groups, kernel_pixels, n, *geom.out_size, per_group)
         cols = xp.moveaxis(cols, 0, -2)  # (K, N, *out, groups, Cg)
     padded = tuple(s + lo + hi for s, (lo, hi) in zip(geom.in_size, geom.padding))

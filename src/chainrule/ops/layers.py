@@ -187,10 +187,10 @@ def _reduce(xp, subscripts, a, b=None):
         last = np.moveaxis(prod, 1, -1)
         if last.flags.c_contiguous:
             rows = last.reshape(-1, channels)
-            return np.ones(rows.shape[0], dtype=prod.dtype) @ rows
+            return backend.sum_rows(np, rows)
         if prod.flags.c_contiguous:
             per_sample = prod.reshape(prod.shape[0], channels, -1)
-            return (per_sample @ np.ones(per_sample.shape[2], dtype=prod.dtype)).sum(axis=0)
+            return backend.sum_last(np, per_sample).sum(axis=0)
     return xp.einsum(subscripts, a) if b is None else xp.einsum(subscripts, a, b)
 
 
@@ -246,7 +246,7 @@ def _cl_forward(x, m, params, spec):
     _, eps, _, _, has_weight, has_bias, _ = spec
     rows, channels = m.shape
     k = _tiling(rows, channels)
-    mean = (np.ones(rows, dtype=m.dtype) @ m) / rows
+    mean = backend.sum_rows(np, m) / rows
     centered = m.reshape(rows // k, k * channels) - _per_channel(mean, k)
     var = _row_dot(centered.reshape(rows, channels), centered.reshape(rows, channels), k) / rows
     rstd = 1.0 / np.sqrt(var + eps)
@@ -355,7 +355,7 @@ def _cl_vjp(gd, centered, rstd, weight, spec, need_input, need_weight, need_bias
     gm = (gcl if gcl.flags.c_contiguous else np.ascontiguousarray(gcl)).reshape(rows, channels)
     k = _tiling(rows, channels)
     rstd = rstd.reshape(-1)
-    sum_g = np.ones(rows, dtype=gm.dtype) @ gm if need_bias or need_input else None
+    sum_g = backend.sum_rows(np, gm) if need_bias or need_input else None
     sum_gd = _row_dot(gm, dm, k) if need_weight or need_input else None
     gx = gw = gb = None
     if need_weight:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import string
 
-from .. import backend
+import numpy as np
+
+from .. import backend, threads
 from ..amp.autocast import autocast_state, cast_for_gemm
 from ..autograd.graph import apply2, applyn, primitive
 from ..errors import ShapeError
@@ -145,7 +147,13 @@ def _parse_einsum(equation: str, shapes):
 def _einsum(xp, *operands_and_eq):
     *operands, (inputs, output) = operands_and_eq
     eq = ",".join(inputs) + "->" + output
+    if xp is np:  # einsum's products run in BLAS (tensordot): on one thread while the machine is busy
+        return threads.blas_call(threads.plan(threads.SERIAL_WORK), _np_einsum, eq, *operands)
     return xp.einsum(eq, *operands, optimize=True)
+
+
+def _np_einsum(eq, *operands):
+    return np.einsum(eq, *operands, optimize=True)
 
 
 @_einsum.defvjp

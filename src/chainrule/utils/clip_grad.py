@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from .. import backend
 from ..backend import array_module, get_default_dtype
 from ..errors import GradientError, ShapeError
 from ..tensor import Tensor, _wrap
@@ -46,7 +47,7 @@ def _array_norm(xp, arr, norm_type: float):
         return xp.abs(arr).max() if arr.size else xp.zeros((), arr.dtype)
     if norm_type == 2:
         flat = arr.reshape(-1)
-        return xp.sqrt(xp.dot(flat, flat))
+        return xp.sqrt(backend.dot(xp, flat, flat))
     if norm_type == 1:
         return xp.abs(arr).sum()
     return (xp.abs(arr) ** norm_type).sum() ** (1.0 / norm_type)

@@ -1,0 +1,264 @@
+"""chainrule.threads: one BLAS thread pool, sized per call, respecting the user, switching to one thread when busy."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+import threadpoolctl
+
+import chainrule as cr
+from chainrule import _cblas, backend, threads
+
+NUMPY_BLAS = _cblas.numpy_blas()
+needs_openblas = pytest.mark.skipif(NUMPY_BLAS is None, reason="NumPy is not linked to a findable OpenBLAS")
+
+# One training step of each kind of layer chainrule has, in a fresh process (no torch, no test imports),
+# then the thread pools threadpoolctl finds.
+STEP_SCRIPT = r"""
+import json, sys
+import numpy as np
+import chainrule as cr
+from chainrule import nn, optim
+import chainrule.nn.functional as F
+import threadpoolctl
+
+cr.manual_seed(0)
+workload = sys.argv[1]
+if workload == "mlp":
+    model, x = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 10)), cr.randn(128, 784)
+elif workload == "cnn":
+    model = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                          nn.Linear(32, 10))
+    x = cr.randn(32, 3, 32, 32)
+elif workload == "transformer":
+    class Encoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.block = nn.TransformerEncoderLayer(128, 4, 512, dropout=0.0, activation="gelu", batch_first=True)
+            self.head = nn.Linear(128, 10)
+        def forward(self, x):
+            return self.head(self.block(x).mean(dim=1))
+    model, x = Encoder(), cr.randn(16, 64, 128)
+elif workload == "recurrent":
+    class Recurrent(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm, self.gru, self.head = nn.LSTM(64, 128, batch_first=True), nn.GRU(128, 64), nn.Linear(64, 10)
+        def forward(self, x):
+            out, _ = self.lstm(x)
+            out, _ = self.gru(out.transpose(0, 1))
+            return self.head(out[-1].sigmoid())
+    model, x = Recurrent(), cr.randn(32, 16, 64)
+y = cr.randint(0, 10, (x.shape[0],))
+opt = optim.Adam(model.parameters(), lr=1e-3) if workload != "mlp" else optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+for _ in range(2):
+    loss = F.cross_entropy(model(x), y)
+    opt.zero_grad()
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+print(json.dumps([{k: d.get(k) for k in ("user_api", "internal_api", "filepath", "num_threads")}
+                  for d in threadpoolctl.threadpool_info()]))
+"""
+
+
+@pytest.mark.parametrize("workload", ["mlp", "cnn", "transformer", "recurrent"])
+def test_a_training_step_uses_one_blas_thread_pool(workload):
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    out = subprocess.run(
+        [sys.executable, "-c", STEP_SCRIPT, workload], env=env, capture_output=True, text=True, timeout=300, check=True
+    )
+    pools = json.loads(out.stdout.strip().splitlines()[-1])
+    threaded = [p for p in pools if p["num_threads"] > 1]
+    assert len(threaded) <= 1, f"more than one thread pool after a {workload} step: {threaded}"
+    # SciPy's own OpenBLAS (a second build, with its own pool) is never even loaded by a float32 step
+    assert not [p for p in pools if "scipy.libs" in p["filepath"]], pools
+    if NUMPY_BLAS is not None:
+        assert threaded == [] or threaded[0]["filepath"] == NUMPY_BLAS.path
+
+
+def _count():
+    return NUMPY_BLAS.get_threads()
+
+
+@needs_openblas
+def test_set_num_threads_sets_numpys_blas_and_get_reads_it():
+    before = cr.get_num_threads()
+    try:
+        cr.set_num_threads(1)
+        assert cr.get_num_threads() == 1 and _count() == 1
+        cr.set_num_threads(3)
+        assert cr.get_num_threads() == 3 and _count() == 3
+        assert cr.threads.info()["set_by_user"]
+    finally:
+        cr.set_num_threads(before)
+    for bad in (0, -2, 1.5, "2", True):
+        with pytest.raises(ValueError, match="set_num_threads"):
+            cr.set_num_threads(bad)
+
+
+@needs_openblas
+def test_threadpoolctl_limits_are_respected():
+    a = np.random.default_rng(0).standard_normal((256, 256)).astype(np.float32)
+    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+        assert cr.get_num_threads() == 1
+        backend.matmul(np, a, a)
+        backend.sum_rows(np, np.ones((20000, 8), np.float32))
+        assert _count() == 1
+    assert cr.get_num_threads() == _count() > 0
+
+
+@needs_openblas
+def test_a_gemv_runs_on_one_thread_and_the_count_is_restored_afterwards():
+    seen = []
+    original = np.matmul
+
+    def spy(a, b, out=None):
+        seen.append(_count())
+        return original(a, b, out=out)
+
+    before = _count()
+    m = np.ones((30000, 16), np.float32)
+    threads.blas_call(1, spy, m[:, 0], m)
+    assert seen == [1] and _count() == before
+
+
+@needs_openblas
+def test_the_count_survives_many_threads_lowering_it_at_once():
+    before = _count()
+    if before < 2:
+        pytest.skip("the BLAS runs on one thread here")
+    m = np.ones((20000, 8), np.float32)
+    a = np.ones((300, 300), np.float32)
+    errors = []
+
+    def worker():
+        try:
+            for _ in range(300):
+                backend.sum_rows(np, m)  # lowers to one thread and restores
+                backend.matmul(np, a, a)  # as the BLAS is set
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        ts = [threading.Thread(target=worker) for _ in range(4)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert not errors
+    assert _count() == before
+
+
+def test_the_environment_sets_the_default():
+    code = "import chainrule as cr, json; i = cr.threads.info(); print(json.dumps([cr.get_num_threads(), i['default'], i['default_reason']]))"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env.pop("OPENBLAS_NUM_THREADS", None)
+    env.pop("MKL_NUM_THREADS", None)
+    count, default, reason = json.loads(
+        subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    )
+    assert count == 1 and default == 1 and "OMP_NUM_THREADS" in reason
+
+
+def test_the_default_is_the_physical_cores_this_process_may_use():
+    count, reason = threads.default_num_threads()
+    if threads._env_threads() is not None:
+        pytest.skip("a thread variable is set in this environment")
+    cpus = threads._allowed_cpus()
+    assert 1 <= count <= len(cpus)
+    assert "physical core" in reason
+
+
+class _FakeClock:
+    """Drives a _Detector with made-up wall times and run-queue waits."""
+
+    def __init__(self, detector):
+        self.detector = detector
+        self.now = 100.0
+        self.wait_ns = 0
+        detector._read = lambda: self.wait_ns
+        detector.available = True
+
+    def window(self, wait_fraction, seconds=0.2):
+        self.now += seconds
+        self.wait_ns += int(wait_fraction * seconds * 1e9)
+        return self.detector.check(self.now)
+
+
+def test_busy_detection_backs_off_and_probes_again():
+    clock = _FakeClock(threads._Detector())
+    assert clock.window(0.0) is False  # first reading: a baseline
+    assert clock.window(0.01) is False  # quiet
+    assert clock.window(0.6) is True  # oversubscribed: one thread per call
+    assert clock.detector.backoff == 1.0
+    for _ in range(4):  # within the back-off the answer stays "busy", whatever the readings
+        assert clock.window(0.0) is True
+    clock.now += 1.0
+    assert clock.window(0.0) is False  # back-off over: threads again, for a probe window
+    assert clock.window(0.7) is True  # the probe met the load again: twice the back-off
+    assert clock.detector.backoff == 2.0
+    clock.now += 2.0
+    assert clock.window(0.0) is False
+    assert clock.window(0.02) is False  # the probe found a quiet machine: back-off reset
+    assert clock.detector.backoff == 1.0 and not clock.detector.probing
+    for _ in range(10):
+        clock.window(0.9)
+        clock.now += 64
+        clock.window(0.0)
+    assert clock.detector.backoff <= 32.0
+
+
+def test_deterministic_mode_never_reports_a_busy_machine():
+    threads.use_deterministic_algorithms(True)
+    try:
+        assert cr.are_deterministic_algorithms_enabled()
+        assert threads._contended() is False
+        assert threads.info()["busy_detection"] is False
+    finally:
+        threads.use_deterministic_algorithms(False)
+    assert not cr.are_deterministic_algorithms_enabled()
+
+
+def _spin(seconds):
+    end = time.time() + seconds
+    while time.time() < end:
+        pass
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.exists("/proc/thread-self/schedstat"), reason="needs Linux schedstat")
+def test_a_busy_machine_is_detected_and_blas_calls_drop_to_one_thread():
+    """More spinning processes than CPUs: within a few windows every BLAS call runs on one thread."""
+    script = (
+        "import time, numpy as np, chainrule as cr\n"
+        "from chainrule import backend, threads\n"
+        "a = np.ones((256, 256), np.float32)\n"
+        "end = time.time() + 8\n"
+        "while time.time() < end and not threads.info()['machine_busy']:\n"
+        "    backend.matmul(np, a, a)\n"
+        "print(threads.info()['machine_busy'], threads.plan(10**9))\n"
+    )
+    spinners = [
+        subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 12\nwhile time.time() < end: pass"])
+        for _ in range(len(threads._allowed_cpus()) + 1)
+    ]
+    try:
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    finally:
+        for p in spinners:
+            p.kill()
+    busy, planned = out.stdout.split()
+    assert busy == "True" and planned == "1"
