@@ -25,6 +25,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
 
 _INSTALLED = False
@@ -45,6 +46,9 @@ def abort_with(world, message: str, code: int = 1, exc: BaseException | None = N
     if exc is not None:
         _say(world.rank, "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
     _say(world.rank, f"chainrule.distributed: {message}; aborting all {world.size} ranks")
+    # MPI_Abort has the launcher kill every rank at once; without a pause it sometimes exits before it has
+    # forwarded what this rank just wrote (seen about once in 20 runs: a failed job with no message at all)
+    time.sleep(0.25)
     world.abort(code)
 
 
