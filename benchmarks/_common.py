@@ -6,9 +6,13 @@ import os
 import statistics
 import time
 
-THREADS = int(os.environ.get("CHAINRULE_BENCH_THREADS", "1"))
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(var, str(THREADS))
+# The default configuration is what a user gets: each library's own thread count, no variables set.
+# CHAINRULE_BENCH_THREADS=n pins both libraries to n threads (an extra, labelled configuration).
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+THREADS = int(os.environ["CHAINRULE_BENCH_THREADS"]) if os.environ.get("CHAINRULE_BENCH_THREADS") else None
+if THREADS is not None:
+    for var in THREAD_VARS:
+        os.environ.setdefault(var, str(THREADS))
 
 
 def import_torch():
@@ -16,8 +20,20 @@ def import_torch():
         import torch
     except ImportError:
         return None
-    torch.set_num_threads(THREADS)
+    if THREADS is not None:
+        torch.set_num_threads(THREADS)
     return torch
+
+
+def thread_label(torch=None):
+    """How many threads each library used, for a table title."""
+    import chainrule
+
+    if THREADS is not None:
+        return f"{THREADS} thread(s) each (pinned)"
+    theirs = f", torch {torch.get_num_threads()}" if torch is not None else ""
+    ours = chainrule.get_num_threads() if hasattr(chainrule, "get_num_threads") else "?"  # older versions lack it
+    return f"default threads (chainrule {ours}{theirs})"
 
 
 def calls_per_sample(fn, min_time=0.05):

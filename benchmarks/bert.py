@@ -14,8 +14,8 @@ Each variant runs in its own process; memory is that process's peak resident
 set (VmHWM) over the whole run: weights, gradients, optimizer state and
 activations together.
 
-    python benchmarks/bert.py                          # 1 thread per library (CHAINRULE_BENCH_THREADS)
-    CHAINRULE_BENCH_THREADS=2 python benchmarks/bert.py --steps 5
+    python benchmarks/bert.py                          # each library's default threads
+    CHAINRULE_BENCH_THREADS=1 python benchmarks/bert.py --steps 5   # both pinned to one thread
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import types
 from pathlib import Path
 
 import numpy as np
-from _common import THREADS, import_torch, print_table
+from _common import import_torch, print_table, thread_label
 
 BATCH, LENGTH = 32, 64
 
@@ -286,7 +286,7 @@ def main():
     weights = "all-MiniLM-L6-v2" if times.get("pretrained") else "random MiniLM-shaped BERT"
     print_table(
         f"Fine-tuning step, {weights} (6 layers, 384 wide), batch {BATCH} x {LENGTH} tokens, float32, "
-        f"{THREADS} thread(s), median of {args.steps} interleaved steps",
+        f"{thread_label(import_torch())}, median of {args.steps} interleaved steps",
         ["library", "step ms", "x PyTorch", "forward ms (no grad)", "x PyTorch"],
         rows,
     )

@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import THREADS, print_table
+from _common import print_table, thread_label
 
 
 def build(layers, width, batch):
@@ -151,7 +151,7 @@ def main():
         print(f"  done {label}", file=sys.stderr)
     print_table(
         f"Activation checkpointing: MLP {args.layers} x {args.width}, batch {args.batch}, float32, "
-        f"{THREADS} thread(s), median of {args.steps} steps (forward + backward)",
+        f"{thread_label()}, median of {args.steps} steps (forward + backward)",
         ["run", "plan", "activation MB", "memory saved x", "step ms", "time x"],
         rows,
     )

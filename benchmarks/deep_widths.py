@@ -20,7 +20,7 @@ from __future__ import annotations
 import sys
 import timeit
 
-from _common import THREADS, import_torch, phased_step, print_table
+from _common import import_torch, phased_step, print_table, thread_label
 import numpy as np
 
 import chainrule as cr
@@ -71,7 +71,7 @@ def main():
         rows.append(row)
     print_table(
         f"Deep MLP ({LAYERS} Linear+ReLU layers, batch {BATCH}) by width, ms per step, median of 40 alternating "
-        f"steps; {THREADS} thread(s)",
+        f"steps; {thread_label(torch)}",
         ["width", "fwd cr", "fwd torch", "bwd cr", "bwd torch", "opt cr", "opt torch", "ratio", "us/layer cr-torch"],
         rows,
     )

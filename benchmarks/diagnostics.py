@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import THREADS, median_time, print_table
+from _common import median_time, print_table, thread_label
 
 import chainrule as cr
 from chainrule import nn, optim
@@ -124,7 +124,7 @@ def main():
         for label, seconds in times.items():
             rows.append([name, label, f"{seconds * 1e3:.3f}", f"{seconds / plain:.2f}"])
     print_table(
-        f"training step cost with diagnostics ({THREADS} thread(s), batch 64; medians of 9 interleaved rounds)",
+        f"training step cost with diagnostics ({thread_label()}, batch 64; medians of 9 interleaved rounds)",
         ["model", "configuration", "ms / step", "x plain"],
         rows,
     )

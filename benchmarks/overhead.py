@@ -14,7 +14,7 @@ from __future__ import annotations
 import statistics
 
 import numpy as np
-from _common import THREADS, calls_per_sample, import_torch, print_table, time_calls
+from _common import calls_per_sample, import_torch, print_table, thread_label, time_calls
 
 import chainrule as cr
 
@@ -84,7 +84,8 @@ def main():
             rows.append([name, f"{fwd:.2f}", "-", "-", f"{fb:.2f}", "-", "-"])
     version = torch.__version__ if torch else "not installed"
     print_table(
-        f"Per-op overhead, 4x4 float32, microseconds (median of 7, interleaved); torch {version}; {THREADS} thread(s)",
+        f"Per-op overhead, 4x4 float32, microseconds (median of 7, interleaved); torch {version}; "
+        f"{thread_label(torch)}",
         ["op", "fwd chainrule", "fwd torch", "ratio", "fwd+bwd chainrule", "fwd+bwd torch", "ratio"],
         rows,
     )

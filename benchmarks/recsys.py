@@ -11,8 +11,8 @@
    per positive.  Both libraries get the very same batches.
 
 Times are medians (milliseconds per step, seconds per epoch); the ratio is
-chainrule / PyTorch (below 1 means chainrule is faster).  One BLAS / torch
-thread each (CHAINRULE_BENCH_THREADS to change).
+chainrule / PyTorch (below 1 means chainrule is faster), with
+each library's default threads (CHAINRULE_BENCH_THREADS=n pins both to n).
 
     python benchmarks/recsys.py            # needs recbole (the data) and torch 2.13.0
 """
@@ -23,7 +23,7 @@ import statistics
 import time
 
 import numpy as np
-from _common import THREADS, import_torch, median_time, print_table
+from _common import import_torch, median_time, print_table, thread_label
 
 import chainrule as cr
 import chainrule.nn.functional as F
@@ -185,7 +185,7 @@ def main():
             [name, f"{ours:.2f}", f"{theirs:.2f}" if theirs else "-", f"{ours / theirs:.2f}" if theirs else "-"]
         )
     print_table(
-        f"one step on a {ROWS:,} x {DIM} float32 table, {LOOKUPS} lookups (ms; {THREADS} thread)",
+        f"one step on a {ROWS:,} x {DIM} float32 table, {LOOKUPS} lookups (ms; {thread_label(torch)})",
         ["gradient", "chainrule", "torch", "ratio"],
         rows,
     )
@@ -226,7 +226,7 @@ def main():
         ]
     )
     print_table(
-        f"one epoch on MovieLens-100k, SparseAdam (+ Adam) (s; {THREADS} thread)",
+        f"one epoch on MovieLens-100k, SparseAdam (+ Adam) (s; {thread_label(torch)})",
         ["model", "batches", "chainrule", "torch", "ratio"],
         rows,
     )

@@ -5,21 +5,26 @@ timed with both libraries in one process, their steps alternating, so that a
 machine whose speed drifts (a shared VM's does) treats both alike; memory is
 measured in a fresh process per library.  Both start from the same initial
 weights (PyTorch's initialization, copied into chainrule through
-load_state_dict), the same
-batch and the same number of threads (numpy's BLAS and torch.set_num_threads).
-The table gives median milliseconds per step, the ratio chainrule / PyTorch,
+load_state_dict) and the same batch.
+
+The first table is the default configuration, what a user gets: chainrule as
+the README's quickstart installs it (NumPy's OpenBLAS, no extras), each
+library with its default thread count, no environment variable set.  It
+gives median milliseconds per step, the ratio chainrule / PyTorch,
 backward / forward time, the peak RSS a step adds to the resident set
 between steps (after one step has run, so imports and optimizer state are
-not counted for either library), and the
-achieved GFLOP/s as a fraction of this machine's float32 matmul peak (measured
-here: the faster of NumPy's and chainrule's 1024x1024 GEMM).  chainrule uses Intel MKL for its GEMMs when the mkl
-extra is installed; CHAINRULE_BLAS=numpy compares NumPy's own BLAS instead.
-Step-0 losses are printed side by side: equal losses mean both libraries did
-the same work.
+not counted for either library), and the achieved GFLOP/s as a fraction of
+this machine's float32 matmul peak (the faster of NumPy's and MKL's
+1024x1024 GEMM, with default threads).  The second table repeats the timing
+in the other configurations, labelled: both libraries pinned to one thread,
+and chainrule with the mkl extra (Intel MKL for the GEMMs that run on one
+thread), with default threads and with one.  Step-0 losses are printed side
+by side: equal losses mean both libraries did the same work.
 
-    python benchmarks/steps.py              # all workloads, 30 timed steps each
-    python benchmarks/steps.py --quick      # about a minute
-    python benchmarks/steps.py --only cnn,lstm --threads 2
+    python benchmarks/steps.py                     # all workloads, every configuration, 30 timed steps each
+    python benchmarks/steps.py --quick             # fewer steps (about five minutes)
+    python benchmarks/steps.py --only cnn,lstm --configs default,one-thread
+    python benchmarks/steps.py --configs 4-threads # both libraries pinned to 4 threads
     python benchmarks/steps.py --device cuda --batch-scale 8   # on a GPU: chainrule on CuPy vs PyTorch CUDA
 
 On a GPU the memory column is still host RSS and the peak fraction is against
@@ -196,7 +201,8 @@ def prepare(name, lib_name, weights_path, batch_seed=0):
     if lib_name == "torch":
         import torch as lib
 
-        lib.set_num_threads(int(os.environ["CHAINRULE_BENCH_THREADS"]))
+        if os.environ.get("CHAINRULE_BENCH_THREADS"):
+            lib.set_num_threads(int(os.environ["CHAINRULE_BENCH_THREADS"]))
         lib.manual_seed(0)
         tensor = lib.from_numpy
     else:
@@ -285,10 +291,17 @@ def paired_worker(name, steps, weights_path):
             if i >= 3:
                 for j in range(3):
                     times[lib][j].append(t[j])
-    return {
+    import torch
+
+    import chainrule
+
+    result = {
         lib: {key: 1e3 * statistics.median(ts) for key, ts in zip(("fwd_ms", "bwd_ms", "step_ms"), t)}
         for lib, t in times.items()
     }
+    result["torch"]["threads"] = torch.get_num_threads()
+    result["chainrule"]["threads"] = chainrule.get_num_threads()
+    return result
 
 
 # --------------------------------------------------------------------------- the parent: run all, print the table
@@ -315,20 +328,48 @@ def matmul_peak_gflops():
     return best
 
 
-def blas_name():
+def mkl_installed():
     from chainrule import _mkl
 
-    return "Intel MKL (the mkl extra)" if _mkl.ENABLED else "NumPy's BLAS (OpenBLAS)"
+    return bool(_mkl._candidates())
 
 
-def run_worker(name, lib_name, steps, weights_path, threads):
-    env = dict(
-        os.environ,
-        CHAINRULE_BENCH_THREADS=str(threads),
-        OMP_NUM_THREADS=str(threads),
-        OPENBLAS_NUM_THREADS=str(threads),
-        MKL_NUM_THREADS=str(threads),
-    )
+def configurations(names):
+    """{name: (label, environment changes, pinned threads or None)} for the names asked for."""
+    known = {
+        "default": ("default: quickstart install, default threads", "numpy", None),
+        "one-thread": ("one thread each", "numpy", 1),
+        "mkl": ("mkl extra, default threads", "mkl", None),
+        "mkl-one-thread": ("mkl extra, one thread each", "mkl", 1),
+    }
+    chosen = {}
+    for name in names:
+        if name.endswith("-threads") and name.split("-")[0].isdigit():
+            count = int(name.split("-")[0])
+            chosen[name] = (f"{count} threads each", "numpy", count)
+        elif name in known:
+            if known[name][1] == "mkl" and not mkl_installed():
+                print(f"  skipping {name}: the mkl extra is not installed", file=sys.stderr)
+                continue
+            chosen[name] = known[name]
+        else:
+            sys.exit(f"steps.py: unknown configuration {name!r} (default, one-thread, mkl, mkl-one-thread, N-threads)")
+    return chosen
+
+
+def run_worker(name, lib_name, steps, weights_path, config):
+    _, blas, threads = config
+    thread_vars = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+    env = {k: v for k, v in os.environ.items() if k not in thread_vars}
+    env.pop("CHAINRULE_BENCH_THREADS", None)
+    env["CHAINRULE_BLAS"] = blas
+    if threads is not None:
+        env.update(
+            CHAINRULE_BENCH_THREADS=str(threads),
+            OMP_NUM_THREADS=str(threads),
+            OPENBLAS_NUM_THREADS=str(threads),
+            MKL_NUM_THREADS=str(threads),
+        )
     cmd = [
         sys.executable,
         str(Path(__file__).resolve()),
@@ -349,9 +390,13 @@ def run_worker(name, lib_name, steps, weights_path, threads):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer timed steps (about a minute in all)")
+    parser.add_argument("--quick", action="store_true", help="fewer timed steps")
     parser.add_argument("--only", help="comma-separated workloads")
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("CHAINRULE_BENCH_THREADS", "1")))
+    parser.add_argument(
+        "--configs",
+        default="default,one-thread,mkl,mkl-one-thread",
+        help="comma-separated: default, one-thread, mkl, mkl-one-thread, N-threads (the first gets the full table)",
+    )
     parser.add_argument("--steps", type=int)
     parser.add_argument("--device", default="cpu", help="cpu, or cuda (chainrule on CuPy against PyTorch CUDA)")
     parser.add_argument("--batch-scale", type=int, default=1, help="multiply every workload's batch size")
@@ -366,7 +411,7 @@ def main():
         print(json.dumps(worker(args.worker, args.lib, args.steps, args.weights)))
         return
     names = args.only.split(",") if args.only else list(WORKLOADS)
-    steps = args.steps or (8 if args.quick else 30)
+    steps = args.steps or (10 if args.quick else 30)
     memory_steps = 3 if args.quick else 5
     if args.device != "cpu":
         import torch
@@ -377,19 +422,28 @@ def main():
             sys.exit(f"steps.py: --device {args.device} needs CuPy with a GPU and a CUDA build of torch")
     os.environ["CHAINRULE_BENCH_DEVICE"] = args.device
     os.environ["CHAINRULE_BENCH_BATCH_SCALE"] = str(args.batch_scale)
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(args.threads)
+    configs = configurations(args.configs.split(","))
+    if not configs:
+        sys.exit("steps.py: no configuration to run")
+    first = next(iter(configs))
     peak = matmul_peak_gflops()
-    rows = []
-    losses = []
+    rows, losses, summary = [], [], []
+    threads_used = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             weights = str(Path(tmp) / f"{name}.npz")
-            theirs = run_worker(name, "torch", memory_steps, weights, args.threads)
-            ours = run_worker(name, "chainrule", memory_steps, weights, args.threads)
-            timed = run_worker(name, "paired", steps, weights, args.threads)
-            theirs.update(timed["torch"])
-            ours.update(timed["chainrule"])
+            theirs = run_worker(name, "torch", memory_steps, weights, configs[first])
+            ours = run_worker(name, "chainrule", memory_steps, weights, configs[first])
+            line = [name]
+            for key, config in configs.items():
+                timed = run_worker(name, "paired", steps, weights, config)
+                threads_used[key] = (timed["chainrule"]["threads"], timed["torch"]["threads"])
+                cr_ms, torch_ms = timed["chainrule"]["step_ms"], timed["torch"]["step_ms"]
+                line += [f"{cr_ms:.2f}", f"{torch_ms:.2f}", f"{cr_ms / torch_ms:.2f}"]
+                if key == first:
+                    theirs.update(timed["torch"])
+                    ours.update(timed["chainrule"])
+            summary.append(line)
             gflop = flops_per_step(name) * args.batch_scale / 1e9
             rows.append(
                 [
@@ -412,11 +466,11 @@ def main():
     sys.path.insert(0, str(HERE))
     from _common import print_table
 
+    cr_threads, torch_threads = threads_used[first]
     print_table(
-        f"Training step on {args.device}, float32, batch x{args.batch_scale}, {args.threads} thread(s), "
-        f"median of {steps} alternating steps per library; "
-        f"matmul peak {peak:.1f} GFLOP/s; "
-        f"chainrule's GEMM: {blas_name()}",
+        f"Training step on {args.device}, float32, batch x{args.batch_scale}; {configs[first][0]} "
+        f"(chainrule {cr_threads}, torch {torch_threads} threads); median of {steps} alternating steps per library; "
+        f"matmul peak {peak:.1f} GFLOP/s",
         [
             "workload",
             "chainrule ms",
@@ -431,6 +485,11 @@ def main():
         ],
         rows,
     )
+    header = ["workload"]
+    for label, _, _ in configs.values():
+        header += [f"{label}: cr ms", "torch ms", "ratio"]
+    threads_note = "; ".join(f"{key}: chainrule {c}, torch {t} threads" for key, (c, t) in threads_used.items())
+    print_table(f"Step time by configuration (ms, median of {steps}; {threads_note})", header, summary)
     print_table("Step-0 loss (same weights, same batch)", ["workload", "chainrule", "torch", "|diff|"], losses)
 
 

@@ -117,7 +117,7 @@ class Cblas:
         if not (x.flags.c_contiguous and y.flags.c_contiguous):
             return False
         if y.size:
-            fn(y.size, alpha, _interface_address(x), 1, _address(y), 1)
+            fn(y.size, alpha, _address(x) if x.flags.writeable else _interface_address(x), 1, _address(y), 1)
         return True
 
 

@@ -273,24 +273,35 @@ def _np_matmul(a, b, out):
     return np.matmul(a, b, out=out)
 
 
+# products with fewer multiply-adds than this go straight to NumPy (MKL's floor; OpenBLAS's is higher)
+_BLAS_FLOOR = min(_mkl.MIN_WORK, _threads.SERIAL_WORK)
+
+
 def matmul(xp, a, b, out=None):
     """``a @ b`` (into ``out`` if given), on the threads ``chainrule.threads`` gives its size.
 
     On NumPy a product that is to run on one thread goes to MKL's GEMM when the
     mkl extra is installed; a larger one runs in NumPy's OpenBLAS, whose
-    threads chainrule sizes (see ``chainrule.threads``).
+    threads chainrule sizes (see ``chainrule.threads``).  Small products go
+    straight to NumPy (this function is on every layer's path: the check is
+    kept to a few attribute reads).
     """
-    if xp is np and a.ndim >= 2 and b.ndim >= 2:
-        work = max(a.size * b.shape[-1], b.size * a.shape[-2])  # multiply-adds, batch dimensions included
-        if work >= _mkl.MIN_WORK:
-            nthreads = _threads.plan(work)
-            if nthreads == 1 and _mkl.ENABLED:
-                result = _mkl.matmul(a, b, out)
-                if result is not None:
-                    return result
-            if work >= _threads.SERIAL_WORK:
-                return _threads.blas_call(nthreads, _np_matmul, a, b, out)
+    if xp is np and a.ndim > 1 and b.ndim > 1 and (a.size * b.shape[-1] >= _BLAS_FLOOR or b.ndim > 2):
+        return _large_matmul(a, b, out)
     return a @ b if out is None else xp.matmul(a, b, out=out)
+
+
+def _large_matmul(a, b, out):
+    work = max(a.size * b.shape[-1], b.size * a.shape[-2])  # multiply-adds, batch dimensions included
+    if work >= _mkl.MIN_WORK:
+        nthreads = _threads.plan(work)
+        if nthreads == 1 and _mkl.ENABLED:
+            result = _mkl.matmul(a, b, out)
+            if result is not None:
+                return result
+        if work >= _threads.SERIAL_WORK:
+            return _threads.blas_call(nthreads, _np_matmul, a, b, out)
+    return np.matmul(a, b, out=out)
 
 
 def _gemm_into(a, b, out, beta):
@@ -447,10 +458,19 @@ def select(xp, x, mask, keep=True):
 def axpy(xp, alpha, x, y):
     """y += alpha * x in place, in one pass (BLAS axpy of NumPy's OpenBLAS) where possible.
 
-    OpenBLAS threads an axpy of more than 10,000 elements (measured: 0.5-0.6x the
-    one-thread time from 100,000), except while the machine is busy.
+    Below 16,384 elements NumPy's two passes are as cheap as the ctypes call
+    (about 2 us).  OpenBLAS threads an axpy of more than 10,000 elements
+    (measured: 0.5-0.6x the one-thread time from 100,000), except while the
+    machine is busy.
     """
-    if xp is np and y.dtype == x.dtype and y.dtype.char in "fd" and y.flags.c_contiguous and x.flags.c_contiguous:
+    if (
+        xp is np
+        and y.size >= 16384
+        and y.dtype == x.dtype
+        and y.dtype.char in "fd"
+        and y.flags.c_contiguous
+        and x.flags.c_contiguous
+    ):
         blas = _cblas.numpy_blas()
         if blas is not None and x.size == y.size:
             if y.size <= 10000:

@@ -32,22 +32,6 @@ from .recipes import Recipe, recipe
 # shared plumbing
 
 
-def blas_single_thread():
-    """A context that limits BLAS to one thread (threadpoolctl, when installed; else it does nothing).
-
-    These models multiply (batch, 64) by (64, 32) matrices: a second BLAS
-    thread cannot help, and its spin-waiting on a busy machine made NeuMF
-    epochs 2-20x slower (measured on 2 shared cores; benchmarks/recsys.py).
-    """
-    try:
-        from threadpoolctl import threadpool_limits  # noqa: PLC0415
-    except ImportError:
-        import contextlib  # noqa: PLC0415
-
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
-
-
 def _load_data(data_path):
     from ..data.datasets.movielens import (  # noqa: PLC0415
         InteractionsError,
@@ -204,8 +188,7 @@ def _run_mf(args, r):
         progress=not args.no_progress,
         plots=not args.no_plots,
     )
-    with blas_single_thread():
-        seconds = _fit(trainer, epochs, args.resume)
+    seconds = _fit(trainer, epochs, args.resume)  # threads: chainrule.threads sizes each GEMM
     _restore_best(model, run_dir)
     rmse = rating_rmse(model, test.users, test.items, test.ratings, clip)
     per_epoch = seconds / max(1, len(trainer.history))
@@ -287,8 +270,7 @@ def _run_ncf(args, r):
         progress=not args.no_progress,
         plots=not args.no_plots,
     )
-    with blas_single_thread():
-        seconds = _fit(trainer, epochs, args.resume)
+    seconds = _fit(trainer, epochs, args.resume)  # threads: chainrule.threads sizes each GEMM
     _restore_best(model, run_dir)
     result = ranking_metrics(model, test_users, test_items, 10)
     per_epoch = seconds / max(1, len(trainer.history))
