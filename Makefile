@@ -29,13 +29,14 @@ test: $(VENV)/.installed-test
 test-fast: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q -m "not slow"
 
-## bench: the side-by-side benchmarks against PyTorch (needs torch==2.13.0 in .venv)
+## bench: the side-by-side benchmarks against PyTorch, default configuration first (needs torch==2.13.0 in .venv)
 bench: $(VENV)/.installed-test
-	cd benchmarks && ../$(BIN)/python overhead.py && ../$(BIN)/python steps.py
+	cd benchmarks && ../$(BIN)/python overhead.py && ../$(BIN)/python steps.py && ../$(BIN)/python under_load.py
 
-## bench-quick: the same tables with fewer repeats (about a minute and a half)
+## bench-quick: the same tables with fewer repeats
 bench-quick: $(VENV)/.installed-test
-	cd benchmarks && ../$(BIN)/python overhead.py && ../$(BIN)/python steps.py --quick
+	cd benchmarks && ../$(BIN)/python overhead.py && ../$(BIN)/python steps.py --quick \
+		&& ../$(BIN)/python under_load.py --rounds 1 --epochs 2
 
 lint: $(VENV)/.installed-test
 	$(BIN)/python -m pip install --quiet ruff

@@ -1,9 +1,10 @@
 """Training-step benchmark: chainrule against PyTorch on seven workloads, in one run.
 
 Each workload's step (forward, loss, backward, optimizer update; float32) is
-timed with both libraries in one process, their steps alternating, so that a
-machine whose speed drifts (a shared VM's does) treats both alike; memory is
-measured in a fresh process per library.  Both start from the same initial
+timed in a fresh process per library (each library's spinning threads would
+slow the other's steps in a shared process), the libraries' processes
+alternating over three rounds so that a machine whose speed drifts (a shared
+VM's does) treats both alike.  Both start from the same initial
 weights (PyTorch's initialization, copied into chainrule through
 load_state_dict) and the same batch.
 
@@ -22,7 +23,7 @@ thread), with default threads and with one.  Step-0 losses are printed side
 by side: equal losses mean both libraries did the same work.
 
     python benchmarks/steps.py                     # all workloads, every configuration, 30 timed steps each
-    python benchmarks/steps.py --quick             # fewer steps (about five minutes)
+    python benchmarks/steps.py --quick             # one round of 15 steps per configuration
     python benchmarks/steps.py --only cnn,lstm --configs default,one-thread
     python benchmarks/steps.py --configs 4-threads # both libraries pinned to 4 threads
     python benchmarks/steps.py --device cuda --batch-scale 8   # on a GPU: chainrule on CuPy vs PyTorch CUDA
@@ -256,15 +257,22 @@ def prepare(name, lib_name, weights_path, batch_seed=0):
 
 
 def worker(name, lib_name, steps, weights_path):
-    """One library alone in this process: step-0 loss, and peak RSS above the resident set between steps.
+    """One library alone in this process: step-0 loss, median step times, and the peak RSS a step adds.
 
-    The first step runs before the window opens, so lazily imported code and
+    Each library runs in its own process: both keep pools of threads that
+    spin for a while after their work (OpenBLAS's, PyTorch's OpenMP), and in
+    one process each library's spinning threads would slow the other's steps.
+    Three steps run before anything is measured, so lazily imported code and
     state created once (optimizer moments) count for neither library: the
-    figure is what a step allocates and frees (activations, gradients,
-    temporaries).
+    memory figure is what a step allocates and frees (activations,
+    gradients, temporaries) above the resident set.
     """
+    import statistics
+
     step = prepare(name, lib_name, weights_path)
     loss0 = float(step()[3].item())
+    step()
+    step()
     try:  # return freed heap to the kernel, so that the baseline is live memory only (both libraries use malloc)
         import ctypes
 
@@ -273,34 +281,22 @@ def worker(name, lib_name, steps, weights_path):
         pass
     windowed = _reset_peak_rss()
     baseline = _status_mb("VmRSS")
+    times = ([], [], [])
     for _ in range(steps):
-        step()
-    return {"loss0": loss0, "rss_growth_mb": _status_mb("VmHWM") - baseline, "windowed": windowed}
+        t = step()
+        for j in range(3):
+            times[j].append(t[j])
+    result = {key: 1e3 * statistics.median(ts) for key, ts in zip(("fwd_ms", "bwd_ms", "step_ms"), times)}
+    if lib_name == "torch":
+        import torch
 
+        result["threads"] = torch.get_num_threads()
+    else:
+        import chainrule
 
-def paired_worker(name, steps, weights_path):
-    """Both libraries in this process, their steps alternating, so that a machine whose speed drifts
-    (a shared VM's does, by up to 2x here) slows both alike; medians of ``steps`` steps after 3 warm-ups."""
-    import statistics
-
-    steps_of = {"torch": prepare(name, "torch", weights_path), "chainrule": prepare(name, "chainrule", weights_path)}
-    times = {lib: ([], [], []) for lib in steps_of}
-    for i in range(steps + 3):
-        for lib, step in steps_of.items() if i % 2 else reversed(steps_of.items()):
-            t = step()
-            if i >= 3:
-                for j in range(3):
-                    times[lib][j].append(t[j])
-    import torch
-
-    import chainrule
-
-    result = {
-        lib: {key: 1e3 * statistics.median(ts) for key, ts in zip(("fwd_ms", "bwd_ms", "step_ms"), t)}
-        for lib, t in times.items()
-    }
-    result["torch"]["threads"] = torch.get_num_threads()
-    result["chainrule"]["threads"] = chainrule.get_num_threads()
+        result["threads"] = chainrule.get_num_threads()
+        result["busy"] = chainrule.threads.info()["machine_busy"]
+    result.update(loss0=loss0, rss_growth_mb=_status_mb("VmHWM") - baseline, windowed=windowed)
     return result
 
 
@@ -357,6 +353,14 @@ def configurations(names):
     return chosen
 
 
+def _median_run(runs):
+    """The run with the median step time (its other figures come with it); memory: the median over runs."""
+    ordered = sorted(runs, key=lambda r: r["step_ms"])
+    chosen = dict(ordered[len(ordered) // 2])
+    chosen["rss_growth_mb"] = sorted(r["rss_growth_mb"] for r in runs)[len(runs) // 2]
+    return chosen
+
+
 def run_worker(name, lib_name, steps, weights_path, config):
     _, blas, threads = config
     thread_vars = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -397,22 +401,20 @@ def main():
         default="default,one-thread,mkl,mkl-one-thread",
         help="comma-separated: default, one-thread, mkl, mkl-one-thread, N-threads (the first gets the full table)",
     )
-    parser.add_argument("--steps", type=int)
+    parser.add_argument("--steps", type=int, help="timed steps per process (30; --quick: 15)")
+    parser.add_argument("--rounds", type=int, help="processes per library and configuration (3; --quick: 1)")
     parser.add_argument("--device", default="cpu", help="cpu, or cuda (chainrule on CuPy against PyTorch CUDA)")
     parser.add_argument("--batch-scale", type=int, default=1, help="multiply every workload's batch size")
     parser.add_argument("--worker")
     parser.add_argument("--lib")
     parser.add_argument("--weights")
     args = parser.parse_args()
-    if args.worker and args.lib == "paired":
-        print(json.dumps(paired_worker(args.worker, args.steps, args.weights)))
-        return
     if args.worker:
         print(json.dumps(worker(args.worker, args.lib, args.steps, args.weights)))
         return
     names = args.only.split(",") if args.only else list(WORKLOADS)
-    steps = args.steps or (10 if args.quick else 30)
-    memory_steps = 3 if args.quick else 5
+    steps = args.steps or (15 if args.quick else 30)
+    rounds = args.rounds or (1 if args.quick else 3)
     if args.device != "cpu":
         import torch
 
@@ -432,18 +434,21 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             weights = str(Path(tmp) / f"{name}.npz")
-            theirs = run_worker(name, "torch", memory_steps, weights, configs[first])
-            ours = run_worker(name, "chainrule", memory_steps, weights, configs[first])
             line = [name]
             for key, config in configs.items():
-                timed = run_worker(name, "paired", steps, weights, config)
-                threads_used[key] = (timed["chainrule"]["threads"], timed["torch"]["threads"])
-                cr_ms, torch_ms = timed["chainrule"]["step_ms"], timed["torch"]["step_ms"]
-                line += [f"{cr_ms:.2f}", f"{torch_ms:.2f}", f"{cr_ms / torch_ms:.2f}"]
+                runs = {"torch": [], "chainrule": []}
+                for round_ in range(rounds):  # the libraries' processes alternate, so a drifting machine slows both
+                    order = ("torch", "chainrule") if round_ % 2 == 0 else ("chainrule", "torch")
+                    for lib in order:  # torch first in round 0: it writes the initial weights
+                        runs[lib].append(run_worker(name, lib, steps, weights, config))
+                ours, theirs = _median_run(runs["chainrule"]), _median_run(runs["torch"])
+                threads_used[key] = (ours["threads"], theirs["threads"])
+                ratio = ours["step_ms"] / theirs["step_ms"]
+                line += [f"{ours['step_ms']:.2f}", f"{theirs['step_ms']:.2f}", f"{ratio:.2f}"]
                 if key == first:
-                    theirs.update(timed["torch"])
-                    ours.update(timed["chainrule"])
+                    first_ours, first_theirs = ours, theirs
             summary.append(line)
+            ours, theirs = first_ours, first_theirs
             gflop = flops_per_step(name) * args.batch_scale / 1e9
             rows.append(
                 [
@@ -469,7 +474,8 @@ def main():
     cr_threads, torch_threads = threads_used[first]
     print_table(
         f"Training step on {args.device}, float32, batch x{args.batch_scale}; {configs[first][0]} "
-        f"(chainrule {cr_threads}, torch {torch_threads} threads); median of {steps} alternating steps per library; "
+        f"(chainrule {cr_threads}, torch {torch_threads} threads); median of {rounds} process(es) per library, "
+        f"each the median of {steps} steps; "
         f"matmul peak {peak:.1f} GFLOP/s",
         [
             "workload",
@@ -489,7 +495,7 @@ def main():
     for label, _, _ in configs.values():
         header += [f"{label}: cr ms", "torch ms", "ratio"]
     threads_note = "; ".join(f"{key}: chainrule {c}, torch {t} threads" for key, (c, t) in threads_used.items())
-    print_table(f"Step time by configuration (ms, median of {steps}; {threads_note})", header, summary)
+    print_table(f"Step time by configuration (ms; {threads_note})", header, summary)
     print_table("Step-0 loss (same weights, same batch)", ["workload", "chainrule", "torch", "|diff|"], losses)
 
 

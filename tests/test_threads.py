@@ -262,3 +262,13 @@ def test_a_busy_machine_is_detected_and_blas_calls_drop_to_one_thread():
             p.kill()
     busy, planned = out.stdout.split()
     assert busy == "True" and planned == "1"
+
+
+def test_gemm_plans_give_narrow_outputs_and_small_products_one_thread():
+    assert threads.plan_gemm(16, 14400, 32) == 1  # a convolution's weight gradient: long k, small output
+    assert threads.plan_gemm(64, 4096, 64) == 1
+    assert threads.plan_gemm(64, 64, 64) == 1  # below OpenBLAS's own threshold
+    if threads._contended() or threads.are_deterministic_algorithms_enabled():
+        pytest.skip("the machine is busy right now: every call plans one thread")
+    assert threads.plan_gemm(784, 128, 512) == cr.get_num_threads()
+    assert threads.plan_gemm(16, 4096, 512) == cr.get_num_threads()

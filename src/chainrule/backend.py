@@ -292,22 +292,22 @@ def matmul(xp, a, b, out=None):
 
 
 def _large_matmul(a, b, out):
-    work = max(a.size * b.shape[-1], b.size * a.shape[-2])  # multiply-adds, batch dimensions included
-    if work >= _mkl.MIN_WORK:
-        nthreads = _threads.plan(work)
-        if nthreads == 1 and _mkl.ENABLED:
-            result = _mkl.matmul(a, b, out)
-            if result is not None:
-                return result
-        if work >= _threads.SERIAL_WORK:
-            return _threads.blas_call(nthreads, _np_matmul, a, b, out)
+    m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
+    work = max(a.size * n, b.size * m)  # multiply-adds, batch dimensions included
+    nthreads = _threads.plan_gemm(m, k, n)  # each matrix of a batch is its own BLAS call
+    if nthreads == 1 and _mkl.ENABLED and work >= _mkl.MIN_WORK:
+        result = _mkl.matmul(a, b, out)
+        if result is not None:
+            return result
+    if m * k * n >= _threads.SERIAL_WORK:
+        return _threads.blas_call(nthreads, _np_matmul, a, b, out)
     return np.matmul(a, b, out=out)
 
 
 def _gemm_into(a, b, out, beta):
     """``out = a @ b + beta * out`` in one GEMM call on NumPy arrays (2-D, out C-contiguous); False if it cannot."""
     work = a.shape[0] * a.shape[1] * b.shape[1]
-    nthreads = _threads.plan(work)
+    nthreads = _threads.plan_gemm(a.shape[0], a.shape[1], b.shape[1])
     if nthreads == 1 and _mkl.ENABLED and _mkl.BLAS.gemm(a, b, out, beta):
         return True
     blas = _cblas.numpy_blas()

@@ -21,9 +21,11 @@ So chainrule:
 2. sizes each call: OpenBLAS gives a GEMM at most one thread per 262,144
    multiply-adds (its ``GEMM_MULTITHREAD_THRESHOLD``), which our
    measurements put at the break-even point (two threads are 0.6-0.8x the
-   one-thread time from about 1M multiply-adds, and equal below); GEMV-shaped
-   reductions (column sums), which never gained from a second thread and lost
-   up to 1.5x, always run on one.
+   one-thread time from about 1M multiply-adds, and equal below); a GEMM
+   whose output is under 128 x 128 (weight gradients of narrow layers: long
+   k, small m and n) runs on one thread whatever its size (two threads took
+   1.2-3x as long); GEMV-shaped reductions (column sums), which never gained
+   from a second thread and lost up to 1.5x, always run on one.
 3. watches for a busy machine: every 0.2 s of BLAS work it reads how long the
    calling thread sat runnable but waiting for a CPU (Linux
    ``/proc/thread-self/schedstat``).  Above 20% of the wall time the machine
@@ -67,6 +69,7 @@ __all__ = [
 #: BLAS calls with fewer multiply-adds than this run on one thread in OpenBLAS whatever its count, so
 #: chainrule does not touch the count for them (OpenBLAS's SMP_THRESHOLD_MIN x GEMM_MULTITHREAD_THRESHOLD)
 SERIAL_WORK = 65536 * 4
+_NARROW = 128  # see plan_gemm
 _WINDOW = 0.2  # seconds of wall time between two readings of the scheduler's statistics
 _BUSY = 0.2  # waiting for a CPU more than this fraction of the wall time means the machine is oversubscribed
 _BACKOFF_MIN, _BACKOFF_MAX = 1.0, 32.0
@@ -175,9 +178,7 @@ class _Detector:
         self.available = os.path.exists("/proc/thread-self/schedstat")
         self.busy = False
         self.deadline = 0.0  # perf_counter time of the next reading
-        self.thread = None  # the thread whose readings form the current window
-        self.wall0 = 0.0
-        self.wait0 = 0
+        self.baselines = {}  # thread id -> (wall time, run-queue wait) of that thread's previous reading
         self.busy_until = 0.0
         self.backoff = _BACKOFF_MIN
         self.probing = False
@@ -199,11 +200,13 @@ class _Detector:
             self.busy = False
             return False
         me = threading.get_ident()
-        if self.thread != me or self.wall0 == 0.0:
-            self.thread, self.wall0, self.wait0 = me, now, wait
+        previous = self.baselines.get(me)
+        if len(self.baselines) > 256:  # threads come and go: forget the old ones
+            self.baselines.clear()
+        self.baselines[me] = (now, wait)
+        if previous is None:  # this thread's first reading: a baseline
             return self.busy
-        fraction = (wait - self.wait0) / 1e9 / max(now - self.wall0, 1e-9)
-        self.wall0, self.wait0 = now, wait
+        fraction = (wait - previous[1]) / 1e9 / max(now - previous[0], 1e-9)
         self.readings += 1
         self.last_fraction = fraction
         if self.busy:
@@ -286,6 +289,13 @@ def set_num_threads(n: int) -> None:
         if _STATE.blas is not None:
             _STATE.blas.set_threads(n)
             _STATE.ambient = n
+            return
+    try:  # NumPy on another BLAS (MKL, Accelerate, BLIS): threadpoolctl knows how to set its count
+        import threadpoolctl  # noqa: PLC0415
+
+        threadpoolctl.threadpool_limits(limits=n, user_api="blas")
+    except ImportError:
+        pass
 
 
 def use_deterministic_algorithms(mode: bool) -> None:
@@ -353,6 +363,20 @@ def plan(work: int) -> int:
     if _contended():
         return 1
     return blas.get_threads()
+
+
+def plan_gemm(m: int, k: int, n: int) -> int:
+    """``plan`` for one (m, k) @ (k, n) product: also one thread when the output is small in both directions.
+
+    OpenBLAS splits a product's output among its threads; an output under
+    128 rows and under 128 columns leaves each thread a sliver while all of
+    them pack the long k dimension (a convolution's weight gradient, 16 x 32
+    over k = 14,400, took 3x as long on two threads; 64 x 64 over k = 4,096,
+    1.3x), whatever the number of multiply-adds.
+    """
+    if m * k * n < SERIAL_WORK or (m < _NARROW and n < _NARROW):
+        return 1
+    return plan(SERIAL_WORK)
 
 
 def blas_call(threads: int, fn, *args):
