@@ -57,6 +57,25 @@ elif workload == "recurrent":
             out, _ = self.gru(out.transpose(0, 1))
             return self.head(out[-1].sigmoid())
     model, x = Recurrent(), cr.randn(32, 16, 64)
+elif workload == "tiny":
+    model, x = nn.Sequential(nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10)), cr.randn(16, 32)
+elif workload == "deep":
+    model = nn.Sequential(*[m for _ in range(10) for m in (nn.Linear(256, 256), nn.ReLU())], nn.Linear(256, 10))
+    x = cr.randn(64, 256)
+elif workload == "resnet":
+    class Block(nn.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
+            self.bn1, self.bn2 = nn.BatchNorm2d(cout), nn.BatchNorm2d(cout)
+            self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
+            self.down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout))
+        def forward(self, x):
+            out = self.bn2(self.conv2(self.bn1(self.conv1(x)).relu()))
+            return (out + self.down(x)).relu()
+    model = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), Block(16, 32, 2), Block(32, 64, 2),
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
+    x = cr.randn(32, 3, 32, 32)
 y = cr.randint(0, 10, (x.shape[0],))
 opt = optim.Adam(model.parameters(), lr=1e-3) if workload != "mlp" else optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
 for _ in range(2):
@@ -70,7 +89,7 @@ print(json.dumps([{k: d.get(k) for k in ("user_api", "internal_api", "filepath",
 """
 
 
-@pytest.mark.parametrize("workload", ["mlp", "cnn", "transformer", "recurrent"])
+@pytest.mark.parametrize("workload", ["mlp", "tiny", "cnn", "transformer", "deep", "resnet", "recurrent"])
 def test_a_training_step_uses_one_blas_thread_pool(workload):
     env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
     out = subprocess.run(
@@ -268,6 +287,7 @@ def test_gemm_plans_give_narrow_outputs_and_small_products_one_thread():
     assert threads.plan_gemm(16, 14400, 32) == 1  # a convolution's weight gradient: long k, small output
     assert threads.plan_gemm(64, 4096, 64) == 1
     assert threads.plan_gemm(64, 64, 64) == 1  # below OpenBLAS's own threshold
+    assert threads.plan_gemm(256, 64, 256) == 1  # x.T @ g over a small batch: wide output, short k
     if threads._contended() or threads.are_deterministic_algorithms_enabled():
         pytest.skip("the machine is busy right now: every call plans one thread")
     assert threads.plan_gemm(784, 128, 512) == cr.get_num_threads()

@@ -24,7 +24,9 @@ So chainrule:
    one-thread time from about 1M multiply-adds, and equal below); a GEMM
    whose output is under 128 x 128 (weight gradients of narrow layers: long
    k, small m and n) runs on one thread whatever its size (two threads took
-   1.2-3x as long); GEMV-shaped reductions (column sums), which never gained
+   1.2-3x as long), and so does a product over k < 128 into an output of at
+   least 128 x 128 (a linear layer's weight gradient over a small batch:
+   1.1-3.4x as long); GEMV-shaped reductions (column sums), which never gained
    from a second thread and lost up to 1.5x, always run on one.
 3. watches for a busy machine: every 0.2 s of BLAS work it reads how long the
    calling thread sat runnable but waiting for a CPU (Linux
@@ -366,15 +368,17 @@ def plan(work: int) -> int:
 
 
 def plan_gemm(m: int, k: int, n: int) -> int:
-    """``plan`` for one (m, k) @ (k, n) product: also one thread when the output is small in both directions.
+    """``plan`` for one (m, k) @ (k, n) product, with two more cases on one thread whatever their size.
 
-    OpenBLAS splits a product's output among its threads; an output under
+    OpenBLAS splits a product's output among its threads.  An output under
     128 rows and under 128 columns leaves each thread a sliver while all of
     them pack the long k dimension (a convolution's weight gradient, 16 x 32
     over k = 14,400, took 3x as long on two threads; 64 x 64 over k = 4,096,
-    1.3x), whatever the number of multiply-adds.
+    1.3x).  And a wide output over a short k (a linear layer's weight
+    gradient, ``x.T @ g`` over a batch of 16-96) is mostly writing, which two
+    threads did 1.1-3.4x slower (256 x 256 over k = 64: 1.35x).
     """
-    if m * k * n < SERIAL_WORK or (m < _NARROW and n < _NARROW):
+    if m * k * n < SERIAL_WORK or (m < _NARROW and n < _NARROW) or (k < _NARROW and m >= _NARROW and n >= _NARROW):
         return 1
     return plan(SERIAL_WORK)
 
