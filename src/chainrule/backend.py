@@ -286,12 +286,14 @@ def matmul(xp, a, b, out=None):
     straight to NumPy (this function is on every layer's path: the check is
     kept to a few attribute reads).
     """
-    if xp is np and a.ndim > 1 and b.ndim > 1 and (a.size * b.shape[-1] >= _BLAS_FLOOR or b.ndim > 2):
+    if xp is np and a.size * b.shape[-1] >= _BLAS_FLOOR:  # a product's multiply-adds, or more (batched b)
         return _large_matmul(a, b, out)
     return a @ b if out is None else xp.matmul(a, b, out=out)
 
 
 def _large_matmul(a, b, out):
+    if a.ndim < 2 or b.ndim < 2:  # matrix-vector products: NumPy's rules, OpenBLAS's own threads
+        return np.matmul(a, b, out=out)
     m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
     work = max(a.size * n, b.size * m)  # multiply-adds, batch dimensions included
     nthreads = _threads.plan_gemm(m, k, n)  # each matrix of a batch is its own BLAS call
