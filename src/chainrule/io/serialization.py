@@ -1,17 +1,34 @@
 """Tensors and nested state to safetensors files, and back, without pickle.
 
-``save(obj, path)`` accepts any nest of dicts, lists, tuples, numbers,
-strings, None, Tensors and NumPy arrays (a model's ``state_dict()``, an
-optimizer's, a whole training checkpoint).  The arrays go into one
-safetensors file; the structure, as JSON, goes into the file's metadata with
-a SHA-256 of every array, so a truncated or altered file is detected on load.
-Loading parses JSON and raw little-endian arrays only: nothing executes.
+``save(obj, path)`` accepts any nest of dicts (str or int keys), lists,
+tuples, None, bools, ints, floats, strings, Tensors, NumPy arrays and NumPy
+scalars (a model's ``state_dict()``, an optimizer's, a whole training
+checkpoint) and ``load`` gives back an equal object: the same types, keys,
+values, dtypes and shapes.  Anything else is refused with a ``TypeError``
+before a byte is written.
+
+The format (``chainrule/2``): the arrays are the tensors of one safetensors
+file; the structure is JSON in the file's metadata, in which every dict is
+tagged (``{"__dict__": [[key, value], ...]}``, so keys keep their type and a
+user's key can never be mistaken for a marker), tuples, tensors, arrays,
+NumPy scalars and non-finite floats are tagged too, and lists and plain
+scalars are JSON's own.  Array names are their paths (``model.fc.weight``),
+made unique where two paths print alike.
+
+Integrity: the metadata holds a SHA-256 of the whole file, computed with the
+digest's own 64 characters set to zeros; any change to any byte (an array, a
+dtype, the structure, a learning rate in the metadata, the header's layout)
+is detected on load with one ``CheckpointError``.  Loading parses JSON and
+raw little-endian arrays only: nothing executes, and memory is bounded by the
+file's size (safetensors checks every array against the bytes present).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +38,14 @@ from ..errors import ChainruleError
 from ..tensor import Tensor, _wrap
 from .atomic import atomic_write
 
-FORMAT = "chainrule/1"
+FORMAT = "chainrule/2"
+_LEGACY = "chainrule/1"
+_PENDING = "0" * 64  # the digest's place while the digest is computed
+_TAGS = ("__dict__", "__tuple__", "__tensor__", "__array__", "__scalar__", "__float__")
+_MAX_DEPTH = 200
+# the dtypes a safetensors file can hold (numpy's names); others are refused at save time
+_STORABLE = {"bool", "uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64"}
+_STORABLE |= {"float16", "float32", "float64", "complex64"}
 
 
 class CheckpointError(ChainruleError, ValueError):
@@ -29,136 +53,228 @@ class CheckpointError(ChainruleError, ValueError):
 
 
 def _safetensors():
-    try:
-        import safetensors.numpy as st  # noqa: PLC0415
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "saving and loading weights needs the safetensors package: pip install 'chainrule[train]'"
-        ) from exc
+    import safetensors.numpy as st  # noqa: PLC0415 - a core dependency; imported when a file is read or written
+
     return st
 
 
-def _contiguous(arr):
-    """C-contiguous, keeping 0-d arrays 0-d (np.ascontiguousarray alone makes them (1,))."""
+def _contiguous(arr, where: str):
+    """A C-contiguous, native-byte-order copy or view; 0-d stays 0-d.  Refuses dtypes safetensors cannot hold."""
+    if arr.dtype.name not in _STORABLE:
+        raise TypeError(
+            f"save: the array at '{where}' has dtype {arr.dtype}, which a safetensors file cannot hold "
+            f"(storable: {', '.join(sorted(_STORABLE))})"
+        )
+    if not arr.dtype.isnative:
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     return np.ascontiguousarray(arr).reshape(np.shape(arr))
 
 
-def _flatten(obj, arrays: dict, prefix: str):
-    """JSON-able structure with arrays replaced by {"__tensor__": key} references."""
-    if isinstance(obj, Tensor):
-        key = prefix or "tensor"
-        arrays[key] = _contiguous(backend.to_numpy(obj.data))
-        return {"__tensor__": key, "param": bool(obj._is_param)}
-    if isinstance(obj, np.ndarray):
-        key = prefix or "array"
-        arrays[key] = _contiguous(obj)
-        return {"__array__": key}
-    if isinstance(obj, dict):
+class _Encoder:
+    """obj -> JSON-able structure, collecting arrays under unique names."""
+
+    def __init__(self):
+        self.arrays: dict = {}
+
+    def _name(self, path: str) -> str:
+        name = path or "tensor"
+        if name in self.arrays:
+            n = 2
+            while f"{name}#{n}" in self.arrays:
+                n += 1
+            name = f"{name}#{n}"
+        return name
+
+    def _store(self, arr, path):
+        name = self._name(path)
+        self.arrays[name] = _contiguous(arr, path or "the top level")
+        return name
+
+    def encode(self, obj, path: str, depth: int = 0):
+        if depth > _MAX_DEPTH:
+            raise TypeError(f"save: the object is nested more than {_MAX_DEPTH} levels deep (at '{path}')")
+        if obj is None or type(obj) in (bool, str):
+            return obj
+        if type(obj) is int:
+            return obj
+        if type(obj) is float:
+            return obj if math.isfinite(obj) else {"__float__": repr(obj)}
+        if isinstance(obj, Tensor):
+            name = self._store(backend.to_numpy(obj.data), path)
+            node = {"__tensor__": name}
+            if obj._is_param:
+                node["param"] = True
+            return node
+        if isinstance(obj, np.ndarray):
+            return {"__array__": self._store(obj, path)}
+        if isinstance(obj, np.generic):
+            return {"__scalar__": self._store(np.asarray(obj), path)}
+        if isinstance(obj, dict):
+            items = []
+            for key, value in obj.items():
+                if type(key) not in (str, int):
+                    raise TypeError(
+                        f"save: dict keys must be str or int, got {type(key).__name__} {key!r} (at '{path}')"
+                    )
+                items.append([key, self.encode(value, f"{path}.{key}" if path else str(key), depth + 1)])
+            return {"__dict__": items}
+        if type(obj) in (list, tuple):
+            items = [self.encode(v, f"{path}.{i}" if path else str(i), depth + 1) for i, v in enumerate(obj)]
+            return {"__tuple__": items} if type(obj) is tuple else items
+        raise TypeError(f"save: cannot store a {type(obj).__name__} (at '{path or 'the top level'}') without pickle")
+
+
+def _decode(node, arrays: dict, as_tensors: bool, path: str = "", depth: int = 0):
+    """The inverse of ``_Encoder.encode``; any shape it does not know is a CheckpointError."""
+    if depth > _MAX_DEPTH + 1:
+        raise CheckpointError(f"the structure is nested more than {_MAX_DEPTH} levels deep")
+    if node is None or type(node) in (bool, int, float, str):
+        return node
+    if type(node) is list:
+        return [_decode(v, arrays, as_tensors, f"{path}.{i}", depth + 1) for i, v in enumerate(node)]
+    if type(node) is not dict or not node:
+        raise CheckpointError(f"unexpected {type(node).__name__} in the structure at '{path}'")
+    tag = next(iter(node))
+    if tag not in _TAGS:
+        raise CheckpointError(f"unknown entry {tag!r} in the structure at '{path}'")
+    value = node[tag]
+    if tag == "__dict__":
+        if type(value) is not list:
+            raise CheckpointError(f"a dict at '{path}' is not a list of pairs")
         out = {}
-        for k, v in obj.items():
-            if not isinstance(k, (str, int)):
-                raise TypeError(f"save: dict keys must be str or int, got {type(k).__name__}")
-            out[str(k)] = _flatten(v, arrays, f"{prefix}.{k}" if prefix else str(k))
-        keys = {str(k): type(k).__name__ for k in obj}
-        return {"__dict__": out, "__keytypes__": keys} if any(t == "int" for t in keys.values()) else out
-    if isinstance(obj, (list, tuple)):
-        items = [_flatten(v, arrays, f"{prefix}.{i}" if prefix else str(i)) for i, v in enumerate(obj)]
-        return {"__tuple__": items} if isinstance(obj, tuple) else items
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if obj is None or isinstance(obj, (bool, int, float, str)):
-        if isinstance(obj, float) and not np.isfinite(obj):
-            return {"__float__": repr(obj)}
-        return obj
-    raise TypeError(f"save: cannot store a {type(obj).__name__} (at '{prefix}') without pickle")
+        for pair in value:
+            if type(pair) is not list or len(pair) != 2 or type(pair[0]) not in (str, int) or pair[0] in out:
+                raise CheckpointError(f"a dict at '{path}' has a malformed or repeated key")
+            out[pair[0]] = _decode(pair[1], arrays, as_tensors, f"{path}.{pair[0]}", depth + 1)
+        return out
+    if tag == "__tuple__":
+        if type(value) is not list:
+            raise CheckpointError(f"a tuple at '{path}' is not a list")
+        return tuple(_decode(v, arrays, as_tensors, f"{path}.{i}", depth + 1) for i, v in enumerate(value))
+    if tag == "__float__":
+        if value not in ("nan", "inf", "-inf"):
+            raise CheckpointError(f"unexpected float {value!r} at '{path}'")
+        return float(value)
+    if type(value) is not str or value not in arrays:
+        raise CheckpointError(f"the structure names an array {value!r} (at '{path}') that the file does not hold")
+    arr = arrays[value]
+    if tag == "__array__":
+        return arr
+    if tag == "__scalar__":
+        if arr.ndim:
+            raise CheckpointError(f"the scalar at '{path}' is stored with shape {arr.shape}")
+        return arr[()]
+    if not as_tensors:
+        return arr
+    t = _wrap(arr)
+    if node.get("param") is True:
+        t._is_param = True
+    return t
 
 
-def _unflatten(node, arrays: dict, as_tensors: bool):
-    if isinstance(node, dict):
-        if "__tensor__" in node:
-            arr = arrays[node["__tensor__"]]
-            if not as_tensors:
-                return arr
-            t = _wrap(arr)
-            if node.get("param"):
-                t._is_param = True
-            return t
-        if "__array__" in node:
-            return arrays[node["__array__"]]
-        if "__tuple__" in node:
-            return tuple(_unflatten(v, arrays, as_tensors) for v in node["__tuple__"])
-        if "__float__" in node:
-            return float(node["__float__"])
-        if "__dict__" in node:
-            types = node["__keytypes__"]
-            return {
-                (int(k) if types.get(k) == "int" else k): _unflatten(v, arrays, as_tensors)
-                for k, v in node["__dict__"].items()
-            }
-        return {k: _unflatten(v, arrays, as_tensors) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_unflatten(v, arrays, as_tensors) for v in node]
-    return node
+def _header_span(raw: bytes) -> tuple[int, int]:
+    if len(raw) < 8:
+        raise CheckpointError("the file is shorter than a safetensors header; it may be truncated")
+    length = int.from_bytes(raw[:8], "little")
+    if length <= 0 or 8 + length > len(raw):
+        raise CheckpointError("its header length does not fit the file; it may be truncated")
+    return 8, 8 + length
 
 
-def _digest(arrays: dict) -> str:
-    h = hashlib.sha256()
-    for key in sorted(arrays):
-        arr = arrays[key]
-        h.update(key.encode())
-        h.update(str(arr.dtype).encode())
-        h.update(str(arr.shape).encode())
-        h.update(np.ascontiguousarray(arr).tobytes())
-    return h.hexdigest()
+_DIGEST_FIELD = re.compile(rb'"sha256"\s*:\s*"([0-9a-f]{64})"')
+
+
+def _file_digest(raw: bytes, start: int, end: int) -> tuple[str, str]:
+    """(the digest written in the header, the digest of the file with it zeroed) for a chainrule/2 file."""
+    found = list(_DIGEST_FIELD.finditer(raw, start, end))
+    if len(found) != 1:
+        raise CheckpointError("its header does not hold exactly one sha256 entry")
+    a, b = found[0].span(1)
+    written = raw[a:b].decode()
+    actual = hashlib.sha256(b"".join((raw[:a], _PENDING.encode(), raw[b:]))).hexdigest()
+    return written, actual
 
 
 def save(obj, path) -> Path:
-    """Write ``obj`` (tensors in any nest of dicts/lists) to ``path`` atomically."""
+    """Write ``obj`` (tensors in any nest of dicts/lists/tuples) to ``path`` atomically.
+
+    Raises ``TypeError`` (and writes nothing) for anything ``load`` could not
+    give back equal: other types, dict keys that are not str or int, dtypes
+    a safetensors file cannot hold, nests deeper than 200 levels.
+    """
     st = _safetensors()
-    arrays: dict = {}
-    structure = _flatten(obj, arrays, "")
-    metadata = {"format": FORMAT, "structure": json.dumps(structure), "sha256": _digest(arrays)}
-    payload = st.save(arrays, metadata=metadata)
-    return atomic_write(path, payload)
+    encoder = _Encoder()
+    structure = encoder.encode(obj, "")
+    metadata = {"format": FORMAT, "structure": json.dumps(structure, allow_nan=False), "sha256": _PENDING}
+    payload = st.save(encoder.arrays, metadata=metadata)
+    start, end = _header_span(payload)
+    field = _DIGEST_FIELD.search(payload, start, end)
+    a, b = field.span(1)
+    digest = hashlib.sha256(payload).hexdigest()  # the digest's place still holds the zeros
+    return atomic_write(path, b"".join((payload[:a], digest.encode(), payload[b:])))
 
 
 def _read(path):
+    """(raw bytes, arrays, metadata) of a safetensors file; CheckpointError if it is not one."""
     st = _safetensors()
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no such checkpoint file: {path}")
+        raise FileNotFoundError(f"no such file: {path}")
     raw = path.read_bytes()
     try:
+        start, end = _header_span(raw)
+        header = json.loads(raw[start:end])
+        if type(header) is not dict:
+            raise CheckpointError("its header is not a JSON object")
+        meta = header.get("__metadata__") or {}
+        if type(meta) is not dict or not all(type(v) is str for v in meta.values()):
+            raise CheckpointError("its metadata is not a table of strings")
         arrays = st.load(raw)
-        header_len = int.from_bytes(raw[:8], "little")
-        header = json.loads(raw[8 : 8 + header_len])
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path} is not a readable safetensors file: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - any parse failure means an unreadable file
         raise CheckpointError(f"{path} is not a readable safetensors file ({exc}); it may be truncated") from None
-    return arrays, header.get("__metadata__") or {}
+    return raw, arrays, meta
 
 
 def load(path, as_tensors: bool = True):
-    """Read what ``save`` wrote.  Raises CheckpointError for a truncated or altered file."""
-    arrays, meta = _read(path)
-    if meta.get("format") != FORMAT:
+    """Read what ``save`` wrote; ``as_tensors=False`` gives NumPy arrays where tensors were saved.
+
+    Raises ``CheckpointError`` for a file that is truncated, altered in any
+    byte, or not written by ``save``.
+    """
+    raw, arrays, meta = _read(path)
+    kind = meta.get("format")
+    if kind == _LEGACY:
+        raise CheckpointError(
+            f"{path} was written by an older chainrule (format {_LEGACY}, whose checksum covers only its arrays, "
+            "so altered metadata would go unnoticed); re-create it with this version"
+        )
+    if kind != FORMAT:
         raise CheckpointError(f"{path} was not written by chainrule.save (no '{FORMAT}' metadata)")
-    if _digest(arrays) != meta.get("sha256"):
-        raise CheckpointError(f"{path} is corrupted: its arrays do not match the checksum written with them")
+    start, end = _header_span(raw)
+    written, actual = _file_digest(raw, start, end)
+    if written != actual:
+        raise CheckpointError(f"{path} is corrupted or was edited: its contents do not match the checksum saved in it")
     try:
         structure = json.loads(meta["structure"])
-    except (KeyError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path} has unreadable metadata ({exc})") from None
-    return _unflatten(structure, arrays, as_tensors)
+        return _decode(structure, arrays, as_tensors)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path} has an unreadable structure: {exc}") from None
+    except (KeyError, ValueError, RecursionError) as exc:
+        raise CheckpointError(f"{path} has unreadable metadata ({type(exc).__name__}: {exc})") from None
 
 
 def save_file(tensors: dict, path, metadata: dict | None = None) -> Path:
     """A plain safetensors file of name -> tensor (readable by any safetensors reader)."""
     st = _safetensors()
-    arrays = {k: _contiguous(backend.to_numpy(v.data if isinstance(v, Tensor) else v)) for k, v in tensors.items()}
+    arrays = {
+        k: _contiguous(backend.to_numpy(v.data if isinstance(v, Tensor) else v), k) for k, v in tensors.items()
+    }
     return atomic_write(path, st.save(arrays, metadata=metadata))
 
 
 def load_file(path) -> dict:
     """name -> Tensor from any safetensors file (e.g. Hugging Face weights)."""
-    arrays, _ = _read(path)
+    _, arrays, _ = _read(path)
     return {k: _wrap(v) for k, v in arrays.items()}
