@@ -2,20 +2,26 @@
 
     chainrule train                      # the default recipe: a small CNN on the bundled digits
     chainrule train --recipe digits-mlp --epochs 20 --lr 0.01 --optimizer sgd --seed 1 --out runs/mlp
-    chainrule train --resume runs/x/checkpoint.safetensors
+    chainrule train --resume runs/x/checkpoint.safetensors            # the same run, from the file alone
+    chainrule train --resume runs/x/checkpoint.safetensors --epochs 30  # ... extended (a new cosine cycle)
     chainrule train --monitor            # gradient health: report, plot and one warning per problem
     chainrule train --find-lr            # learning-rate range test, then train with the suggested rate
     chainrule train --seeds 0,1,2        # restarts: the mean and spread of the test accuracy
     chainrule recipes                    # list the recipes
 
 Mistakes (an unknown option or recipe, a missing data directory, an
-unreadable checkpoint) print one line starting with ``error:`` and exit with
-a non-zero status.
+unreadable checkpoint, a flag that conflicts with the checkpoint being
+resumed, a run directory that holds another run, a full disk) print one line
+starting with ``error:`` and exit with a non-zero status.  A run's settings
+are resolved once (``chainrule.train.settings``) and saved in its
+checkpoints.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
+import math
 import sys
 import time
 from datetime import datetime
@@ -51,16 +57,25 @@ def _parser():
     train = sub.add_parser(
         "train", help="train a recipe (default: digits-cnn)", description="Train a recipe and report its test accuracy."
     )
-    train.add_argument("--recipe", default="digits-cnn", help=f"one of: {', '.join(RECIPES)} (default: digits-cnn)")
-    train.add_argument("--epochs", type=_positive_int, help="number of epochs (default: the recipe's)")
+    train.add_argument("--recipe", help=f"one of: {', '.join(RECIPES)} (default: digits-cnn)")
+    train.add_argument(
+        "--epochs", type=_positive_int, help="number of epochs (default: the recipe's; with --resume: the run's)"
+    )
     train.add_argument("--batch-size", type=_positive_int, help="batch size (default: the recipe's)")
     train.add_argument("--lr", type=_positive_float, help="learning rate (default: the recipe's)")
     train.add_argument("--optimizer", choices=OPTIMIZERS, help="optimizer (default: the recipe's)")
-    train.add_argument("--weight-decay", type=float, help="weight decay (default: the recipe's)")
-    train.add_argument("--seed", type=int, default=0, help="random seed for data split, init and shuffling (default 0)")
+    train.add_argument("--weight-decay", type=_nonnegative_float, help="weight decay (default: the recipe's)")
+    train.add_argument("--seed", type=_seed, help="random seed for data split, init and shuffling (default 0)")
     train.add_argument("--out", type=Path, help="run directory (default: runs/<recipe>-<time>)")
+    train.add_argument(
+        "--overwrite", action="store_true", help="replace the run already in --out (otherwise that is an error)"
+    )
     train.add_argument("--data", type=Path, help="data directory for recipes that read files (e.g. Fashion-MNIST)")
-    train.add_argument("--resume", type=Path, help="continue from this checkpoint.safetensors")
+    train.add_argument(
+        "--resume",
+        type=Path,
+        help="continue the run saved in this checkpoint.safetensors, with its recipe and settings",
+    )
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.add_argument("--no-plots", action="store_true", help="do not write loss/accuracy PNGs")
     train.add_argument(
@@ -89,7 +104,6 @@ def _parser():
     train.add_argument(
         "--nonfinite",
         choices=("skip", "raise", "step"),
-        default="skip",
         help="a step with NaN/inf gradients: skip it with a warning (default), stop, or step anyway",
     )
     sub.add_parser("recipes", help="list the recipes")
@@ -99,24 +113,54 @@ def _parser():
 
 
 def _positive_int(text):
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
     return value
 
 
+def _finite_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
 def _positive_float(text):
-    value = float(text)
+    value = _finite_float(text)
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
     return value
 
 
+def _nonnegative_float(text):
+    value = _finite_float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
+    return value
+
+
+def _seed(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"must be an integer from 0 to 2**63 - 1, got {text}")
+    return value
+
+
 def _seed_list(text):
     try:
-        seeds = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be comma-separated integers such as 0,1,2, got {text!r}") from None
+        seeds = [_seed(part) for part in text.split(",") if part.strip()]
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"must be comma-separated integers >= 0 such as 0,1,2, got {text!r}") from None
     if not seeds:
         raise argparse.ArgumentTypeError("needs at least one seed, such as 0,1,2")
     if len(set(seeds)) != len(seeds):
@@ -154,86 +198,155 @@ def cmd_recipes(out=None):
     return 0
 
 
+# what a run directory holds once a run has written to it
+RUN_FILES = ("checkpoint.safetensors", "metrics.jsonl", "best.safetensors", "result.txt", "result.json", "seeds.json")
+
+
+def _saved_run(path: Path):
+    """(settings dict, epochs done) from the checkpoint a run is to resume."""
+    from ..io import CheckpointError  # noqa: PLC0415
+    from .checkpoint import load_checkpoint  # noqa: PLC0415
+
+    if not path.is_file():
+        raise UsageError(f"checkpoint {path} does not exist")
+    try:
+        state = load_checkpoint(path, restore_rng=False)
+    except CheckpointError as exc:
+        raise UsageError(str(exc)) from None
+    extra = state.get("extra")
+    run = extra.get("run") if isinstance(extra, dict) else None
+    if run is None:
+        raise UsageError(
+            f"{path} holds no run settings (it was not written by 'chainrule train'), so it cannot be resumed from "
+            "the file alone"
+        )
+    epoch = state.get("epoch")
+    if type(epoch) is not int or epoch < 0:
+        raise UsageError(f"{path} records an invalid epoch {epoch!r}")
+    return run, epoch
+
+
+def _run_directory(args, recipe_name: str) -> Path:
+    """The run directory: --out, the resumed checkpoint's folder, or a new runs/<recipe>-<time>.
+
+    A directory that already holds a run is never written into without being asked: resuming that run
+    (--resume its checkpoint) or --overwrite, which removes the earlier run's files first.
+    """
+    if args.out is not None:
+        run_dir = args.out
+    elif args.resume is not None:
+        run_dir = args.resume.parent
+    else:
+        run_dir = Path("runs") / f"{recipe_name}-{datetime.now():%Y%m%d-%H%M%S}"
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UsageError(f"--out {run_dir} is a file, not a directory")
+    resuming_here = args.resume is not None and args.resume.resolve().parent == run_dir.resolve()
+    earlier = [name for name in RUN_FILES if (run_dir / name).exists()] if run_dir.is_dir() else []
+    if earlier and not resuming_here:
+        if not args.overwrite:
+            raise UsageError(
+                f"{run_dir} already holds a run ({', '.join(earlier)}); continue it with --resume "
+                f"{run_dir / 'checkpoint.safetensors'}, choose another --out, or pass --overwrite to replace it"
+            )
+        for name in earlier:
+            (run_dir / name).unlink()
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create the run directory {run_dir}: {exc.strerror or exc}") from None
+    return run_dir
+
+
 def cmd_train(args):
     from .recipes import RECIPES  # noqa: PLC0415
+    from .settings import SettingsError, resolve  # noqa: PLC0415
 
-    if args.recipe not in RECIPES:
-        raise UsageError(f"unknown recipe {args.recipe!r}; run 'chainrule recipes' to list them")
-    r = RECIPES[args.recipe]
+    if args.resume is not None and (args.seeds or args.find_lr):
+        raise UsageError("--resume continues one run; it cannot be combined with --seeds or --find-lr")
+    if args.find_lr and args.lr is not None:
+        raise UsageError("--find-lr chooses the learning rate; drop --lr (or drop --find-lr)")
+    saved, done = (None, 0) if args.resume is None else _saved_run(args.resume)
+    name = args.recipe or (saved.get("recipe") if isinstance(saved, dict) else None) or "digits-cnn"
+    if args.recipe is None and saved is not None and name not in RECIPES:
+        raise UsageError(f"the checkpoint's recipe {name!r} is not one this version knows")
+    if name not in RECIPES:
+        raise UsageError(f"unknown recipe {name!r}; run 'chainrule recipes' to list them")
+    r = RECIPES[name]
+    if args.data is not None and not args.data.is_dir() and not (r.run is not None and args.data.is_file()):
+        raise UsageError(f"data directory {args.data} does not exist")
+    try:
+        settings = resolve(args, r, saved, done)
+    except SettingsError as exc:
+        raise UsageError(str(exc)) from None
+    data = Path(settings.data) if settings.data is not None else None
     if r.run is not None:
         flags = {"--monitor": args.monitor, "--find-lr": args.find_lr, "--seeds": args.seeds}
         used = [flag for flag, value in flags.items() if value]
         if used:
             raise UsageError(f"recipe {r.name} runs its own training loop; {', '.join(used)} apply to the others")
+        args.out = _run_directory(args, r.name)
+        # the recipe's own loop reads args: give it the resolved settings
+        args.epochs, args.batch_size, args.lr = settings.epochs, settings.batch_size, settings.lr
+        args.weight_decay, args.seed, args.data = settings.weight_decay, settings.seed, data
+        args.optimizer = settings.optimizer if settings.optimizer in OPTIMIZERS else None
+        args.run_settings = settings
         return r.run(args, r)
-    if args.data is not None and not args.data.is_dir():
-        raise UsageError(f"data directory {args.data} does not exist")
-    ok, reason = r.available(args.data)
+    ok, reason = r.available(data)
     if not ok:
         raise UsageError(reason)
-    if args.resume is not None and not args.resume.is_file():
-        raise UsageError(f"checkpoint {args.resume} does not exist")
-    if args.resume is not None and (args.seeds or args.find_lr):
-        raise UsageError("--resume continues one run; it cannot be combined with --seeds or --find-lr")
-    if args.find_lr and args.lr is not None:
-        raise UsageError("--find-lr chooses the learning rate; drop --lr (or drop --find-lr)")
-    run_dir = args.out or Path("runs") / f"{r.name}-{datetime.now():%Y%m%d-%H%M%S}"
-    if args.resume is not None and args.out is None:
-        run_dir = args.resume.parent
-    run_dir.mkdir(parents=True, exist_ok=True)
-    seeds = args.seeds or [args.seed]
-    lr = args.lr or r.lr
+    run_dir = _run_directory(args, r.name)
+    seeds = args.seeds or [settings.seed]
     if args.find_lr:
-        lr = _find_lr(args, r, seeds[0], run_dir)
+        settings.lr = _find_lr(args, r, settings, seeds[0], run_dir)
     if args.seeds is None:
-        _train_one(args, r, args.seed, run_dir, lr)
+        _train_one(args, r, settings, run_dir)
         return 0
     results = []
     for seed in seeds:
         print(f"--- seed {seed} ---")
-        results.append(_train_one(args, r, seed, run_dir / f"seed-{seed}", lr))
+        settings.seed = seed
+        results.append(_train_one(args, r, settings, run_dir / f"seed-{seed}"))
     _report_seeds(seeds, results, run_dir)
     return 0
 
 
-def _build(args, r, seed, lr):
-    """The recipe's data, model, optimizer, scheduler and loaders, all drawn from ``seed``."""
+def _build(args, r, settings):
+    """The recipe's data, model, optimizer, scheduler and loaders, all drawn from ``settings.seed``."""
     import chainrule as cr  # noqa: PLC0415
 
     from ..data import DataLoader  # noqa: PLC0415
+    from .settings import CosineCycles  # noqa: PLC0415
 
-    epochs = args.epochs or r.epochs
-    batch_size = args.batch_size or r.batch_size
-    opt_name = args.optimizer or r.optimizer
-    weight_decay = r.weight_decay if args.weight_decay is None else args.weight_decay
+    seed = settings.seed
     cr.manual_seed(seed)
-    train_ds, val_ds, test_ds = r.build_data(seed, args.data)
+    data = Path(settings.data) if settings.data is not None else None
+    train_ds, val_ds, test_ds = r.build_data(seed, data)
     model = r.build_model()
-    optimizer = make_optimizer(opt_name, model.parameters(), lr, weight_decay)
-    scheduler = None
-    if r.scheduler == "cosine":
-        scheduler = cr.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+    optimizer = make_optimizer(settings.optimizer, model.parameters(), settings.lr, settings.weight_decay)
+    scheduler = CosineCycles(optimizer, settings.schedule) if r.scheduler == "cosine" else None
     loader_gen = cr.Generator().manual_seed(seed + 1)
     loaders = (
-        DataLoader(train_ds, batch_size=batch_size, shuffle=True, generator=loader_gen),
+        DataLoader(train_ds, batch_size=settings.batch_size, shuffle=True, generator=loader_gen),
         DataLoader(val_ds, batch_size=512),
         DataLoader(test_ds, batch_size=512),
     )
     if args.distributed:  # data parallel: the model averages gradients over ranks, each rank reads its shard
         from ..distributed.cli import distribute  # noqa: PLC0415
 
-        model, loaders = distribute(model, train_ds, val_ds, test_ds, batch_size, seed + 1)
+        model, loaders = distribute(model, train_ds, val_ds, test_ds, settings.batch_size, seed + 1)
     sizes = (len(train_ds), len(val_ds), len(test_ds))
-    return model, optimizer, scheduler, loaders, sizes, (epochs, batch_size, opt_name)
+    return model, optimizer, scheduler, loaders, sizes
 
 
-def _find_lr(args, r, seed, run_dir) -> float:
+def _find_lr(args, r, settings, seed, run_dir) -> float:
     """The learning-rate range test on a throwaway copy of the run; writes lr_finder.png/.json, returns the rate."""
+    from dataclasses import replace  # noqa: PLC0415
+
     from ..diagnostics import lr_finder  # noqa: PLC0415
     from ..nn import functional as F  # noqa: PLC0415
 
-    model, optimizer, _, (train_loader, _, _), _, (_, _, opt_name) = _build(args, r, seed, r.lr)
-    print(f"learning-rate range test: {args.find_lr_steps} steps of {opt_name}, 1e-7 to 10")
+    model, optimizer, _, (train_loader, _, _), _ = _build(args, r, replace(settings, seed=seed))
+    print(f"learning-rate range test: {args.find_lr_steps} steps of {settings.optimizer}, 1e-7 to 10")
     result = lr_finder(model, optimizer, F.cross_entropy, train_loader, steps=args.find_lr_steps)
     written = result.save(run_dir, plot=not args.no_plots)
     print(
@@ -243,7 +356,7 @@ def _find_lr(args, r, seed, run_dir) -> float:
     return float(f"{result.suggestion:.3g}")
 
 
-def _train_one(args, r, seed, run_dir, lr) -> dict:
+def _train_one(args, r, settings, run_dir) -> dict:
     """One training run into ``run_dir``; prints and returns the test loss and accuracy."""
     import chainrule as cr  # noqa: PLC0415
 
@@ -252,13 +365,14 @@ def _train_one(args, r, seed, run_dir, lr) -> dict:
     from .metrics import accuracy  # noqa: PLC0415
     from .trainer import Trainer  # noqa: PLC0415
 
-    model, optimizer, scheduler, loaders, sizes, (epochs, batch_size, opt_name) = _build(args, r, seed, lr)
+    model, optimizer, scheduler, loaders, sizes = _build(args, r, settings)
     train_loader, val_loader, test_loader = loaders
     run_dir.mkdir(parents=True, exist_ok=True)
+    epochs = settings.epochs
     print(
         f"recipe {r.name}: {sizes[0]} train / {sizes[1]} val / {sizes[2]} test samples; "
-        f"{sum(p.numel() for p in model.parameters()):,} parameters; {opt_name} lr {lr}, batch {batch_size}, "
-        f"{epochs} epochs; run directory {run_dir}"
+        f"{sum(p.numel() for p in model.parameters()):,} parameters; {settings.optimizer} lr {settings.lr}, "
+        f"batch {settings.batch_size}, {epochs} epochs; run directory {run_dir}"
     )
     monitor = None
     if args.monitor is not None:
@@ -282,10 +396,11 @@ def _train_one(args, r, seed, run_dir, lr) -> dict:
         callbacks=[KeepBest("val_accuracy", "max")],
         progress=not args.no_progress,
         plots=not args.no_plots,
-        grad_clip=args.grad_clip,
-        nonfinite=args.nonfinite,
+        grad_clip=settings.grad_clip,
+        nonfinite=settings.nonfinite,
         monitor=monitor,
         distributed=distributed,
+        run_settings=settings.to_dict(),
     )
     began = time.perf_counter()
     try:
@@ -310,7 +425,7 @@ def _train_one(args, r, seed, run_dir, lr) -> dict:
         problems = ", ".join(monitor.first_issues) or "none"
         print(f"gradient health ({problems}): {run_dir / 'gradient_report.txt'}")
     print(f"run directory: {run_dir}")
-    return {"seed": seed, **result, "seconds": seconds}
+    return {"seed": settings.seed, **result, "seconds": seconds}
 
 
 def _report_seeds(seeds, results, run_dir) -> None:
@@ -362,6 +477,18 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # the environment, not the code: a full disk, a read-only or vanished directory
+        if exc.errno not in _ENVIRONMENT_ERRNOS:
+            raise
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
+
+
+_ENVIRONMENT_ERRNOS = {
+    errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOENT, errno.EIO, errno.ENOTDIR,
+    errno.EISDIR, errno.ENAMETOOLONG, errno.EMFILE, errno.ENFILE, errno.EFBIG,
+}
 
 
 if __name__ == "__main__":

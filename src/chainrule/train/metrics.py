@@ -17,16 +17,17 @@ def accuracy(output, target) -> float:
 
 
 class MetricsLog:
-    """Appends one JSON object per epoch to ``metrics.jsonl`` (flushed each time)."""
+    """``metrics.jsonl``: one JSON object per epoch, the whole file rewritten atomically each time."""
 
     def __init__(self, path):
         self.path = Path(path)
 
-    def append(self, record: dict) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a") as f:
-            f.write(json.dumps({k: _plain(v) for k, v in record.items()}) + "\n")
-            f.flush()
+    def write(self, records) -> None:
+        """Replace the log with ``records`` (the trainer's history: the epochs its checkpoint holds)."""
+        from ..io import atomic_write  # noqa: PLC0415
+
+        text = "".join(json.dumps({k: _plain(v) for k, v in record.items()}) + "\n" for record in records)
+        atomic_write(self.path, text.encode())
 
     def read(self) -> list:
         if not self.path.exists():

@@ -74,6 +74,12 @@ def _optimizer(args, model, lr):
     return dense_optimizer(args.optimizer, model.parameters(), lr, 0.0), f"{args.optimizer} (dense tables)"
 
 
+def _settings(args):
+    """The run's settings for its checkpoints (``chainrule train`` resolves them; None when called otherwise)."""
+    settings = getattr(args, "run_settings", None)
+    return settings.to_dict() if settings is not None else None
+
+
 def _fit(trainer, epochs, resume):
     from ..io import CheckpointError  # noqa: PLC0415
 
@@ -187,6 +193,7 @@ def _run_mf(args, r):
         callbacks=[_ValidationRMSE(val, clip), KeepBest("val_rmse", "min")],
         progress=not args.no_progress,
         plots=not args.no_plots,
+        run_settings=_settings(args),
     )
     seconds = _fit(trainer, epochs, args.resume)  # threads: chainrule.threads sizes each GEMM
     _restore_best(model, run_dir)
@@ -269,6 +276,7 @@ def _run_ncf(args, r):
         callbacks=[_ValidationRanking(val_users, val_items, 10), KeepBest("val_hr@10", "max")],
         progress=not args.no_progress,
         plots=not args.no_plots,
+        run_settings=_settings(args),
     )
     seconds = _fit(trainer, epochs, args.resume)  # threads: chainrule.threads sizes each GEMM
     _restore_best(model, run_dir)

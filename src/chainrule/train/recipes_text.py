@@ -157,6 +157,7 @@ def fine_tune(
     progress: bool = True,
     plots: bool = True,
     log=print,
+    run_settings: dict | None = None,
 ) -> dict:
     """Fine-tune a BERT-family encoder with a 2-class head on Rotten Tomatoes; returns the results.
 
@@ -236,6 +237,7 @@ def fine_tune(
         scheduler_interval=interval,
         log=trainer_log,
         plots=plots,
+        run_settings=run_settings,
     )
     trainer.fit(epochs, resume=resume)
     seconds = time.perf_counter() - began
@@ -292,6 +294,7 @@ def _run(freeze_encoder: bool):
                 resume=args.resume,
                 progress=not args.no_progress,
                 plots=not args.no_plots,
+                run_settings=args.run_settings.to_dict() if getattr(args, "run_settings", None) else None,
             )
         except cr.io.CheckpointError as exc:
             raise UsageError(str(exc)) from None

@@ -6,9 +6,11 @@
                       metrics={"accuracy": accuracy}, run_dir="runs/digits")
     history = trainer.fit(epochs=10)
 
-After every epoch the trainer evaluates, appends a line to
-``run_dir/metrics.jsonl`` and writes ``run_dir/checkpoint.safetensors`` (model, optimizer, scheduler, RNG state,
-epoch, history, callback state); at the end it draws ``loss.png`` and
+After every epoch the trainer evaluates, writes ``run_dir/checkpoint.safetensors``
+(model, optimizer, scheduler, RNG state, epoch, history, callback state, and
+the run's settings when given) and then rewrites ``run_dir/metrics.jsonl``
+from that history (both atomically, in that order, so the log never holds an
+epoch the checkpoint lacks); at the end it draws ``loss.png`` and
 ``accuracy.png``.  ``fit(epochs, resume=path)`` continues from
 such a checkpoint and ends with bit-for-bit the weights an uninterrupted run
 would have: every source of randomness (the default generator, the loader's
@@ -96,6 +98,7 @@ class Trainer:
         nonfinite: str = "skip",
         monitor=None,
         distributed=None,
+        run_settings: dict | None = None,
     ):
         self.distributed = distributed
         if distributed is not None and not distributed.is_main:
@@ -124,6 +127,7 @@ class Trainer:
         self.should_stop = False
         self.metrics_log = MetricsLog(self.run_dir / "metrics.jsonl") if self.run_dir else None
         self.nonfinite = nonfinite
+        self.run_settings = run_settings
         self.monitor = monitor
         if monitor is not None and monitor.on_issue is not None:
             monitor.on_issue = self._on_gradient_issue
@@ -308,8 +312,10 @@ class Trainer:
             for cb in self.callbacks:
                 cb.on_epoch_end(self, record)
             if self.run_dir is not None:
-                self.metrics_log.append(record)
+                # the checkpoint first, then the log rewritten from the checkpoint's history: whenever the process
+                # dies, the log holds no epoch the checkpoint lacks (resume rewrites it from the checkpoint)
                 self.save_checkpoint(self.checkpoint_path)
+                self.metrics_log.write(self.history)
             if self.should_stop:
                 break
         if self.run_dir is not None and self.plots:
@@ -324,6 +330,8 @@ class Trainer:
 
     def save_checkpoint(self, path) -> Path:
         extra = {"history": self.history, "callbacks": [cb.state_dict() for cb in self.callbacks]}
+        if self.run_settings is not None:
+            extra["run"] = self.run_settings
         return save_checkpoint(path, self.model, self.optimizer, self.scheduler, self.epoch, extra, self._generators())
 
     def resume(self, path) -> int:
@@ -334,6 +342,8 @@ class Trainer:
         for cb, cb_state in zip(self.callbacks, extra.get("callbacks", [])):
             cb.load_state_dict(cb_state)
         self.epoch = int(state["epoch"])
+        if self.metrics_log is not None:
+            self.metrics_log.write(self.history)  # drop epochs logged after the checkpoint was written
         return self.epoch
 
 
