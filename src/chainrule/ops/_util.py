@@ -69,3 +69,25 @@ def float_input(x: Tensor, op: str) -> Tensor:
 def check_float(x: Tensor, op: str) -> None:
     if x.data.dtype.kind != "f":
         raise DTypeError(f"{op}: expected a floating point tensor, got {x.data.dtype}")
+
+
+def is_half(dtype) -> bool:
+    """float16 (or ml_dtypes' bfloat16): reductions and losses over it run in float32, as PyTorch's do.
+
+    PyTorch accumulates half-precision reductions in float32 and forms divisors
+    (element counts, weight sums) in float32 too; float16 itself overflows past
+    65504, so a sum of 70,000 ones or a mean's ``1 / count`` cannot be held in it.
+    """
+    return dtype.itemsize == 2 and (dtype.kind == "f" or dtype.name == "bfloat16")
+
+
+def in_float32(fn, x: Tensor, *args, **kwargs) -> Tensor:
+    """``fn(x, ...)`` computed on x cast to float32, the result cast back to x's dtype (differentiably).
+
+    For half-precision inputs: the forward and, through the two casts, the
+    backward and any higher derivative run in float32 and round once at the end.
+    """
+    from .elementwise import to_dtype  # noqa: PLC0415
+
+    dtype = x.data.dtype
+    return to_dtype(fn(to_dtype(x, np.float32), *args, **kwargs), dtype)

@@ -503,7 +503,7 @@ def batch_norm_eval(x: Tensor, running_mean, running_var, eps: float, view, weig
     """Normalize x (N, C, *) with the fixed per-channel statistics ``running_mean``/``running_var`` (arrays)."""
     xp = array_module(x.data)
     dtype = x.data.dtype
-    inv_std = (1.0 / xp.sqrt(running_var + eps)).astype(dtype, copy=False)
+    inv_std = (1.0 / xp.sqrt(running_var.astype(dtype, copy=False) + eps)).astype(dtype, copy=False)
     offset = -(running_mean.astype(dtype, copy=False) * inv_std)
     param_axes, sums = _layout(x.data.ndim, (), tuple(view))
     spec = (tuple(view), param_axes, weight is not None, bias is not None, sums[2:], inv_std, offset)

@@ -2,6 +2,9 @@
 
 Both subtract the maximum before exponentiating, so large logits do not
 overflow; log_softmax never takes the log of a rounded-to-zero probability.
+Half-precision inputs are computed in float32 and rounded once (PyTorch's
+kernels accumulate them in float32 too): a float16 sum of exponentials
+overflows past 65504 terms, and log_softmax's backward sums the gradient.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from ..amp.autocast import autocast_state, cast_to_float32
 from ..autograd.graph import apply1, primitive
 from ..backend import get_default_dtype
 from ..tensor import Tensor
-from ._util import normalize_dim
+from ._util import in_float32, is_half, normalize_dim
 
 
 @primitive("softmax", save_output=True)
@@ -53,6 +56,8 @@ def softmax(x: Tensor, dim: int, dtype=None) -> Tensor:
     x = x.to(dtype) if dtype is not None else _float(x)
     if autocast_state() is not None:
         (x,) = cast_to_float32(x)
+    if is_half(x.data.dtype):
+        return in_float32(softmax, x, dim)
     return apply1(_softmax, x, normalize_dim(dim, x.data.ndim, "softmax"))
 
 
@@ -61,4 +66,6 @@ def log_softmax(x: Tensor, dim: int, dtype=None) -> Tensor:
     x = x.to(dtype) if dtype is not None else _float(x)
     if autocast_state() is not None:
         (x,) = cast_to_float32(x)
+    if is_half(x.data.dtype):
+        return in_float32(log_softmax, x, dim)
     return apply1(_log_softmax, x, normalize_dim(dim, x.data.ndim, "log_softmax"))

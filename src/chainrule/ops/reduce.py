@@ -1,5 +1,10 @@
 """Reductions along dimensions.
 
+Half precision (float16, bfloat16): every reduction that adds, multiplies or
+divides (sum, mean, var, std, norm, logsumexp, prod, cumsum) computes in
+float32 and rounds to the input's dtype once, as PyTorch accumulates them;
+max/min only select and stay in the input's dtype.
+
 ``dim`` is an int, a tuple of ints, or None (all dimensions); ``keepdim``
 keeps reduced dimensions as size 1, as in PyTorch.
 
@@ -21,7 +26,7 @@ from ..autograd.mode import grad_enabled
 from ..backend import array_module, get_default_dtype
 from ..errors import ShapeError
 from ..tensor import Tensor, _wrap
-from ._util import normalize_dim, normalize_dims
+from ._util import in_float32, is_half, normalize_dim, normalize_dims
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
 
@@ -226,17 +231,26 @@ def _float(x: Tensor) -> Tensor:
 
 def sum(x: Tensor, dim=None, keepdim=False, dtype=None):  # noqa: A001 - PyTorch's name
     """Sum over ``dim`` (all by default).  Integer and bool tensors sum to int64."""
-    axis = normalize_dims(dim, x.data.ndim, "sum")
+    data = x.data
+    axis = normalize_dims(dim, data.ndim, "sum")
     if dtype is not None:
         x = x.to(dtype)
-    elif x.data.dtype.kind in "biu":
-        x = _wrap(x.data.astype(np.int64))
-    return apply1(_sum, x, axis, bool(keepdim), x.data.shape)
+        data = x.data
+    dt = data.dtype
+    if dt.kind in "biu":
+        if dtype is None:
+            x = _wrap(data.astype(np.int64))
+    elif dt.itemsize == 2 and is_half(dt):  # the size test first: one attribute read on the float32 path
+        return in_float32(sum, x, dim, keepdim)
+    return apply1(_sum, x, axis, bool(keepdim), data.shape)
 
 
 def mean(x: Tensor, dim=None, keepdim=False, dtype=None):
     axis = normalize_dims(dim, x.data.ndim, "mean")
     x = x.to(dtype) if dtype is not None else _float(x)
+    dt = x.data.dtype
+    if dt.itemsize == 2 and is_half(dt):
+        return in_float32(mean, x, dim, keepdim)  # 1 / count is not a float16 past 65504 elements
     return apply1(_mean, x, axis, bool(keepdim), x.data.shape)
 
 
@@ -245,6 +259,8 @@ def var(x: Tensor, dim=None, unbiased=None, keepdim=False, correction=None):
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
     x = _float(x)
+    if is_half(x.data.dtype):
+        return in_float32(var, x, dim, unbiased, keepdim, correction)
     axis = normalize_dims(dim, x.data.ndim, "var")
     n = _count(x.data.shape, axis)
     centered = x - mean(x, dim=axis, keepdim=True)
@@ -257,6 +273,8 @@ def var(x: Tensor, dim=None, unbiased=None, keepdim=False, correction=None):
 
 def std(x: Tensor, dim=None, unbiased=None, keepdim=False, correction=None):
     """Standard deviation; where the variance is 0 its subgradient is 0, as in PyTorch (not sqrt's inf * 0 = NaN)."""
+    if is_half(x.data.dtype):
+        return in_float32(std, x, dim, unbiased, keepdim, correction)
     v = var(x, dim=dim, unbiased=unbiased, keepdim=keepdim, correction=correction)
     zero = array_module(v.data).asarray(v.data == 0)
     if not zero.any():
@@ -338,13 +356,20 @@ def argmin(x: Tensor, dim=None, keepdim=False) -> Tensor:
 def logsumexp(x: Tensor, dim, keepdim=False):
     """log(sum(exp(x))) over ``dim``, computed without overflow."""
     axis = normalize_dims(dim, x.data.ndim, "logsumexp")
-    return apply1(_logsumexp, _float(x), axis, bool(keepdim))
+    x = _float(x)
+    if is_half(x.data.dtype):
+        # PyTorch sums exp(x - max) in the input's dtype, so 70,000 equal float16 logits give inf there
+        return in_float32(logsumexp, x, dim, keepdim)
+    return apply1(_logsumexp, x, axis, bool(keepdim))
 
 
 def prod(x: Tensor, dim=None, keepdim=False):
     """Product over one dimension (or all).  The gradient is exact even with zeros."""
     axis = None if dim is None else normalize_dim(dim, x.data.ndim, "prod")
-    return apply1(_prod, _float(x), axis, bool(keepdim))
+    x = _float(x)
+    if is_half(x.data.dtype):
+        return in_float32(prod, x, dim, keepdim)
+    return apply1(_prod, x, axis, bool(keepdim))
 
 
 def norm(x: Tensor, p="fro", dim=None, keepdim=False):
@@ -353,6 +378,8 @@ def norm(x: Tensor, p="fro", dim=None, keepdim=False):
     The 2-norm's subgradient at zero is zero.
     """
     x = _float(x)
+    if is_half(x.data.dtype):
+        return in_float32(norm, x, p, dim, keepdim)  # x * x overflows float16 from |x| = 256
     axis = normalize_dims(dim, x.data.ndim, "norm")
     if p in ("fro", 2, 2.0):
         return apply1(_norm2, x, axis, bool(keepdim))
@@ -373,6 +400,8 @@ def cumsum(x: Tensor, dim: int, dtype=None):
     axis = normalize_dim(dim, x.data.ndim, "cumsum")
     if dtype is not None:
         x = x.to(dtype)
+    if is_half(x.data.dtype):
+        return in_float32(cumsum, x, dim)  # a float16 running sum stops growing once a step is below its spacing
     return apply1(_cumsum, x, axis)
 
 

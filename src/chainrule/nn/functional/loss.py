@@ -17,16 +17,27 @@ Where chainrule differs from PyTorch on purpose:
   positional order fails loudly instead of binding the wrong argument.
 * Constant ``weight`` / ``pos_weight`` tensors are converted to the input's
   float dtype (they carry no gradient in PyTorch either).
+
+Half precision: a float16 (or bfloat16) input, with its target when that has
+the same dtype, is computed in float32 and the loss rounded to the input's
+dtype once (the gradient likewise), as PyTorch accumulates it.  The element
+count of a ``'mean'`` alone passes float16's 65504 at 65,505 elements, and a
+float16 sum of per-element losses overflows far sooner.  Where PyTorch's own
+float16 result overflows (cross-entropy and NLL over tens of thousands of
+rows), chainrule's is finite and matches the float64 value.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
 from ...amp.autocast import autocast_state, cast_to_float32
 from ...backend import array_module
 from ...errors import DTypeError, IndexingError, ShapeError
-from ...ops.elementwise import clamp, log, masked_fill, where
+from ...ops._util import is_half
+from ...ops.elementwise import clamp, log, masked_fill, to_dtype, where
 from ...ops.loss import (
     bce_with_logits_elementwise,
     binary_cross_entropy_elementwise,
@@ -60,6 +71,39 @@ def _check_reduction(reduction, name, allowed=_REDUCTIONS):
     if reduction not in allowed:
         choices = ", ".join(repr(r) for r in allowed)
         raise ValueError(f"{name}: {reduction!r} is not a valid value for reduction (expected one of {choices})")
+
+
+def _half_in_float32(*names):
+    """Run the loss in float32 when its tensors ``names`` (input, target, ...) share one half-precision dtype.
+
+    The loss comes back in that dtype.  Mixed dtypes are left to the loss
+    (which refuses them), and so is autocast (whose losses return float32).
+    Constant weights follow the input's dtype inside the loss.
+    """
+
+    def decorate(loss_fn):
+        count = len(names)
+
+        @functools.wraps(loss_fn)
+        def wrapper(*args, **kwargs):
+            first = args[0] if args else kwargs.get(names[0])
+            if type(first) is not Tensor or not is_half(first.data.dtype) or autocast_state() is not None:
+                return loss_fn(*args, **kwargs)
+            dtype = first.data.dtype
+            given = list(args[:count]) + [kwargs[n] for n in names[len(args) :] if n in kwargs]
+            if any(type(t) is Tensor and t.data.dtype.kind == "f" and t.data.dtype != dtype for t in given):
+                return loss_fn(*args, **kwargs)
+
+            def wide(t):
+                return to_dtype(t, np.float32) if type(t) is Tensor and t.data.dtype == dtype else t
+
+            args = tuple(wide(a) for a in args[:count]) + args[count:]
+            kwargs = {k: wide(v) if k in names else v for k, v in kwargs.items()}
+            return to_dtype(loss_fn(*args, **kwargs), dtype)
+
+        return wrapper
+
+    return decorate
 
 
 def _reduce(loss: Tensor, reduction: str) -> Tensor:
@@ -109,6 +153,7 @@ def _constant(value, like: Tensor, what, name):
 # regression losses
 
 
+@_half_in_float32("input", "target")
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002
     """Mean squared error: ``(input - target)**2``, reduced.  Shapes: input and target the same, any shape."""
     if autocast_state() is not None:
@@ -119,6 +164,7 @@ def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor: 
     return _reduce(diff * diff, reduction)
 
 
+@_half_in_float32("input", "target")
 def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002
     """Mean absolute error: ``|input - target|``, reduced (gradient 0 where they are equal, as in PyTorch)."""
     _check_reduction(reduction, "l1_loss")
@@ -126,6 +172,7 @@ def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  
     return _reduce((input - target).abs(), reduction)
 
 
+@_half_in_float32("input", "target")
 def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean", beta: float = 1.0) -> Tensor:  # noqa: A002
     """``0.5 d**2 / beta`` where ``d = |input - target| < beta``, else ``d - 0.5 beta``; ``beta=0`` is L1."""
     _check_reduction(reduction, "smooth_l1_loss")
@@ -141,6 +188,7 @@ def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean", beta:
     return _reduce(loss, reduction)
 
 
+@_half_in_float32("input", "target")
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0) -> Tensor:  # noqa: A002
     """``0.5 d**2`` where ``d = |input - target| < delta``, else ``delta (d - 0.5 delta)``.
 
@@ -219,6 +267,7 @@ def _weighted_mean(loss: Tensor, target_arr, weight_arr, ignore_index) -> Tensor
     return summed / total
 
 
+@_half_in_float32("input", "target")
 def cross_entropy(
     input: Tensor,  # noqa: A002
     target,
@@ -300,6 +349,7 @@ def _cross_entropy_probs(inp, target, weight_arr, ignore_index, reduction, smoot
     return total / count if count else total * float("nan")
 
 
+@_half_in_float32("input", "target")
 def nll_loss(
     input: Tensor,  # noqa: A002
     target,
@@ -344,6 +394,7 @@ def nll_loss(
 # binary classification
 
 
+@_half_in_float32("input", "target")
 def binary_cross_entropy(input: Tensor, target: Tensor, weight=None, *, reduction: str = "mean") -> Tensor:  # noqa: A002
     """``-w (t log x + (1 - t) log(1 - x))`` on probabilities x in [0, 1], each log clamped to >= -100.
 
@@ -383,6 +434,7 @@ def _weight_tensor(weight, inp, name):
     return _wrap(arr)
 
 
+@_half_in_float32("input", "target")
 def binary_cross_entropy_with_logits(
     input: Tensor,  # noqa: A002
     target: Tensor,
@@ -420,6 +472,7 @@ def binary_cross_entropy_with_logits(
 # distributions and ranking
 
 
+@_half_in_float32("input", "target")
 def kl_div(
     input: Tensor,  # noqa: A002
     target: Tensor,
@@ -454,6 +507,7 @@ def kl_div(
     return _reduce(loss, reduction)
 
 
+@_half_in_float32("input1", "input2", "target")
 def margin_ranking_loss(
     input1: Tensor,
     input2: Tensor,

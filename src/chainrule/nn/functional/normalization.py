@@ -7,16 +7,25 @@ plus a hand-written backward that is itself differentiable, so
 norm normalize with statistics of the input; eval-mode batch norm is the
 per-channel affine map ``x * scale + shift`` built from the running
 statistics, which (as in PyTorch) receive no gradient.
+
+Half-precision inputs (float16, bfloat16) are normalized in float32 and the
+result rounded to the input's dtype, as PyTorch does: a float16 sum over the
+normalized elements overflows past 65504 and its variance loses every digit
+long before that.  Running statistics keep their own dtype.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ...amp.autocast import autocast_state, cast_to_float32
 from ...autograd.mode import no_grad
 from ...errors import DTypeError, ShapeError
 from ...ops import layers as _layers
+from ...ops._util import is_half
+from ...ops.elementwise import to_dtype
 from ...tensor import Tensor
 
 __all__ = ["batch_norm", "group_norm", "layer_norm"]
@@ -41,6 +50,13 @@ def _check_dtypes(op: str, x: Tensor, *params) -> None:
                 f"{op}: input is {dtype} but a parameter is {p.data.dtype}; chainrule does not convert silently: "
                 f"call .to({dtype}) on the layer or .to({p.data.dtype}) on the input"
             )
+
+
+def _in_float32(fn, input, *args, weight=None, bias=None, **kwargs):  # noqa: A002
+    """``fn`` on input, weight and bias cast to float32 (differentiably), the result cast back to input's dtype."""
+    dtype = input.data.dtype
+    input, weight, bias = (None if t is None else to_dtype(t, np.float32) for t in (input, weight, bias))
+    return to_dtype(fn(input, *args, weight=weight, bias=bias, **kwargs), dtype)
 
 
 def batch_norm(
@@ -73,6 +89,18 @@ def batch_norm(
     for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
         _check_param(op, name, t, (channels,))
     _check_dtypes(op, input, weight, bias)
+    if is_half(input.data.dtype):
+        return _in_float32(
+            batch_norm,
+            input,
+            running_mean,
+            running_var,
+            weight=weight,
+            bias=bias,
+            training=training,
+            momentum=momentum,
+            eps=eps,
+        )
     view = (channels,) + (1,) * (len(shape) - 2)
     if training:
         count = input.data.size // max(channels, 1)
@@ -130,6 +158,8 @@ def layer_norm(
     _check_param(op, "weight", weight, norm_shape)
     _check_param(op, "bias", bias, norm_shape)
     _check_dtypes(op, input, weight, bias)
+    if is_half(input.data.dtype):
+        return _in_float32(layer_norm, input, norm_shape, weight=weight, bias=bias, eps=eps)
     axes = tuple(range(len(shape) - k, len(shape)))
     return _layers.norm_affine(input, axes, eps, norm_shape, weight, bias)
 
@@ -159,6 +189,8 @@ def group_norm(
     _check_param(op, "weight", weight, (channels,))
     _check_param(op, "bias", bias, (channels,))
     _check_dtypes(op, input, weight, bias)
+    if is_half(input.data.dtype):
+        return _in_float32(group_norm, input, num_groups, weight=weight, bias=bias, eps=eps)
     per_group = channels // num_groups
     positions = math.prod(shape[2:])
     grouped = input.reshape(shape[0], num_groups, per_group, positions)
