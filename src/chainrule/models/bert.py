@@ -30,6 +30,8 @@ trained for) instead of the [CLS] pooler.
 from __future__ import annotations
 
 import dataclasses
+import math
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -41,7 +43,15 @@ from ..nn import functional as F
 from ..nn import init
 from ..tensor import Tensor, _wrap
 from ..utils.checkpoint import checkpoint
-from .pretrained import ConfigError, load_weights, read_config, save_weights, write_config
+from .pretrained import (
+    ConfigError,
+    copy_weights,
+    open_checkpoint,
+    plan_weights,
+    read_config,
+    save_weights,
+    write_config,
+)
 
 __all__ = [
     "BertConfig",
@@ -62,6 +72,15 @@ _ACTIVATIONS = {
     "tanh": lambda x: x.tanh(),
 }
 _POOLINGS = ("cls", "mean")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
+
+
+def _short(value, limit: int = 120) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + " ..."
 
 
 # ---------------------------------------------------------------------------
@@ -125,16 +144,29 @@ class BertConfig:
                 f"{source}: hidden_size ({self.hidden_size}) must be divisible by "
                 f"num_attention_heads ({self.num_attention_heads})"
             )
-        if self.hidden_act not in _ACTIVATIONS:
+        if not isinstance(self.hidden_act, str) or self.hidden_act not in _ACTIVATIONS:
             raise ConfigError(
                 f"{source}: hidden_act {self.hidden_act!r} is not supported; use one of {', '.join(_ACTIVATIONS)}"
             )
         for key in ("hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout"):
             value = getattr(self, key)
-            if value is not None and not (isinstance(value, (int, float)) and 0.0 <= value < 1.0):
+            if value is not None and not (_is_number(value) and 0.0 <= value < 1.0):
                 raise ConfigError(f"{source}: {key} must be a probability in [0, 1), got {value!r}")
-        if not (isinstance(self.layer_norm_eps, (int, float)) and self.layer_norm_eps > 0):
+        if not (_is_number(self.layer_norm_eps) and 0 < self.layer_norm_eps < math.inf):
             raise ConfigError(f"{source}: layer_norm_eps must be a positive number, got {self.layer_norm_eps!r}")
+        if not (_is_number(self.initializer_range) and 0 <= self.initializer_range < math.inf):
+            raise ConfigError(
+                f"{source}: initializer_range must be a non-negative number, got {self.initializer_range!r}"
+            )
+        pad = self.pad_token_id
+        if pad is not None and (isinstance(pad, bool) or not isinstance(pad, int) or not 0 <= pad < self.vocab_size):
+            raise ConfigError(
+                f"{source}: pad_token_id must be a token id below vocab_size ({self.vocab_size}) or null, got {pad!r}"
+            )
+        if not isinstance(self.gradient_checkpointing, bool):
+            raise ConfigError(
+                f"{source}: gradient_checkpointing must be true or false, got {self.gradient_checkpointing!r}"
+            )
         if self.position_embedding_type != "absolute":
             raise ConfigError(
                 f"{source}: position_embedding_type {self.position_embedding_type!r} is not supported "
@@ -142,8 +174,16 @@ class BertConfig:
             )
         if self.pooling not in _POOLINGS:
             raise ConfigError(f"{source}: pooling must be one of {_POOLINGS}, got {self.pooling!r}")
-        if self.id2label is not None and len(self.id2label) != self.num_labels:
-            raise ConfigError(f"{source}: id2label has {len(self.id2label)} labels but num_labels is {self.num_labels}")
+        if self.id2label is not None:
+            if not isinstance(self.id2label, dict) or set(self.id2label) != set(range(len(self.id2label))):
+                raise ConfigError(
+                    f"{source}: id2label must map the class indices 0..num_labels-1 to names, "
+                    f"got {_short(self.id2label)}"
+                )
+            if len(self.id2label) != self.num_labels:
+                raise ConfigError(
+                    f"{source}: id2label has {len(self.id2label)} labels but num_labels is {self.num_labels}"
+                )
 
     @property
     def head_dim(self) -> int:
@@ -172,8 +212,10 @@ class BertConfig:
         if id2label is not None:
             try:
                 id2label = {int(k): str(v) for k, v in id2label.items()}
-            except (AttributeError, ValueError):
-                raise ConfigError(f"{source}: id2label must map class indices to names, got {id2label!r}") from None
+            except (AttributeError, TypeError, ValueError):
+                raise ConfigError(
+                    f"{source}: id2label must map class indices to names, got {_short(id2label)}"
+                ) from None
         num_labels = config.get("num_labels", len(id2label) if id2label else 2)
         if "num_labels" in overrides and id2label is not None and len(id2label) != num_labels:
             id2label = None  # a new head with a different number of classes
@@ -183,13 +225,21 @@ class BertConfig:
             built = cls(**known, num_labels=num_labels, id2label=id2label, extra=extra)
         except TypeError as exc:
             raise ConfigError(f"{source}: {exc}") from None
+        except ConfigError as exc:  # raised by __post_init__ under the class's name: say which file instead
+            raise ConfigError(f"{source}:{str(exc).partition(':')[2]}") from None
         built.validate(source)
         return built
 
     @classmethod
     def from_pretrained(cls, path, **overrides) -> BertConfig:
         """Read ``path/config.json`` (or the JSON file ``path``)."""
-        return cls.from_dict(read_config(path), source=str(path), **overrides)
+        source = Path(path) if Path(path).suffix == ".json" else Path(path) / "config.json"
+        return cls.from_dict(read_config(path), source=str(source), **overrides)
+
+    def describe_sizes(self) -> str:
+        """The sizes that decide the shapes of the weights, for error messages."""
+        keys = ("vocab_size", "hidden_size", "num_hidden_layers", "intermediate_size", "max_position_embeddings")
+        return ", ".join(f"{key}={getattr(self, key)}" for key in (*keys, "type_vocab_size", "num_labels"))
 
     def to_dict(self) -> dict:
         """A Hugging Face style config dict (``model_type`` 'bert', ``id2label``/``label2id``)."""
@@ -409,15 +459,22 @@ class _Pretrained:
         Face does: call ``model.train()`` before fine-tuning.
         """
         config = BertConfig.from_pretrained(path, **overrides)
-        model = cls(config)
-        info = load_weights(
-            model,
-            path,
-            rename=model._checkpoint_name,
-            ignore=model._ignorable,
-            may_be_missing=model._may_be_missing,
-            strict=strict,
+        reader = open_checkpoint(path)
+        rename, ignore, may_be_missing = cls._loading_rules(config)
+        # shapes first, from the config and the checkpoint's headers: nothing is allocated for a
+        # config that does not describe these weights (a huge vocab_size would ask for terabytes)
+        source, info = plan_weights(
+            cls._parameter_shapes(config),
+            reader,
+            cls.__name__,
+            rename,
+            ignore,
+            may_be_missing,
+            strict,
+            hint=f" (the model's shapes come from its config: {config.describe_sizes()})",
         )
+        model = cls(config)
+        copy_weights(model, reader, source)
         model.eval()
         return (model, info) if output_loading_info else model
 
@@ -492,16 +549,53 @@ class BertModel(_Pretrained, nn.Module):
         return np.where(blocked, np.finfo(dtype).min, 0).astype(dtype)
 
     # loading: the checkpoint may come from BertModel or from a BertFor... model ("bert." prefix)
-    def _checkpoint_name(self, name: str) -> str:
+    @staticmethod
+    def _checkpoint_name(name: str) -> str:
         name = _rename_legacy(name)
         return name[len("bert.") :] if name.startswith("bert.") else name
 
-    def _ignorable(self, name: str) -> bool:
-        name = self._checkpoint_name(name)
-        return name == "embeddings.position_ids" or (self.pooler is None and name.startswith("pooler."))
+    @staticmethod
+    def _ignorable_name(name: str, has_pooler: bool) -> bool:
+        name = BertModel._checkpoint_name(name)
+        return name == "embeddings.position_ids" or (not has_pooler and name.startswith("pooler."))
 
-    def _may_be_missing(self, name: str) -> bool:
-        return False
+    @classmethod
+    def _loading_rules(cls, config: BertConfig, add_pooling_layer: bool = True) -> tuple:
+        """(rename, ignore, may_be_missing) for a checkpoint, decided from the config alone."""
+        return cls._checkpoint_name, lambda name: cls._ignorable_name(name, add_pooling_layer), lambda name: False
+
+    @staticmethod
+    def _parameter_shapes(config: BertConfig, add_pooling_layer: bool = True, prefix: str = ""):
+        """(name, shape) of every tensor of ``BertModel(config)``, in ``state_dict`` order, without building it.
+
+        A generator, so a config that asks for a million layers can be
+        refused after the first few hundred names.
+        """
+        hidden, inner = config.hidden_size, config.intermediate_size
+
+        def linear(name, rows, cols):
+            yield f"{prefix}{name}.weight", (rows, cols)
+            yield f"{prefix}{name}.bias", (rows,)
+
+        def norm(name):
+            yield f"{prefix}{name}.weight", (hidden,)
+            yield f"{prefix}{name}.bias", (hidden,)
+
+        yield f"{prefix}embeddings.word_embeddings.weight", (config.vocab_size, hidden)
+        yield f"{prefix}embeddings.position_embeddings.weight", (config.max_position_embeddings, hidden)
+        yield f"{prefix}embeddings.token_type_embeddings.weight", (config.type_vocab_size, hidden)
+        yield from norm("embeddings.LayerNorm")
+        for i in range(config.num_hidden_layers):
+            layer = f"encoder.layer.{i}."
+            for part in ("query", "key", "value"):
+                yield from linear(f"{layer}attention.self.{part}", hidden, hidden)
+            yield from linear(f"{layer}attention.output.dense", hidden, hidden)
+            yield from norm(f"{layer}attention.output.LayerNorm")
+            yield from linear(f"{layer}intermediate.dense", inner, hidden)
+            yield from linear(f"{layer}output.dense", hidden, inner)
+            yield from norm(f"{layer}output.LayerNorm")
+        if add_pooling_layer:
+            yield from linear("pooler.dense", hidden, hidden)
 
 
 def mean_pooling(last_hidden_state: Tensor, attention_mask=None, normalize: bool = False) -> Tensor:
@@ -562,15 +656,27 @@ class BertForSequenceClassification(_Pretrained, nn.Module):
         return self.classifier(self.dropout(self.features(input_ids, attention_mask, token_type_ids)))
 
     # loading: from a classifier checkpoint ("bert." prefix) or from a bare encoder (no prefix)
-    def _checkpoint_name(self, name: str) -> str:
+    @staticmethod
+    def _checkpoint_name(name: str) -> str:
         name = _rename_legacy(name)
         if name.startswith(("bert.", "classifier.")):
             return name
         return "bert." + name
 
-    def _ignorable(self, name: str) -> bool:
-        name = self._checkpoint_name(name)
-        return name.startswith("bert.") and self.bert._ignorable(name[len("bert.") :])
+    @classmethod
+    def _loading_rules(cls, config: BertConfig) -> tuple:
+        """(rename, ignore, may_be_missing): a new classifier head may be missing from an encoder checkpoint."""
+        has_pooler = config.pooling == "cls"
 
-    def _may_be_missing(self, name: str) -> bool:
-        return name.startswith("classifier.")
+        def ignore(name):
+            name = cls._checkpoint_name(name)
+            return name.startswith("bert.") and BertModel._ignorable_name(name[len("bert.") :], has_pooler)
+
+        return cls._checkpoint_name, ignore, lambda name: name.startswith("classifier.")
+
+    @staticmethod
+    def _parameter_shapes(config: BertConfig):
+        """(name, shape) of every tensor of ``BertForSequenceClassification(config)``, without building it."""
+        yield from BertModel._parameter_shapes(config, config.pooling == "cls", prefix="bert.")
+        yield "classifier.weight", (config.num_labels, config.hidden_size)
+        yield "classifier.bias", (config.num_labels,)

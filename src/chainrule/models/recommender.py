@@ -28,6 +28,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import nn
+from .._untrusted import inside, regular_file, string_array
 from ..autograd.mode import grad_enabled, no_grad
 from ..creation import tensor as make_tensor
 from ..errors import ChainruleError, ShapeError
@@ -108,6 +109,18 @@ class MatrixFactorization(nn.Module):
         init.normal_(self.item_factors.weight, 0.0, self.init_std)
         init.zeros_(self.user_bias.weight)
         init.zeros_(self.item_bias.weight)
+
+    @staticmethod
+    def state_shapes(config: dict) -> dict:
+        """name -> shape of every tensor of ``MatrixFactorization(**config)``'s ``state_dict``, without building it."""
+        users, items, dim = config["num_users"], config["num_items"], config.get("embedding_dim", 64)
+        return {
+            "global_bias": (),
+            "user_factors.weight": (users, dim),
+            "item_factors.weight": (items, dim),
+            "user_bias.weight": (users, 1),
+            "item_bias.weight": (items, 1),
+        }
 
     def config(self) -> dict:
         return {
@@ -192,6 +205,27 @@ class NeuMF(nn.Module):
                 init.zeros_(layer.bias)
         init.kaiming_uniform_(self.output.weight, a=1, nonlinearity="sigmoid")
         init.zeros_(self.output.bias)
+
+    @staticmethod
+    def state_shapes(config: dict) -> dict:
+        """name -> shape of every tensor of ``NeuMF(**config)``'s ``state_dict``, without building it."""
+        users, items, gmf = config["num_users"], config["num_items"], config.get("gmf_dim", 32)
+        layers = tuple(config.get("mlp_layers", (64, 32, 16)))
+        shapes = {
+            "gmf_user.weight": (users, gmf),
+            "gmf_item.weight": (items, gmf),
+            "mlp_user.weight": (users, layers[0] // 2),
+            "mlp_item.weight": (items, layers[0] // 2),
+        }
+        index = 0
+        for width_in, width_out in zip(layers, layers[1:]):
+            index += 1 if config.get("dropout", 0.0) else 0  # a Dropout before each Linear
+            shapes[f"mlp.{index}.weight"] = (width_out, width_in)
+            shapes[f"mlp.{index}.bias"] = (width_out,)
+            index += 2  # the Linear and its ReLU
+        shapes["output.weight"] = (1, gmf + layers[-1])
+        shapes["output.bias"] = (1,)
+        return shapes
 
     def config(self) -> dict:
         return {
@@ -401,26 +435,192 @@ class Recommender:
 
     @classmethod
     def load(cls, path) -> Recommender:
-        """Read a bundle: a ``recommender.safetensors`` file or a run directory holding one."""
-        from ..io import load  # noqa: PLC0415
+        """Read a bundle: a ``recommender.safetensors`` file or a run directory holding one.
+
+        The bundle may come from anyone: in a run directory the file must be
+        a regular file inside it (a symlink out is refused); everything in
+        it is checked (model kind, config, the shape of every weight against
+        the config, ids, titles, seen pairs) before the model is built, so
+        memory is bounded by the file's size, and any problem is one
+        RecommenderError naming the file and the entry.
+        """
+        from ..io import CheckpointError, load  # noqa: PLC0415
 
         path = Path(path)
         if path.is_dir():
-            path = path / cls.FILENAME
-        if not path.is_file():
+            path = inside(path.resolve(), cls.FILENAME, RecommenderError, f"run directory {path}")
+        if not regular_file(path, RecommenderError):
             raise RecommenderError(f"no recommender bundle at {path} (train one with chainrule train --recipe ...)")
-        state = load(path)
-        if not isinstance(state, dict) or state.get("format") != "chainrule.recommender/1":
-            raise RecommenderError(f"{path} is not a chainrule recommender bundle")
-        kind = MODELS.get(state["model"])
-        if kind is None:
-            raise RecommenderError(f"{path}: unknown model {state['model']!r}")
-        model = kind(**state["config"])
-        model.load_state_dict(state["weights"])
-        model.eval()
-        seen = state["seen"]
-        seen = seen.data if isinstance(seen, Tensor) else np.asarray(seen)
-        return cls(model, _ids_from_save(state["user_ids"]), _ids_from_save(state["item_ids"]), state["titles"], seen)
+        try:
+            state = load(path)
+        except CheckpointError as exc:
+            raise RecommenderError(str(exc)) from None
+        return cls(*_from_bundle(state, path))
+
+
+_BUNDLE_FORMAT = "chainrule.recommender/1"
+_BUNDLE_KEYS = ("format", "model", "config", "weights", "user_ids", "item_ids", "titles", "seen")
+
+
+def _count(value) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        return "a positive integer"
+    return None
+
+
+def _real(low: float, high: float, closed_high: bool = True):
+    def check(value) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+            return f"a number in [{low}, {high}{']' if closed_high else ')'}"
+        ok = low <= value <= high if closed_high else low <= value < high
+        return None if ok else f"a number in [{low}, {high}{']' if closed_high else ')'}"
+
+    return check
+
+
+def _flag(value) -> str | None:
+    return None if isinstance(value, (bool, np.bool_)) else "true or false"
+
+
+def _widths(value) -> str | None:
+    if not isinstance(value, (list, tuple)) or not value or any(_count(v) for v in value) or value[0] % 2:
+        return "a non-empty list of positive integers starting with an even one"
+    return None
+
+
+_CONFIG_RULES = {
+    "MatrixFactorization": {
+        "num_users": _count,
+        "num_items": _count,
+        "embedding_dim": _count,
+        "weight_decay": _real(0.0, 1e30),
+        "global_bias": _real(-1e30, 1e30),
+        "init_std": _real(0.0, 1e30),
+        "sparse": _flag,
+    },
+    "NeuMF": {
+        "num_users": _count,
+        "num_items": _count,
+        "gmf_dim": _count,
+        "mlp_layers": _widths,
+        "dropout": _real(0.0, 1.0, closed_high=False),
+        "sparse": _flag,
+    },
+}
+
+_RETRAIN = "the bundle is damaged or was not written by chainrule; train it again with chainrule train --recipe ..."
+
+
+def _entry(state: dict, key: str, path):
+    if key not in state:
+        raise RecommenderError(f"{path}: the bundle has no '{key}' entry ({_RETRAIN})")
+    return state[key]
+
+
+def _shown(value, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + " ..."
+
+
+def _array(value):
+    return value.data if isinstance(value, Tensor) else value
+
+
+def _id_table(value, length: int, key: str, path) -> np.ndarray:
+    """The raw ids of one table: an int64 array, or a list of strings, of ``length`` entries."""
+    value = _array(value)
+    if isinstance(value, np.ndarray):
+        if value.ndim != 1 or value.dtype.kind not in "iu":
+            raise RecommenderError(
+                f"{path}: '{key}' must be a 1-d integer array or a list of strings, got an array of "
+                f"shape {value.shape} and dtype {value.dtype} ({_RETRAIN})"
+            )
+        table = value
+    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+        table = string_array(value, RecommenderError, f"{path}: '{key}'", "id")
+    else:
+        raise RecommenderError(f"{path}: '{key}' must be a list of strings or an integer array ({_RETRAIN})")
+    if len(table) != length:
+        raise RecommenderError(
+            f"{path}: '{key}' has {len(table)} ids, but the model's config says {length} ({_RETRAIN})"
+        )
+    return table
+
+
+def _from_bundle(state, path) -> tuple:
+    """(model, user_ids, item_ids, titles, seen) from a loaded bundle, every entry checked before allocating."""
+    if not isinstance(state, dict) or state.get("format") != _BUNDLE_FORMAT:
+        found = state.get("format") if isinstance(state, dict) else type(state).__name__
+        raise RecommenderError(
+            f"{path} is not a chainrule recommender bundle (format {_shown(found)}, expected '{_BUNDLE_FORMAT}')"
+        )
+    unknown = [k for k in state if k not in _BUNDLE_KEYS]
+    if unknown:
+        raise RecommenderError(f"{path}: unexpected entries {_shown(unknown)} in the bundle ({_RETRAIN})")
+    name = _entry(state, "model", path)
+    if not isinstance(name, str) or name not in MODELS:
+        raise RecommenderError(f"{path}: unknown model {_shown(name)}; chainrule knows {', '.join(MODELS)}")
+    kind, rules = MODELS[name], _CONFIG_RULES[name]
+    config = _entry(state, "config", path)
+    if not isinstance(config, dict):
+        raise RecommenderError(f"{path}: 'config' must be a table of settings, got {type(config).__name__}")
+    for key, value in config.items():
+        if key not in rules:
+            raise RecommenderError(f"{path}: config key {_shown(key)} is not a setting of {name} ({_RETRAIN})")
+        wanted = rules[key](value)
+        if wanted:
+            raise RecommenderError(f"{path}: config {key} must be {wanted}, got {_shown(value)} ({_RETRAIN})")
+    for key in ("num_users", "num_items"):
+        if key not in config:
+            raise RecommenderError(f"{path}: config has no {key} ({_RETRAIN})")
+    config = {
+        k: (list(v) if isinstance(v, (list, tuple)) else v.item() if isinstance(v, np.generic) else v)
+        for k, v in config.items()
+    }
+    # the weights decide the memory: every shape the config implies must be one the file holds
+    weights = _entry(state, "weights", path)
+    if not isinstance(weights, dict):
+        raise RecommenderError(f"{path}: 'weights' must be a table of tensors, got {type(weights).__name__}")
+    expected = kind.state_shapes(config)
+    problems = []
+    for key, shape in expected.items():
+        if key not in weights:
+            problems.append(f"{key} is missing")
+            continue
+        array = _array(weights[key])
+        if not isinstance(array, np.ndarray) or array.dtype.kind != "f":
+            problems.append(f"{key} is not a floating-point tensor")
+        elif array.shape != tuple(shape):
+            problems.append(f"{key} has shape {array.shape}, the config needs {tuple(shape)}")
+    problems += [f"{key} is not a tensor of {name}" for key in weights if key not in expected]
+    if problems:
+        sizes = ", ".join(f"{k}={_shown(v, 24)}" for k, v in config.items() if k != "sparse")
+        raise RecommenderError(
+            f"{path}: the weights do not fit the config ({name} with {sizes}): {'; '.join(problems[:8])}"
+            + (f" and {len(problems) - 8} more" if len(problems) > 8 else "")
+            + f" ({_RETRAIN})"
+        )
+    users, items = config["num_users"], config["num_items"]
+    user_ids = _id_table(_entry(state, "user_ids", path), users, "user_ids", path)
+    item_ids = _id_table(_entry(state, "item_ids", path), items, "item_ids", path)
+    titles = _entry(state, "titles", path)
+    if titles is not None:
+        if not isinstance(titles, list) or not all(isinstance(t, str) for t in titles) or len(titles) != items:
+            raise RecommenderError(f"{path}: 'titles' must be null or a list of {items} strings ({_RETRAIN})")
+        titles = string_array(titles, RecommenderError, f"{path}: 'titles'", "title")
+    seen = _array(_entry(state, "seen", path))
+    if not isinstance(seen, np.ndarray) or seen.ndim != 2 or seen.shape[1] != 2 or seen.dtype.kind not in "iu":
+        raise RecommenderError(
+            f"{path}: 'seen' must be an (n, 2) integer array of (user index, item index) pairs ({_RETRAIN})"
+        )
+    if len(seen) and (seen.min(axis=0) < 0).any() or len(seen) and (seen.max(axis=0) >= (users, items)).any():
+        raise RecommenderError(
+            f"{path}: 'seen' holds pairs outside the {users} users x {items} items of the model ({_RETRAIN})"
+        )
+    model = kind(**config)
+    model.load_state_dict(weights)
+    model.eval()
+    return model, user_ids, item_ids, titles, seen
 
 
 def _ids_for_save(ids: np.ndarray):

@@ -27,12 +27,19 @@ from pathlib import Path
 
 import numpy as np
 
+from .._untrusted import inside, regular_file
+from ..errors import ChainruleError
 from ..io import atomic_write
 
-__all__ = ["Tokenizer", "pad_sequences"]
+__all__ = ["Tokenizer", "TokenizerError", "pad_sequences"]
 
 TOKENIZER_NAME = "tokenizer.json"
 _PAD_CANDIDATES = ("[PAD]", "<pad>", "<|pad|>")
+_LONGEST_DEFAULT = 1 << 20  # the longest default max_length a tokenizer.json may set
+
+
+class TokenizerError(ChainruleError, ValueError):
+    """A tokenizer.json that cannot be read or used (malformed, truncated, outside its model directory)."""
 
 
 def _tokenizers():
@@ -79,30 +86,40 @@ class Tokenizer:
         backend.no_truncation()
         if max_length is None:
             max_length = file_truncation["max_length"] if file_truncation else 512
+            if max_length > _LONGEST_DEFAULT:  # padding="max_length" would allocate (N, max_length)
+                raise ValueError(
+                    f"its truncation max_length {max_length:,} is beyond any model's positions "
+                    f"(at most {_LONGEST_DEFAULT:,}); pass max_length= to choose one"
+                )
         self.max_length = self._check_length(max_length)
         self.pad_token_id = self._find_pad(file_padding)
         self.num_special_tokens = len(backend.encode("").ids)
 
     @classmethod
     def from_file(cls, path, max_length: int | None = None) -> Tokenizer:
-        """Load a ``tokenizer.json`` file."""
+        """Load a ``tokenizer.json`` file.  A file the library cannot parse or use is one TokenizerError."""
         path = Path(path)
-        if not path.is_file():
+        if max_length is not None:
+            cls._check_length(max_length)
+        if not regular_file(path, TokenizerError):
             raise FileNotFoundError(f"no such tokenizer file: {path}")
         try:
             backend = _tokenizers().Tokenizer.from_file(str(path))
         except Exception as exc:  # noqa: BLE001 - the library raises plain Exceptions for bad files
-            raise ValueError(f"{path} is not a readable tokenizer.json ({exc})") from None
-        return cls(backend, max_length)
+            raise TokenizerError(f"{path} is not a readable tokenizer.json ({exc})") from None
+        try:
+            return cls(backend, max_length)
+        except Exception as exc:  # noqa: BLE001 - settings in the file that the wrapper cannot use
+            raise TokenizerError(f"{path} cannot be used as a tokenizer ({exc})") from None
 
     @classmethod
     def from_pretrained(cls, directory, max_length: int | None = None) -> Tokenizer:
-        """Load ``directory/tokenizer.json`` (a Hugging Face model directory)."""
+        """Load ``directory/tokenizer.json`` (a Hugging Face model directory); a symlink out of it is refused."""
         directory = Path(directory)
         if not directory.is_dir():
             raise FileNotFoundError(f"no such model directory: {directory}")
-        file = directory / TOKENIZER_NAME
-        if not file.is_file():
+        file = inside(directory.resolve(), TOKENIZER_NAME, TokenizerError, f"model directory {directory}")
+        if not regular_file(file, TokenizerError):
             raise FileNotFoundError(f"{directory} has no {TOKENIZER_NAME} (only fast-tokenizer files are read)")
         return cls.from_file(file, max_length)
 
