@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from ..dataset import TensorDataset
-from .idx import find_mnist_files, load_mnist
+from .idx import IDXError, find_mnist_files, load_mnist
 
 FASHION_MNIST_DIR = Path(os.environ.get("CHAINRULE_FASHION_MNIST", "/usr/share/datasets/fashion-mnist"))
 CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
@@ -20,7 +20,7 @@ def fashion_mnist_available(root=None) -> bool:
     try:
         find_mnist_files(Path(root) if root else FASHION_MNIST_DIR, True)
         find_mnist_files(Path(root) if root else FASHION_MNIST_DIR, False)
-    except FileNotFoundError:
+    except (FileNotFoundError, IDXError):  # IDXError: a file that is a symlink out of the directory
         return False
     return True
 
@@ -38,4 +38,9 @@ class FashionMNIST(TensorDataset):
                 "'apt-get install dataset-fashion-mnist' or pass root= (or set CHAINRULE_FASHION_MNIST)"
             )
         images, labels = load_mnist(root, train=train)
+        if len(labels) and int(labels.data.max()) >= len(CLASSES):
+            _, label_path = find_mnist_files(root, train)
+            raise IDXError(
+                f"{label_path}: label {int(labels.data.max())} is not one of the {len(CLASSES)} Fashion-MNIST classes"
+            )
         super().__init__(images, labels)

@@ -4,45 +4,88 @@ Format (http://yann.lecun.com/exdb/mnist/): two zero bytes, a type byte
 (0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32, 0x0D float32, 0x0E float64),
 the number of dimensions, each dimension as a big-endian uint32, then the
 values, big-endian.
+
+The dimensions in the header are checked against the bytes actually there
+before the array is built: an uncompressed file's size must be exactly the
+header plus the data, and a gzipped file is decompressed in chunks, so a
+header that declares more than the stream holds ends in an IDXError
+(truncated) after reading what is there, never in a large allocation.
 """
 
 from __future__ import annotations
 
 import gzip
+import math
+import zlib
 from pathlib import Path
 
 import numpy as np
 
+from ..._untrusted import inside, regular_file
 from ...errors import ChainruleError
 
 _TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_CHUNK = 1 << 20
 
 
 class IDXError(ChainruleError, ValueError):
     """A file that is not a valid IDX file."""
 
 
+def _read_up_to(stream, count: int) -> bytes:
+    """At most ``count`` bytes, read in chunks (memory grows with the data present, not with ``count``)."""
+    chunks, left = [], count
+    while left > 0:
+        chunk = stream.read(min(left, _CHUNK))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
 def read_idx(path) -> np.ndarray:
     """The array stored in an IDX file (``.gz`` is decompressed), in native byte order."""
     path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
+    if not regular_file(path, IDXError):
+        raise FileNotFoundError(f"no such IDX file: {path}")
+    compressed = path.suffix == ".gz"
     try:
-        with opener(path, "rb") as f:
-            raw = f.read()
-    except (OSError, EOFError) as exc:
+        with open(path, "rb") as raw_file:
+            stream = gzip.GzipFile(fileobj=raw_file, mode="rb") if compressed else raw_file
+            head = _read_up_to(stream, 4)
+            if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _TYPES:
+                raise IDXError(
+                    f"{path}: not an IDX file (bad magic number {head[:4].hex() or 'none: the file is empty'}; "
+                    "expected 00 00, a type byte 08/09/0b/0c/0d/0e and the number of dimensions)"
+                )
+            ndim = head[3]
+            dims = _read_up_to(stream, 4 * ndim)
+            if len(dims) < 4 * ndim:
+                raise IDXError(f"{path}: truncated header ({ndim} dimensions announced, {len(dims) // 4} present)")
+            shape = tuple(int.from_bytes(dims[4 * i : 4 * i + 4], "big") for i in range(ndim))
+            dtype = np.dtype(_TYPES[head[2]])
+            expected = math.prod(shape) * dtype.itemsize
+            if not compressed:
+                present = path.stat().st_size - 4 - 4 * ndim
+                if present != expected:
+                    raise IDXError(
+                        f"{path}: expected {expected} bytes of data for shape {shape}, found {present} "
+                        "(the file is truncated or its header is wrong)"
+                    )
+            data = _read_up_to(stream, expected)
+            extra = stream.read(1)
+    except IDXError:
+        raise
+    except (OSError, EOFError, zlib.error) as exc:
         raise IDXError(f"{path}: cannot read ({exc})") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _TYPES:
-        raise IDXError(f"{path}: not an IDX file (bad magic number {raw[:4].hex()})")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise IDXError(f"{path}: truncated header")
-    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    dtype = np.dtype(_TYPES[raw[2]])
-    expected = int(np.prod(shape)) * dtype.itemsize
-    if len(raw) - header != expected:
-        raise IDXError(f"{path}: expected {expected} bytes of data for shape {shape}, found {len(raw) - header}")
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+    if len(data) != expected or extra:
+        found = f"{len(data)}" if not extra else f"more than {expected}"
+        raise IDXError(
+            f"{path}: expected {expected} bytes of data for shape {shape}, found {found} "
+            "(the file is truncated or its header is wrong)"
+        )
+    return np.frombuffer(data, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
 
 
 _NAMES = {
@@ -52,12 +95,18 @@ _NAMES = {
 
 
 def find_mnist_files(directory, train: bool = True):
-    """(images path, labels path) for the standard MNIST file names, gzipped or not."""
+    """(images path, labels path) for the standard MNIST file names, gzipped or not.
+
+    Each file must be a regular file inside ``directory`` (a symlink out of
+    it is refused with an IDXError).
+    """
     directory = Path(directory)
+    root = directory.resolve()
     found = []
     for stem in _NAMES[train]:
-        for candidate in (directory / stem, directory / f"{stem}.gz", directory / stem.replace("-idx", ".idx")):
-            if candidate.is_file():
+        for name in (stem, f"{stem}.gz", stem.replace("-idx", ".idx")):
+            candidate = inside(root, name, IDXError, f"MNIST directory {directory}")
+            if regular_file(candidate, IDXError):
                 found.append(candidate)
                 break
         else:
@@ -70,8 +119,17 @@ def load_mnist(directory, train: bool = True, flatten: bool = False):
     from ...creation import tensor  # noqa: PLC0415
 
     image_path, label_path = find_mnist_files(directory, train)
-    images = read_idx(image_path).astype(np.float32) / 255.0
-    labels = read_idx(label_path).astype(np.int64)
+    raw_images, raw_labels = read_idx(image_path), read_idx(label_path)
+    if raw_images.ndim < 2:
+        raise IDXError(f"{image_path}: images need at least 2 dimensions (N, H[, W]), got shape {raw_images.shape}")
+    if raw_labels.ndim != 1 or raw_labels.dtype.kind not in "iu":
+        raise IDXError(
+            f"{label_path}: labels must be a 1-d integer array, got shape {raw_labels.shape} of {raw_labels.dtype}"
+        )
+    if len(raw_labels) and raw_labels.min() < 0:
+        raise IDXError(f"{label_path}: labels must be class indices >= 0, found {int(raw_labels.min())}")
+    images = raw_images.astype(np.float32) / 255.0
+    labels = raw_labels.astype(np.int64)
     if len(images) != len(labels):
         raise IDXError(f"{image_path} has {len(images)} images but {label_path} has {len(labels)} labels")
     images = images.reshape(len(images), -1) if flatten else images.reshape(len(images), 1, *images.shape[1:])

