@@ -26,11 +26,12 @@ from __future__ import annotations
 import json
 import os
 import stat
+import unicodedata
 from pathlib import Path, PurePath
 
 import numpy as np
 
-__all__ = ["MAX_JSON_BYTES", "inside", "parse_json", "read_json", "regular_file", "string_array"]
+__all__ = ["MAX_JSON_BYTES", "inside", "parse_json", "printable", "read_json", "regular_file", "string_array"]
 
 # config.json, model.safetensors.index.json: kilobytes in practice (an index of a 100B-parameter model is ~100 KB)
 MAX_JSON_BYTES = 32 << 20
@@ -153,3 +154,18 @@ def file_size(path: Path) -> int:
         return os.stat(path).st_size
     except (OSError, ValueError):
         return 0
+
+
+_UNPRINTED = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}  # controls, format marks (bidi), line/paragraph breaks
+
+
+def printable(text) -> str:
+    """``str(text)`` with control and format characters escaped (``\\x1b``, ``\\u202e``), safe to print to a terminal.
+
+    Titles and labels from a file made elsewhere could otherwise carry
+    terminal escape sequences or bidirectional overrides into the output.
+    """
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(ascii(ch)[1:-1] if unicodedata.category(ch) in _UNPRINTED else ch for ch in text)

@@ -42,8 +42,8 @@ def _load_data(data_path):
     try:
         if data_path is None or Path(data_path).is_dir():
             return load_movielens_100k(data_path)
-        if Path(data_path).is_file():
-            return load_interactions(data_path)
+        if Path(data_path).exists():
+            return load_interactions(data_path)  # a FIFO or device is refused there, not read
     except (FileNotFoundError, InteractionsError) as exc:
         raise UsageError(str(exc)) from None
     raise UsageError(f"--data {data_path}: no such file or directory")
@@ -55,6 +55,14 @@ def _available(data_dir=None):
     if data_dir is not None or movielens_100k_dir() is not None:
         return True, ""
     return False, "MovieLens-100k not found (pip install --no-deps recbole, or --data DIR_OR_FILE)"
+
+
+def _enough(data_path, what: str, **parts) -> None:
+    """A UsageError when a split came out empty (a --data file too small for the recipe)."""
+    empty = [name for name, part in parts.items() if len(part) == 0]
+    if empty:
+        sizes = ", ".join(f"{name} {len(part)}" for name, part in parts.items())
+        raise UsageError(f"--data {data_path or 'MovieLens-100k'}: too few {what}: {sizes} rows")
 
 
 def _run_dir(args, name):
@@ -164,6 +172,7 @@ def _run_mf(args, r):
     cr.manual_seed(args.seed)
     data = _load_data(args.data)
     train, val, test = _mf_data(args.seed, data=data)
+    _enough(args.data, "ratings for a 75/5/20 train/val/test split", train=train, val=val, test=test)
     clip = (float(data.ratings.min()), float(data.ratings.max()))
     model = MatrixFactorization(
         data.num_users,
@@ -242,7 +251,11 @@ def _ncf_data(seed, data_dir=None, data=None):
 def _run_ncf(args, r):
     import chainrule as cr  # noqa: PLC0415
 
-    from ..data.datasets.movielens import NegativeSamplingLoader, ranking_candidates  # noqa: PLC0415
+    from ..data.datasets.movielens import (  # noqa: PLC0415
+        InteractionsError,
+        NegativeSamplingLoader,
+        ranking_candidates,
+    )
     from ..models.recommender import NeuMF, ranking_metrics  # noqa: PLC0415
     from ..nn import functional as F  # noqa: PLC0415
     from .trainer import Trainer  # noqa: PLC0415
@@ -253,8 +266,12 @@ def _run_ncf(args, r):
     cr.manual_seed(args.seed)
     data = _load_data(args.data)
     train, val, test = _ncf_data(args.seed, data=data)
-    val_users, val_items = ranking_candidates(data, val, 99, seed=args.seed + 2)
-    test_users, test_items = ranking_candidates(data, test, 99, seed=args.seed + 3)
+    _enough(args.data, "users with 3 or more interactions (leave-last-out)", train=train, val=val, test=test)
+    try:
+        val_users, val_items = ranking_candidates(data, val, 99, seed=args.seed + 2)
+        test_users, test_items = ranking_candidates(data, test, 99, seed=args.seed + 3)
+    except InteractionsError as exc:
+        raise UsageError(f"--data {args.data}: {exc}") from None
     model = NeuMF(data.num_users, data.num_items, gmf_dim=32, mlp_layers=(64, 32, 16), sparse=args.optimizer is None)
     optimizer, opt_text = _optimizer(args, model, lr)
     gen = cr.Generator().manual_seed(args.seed + 1)
@@ -330,6 +347,7 @@ def _recommend_arguments(parser):
 def _recommend(args, out=None):
     import sys  # noqa: PLC0415
 
+    from .._untrusted import printable  # noqa: PLC0415
     from ..io import CheckpointError  # noqa: PLC0415
     from ..models.recommender import Recommender, RecommenderError  # noqa: PLC0415
 
@@ -337,6 +355,7 @@ def _recommend(args, out=None):
     if args.k < 1:
         raise UsageError(f"--k must be a positive integer, got {args.k}")
     try:
+        # the bundle may come from anyone: load() checks it whole (RecommenderError) before allocating
         rec = Recommender.load(args.run_dir)
         items = rec.recommend(args.user, k=args.k, exclude_seen=not args.include_seen)
     except (RecommenderError, CheckpointError, FileNotFoundError) as exc:
@@ -344,11 +363,12 @@ def _recommend(args, out=None):
     kind = type(rec.model).__name__
     seen = len(rec.seen_items(rec.user_index(args.user)))
     what = "predicted rating" if kind == "MatrixFactorization" else "score (logit)"
-    print(f"top {len(items)} for user {args.user} ({kind}; {seen} rated items skipped); {what}:", file=out)
+    print(f"top {len(items)} for user {printable(args.user)} ({kind}; {seen} rated items skipped); {what}:", file=out)
     width = len(str(len(items)))
     for rank, item in enumerate(items, start=1):
         score = f"{item.score:7.3f}" if math.isfinite(item.score) else "      -"
-        print(f"{rank:>{width}}. {score}  {item.title}  [item {item.item_id}]", file=out)
+        # titles and ids come from the bundle: escape control characters (terminal escape sequences)
+        print(f"{rank:>{width}}. {score}  {printable(item.title)}  [item {printable(item.item_id)}]", file=out)
     return 0
 
 

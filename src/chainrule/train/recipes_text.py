@@ -279,6 +279,8 @@ def _run(freeze_encoder: bool):
             run_dir = args.resume.parent
         import chainrule as cr  # noqa: PLC0415
 
+        from ..data.datasets.rotten_tomatoes import CorpusError  # noqa: PLC0415
+
         try:
             summary = fine_tune(
                 run_dir,
@@ -296,7 +298,7 @@ def _run(freeze_encoder: bool):
                 plots=not args.no_plots,
                 run_settings=args.run_settings.to_dict() if getattr(args, "run_settings", None) else None,
             )
-        except cr.io.CheckpointError as exc:
+        except (cr.io.CheckpointError, CorpusError) as exc:
             raise UsageError(str(exc)) from None
         print(
             f"test accuracy {summary['test_accuracy']:.4f}  test loss {summary['test_loss']:.4f}  "
@@ -353,16 +355,23 @@ def predict(model_dir, texts, batch_size: int = 64) -> list:
     from ..autograd.mode import no_grad  # noqa: PLC0415
     from ..models import BertForSequenceClassification  # noqa: PLC0415
     from ..nn import functional as F  # noqa: PLC0415
-    from ..text import Tokenizer  # noqa: PLC0415
+    from ..text import Tokenizer, TokenizerError  # noqa: PLC0415
 
-    model = BertForSequenceClassification.from_pretrained(model_dir)
     tokenizer = Tokenizer.from_pretrained(model_dir)
+    model = BertForSequenceClassification.from_pretrained(model_dir)
+    if tokenizer.vocab_size > model.config.vocab_size:  # ids past the embedding table would fail mid-way
+        raise TokenizerError(
+            f"{Path(model_dir) / 'tokenizer.json'} has {tokenizer.vocab_size} tokens but config.json's vocab_size "
+            f"is {model.config.vocab_size}: the tokenizer does not belong to this model"
+        )
+    # never longer than the model's positions, whatever the tokenizer file says
+    max_length = min(tokenizer.max_length, model.config.max_position_embeddings)
     labels = model.config.labels
     out = []
     with no_grad():
         for start in range(0, len(texts), batch_size):
             chunk = texts[start : start + batch_size]
-            batch = tokenizer(chunk)
+            batch = tokenizer(chunk, max_length=max_length)
             probs = F.softmax(model(batch["input_ids"], batch["attention_mask"]), dim=-1).data
             for text, row in zip(chunk, probs):
                 best = int(row.argmax())
@@ -382,12 +391,19 @@ def _predict_arguments(parser) -> None:
 
 
 def _predict_command(args) -> int:
+    from .._untrusted import inside, printable, regular_file  # noqa: PLC0415
     from ..models import ConfigError, WeightsError  # noqa: PLC0415
+    from ..text import TokenizerError  # noqa: PLC0415
 
     if not args.run_dir.is_dir():
         raise UsageError(f"run directory {args.run_dir} does not exist")
-    for name in ("config.json", "model.safetensors", "tokenizer.json"):
-        if not (args.run_dir / name).is_file():
+    root = args.run_dir.resolve()
+    where = f"run directory {args.run_dir}"
+    # the directory may come from anyone: each file must be a regular file inside it (symlinks resolved)
+    present = {name: regular_file(inside(root, name, UsageError, where), UsageError) for name in _MODEL_FILES}
+    present["model.safetensors"] |= present.pop("model.safetensors.index.json")  # or a sharded checkpoint
+    for name, found in present.items():
+        if not found:
             raise UsageError(f"{args.run_dir} has no {name}; train with 'chainrule train --recipe minilm-sentiment'")
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be a positive integer, got {args.batch_size}")
@@ -396,11 +412,14 @@ def _predict_command(args) -> int:
         raise UsageError("no texts to classify (give them as arguments or one per line on stdin)")
     try:
         rows = predict(args.run_dir, texts, args.batch_size)
-    except (ConfigError, WeightsError, ImportError) as exc:
+    except (ConfigError, WeightsError, TokenizerError, FileNotFoundError, ImportError) as exc:
         raise UsageError(str(exc)) from None
     for label, probability, text in rows:
-        print(f"{label}\t{probability:.3f}\t{text}")
+        print(f"{printable(label)}\t{probability:.3f}\t{text}")  # labels come from config.json: escape controls
     return 0
+
+
+_MODEL_FILES = ("config.json", "model.safetensors", "model.safetensors.index.json", "tokenizer.json")
 
 
 register_command("predict", "classify texts with a fine-tuned text model", _predict_arguments, _predict_command)

@@ -486,7 +486,10 @@ def ranking_candidates(data: Interactions, test: Interactions, num_negatives: in
         rated = known[start:stop] - user * data.num_items
         free = np.setdiff1d(np.arange(data.num_items), rated, assume_unique=True)
         if len(free) < num_negatives:
-            raise InteractionsError(f"user {data.user_ids[user]!r} has only {len(free)} unrated items")
+            raise InteractionsError(
+                f"user {data.user_ids[user].item()!r} has only {len(free)} unrated items; "
+                f"ranking against {num_negatives} negatives needs at least {num_negatives}"
+            )
         items[row, 1:] = rng.choice(free, size=num_negatives, replace=False)
     return users, items
 
