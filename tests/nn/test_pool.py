@@ -150,8 +150,8 @@ def test_errors_name_the_layer_and_the_shapes():
         F.max_pool2d(_t((1, 1, 2, 2), 11), 3)
     with pytest.raises(ValueError, match="at most half of the kernel size"):
         F.max_pool2d(_t((1, 1, 6, 6), 12), 2, padding=2)
-    with pytest.raises(ValueError, match="output_size must be positive"):
-        F.adaptive_avg_pool2d(_t((1, 1, 6, 6), 13), (0, 2))
+    with pytest.raises(ValueError, match="output_size must be >= 0"):  # 0 is allowed: an empty output, as torch
+        F.adaptive_avg_pool2d(_t((1, 1, 6, 6), 13), (-1, 2))
     with pytest.raises(ValueError, match="divisor_override"):
         F.avg_pool2d(_t((1, 1, 6, 6), 14), 2, divisor_override=0)
     with pytest.raises(TypeError, match="kernel_size must be an int"):

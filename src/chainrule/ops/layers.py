@@ -26,6 +26,7 @@ checks that both paths give the same first-order gradient.
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
@@ -38,10 +39,15 @@ from ..tensor import Tensor, _wrap
 # linear: x (*, in) @ W.T (in, out) + b (out)
 
 
+def _rows(a, features: int):
+    """``a`` (*, features) as a matrix (rows, features); -1 cannot be inferred when features is 0."""
+    return a.reshape(-1, features) if features else a.reshape(math.prod(a.shape[:-1]), 0)
+
+
 @primitive("linear", save=(0, 1))
 def _linear(xp, x, weight, bias=None):
     in_features = x.shape[-1]
-    x2 = x.reshape(-1, in_features)  # one GEMM over all leading dims
+    x2 = x.reshape(-1, in_features) if in_features else _rows(x, 0)  # one GEMM over all leading dims
     out = backend.matmul(xp, x2, weight.T) if bias is None else backend.addmm(xp, bias, x2, weight.T)
     return out.reshape(x.shape[:-1] + (weight.shape[0],))
 
@@ -53,15 +59,16 @@ def _linear_vjp(ctx, g):
     has_bias = len(need) == 3
     out_features, in_features = weight.data.shape
     if not ctx.create_graph:
-        gd = g.data.reshape(-1, out_features)
+        gd = g.data.reshape(-1, out_features) if out_features else _rows(g.data, 0)
         xp = array_module(gd)
         gx = _wrap(backend.matmul(xp, gd, weight.data).reshape(x.data.shape)) if need[0] is not None else None
-        gw = _wrap(backend.matmul(xp, gd.T, x.data.reshape(-1, in_features))) if need[1] is not None else None
+        gw = _wrap(backend.matmul(xp, gd.T, _rows(x.data, in_features))) if need[1] is not None else None
         gb = _wrap(gd.sum(axis=0)) if has_bias and need[2] is not None else None
     else:
-        g2 = g.reshape(-1, out_features)
+        rows = math.prod(x.data.shape[:-1])
+        g2 = g.reshape(rows, out_features)
         gx = linear(g, weight.mT) if need[0] is not None else None  # g @ W, through this same primitive
-        gw = g2.mT @ x.reshape(-1, in_features) if need[1] is not None else None
+        gw = g2.mT @ x.reshape(rows, in_features) if need[1] is not None else None
         gb = g2.sum(dim=0) if has_bias and need[2] is not None else None
     return (gx, gw, gb) if has_bias else (gx, gw)
 

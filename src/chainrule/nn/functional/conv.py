@@ -78,6 +78,12 @@ def check_conv_shapes(x, weight, bias, groups, nd, op, transposed=False):
     w_shape = tuple(weight.shape)
     if weight.ndim != nd + 2:
         raise ShapeError(f"{op}: expected a {nd + 2}-D weight, got shape {w_shape}")
+    if 0 in w_shape[2:] or w_shape[1 if transposed else 0] == 0:
+        # PyTorch's kernels refuse these too; a kernel of 0 would otherwise grow the image
+        raise ShapeError(
+            f"{op}: weight of shape {w_shape} has a kernel size or an output channel count of 0; "
+            "every kernel dimension and the output channels must be at least 1"
+        )
     if transposed:
         in_channels, out_channels = w_shape[0], w_shape[1] * groups
         if in_channels % groups:

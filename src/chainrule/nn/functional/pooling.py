@@ -120,9 +120,21 @@ def _adaptive_size(output_size, in_size, nd, op):
         sizes = tuple(in_size)
     else:
         sizes = (int(output_size),) * nd
-    if any(o <= 0 for o in sizes):
-        raise ValueError(f"{op}: output_size must be positive, got {output_size!r}")
+    if any(o < 0 for o in sizes):
+        raise ValueError(f"{op}: output_size must be >= 0 (None keeps the input's size), got {output_size!r}")
     return sizes
+
+
+def _empty_result(x, out_size, nd, return_indices=False):
+    """The (*lead, *out_size) result when it has no elements (a batch of 0, an output size of 0).
+
+    Sliced from x, so it stays in the graph and x's gradient is zeros, as in PyTorch.
+    """
+    shape = (*x.shape[:-nd], *out_size)
+    out = x.reshape(-1)[:0].reshape(shape)
+    if not return_indices:
+        return out
+    return out, _wrap(array_module(x.data).zeros(shape, dtype=np.int64))
 
 
 def _adaptive_bounds(n, out):
@@ -143,6 +155,8 @@ def adaptive_avg_pooling(x, output_size, nd, op):
     check_pool_input(x, nd, op)
     in_size = tuple(x.shape[-nd:])
     out_size = _adaptive_size(output_size, in_size, nd, op)
+    if 0 in out_size or x.data.size == 0:
+        return _empty_result(x, out_size, nd)
     if all(o == 1 for o in out_size):  # global average pooling
         return x.mean(dim=tuple(range(-nd, 0)), keepdim=True)
     if all(n % o == 0 for n, o in zip(in_size, out_size)):  # regular windows: kernel = stride = n / out
@@ -165,6 +179,8 @@ def adaptive_max_pooling(x, output_size, return_indices, nd, op):
     check_pool_input(x, nd, op)
     in_size = tuple(x.shape[-nd:])
     out_size = _adaptive_size(output_size, in_size, nd, op)
+    if 0 in out_size or x.data.size == 0:
+        return _empty_result(x, out_size, nd, return_indices)
     if all(n % o == 0 for n, o in zip(in_size, out_size)):
         kernel = tuple(n // o for n, o in zip(in_size, out_size))
         return _ops.max_pool(x, kernel, kernel, (0,) * nd, (1,) * nd, False, return_indices, op)

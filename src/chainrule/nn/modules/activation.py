@@ -10,6 +10,7 @@ from __future__ import annotations
 from ...tensor import Tensor
 from ..functional import activation as F
 from ..module import Module
+from . import _checks as checks
 
 __all__ = ["ELU", "GELU", "LeakyReLU", "LogSoftmax", "ReLU", "SiLU", "Sigmoid", "Softmax", "Softplus", "Tanh"]
 
@@ -37,6 +38,7 @@ class LeakyReLU(Module):
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
         super().__init__()
+        checks.real("LeakyReLU", "negative_slope", negative_slope)
         self.negative_slope = negative_slope
         self.inplace = inplace
 
@@ -52,6 +54,7 @@ class ELU(Module):
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False):
         super().__init__()
+        checks.real("ELU", "alpha", alpha)
         self.alpha = alpha
         self.inplace = inplace
 
@@ -67,8 +70,7 @@ class GELU(Module):
 
     def __init__(self, approximate: str = "none"):
         super().__init__()
-        if approximate not in ("none", "tanh"):
-            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        checks.choice("GELU", "approximate", approximate, ("none", "tanh"))
         self.approximate = approximate
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
@@ -109,6 +111,9 @@ class Softplus(Module):
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0):
         super().__init__()
+        if checks.real("Softplus", "beta", beta) == 0:
+            raise checks.LayerArgumentError("Softplus: beta must not be 0 (the output would be log(2) / 0)")
+        checks.real("Softplus", "threshold", threshold)
         self.beta = beta
         self.threshold = threshold
 
@@ -124,6 +129,8 @@ class Softmax(Module):
 
     def __init__(self, dim: int | None = None):
         super().__init__()
+        if dim is not None:
+            checks.integer(type(self).__name__, "dim", dim)
         self.dim = dim
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
@@ -138,6 +145,8 @@ class LogSoftmax(Module):
 
     def __init__(self, dim: int | None = None):
         super().__init__()
+        if dim is not None:
+            checks.integer(type(self).__name__, "dim", dim)
         self.dim = dim
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002

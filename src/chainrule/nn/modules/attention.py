@@ -19,9 +19,17 @@ from ...tensor import Tensor
 from .. import init
 from ..functional.attention import multi_head_attention_forward
 from ..module import Module, Parameter
+from . import _checks as checks
 from .linear import Linear
 
 __all__ = ["MultiheadAttention"]
+
+
+def check_heads(layer: str, embed_dim, num_heads, embed_name: str, heads_name: str) -> None:
+    """embed_dim and num_heads positive, and the heads splitting embed_dim evenly."""
+    embed_dim = checks.size(layer, embed_name, embed_dim, minimum=1)
+    num_heads = checks.size(layer, heads_name, num_heads, minimum=1)
+    checks.divisible(layer, embed_name, embed_dim, heads_name, num_heads)
 
 
 class MultiheadAttention(Module):
@@ -60,16 +68,11 @@ class MultiheadAttention(Module):
         dtype=None,
     ):
         super().__init__()
-        if embed_dim <= 0 or num_heads <= 0:
-            raise ValueError(
-                f"MultiheadAttention: embed_dim and num_heads must be positive, got {embed_dim} and {num_heads}"
-            )
-        if embed_dim % num_heads:
-            raise ShapeError(
-                f"MultiheadAttention: embed_dim ({embed_dim}) must be divisible by num_heads ({num_heads})"
-            )
-        if not 0.0 <= dropout <= 1.0:
-            raise ValueError(f"MultiheadAttention: dropout must be a probability in [0, 1], got {dropout}")
+        check_heads("MultiheadAttention", embed_dim, num_heads, "embed_dim", "num_heads")
+        checks.probability("MultiheadAttention", "dropout", dropout)
+        for name, value in (("kdim", kdim), ("vdim", vdim)):
+            if value is not None:
+                checks.size("MultiheadAttention", name, value)  # 0 is allowed, as in PyTorch
         self.embed_dim = embed_dim
         self.kdim = kdim if kdim is not None else embed_dim
         self.vdim = vdim if vdim is not None else embed_dim

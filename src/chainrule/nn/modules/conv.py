@@ -10,6 +10,10 @@ torch's draws.
 
 Differences from PyTorch: only ``padding_mode='zeros'`` (others raise
 NotImplementedError), and inputs must be batched: (N, C, L) / (N, C, H, W).
+Arguments PyTorch only rejects in its first forward (a kernel, stride or
+dilation below 1, negative padding, an output_padding not below the stride or
+dilation, a kernel tuple of the wrong length, out_channels = 0) fail in the
+constructor.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from ...tensor import Tensor
 from .. import init
 from ..functional import conv as conv_f
 from ..module import Module, Parameter
+from . import _checks as checks
 
 __all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
 
@@ -35,34 +40,39 @@ class _ConvNd(Module):
         super().__init__()
         name = type(self).__name__
         nd = self._nd
-        if groups <= 0:
-            raise ValueError(f"{name}: groups must be a positive integer, got {groups}")
-        if in_channels % groups:
-            raise ValueError(f"{name}: in_channels ({in_channels}) must be divisible by groups ({groups})")
-        if out_channels % groups:
-            raise ValueError(f"{name}: out_channels ({out_channels}) must be divisible by groups ({groups})")
+        in_channels = checks.size(name, "in_channels", in_channels)  # 0 is allowed, as in PyTorch: the bias
+        out_channels = checks.size(name, "out_channels", out_channels, minimum=1)
+        groups = checks.size(name, "groups", groups, minimum=1)
+        checks.divisible(name, "in_channels", in_channels, "groups", groups)
+        checks.divisible(name, "out_channels", out_channels, "groups", groups)
         if padding_mode != "zeros":
-            if padding_mode in ("reflect", "replicate", "circular"):
-                raise NotImplementedError(f"{name}: padding_mode={padding_mode!r} is not implemented yet; "
-                                          "only 'zeros' is (pad the input yourself with F.pad)")
-            raise ValueError(f"{name}: padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular', "
-                             f"got {padding_mode!r}")
+            checks.choice(name, "padding_mode", padding_mode, ("zeros", "reflect", "replicate", "circular"))
+            raise NotImplementedError(f"{name}: padding_mode={padding_mode!r} is not implemented yet; "
+                                      "only 'zeros' is (pad the input yourself with F.pad)")
         self.in_channels = in_channels
         self.out_channels = out_channels
-        self.kernel_size = conv_f.ntuple(kernel_size, nd, "kernel_size", name)
-        self.stride = conv_f.ntuple(stride, nd, "stride", name)
+        self.kernel_size = checks.sizes(name, "kernel_size", kernel_size, nd, minimum=1)
+        self.stride = checks.sizes(name, "stride", stride, nd, minimum=1)
         if isinstance(padding, str):
             if self._transposed:
-                raise ValueError(f"{name}: padding must be an int or a tuple of ints, got {padding!r}")
-            if padding not in ("same", "valid"):
-                raise ValueError(f"{name}: padding must be 'valid', 'same', an int or a tuple, got {padding!r}")
+                raise checks.LayerArgumentError(
+                    f"{name}: padding must be an int or a tuple of {nd} ints, got {padding!r}"
+                )
+            checks.choice(name, "padding", padding, ("valid", "same"))
             if padding == "same" and any(s != 1 for s in self.stride):
-                raise ValueError(f"{name}: padding='same' is not supported for strided convolutions")
+                raise checks.LayerArgumentError(f"{name}: padding='same' is not supported for strided convolutions "
+                                           f"(stride={self.stride}); pad explicitly or use stride 1")
             self.padding = padding
         else:
-            self.padding = conv_f.ntuple(padding, nd, "padding", name)
-        self.dilation = conv_f.ntuple(dilation, nd, "dilation", name)
-        self.output_padding = conv_f.ntuple(output_padding, nd, "output_padding", name)
+            self.padding = checks.sizes(name, "padding", padding, nd, minimum=0)
+        self.dilation = checks.sizes(name, "dilation", dilation, nd, minimum=1)
+        self.output_padding = checks.sizes(name, "output_padding", output_padding, nd, minimum=0)
+        for extra, s, d in zip(self.output_padding, self.stride, self.dilation):
+            if extra >= s and extra >= d:
+                raise checks.LayerArgumentError(
+                    f"{name}: output_padding must be smaller than either stride or dilation, got "
+                    f"output_padding={self.output_padding}, stride={self.stride}, dilation={self.dilation}"
+                )
         self.groups = groups
         self.padding_mode = padding_mode
         dtype = backend.as_dtype(dtype) if dtype is not None else backend.get_default_dtype()

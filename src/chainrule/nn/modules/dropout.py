@@ -11,6 +11,7 @@ from __future__ import annotations
 from ...tensor import Tensor
 from ..functional.dropout import dropout, dropout1d, dropout2d, dropout3d
 from ..module import Module
+from . import _checks as checks
 
 __all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d"]
 
@@ -18,8 +19,7 @@ __all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d"]
 class _DropoutNd(Module):
     def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        checks.probability(type(self).__name__, "p", p)
         self.p = p
         self.inplace = inplace
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 from ... import creation
 from ...amp.autocast import autocast_state
@@ -12,6 +13,7 @@ from ...tensor import Tensor
 from .. import init
 from ..functional.linear import linear as F_linear
 from ..module import Module, Parameter
+from . import _checks as checks
 
 __all__ = ["Flatten", "Identity", "Linear", "Unflatten"]
 
@@ -46,10 +48,10 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None):
         super().__init__()
-        if in_features < 0 or out_features < 0:
-            raise ValueError(f"Linear: in_features and out_features must be >= 0, got {in_features}, {out_features}")
-        self.in_features = int(in_features)
-        self.out_features = int(out_features)
+        in_features = checks.size("Linear", "in_features", in_features)  # 0 is allowed, as in PyTorch
+        out_features = checks.size("Linear", "out_features", out_features)
+        self.in_features = in_features
+        self.out_features = out_features
         self.weight = new_parameter((out_features, in_features), dtype, device)
         if bias:
             self.bias = new_parameter((out_features,), dtype, device)
@@ -100,6 +102,10 @@ class Flatten(Module):
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
         super().__init__()
+        start = checks.integer("Flatten", "start_dim", start_dim)
+        end = checks.integer("Flatten", "end_dim", end_dim)
+        if (start >= 0) == (end >= 0) and start > end:  # with mixed signs it depends on the input's rank
+            raise checks.LayerArgumentError(f"Flatten: start_dim ({start_dim}) cannot come after end_dim ({end_dim})")
         self.start_dim = start_dim
         self.end_dim = end_dim
 
@@ -118,8 +124,22 @@ class Unflatten(Module):
 
     def __init__(self, dim: int, unflattened_size):
         super().__init__()
+        checks.integer("Unflatten", "dim", dim)
+        if not isinstance(unflattened_size, (list, tuple)):
+            raise TypeError(
+                f"Unflatten: unflattened_size must be a tuple of ints, got {unflattened_size!r} "
+                f"({type(unflattened_size).__name__})"
+            )
+        if any(isinstance(s, bool) or not isinstance(s, numbers.Integral) for s in unflattened_size):
+            raise TypeError(f"Unflatten: unflattened_size must be a tuple of ints, got {unflattened_size!r}")
+        sizes = tuple(int(s) for s in unflattened_size)
+        if not sizes or sizes.count(-1) > 1 or any(s < -1 for s in sizes):
+            raise checks.LayerArgumentError(
+                f"Unflatten: unflattened_size must be a non-empty tuple of sizes >= 0 with at most one -1 "
+                f"(inferred), got {unflattened_size!r}"
+            )
         self.dim = dim
-        self.unflattened_size = tuple(unflattened_size)
+        self.unflattened_size = sizes
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         shape = input.data.shape

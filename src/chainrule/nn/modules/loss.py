@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .. import functional as F  # noqa: N812 - the name every PyTorch user knows
 from ..module import Module
+from . import _checks as checks
 
 __all__ = [
     "BCELoss",
@@ -34,7 +35,7 @@ class _Loss(Module):
         super().__init__()
         if reduction not in self._reductions:
             choices = ", ".join(repr(r) for r in self._reductions)
-            raise ValueError(
+            raise checks.LayerArgumentError(
                 f"{type(self).__name__}: {reduction!r} is not a valid value for reduction (expected one of {choices})"
             )
         self.reduction = reduction
@@ -70,9 +71,7 @@ class SmoothL1Loss(_Loss):
 
     def __init__(self, reduction: str = "mean", beta: float = 1.0):
         super().__init__(reduction)
-        if beta < 0:
-            raise ValueError(f"SmoothL1Loss: beta must be >= 0, got {beta}")
-        self.beta = float(beta)
+        self.beta = checks.nonnegative("SmoothL1Loss", "beta", beta)
 
     def forward(self, input, target):  # noqa: A002
         return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
@@ -86,9 +85,7 @@ class HuberLoss(_Loss):
 
     def __init__(self, reduction: str = "mean", delta: float = 1.0):
         super().__init__(reduction)
-        if delta <= 0:
-            raise ValueError(f"HuberLoss: delta must be > 0, got {delta}")
-        self.delta = float(delta)
+        self.delta = checks.nonnegative("HuberLoss", "delta", delta, strict=True)
 
     def forward(self, input, target):  # noqa: A002
         return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
@@ -106,10 +103,8 @@ class CrossEntropyLoss(_WeightedLoss):
 
     def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0):
         super().__init__(weight, reduction)
-        if not 0.0 <= label_smoothing <= 1.0:
-            raise ValueError(f"CrossEntropyLoss: label_smoothing must be in [0, 1], got {label_smoothing}")
-        self.ignore_index = int(ignore_index)
-        self.label_smoothing = float(label_smoothing)
+        self.ignore_index = checks.integer("CrossEntropyLoss", "ignore_index", ignore_index)
+        self.label_smoothing = checks.probability("CrossEntropyLoss", "label_smoothing", label_smoothing)
 
     def forward(self, input, target):  # noqa: A002
         return F.cross_entropy(
@@ -135,7 +130,7 @@ class NLLLoss(_WeightedLoss):
 
     def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean"):
         super().__init__(weight, reduction)
-        self.ignore_index = int(ignore_index)
+        self.ignore_index = checks.integer("NLLLoss", "ignore_index", ignore_index)
 
     def forward(self, input, target):  # noqa: A002
         return F.nll_loss(input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction)
@@ -186,7 +181,7 @@ class MarginRankingLoss(_Loss):
 
     def __init__(self, margin: float = 0.0, reduction: str = "mean"):
         super().__init__(reduction)
-        self.margin = float(margin)
+        self.margin = checks.real("MarginRankingLoss", "margin", margin)
 
     def forward(self, input1, input2, target):
         return F.margin_ranking_loss(input1, input2, target, margin=self.margin, reduction=self.reduction)

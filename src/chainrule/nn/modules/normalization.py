@@ -18,6 +18,7 @@ from ...tensor import Tensor
 from .. import init
 from ..functional import normalization as F
 from ..module import Module
+from . import _checks as checks
 from .linear import new_buffer, new_parameter
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "GroupNorm", "LayerNorm"]
@@ -40,7 +41,13 @@ class _BatchNorm(Module):
         bias: bool = True,
     ):
         super().__init__()
-        self.num_features = int(num_features)
+        layer = type(self).__name__
+        num_features = checks.size(layer, "num_features", num_features, minimum=1)
+        # PyTorch refuses eps <= 0 in a training forward ("eps must be positive during training")
+        checks.nonnegative(layer, "eps", eps, strict=True)
+        if momentum is not None:
+            checks.real(layer, "momentum", momentum)
+        self.num_features = num_features
         self.eps = eps
         self.momentum = momentum
         self.affine = affine
@@ -164,9 +171,14 @@ class LayerNorm(Module):
         dtype=None,
     ):
         super().__init__()
-        if isinstance(normalized_shape, int):
+        if not isinstance(normalized_shape, (list, tuple)):
             normalized_shape = (normalized_shape,)
-        self.normalized_shape = tuple(int(s) for s in normalized_shape)
+        if len(normalized_shape) == 0:
+            raise checks.LayerArgumentError(
+                "LayerNorm: normalized_shape must name at least one dimension, got (); e.g. LayerNorm(features)"
+            )
+        self.normalized_shape = tuple(checks.size("LayerNorm", "normalized_shape", s) for s in normalized_shape)
+        checks.nonnegative("LayerNorm", "eps", eps, hint=" (a negative eps makes the output NaN)")
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         if elementwise_affine:
@@ -222,10 +234,12 @@ class GroupNorm(Module):
         bias: bool = True,
     ):
         super().__init__()
-        if num_groups <= 0 or num_channels % num_groups:
-            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
-        self.num_groups = int(num_groups)
-        self.num_channels = int(num_channels)
+        num_groups = checks.size("GroupNorm", "num_groups", num_groups, minimum=1)
+        num_channels = checks.size("GroupNorm", "num_channels", num_channels)
+        checks.divisible("GroupNorm", "num_channels", num_channels, "num_groups", num_groups)
+        checks.nonnegative("GroupNorm", "eps", eps, hint=" (a negative eps makes the output NaN)")
+        self.num_groups = num_groups
+        self.num_channels = num_channels
         self.eps = eps
         self.affine = affine
         if affine:

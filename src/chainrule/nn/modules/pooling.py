@@ -2,6 +2,11 @@
 
 Inputs are (N, C, L) or (C, L) for the 1-d layers and (N, C, H, W) or (C, H, W)
 for the 2-d ones; see ``chainrule.nn.functional.pooling`` for the output sizes.
+
+The constructors check what PyTorch checks in its first forward: kernel
+sizes, strides and dilations of at least 1, padding between 0 and half the
+kernel, a divisor_override other than 0, adaptive output sizes of at least 0
+(None keeps the input's size).  The arguments are kept as given, as in PyTorch.
 """
 
 from __future__ import annotations
@@ -9,11 +14,25 @@ from __future__ import annotations
 from ...tensor import Tensor
 from ..functional import pooling as pool_f
 from ..module import Module
+from . import _checks as checks
 
 __all__ = [
     "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d",
     "AvgPool1d", "AvgPool2d", "MaxPool1d", "MaxPool2d",
 ]
+
+
+def _check_window(layer: str, nd: int, kernel_size, stride, padding, dilation=1) -> None:
+    kernel = checks.sizes(layer, "kernel_size", kernel_size, nd, minimum=1)
+    if stride is not None:
+        checks.sizes(layer, "stride", stride, nd, minimum=1)
+    pads = checks.sizes(layer, "padding", padding, nd, minimum=0)
+    checks.sizes(layer, "dilation", dilation, nd, minimum=1)
+    if any(2 * p > k for p, k in zip(pads, kernel)):
+        raise checks.LayerArgumentError(
+            f"{layer}: padding should be at most half of kernel_size, got padding={padding!r} for "
+            f"kernel_size={kernel_size!r}"
+        )
 
 
 class _MaxPoolNd(Module):
@@ -22,6 +41,7 @@ class _MaxPoolNd(Module):
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False,
                  ceil_mode: bool = False):
         super().__init__()
+        _check_window(type(self).__name__, self._nd, kernel_size, stride, padding, dilation)
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding = padding
@@ -64,6 +84,10 @@ class _AvgPoolNd(Module):
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True,
                  divisor_override: int | None = None):
         super().__init__()
+        layer = type(self).__name__
+        _check_window(layer, self._nd, kernel_size, stride, padding)
+        if divisor_override is not None and checks.integer(layer, "divisor_override", divisor_override) == 0:
+            raise checks.LayerArgumentError(f"{layer}: divisor_override must not be 0 (None divides by the window)")
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding = padding
@@ -100,6 +124,16 @@ class _AdaptivePoolNd(Module):
 
     def __init__(self, output_size):
         super().__init__()
+        layer = type(self).__name__
+        nd = self._nd
+        items = output_size if isinstance(output_size, (list, tuple)) else (output_size,) * nd
+        if len(items) != nd:
+            raise checks.LayerArgumentError(
+                f"{layer}: output_size must be an int or a tuple of {nd} ints (None keeps a size), got {output_size!r}"
+            )
+        for item in items:
+            if item is not None:
+                checks.size(layer, "output_size", item)
         self.output_size = output_size
 
     def extra_repr(self) -> str:

@@ -24,20 +24,15 @@ from ...errors import ShapeError
 from .. import init
 from ..functional import recurrent as R
 from ..module import Module, Parameter
+from . import _checks as checks
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 
-def _check_sizes(name, input_size, hidden_size):
-    for what, value in (("input_size", input_size), ("hidden_size", hidden_size)):
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise ValueError(f"{name}: {what} must be a positive integer, got {value!r}")
-
-
 def _uniform_init(module, hidden_size):
-    bound = 1.0 / math.sqrt(hidden_size)
+    bound = 1.0 / math.sqrt(hidden_size) if hidden_size > 0 else 0.0
     for p in module.parameters(recurse=False):
         init.uniform_(p, -bound, bound)
 
@@ -61,13 +56,18 @@ class RNNBase(Module):
     ):
         super().__init__()
         name = "RNN" if mode.startswith("RNN") else mode
-        if mode not in _GATES:
-            raise ValueError(f"RNNBase: unknown mode {mode!r}; expected one of {sorted(_GATES)}")
-        _check_sizes(name, input_size, hidden_size)
-        if not isinstance(num_layers, int) or isinstance(num_layers, bool) or num_layers < 1:
-            raise ValueError(f"{name}: num_layers must be a positive integer, got {num_layers!r}")
-        if isinstance(dropout, bool) or not 0 <= float(dropout) <= 1:
-            raise ValueError(f"{name}: dropout must be a probability in [0, 1], got {dropout!r}")
+        checks.choice("RNNBase", "mode", mode, tuple(_GATES))
+        input_size = checks.size(name, "input_size", input_size, minimum=1)
+        hidden_size = checks.size(name, "hidden_size", hidden_size, minimum=1)
+        num_layers = checks.size(name, "num_layers", num_layers, minimum=1)
+        if isinstance(dropout, bool):  # PyTorch's type for this one is ValueError
+            raise checks.LayerArgumentError(f"{name}: dropout must be a probability in [0, 1], got {dropout!r}")
+        checks.probability(name, "dropout", dropout)
+        proj_size = checks.size(name, "proj_size", proj_size)
+        if proj_size >= hidden_size:
+            raise checks.LayerArgumentError(
+                f"{name}: proj_size ({proj_size}) must be smaller than hidden_size ({hidden_size})"
+            )
         if proj_size:
             raise NotImplementedError(f"{name}: proj_size is not supported by chainrule (got proj_size={proj_size})")
         if dropout > 0 and num_layers == 1:
@@ -186,8 +186,7 @@ class RNN(RNNBase):
         device=None,
         dtype=None,
     ):
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        checks.choice("RNN", "nonlinearity", nonlinearity, ("tanh", "relu"))
         self.nonlinearity = nonlinearity
         mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
         super().__init__(
@@ -285,7 +284,9 @@ class RNNCellBase(Module):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool, num_chunks: int, device=None, dtype=None):
         super().__init__()
-        _check_sizes(type(self).__name__, input_size, hidden_size)
+        # 0 is allowed, as in PyTorch: a cell with no inputs, or with an empty state
+        input_size = checks.size(type(self).__name__, "input_size", input_size)
+        hidden_size = checks.size(type(self).__name__, "hidden_size", hidden_size)
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.bias = bool(bias)
@@ -322,8 +323,7 @@ class RNNCell(RNNCellBase):
     def __init__(
         self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh", device=None, dtype=None
     ):
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        checks.choice("RNNCell", "nonlinearity", nonlinearity, ("tanh", "relu"))
         super().__init__(input_size, hidden_size, bias, 1, device, dtype)
         self.nonlinearity = nonlinearity
 

@@ -8,6 +8,7 @@ from ...tensor import Tensor
 from .. import init
 from ..functional import sparse as F
 from ..module import Module, Parameter
+from . import _checks as checks
 from .linear import new_parameter
 
 __all__ = ["Embedding"]
@@ -42,14 +43,21 @@ class Embedding(Module):
         dtype=None,
     ):
         super().__init__()
-        self.num_embeddings = int(num_embeddings)
-        self.embedding_dim = int(embedding_dim)
+        num_embeddings = checks.size("Embedding", "num_embeddings", num_embeddings)
+        embedding_dim = checks.size("Embedding", "embedding_dim", embedding_dim)
+        self.num_embeddings = num_embeddings
+        self.embedding_dim = embedding_dim
         if padding_idx is not None:
+            padding_idx = checks.integer("Embedding", "padding_idx", padding_idx)
             if not -num_embeddings <= padding_idx < num_embeddings:
-                raise ValueError(
-                    f"Embedding: padding_idx {padding_idx} must be within num_embeddings ({num_embeddings})"
+                raise checks.LayerArgumentError(
+                    f"Embedding: padding_idx {padding_idx} must be within num_embeddings ({num_embeddings}): "
+                    f"in [{-num_embeddings}, {num_embeddings - 1}]"
                 )
             padding_idx %= num_embeddings
+        if max_norm is not None:
+            checks.real("Embedding", "max_norm", max_norm)
+        checks.real("Embedding", "norm_type", norm_type)
         self.padding_idx = padding_idx
         self.max_norm = max_norm
         self.norm_type = norm_type

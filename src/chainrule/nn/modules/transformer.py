@@ -23,7 +23,8 @@ from ...errors import ShapeError
 from ...tensor import Tensor, _wrap
 from ..functional.activation import gelu, relu
 from ..module import Module, ModuleList, Parameter
-from .attention import MultiheadAttention
+from . import _checks as checks
+from .attention import MultiheadAttention, check_heads
 from .dropout import Dropout
 from .linear import Linear
 from .normalization import LayerNorm
@@ -37,7 +38,9 @@ def _activation(activation):
             return relu
         if activation == "gelu":
             return gelu
-        raise ValueError(f"TransformerEncoderLayer: activation must be 'relu', 'gelu' or a callable: {activation!r}")
+        raise checks.LayerArgumentError(
+            f"TransformerEncoderLayer: activation must be 'relu', 'gelu' or a callable, got {activation!r}"
+        )
     if not callable(activation):
         raise TypeError(f"TransformerEncoderLayer: activation must be a string or a callable, got {activation!r}")
     return activation
@@ -71,6 +74,12 @@ class TransformerEncoderLayer(Module):
         dtype=None,
     ):
         super().__init__()
+        layer = "TransformerEncoderLayer"
+        check_heads(layer, d_model, nhead, "d_model", "nhead")
+        checks.size(layer, "dim_feedforward", dim_feedforward)  # 0 is allowed, as in PyTorch
+        checks.probability(layer, "dropout", dropout)
+        checks.nonnegative(layer, "layer_norm_eps", layer_norm_eps, hint=" (a negative eps makes the output NaN)")
+        activation = _activation(activation)
         factory = dict(device=device, dtype=dtype)
         self.self_attn = MultiheadAttention(
             d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first, **factory
@@ -135,8 +144,8 @@ class TransformerEncoder(Module):
         super().__init__()
         if not isinstance(encoder_layer, Module):
             raise TypeError(f"TransformerEncoder: encoder_layer must be a Module, got {type(encoder_layer).__name__}")
-        if num_layers < 1:
-            raise ValueError(f"TransformerEncoder: num_layers must be >= 1, got {num_layers}")
+        # PyTorch builds an encoder of 0 layers and fails in its first forward
+        num_layers = checks.size("TransformerEncoder", "num_layers", num_layers, minimum=1)
         self.layers = ModuleList([clone_module(encoder_layer) for _ in range(num_layers)])
         self.num_layers = num_layers
         self.norm = norm
