@@ -415,8 +415,22 @@ def conv(
     """
     _check_dtypes(op, (x, weight, bias))
     geom = conv_geometry(x.data.shape[2:], weight.data.shape[2:], stride, padding, dilation, groups, op)
+    if x.data.shape[0] == 0:
+        return empty_batch_result(x, weight, bias, (0, weight.data.shape[0], *geom.out_size))
     inputs = (x, weight) if bias is None else (x, weight, bias)
     return applyn(_conv, inputs, geom)
+
+
+def empty_batch_result(x: Tensor, weight: Tensor, bias: Tensor | None, shape) -> Tensor:
+    """The empty (0, C_out, *out) output of a layer on a batch of 0, as PyTorch returns it.
+
+    Built from empty slices of x, weight and bias, so all three stay in the
+    graph and get zero gradients (not None), as in PyTorch.
+    """
+    out = x.reshape(-1)[:0].reshape(shape) + weight.reshape(-1)[:0].sum()
+    if bias is not None:
+        out = out + bias.reshape(-1, *([1] * (len(shape) - 2)))
+    return out
 
 
 def conv_transpose(
@@ -448,6 +462,8 @@ def conv_transpose(
             f"{op}: the output size {out_size} would not be positive (input {tuple(x.shape)}, "
             f"kernel {tuple(kernel)}, stride {tuple(stride)}, padding {tuple(padding)})"
         )
+    if x.data.shape[0] == 0:
+        return empty_batch_result(x, weight, bias, (0, weight.data.shape[1] * groups, *out_size))
     # the direct convolution this is the gradient of: input size out_size, output size in_size.  Its windows
     # need not reach the high end of the output: output_padding rows (and the rows a stride skips) get zeros
     geom = ConvGeometry(

@@ -594,6 +594,22 @@ def _prepare(op, gates, x, states, w_ih, w_hh, b_ih, b_hh):
     return b_ih, b_hh
 
 
+def _empty_batch(x, states, params):
+    """(output (L, 0, H), *final states (0, H)) for a batch of 0, as PyTorch returns them.
+
+    Built from empty slices, so x, the states and every weight stay in the
+    graph and get zero gradients (not None).
+    """
+    length = x.data.shape[0]
+    hidden = params[1].data.shape[1]  # w_hh (G*H, H)
+    anchor = None
+    for t in (x, *states, *params):
+        part = t.reshape(-1)[:0].sum()
+        anchor = part if anchor is None else anchor + part
+    output = x.reshape(-1)[:0].reshape(length, 0, hidden) + anchor
+    return (output, *(s.reshape(-1)[:0].reshape(0, hidden) + anchor for s in states))
+
+
 def rnn_layer(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity: str = "tanh", reverse: bool = False):
     """One Elman RNN layer over a sequence: ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``.
 
@@ -614,6 +630,8 @@ def lstm_layer(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, reverse: bool = Fals
     biases ``(4H,)`` or None.  Returns ``(output (L, N, H), h_n (N, H), c_n (N, H))``.
     """
     b_ih, b_hh = _prepare("lstm_layer", 4, x, [("h0", h0), ("c0", c0)], w_ih, w_hh, b_ih, b_hh)
+    if x.data.shape[1] == 0:
+        return _empty_batch(x, (h0, c0), (w_ih, w_hh, b_ih, b_hh))
     inputs = (x, h0, c0, w_ih, w_hh, b_ih, b_hh)
     return applyn(_lstm_layer, inputs, bool(reverse))
 
@@ -625,4 +643,6 @@ def gru_layer(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, reverse: bool = False):
     biases ``(3H,)`` or None.  Returns ``(output (L, N, H), h_n (N, H))``.
     """
     b_ih, b_hh = _prepare("gru_layer", 3, x, [("h0", h0)], w_ih, w_hh, b_ih, b_hh)
+    if x.data.shape[1] == 0:
+        return _empty_batch(x, (h0,), (w_ih, w_hh, b_ih, b_hh))
     return applyn(_gru_layer, (x, h0, w_ih, w_hh, b_ih, b_hh), bool(reverse))

@@ -59,6 +59,15 @@ def _in_float32(fn, input, *args, weight=None, bias=None, **kwargs):  # noqa: A0
     return to_dtype(fn(input, *args, weight=weight, bias=bias, **kwargs), dtype)
 
 
+def _empty_like(input, *params):  # noqa: A002
+    """input's (empty) shape, built from empty slices so input and every parameter get zero gradients."""
+    out = input.reshape(-1)[:0].reshape(input.data.shape)
+    for p in params:
+        if p is not None:
+            out = out + p.reshape(-1)[:0].sum()
+    return out
+
+
 def batch_norm(
     input: Tensor,  # noqa: A002 - PyTorch's names
     running_mean: Tensor | None,
@@ -104,7 +113,10 @@ def batch_norm(
     view = (channels,) + (1,) * (len(shape) - 2)
     if training:
         count = input.data.size // max(channels, 1)
-        if count <= 1:
+        if count == 0:
+            # an empty batch: an empty output, zero gradients, running statistics untouched (as PyTorch)
+            return _empty_like(input, weight, bias)
+        if count == 1:
             raise ShapeError(f"{op}: expected more than 1 value per channel when training, got input of shape {shape}")
         axes = (0,) + tuple(range(2, len(shape)))
         out, mean, var = _layers.batch_norm_train(input, axes, eps, view, weight, bias)
