@@ -306,8 +306,25 @@ INVALID = {
     "SmoothL1Loss": (dict(), lambda kw: [_randn(3), _randn(3)], {"beta": [(st.floats(-1e3, -1e-3), ValueError)]}),
     "HuberLoss": (dict(), lambda kw: [_randn(3), _randn(3)], {"delta": [(st.floats(-1e3, 0.0), ValueError)]}),
     "MSELoss": (dict(), lambda kw: [_randn(3), _randn(3)], {"reduction": [(st.just("avg"), ValueError)]}),
-    "CrossEntropyLoss": (dict(), _loss_input, {"label_smoothing": [(bad_probability, ValueError)]}),
+    "CrossEntropyLoss": (
+        dict(),
+        _loss_input,
+        {"label_smoothing": [(bad_probability, ValueError)], "ignore_index": [(st.just(1.5), TypeError)]},
+    ),
+    "NLLLoss": (dict(), _loss_input, {"reduction": [(st.just("avg"), ValueError)]}),
+    "L1Loss": (dict(), lambda kw: [_randn(3), _randn(3)], {"reduction": [(st.just("batchmean"), ValueError)]}),
+    "BCELoss": (dict(), lambda kw: [_zeros(3), _zeros(3)], {"reduction": [(st.just("avg"), ValueError)]}),
+    "BCEWithLogitsLoss": (dict(), lambda kw: [_randn(3), _zeros(3)], {"reduction": [(st.just("avg"), ValueError)]}),
+    "KLDivLoss": (dict(), lambda kw: [_randn(3), _zeros(3)], {"reduction": [(st.just("avg"), ValueError)]}),
+    "MarginRankingLoss": (
+        dict(),
+        lambda kw: [_randn(3), _randn(3), np.ones(3, np.float32)],
+        {"reduction": [(st.just("avg"), ValueError)], "margin": [(st.just("a"), TypeError)]},
+    ),
 }
+
+# layers whose constructors take nothing that can be out of range (an inplace flag at most)
+NOTHING_TO_CHECK = {"Identity", "ReLU", "SiLU", "Sigmoid", "Tanh"}
 
 
 # meaningless configurations that torch 2.13 runs without a word (chainrule refuses them): a negative
@@ -481,6 +498,17 @@ def test_possible_configuration_is_accepted(index, data):
             assert tuple(out.shape) == tuple(t_out.shape), f"{name}({kwargs}): {tuple(out.shape)} vs torch"
 
 
+def test_every_layer_is_covered():
+    exported = {
+        name
+        for name, obj in vars(nn).items()
+        if isinstance(obj, type) and issubclass(obj, nn.Module)
+        and name not in {"Module", "RNNBase", "RNNCellBase", "Sequential", "ModuleList", "ModuleDict", "ParameterList"}
+    }
+    missing = exported - set(INVALID) - NOTHING_TO_CHECK
+    assert not missing, f"layers without argument checks in this test: {sorted(missing)}"
+
+
 def test_errors_are_value_errors_and_runtime_errors():
     """One except clause written for PyTorch catches chainrule's: ValueError (constructors), RuntimeError (kernels)."""
     with pytest.raises(ValueError):
@@ -497,3 +525,20 @@ def test_conv2d_kernel_zero_no_longer_grows_the_image():
         nn.Conv2d(1, 1, 0)
     with pytest.raises(ValueError, match="kernel size"):
         cr.nn.functional.conv2d(cr.zeros(1, 1, 5, 5), cr.zeros(1, 1, 0, 0))
+
+
+def test_functional_entry_points_check_their_arguments():
+    """The F.* functions refuse what the constructors refuse (once per call, outside any inner loop)."""
+    F = cr.nn.functional  # noqa: N806 - the name every PyTorch user knows
+    x = cr.zeros(2, 3, 6, 6)
+    with pytest.raises(ValueError, match="batch_norm: eps must be positive in training, got 0"):
+        F.batch_norm(cr.zeros(4, 3), None, None, training=True, eps=0)
+    with pytest.raises(ValueError, match="conv2d: stride must be positive"):
+        F.conv2d(x, cr.zeros(1, 3, 3, 3), stride=0)
+    with pytest.raises(ValueError, match="dropout probability"):
+        F.dropout(x, p=2.0)
+    with pytest.raises(ValueError, match="at most half"):
+        F.max_pool2d(x, 2, padding=2)
+    with pytest.raises(ValueError, match="output_size must be >= 0"):
+        F.adaptive_avg_pool2d(x, -1)
+    assert tuple(F.adaptive_max_pool2d(x, 0).shape) == (2, 3, 0, 0)

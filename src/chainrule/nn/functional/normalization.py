@@ -112,6 +112,8 @@ def batch_norm(
         )
     view = (channels,) + (1,) * (len(shape) - 2)
     if training:
+        if not eps > 0:  # also NaN; PyTorch's rule in training (rsqrt(var + eps) of a constant channel is inf)
+            raise ValueError(f"{op}: eps must be positive in training, got {eps!r}")
         count = input.data.size // max(channels, 1)
         if count == 0:
             # an empty batch: an empty output, zero gradients, running statistics untouched (as PyTorch)
