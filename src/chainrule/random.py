@@ -50,6 +50,9 @@ class Generator:
         return {"seed": self._seed, "bit_generator": _jsonable(state)}
 
     def set_state(self, state: dict) -> Generator:
+        """Restore a state from ``get_state``; ``ValueError`` for anything else (a malformed or foreign state)."""
+        if not _valid_state(state):
+            raise ValueError("set_state: not a PCG64 generator state as get_state() writes it")
         bit_state = copy.deepcopy(state["bit_generator"])
         rng = np.random.Generator(np.random.PCG64())
         rng.bit_generator.state = bit_state
@@ -59,6 +62,27 @@ class Generator:
 
     def __repr__(self):
         return f"<chainrule.Generator seed={self._seed}>"
+
+
+def _valid_state(state) -> bool:
+    """The shape of ``Generator.get_state()``: plain ints and strings in PCG64's layout."""
+
+    def is_int(v):
+        return type(v) is int and v >= 0
+
+    if not isinstance(state, dict) or not (state.get("seed") is None or type(state.get("seed")) is int):
+        return False
+    bits = state.get("bit_generator")
+    if not isinstance(bits, dict) or type(bits.get("bit_generator")) is not str or bits["bit_generator"] != "PCG64":
+        return False
+    inner = bits.get("state")
+    return (
+        isinstance(inner, dict)
+        and is_int(inner.get("state"))
+        and is_int(inner.get("inc"))
+        and is_int(bits.get("has_uint32"))
+        and is_int(bits.get("uinteger"))
+    )
 
 
 def _jsonable(value):

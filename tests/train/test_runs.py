@@ -211,3 +211,77 @@ def test_the_run_directory_check_runs_before_any_work(tmp_path, capsys, monkeypa
     monkeypatch.setattr(cli, "_build", lambda *a, **k: pytest.fail("built a model before refusing --out"))
     assert main([*QUICK, "--out", str(out)]) == 1
     assert "already holds a run" in _error(capsys)
+
+
+def _paths(node, prefix=()):
+    """Every path into a nest of dicts/lists/tuples (the places a mutation can land)."""
+    yield prefix
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _paths(v, (*prefix, k))
+    elif isinstance(node, (list, tuple)):
+        for i, v in enumerate(node):
+            yield from _paths(v, (*prefix, i))
+
+
+def _replace(node, path, value):
+    if not path:
+        return value
+    head, rest = path[0], path[1:]
+    if isinstance(node, dict):
+        out = dict(node)
+        if value is _DELETE and not rest:
+            del out[head]
+        else:
+            out[head] = _replace(node[head], rest, value)
+        return out
+    items = list(node)
+    if value is _DELETE and not rest:
+        del items[head]
+    else:
+        items[head] = _replace(items[head], rest, value)
+    return type(node)(items)
+
+
+_DELETE = object()
+JUNK = st.one_of(
+    st.just(_DELETE),
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=5),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    st.builds(lambda n: cr.zeros(n), st.integers(0, 5)),
+    st.builds(lambda: [[[[[]]]]]),
+)
+
+
+@pytest.fixture(scope="module")
+def trained_checkpoint(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ckpt") / "run"
+    assert main([*QUICK, "--epochs", "1", "--out", str(out)]) == 0
+    return load(out / "checkpoint.safetensors", as_tensors=True)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_malformed_checkpoints_are_one_line_never_a_traceback(tmp_path_factory, trained_checkpoint, data):
+    """Checkpoints with a valid checksum but contents from someone else (any part replaced, deleted or retyped)."""
+    from chainrule.io import save
+
+    paths = list(_paths(trained_checkpoint))
+    path = data.draw(st.sampled_from(paths[1:]))
+    state = _replace(trained_checkpoint, path, data.draw(JUNK))
+    run = tmp_path_factory.mktemp("mut")
+    ckpt = save(state, run / "checkpoint.safetensors")
+    import contextlib
+    import io
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        status = main(["train", "--no-progress", "--no-plots", "--resume", str(ckpt), "--epochs", "2"])
+    lines = err.getvalue().strip().splitlines()
+    if status != 0:
+        assert status == 1 and len(lines) == 1 and lines[0].startswith("error:"), (path, lines)

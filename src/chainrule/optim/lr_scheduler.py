@@ -27,7 +27,9 @@ import types
 import warnings
 from bisect import bisect_right
 
-from .optimizer import Optimizer
+import numpy as np
+
+from .optimizer import Optimizer, _check_like
 
 __all__ = [
     "CosineAnnealingLR",
@@ -62,6 +64,19 @@ def _per_group(name: str, optimizer, value) -> list:
 def _check_optimizer(optimizer):
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+
+
+def _plain(value, depth: int = 0) -> bool:
+    """Numbers, strings, None and lists/tuples/dicts of them: what a scheduler's state is made of."""
+    if depth > 20:
+        return False
+    if value is None or type(value) in (bool, int, float, str):
+        return True
+    if type(value) in (list, tuple):
+        return all(_plain(v, depth + 1) for v in value)
+    if type(value) is dict:
+        return all(type(k) in (str, int) and _plain(v, depth + 1) for k, v in value.items())
+    return isinstance(value, np.generic)
 
 
 class LRScheduler:
@@ -143,8 +158,28 @@ class LRScheduler:
         return {k: copy.deepcopy(v) for k, v in self.__dict__.items() if k not in self._not_saved}
 
     def load_state_dict(self, state_dict: dict) -> None:
-        """Restore attributes saved by :meth:`state_dict`."""
-        self.__dict__.update({k: copy.deepcopy(v) for k, v in state_dict.items() if k not in self._not_saved})
+        """Restore attributes saved by :meth:`state_dict`.
+
+        Only attributes this scheduler has are restored, and only as plain data
+        (numbers, strings, lists, dicts): a state from another scheduler, or a
+        crafted one, cannot replace a method or the optimizer.
+        """
+        if not isinstance(state_dict, dict):
+            raise TypeError(f"{type(self).__name__}.load_state_dict: expected a dict, got {type(state_dict).__name__}")
+        restored = {k: v for k, v in state_dict.items() if k not in self._not_saved}  # subclasses restore those
+        unknown = [k for k in restored if k not in self.__dict__]
+        if unknown:
+            raise ValueError(f"{type(self).__name__}.load_state_dict: unexpected keys {sorted(map(str, unknown))[:5]}")
+        for key, value in restored.items():
+            if not _plain(value):
+                raise TypeError(f"{type(self).__name__}.load_state_dict: '{key}' holds a {type(value).__name__}")
+            current = self.__dict__[key]
+            if type(current) is list and type(value) is list and key in ("base_lrs", "_last_lr"):
+                if len(current) != len(value):
+                    raise ValueError(f"{type(self).__name__}.load_state_dict: '{key}' has {len(value)} entries, "
+                                     f"this scheduler's optimizer {len(current)} groups")
+            _check_like(f"{type(self).__name__}.{key}", current, value)
+        self.__dict__.update({k: copy.deepcopy(v) for k, v in restored.items()})
 
     def __repr__(self):
         return f"{type(self).__name__}(last_epoch={self.last_epoch}, last_lr={getattr(self, '_last_lr', None)})"

@@ -57,6 +57,11 @@ class Optimizer:
     ``defaults``.
     """
 
+    # what load_state_dict accepts as per-parameter state: these names are counts; every other value is a tensor
+    # of the parameter's shape (set _tensor_state_only = False in a subclass that keeps numbers or None too)
+    _number_state: tuple = ("step",)
+    _tensor_state_only: bool = True
+
     def __init__(self, params, defaults: dict):
         if isinstance(params, Tensor):
             raise TypeError(
@@ -235,6 +240,7 @@ class Optimizer:
         (``step`` stays a number); group options are replaced by the saved
         ones, parameters are kept.
         """
+        _check_state_dict(self, state_dict)
         saved_groups = state_dict["param_groups"]
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(
@@ -285,6 +291,95 @@ class Optimizer:
 
     def __getstate__(self):
         raise TypeError("optimizers are not pickled; save optimizer.state_dict() (Tensors and numbers) instead")
+
+
+def _check_like(where: str, current, saved) -> None:
+    """``saved`` has the kind of value ``current`` has (a state dict from elsewhere cannot retype an option)."""
+    if type(current) is bool:
+        ok = type(saved) is bool
+    elif type(current) in (int, float):
+        ok = type(saved) in (int, float) and math.isfinite(saved)
+    elif current is None:
+        ok = saved is None or type(saved) in (bool, int, float)
+    elif type(current) is str:
+        ok = type(saved) is str
+    elif type(current) in (tuple, list):
+        ok = type(saved) in (tuple, list) and len(saved) == len(current)
+        if ok:
+            for i, (c, v) in enumerate(zip(current, saved)):
+                _check_like(f"{where}[{i}]", c, v)
+    else:
+        return
+    if not ok:
+        raise TypeError(f"load_state_dict: {where} is {_short(saved)}, where this optimizer has {_short(current)}")
+
+
+def _short(value) -> str:
+    """A value for a one-line message: arrays and tensors by shape, anything else by a clipped repr."""
+    shape = getattr(value, "shape", None)
+    if shape is not None:
+        return f"a {type(value).__name__} of shape {tuple(shape)}"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_state_dict(optimizer, state_dict) -> None:
+    """Refuse a state dict that is malformed or does not fit ``optimizer``, before anything is changed."""
+    if not isinstance(state_dict, dict):
+        raise TypeError(f"load_state_dict: expected a dict, got {type(state_dict).__name__}")
+    groups, state = state_dict.get("param_groups"), state_dict.get("state")
+    if type(groups) is not list or not isinstance(state, dict):
+        raise TypeError("load_state_dict: expected 'param_groups' (a list) and 'state' (a dict)")
+    params = {}
+    for i, saved in enumerate(groups):
+        if not isinstance(saved, dict) or type(saved.get("params")) is not list:
+            raise TypeError(f"load_state_dict: param_groups[{i}] is not a dict with a 'params' list")
+        if not all(type(x) is int for x in saved["params"]):
+            raise TypeError(f"load_state_dict: param_groups[{i}]['params'] must be integers")
+        if i < len(optimizer.param_groups):
+            group = optimizer.param_groups[i]
+            missing = sorted(k for k in optimizer.defaults if k not in saved)
+            if missing:
+                raise ValueError(f"load_state_dict: param_groups[{i}] lacks the options {missing}")
+            for key, current in group.items():
+                if key not in ("params", "param_names") and key in saved:
+                    _check_like(f"param_groups[{i}][{key!r}]", current, saved[key])
+            params.update(zip(saved["params"], group["params"]))
+    # the options' ranges: what this optimizer's constructor accepts (it raises ValueError as PyTorch's does)
+    import inspect  # noqa: PLC0415
+
+    try:
+        accepted = set(inspect.signature(type(optimizer).__init__).parameters) - {"self", "params"}
+    except (TypeError, ValueError):
+        accepted = set()
+    if "lr" in accepted:
+        from .. import zeros  # noqa: PLC0415
+
+        for saved in groups:
+            options = {k: (tuple(v) if type(v) is list else v) for k, v in saved.items() if k in accepted}
+            type(optimizer)([Tensor(zeros(1).data, requires_grad=True)], **options)
+    for key, values in state.items():
+        param = params.get(int(key)) if _is_index(key) else None
+        if param is None:
+            raise ValueError(f"load_state_dict: state names parameter {_short(key)}, which no group lists")
+        if not isinstance(values, dict):
+            raise TypeError(f"load_state_dict: the state of parameter {key} is not a dict")
+        for name, value in values.items():
+            where = f"load_state_dict: state[{key}][{name!r}]"
+            if name in optimizer._number_state:
+                if type(value) not in (int, float) or not math.isfinite(value) or value < 0:
+                    raise ValueError(f"{where} is {_short(value)}, not a count")
+            elif isinstance(value, Tensor):
+                shapes = (param.data.shape,) if optimizer._tensor_state_only else ((), param.data.shape)
+                if value.data.shape not in shapes or value.data.dtype.kind not in "fiub":
+                    raise ValueError(
+                        f"{where} has shape {tuple(value.data.shape)} ({value.data.dtype}); its parameter has shape "
+                        f"{tuple(param.data.shape)}"
+                    )
+            elif optimizer._tensor_state_only:
+                raise TypeError(f"{where} is {_short(value)}, not a tensor")
+            elif type(value) not in (int, float, type(None)) or (type(value) is float and not math.isfinite(value)):
+                raise TypeError(f"{where} is {_short(value)}")
 
 
 def _is_index(key) -> bool:

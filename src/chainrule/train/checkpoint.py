@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import random as cr_random
+from ..errors import ChainruleError
 from ..io import CheckpointError, load, save
 
 
@@ -28,19 +29,39 @@ def save_checkpoint(
     return save(state, path)
 
 
+# what restoring a model, an optimizer or a generator from a malformed (or mismatched) state raises
+RESTORE_ERRORS = (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError, RecursionError)
+
+
 def load_checkpoint(path, model=None, optimizer=None, scheduler=None, generators=(), restore_rng: bool = True) -> dict:
-    """Read a checkpoint and restore whatever is passed in; returns the whole checkpoint dict."""
+    """Read a checkpoint and restore whatever is passed in; returns the whole checkpoint dict.
+
+    A file that is not a checkpoint, or whose contents do not fit the objects
+    passed in (other shapes, another optimizer, malformed state), raises one
+    ``CheckpointError`` that names the part.
+    """
     state = load(path)
-    if not isinstance(state, dict) or "model" not in state:
+    if not isinstance(state, dict) or not isinstance(state.get("model"), dict):
         raise CheckpointError(f"{path} is not a chainrule training checkpoint")
-    if model is not None:
-        model.load_state_dict(state["model"])
-    if optimizer is not None and state.get("optimizer") is not None:
-        optimizer.load_state_dict(state["optimizer"])
-    if scheduler is not None and state.get("scheduler") is not None:
-        scheduler.load_state_dict(state["scheduler"])
+    if type(state.get("epoch")) is not int or state["epoch"] < 0:
+        raise CheckpointError(f"{path} records an invalid epoch {state.get('epoch')!r}")
+    parts = [("model", model), ("optimizer", optimizer), ("scheduler", scheduler)]
+    for name, target in parts:
+        saved = state.get(name)
+        if target is None or (saved is None and name != "model"):
+            continue
+        try:
+            target.load_state_dict(saved)
+        except (*RESTORE_ERRORS, ChainruleError) as exc:
+            what = f"{type(exc).__name__}: {exc}"
+            raise CheckpointError(f"{path}: its {name} state does not fit this run ({what})") from exc
     if restore_rng:
-        cr_random.set_rng_state(state["rng"]["default"])
-        for g, s in zip(generators, state["rng"].get("generators", [])):
-            g.set_state(s)
+        try:
+            rng = state["rng"]
+            cr_random.set_rng_state(rng["default"])
+            for g, s in zip(generators, rng.get("generators", [])):
+                g.set_state(s)
+        except (*RESTORE_ERRORS, ChainruleError) as exc:
+            what = f"{type(exc).__name__}: {exc}"
+            raise CheckpointError(f"{path}: its random-generator state is malformed ({what})") from exc
     return state

@@ -266,9 +266,15 @@ def cmd_train(args):
     if args.find_lr and args.lr is not None:
         raise UsageError("--find-lr chooses the learning rate; drop --lr (or drop --find-lr)")
     saved, done = (None, 0) if args.resume is None else _saved_run(args.resume)
-    name = args.recipe or (saved.get("recipe") if isinstance(saved, dict) else None) or "digits-cnn"
-    if args.recipe is None and saved is not None and name not in RECIPES:
-        raise UsageError(f"the checkpoint's recipe {name!r} is not one this version knows")
+    name = args.recipe or "digits-cnn"
+    if saved is not None:
+        saved_recipe = saved.get("recipe") if isinstance(saved, dict) else None
+        if type(saved_recipe) is not str:
+            raise UsageError(f"{args.resume}: its run settings name no recipe")
+        if args.recipe is None:
+            if saved_recipe not in RECIPES:
+                raise UsageError(f"the checkpoint's recipe {saved_recipe!r} is not one this version knows")
+            name = saved_recipe
     if name not in RECIPES:
         raise UsageError(f"unknown recipe {name!r}; run 'chainrule recipes' to list them")
     r = RECIPES[name]
@@ -472,7 +478,7 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print("error: " + "; ".join(line.strip() for line in str(exc).splitlines() if line.strip()), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

@@ -39,6 +39,22 @@ _KEPT = {
 }
 
 
+_NUMBER = (int, float)
+_TYPES = {
+    "recipe": (str,),
+    "epochs": (int,),
+    "batch_size": (int,),
+    "lr": _NUMBER,
+    "optimizer": (str, type(None)),
+    "weight_decay": _NUMBER,
+    "seed": (int,),
+    "data": (str, type(None)),
+    "grad_clip": (*_NUMBER, type(None)),
+    "nonfinite": (str,),
+    "schedule": (list,),
+}
+
+
 class SettingsError(ValueError):
     """Settings that cannot be combined (reported as one line by the command)."""
 
@@ -73,6 +89,9 @@ class RunSettings:
         if unknown or missing:
             raise SettingsError(f"the checkpoint's run settings do not match this version (unknown {unknown}, "
                                 f"missing {missing})")
+        for name, kinds in _TYPES.items():
+            if type(saved[name]) not in kinds:
+                raise SettingsError(f"the checkpoint's {name} is a {type(saved[name]).__name__}")
         settings = cls(**saved)
         settings.check()
         return settings
@@ -93,6 +112,10 @@ class RunSettings:
             raise SettingsError(f"weight decay must be a finite number >= 0, got {self.weight_decay!r}")
         if self.grad_clip is not None and (not _finite_number(self.grad_clip) or self.grad_clip <= 0):
             raise SettingsError(f"grad clip must be a positive finite number, got {self.grad_clip!r}")
+        if self.optimizer is not None and type(self.optimizer) is not str:
+            raise SettingsError(f"optimizer must be a name, got {self.optimizer!r}")
+        if self.data is not None and (type(self.data) is not str or not self.data or "\0" in self.data):
+            raise SettingsError(f"data must be a path, got {self.data!r}")
         if self.nonfinite not in ("skip", "raise", "step"):
             raise SettingsError(f"nonfinite must be skip, raise or step, got {self.nonfinite!r}")
         ends = self.schedule
@@ -171,6 +194,8 @@ class CosineCycles(LRScheduler):
     Stepped once per epoch, after it.
     """
 
+    _not_saved = ("optimizer", "ends")  # the cycles come from the run's settings, which may extend the saved ones
+
     def __init__(self, optimizer, ends, last_epoch: int = -1):
         self.ends = [int(e) for e in ends]
         super().__init__(optimizer, last_epoch)
@@ -189,9 +214,7 @@ class CosineCycles(LRScheduler):
     _closed_form_lr = get_lr
 
     def load_state_dict(self, state_dict: dict) -> None:
-        ends = self.ends  # the cycles come from the run's settings (which may extend the saved ones)
         super().load_state_dict(state_dict)
-        self.ends = ends
         # the next epoch's rate under these cycles (an extended run restarts at the base rate here)
         for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
             group["lr"] = lr

@@ -28,8 +28,10 @@ import numpy as np
 from ..autograd.mode import no_grad
 from ..backend import array_module
 from ..errors import GradientError
+from ..io import CheckpointError
+from ..optim.optimizer import _check_like
 from ..tensor import Tensor
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import RESTORE_ERRORS, load_checkpoint, save_checkpoint
 from .metrics import MetricsLog
 from .plots import plot_history
 
@@ -338,13 +340,31 @@ class Trainer:
         """Restore everything from a checkpoint; returns the epoch it was written after."""
         state = load_checkpoint(path, self.model, self.optimizer, self.scheduler, self._generators())
         extra = state.get("extra") or {}
-        self.history = list(extra.get("history", []))
-        for cb, cb_state in zip(self.callbacks, extra.get("callbacks", [])):
-            cb.load_state_dict(cb_state)
+        history = extra.get("history", []) if isinstance(extra, dict) else None
+        if not isinstance(history, list) or not all(_plain_record(r) for r in history):
+            raise CheckpointError(f"{path}: its training history is not a list of epoch records")
+        self.history = list(history)
+        try:
+            for cb, cb_state in zip(self.callbacks, extra.get("callbacks", [])):
+                current = cb.state_dict()
+                if not isinstance(cb_state, dict) or set(cb_state) != set(current):
+                    raise ValueError(f"{type(cb).__name__} keeps {sorted(current)}")
+                for key, value in cb_state.items():
+                    _check_like(f"{type(cb).__name__}.{key}", current[key], value)
+                cb.load_state_dict(cb_state)
+        except RESTORE_ERRORS as exc:
+            raise CheckpointError(f"{path}: its callback state does not fit this run ({exc})") from exc
         self.epoch = int(state["epoch"])
         if self.metrics_log is not None:
             self.metrics_log.write(self.history)  # drop epochs logged after the checkpoint was written
         return self.epoch
+
+
+def _plain_record(record) -> bool:
+    """An epoch record as the trainer writes it: str keys, numbers/strings/None/bools as values."""
+    return isinstance(record, dict) and all(
+        type(k) is str and (v is None or type(v) in (bool, int, float, str)) for k, v in record.items()
+    )
 
 
 def _finite(t) -> bool:
