@@ -246,12 +246,17 @@ def sum(x: Tensor, dim=None, keepdim=False, dtype=None):  # noqa: A001 - PyTorch
 
 
 def mean(x: Tensor, dim=None, keepdim=False, dtype=None):
-    axis = normalize_dims(dim, x.data.ndim, "mean")
-    x = x.to(dtype) if dtype is not None else _float(x)
-    dt = x.data.dtype
-    if dt.itemsize == 2 and is_half(dt):
-        return in_float32(mean, x, dim, keepdim)  # 1 / count is not a float16 past 65504 elements
-    return apply1(_mean, x, axis, bool(keepdim), x.data.shape)
+    data = x.data
+    axis = normalize_dims(dim, data.ndim, "mean")
+    if dtype is not None:
+        x = x.to(dtype)
+        data = x.data
+    dt = data.dtype
+    if dt.kind != "f":
+        x = _float(x)
+    elif dt.itemsize == 2:  # float16: 1 / count is not a float16 past 65504 elements
+        return in_float32(mean, x, dim, keepdim)
+    return apply1(_mean, x, axis, bool(keepdim), data.shape)
 
 
 def var(x: Tensor, dim=None, unbiased=None, keepdim=False, correction=None):
