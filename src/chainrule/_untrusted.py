@@ -114,13 +114,16 @@ def read_json(path: Path, error: type[Exception], limit: int = MAX_JSON_BYTES):
     where = str(path)
     if not regular_file(path, error):
         raise FileNotFoundError(f"no such file: {path}")
+    too_large = f"{where} is larger than {limit >> 20} MiB, far more than a JSON file of settings needs; refused"
     try:
         with open(path, "rb") as f:
-            raw = f.read(limit + 1)
+            # the size first: read(limit + 1) would allocate limit + 1 bytes whatever the file holds
+            size = os.fstat(f.fileno()).st_size
+            if size > limit:
+                raise error(too_large)
+            raw = f.read(size)
     except OSError as exc:
         raise error(f"{where}: cannot read it ({exc.strerror or type(exc).__name__})") from None
-    if len(raw) > limit:
-        raise error(f"{where} is larger than {limit >> 20} MiB, far more than a JSON file of settings needs; refused")
     return parse_json(raw, error, where)
 
 

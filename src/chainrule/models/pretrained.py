@@ -116,10 +116,10 @@ def _shards(directory: Path) -> dict:
                 f"{index} is not a safetensors index: it needs an object 'weight_map' of tensor name -> shard file "
                 f"(found {type(weight_map if isinstance(content, dict) else content).__name__})"
             )
-        files: dict = {}
+        files: dict = {}  # shard name -> resolved path (checked once per shard)
         shards = {}
         for name, shard in weight_map.items():
-            if shard not in files:
+            if not isinstance(shard, str) or shard not in files:
                 files[shard] = inside(directory, shard, WeightsError, f"{index} (weight_map entry {name!r})")
             shards[name] = files[shard]
         return shards

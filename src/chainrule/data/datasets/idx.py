@@ -25,7 +25,7 @@ from ..._untrusted import inside, regular_file
 from ...errors import ChainruleError
 
 _TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-_CHUNK = 1 << 20
+_CHUNK = 1 << 18  # memory grows with the data read, in steps of this much
 
 
 class IDXError(ChainruleError, ValueError):
