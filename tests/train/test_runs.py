@@ -285,3 +285,32 @@ def test_malformed_checkpoints_are_one_line_never_a_traceback(tmp_path_factory, 
     lines = err.getvalue().strip().splitlines()
     if status != 0:
         assert status == 1 and len(lines) == 1 and lines[0].startswith("error:"), (path, lines)
+
+
+def test_without_the_optional_extras_training_works_and_says_what_it_leaves_out(tmp_path):
+    """The base install (numpy, scipy, threadpoolctl, safetensors): matplotlib and tqdm hidden from the process."""
+    import subprocess
+    import sys
+
+    hide = (
+        "import importlib.abc, importlib.util, sys\n"
+        "class Hide(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('matplotlib', 'tqdm'):\n"
+        "            raise ModuleNotFoundError(name)\n"
+        "sys.meta_path.insert(0, Hide())\n"
+        "_find = importlib.util.find_spec\n"
+        "importlib.util.find_spec = lambda n, *a: None if n.split('.')[0] in ('matplotlib', 'tqdm') else _find(n, *a)\n"
+        "from chainrule.train.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    out = tmp_path / "run"
+    proc = subprocess.run(
+        [sys.executable, "-c", hide, *QUICK[:3], "--epochs", "1", "--out", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    notes = proc.stderr.strip().splitlines()
+    assert notes[0].startswith("note: matplotlib is not installed") and notes[1].startswith("note: tqdm")
+    assert "test accuracy" in proc.stdout and (out / "checkpoint.safetensors").is_file()
+    assert not (out / "loss.png").exists()

@@ -257,6 +257,20 @@ def _run_directory(args, recipe_name: str) -> Path:
     return run_dir
 
 
+def _note_missing_extras(args) -> None:
+    """Say up front (not after training) what a missing optional package will leave out."""
+    import importlib.util  # noqa: PLC0415
+
+    if not args.no_plots and importlib.util.find_spec("matplotlib") is None:
+        print("note: matplotlib is not installed, so no plots will be drawn (pip install 'chainrule[train]')",
+              file=sys.stderr)
+        args.no_plots = True
+    if not args.no_progress and importlib.util.find_spec("tqdm") is None:
+        print("note: tqdm is not installed, so there is no progress bar (pip install 'chainrule[train]')",
+              file=sys.stderr)
+        args.no_progress = True
+
+
 def cmd_train(args):
     from .recipes import RECIPES  # noqa: PLC0415
     from .settings import SettingsError, resolve  # noqa: PLC0415
@@ -296,11 +310,13 @@ def cmd_train(args):
         args.weight_decay, args.seed, args.data = settings.weight_decay, settings.seed, data
         args.optimizer = settings.optimizer if settings.optimizer in OPTIMIZERS else None
         args.run_settings = settings
+        _note_missing_extras(args)
         return r.run(args, r)
     ok, reason = r.available(data)
     if not ok:
         raise UsageError(reason)
     run_dir = _run_directory(args, r.name)
+    _note_missing_extras(args)
     seeds = args.seeds or [settings.seed]
     if args.find_lr:
         settings.lr = _find_lr(args, r, settings, seeds[0], run_dir)
