@@ -457,6 +457,12 @@ class _Pretrained:
         at their initial values (a new classifier head) and the checkpoint
         tensors not used.  The model is returned in eval mode, as Hugging
         Face does: call ``model.train()`` before fine-tuning.
+
+        The directory may come from anyone: every file read must resolve
+        inside it, and the shapes the config implies are matched against the
+        checkpoint's headers before the model is built, so a config.json
+        that declares a huge vocabulary or a million layers is refused
+        without allocating them.
         """
         config = BertConfig.from_pretrained(path, **overrides)
         reader = open_checkpoint(path)

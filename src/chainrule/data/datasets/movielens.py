@@ -19,6 +19,12 @@ licence does not allow redistribution).
 Raw user and item ids are kept as read (``user_ids``, ``item_ids``; ints
 when every id is an integer, otherwise strings) and numbered 0..n-1 in
 sorted order; ``users``/``items`` hold those numbers.
+
+Files may come from anyone: in a MovieLens directory each file must be a
+regular file inside it (a symlink out is refused), and anything a reader
+cannot use (bytes that are not the encoding, a CSV error, a rating that is
+not a finite float32, one id so long that NumPy's fixed-width table would be
+far larger than the file) is one InteractionsError naming the file and line.
 """
 
 from __future__ import annotations

@@ -9,6 +9,11 @@ file is found with ``importlib.util.find_spec`` and read with ``csv`` and
 (plot summaries, not reviews) are skipped, and a snippet that occurs more
 than once is kept once, so that a split cannot put the same text on both
 sides.
+
+The file is streamed (only the kept snippets stay in memory) and may expand
+to at most 32 times its size (16 MiB at least); a file that resolves outside
+the folder it was looked up in, is not bz2 or CSV, or expands further is one
+CorpusError.
 """
 
 from __future__ import annotations
