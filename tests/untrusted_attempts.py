@@ -40,6 +40,7 @@ import signal
 import struct
 import sys
 import tempfile
+import traceback
 import tracemalloc
 from pathlib import Path
 
@@ -49,6 +50,7 @@ import chainrule as cr
 from chainrule.models import BertConfig, BertForSequenceClassification, MatrixFactorization, NeuMF, Recommender
 from chainrule.train.cli import main as cli_main
 
+VERBOSE = False  # --verbose: print the traceback of each failure
 WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "a", "warm", "funny", "film", "dull"]
 
 
@@ -80,6 +82,8 @@ def attempt(call, *names, bound=None):
         kind, text = "MemoryError", ""
     except Exception as exc:  # noqa: BLE001 - classifying every exception is the point
         kind, text = ("clear" if clear(exc, *names) else type(exc).__name__), str(exc)
+        if VERBOSE and kind != "clear":
+            traceback.print_exc()
     finally:
         signal.alarm(0)
         peak = tracemalloc.get_traced_memory()[1]
@@ -493,6 +497,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=30, help="attempts per class (default 30)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", help="run the classes whose name contains this text")
+    parser.add_argument("--verbose", action="store_true", help="print the traceback of each failure")
     args = parser.parse_args()
+    VERBOSE = args.verbose
+    if args.only:
+        CLASSES = {k: v for k, v in CLASSES.items() if args.only in k}
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 1000))
     run(args.n, args.seed)

@@ -308,6 +308,28 @@ def test_wrong_types_missing_keys_and_odd_values_in_config_json_are_one_config_e
         assert str(model) in str(result)
 
 
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("hidden_dropout_prob", None),  # found by tests/untrusted_attempts.py: a TypeError from Dropout before
+        ("attention_probs_dropout_prob", "0.1"),
+        ("hidden_act", ["gelu"]),  # unhashable: a TypeError from the lookup before
+        ("pad_token_id", 10**6),
+        ("initializer_range", "0.02"),
+        ("id2label", {"3": "a", "7": "b"}),  # the right count, the wrong indices: a KeyError at predict before
+        ("gradient_checkpointing", "yes"),
+    ],
+)
+def test_each_config_value_that_cannot_build_the_model_is_named(template, tmp_path, key, value):
+    model = _copy(template, tmp_path / "model")
+    config = json.loads((model / "config.json").read_text())
+    config[key] = value
+    (model / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ConfigError, match=key) as err:
+        _load(model)
+    assert str(model / "config.json") in str(err.value)
+
+
 def _corrupt(raw: bytes, how: str, at: int, byte: int) -> bytes:
     at = at % (len(raw) + 1)
     if how == "truncate":

@@ -188,6 +188,26 @@ def test_a_tiny_bundle_declaring_huge_tables_is_refused_under_a_memory_cap(kind,
     assert status == 1 and message.startswith("error: ") and message.count("\n") == 1
 
 
+@pytest.mark.parametrize(
+    ("entry", "value"),
+    [
+        ("format", np.zeros(3)),  # found by tests/untrusted_attempts.py: an ambiguous-truth ValueError before
+        ("model", ["MatrixFactorization"]),  # unhashable: a TypeError before
+        ("config", {"num_users": 4, "num_items": 6, "embedding_dim": 3, "dropout": 0.5}),
+        ("user_ids", [1, 2, 3, 4]),
+        ("titles", ["a"] * 5),
+        ("seen", np.array([[0, 6]])),
+    ],
+)
+def test_each_bundle_entry_that_does_not_fit_is_named(tmp_path, entry, value):
+    state = _state("MatrixFactorization")
+    state[entry] = value
+    cr.io.save(state, tmp_path / "recommender.safetensors")
+    with pytest.raises(RecommenderError, match=entry if entry != "config" else "dropout") as err:
+        Recommender.load(tmp_path)
+    assert str(tmp_path / "recommender.safetensors") in str(err.value)
+
+
 def test_a_bundle_that_is_a_symlink_out_of_the_run_directory_is_refused(tmp_path):
     said = {}
     for exists in (True, False):

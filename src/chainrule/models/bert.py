@@ -150,7 +150,7 @@ class BertConfig:
             )
         for key in ("hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout"):
             value = getattr(self, key)
-            if value is not None and not (_is_number(value) and 0.0 <= value < 1.0):
+            if (value is not None or key != "classifier_dropout") and not (_is_number(value) and 0.0 <= value < 1.0):
                 raise ConfigError(f"{source}: {key} must be a probability in [0, 1), got {value!r}")
         if not (_is_number(self.layer_norm_eps) and 0 < self.layer_norm_eps < math.inf):
             raise ConfigError(f"{source}: layer_norm_eps must be a positive number, got {self.layer_norm_eps!r}")

@@ -549,8 +549,8 @@ def _id_table(value, length: int, key: str, path) -> np.ndarray:
 
 def _from_bundle(state, path) -> tuple:
     """(model, user_ids, item_ids, titles, seen) from a loaded bundle, every entry checked before allocating."""
-    if not isinstance(state, dict) or state.get("format") != _BUNDLE_FORMAT:
-        found = state.get("format") if isinstance(state, dict) else type(state).__name__
+    found = state.get("format") if isinstance(state, dict) else type(state).__name__
+    if not isinstance(found, str) or found != _BUNDLE_FORMAT:
         raise RecommenderError(
             f"{path} is not a chainrule recommender bundle (format {_shown(found)}, expected '{_BUNDLE_FORMAT}')"
         )
