@@ -65,3 +65,15 @@ def load_checkpoint(path, model=None, optimizer=None, scheduler=None, generators
             what = f"{type(exc).__name__}: {exc}"
             raise CheckpointError(f"{path}: its random-generator state is malformed ({what})") from exc
     return state
+
+
+def restore_weights(model, path) -> None:
+    """Load a weights file written by ``KeepBest`` (or ``cr.io.save(model.state_dict())``) into ``model``.
+
+    A file that is unreadable, altered or does not fit the model is one ``CheckpointError``.
+    """
+    state = load(path)
+    try:
+        model.load_state_dict(state)
+    except (*RESTORE_ERRORS, ChainruleError) as exc:
+        raise CheckpointError(f"{path}: its weights do not fit this model ({type(exc).__name__}: {exc})") from exc

@@ -102,11 +102,15 @@ def _fit(trainer, epochs, resume):
 
 
 def _restore_best(model, run_dir):
-    from ..io import load  # noqa: PLC0415
+    from ..io import CheckpointError  # noqa: PLC0415
+    from .checkpoint import restore_weights  # noqa: PLC0415
 
     best = run_dir / "best.safetensors"
     if best.is_file():
-        model.load_state_dict(load(best))
+        try:
+            restore_weights(model, best)
+        except CheckpointError as exc:
+            raise UsageError(str(exc)) from None
 
 
 def _save_bundle(model, data, run_dir):

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .checkpoint import restore_weights
 from .cli import UsageError, register_command
 from .recipes import Recipe, _split, recipe
 
@@ -243,7 +244,7 @@ def fine_tune(
     seconds = time.perf_counter() - began
     best = run_dir / "best.safetensors"
     if best.is_file():
-        trained.load_state_dict(cr.io.load(best))
+        restore_weights(trained, best)
     result = trainer.evaluate(test_loader, prefix="test")
     model.eval()
     model.save_pretrained(run_dir)
