@@ -52,7 +52,10 @@ class _Parser(argparse.ArgumentParser):
 def _parser():
     from .recipes import RECIPES  # noqa: PLC0415
 
+    from .. import __version__  # noqa: PLC0415
+
     parser = _Parser(prog="chainrule", description="Train models with chainrule.")
+    parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     train = sub.add_parser(
         "train", help="train a recipe (default: digits-cnn)", description="Train a recipe and report its test accuracy."
@@ -499,6 +502,11 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into a reader that stopped (| head): stop quietly, as Unix tools do
+        import os  # noqa: PLC0415
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as exc:  # the environment, not the code: a full disk, a read-only or vanished directory
         if exc.errno not in _ENVIRONMENT_ERRNOS:
             raise
