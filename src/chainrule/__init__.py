@@ -6,6 +6,7 @@
 """
 
 from .tensor import Tensor  # noqa: I001 - Tensor first: the ops attach to it
+from .autograd import engine as _engine  # noqa: F401 - registers backward() with Tensor
 from . import ops as _ops  # noqa: F401 - registers the derivative table and binds Tensor's methods
 from . import autograd
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled

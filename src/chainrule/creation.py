@@ -9,53 +9,7 @@ import numpy as np
 from . import backend
 from .backend import as_dtype, get_default_dtype
 from .random import numpy_rng
-from .tensor import Tensor, _wrap
-
-
-def as_array(data, dtype=None, device=None):
-    """A fresh array for ``data``: Python floats become the default dtype; arrays keep theirs."""
-    if isinstance(data, Tensor):
-        arr = data.data.copy()
-        keep = True
-    else:
-        keep = isinstance(data, (np.ndarray, np.generic)) or _is_device_array(data)
-        if _is_device_array(data):
-            arr = data.copy()
-        else:
-            if isinstance(data, (list, tuple)) and any(isinstance(v, Tensor) for v in _flat(data)):
-                data = _tensors_to_lists(data)
-            arr = np.array(data)
-    if dtype is not None:
-        arr = arr.astype(as_dtype(dtype), copy=False)
-    elif not keep and arr.dtype == np.float64:
-        arr = arr.astype(get_default_dtype())
-    elif arr.dtype.kind == "c":
-        raise TypeError("chainrule tensors do not support complex numbers")
-    elif arr.dtype.kind in "USO":
-        raise TypeError(f"cannot make a tensor from {type(data).__name__} data of dtype {arr.dtype}")
-    if device is not None:
-        arr = backend.to_device(arr, device)
-    return arr
-
-
-def _is_device_array(data):
-    cp = backend.cupy_module() if type(data).__module__.startswith("cupy") else None
-    return cp is not None and isinstance(data, cp.ndarray)
-
-
-def _flat(seq):
-    for v in seq:
-        if isinstance(v, (list, tuple)):
-            yield from _flat(v)
-        else:
-            yield v
-
-
-def _tensors_to_lists(seq):
-    return [
-        _tensors_to_lists(v) if isinstance(v, (list, tuple)) else (v.tolist() if isinstance(v, Tensor) else v)
-        for v in seq
-    ]
+from .tensor import Tensor, _wrap, as_array  # noqa: F401 - as_array: its old home
 
 
 def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:

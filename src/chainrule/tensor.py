@@ -20,6 +20,10 @@ from .autograd.mode import grad_enabled
 from .errors import DTypeError, GradientError
 
 _ndarray = np.ndarray
+
+# The reverse-mode engine (autograd/engine.py) puts its ``backward`` and ``RetainGrad`` here when it is imported
+# (chainrule's __init__ imports it): Tensor.backward calls into the layer above it without importing it.
+ENGINE: dict = {}
 _new = object.__new__
 
 
@@ -49,8 +53,6 @@ class Tensor:
     _LAZY = {"_hooks": None, "_retains_grad": False, "_is_view": False, "_is_param": False, "name": None}
 
     def __init__(self, data, dtype=None, requires_grad=False):
-        from .creation import as_array  # noqa: PLC0415 - creation imports tensor
-
         self.data = as_array(data, dtype)
         self.grad = None
         self.requires_grad = False
@@ -216,15 +218,13 @@ class Tensor:
             return
         import weakref  # noqa: PLC0415
 
-        from .autograd.engine import RetainGrad  # noqa: PLC0415
-
         if self._retains_grad:
             return
         node, index = self._edge
         table = node.hooks
         if table is None:
             table = node.hooks = {}
-        table.setdefault(index, []).append(RetainGrad(weakref.ref(self)))
+        table.setdefault(index, []).append(ENGINE["RetainGrad"](weakref.ref(self)))
         self._retains_grad = True
 
     def register_hook(self, hook):
@@ -256,7 +256,7 @@ class Tensor:
         keeps the saved arrays for another backward; ``create_graph`` records
         the backward pass itself so the gradients can be differentiated.
         """
-        _engine_backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
+        ENGINE["backward"](self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
 
     # ---------------------------------------------------------------- in place
 
@@ -357,15 +357,6 @@ class _HookHandle:
             pass
 
 
-def _engine_backward(*args, **kwargs):
-    """Bound to autograd.engine.backward on first use (the engine imports this module)."""
-    global _engine_backward  # noqa: PLW0603
-    from .autograd.engine import backward  # noqa: PLC0415
-
-    _engine_backward = backward
-    return backward(*args, **kwargs)
-
-
 def _counter(t: Tensor) -> list:
     counter = t._version
     if counter is None:
@@ -451,3 +442,52 @@ def _format_tensor(t: Tensor) -> str:
     elif t.requires_grad:
         extras.append("requires_grad=True")
     return prefix + body + "".join(", " + e for e in extras) + ")"
+
+
+# --------------------------------------------------------------------------- arrays from Python data
+
+
+def as_array(data, dtype=None, device=None):
+    """A fresh array for ``data``: Python floats become the default dtype; arrays keep theirs."""
+    if isinstance(data, Tensor):
+        arr = data.data.copy()
+        keep = True
+    else:
+        keep = isinstance(data, (np.ndarray, np.generic)) or _is_device_array(data)
+        if _is_device_array(data):
+            arr = data.copy()
+        else:
+            if isinstance(data, (list, tuple)) and any(isinstance(v, Tensor) for v in _flat(data)):
+                data = _tensors_to_lists(data)
+            arr = np.array(data)
+    if dtype is not None:
+        arr = arr.astype(backend.as_dtype(dtype), copy=False)
+    elif not keep and arr.dtype == np.float64:
+        arr = arr.astype(backend.get_default_dtype())
+    elif arr.dtype.kind == "c":
+        raise TypeError("chainrule tensors do not support complex numbers")
+    elif arr.dtype.kind in "USO":
+        raise TypeError(f"cannot make a tensor from {type(data).__name__} data of dtype {arr.dtype}")
+    if device is not None:
+        arr = backend.to_device(arr, device)
+    return arr
+
+
+def _is_device_array(data):
+    cp = backend.cupy_module() if type(data).__module__.startswith("cupy") else None
+    return cp is not None and isinstance(data, cp.ndarray)
+
+
+def _flat(seq):
+    for v in seq:
+        if isinstance(v, (list, tuple)):
+            yield from _flat(v)
+        else:
+            yield v
+
+
+def _tensors_to_lists(seq):
+    return [
+        _tensors_to_lists(v) if isinstance(v, (list, tuple)) else (v.tolist() if isinstance(v, Tensor) else v)
+        for v in seq
+    ]

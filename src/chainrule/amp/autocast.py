@@ -1,29 +1,14 @@
-"""The autocast context and the two casting policies ops consult."""
+"""The autocast context manager; its state lives in ``autograd.mode`` and its casts in ``ops.casting``."""
 
 from __future__ import annotations
 
 import functools
-from contextvars import ContextVar
 
 import numpy as np
 
+from ..autograd.mode import _AMP, AmpState, autocast_state  # noqa: F401 - autocast_state: its old home
 from ..backend import Device, as_dtype
-
-
-class _AmpState:
-    """What autocast does while it is on: the low-precision dtype and the device type it applies to."""
-
-    __slots__ = ("dtype", "device_type")
-
-    def __init__(self, dtype, device_type):
-        self.dtype = dtype
-        self.device_type = device_type
-
-
-# Per thread (each thread has its own context), as PyTorch's autocast state is: None while autocast is off.
-_AMP = ContextVar("chainrule.autocast", default=None)
-#: ``autocast_state()``: None outside autocast in this thread, else its ``_AmpState``
-autocast_state = _AMP.get
+from ..ops.casting import autocast_active, cast_for_gemm, cast_to_float32  # noqa: F401 - their old home
 
 
 def _low_precision(dtype):
@@ -53,7 +38,7 @@ class autocast:  # noqa: N801 - PyTorch's name
 
     def __enter__(self):
         self._prev = _AMP.get()
-        _AMP.set(_AmpState(self.dtype, self.device_type) if self.enabled else None)
+        _AMP.set(AmpState(self.dtype, self.device_type) if self.enabled else None)
         return self
 
     def __exit__(self, *exc):
@@ -61,7 +46,7 @@ class autocast:  # noqa: N801 - PyTorch's name
         return False
 
     def __call__(self, fn):
-        state = _AmpState(self.dtype, self.device_type) if self.enabled else None
+        state = AmpState(self.dtype, self.device_type) if self.enabled else None
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
@@ -78,34 +63,3 @@ class autocast:  # noqa: N801 - PyTorch's name
 def is_autocast_enabled() -> bool:
     """True inside ``autocast`` (in this thread)."""
     return _AMP.get() is not None
-
-
-def autocast_active(t) -> bool:
-    """True when autocast is on, in this thread, for t's device."""
-    state = _AMP.get()
-    return state is not None and t is not None and t.device.type == state.device_type
-
-
-def cast_for_gemm(*tensors):
-    """Inside autocast: the floating tensors, cast to the low-precision dtype (differentiably)."""
-    state = _AMP.get()
-    if state is None:
-        return tensors
-    from ..ops.elementwise import to_dtype  # noqa: PLC0415
-
-    return tuple(
-        to_dtype(t, state.dtype) if t is not None and t.data.dtype.kind == "f" and autocast_active(t) else t
-        for t in tensors
-    )
-
-
-def cast_to_float32(*tensors):
-    """Inside autocast: low-precision floating tensors, cast up to float32 (ops that need range)."""
-    if _AMP.get() is None:
-        return tensors
-    from ..ops.elementwise import to_dtype  # noqa: PLC0415
-
-    return tuple(
-        to_dtype(t, np.float32) if t is not None and t.data.dtype.kind == "f" and t.data.dtype.itemsize < 4 else t
-        for t in tensors
-    )

@@ -1,7 +1,9 @@
 """Reverse-mode automatic differentiation: the engine, grad modes, custom Functions, gradcheck.
 
-Only the grad-mode switches load eagerly (tensor.py needs them); the rest
-loads on first use, which breaks the tensor <-> engine import cycle.
+Only the grad-mode switches load with the package (tensor.py needs them);
+``chainrule``'s own ``__init__`` imports the engine right after ``Tensor``
+(the engine registers itself with ``Tensor``, so that ``Tensor.backward``
+reaches it without tensor.py importing upwards); the rest loads on first use.
 """
 
 from .mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled

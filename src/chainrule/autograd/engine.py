@@ -21,7 +21,7 @@ import operator
 import numpy as np
 
 from ..errors import GradientError, ShapeError
-from ..tensor import Tensor, _wrap
+from ..tensor import ENGINE, Tensor, _wrap
 from .graph import RELEASED, edge_of
 from .mode import anomaly_state, set_grad_mode
 
@@ -103,9 +103,7 @@ def _roots(tensors, grad_tensors, api):
             g = _wrap(xp.ones(t.data.shape, dtype=t.data.dtype))
         else:
             if not isinstance(g, Tensor):
-                from ..creation import tensor as make_tensor  # noqa: PLC0415
-
-                g = make_tensor(g, dtype=t.dtype)
+                g = Tensor(g, dtype=t.dtype)
             if g.data.shape != t.data.shape:
                 raise ShapeError(
                     f"{api}(): the gradient has shape {g.shape} but output {i} has shape {t.shape}; they must be equal"
@@ -430,3 +428,6 @@ def _accumulate_grad(leaf, g, create_graph, given):
             np.add(existing, arr, out=existing) if type(existing) is np.ndarray else existing.__iadd__(arr)
         else:
             leaf.grad = _wrap(existing + arr)
+
+
+ENGINE.update(backward=backward, RetainGrad=RetainGrad)  # Tensor.backward and retain_grad call these

@@ -18,11 +18,10 @@ import itertools
 
 import numpy as np
 
-from ..amp.autocast import autocast_state
 from ..backend import array_module
 from ..errors import ChainruleError, DeviceError, DTypeError, IndexingError, ShapeError, describe
 from ..tensor import Tensor, _wrap, _wrap_edge
-from .mode import anomaly_state, grad_enabled
+from .mode import anomaly_state, autocast_state, grad_enabled
 
 _ndarray = np.ndarray
 _SEQ = itertools.count()
@@ -212,11 +211,11 @@ def promote_pair(prim_name, a, b):
 
 
 def _amp_promote(a, b):
-    from ..ops.elementwise import to_dtype  # noqa: PLC0415
-
+    """Autocast: cast the narrower float up, differentiably (ops/elementwise.py registers the 'cast' primitive)."""
+    cast = PRIMITIVES["cast"]
     if a.data.dtype.itemsize < b.data.dtype.itemsize:
-        return to_dtype(a, b.data.dtype), b
-    return a, to_dtype(b, a.data.dtype)
+        return apply1(cast, a, b.data.dtype), b
+    return a, apply1(cast, b, a.data.dtype)
 
 
 # ---------------------------------------------------------------------------

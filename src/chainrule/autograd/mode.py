@@ -1,4 +1,4 @@
-"""Grad mode and anomaly mode: whether ops record history, and whether they are checked.
+"""Grad mode, anomaly mode and autocast's state: whether ops record history, are checked, run in low precision.
 
 Both are per thread, as in PyTorch: ``no_grad`` in one thread (a model served
 for inference, a data-loading thread) never switches recording off in
@@ -19,6 +19,8 @@ import functools
 from contextvars import ContextVar
 
 _GRAD = ContextVar("chainrule.grad_enabled", default=True)
+# None while autocast is off in this thread, else its AmpState (set by chainrule.amp.autocast; read by the ops)
+_AMP = ContextVar("chainrule.autocast", default=None)
 # None: anomaly mode off; True/False: on, checking values (True) or only recording traces (False)
 _ANOMALY = ContextVar("chainrule.anomaly", default=None)
 
@@ -26,6 +28,18 @@ _ANOMALY = ContextVar("chainrule.anomaly", default=None)
 grad_enabled = _GRAD.get
 #: ``anomaly_state()``: None when anomaly mode is off in this thread, else whether values are checked
 anomaly_state = _ANOMALY.get
+#: ``autocast_state()``: None outside autocast in this thread, else its ``AmpState``
+autocast_state = _AMP.get
+
+
+class AmpState:
+    """What autocast does while it is on: the low-precision dtype and the device type it applies to."""
+
+    __slots__ = ("dtype", "device_type")
+
+    def __init__(self, dtype, device_type):
+        self.dtype = dtype
+        self.device_type = device_type
 
 
 def set_grad_mode(flag: bool) -> bool:

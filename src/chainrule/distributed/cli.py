@@ -48,7 +48,7 @@ def run_command(command, args, usage_error=Exception) -> int:
                 abort_with(group, f"rank {group.rank} stopped on an error", 1)
             return 1
 
-    return run_guarded(guarded, args)
+    return run_guarded(guarded, args, group=group)
 
 
 def _check_supported(args) -> None:

@@ -81,15 +81,14 @@ def install_fault_handlers(world) -> None:
         signal.signal(signal.SIGTERM, on_sigterm)
 
 
-def run_guarded(fn, *args, **kwargs) -> int:
+def run_guarded(fn, *args, group, **kwargs) -> int:
     """Call ``fn(*args, **kwargs)`` (which returns an exit status); on any rank's failure abort the whole job.
 
     An exception, or a non-zero status, on one rank of several aborts every
     rank with that rank's message.  With one rank this is a plain call.
+    ``group``: the process group, ``chainrule.distributed.init()`` (launch sits
+    below comm, which installs this module's fault handlers).
     """
-    from .comm import world as get_world  # noqa: PLC0415
-
-    group = get_world()
     if group.size <= 1:
         return fn(*args, **kwargs)
     try:
@@ -105,3 +104,4 @@ def run_guarded(fn, *args, **kwargs) -> int:
     if status:
         abort_with(group, f"rank {group.rank} of {group.size} exited with status {status}", int(status))
     return status
+

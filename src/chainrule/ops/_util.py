@@ -57,15 +57,6 @@ def normalize_dims(dim, ndim: int, op: str):
     return (normalize_dim(dim, ndim, op),)
 
 
-def float_input(x: Tensor, op: str) -> Tensor:
-    """x itself when it is floating point; an int/bool tensor becomes the default float dtype."""
-    if x.data.dtype.kind == "f":
-        return x
-    from .elementwise import to_dtype  # noqa: PLC0415
-
-    return to_dtype(x, get_default_dtype())
-
-
 def check_float(x: Tensor, op: str) -> None:
     if x.data.dtype.kind != "f":
         raise DTypeError(f"{op}: expected a floating point tensor, got {x.data.dtype}")
@@ -79,15 +70,3 @@ def is_half(dtype) -> bool:
     65504, so a sum of 70,000 ones or a mean's ``1 / count`` cannot be held in it.
     """
     return dtype.itemsize == 2 and (dtype.kind == "f" or dtype.name == "bfloat16")
-
-
-def in_float32(fn, x: Tensor, *args, **kwargs) -> Tensor:
-    """``fn(x, ...)`` computed on x cast to float32, the result cast back to x's dtype (differentiably).
-
-    For half-precision inputs: the forward and, through the two casts, the
-    backward and any higher derivative run in float32 and round once at the end.
-    """
-    from .elementwise import to_dtype  # noqa: PLC0415
-
-    dtype = x.data.dtype
-    return to_dtype(fn(to_dtype(x, np.float32), *args, **kwargs), dtype)

@@ -7,10 +7,11 @@ import string
 import numpy as np
 
 from .. import backend, threads
-from ..amp.autocast import autocast_state, cast_for_gemm
 from ..autograd.graph import apply2, applyn, primitive
+from ..autograd.mode import autocast_state
 from ..errors import ShapeError
 from ..tensor import Tensor
+from .casting import cast_for_gemm
 
 
 @primitive("matmul", save="cross")

@@ -9,11 +9,12 @@ overflows past 65504 terms, and log_softmax's backward sums the gradient.
 
 from __future__ import annotations
 
-from ..amp.autocast import autocast_state, cast_to_float32
 from ..autograd.graph import apply1, primitive
+from ..autograd.mode import autocast_state
 from ..backend import get_default_dtype
 from ..tensor import Tensor
-from ._util import in_float32, is_half, normalize_dim
+from ._util import is_half, normalize_dim
+from .casting import cast_to_float32, in_float32
 
 
 @primitive("softmax", save_output=True)

@@ -26,7 +26,8 @@ from ..autograd.mode import grad_enabled
 from ..backend import array_module, get_default_dtype
 from ..errors import ShapeError
 from ..tensor import Tensor, _wrap
-from ._util import in_float32, is_half, normalize_dim, normalize_dims
+from ._util import is_half, normalize_dim, normalize_dims
+from .casting import in_float32
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
 

@@ -353,7 +353,7 @@ def _check_state_dict(optimizer, state_dict) -> None:
     except (TypeError, ValueError):
         accepted = set()
     if "lr" in accepted:
-        from .. import zeros  # noqa: PLC0415
+        from ..creation import zeros  # noqa: PLC0415
 
         for saved in groups:
             options = {k: (tuple(v) if type(v) is list else v) for k, v in saved.items() if k in accepted}

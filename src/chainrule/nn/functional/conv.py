@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import operator
 
-from ...amp.autocast import autocast_state, cast_for_gemm
+from ...autograd.mode import autocast_state
 from ...errors import ShapeError
 from ...ops import conv as _ops
+from ...ops.casting import cast_for_gemm
 from ...tensor import Tensor
 
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]

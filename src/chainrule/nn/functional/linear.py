@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from ...amp.autocast import autocast_state, cast_for_gemm
+from ...autograd.mode import autocast_state
 from ...errors import DTypeError, ShapeError
 from ...ops import layers as _layers
+from ...ops.casting import cast_for_gemm
 from ...tensor import Tensor
 
 __all__ = ["linear"]

@@ -31,10 +31,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...amp.autocast import autocast_state, cast_to_float32
+from ...autograd.mode import autocast_state
 from ...backend import array_module
 from ...errors import DTypeError, IndexingError, ShapeError
 from ...ops._util import is_half
+from ...ops.casting import cast_to_float32
 from ...ops.elementwise import clamp, log, masked_fill, to_dtype, where
 from ...ops.loss import (
     bce_with_logits_elementwise,

@@ -20,11 +20,11 @@ import math
 
 import numpy as np
 
-from ...amp.autocast import autocast_state, cast_to_float32
-from ...autograd.mode import no_grad
+from ...autograd.mode import autocast_state, no_grad
 from ...errors import DTypeError, ShapeError
 from ...ops import layers as _layers
 from ...ops._util import is_half
+from ...ops.casting import cast_to_float32
 from ...ops.elementwise import to_dtype
 from ...tensor import Tensor
 

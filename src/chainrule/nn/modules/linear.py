@@ -6,7 +6,7 @@ import math
 import numbers
 
 from ... import creation
-from ...amp.autocast import autocast_state
+from ...autograd.mode import autocast_state
 from ...errors import DTypeError, ShapeError
 from ...ops import layers as _layers
 from ...tensor import Tensor

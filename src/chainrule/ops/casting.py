@@ -1,0 +1,53 @@
+"""Casts the ops apply: autocast's two policies, and running half precision in float32.
+
+``chainrule.amp.autocast`` switches autocast on.
+
+Inside autocast the GEMM-heavy ops (matmul, linear, convolution) cast their
+floating inputs down to the low-precision dtype, and the ops that need range
+(softmax, normalization, losses) cast low-precision inputs up to float32.
+Both casts are differentiable; outside autocast both are no-ops.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.mode import autocast_state
+from .elementwise import to_dtype
+
+
+def autocast_active(t) -> bool:
+    """True when autocast is on, in this thread, for t's device."""
+    state = autocast_state()
+    return state is not None and t is not None and t.device.type == state.device_type
+
+
+def cast_for_gemm(*tensors):
+    """Inside autocast: the floating tensors, cast to the low-precision dtype (differentiably)."""
+    state = autocast_state()
+    if state is None:
+        return tensors
+    return tuple(
+        to_dtype(t, state.dtype) if t is not None and t.data.dtype.kind == "f" and autocast_active(t) else t
+        for t in tensors
+    )
+
+
+def cast_to_float32(*tensors):
+    """Inside autocast: low-precision floating tensors, cast up to float32 (ops that need range)."""
+    if autocast_state() is None:
+        return tensors
+    return tuple(
+        to_dtype(t, np.float32) if t is not None and t.data.dtype.kind == "f" and t.data.dtype.itemsize < 4 else t
+        for t in tensors
+    )
+
+
+def in_float32(fn, x, *args, **kwargs):
+    """``fn(x, ...)`` computed on x cast to float32, the result cast back to x's dtype (differentiably).
+
+    For half-precision inputs: the forward and, through the two casts, the
+    backward and any higher derivative run in float32 and round once at the end.
+    """
+    dtype = x.data.dtype
+    return to_dtype(fn(to_dtype(x, np.float32), *args, **kwargs), dtype)
