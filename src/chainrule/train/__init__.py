@@ -3,6 +3,9 @@
 from .callbacks import Callback, EarlyStopping, KeepBest
 from .checkpoint import load_checkpoint, save_checkpoint
 from .metrics import accuracy
+from .tensorboard import TensorBoard
 from .trainer import Trainer
 
-__all__ = ["Callback", "EarlyStopping", "KeepBest", "Trainer", "accuracy", "load_checkpoint", "save_checkpoint"]
+__all__ = [
+    "Callback", "EarlyStopping", "KeepBest", "TensorBoard", "Trainer", "accuracy", "load_checkpoint", "save_checkpoint",
+]

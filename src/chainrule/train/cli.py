@@ -50,9 +50,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser():
-    from .recipes import RECIPES  # noqa: PLC0415
-
     from .. import __version__  # noqa: PLC0415
+    from . import tune  # noqa: F401, PLC0415 - it registers `chainrule tune`
+    from .recipes import RECIPES  # noqa: PLC0415
 
     parser = _Parser(prog="chainrule", description="Train models with chainrule.")
     parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
@@ -104,6 +104,14 @@ def _parser():
     train.add_argument("--grad-clip", type=_positive_float, help="clip the global gradient norm to this value")
     train.add_argument("--checkpoint-activations", action="store_true",
                        help="recompute activations in backward to save memory (recipes that support it, e.g. BERT)")
+    train.add_argument(
+        "--tensorboard",
+        nargs="?",
+        const="",
+        metavar="DIR",
+        help="write TensorBoard event files (scalars, gradient norms, weight and gradient histograms) to DIR "
+        "(default: RUN_DIR/tensorboard; needs chainrule[tensorboard])",
+    )
     train.add_argument(
         "--nonfinite",
         choices=("skip", "raise", "step"),
@@ -274,10 +282,32 @@ def _note_missing_extras(args) -> None:
         args.no_progress = True
 
 
+def extra_callbacks(args, run_dir) -> list:
+    """Callbacks a run adds beyond its recipe's: ``args.callbacks`` (``chainrule tune``'s pruning) and --tensorboard."""
+    callbacks = []
+    where = getattr(args, "tensorboard", None)
+    if where is not None:
+        from .tensorboard import TensorBoard  # noqa: PLC0415
+
+        callbacks.append(TensorBoard(Path(where) if where else Path(run_dir) / "tensorboard"))
+    return callbacks + list(getattr(args, "callbacks", None) or ())  # a pruning callback may raise: last
+
+
+def _require_extras(args) -> None:
+    """A flag whose optional package is missing is an error before any work is done."""
+    import importlib.util  # noqa: PLC0415
+
+    if getattr(args, "tensorboard", None) is not None and importlib.util.find_spec("tensorboardX") is None:
+        raise UsageError(
+            "--tensorboard needs tensorboardX, which is not installed: pip install 'chainrule[tensorboard]'"
+        )
+
+
 def cmd_train(args):
     from .recipes import RECIPES  # noqa: PLC0415
     from .settings import SettingsError, resolve  # noqa: PLC0415
 
+    _require_extras(args)
     if args.resume is not None and (args.seeds or args.find_lr):
         raise UsageError("--resume continues one run; it cannot be combined with --seeds or --find-lr")
     if args.find_lr and args.lr is not None:
@@ -418,7 +448,7 @@ def _train_one(args, r, settings, run_dir) -> dict:
         scheduler=scheduler,
         metrics={"accuracy": accuracy},
         run_dir=run_dir,
-        callbacks=[KeepBest("val_accuracy", "max")],
+        callbacks=[KeepBest("val_accuracy", "max"), *extra_callbacks(args, run_dir)],
         progress=not args.no_progress,
         plots=not args.no_plots,
         grad_clip=settings.grad_clip,

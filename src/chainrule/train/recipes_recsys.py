@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .callbacks import Callback, KeepBest
-from .cli import UsageError, register_command
+from .cli import UsageError, extra_callbacks, register_command
 from .recipes import Recipe, recipe
 
 # ---------------------------------------------------------------------------
@@ -203,7 +203,7 @@ def _run_mf(args, r):
         train_loader,
         val_loader,
         run_dir=run_dir,
-        callbacks=[_ValidationRMSE(val, clip), KeepBest("val_rmse", "min")],
+        callbacks=[_ValidationRMSE(val, clip), KeepBest("val_rmse", "min"), *extra_callbacks(args, run_dir)],
         progress=not args.no_progress,
         plots=not args.no_plots,
         run_settings=_settings(args),
@@ -294,7 +294,9 @@ def _run_ncf(args, r):
         loader,
         None,
         run_dir=run_dir,
-        callbacks=[_ValidationRanking(val_users, val_items, 10), KeepBest("val_hr@10", "max")],
+        callbacks=[
+            _ValidationRanking(val_users, val_items, 10), KeepBest("val_hr@10", "max"), *extra_callbacks(args, run_dir)
+        ],
         progress=not args.no_progress,
         plots=not args.no_plots,
         run_settings=_settings(args),

