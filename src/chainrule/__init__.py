@@ -51,7 +51,8 @@ from .creation import (
     zeros_like,
 )
 from .errors import ChainruleError, DeviceError, DTypeError, GradientError, IndexingError, ShapeError
-from .ops.compare import (
+# --- generated from chainrule.ops.registry: python -m chainrule.ops.registry --write ---
+from .ops.compare import (  # noqa: A004 - PyTorch's names
     allclose,
     bitwise_and,
     bitwise_not,
@@ -74,22 +75,24 @@ from .ops.compare import (
     ne,
     nonzero,
 )
-from .ops.elementwise import (
+from .ops.elementwise import (  # noqa: A004 - PyTorch's names
     abs,
+    abs as absolute,
     add,
     ceil,
     clamp,
-    clip,
+    clamp as clip,
     clone,
     cos,
     div,
+    div as divide,
     elu,
     erf,
     exp,
     expm1,
     floor,
     floor_divide,
-    fmod,
+    remainder as fmod,
     gelu,
     leaky_relu,
     log,
@@ -98,7 +101,9 @@ from .ops.elementwise import (
     maximum,
     minimum,
     mul,
+    mul as multiply,
     neg,
+    neg as negative,
     pow,
     reciprocal,
     relu,
@@ -113,14 +118,30 @@ from .ops.elementwise import (
     sqrt,
     square,
     sub,
+    sub as subtract,
     tanh,
     trunc,
     where,
 )
-from .ops.index import gather, index_add, index_select, scatter_add
-from .ops.linalg import bmm, dot, einsum, matmul, mm, outer
-from .ops.nn import log_softmax, softmax
-from .ops.reduce import (
+from .ops.index import (  # noqa: A004 - PyTorch's names
+    gather,
+    index_add,
+    index_select,
+    scatter_add,
+)
+from .ops.linalg import (  # noqa: A004 - PyTorch's names
+    bmm,
+    dot,
+    einsum,
+    matmul,
+    mm,
+    outer,
+)
+from .ops.nn import (  # noqa: A004 - PyTorch's names
+    log_softmax,
+    softmax,
+)
+from .ops.reduce import (  # noqa: A004 - PyTorch's names
     all,
     amax,
     amin,
@@ -140,11 +161,13 @@ from .ops.reduce import (
     var,
     var_mean,
 )
-from .ops.shape import (
+from .ops.shape import (  # noqa: A004 - PyTorch's names
     broadcast_tensors,
     broadcast_to,
     cat,
     chunk,
+    cat as concat,
+    cat as concatenate,
     contiguous,
     expand,
     flatten,
@@ -163,8 +186,9 @@ from .ops.shape import (
     unbind,
     unflatten,
     unsqueeze,
-    view,
+    reshape as view,
 )
+# --- end of the generated block ---
 from . import amp, cuda, data, io, models, nn, optim, train, utils  # noqa: E402,F401
 from . import diagnostics  # noqa: E402,F401
 from .random import Generator, fork_rng, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
@@ -180,12 +204,5 @@ float = float32  # noqa: A001 - PyTorch's aliases: cr.float, cr.double, cr.long
 double = float64
 half = float16
 long = int64
-concat = cat
-concatenate = cat
-divide = div
-multiply = mul
-subtract = sub
-absolute = abs
-negative = neg
 
 __version__ = "0.1.0"

@@ -13,11 +13,18 @@ operators and methods are attached from ``ops/`` at import time
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from . import backend
 from .autograd.mode import grad_enabled
 from .errors import DTypeError, GradientError
+
+if TYPE_CHECKING:  # the methods ops/methods.py binds at import, declared for type checkers (a generated stub)
+    from ._tensor_methods import TensorMethods as _Methods
+else:
+    _Methods = object
 
 _ndarray = np.ndarray
 
@@ -27,7 +34,7 @@ ENGINE: dict = {}
 _new = object.__new__
 
 
-class Tensor:
+class Tensor(_Methods):
     """An n-dimensional array with an optional gradient history.
 
     Make one with :func:`chainrule.tensor` (or ``zeros``, ``randn``, ...).

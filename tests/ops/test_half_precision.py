@@ -340,7 +340,8 @@ def test_second_order_in_float16(name, n):
         assert x.grad.dtype == dtype
         results[dtype] = (g.data.astype(np.float64), x.grad.data.astype(np.float64))
     _close(results[np.float16][0], results[np.float64][0], f"{name}(n={n}) first derivative")
-    _close(results[np.float16][1], results[np.float64][1], f"{name}(n={n}) second derivative", scale_floor=1e-6)
+    # second derivatives that are ~0 in float64 come out as float32 roundoff, a few float16 subnormal spacings
+    _close(results[np.float16][1], results[np.float64][1], f"{name}(n={n}) second derivative", scale_floor=1e-6, ulps=3)
 
 
 @pytest.mark.parametrize("name", sorted(REDUCTIONS) + sorted(LOSSES))

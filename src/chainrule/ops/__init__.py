@@ -1,6 +1,8 @@
-"""The derivative table, by family.  Importing this package registers every primitive."""
+"""The derivative table, by family.  Importing this package registers every primitive and public op
+(``registry.py``) and binds the ops' Tensor methods."""
 
-from . import compare, elementwise, index, linalg, nn, reduce, shape  # noqa: F401
+# every family registers its ops before they are bound
+from . import compare, conv, elementwise, index, layers, linalg, loss, nn, pool, recurrent, reduce, shape, sparse  # noqa: F401
 from .methods import _bind
 
 _bind()

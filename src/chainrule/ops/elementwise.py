@@ -22,6 +22,7 @@ from ..backend import get_default_dtype
 from ..errors import DTypeError
 from ..tensor import Tensor, _wrap
 from ._util import as_tensor_like, is_scalar, scalar_value
+from .registry import op
 
 # ---------------------------------------------------------------------------
 # helpers used by the vjps
@@ -624,6 +625,7 @@ def _float_for_scalar(t: Tensor, c) -> Tensor:
     return t
 
 
+@op(method=True)
 def add(a, b, alpha=1):
     """a + alpha * b, broadcasting."""
     if alpha != 1:
@@ -631,6 +633,7 @@ def add(a, b, alpha=1):
     return _binary(_add, _adds, _adds, a, b)
 
 
+@op(aliases=("subtract",), method=True)
 def sub(a, b, alpha=1):
     """a - alpha * b, broadcasting."""
     if alpha != 1:
@@ -640,10 +643,12 @@ def sub(a, b, alpha=1):
     return _binary(_sub, None, _rsubs, a, b)
 
 
+@op(aliases=("multiply",), method=True)
 def mul(a, b):
     return _binary(_mul, _muls, _muls, a, b)
 
 
+@op(aliases=("divide",), method=True)
 def div(a, b, rounding_mode=None):
     """True division (``rounding_mode=None``), or 'floor' / 'trunc' (zero gradient)."""
     if rounding_mode == "floor":
@@ -659,10 +664,12 @@ def div(a, b, rounding_mode=None):
     return _binary(_div, _divs, _rdivs, a, b)
 
 
+@op(method=True)
 def pow(a, b):  # noqa: A001 - PyTorch's name
     return _binary(_pow, _pows, _rpows, a, b)
 
 
+@op(method=True)
 def floor_divide(a, b):
     if type(a) is not Tensor:
         a = as_tensor_like(a, b)
@@ -671,6 +678,7 @@ def floor_divide(a, b):
     return apply2(_floordiv, a, b)
 
 
+@op(aliases=("fmod",), method=True)
 def remainder(a, b):
     if type(a) is not Tensor:
         a = as_tensor_like(a, b)
@@ -682,11 +690,13 @@ def remainder(a, b):
 fmod = remainder
 
 
+@op(method=True)
 def maximum(a, b):
     """Elementwise max; on ties each input gets half the gradient."""
     return _binary(_maximum, None, None, a, b)
 
 
+@op(method=True)
 def minimum(a, b):
     """Elementwise min; on ties each input gets half the gradient."""
     return _binary(_minimum, None, None, a, b)
@@ -700,34 +710,42 @@ def _unary(prim, x, *args):
     return apply1(prim, x, *args)
 
 
+@op(aliases=("negative",), method=True, inplace=True)
 def neg(x):
     return apply1(_neg, x)
 
 
+@op(aliases=("absolute",), method=True, inplace=True)
 def abs(x):  # noqa: A001
     return apply1(_abs, x)
 
 
+@op(method=True, inplace=True)
 def exp(x):
     return _unary(_exp, x)
 
 
+@op(method=True)
 def expm1(x):
     return _unary(_expm1, x)
 
 
+@op(method=True, inplace=True)
 def log(x):
     return _unary(_log, x)
 
 
+@op(method=True)
 def log1p(x):
     return _unary(_log1p, x)
 
 
+@op(method=True, inplace=True)
 def sqrt(x):
     return _unary(_sqrt, x)
 
 
+@op(method=True)
 def rsqrt(x):
     """1 / sqrt(x)."""
     return apply1(_pows, _unary_float(x), -0.5)
@@ -737,38 +755,47 @@ def _unary_float(x):
     return x if x.data.dtype.kind == "f" else to_dtype(x, get_default_dtype())
 
 
+@op(method=True)
 def sin(x):
     return _unary(_sin, x)
 
 
+@op(method=True)
 def cos(x):
     return _unary(_cos, x)
 
 
+@op(method=True, inplace=True)
 def tanh(x):
     return _unary(_tanh, x)
 
 
+@op(method=True, inplace=True)
 def sigmoid(x):
     return _unary(_sigmoid, x)
 
 
+@op(method=True)
 def erf(x):
     return _unary(_erf, x)
 
 
+@op(method=True, inplace=True)
 def relu(x):
     return apply1(_relu, x)
 
 
+@op(method=True)
 def leaky_relu(x, negative_slope=0.01):
     return _unary(_leaky_relu, x, float(negative_slope))
 
 
+@op()
 def elu(x, alpha=1.0):
     return _unary(_elu, x, float(alpha))
 
 
+@op()
 def gelu(x, approximate="none"):
     """Gaussian error linear unit: exact (``approximate='none'``, with erf) or 'tanh'."""
     if approximate not in ("none", "tanh"):
@@ -776,24 +803,29 @@ def gelu(x, approximate="none"):
     return _unary(_gelu, x, approximate)
 
 
+@op()
 def silu(x):
     """x * sigmoid(x) (also called swish)."""
     return _unary(_silu, x)
 
 
+@op()
 def softplus(x, beta=1.0, threshold=20.0):
     """log(1 + exp(beta x)) / beta; linear where beta x > threshold (as in PyTorch)."""
     return _unary(_softplus, x, float(beta), float(threshold))
 
 
+@op(method=True)
 def square(x):
     return apply1(_pows, x, 2)
 
 
+@op(method=True)
 def reciprocal(x):
     return apply1(_rdivs, _unary_float(x), 1.0)
 
 
+@op(aliases=("clip",), method=True, methods=("clip",), inplace=("clamp_", "clip_"))
 def clamp(x, min=None, max=None):  # noqa: A002 - PyTorch's names
     """Limit x to [min, max]; the gradient passes where min <= x <= max."""
     if min is None and max is None:
@@ -815,26 +847,32 @@ def clamp(x, min=None, max=None):  # noqa: A002 - PyTorch's names
 clip = clamp
 
 
+@op(method=True)
 def sign(x):
     return apply1(_sign, x)
 
 
+@op(method=True)
 def floor(x):
     return apply1(_floor, x)
 
 
+@op(method=True)
 def ceil(x):
     return apply1(_ceil, x)
 
 
+@op(method=True)
 def round(x, decimals=0):  # noqa: A001
     return apply1(_round, x, decimals)
 
 
+@op(method=True)
 def trunc(x):
     return apply1(_trunc, x)
 
 
+@op()
 def where(condition, input, other):  # noqa: A002
     """``input`` where condition is true, else ``other``; either may be a Python scalar."""
     cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
@@ -853,6 +891,7 @@ def where(condition, input, other):  # noqa: A002
     return _wrap(out)
 
 
+@op(method=True)
 def masked_fill(x, mask, value):
     """x with ``value`` where ``mask`` (broadcast to x) is true."""
     if isinstance(value, Tensor):
@@ -875,5 +914,6 @@ def to_dtype(x: Tensor, dtype) -> Tensor:
     return _wrap(x.data.astype(dtype))
 
 
+@op(method=True)
 def clone(x: Tensor) -> Tensor:
     return apply1(_clone, x)

@@ -16,6 +16,7 @@ from ..autograd.graph import apply1, apply2, primitive
 from ..errors import DTypeError, IndexingError, ShapeError
 from ..tensor import Tensor, _wrap
 from ._util import normalize_dim
+from .registry import op
 
 # ---------------------------------------------------------------------------
 # x[index]
@@ -227,6 +228,7 @@ def _check_index_tensor(index, op):
     return arr
 
 
+@op(method=True)
 def gather(x: Tensor, dim: int, index) -> Tensor:
     """out[i][j] = x[index[i][j]][j] for dim=0 (and so on); index has x's number of dimensions."""
     idx = _check_index_tensor(index, "gather")
@@ -239,6 +241,7 @@ def gather(x: Tensor, dim: int, index) -> Tensor:
     return apply1(_gather, x, axis, idx, x.data.shape)
 
 
+@op(method=True)
 def scatter_add(x: Tensor, dim: int, index, src: Tensor) -> Tensor:
     """A copy of x with src[i][j] added at x[index[i][j]][j] (dim=0); repeated indices accumulate."""
     idx = _check_index_tensor(index, "scatter_add")
@@ -296,6 +299,7 @@ def _index_add_vjp(ctx, g):
     return (g if n[0] is not None else None), gsrc
 
 
+@op(method=True)
 def index_select(x: Tensor, dim: int, index) -> Tensor:
     idx = _check_index_tensor(index, "index_select")
     if idx.ndim > 1:
@@ -307,6 +311,7 @@ def index_select(x: Tensor, dim: int, index) -> Tensor:
     return apply1(_index_select, x, axis, idx.reshape(-1), x.data.shape)
 
 
+@op(method=True)
 def index_add(x: Tensor, dim: int, index, source: Tensor, alpha=1) -> Tensor:
     """A copy of x with ``alpha * source`` added at ``index`` along ``dim``; repeats accumulate."""
     idx = _check_index_tensor(index, "index_add").reshape(-1)

@@ -12,6 +12,7 @@ from ..autograd.mode import autocast_state
 from ..errors import ShapeError
 from ..tensor import Tensor
 from .casting import cast_for_gemm
+from .registry import op
 
 
 @primitive("matmul", save="cross")
@@ -53,6 +54,7 @@ def _matmul_vjp(ctx, g):
     return ga, gb
 
 
+@op(method=True)
 def matmul(a: Tensor, b: Tensor) -> Tensor:
     """Matrix product with NumPy/PyTorch rules: batched over leading dims, 1-d operands promoted."""
     if autocast_state() is not None:
@@ -79,24 +81,28 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     return apply2(_matmul, a, b, len(sa), len(sb))
 
 
+@op(method=True)
 def mm(a: Tensor, b: Tensor) -> Tensor:
     if a.data.ndim != 2 or b.data.ndim != 2:
         raise ShapeError(f"mm: expected 2-d tensors, got shapes {a.shape} and {b.shape}")
     return matmul(a, b)
 
 
+@op(method=True)
 def bmm(a: Tensor, b: Tensor) -> Tensor:
     if a.data.ndim != 3 or b.data.ndim != 3 or a.data.shape[0] != b.data.shape[0]:
         raise ShapeError(f"bmm: expected 3-d tensors with equal batch size, got {a.shape} and {b.shape}")
     return matmul(a, b)
 
 
+@op(method=True)
 def dot(a: Tensor, b: Tensor) -> Tensor:
     if a.data.ndim != 1 or b.data.ndim != 1:
         raise ShapeError(f"dot: expected 1-d tensors, got shapes {a.shape} and {b.shape}")
     return matmul(a, b)
 
 
+@op(method=True)
 def outer(a: Tensor, b: Tensor) -> Tensor:
     """a[i] * b[j] for 1-d a and b."""
     if a.data.ndim != 1 or b.data.ndim != 1:
@@ -183,19 +189,20 @@ def _einsum_vjp(ctx, g):
     return tuple(grads)
 
 
+@op()
 def einsum(equation: str, *operands) -> Tensor:
     """Einstein summation, e.g. ``einsum('bhqd,bhkd->bhqk', q, k)``; ellipses are allowed."""
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
-    for i, op in enumerate(operands):
-        if not isinstance(op, Tensor):
-            raise TypeError(f"einsum: operand {i} is a {type(op).__name__}, not a Tensor")
+    for i, operand in enumerate(operands):
+        if not isinstance(operand, Tensor):
+            raise TypeError(f"einsum: operand {i} is a {type(operand).__name__}, not a Tensor")
     if autocast_state() is not None:
         operands = cast_for_gemm(*operands)
-    inputs, output = _parse_einsum(equation, [op.data.shape for op in operands])
+    inputs, output = _parse_einsum(equation, [operand.data.shape for operand in operands])
     sizes = {}
-    for sub, op in zip(inputs, operands):
-        for c, s in zip(sub, op.data.shape):
+    for sub, operand in zip(inputs, operands):
+        for c, s in zip(sub, operand.data.shape):
             if sizes.setdefault(c, s) != s and s != 1 and sizes[c] != 1:
                 raise ShapeError(
                     f"einsum: index '{c}' has size {sizes[c]} in one operand and {s} in another "

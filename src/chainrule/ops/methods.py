@@ -14,9 +14,10 @@ from ..autograd.graph import apply1, apply2
 from ..autograd.mode import grad_enabled
 from ..errors import DeviceError, DTypeError
 from ..tensor import Tensor, _wrap
-from . import compare, index, linalg, nn, reduce, shape
+from . import compare, index, linalg, reduce, shape
 from . import elementwise as ew
 from .elementwise import _add, _adds, _div, _divs, _mul, _muls, _neg, _pows, _rsubs, _sub
+from .registry import INPLACE, METHODS, op
 
 _float = float
 _int = int
@@ -160,6 +161,7 @@ def _recording(self, other):
     return grad_enabled() and (self.requires_grad or (type(other) is Tensor and other.requires_grad))
 
 
+@op(export=False, method=True)
 def add_(self, other, alpha=1):
     if alpha != 1:
         other = other * alpha
@@ -168,6 +170,7 @@ def add_(self, other, alpha=1):
     return self._inplace("add_", ew.add, other)
 
 
+@op(export=False, method=True)
 def sub_(self, other, alpha=1):
     if alpha != 1:
         other = other * alpha
@@ -176,28 +179,33 @@ def sub_(self, other, alpha=1):
     return self._inplace("sub_", ew.sub, other)
 
 
+@op(export=False, method=True)
 def mul_(self, other):
     if not _recording(self, other):
         return _fast_inplace(self, "mul_", "multiply", other)
     return self._inplace("mul_", ew.mul, other)
 
 
+@op(export=False, method=True)
 def div_(self, other):
     if not _recording(self, other):
         return _fast_inplace(self, "div_", "true_divide", other)
     return self._inplace("div_", ew.div, other)
 
 
+@op(export=False, method=True)
 def pow_(self, other):
     if not _recording(self, other):
         return _fast_inplace(self, "pow_", "power", other)
     return self._inplace("pow_", ew.pow, other)
 
 
+@op(export=False, method=True)
 def zero_(self):
     return fill_(self, 0)
 
 
+@op(export=False, method=True)
 def fill_(self, value):
     if isinstance(value, Tensor):
         value = value.item()
@@ -209,6 +217,7 @@ def fill_(self, value):
     return self
 
 
+@op(export=False, method=True)
 def copy_(self, src):
     """Copy src's values (broadcast to self's shape) into self."""
     if not isinstance(src, Tensor):
@@ -238,6 +247,7 @@ def _inplace_unary(name, fn):
     return method
 
 
+@op(export=False, method=True)
 def uniform_(self, a=0.0, b=1.0, generator=None):
     """Fill with uniform samples from [a, b) (no history: an initialization)."""
     from ..random import numpy_rng  # noqa: PLC0415
@@ -246,6 +256,7 @@ def uniform_(self, a=0.0, b=1.0, generator=None):
     return _fill_from(self, draw)
 
 
+@op(export=False, method=True)
 def normal_(self, mean=0.0, std=1.0, generator=None):
     from ..random import numpy_rng  # noqa: PLC0415
 
@@ -263,14 +274,17 @@ def _fill_from(self, array):
     return self
 
 
+@op(export=False, method=True)
 def masked_fill_(self, mask, value):
     return self._inplace("masked_fill_", lambda s: ew.masked_fill(s, mask, value))
 
 
+@op(export=False, method=True)
 def index_add_(self, dim, idx, source, alpha=1):
     return self._inplace("index_add_", lambda s, src: index.index_add(s, dim, idx, src, alpha), source)
 
 
+@op(export=False, method=True)
 def scatter_add_(self, dim, idx, src):
     return self._inplace("scatter_add_", lambda s, o: index.scatter_add(s, dim, idx, o), src)
 
@@ -278,6 +292,7 @@ def scatter_add_(self, dim, idx, src):
 # ---------------------------------------------------------------- conversion
 
 
+@op(export=False, method=True)
 def to(self, *args, **kwargs):
     """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other_tensor)``."""
     dtype = kwargs.pop("dtype", None)
@@ -307,14 +322,17 @@ def _to_device(self, device):
     return apply1(ew._to_device, self, str(backend.Device(device)), str(self.device))
 
 
+@op(export=False, method=True)
 def cpu(self):
     return to(self, "cpu")
 
 
+@op(export=False, method=True)
 def cuda(self, device=None):
     return to(self, "cuda" if device is None else f"cuda:{device}")
 
 
+@op(export=False, method=True)
 def type_as(self, other):
     return ew.to_dtype(self, other.dtype)
 
@@ -326,30 +344,35 @@ def _dtype_method(dtype):
     return method
 
 
+@op(export=False, method=True)
 def new_zeros(self, *size, dtype=None):
     from ..creation import zeros  # noqa: PLC0415
 
     return zeros(*size, dtype=dtype or self.dtype, device=_device_arg(self))
 
 
+@op(export=False, method=True)
 def new_ones(self, *size, dtype=None):
     from ..creation import ones  # noqa: PLC0415
 
     return ones(*size, dtype=dtype or self.dtype, device=_device_arg(self))
 
 
+@op(export=False, method=True)
 def new_full(self, size, fill_value, dtype=None):
     from ..creation import full  # noqa: PLC0415
 
     return full(size, fill_value, dtype=dtype or self.dtype, device=_device_arg(self))
 
 
+@op(export=False, method=True)
 def new_empty(self, *size, dtype=None):
     from ..creation import empty  # noqa: PLC0415
 
     return empty(*size, dtype=dtype or self.dtype, device=_device_arg(self))
 
 
+@op(export=False, method=True)
 def new_tensor(self, data, dtype=None):
     from ..creation import tensor  # noqa: PLC0415
 
@@ -361,6 +384,7 @@ def _device_arg(self):
     return None if dev.type == "cpu" else dev
 
 
+@op(export=False, method=True)
 def is_contiguous(self):
     return bool(self.data.flags.c_contiguous)
 
@@ -368,204 +392,93 @@ def is_contiguous(self):
 # ---------------------------------------------------------------- binding
 
 
+@op(export=False, methods=("max",))
 def _max_method(self, dim=None, keepdim=False):
     return reduce.max(self, dim, keepdim)
 
 
+@op(export=False, methods=("min",))
 def _min_method(self, dim=None, keepdim=False):
     return reduce.min(self, dim, keepdim)
 
 
+@op(export=False, methods=("view_as", "reshape_as"))
+def view_as(self, other):
+    """This tensor with ``other``'s shape (a view where possible)."""
+    return shape.reshape(self, other.data.shape)
+
+
+@op(export=False, method=True)
+def t(self):
+    """The transpose of a 2-d tensor (a 0-d or 1-d tensor is returned as it is)."""
+    return shape.transpose(self, 0, 1) if self.data.ndim == 2 else self
+
+
+@op(export=False, methods=("where",))
+def _where_method(self, condition, other):
+    """``where(condition, self, other)``."""
+    return ew.where(condition, self, other)
+
+
+for _name, _dtype in (
+    ("float", backend.float32),
+    ("double", backend.float64),
+    ("half", backend.float16),
+    ("long", backend.int64),
+    ("int", backend.int32),
+    ("bool", backend.bool_),
+):
+    _method = _dtype_method(_dtype)
+    _method.__name__ = _method.__qualname__ = _name
+    _method.__doc__ = f"This tensor converted to {_dtype} (itself when it already is)."
+    op(export=False, method=True)(_method)
+
+
+def _transpose_all(self):
+    return shape.permute(self, *reversed(range(self.data.ndim)))
+
+
+def _transpose_last(self):
+    return shape.transpose(self, -2, -1)
+
+
+# operators and properties: the Tensor protocol, bound here (the ops above come from the registry)
+OPERATORS = {
+    "__iadd__": add_,
+    "__isub__": sub_,
+    "__imul__": mul_,
+    "__itruediv__": div_,
+    "__ipow__": pow_,
+    "__getitem__": index.getitem,
+    "__setitem__": index.setitem,
+    "__eq__": compare.eq,
+    "__ne__": compare.ne,
+    "__lt__": compare.lt,
+    "__le__": compare.le,
+    "__gt__": compare.gt,
+    "__ge__": compare.ge,
+    "__and__": compare.bitwise_and,
+    "__or__": compare.bitwise_or,
+    "__xor__": compare.bitwise_xor,
+    "__rand__": lambda s, o: compare.bitwise_and(o, s),
+    "__ror__": lambda s, o: compare.bitwise_or(o, s),
+    "__rxor__": lambda s, o: compare.bitwise_xor(o, s),
+}
+PROPERTIES = {"T": property(_transpose_all), "mT": property(_transpose_last)}
+BOUND: set = set()  # every name this module sets on Tensor (the stub generator reads it)
+
+
 def _bind():
     T = Tensor
+    skip = ("__builtins__", "__loader__", "__spec__", "__doc__", "__name__", "__package__", "__file__", "__cached__",
+            "__annotations__")
     for name, fn in list(globals().items()):
-        if (
-            name.startswith("__")
-            and name.endswith("__")
-            and callable(fn)
-            and name
-            not in (
-                "__builtins__",
-                "__loader__",
-                "__spec__",
-                "__doc__",
-                "__name__",
-                "__package__",
-                "__file__",
-                "__cached__",
-                "__annotations__",
-            )
-        ):
-            setattr(T, name, fn)
-    T.__iadd__ = add_
-    T.__isub__ = sub_
-    T.__imul__ = mul_
-    T.__itruediv__ = div_
-    T.__ipow__ = pow_
-    T.__getitem__ = index.getitem
-    T.__setitem__ = index.setitem
-    T.__eq__ = compare.eq
-    T.__ne__ = compare.ne
-    T.__lt__ = compare.lt
-    T.__le__ = compare.le
-    T.__gt__ = compare.gt
-    T.__ge__ = compare.ge
-    T.__and__ = compare.bitwise_and
-    T.__or__ = compare.bitwise_or
-    T.__xor__ = compare.bitwise_xor
-    T.__rand__ = lambda s, o: compare.bitwise_and(o, s)
-    T.__ror__ = lambda s, o: compare.bitwise_or(o, s)
-    T.__rxor__ = lambda s, o: compare.bitwise_xor(o, s)
-
-    for name in (
-        "add_",
-        "sub_",
-        "mul_",
-        "div_",
-        "pow_",
-        "zero_",
-        "fill_",
-        "copy_",
-        "uniform_",
-        "normal_",
-        "masked_fill_",
-        "index_add_",
-        "scatter_add_",
-        "to",
-        "cpu",
-        "cuda",
-        "type_as",
-        "new_zeros",
-        "new_ones",
-        "new_full",
-        "new_empty",
-        "new_tensor",
-        "is_contiguous",
-    ):
-        setattr(T, name, globals()[name])
-    T.float = _dtype_method(backend.float32)
-    T.double = _dtype_method(backend.float64)
-    T.half = _dtype_method(backend.float16)
-    T.long = _dtype_method(backend.int64)
-    T.int = _dtype_method(backend.int32)
-    T.bool = _dtype_method(backend.bool_)
-
-    for fn in (
-        ew.add,
-        ew.sub,
-        ew.mul,
-        ew.div,
-        ew.pow,
-        ew.neg,
-        ew.abs,
-        ew.exp,
-        ew.expm1,
-        ew.log,
-        ew.log1p,
-        ew.sqrt,
-        ew.rsqrt,
-        ew.sin,
-        ew.cos,
-        ew.tanh,
-        ew.sigmoid,
-        ew.erf,
-        ew.relu,
-        ew.sign,
-        ew.floor,
-        ew.ceil,
-        ew.round,
-        ew.trunc,
-        ew.clamp,
-        ew.clip,
-        ew.maximum,
-        ew.minimum,
-        ew.square,
-        ew.reciprocal,
-        ew.masked_fill,
-        ew.clone,
-        ew.remainder,
-        ew.floor_divide,
-        reduce.sum,
-        reduce.mean,
-        reduce.var,
-        reduce.std,
-        reduce.amax,
-        reduce.amin,
-        reduce.argmax,
-        reduce.argmin,
-        reduce.logsumexp,
-        reduce.prod,
-        reduce.norm,
-        reduce.cumsum,
-        reduce.any,
-        reduce.all,
-        shape.flatten,
-        shape.unflatten,
-        shape.squeeze,
-        shape.unsqueeze,
-        shape.transpose,
-        shape.movedim,
-        shape.expand_as,
-        shape.broadcast_to,
-        shape.flip,
-        shape.contiguous,
-        shape.split,
-        shape.chunk,
-        shape.unbind,
-        shape.narrow,
-        shape.pad,
-        shape.tile,
-        index.gather,
-        index.scatter_add,
-        index.index_select,
-        index.index_add,
-        linalg.matmul,
-        linalg.mm,
-        linalg.bmm,
-        linalg.dot,
-        linalg.outer,
-        nn.softmax,
-        nn.log_softmax,
-        compare.eq,
-        compare.ne,
-        compare.lt,
-        compare.le,
-        compare.gt,
-        compare.ge,
-        compare.logical_and,
-        compare.logical_or,
-        compare.logical_xor,
-        compare.logical_not,
-        compare.isnan,
-        compare.isinf,
-        compare.isfinite,
-        compare.equal,
-        compare.allclose,
-        compare.isclose,
-        compare.nonzero,
-    ):
-        setattr(T, fn.__name__, fn)
-    T.max = _max_method
-    T.min = _min_method
-    T.reshape = shape.reshape
-    T.view = shape.reshape
-    T.permute = shape.permute
-    T.expand = shape.expand
-    T.repeat = shape.repeat
-    T.view_as = lambda self, other: shape.reshape(self, other.data.shape)
-    T.reshape_as = T.view_as
-    T.t = lambda self: shape.transpose(self, 0, 1) if self.data.ndim == 2 else self
-    T.T = property(lambda self: shape.permute(self, *reversed(range(self.data.ndim))))
-    T.mT = property(lambda self: shape.transpose(self, -2, -1))
-    T.where = lambda self, condition, other: ew.where(condition, self, other)
-    T.leaky_relu = ew.leaky_relu
-    T.relu_ = _inplace_unary("relu_", ew.relu)
-    T.clamp_ = _inplace_unary("clamp_", ew.clamp)
-    T.clip_ = T.clamp_
-    T.neg_ = _inplace_unary("neg_", ew.neg)
-    T.exp_ = _inplace_unary("exp_", ew.exp)
-    T.sigmoid_ = _inplace_unary("sigmoid_", ew.sigmoid)
-    T.tanh_ = _inplace_unary("tanh_", ew.tanh)
-    T.sqrt_ = _inplace_unary("sqrt_", ew.sqrt)
-    T.abs_ = _inplace_unary("abs_", ew.abs)
-    T.log_ = _inplace_unary("log_", ew.log)
+        if name.startswith("__") and name.endswith("__") and callable(fn) and name not in skip:
+            OPERATORS.setdefault(name, fn)
+    for name, fn in {**OPERATORS, **METHODS}.items():
+        setattr(T, name, fn)
+    for name, fn in INPLACE.items():
+        setattr(T, name, _inplace_unary(name, fn))
+    for name, prop in PROPERTIES.items():
+        setattr(T, name, prop)
+    BOUND.update(OPERATORS, METHODS, INPLACE, PROPERTIES)

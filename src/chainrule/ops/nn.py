@@ -15,6 +15,7 @@ from ..backend import get_default_dtype
 from ..tensor import Tensor
 from ._util import is_half, normalize_dim
 from .casting import cast_to_float32, in_float32
+from .registry import op
 
 
 @primitive("softmax", save_output=True)
@@ -52,6 +53,7 @@ def _float(x):
     return x.to(get_default_dtype())
 
 
+@op(method=True)
 def softmax(x: Tensor, dim: int, dtype=None) -> Tensor:
     """exp(x) / sum(exp(x)) along ``dim``, computed stably."""
     x = x.to(dtype) if dtype is not None else _float(x)
@@ -62,6 +64,7 @@ def softmax(x: Tensor, dim: int, dtype=None) -> Tensor:
     return apply1(_softmax, x, normalize_dim(dim, x.data.ndim, "softmax"))
 
 
+@op(method=True)
 def log_softmax(x: Tensor, dim: int, dtype=None) -> Tensor:
     """x - logsumexp(x) along ``dim``, computed stably."""
     x = x.to(dtype) if dtype is not None else _float(x)

@@ -28,6 +28,7 @@ from ..errors import ShapeError
 from ..tensor import Tensor, _wrap
 from ._util import is_half, normalize_dim, normalize_dims
 from .casting import in_float32
+from .registry import op
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
 
@@ -230,6 +231,7 @@ def _float(x: Tensor) -> Tensor:
     return to_dtype(x, get_default_dtype())
 
 
+@op(method=True)
 def sum(x: Tensor, dim=None, keepdim=False, dtype=None):  # noqa: A001 - PyTorch's name
     """Sum over ``dim`` (all by default).  Integer and bool tensors sum to int64."""
     data = x.data
@@ -246,6 +248,7 @@ def sum(x: Tensor, dim=None, keepdim=False, dtype=None):  # noqa: A001 - PyTorch
     return apply1(_sum, x, axis, bool(keepdim), data.shape)
 
 
+@op(method=True)
 def mean(x: Tensor, dim=None, keepdim=False, dtype=None):
     data = x.data
     axis = normalize_dims(dim, data.ndim, "mean")
@@ -260,6 +263,7 @@ def mean(x: Tensor, dim=None, keepdim=False, dtype=None):
     return apply1(_mean, x, axis, bool(keepdim), data.shape)
 
 
+@op(method=True)
 def var(x: Tensor, dim=None, unbiased=None, keepdim=False, correction=None):
     """Variance with Bessel's correction (``correction=1``) by default, as in PyTorch."""
     if correction is None:
@@ -277,6 +281,7 @@ def var(x: Tensor, dim=None, unbiased=None, keepdim=False, correction=None):
     return total / denominator
 
 
+@op(method=True)
 def std(x: Tensor, dim=None, unbiased=None, keepdim=False, correction=None):
     """Standard deviation; where the variance is 0 its subgradient is 0, as in PyTorch (not sqrt's inf * 0 = NaN)."""
     if is_half(x.data.dtype):
@@ -288,10 +293,12 @@ def std(x: Tensor, dim=None, unbiased=None, keepdim=False, correction=None):
     return v.masked_fill(zero, 1.0).sqrt().masked_fill(zero, 0.0)
 
 
+@op()
 def var_mean(x, dim=None, unbiased=None, keepdim=False, correction=None):
     return var(x, dim, unbiased, keepdim, correction), mean(x, dim, keepdim)
 
 
+@op()
 def std_mean(x, dim=None, unbiased=None, keepdim=False, correction=None):
     return std(x, dim, unbiased, keepdim, correction), mean(x, dim, keepdim)
 
@@ -301,6 +308,7 @@ def _check_nonempty(x, op, axis):
         raise ShapeError(f"{op}: cannot reduce an empty dimension (shape {x.shape})")
 
 
+@op(method=True)
 def amax(x: Tensor, dim=None, keepdim=False):
     """Maximum over ``dim``; tied maxima share the gradient equally."""
     axis = normalize_dims(dim, x.data.ndim, "amax")
@@ -308,6 +316,7 @@ def amax(x: Tensor, dim=None, keepdim=False):
     return apply1(_amax, x, axis, bool(keepdim))
 
 
+@op(method=True)
 def amin(x: Tensor, dim=None, keepdim=False):
     """Minimum over ``dim``; tied minima share the gradient equally."""
     axis = normalize_dims(dim, x.data.ndim, "amin")
@@ -330,16 +339,19 @@ def _max_min(x, dim, keepdim, prim, reduce_all, op):
     return values_indices(values, indices)
 
 
+@op()
 def max(x: Tensor, dim=None, keepdim=False):  # noqa: A001
     """``max(x)``: the largest value.  ``max(x, dim)``: (values, indices).  ``max(x, other)``: maximum."""
     return _max_min(x, dim, keepdim, _max_dim, amax, "max")
 
 
+@op()
 def min(x: Tensor, dim=None, keepdim=False):  # noqa: A001
     """``min(x)``: the smallest value.  ``min(x, dim)``: (values, indices).  ``min(x, other)``: minimum."""
     return _max_min(x, dim, keepdim, _min_dim, amin, "min")
 
 
+@op(method=True)
 def argmax(x: Tensor, dim=None, keepdim=False) -> Tensor:
     """Index of the first maximum (flattened when dim is None); int64, no gradient."""
     xp = array_module(x.data)
@@ -350,6 +362,7 @@ def argmax(x: Tensor, dim=None, keepdim=False) -> Tensor:
     return _wrap(xp.asarray(xp.argmax(x.data, axis=axis, keepdims=bool(keepdim))))
 
 
+@op(method=True)
 def argmin(x: Tensor, dim=None, keepdim=False) -> Tensor:
     xp = array_module(x.data)
     if dim is None:
@@ -359,6 +372,7 @@ def argmin(x: Tensor, dim=None, keepdim=False) -> Tensor:
     return _wrap(xp.asarray(xp.argmin(x.data, axis=axis, keepdims=bool(keepdim))))
 
 
+@op(method=True)
 def logsumexp(x: Tensor, dim, keepdim=False):
     """log(sum(exp(x))) over ``dim``, computed without overflow."""
     axis = normalize_dims(dim, x.data.ndim, "logsumexp")
@@ -369,6 +383,7 @@ def logsumexp(x: Tensor, dim, keepdim=False):
     return apply1(_logsumexp, x, axis, bool(keepdim))
 
 
+@op(method=True)
 def prod(x: Tensor, dim=None, keepdim=False):
     """Product over one dimension (or all).  The gradient is exact even with zeros."""
     axis = None if dim is None else normalize_dim(dim, x.data.ndim, "prod")
@@ -378,6 +393,7 @@ def prod(x: Tensor, dim=None, keepdim=False):
     return apply1(_prod, x, axis, bool(keepdim))
 
 
+@op(method=True)
 def norm(x: Tensor, p="fro", dim=None, keepdim=False):
     """Vector p-norm over ``dim`` (all elements by default): p = 2/'fro', 1, inf, -inf, 0 or any float.
 
@@ -402,6 +418,7 @@ def norm(x: Tensor, p="fro", dim=None, keepdim=False):
     return (x.abs() ** float(p)).sum(dim=axis, keepdim=keepdim) ** (1.0 / float(p))
 
 
+@op(method=True)
 def cumsum(x: Tensor, dim: int, dtype=None):
     axis = normalize_dim(dim, x.data.ndim, "cumsum")
     if dtype is not None:
@@ -411,11 +428,13 @@ def cumsum(x: Tensor, dim: int, dtype=None):
     return apply1(_cumsum, x, axis)
 
 
+@op(method=True)
 def any(x: Tensor, dim=None, keepdim=False) -> Tensor:  # noqa: A001
     axis = normalize_dims(dim, x.data.ndim, "any")
     return _wrap(array_module(x.data).asarray(x.data.any(axis=axis, keepdims=keepdim)))
 
 
+@op(method=True)
 def all(x: Tensor, dim=None, keepdim=False) -> Tensor:  # noqa: A001
     axis = normalize_dims(dim, x.data.ndim, "all")
     return _wrap(array_module(x.data).asarray(x.data.all(axis=axis, keepdims=keepdim)))

@@ -15,6 +15,7 @@ from ..autograd.graph import apply1, applyn, primitive, promote_pair
 from ..errors import ShapeError
 from ..tensor import Tensor
 from ._util import normalize_dim
+from .registry import op
 
 
 def _shape_arg(shape, op):
@@ -140,6 +141,7 @@ def _pad_vjp(ctx, g):
 # public functions
 
 
+@op(aliases=("view",), method=True, methods=("view",))
 def reshape(x: Tensor, *shape) -> Tensor:
     """x with a new shape of the same number of elements; one dimension may be -1."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
@@ -186,6 +188,7 @@ def _reshape_general(x: Tensor, shape) -> Tensor:
 view = reshape
 
 
+@op(method=True)
 def flatten(x: Tensor, start_dim=0, end_dim=-1) -> Tensor:
     nd = x.data.ndim
     if nd == 0:
@@ -198,12 +201,14 @@ def flatten(x: Tensor, start_dim=0, end_dim=-1) -> Tensor:
     return reshape(x, shape[:start] + (math.prod(shape[start : end + 1]),) + shape[end + 1 :])
 
 
+@op(method=True)
 def unflatten(x: Tensor, dim, sizes) -> Tensor:
     d = normalize_dim(dim, x.data.ndim, "unflatten")
     shape = x.data.shape
     return reshape(x, shape[:d] + tuple(sizes) + shape[d + 1 :])
 
 
+@op(method=True)
 def squeeze(x: Tensor, dim=None) -> Tensor:
     """Remove size-1 dimensions (all, or those in ``dim`` that have size 1)."""
     shape = x.data.shape
@@ -216,12 +221,14 @@ def squeeze(x: Tensor, dim=None) -> Tensor:
     return reshape(x, new)
 
 
+@op(method=True)
 def unsqueeze(x: Tensor, dim: int) -> Tensor:
     d = normalize_dim(dim, x.data.ndim + 1, "unsqueeze")
     shape = x.data.shape
     return reshape(x, shape[:d] + (1,) + shape[d:])
 
 
+@op(method=True)
 def permute(x: Tensor, *dims) -> Tensor:
     dims = _shape_arg(dims, "permute")
     nd = x.data.ndim
@@ -235,6 +242,7 @@ def permute(x: Tensor, *dims) -> Tensor:
     return apply1(_permute, x, axes)
 
 
+@op(method=True)
 def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
     nd = x.data.ndim
     if nd < 2 and dim0 in (0, -1) and dim1 in (0, -1):
@@ -247,6 +255,7 @@ def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
     return apply1(_permute, x, tuple(axes))
 
 
+@op(method=True)
 def movedim(x: Tensor, source: int, destination: int) -> Tensor:
     nd = x.data.ndim
     s, d = normalize_dim(source, nd, "movedim"), normalize_dim(destination, nd, "movedim")
@@ -257,6 +266,7 @@ def movedim(x: Tensor, source: int, destination: int) -> Tensor:
     return apply1(_permute, x, tuple(axes))
 
 
+@op(method=True)
 def expand(x: Tensor, *sizes) -> Tensor:
     """Broadcast size-1 dimensions to ``sizes`` without copying (-1 keeps a dimension)."""
     sizes = _shape_arg(sizes, "expand")
@@ -286,25 +296,30 @@ def expand(x: Tensor, *sizes) -> Tensor:
     return apply1(_expand, x, target)
 
 
+@op(method=True)
 def broadcast_to(x: Tensor, shape) -> Tensor:
     return expand(x, tuple(shape))
 
 
+@op(export=False, method=True)
 def expand_as(x: Tensor, other: Tensor) -> Tensor:
     return expand(x, other.data.shape)
 
 
+@op()
 def broadcast_tensors(*tensors):
     shape = np.broadcast_shapes(*[t.data.shape for t in tensors])
     return tuple(expand(t, shape) for t in tensors)
 
 
+@op(method=True)
 def flip(x: Tensor, dims) -> Tensor:
     dims = dims if isinstance(dims, (tuple, list)) else (dims,)
     axes = tuple(normalize_dim(d, x.data.ndim, "flip") for d in dims)
     return apply1(_flip, x, axes)
 
 
+@op(method=True)
 def contiguous(x: Tensor) -> Tensor:
     if x.data.flags.c_contiguous:
         return x
@@ -328,6 +343,7 @@ def _same_dtype(tensors, op):
     return out
 
 
+@op(aliases=("concat", "concatenate"))
 def cat(tensors, dim: int = 0) -> Tensor:
     """Join tensors along an existing dimension; all other sizes must match."""
     tensors = list(tensors)
@@ -355,6 +371,7 @@ def cat(tensors, dim: int = 0) -> Tensor:
     return applyn(_cat, tensors, axis, sizes)
 
 
+@op()
 def stack(tensors, dim: int = 0) -> Tensor:
     """Join equal-shaped tensors along a new dimension."""
     tensors = list(tensors)
@@ -369,6 +386,7 @@ def stack(tensors, dim: int = 0) -> Tensor:
     return applyn(_stack, tensors, axis)
 
 
+@op(method=True)
 def split(x: Tensor, split_size_or_sections, dim: int = 0):
     """Split into pieces of ``split_size`` (the last may be smaller) or of the given sizes."""
     axis = normalize_dim(dim, x.data.ndim, "split")
@@ -387,6 +405,7 @@ def split(x: Tensor, split_size_or_sections, dim: int = 0):
     return apply1(_split, x, axis, tuple(sizes))
 
 
+@op(method=True)
 def chunk(x: Tensor, chunks: int, dim: int = 0):
     """Split into ``chunks`` pieces of ceil(n / chunks) (fewer if n is small), as in PyTorch."""
     if chunks <= 0:
@@ -396,17 +415,20 @@ def chunk(x: Tensor, chunks: int, dim: int = 0):
     return split(x, size, dim)
 
 
+@op(method=True)
 def unbind(x: Tensor, dim: int = 0):
     axis = normalize_dim(dim, x.data.ndim, "unbind")
     lead = (slice(None),) * axis
     return tuple(x[lead + (i,)] for i in range(x.data.shape[axis]))
 
 
+@op(method=True)
 def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
     axis = normalize_dim(dim, x.data.ndim, "narrow")
     return x[(slice(None),) * axis + (slice(start, start + length),)]
 
 
+@op(method=True)
 def pad(x: Tensor, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
     """Constant padding; ``pad`` lists (before, after) pairs from the last dimension backwards.
 
@@ -426,6 +448,7 @@ def pad(x: Tensor, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
     return apply1(_pad, x, tuple(widths), value)
 
 
+@op(method=True)
 def repeat(x: Tensor, *sizes) -> Tensor:
     """Tile x: ``repeat(2, 3)`` repeats the last two dimensions 2 and 3 times (PyTorch's repeat)."""
     sizes = _shape_arg(sizes, "repeat")
@@ -442,6 +465,7 @@ def repeat(x: Tensor, *sizes) -> Tensor:
     return reshape(contiguous(out), tuple(r * s for r, s in zip(sizes, shape)))
 
 
+@op(method=True)
 def tile(x: Tensor, dims) -> Tensor:
     dims = tuple(dims)
     if len(dims) < x.data.ndim:

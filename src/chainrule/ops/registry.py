@@ -1,0 +1,258 @@
+"""One registration per op: the public functions of ``ops/`` and the Tensor methods they become.
+
+A primitive is declared once with ``@primitive`` (its forward and, with
+``defvjp``, its vector-Jacobian product: ``autograd/graph.py``).  The public
+function that applies it is declared once with ``@op``::
+
+    @op(method=True, inplace=True)
+    def tanh(x: Tensor) -> Tensor:
+        return apply1(_tanh, x)
+
+which makes ``chainrule.tanh``, ``Tensor.tanh`` and the in-place
+``Tensor.tanh_``.  Everything else is derived from this table:
+
+* ``ops/methods.py`` binds ``METHODS`` onto ``Tensor``;
+* ``chainrule/__init__.py`` exports ``OPS``: its import block is generated
+  (``python -m chainrule.ops.registry --write``) and a test keeps it current;
+* ``chainrule/_tensor_methods.pyi`` declares the methods for type checkers and
+  editors (generated the same way, imported by ``tensor.py`` under
+  ``TYPE_CHECKING``);
+* ``python -m chainrule.ops.registry --index`` writes the derivative index:
+  every primitive with its forward, its vjp and the gradcheck specs that test it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from dataclasses import dataclass
+
+__all__ = ["METHODS", "OPS", "OpInfo", "op"]
+
+
+@dataclass(frozen=True)
+class OpInfo:
+    """A public op: the function, the names it is exported under, and the Tensor methods it becomes."""
+
+    fn: object
+    names: tuple  # chainrule.<name> for each (empty: a Tensor method only)
+    methods: tuple  # Tensor.<name> for each
+    inplace: tuple  # in-place Tensor methods made from it (``tanh_``)
+
+    @property
+    def module(self) -> str:
+        return self.fn.__module__
+
+
+OPS: dict[str, OpInfo] = {}  # exported name -> info (aliases included)
+METHODS: dict[str, object] = {}  # Tensor method name -> function
+INPLACE: dict[str, object] = {}  # in-place Tensor method name -> the out-of-place function it writes back
+_ALL: list[OpInfo] = []
+
+
+def op(fn=None, *, export=True, aliases=(), method=False, methods=(), inplace=False):
+    """Register a public op (a decorator).
+
+    ``export``: ``chainrule.<fn name>`` (and each of ``aliases``).
+    ``method``: ``Tensor.<fn name>``, with the tensor as the first argument;
+    ``methods``: more Tensor method names for it.  ``inplace``: also
+    ``Tensor.<name>_``, which writes the result back into the tensor (a
+    string, or a tuple of them, names them).
+    """
+
+    def register(fn):
+        name = fn.__name__
+        names = ((name,) if export else ()) + tuple(aliases)
+        bound = ((name,) if method else ()) + tuple(methods)
+        if not inplace:
+            writes = ()
+        else:
+            writes = (f"{name}_",) if inplace is True else (inplace,) if isinstance(inplace, str) else tuple(inplace)
+        info = OpInfo(fn, names, bound, writes)
+        for table, keys in ((OPS, names), (METHODS, bound), (INPLACE, writes)):
+            for key in keys:
+                if key in table:
+                    raise ValueError(f"op {key!r} is registered twice ({table[key]} and {fn.__module__}.{name})")
+                table[key] = info if table is OPS else fn
+        _ALL.append(info)
+        return fn
+
+    return register if fn is None else register(fn)
+
+
+# --------------------------------------------------------------------------- generated files
+
+
+def _import_block() -> str:
+    """The ``from .ops.<module> import ...`` lines of chainrule/__init__.py, one per module."""
+    by_module: dict[str, list[str]] = {}
+    for name, info in sorted(OPS.items()):
+        fn_name = info.fn.__name__
+        module = info.module.removeprefix("chainrule.")
+        by_module.setdefault(module, []).append(fn_name if name == fn_name else f"{fn_name} as {name}")
+    lines = []
+    for module in sorted(by_module):
+        items = sorted(by_module[module], key=lambda s: (s.split(" as ")[-1], s))
+        lines.append(f"from .{module} import (  # noqa: A004 - PyTorch's names")
+        lines += [f"    {item}," for item in items]
+        lines.append(")")
+    return "\n".join(lines) + "\n"
+
+
+BEGIN = "# --- generated from chainrule.ops.registry: python -m chainrule.ops.registry --write ---\n"
+END = "# --- end of the generated block ---\n"
+
+
+def _signature(fn, drop_first: bool) -> str:
+    """``(self, a, b=..., ...) -> R`` for a stub: annotations as written, non-literal defaults as ``...``."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return "(self, *args: Any, **kwargs: Any) -> Any"
+    params = list(sig.parameters.values())
+    if drop_first and params and params[0].kind in (params[0].POSITIONAL_ONLY, params[0].POSITIONAL_OR_KEYWORD):
+        params = params[1:]
+    parts = ["self"]
+    seen_star = False
+    for p in params:
+        text = p.name
+        if p.kind == p.VAR_POSITIONAL:
+            text, seen_star = f"*{p.name}", True
+        elif p.kind == p.VAR_KEYWORD:
+            text = f"**{p.name}"
+        elif p.kind == p.KEYWORD_ONLY and not seen_star:
+            parts.append("*")
+            seen_star = True
+        annotation = p.annotation
+        if annotation is not p.empty:
+            text += f": {annotation if isinstance(annotation, str) else getattr(annotation, '__name__', 'Any')}"
+        elif p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            text += ": Any"
+        else:
+            text += ": Any"
+        if p.default is not p.empty:
+            default = p.default
+            literal = default is None or type(default) in (bool, int, float, str)
+            text += f" = {default!r}" if literal else " = ..."
+        parts.append(text)
+    ret = sig.return_annotation
+    ret = "Any" if ret is sig.empty else (ret if isinstance(ret, str) else getattr(ret, "__name__", "Any"))
+    return f"({', '.join(parts)}) -> {ret}"
+
+
+def _method_stub() -> str:
+    """``_tensor_methods.pyi``: every method, operator and property ``ops/methods.py`` binds onto Tensor."""
+    from ..tensor import Tensor  # noqa: PLC0415
+    from . import methods  # noqa: PLC0415
+
+    lines = [
+        '"""Tensor\'s methods for type checkers and editors (generated: python -m chainrule.ops.registry --write).',
+        "",
+        "ops/methods.py binds these onto Tensor at import; tensor.py subclasses this class only under TYPE_CHECKING.",
+        '"""',
+        "",
+        "from typing import Any",
+        "",
+        "from .tensor import Tensor",
+        "",
+        "class TensorMethods:",
+    ]
+    for name in sorted(methods.BOUND):
+        value = Tensor.__dict__.get(name)
+        if isinstance(value, property):
+            lines.append("    @property")
+            lines.append(f"    def {name}(self) -> Tensor: ...")
+            continue
+        fn = value
+        if fn is None or not callable(fn):
+            continue
+        ignore = "  # type: ignore[override]" if name in ("__eq__", "__ne__") else ""
+        lines.append(f"    def {name}{_signature(fn, drop_first=True)}: ...{ignore}")
+    return "\n".join(lines) + "\n"
+
+
+def _paths():
+    from pathlib import Path  # noqa: PLC0415
+
+    root = Path(__file__).resolve().parent.parent
+    return root / "__init__.py", root / "_tensor_methods.pyi"
+
+
+def generated() -> dict:
+    """{path: the text it should have} for every generated file."""
+    init_path, stub_path = _paths()
+    text = init_path.read_text()
+    if BEGIN not in text or END not in text:
+        raise RuntimeError(f"{init_path} has lost the markers of its generated block")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    return {init_path: head + BEGIN + _import_block() + END + tail, stub_path: _method_stub()}
+
+
+def _index() -> str:
+    """The derivative index (Markdown): every primitive, where its forward and vjp are, and its specs."""
+    import chainrule  # noqa: F401, PLC0415 - loads every op family
+
+    from ..autograd.graph import PRIMITIVES  # noqa: PLC0415
+
+    covers: dict[str, list[str]] = {}
+    try:
+        from tests.ops.specs import SPECS  # noqa: PLC0415 - available from a checkout
+
+        for spec in SPECS:
+            for name in spec.covers:
+                covers.setdefault(name, []).append(spec.name)
+    except ImportError:
+        pass
+
+    def where(fn):
+        if fn is None:
+            return "-"
+        file = inspect.getsourcefile(fn) or "?"
+        line = inspect.getsourcelines(fn)[1]
+        return f"`{file[file.rfind('chainrule/') :]}:{line}`"
+
+    rows = [
+        "# The derivative index",
+        "",
+        "Every primitive of the derivative table: its forward (on raw arrays) and its vector-Jacobian product",
+        "(in Tensor ops, so it can be differentiated again), and the gradcheck specs in `tests/ops/specs*.py`",
+        "that check it against central differences (first and, where marked, second order) and PyTorch.",
+        "Generated by `python -m chainrule.ops.registry --index`.",
+        "",
+        f"{len(PRIMITIVES)} primitives, {len(_ALL)} public ops ({len(OPS)} functions, {len(METHODS)} Tensor methods).",
+        "",
+        "| primitive | forward | vjp | checked by |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name in sorted(PRIMITIVES):
+        prim = PRIMITIVES[name]
+        specs = ", ".join(f"`{s}`" for s in sorted(set(covers.get(name, [])))) or "-"
+        rows.append(f"| `{name}` | {where(prim.fwd)} | {where(prim.vjp)} | {specs} |")
+    return "\n".join(rows) + "\n"
+
+
+def main(argv=None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["--index"]:
+        sys.stdout.write(_index())
+        return 0
+    if args in (["--write"], ["--check"]):
+        stale = []
+        for path, text in generated().items():
+            if not path.exists() or path.read_text() != text:
+                stale.append(path)
+                if args == ["--write"]:
+                    path.write_text(text)
+        if args == ["--check"] and stale:
+            print(f"out of date: {', '.join(map(str, stale))}; run python -m chainrule.ops.registry --write")
+            return 1
+        return 0
+    print("usage: python -m chainrule.ops.registry --write | --check | --index", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":  # run as a script: use the registry the package filled, not this fresh copy
+    from chainrule.ops import registry as _registry  # noqa: PLW0406
+
+    sys.exit(_registry.main())
