@@ -103,6 +103,15 @@ BEGIN = "# --- generated from chainrule.ops.registry: python -m chainrule.ops.re
 END = "# --- end of the generated block ---\n"
 
 
+_SHADOWED = ("bool", "int", "float")  # Tensor has methods of these names: in the stub, annotations mean the builtins
+
+
+def _annotation(text: str) -> str:
+    import re  # noqa: PLC0415
+
+    return re.sub(r"\b(" + "|".join(_SHADOWED) + r")\b", r"builtins.\1", text)
+
+
 def _signature(fn, drop_first: bool) -> str:
     """``(self, a, b=..., ...) -> R`` for a stub: annotations as written, non-literal defaults as ``...``."""
     try:
@@ -125,7 +134,8 @@ def _signature(fn, drop_first: bool) -> str:
             seen_star = True
         annotation = p.annotation
         if annotation is not p.empty:
-            text += f": {annotation if isinstance(annotation, str) else getattr(annotation, '__name__', 'Any')}"
+            written = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "Any")
+            text += f": {_annotation(written)}"
         elif p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             text += ": Any"
         else:
@@ -136,7 +146,7 @@ def _signature(fn, drop_first: bool) -> str:
             text += f" = {default!r}" if literal else " = ..."
         parts.append(text)
     ret = sig.return_annotation
-    ret = "Any" if ret is sig.empty else (ret if isinstance(ret, str) else getattr(ret, "__name__", "Any"))
+    ret = "Any" if ret is sig.empty else _annotation(ret if isinstance(ret, str) else getattr(ret, "__name__", "Any"))
     return f"({', '.join(parts)}) -> {ret}"
 
 
@@ -151,6 +161,7 @@ def _method_stub() -> str:
         "ops/methods.py binds these onto Tensor at import; tensor.py subclasses this class only under TYPE_CHECKING.",
         '"""',
         "",
+        "import builtins",
         "from typing import Any",
         "",
         "from .tensor import Tensor",
