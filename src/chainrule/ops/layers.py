@@ -136,9 +136,7 @@ def _scatter_rows(xp, flat_idx, rows, num, scale_by_freq):
         if scale_by_freq:
             counts = xp.bincount(flat_idx, minlength=num)
             rows = rows / counts[flat_idx][:, None]
-        import cupyx  # noqa: PLC0415
-
-        cupyx.scatter_add(out, flat_idx, rows)
+        backend.scatter_add(xp, out, flat_idx, rows)
         return out
     from scipy import sparse  # noqa: PLC0415 - import cost paid once
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import backend
 from ..autograd.graph import applyn, primitive
 from ..backend import array_module
 from ..errors import DTypeError, ShapeError
@@ -216,11 +217,9 @@ def _sum_duplicate_rows(indices, values):
     if unique.shape[0] == n:
         return unique, values[order]
     if xp is not np:
-        import cupyx  # noqa: PLC0415
-
         inverse = xp.cumsum(first) - 1
         out = xp.zeros((unique.shape[0], values.shape[1]), dtype=values.dtype)
-        cupyx.scatter_add(out, inverse, values[order])
+        backend.scatter_add(xp, out, inverse, values[order])
         return unique, out
     from scipy import sparse  # noqa: PLC0415
 
