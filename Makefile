@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: train test test-fast bench bench-quick lint fixtures clean
+.PHONY: train test test-fast bench bench-quick lint docs fixtures clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,15 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 ## train: install chainrule and train the default recipe (a small CNN on the bundled digits)
 train: $(VENV)/.installed-train
 	$(BIN)/chainrule train
+
+$(VENV)/.installed-docs: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[docs]"
+	touch $@
+
+## docs: the documentation site (guides, and the API reference from the docstrings) in site/; warnings are errors
+docs: $(VENV)/.installed-docs
+	$(BIN)/python docs/gen_reference.py
+	$(BIN)/mkdocs build --strict --quiet
 
 ## test: install chainrule with its test extras and run the whole suite
 test: $(VENV)/.installed-test
@@ -47,4 +56,4 @@ fixtures: $(VENV)/.installed-test
 	for script in tests/fixtures/make_*.py; do $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) build dist site docs/reference src/*.egg-info .pytest_cache .hypothesis

@@ -230,7 +230,7 @@ def _check_index_tensor(index, op):
 
 @op(method=True)
 def gather(x: Tensor, dim: int, index) -> Tensor:
-    """out[i][j] = x[index[i][j]][j] for dim=0 (and so on); index has x's number of dimensions."""
+    """``out[i][j] = x[index[i][j]][j]`` for dim=0 (and so on); index has x's number of dimensions."""
     idx = _check_index_tensor(index, "gather")
     axis = normalize_dim(dim, x.data.ndim, "gather")
     if idx.ndim != x.data.ndim:
@@ -243,7 +243,7 @@ def gather(x: Tensor, dim: int, index) -> Tensor:
 
 @op(method=True)
 def scatter_add(x: Tensor, dim: int, index, src: Tensor) -> Tensor:
-    """A copy of x with src[i][j] added at x[index[i][j]][j] (dim=0); repeated indices accumulate."""
+    """A copy of x with ``src[i][j]`` added at ``x[index[i][j]][j]`` (dim=0); repeated indices accumulate."""
     idx = _check_index_tensor(index, "scatter_add")
     axis = normalize_dim(dim, x.data.ndim, "scatter_add")
     if idx.ndim != x.data.ndim or src.data.ndim != x.data.ndim:
