@@ -37,6 +37,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import nn
+from .._tracing import is_exporting
 from ..autograd.mode import is_grad_enabled
 from ..errors import ShapeError
 from ..nn import functional as F
@@ -549,6 +550,10 @@ class BertModel(_Pretrained, nn.Module):
         mask = _as_int_array(attention_mask, "attention_mask")
         if mask.shape != shape:
             raise ShapeError(f"BertModel: attention_mask {mask.shape} must have the shape of input_ids {shape}")
+        if is_exporting():  # the same values from chainrule's ops, so that an exported graph takes the mask as input:
+            # a lookup in the table [most negative, 0] by the 0/1 mask (int -> float casts are not in the op table)
+            table = _wrap(np.array([[np.finfo(dtype).min], [0]], dtype=dtype))
+            return F.embedding(_wrap(mask), table).reshape(shape[0], 1, 1, shape[1])
         if mask.all():
             return None
         blocked = (mask == 0)[:, None, None, :]
@@ -612,6 +617,10 @@ def mean_pooling(last_hidden_state: Tensor, attention_mask=None, normalize: bool
     """
     if attention_mask is None:
         pooled = last_hidden_state.mean(dim=1)
+    elif is_exporting():  # chainrule's ops only, so that an exported graph takes the mask as input (a 0/1 mask)
+        mask = _as_int_array(attention_mask, "attention_mask")
+        weights = F.embedding(_wrap(mask), _wrap(np.array([[0], [1]], dtype=last_hidden_state.data.dtype)))
+        pooled = (last_hidden_state * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
     else:
         mask = _as_int_array(attention_mask, "attention_mask")
         weights = _wrap((mask != 0).astype(last_hidden_state.data.dtype)[:, :, None])

@@ -1,0 +1,635 @@
+"""ONNX for each primitive of the derivative table: ``RULES[name](graph, record) -> output names``.
+
+A rule reads the traced record (its arrays, arguments and output arrays:
+shapes are static, taken from the trace) and adds nodes through the
+:class:`chainrule.onnx._graph.Graph` it is given.  It returns one ONNX value
+name per output of the primitive, or an :class:`Unavailable` for an output
+that does not export (max pooling's indices); a rule that cannot express one
+particular use raises :class:`RuleError` with the reason.  Primitives with no
+rule are listed, all at once, by the exporter; ``UNSUPPORTED`` says why the
+known ones have none.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+INT64_MIN = -(2**63)
+
+
+class RuleError(Exception):
+    """This use of the primitive has no ONNX form (the message says why)."""
+
+
+class Unavailable:
+    """An output that does not export; using it is an error naming the reason."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+RULES: dict = {}
+
+# primitives that have no rule, and why (the rest of the table has one)
+UNSUPPORTED = {
+    "batch_norm_train": "batch norm with batch statistics runs in training mode; export calls model.eval(), so this "
+    "means a forward that calls F.batch_norm(training=True) itself",
+    "cross_entropy": "a loss: export the model's forward and compute the loss outside the graph",
+    "cross_entropy_mean": "a loss: export the model's forward and compute the loss outside the graph",
+    "binary_cross_entropy": "a loss: export the model's forward and compute the loss outside the graph",
+    "binary_cross_entropy_with_logits": "a loss: export the model's forward and compute the loss outside the graph",
+    "setitem": "in-place assignment x[i] = v; build the tensor with cat/where instead",
+    "index_scatter": "a backward op (the gradient of indexing)",
+    "scatter_add": "scatter_add has no exact ONNX twin for repeated indices (ScatterElements' add reduction needs "
+    "opset 16 and int64 indices); use index_select/gather",
+    "index_add": "index_add is an in-place accumulation; use index_select/gather",
+    "remainder": "ONNX Mod on floats is C's fmod, not Python's modulo",
+    "floor_divide": "ONNX Div on floats does not floor",
+    "trunc": "ONNX has no Trunc",
+    "conv_weight_grad": "a backward op (the gradient of a convolution's weight)",
+    "max_pool_scatter": "a backward op",
+    "max_pool_gather": "a backward op",
+    "avg_pool_backward": "a backward op",
+    "embedding_dense_backward": "a backward op",
+}
+
+
+def rule(*names):
+    def register(fn):
+        for name in names:
+            RULES[name] = fn
+        return fn
+
+    return register
+
+
+# ---------------------------------------------------------------------------
+# elementwise
+
+_UNARY = {
+    "neg": "Neg", "abs": "Abs", "exp": "Exp", "log": "Log", "sqrt": "Sqrt", "sin": "Sin", "cos": "Cos",
+    "tanh": "Tanh", "sigmoid": "Sigmoid", "erf": "Erf", "relu": "Relu", "sign": "Sign", "floor": "Floor",
+    "ceil": "Ceil", "round": "Round",
+}
+_BINARY = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "pow": "Pow", "maximum": "Max", "minimum": "Min"}
+
+
+@rule(*_UNARY)
+def _unary(g, rec):
+    return [g.node(_UNARY[rec.name], [g.value(rec.values[0])])]
+
+
+@rule(*_BINARY)
+def _binary(g, rec):
+    dtype = rec.outputs[0].dtype
+    a = g.value_as(rec.values[0], dtype)
+    b = g.value_as(rec.values[1], dtype)
+    if rec.name == "pow" and isinstance(rec.values[1], np.ndarray) and rec.values[1].dtype.kind in "iu":
+        b = g.value(rec.values[1])  # an integer exponent stays an integer (exact powers)
+    return [g.node(_BINARY[rec.name], [a, b])]
+
+
+def _scalar_operands(g, rec):
+    dtype = rec.outputs[0].dtype
+    return g.value_as(rec.values[0], dtype), g.scalar(rec.values[1], dtype)
+
+
+@rule("add_scalar", "mul_scalar", "div_scalar")
+def _scalar_right(g, rec):
+    x, c = _scalar_operands(g, rec)
+    op = {"add_scalar": "Add", "mul_scalar": "Mul", "div_scalar": "Div"}[rec.name]
+    return [g.node(op, [x, c])]
+
+
+@rule("rsub_scalar", "rdiv_scalar", "rpow_scalar")
+def _scalar_left(g, rec):
+    x, c = _scalar_operands(g, rec)
+    op = {"rsub_scalar": "Sub", "rdiv_scalar": "Div", "rpow_scalar": "Pow"}[rec.name]
+    return [g.node(op, [c, x])]
+
+
+@rule("pow_scalar")
+def _pow_scalar(g, rec):
+    x, c = _scalar_operands(g, rec)
+    if rec.values[1] == 2:
+        return [g.node("Mul", [x, x])]  # as the forward computes it
+    return [g.node("Pow", [x, c])]
+
+
+@rule("expm1")
+def _expm1(g, rec):
+    x = g.value(rec.values[0])
+    return [g.node("Sub", [g.node("Exp", [x]), g.scalar(1, rec.outputs[0].dtype)])]
+
+
+@rule("log1p")
+def _log1p(g, rec):
+    x = g.value(rec.values[0])
+    return [g.node("Log", [g.node("Add", [x, g.scalar(1, rec.outputs[0].dtype)])])]
+
+
+@rule("leaky_relu")
+def _leaky_relu(g, rec):
+    return [g.node("LeakyRelu", [g.value(rec.values[0])], alpha=float(rec.values[1]))]
+
+
+@rule("elu")
+def _elu(g, rec):
+    return [g.node("Elu", [g.value(rec.values[0])], alpha=float(rec.values[1]))]
+
+
+@rule("gelu")
+def _gelu(g, rec):
+    x, approximate = g.value(rec.values[0]), rec.values[1]
+    dtype = rec.outputs[0].dtype
+    half = g.node("Mul", [x, g.scalar(0.5, dtype)])
+    if approximate == "tanh":  # 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))
+        cube = g.node("Mul", [g.node("Mul", [x, x]), x])
+        inner = g.node("Add", [x, g.node("Mul", [cube, g.scalar(0.044715, dtype)])])
+        t = g.node("Tanh", [g.node("Mul", [inner, g.scalar(math.sqrt(2 / math.pi), dtype)])])
+    else:  # 0.5 x (1 + erf(x / sqrt 2))
+        t = g.node("Erf", [g.node("Mul", [x, g.scalar(1 / math.sqrt(2), dtype)])])
+    return [g.node("Mul", [half, g.node("Add", [t, g.scalar(1, dtype)])])]
+
+
+@rule("silu")
+def _silu(g, rec):
+    x = g.value(rec.values[0])
+    return [g.node("Mul", [x, g.node("Sigmoid", [x])])]
+
+
+@rule("softplus")
+def _softplus(g, rec):
+    x, beta, threshold = g.value(rec.values[0]), float(rec.values[1]), float(rec.values[2])
+    dtype = rec.outputs[0].dtype
+    scaled = g.node("Mul", [x, g.scalar(beta, dtype)]) if beta != 1 else x
+    soft = g.node("Softplus", [scaled])
+    if beta != 1:
+        soft = g.node("Div", [soft, g.scalar(beta, dtype)])
+    return [g.node("Where", [g.node("Greater", [scaled, g.scalar(threshold, dtype)]), x, soft])]
+
+
+@rule("clamp")
+def _clamp(g, rec):
+    x, lo, hi = rec.values[0], rec.values[1], rec.values[2]
+    dtype = rec.outputs[0].dtype
+    name = g.value(x)
+    if isinstance(lo, np.ndarray) or isinstance(hi, np.ndarray):  # tensor bounds: Max / Min broadcast
+        if lo is not None:
+            name = g.node("Max", [name, g.value_as(lo, dtype) if isinstance(lo, np.ndarray) else g.scalar(lo, dtype)])
+        if hi is not None:
+            name = g.node("Min", [name, g.value_as(hi, dtype) if isinstance(hi, np.ndarray) else g.scalar(hi, dtype)])
+        return [name]
+    bounds = [g.scalar(lo, dtype) if lo is not None else "", g.scalar(hi, dtype) if hi is not None else ""]
+    while bounds and bounds[-1] == "":
+        bounds.pop()
+    return [g.node("Clip", [name, *bounds])]
+
+
+@rule("where")
+def _where(g, rec):
+    dtype = rec.outputs[0].dtype
+    a, b, cond = rec.values[0], rec.values[1], rec.values[2]
+    return [g.node("Where", [g.value_as(cond, np.dtype(bool)), g.value_as(a, dtype), g.value_as(b, dtype)])]
+
+
+@rule("masked_fill")
+def _masked_fill(g, rec):
+    x, mask, value = rec.values[0], rec.values[1], rec.values[2]
+    dtype = rec.outputs[0].dtype
+    return [g.node("Where", [g.value_as(mask, np.dtype(bool)), g.scalar(value, dtype), g.value(x)])]
+
+
+@rule("select")
+def _select(g, rec):
+    x, mask, keep = rec.values[0], rec.values[1], rec.values[2]
+    dtype = rec.outputs[0].dtype
+    equal = g.node("Equal", [g.value(mask), g.scalar(keep, np.asarray(mask).dtype)])
+    return [g.node("Where", [equal, g.value(x), g.scalar(0, dtype)])]
+
+
+@rule("cast")
+def _cast(g, rec):
+    return [g.cast(g.value(rec.values[0]), rec.outputs[0].dtype)]
+
+
+@rule("to_device", "clone", "contiguous")
+def _identity(g, rec):
+    return [g.node("Identity", [g.value(rec.values[0])])]
+
+
+# ---------------------------------------------------------------------------
+# reductions
+
+
+def _axes(axis):
+    if axis is None:
+        return None
+    return [int(a) for a in axis] if isinstance(axis, (tuple, list)) else [int(axis)]
+
+
+def _reduce(g, op, rec, axis, keepdims):
+    x = g.value_as(rec.values[0], rec.outputs[0].dtype)
+    axes = _axes(axis)
+    inputs = [x] if axes is None else [x, g.const(np.asarray(axes, dtype=np.int64))]
+    out = g.node(op, inputs, keepdims=int(bool(keepdims)))
+    if axes is None and keepdims is False and rec.outputs[0].shape != ():
+        raise RuleError("a full reduction without keepdims gave a shape that is not a scalar")
+    return out
+
+
+_REDUCTIONS = {"sum": "ReduceSum", "mean": "ReduceMean", "amax": "ReduceMax", "amin": "ReduceMin",
+               "prod": "ReduceProd", "logsumexp": "ReduceLogSumExp", "norm2": "ReduceL2"}
+
+
+@rule(*_REDUCTIONS)
+def _reduction(g, rec):
+    axis, keepdims = rec.values[1], rec.values[2]
+    return [_reduce(g, _REDUCTIONS[rec.name], rec, axis, keepdims)]
+
+
+@rule("max_dim", "min_dim")
+def _max_min_dim(g, rec):
+    x, axis, keepdims = g.value(rec.values[0]), rec.values[1], rec.values[2]
+    if axis is None or isinstance(axis, (tuple, list)):
+        raise RuleError("max/min with indices over several dimensions")
+    reduce_op, arg_op = ("ReduceMax", "ArgMax") if rec.name == "max_dim" else ("ReduceMin", "ArgMin")
+    values = g.node(reduce_op, [x, g.const(np.asarray([axis], dtype=np.int64))], keepdims=int(bool(keepdims)))
+    indices = g.node(arg_op, [x], axis=int(axis), keepdims=int(bool(keepdims)))
+    return [values, g.cast(indices, rec.outputs[1].dtype)]
+
+
+@rule("cumsum")
+def _cumsum(g, rec):
+    x, axis = g.value(rec.values[0]), rec.values[1]
+    if axis is None:
+        x, axis = g.node("Reshape", [x, g.const(np.asarray([-1], dtype=np.int64))]), 0
+    return [g.node("CumSum", [x, g.const(np.asarray(axis, dtype=np.int64))])]
+
+
+# ---------------------------------------------------------------------------
+# shapes
+
+
+def _shape(array) -> str:
+    return np.asarray(array.shape, dtype=np.int64)
+
+
+@rule("reshape")
+def _reshape(g, rec):
+    return [g.node("Reshape", [g.value(rec.values[0]), g.const(_shape(rec.outputs[0]))])]
+
+
+@rule("permute")
+def _permute(g, rec):
+    return [g.node("Transpose", [g.value(rec.values[0])], perm=[int(a) for a in rec.values[1]])]
+
+
+@rule("expand")
+def _expand(g, rec):
+    return [g.node("Expand", [g.value(rec.values[0]), g.const(_shape(rec.outputs[0]))])]
+
+
+@rule("flip")
+def _flip(g, rec):
+    x, axes = g.value(rec.values[0]), [int(a) for a in rec.values[1]]
+    k = len(axes)
+    return [
+        g.node(
+            "Slice",
+            [x, g.ints([-1] * k), g.ints([INT64_MIN] * k), g.ints(axes), g.ints([-1] * k)],
+        )
+    ]
+
+
+@rule("cat")
+def _cat(g, rec):
+    *arrays, axis, _sizes = rec.values
+    dtype = rec.outputs[0].dtype
+    return [g.node("Concat", [g.value_as(a, dtype) for a in arrays], axis=int(axis))]
+
+
+@rule("stack")
+def _stack(g, rec):
+    *arrays, axis = rec.values
+    dtype = rec.outputs[0].dtype
+    axes = g.ints([int(axis)])
+    return [g.node("Concat", [g.node("Unsqueeze", [g.value_as(a, dtype), axes]) for a in arrays], axis=int(axis))]
+
+
+@rule("split")
+def _split(g, rec):
+    x, axis, sizes = g.value(rec.values[0]), rec.values[1], rec.values[2]
+    outs = g.node("Split", [x, g.ints([int(s) for s in sizes])], outputs=len(sizes), axis=int(axis))
+    return list(outs)
+
+
+@rule("pad")
+def _pad(g, rec):
+    x, widths, value = g.value(rec.values[0]), rec.values[1], rec.values[2]
+    pads = [int(lo) for lo, _ in widths] + [int(hi) for _, hi in widths]
+    return [g.node("Pad", [x, g.ints(pads), g.scalar(value, rec.outputs[0].dtype)], mode="constant")]
+
+
+# ---------------------------------------------------------------------------
+# indexing
+
+
+def _full_index(index, ndim):
+    """``index`` as a tuple with the Ellipsis expanded and every dimension of x covered."""
+    items = index if isinstance(index, tuple) else (index,)
+    real = sum(1 for item in items if item is not None and item is not Ellipsis)
+    if any(item is Ellipsis for item in items):
+        at = next(i for i, item in enumerate(items) if item is Ellipsis)
+        items = items[:at] + (slice(None),) * (ndim - real) + items[at + 1 :]
+    else:
+        items = items + (slice(None),) * (ndim - real)
+    return items
+
+
+@rule("getitem")
+def _getitem(g, rec):
+    x, index, in_shape = rec.values[0], rec.values[1], rec.values[2]
+    name = g.value(x)
+    items = _full_index(index, len(in_shape))
+    starts, ends, axes, steps, squeeze, unsqueeze = [], [], [], [], [], []
+    dim = out_pos = 0
+    for item in items:
+        if item is None:
+            unsqueeze.append(out_pos)
+            out_pos += 1
+            continue
+        size = in_shape[dim]
+        if isinstance(item, slice):
+            start, stop, step = item.indices(size)
+            if (start, stop, step) != (0, size, 1):
+                if step < 0 and stop < 0:
+                    stop = INT64_MIN  # up to and including index 0
+                starts.append(start), ends.append(stop), axes.append(dim), steps.append(step)
+            out_pos += 1
+        else:
+            i = int(item) + (size if int(item) < 0 else 0)
+            starts.append(i), ends.append(i + 1), axes.append(dim), steps.append(1)
+            squeeze.append(dim)
+        dim += 1
+    if axes:
+        name = g.node("Slice", [name, g.ints(starts), g.ints(ends), g.ints(axes), g.ints(steps)])
+    if squeeze:
+        name = g.node("Squeeze", [name, g.ints(squeeze)])
+    if unsqueeze:
+        name = g.node("Unsqueeze", [name, g.ints(unsqueeze)])
+    if not (axes or squeeze or unsqueeze):
+        name = g.node("Identity", [name])
+    return [name]
+
+
+@rule("index")
+def _index(g, rec):
+    x, index, in_shape = rec.values[0], rec.values[1], rec.values[2]
+    items = _full_index(index, len(in_shape))
+    arrays = [i for i, item in enumerate(items) if isinstance(item, np.ndarray)]
+    plain = all(isinstance(item, slice) and item == slice(None) for i, item in enumerate(items) if i not in arrays)
+    if len(arrays) != 1 or not plain:
+        raise RuleError("advanced indexing other than one integer array on one axis (x[idx], x[:, idx])")
+    indices = items[arrays[0]]
+    if indices.dtype.kind == "b":
+        raise RuleError("indexing with a boolean mask (its result's size depends on the data)")
+    if indices.dtype.kind not in "iu":
+        raise RuleError(f"indexing with an array of {indices.dtype}")
+    return [g.node("Gather", [g.value(x), g.value_as(indices, np.dtype(np.int64))], axis=arrays[0])]
+
+
+@rule("gather")
+def _gather(g, rec):
+    x, axis, index = rec.values[0], rec.values[1], rec.values[2]
+    return [g.node("GatherElements", [g.value(x), g.value_as(index, np.dtype(np.int64))], axis=int(axis))]
+
+
+@rule("index_select")
+def _index_select(g, rec):
+    x, axis, index = rec.values[0], rec.values[1], rec.values[2]
+    return [g.node("Gather", [g.value(x), g.value_as(index, np.dtype(np.int64))], axis=int(axis))]
+
+
+# ---------------------------------------------------------------------------
+# layers
+
+
+@rule("linear")
+def _linear(g, rec):
+    x, w = rec.values[0], rec.values[1]
+    b = rec.values[2] if len(rec.values) > 2 and rec.values[2] is not None else None
+    if x.ndim == 2:
+        inputs = [g.value(x), g.value(w)] + ([g.value(b)] if b is not None else [])
+        return [g.node("Gemm", inputs, transB=1)]
+    out = g.node("MatMul", [g.value(x), g.node("Transpose", [g.value(w)], perm=[1, 0])])
+    if b is not None:
+        out = g.node("Add", [out, g.value(b)])
+    return [out]
+
+
+@rule("embedding", "embedding_sparse")
+def _embedding(g, rec):
+    weight, indices = rec.values[0], rec.values[1]
+    return [g.node("Gather", [g.value(weight), g.value_as(np.asarray(indices), np.dtype(np.int64))], axis=0)]
+
+
+@rule("norm_affine")
+def _norm_affine(g, rec):
+    x, *params, spec = rec.values
+    axes, eps, view, _param_axes, has_weight, has_bias, _sums = spec
+    dtype = rec.outputs[0].dtype
+    ndim = x.ndim
+    weight = params[0] if has_weight else None
+    bias = params[-1] if has_bias else None
+    axes = tuple(a % ndim for a in axes)
+    trailing = axes == tuple(range(ndim - len(axes), ndim))
+    if trailing and tuple(view) == tuple(x.shape[ndim - len(axes):]) and axes:
+        scale = g.value(weight) if weight is not None else g.const(np.ones(view, dtype=dtype))
+        inputs = [g.value(x), scale] + ([g.value(bias)] if bias is not None else [])
+        return [g.node("LayerNormalization", inputs, axis=ndim - len(axes), epsilon=float(eps))]
+    # statistics over any axes (group norm, instance norm): (x - mean) / sqrt(var + eps) * weight + bias
+    name = g.value(x)
+    axes_name = g.ints(list(axes))
+    mean = g.node("ReduceMean", [name, axes_name], keepdims=1)
+    centered = g.node("Sub", [name, mean])
+    var = g.node("ReduceMean", [g.node("Mul", [centered, centered]), axes_name], keepdims=1)
+    out = g.node("Div", [centered, g.node("Sqrt", [g.node("Add", [var, g.scalar(eps, dtype)])])])
+    shape = g.const(np.asarray(view, dtype=np.int64))
+    if weight is not None:
+        out = g.node("Mul", [out, g.node("Reshape", [g.value(weight), shape])])
+    if bias is not None:
+        out = g.node("Add", [out, g.node("Reshape", [g.value(bias), shape])])
+    return [out]
+
+
+@rule("batch_norm_eval")
+def _batch_norm_eval(g, rec):
+    x, *params, spec = rec.values
+    view, _param_axes, has_weight, has_bias, _sums, inv_std, offset = spec
+    scale, shift = g.const(inv_std), g.const(offset)
+    if has_weight:
+        weight = g.value(params[0])
+        scale = g.node("Mul", [weight, scale])
+        shift = g.node("Mul", [weight, shift])
+    if has_bias:
+        shift = g.node("Add", [shift, g.value(params[-1])])
+    shape = g.const(np.asarray(view, dtype=np.int64))
+    out = g.node("Mul", [g.value(x), g.node("Reshape", [scale, shape])])
+    return [g.node("Add", [out, g.node("Reshape", [shift, shape])])]
+
+
+def _conv_attrs(geom):
+    return {
+        "kernel_shape": [int(k) for k in geom.kernel],
+        "strides": [int(s) for s in geom.stride],
+        "pads": [int(lo) for lo, _ in geom.padding] + [int(hi) for _, hi in geom.padding],
+        "dilations": [int(d) for d in geom.dilation],
+        "group": int(geom.groups),
+    }
+
+
+@rule("conv")
+def _conv(g, rec):
+    *arrays, geom = rec.values
+    return [g.node("Conv", [g.value(a) for a in arrays], **_conv_attrs(geom))]
+
+
+@rule("conv_input_grad")
+def _conv_transpose(g, rec):
+    x, w, geom = rec.values[0], rec.values[1], rec.values[2]
+    attrs = _conv_attrs(geom)
+    # ConvTranspose's size: stride (n - 1) + output_padding + dilation (k - 1) + 1 - pads; the direct convolution's
+    # input size (geom.in_size) may exceed what its windows reach: that remainder is output_padding
+    extra = []
+    for n, s, k, d, (lo, hi), want in zip(geom.out_size, geom.stride, geom.kernel, geom.dilation, geom.padding,
+                                          geom.in_size):
+        extra.append(int(want - (s * (n - 1) + d * (k - 1) + 1 - lo - hi)))
+    return [g.node("ConvTranspose", [g.value(x), g.value(w)], output_padding=extra, **attrs)]
+
+
+def _pool_input(g, x, nd):
+    """x as (N, C, *spatial) for ONNX pooling, and the shape to give the result back (or None)."""
+    name = g.value(x)
+    if x.ndim == nd + 2:
+        return name, None
+    lead = int(np.prod(x.shape[: x.ndim - nd], dtype=np.int64))
+    return g.node("Reshape", [name, g.ints([1, lead, *x.shape[x.ndim - nd :]])]), True
+
+
+def _pool_attrs(geom, dilations=True):
+    attrs = {
+        "kernel_shape": [int(k) for k in geom.kernel],
+        "strides": [int(s) for s in geom.stride],
+        "pads": [int(lo) for lo, _ in geom.padding] + [int(hi) for _, hi in geom.padding],
+    }
+    if dilations:
+        attrs["dilations"] = [int(d) for d in geom.dilation]
+    return attrs
+
+
+@rule("max_pool")
+def _max_pool(g, rec):
+    x, geom = rec.values[0], rec.values[1]
+    name, reshaped = _pool_input(g, x, len(geom.kernel))
+    out = g.node("MaxPool", [name], **_pool_attrs(geom))
+    if reshaped:
+        out = g.node("Reshape", [out, g.const(_shape(rec.outputs[0]))])
+    return [out, Unavailable("max pooling's indices (return_indices=True) do not export")]
+
+
+@rule("avg_pool")
+def _avg_pool(g, rec):
+    x, geom, scale = rec.values[0], rec.values[1], rec.values[2]
+    dtype = rec.outputs[0].dtype
+    name, reshaped = _pool_input(g, x, len(geom.kernel))
+    # AveragePool counting the padding divides each window's sum by the kernel size; the forward multiplies the
+    # sum by ``scale`` (a number, or one per output position): undo one, apply the other
+    mean = g.node("AveragePool", [name], count_include_pad=1, **_pool_attrs(geom, dilations=False))
+    if reshaped:
+        mean = g.node("Reshape", [mean, g.const(_shape(rec.outputs[0]))])
+    factor = np.asarray(scale, dtype=np.float64) * float(np.prod(geom.kernel))
+    return [g.node("Mul", [mean, g.const(factor.astype(dtype))])]
+
+
+@rule("softmax")
+def _softmax(g, rec):
+    return [g.node("Softmax", [g.value(rec.values[0])], axis=int(rec.values[1]))]
+
+
+@rule("log_softmax")
+def _log_softmax(g, rec):
+    return [g.node("LogSoftmax", [g.value(rec.values[0])], axis=int(rec.values[1]))]
+
+
+@rule("matmul")
+def _matmul(g, rec):
+    return [g.node("MatMul", [g.value(rec.values[0]), g.value(rec.values[1])])]
+
+
+@rule("einsum")
+def _einsum(g, rec):
+    *operands, equation = rec.values
+    return [g.node("Einsum", [g.value(o) for o in operands], equation=str(equation))]
+
+
+# ---------------------------------------------------------------------------
+# recurrent layers: one ONNX RNN / LSTM / GRU node per layer and direction
+
+
+def _gates(array, hidden, order):
+    """Rows of a stacked gate matrix (or vector) reordered from PyTorch's gate order to ONNX's."""
+    blocks = [array[k * hidden : (k + 1) * hidden] for k in range(len(order))]
+    return np.concatenate([blocks[k] for k in order], axis=0)
+
+
+def _recurrent(g, rec, op, order, states, **attrs):
+    x, *rest = rec.values
+    initial = rest[:states]
+    w_ih, w_hh, b_ih, b_hh = rest[states : states + 4]
+    reverse = rest[-1]
+    hidden = w_hh.shape[1]
+    for array, what in ((w_ih, "w_ih"), (w_hh, "w_hh"), (b_ih, "b_ih"), (b_hh, "b_hh")):
+        if g.source(array) is not None and g.source(array)[0] not in ("param",):
+            raise RuleError(f"its {what} is computed in the forward pass (weights must be parameters)")
+    dtype = x.dtype
+    b_ih = np.zeros(w_ih.shape[0], dtype) if b_ih is None else b_ih
+    b_hh = np.zeros(w_hh.shape[0], dtype) if b_hh is None else b_hh
+    weights = g.const(_gates(w_ih, hidden, order)[None])
+    recurrence = g.const(_gates(w_hh, hidden, order)[None])
+    bias = g.const(np.concatenate([_gates(b_ih, hidden, order), _gates(b_hh, hidden, order)])[None])
+    zero = g.ints([0])
+    starts = [g.node("Unsqueeze", [g.value(s), zero]) for s in initial]
+    inputs = [g.value(x), weights, recurrence, bias, "", *starts]
+    outs = g.node(op, inputs, outputs=1 + states, hidden_size=int(hidden),
+                  direction="reverse" if reverse else "forward", **attrs)
+    results = [g.node("Squeeze", [outs[0], g.ints([1])])]
+    results += [g.node("Squeeze", [o, zero]) for o in outs[1:]]
+    return results
+
+
+@rule("rnn_layer")
+def _rnn(g, rec):
+    nonlinearity = rec.values[-2]
+    activation = "Relu" if nonlinearity == "relu" else "Tanh"
+    values = list(rec.values)
+    del values[-2]  # the nonlinearity, so the layout matches the others: x, h0, weights, reverse
+
+    class _Rec:
+        pass
+
+    plain = _Rec()
+    plain.values, plain.outputs = values, rec.outputs
+    return _recurrent(g, plain, "RNN", (0,), 1, activations=[activation])
+
+
+@rule("lstm_layer")
+def _lstm(g, rec):
+    return _recurrent(g, rec, "LSTM", (0, 3, 1, 2), 2)  # PyTorch i f g o -> ONNX i o f c
+
+
+@rule("gru_layer")
+def _gru(g, rec):
+    return _recurrent(g, rec, "GRU", (1, 0, 2), 1, linear_before_reset=1)  # PyTorch r z n -> ONNX z r h
