@@ -51,7 +51,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser():
     from .. import __version__  # noqa: PLC0415
-    from . import tune  # noqa: F401, PLC0415 - it registers `chainrule tune`
+    from . import export, tune  # noqa: F401, PLC0415 - they register `chainrule export` and `chainrule tune`
     from .recipes import RECIPES  # noqa: PLC0415
 
     parser = _Parser(prog="chainrule", description="Train models with chainrule.")
