@@ -112,6 +112,9 @@ def test_tune_command_runs_trials_and_reports(tmp_path, capsys):
     assert best["command"].startswith("chainrule train --recipe digits-mlp --epochs 2 --lr ")
     assert "--batch-size" in best["command"] and best["command"].endswith("--seed 0")
     assert 0.0 <= best["value"] <= 1.0 and "test_accuracy" in best
+    # trial 0 is the recipe's defaults, so the best is at least as good on validation
+    assert summary["defaults"]["trial"] == 0 and summary["defaults"]["params"] == {"lr": 0.002, "batch_size": 32}
+    assert best["value"] >= summary["defaults"]["value"]
     for k in range(3):
         assert (study_dir / f"trial-{k:04d}" / "metrics.jsonl").is_file()
     assert "best trials (higher val_accuracy is better)" in out and "best: chainrule train" in out

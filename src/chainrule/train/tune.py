@@ -402,6 +402,24 @@ def _study(definition, study_dir: Path, worker: int = 0):
     return study
 
 
+def _defaults(definition, r) -> dict:
+    """The recipe's default settings as a point of the search space (clipped into ranges; left out if not in it)."""
+    values = {"lr": r.lr, "batch_size": r.batch_size, "optimizer": r.optimizer, "weight_decay": r.weight_decay,
+              "epochs": definition["epochs"]}
+    point = {}
+    for name, param in _space(definition).items():
+        value = values.get(name)
+        if value is None:
+            continue
+        if param.kind == "choice":
+            if value in param.options:
+                point[name] = value
+        else:
+            clipped = min(max(value, param.low), param.high)  # a weight decay of 0 starts at the range's low end
+            point[name] = int(clipped) if param.kind == "int" else float(clipped)
+    return point
+
+
 def _finished_states():
     import optuna  # noqa: PLC0415
 
@@ -500,6 +518,10 @@ def cmd_tune(args) -> int:
         study_dir.mkdir(parents=True, exist_ok=True)
         atomic_write(study_dir / _CONFIG, (json.dumps(definition, indent=1) + "\n").encode())
     study = _study(definition, study_dir)
+    if not study.trials:  # the recipe's defaults first: the search's best is then at least as good on validation
+        defaults = _defaults(definition, r)
+        if defaults:
+            study.enqueue_trial(defaults, user_attrs={"defaults": True})
     again = _rerun_interrupted(study)
     done = sum(t.state in _finished_states() for t in study.trials)
     space = _space(definition)
@@ -561,10 +583,11 @@ def summarize(study, definition, seconds: float, plots: bool = True, study_dir: 
     if ranked:
         header = ["trial", metric, test_key, "epochs", "seconds", *names]
         table = [header]
-        for t in ranked[:5]:
+        shown = ranked[:5] + [t for t in ranked[5:] if t.user_attrs.get("defaults")]
+        for t in shown:
             table.append(
                 [
-                    str(t.number),
+                    f"{t.number} (defaults)" if t.user_attrs.get("defaults") else str(t.number),
                     f"{t.value:.4f}",
                     f"{t.user_attrs[test_key]:.4f}" if test_key in t.user_attrs else "-",
                     str(t.user_attrs.get("epochs", "-")),
@@ -597,6 +620,7 @@ def summarize(study, definition, seconds: float, plots: bool = True, study_dir: 
         "epochs_trained": trained,
         "epochs_planned": planned,
         "best": rows[0] if rows else None,
+        "defaults": next((r for r in rows if r.get("defaults")), None),
         "top": rows,
         "importances": imp,
         "plots": [str(p) for p in written],
