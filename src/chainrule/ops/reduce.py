@@ -233,7 +233,33 @@ def _float(x: Tensor) -> Tensor:
 
 @op(method=True)
 def sum(x: Tensor, dim=None, keepdim=False, dtype=None):  # noqa: A001 - PyTorch's name
-    """Sum over ``dim`` (all by default).  Integer and bool tensors sum to int64."""
+    """Sum over ``dim`` (all by default).  Integer and bool tensors sum to int64.
+
+    The gradient of every input element is the gradient of the sum it went into.
+    float16 and bfloat16 inputs are summed in float32 and rounded once.
+
+    Args:
+        x: the input, any shape ``(*)``.
+        dim: the dimension (int) or dimensions (tuple of ints) to reduce; None (the default) reduces all.
+        keepdim: keep the reduced dimensions as size 1 (default False: drop them).
+        dtype: if given, ``x`` is cast to this dtype before summing (for example ``chainrule.float64``
+            to accumulate in double precision).
+
+    Returns:
+        ``x``'s shape without the reduced dimensions (size 1 with ``keepdim``); ``x``'s dtype (int64 for
+        integer and bool inputs, ``dtype`` when given).
+
+    Example:
+        >>> x = cr.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+        >>> cr.sum(x)
+        tensor(21.)
+        >>> x.sum(dim=0)
+        tensor([5., 7., 9.])
+        >>> x.sum(1, keepdim=True).shape
+        (2, 1)
+        >>> cr.tensor([True, False, True]).sum()
+        tensor(2)
+    """
     data = x.data
     axis = normalize_dims(dim, data.ndim, "sum")
     if dtype is not None:
@@ -250,6 +276,31 @@ def sum(x: Tensor, dim=None, keepdim=False, dtype=None):  # noqa: A001 - PyTorch
 
 @op(method=True)
 def mean(x: Tensor, dim=None, keepdim=False, dtype=None):
+    """Arithmetic mean over ``dim`` (all by default).
+
+    The gradient of each element is the incoming gradient divided by the number of elements averaged.
+    Differs from PyTorch: integer and bool inputs are averaged in the default float dtype (PyTorch
+    refuses them).
+
+    Args:
+        x: the input, any shape ``(*)``.
+        dim: the dimension (int) or dimensions (tuple of ints) to reduce; None (the default) reduces all.
+        keepdim: keep the reduced dimensions as size 1 (default False: drop them).
+        dtype: if given, ``x`` is cast to this dtype before averaging.
+
+    Returns:
+        ``x``'s shape without the reduced dimensions (size 1 with ``keepdim``); ``x``'s float dtype (the
+        default float dtype for integer and bool inputs).
+
+    Example:
+        >>> x = cr.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+        >>> cr.mean(x)
+        tensor(3.5000)
+        >>> x.mean(dim=1)
+        tensor([2., 5.])
+        >>> cr.tensor([1, 2]).mean()
+        tensor(1.5000)
+    """
     data = x.data
     axis = normalize_dims(dim, data.ndim, "mean")
     if dtype is not None:
@@ -265,7 +316,31 @@ def mean(x: Tensor, dim=None, keepdim=False, dtype=None):
 
 @op(method=True)
 def var(x: Tensor, dim=None, unbiased=None, keepdim=False, correction=None):
-    """Variance with Bessel's correction (``correction=1``) by default, as in PyTorch."""
+    """Variance with Bessel's correction (``correction=1``) by default, as in PyTorch.
+
+    ``var = sum((x - mean(x))**2) / (N - correction)`` over the ``N`` elements of the reduced dimensions.
+    Where ``N - correction <= 0`` the result is nan, as in PyTorch.  Integer inputs are computed in the
+    default float dtype; float16 and bfloat16 in float32.
+
+    Args:
+        x: the input, any shape ``(*)``.
+        dim: the dimension (int) or dimensions (tuple of ints) to reduce; None (the default) reduces all.
+        unbiased: PyTorch's older switch: True (the default) is ``correction=1``, False is ``correction=0``.
+            Ignored when ``correction`` is given.
+        keepdim: keep the reduced dimensions as size 1 (default False: drop them).
+        correction: the number subtracted from ``N`` in the denominator (0: the population variance,
+            1: the sample variance).  Default: from ``unbiased``, so 1.
+
+    Returns:
+        ``x``'s shape without the reduced dimensions (size 1 with ``keepdim``), in ``x``'s float dtype.
+
+    Example:
+        >>> x = cr.tensor([[1.0, 2.0, 3.0], [4.0, 6.0, 8.0]])
+        >>> cr.var(x, dim=1)
+        tensor([1., 4.])
+        >>> x.var(dim=1, correction=0)
+        tensor([0.6667, 2.6667])
+    """
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
     x = _float(x)
@@ -283,7 +358,30 @@ def var(x: Tensor, dim=None, unbiased=None, keepdim=False, correction=None):
 
 @op(method=True)
 def std(x: Tensor, dim=None, unbiased=None, keepdim=False, correction=None):
-    """Standard deviation; where the variance is 0 its subgradient is 0, as in PyTorch (not sqrt's inf * 0 = NaN)."""
+    """Standard deviation; where the variance is 0 its subgradient is 0, as in PyTorch (not sqrt's inf * 0 = NaN).
+
+    ``std = sqrt(var(x, dim, correction))``; see ``chainrule.var`` for the correction.
+
+    Args:
+        x: the input, any shape ``(*)``.
+        dim: the dimension (int) or dimensions (tuple of ints) to reduce; None (the default) reduces all.
+        unbiased: PyTorch's older switch: True (the default) is ``correction=1``, False is ``correction=0``.
+            Ignored when ``correction`` is given.
+        keepdim: keep the reduced dimensions as size 1 (default False: drop them).
+        correction: the number subtracted from ``N`` in the variance's denominator (default 1).
+
+    Returns:
+        ``x``'s shape without the reduced dimensions (size 1 with ``keepdim``), in ``x``'s float dtype.
+
+    Example:
+        >>> x = cr.tensor([[1.0, 2.0, 3.0], [4.0, 6.0, 8.0]])
+        >>> cr.std(x, dim=1)
+        tensor([1., 2.])
+        >>> y = cr.tensor([5.0, 5.0], requires_grad=True)
+        >>> y.std().backward()
+        >>> y.grad
+        tensor([0., 0.])
+    """
     if is_half(x.data.dtype):
         return in_float32(std, x, dim, unbiased, keepdim, correction)
     v = var(x, dim=dim, unbiased=unbiased, keepdim=keepdim, correction=correction)
@@ -295,11 +393,45 @@ def std(x: Tensor, dim=None, unbiased=None, keepdim=False, correction=None):
 
 @op()
 def var_mean(x, dim=None, unbiased=None, keepdim=False, correction=None):
+    """The variance and the mean over ``dim``, as a pair: ``(var(x, ...), mean(x, ...))``.
+
+    Args:
+        x: the input, any shape ``(*)``.
+        dim: the dimension (int) or dimensions (tuple of ints) to reduce; None (the default) reduces all.
+        unbiased: PyTorch's older switch: True (the default) is ``correction=1``, False is ``correction=0``.
+        keepdim: keep the reduced dimensions as size 1 (default False: drop them).
+        correction: the number subtracted from ``N`` in the variance's denominator (default 1).
+
+    Returns:
+        A tuple ``(var, mean)`` of two tensors of ``x``'s shape without the reduced dimensions.
+
+    Example:
+        >>> v, m = cr.var_mean(cr.tensor([[1.0, 2.0, 3.0], [4.0, 6.0, 8.0]]), dim=1)
+        >>> v, m
+        (tensor([1., 4.]), tensor([2., 6.]))
+    """
     return var(x, dim, unbiased, keepdim, correction), mean(x, dim, keepdim)
 
 
 @op()
 def std_mean(x, dim=None, unbiased=None, keepdim=False, correction=None):
+    """The standard deviation and the mean over ``dim``, as a pair: ``(std(x, ...), mean(x, ...))``.
+
+    Args:
+        x: the input, any shape ``(*)``.
+        dim: the dimension (int) or dimensions (tuple of ints) to reduce; None (the default) reduces all.
+        unbiased: PyTorch's older switch: True (the default) is ``correction=1``, False is ``correction=0``.
+        keepdim: keep the reduced dimensions as size 1 (default False: drop them).
+        correction: the number subtracted from ``N`` in the variance's denominator (default 1).
+
+    Returns:
+        A tuple ``(std, mean)`` of two tensors of ``x``'s shape without the reduced dimensions.
+
+    Example:
+        >>> s, m = cr.std_mean(cr.tensor([[1.0, 2.0, 3.0], [4.0, 6.0, 8.0]]), dim=1)
+        >>> s, m
+        (tensor([1., 2.]), tensor([2., 6.]))
+    """
     return std(x, dim, unbiased, keepdim, correction), mean(x, dim, keepdim)
 
 
@@ -310,7 +442,32 @@ def _check_nonempty(x, op, axis):
 
 @op(method=True)
 def amax(x: Tensor, dim=None, keepdim=False):
-    """Maximum over ``dim``; tied maxima share the gradient equally."""
+    """Maximum over ``dim``; tied maxima share the gradient equally.
+
+    Unlike ``max(x, dim)``, which returns indices and gives the whole gradient to the first maximum, the
+    gradient here is split equally among all elements equal to the maximum (PyTorch's ``amax`` too).
+
+    Args:
+        x: the input, any shape ``(*)``; its reduced dimensions must not be empty.
+        dim: the dimension (int) or dimensions (tuple of ints) to reduce; None (the default) reduces all.
+        keepdim: keep the reduced dimensions as size 1 (default False: drop them).
+
+    Returns:
+        ``x``'s shape without the reduced dimensions (size 1 with ``keepdim``), in ``x``'s dtype.
+
+    Raises:
+        ShapeError: a reduced dimension has size 0.
+
+    Example:
+        >>> x = cr.tensor([[1.0, 3.0, 3.0], [4.0, 0.0, 2.0]], requires_grad=True)
+        >>> y = cr.amax(x, dim=1)
+        >>> y
+        tensor([3., 4.], grad_fn=<amax>)
+        >>> y.sum().backward()
+        >>> x.grad
+        tensor([[0.0000, 0.5000, 0.5000],
+                [1.0000, 0.0000, 0.0000]])
+    """
     axis = normalize_dims(dim, x.data.ndim, "amax")
     _check_nonempty(x, "amax", axis)
     return apply1(_amax, x, axis, bool(keepdim))
@@ -318,7 +475,29 @@ def amax(x: Tensor, dim=None, keepdim=False):
 
 @op(method=True)
 def amin(x: Tensor, dim=None, keepdim=False):
-    """Minimum over ``dim``; tied minima share the gradient equally."""
+    """Minimum over ``dim``; tied minima share the gradient equally.
+
+    The counterpart of ``chainrule.amax``: the gradient is split equally among all elements equal to
+    the minimum.
+
+    Args:
+        x: the input, any shape ``(*)``; its reduced dimensions must not be empty.
+        dim: the dimension (int) or dimensions (tuple of ints) to reduce; None (the default) reduces all.
+        keepdim: keep the reduced dimensions as size 1 (default False: drop them).
+
+    Returns:
+        ``x``'s shape without the reduced dimensions (size 1 with ``keepdim``), in ``x``'s dtype.
+
+    Raises:
+        ShapeError: a reduced dimension has size 0.
+
+    Example:
+        >>> x = cr.tensor([[1.0, 3.0, 1.0], [4.0, 0.0, 2.0]])
+        >>> cr.amin(x, dim=1)
+        tensor([1., 0.])
+        >>> x.amin()
+        tensor(0.)
+    """
     axis = normalize_dims(dim, x.data.ndim, "amin")
     _check_nonempty(x, "amin", axis)
     return apply1(_amin, x, axis, bool(keepdim))
@@ -341,19 +520,95 @@ def _max_min(x, dim, keepdim, prim, reduce_all, op):
 
 @op()
 def max(x: Tensor, dim=None, keepdim=False):  # noqa: A001
-    """``max(x)``: the largest value.  ``max(x, dim)``: (values, indices).  ``max(x, other)``: maximum."""
+    """``max(x)``: the largest value.  ``max(x, dim)``: (values, indices).  ``max(x, other)``: maximum.
+
+    With ``dim``, the result is a named tuple ``(values, indices)`` and the whole gradient goes to the
+    element whose index is returned (the first maximum), as in PyTorch.  Without ``dim``, tied maxima share
+    the gradient equally (as ``chainrule.amax``).  With a tensor as second argument it is the elementwise
+    ``chainrule.maximum``.
+
+    Args:
+        x: the input, any shape ``(*)``; the reduced dimension must not be empty.
+        dim: None (the default) for the maximum of all elements; an int for the maximum along that
+            dimension with its index; or a Tensor ``other`` for the elementwise maximum of ``x`` and ``other``.
+        keepdim: with an int ``dim``, keep it as size 1 (default False: drop it).
+
+    Returns:
+        Without ``dim``: a 0-d tensor of ``x``'s dtype.  With an int ``dim``: ``values_indices(values,
+        indices)``, both of ``x``'s shape without ``dim``, the indices int64.  With a tensor: the broadcast
+        shape of both.
+
+    Raises:
+        ShapeError: the reduced dimension has size 0.
+
+    Example:
+        >>> x = cr.tensor([[1.0, 5.0, 2.0], [4.0, 3.0, 4.0]])
+        >>> cr.max(x)
+        tensor(5.)
+        >>> values, indices = cr.max(x, dim=1)
+        >>> values, indices
+        (tensor([5., 4.]), tensor([1, 0]))
+        >>> x.max(0).indices
+        tensor([1, 0, 1])
+    """
     return _max_min(x, dim, keepdim, _max_dim, amax, "max")
 
 
 @op()
 def min(x: Tensor, dim=None, keepdim=False):  # noqa: A001
-    """``min(x)``: the smallest value.  ``min(x, dim)``: (values, indices).  ``min(x, other)``: minimum."""
+    """``min(x)``: the smallest value.  ``min(x, dim)``: (values, indices).  ``min(x, other)``: minimum.
+
+    With ``dim``, the result is a named tuple ``(values, indices)`` and the whole gradient goes to the
+    element whose index is returned (the first minimum), as in PyTorch.  Without ``dim``, tied minima share
+    the gradient equally (as ``chainrule.amin``).  With a tensor as second argument it is the elementwise
+    ``chainrule.minimum``.
+
+    Args:
+        x: the input, any shape ``(*)``; the reduced dimension must not be empty.
+        dim: None (the default) for the minimum of all elements; an int for the minimum along that
+            dimension with its index; or a Tensor ``other`` for the elementwise minimum of ``x`` and ``other``.
+        keepdim: with an int ``dim``, keep it as size 1 (default False: drop it).
+
+    Returns:
+        Without ``dim``: a 0-d tensor of ``x``'s dtype.  With an int ``dim``: ``values_indices(values,
+        indices)``, both of ``x``'s shape without ``dim``, the indices int64.  With a tensor: the broadcast
+        shape of both.
+
+    Raises:
+        ShapeError: the reduced dimension has size 0.
+
+    Example:
+        >>> x = cr.tensor([[1.0, 5.0, 2.0], [4.0, 3.0, 4.0]])
+        >>> cr.min(x)
+        tensor(1.)
+        >>> cr.min(x, dim=1)
+        values_indices(values=tensor([1., 3.]), indices=tensor([0, 1]))
+        >>> cr.min(x, cr.tensor(2.0))
+        tensor([[1., 2., 2.],
+                [2., 2., 2.]])
+    """
     return _max_min(x, dim, keepdim, _min_dim, amin, "min")
 
 
 @op(method=True)
 def argmax(x: Tensor, dim=None, keepdim=False) -> Tensor:
-    """Index of the first maximum (flattened when dim is None); int64, no gradient."""
+    """Index of the first maximum (flattened when dim is None); int64, no gradient.
+
+    Args:
+        x: the input, any shape ``(*)``.
+        dim: the dimension to search along; None (the default) searches the flattened tensor.
+        keepdim: keep the searched dimension as size 1 (with ``dim=None``: every dimension as size 1).
+
+    Returns:
+        An int64 tensor: 0-d with ``dim=None``, else ``x``'s shape without ``dim``.
+
+    Example:
+        >>> x = cr.tensor([[1.0, 5.0, 2.0], [7.0, 3.0, 7.0]])
+        >>> cr.argmax(x)
+        tensor(3)
+        >>> x.argmax(dim=1)
+        tensor([1, 0])
+    """
     xp = array_module(x.data)
     if dim is None:
         out = xp.argmax(x.data)
@@ -364,6 +619,24 @@ def argmax(x: Tensor, dim=None, keepdim=False) -> Tensor:
 
 @op(method=True)
 def argmin(x: Tensor, dim=None, keepdim=False) -> Tensor:
+    """Index of the first minimum (flattened when dim is None); int64, no gradient.
+
+    Args:
+        x: the input, any shape ``(*)``.
+        dim: the dimension to search along; None (the default) searches the flattened tensor.
+        keepdim: keep the searched dimension as size 1 (with ``dim=None``: every dimension as size 1).
+
+    Returns:
+        An int64 tensor: 0-d with ``dim=None``, else ``x``'s shape without ``dim``.
+
+    Example:
+        >>> x = cr.tensor([[1.0, 5.0, 2.0], [7.0, 3.0, 3.0]])
+        >>> cr.argmin(x)
+        tensor(0)
+        >>> x.argmin(dim=1, keepdim=True)
+        tensor([[0],
+                [1]])
+    """
     xp = array_module(x.data)
     if dim is None:
         out = xp.argmin(x.data)
@@ -374,7 +647,25 @@ def argmin(x: Tensor, dim=None, keepdim=False) -> Tensor:
 
 @op(method=True)
 def logsumexp(x: Tensor, dim, keepdim=False):
-    """log(sum(exp(x))) over ``dim``, computed without overflow."""
+    """log(sum(exp(x))) over ``dim``, computed without overflow.
+
+    Computed as ``m + log(sum(exp(x - m)))`` with ``m`` the maximum over ``dim`` (0 where it is not finite).
+    The gradient is ``softmax(x)`` along ``dim`` times the incoming gradient.  Integer inputs are computed in
+    the default float dtype; float16 and bfloat16 in float32.
+
+    Args:
+        x: the input, any shape ``(*)``.
+        dim: the dimension (int) or dimensions (tuple of ints) to reduce (required, as in PyTorch).
+        keepdim: keep the reduced dimensions as size 1 (default False: drop them).
+
+    Returns:
+        ``x``'s shape without the reduced dimensions (size 1 with ``keepdim``), in ``x``'s float dtype.
+
+    Example:
+        >>> x = cr.tensor([[0.0, 0.0], [1000.0, 1000.0]])
+        >>> cr.logsumexp(x, dim=1)
+        tensor([   0.6931, 1000.6932])
+    """
     axis = normalize_dims(dim, x.data.ndim, "logsumexp")
     x = _float(x)
     if is_half(x.data.dtype):
@@ -385,7 +676,29 @@ def logsumexp(x: Tensor, dim, keepdim=False):
 
 @op(method=True)
 def prod(x: Tensor, dim=None, keepdim=False):
-    """Product over one dimension (or all).  The gradient is exact even with zeros."""
+    """Product over one dimension (or all).  The gradient is exact even with zeros.
+
+    The gradient of each element is the product of the other elements (computed from prefix and suffix
+    products, not by dividing the result by the element).  Integer inputs are computed in the default
+    float dtype; float16 and bfloat16 in float32.
+
+    Args:
+        x: the input, any shape ``(*)``.
+        dim: the one dimension (an int) to reduce; None (the default) reduces all.
+        keepdim: keep the reduced dimension as size 1 (default False: drop it).
+
+    Returns:
+        ``x``'s shape without ``dim`` (size 1 with ``keepdim``; 0-d with ``dim=None``), in ``x``'s float dtype.
+
+    Example:
+        >>> x = cr.tensor([2.0, 0.0, 3.0], requires_grad=True)
+        >>> y = cr.prod(x)
+        >>> y.backward()
+        >>> y.item(), x.grad
+        (0.0, tensor([0., 6., 0.]))
+        >>> cr.tensor([[1.0, 2.0], [3.0, 4.0]]).prod(dim=1)
+        tensor([ 2., 12.])
+    """
     axis = None if dim is None else normalize_dim(dim, x.data.ndim, "prod")
     x = _float(x)
     if is_half(x.data.dtype):
@@ -397,7 +710,30 @@ def prod(x: Tensor, dim=None, keepdim=False):
 def norm(x: Tensor, p="fro", dim=None, keepdim=False):
     """Vector p-norm over ``dim`` (all elements by default): p = 2/'fro', 1, inf, -inf, 0 or any float.
 
-    The 2-norm's subgradient at zero is zero.
+    ``norm = sum(|x|**p) ** (1/p)``; ``p=inf`` is ``max(|x|)``, ``p=-inf`` is ``min(|x|)`` and ``p=0`` counts
+    the nonzero elements (no gradient).  A matrix is treated as a vector of its elements (the Frobenius
+    norm for ``p='fro'``), not as an operator.  The 2-norm's subgradient at zero is zero.
+
+    Args:
+        x: the input, any shape ``(*)``.
+        p: the order: ``'fro'`` (the default) or 2, 1, ``float('inf')``, ``float('-inf')``, 0 or any float.
+        dim: the dimension (int) or dimensions (tuple of ints) to reduce; None (the default) reduces all.
+        keepdim: keep the reduced dimensions as size 1 (default False: drop them).
+
+    Returns:
+        ``x``'s shape without the reduced dimensions (size 1 with ``keepdim``), in ``x``'s float dtype.
+
+    Raises:
+        ValueError: ``p`` is a string other than ``'fro'``.
+
+    Example:
+        >>> x = cr.tensor([[3.0, 4.0], [-1.0, 0.0]])
+        >>> cr.norm(x[0]), x.norm(0)
+        (tensor(5.), tensor(3.))
+        >>> x.norm(1, dim=1)
+        tensor([7., 1.])
+        >>> x.norm(float("inf"))
+        tensor(4.)
     """
     x = _float(x)
     if is_half(x.data.dtype):
@@ -412,7 +748,7 @@ def norm(x: Tensor, p="fro", dim=None, keepdim=False):
     if p == float("-inf"):
         return x.abs().amin(dim=axis, keepdim=keepdim)
     if p == 0:
-        return _wrap((x.data != 0).sum(axis=axis, keepdims=keepdim).astype(x.data.dtype))
+        return _wrap(array_module(x.data).asarray((x.data != 0).sum(axis=axis, keepdims=keepdim), x.data.dtype))
     if isinstance(p, str):
         raise ValueError(f"norm: unsupported p={p!r}")
     return (x.abs() ** float(p)).sum(dim=axis, keepdim=keepdim) ** (1.0 / float(p))
@@ -420,6 +756,26 @@ def norm(x: Tensor, p="fro", dim=None, keepdim=False):
 
 @op(method=True)
 def cumsum(x: Tensor, dim: int, dtype=None):
+    """Cumulative sum along ``dim``: ``out[i] = x[0] + ... + x[i]``.
+
+    The gradient is the reversed cumulative sum of the incoming gradient.  float16 and bfloat16 inputs are
+    summed in float32 and rounded once.
+
+    Args:
+        x: the input, any shape ``(*)``.
+        dim: the dimension to accumulate along (required).
+        dtype: if given, ``x`` is cast to this dtype first.
+
+    Returns:
+        ``x``'s shape, in ``x``'s dtype (``dtype`` when given; NumPy's int64 for smaller integer types).
+
+    Example:
+        >>> cr.cumsum(cr.tensor([1.0, 2.0, 3.0, 4.0]), dim=0)
+        tensor([ 1.,  3.,  6., 10.])
+        >>> cr.tensor([[1, 2], [3, 4]]).cumsum(1)
+        tensor([[1, 3],
+                [3, 7]])
+    """
     axis = normalize_dim(dim, x.data.ndim, "cumsum")
     if dtype is not None:
         x = x.to(dtype)
@@ -430,11 +786,45 @@ def cumsum(x: Tensor, dim: int, dtype=None):
 
 @op(method=True)
 def any(x: Tensor, dim=None, keepdim=False) -> Tensor:  # noqa: A001
+    """True where any element over ``dim`` is nonzero (no gradient).
+
+    Args:
+        x: the input, any shape ``(*)`` and dtype (nonzero counts as True).
+        dim: the dimension (int) or dimensions (tuple of ints) to reduce; None (the default) reduces all.
+        keepdim: keep the reduced dimensions as size 1 (default False: drop them).
+
+    Returns:
+        A bool tensor of ``x``'s shape without the reduced dimensions.
+
+    Example:
+        >>> x = cr.tensor([[0.0, 1.0], [0.0, 0.0]])
+        >>> cr.any(x)
+        tensor(True)
+        >>> x.any(dim=1)
+        tensor([ True, False])
+    """
     axis = normalize_dims(dim, x.data.ndim, "any")
     return _wrap(array_module(x.data).asarray(x.data.any(axis=axis, keepdims=keepdim)))
 
 
 @op(method=True)
 def all(x: Tensor, dim=None, keepdim=False) -> Tensor:  # noqa: A001
+    """True where every element over ``dim`` is nonzero (no gradient).
+
+    Args:
+        x: the input, any shape ``(*)`` and dtype (nonzero counts as True).
+        dim: the dimension (int) or dimensions (tuple of ints) to reduce; None (the default) reduces all.
+        keepdim: keep the reduced dimensions as size 1 (default False: drop them).
+
+    Returns:
+        A bool tensor of ``x``'s shape without the reduced dimensions.
+
+    Example:
+        >>> x = cr.tensor([[1.0, 2.0], [0.0, 3.0]])
+        >>> cr.all(x)
+        tensor(False)
+        >>> (x >= 0).all(dim=1)
+        tensor([ True,  True])
+    """
     axis = normalize_dims(dim, x.data.ndim, "all")
     return _wrap(array_module(x.data).asarray(x.data.all(axis=axis, keepdims=keepdim)))
