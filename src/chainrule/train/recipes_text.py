@@ -121,18 +121,19 @@ def _text_loaders(datasets, batch_size: int, seed: int):
     return train_loader, evals[0], evals[1]
 
 
-def _features(model, dataset, batch_size: int = 128) -> np.ndarray:
+def _features(model, dataset, batch_size: int = 128, desc: str = "sentence vectors", progress: bool = True):
     """The classifier's input for every text of ``dataset``: (N, H) float32, computed without recording."""
     from ..autograd.mode import no_grad  # noqa: PLC0415
     from ..data import DataLoader  # noqa: PLC0415
     from ..text import sorted_by_length  # noqa: PLC0415
+    from .trainer import _progress  # noqa: PLC0415
 
     order = sorted_by_length(dataset)
     loader = DataLoader(dataset, batch_size, sampler=order, collate_fn=dataset.collate)
     rows = []
     model.eval()
     with no_grad():
-        for (ids, mask), _ in loader:
+        for (ids, mask), _ in _progress(loader, len(loader), desc, progress):
             rows.append(model.features(ids, mask).data)
     out = np.empty((len(dataset), model.config.hidden_size), dtype=np.float32)
     out[np.asarray(order, dtype=np.int64)] = np.concatenate(rows)
@@ -207,7 +208,8 @@ def fine_tune(
     began = time.perf_counter()
     if freeze_encoder:
         # the encoder never changes: compute the sentence vectors once and train the head on them
-        features = [_features(model, ds) for ds in datasets]
+        names = ("sentence vectors: train", "sentence vectors: val", "sentence vectors: test")
+        features = [_features(model, ds, desc=name, progress=progress) for ds, name in zip(datasets, names)]
         log(f"sentence vectors computed in {time.perf_counter() - began:.1f} s")
         generator = cr.Generator().manual_seed(seed + 1)
         tensors = [TensorDataset(cr.from_numpy(f), cr.from_numpy(ds.labels)) for f, ds in zip(features, datasets)]

@@ -275,8 +275,9 @@ class Trainer:
         self.model.eval()
         totals: dict = {"loss": 0.0, **{k: 0.0 for k in self.metrics}}
         count = 0
+        batches = _progress(loader, len(loader) if hasattr(loader, "__len__") else None, prefix, self.progress)
         with no_grad():
-            for batch in loader:
+            for batch in batches:
                 inputs, target = self._place(self._split(batch))
                 output = self._forward(inputs)
                 n = _batch_size(target)
