@@ -82,12 +82,40 @@ _tune_on_import()
 
 
 def get_default_dtype() -> np.dtype:
-    """The floating dtype used when none is given (float32 unless changed)."""
+    """The floating dtype used when none is given (float32 unless changed).
+
+    It is the dtype of tensors made from Python floats and of ``zeros``,
+    ``ones``, ``rand``, ... called without ``dtype``.
+
+    Returns:
+        A NumPy dtype (``cr.float32 is numpy.dtype("float32")``).
+
+    Example:
+        >>> cr.get_default_dtype()
+        dtype('float32')
+    """
     return _default_dtype[0]
 
 
 def set_default_dtype(dtype) -> None:
-    """Set the floating dtype for new tensors made from Python floats."""
+    """Set the floating dtype for new tensors made from Python floats.
+
+    It also becomes the dtype of ``zeros``, ``ones``, ``rand``, ... called
+    without ``dtype``; tensors that exist keep theirs.
+
+    Args:
+        dtype: a floating dtype: ``cr.float16``, ``cr.float32``, ``cr.float64``, a NumPy dtype or a name such as
+            ``"float64"``.
+
+    Raises:
+        TypeError: ``dtype`` is not a floating dtype (or an unknown name).
+
+    Example:
+        >>> cr.set_default_dtype(cr.float64)
+        >>> cr.tensor([1.5]).dtype, cr.zeros(2).dtype
+        (dtype('float64'), dtype('float64'))
+        >>> cr.set_default_dtype(cr.float32)  # back to the default
+    """
     dt = as_dtype(dtype)
     if dt.kind != "f":
         raise TypeError(f"set_default_dtype: expected a floating dtype, got {dt}")
@@ -143,7 +171,25 @@ def array_module(array):
 
 
 class Device:
-    """A device: ``Device("cpu")`` or ``Device("cuda", 0)``; compares equal to its string."""
+    """A device: ``Device("cpu")`` or ``Device("cuda", 0)``; compares equal to its string.
+
+    Exported as ``cr.device``. A device without an index compares equal to
+    every device of its type (``cr.device("cuda") == "cuda:1"``).
+
+    Args:
+        spec: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``, or a Device (copied).
+        index: the GPU's index for ``"cuda"``; ignored for the CPU. ``"cuda:N"`` sets it too.
+
+    Raises:
+        ValueError: ``spec`` names another kind of device.
+
+    Example:
+        >>> d = cr.device("cuda:1")
+        >>> d, str(d), d.type, d.index
+        (device(type='cuda', index=1), 'cuda:1', 'cuda', 1)
+        >>> cr.device("cpu") == "cpu", cr.zeros(1).device
+        (True, device(type='cpu'))
+    """
 
     __slots__ = ("type", "index")
 

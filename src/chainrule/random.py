@@ -15,7 +15,26 @@ import numpy as np
 
 
 class Generator:
-    """A seeded source of random numbers (PyTorch's ``torch.Generator``)."""
+    """A seeded source of random numbers (PyTorch's ``torch.Generator``).
+
+    Wraps NumPy's PCG64 bit generator. Pass one as ``generator=`` to the random
+    functions (``rand``, ``randn``, ``randperm``, ``DataLoader``, ...) to draw
+    from a stream of its own; without one they draw from the default generator
+    that ``cr.manual_seed`` seeds.
+
+    Args:
+        device: accepted for PyTorch's signature; the numbers are always drawn on the CPU (and copied to a GPU
+            where a tensor lives there), so a seed gives the same values on every device.
+        seed: the seed, an int (a negative one is taken modulo 2**64); None seeds from fresh OS entropy.
+
+    Example:
+        >>> g = cr.Generator(seed=42)
+        >>> g
+        <chainrule.Generator seed=42>
+        >>> first = cr.rand(3, generator=g).tolist()
+        >>> first == cr.rand(3, generator=g.manual_seed(42)).tolist()
+        True
+    """
 
     __slots__ = ("_rng", "_seed")
 
@@ -24,6 +43,7 @@ class Generator:
         self.manual_seed(np.random.SeedSequence().entropy % (2**63) if seed is None else seed)
 
     def manual_seed(self, seed: int) -> Generator:
+        """Reseed with ``seed`` (an int; a negative one is taken modulo 2**64) and return the generator itself."""
         seed = int(seed)
         if seed < 0:
             seed %= 2**64
@@ -32,6 +52,7 @@ class Generator:
         return self
 
     def initial_seed(self) -> int:
+        """The seed this generator was last seeded with."""
         return self._seed
 
     def seed(self) -> int:
@@ -97,33 +118,133 @@ default_generator = Generator(seed=0)
 
 
 def manual_seed(seed: int) -> Generator:
-    """Seed the default generator (and return it)."""
+    """Seed the default generator (and return it).
+
+    Every random function that is not given a ``generator`` (rand, randn,
+    dropout, weight initialization, shuffling) then repeats exactly.
+
+    Args:
+        seed: an int; a negative one is taken modulo 2**64.
+
+    Returns:
+        The default ``Generator``.
+
+    Example:
+        >>> cr.manual_seed(3)
+        <chainrule.Generator seed=3>
+        >>> a = cr.rand(2).tolist()
+        >>> _ = cr.manual_seed(3)
+        >>> cr.rand(2).tolist() == a
+        True
+    """
     return default_generator.manual_seed(seed)
 
 
 def seed() -> int:
+    """Reseed the default generator from fresh OS entropy and return the new seed.
+
+    Returns:
+        The new seed, a non-negative int below 2**63.
+
+    Example:
+        >>> s = cr.seed()
+        >>> cr.initial_seed() == s
+        True
+    """
     return default_generator.seed()
 
 
 def initial_seed() -> int:
+    """The seed the default generator was last seeded with (by ``manual_seed`` or ``seed``).
+
+    Returns:
+        An int.
+
+    Example:
+        >>> _ = cr.manual_seed(7)
+        >>> cr.initial_seed()
+        7
+    """
     return default_generator.initial_seed()
 
 
 def get_rng_state() -> dict:
+    """The default generator's full state, as a JSON-serializable dict.
+
+    It holds the seed and the PCG64 bit generator's state (plain ints and
+    strings), so it can be written to JSON or a checkpoint's metadata; unlike
+    PyTorch it is not a byte tensor.
+
+    Returns:
+        A dict ``{"seed": ..., "bit_generator": {...}}`` for ``set_rng_state``.
+
+    Example:
+        >>> state = cr.get_rng_state()
+        >>> a = cr.rand(2).tolist()
+        >>> cr.set_rng_state(state)
+        >>> cr.rand(2).tolist() == a
+        True
+    """
     return default_generator.get_state()
 
 
 def set_rng_state(state: dict) -> None:
+    """Restore the default generator's state from ``get_rng_state``.
+
+    Args:
+        state: a dict as ``get_rng_state`` (or ``Generator.get_state``) returns it.
+
+    Raises:
+        ValueError: ``state`` is malformed or not a PCG64 state as ``get_rng_state`` writes it.
+
+    Example:
+        >>> import json
+        >>> saved = json.dumps(cr.get_rng_state())
+        >>> a = cr.randn(3).tolist()
+        >>> cr.set_rng_state(json.loads(saved))
+        >>> cr.randn(3).tolist() == a
+        True
+    """
     default_generator.set_state(state)
 
 
 def numpy_rng(generator: Generator | None = None) -> np.random.Generator:
-    """The NumPy generator to draw from: ``generator``'s, or the default one's."""
+    """The NumPy generator to draw from: ``generator``'s, or the default one's.
+
+    For code that draws with NumPy directly (data augmentation, sampling) and
+    should follow ``cr.manual_seed``.
+
+    Args:
+        generator: a ``cr.Generator``; None means the default generator.
+
+    Returns:
+        A ``numpy.random.Generator`` (shared, not a copy: drawing from it advances ``generator``).
+
+    Example:
+        >>> rng = cr.random.numpy_rng()
+        >>> rng
+        Generator(PCG64) at 0x...
+        >>> rng.integers(0, 10, size=3).shape
+        (3,)
+    """
     return (generator or default_generator)._rng
 
 
 class fork_rng:  # noqa: N801 - PyTorch's name
-    """Restore the default generator's state on exit."""
+    """Restore the default generator's state on exit.
+
+    A context manager: random numbers drawn inside it do not change what is
+    drawn after it. Unlike PyTorch's it takes no arguments and covers only the
+    default generator (chainrule's GPU tensors draw from it too).
+
+    Example:
+        >>> a = cr.rand(2).tolist()
+        >>> _ = cr.manual_seed(0)
+        >>> with cr.random.fork_rng():
+        ...     _ = cr.randn(100)
+        >>> cr.rand(2).tolist() == a
+        True
+    """
 
     def __enter__(self):
         self._state = get_rng_state()
