@@ -143,7 +143,32 @@ def _pad_vjp(ctx, g):
 
 @op(aliases=("view",), method=True, methods=("view",))
 def reshape(x: Tensor, *shape) -> Tensor:
-    """x with a new shape of the same number of elements; one dimension may be -1."""
+    """x with a new shape of the same number of elements; one dimension may be -1.
+
+    The elements are read in row-major (C) order.  The result is a view of ``x`` when NumPy can make one
+    (always for a contiguous ``x``) and a copy otherwise.  ``view`` is the same function: unlike PyTorch's
+    ``view``, it never refuses a non-contiguous input.  The gradient is the incoming gradient reshaped
+    back to ``x``'s shape.
+
+    Args:
+        x: the input, any shape ``(*)``.
+        shape: the new shape, as separate ints (``reshape(x, 2, 3)``) or one tuple or list
+            (``reshape(x, (2, 3))``); at most one entry may be -1, inferred from the number of elements.
+
+    Returns:
+        A tensor of the new shape, ``x``'s dtype (``x`` itself when the shape is unchanged).
+
+    Raises:
+        ShapeError: the shape does not hold ``x``'s number of elements, or has more than one -1.
+
+    Example:
+        >>> x = cr.arange(6)
+        >>> cr.reshape(x, 2, 3)
+        tensor([[0, 1, 2],
+                [3, 4, 5]])
+        >>> x.view(3, -1).shape
+        (3, 2)
+    """
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
     data = x.data
@@ -190,6 +215,26 @@ view = reshape
 
 @op(method=True)
 def flatten(x: Tensor, start_dim=0, end_dim=-1) -> Tensor:
+    """Merge the dimensions ``start_dim`` to ``end_dim`` (both included) into one.
+
+    Args:
+        x: the input, any shape ``(*)``; a 0-d tensor becomes shape ``(1,)``.
+        start_dim: the first dimension to merge (default 0).
+        end_dim: the last dimension to merge (default -1, the last).
+
+    Returns:
+        A tensor (a view where possible) of shape ``(*before, product of the merged sizes, *after)``.
+
+    Raises:
+        ShapeError: ``start_dim`` comes after ``end_dim``.
+
+    Example:
+        >>> x = cr.zeros(2, 3, 4)
+        >>> cr.flatten(x).shape
+        (24,)
+        >>> x.flatten(1).shape
+        (2, 12)
+    """
     nd = x.data.ndim
     if nd == 0:
         return reshape(x, 1)
@@ -203,6 +248,23 @@ def flatten(x: Tensor, start_dim=0, end_dim=-1) -> Tensor:
 
 @op(method=True)
 def unflatten(x: Tensor, dim, sizes) -> Tensor:
+    """Split dimension ``dim`` into several dimensions of the given sizes (the inverse of ``flatten``).
+
+    Args:
+        x: the input, any shape ``(*)``.
+        dim: the dimension to split.
+        sizes: the new sizes (a tuple of ints) whose product is ``x.shape[dim]``; one may be -1.
+
+    Returns:
+        A tensor (a view where possible) of shape ``(*x.shape[:dim], *sizes, *x.shape[dim + 1:])``.
+
+    Example:
+        >>> x = cr.zeros(2, 12)
+        >>> cr.unflatten(x, 1, (3, 4)).shape
+        (2, 3, 4)
+        >>> x.unflatten(-1, (2, -1)).shape
+        (2, 2, 6)
+    """
     d = normalize_dim(dim, x.data.ndim, "unflatten")
     shape = x.data.shape
     return reshape(x, shape[:d] + tuple(sizes) + shape[d + 1 :])
@@ -210,7 +272,23 @@ def unflatten(x: Tensor, dim, sizes) -> Tensor:
 
 @op(method=True)
 def squeeze(x: Tensor, dim=None) -> Tensor:
-    """Remove size-1 dimensions (all, or those in ``dim`` that have size 1)."""
+    """Remove size-1 dimensions (all, or those in ``dim`` that have size 1).
+
+    Args:
+        x: the input, any shape ``(*)``.
+        dim: None (the default) removes every size-1 dimension; an int or a tuple of ints removes those of
+            the listed dimensions that have size 1 (the others are kept, as in PyTorch).
+
+    Returns:
+        A view of ``x`` without the removed dimensions.
+
+    Example:
+        >>> x = cr.zeros(2, 1, 3, 1)
+        >>> cr.squeeze(x).shape
+        (2, 3)
+        >>> x.squeeze(1).shape, x.squeeze(0).shape
+        ((2, 3, 1), (2, 1, 3, 1))
+    """
     shape = x.data.shape
     if dim is None:
         new = tuple(s for s in shape if s != 1)
@@ -223,6 +301,20 @@ def squeeze(x: Tensor, dim=None) -> Tensor:
 
 @op(method=True)
 def unsqueeze(x: Tensor, dim: int) -> Tensor:
+    """Insert a size-1 dimension at position ``dim``.
+
+    Args:
+        x: the input, any shape ``(*)``.
+        dim: where the new dimension goes in the result, from ``-x.ndim - 1`` to ``x.ndim``.
+
+    Returns:
+        A view of ``x`` with ``x.ndim + 1`` dimensions.
+
+    Example:
+        >>> x = cr.tensor([1.0, 2.0, 3.0])
+        >>> cr.unsqueeze(x, 0).shape, x.unsqueeze(-1).shape
+        ((1, 3), (3, 1))
+    """
     d = normalize_dim(dim, x.data.ndim + 1, "unsqueeze")
     shape = x.data.shape
     return reshape(x, shape[:d] + (1,) + shape[d:])
@@ -230,6 +322,26 @@ def unsqueeze(x: Tensor, dim: int) -> Tensor:
 
 @op(method=True)
 def permute(x: Tensor, *dims) -> Tensor:
+    """Reorder the dimensions: dimension ``i`` of the result is dimension ``dims[i]`` of ``x``.
+
+    Args:
+        x: the input, any shape ``(*)``.
+        dims: a permutation of ``range(x.ndim)``, as separate ints or one tuple; negative ints count from
+            the end.
+
+    Returns:
+        A view of ``x`` of shape ``tuple(x.shape[d] for d in dims)``.
+
+    Raises:
+        ShapeError: ``dims`` does not name every dimension exactly once.
+
+    Example:
+        >>> x = cr.zeros(2, 3, 4)
+        >>> cr.permute(x, 2, 0, 1).shape
+        (4, 2, 3)
+        >>> x.permute((1, 0, 2)).shape
+        (3, 2, 4)
+    """
     dims = _shape_arg(dims, "permute")
     nd = x.data.ndim
     if len(dims) != nd:
@@ -244,6 +356,25 @@ def permute(x: Tensor, *dims) -> Tensor:
 
 @op(method=True)
 def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
+    """Swap two dimensions.
+
+    Args:
+        x: the input, any shape ``(*)``.
+        dim0: the first dimension.
+        dim1: the second dimension.
+
+    Returns:
+        A view of ``x`` with sizes ``dim0`` and ``dim1`` exchanged.
+
+    Example:
+        >>> x = cr.tensor([[1, 2, 3], [4, 5, 6]])
+        >>> cr.transpose(x, 0, 1)
+        tensor([[1, 4],
+                [2, 5],
+                [3, 6]])
+        >>> cr.zeros(2, 3, 4).transpose(0, -1).shape
+        (4, 3, 2)
+    """
     nd = x.data.ndim
     if nd < 2 and dim0 in (0, -1) and dim1 in (0, -1):
         return x
@@ -257,6 +388,25 @@ def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
 
 @op(method=True)
 def movedim(x: Tensor, source: int, destination: int) -> Tensor:
+    """Move one dimension to a new position; the others keep their order.
+
+    Differs from PyTorch: one dimension at a time (``source`` and ``destination`` are ints, not tuples).
+
+    Args:
+        x: the input, any shape ``(*)``.
+        source: the dimension to move.
+        destination: its position in the result.
+
+    Returns:
+        A view of ``x`` with the dimensions reordered.
+
+    Example:
+        >>> x = cr.zeros(2, 3, 4)
+        >>> cr.movedim(x, 0, -1).shape
+        (3, 4, 2)
+        >>> x.movedim(2, 0).shape
+        (4, 2, 3)
+    """
     nd = x.data.ndim
     s, d = normalize_dim(source, nd, "movedim"), normalize_dim(destination, nd, "movedim")
     if s == d:
@@ -268,7 +418,31 @@ def movedim(x: Tensor, source: int, destination: int) -> Tensor:
 
 @op(method=True)
 def expand(x: Tensor, *sizes) -> Tensor:
-    """Broadcast size-1 dimensions to ``sizes`` without copying (-1 keeps a dimension)."""
+    """Broadcast size-1 dimensions to ``sizes`` without copying (-1 keeps a dimension).
+
+    New dimensions may be added at the front.  The result is a read-only view whose repeated elements
+    share memory; its gradient is summed back to ``x``'s shape.
+
+    Args:
+        x: the input, any shape ``(*)``.
+        sizes: the target shape, as separate ints or one tuple; -1 keeps the size of that dimension of ``x``
+            (not allowed for a new leading dimension).
+
+    Returns:
+        A view of ``x`` of shape ``sizes``.
+
+    Raises:
+        ShapeError: a dimension of size other than 1 would change, ``sizes`` has fewer dimensions than
+            ``x``, or a new leading dimension is -1.
+
+    Example:
+        >>> x = cr.tensor([[1.0], [2.0]])
+        >>> cr.expand(x, 2, 3)
+        tensor([[1., 1., 1.],
+                [2., 2., 2.]])
+        >>> x.expand(4, -1, 3).shape
+        (4, 2, 3)
+    """
     sizes = _shape_arg(sizes, "expand")
     shape = x.data.shape
     if len(sizes) < len(shape):
@@ -298,22 +472,85 @@ def expand(x: Tensor, *sizes) -> Tensor:
 
 @op(method=True)
 def broadcast_to(x: Tensor, shape) -> Tensor:
+    """Broadcast ``x`` to ``shape`` (NumPy's and PyTorch's name for ``expand`` with a tuple).
+
+    Args:
+        x: the input, any shape that broadcasts to ``shape``.
+        shape: the target shape, a tuple or list of ints (-1 keeps a dimension).
+
+    Returns:
+        A view of ``x`` of shape ``shape``.
+
+    Example:
+        >>> cr.broadcast_to(cr.tensor([1.0, 2.0]), (2, 2))
+        tensor([[1., 2.],
+                [1., 2.]])
+    """
     return expand(x, tuple(shape))
 
 
 @op(export=False, method=True)
 def expand_as(x: Tensor, other: Tensor) -> Tensor:
+    """``x.expand(other.shape)``: broadcast ``x`` to the shape of another tensor (a Tensor method).
+
+    Args:
+        x: the tensor to broadcast.
+        other: the tensor whose shape is the target; only its shape is read.
+
+    Returns:
+        A view of ``x`` of shape ``other.shape``.
+
+    Example:
+        >>> cr.tensor([[1, 2]]).expand_as(cr.zeros(3, 2))
+        tensor([[1, 2],
+                [1, 2],
+                [1, 2]])
+    """
     return expand(x, other.data.shape)
 
 
 @op()
 def broadcast_tensors(*tensors):
+    """Broadcast several tensors to their common shape (NumPy's broadcasting rules).
+
+    Args:
+        tensors: the tensors, as separate arguments.
+
+    Returns:
+        A tuple of views, one per input, all of the broadcast shape.
+
+    Example:
+        >>> a, b = cr.broadcast_tensors(cr.tensor([[1.0], [2.0]]), cr.tensor([10.0, 20.0, 30.0]))
+        >>> a.shape, b.shape
+        ((2, 3), (2, 3))
+        >>> a
+        tensor([[1., 1., 1.],
+                [2., 2., 2.]])
+    """
     shape = np.broadcast_shapes(*[t.data.shape for t in tensors])
     return tuple(expand(t, shape) for t in tensors)
 
 
 @op(method=True)
 def flip(x: Tensor, dims) -> Tensor:
+    """Reverse the order of the elements along ``dims``.
+
+    Differs from PyTorch: the result is a view that shares memory with ``x`` (PyTorch's ``flip`` copies).
+
+    Args:
+        x: the input, any shape ``(*)``.
+        dims: the dimension (an int) or dimensions (a tuple or list of ints) to reverse.
+
+    Returns:
+        A view of ``x``, same shape.
+
+    Example:
+        >>> cr.flip(cr.tensor([1.0, 2.0, 3.0]), 0)
+        tensor([3., 2., 1.])
+        >>> cr.tensor([[1, 2], [3, 4]]).flip((0, 1))
+        tensor([[4, 3],
+                [2, 1]])
+    """
     dims = dims if isinstance(dims, (tuple, list)) else (dims,)
     axes = tuple(normalize_dim(d, x.data.ndim, "flip") for d in dims)
     return apply1(_flip, x, axes)
@@ -321,6 +558,19 @@ def flip(x: Tensor, dims) -> Tensor:
 
 @op(method=True)
 def contiguous(x: Tensor) -> Tensor:
+    """``x`` in row-major (C-contiguous) memory: ``x`` itself if it already is, else a copy.
+
+    Args:
+        x: the input, any shape ``(*)``.
+
+    Returns:
+        A C-contiguous tensor of ``x``'s shape and dtype.
+
+    Example:
+        >>> x = cr.tensor([[1.0, 2.0], [3.0, 4.0]]).t()
+        >>> x.is_contiguous(), cr.contiguous(x).is_contiguous()
+        (False, True)
+    """
     if x.data.flags.c_contiguous:
         return x
     return apply1(_contiguous, x)
@@ -345,7 +595,29 @@ def _same_dtype(tensors, op):
 
 @op(aliases=("concat", "concatenate"))
 def cat(tensors, dim: int = 0) -> Tensor:
-    """Join tensors along an existing dimension; all other sizes must match."""
+    """Join tensors along an existing dimension; all other sizes must match.
+
+    Also ``chainrule.concat`` and ``chainrule.concatenate``.  Integer or bool tensors joined with float
+    ones are cast to the float dtype; two different float dtypes are an error (as everywhere in chainrule).
+
+    Args:
+        tensors: a non-empty sequence of tensors with the same number of dimensions (at least 1), of
+            shapes ``(*, n_i, *)`` that agree except in dimension ``dim``.
+        dim: the dimension to join along (default 0).
+
+    Returns:
+        A new tensor of shape ``(*, sum of the n_i, *)``.
+
+    Raises:
+        ShapeError: the sequence is empty, a tensor is 0-d, or the other sizes differ.
+        TypeError: an element is not a Tensor.
+
+    Example:
+        >>> cr.cat([cr.tensor([1.0, 2.0]), cr.tensor([3.0])])
+        tensor([1., 2., 3.])
+        >>> cr.cat([cr.zeros(2, 3), cr.ones(2, 1)], dim=1).shape
+        (2, 4)
+    """
     tensors = list(tensors)
     if not tensors:
         raise ShapeError("cat: expected a non-empty sequence of tensors")
@@ -373,7 +645,26 @@ def cat(tensors, dim: int = 0) -> Tensor:
 
 @op()
 def stack(tensors, dim: int = 0) -> Tensor:
-    """Join equal-shaped tensors along a new dimension."""
+    """Join equal-shaped tensors along a new dimension.
+
+    Args:
+        tensors: a non-empty sequence of tensors of one shape ``(*)``.
+        dim: where the new dimension goes in the result, from ``-ndim - 1`` to ``ndim`` (default 0).
+
+    Returns:
+        A new tensor with one more dimension, of size ``len(tensors)`` at ``dim``.
+
+    Raises:
+        ShapeError: the sequence is empty or the shapes differ.
+
+    Example:
+        >>> a, b = cr.tensor([1.0, 2.0]), cr.tensor([3.0, 4.0])
+        >>> cr.stack([a, b])
+        tensor([[1., 2.],
+                [3., 4.]])
+        >>> cr.stack([a, b], dim=1).shape
+        (2, 2)
+    """
     tensors = list(tensors)
     if not tensors:
         raise ShapeError("stack: expected a non-empty sequence of tensors")
@@ -388,7 +679,27 @@ def stack(tensors, dim: int = 0) -> Tensor:
 
 @op(method=True)
 def split(x: Tensor, split_size_or_sections, dim: int = 0):
-    """Split into pieces of ``split_size`` (the last may be smaller) or of the given sizes."""
+    """Split into pieces of ``split_size`` (the last may be smaller) or of the given sizes.
+
+    Args:
+        x: the input, any shape ``(*)``.
+        split_size_or_sections: an int, the size of every piece (the last one holds what remains), or a
+            list of sizes that sum to ``x.shape[dim]``.
+        dim: the dimension to split (default 0).
+
+    Returns:
+        A tuple of views of ``x``, in order (``(x,)`` when there is only one piece).
+
+    Raises:
+        ShapeError: the size is not positive or the sections do not sum to ``x.shape[dim]``.
+
+    Example:
+        >>> x = cr.arange(5)
+        >>> cr.split(x, 2)
+        (tensor([0, 1]), tensor([2, 3]), tensor([4]))
+        >>> [p.shape for p in x.split([1, 4])]
+        [(1,), (4,)]
+    """
     axis = normalize_dim(dim, x.data.ndim, "split")
     n = x.data.shape[axis]
     if isinstance(split_size_or_sections, int):
@@ -407,7 +718,25 @@ def split(x: Tensor, split_size_or_sections, dim: int = 0):
 
 @op(method=True)
 def chunk(x: Tensor, chunks: int, dim: int = 0):
-    """Split into ``chunks`` pieces of ceil(n / chunks) (fewer if n is small), as in PyTorch."""
+    """Split into ``chunks`` pieces of ceil(n / chunks) (fewer if n is small), as in PyTorch.
+
+    Args:
+        x: the input, any shape ``(*)``.
+        chunks: the number of pieces wanted (positive).
+        dim: the dimension to split (default 0).
+
+    Returns:
+        A tuple of at most ``chunks`` views of ``x``; the last may be smaller.
+
+    Raises:
+        ShapeError: ``chunks`` is not positive.
+
+    Example:
+        >>> cr.chunk(cr.arange(5), 3)
+        (tensor([0, 1]), tensor([2, 3]), tensor([4]))
+        >>> len(cr.arange(6).chunk(4))
+        3
+    """
     if chunks <= 0:
         raise ShapeError(f"chunk: chunks must be positive, got {chunks}")
     n = x.data.shape[normalize_dim(dim, x.data.ndim, "chunk")]
@@ -417,6 +746,22 @@ def chunk(x: Tensor, chunks: int, dim: int = 0):
 
 @op(method=True)
 def unbind(x: Tensor, dim: int = 0):
+    """The slices of ``x`` along ``dim``, as a tuple (``dim`` removed).
+
+    Args:
+        x: the input, any shape ``(*)`` with at least one dimension.
+        dim: the dimension to take apart (default 0).
+
+    Returns:
+        A tuple of ``x.shape[dim]`` views of ``x``, each of ``x``'s shape without ``dim``.
+
+    Example:
+        >>> rows = cr.unbind(cr.tensor([[1, 2], [3, 4]]))
+        >>> rows
+        (tensor([1, 2]), tensor([3, 4]))
+        >>> [c.tolist() for c in cr.tensor([[1, 2], [3, 4]]).unbind(1)]
+        [[1, 3], [2, 4]]
+    """
     axis = normalize_dim(dim, x.data.ndim, "unbind")
     lead = (slice(None),) * axis
     return tuple(x[lead + (i,)] for i in range(x.data.shape[axis]))
@@ -424,6 +769,23 @@ def unbind(x: Tensor, dim: int = 0):
 
 @op(method=True)
 def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
+    """The slice ``start:start + length`` of ``x`` along ``dim``.
+
+    Args:
+        x: the input, any shape ``(*)``.
+        dim: the dimension to slice.
+        start: the first index kept.
+        length: how many indices are kept.
+
+    Returns:
+        A view of ``x`` with size ``length`` in dimension ``dim`` (less if the slice runs past the end).
+
+    Example:
+        >>> cr.narrow(cr.arange(6), 0, 1, 3)
+        tensor([1, 2, 3])
+        >>> cr.zeros(2, 5).narrow(1, 2, 2).shape
+        (2, 2)
+    """
     axis = normalize_dim(dim, x.data.ndim, "narrow")
     return x[(slice(None),) * axis + (slice(start, start + length),)]
 
@@ -433,7 +795,31 @@ def pad(x: Tensor, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
     """Constant padding; ``pad`` lists (before, after) pairs from the last dimension backwards.
 
     ``pad=(1, 1, 2, 0)`` pads the last dimension by 1 on each side and the one
-    before it by 2 at the start, as in ``torch.nn.functional.pad``.
+    before it by 2 at the start, as in ``torch.nn.functional.pad``.  The gradient is
+    the incoming gradient with the padding cut off.  Differs from PyTorch: only
+    ``mode='constant'``, and no negative padding (PyTorch crops with it).
+
+    Args:
+        x: the input, any shape ``(*)``.
+        pad: a tuple of an even number of non-negative ints, (before, after) for the last dimension, then
+            for the one before it, and so on, for at most ``x.ndim`` dimensions.
+        mode: ``'constant'`` (the default and the only mode supported).
+        value: the fill value (default 0.0).
+
+    Returns:
+        A new tensor of ``x``'s dtype, each padded dimension larger by ``before + after``.
+
+    Raises:
+        ShapeError: ``pad`` has an odd length, too many pairs or a negative entry.
+        NotImplementedError: ``mode`` is not ``'constant'``.
+
+    Example:
+        >>> x = cr.tensor([[1.0, 2.0]])
+        >>> cr.pad(x, (1, 1, 1, 0))
+        tensor([[0., 0., 0., 0.],
+                [0., 1., 2., 0.]])
+        >>> x.pad((2, 0), value=-1.0)
+        tensor([[-1., -1.,  1.,  2.]])
     """
     if mode != "constant":
         raise NotImplementedError(f"pad: mode {mode!r} is not supported (only 'constant')")
@@ -450,7 +836,31 @@ def pad(x: Tensor, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
 
 @op(method=True)
 def repeat(x: Tensor, *sizes) -> Tensor:
-    """Tile x: ``repeat(2, 3)`` repeats the last two dimensions 2 and 3 times (PyTorch's repeat)."""
+    """Tile x: ``repeat(2, 3)`` repeats the last two dimensions 2 and 3 times (PyTorch's repeat).
+
+    With more counts than ``x`` has dimensions, ``x`` is first given leading size-1 dimensions.  The whole
+    tensor is tiled (NumPy's ``tile``), not each element repeated (NumPy's ``repeat``).  The gradient sums
+    the incoming gradient over the copies.
+
+    Args:
+        x: the input, any shape ``(*)``.
+        sizes: the repeat count of each dimension, as separate ints or one tuple; at least ``x.ndim`` of them.
+
+    Returns:
+        A new tensor of shape ``(sizes[i] * shape[i] ...)``, where ``shape`` is ``x``'s shape padded with
+        leading ones to ``len(sizes)`` dimensions.
+
+    Raises:
+        ShapeError: fewer counts than ``x`` has dimensions.
+
+    Example:
+        >>> x = cr.tensor([1, 2])
+        >>> cr.repeat(x, 2)
+        tensor([1, 2, 1, 2])
+        >>> x.repeat(2, 2)
+        tensor([[1, 2, 1, 2],
+                [1, 2, 1, 2]])
+    """
     sizes = _shape_arg(sizes, "repeat")
     if len(sizes) < x.data.ndim:
         raise ShapeError(f"repeat: {len(sizes)} repeat counts for a tensor with {x.data.ndim} dimensions")
@@ -467,6 +877,25 @@ def repeat(x: Tensor, *sizes) -> Tensor:
 
 @op(method=True)
 def tile(x: Tensor, dims) -> Tensor:
+    """Tile x, with fewer counts than dimensions allowed: ``tile(x, (2,))`` repeats the last dimension.
+
+    ``repeat`` with ``dims`` padded with leading ones to ``x.ndim`` entries, as PyTorch's ``tile``.
+
+    Args:
+        x: the input, any shape ``(*)``.
+        dims: the repeat counts, a tuple or list of ints, matched to the last dimensions of ``x``.
+
+    Returns:
+        A new tensor; each dimension is its size times its count.
+
+    Example:
+        >>> x = cr.tensor([[1, 2], [3, 4]])
+        >>> cr.tile(x, (2,))
+        tensor([[1, 2, 1, 2],
+                [3, 4, 3, 4]])
+        >>> x.tile((2, 1)).shape
+        (4, 2)
+    """
     dims = tuple(dims)
     if len(dims) < x.data.ndim:
         dims = (1,) * (x.data.ndim - len(dims)) + dims
