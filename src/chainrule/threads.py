@@ -266,6 +266,14 @@ def get_num_threads() -> int:
     It is the count last given to ``set_num_threads``, else the current
     thread count of NumPy's BLAS (which follows ``threadpoolctl`` limits),
     else chainrule's default (see ``info()``).
+
+    Returns:
+        A positive int.
+
+    Example:
+        >>> n = cr.threads.get_num_threads()
+        >>> n >= 1
+        True
     """
     if not _STATE.configured:
         _configure()
@@ -281,6 +289,19 @@ def set_num_threads(n: int) -> None:
     chainrule calls, so NumPy code in the same process follows it too.
     Each call still gets no more threads than its size pays for, and one
     while the machine is oversubscribed (see the module docstring).
+
+    Args:
+        n: the most threads one call may use, a positive int.
+
+    Raises:
+        ValueError: ``n`` is not a positive int.
+
+    Example:
+        >>> before = cr.threads.get_num_threads()
+        >>> cr.threads.set_num_threads(1)
+        >>> cr.threads.get_num_threads()
+        1
+        >>> cr.threads.set_num_threads(before)
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"set_num_threads: expected a positive int, got {n!r}")
@@ -308,17 +329,50 @@ def use_deterministic_algorithms(mode: bool) -> None:
     depends on its shapes and ``set_num_threads`` alone.  On a busy machine
     that can make multi-threaded GEMMs much slower; ``set_num_threads(1)``
     is deterministic and immune to load.
+
+    Args:
+        mode: True to make results repeat, False (the default state) to let a busy machine drop to one thread.
+
+    Example:
+        >>> cr.threads.use_deterministic_algorithms(True)
+        >>> cr.threads.are_deterministic_algorithms_enabled()
+        True
+        >>> cr.threads.use_deterministic_algorithms(False)
     """
     _STATE.deterministic = bool(mode)
 
 
 def are_deterministic_algorithms_enabled() -> bool:
-    """Whether ``use_deterministic_algorithms(True)`` is in effect."""
+    """Whether ``use_deterministic_algorithms(True)`` is in effect.
+
+    Returns:
+        A bool; False by default.
+
+    Example:
+        >>> cr.threads.are_deterministic_algorithms_enabled()
+        False
+    """
     return _STATE.deterministic
 
 
 def info() -> dict:
-    """What the thread policy sees now: counts, why, the BLAS libraries loaded, the busy-machine state."""
+    """What the thread policy sees now: counts, why, the BLAS libraries loaded, the busy-machine state.
+
+    Returns:
+        A dict with ``num_threads`` (as ``get_num_threads``), ``set_by_user``
+        (whether ``set_num_threads`` was called), ``default`` and
+        ``default_reason`` (the count chainrule chose and why), ``numpy_blas``
+        (the path of NumPy's OpenBLAS, or None), ``deterministic``,
+        ``busy_detection`` (whether the busy-machine switch is active),
+        ``machine_busy``, ``last_wait_fraction`` (the share of the last window
+        spent waiting for a CPU, or None) and ``libraries`` (``threadpoolctl``'s
+        view of the BLAS and OpenMP libraries loaded, empty without it).
+
+    Example:
+        >>> report = cr.threads.info()
+        >>> report["num_threads"] == cr.threads.get_num_threads(), type(report["default_reason"])
+        (True, <class 'str'>)
+    """
     if not _STATE.configured:
         _configure()
     det = _STATE.detector
