@@ -230,7 +230,32 @@ def _check_index_tensor(index, op):
 
 @op(method=True)
 def gather(x: Tensor, dim: int, index) -> Tensor:
-    """``out[i][j] = x[index[i][j]][j]`` for dim=0 (and so on); index has x's number of dimensions."""
+    """``out[i][j] = x[index[i][j]][j]`` for dim=0 (and so on); index has x's number of dimensions.
+
+    For dim=1, ``out[i][j] = x[i][index[i][j]]``.  The gradient is scattered back with
+    ``scatter_add``, so an element picked several times gets the sum of their gradients.
+
+    Args:
+        x: the input, shape ``(d_0, ..., d_{n-1})``.
+        dim: the dimension to pick along.
+        index: an integer tensor (or array or nested list) with ``x``'s number of dimensions, no larger than
+            ``x`` in the other dimensions (any size in ``dim``); its entries index ``x.shape[dim]``.
+
+    Returns:
+        A new tensor of ``index``'s shape and ``x``'s dtype.
+
+    Raises:
+        DTypeError: ``index`` is not an integer tensor.
+        ShapeError: ``index`` has a different number of dimensions or is larger than ``x`` outside ``dim``.
+
+    Example:
+        >>> x = cr.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+        >>> cr.gather(x, 1, cr.tensor([[2, 0], [1, 1]]))
+        tensor([[3., 1.],
+                [5., 5.]])
+        >>> x.gather(0, cr.tensor([[1, 0, 1]]))
+        tensor([[4., 2., 6.]])
+    """
     idx = _check_index_tensor(index, "gather")
     axis = normalize_dim(dim, x.data.ndim, "gather")
     if idx.ndim != x.data.ndim:
@@ -243,7 +268,34 @@ def gather(x: Tensor, dim: int, index) -> Tensor:
 
 @op(method=True)
 def scatter_add(x: Tensor, dim: int, index, src: Tensor) -> Tensor:
-    """A copy of x with ``src[i][j]`` added at ``x[index[i][j]][j]`` (dim=0); repeated indices accumulate."""
+    """A copy of x with ``src[i][j]`` added at ``x[index[i][j]][j]`` (dim=0); repeated indices accumulate.
+
+    For dim=1 the entry goes to ``x[i][index[i][j]]``.  Only the part of ``src`` that ``index`` covers
+    (its first ``index.shape`` elements) is used.  The gradient for ``x`` is the incoming gradient; for
+    ``src`` it is the incoming gradient gathered at ``index`` (zero where ``src`` is not used).
+    ``Tensor.scatter_add_`` is the in-place form.
+
+    Args:
+        x: the input, shape ``(d_0, ..., d_{n-1})``.
+        dim: the dimension the indices point along.
+        index: an integer tensor (or array or nested list) with ``x``'s number of dimensions, no larger than
+            ``src`` in any dimension; its entries index ``x.shape[dim]``.
+        src: the values to add, with ``x``'s number of dimensions.
+
+    Returns:
+        A new tensor of ``x``'s shape and dtype.
+
+    Raises:
+        DTypeError: ``index`` is not an integer tensor.
+        ShapeError: the numbers of dimensions differ or ``index`` is larger than ``src``.
+
+    Example:
+        >>> cr.scatter_add(cr.zeros(3), 0, cr.tensor([0, 2, 0]), cr.tensor([1.0, 2.0, 3.0]))
+        tensor([4., 0., 2.])
+        >>> cr.zeros(2, 3).scatter_add(1, cr.tensor([[0, 0], [2, 1]]), cr.tensor([[1.0, 2.0], [3.0, 4.0]]))
+        tensor([[3., 0., 0.],
+                [0., 4., 3.]])
+    """
     idx = _check_index_tensor(index, "scatter_add")
     axis = normalize_dim(dim, x.data.ndim, "scatter_add")
     if idx.ndim != x.data.ndim or src.data.ndim != x.data.ndim:
@@ -301,6 +353,33 @@ def _index_add_vjp(ctx, g):
 
 @op(method=True)
 def index_select(x: Tensor, dim: int, index) -> Tensor:
+    """The entries of ``x`` at ``index`` along ``dim`` (``x[:, index]`` for dim=1), as a copy.
+
+    Indices may repeat; their gradients accumulate (through ``index_add``).
+
+    Args:
+        x: the input, any shape ``(*)``.
+        dim: the dimension to select along.
+        index: a 1-d (or 0-d) integer tensor, array or list of indices into ``x.shape[dim]``; negative
+            indices count from the end.
+
+    Returns:
+        A new tensor of ``x``'s shape with ``len(index)`` in dimension ``dim``, in ``x``'s dtype.
+
+    Raises:
+        DTypeError: ``index`` is not an integer tensor.
+        ShapeError: ``index`` has more than one dimension.
+        IndexingError: an index is out of range.
+
+    Example:
+        >>> x = cr.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+        >>> cr.index_select(x, 0, cr.tensor([1, 1, 0]))
+        tensor([[4., 5., 6.],
+                [4., 5., 6.],
+                [1., 2., 3.]])
+        >>> x.index_select(1, cr.tensor([2])).shape
+        (2, 1)
+    """
     idx = _check_index_tensor(index, "index_select")
     if idx.ndim > 1:
         raise ShapeError(f"index_select: index must be 1-d, got shape {idx.shape}")
@@ -313,7 +392,34 @@ def index_select(x: Tensor, dim: int, index) -> Tensor:
 
 @op(method=True)
 def index_add(x: Tensor, dim: int, index, source: Tensor, alpha=1) -> Tensor:
-    """A copy of x with ``alpha * source`` added at ``index`` along ``dim``; repeats accumulate."""
+    """A copy of x with ``alpha * source`` added at ``index`` along ``dim``; repeats accumulate.
+
+    For dim=0, row ``i`` of ``source`` is added to row ``index[i]`` of ``x``.  The gradient for ``x`` is
+    the incoming gradient; for ``source`` it is ``alpha`` times the incoming gradient selected at
+    ``index``.  ``Tensor.index_add_`` is the in-place form.
+
+    Args:
+        x: the input, any shape ``(*)``.
+        dim: the dimension the indices point along.
+        index: a 1-d integer tensor, array or list of ``k`` indices into ``x.shape[dim]``.
+        source: the values to add: ``x``'s shape with ``k`` in dimension ``dim``.
+        alpha: a scalar multiplier for ``source`` (default 1).
+
+    Returns:
+        A new tensor of ``x``'s shape and dtype.
+
+    Raises:
+        DTypeError: ``index`` is not an integer tensor.
+        ShapeError: ``source`` does not have the expected shape.
+
+    Example:
+        >>> cr.index_add(cr.zeros(3, 2), 0, cr.tensor([0, 2, 0]), cr.ones(3, 2))
+        tensor([[2., 2.],
+                [0., 0.],
+                [1., 1.]])
+        >>> cr.zeros(3).index_add(0, cr.tensor([1]), cr.tensor([5.0]), alpha=2)
+        tensor([ 0., 10.,  0.])
+    """
     idx = _check_index_tensor(index, "index_add").reshape(-1)
     axis = normalize_dim(dim, x.data.ndim, "index_add")
     expected = x.data.shape[:axis] + (idx.size,) + x.data.shape[axis + 1 :]
