@@ -163,6 +163,32 @@ def _recording(self, other):
 
 @op(export=False, method=True)
 def add_(self, other, alpha=1):
+    """Add ``alpha * other`` to this tensor in place (``self += alpha * other``); returns self.
+
+    When recording gradients the op is recorded out of place and its result written back, so the tensor
+    takes the new node as its history; refused (GradientError) on a leaf that requires grad outside
+    ``chainrule.no_grad()`` and, unlike PyTorch, on a view of a tensor that is part of the graph.
+
+    Args:
+        other: a tensor that broadcasts to this tensor's shape, or a number.
+        alpha: a multiplier for ``other`` (default 1).
+
+    Returns:
+        This tensor, same shape and dtype.
+
+    Raises:
+        ShapeError: ``other`` does not broadcast to this tensor's shape (the target cannot grow).
+        DTypeError: the result cannot be stored in this tensor's dtype (a float added to an int tensor).
+        GradientError: see above.
+
+    Example:
+        >>> x = cr.tensor([1.0, 2.0, 3.0])
+        >>> x.add_(cr.tensor([1.0, 1.0, 1.0]), alpha=2)
+        tensor([3., 4., 5.])
+        >>> x += 1
+        >>> x
+        tensor([4., 5., 6.])
+    """
     if alpha != 1:
         other = other * alpha
     if not _recording(self, other):
@@ -172,6 +198,30 @@ def add_(self, other, alpha=1):
 
 @op(export=False, method=True)
 def sub_(self, other, alpha=1):
+    """Subtract ``alpha * other`` from this tensor in place (``self -= alpha * other``); returns self.
+
+    When recording gradients the op is recorded out of place and its result written back, so the tensor
+    takes the new node as its history; refused (GradientError) on a leaf that requires grad outside
+    ``chainrule.no_grad()`` and, unlike PyTorch, on a view of a tensor that is part of the graph.
+
+    Args:
+        other: a tensor that broadcasts to this tensor's shape, or a number.
+        alpha: a multiplier for ``other`` (default 1).
+
+    Returns:
+        This tensor, same shape and dtype.
+
+    Raises:
+        ShapeError: ``other`` does not broadcast to this tensor's shape.
+        DTypeError: the result cannot be stored in this tensor's dtype.
+        GradientError: see above.
+
+    Example:
+        >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
+        >>> with cr.no_grad():  # an SGD step on a leaf
+        ...     w.sub_(cr.tensor([5.0, 5.0]), alpha=0.1)
+        tensor([0.5000, 1.5000], requires_grad=True)
+    """
     if alpha != 1:
         other = other * alpha
     if not _recording(self, other):
@@ -181,6 +231,29 @@ def sub_(self, other, alpha=1):
 
 @op(export=False, method=True)
 def mul_(self, other):
+    """Multiply this tensor by ``other`` in place (``self *= other``); returns self.
+
+    When recording gradients the op is recorded out of place and its result written back, so the tensor
+    takes the new node as its history; refused (GradientError) on a leaf that requires grad outside
+    ``chainrule.no_grad()`` and, unlike PyTorch, on a view of a tensor that is part of the graph.
+
+    Args:
+        other: a tensor that broadcasts to this tensor's shape, or a number.
+
+    Returns:
+        This tensor, same shape and dtype.
+
+    Raises:
+        ShapeError: ``other`` does not broadcast to this tensor's shape.
+        DTypeError: the result cannot be stored in this tensor's dtype.
+        GradientError: see above.
+
+    Example:
+        >>> x = cr.tensor([[1.0, 2.0], [3.0, 4.0]])
+        >>> x.mul_(cr.tensor([10.0, -1.0]))
+        tensor([[10., -2.],
+                [30., -4.]])
+    """
     if not _recording(self, other):
         return _fast_inplace(self, "mul_", "multiply", other)
     return self._inplace("mul_", ew.mul, other)
@@ -188,6 +261,28 @@ def mul_(self, other):
 
 @op(export=False, method=True)
 def div_(self, other):
+    """Divide this tensor by ``other`` in place (``self /= other``, true division); returns self.
+
+    When recording gradients the op is recorded out of place and its result written back, so the tensor
+    takes the new node as its history; refused (GradientError) on a leaf that requires grad outside
+    ``chainrule.no_grad()`` and, unlike PyTorch, on a view of a tensor that is part of the graph.
+
+    Args:
+        other: a tensor that broadcasts to this tensor's shape, or a number.
+
+    Returns:
+        This tensor, same shape and dtype.
+
+    Raises:
+        ShapeError: ``other`` does not broadcast to this tensor's shape.
+        DTypeError: the result cannot be stored in this tensor's dtype (dividing an int tensor).
+        GradientError: see above.
+
+    Example:
+        >>> x = cr.tensor([1.0, 2.0, 3.0])
+        >>> x.div_(2)
+        tensor([0.5000, 1.0000, 1.5000])
+    """
     if not _recording(self, other):
         return _fast_inplace(self, "div_", "true_divide", other)
     return self._inplace("div_", ew.div, other)
@@ -195,6 +290,28 @@ def div_(self, other):
 
 @op(export=False, method=True)
 def pow_(self, other):
+    """Raise this tensor to the power ``other`` in place (``self **= other``); returns self.
+
+    When recording gradients the op is recorded out of place and its result written back, so the tensor
+    takes the new node as its history; refused (GradientError) on a leaf that requires grad outside
+    ``chainrule.no_grad()`` and, unlike PyTorch, on a view of a tensor that is part of the graph.
+
+    Args:
+        other: the exponent: a tensor that broadcasts to this tensor's shape, or a number.
+
+    Returns:
+        This tensor, same shape and dtype.
+
+    Raises:
+        ShapeError: ``other`` does not broadcast to this tensor's shape.
+        DTypeError: the result cannot be stored in this tensor's dtype.
+        GradientError: see above.
+
+    Example:
+        >>> x = cr.tensor([1.0, 2.0, 3.0])
+        >>> x.pow_(2)
+        tensor([1., 4., 9.])
+    """
     if not _recording(self, other):
         return _fast_inplace(self, "pow_", "power", other)
     return self._inplace("pow_", ew.pow, other)
@@ -202,11 +319,45 @@ def pow_(self, other):
 
 @op(export=False, method=True)
 def zero_(self):
+    """Fill this tensor with zeros in place; returns self (``fill_(0)``).
+
+    Returns:
+        This tensor, same shape and dtype, all zeros.
+
+    Raises:
+        GradientError: on a leaf that requires grad outside ``chainrule.no_grad()``.
+
+    Example:
+        >>> x = cr.tensor([[1.0, 2.0], [3.0, 4.0]])
+        >>> x.zero_()
+        tensor([[0., 0.],
+                [0., 0.]])
+    """
     return fill_(self, 0)
 
 
 @op(export=False, method=True)
 def fill_(self, value):
+    """Set every element of this tensor to ``value`` in place; returns self.
+
+    When recording gradients the op is recorded out of place and its result written back, so the tensor
+    takes the new node as its history; refused (GradientError) on a leaf that requires grad outside
+    ``chainrule.no_grad()`` and, unlike PyTorch, on a view of a tensor that is part of the graph.
+
+    Args:
+        value: a number, or a one-element tensor whose value is used; cast to this tensor's dtype.
+
+    Returns:
+        This tensor, same shape and dtype.
+
+    Example:
+        >>> x = cr.zeros(2, 2)
+        >>> x.fill_(2.5)
+        tensor([[2.5000, 2.5000],
+                [2.5000, 2.5000]])
+        >>> cr.zeros(3, dtype=cr.int64).fill_(cr.tensor(7))
+        tensor([7, 7, 7])
+    """
     if isinstance(value, Tensor):
         value = value.item()
     if grad_enabled() and self.requires_grad:
@@ -219,7 +370,29 @@ def fill_(self, value):
 
 @op(export=False, method=True)
 def copy_(self, src):
-    """Copy src's values (broadcast to self's shape) into self."""
+    """Copy src's values (broadcast to self's shape) into self.
+
+    ``src`` is cast to this tensor's dtype and moved to its device.  When either requires grad (and grad
+    mode is on) the copy is recorded: ``src`` receives the gradient (summed over the broadcast) and the
+    old value of this tensor a zero gradient.
+
+    Args:
+        src: a tensor (any dtype and device), array, number or nested list that broadcasts to this
+            tensor's shape.
+
+    Returns:
+        This tensor, same shape and dtype.
+
+    Raises:
+        ShapeError: ``src`` does not broadcast to this tensor's shape.
+        GradientError: on a leaf that requires grad outside ``chainrule.no_grad()``.
+
+    Example:
+        >>> x = cr.zeros(2, 3)
+        >>> x.copy_(cr.tensor([1, 2, 3]))
+        tensor([[1., 2., 3.],
+                [1., 2., 3.]])
+    """
     if not isinstance(src, Tensor):
         src = ew.as_tensor_like(src, self)
     if type(src.data) is not type(self.data):
@@ -239,17 +412,88 @@ def copy_(self, src):
     return self
 
 
+# (input, arguments, printed result) of each in-place method's example; a new one gets a generic example
+_INPLACE_EXAMPLES = {
+    "neg_": ("[1.0, -2.0, 0.5]", "", "tensor([-1.0000,  2.0000, -0.5000])"),
+    "abs_": ("[-1.5, 0.0, 2.0]", "", "tensor([1.5000, 0.0000, 2.0000])"),
+    "exp_": ("[0.0, 1.0]", "", "tensor([1.0000, 2.7183])"),
+    "log_": ("[1.0, 4.0]", "", "tensor([0.0000, 1.3863])"),
+    "sqrt_": ("[1.0, 4.0, 9.0]", "", "tensor([1., 2., 3.])"),
+    "tanh_": ("[0.0, 1.0]", "", "tensor([0.0000, 0.7616])"),
+    "sigmoid_": ("[0.0, 2.0]", "", "tensor([0.5000, 0.8808])"),
+    "relu_": ("[-1.0, 0.0, 2.0]", "", "tensor([0., 0., 2.])"),
+    "clamp_": ("[-2.0, 0.5, 3.0]", "-1.0, 1.0", "tensor([-1.0000,  0.5000,  1.0000])"),
+    "clip_": ("[-2.0, 0.5, 3.0]", "min=0.0", "tensor([0.0000, 0.5000, 3.0000])"),
+}
+
+
+def _inplace_doc(name, fn):
+    """The docstring of the in-place method ``name``, which writes ``fn(self, ...)`` back into the tensor."""
+    op_name = fn.__name__
+    if name in _INPLACE_EXAMPLES:
+        data, args, shown = _INPLACE_EXAMPLES[name]
+        example = f"""        >>> x = cr.tensor({data})
+        >>> x.{name}({args})
+        {shown}
+        >>> x
+        {shown}"""
+    else:
+        example = f"""        >>> x = cr.tensor([0.25, 1.0, 4.0])
+        >>> y = x.{op_name}()
+        >>> x.{name}() is x, bool((x == y).all())
+        (True, True)"""
+    return f"""In-place ``{op_name}``: write ``chainrule.{op_name}(self, *args)`` into this tensor; returns self.
+
+    When recording gradients the op is recorded out of place and its result written back, so the tensor
+    takes the new node as its history; the tensor's version counter is bumped.
+
+    Args:
+        *args: the arguments of ``chainrule.{op_name}`` after its input, if any.
+        **kwargs: the same arguments by name.
+
+    Returns:
+        This tensor, same shape and dtype.
+
+    Raises:
+        DTypeError: the result cannot be stored in this tensor's dtype (a float result in an int tensor).
+        GradientError: on a leaf that requires grad outside ``chainrule.no_grad()``, or (unlike PyTorch) on
+            a view of a tensor that is part of the graph.
+
+    Example:
+{example}
+    """
+
+
 def _inplace_unary(name, fn):
     def method(self, *args, **kwargs):
         return self._inplace(name, lambda s: fn(s, *args, **kwargs))
 
-    method.__name__ = name
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = _inplace_doc(name, fn)
     return method
 
 
 @op(export=False, method=True)
 def uniform_(self, a=0.0, b=1.0, generator=None):
-    """Fill with uniform samples from [a, b) (no history: an initialization)."""
+    """Fill with uniform samples from [a, b) (no history: an initialization).
+
+    The samples are drawn in float64 and cast to this tensor's dtype.  Not recorded: on a tensor that
+    requires grad, call it under ``chainrule.no_grad()`` (as ``nn.init`` does).
+
+    Args:
+        a: the lower bound, included (default 0.0).
+        b: the upper bound, excluded (default 1.0).
+        generator: a ``chainrule.Generator`` to draw from; None (the default) draws from the global one
+            that ``chainrule.manual_seed`` seeds.
+
+    Returns:
+        This tensor, same shape and dtype.
+
+    Example:
+        >>> x = cr.empty(1000).uniform_(2.0, 3.0)
+        >>> x.shape, bool(((x >= 2.0) & (x < 3.0)).all())
+        ((1000,), True)
+    """
     from ..random import numpy_rng  # noqa: PLC0415
 
     draw = numpy_rng(generator).uniform(a, b, self.data.shape)
@@ -258,6 +502,27 @@ def uniform_(self, a=0.0, b=1.0, generator=None):
 
 @op(export=False, method=True)
 def normal_(self, mean=0.0, std=1.0, generator=None):
+    """Fill with samples from the normal distribution N(mean, std**2) (no history: an initialization).
+
+    The samples are drawn in float64 and cast to this tensor's dtype.  Not recorded: on a tensor that
+    requires grad, call it under ``chainrule.no_grad()`` (as ``nn.init`` does).
+
+    Args:
+        mean: the mean (default 0.0).
+        std: the standard deviation (default 1.0).
+        generator: a ``chainrule.Generator`` to draw from; None (the default) draws from the global one
+            that ``chainrule.manual_seed`` seeds.
+
+    Returns:
+        This tensor, same shape and dtype.
+
+    Example:
+        >>> g = cr.Generator().manual_seed(1)
+        >>> a = cr.zeros(2, 3).normal_(0.0, 0.02, generator=g)
+        >>> b = cr.zeros(2, 3).normal_(0.0, 0.02, generator=g.manual_seed(1))
+        >>> a.shape, bool((a == b).all())
+        ((2, 3), True)
+    """
     from ..random import numpy_rng  # noqa: PLC0415
 
     draw = numpy_rng(generator).normal(mean, std, self.data.shape)
@@ -276,16 +541,71 @@ def _fill_from(self, array):
 
 @op(export=False, method=True)
 def masked_fill_(self, mask, value):
+    """Set the elements where ``mask`` is True to ``value``, in place; returns self.
+
+    When recording gradients the op is recorded out of place and its result written back, so the tensor
+    takes the new node as its history; refused (GradientError) on a leaf that requires grad outside
+    ``chainrule.no_grad()`` and, unlike PyTorch, on a view of a tensor that is part of the graph.
+
+    Args:
+        mask: a bool tensor that broadcasts to this tensor's shape.
+        value: the number written where ``mask`` is True.
+
+    Returns:
+        This tensor, same shape and dtype.
+
+    Example:
+        >>> x = cr.tensor([1.0, 2.0, 3.0])
+        >>> x.masked_fill_(cr.tensor([True, False, True]), 0.0)
+        tensor([0., 2., 0.])
+    """
     return self._inplace("masked_fill_", lambda s: ew.masked_fill(s, mask, value))
 
 
 @op(export=False, method=True)
 def index_add_(self, dim, idx, source, alpha=1):
+    """In-place ``index_add``: add ``alpha * source`` at the indices ``idx`` along ``dim``; returns self.
+
+    Repeated indices accumulate.  See ``chainrule.index_add`` for the shapes; recorded like the other
+    in-place ops.
+
+    Args:
+        dim: the dimension the indices point along.
+        idx: a 1-d integer tensor of ``k`` indices into ``self.shape[dim]``.
+        source: the values: this tensor's shape with ``k`` in dimension ``dim``.
+        alpha: a scalar multiplier for ``source`` (default 1).
+
+    Returns:
+        This tensor, same shape and dtype.
+
+    Example:
+        >>> x = cr.zeros(3)
+        >>> x.index_add_(0, cr.tensor([0, 0, 2]), cr.tensor([1.0, 2.0, 5.0]))
+        tensor([3., 0., 5.])
+    """
     return self._inplace("index_add_", lambda s, src: index.index_add(s, dim, idx, src, alpha), source)
 
 
 @op(export=False, method=True)
 def scatter_add_(self, dim, idx, src):
+    """In-place ``scatter_add``: add ``src[i][j]`` at ``self[idx[i][j]][j]`` (dim=0); returns self.
+
+    Repeated indices accumulate.  See ``chainrule.scatter_add`` for the shapes; recorded like the other
+    in-place ops.
+
+    Args:
+        dim: the dimension the indices point along.
+        idx: an integer tensor with this tensor's number of dimensions, no larger than ``src``.
+        src: the values to add, with this tensor's number of dimensions.
+
+    Returns:
+        This tensor, same shape and dtype.
+
+    Example:
+        >>> x = cr.zeros(3)
+        >>> x.scatter_add_(0, cr.tensor([2, 2, 0]), cr.tensor([1.0, 2.0, 4.0]))
+        tensor([4., 0., 3.])
+    """
     return self._inplace("scatter_add_", lambda s, o: index.scatter_add(s, dim, idx, o), src)
 
 
@@ -294,7 +614,34 @@ def scatter_add_(self, dim, idx, src):
 
 @op(export=False, method=True)
 def to(self, *args, **kwargs):
-    """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other_tensor)``."""
+    """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other_tensor)``.
+
+    Returns this tensor itself when nothing changes, else a converted copy that is recorded (gradients
+    flow back through the cast and the device move).  Differs from PyTorch: ``copy=True`` does not force a
+    copy, and ``non_blocking`` has no effect.
+
+    Args:
+        *args: in any order: a dtype (``chainrule.float64``, ``"float16"``, a NumPy dtype), a device
+            (``"cpu"``, ``"cuda"``, ``"cuda:1"``, a ``chainrule.device``), or a tensor whose dtype and
+            device are taken.
+        **kwargs: ``dtype=`` and ``device=`` as above; ``non_blocking`` and ``copy`` are accepted and
+            ignored.
+
+    Returns:
+        A tensor of this tensor's shape with the requested dtype and device.
+
+    Raises:
+        TypeError: an unexpected keyword argument.
+
+    Example:
+        >>> x = cr.tensor([1.5, 2.0])
+        >>> x.to(cr.float64)
+        tensor([1.5000, 2.0000], dtype=chainrule.float64)
+        >>> x.to("cpu") is x
+        True
+        >>> x.to(cr.tensor([0])).dtype
+        dtype('int64')
+    """
     dtype = kwargs.pop("dtype", None)
     device = kwargs.pop("device", None)
     kwargs.pop("non_blocking", None)
@@ -324,16 +671,56 @@ def _to_device(self, device):
 
 @op(export=False, method=True)
 def cpu(self):
+    """This tensor on the CPU: itself when it is already there, else a recorded copy.
+
+    Returns:
+        A tensor of this tensor's shape and dtype whose data is a NumPy array.
+
+    Example:
+        >>> x = cr.tensor([1.0, 2.0])
+        >>> x.cpu() is x, x.cpu().device
+        (True, device(type='cpu'))
+    """
     return to(self, "cpu")
 
 
 @op(export=False, method=True)
 def cuda(self, device=None):
+    """This tensor on a CUDA GPU (through CuPy): itself when it is already there, else a recorded copy.
+
+    Args:
+        device: the GPU's index (an int); None (the default) is ``"cuda"``, the current device.
+
+    Returns:
+        A tensor of this tensor's shape and dtype whose data is a CuPy array.
+
+    Raises:
+        ChainruleError: CuPy or a CUDA GPU is not available (``chainrule.cuda.is_available()`` is False).
+
+    Example:
+        >>> x = cr.tensor([1.0, 2.0])
+        >>> if cr.cuda.is_available():
+        ...     x = x.cuda()
+        >>> x.tolist()
+        [1.0, 2.0]
+    """
     return to(self, "cuda" if device is None else f"cuda:{device}")
 
 
 @op(export=False, method=True)
 def type_as(self, other):
+    """This tensor converted to ``other``'s dtype (itself when it already has it).
+
+    Args:
+        other: the tensor whose dtype is taken; its values and shape are not read.
+
+    Returns:
+        A tensor of this tensor's shape in ``other.dtype``.
+
+    Example:
+        >>> cr.tensor([1.5, 2.0]).type_as(cr.tensor([0]))
+        tensor([1, 2])
+    """
     return ew.to_dtype(self, other.dtype)
 
 
@@ -344,8 +731,39 @@ def _dtype_method(dtype):
     return method
 
 
+def _dtype_doc(name, dtype, shown):
+    return f"""This tensor converted to {dtype} (itself when it already is).
+
+    ``x.{name}()`` is ``x.to(chainrule.{dtype})``.  A float-to-float conversion is recorded (the gradient
+    is cast back); converting to an integer or bool dtype cuts the gradient.  Floats become integers by
+    truncation toward zero; nonzero becomes True.
+
+    Returns:
+        A tensor of this tensor's shape, dtype {dtype}.
+
+    Example:
+        >>> x = cr.tensor([1.5, -2.0, 0.0])
+        >>> x.{name}()
+        {shown}
+    """
+
+
 @op(export=False, method=True)
 def new_zeros(self, *size, dtype=None):
+    """A tensor of zeros with this tensor's dtype and device (unless ``dtype`` says otherwise).
+
+    Args:
+        size: the shape, as separate ints or one tuple.
+        dtype: the dtype; None (the default) is this tensor's dtype.
+
+    Returns:
+        A new leaf tensor of shape ``size`` on this tensor's device.
+
+    Example:
+        >>> x = cr.tensor([1, 2], dtype=cr.float64)
+        >>> x.new_zeros(2, 3).dtype, x.new_zeros((2, 3)).shape
+        (dtype('float64'), (2, 3))
+    """
     from ..creation import zeros  # noqa: PLC0415
 
     return zeros(*size, dtype=dtype or self.dtype, device=_device_arg(self))
@@ -353,6 +771,20 @@ def new_zeros(self, *size, dtype=None):
 
 @op(export=False, method=True)
 def new_ones(self, *size, dtype=None):
+    """A tensor of ones with this tensor's dtype and device (unless ``dtype`` says otherwise).
+
+    Args:
+        size: the shape, as separate ints or one tuple.
+        dtype: the dtype; None (the default) is this tensor's dtype.
+
+    Returns:
+        A new leaf tensor of shape ``size`` on this tensor's device.
+
+    Example:
+        >>> x = cr.tensor([1, 2])
+        >>> x.new_ones(3)
+        tensor([1, 1, 1])
+    """
     from ..creation import ones  # noqa: PLC0415
 
     return ones(*size, dtype=dtype or self.dtype, device=_device_arg(self))
@@ -360,6 +792,21 @@ def new_ones(self, *size, dtype=None):
 
 @op(export=False, method=True)
 def new_full(self, size, fill_value, dtype=None):
+    """A tensor filled with ``fill_value``, with this tensor's dtype and device (unless ``dtype`` says otherwise).
+
+    Args:
+        size: the shape, a tuple of ints.
+        fill_value: the value of every element.
+        dtype: the dtype; None (the default) is this tensor's dtype.
+
+    Returns:
+        A new leaf tensor of shape ``size`` on this tensor's device.
+
+    Example:
+        >>> cr.zeros(1).new_full((2, 2), 7.0)
+        tensor([[7., 7.],
+                [7., 7.]])
+    """
     from ..creation import full  # noqa: PLC0415
 
     return full(size, fill_value, dtype=dtype or self.dtype, device=_device_arg(self))
@@ -367,6 +814,19 @@ def new_full(self, size, fill_value, dtype=None):
 
 @op(export=False, method=True)
 def new_empty(self, *size, dtype=None):
+    """An uninitialized tensor (arbitrary values) with this tensor's dtype and device.
+
+    Args:
+        size: the shape, as separate ints or one tuple.
+        dtype: the dtype; None (the default) is this tensor's dtype.
+
+    Returns:
+        A new leaf tensor of shape ``size`` on this tensor's device.
+
+    Example:
+        >>> cr.zeros(1).new_empty(2, 3).shape
+        (2, 3)
+    """
     from ..creation import empty  # noqa: PLC0415
 
     return empty(*size, dtype=dtype or self.dtype, device=_device_arg(self))
@@ -374,6 +834,20 @@ def new_empty(self, *size, dtype=None):
 
 @op(export=False, method=True)
 def new_tensor(self, data, dtype=None):
+    """A new tensor of ``data`` (copied) with this tensor's dtype and device (unless ``dtype`` says otherwise).
+
+    Args:
+        data: a number, nested list, array or tensor.
+        dtype: the dtype; None (the default) is this tensor's dtype.
+
+    Returns:
+        A new leaf tensor of ``data``'s shape on this tensor's device.
+
+    Example:
+        >>> x = cr.tensor([0.0], dtype=cr.float64)
+        >>> x.new_tensor([1, 2])
+        tensor([1., 2.], dtype=chainrule.float64)
+    """
     from ..creation import tensor  # noqa: PLC0415
 
     return tensor(data, dtype=dtype or self.dtype, device=_device_arg(self))
@@ -386,6 +860,16 @@ def _device_arg(self):
 
 @op(export=False, method=True)
 def is_contiguous(self):
+    """True when the data is laid out in row-major (C-contiguous) order.
+
+    Returns:
+        A bool.
+
+    Example:
+        >>> x = cr.zeros(2, 3)
+        >>> x.is_contiguous(), x.t().is_contiguous(), x.t().contiguous().is_contiguous()
+        (True, False, True)
+    """
     return bool(self.data.flags.c_contiguous)
 
 
@@ -394,51 +878,158 @@ def is_contiguous(self):
 
 @op(export=False, methods=("max",))
 def _max_method(self, dim=None, keepdim=False):
+    """``x.max()``: the largest value; ``x.max(dim)``: (values, indices); ``x.max(other)``: maximum.
+
+    The method form of ``chainrule.max``, which describes the gradients.
+
+    Args:
+        dim: None (the default) for the maximum of all elements; an int for the maximum along that
+            dimension with its index; or a Tensor for the elementwise maximum.
+        keepdim: with an int ``dim``, keep it as size 1 (default False: drop it).
+
+    Returns:
+        A 0-d tensor, a named tuple ``(values, indices)`` or the elementwise maximum (see ``chainrule.max``).
+
+    Example:
+        >>> x = cr.tensor([[1.0, 5.0], [4.0, 2.0]])
+        >>> x.max()
+        tensor(5.)
+        >>> x.max(dim=1)
+        values_indices(values=tensor([5., 4.]), indices=tensor([1, 0]))
+    """
     return reduce.max(self, dim, keepdim)
 
 
 @op(export=False, methods=("min",))
 def _min_method(self, dim=None, keepdim=False):
+    """``x.min()``: the smallest value; ``x.min(dim)``: (values, indices); ``x.min(other)``: minimum.
+
+    The method form of ``chainrule.min``, which describes the gradients.
+
+    Args:
+        dim: None (the default) for the minimum of all elements; an int for the minimum along that
+            dimension with its index; or a Tensor for the elementwise minimum.
+        keepdim: with an int ``dim``, keep it as size 1 (default False: drop it).
+
+    Returns:
+        A 0-d tensor, a named tuple ``(values, indices)`` or the elementwise minimum (see ``chainrule.min``).
+
+    Example:
+        >>> x = cr.tensor([[1.0, 5.0], [4.0, 2.0]])
+        >>> x.min()
+        tensor(1.)
+        >>> x.min(dim=0, keepdim=True).values
+        tensor([[1., 2.]])
+    """
     return reduce.min(self, dim, keepdim)
 
 
 @op(export=False, methods=("view_as", "reshape_as"))
 def view_as(self, other):
-    """This tensor with ``other``'s shape (a view where possible)."""
+    """This tensor with ``other``'s shape (a view where possible).
+
+    Also ``reshape_as``.  ``x.view_as(other)`` is ``x.reshape(other.shape)``.
+
+    Args:
+        other: the tensor whose shape is taken; it must have as many elements as this one.
+
+    Returns:
+        A tensor of ``other.shape`` and this tensor's dtype.
+
+    Raises:
+        ShapeError: the numbers of elements differ.
+
+    Example:
+        >>> x = cr.arange(6)
+        >>> x.view_as(cr.zeros(2, 3)).shape, x.reshape_as(cr.zeros(3, 2)).shape
+        ((2, 3), (3, 2))
+    """
     return shape.reshape(self, other.data.shape)
 
 
 @op(export=False, method=True)
 def t(self):
-    """The transpose of a 2-d tensor (a 0-d or 1-d tensor is returned as it is)."""
+    """The transpose of a 2-d tensor (a 0-d or 1-d tensor is returned as it is).
+
+    Differs from PyTorch: a tensor of more than 2 dimensions is returned unchanged (PyTorch raises);
+    use ``transpose``, ``.mT`` or ``.T`` for those.
+
+    Returns:
+        A view of shape ``(m, n)`` for a tensor of shape ``(n, m)``.
+
+    Example:
+        >>> cr.tensor([[1, 2, 3], [4, 5, 6]]).t()
+        tensor([[1, 4],
+                [2, 5],
+                [3, 6]])
+    """
     return shape.transpose(self, 0, 1) if self.data.ndim == 2 else self
 
 
 @op(export=False, methods=("where",))
 def _where_method(self, condition, other):
-    """``where(condition, self, other)``."""
+    """``where(condition, self, other)``: this tensor's elements where ``condition`` is True, else ``other``'s.
+
+    The gradient goes to this tensor where ``condition`` is True and to ``other`` elsewhere.
+
+    Args:
+        condition: a bool tensor; the three broadcast together.
+        other: a tensor or number used where ``condition`` is False.
+
+    Returns:
+        A tensor of the broadcast shape of ``condition``, this tensor and ``other``.
+
+    Example:
+        >>> x = cr.tensor([1.0, -2.0, 3.0])
+        >>> x.where(x > 0, 0.0)
+        tensor([1., 0., 3.])
+    """
     return ew.where(condition, self, other)
 
 
-for _name, _dtype in (
-    ("float", backend.float32),
-    ("double", backend.float64),
-    ("half", backend.float16),
-    ("long", backend.int64),
-    ("int", backend.int32),
-    ("bool", backend.bool_),
+for _name, _dtype, _shown in (
+    ("float", backend.float32, "tensor([ 1.5000, -2.0000,  0.0000])"),
+    ("double", backend.float64, "tensor([ 1.5000, -2.0000,  0.0000], dtype=chainrule.float64)"),
+    ("half", backend.float16, "tensor([ 1.5000, -2.0000,  0.0000], dtype=chainrule.float16)"),
+    ("long", backend.int64, "tensor([ 1, -2,  0])"),
+    ("int", backend.int32, "tensor([ 1, -2,  0], dtype=chainrule.int32)"),
+    ("bool", backend.bool_, "tensor([ True,  True, False])"),
 ):
     _method = _dtype_method(_dtype)
     _method.__name__ = _method.__qualname__ = _name
-    _method.__doc__ = f"This tensor converted to {_dtype} (itself when it already is)."
+    _method.__doc__ = _dtype_doc(_name, backend.as_dtype(_dtype), _shown)
     op(export=False, method=True)(_method)
 
 
 def _transpose_all(self):
+    """The tensor with all its dimensions reversed (``x.permute(*reversed(range(x.ndim)))``), a view.
+
+    For a matrix this is its transpose.  PyTorch deprecates ``.T`` on tensors of other than 2
+    dimensions; here it reverses them, as NumPy's ``.T`` does.
+
+    Returns:
+        A view of shape ``x.shape[::-1]``.
+
+    Example:
+        >>> cr.tensor([[1, 2], [3, 4]]).T
+        tensor([[1, 3],
+                [2, 4]])
+        >>> cr.zeros(2, 3, 4).T.shape
+        (4, 3, 2)
+    """
     return shape.permute(self, *reversed(range(self.data.ndim)))
 
 
 def _transpose_last(self):
+    """A batch of matrices, each transposed: the last two dimensions swapped, a view.
+
+    Returns:
+        A view of shape ``(*, n, m)`` for a tensor of shape ``(*, m, n)`` (at least 2 dimensions).
+
+    Example:
+        >>> cr.zeros(5, 2, 3).mT.shape
+        (5, 3, 2)
+    """
     return shape.transpose(self, -2, -1)
 
 
