@@ -63,6 +63,21 @@ class AnomalyError(ChainruleError, FloatingPointError):
     Attributes: ``op`` (the primitive's name), ``phase`` (``"forward"`` or
     ``"backward"``), ``trace`` (the :class:`OpTrace` of the op, or None when
     the op was recorded before anomaly mode was on).
+
+    Args:
+        message: the error's text: the op, what it made and where it was created.
+        op: the primitive's name.
+        phase: ``"forward"`` or ``"backward"``.
+        trace: the op's ``OpTrace``, or None.
+
+    Example:
+        >>> x = cr.tensor([-1.0, 1.0], requires_grad=True)
+        >>> try:
+        ...     with cr.autograd.detect_anomaly():
+        ...         y = x.log()
+        ... except cr.autograd.AnomalyError as error:
+        ...     print(error.op, error.phase, error.trace.inputs)
+        log forward (((2,), dtype('float32')),)
     """
 
     def __init__(self, message, op=None, phase=None, trace=None):
@@ -114,7 +129,18 @@ class OpTrace:
 
 
 def is_anomaly_enabled() -> bool:
-    """True while anomaly detection is on."""
+    """True while anomaly detection is on.
+
+    Returns:
+        A bool, for the calling thread.
+
+    Example:
+        >>> cr.autograd.is_anomaly_enabled()
+        False
+        >>> with cr.autograd.detect_anomaly():
+        ...     cr.autograd.is_anomaly_enabled()
+        True
+    """
     return anomaly_state() is not None
 
 
@@ -122,7 +148,22 @@ class detect_anomaly:  # noqa: N801 - PyTorch's name
     """Turn anomaly detection on inside a ``with`` block, or around a function when used as a decorator.
 
     ``check_nan=False`` only records where ops were created (their traces)
-    without checking values, as PyTorch's flag of the same name does.
+    without checking values, as PyTorch's flag of the same name does. Inside,
+    the first op whose output (forward) or gradient (backward) holds a NaN or an
+    infinity it made raises ``AnomalyError`` naming the op and the user's line
+    that created it (see the module docstring for what counts).
+
+    Args:
+        check_nan: check values (the default); False only records the traces.
+
+    Example:
+        >>> x = cr.tensor([-1.0, 1.0], requires_grad=True)
+        >>> with cr.autograd.detect_anomaly():
+        ...     y = x.log()
+        Traceback (most recent call last):
+            ...
+        chainrule.autograd.anomaly.AnomalyError: forward of 'log' produced NaN (1 of 2 values) in its output ...
+        ...
     """
 
     _mode = True
@@ -160,7 +201,25 @@ class detect_anomaly:  # noqa: N801 - PyTorch's name
 
 
 class set_detect_anomaly(detect_anomaly):  # noqa: N801 - PyTorch's name
-    """``set_detect_anomaly(True)`` switches at once; as a context manager it restores the old state on exit."""
+    """``set_detect_anomaly(True)`` switches at once; as a context manager it restores the old state on exit.
+
+    Used as a decorator it switches only while the function runs.
+
+    Args:
+        mode: True to turn anomaly detection on, False to turn it off.
+        check_nan: check values (the default); False only records where ops were created.
+
+    Example:
+        >>> with cr.autograd.set_detect_anomaly(True):
+        ...     cr.autograd.is_anomaly_enabled()
+        True
+        >>> cr.autograd.is_anomaly_enabled()
+        False
+        >>> _ = cr.autograd.set_detect_anomaly(True)  # a plain call switches until switched back
+        >>> cr.autograd.is_anomaly_enabled()
+        True
+        >>> _ = cr.autograd.set_detect_anomaly(False)
+    """
 
     def __init__(self, mode: bool, check_nan: bool = True):
         super().__init__(check_nan)

@@ -29,7 +29,35 @@ from .mode import anomaly_state, set_grad_mode
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None) -> None:
     """Accumulate gradients of ``tensors`` into the ``.grad`` of the leaves (PyTorch's semantics).
 
+    ``cr.autograd.backward(loss)`` is ``loss.backward()``; several outputs are
+    differentiated in one walk of the graph, their gradients summed.
     ``inputs``, when given, limits accumulation to those tensors.
+
+    Args:
+        tensors: the output tensor, or a list of them, each requiring grad.
+        grad_tensors: the gradient with respect to each output (the vector of the vector-Jacobian product), one
+            tensor of the output's shape per output; None (or None for an output) is allowed only for an output
+            of one element and means 1.
+        retain_graph: keep the graph's saved tensors after the walk so that backward can run through it again;
+            None means the value of ``create_graph``.
+        create_graph: record the backward pass itself, so that the gradients are differentiable (second
+            derivatives); default False.
+        inputs: a tensor or a list of tensors; only their ``.grad`` is filled. None: every leaf that requires
+            grad.
+
+    Raises:
+        GradientError: an output does not require grad, or has more than one element and no gradient was given.
+        ShapeError: a gradient's shape differs from its output's.
+
+    Example:
+        >>> x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        >>> cr.autograd.backward((x * x).sum())
+        >>> x.grad
+        tensor([2., 4., 6.])
+        >>> a, b = cr.tensor([1.0, 2.0], requires_grad=True), cr.tensor([3.0, 4.0], requires_grad=True)
+        >>> cr.autograd.backward([a * b], grad_tensors=[cr.tensor([1.0, 1.0])], inputs=[a])
+        >>> a.grad, b.grad
+        (tensor([3., 4.]), None)
     """
     roots, grads = _roots(tensors, grad_tensors, "backward")
     if retain_graph is None:
@@ -51,6 +79,29 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     non-scalar outputs).  With ``create_graph=True`` the results are themselves
     differentiable.  An input the outputs do not depend on raises, unless
     ``allow_unused=True``, in which case its gradient is None.
+
+    Args:
+        outputs: a tensor or a sequence of tensors to differentiate.
+        inputs: a tensor or a sequence of tensors that require grad.
+        grad_outputs: one tensor of each output's shape (or None for a one-element output, meaning 1).
+        retain_graph: keep the graph's saved tensors for another backward through it; None means the value of
+            ``create_graph``.
+        create_graph: record the backward pass so that the gradients can be differentiated again; default False.
+        allow_unused: return None for an input the outputs do not depend on instead of raising; default False.
+
+    Returns:
+        A tuple with one gradient per input, each of its input's shape (or None, see ``allow_unused``).
+
+    Raises:
+        GradientError: an input does not require grad, or is unused and ``allow_unused`` is False.
+
+    Example:
+        >>> x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        >>> (g,) = cr.autograd.grad((x ** 3).sum(), x, create_graph=True)
+        >>> g.tolist()
+        [3.0, 12.0, 27.0]
+        >>> cr.autograd.grad(g.sum(), x)  # the second derivative, 6x
+        (tensor([ 6., 12., 18.]),)
     """
     single = isinstance(inputs, Tensor)
     inputs = [inputs] if single else list(inputs)

@@ -37,10 +37,32 @@ class FunctionCtx:
 
     It is a separate object from the graph node that records the call (which
     it reaches through a weak reference), so ``ctx.args = ...`` or
-    ``ctx.shape = ...`` can never disturb the engine.
+    ``ctx.shape = ...`` can never disturb the engine. ``Function.apply`` makes
+    one per call and passes it to ``forward`` and then to ``backward``.
+
+    Example:
+        >>> class Scale(cr.autograd.Function):
+        ...     @staticmethod
+        ...     def forward(ctx, x, factor):
+        ...         ctx.factor = factor  # any attribute
+        ...         return x * factor
+        ...     @staticmethod
+        ...     def backward(ctx, grad_output):
+        ...         print("needs_input_grad:", ctx.needs_input_grad)
+        ...         return grad_output * ctx.factor, None
+        >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+        >>> Scale.apply(x, 3.0).sum().backward()
+        needs_input_grad: (True, False)
+        >>> x.grad
+        tensor([3., 3.])
     """
 
     def save_for_backward(self, *tensors) -> None:
+        """Keep tensors (inputs or outputs of ``forward``, or None) for ``backward``, which reads ``saved_tensors``.
+
+        Saving through this method, rather than as attributes, lets backward check
+        that they were not modified in place in between.
+        """
         for t in tensors:
             if t is not None and not isinstance(t, Tensor):
                 raise TypeError(f"save_for_backward: expected Tensors or None, got {type(t).__name__}")
@@ -48,6 +70,7 @@ class FunctionCtx:
 
     @property
     def saved_tensors(self) -> tuple:
+        """The tensors given to ``save_for_backward``, as a tuple in the same order."""
         node = self._cr_node() if self._cr_node is not None else None
         if node is None:
             return tuple(self._cr_to_save)  # called inside forward, or without recording
@@ -70,9 +93,11 @@ class FunctionCtx:
 
     @property
     def needs_input_grad(self) -> tuple:
+        """One bool per ``forward`` argument: whether it is a tensor that requires grad (skip the others' gradients)."""
         return self._cr_needs
 
     def mark_non_differentiable(self, *tensors) -> None:
+        """Declare outputs of ``forward`` that carry no gradient (indices, masks): they are returned without history."""
         self._cr_non_diff = {id(t) for t in tensors}
 
     def set_materialize_grads(self, value: bool) -> None:
@@ -112,14 +137,39 @@ def _function_vjp(node, *grads):
 
 
 class Function:
-    """Base class for custom ops.  Define static ``forward(ctx, ...)`` and ``backward(ctx, *grads)``."""
+    """Base class for custom ops.  Define static ``forward(ctx, ...)`` and ``backward(ctx, *grads)``.
+
+    Call the op as ``MyFunction.apply(*args)``. ``forward`` runs without
+    recording; ``backward`` gets one gradient per output and returns one per
+    ``forward`` argument (None for non-tensors and inputs that need none). A
+    backward written with chainrule ops is itself differentiable, so
+    ``create_graph=True`` works through it (see ``once_differentiable`` for one
+    that is not). Gradients must have their input's dtype.
+
+    Example:
+        >>> class Cube(cr.autograd.Function):
+        ...     @staticmethod
+        ...     def forward(ctx, x):
+        ...         ctx.save_for_backward(x)
+        ...         return x * x * x
+        ...     @staticmethod
+        ...     def backward(ctx, grad_output):
+        ...         (x,) = ctx.saved_tensors
+        ...         return grad_output * 3 * x * x
+        >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+        >>> Cube.apply(x).sum().backward()
+        >>> x.grad
+        tensor([ 3., 12.])
+    """
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
+        """Compute the outputs from the arguments of ``apply`` (runs under ``no_grad``); return a Tensor or a tuple."""
         raise NotImplementedError("a Function subclass must define forward(ctx, ...)")
 
     @staticmethod
     def backward(ctx, *grad_outputs):
+        """Return one gradient per ``forward`` argument (None where there is none), given one per output."""
         raise NotImplementedError("a Function subclass must define backward(ctx, *grad_outputs)")
 
     @classmethod
@@ -133,6 +183,7 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
+        """Run the op: call ``forward`` and, if an argument requires grad, record a node whose vjp is ``backward``."""
         ctx = FunctionCtx()
         ctx._cr_cls = cls
         ctx._cr_node = None
@@ -198,7 +249,36 @@ class Function:
 
 
 def once_differentiable(backward):
-    """Mark a backward that is not itself differentiable: it runs without recording."""
+    """Mark a backward that is not itself differentiable: it runs without recording.
+
+    Use it as a decorator under ``@staticmethod`` on ``Function.backward``
+    when backward works on raw arrays or is otherwise not written with
+    differentiable chainrule ops. With ``create_graph=True`` the gradients it
+    returns then have no history (PyTorch raises when they are differentiated;
+    chainrule gives gradients that do not require grad).
+
+    Args:
+        backward: the ``backward(ctx, *grad_outputs)`` function to wrap.
+
+    Returns:
+        The wrapped function.
+
+    Example:
+        >>> class Square(cr.autograd.Function):
+        ...     @staticmethod
+        ...     def forward(ctx, x):
+        ...         ctx.save_for_backward(x)
+        ...         return x * x
+        ...     @staticmethod
+        ...     @cr.autograd.once_differentiable
+        ...     def backward(ctx, grad_output):
+        ...         (x,) = ctx.saved_tensors
+        ...         return grad_output * 2 * x
+        >>> x = cr.tensor([3.0], requires_grad=True)
+        >>> (g,) = cr.autograd.grad(Square.apply(x), x, create_graph=True)
+        >>> g, g.requires_grad
+        (tensor([6.]), False)
+    """
 
     @functools.wraps(backward)
     def wrapper(ctx, *grads):

@@ -18,7 +18,27 @@ from .engine import grad as autograd_grad
 
 
 class GradcheckError(ChainruleError, AssertionError):
-    """Analytical and numerical gradients disagree."""
+    """Analytical and numerical gradients disagree.
+
+    Raised by ``gradcheck`` and ``gradgradcheck`` (unless
+    ``raise_exception=False``); the message names the input, the first
+    mismatching Jacobian entry and both values. It is an ``AssertionError``, so a
+    test that calls gradcheck fails with it.
+
+    Example:
+        >>> class Wrong(cr.autograd.Function):
+        ...     @staticmethod
+        ...     def forward(ctx, x):
+        ...         return x * 2
+        ...     @staticmethod
+        ...     def backward(ctx, grad_output):
+        ...         return grad_output * 3
+        >>> x = cr.tensor([1.0], dtype=cr.float64, requires_grad=True)
+        >>> cr.autograd.gradcheck(Wrong.apply, (x,))
+        Traceback (most recent call last):
+            ...
+        chainrule.autograd.gradcheck.GradcheckError: gradcheck: Jacobian mismatch ... analytical 3, numerical 2 ...
+    """
 
 
 def _as_tuple(x):
@@ -76,7 +96,34 @@ def _analytical_jacobians(fn, inputs, diff_inputs):
 
 
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True) -> bool:
-    """True when backward's gradients match central differences for every input that requires grad."""
+    """True when backward's gradients match central differences for every input that requires grad.
+
+    Each Jacobian entry is compared: backward's (one vector-Jacobian product
+    per output element) against ``(f(x + eps e_i) - f(x - eps e_i)) / (2 eps)``;
+    they must agree within ``atol + rtol * |numerical|``. The cost is two calls
+    of ``fn`` per input element, so keep the inputs small.
+
+    Args:
+        fn: a function of the inputs returning a tensor or a tuple of tensors (non-float outputs are ignored).
+        inputs: a tensor or a tuple of arguments for ``fn``; the tensors that require grad, which must be
+            float64, are checked.
+        eps: the finite-difference step; default 1e-6.
+        atol: the absolute tolerance; default 1e-5.
+        rtol: the tolerance relative to the numerical value; default 1e-3.
+        raise_exception: raise ``GradcheckError`` on a mismatch (the default) rather than return False.
+
+    Returns:
+        True when every entry agrees; False on a mismatch with ``raise_exception=False``.
+
+    Raises:
+        GradcheckError: an entry differs and ``raise_exception`` is True.
+        ValueError: no input requires grad, or one that does is not float64.
+
+    Example:
+        >>> x = cr.tensor([0.5, 1.5], dtype=cr.float64, requires_grad=True)
+        >>> cr.autograd.gradcheck(lambda t: (t * t).sin(), (x,))
+        True
+    """
     inputs = _as_tuple(inputs)
     diff_inputs = [x for x in inputs if isinstance(x, Tensor) and x.requires_grad]
     if not diff_inputs:
@@ -104,7 +151,33 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True) 
 
 
 def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, seed=0) -> bool:
-    """Check second-order gradients: gradcheck of (inputs, v) -> vjp(fn, inputs, v) with create_graph."""
+    """Check second-order gradients: gradcheck of (inputs, v) -> vjp(fn, inputs, v) with create_graph.
+
+    The first-order gradient function, computed with ``create_graph=True``, is
+    itself checked by ``gradcheck`` with respect to the inputs and ``v``.
+
+    Args:
+        fn: a function of the inputs returning a tensor or a tuple of tensors.
+        inputs: a tensor or a tuple of arguments for ``fn``; those that require grad must be float64.
+        grad_outputs: the vectors ``v``, one per output that requires grad (float64, requiring grad); None draws
+            them from a standard normal with ``seed``.
+        eps: the finite-difference step; default 1e-6.
+        atol: the absolute tolerance; default 1e-5.
+        rtol: the tolerance relative to the numerical value; default 1e-3.
+        raise_exception: raise ``GradcheckError`` on a mismatch (the default) rather than return False.
+        seed: the seed of the NumPy generator that draws ``grad_outputs``; default 0.
+
+    Returns:
+        True when every entry agrees; False on a mismatch with ``raise_exception=False``.
+
+    Raises:
+        GradcheckError: an entry differs and ``raise_exception`` is True.
+
+    Example:
+        >>> x = cr.tensor([0.5, 1.5], dtype=cr.float64, requires_grad=True)
+        >>> cr.autograd.gradgradcheck(lambda t: (t * t).tanh(), (x,))
+        True
+    """
     inputs = _as_tuple(inputs)
     diff_positions = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     outs = _outputs(fn, inputs)

@@ -87,10 +87,23 @@ def primitive(name, **flags):
 class Node:
     """A recorded op: what backward needs to send gradients to the op's inputs.
 
+    A tensor made by a recorded op reaches its node as ``.grad_fn``; ``next``
+    holds one edge per input: ``(node, output_index)`` for a tensor made by an
+    op, the tensor itself for a leaf that requires grad, or None. Nodes are made
+    by the recording, never by hand.
+
     Attributes read by vjps (the ``ctx`` of the derivative table):
     ``saved`` (input tensors the primitive asked to keep), ``args`` (the op's
     non-tensor arguments), ``extra`` (arrays the forward chose to keep),
     ``output()`` (the result), ``needs_input_grad`` and ``create_graph``.
+
+    Example:
+        >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+        >>> y = (x * x).sum()
+        >>> y.grad_fn
+        <sum node #...>
+        >>> y.grad_fn.name, y.grad_fn.next[0][0].name, y.grad_fn.needs_input_grad
+        ('sum', 'mul', (True,))
     """
 
     __slots__ = (
@@ -129,10 +142,12 @@ class Node:
 
     @property
     def name(self) -> str:
+        """The name of the op's primitive (``"mul"``, ``"sum"``, ...)."""
         return self.prim.name
 
     @property
     def needs_input_grad(self) -> tuple:
+        """One bool per input: whether a gradient flows to it."""
         return tuple(e is not None for e in self.next)
 
     def output(self, index: int = 0):

@@ -57,7 +57,18 @@ def set_anomaly_state(state):
 
 
 def is_grad_enabled() -> bool:
-    """True when operations in this thread record history for backward."""
+    """True when operations in this thread record history for backward.
+
+    Returns:
+        A bool: False inside ``no_grad``/``inference_mode``/``set_grad_enabled(False)``, True otherwise.
+
+    Example:
+        >>> cr.is_grad_enabled()
+        True
+        >>> with cr.no_grad():
+        ...     cr.is_grad_enabled()
+        False
+    """
     return _GRAD.get()
 
 
@@ -89,26 +100,77 @@ class _GradMode:
 
 
 class no_grad(_GradMode):  # noqa: N801 - PyTorch's name
-    """Record nothing inside (in this thread): ops return tensors without history."""
+    """Record nothing inside (in this thread): ops return tensors without history.
+
+    A context manager, or a decorator (``@cr.no_grad()``) for a function that
+    should run without recording. Use it for evaluation and for updating
+    weights by hand; it is per thread, as in PyTorch.
+
+    Example:
+        >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+        >>> with cr.no_grad():
+        ...     y = x * 2
+        >>> y.requires_grad
+        False
+        >>> cr.no_grad()(lambda t: t * 2)(x).requires_grad
+        False
+    """
 
     _target = False
 
 
 class enable_grad(_GradMode):  # noqa: N801
-    """Record operations again, e.g. inside a ``no_grad`` block."""
+    """Record operations again, e.g. inside a ``no_grad`` block.
+
+    A context manager or a decorator; it switches only this thread.
+
+    Example:
+        >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+        >>> with cr.no_grad():
+        ...     with cr.enable_grad():
+        ...         y = x * 2
+        >>> y.requires_grad
+        True
+    """
 
     _target = True
 
 
 class inference_mode(_GradMode):  # noqa: N801
-    """The same as ``no_grad`` in chainrule (there are no separate inference tensors)."""
+    """The same as ``no_grad`` in chainrule (there are no separate inference tensors).
+
+    A context manager or a decorator.
+
+    Args:
+        mode: True (the default) stops recording; False records, as ``enable_grad`` does.
+
+    Example:
+        >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+        >>> with cr.inference_mode():
+        ...     (x * 2).requires_grad
+        False
+    """
 
     def __init__(self, mode: bool = True):
         self._target = not mode
 
 
 class set_grad_enabled(_GradMode):  # noqa: N801
-    """``set_grad_enabled(flag)`` as a plain call, a context manager or a decorator (this thread only)."""
+    """``set_grad_enabled(flag)`` as a plain call, a context manager or a decorator (this thread only).
+
+    Args:
+        mode: True to record operations, False not to. A plain call switches at once and stays switched; in a
+            ``with`` block or as a decorator the previous mode comes back at the end.
+
+    Example:
+        >>> with cr.set_grad_enabled(False):
+        ...     cr.is_grad_enabled()
+        False
+        >>> _ = cr.set_grad_enabled(False)  # a plain call
+        >>> cr.is_grad_enabled()
+        False
+        >>> _ = cr.set_grad_enabled(True)
+    """
 
     def __init__(self, mode: bool):
         self._target = bool(mode)
