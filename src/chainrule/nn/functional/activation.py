@@ -22,41 +22,166 @@ __all__ = ["elu", "gelu", "leaky_relu", "log_softmax", "relu", "sigmoid", "silu"
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002 - PyTorch's names
-    """max(x, 0), elementwise; the gradient at 0 is 0.  Any shape."""
+    """Rectified linear unit, ``max(x, 0)``, elementwise.
+
+    The gradient at 0 is 0: it passes only where the output is positive, as in
+    PyTorch (see the subgradients guide).
+
+    Args:
+        input: the input, any shape ``(*)``.
+        inplace: accepted for PyTorch compatibility; a new tensor is returned and
+            ``input`` is left unchanged (PyTorch overwrites it).
+
+    Returns:
+        A tensor of ``input``'s shape and dtype.
+
+    Examples:
+        >>> F.relu(cr.tensor([-1.0, 0.0, 2.0]))
+        tensor([0., 0., 2.])
+    """
     return _ew.relu(input)
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:  # noqa: A002
-    """x where x > 0, else negative_slope * x.  Any shape."""
+    """Leaky ReLU: ``x`` where ``x > 0``, else ``negative_slope * x``, elementwise.
+
+    At 0 the gradient is ``negative_slope`` (0 counts as negative, as in PyTorch).
+
+    Args:
+        input: the input, any shape ``(*)``.
+        negative_slope: the slope for negative inputs (default 0.01).
+        inplace: accepted for PyTorch compatibility; a new tensor is returned and
+            ``input`` is left unchanged.
+
+    Returns:
+        A tensor of ``input``'s shape and dtype.
+
+    Examples:
+        >>> F.leaky_relu(cr.tensor([-2.0, 0.0, 3.0]), negative_slope=0.1)
+        tensor([-0.2000,  0.0000,  3.0000])
+    """
     return _ew.leaky_relu(input, negative_slope)
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
-    """x where x > 0, else alpha * (exp(x) - 1).  Any shape."""
+    """Exponential linear unit: ``x`` where ``x > 0``, else ``alpha * (exp(x) - 1)`` (Clevert et al., 2015).
+
+    At 0 the gradient is ``alpha`` (0 counts as negative, as in PyTorch).
+
+    Args:
+        input: the input, any shape ``(*)``.
+        alpha: the value the output tends to for large negative inputs is
+            ``-alpha`` (default 1.0).
+        inplace: accepted for PyTorch compatibility; a new tensor is returned and
+            ``input`` is left unchanged.
+
+    Returns:
+        A tensor of ``input``'s shape and dtype.
+
+    Examples:
+        >>> F.elu(cr.tensor([-2.0, 0.0, 3.0]))
+        tensor([-0.8647,  0.0000,  3.0000])
+    """
     return _ew.elu(input, alpha)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002
-    """x * Phi(x) (``approximate='none'``, exact with erf) or its tanh approximation (``'tanh'``)."""
+    """Gaussian error linear unit, ``x * Phi(x)`` with ``Phi`` the standard normal CDF (Hendrycks & Gimpel, 2016).
+
+    ``approximate='none'`` computes ``Phi`` exactly with ``erf``;
+    ``approximate='tanh'`` uses
+    ``0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x**3)))``, as BERT and
+    GPT-2 did.  Smooth everywhere.
+
+    Args:
+        input: the input, any shape ``(*)``.
+        approximate: ``'none'`` (default, exact) or ``'tanh'``; anything else
+            raises ValueError.
+
+    Returns:
+        A tensor of ``input``'s shape and dtype.
+
+    Examples:
+        >>> F.gelu(cr.tensor([-2.0, 0.0, 3.0]))
+        tensor([-0.0455,  0.0000,  2.9960])
+        >>> F.gelu(cr.tensor([-2.0, 0.0, 3.0]), approximate="tanh")
+        tensor([-0.0454,  0.0000,  2.9964])
+    """
     return _ew.gelu(input, approximate)
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
-    """x * sigmoid(x).  Any shape."""
+    """Sigmoid linear unit (swish), ``x * sigmoid(x)``, elementwise.
+
+    Args:
+        input: the input, any shape ``(*)``.
+        inplace: accepted for PyTorch compatibility; a new tensor is returned and
+            ``input`` is left unchanged.
+
+    Returns:
+        A tensor of ``input``'s shape and dtype.
+
+    Examples:
+        >>> F.silu(cr.tensor([-2.0, 0.0, 3.0]))
+        tensor([-0.2384,  0.0000,  2.8577])
+    """
     return _ew.silu(input)
 
 
 def sigmoid(input: Tensor) -> Tensor:  # noqa: A002
-    """1 / (1 + exp(-x)), computed stably.  Any shape."""
+    """Logistic sigmoid, ``1 / (1 + exp(-x))``, elementwise, computed without overflow for large ``|x|``.
+
+    Args:
+        input: the input, any shape ``(*)``.
+
+    Returns:
+        A tensor of ``input``'s shape and dtype, with values in [0, 1].
+
+    Examples:
+        >>> F.sigmoid(cr.tensor([-2.0, 0.0, 3.0]))
+        tensor([0.1192, 0.5000, 0.9526])
+    """
     return _ew.sigmoid(input)
 
 
 def tanh(input: Tensor) -> Tensor:  # noqa: A002
+    """Hyperbolic tangent, elementwise.
+
+    Args:
+        input: the input, any shape ``(*)``.
+
+    Returns:
+        A tensor of ``input``'s shape and dtype, with values in [-1, 1].
+
+    Examples:
+        >>> F.tanh(cr.tensor([-2.0, 0.0, 3.0]))
+        tensor([-0.9640,  0.0000,  0.9951])
+    """
     return _ew.tanh(input)
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:  # noqa: A002
-    """log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold.  Any shape."""
+    """Softplus, ``log(1 + exp(beta * x)) / beta``, elementwise; ``x`` itself where ``beta * x > threshold``.
+
+    The switch to ``x`` above the threshold (where the two differ by less than
+    float32's resolution) keeps ``exp`` from overflowing; there the gradient
+    is 1, as in PyTorch.
+
+    Args:
+        input: the input, any shape ``(*)``.
+        beta: the sharpness; larger values approach ``relu`` (default 1.0).
+        threshold: above this value of ``beta * x`` the result is ``x``
+            (default 20.0).
+
+    Returns:
+        A tensor of ``input``'s shape and dtype.
+
+    Examples:
+        >>> F.softplus(cr.tensor([-2.0, 0.0, 3.0]))
+        tensor([0.1269, 0.6931, 3.0486])
+        >>> F.softplus(cr.tensor([0.0, 30.0]), beta=2.0)
+        tensor([ 0.3466, 30.0000])
+    """
     return _ew.softplus(input, beta, threshold)
 
 
@@ -71,14 +196,57 @@ def _implicit_dim(name: str, ndim: int, stacklevel: int) -> int:
 
 
 def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:  # noqa: A002
-    """exp(x) / sum(exp(x)) along ``dim`` (stable); ``dtype`` converts the input first."""
+    """Softmax along ``dim``: ``exp(x) / sum(exp(x))``, computed stably (the maximum is subtracted first).
+
+    Args:
+        input: the input, any shape ``(*)``.
+        dim: the dimension that sums to 1.  ``None`` picks PyTorch's legacy
+            default (0 for 0-, 1- and 3-d input, else 1) with a deprecation
+            warning; pass it explicitly.
+        _stacklevel: where the ``dim=None`` warning points (PyTorch's private
+            argument; leave it).
+        dtype (dtype | None): if given, ``input`` is converted to this dtype first (e.g.
+            ``cr.float64`` for more precision); the result has this dtype.
+
+    Returns:
+        A tensor of ``input``'s shape (and dtype, unless ``dtype`` is given)
+        whose slices along ``dim`` are non-negative and sum to 1.
+
+    Examples:
+        >>> F.softmax(cr.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]]), dim=1)
+        tensor([[0.0900, 0.2447, 0.6652],
+                [0.3333, 0.3333, 0.3333]])
+    """
     if dim is None:
         dim = _implicit_dim("softmax", input.data.ndim, _stacklevel)
     return _nn.softmax(input, dim, dtype=dtype)
 
 
 def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:  # noqa: A002
-    """x - logsumexp(x) along ``dim`` (stable); ``dtype`` converts the input first."""
+    """Log-softmax along ``dim``: ``x - logsumexp(x)``, computed stably.
+
+    More accurate than ``softmax(x).log()`` where probabilities are tiny;
+    [`nll_loss`][chainrule.nn.functional.nll_loss] of it is
+    [`cross_entropy`][chainrule.nn.functional.cross_entropy].
+
+    Args:
+        input: the input, any shape ``(*)``.
+        dim: the dimension to normalize over.  ``None`` picks PyTorch's legacy
+            default (0 for 0-, 1- and 3-d input, else 1) with a deprecation
+            warning; pass it explicitly.
+        _stacklevel: where the ``dim=None`` warning points (PyTorch's private
+            argument; leave it).
+        dtype (dtype | None): if given, ``input`` is converted to this dtype first; the result
+            has this dtype.
+
+    Returns:
+        A tensor of ``input``'s shape (and dtype, unless ``dtype`` is given)
+        whose exponentials sum to 1 along ``dim``.
+
+    Examples:
+        >>> F.log_softmax(cr.tensor([1.0, 2.0, 3.0]), dim=0)
+        tensor([-2.4076, -1.4076, -0.4076])
+    """
     if dim is None:
         dim = _implicit_dim("log_softmax", input.data.ndim, _stacklevel)
     return _nn.log_softmax(input, dim, dtype=dtype)

@@ -49,7 +49,33 @@ def _apply_mask(x: Tensor, p: float, mask_shape) -> Tensor:
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
-    """Zero each element with probability ``p`` and scale the rest by 1 / (1 - p).  Any shape."""
+    """Zero each element with probability ``p`` and scale the rest by ``1 / (1 - p)`` (Srivastava et al., 2014).
+
+    The expected value of every element is unchanged.  Returns ``input``
+    itself when ``training`` is False or ``p`` is 0.
+
+    Args:
+        input: the input, any shape ``(*)``, floating point.
+        p: the probability of zeroing an element, in [0, 1] (default 0.5);
+            ``p=1`` zeroes everything.
+        training: apply dropout only when True (default True: pass
+            ``self.training`` from a module).
+        inplace: accepted for PyTorch compatibility; a new tensor is returned
+            and ``input`` is left unchanged.
+
+    Returns:
+        A tensor of ``input``'s shape and dtype.
+
+    Raises:
+        ValueError: if ``p`` is outside [0, 1].
+
+    Examples:
+        >>> y = F.dropout(cr.ones(1000), p=0.5)
+        >>> sorted(set(y.tolist()))
+        [0.0, 2.0]
+        >>> F.dropout(cr.ones(3), p=0.5, training=False)
+        tensor([1., 1., 1.])
+    """
     p = _check_p(p)
     if not training or p == 0.0:
         return input
@@ -62,7 +88,32 @@ def _feature_dropout(x: Tensor, p: float) -> Tensor:
 
 
 def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
-    """Zero whole channels: input (N, C, L) or (C, L); the mask is drawn per (sample, channel)."""
+    """Zero whole channels of a sequence with probability ``p``, scaling the rest by ``1 / (1 - p)``.
+
+    One mask value is drawn per (sample, channel) and applied along the whole
+    length L (Tompson et al., 2015), which suits inputs whose neighbouring
+    positions are correlated.
+
+    Args:
+        input: the input, shape ``(N, C, L)`` or ``(C, L)``.
+        p: the probability of zeroing a channel, in [0, 1] (default 0.5).
+        training: apply dropout only when True (default True).
+        inplace: accepted for PyTorch compatibility; a new tensor is returned
+            and ``input`` is left unchanged.
+
+    Returns:
+        A tensor of ``input``'s shape and dtype.
+
+    Raises:
+        ShapeError: if ``input`` is not 2-D or 3-D.
+
+    Examples:
+        >>> y = F.dropout1d(cr.ones(2, 16, 5), p=0.5)
+        >>> y.shape
+        (2, 16, 5)
+        >>> bool((y.amax(dim=2) == y.amin(dim=2)).all())  # each channel is kept or dropped as a whole
+        True
+    """
     p = _check_p(p)
     ndim = input.data.ndim
     if ndim not in (2, 3):
@@ -75,10 +126,32 @@ def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
 
 
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
-    """Zero whole channels of (N, C, H, W) input; the mask is drawn per (sample, channel).
+    """Zero whole channels of an image with probability ``p``, scaling the rest by ``1 / (1 - p)``.
 
-    As in PyTorch, a 3-D input is read as (N, C, L) (1-d channel dropout) with a
-    warning, and other ranks are accepted with a deprecation warning.
+    One mask value is drawn per (sample, channel) and applied to the whole
+    (H, W) plane (Tompson et al., 2015).  As in PyTorch, a 3-D input is read as
+    ``(N, C, L)`` (1-d channel dropout) with a warning, and other ranks are
+    accepted with a deprecation warning.
+
+    Args:
+        input: the input, shape ``(N, C, H, W)``.
+        p: the probability of zeroing a channel, in [0, 1] (default 0.5).
+        training: apply dropout only when True (default True).
+        inplace: accepted for PyTorch compatibility; a new tensor is returned
+            and ``input`` is left unchanged.
+
+    Returns:
+        A tensor of ``input``'s shape and dtype.
+
+    Raises:
+        ShapeError: if ``input`` has fewer than 2 dimensions.
+
+    Examples:
+        >>> y = F.dropout2d(cr.ones(2, 8, 4, 4), p=0.5)
+        >>> y.shape
+        (2, 8, 4, 4)
+        >>> bool((y.amax(dim=(2, 3)) == y.amin(dim=(2, 3))).all())  # each channel is kept or dropped as a whole
+        True
     """
     p = _check_p(p)
     ndim = input.data.ndim
@@ -102,7 +175,32 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
 
 
 def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
-    """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) input."""
+    """Zero whole channels of a volume with probability ``p``, scaling the rest by ``1 / (1 - p)``.
+
+    One mask value is drawn per (sample, channel) and applied to the whole
+    (D, H, W) volume.  Other ranks than 4 and 5 are accepted with a deprecation
+    warning, as in PyTorch.
+
+    Args:
+        input: the input, shape ``(N, C, D, H, W)`` or ``(C, D, H, W)``.
+        p: the probability of zeroing a channel, in [0, 1] (default 0.5).
+        training: apply dropout only when True (default True).
+        inplace: accepted for PyTorch compatibility; a new tensor is returned
+            and ``input`` is left unchanged.
+
+    Returns:
+        A tensor of ``input``'s shape and dtype.
+
+    Raises:
+        ShapeError: if ``input`` has fewer than 2 dimensions.
+
+    Examples:
+        >>> y = F.dropout3d(cr.ones(2, 8, 2, 3, 3), p=0.5)
+        >>> y.shape
+        (2, 8, 2, 3, 3)
+        >>> bool((y.amax(dim=(2, 3, 4)) == y.amin(dim=(2, 3, 4))).all())  # whole channels
+        True
+    """
     p = _check_p(p)
     ndim = input.data.ndim
     if ndim not in (4, 5):

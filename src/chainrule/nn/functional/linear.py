@@ -12,11 +12,31 @@ __all__ = ["linear"]
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:  # noqa: A002 - PyTorch's name
-    """``input @ weight.T + bias``.
+    """Affine map ``input @ weight.T + bias``, the function behind ``nn.Linear``.
 
-    Shapes: input (*, in_features), weight (out_features, in_features),
-    bias (out_features,) or None; the result is (*, out_features).  One fused
-    op (forward and a hand-written backward), differentiable twice.
+    One fused op (forward and a hand-written backward), differentiable twice.
+    Under ``cr.amp.autocast`` the three tensors are cast to the autocast dtype
+    first.  Unlike PyTorch, mixed dtypes raise instead of being promoted.
+
+    Args:
+        input: the input, shape ``(*, in_features)``.
+        weight: the weight, shape ``(out_features, in_features)``.
+        bias: the bias, shape ``(out_features,)``, or None (no bias).
+
+    Returns:
+        A tensor of shape ``(*, out_features)``, in ``weight``'s dtype.
+
+    Raises:
+        ShapeError: if the shapes do not fit together.
+        DTypeError: if input, weight and bias have different dtypes.
+
+    Examples:
+        >>> x = cr.tensor([[1.0, 2.0]])
+        >>> weight = cr.tensor([[1.0, 0.0], [1.0, -1.0], [0.5, 0.5]])
+        >>> F.linear(x, weight, cr.tensor([0.0, 1.0, 0.0]))
+        tensor([[1.0000, 0.0000, 1.5000]])
+        >>> F.linear(cr.ones(4, 5, 2), weight).shape
+        (4, 5, 3)
     """
     if autocast_state() is not None:
         input, weight, bias = cast_for_gemm(input, weight, bias)

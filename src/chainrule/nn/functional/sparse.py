@@ -39,15 +39,13 @@ def embedding(
     scale_grad_by_freq: bool = False,
     sparse: bool = False,
 ) -> Tensor:
-    """Rows of ``weight`` picked by integer ``input``.
+    """Rows of ``weight`` picked by the integer ``input``: a lookup table, the function behind ``nn.Embedding``.
 
-    Shapes: input (*) of int64/int32, weight (num_embeddings, embedding_dim);
-    the result is (*, embedding_dim).  The gradient of ``weight`` adds up the
-    gradients of every lookup of a row (dense, shape of weight); the row
-    ``padding_idx`` gets no gradient.  ``scale_grad_by_freq`` divides each
-    row's gradient by how often it occurs in ``input``.  ``max_norm``
-    rescales, in place and without history, the looked-up rows whose
-    ``norm_type``-norm exceeds it (as PyTorch does).
+    The gradient of ``weight`` adds up the gradients of every lookup of a row
+    (dense, ``weight``'s shape); the row ``padding_idx`` gets no gradient.
+    ``scale_grad_by_freq`` divides each row's gradient by how often it occurs
+    in ``input``.  ``max_norm`` rescales, in place and without history, the
+    looked-up rows whose ``norm_type``-norm exceeds it (as PyTorch does).
 
     ``sparse=True`` makes the gradient of a leaf ``weight`` a row-sparse
     ``RowSparseGrad`` (one row per lookup; see ``ops/sparse.py``) that
@@ -56,6 +54,38 @@ def embedding(
     Differs from PyTorch: the sparse gradient is a ``RowSparseGrad``, not a
     sparse-layout Tensor; with ``create_graph=True`` or a non-leaf weight it
     is dense.
+
+    Args:
+        input (Tensor): the indices, any shape ``(*)``, int64 or int32 (a NumPy
+            array or a nested list also works), each in ``[0, num_embeddings)``.
+        weight: the table, shape ``(num_embeddings, embedding_dim)``.
+        padding_idx: a row (negative counts from the end) that receives no
+            gradient; None (default) for none.
+        max_norm: if given, looked-up rows with a larger norm are scaled down to
+            this norm in ``weight`` itself before the lookup.
+        norm_type: the p of the p-norm for ``max_norm`` (default 2).
+        scale_grad_by_freq: divide each row's gradient by the number of times the
+            row occurs in ``input`` (default False).
+        sparse: give a leaf ``weight`` a row-sparse gradient (default False).
+
+    Returns:
+        A tensor of shape ``(*, embedding_dim)`` in ``weight``'s dtype.
+
+    Raises:
+        IndexingError: if an index or ``padding_idx`` is out of range.
+        DTypeError: if ``input`` is not an integer tensor.
+
+    Examples:
+        >>> weight = cr.tensor([[0.0, 0.0], [1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+        >>> F.embedding(cr.tensor([2, 1, 1]), weight).detach()
+        tensor([[3., 4.],
+                [1., 2.],
+                [1., 2.]])
+        >>> F.embedding(cr.tensor([2, 1, 1]), weight).sum().backward()
+        >>> weight.grad  # row 1 was looked up twice
+        tensor([[0., 0.],
+                [2., 2.],
+                [1., 1.]])
     """
     if not isinstance(weight, Tensor):
         raise TypeError(f"embedding: weight must be a Tensor, got {type(weight).__name__}")
@@ -92,9 +122,30 @@ def _renorm_rows(weight: Tensor, idx, max_norm: float, norm_type: float) -> None
 
 
 def one_hot(tensor, num_classes: int = -1) -> Tensor:
-    """int64 one-hot encoding: input (*) of class indices -> (*, num_classes).
+    """One-hot encoding of class indices: ``(*)`` -> ``(*, num_classes)``, int64.
 
-    ``num_classes=-1`` uses the largest index + 1, as in PyTorch.
+    Not differentiable (the result is an integer tensor); convert it with
+    ``.float()`` to use it as a target or a weight.
+
+    Args:
+        tensor (Tensor): the class indices, any shape ``(*)``, int64 or int32 (a
+            NumPy array or a nested list also works).
+        num_classes: the length of the last dimension; -1 (default) uses the
+            largest index + 1, as in PyTorch.
+
+    Returns:
+        An int64 tensor of shape ``(*, num_classes)`` with one 1 per row.
+
+    Raises:
+        IndexingError: if an index is negative or not below ``num_classes``.
+
+    Examples:
+        >>> F.one_hot(cr.tensor([0, 2, 1]))
+        tensor([[1, 0, 0],
+                [0, 0, 1],
+                [0, 1, 0]])
+        >>> F.one_hot(cr.tensor([[0], [3]]), num_classes=5).shape
+        (2, 1, 5)
     """
     xp = array_module(tensor.data) if isinstance(tensor, Tensor) else np
     idx = _index_array(tensor, "one_hot", xp)
