@@ -141,31 +141,127 @@ def transposed_convolution(x, weight, bias, stride, padding, output_padding, gro
 
 def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,  # noqa: A002
            groups: int = 1) -> Tensor:
-    """1-d convolution (cross-correlation): input (N, C_in, L), weight (C_out, C_in/groups, k) -> (N, C_out, L_out).
+    """1-d convolution (a cross-correlation, as in PyTorch) over the last dimension.
 
-    ``padding`` is an int, a 1-tuple, ``'valid'`` (no padding) or ``'same'``
-    (output length = input length; stride must be 1).
+    With ``groups=1``,
+    ``out[n, o, l] = bias[o] + sum over c, k of weight[o, c, k] * x[n, c, l * stride + k * dilation]``
+    with x zero-padded; the output length is
+    ``L_out = (L + 2 * padding - dilation * (k - 1) - 1) // stride + 1``.
+    Unlike PyTorch, the input must be batched (add the batch with
+    ``x.unsqueeze(0)``), and the result is an ``(N, C_out, ...)`` view of
+    channels-last memory: PyTorch's values and shape, other strides.
+
+    Args:
+        input: the input, shape ``(N, C_in, L)``.
+        weight: the filters, shape ``(C_out, C_in / groups, k)``.
+        bias: shape ``(C_out,)``, or None (default) for no bias.
+        stride (int | tuple[int]): the step between windows (default 1).
+        padding (int | tuple[int] | str): zeros added at both ends (default 0);
+            ``'valid'`` is 0 and ``'same'`` pads so that ``L_out == L`` (stride 1
+            only; an odd total puts the extra zero at the end, as PyTorch).
+        dilation (int | tuple[int]): the spacing between kernel taps (default 1).
+        groups: split the channels into this many independent groups; C_in and
+            C_out must be divisible by it (default 1).
+
+    Returns:
+        A tensor of shape ``(N, C_out, L_out)`` in ``input``'s dtype.
+
+    Raises:
+        ShapeError: if the input is not ``(N, C_in, L)`` for this weight, or the
+            bias does not have C_out elements.
+
+    Examples:
+        >>> x = cr.tensor([[[1.0, 2.0, 3.0, 4.0]]])
+        >>> F.conv1d(x, cr.tensor([[[1.0, 0.0, -1.0]]]))
+        tensor([[[-2., -2.]]])
+        >>> F.conv1d(x, cr.tensor([[[1.0, 0.0, -1.0]]]), padding="same")
+        tensor([[[-2., -2., -2.,  3.]]])
+        >>> F.conv1d(cr.randn(8, 3, 20), cr.randn(16, 3, 5), stride=2).shape
+        (8, 16, 8)
     """
     return convolution(input, weight, bias, stride, padding, dilation, groups, 1, "conv1d")
 
 
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,  # noqa: A002
            groups: int = 1) -> Tensor:
-    """2-d convolution (cross-correlation): input (N, C_in, H, W), weight (C_out, C_in/groups, kH, kW).
+    """2-d convolution (cross-correlation) over the last two dimensions.
 
-    Returns (N, C_out, H_out, W_out) with
-    ``H_out = (H + 2*padding - dilation*(kH-1) - 1) // stride + 1``.  ``padding``
-    is an int, a pair, ``'valid'`` or ``'same'`` (stride 1 only; an odd total
-    padding puts the extra zero at the bottom/right, as PyTorch does).
+    With ``groups=1``,
+    ``out[n, o, i, j] = bias[o] + sum over c, p, q of weight[o, c, p, q] * x[n, c, i * sH + p * dH, j * sW + q * dW]``
+    with x zero-padded, (sH, sW) the stride and (dH, dW) the dilation;
+    ``H_out = (H + 2 * padding - dilation * (kH - 1) - 1) // stride + 1`` and
+    likewise ``W_out``.  Unlike PyTorch, the input must be batched (add the
+    batch with ``x.unsqueeze(0)``), and the result is an ``(N, C_out, ...)``
+    view of channels-last memory: PyTorch's values and shape, other strides.
+
+    Args:
+        input: the input, shape ``(N, C_in, H, W)``.
+        weight: the filters, shape ``(C_out, C_in / groups, kH, kW)``.
+        bias: shape ``(C_out,)``, or None (default) for no bias.
+        stride (int | tuple[int, int]): the step between windows (default 1).
+        padding (int | tuple[int, int] | str): zeros added on each side (default
+            0); ``'valid'`` is 0 and ``'same'`` keeps H and W (stride 1 only; an
+            odd total padding puts the extra zero at the bottom/right, as
+            PyTorch does).
+        dilation (int | tuple[int, int]): the spacing between kernel taps
+            (default 1).
+        groups: split the channels into this many independent groups; C_in and
+            C_out must be divisible by it (default 1; ``groups=C_in`` is a
+            depthwise convolution).
+
+    Returns:
+        A tensor of shape ``(N, C_out, H_out, W_out)`` in ``input``'s dtype.
+
+    Raises:
+        ShapeError: if the input is not ``(N, C_in, H, W)`` for this weight
+            (e.g. unbatched), or the bias does not have C_out elements.
+
+    Examples:
+        >>> x = cr.arange(16.0).reshape(1, 1, 4, 4)
+        >>> F.conv2d(x, cr.ones(1, 1, 2, 2))  # sums of 2x2 windows
+        tensor([[[[10., 14., 18.],
+                  [26., 30., 34.],
+                  [42., 46., 50.]]]])
+        >>> F.conv2d(cr.randn(2, 3, 32, 32), cr.randn(8, 3, 3, 3), padding=1).shape
+        (2, 8, 32, 32)
     """
     return convolution(input, weight, bias, stride, padding, dilation, groups, 2, "conv2d")
 
 
 def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,  # noqa: A002
                      output_padding=0, groups: int = 1, dilation=1) -> Tensor:
-    """1-d transposed convolution: input (N, C_in, L), weight (C_in, C_out/groups, k) -> (N, C_out, L_out).
+    """1-d transposed convolution: the gradient of ``conv1d`` with respect to its input, used to upsample.
 
-    ``L_out = (L - 1)*stride - 2*padding + dilation*(k-1) + output_padding + 1``.
+    Each input position adds ``x[n, c, l] * weight[c, :, :]`` into the output
+    starting at ``l * stride - padding``;
+    ``L_out = (L - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1``.
+    Unlike PyTorch, the input must be batched.
+
+    Args:
+        input: the input, shape ``(N, C_in, L)``.
+        weight: the filters, shape ``(C_in, C_out / groups, k)`` (note: C_in first).
+        bias: shape ``(C_out,)``, or None (default) for no bias.
+        stride (int | tuple[int]): the upsampling factor (default 1).
+        padding (int | tuple[int]): removes this many elements from each end of
+            the full output (default 0).
+        output_padding (int | tuple[int]): extra length added at the end of the
+            output, smaller than stride or dilation; picks one of the input
+            lengths that a strided ``conv1d`` maps to the same size (default 0).
+        groups: split the channels into this many independent groups (default 1).
+        dilation (int | tuple[int]): the spacing between kernel taps (default 1).
+
+    Returns:
+        A tensor of shape ``(N, C_out, L_out)`` in ``input``'s dtype.
+
+    Raises:
+        ShapeError: if the input is not ``(N, C_in, L)`` for this weight.
+
+    Examples:
+        >>> x, weight = cr.tensor([[[1.0, 2.0]]]), cr.tensor([[[1.0, 1.0, 1.0]]])
+        >>> F.conv_transpose1d(x, weight)
+        tensor([[[1., 3., 3., 2.]]])
+        >>> F.conv_transpose1d(x, weight, stride=2)
+        tensor([[[1., 1., 3., 2., 2.]]])
     """
     return transposed_convolution(input, weight, bias, stride, padding, output_padding, groups, dilation, 1,
                                   "conv_transpose1d")
@@ -173,10 +269,40 @@ def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
 
 def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,  # noqa: A002
                      output_padding=0, groups: int = 1, dilation=1) -> Tensor:
-    """2-d transposed convolution (the gradient of conv2d with respect to its input).
+    """2-d transposed convolution: the gradient of ``conv2d`` with respect to its input, used to upsample.
 
-    input (N, C_in, H, W), weight (C_in, C_out/groups, kH, kW) -> (N, C_out, H_out, W_out) with
-    ``H_out = (H - 1)*stride - 2*padding + dilation*(kH-1) + output_padding + 1``.
+    ``H_out = (H - 1) * stride - 2 * padding + dilation * (kH - 1) + output_padding + 1``
+    and likewise ``W_out``.  Unlike PyTorch, the input must be batched.
+
+    Args:
+        input: the input, shape ``(N, C_in, H, W)``.
+        weight: the filters, shape ``(C_in, C_out / groups, kH, kW)`` (note: C_in
+            first).
+        bias: shape ``(C_out,)``, or None (default) for no bias.
+        stride (int | tuple[int, int]): the upsampling factor (default 1).
+        padding (int | tuple[int, int]): removes this many rows/columns from each
+            side of the full output (default 0).
+        output_padding (int | tuple[int, int]): extra rows/columns added at the
+            bottom/right, smaller than stride or dilation (default 0).
+        groups: split the channels into this many independent groups (default 1).
+        dilation (int | tuple[int, int]): the spacing between kernel taps
+            (default 1).
+
+    Returns:
+        A tensor of shape ``(N, C_out, H_out, W_out)`` in ``input``'s dtype.
+
+    Raises:
+        ShapeError: if the input is not ``(N, C_in, H, W)`` for this weight.
+
+    Examples:
+        >>> F.conv_transpose2d(cr.ones(1, 1, 2, 2), cr.ones(1, 1, 2, 2), stride=2)
+        tensor([[[[1., 1., 1., 1.],
+                  [1., 1., 1., 1.],
+                  [1., 1., 1., 1.],
+                  [1., 1., 1., 1.]]]])
+        >>> x = cr.randn(2, 8, 7, 7)
+        >>> F.conv_transpose2d(x, cr.randn(8, 4, 3, 3), stride=2, padding=1, output_padding=1).shape
+        (2, 4, 14, 14)
     """
     return transposed_convolution(input, weight, bias, stride, padding, output_padding, groups, dilation, 2,
                                   "conv_transpose2d")

@@ -136,7 +136,29 @@ def _constant(value, like: Tensor, what, name):
 
 
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002
-    """Mean squared error: ``(input - target)**2``, reduced.  Shapes: input and target the same, any shape."""
+    """Mean squared error: ``(input - target)**2``, reduced.
+
+    Args:
+        input: the prediction, any shape ``(*)``.
+        target: the target, the same shape as ``input`` (chainrule does not
+            broadcast losses; PyTorch does with a warning).
+        reduction: ``'mean'`` (default) averages the per-element losses,
+            ``'sum'`` adds them, ``'none'`` returns them.
+
+    Returns:
+        A scalar tensor, or with ``reduction='none'`` a tensor of ``input``'s
+        shape; ``input``'s dtype.
+
+    Raises:
+        ShapeError: if ``input`` and ``target`` have different shapes.
+
+    Examples:
+        >>> x, y = cr.tensor([1.0, 2.0, 4.0]), cr.tensor([1.0, 0.0, 1.0])
+        >>> F.mse_loss(x, y)
+        tensor(4.3333)
+        >>> F.mse_loss(x, y, reduction="none")
+        tensor([0., 4., 9.])
+    """
     if autocast_state() is not None:
         (input,) = cast_to_float32(input)
     _check_reduction(reduction, "mse_loss")
@@ -148,7 +170,30 @@ def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor: 
 
 
 def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002
-    """Mean absolute error: ``|input - target|``, reduced (gradient 0 where they are equal, as in PyTorch)."""
+    """Mean absolute error: ``|input - target|``, reduced.
+
+    The gradient is 0 where input equals target (``sign(0) = 0``), as in PyTorch.
+
+    Args:
+        input: the prediction, any shape ``(*)``.
+        target: the target, the same shape as ``input``.
+        reduction: ``'mean'`` (default) averages the per-element losses,
+            ``'sum'`` adds them, ``'none'`` returns them.
+
+    Returns:
+        A scalar tensor, or with ``reduction='none'`` a tensor of ``input``'s
+        shape; ``input``'s dtype.
+
+    Raises:
+        ShapeError: if ``input`` and ``target`` have different shapes.
+
+    Examples:
+        >>> x, y = cr.tensor([1.0, 2.0, 4.0]), cr.tensor([1.0, 0.0, 1.0])
+        >>> F.l1_loss(x, y)
+        tensor(1.6667)
+        >>> F.l1_loss(x, y, reduction="none")
+        tensor([0., 2., 3.])
+    """
     _check_reduction(reduction, "l1_loss")
     _same_shape(input, target, "l1_loss")
     if input.data.dtype.itemsize == 2 and (wide := _widened(input, target)):
@@ -157,7 +202,34 @@ def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  
 
 
 def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean", beta: float = 1.0) -> Tensor:  # noqa: A002
-    """``0.5 d**2 / beta`` where ``d = |input - target| < beta``, else ``d - 0.5 beta``; ``beta=0`` is L1."""
+    """Smooth L1 loss: ``0.5 * d**2 / beta`` where ``d = |input - target| < beta``, else ``d - 0.5 * beta``.
+
+    Quadratic near 0 and linear beyond ``beta`` (Girshick, Fast R-CNN, 2015),
+    so large errors weigh less than in ``mse_loss``.  ``beta=0`` is
+    ``l1_loss``.  At ``d = beta`` both pieces have slope 1.
+
+    Args:
+        input: the prediction, any shape ``(*)``.
+        target: the target, the same shape as ``input``.
+        reduction: ``'mean'`` (default) averages the per-element losses,
+            ``'sum'`` adds them, ``'none'`` returns them.
+        beta: where the loss changes from quadratic to linear, >= 0 (default 1.0).
+
+    Returns:
+        A scalar tensor, or with ``reduction='none'`` a tensor of ``input``'s
+        shape; ``input``'s dtype.
+
+    Raises:
+        ShapeError: if ``input`` and ``target`` have different shapes.
+        ValueError: if ``beta`` is negative.
+
+    Examples:
+        >>> x, y = cr.tensor([0.5, 2.0, -0.2]), cr.zeros(3)
+        >>> F.smooth_l1_loss(x, y, reduction="none")
+        tensor([0.1250, 1.5000, 0.0200])
+        >>> F.smooth_l1_loss(x, y, reduction="none", beta=2.0)
+        tensor([0.0625, 1.0000, 0.0100])
+    """
     _check_reduction(reduction, "smooth_l1_loss")
     _same_shape(input, target, "smooth_l1_loss")
     if input.data.dtype.itemsize == 2 and (wide := _widened(input, target)):
@@ -174,9 +246,32 @@ def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean", beta:
 
 
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0) -> Tensor:  # noqa: A002
-    """``0.5 d**2`` where ``d = |input - target| < delta``, else ``delta (d - 0.5 delta)``.
+    """Huber loss: ``0.5 * d**2`` where ``d = |input - target| < delta``, else ``delta * (d - 0.5 * delta)``.
 
-    Equals ``delta * smooth_l1_loss(beta=delta)``.
+    Quadratic near 0, linear with slope ``delta`` beyond it (Huber, 1964).
+    Equals ``delta * smooth_l1_loss(input, target, beta=delta)``.
+
+    Args:
+        input: the prediction, any shape ``(*)``.
+        target: the target, the same shape as ``input``.
+        reduction: ``'mean'`` (default) averages the per-element losses,
+            ``'sum'`` adds them, ``'none'`` returns them.
+        delta: where the loss changes from quadratic to linear, > 0 (default 1.0).
+
+    Returns:
+        A scalar tensor, or with ``reduction='none'`` a tensor of ``input``'s
+        shape; ``input``'s dtype.
+
+    Raises:
+        ShapeError: if ``input`` and ``target`` have different shapes.
+        ValueError: if ``delta`` is not positive.
+
+    Examples:
+        >>> x, y = cr.tensor([0.5, 2.0, -0.2]), cr.zeros(3)
+        >>> F.huber_loss(x, y, reduction="none")
+        tensor([0.1250, 1.5000, 0.0200])
+        >>> F.huber_loss(x, y, reduction="none", delta=2.0)
+        tensor([0.1250, 2.0000, 0.0200])
     """
     _check_reduction(reduction, "huber_loss")
     _same_shape(input, target, "huber_loss")
@@ -264,14 +359,45 @@ def cross_entropy(
 ) -> Tensor:
     """Cross-entropy between logits and class indices or class probabilities.
 
-    Shapes: ``input`` (N, C), (C,) or (N, C, d1, d2, ...) unnormalized logits;
-    ``target`` either integer class indices of shape (N,), () or (N, d1, ...),
-    or float class probabilities of input's shape.  ``weight`` (C,) rescales
-    each class.  For class indices, targets equal to ``ignore_index`` add
-    nothing and ``'mean'`` divides by the summed weight of the other targets
-    (NaN when none is left, as in PyTorch).  For probabilities, ``'mean'``
-    divides by the number of elements over C.  ``label_smoothing`` in [0, 1]
-    mixes the target with the uniform distribution.
+    For a class index ``y`` the loss of one sample is
+    ``-weight[y] * log_softmax(input)[y]``; for class probabilities ``p`` it is
+    ``-sum_c weight[c] * p[c] * log_softmax(input)[c]``.  The softmax is taken
+    over the class dimension (1, or 0 for a ``(C,)`` input) in one stable fused
+    op.  For class indices, targets equal to ``ignore_index`` add nothing and
+    ``'mean'`` divides by the summed weight of the other targets (NaN when none
+    is left, as in PyTorch).  For probabilities, ``'mean'`` divides by the
+    number of elements over C.  ``label_smoothing`` mixes the target with the
+    uniform distribution (Szegedy et al., 2016).
+
+    Args:
+        input: unnormalized logits, shape ``(N, C)``, ``(C,)`` or
+            ``(N, C, d1, d2, ...)``, floating point.
+        target (Tensor): integer class indices in [0, C), shape ``(N,)``, ``()`` or
+            ``(N, d1, ...)``; or floating class probabilities of ``input``'s shape.
+        weight (Tensor | None): a rescaling weight per class, shape ``(C,)``
+            (default None: all 1).
+        ignore_index: a class-index target value that is skipped (default -100).
+        reduction: ``'mean'`` (default), ``'sum'`` or ``'none'`` (the loss per
+            sample, shape ``(N,)`` or ``(N, d1, ...)``).
+        label_smoothing: in [0, 1]; the target becomes
+            ``(1 - label_smoothing) * target + label_smoothing / C`` (default 0).
+
+    Returns:
+        A scalar tensor, or with ``reduction='none'`` one loss per sample;
+        ``input``'s dtype.
+
+    Raises:
+        ShapeError: if ``target``'s shape does not fit ``input``'s.
+        IndexingError: if a class index is out of range (and not ``ignore_index``).
+
+    Examples:
+        >>> logits = cr.tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+        >>> F.cross_entropy(logits, cr.tensor([0, 2]), reduction="none")
+        tensor([0.2395, 1.0986])
+        >>> round(F.cross_entropy(logits, cr.tensor([0, 2])).item(), 4)
+        0.6691
+        >>> round(F.cross_entropy(logits, cr.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])).item(), 4)
+        0.6691
     """
     if autocast_state() is not None:
         (input,) = cast_to_float32(input)
@@ -345,12 +471,37 @@ def nll_loss(
     ignore_index: int = -100,
     reduction: str = "mean",
 ) -> Tensor:
-    """Negative log-likelihood of class indices given log-probabilities.
+    """Negative log-likelihood of class indices given log-probabilities: ``-weight[y] * input[y]`` per sample.
 
-    Shapes: ``input`` (N, C), (C,) or (N, C, d1, ...) log-probabilities
-    (e.g. from ``log_softmax``); ``target`` integer indices (N,), () or
-    (N, d1, ...).  ``weight``, ``ignore_index`` and the ``'mean'`` reduction
-    behave as in :func:`cross_entropy`.
+    ``nll_loss(log_softmax(x, dim=1), y)`` equals ``cross_entropy(x, y)``.
+    ``weight``, ``ignore_index`` and the ``'mean'`` reduction behave as in
+    [`cross_entropy`][chainrule.nn.functional.cross_entropy].
+
+    Args:
+        input: log-probabilities (e.g. from ``log_softmax``), shape ``(N, C)``,
+            ``(C,)`` or ``(N, C, d1, ...)``.
+        target (Tensor): integer class indices in [0, C), shape ``(N,)``, ``()`` or
+            ``(N, d1, ...)``.
+        weight (Tensor | None): a rescaling weight per class, shape ``(C,)``
+            (default None: all 1).
+        ignore_index: a target value that is skipped (default -100).
+        reduction: ``'mean'`` (default: divided by the summed weight of the
+            non-ignored targets), ``'sum'`` or ``'none'`` (one loss per sample).
+
+    Returns:
+        A scalar tensor, or with ``reduction='none'`` one loss per sample;
+        ``input``'s dtype.
+
+    Raises:
+        ShapeError: if ``target``'s shape does not fit ``input``'s.
+        IndexingError: if a class index is out of range (and not ``ignore_index``).
+
+    Examples:
+        >>> log_probs = cr.tensor([[-0.5, -1.0], [-2.0, -0.1]])
+        >>> F.nll_loss(log_probs, cr.tensor([0, 1]), reduction="none")
+        tensor([0.5000, 0.1000])
+        >>> F.nll_loss(log_probs, cr.tensor([0, 1]))
+        tensor(0.3000)
     """
     if autocast_state() is not None:
         (input,) = cast_to_float32(input)
@@ -384,11 +535,34 @@ def nll_loss(
 
 
 def binary_cross_entropy(input: Tensor, target: Tensor, weight=None, *, reduction: str = "mean") -> Tensor:  # noqa: A002
-    """``-w (t log x + (1 - t) log(1 - x))`` on probabilities x in [0, 1], each log clamped to >= -100.
+    """Binary cross-entropy on probabilities: ``-w * (t * log(x) + (1 - t) * log(1 - x))``, each log clamped to >= -100.
 
-    Shapes: input and target the same; ``weight`` broadcasts to them.  Values
-    of x outside [0, 1] raise ValueError, as in PyTorch.  For logits use
-    :func:`binary_cross_entropy_with_logits` (stabler and faster).
+    The clamp (PyTorch's) keeps the loss finite at x = 0 or 1.  For logits use
+    [`binary_cross_entropy_with_logits`][chainrule.nn.functional.binary_cross_entropy_with_logits]
+    (stabler and faster).
+
+    Args:
+        input: probabilities in [0, 1], any shape ``(*)``.
+        target: targets in [0, 1], the same shape as ``input``.
+        weight (Tensor | None): a rescaling weight that broadcasts to ``input``'s
+            shape (default None: all 1).
+        reduction: ``'mean'`` (default), ``'sum'`` or ``'none'``.
+
+    Returns:
+        A scalar tensor, or with ``reduction='none'`` a tensor of ``input``'s
+        shape; ``input``'s dtype.
+
+    Raises:
+        ValueError: if an element of ``input`` or ``target`` is outside [0, 1]
+            (as in PyTorch).
+        ShapeError: if ``input`` and ``target`` have different shapes.
+
+    Examples:
+        >>> probs, target = cr.tensor([0.9, 0.2, 0.5]), cr.tensor([1.0, 0.0, 1.0])
+        >>> F.binary_cross_entropy(probs, target, reduction="none")
+        tensor([0.1054, 0.2231, 0.6931])
+        >>> F.binary_cross_entropy(probs, target)
+        tensor(0.3406)
     """
     if autocast_state() is not None:
         (input,) = cast_to_float32(input)
@@ -434,11 +608,34 @@ def binary_cross_entropy_with_logits(
 ) -> Tensor:
     """Binary cross-entropy of ``sigmoid(input)`` and target, computed from the logits stably.
 
-    ``loss = (1 - t) x + (1 + (pos_weight - 1) t) log(1 + exp(-x))``, times
-    ``weight``.  Finite loss and gradient for any finite logit (e.g. +-100).
-    Shapes: input and target the same; ``weight`` broadcasts to them;
-    ``pos_weight`` (the weight of positive examples) broadcasts along the
-    last dimension, e.g. (C,) for input (N, C).
+    ``loss = (1 - t) * x + (1 + (pos_weight - 1) * t) * log(1 + exp(-x))``,
+    times ``weight``, evaluated without overflow: loss and gradient are finite
+    for any finite logit (e.g. +-100).
+
+    Args:
+        input: logits, any shape ``(*)``.
+        target: targets in [0, 1], the same shape as ``input``.
+        weight (Tensor | None): a rescaling weight that broadcasts to ``input``'s
+            shape (default None: all 1).
+        reduction: ``'mean'`` (default), ``'sum'`` or ``'none'``.
+        pos_weight (Tensor | None): the weight of the positive term, broadcast
+            along the last dimension, e.g. shape ``(C,)`` for input ``(N, C)``;
+            values above 1 raise recall (default None: 1).
+
+    Returns:
+        A scalar tensor, or with ``reduction='none'`` a tensor of ``input``'s
+        shape; ``input``'s dtype.
+
+    Raises:
+        ShapeError: if ``input`` and ``target`` have different shapes, or a
+            weight does not broadcast.
+
+    Examples:
+        >>> logits, target = cr.tensor([2.0, -1.0, 0.0]), cr.tensor([1.0, 0.0, 1.0])
+        >>> F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+        tensor([0.1269, 0.3133, 0.6931])
+        >>> F.binary_cross_entropy_with_logits(logits, target, reduction="none", pos_weight=cr.tensor([2.0]))
+        tensor([0.2539, 0.3133, 1.3863])
     """
     if autocast_state() is not None:
         (input,) = cast_to_float32(input)
@@ -470,15 +667,38 @@ def kl_div(
     reduction: str = "mean",
     log_target: bool = False,
 ) -> Tensor:
-    """Kullback-Leibler divergence ``target * (log target - input)``, with input given as log-probabilities.
+    """Kullback-Leibler divergence ``target * (log(target) - input)``, with ``input`` given as log-probabilities.
 
     With ``log_target=True`` the target is given as log-probabilities too:
     ``exp(target) * (target - input)``.  Where a (non-log) target is 0 its
     term is 0, and its gradient with respect to the target is taken as
     ``-input`` (the one-sided derivative of t log t is -inf there; PyTorch
     gives NaN).  ``reduction='batchmean'`` divides the sum by the batch size
-    (input.shape[0]) and is the mathematically correct KL divergence;
+    (``input.shape[0]``) and is the mathematically correct KL divergence;
     ``'mean'`` (PyTorch's default) divides by the number of elements.
+
+    Args:
+        input: log-probabilities of the model's distribution, any shape ``(*)``,
+            e.g. ``(N, C)`` from ``log_softmax(logits, dim=1)``.
+        target: the reference distribution, the same shape as ``input``:
+            probabilities, or log-probabilities with ``log_target``.
+        reduction: ``'mean'`` (default), ``'batchmean'``, ``'sum'`` or ``'none'``.
+        log_target: whether ``target`` holds log-probabilities (default False).
+
+    Returns:
+        A scalar tensor, or with ``reduction='none'`` a tensor of ``input``'s
+        shape; ``input``'s dtype.
+
+    Raises:
+        ShapeError: if ``input`` and ``target`` have different shapes.
+
+    Examples:
+        >>> log_q = F.log_softmax(cr.tensor([[1.0, 2.0, 3.0]]), dim=1)
+        >>> p = cr.tensor([[0.2, 0.3, 0.5]])
+        >>> F.kl_div(log_q, p, reduction="batchmean")
+        tensor(0.0780)
+        >>> F.kl_div(log_q, p.log(), reduction="batchmean", log_target=True)
+        tensor(0.0780)
     """
     if autocast_state() is not None:
         (input,) = cast_to_float32(input)
@@ -507,10 +727,35 @@ def margin_ranking_loss(
     margin: float = 0.0,
     reduction: str = "mean",
 ) -> Tensor:
-    """``max(0, -target * (input1 - input2) + margin)``: target 1 means input1 should rank higher, -1 lower.
+    """Margin ranking loss ``max(0, -target * (input1 - input2) + margin)``.
 
-    Shapes: the three tensors have the same number of dimensions and
-    broadcast together (as in PyTorch), e.g. all (N,).
+    ``target`` 1 means ``input1`` should rank higher than ``input2`` by at least
+    ``margin``, -1 lower.  Where the hinge is exactly 0 the gradient is that of
+    the linear side (``clamp`` counts its bound as inside), as in PyTorch.
+
+    Args:
+        input1: scores of the first items, e.g. shape ``(N,)``.
+        input2: scores of the second items; broadcasts with ``input1`` and
+            ``target`` (the three need the same number of dimensions, as in
+            PyTorch).
+        target: 1 or -1 per pair.
+        margin: the required gap (default 0).
+        reduction: ``'mean'`` (default), ``'sum'`` or ``'none'``.
+
+    Returns:
+        A scalar tensor, or with ``reduction='none'`` a tensor of the broadcast
+        shape.
+
+    Raises:
+        ShapeError: if the three tensors differ in rank or do not broadcast.
+
+    Examples:
+        >>> a, b = cr.tensor([0.5, 2.0, 1.0]), cr.tensor([1.0, 1.0, 1.0])
+        >>> target = cr.tensor([1.0, 1.0, -1.0])
+        >>> F.margin_ranking_loss(a, b, target, reduction="none")
+        tensor([0.5000, 0.0000, 0.0000])
+        >>> F.margin_ranking_loss(a, b, target, margin=0.5, reduction="none")
+        tensor([1.0000, 0.0000, 0.5000])
     """
     name = "margin_ranking_loss"
     _check_reduction(reduction, name)
