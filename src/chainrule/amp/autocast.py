@@ -28,7 +28,35 @@ def _low_precision(dtype):
 
 
 class autocast:  # noqa: N801 - PyTorch's name
-    """Run the enclosed ops in mixed precision on ``device_type`` tensors (a context manager or a decorator)."""
+    """Run the enclosed ops in mixed precision on ``device_type`` tensors (a context manager or a decorator).
+
+    Inside it the GEMM-heavy ops (matmul, linear, convolution) cast their
+    floating inputs of that device to ``dtype``, and the ops that need range
+    (softmax, normalization, losses) compute in float32; the casts are
+    differentiable, so float32 parameters get float32 gradients. Per thread.
+
+    Differs from PyTorch: the CPU's default dtype is float16 too (NumPy has no
+    native bfloat16), and there is no cast cache.
+
+    Args:
+        device_type: ``"cuda"`` (the default) or ``"cpu"``: only tensors on that kind of device are cast.
+        dtype: the low-precision dtype: float16 (None, the default) or ``"bfloat16"`` (needs the ml_dtypes
+            package).
+        enabled: False makes the block a no-op (autocast off inside it, even within an outer autocast).
+        cache_enabled: accepted for PyTorch's signature and ignored.
+
+    Raises:
+        TypeError: ``dtype`` is not float16 or bfloat16, or bfloat16 without ml_dtypes.
+        ValueError: ``device_type`` is not "cpu" or "cuda".
+
+    Example:
+        >>> a, b = cr.ones(2, 3), cr.ones(3, 4)
+        >>> with cr.amp.autocast("cpu"):
+        ...     c = a @ b
+        ...     p = c.softmax(-1)
+        >>> c.dtype, p.dtype
+        (dtype('float16'), dtype('float32'))
+    """
 
     def __init__(self, device_type: str = "cuda", dtype=None, enabled: bool = True, cache_enabled=None):
         device_type = Device(device_type).type
@@ -61,5 +89,16 @@ class autocast:  # noqa: N801 - PyTorch's name
 
 
 def is_autocast_enabled() -> bool:
-    """True inside ``autocast`` (in this thread)."""
+    """True inside ``autocast`` (in this thread).
+
+    Returns:
+        A bool, whatever the device type autocast was entered for.
+
+    Example:
+        >>> cr.amp.is_autocast_enabled()
+        False
+        >>> with cr.amp.autocast("cpu"):
+        ...     cr.amp.is_autocast_enabled()
+        True
+    """
     return _AMP.get() is not None

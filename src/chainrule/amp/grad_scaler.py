@@ -17,6 +17,37 @@ from ..errors import ChainruleError
 
 
 class GradScaler:
+    """Dynamic loss scaling: multiply the loss before backward, skip steps whose gradients overflowed.
+
+    Call ``scale(loss).backward()``, then ``step(optimizer)`` (which unscales
+    the gradients and skips the step when one is inf or NaN), then ``update()``
+    once per iteration. After an overflow the scale is multiplied by
+    ``backoff_factor``; after ``growth_interval`` clean steps in a row, by
+    ``growth_factor``. ``state_dict``/``load_state_dict`` save and restore it
+    with a checkpoint.
+
+    Args:
+        device: accepted for PyTorch's signature; the scaler works the same for CPU and GPU tensors.
+        init_scale: the starting scale; default 2**16.
+        growth_factor: the factor the scale grows by after a run of clean steps, > 1; default 2.
+        backoff_factor: the factor the scale shrinks by after an overflow, in (0, 1); default 0.5.
+        growth_interval: how many clean steps in a row make the scale grow; default 2000.
+        enabled: False makes every method a pass-through (``scale`` returns its input, ``step`` just steps).
+
+    Raises:
+        ValueError: ``growth_factor`` <= 1 or ``backoff_factor`` outside (0, 1).
+
+    Example:
+        >>> model = nn.Linear(3, 1)
+        >>> optimizer = optim.SGD(model.parameters(), lr=0.1)
+        >>> scaler = cr.amp.GradScaler("cpu", init_scale=1024.0)
+        >>> scaler.scale(model(cr.ones(4, 3)).sum()).backward()
+        >>> model.weight.grad = cr.full((1, 3), float("inf"))  # as if a gradient had overflowed
+        >>> scaler.step(optimizer)  # skipped
+        >>> scaler.update()
+        >>> scaler.get_scale()
+        512.0
+    """
     def __init__(self, device: str = "cuda", init_scale: float = 2.0**16, growth_factor: float = 2.0,
                  backoff_factor: float = 0.5, growth_interval: int = 2000, enabled: bool = True):
         if growth_factor <= 1.0 or not 0.0 < backoff_factor < 1.0:
@@ -30,9 +61,11 @@ class GradScaler:
         self._per_optimizer: dict = {}
 
     def is_enabled(self) -> bool:
+        """Whether the scaler is on (``enabled=True``)."""
         return self._enabled
 
     def get_scale(self) -> float:
+        """The current scale (1.0 when the scaler is disabled)."""
         return self._scale if self._enabled else 1.0
 
     def scale(self, outputs):
@@ -103,12 +136,14 @@ class GradScaler:
         self._per_optimizer.clear()
 
     def state_dict(self) -> dict:
+        """The scale, the growth settings and the count of clean steps, as a dict of numbers."""
         return {
             "scale": self._scale, "growth_factor": self._growth_factor, "backoff_factor": self._backoff_factor,
             "growth_interval": self._growth_interval, "_growth_tracker": self._growth_tracker,
         }
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore what ``state_dict`` returned."""
         self._scale = float(state["scale"])
         self._growth_factor = float(state["growth_factor"])
         self._backoff_factor = float(state["backoff_factor"])

@@ -17,13 +17,48 @@ from .elementwise import to_dtype
 
 
 def autocast_active(t) -> bool:
-    """True when autocast is on, in this thread, for t's device."""
+    """True when autocast is on, in this thread, for t's device.
+
+    Args:
+        t: a Tensor, or None (then False).
+
+    Returns:
+        A bool: autocast is on and was entered for the device type ``t`` lives on.
+
+    Example:
+        >>> x = cr.ones(2)
+        >>> with cr.amp.autocast("cpu"):
+        ...     cr.amp.autocast_active(x)
+        True
+        >>> with cr.amp.autocast("cuda"):
+        ...     cr.amp.autocast_active(x)
+        False
+    """
     state = autocast_state()
     return state is not None and t is not None and t.device.type == state.device_type
 
 
 def cast_for_gemm(*tensors):
-    """Inside autocast: the floating tensors, cast to the low-precision dtype (differentiably)."""
+    """Inside autocast: the floating tensors, cast to the low-precision dtype (differentiably).
+
+    What the GEMM-heavy ops call on their inputs. Outside autocast the tensors
+    come back unchanged; inside it, floating tensors on the autocast device are
+    cast and the rest (None, integer tensors, other devices) pass through.
+
+    Args:
+        tensors: Tensors or None, any shapes.
+
+    Returns:
+        A tuple with one entry per argument.
+
+    Example:
+        >>> w = cr.ones(2, 2)
+        >>> with cr.amp.autocast("cpu"):
+        ...     cr.amp.cast_for_gemm(w, None)[0].dtype
+        dtype('float16')
+        >>> cr.amp.cast_for_gemm(w)[0] is w
+        True
+    """
     state = autocast_state()
     if state is None:
         return tensors
@@ -34,7 +69,23 @@ def cast_for_gemm(*tensors):
 
 
 def cast_to_float32(*tensors):
-    """Inside autocast: low-precision floating tensors, cast up to float32 (ops that need range)."""
+    """Inside autocast: low-precision floating tensors, cast up to float32 (ops that need range).
+
+    Outside autocast the tensors come back unchanged; float32, float64 and
+    non-floating tensors are never cast.
+
+    Args:
+        tensors: Tensors or None, any shapes.
+
+    Returns:
+        A tuple with one entry per argument.
+
+    Example:
+        >>> h = cr.ones(2, dtype=cr.float16)
+        >>> with cr.amp.autocast("cpu"):
+        ...     cr.amp.cast_to_float32(h)[0].dtype
+        dtype('float32')
+    """
     if autocast_state() is None:
         return tensors
     return tuple(
