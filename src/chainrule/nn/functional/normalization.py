@@ -78,15 +78,47 @@ def batch_norm(
     momentum: float = 0.1,
     eps: float = 1e-5,
 ) -> Tensor:
-    """Batch normalization over every dimension but the channel dimension 1.
+    """Batch normalization over every dimension but the channel dimension 1 (Ioffe & Szegedy, 2015).
 
-    Shapes: input (N, C), (N, C, L), (N, C, H, W) or (N, C, D, H, W);
-    running_mean, running_var, weight, bias (C,).  With ``training=True``
-    the batch statistics normalize, and ``running_mean`` / ``running_var``
-    (when given) are updated in place:
+    ``y = (x - mean) / sqrt(var + eps) * weight + bias`` per channel, with the
+    biased variance.  With ``training=True`` the batch statistics normalize,
+    and ``running_mean`` / ``running_var`` (when given) are updated in place:
     ``running = (1 - momentum) * running + momentum * batch``, with the
     unbiased batch variance for ``running_var``.  With ``training=False`` the
-    running statistics normalize.
+    running statistics normalize (then they receive no gradient, as in
+    PyTorch).
+
+    Args:
+        input: the input, shape ``(N, C)``, ``(N, C, L)``, ``(N, C, H, W)`` or
+            ``(N, C, D, H, W)``, floating point.
+        running_mean: the running mean, shape ``(C,)``, updated in place in
+            training; None is allowed with ``training=True`` (nothing tracked).
+        running_var: the running variance, shape ``(C,)``, updated in place in
+            training; None is allowed with ``training=True``.
+        weight: the scale, shape ``(C,)``, or None (default) for 1.
+        bias: the shift, shape ``(C,)``, or None (default) for 0.
+        training: normalize with the batch's statistics (and update the running
+            ones) instead of the running ones (default False).
+        momentum: the weight of the batch in the running-statistics update
+            (default 0.1).
+        eps: added to the variance; must be positive in training (default 1e-5).
+
+    Returns:
+        A tensor of ``input``'s shape and dtype.
+
+    Raises:
+        ShapeError: if a statistic or parameter is not ``(C,)``, or training
+            sees only one value per channel.
+        ValueError: if ``training=False`` and a running statistic is None.
+
+    Examples:
+        >>> x = cr.tensor([[1.0, 10.0], [3.0, 20.0]])
+        >>> running_mean, running_var = cr.zeros(2), cr.ones(2)
+        >>> F.batch_norm(x, running_mean, running_var, training=True)
+        tensor([[-1.0000, -1.0000],
+                [ 1.0000,  1.0000]])
+        >>> running_mean, running_var  # moved 0.1 of the way to the batch's
+        (tensor([0.2000, 1.5000]), tensor([1.1000, 5.9000]))
     """
     if autocast_state() is not None:
         input, weight, bias = cast_to_float32(input, weight, bias)
@@ -154,9 +186,32 @@ def layer_norm(
     bias: Tensor | None = None,
     eps: float = 1e-5,
 ) -> Tensor:
-    """Normalize over the last ``len(normalized_shape)`` dimensions.
+    """Layer normalization over the last ``len(normalized_shape)`` dimensions of each sample (Ba et al., 2016).
 
-    Shapes: input (*, *normalized_shape); weight and bias ``normalized_shape``.
+    ``y = (x - mean) / sqrt(var + eps) * weight + bias`` with the mean and the
+    biased variance taken over those dimensions.
+
+    Args:
+        input: the input, shape ``(*, *normalized_shape)``.
+        normalized_shape (int | tuple[int, ...]): the trailing shape to normalize
+            over, e.g. ``(E,)`` or ``E`` for features of size E.
+        weight: the scale, shape ``normalized_shape``, or None (default) for 1.
+        bias: the shift, shape ``normalized_shape``, or None (default) for 0.
+        eps: added to the variance (default 1e-5).
+
+    Returns:
+        A tensor of ``input``'s shape and dtype.
+
+    Raises:
+        ShapeError: if ``input`` does not end with ``normalized_shape``, or a
+            parameter does not have that shape.
+
+    Examples:
+        >>> x = cr.tensor([[1.0, 2.0, 3.0]])
+        >>> F.layer_norm(x, (3,))
+        tensor([[-1.2247,  0.0000,  1.2247]])
+        >>> F.layer_norm(x, 3, weight=cr.tensor([1.0, 1.0, 2.0]), bias=cr.tensor([0.0, 0.0, 1.0]))
+        tensor([[-1.2247,  0.0000,  3.4495]])
     """
     if autocast_state() is not None:
         input, weight, bias = cast_to_float32(input, weight, bias)
@@ -185,11 +240,32 @@ def group_norm(
     bias: Tensor | None = None,
     eps: float = 1e-5,
 ) -> Tensor:
-    """Normalize each sample over groups of channels.
+    """Group normalization: each sample's channels in ``num_groups`` groups, normalized over each group (Wu & He, 2018).
 
-    Shapes: input (N, C, *) with C divisible by ``num_groups``; weight and
-    bias (C,).  Statistics are taken over the C / num_groups channels of a
-    group and all their positions.
+    Statistics (mean and biased variance) are taken over the
+    ``C / num_groups`` channels of a group and all their positions, then
+    ``weight`` and ``bias`` scale and shift per channel.  ``num_groups=1`` is a
+    layer norm over ``(C, *)``; ``num_groups=C`` is instance normalization.
+
+    Args:
+        input: the input, shape ``(N, C, *)`` with C divisible by ``num_groups``.
+        num_groups: the number of groups.
+        weight: the scale, shape ``(C,)``, or None (default) for 1.
+        bias: the shift, shape ``(C,)``, or None (default) for 0.
+        eps: added to the variance (default 1e-5).
+
+    Returns:
+        A tensor of ``input``'s shape and dtype.
+
+    Raises:
+        ShapeError: if C is not divisible by ``num_groups``, or a parameter is
+            not ``(C,)``.
+
+    Examples:
+        >>> F.group_norm(cr.tensor([[1.0, 3.0, 10.0, 30.0]]), num_groups=2)
+        tensor([[-1.0000,  1.0000, -1.0000,  1.0000]])
+        >>> F.group_norm(cr.randn(2, 6, 4, 4), 3).shape
+        (2, 6, 4, 4)
     """
     if autocast_state() is not None:
         input, weight, bias = cast_to_float32(input, weight, bias)

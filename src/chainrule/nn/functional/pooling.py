@@ -64,44 +64,143 @@ def avg_pooling(x, kernel_size, stride, padding, ceil_mode, count_include_pad, d
 
 def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,  # noqa: A002
                return_indices: bool = False):
-    """Max over windows of the last dim: (N, C, L) -> (N, C, L_out); ``stride`` defaults to ``kernel_size``.
+    """Max pooling over windows of the last dimension: ``(N, C, L)`` -> ``(N, C, L_out)``.
 
-    With ``return_indices`` also returns the int64 position in L of each maximum
-    (the first one on ties; padding is never chosen).
+    ``L_out = floor_or_ceil((L + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1``
+    (ceil with ``ceil_mode``; a window that would start in the right padding is
+    dropped).  Padding is -inf, so it is never chosen.  On ties the gradient
+    goes to the first maximum of a window, as in PyTorch.
+
+    Args:
+        input: the input, shape ``(N, C, L)`` or unbatched ``(C, L)``.
+        kernel_size (int | tuple[int]): the window length.
+        stride (int | tuple[int] | None): the step between windows; None
+            (default) means ``kernel_size``.
+        padding (int | tuple[int]): -inf added at both ends, at most half the
+            kernel (default 0).
+        dilation (int | tuple[int]): the spacing between the elements of a
+            window (default 1).
+        ceil_mode: round the output length up instead of down (default False).
+        return_indices: also return where each maximum is (default False).
+
+    Returns:
+        (Tensor | tuple[Tensor, Tensor]): The pooled tensor ``(N, C, L_out)``;
+            with ``return_indices`` also the int64 position in L of each maximum
+            (the first one on ties).
+
+    Examples:
+        >>> x = cr.tensor([[[1.0, 3.0, 2.0, 5.0, 4.0]]])
+        >>> F.max_pool1d(x, 2)
+        tensor([[[3., 5.]]])
+        >>> F.max_pool1d(x, 2, ceil_mode=True)
+        tensor([[[3., 5., 4.]]])
+        >>> F.max_pool1d(x, 2, return_indices=True)[1]
+        tensor([[[1, 3]]])
     """
     return max_pooling(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 1, "max_pool1d")
 
 
 def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,  # noqa: A002
                return_indices: bool = False):
-    """Max over (kH, kW) windows: (N, C, H, W) -> (N, C, H_out, W_out); ``stride`` defaults to ``kernel_size``.
+    """Max pooling over (kH, kW) windows: ``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``.
 
-    ``padding`` pads with -inf (at most half the kernel).  With
-    ``return_indices`` also returns the int64 flat index ``h * W + w`` of each
-    maximum within its (H, W) plane, the first one in row-major order on ties.
-    The gradient goes to that element only, as in PyTorch.
+    ``H_out = floor_or_ceil((H + 2 * padding - dilation * (kH - 1) - 1) / stride) + 1``
+    (ceil with ``ceil_mode``; a window that would start in the padding is
+    dropped), likewise ``W_out``.  ``padding`` pads with -inf (at most half the
+    kernel).  The gradient goes to the first maximum of each window in
+    row-major order, as in PyTorch.
+
+    Args:
+        input: the input, shape ``(N, C, H, W)`` or unbatched ``(C, H, W)``.
+        kernel_size (int | tuple[int, int]): the window size.
+        stride (int | tuple[int, int] | None): the step between windows; None
+            (default) means ``kernel_size``.
+        padding (int | tuple[int, int]): -inf added on each side (default 0).
+        dilation (int | tuple[int, int]): the spacing between the elements of a
+            window (default 1).
+        ceil_mode: round the output size up instead of down (default False).
+        return_indices: also return where each maximum is (default False).
+
+    Returns:
+        (Tensor | tuple[Tensor, Tensor]): The pooled tensor
+            ``(N, C, H_out, W_out)``; with ``return_indices`` also the int64 flat
+            index ``h * W + w`` of each maximum within its (H, W) plane.
+
+    Examples:
+        >>> x = cr.arange(16.0).reshape(1, 1, 4, 4)
+        >>> F.max_pool2d(x, 2)
+        tensor([[[[ 5.,  7.],
+                  [13., 15.]]]])
+        >>> F.max_pool2d(cr.randn(8, 3, 32, 32), kernel_size=3, stride=2, padding=1).shape
+        (8, 3, 16, 16)
     """
     return max_pooling(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 2, "max_pool2d")
 
 
 def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,  # noqa: A002
                count_include_pad: bool = True) -> Tensor:
-    """Mean over windows of the last dim: (N, C, L) -> (N, C, L_out).
+    """Average pooling over windows of the last dimension: ``(N, C, L)`` -> ``(N, C, L_out)``.
 
-    ``count_include_pad`` divides by the window size including zero padding;
-    otherwise by the number of input elements in the window.
+    ``L_out = floor_or_ceil((L + 2 * padding - kernel_size) / stride) + 1``.
+
+    Args:
+        input: the input, shape ``(N, C, L)`` or unbatched ``(C, L)``.
+        kernel_size (int | tuple[int]): the window length.
+        stride (int | tuple[int] | None): the step between windows; None
+            (default) means ``kernel_size``.
+        padding (int | tuple[int]): zeros added at both ends, at most half the
+            kernel (default 0).
+        ceil_mode: round the output length up instead of down (default False).
+        count_include_pad: divide by the whole window, zero padding included
+            (default True); otherwise by the number of input elements in it.
+
+    Returns:
+        A tensor of shape ``(N, C, L_out)`` (or ``(C, L_out)``) in ``input``'s
+        dtype.
+
+    Examples:
+        >>> x = cr.tensor([[[1.0, 3.0, 2.0, 5.0, 4.0]]])
+        >>> F.avg_pool1d(x, 2)
+        tensor([[[2.0000, 3.5000]]])
+        >>> F.avg_pool1d(x, 3, stride=1, padding=1, count_include_pad=False)
+        tensor([[[2.0000, 2.0000, 3.3333, 3.6667, 4.5000]]])
     """
     return avg_pooling(input, kernel_size, stride, padding, ceil_mode, count_include_pad, None, 1, "avg_pool1d")
 
 
 def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,  # noqa: A002
                count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
-    """Mean over (kH, kW) windows: (N, C, H, W) -> (N, C, H_out, W_out).
+    """Average pooling over (kH, kW) windows: ``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``.
 
-    The divisor is the window size including padding (``count_include_pad``,
-    the default), the number of input elements in the window, or
-    ``divisor_override``.  Windows that ceil_mode lets run past the padding are
-    not counted, as in PyTorch.
+    ``H_out = floor_or_ceil((H + 2 * padding - kH) / stride) + 1``, likewise
+    ``W_out``.  The divisor is the window size including padding
+    (``count_include_pad``, the default), the number of input elements in the
+    window, or ``divisor_override``.  Windows that ceil_mode lets run past the
+    padding are not counted, as in PyTorch.
+
+    Args:
+        input: the input, shape ``(N, C, H, W)`` or unbatched ``(C, H, W)``.
+        kernel_size (int | tuple[int, int]): the window size.
+        stride (int | tuple[int, int] | None): the step between windows; None
+            (default) means ``kernel_size``.
+        padding (int | tuple[int, int]): zeros added on each side, at most half
+            the kernel (default 0).
+        ceil_mode: round the output size up instead of down (default False).
+        count_include_pad: count the zero padding in the divisor (default True).
+        divisor_override: if given, divide every window's sum by this instead.
+
+    Returns:
+        A tensor of shape ``(N, C, H_out, W_out)`` (or ``(C, H_out, W_out)``) in
+        ``input``'s dtype.
+
+    Examples:
+        >>> x = cr.arange(16.0).reshape(1, 1, 4, 4)
+        >>> F.avg_pool2d(x, 2)
+        tensor([[[[ 2.5000,  4.5000],
+                  [10.5000, 12.5000]]]])
+        >>> F.avg_pool2d(x, 2, divisor_override=1)  # window sums
+        tensor([[[[10., 18.],
+                  [42., 50.]]]])
     """
     return avg_pooling(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, 2,
                        "avg_pool2d")
@@ -218,29 +317,107 @@ def adaptive_max_pooling(x, output_size, return_indices, nd, op):
 
 
 def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:  # noqa: A002
-    """Mean over L_out windows that cover the input: (N, C, L) -> (N, C, L_out), PyTorch's window bounds."""
+    """Adaptive average pooling: the mean over ``output_size`` windows that cover the last dimension, for any length.
+
+    Window i along a dimension of size n covers
+    ``[floor(i * n / out), ceil((i + 1) * n / out))``, PyTorch's bounds: the
+    windows cover the input and differ in size by at most one.
+
+    Args:
+        input: the input, shape ``(N, C, L)`` or unbatched ``(C, L)``.
+        output_size (int | tuple[int] | None): L_out; None keeps L.
+
+    Returns:
+        A tensor of shape ``(N, C, L_out)`` (or ``(C, L_out)``) in ``input``'s
+        dtype.
+
+    Examples:
+        >>> x = cr.tensor([[[1.0, 3.0, 2.0, 5.0, 4.0]]])
+        >>> F.adaptive_avg_pool1d(x, 2)  # windows [0, 3) and [2, 5)
+        tensor([[[2.0000, 3.6667]]])
+        >>> F.adaptive_avg_pool1d(x, 1)
+        tensor([[[3.]]])
+    """
     return adaptive_avg_pooling(input, output_size, 1, "adaptive_avg_pool1d")
 
 
 def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:  # noqa: A002
-    """Mean over windows chosen to give (N, C, H_out, W_out) from (N, C, H, W) for any input size.
+    """Adaptive average pooling: the mean over windows chosen to give ``(H_out, W_out)`` from any ``(H, W)``.
 
-    ``output_size`` is an int or a pair (``None`` keeps that input size).  Window
-    i along a dim of size n covers ``[floor(i*n/out), ceil((i+1)*n/out))``.
-    Divisible sizes use the average-pooling kernel (1x1 output: a mean);
-    others a separable averaging-matrix product.
+    Window i along a dimension of size n covers
+    ``[floor(i * n / out), ceil((i + 1) * n / out))``, PyTorch's bounds: the
+    windows cover the input and differ in size by at most one.  Divisible
+    sizes use the average-pooling kernel (a 1x1 output is a mean: global
+    average pooling); others a separable averaging-matrix product.
+
+    Args:
+        input: the input, shape ``(N, C, H, W)`` or unbatched ``(C, H, W)``.
+        output_size (int | tuple[int | None, int | None]): ``(H_out, W_out)``, or
+            one int for both; None in a place keeps that input size.
+
+    Returns:
+        A tensor of shape ``(N, C, H_out, W_out)`` (or ``(C, H_out, W_out)``) in
+        ``input``'s dtype.
+
+    Examples:
+        >>> x = cr.arange(16.0).reshape(1, 1, 4, 4)
+        >>> F.adaptive_avg_pool2d(x, 1)
+        tensor([[[[7.5000]]]])
+        >>> F.adaptive_avg_pool2d(cr.randn(2, 3, 7, 5), (2, None)).shape
+        (2, 3, 2, 5)
     """
     return adaptive_avg_pooling(input, output_size, 2, "adaptive_avg_pool2d")
 
 
 def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False):  # noqa: A002
-    """Max over L_out covering windows: (N, C, L) -> (N, C, L_out) (and int64 positions with return_indices)."""
+    """Adaptive max pooling: the maximum over ``output_size`` windows that cover the last dimension, for any length.
+
+    Window i along a dimension of size n covers
+    ``[floor(i * n / out), ceil((i + 1) * n / out))``, PyTorch's bounds: the
+    windows cover the input and differ in size by at most one.  The gradient goes to the first maximum of each window.
+
+    Args:
+        input: the input, shape ``(N, C, L)`` or unbatched ``(C, L)``.
+        output_size (int | tuple[int] | None): L_out; None keeps L.
+        return_indices: also return where each maximum is (default False).
+
+    Returns:
+        (Tensor | tuple[Tensor, Tensor]): The pooled tensor ``(N, C, L_out)``;
+            with ``return_indices`` also the int64 position in L of each maximum.
+
+    Examples:
+        >>> x = cr.tensor([[[1.0, 3.0, 2.0, 5.0, 4.0]]])
+        >>> F.adaptive_max_pool1d(x, 2, return_indices=True)
+        (tensor([[[3., 5.]]]), tensor([[[1, 3]]]))
+    """
     return adaptive_max_pooling(input, output_size, return_indices, 1, "adaptive_max_pool1d")
 
 
 def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):  # noqa: A002
-    """Max over covering windows: (N, C, H, W) -> (N, C, H_out, W_out), windows as adaptive_avg_pool2d.
+    """Adaptive max pooling: the maximum over windows chosen to give ``(H_out, W_out)`` from any ``(H, W)``.
 
-    With ``return_indices`` also returns the int64 flat index ``h * W + w`` of each maximum.
+    Window i along a dimension of size n covers
+    ``[floor(i * n / out), ceil((i + 1) * n / out))``, PyTorch's bounds: the
+    windows cover the input and differ in size by at most one.  The gradient
+    goes to the first maximum of each window.  Differs from PyTorch only with
+    NaNs in a non-divisible case: the first NaN of a window is
+    picked where PyTorch's CPU kernel picks the last (same values, the gradient
+    can go elsewhere).
+
+    Args:
+        input: the input, shape ``(N, C, H, W)`` or unbatched ``(C, H, W)``.
+        output_size (int | tuple[int | None, int | None]): ``(H_out, W_out)``, or
+            one int for both; None in a place keeps that input size.
+        return_indices: also return where each maximum is (default False).
+
+    Returns:
+        (Tensor | tuple[Tensor, Tensor]): The pooled tensor
+            ``(N, C, H_out, W_out)``; with ``return_indices`` also the int64 flat
+            index ``h * W + w`` of each maximum within its plane.
+
+    Examples:
+        >>> x = cr.arange(16.0).reshape(1, 1, 4, 4)
+        >>> F.adaptive_max_pool2d(x, (1, 3))  # column windows [0, 2), [1, 3), [2, 4)
+        tensor([[[[13., 14., 15.]]]])
     """
     return adaptive_max_pooling(input, output_size, return_indices, 2, "adaptive_max_pool2d")
