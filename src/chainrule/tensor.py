@@ -37,8 +37,38 @@ _new = object.__new__
 class Tensor(_Methods):
     """An n-dimensional array with an optional gradient history.
 
-    Make one with :func:`chainrule.tensor` (or ``zeros``, ``randn``, ...).
+    Make one with ``chainrule.tensor`` (or ``zeros``, ``randn``, ...).
     Shapes are tuples of ints, dtypes are NumPy dtypes (float32 by default).
+
+    ``.data`` is the array itself (a ``numpy.ndarray``, or a ``cupy.ndarray`` on a GPU), ``.grad`` the
+    accumulated gradient (a Tensor or None) and ``.requires_grad`` whether ops on it are recorded.
+    Differs from PyTorch: ``Tensor(data)`` copies ``data`` and infers its dtype as ``chainrule.tensor``
+    does (``torch.Tensor([1, 2])`` is float32, here int64), and ``Tensor(2, 3)`` does not make an
+    uninitialized 2x3 tensor (use ``chainrule.empty``).
+
+    Args:
+        data: a number, nested list or tuple, NumPy (or CuPy) array, or Tensor; always copied.  Python
+            floats become the default dtype (float32); arrays keep theirs.
+        dtype: the dtype to convert to (``chainrule.float64``, ``"int32"``, a NumPy dtype); None (the
+            default) infers it from ``data``.
+        requires_grad: record the ops on this tensor so that ``backward`` fills its ``.grad`` (default
+            False; only floating point tensors may).
+
+    Raises:
+        DTypeError: ``requires_grad`` for a tensor that is not floating point.
+        TypeError: complex or string data.
+
+    Example:
+        >>> x = cr.Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+        >>> x
+        tensor([[1., 2.],
+                [3., 4.]], requires_grad=True)
+        >>> (x * x).sum().backward()
+        >>> x.grad
+        tensor([[2., 4.],
+                [6., 8.]])
+        >>> cr.Tensor([1, 2], dtype=cr.float64).dtype
+        dtype('float64')
     """
 
     __slots__ = (
@@ -78,61 +108,189 @@ class Tensor(_Methods):
 
     @property
     def shape(self) -> tuple:
+        """The size of each dimension, a tuple of ints (``()`` for a 0-d tensor).
+
+        Differs from PyTorch: a plain tuple, not a ``torch.Size`` (``x.size()`` returns the same).
+
+        Example:
+            >>> cr.zeros(2, 3).shape
+            (2, 3)
+            >>> cr.tensor(1.0).shape
+            ()
+        """
         return self.data.shape
 
     @property
     def ndim(self) -> int:
+        """The number of dimensions, an int (``dim()`` returns the same).
+
+        Example:
+            >>> cr.zeros(2, 3).ndim, cr.tensor(1.0).ndim
+            (2, 0)
+        """
         return self.data.ndim
 
     @property
     def dtype(self) -> np.dtype:
+        """The element type, a ``numpy.dtype`` (``chainrule.float32`` is ``numpy.float32``'s dtype).
+
+        Example:
+            >>> cr.tensor([1.0]).dtype, cr.tensor([1]).dtype
+            (dtype('float32'), dtype('int64'))
+            >>> cr.tensor([1.0]).dtype == cr.float32
+            True
+        """
         return self.data.dtype
 
     @property
     def device(self) -> backend.Device:
+        """Where the data lives: a ``chainrule.device`` (``device(type='cpu')`` or ``device(type='cuda', index=0)``).
+
+        Example:
+            >>> cr.zeros(2).device
+            device(type='cpu')
+            >>> cr.zeros(2).device.type
+            'cpu'
+        """
         return backend.device_of(self.data)
 
     @property
     def is_cuda(self) -> bool:
+        """True when the data is on a CUDA GPU (a CuPy array).
+
+        Example:
+            >>> cr.zeros(2).is_cuda
+            False
+        """
         return type(self.data) is not _ndarray and self.device.type == "cuda"
 
     @property
     def is_leaf(self) -> bool:
-        """True for tensors made by the user rather than by a recorded op."""
+        """True for tensors made by the user rather than by a recorded op.
+
+        Leaves that require grad get their ``.grad`` filled by ``backward``; other tensors only with
+        ``retain_grad()``.  Tensors that do not require grad are leaves too, as in PyTorch.
+
+        Example:
+            >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
+            >>> w.is_leaf, (w * 2).is_leaf, (w * 2).detach().is_leaf
+            (True, False, True)
+        """
         return self._edge is None
 
     @property
     def grad_fn(self):
-        """The Node that made this tensor, or None for a leaf."""
+        """The Node that made this tensor, or None for a leaf.
+
+        The node holds the op's primitive, its saved values and one edge per input (see the architecture
+        guide); ``backward`` walks these nodes.
+
+        Example:
+            >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
+            >>> w.grad_fn is None
+            True
+            >>> (w * w).sum().grad_fn
+            <sum node #...>
+        """
         edge = self._edge
         return None if edge is None else edge[0]
 
     @property
     def retains_grad(self) -> bool:
+        """True when ``retain_grad()`` was called on this non-leaf tensor (False for leaves, as in PyTorch).
+
+        Example:
+            >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
+            >>> h = w * 2
+            >>> h.retain_grad()
+            >>> h.retains_grad, w.retains_grad
+            (True, False)
+        """
         return bool(self._retains_grad)
 
     def is_floating_point(self) -> bool:
+        """True for a floating point dtype (float16, bfloat16, float32, float64).
+
+        Returns:
+            A bool.
+
+        Example:
+            >>> cr.tensor([1.0]).is_floating_point(), cr.tensor([1]).is_floating_point()
+            (True, False)
+        """
         return self.data.dtype.kind == "f"
 
     @property
     def itemsize(self) -> int:
+        """The size of one element in bytes (``element_size()`` returns the same).
+
+        Example:
+            >>> cr.zeros(3).itemsize, cr.zeros(3, dtype=cr.float64).itemsize
+            (4, 8)
+        """
         return self.data.itemsize
 
     @property
     def nbytes(self) -> int:
+        """The size of the data in bytes (``numel() * itemsize``).
+
+        Example:
+            >>> cr.zeros(2, 3).nbytes
+            24
+        """
         return self.data.nbytes
 
     def size(self, dim: int | None = None):
-        """The shape, or one dimension of it (``size(-1)``)."""
+        """The shape, or one dimension of it (``size(-1)``).
+
+        Args:
+            dim: the dimension whose size is wanted (negative counts from the end); None (the default)
+                returns the whole shape.
+
+        Returns:
+            The shape as a tuple of ints, or one int.
+
+        Example:
+            >>> x = cr.zeros(2, 3)
+            >>> x.size(), x.size(-1)
+            ((2, 3), 3)
+        """
         return self.data.shape if dim is None else self.data.shape[dim]
 
     def dim(self) -> int:
+        """The number of dimensions (the same as ``.ndim``).
+
+        Returns:
+            An int.
+
+        Example:
+            >>> cr.zeros(2, 3).dim()
+            2
+        """
         return self.data.ndim
 
     def numel(self) -> int:
+        """The number of elements (the product of the shape; 1 for a 0-d tensor).
+
+        Returns:
+            An int.
+
+        Example:
+            >>> cr.zeros(2, 3).numel(), cr.tensor(5.0).numel()
+            (6, 1)
+        """
         return self.data.size
 
     def element_size(self) -> int:
+        """The size of one element in bytes (the same as ``.itemsize``).
+
+        Returns:
+            An int.
+
+        Example:
+            >>> cr.zeros(3, dtype=cr.float16).element_size()
+            2
+        """
         return self.data.itemsize
 
     def __len__(self):
@@ -148,7 +306,21 @@ class Tensor(_Methods):
     # ------------------------------------------------------------ conversion
 
     def item(self):
-        """The single value as a Python number."""
+        """The single value as a Python number.
+
+        Returns:
+            A Python float, int or bool (from a float, integer or bool tensor) of a tensor with one element,
+                whatever its shape.
+
+        Raises:
+            ValueError: the tensor has more or fewer than one element.
+
+        Example:
+            >>> cr.tensor(2.5).item()
+            2.5
+            >>> cr.tensor([[7]]).item()
+            7
+        """
         if self.data.size != 1:
             raise ValueError(
                 f"item(): a Tensor with {self.data.size} elements cannot be converted to a "
@@ -157,12 +329,37 @@ class Tensor(_Methods):
         return self.data.item()
 
     def tolist(self):
+        """The data as nested Python lists of Python numbers (copied to the CPU first if needed).
+
+        Returns:
+            A list nested ``ndim`` deep, or a single number for a 0-d tensor.
+
+        Example:
+            >>> cr.tensor([[1, 2], [3, 4]]).tolist()
+            [[1, 2], [3, 4]]
+            >>> cr.tensor(0.5).tolist()
+            0.5
+        """
         return backend.to_numpy(self.data).tolist()
 
     def numpy(self) -> np.ndarray:
         """The data as a NumPy array, sharing memory (no copy).
 
         Differs from PyTorch: allowed on tensors that require grad (the array has no history).
+        Writing into the array changes the tensor without bumping its version counter.
+
+        Returns:
+            The ``numpy.ndarray`` that is ``.data`` (same shape and dtype).
+
+        Raises:
+            TypeError: the tensor is on a GPU; call ``.cpu()`` first.
+
+        Example:
+            >>> x = cr.tensor([1.0, 2.0])
+            >>> a = x.numpy()
+            >>> a[0] = 5.0
+            >>> x
+            tensor([5., 2.])
         """
         if type(self.data) is not _ndarray:
             raise TypeError(f"numpy(): the tensor is on {self.device}; call .cpu() first")
@@ -195,7 +392,26 @@ class Tensor(_Methods):
     # ---------------------------------------------------------------- history
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        """Ask (or stop asking) for gradients of this leaf; returns self."""
+        """Ask (or stop asking) for gradients of this leaf; returns self.
+
+        Args:
+            requires_grad: True (the default) to record ops on this tensor and fill its ``.grad``; False
+                to stop (allowed on leaves only).
+
+        Returns:
+            This tensor.
+
+        Raises:
+            DTypeError: ``requires_grad`` on a tensor that is not floating point.
+            GradientError: ``requires_grad_(False)`` on a tensor made by a recorded op (use ``detach()``).
+
+        Example:
+            >>> w = cr.zeros(2).requires_grad_()
+            >>> w
+            tensor([0., 0.], requires_grad=True)
+            >>> w.requires_grad_(False).requires_grad
+            False
+        """
         if requires_grad and self.data.dtype.kind != "f":
             raise DTypeError(
                 f"requires_grad_: only floating point tensors can require gradients, "
@@ -207,18 +423,53 @@ class Tensor(_Methods):
         return self
 
     def detach(self) -> Tensor:
-        """The same data (shared memory and version counter) without history."""
+        """The same data (shared memory and version counter) without history.
+
+        The result is a leaf that does not require grad; changing it in place changes this tensor too,
+        and a backward that saved this tensor then reports the change (the version counter is shared).
+
+        Returns:
+            A new Tensor object for the same array.
+
+        Example:
+            >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
+            >>> d = (w * 2).detach()
+            >>> d, d.requires_grad
+            (tensor([2., 4.]), False)
+        """
         out = _wrap(self.data)
         out._version = _counter(self)
         return out
 
     def detach_(self) -> Tensor:
+        """Cut this tensor from the graph in place: it becomes a leaf that does not require grad.
+
+        Returns:
+            This tensor.
+
+        Example:
+            >>> h = cr.tensor([1.0, 2.0], requires_grad=True) * 2
+            >>> h.detach_() is h, h.is_leaf, h.requires_grad
+            (True, True, False)
+        """
         self._edge = None
         self.requires_grad = False
         return self
 
     def retain_grad(self) -> None:
-        """Keep ``.grad`` on this non-leaf tensor after backward (leaves always keep it)."""
+        """Keep ``.grad`` on this non-leaf tensor after backward (leaves always keep it).
+
+        Raises:
+            GradientError: the tensor does not require grad.
+
+        Example:
+            >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
+            >>> h = w * 3
+            >>> h.retain_grad()
+            >>> (h * h).sum().backward()
+            >>> h.grad
+            tensor([ 6., 12.])
+        """
         if not self.requires_grad:
             raise GradientError("retain_grad() on a tensor that does not require grad")
         if self._edge is None:
@@ -238,7 +489,26 @@ class Tensor(_Methods):
         """Call ``hook(grad)`` when this tensor's gradient is computed.
 
         The hook may return a new gradient that replaces it.  Returns a handle
-        whose ``remove()`` takes the hook off again.
+        whose ``remove()`` takes the hook off again.  On a leaf, hooks run once
+        its whole gradient has arrived, before it is added to ``.grad``.
+
+        Args:
+            hook: a callable taking the gradient (a Tensor of this tensor's shape) and returning None or
+                the gradient to use instead.
+
+        Returns:
+            A handle with a ``remove()`` method.
+
+        Raises:
+            GradientError: the tensor does not require grad.
+
+        Example:
+            >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
+            >>> handle = w.register_hook(lambda grad: grad * 10)
+            >>> (w * w).sum().backward()
+            >>> w.grad
+            tensor([20., 40.])
+            >>> handle.remove()
         """
         if not self.requires_grad:
             raise GradientError("register_hook() on a tensor that does not require grad")
@@ -262,6 +532,31 @@ class Tensor(_Methods):
         vector-Jacobian product).  ``retain_graph`` (default: create_graph)
         keeps the saved arrays for another backward; ``create_graph`` records
         the backward pass itself so the gradients can be differentiated.
+        The same as ``chainrule.autograd.backward(self, ...)``.
+
+        Args:
+            gradient: the gradient with respect to this tensor, a tensor of its shape; None (the default)
+                is allowed for a tensor of one element and means 1.
+            retain_graph: keep the saved tensors after the walk so that backward can run through the graph
+                again; None (the default) means the value of ``create_graph``.
+            create_graph: record the backward pass so that the gradients are differentiable (second
+                derivatives); default False.
+            inputs: a tensor or a list of tensors; only their ``.grad`` is filled.  None (the default):
+                every leaf that requires grad.
+
+        Raises:
+            GradientError: this tensor does not require grad, or has more than one element and no
+                ``gradient`` was given.
+            ShapeError: ``gradient``'s shape differs from this tensor's.
+
+        Example:
+            >>> x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+            >>> (x * x).sum().backward()
+            >>> x.grad
+            tensor([2., 4., 6.])
+            >>> (x * 2).backward(cr.tensor([1.0, 0.0, 1.0]))
+            >>> x.grad
+            tensor([4., 4., 8.])
         """
         ENGINE["backward"](self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
 
