@@ -247,7 +247,7 @@ def sum(x: Tensor, dim=None, keepdim=False, dtype=None):  # noqa: A001 - PyTorch
 
     Returns:
         ``x``'s shape without the reduced dimensions (size 1 with ``keepdim``); ``x``'s dtype (int64 for
-        integer and bool inputs, ``dtype`` when given).
+            integer and bool inputs, ``dtype`` when given).
 
     Example:
         >>> x = cr.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
@@ -290,7 +290,7 @@ def mean(x: Tensor, dim=None, keepdim=False, dtype=None):
 
     Returns:
         ``x``'s shape without the reduced dimensions (size 1 with ``keepdim``); ``x``'s float dtype (the
-        default float dtype for integer and bool inputs).
+            default float dtype for integer and bool inputs).
 
     Example:
         >>> x = cr.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
@@ -535,8 +535,8 @@ def max(x: Tensor, dim=None, keepdim=False):  # noqa: A001
 
     Returns:
         Without ``dim``: a 0-d tensor of ``x``'s dtype.  With an int ``dim``: ``values_indices(values,
-        indices)``, both of ``x``'s shape without ``dim``, the indices int64.  With a tensor: the broadcast
-        shape of both.
+            indices)``, both of ``x``'s shape without ``dim``, the indices int64.  With a tensor: the broadcast
+            shape of both.
 
     Raises:
         ShapeError: the reduced dimension has size 0.
@@ -571,8 +571,8 @@ def min(x: Tensor, dim=None, keepdim=False):  # noqa: A001
 
     Returns:
         Without ``dim``: a 0-d tensor of ``x``'s dtype.  With an int ``dim``: ``values_indices(values,
-        indices)``, both of ``x``'s shape without ``dim``, the indices int64.  With a tensor: the broadcast
-        shape of both.
+            indices)``, both of ``x``'s shape without ``dim``, the indices int64.  With a tensor: the broadcast
+            shape of both.
 
     Raises:
         ShapeError: the reduced dimension has size 0.

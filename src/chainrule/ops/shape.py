@@ -697,8 +697,8 @@ def split(x: Tensor, split_size_or_sections, dim: int = 0):
         >>> x = cr.arange(5)
         >>> cr.split(x, 2)
         (tensor([0, 1]), tensor([2, 3]), tensor([4]))
-        >>> [p.shape for p in x.split([1, 4])]
-        [(1,), (4,)]
+        >>> tuple(p.shape for p in x.split([1, 4]))
+        ((1,), (4,))
     """
     axis = normalize_dim(dim, x.data.ndim, "split")
     n = x.data.shape[axis]
@@ -759,8 +759,8 @@ def unbind(x: Tensor, dim: int = 0):
         >>> rows = cr.unbind(cr.tensor([[1, 2], [3, 4]]))
         >>> rows
         (tensor([1, 2]), tensor([3, 4]))
-        >>> [c.tolist() for c in cr.tensor([[1, 2], [3, 4]]).unbind(1)]
-        [[1, 3], [2, 4]]
+        >>> tuple(c.tolist() for c in cr.tensor([[1, 2], [3, 4]]).unbind(1))
+        ([1, 3], [2, 4])
     """
     axis = normalize_dim(dim, x.data.ndim, "unbind")
     lead = (slice(None),) * axis
@@ -848,7 +848,7 @@ def repeat(x: Tensor, *sizes) -> Tensor:
 
     Returns:
         A new tensor of shape ``(sizes[i] * shape[i] ...)``, where ``shape`` is ``x``'s shape padded with
-        leading ones to ``len(sizes)`` dimensions.
+            leading ones to ``len(sizes)`` dimensions.
 
     Raises:
         ShapeError: fewer counts than ``x`` has dimensions.
