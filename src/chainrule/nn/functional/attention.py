@@ -126,17 +126,49 @@ def scaled_dot_product_attention(
     scale: float | None = None,
     enable_gqa: bool = False,
 ) -> Tensor:
-    """``softmax(query @ key^T * scale + mask) @ value`` (Vaswani et al. 2017, eq. 1).
+    """Scaled dot-product attention, ``softmax(query @ key^T * scale + mask) @ value`` (Vaswani et al., 2017, eq. 1).
 
-    Shapes: query ``(N, ..., L, E)``, key ``(N, ..., S, E)``, value
-    ``(N, ..., S, Ev)`` -> ``(N, ..., L, Ev)``; leading dimensions broadcast.
-    ``attn_mask`` broadcasts to ``(N, ..., L, S)``: bool True = may attend, or
-    float (added to the scores).  ``is_causal`` lets query i attend keys
-    0..i (it may not be combined with ``attn_mask``).  ``scale`` defaults to
-    1/sqrt(E).  ``dropout_p`` drops attention weights whenever it is > 0
-    (the caller decides about training mode, as in PyTorch).
-    ``enable_gqa``: key and value may have fewer heads (dim -3) than query,
-    a divisor of it; each key/value head then serves a group of query heads.
+    A composite of differentiable ops, so gradients of every order exist.  A
+    query whose keys are all masked gets zero weights and a zero output (as
+    PyTorch 2.13's), not NaN.
+
+    Args:
+        query: shape ``(N, ..., L, E)``: L queries of size E.
+        key: shape ``(N, ..., S, E)``: S keys; leading dimensions broadcast with
+            ``query``'s.
+        value: shape ``(N, ..., S, Ev)``.
+        attn_mask (Tensor | None): broadcasts to ``(N, ..., L, S)``: bool, True
+            where a query **may** attend (PyTorch's convention here, the opposite
+            of ``nn.MultiheadAttention``'s), or float, added to the scores (a
+            float mask that requires grad gets its gradient).  Default None.
+        dropout_p: the probability of dropping an attention weight, applied
+            whenever > 0 (the caller decides about training mode, as in PyTorch;
+            default 0).
+        is_causal: let query i attend keys 0..i only; not together with
+            ``attn_mask`` (default False).
+        scale: the factor on the scores; None (default) means ``1 / sqrt(E)``.
+        enable_gqa: grouped-query attention: key and value may have fewer heads
+            (dim -3) than query, a divisor of it; each key/value head then serves
+            a group of query heads (default False).
+
+    Returns:
+        A tensor of shape ``(N, ..., L, Ev)`` in ``query``'s dtype.
+
+    Raises:
+        ShapeError: if the shapes do not fit together or the mask does not
+            broadcast to the scores.
+        ValueError: if both ``attn_mask`` and ``is_causal`` are given, or
+            ``dropout_p`` is outside [0, 1].
+
+    Examples:
+        >>> q = cr.tensor([[[0.0, 0.0], [10.0, 0.0]]])
+        >>> k = cr.tensor([[[1.0, 0.0], [0.0, 1.0]]])
+        >>> v = cr.tensor([[[1.0, 2.0], [3.0, 4.0]]])
+        >>> F.scaled_dot_product_attention(q, k, v)  # query 0 averages, query 1 picks key 0
+        tensor([[[2.0000, 3.0000],
+                 [1.0017, 2.0017]]])
+        >>> F.scaled_dot_product_attention(q, k, v, is_causal=True)[0, 0]
+        tensor([1., 2.])
     """
     for name, t in (("query", query), ("key", key), ("value", value)):
         if not isinstance(t, Tensor):
@@ -246,22 +278,78 @@ def multi_head_attention_forward(
     is_causal: bool = False,
     batch_first: bool = False,
 ):
-    """Multi-head attention as PyTorch's ``F.multi_head_attention_forward``.
+    """Multi-head attention with PyTorch's arguments (Vaswani et al., 2017, 3.2.2); behind ``nn.MultiheadAttention``.
 
-    Shapes (L target length, S source length, N batch, E embed_dim):
-    query ``(L, N, E)``, key ``(S, N, E_k)``, value ``(S, N, E_v)``, or
-    unbatched ``(L, E)`` / ``(S, E_k)`` / ``(S, E_v)``; with ``batch_first``
-    (a chainrule extension used by ``nn.MultiheadAttention``) ``(N, L, E)`` etc.
-    ``key_padding_mask`` ``(N, S)`` (unbatched ``(S,)``), ``attn_mask``
-    ``(L, S)`` or ``(N * num_heads, L, S)``; bool True = masked out, float = added.
+    Projects query, key and value (``in_proj_weight``, or the three separate
+    weights), splits them into ``num_heads`` heads of size
+    ``E / num_heads``, attends in each head with scaled dot-product attention,
+    concatenates the heads and applies the output projection.
 
-    Returns ``(attn_output, attn_weights)``: output shaped like query;
-    weights ``(N, L, S)`` averaged over heads (``(N, num_heads, L, S)`` with
-    ``average_attn_weights=False``; unbatched without N) when ``need_weights``,
-    else None.  As in PyTorch the returned weights are those after dropout.
+    Shapes (L target length, S source length, N batch, E embed_dim): query
+    ``(L, N, E)``, key ``(S, N, E_k)``, value ``(S, N, E_v)``, or unbatched
+    ``(L, E)`` / ``(S, E_k)`` / ``(S, E_v)``; with ``batch_first`` (a chainrule
+    extension used by ``nn.MultiheadAttention``) ``(N, L, E)`` etc.  A query
+    whose keys are all masked gets NaN with ``need_weights=True`` and zeros
+    without, as in PyTorch 2.13.
 
     Differs from PyTorch: ``is_causal=True`` without ``attn_mask`` applies a
-    causal mask instead of raising.
+    causal mask instead of raising; ``static_k`` and ``static_v`` are not
+    supported.
+
+    Args:
+        query: the queries, shape ``(L, N, E)`` (see above).
+        key: the keys, shape ``(S, N, E_k)``.
+        value: the values, shape ``(S, N, E_v)``.
+        embed_dim_to_check: E; the query's last dimension must equal it.
+        num_heads: the number of heads; must divide E.
+        in_proj_weight: the packed q, k, v projection ``(3 * E, E)``, or None with
+            ``use_separate_proj_weight``.
+        in_proj_bias: the packed bias ``(3 * E,)``, or None.
+        bias_k: a learned key ``(1, 1, E)`` appended to the keys, or None.
+        bias_v: a learned value ``(1, 1, E)`` appended to the values, or None
+            (given together with ``bias_k``).
+        add_zero_attn: append a key and a value of zeros (after the projection).
+        dropout_p: the dropout probability on the attention weights, applied
+            only when ``training``.
+        out_proj_weight: the output projection ``(E, E)``.
+        out_proj_bias: its bias ``(E,)``, or None.
+        training: apply ``dropout_p`` (default True).
+        key_padding_mask (Tensor | None): ``(N, S)`` (unbatched ``(S,)``): bool,
+            True where a key is padding and must **not** be attended, or float,
+            added to the scores.
+        need_weights: also return the attention weights (default True).
+        attn_mask (Tensor | None): ``(L, S)`` or ``(N * num_heads, L, S)``: bool,
+            True where attention is **not** allowed, or float, added to the
+            scores.
+        use_separate_proj_weight: project with ``q_proj_weight``,
+            ``k_proj_weight`` and ``v_proj_weight`` instead of ``in_proj_weight``
+            (needed when E_k or E_v differ from E; default False).
+        q_proj_weight: ``(E, E)``, with ``use_separate_proj_weight``.
+        k_proj_weight: ``(E, E_k)``, with ``use_separate_proj_weight``.
+        v_proj_weight: ``(E, E_v)``, with ``use_separate_proj_weight``.
+        static_k: not supported (must be None).
+        static_v: not supported (must be None).
+        average_attn_weights: average the returned weights over the heads
+            (default True).
+        is_causal: apply a causal mask (query i attends keys 0..i) when
+            ``attn_mask`` is None (default False).
+        batch_first: inputs and output are ``(N, L, E)`` (default False).
+
+    Returns:
+        (tuple[Tensor, Tensor | None]): ``(attn_output, attn_weights)``: the
+            output shaped like query; the weights ``(N, L, S)`` averaged over
+            heads (``(N, num_heads, L, S)`` with ``average_attn_weights=False``;
+            unbatched without N) when ``need_weights``, else None.  As in
+            PyTorch the returned weights are those after dropout.
+
+    Examples:
+        >>> E, heads = 4, 2
+        >>> x = cr.randn(5, 3, E)  # (L, N, E)
+        >>> out, weights = F.multi_head_attention_forward(
+        ...     x, x, x, E, heads, cr.randn(3 * E, E), cr.zeros(3 * E), None, None, False, 0.0,
+        ...     cr.randn(E, E), cr.zeros(E), training=False)
+        >>> out.shape, weights.shape
+        ((5, 3, 4), (3, 5, 5))
     """
     op = "multi_head_attention_forward"
     for name, t in (("query", query), ("key", key), ("value", value)):

@@ -161,10 +161,49 @@ def rnn(
     bidirectional: bool = False,
     batch_first: bool = False,
 ):
-    """Elman RNN, ``h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)``.  Returns ``(output, h_n)``.
+    """Multi-layer Elman RNN, ``h_t = act(x_t W_ih^T + b_ih + h_(t-1) W_hh^T + b_hh)``, the function behind ``nn.RNN``.
 
-    ``nonlinearity`` is 'tanh' or 'relu'; ``dropout`` applies (when
-    ``training``) to the outputs of every layer but the last.
+    Shapes (L sequence length, N batch, D = 2 if bidirectional else 1, H
+    hidden size): input ``(L, N, H_in)``, ``(N, L, H_in)`` with ``batch_first``,
+    or unbatched ``(L, H_in)``; states ``(D * num_layers, N, H)`` (unbatched
+    ``(D * num_layers, H)``); output ``(L, N, D * H)`` (``(N, L, D * H)`` with
+    ``batch_first``, ``(L, D * H)`` unbatched), the last layer's hidden state
+    at every step.  Each layer and direction runs as one fused op: one GEMM for
+    the input projection of all steps, then one per step.  Differs from PyTorch
+    (where this is the private ``torch._VF`` function): no PackedSequence input
+    and no LSTM ``proj_size``.
+
+    Args:
+        input: the sequence, shape ``(L, N, H_in)`` (see above).
+        hx: the initial hidden state ``(D * num_layers, N, H)``, or None for zeros.
+        weights (list[Tensor]): the flat weight list, per layer and direction
+            (forward, then reverse) ``w_ih (G*H, H_in), w_hh (G*H, H)`` and, with
+            ``bias``, ``b_ih (G*H,), b_hh (G*H,)`` (G = 1); layers after the first
+            take ``D * H`` inputs.  ``list(nn.RNN(...).parameters())`` is in
+            this order.
+        num_layers: the number of stacked layers (default 1).
+        nonlinearity: ``'tanh'`` (default) or ``'relu'``.
+        bias: whether ``weights`` holds the two biases per layer and direction
+            (default True).
+        dropout: the dropout probability on the outputs of every layer but the
+            last, applied only when ``training`` (default 0).
+        training: apply ``dropout`` (default False).
+        bidirectional: run a second, reversed direction in every layer and
+            concatenate the two outputs (default False).
+        batch_first: ``input`` and output are ``(N, L, ...)`` instead of
+            ``(L, N, ...)``; the states never are (default False).
+
+    Returns:
+        (tuple[Tensor, Tensor]): ``(output, h_n)``: output ``(L, N, D * H)`` and
+            the final hidden state of every layer and direction,
+            ``(D * num_layers, N, H)``.
+
+    Examples:
+        >>> H_in, H = 2, 3
+        >>> weights = [cr.randn(H, H_in), cr.randn(H, H), cr.zeros(H), cr.zeros(H)]
+        >>> output, h_n = F.rnn(cr.randn(5, 4, H_in), None, weights)
+        >>> output.shape, h_n.shape
+        ((5, 4, 3), (1, 4, 3))
     """
     if nonlinearity not in ("tanh", "relu"):
         raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
@@ -184,7 +223,53 @@ def lstm(
     bidirectional: bool = False,
     batch_first: bool = False,
 ):
-    """LSTM (gates i, f, g, o).  ``hx`` is ``(h_0, c_0)`` or None.  Returns ``(output, (h_n, c_n))``."""
+    """Multi-layer LSTM (Hochreiter & Schmidhuber, 1997) with PyTorch's gates i, f, g, o; behind ``nn.LSTM``.
+
+    Per step: ``i, f, g, o = split(x W_ih^T + b_ih + h W_hh^T + b_hh)``,
+    ``c' = sigmoid(f) * c + sigmoid(i) * tanh(g)``, ``h' = sigmoid(o) * tanh(c')``.
+
+    Shapes (L sequence length, N batch, D = 2 if bidirectional else 1, H
+    hidden size): input ``(L, N, H_in)``, ``(N, L, H_in)`` with ``batch_first``,
+    or unbatched ``(L, H_in)``; states ``(D * num_layers, N, H)`` (unbatched
+    ``(D * num_layers, H)``); output ``(L, N, D * H)`` (``(N, L, D * H)`` with
+    ``batch_first``, ``(L, D * H)`` unbatched), the last layer's hidden state
+    at every step.  Each layer and direction runs as one fused op: one GEMM for
+    the input projection of all steps, then one per step.  Differs from PyTorch
+    (where this is the private ``torch._VF`` function): no PackedSequence input
+    and no LSTM ``proj_size``.
+
+    Args:
+        input: the sequence, shape ``(L, N, H_in)`` (see above).
+        hx (tuple[Tensor, Tensor] | None): ``(h_0, c_0)``, each
+            ``(D * num_layers, N, H)``, or None for zeros.
+        weights (list[Tensor]): the flat weight list, per layer and direction
+            (forward, then reverse) ``w_ih (G*H, H_in), w_hh (G*H, H)`` and, with
+            ``bias``, ``b_ih (G*H,), b_hh (G*H,)`` (G = 4); layers after the first
+            take ``D * H`` inputs.  ``list(nn.LSTM(...).parameters())`` is in
+            this order.
+        num_layers: the number of stacked layers (default 1).
+        bias: whether ``weights`` holds the two biases per layer and direction
+            (default True).
+        dropout: the dropout probability on the outputs of every layer but the
+            last, applied only when ``training`` (default 0).
+        training: apply ``dropout`` (default False).
+        bidirectional: run a second, reversed direction in every layer and
+            concatenate the two outputs (default False).
+        batch_first: ``input`` and output are ``(N, L, ...)`` instead of
+            ``(L, N, ...)``; the states never are (default False).
+
+    Returns:
+        (tuple[Tensor, tuple[Tensor, Tensor]]): ``(output, (h_n, c_n))``: output
+            ``(L, N, D * H)``, and the final hidden and cell states, each
+            ``(D * num_layers, N, H)``.
+
+    Examples:
+        >>> H_in, H = 2, 3
+        >>> weights = [cr.randn(4 * H, H_in), cr.randn(4 * H, H), cr.zeros(4 * H), cr.zeros(4 * H)]
+        >>> output, (h_n, c_n) = F.lstm(cr.randn(4, 5, H_in), None, weights, batch_first=True)
+        >>> output.shape, h_n.shape, c_n.shape
+        ((4, 5, 3), (1, 4, 3), (1, 4, 3))
+    """
     output, h_n, c_n = _run("LSTM", input, hx, weights, num_layers, bias, dropout, training, bidirectional, batch_first)
     return output, (h_n, c_n)
 
@@ -200,7 +285,52 @@ def gru(
     bidirectional: bool = False,
     batch_first: bool = False,
 ):
-    """GRU (gates r, z, n with ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``).  Returns ``(output, h_n)``."""
+    """Multi-layer GRU (Cho et al., 2014), gates r, z, n as PyTorch's; the function behind ``nn.GRU``.
+
+    Per step: ``r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)``,
+    ``z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)``,
+    ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``, ``h' = (1 - z) * n + z * h``.
+
+    Shapes (L sequence length, N batch, D = 2 if bidirectional else 1, H
+    hidden size): input ``(L, N, H_in)``, ``(N, L, H_in)`` with ``batch_first``,
+    or unbatched ``(L, H_in)``; states ``(D * num_layers, N, H)`` (unbatched
+    ``(D * num_layers, H)``); output ``(L, N, D * H)`` (``(N, L, D * H)`` with
+    ``batch_first``, ``(L, D * H)`` unbatched), the last layer's hidden state
+    at every step.  Each layer and direction runs as one fused op: one GEMM for
+    the input projection of all steps, then one per step.  Differs from PyTorch
+    (where this is the private ``torch._VF`` function): no PackedSequence input
+    and no LSTM ``proj_size``.
+
+    Args:
+        input: the sequence, shape ``(L, N, H_in)`` (see above).
+        hx: the initial hidden state ``(D * num_layers, N, H)``, or None for zeros.
+        weights (list[Tensor]): the flat weight list, per layer and direction
+            (forward, then reverse) ``w_ih (G*H, H_in), w_hh (G*H, H)`` and, with
+            ``bias``, ``b_ih (G*H,), b_hh (G*H,)`` (G = 3); layers after the first
+            take ``D * H`` inputs.  ``list(nn.GRU(...).parameters())`` is in
+            this order.
+        num_layers: the number of stacked layers (default 1).
+        bias: whether ``weights`` holds the two biases per layer and direction
+            (default True).
+        dropout: the dropout probability on the outputs of every layer but the
+            last, applied only when ``training`` (default 0).
+        training: apply ``dropout`` (default False).
+        bidirectional: run a second, reversed direction in every layer and
+            concatenate the two outputs (default False).
+        batch_first: ``input`` and output are ``(N, L, ...)`` instead of
+            ``(L, N, ...)``; the states never are (default False).
+
+    Returns:
+        (tuple[Tensor, Tensor]): ``(output, h_n)``: output ``(L, N, D * H)`` and
+            the final hidden state ``(D * num_layers, N, H)``.
+
+    Examples:
+        >>> H_in, H = 2, 3
+        >>> weights = [cr.randn(3 * H, H_in), cr.randn(3 * H, H)]
+        >>> output, h_n = F.gru(cr.randn(5, H_in), None, weights, bias=False)  # unbatched
+        >>> output.shape, h_n.shape
+        ((5, 3), (1, 3))
+    """
     output, h_n, _ = _run("GRU", input, hx, weights, num_layers, bias, dropout, training, bidirectional, batch_first)
     return output, h_n
 
@@ -248,21 +378,90 @@ def _cell(mode, input, states, w_ih, w_hh, b_ih, b_hh):  # noqa: A002
 
 
 def rnn_tanh_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):  # noqa: A002
-    """``h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)``; ``hx`` None means zeros."""
+    """One Elman RNN step with tanh: ``h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)``.
+
+    Args:
+        input (Tensor): the input, shape ``(N, H_in)`` or ``(H_in,)``.
+        hx (Tensor | None): the hidden state ``(N, H)`` or ``(H,)``; None means zeros.
+        w_ih (Tensor): the input weights, shape ``(G*H, H_in)`` (G = 1).
+        w_hh (Tensor): the hidden weights, shape ``(G*H, H)``.
+        b_ih (Tensor | None): the input bias ``(G*H,)``, or None (default).
+        b_hh (Tensor | None): the hidden bias ``(G*H,)``, or None (default).
+
+    Returns:
+        (Tensor): The new hidden state, shape ``(N, H)`` or ``(H,)``.
+
+    Examples:
+        >>> x, h = cr.tensor([[1.0, 0.0]]), cr.tensor([[0.5, 0.5]])
+        >>> F.rnn_tanh_cell(x, h, cr.eye(2), cr.eye(2))  # tanh(x + h)
+        tensor([[0.9051, 0.4621]])
+    """
     return _cell("RNN_TANH", input, (hx,), w_ih, w_hh, b_ih, b_hh)
 
 
 def rnn_relu_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):  # noqa: A002
-    """``h' = relu(x W_ih^T + b_ih + h W_hh^T + b_hh)``; ``hx`` None means zeros."""
+    """One Elman RNN step with relu: ``h' = relu(x W_ih^T + b_ih + h W_hh^T + b_hh)``.
+
+    Args:
+        input (Tensor): the input, shape ``(N, H_in)`` or ``(H_in,)``.
+        hx (Tensor | None): the hidden state ``(N, H)`` or ``(H,)``; None means zeros.
+        w_ih (Tensor): the input weights, shape ``(G*H, H_in)`` (G = 1).
+        w_hh (Tensor): the hidden weights, shape ``(G*H, H)``.
+        b_ih (Tensor | None): the input bias ``(G*H,)``, or None (default).
+        b_hh (Tensor | None): the hidden bias ``(G*H,)``, or None (default).
+
+    Returns:
+        (Tensor): The new hidden state, shape ``(N, H)`` or ``(H,)``.
+
+    Examples:
+        >>> F.rnn_relu_cell(cr.tensor([[-1.0, 2.0]]), None, cr.eye(2), cr.eye(2))
+        tensor([[0., 2.]])
+    """
     return _cell("RNN_RELU", input, (hx,), w_ih, w_hh, b_ih, b_hh)
 
 
 def lstm_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):  # noqa: A002
-    """One LSTM step; ``hx`` is ``(h, c)`` or None.  Returns ``(h', c')``."""
+    """One LSTM step (gates i, f, g, o): ``c' = sigmoid(f) * c + sigmoid(i) * tanh(g)``, ``h' = sigmoid(o) * tanh(c')``.
+
+    Args:
+        input (Tensor): the input, shape ``(N, H_in)`` or ``(H_in,)``.
+        hx (tuple[Tensor, Tensor] | None): ``(h, c)``, each ``(N, H)`` or
+            ``(H,)``; None means zeros.
+        w_ih (Tensor): the input weights, shape ``(G*H, H_in)`` (G = 4).
+        w_hh (Tensor): the hidden weights, shape ``(G*H, H)``.
+        b_ih (Tensor | None): the input bias ``(G*H,)``, or None (default).
+        b_hh (Tensor | None): the hidden bias ``(G*H,)``, or None (default).
+
+    Returns:
+        (tuple[Tensor, Tensor]): ``(h', c')``, each ``(N, H)`` or ``(H,)``.
+
+    Examples:
+        >>> H_in, H = 2, 3
+        >>> h, c = F.lstm_cell(cr.randn(4, H_in), None, cr.randn(4 * H, H_in), cr.randn(4 * H, H))
+        >>> h.shape, c.shape
+        ((4, 3), (4, 3))
+    """
     states = (None, None) if hx is None else tuple(hx)
     return _cell("LSTM", input, states, w_ih, w_hh, b_ih, b_hh)
 
 
 def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):  # noqa: A002
-    """One GRU step; ``hx`` None means zeros.  Returns ``h'``."""
+    """One GRU step (gates r, z, n): ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``, ``h' = (1 - z) * n + z * h``.
+
+    Args:
+        input (Tensor): the input, shape ``(N, H_in)`` or ``(H_in,)``.
+        hx (Tensor | None): the hidden state ``(N, H)`` or ``(H,)``; None means zeros.
+        w_ih (Tensor): the input weights, shape ``(G*H, H_in)`` (G = 3).
+        w_hh (Tensor): the hidden weights, shape ``(G*H, H)``.
+        b_ih (Tensor | None): the input bias ``(G*H,)``, or None (default).
+        b_hh (Tensor | None): the hidden bias ``(G*H,)``, or None (default).
+
+    Returns:
+        (Tensor): The new hidden state, shape ``(N, H)`` or ``(H,)``.
+
+    Examples:
+        >>> H_in, H = 2, 3
+        >>> F.gru_cell(cr.randn(4, H_in), cr.zeros(4, H), cr.randn(3 * H, H_in), cr.randn(3 * H, H)).shape
+        (4, 3)
+    """
     return _cell("GRU", input, (hx,), w_ih, w_hh, b_ih, b_hh)
