@@ -767,7 +767,7 @@ def cumsum(x: Tensor, dim: int, dtype=None):
         dtype: if given, ``x`` is cast to this dtype first.
 
     Returns:
-        ``x``'s shape, in ``x``'s dtype (``dtype`` when given; NumPy's int64 for smaller integer types).
+        ``x``'s shape, in ``x``'s dtype (``dtype`` when given; int64 for smaller integer and bool types).
 
     Example:
         >>> cr.cumsum(cr.tensor([1.0, 2.0, 3.0, 4.0]), dim=0)

@@ -606,7 +606,8 @@ def cat(tensors, dim: int = 0) -> Tensor:
         dim: the dimension to join along (default 0).
 
     Returns:
-        A new tensor of shape ``(*, sum of the n_i, *)``.
+        A new tensor of shape ``(*, sum of the n_i, *)`` (the one tensor itself when there is only one;
+            PyTorch copies it).
 
     Raises:
         ShapeError: the sequence is empty, a tensor is 0-d, or the other sizes differ.
