@@ -629,7 +629,7 @@ def _float_for_scalar(t: Tensor, c) -> Tensor:
 def add(a, b, alpha=1):
     """a + alpha * b, broadcasting."""
     if alpha != 1:
-        b = mul(b, alpha)
+        b = b * alpha if is_scalar(b) else mul(b, alpha)
     return _binary(_add, _adds, _adds, a, b)
 
 
@@ -637,7 +637,7 @@ def add(a, b, alpha=1):
 def sub(a, b, alpha=1):
     """a - alpha * b, broadcasting."""
     if alpha != 1:
-        b = mul(b, alpha)
+        b = b * alpha if is_scalar(b) else mul(b, alpha)
     if type(a) is Tensor and is_scalar(b):
         return apply1(_adds, _float_for_scalar(a, scalar_value(b)), -scalar_value(b))
     return _binary(_sub, None, _rsubs, a, b)
