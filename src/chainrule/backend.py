@@ -90,7 +90,7 @@ def get_default_dtype() -> np.dtype:
     Returns:
         A NumPy dtype (``cr.float32 is numpy.dtype("float32")``).
 
-    Example:
+    Examples:
         >>> cr.get_default_dtype()
         dtype('float32')
     """
@@ -110,7 +110,7 @@ def set_default_dtype(dtype) -> None:
     Raises:
         TypeError: ``dtype`` is not a floating dtype (or an unknown name).
 
-    Example:
+    Examples:
         >>> cr.set_default_dtype(cr.float64)
         >>> cr.tensor([1.5]).dtype, cr.zeros(2).dtype
         (dtype('float64'), dtype('float64'))
@@ -183,7 +183,7 @@ class Device:
     Raises:
         ValueError: ``spec`` names another kind of device.
 
-    Example:
+    Examples:
         >>> d = cr.device("cuda:1")
         >>> d, str(d), d.type, d.index
         (device(type='cuda', index=1), 'cuda:1', 'cuda', 1)

@@ -27,7 +27,7 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
     Returns:
         A tensor of the shape of ``data``.
 
-    Example:
+    Examples:
         >>> cr.tensor([[1.5, 2], [3, 4]])
         tensor([[1.5000, 2.0000],
                 [3.0000, 4.0000]])
@@ -58,7 +58,7 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
     Returns:
         A tensor of the shape of ``data``.
 
-    Example:
+    Examples:
         >>> a = np.array([1.0, 2.0], dtype=np.float32)
         >>> t = cr.as_tensor(a)
         >>> a[0] = 10.0
@@ -84,7 +84,7 @@ def from_numpy(array: np.ndarray) -> Tensor:
     Raises:
         TypeError: ``array`` is not a NumPy array.
 
-    Example:
+    Examples:
         >>> a = np.arange(3)
         >>> t = cr.from_numpy(a)
         >>> a[0] = 10
@@ -133,7 +133,7 @@ def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
     Raises:
         ValueError: a size is negative or not an int.
 
-    Example:
+    Examples:
         >>> cr.zeros(2, 3)
         tensor([[0., 0., 0.],
                 [0., 0., 0.]])
@@ -155,7 +155,7 @@ def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
     Returns:
         A tensor of shape ``size``.
 
-    Example:
+    Examples:
         >>> cr.ones(2)
         tensor([1., 1.])
         >>> cr.ones(2, dtype=cr.float64)
@@ -176,7 +176,7 @@ def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
     Returns:
         A tensor of shape ``size`` with arbitrary values.
 
-    Example:
+    Examples:
         >>> cr.empty(2, 3).shape
         (2, 3)
     """
@@ -205,7 +205,7 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tens
     Returns:
         A tensor of shape ``size``.
 
-    Example:
+    Examples:
         >>> cr.full((2, 2), 7)
         tensor([[7, 7],
                 [7, 7]])
@@ -234,7 +234,7 @@ def zeros_like(x: Tensor, dtype=None, device=None, requires_grad=False) -> Tenso
     Returns:
         A tensor of ``x``'s shape.
 
-    Example:
+    Examples:
         >>> cr.zeros_like(cr.tensor([[1, 2, 3]]))
         tensor([[0, 0, 0]])
     """
@@ -253,7 +253,7 @@ def ones_like(x: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor
     Returns:
         A tensor of ``x``'s shape.
 
-    Example:
+    Examples:
         >>> cr.ones_like(cr.tensor([1.5, 2.5]), dtype=cr.int64)
         tensor([1, 1])
     """
@@ -272,7 +272,7 @@ def empty_like(x: Tensor, dtype=None, device=None, requires_grad=False) -> Tenso
     Returns:
         A tensor of ``x``'s shape with arbitrary values.
 
-    Example:
+    Examples:
         >>> cr.empty_like(cr.zeros(2, 3)).shape
         (2, 3)
     """
@@ -292,7 +292,7 @@ def full_like(x: Tensor, fill_value, dtype=None, device=None, requires_grad=Fals
     Returns:
         A tensor of ``x``'s shape.
 
-    Example:
+    Examples:
         >>> cr.full_like(cr.tensor([1.0, 2.0]), 3)
         tensor([3., 3.])
     """
@@ -325,7 +325,7 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     Returns:
         A 1-d tensor of ``ceil((end - start) / step)`` values.
 
-    Example:
+    Examples:
         >>> cr.arange(5)
         tensor([0, 1, 2, 3, 4])
         >>> cr.arange(1, 2, 0.25)
@@ -353,7 +353,7 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False) ->
     Returns:
         A 1-d tensor of shape (steps,).
 
-    Example:
+    Examples:
         >>> cr.linspace(0, 1, 5)
         tensor([0.0000, 0.2500, 0.5000, 0.7500, 1.0000])
     """
@@ -375,7 +375,7 @@ def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_gra
     Returns:
         A 1-d tensor of shape (steps,).
 
-    Example:
+    Examples:
         >>> cr.logspace(0, 2, 3)
         tensor([  1.,  10., 100.])
         >>> cr.logspace(0, 3, 4, base=2)
@@ -397,7 +397,7 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     Returns:
         A tensor of shape (n, m).
 
-    Example:
+    Examples:
         >>> cr.eye(2, 3)
         tensor([[1., 0., 0.],
                 [0., 1., 0.]])
@@ -441,7 +441,7 @@ def rand(*size, generator=None, dtype=None, device=None, requires_grad=False) ->
     Raises:
         TypeError: ``dtype`` is not a floating dtype.
 
-    Example:
+    Examples:
         >>> x = cr.rand(2, 3)
         >>> x.shape, bool(((x >= 0) & (x < 1)).all())
         ((2, 3), True)
@@ -469,7 +469,7 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad=False) -
     Raises:
         TypeError: ``dtype`` is not a floating dtype.
 
-    Example:
+    Examples:
         >>> x = cr.randn(1000, dtype=cr.float64)
         >>> x.shape, x.dtype, abs(x.mean().item()) < 0.1
         ((1000,), dtype('float64'), True)
@@ -492,7 +492,7 @@ def randint(low, high=None, size=(), generator=None, dtype=None, device=None) ->
     Returns:
         A tensor of shape ``size`` (never requires grad).
 
-    Example:
+    Examples:
         >>> x = cr.randint(0, 10, (2, 3))
         >>> x.shape, x.dtype, bool(((x >= 0) & (x < 10)).all())
         ((2, 3), dtype('int64'), True)
@@ -519,7 +519,7 @@ def randperm(n, generator=None, dtype=None, device=None) -> Tensor:
     Returns:
         A 1-d tensor of shape (n,).
 
-    Example:
+    Examples:
         >>> p = cr.randperm(5)
         >>> p.shape, sorted(p.tolist())
         ((5,), [0, 1, 2, 3, 4])
@@ -539,7 +539,7 @@ def rand_like(x: Tensor, generator=None, dtype=None) -> Tensor:
     Returns:
         A tensor of ``x``'s shape.
 
-    Example:
+    Examples:
         >>> cr.rand_like(cr.zeros(2, 3, dtype=cr.float64)).dtype
         dtype('float64')
     """
@@ -557,7 +557,7 @@ def randn_like(x: Tensor, generator=None, dtype=None) -> Tensor:
     Returns:
         A tensor of ``x``'s shape.
 
-    Example:
+    Examples:
         >>> cr.randn_like(cr.zeros(2, 3)).shape
         (2, 3)
     """
@@ -577,7 +577,7 @@ def randint_like(x: Tensor, low, high=None, generator=None, dtype=None) -> Tenso
     Returns:
         A tensor of ``x``'s shape.
 
-    Example:
+    Examples:
         >>> cr.randint_like(cr.zeros(4, dtype=cr.int64), 7, 8)
         tensor([7, 7, 7, 7])
     """
@@ -599,7 +599,7 @@ def bernoulli(p: Tensor, generator=None) -> Tensor:
     Returns:
         A tensor of ``p``'s shape and dtype holding 0s and 1s.
 
-    Example:
+    Examples:
         >>> cr.bernoulli(cr.tensor([0.0, 1.0, 1.0, 0.0]))
         tensor([0., 1., 1., 0.])
     """
@@ -624,7 +624,7 @@ def multinomial(probs: Tensor, num_samples: int, replacement=False, generator=No
     Returns:
         An int64 tensor of shape (num_samples,) or (*, num_samples).
 
-    Example:
+    Examples:
         >>> cr.multinomial(cr.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]), 2, replacement=True)
         tensor([[1, 1],
                 [0, 0]])

@@ -27,7 +27,7 @@ class Generator:
             where a tensor lives there), so a seed gives the same values on every device.
         seed: the seed, an int (a negative one is taken modulo 2**64); None seeds from fresh OS entropy.
 
-    Example:
+    Examples:
         >>> g = cr.Generator(seed=42)
         >>> g
         <chainrule.Generator seed=42>
@@ -129,7 +129,7 @@ def manual_seed(seed: int) -> Generator:
     Returns:
         The default ``Generator``.
 
-    Example:
+    Examples:
         >>> cr.manual_seed(3)
         <chainrule.Generator seed=3>
         >>> a = cr.rand(2).tolist()
@@ -146,7 +146,7 @@ def seed() -> int:
     Returns:
         The new seed, a non-negative int below 2**63.
 
-    Example:
+    Examples:
         >>> s = cr.seed()
         >>> cr.initial_seed() == s
         True
@@ -160,7 +160,7 @@ def initial_seed() -> int:
     Returns:
         An int.
 
-    Example:
+    Examples:
         >>> _ = cr.manual_seed(7)
         >>> cr.initial_seed()
         7
@@ -178,7 +178,7 @@ def get_rng_state() -> dict:
     Returns:
         A dict ``{"seed": ..., "bit_generator": {...}}`` for ``set_rng_state``.
 
-    Example:
+    Examples:
         >>> state = cr.get_rng_state()
         >>> a = cr.rand(2).tolist()
         >>> cr.set_rng_state(state)
@@ -197,7 +197,7 @@ def set_rng_state(state: dict) -> None:
     Raises:
         ValueError: ``state`` is malformed or not a PCG64 state as ``get_rng_state`` writes it.
 
-    Example:
+    Examples:
         >>> import json
         >>> saved = json.dumps(cr.get_rng_state())
         >>> a = cr.randn(3).tolist()
@@ -220,7 +220,7 @@ def numpy_rng(generator: Generator | None = None) -> np.random.Generator:
     Returns:
         A ``numpy.random.Generator`` (shared, not a copy: drawing from it advances ``generator``).
 
-    Example:
+    Examples:
         >>> rng = cr.random.numpy_rng()
         >>> rng
         Generator(PCG64) at 0x...
@@ -237,7 +237,7 @@ class fork_rng:  # noqa: N801 - PyTorch's name
     drawn after it. Unlike PyTorch's it takes no arguments and covers only the
     default generator (chainrule's GPU tensors draw from it too).
 
-    Example:
+    Examples:
         >>> a = cr.rand(2).tolist()
         >>> _ = cr.manual_seed(0)
         >>> with cr.random.fork_rng():

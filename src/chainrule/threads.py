@@ -270,7 +270,7 @@ def get_num_threads() -> int:
     Returns:
         A positive int.
 
-    Example:
+    Examples:
         >>> n = cr.threads.get_num_threads()
         >>> n >= 1
         True
@@ -296,7 +296,7 @@ def set_num_threads(n: int) -> None:
     Raises:
         ValueError: ``n`` is not a positive int.
 
-    Example:
+    Examples:
         >>> before = cr.threads.get_num_threads()
         >>> cr.threads.set_num_threads(1)
         >>> cr.threads.get_num_threads()
@@ -333,7 +333,7 @@ def use_deterministic_algorithms(mode: bool) -> None:
     Args:
         mode: True to make results repeat, False (the default state) to let a busy machine drop to one thread.
 
-    Example:
+    Examples:
         >>> cr.threads.use_deterministic_algorithms(True)
         >>> cr.threads.are_deterministic_algorithms_enabled()
         True
@@ -348,7 +348,7 @@ def are_deterministic_algorithms_enabled() -> bool:
     Returns:
         A bool; False by default.
 
-    Example:
+    Examples:
         >>> cr.threads.are_deterministic_algorithms_enabled()
         False
     """
@@ -368,7 +368,7 @@ def info() -> dict:
         spent waiting for a CPU, or None) and ``libraries`` (``threadpoolctl``'s
         view of the BLAS and OpenMP libraries loaded, empty without it).
 
-    Example:
+    Examples:
         >>> report = cr.threads.info()
         >>> report["num_threads"] == cr.threads.get_num_threads(), type(report["default_reason"])
         (True, <class 'str'>)

@@ -49,7 +49,7 @@ class autocast:  # noqa: N801 - PyTorch's name
         TypeError: ``dtype`` is not float16 or bfloat16, or bfloat16 without ml_dtypes.
         ValueError: ``device_type`` is not "cpu" or "cuda".
 
-    Example:
+    Examples:
         >>> a, b = cr.ones(2, 3), cr.ones(3, 4)
         >>> with cr.amp.autocast("cpu"):
         ...     c = a @ b
@@ -94,7 +94,7 @@ def is_autocast_enabled() -> bool:
     Returns:
         A bool, whatever the device type autocast was entered for.
 
-    Example:
+    Examples:
         >>> cr.amp.is_autocast_enabled()
         False
         >>> with cr.amp.autocast("cpu"):

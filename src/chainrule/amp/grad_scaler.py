@@ -37,7 +37,7 @@ class GradScaler:
     Raises:
         ValueError: ``growth_factor`` <= 1 or ``backoff_factor`` outside (0, 1).
 
-    Example:
+    Examples:
         >>> model = nn.Linear(3, 1)
         >>> optimizer = optim.SGD(model.parameters(), lr=0.1)
         >>> scaler = cr.amp.GradScaler("cpu", init_scale=1024.0)

@@ -70,7 +70,7 @@ class AnomalyError(ChainruleError, FloatingPointError):
         phase: ``"forward"`` or ``"backward"``.
         trace: the op's ``OpTrace``, or None.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([-1.0, 1.0], requires_grad=True)
         >>> try:
         ...     with cr.autograd.detect_anomaly():
@@ -134,7 +134,7 @@ def is_anomaly_enabled() -> bool:
     Returns:
         A bool, for the calling thread.
 
-    Example:
+    Examples:
         >>> cr.autograd.is_anomaly_enabled()
         False
         >>> with cr.autograd.detect_anomaly():
@@ -156,7 +156,7 @@ class detect_anomaly:  # noqa: N801 - PyTorch's name
     Args:
         check_nan: check values (the default); False only records the traces.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([-1.0, 1.0], requires_grad=True)
         >>> with cr.autograd.detect_anomaly():
         ...     y = x.log()
@@ -209,7 +209,7 @@ class set_detect_anomaly(detect_anomaly):  # noqa: N801 - PyTorch's name
         mode: True to turn anomaly detection on, False to turn it off.
         check_nan: check values (the default); False only records where ops were created.
 
-    Example:
+    Examples:
         >>> with cr.autograd.set_detect_anomaly(True):
         ...     cr.autograd.is_anomaly_enabled()
         True

@@ -49,7 +49,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         GradientError: an output does not require grad, or has more than one element and no gradient was given.
         ShapeError: a gradient's shape differs from its output's.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
         >>> cr.autograd.backward((x * x).sum())
         >>> x.grad
@@ -95,7 +95,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     Raises:
         GradientError: an input does not require grad, or is unused and ``allow_unused`` is False.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
         >>> (g,) = cr.autograd.grad((x ** 3).sum(), x, create_graph=True)
         >>> g.tolist()

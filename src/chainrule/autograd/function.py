@@ -40,7 +40,7 @@ class FunctionCtx:
     ``ctx.shape = ...`` can never disturb the engine. ``Function.apply`` makes
     one per call and passes it to ``forward`` and then to ``backward``.
 
-    Example:
+    Examples:
         >>> class Scale(cr.autograd.Function):
         ...     @staticmethod
         ...     def forward(ctx, x, factor):
@@ -146,7 +146,7 @@ class Function:
     ``create_graph=True`` works through it (see ``once_differentiable`` for one
     that is not). Gradients must have their input's dtype.
 
-    Example:
+    Examples:
         >>> class Cube(cr.autograd.Function):
         ...     @staticmethod
         ...     def forward(ctx, x):
@@ -263,7 +263,7 @@ def once_differentiable(backward):
     Returns:
         The wrapped function.
 
-    Example:
+    Examples:
         >>> class Square(cr.autograd.Function):
         ...     @staticmethod
         ...     def forward(ctx, x):

@@ -25,7 +25,7 @@ class GradcheckError(ChainruleError, AssertionError):
     mismatching Jacobian entry and both values. It is an ``AssertionError``, so a
     test that calls gradcheck fails with it.
 
-    Example:
+    Examples:
         >>> class Wrong(cr.autograd.Function):
         ...     @staticmethod
         ...     def forward(ctx, x):
@@ -119,7 +119,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True) 
         GradcheckError: an entry differs and ``raise_exception`` is True.
         ValueError: no input requires grad, or one that does is not float64.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([0.5, 1.5], dtype=cr.float64, requires_grad=True)
         >>> cr.autograd.gradcheck(lambda t: (t * t).sin(), (x,))
         True
@@ -173,7 +173,7 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
     Raises:
         GradcheckError: an entry differs and ``raise_exception`` is True.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([0.5, 1.5], dtype=cr.float64, requires_grad=True)
         >>> cr.autograd.gradgradcheck(lambda t: (t * t).tanh(), (x,))
         True

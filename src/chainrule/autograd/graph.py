@@ -97,7 +97,7 @@ class Node:
     non-tensor arguments), ``extra`` (arrays the forward chose to keep),
     ``output()`` (the result), ``needs_input_grad`` and ``create_graph``.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
         >>> y = (x * x).sum()
         >>> y.grad_fn

@@ -62,7 +62,7 @@ def is_grad_enabled() -> bool:
     Returns:
         A bool: False inside ``no_grad``/``inference_mode``/``set_grad_enabled(False)``, True otherwise.
 
-    Example:
+    Examples:
         >>> cr.is_grad_enabled()
         True
         >>> with cr.no_grad():
@@ -106,7 +106,7 @@ class no_grad(_GradMode):  # noqa: N801 - PyTorch's name
     should run without recording. Use it for evaluation and for updating
     weights by hand; it is per thread, as in PyTorch.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
         >>> with cr.no_grad():
         ...     y = x * 2
@@ -124,7 +124,7 @@ class enable_grad(_GradMode):  # noqa: N801
 
     A context manager or a decorator; it switches only this thread.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
         >>> with cr.no_grad():
         ...     with cr.enable_grad():
@@ -144,7 +144,7 @@ class inference_mode(_GradMode):  # noqa: N801
     Args:
         mode: True (the default) stops recording; False records, as ``enable_grad`` does.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
         >>> with cr.inference_mode():
         ...     (x * 2).requires_grad
@@ -162,7 +162,7 @@ class set_grad_enabled(_GradMode):  # noqa: N801
         mode: True to record operations, False not to. A plain call switches at once and stays switched; in a
             ``with`` block or as a decorator the previous mode comes back at the end.
 
-    Example:
+    Examples:
         >>> with cr.set_grad_enabled(False):
         ...     cr.is_grad_enabled()
         False

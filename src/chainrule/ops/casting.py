@@ -25,7 +25,7 @@ def autocast_active(t) -> bool:
     Returns:
         A bool: autocast is on and was entered for the device type ``t`` lives on.
 
-    Example:
+    Examples:
         >>> x = cr.ones(2)
         >>> with cr.amp.autocast("cpu"):
         ...     cr.amp.autocast_active(x)
@@ -51,7 +51,7 @@ def cast_for_gemm(*tensors):
     Returns:
         A tuple with one entry per argument.
 
-    Example:
+    Examples:
         >>> w = cr.ones(2, 2)
         >>> with cr.amp.autocast("cpu"):
         ...     cr.amp.cast_for_gemm(w, None)[0].dtype
@@ -80,7 +80,7 @@ def cast_to_float32(*tensors):
     Returns:
         A tuple with one entry per argument.
 
-    Example:
+    Examples:
         >>> h = cr.ones(2, dtype=cr.float16)
         >>> with cr.amp.autocast("cpu"):
         ...     cr.amp.cast_to_float32(h)[0].dtype
