@@ -18,9 +18,26 @@ class Adagrad(Optimizer):
         s = s + g * g                       (s starts at initial_accumulator_value)
         p = p - clr * g / (sqrt(s) + eps)
 
-    State per parameter: ``step`` and ``sum``.  Unlike PyTorch, the state is
-    created on a parameter's first step rather than in the constructor (the
-    values are the same).
+    (Duchi et al., 2011.) State per parameter: ``step`` and ``sum``.  Unlike
+    PyTorch, the state is created on a parameter's first step rather than in the
+    constructor (the values are the same).
+
+    Args:
+        params: the tensors to optimize, or a list of parameter-group dicts (see ``Optimizer``).
+        lr: the learning rate; default 1e-2.
+        lr_decay: how fast the learning rate decays with the step count; default 0.
+        weight_decay: the L2 penalty added to the gradient; default 0.
+        initial_accumulator_value: the starting value of the sum of squared gradients; default 0.
+        eps: added to the denominator for stability; default 1e-10.
+        maximize: ascend the objective instead of descending it; default False.
+
+    Examples:
+        >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
+        >>> optimizer = optim.Adagrad([w], lr=0.1)
+        >>> (w * w).sum().backward()
+        >>> optimizer.step()  # g / sqrt(g * g) = 1 on the first step
+        >>> w
+        tensor([0.9000, 1.9000], requires_grad=True)
     """
 
     def __init__(

@@ -21,8 +21,32 @@ class Adam(Optimizer):
         v_max = max(v_max, v)                     (amsgrad; v_max replaces v below)
         p = p - lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
 
+    (Kingma & Ba, 2015, Algorithm 1; amsgrad: Reddi et al., 2018.)
     State per parameter: ``step`` (a number), ``exp_avg``, ``exp_avg_sq`` and
     ``max_exp_avg_sq`` (amsgrad), each in the parameter's dtype.
+
+    Args:
+        params: the tensors to optimize, or a list of parameter-group dicts (see ``Optimizer``).
+        lr: the learning rate; default 1e-3.
+        betas: ``(beta1, beta2)``, the decay rates of the running mean of the gradient and of its square;
+            default (0.9, 0.999).
+        eps: added to the denominator for stability; default 1e-8.
+        weight_decay: the L2 penalty (or the decoupled decay rate, see ``decoupled_weight_decay``); default 0.
+        amsgrad: use the running maximum of ``v`` (AMSGrad); default False.
+        maximize: ascend the objective instead of descending it; default False.
+        decoupled_weight_decay: shrink the parameters directly (AdamW) instead of adding an L2 term to the
+            gradient; default False.
+
+    Raises:
+        ValueError: a negative lr, eps or weight_decay, or a beta outside [0, 1).
+
+    Examples:
+        >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
+        >>> optimizer = optim.Adam([w], lr=0.1)
+        >>> (w * w).sum().backward()
+        >>> optimizer.step()  # the first step moves each weight by about lr
+        >>> w
+        tensor([0.9000, 1.9000], requires_grad=True)
     """
 
     def __init__(

@@ -22,6 +22,21 @@ class CombinedOptimizer(Optimizer):
     is ``{"optimizers": [inner state dicts]}``.
 
     chainrule's own: PyTorch has no such class (one calls each optimizer).
+
+    Args:
+        optimizers: the optimizers to combine, at least one, with no parameter in two of them.
+
+    Raises:
+        TypeError: an argument is not an Optimizer.
+        ValueError: no optimizer, or a parameter in two of them.
+
+    Examples:
+        >>> emb, head = nn.Embedding(10, 3, sparse=True), nn.Linear(3, 1)
+        >>> optimizer = optim.CombinedOptimizer(optim.SparseAdam([emb.weight]), optim.Adam(head.parameters()))
+        >>> head(emb(cr.tensor([1, 4]))).sum().backward()
+        >>> optimizer.step()
+        >>> len(optimizer.param_groups), list(optimizer.state_dict())
+        (2, ['optimizers'])
     """
 
     def __init__(self, *optimizers: Optimizer):
@@ -57,6 +72,7 @@ class CombinedOptimizer(Optimizer):
         raise TypeError("CombinedOptimizer: add the group to one of its optimizers instead")
 
     def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the gradients of every inner optimizer's parameters (see ``Optimizer.zero_grad``)."""
         for opt in self.optimizers:
             opt.zero_grad(set_to_none)
 
@@ -73,9 +89,11 @@ class CombinedOptimizer(Optimizer):
         return loss
 
     def state_dict(self) -> dict:
+        """``{"optimizers": [each inner optimizer's state dict]}``."""
         return {"optimizers": [opt.state_dict() for opt in self.optimizers]}
 
     def load_state_dict(self, state_dict: dict) -> None:
+        """Load each inner optimizer's state from what ``state_dict`` returned (the same number of optimizers)."""
         inner = state_dict.get("optimizers") if isinstance(state_dict, dict) else None
         if not isinstance(inner, list) or len(inner) != len(self.optimizers):
             count = len(inner) if isinstance(inner, list) else "no"

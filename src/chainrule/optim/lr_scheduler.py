@@ -84,7 +84,28 @@ class LRScheduler:
 
     ``last_epoch`` is the index of the last step taken (-1 before the first);
     pass a non-default value only when resuming, after the optimizer's state
-    (which holds ``initial_lr``) has been loaded.
+    (which holds ``initial_lr``) has been loaded. Construction takes step 0;
+    ``step()`` takes the next one and writes the lrs into the optimizer's
+    groups; ``get_last_lr()`` reads them; ``state_dict``/``load_state_dict``
+    save and restore the schedule as plain data.
+
+    Args:
+        optimizer: the ``Optimizer`` whose groups' ``"lr"`` the schedule sets.
+        last_epoch: the index of the last step taken; -1 (the default) starts a new schedule.
+
+    Raises:
+        TypeError: ``optimizer`` is not an Optimizer.
+        KeyError: resuming (``last_epoch`` >= 0) before the optimizer's state dict was loaded.
+
+    Examples:
+        >>> class Halving(optim.lr_scheduler.LRScheduler):
+        ...     def get_lr(self):
+        ...         return [base * 0.5 ** self.last_epoch for base in self.base_lrs]
+        >>> optimizer = optim.SGD([cr.zeros(1, requires_grad=True)], lr=1.0)
+        >>> scheduler = Halving(optimizer)
+        >>> scheduler.step()
+        >>> scheduler.get_last_lr(), optimizer.param_groups[0]["lr"]
+        ([0.5], 0.5)
     """
 
     _is_initial = False
@@ -189,6 +210,25 @@ class LambdaLR(LRScheduler):
     """``lr = initial_lr * lr_lambda(step)``; one function, or a list with one per parameter group.
 
     ``state_dict`` saves the attributes of callable objects, not plain functions (as in PyTorch).
+
+    Args:
+        optimizer: the ``Optimizer`` whose groups' ``"lr"`` the schedule sets.
+        lr_lambda: a function of the step index (an int from 0) returning the factor, or a list of such
+            functions, one per parameter group.
+        last_epoch: the index of the last step taken; -1 (the default) starts a new schedule.
+
+    Raises:
+        ValueError: a list of ``lr_lambda`` whose length is not the number of groups.
+
+    Examples:
+        >>> optimizer = optim.SGD([cr.zeros(1, requires_grad=True)], lr=1.0)
+        >>> scheduler = optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 / (step + 1))
+        >>> lrs = []
+        >>> for _ in range(4):
+        ...     lrs.append(round(optimizer.param_groups[0]["lr"], 4))
+        ...     scheduler.step()
+        >>> lrs
+        [1.0, 0.5, 0.3333, 0.25]
     """
 
     _not_saved = ("optimizer", "lr_lambdas")
@@ -221,7 +261,27 @@ class LambdaLR(LRScheduler):
 
 
 class StepLR(LRScheduler):
-    """Multiply the lr by ``gamma`` every ``step_size`` steps."""
+    """Multiply the lr by ``gamma`` every ``step_size`` steps.
+
+    Args:
+        optimizer: the ``Optimizer`` whose groups' ``"lr"`` the schedule sets.
+        step_size: the number of steps between two decays, a positive int.
+        gamma: the factor; default 0.1.
+        last_epoch: the index of the last step taken; -1 (the default) starts a new schedule.
+
+    Raises:
+        ValueError: ``step_size`` is not positive.
+
+    Examples:
+        >>> optimizer = optim.SGD([cr.zeros(1, requires_grad=True)], lr=1.0)
+        >>> scheduler = optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
+        >>> lrs = []
+        >>> for _ in range(6):
+        ...     lrs.append(optimizer.param_groups[0]["lr"])
+        ...     scheduler.step()
+        >>> lrs
+        [1.0, 1.0, 0.5, 0.5, 0.25, 0.25]
+    """
 
     def __init__(self, optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1):
         if int(step_size) <= 0:
@@ -240,7 +300,25 @@ class StepLR(LRScheduler):
 
 
 class MultiStepLR(LRScheduler):
-    """Multiply the lr by ``gamma`` at each milestone (a milestone listed twice multiplies by gamma**2)."""
+    """Multiply the lr by ``gamma`` at each milestone (a milestone listed twice multiplies by gamma**2).
+
+    Args:
+        optimizer: the ``Optimizer`` whose groups' ``"lr"`` the schedule sets.
+        milestones: the step indices at which to decay, ints in any order (kept as a sorted list; PyTorch keeps a
+            Counter).
+        gamma: the factor; default 0.1.
+        last_epoch: the index of the last step taken; -1 (the default) starts a new schedule.
+
+    Examples:
+        >>> optimizer = optim.SGD([cr.zeros(1, requires_grad=True)], lr=1.0)
+        >>> scheduler = optim.lr_scheduler.MultiStepLR(optimizer, milestones=[2, 4], gamma=0.1)
+        >>> lrs = []
+        >>> for _ in range(6):
+        ...     lrs.append(round(optimizer.param_groups[0]["lr"], 4))
+        ...     scheduler.step()
+        >>> lrs
+        [1.0, 1.0, 0.1, 0.1, 0.01, 0.01]
+    """
 
     def __init__(self, optimizer, milestones, gamma: float = 0.1, last_epoch: int = -1):
         self.milestones = sorted(int(m) for m in milestones)
@@ -258,7 +336,23 @@ class MultiStepLR(LRScheduler):
 
 
 class ExponentialLR(LRScheduler):
-    """Multiply the lr by ``gamma`` every step."""
+    """Multiply the lr by ``gamma`` every step.
+
+    Args:
+        optimizer: the ``Optimizer`` whose groups' ``"lr"`` the schedule sets.
+        gamma: the factor per step.
+        last_epoch: the index of the last step taken; -1 (the default) starts a new schedule.
+
+    Examples:
+        >>> optimizer = optim.SGD([cr.zeros(1, requires_grad=True)], lr=1.0)
+        >>> scheduler = optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.5)
+        >>> lrs = []
+        >>> for _ in range(4):
+        ...     lrs.append(optimizer.param_groups[0]["lr"])
+        ...     scheduler.step()
+        >>> lrs
+        [1.0, 0.5, 0.25, 0.125]
+    """
 
     def __init__(self, optimizer, gamma: float, last_epoch: int = -1):
         self.gamma = gamma
@@ -276,9 +370,25 @@ class ExponentialLR(LRScheduler):
 class CosineAnnealingLR(LRScheduler):
     """Cosine annealing from the initial lr to ``eta_min`` over ``T_max`` steps (SGDR without restarts).
 
-    ``lr_t = eta_min + (initial_lr - eta_min) (1 + cos(pi t / T_max)) / 2``, applied
-    recursively as PyTorch does; past ``T_max`` the lr rises again (a cosine
-    period of 2 T_max).
+    ``lr_t = eta_min + (initial_lr - eta_min) (1 + cos(pi t / T_max)) / 2``
+    (Loshchilov & Hutter, 2017, equation 5), applied recursively as PyTorch
+    does; past ``T_max`` the lr rises again (a cosine period of 2 T_max).
+
+    Args:
+        optimizer: the ``Optimizer`` whose groups' ``"lr"`` the schedule sets.
+        T_max: the number of steps from the initial lr to ``eta_min``.
+        eta_min: the lowest lr; default 0.
+        last_epoch: the index of the last step taken; -1 (the default) starts a new schedule.
+
+    Examples:
+        >>> optimizer = optim.SGD([cr.zeros(1, requires_grad=True)], lr=1.0)
+        >>> scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=4)
+        >>> lrs = []
+        >>> for _ in range(6):
+        ...     lrs.append(round(optimizer.param_groups[0]["lr"], 4))
+        ...     scheduler.step()
+        >>> lrs
+        [1.0, 0.8536, 0.5, 0.1464, 0.0, 0.1464]
     """
 
     def __init__(self, optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1):
@@ -312,6 +422,26 @@ class LinearLR(LRScheduler):
     """Scale the lr linearly from ``start_factor`` to ``end_factor`` times the initial lr over ``total_iters`` steps.
 
     The usual warm-up: ``LinearLR(opt, start_factor=0.1, total_iters=5)``.
+
+    Args:
+        optimizer: the ``Optimizer`` whose groups' ``"lr"`` the schedule sets.
+        start_factor: the factor at step 0, in (0, 1]; default 1/3.
+        end_factor: the factor from step ``total_iters`` on, in [0, 1]; default 1.
+        total_iters: the number of steps the change takes; default 5.
+        last_epoch: the index of the last step taken; -1 (the default) starts a new schedule.
+
+    Raises:
+        ValueError: a factor outside its range.
+
+    Examples:
+        >>> optimizer = optim.SGD([cr.zeros(1, requires_grad=True)], lr=1.0)
+        >>> scheduler = optim.lr_scheduler.LinearLR(optimizer, start_factor=0.25, total_iters=3)
+        >>> lrs = []
+        >>> for _ in range(5):
+        ...     lrs.append(optimizer.param_groups[0]["lr"])
+        ...     scheduler.step()
+        >>> lrs
+        [0.25, 0.5, 0.75, 1.0, 1.0]
     """
 
     def __init__(
@@ -351,6 +481,28 @@ class SequentialLR(LRScheduler):
     E.g. warm-up then decay: ``SequentialLR(opt, [LinearLR(opt, 0.1, total_iters=5),
     CosineAnnealingLR(opt, 45)], milestones=[5])``.  At a milestone the next
     scheduler starts from its step 0 (closed form), as in PyTorch.
+
+    Args:
+        optimizer: the ``Optimizer`` all the schedulers belong to.
+        schedulers: the schedulers, in order (not ``ReduceLROnPlateau``), built on ``optimizer``.
+        milestones: the step indices at which the next scheduler takes over, one fewer than the schedulers.
+        last_epoch: the index of the last step taken; -1 (the default) starts a new schedule.
+
+    Raises:
+        ValueError: no scheduler, a ``ReduceLROnPlateau``, a scheduler of another optimizer, or the wrong number of
+            milestones.
+
+    Examples:
+        >>> optimizer = optim.SGD([cr.zeros(1, requires_grad=True)], lr=1.0)
+        >>> warmup = optim.lr_scheduler.LinearLR(optimizer, start_factor=0.5, total_iters=2)
+        >>> decay = optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.5)
+        >>> scheduler = optim.lr_scheduler.SequentialLR(optimizer, [warmup, decay], milestones=[2])
+        >>> lrs = []
+        >>> for _ in range(5):
+        ...     lrs.append(optimizer.param_groups[0]["lr"])
+        ...     scheduler.step()
+        >>> lrs
+        [0.5, 0.75, 1.0, 0.5, 0.25]
     """
 
     _not_saved = ("optimizer", "_schedulers")
@@ -428,6 +580,38 @@ class OneCycleLR(LRScheduler):
     initial lr before the final annealing.  With ``cycle_momentum`` the
     momentum (SGD's ``momentum``, or Adam's ``betas[0]``) moves inversely
     between ``max_momentum`` and ``base_momentum``.
+
+    Args:
+        optimizer: the ``Optimizer`` whose groups' ``"lr"`` (and momentum) the schedule sets; its own lr is
+            replaced.
+        max_lr: the peak lr, one value or a list with one per parameter group.
+        total_steps: the number of steps in the cycle; None: ``epochs * steps_per_epoch``.
+        epochs: the number of epochs, with ``steps_per_epoch``, when ``total_steps`` is None.
+        steps_per_epoch: the number of steps (batches) per epoch.
+        pct_start: the fraction of the steps spent warming up, a float in [0, 1]; default 0.3.
+        anneal_strategy: ``"cos"`` (the default) or ``"linear"``.
+        cycle_momentum: move the momentum inversely to the lr; default True (the optimizer needs a momentum or
+            betas option).
+        base_momentum: the lowest momentum (at the peak lr), one value or one per group; default 0.85.
+        max_momentum: the highest momentum (at the start and end), one value or one per group; default 0.95.
+        div_factor: the initial lr is ``max_lr / div_factor``; default 25.
+        final_div_factor: the final lr is ``initial_lr / final_div_factor``; default 1e4.
+        three_phase: anneal back to the initial lr, then far below it (fast.ai's schedule); default False.
+        last_epoch: the index of the last step taken; -1 (the default) starts a new schedule.
+
+    Raises:
+        ValueError: neither ``total_steps`` nor ``epochs`` and ``steps_per_epoch``, a value out of range, or
+            (from ``step``) more steps than ``total_steps``.
+
+    Examples:
+        >>> optimizer = optim.SGD([cr.zeros(1, requires_grad=True)], lr=1.0, momentum=0.9)
+        >>> scheduler = optim.lr_scheduler.OneCycleLR(optimizer, max_lr=1.0, total_steps=6)
+        >>> lrs = []
+        >>> for _ in range(6):
+        ...     lrs.append(round(optimizer.param_groups[0]["lr"], 4))
+        ...     scheduler.step()
+        >>> lrs
+        [0.04, 0.9944, 0.8117, 0.4626, 0.1335, 0.0]
     """
 
     def __init__(
@@ -541,6 +725,28 @@ class ReduceLROnPlateau(LRScheduler):
     in 'min' mode) or absolute ('abs').  After a reduction, ``cooldown`` steps
     pass before bad steps count again; the lr never goes below ``min_lr``
     (one value or one per group), and changes smaller than ``eps`` are skipped.
+
+    Args:
+        optimizer: the ``Optimizer`` whose groups' ``"lr"`` the scheduler lowers.
+        mode: ``"min"`` (the default: lower is better, a loss) or ``"max"`` (an accuracy).
+        factor: the factor the lr is multiplied by, < 1; default 0.1.
+        patience: how many steps without improvement are tolerated; default 10.
+        threshold: how much better a value must be to count as an improvement; default 1e-4.
+        threshold_mode: ``"rel"`` (the default: relative to the best value) or ``"abs"``.
+        cooldown: steps after a reduction during which bad steps are not counted; default 0.
+        min_lr: the lowest lr, one value or a list with one per group; default 0.
+        eps: a reduction smaller than this is skipped; default 1e-8.
+
+    Raises:
+        ValueError: ``factor`` >= 1, an unknown mode, or a ``min_lr`` list of the wrong length.
+
+    Examples:
+        >>> optimizer = optim.SGD([cr.zeros(1, requires_grad=True)], lr=1.0)
+        >>> scheduler = optim.lr_scheduler.ReduceLROnPlateau(optimizer, patience=1, factor=0.5)
+        >>> for val_loss in [1.0, 0.5, 0.6, 0.7]:  # two steps without improvement
+        ...     scheduler.step(val_loss)
+        >>> optimizer.param_groups[0]["lr"]
+        0.5
     """
 
     def __init__(

@@ -55,6 +55,35 @@ class Optimizer:
     ``params`` is an iterable of Tensors, or of dicts (parameter groups) each
     with a ``"params"`` entry and any per-group options that override
     ``defaults``.
+
+    A subclass passes its options as ``defaults`` and implements
+    ``_update(param, grad, state, group)``, which updates ``param.data`` in
+    place from the gradient array ``grad``; the base class walks the groups,
+    skips parameters without a gradient, runs the closure, and provides
+    ``zero_grad``, ``add_param_group``, ``state_dict`` and ``load_state_dict``.
+
+    Args:
+        params: the tensors to optimize (leaves of a floating dtype), ``model.named_parameters()`` pairs, or a
+            list of group dicts ``{"params": [...], "lr": ..., ...}``.
+        defaults: the options (``{"lr": 0.1, ...}``) a group takes where it sets none; ``optimizer.required`` marks
+            one without a default.
+
+    Raises:
+        TypeError: ``params`` is a single Tensor or a set, or holds something other than Tensors.
+        ValueError: ``params`` is empty, a parameter is in two groups, or a required option is missing.
+
+    Examples:
+        >>> class SignSGD(optim.Optimizer):
+        ...     def __init__(self, params, lr=0.01):
+        ...         super().__init__(params, dict(lr=lr))
+        ...     def _update(self, param, grad, state, group):
+        ...         param.data -= group["lr"] * np.sign(grad)
+        >>> w = cr.tensor([1.0, -2.0], requires_grad=True)
+        >>> optimizer = SignSGD([w], lr=0.5)
+        >>> (w * w).sum().backward()
+        >>> optimizer.step()
+        >>> w
+        tensor([ 0.5000, -1.5000], requires_grad=True)
     """
 
     # what load_state_dict accepts as per-parameter state: these names are counts; every other value is a tensor

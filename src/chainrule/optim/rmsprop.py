@@ -22,6 +22,24 @@ class RMSprop(Optimizer):
 
     State per parameter: ``step``, ``square_avg``, ``momentum_buffer``
     (momentum > 0) and ``grad_avg`` (centered).
+
+    Args:
+        params: the tensors to optimize, or a list of parameter-group dicts (see ``Optimizer``).
+        lr: the learning rate; default 1e-2.
+        alpha: the decay rate of the running average of the squared gradient; default 0.99.
+        eps: added to the denominator for stability; default 1e-8.
+        weight_decay: the L2 penalty added to the gradient; default 0.
+        momentum: the momentum factor; default 0.
+        centered: divide by an estimate of the gradient's variance rather than its second moment; default False.
+        maximize: ascend the objective instead of descending it; default False.
+
+    Examples:
+        >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
+        >>> optimizer = optim.RMSprop([w], lr=0.01)
+        >>> (w * w).sum().backward()
+        >>> optimizer.step()  # g / sqrt(0.01 g * g) = 10 on the first step
+        >>> w
+        tensor([0.9000, 1.9000], requires_grad=True)
     """
 
     def __init__(

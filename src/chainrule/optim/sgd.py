@@ -20,6 +20,28 @@ class SGD(Optimizer):
         p = p - lr * g
 
     State per parameter: ``momentum_buffer`` (when momentum != 0).
+
+    Args:
+        params: the tensors to optimize, or a list of parameter-group dicts (see ``Optimizer``).
+        lr: the learning rate; default 1e-3 (PyTorch's default too).
+        momentum: the momentum factor; default 0 (plain gradient descent).
+        dampening: how much of the new gradient the momentum buffer leaves out; default 0.
+        weight_decay: the L2 penalty added to the gradient; default 0.
+        nesterov: use Nesterov momentum (needs momentum > 0 and dampening 0); default False.
+        maximize: ascend the objective instead of descending it; default False.
+
+    Raises:
+        ValueError: a negative lr, momentum or weight_decay, or Nesterov without momentum or with dampening.
+
+    Examples:
+        >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
+        >>> optimizer = optim.SGD([w], lr=0.1, momentum=0.9)
+        >>> for _ in range(2):
+        ...     optimizer.zero_grad()
+        ...     (w * w).sum().backward()  # the gradient is 2 w
+        ...     optimizer.step()
+        >>> w
+        tensor([0.4600, 0.9200], requires_grad=True)
     """
 
     def __init__(

@@ -34,6 +34,27 @@ class SparseAdam(Optimizer):
     Only row-sparse gradients are accepted (a dense one raises, as in
     PyTorch); put the model's other parameters in a dense optimizer and step
     both with ``optim.CombinedOptimizer``.
+
+    Args:
+        params: the tensors to optimize (typically the weight of an ``nn.Embedding(..., sparse=True)``), or a list
+            of parameter-group dicts.
+        lr: the learning rate, > 0; default 1e-3.
+        betas: ``(beta1, beta2)``, the decay rates of the running mean of the gradient and of its square;
+            default (0.9, 0.999).
+        eps: added to the denominator for stability, > 0; default 1e-8.
+        maximize: ascend the objective instead of descending it; default False.
+
+    Raises:
+        GradientError: (from ``step``) a parameter has a dense gradient.
+
+    Examples:
+        >>> emb = nn.Embedding(10, 3, sparse=True)
+        >>> before = emb.weight.detach().tolist()
+        >>> optimizer = optim.SparseAdam([emb.weight], lr=0.1)
+        >>> emb(cr.tensor([1, 4])).sum().backward()
+        >>> optimizer.step()
+        >>> [row for row in range(10) if emb.weight.detach().tolist()[row] != before[row]]
+        [1, 4]
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, *, maximize=False):
