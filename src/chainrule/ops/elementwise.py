@@ -627,7 +627,35 @@ def _float_for_scalar(t: Tensor, c) -> Tensor:
 
 @op(method=True)
 def add(a, b, alpha=1):
-    """a + alpha * b, broadcasting."""
+    """Add ``alpha * b`` to ``a``, elementwise with broadcasting: ``a + alpha * b``.
+
+    Either operand may be a Python scalar, which is weak (NEP 50): a float32
+    tensor plus ``0.5`` stays float32, and an integer tensor meeting a float
+    scalar becomes the default float dtype, as in PyTorch. Two tensors of
+    different float dtypes are an error rather than a silent upcast. The
+    gradient is ``g`` for ``a`` and ``alpha * g`` for ``b``, each summed back to
+    its operand's shape. Also the ``+`` operator.
+
+    Args:
+        a: a tensor of any shape ``(*)``, or a Python scalar.
+        b: a tensor broadcastable with ``a``, or a Python scalar.
+        alpha: the multiplier of ``b`` (default 1).
+
+    Returns:
+        A tensor of the broadcast shape of ``a`` and ``b``, in their common dtype.
+
+    Raises:
+        ShapeError: the shapes do not broadcast.
+        DTypeError: two tensors of different float dtypes.
+
+    Examples:
+        >>> cr.add(cr.tensor([1.0, 2.0]), cr.tensor([10.0, 20.0]), alpha=2)
+        tensor([21., 42.])
+        >>> cr.tensor([1, 2]) + 0.5
+        tensor([1.5000, 2.5000])
+        >>> (cr.ones(2, 1) + cr.ones(3)).shape
+        (2, 3)
+    """
     if alpha != 1:
         b = b * alpha if is_scalar(b) else mul(b, alpha)
     return _binary(_add, _adds, _adds, a, b)
@@ -635,7 +663,28 @@ def add(a, b, alpha=1):
 
 @op(aliases=("subtract",), method=True)
 def sub(a, b, alpha=1):
-    """a - alpha * b, broadcasting."""
+    """Subtract ``alpha * b`` from ``a``, elementwise with broadcasting: ``a - alpha * b``.
+
+    Scalars and dtypes follow ``chainrule.add``. The gradient is ``g`` for ``a``
+    and ``-alpha * g`` for ``b``. Also the ``-`` operator and
+    ``chainrule.subtract``.
+
+    Args:
+        a: a tensor of any shape ``(*)``, or a Python scalar.
+        b: a tensor broadcastable with ``a``, or a Python scalar.
+        alpha: the multiplier of ``b`` (default 1).
+
+    Returns:
+        A tensor of the broadcast shape of ``a`` and ``b``, in their common dtype.
+
+    Examples:
+        >>> cr.sub(cr.tensor([10.0, 20.0]), cr.tensor([1.0, 2.0]))
+        tensor([ 9., 18.])
+        >>> cr.sub(cr.tensor([10.0, 20.0]), 1.0, alpha=3)
+        tensor([ 7., 17.])
+        >>> 1 - cr.tensor([0.25, 1.0])
+        tensor([0.7500, 0.0000])
+    """
     if alpha != 1:
         b = b * alpha if is_scalar(b) else mul(b, alpha)
     if type(a) is Tensor and is_scalar(b):
@@ -645,12 +694,64 @@ def sub(a, b, alpha=1):
 
 @op(aliases=("multiply",), method=True)
 def mul(a, b):
+    """Multiply ``a`` by ``b``, elementwise with broadcasting.
+
+    Scalars and dtypes follow ``chainrule.add``. The gradient is ``g * b`` for
+    ``a`` and ``g * a`` for ``b`` (each operand is saved only when the other
+    needs a gradient). Also the ``*`` operator and ``chainrule.multiply``.
+
+    Args:
+        a: a tensor of any shape ``(*)``, or a Python scalar.
+        b: a tensor broadcastable with ``a``, or a Python scalar.
+
+    Returns:
+        A tensor of the broadcast shape of ``a`` and ``b``, in their common dtype.
+
+    Examples:
+        >>> cr.mul(cr.tensor([1.0, 2.0, 3.0]), cr.tensor([2.0, 2.0, 0.5]))
+        tensor([2.0000, 4.0000, 1.5000])
+        >>> cr.mul(cr.tensor([[1.0], [2.0]]), cr.tensor([1.0, 10.0]))
+        tensor([[ 1., 10.],
+                [ 2., 20.]])
+    """
     return _binary(_mul, _muls, _muls, a, b)
 
 
 @op(aliases=("divide",), method=True)
 def div(a, b, rounding_mode=None):
-    """True division (``rounding_mode=None``), or 'floor' / 'trunc' (zero gradient)."""
+    """Divide ``a`` by ``b``, elementwise with broadcasting.
+
+    With ``rounding_mode=None`` this is true division: integer tensors are
+    converted to the default float dtype first, so ``int / int`` gives floats, as
+    in PyTorch. ``'floor'`` rounds the quotient down (``chainrule.floor_divide``)
+    and ``'trunc'`` rounds it toward zero; both have zero gradient. The gradient
+    of true division is ``g / b`` for ``a`` and ``-g * a / b**2`` for ``b``. Also
+    the ``/`` operator and ``chainrule.divide``.
+
+    Differs from PyTorch: ``rounding_mode='trunc'`` on integer tensors returns
+    the default float dtype (PyTorch keeps the integer dtype).
+
+    Args:
+        a: the dividend, a tensor of any shape ``(*)`` or a Python scalar.
+        b: the divisor, a tensor broadcastable with ``a`` or a Python scalar.
+        rounding_mode: None (the default: true division), ``'floor'`` or ``'trunc'``.
+
+    Returns:
+        A tensor of the broadcast shape of ``a`` and ``b``: floating for true
+        division; with ``'floor'``, in the operands' common dtype.
+
+    Raises:
+        ValueError: ``rounding_mode`` is not None, ``'floor'`` or ``'trunc'``.
+
+    Examples:
+        >>> a = cr.tensor([-7.0, 7.0])
+        >>> cr.div(a, 2)
+        tensor([-3.5000,  3.5000])
+        >>> cr.div(a, 2, rounding_mode="floor"), cr.div(a, 2, rounding_mode="trunc")
+        (tensor([-4.,  3.]), tensor([-3.,  3.]))
+        >>> cr.div(cr.tensor([1, 2]), 4)
+        tensor([0.2500, 0.5000])
+    """
     if rounding_mode == "floor":
         return floor_divide(a, b)
     if rounding_mode == "trunc":
@@ -666,11 +767,57 @@ def div(a, b, rounding_mode=None):
 
 @op(method=True)
 def pow(a, b):  # noqa: A001 - PyTorch's name
+    """Raise ``a`` to the power ``b``, elementwise with broadcasting: ``a ** b``.
+
+    Either the base or the exponent may be a Python scalar (``x ** 2`` and
+    ``2 ** x`` are each one primitive). The gradient is ``g * b * a**(b - 1)``
+    for the base and ``g * a**b * log(a)`` for the exponent, which is taken as 0
+    where ``a == 0`` and ``b >= 0`` (PyTorch's convention; ``log(0)`` would make it
+    NaN). Also the ``**`` operator.
+
+    Args:
+        a: the base, a tensor of any shape ``(*)`` or a Python scalar.
+        b: the exponent, a tensor broadcastable with ``a`` or a Python scalar.
+
+    Returns:
+        A tensor of the broadcast shape of ``a`` and ``b``, in their common dtype
+        (an integer tensor to a float power gives the default float dtype).
+
+    Examples:
+        >>> cr.pow(cr.tensor([2.0, 3.0]), 2)
+        tensor([4., 9.])
+        >>> cr.pow(2, cr.tensor([0.0, 3.0]))
+        tensor([1., 8.])
+        >>> a = cr.tensor([0.0, 2.0], requires_grad=True)
+        >>> e = cr.tensor([2.0, 3.0], requires_grad=True)
+        >>> cr.pow(a, e).sum().backward()
+        >>> a.grad, e.grad
+        (tensor([ 0., 12.]), tensor([0.0000, 5.5452]))
+    """
     return _binary(_pow, _pows, _rpows, a, b)
 
 
 @op(method=True)
 def floor_divide(a, b):
+    """Divide ``a`` by ``b`` and round down, elementwise with broadcasting: ``floor(a / b)``.
+
+    Rounds toward negative infinity (Python's ``//``, and PyTorch's since 1.13);
+    integer operands give an integer result. Piecewise constant, so the gradient
+    is zero everywhere. Also ``chainrule.div(a, b, rounding_mode='floor')``.
+
+    Args:
+        a: the dividend, a tensor of any shape ``(*)`` or a Python scalar.
+        b: the divisor, a tensor broadcastable with ``a`` or a Python scalar.
+
+    Returns:
+        A tensor of the broadcast shape of ``a`` and ``b``, in their common dtype.
+
+    Examples:
+        >>> cr.floor_divide(cr.tensor([-7, 7]), 2)
+        tensor([-4,  3])
+        >>> cr.floor_divide(cr.tensor([7.5]), cr.tensor([2.0]))
+        tensor([3.])
+    """
     if type(a) is not Tensor:
         a = as_tensor_like(a, b)
     if type(b) is not Tensor:
@@ -680,6 +827,29 @@ def floor_divide(a, b):
 
 @op(aliases=("fmod",), method=True)
 def remainder(a, b):
+    """The remainder of ``a / b``, elementwise with broadcasting: ``a - floor(a / b) * b``.
+
+    The result has the sign of the divisor ``b``, like Python's ``%``. The
+    gradient is ``g`` for ``a`` and ``-g * floor(a / b)`` for ``b``. Also the
+    ``%`` operator.
+
+    Differs from PyTorch: ``chainrule.fmod`` is an alias of this function, so it
+    takes the divisor's sign too, where ``torch.fmod`` takes the dividend's
+    (``torch.fmod(-3, 2)`` is -1; here it is 1).
+
+    Args:
+        a: the dividend, a tensor of any shape ``(*)`` or a Python scalar.
+        b: the divisor, a tensor broadcastable with ``a`` or a Python scalar.
+
+    Returns:
+        A tensor of the broadcast shape of ``a`` and ``b``, in their common dtype.
+
+    Examples:
+        >>> cr.remainder(cr.tensor([-7, 7]), 3)
+        tensor([2, 1])
+        >>> cr.remainder(cr.tensor([5.5, -0.5]), 2.0)
+        tensor([1.5000, 1.5000])
+    """
     if type(a) is not Tensor:
         a = as_tensor_like(a, b)
     if type(b) is not Tensor:
@@ -692,13 +862,50 @@ fmod = remainder
 
 @op(method=True)
 def maximum(a, b):
-    """Elementwise max; on ties each input gets half the gradient."""
+    """The larger of ``a`` and ``b``, elementwise with broadcasting.
+
+    The gradient goes to the larger input; on ties each input gets half of it,
+    as in PyTorch.
+
+    Args:
+        a: a tensor of any shape ``(*)``, or a Python scalar.
+        b: a tensor broadcastable with ``a``, or a Python scalar.
+
+    Returns:
+        A tensor of the broadcast shape of ``a`` and ``b``, in their common dtype.
+
+    Examples:
+        >>> cr.maximum(cr.tensor([1.0, 5.0]), cr.tensor([3.0, 2.0]))
+        tensor([3., 5.])
+        >>> a = cr.tensor([1.0, 2.0], requires_grad=True)
+        >>> cr.maximum(a, cr.tensor([2.0, 2.0])).sum().backward()
+        >>> a.grad
+        tensor([0.0000, 0.5000])
+    """
     return _binary(_maximum, None, None, a, b)
 
 
 @op(method=True)
 def minimum(a, b):
-    """Elementwise min; on ties each input gets half the gradient."""
+    """The smaller of ``a`` and ``b``, elementwise with broadcasting.
+
+    The gradient goes to the smaller input; on ties each input gets half of it,
+    as in PyTorch.
+
+    Args:
+        a: a tensor of any shape ``(*)``, or a Python scalar.
+        b: a tensor broadcastable with ``a``, or a Python scalar.
+
+    Returns:
+        A tensor of the broadcast shape of ``a`` and ``b``, in their common dtype.
+
+    Examples:
+        >>> cr.minimum(cr.tensor([1.0, 5.0]), cr.tensor([3.0, 2.0]))
+        tensor([1., 2.])
+        >>> cr.minimum(cr.tensor([[1.0], [4.0]]), cr.tensor([2.0, 3.0]))
+        tensor([[1., 1.],
+                [2., 3.]])
+    """
     return _binary(_minimum, None, None, a, b)
 
 
@@ -712,42 +919,176 @@ def _unary(prim, x, *args):
 
 @op(aliases=("negative",), method=True, inplace=True)
 def neg(x):
+    """Negate ``x``, elementwise: ``-x``.
+
+    Also the unary ``-`` operator and ``chainrule.negative``.
+
+    Args:
+        x: the input tensor, any shape ``(*)``.
+
+    Returns:
+        A tensor of ``x``'s shape and dtype.
+
+    Examples:
+        >>> cr.neg(cr.tensor([1.0, -2.0, 0.0]))
+        tensor([-1.,  2., -0.])
+        >>> -cr.tensor([3, -4])
+        tensor([-3,  4])
+    """
     return apply1(_neg, x)
 
 
 @op(aliases=("absolute",), method=True, inplace=True)
 def abs(x):  # noqa: A001
+    """The absolute value ``|x|``, elementwise.
+
+    The gradient is ``g * sign(x)``, so 0 at ``x == 0`` (PyTorch's choice too).
+    Also ``chainrule.absolute``.
+
+    Args:
+        x: the input tensor, any shape ``(*)``.
+
+    Returns:
+        A tensor of ``x``'s shape and dtype.
+
+    Examples:
+        >>> cr.abs(cr.tensor([-1.5, 0.0, 2.0]))
+        tensor([1.5000, 0.0000, 2.0000])
+        >>> x = cr.tensor([-1.0, 0.0, 2.0], requires_grad=True)
+        >>> cr.abs(x).sum().backward()
+        >>> x.grad
+        tensor([-1.,  0.,  1.])
+    """
     return apply1(_abs, x)
 
 
 @op(method=True, inplace=True)
 def exp(x):
+    """The exponential ``e ** x``, elementwise.
+
+    The gradient is ``g * exp(x)``, from the saved output.
+
+    Args:
+        x: the input tensor, any shape ``(*)``; an integer or bool tensor is
+            first converted to the default float dtype.
+
+    Returns:
+        A tensor of ``x``'s shape, in its float dtype, with positive values.
+
+    Examples:
+        >>> cr.exp(cr.tensor([-1.0, 0.0, 2.0]))
+        tensor([0.3679, 1.0000, 7.3891])
+        >>> cr.exp(cr.tensor([0, 1]))
+        tensor([1.0000, 2.7183])
+    """
     return _unary(_exp, x)
 
 
 @op(method=True)
 def expm1(x):
+    """``exp(x) - 1``, elementwise, accurate for small ``|x|``.
+
+    Computing ``exp(x) - 1`` directly loses the digits of a small ``x`` to
+    rounding; this does not. The gradient is ``g * (expm1(x) + 1)``.
+
+    Args:
+        x: the input tensor, any shape ``(*)``; an integer or bool tensor is
+            first converted to the default float dtype.
+
+    Returns:
+        A tensor of ``x``'s shape, in its float dtype.
+
+    Examples:
+        >>> cr.expm1(cr.tensor([0.0, 1.0]))
+        tensor([0.0000, 1.7183])
+        >>> cr.expm1(cr.tensor([1e-10])).item() > 0
+        True
+    """
     return _unary(_expm1, x)
 
 
 @op(method=True, inplace=True)
 def log(x):
+    """The natural logarithm, elementwise.
+
+    ``log(0)`` is ``-inf`` and a negative input gives NaN (NumPy warns). The
+    gradient is ``g / x``.
+
+    Args:
+        x: the input tensor, any shape ``(*)``; an integer or bool tensor is
+            first converted to the default float dtype.
+
+    Returns:
+        A tensor of ``x``'s shape, in its float dtype.
+
+    Examples:
+        >>> cr.log(cr.tensor([1.0, 100.0]))
+        tensor([0.0000, 4.6052])
+    """
     return _unary(_log, x)
 
 
 @op(method=True)
 def log1p(x):
+    """``log(1 + x)``, elementwise, accurate for small ``|x|``.
+
+    Forming ``1 + x`` first rounds a small ``x`` away; this does not. The
+    gradient is ``g / (1 + x)``.
+
+    Args:
+        x: the input tensor, any shape ``(*)``; an integer or bool tensor is
+            first converted to the default float dtype.
+
+    Returns:
+        A tensor of ``x``'s shape, in its float dtype.
+
+    Examples:
+        >>> cr.log1p(cr.tensor([0.0, 1.0]))
+        tensor([0.0000, 0.6931])
+        >>> cr.log1p(cr.tensor([1e-10])).item() > 0
+        True
+    """
     return _unary(_log1p, x)
 
 
 @op(method=True, inplace=True)
 def sqrt(x):
+    """The square root, elementwise.
+
+    A negative input gives NaN (NumPy warns). The gradient is
+    ``g / (2 * sqrt(x))``, infinite at 0.
+
+    Args:
+        x: the input tensor, any shape ``(*)``; an integer or bool tensor is
+            first converted to the default float dtype.
+
+    Returns:
+        A tensor of ``x``'s shape, in its float dtype.
+
+    Examples:
+        >>> cr.sqrt(cr.tensor([0.0, 4.0, 2.0]))
+        tensor([0.0000, 2.0000, 1.4142])
+    """
     return _unary(_sqrt, x)
 
 
 @op(method=True)
 def rsqrt(x):
-    """1 / sqrt(x)."""
+    """The reciprocal square root ``1 / sqrt(x)``, elementwise.
+
+    Computed as ``x ** -0.5``; its gradient is ``-0.5 * g * x ** -1.5``.
+
+    Args:
+        x: the input tensor, any shape ``(*)``; an integer or bool tensor is
+            first converted to the default float dtype.
+
+    Returns:
+        A tensor of ``x``'s shape, in its float dtype.
+
+    Examples:
+        >>> cr.rsqrt(cr.tensor([4.0, 0.25]))
+        tensor([0.5000, 2.0000])
+    """
     return apply1(_pows, _unary_float(x), -0.5)
 
 
@@ -757,47 +1098,210 @@ def _unary_float(x):
 
 @op(method=True)
 def sin(x):
+    """The sine (of ``x`` in radians), elementwise.
+
+    The gradient is ``g * cos(x)``.
+
+    Args:
+        x: the input tensor, any shape ``(*)``; an integer or bool tensor is
+            first converted to the default float dtype.
+
+    Returns:
+        A tensor of ``x``'s shape, in its float dtype, with values in [-1, 1].
+
+    Examples:
+        >>> cr.sin(cr.tensor([0.0, np.pi / 2]))
+        tensor([0., 1.])
+    """
     return _unary(_sin, x)
 
 
 @op(method=True)
 def cos(x):
+    """The cosine (of ``x`` in radians), elementwise.
+
+    The gradient is ``-g * sin(x)``.
+
+    Args:
+        x: the input tensor, any shape ``(*)``; an integer or bool tensor is
+            first converted to the default float dtype.
+
+    Returns:
+        A tensor of ``x``'s shape, in its float dtype, with values in [-1, 1].
+
+    Examples:
+        >>> cr.cos(cr.tensor([0.0, np.pi]))
+        tensor([ 1., -1.])
+    """
     return _unary(_cos, x)
 
 
 @op(method=True, inplace=True)
 def tanh(x):
+    """The hyperbolic tangent, elementwise.
+
+    The gradient is ``g * (1 - tanh(x)**2)``, from the saved output.
+
+    Args:
+        x: the input tensor, any shape ``(*)``; an integer or bool tensor is
+            first converted to the default float dtype.
+
+    Returns:
+        A tensor of ``x``'s shape, in its float dtype, with values in [-1, 1].
+
+    Examples:
+        >>> cr.tanh(cr.tensor([-1.0, 0.0, 1.0]))
+        tensor([-0.7616,  0.0000,  0.7616])
+    """
     return _unary(_tanh, x)
 
 
 @op(method=True, inplace=True)
 def sigmoid(x):
+    """The logistic sigmoid ``1 / (1 + exp(-x))``, elementwise.
+
+    Computed without overflow for large ``|x|``: ``exp(-x)`` is clamped below
+    the dtype's overflow, so below ``x = -88`` (float32) the result stays at
+    about 6e-39 instead of falling further toward 0. The gradient is
+    ``g * s * (1 - s)`` with ``s`` the saved output.
+
+    Args:
+        x: the input tensor, any shape ``(*)``; an integer or bool tensor is
+            first converted to the default float dtype.
+
+    Returns:
+        A tensor of ``x``'s shape, in its float dtype, with values in [0, 1].
+
+    Examples:
+        >>> cr.sigmoid(cr.tensor([-1.0, 0.0, 1.0]))
+        tensor([0.2689, 0.5000, 0.7311])
+        >>> x = cr.tensor([0.0], requires_grad=True)
+        >>> cr.sigmoid(x).sum().backward()
+        >>> x.grad
+        tensor([0.2500])
+    """
     return _unary(_sigmoid, x)
 
 
 @op(method=True)
 def erf(x):
+    """The Gauss error function ``erf(x) = 2/sqrt(pi) * integral from 0 to x of exp(-t**2) dt``, elementwise.
+
+    The gradient is ``g * 2/sqrt(pi) * exp(-x**2)``.
+
+    Args:
+        x: the input tensor, any shape ``(*)``; an integer or bool tensor is
+            first converted to the default float dtype.
+
+    Returns:
+        A tensor of ``x``'s shape, in its float dtype, with values in [-1, 1].
+
+    Examples:
+        >>> cr.erf(cr.tensor([-1.0, 0.0, 1.0]))
+        tensor([-0.8427,  0.0000,  0.8427])
+    """
     return _unary(_erf, x)
 
 
 @op(method=True, inplace=True)
 def relu(x):
+    """The rectified linear unit ``max(x, 0)``, elementwise.
+
+    The gradient passes where the output is positive, so the subgradient at 0
+    is 0, as in PyTorch.
+
+    Args:
+        x: the input tensor, any shape ``(*)``.
+
+    Returns:
+        A tensor of ``x``'s shape and dtype.
+
+    Examples:
+        >>> cr.relu(cr.tensor([-1.0, 0.0, 2.0]))
+        tensor([0., 0., 2.])
+        >>> x = cr.tensor([-1.0, 0.0, 2.0], requires_grad=True)
+        >>> cr.relu(x).sum().backward()
+        >>> x.grad
+        tensor([0., 0., 1.])
+    """
     return apply1(_relu, x)
 
 
 @op(method=True)
 def leaky_relu(x, negative_slope=0.01):
+    """The leaky ReLU: ``x`` where ``x > 0``, else ``negative_slope * x``, elementwise.
+
+    At 0 the gradient is ``negative_slope`` (0 counts as negative, as in PyTorch).
+
+    Args:
+        x: the input tensor, any shape ``(*)``; an integer or bool tensor is
+            first converted to the default float dtype.
+        negative_slope: the slope for non-positive inputs (default 0.01).
+
+    Returns:
+        A tensor of ``x``'s shape, in its float dtype.
+
+    Examples:
+        >>> cr.leaky_relu(cr.tensor([-2.0, 0.0, 3.0]), negative_slope=0.1)
+        tensor([-0.2000,  0.0000,  3.0000])
+        >>> x = cr.tensor([-1.0, 0.0, 2.0], requires_grad=True)
+        >>> cr.leaky_relu(x, 0.1).sum().backward()
+        >>> x.grad
+        tensor([0.1000, 0.1000, 1.0000])
+    """
     return _unary(_leaky_relu, x, float(negative_slope))
 
 
 @op()
 def elu(x, alpha=1.0):
+    """The exponential linear unit: ``x`` where ``x > 0``, else ``alpha * (exp(x) - 1)``, elementwise.
+
+    From Clevert et al., 2015. At 0 the gradient is ``alpha`` (0 counts as
+    negative, as in PyTorch).
+
+    Args:
+        x: the input tensor, any shape ``(*)``; an integer or bool tensor is
+            first converted to the default float dtype.
+        alpha: the output tends to ``-alpha`` for large negative inputs (default 1.0).
+
+    Returns:
+        A tensor of ``x``'s shape, in its float dtype.
+
+    Examples:
+        >>> cr.elu(cr.tensor([-1.0, 0.0, 1.0]))
+        tensor([-0.6321,  0.0000,  1.0000])
+        >>> cr.elu(cr.tensor([-100.0]), alpha=2.0)
+        tensor([-2.])
+    """
     return _unary(_elu, x, float(alpha))
 
 
 @op()
 def gelu(x, approximate="none"):
-    """Gaussian error linear unit: exact (``approximate='none'``, with erf) or 'tanh'."""
+    """The Gaussian error linear unit ``x * Phi(x)``, with ``Phi`` the standard normal CDF, elementwise.
+
+    From Hendrycks & Gimpel, 2016. ``approximate='none'`` computes
+    ``Phi(x) = (1 + erf(x / sqrt(2))) / 2`` exactly; ``approximate='tanh'``
+    uses ``0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x**3)))``, as BERT
+    and GPT-2 did. Smooth everywhere.
+
+    Args:
+        x: the input tensor, any shape ``(*)``; an integer or bool tensor is
+            first converted to the default float dtype.
+        approximate: ``'none'`` (the default, exact) or ``'tanh'``.
+
+    Returns:
+        A tensor of ``x``'s shape, in its float dtype.
+
+    Raises:
+        ValueError: ``approximate`` is neither ``'none'`` nor ``'tanh'``.
+
+    Examples:
+        >>> cr.gelu(cr.tensor([-1.0, 0.0, 1.0]))
+        tensor([-0.1587,  0.0000,  0.8413])
+        >>> cr.gelu(cr.tensor([-1.0, 0.0, 1.0]), approximate="tanh")
+        tensor([-0.1588,  0.0000,  0.8412])
+    """
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     return _unary(_gelu, x, approximate)
@@ -805,29 +1309,128 @@ def gelu(x, approximate="none"):
 
 @op()
 def silu(x):
-    """x * sigmoid(x) (also called swish)."""
+    """The sigmoid linear unit ``x * sigmoid(x)`` (also called swish), elementwise.
+
+    The gradient is ``g * s * (1 + x * (1 - s))`` with ``s = sigmoid(x)``.
+
+    Args:
+        x: the input tensor, any shape ``(*)``; an integer or bool tensor is
+            first converted to the default float dtype.
+
+    Returns:
+        A tensor of ``x``'s shape, in its float dtype.
+
+    Examples:
+        >>> cr.silu(cr.tensor([-1.0, 0.0, 1.0]))
+        tensor([-0.2689,  0.0000,  0.7311])
+    """
     return _unary(_silu, x)
 
 
 @op()
 def softplus(x, beta=1.0, threshold=20.0):
-    """log(1 + exp(beta x)) / beta; linear where beta x > threshold (as in PyTorch)."""
+    """The softplus ``log(1 + exp(beta * x)) / beta``, a smooth ReLU, elementwise.
+
+    Where ``beta * x > threshold`` it returns ``x`` itself (and passes the
+    gradient unchanged), as PyTorch does, since the two agree to float precision
+    there. Elsewhere the gradient is ``g * sigmoid(beta * x)``.
+
+    Args:
+        x: the input tensor, any shape ``(*)``; an integer or bool tensor is
+            first converted to the default float dtype.
+        beta: the sharpness (default 1.0); larger values approach ``relu``.
+        threshold: where ``beta * x`` exceeds it the function is linear (default 20.0).
+
+    Returns:
+        A tensor of ``x``'s shape, in its float dtype, with positive values.
+
+    Examples:
+        >>> cr.softplus(cr.tensor([-1.0, 0.0, 30.0]))
+        tensor([ 0.3133,  0.6931, 30.0000])
+        >>> cr.softplus(cr.tensor([-1.0, 0.0, 1.0]), beta=2.0)
+        tensor([0.0635, 0.3466, 1.0635])
+    """
     return _unary(_softplus, x, float(beta), float(threshold))
 
 
 @op(method=True)
 def square(x):
+    """The square ``x * x``, elementwise.
+
+    The gradient is ``2 * g * x``. An integer tensor stays integer (as in PyTorch).
+
+    Args:
+        x: the input tensor, any shape ``(*)``.
+
+    Returns:
+        A tensor of ``x``'s shape and dtype.
+
+    Examples:
+        >>> cr.square(cr.tensor([-2.0, 0.5]))
+        tensor([4.0000, 0.2500])
+        >>> cr.square(cr.tensor([3]))
+        tensor([9])
+    """
     return apply1(_pows, x, 2)
 
 
 @op(method=True)
 def reciprocal(x):
+    """The reciprocal ``1 / x``, elementwise.
+
+    ``1 / 0`` is ``inf``. The gradient is ``-g / x**2``.
+
+    Args:
+        x: the input tensor, any shape ``(*)``; an integer or bool tensor is
+            first converted to the default float dtype.
+
+    Returns:
+        A tensor of ``x``'s shape, in its float dtype.
+
+    Examples:
+        >>> cr.reciprocal(cr.tensor([2.0, -0.5]))
+        tensor([ 0.5000, -2.0000])
+        >>> cr.reciprocal(cr.tensor([4]))
+        tensor([0.2500])
+    """
     return apply1(_rdivs, _unary_float(x), 1.0)
 
 
 @op(aliases=("clip",), method=True, methods=("clip",), inplace=("clamp_", "clip_"))
 def clamp(x, min=None, max=None):  # noqa: A002 - PyTorch's names
-    """Limit x to [min, max]; the gradient passes where min <= x <= max."""
+    """Limit ``x`` to ``[min, max]``, elementwise: ``minimum(maximum(x, min), max)``.
+
+    Either bound may be left out (None), not both. With scalar bounds the
+    gradient passes where ``min <= x <= max``, ends included, and is 0 outside,
+    as in PyTorch. An integer ``x`` with a float bound becomes the default float
+    dtype. Also ``chainrule.clip``.
+
+    Differs from PyTorch: bounds given as tensors broadcast against ``x`` and go
+    through ``chainrule.maximum`` and ``chainrule.minimum``, so where ``x`` equals
+    a bound the gradient is split, half to ``x`` and half to the bound (PyTorch
+    gives all of it to ``x``).
+
+    Args:
+        x: the input tensor, any shape ``(*)``.
+        min: the lower bound: a Python scalar, a tensor broadcastable with ``x``,
+            or None (the default: no lower bound).
+        max: the upper bound: a Python scalar, a tensor broadcastable with ``x``,
+            or None (the default: no upper bound).
+
+    Returns:
+        A tensor of ``x``'s shape (broadcast with tensor bounds), in ``x``'s dtype.
+
+    Raises:
+        ValueError: both ``min`` and ``max`` are None.
+
+    Examples:
+        >>> cr.clamp(cr.tensor([-2.0, 0.5, 3.0]), min=0.0, max=1.0)
+        tensor([0.0000, 0.5000, 1.0000])
+        >>> x = cr.tensor([-1.0, 0.0, 1.0, 2.0], requires_grad=True)
+        >>> cr.clamp(x, max=1.0).sum().backward()
+        >>> x.grad
+        tensor([1., 1., 1., 0.])
+    """
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
@@ -849,32 +1452,136 @@ clip = clamp
 
 @op(method=True)
 def sign(x):
+    """The sign of ``x``, elementwise: -1, 0 or 1.
+
+    ``sign(0)`` is 0. The gradient is zero everywhere.
+
+    Args:
+        x: the input tensor, any shape ``(*)``.
+
+    Returns:
+        A tensor of ``x``'s shape and dtype.
+
+    Examples:
+        >>> cr.sign(cr.tensor([-2.0, 0.0, 3.0]))
+        tensor([-1.,  0.,  1.])
+    """
     return apply1(_sign, x)
 
 
 @op(method=True)
 def floor(x):
+    """Round ``x`` down to the nearest integer, elementwise.
+
+    The gradient is zero everywhere (as in PyTorch). An integer tensor is
+    returned unchanged in value and dtype.
+
+    Args:
+        x: the input tensor, any shape ``(*)``.
+
+    Returns:
+        A tensor of ``x``'s shape and dtype.
+
+    Examples:
+        >>> cr.floor(cr.tensor([-1.5, 1.5, 2.0]))
+        tensor([-2.,  1.,  2.])
+    """
     return apply1(_floor, x)
 
 
 @op(method=True)
 def ceil(x):
+    """Round ``x`` up to the nearest integer, elementwise.
+
+    The gradient is zero everywhere (as in PyTorch).
+
+    Args:
+        x: the input tensor, any shape ``(*)``.
+
+    Returns:
+        A tensor of ``x``'s shape and dtype.
+
+    Examples:
+        >>> cr.ceil(cr.tensor([-1.5, 1.5, 2.0]))
+        tensor([-1.,  2.,  2.])
+    """
     return apply1(_ceil, x)
 
 
 @op(method=True)
 def round(x, decimals=0):  # noqa: A001
+    """Round ``x`` to ``decimals`` decimal places, elementwise; halves go to the even neighbour.
+
+    Ties round to even (``round(0.5) == 0``, ``round(1.5) == 2``), as in
+    PyTorch and NumPy. The gradient is zero everywhere.
+
+    Args:
+        x: the input tensor, any shape ``(*)``.
+        decimals: the number of decimal places to keep (default 0); negative
+            values round to tens, hundreds, ...
+
+    Returns:
+        A tensor of ``x``'s shape and dtype.
+
+    Examples:
+        >>> cr.round(cr.tensor([0.5, 1.5, 2.5, -1.7]))
+        tensor([ 0.,  2.,  2., -2.])
+        >>> cr.round(cr.tensor([1.2345]), decimals=2)
+        tensor([1.2300])
+    """
     return apply1(_round, x, decimals)
 
 
 @op(method=True)
 def trunc(x):
+    """Round ``x`` toward zero, elementwise (drop the fractional part).
+
+    The gradient is zero everywhere.
+
+    Args:
+        x: the input tensor, any shape ``(*)``.
+
+    Returns:
+        A tensor of ``x``'s shape and dtype.
+
+    Examples:
+        >>> cr.trunc(cr.tensor([-1.7, 1.7]))
+        tensor([-1.,  1.])
+    """
     return apply1(_trunc, x)
 
 
 @op()
 def where(condition, input, other):  # noqa: A002
-    """``input`` where condition is true, else ``other``; either may be a Python scalar."""
+    """Pick ``input`` where ``condition`` is true and ``other`` elsewhere, with broadcasting.
+
+    The gradient of ``g`` goes to ``input`` where ``condition`` is true and to
+    ``other`` where it is false (zero elsewhere); ``condition`` gets none. Either
+    ``input`` or ``other`` may be a Python scalar (a weak scalar: a float32
+    tensor stays float32); when both are, the result is a constant tensor in the
+    default float dtype for floats.
+
+    Args:
+        condition: a bool tensor, array or nested list broadcastable with
+            ``input`` and ``other``; other dtypes are converted to bool (non-zero is true).
+        input: the values where ``condition`` is true: a tensor or a Python scalar.
+        other: the values where ``condition`` is false: a tensor or a Python scalar.
+
+    Returns:
+        A tensor of the broadcast shape of the three arguments, in the common
+        dtype of ``input`` and ``other``.
+
+    Raises:
+        DTypeError: ``input`` and ``other`` are tensors of different float dtypes.
+
+    Examples:
+        >>> cond = cr.tensor([True, False, True])
+        >>> cr.where(cond, cr.tensor([1.0, 2.0, 3.0]), cr.tensor([-1.0, -2.0, -3.0]))
+        tensor([ 1., -2.,  3.])
+        >>> x = cr.tensor([-1.0, 2.0])
+        >>> cr.where(x > 0, x, 0.0)
+        tensor([0., 2.])
+    """
     cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
     if cond.dtype != np.bool_:
         cond = cond.astype(bool)
@@ -893,7 +1600,35 @@ def where(condition, input, other):  # noqa: A002
 
 @op(method=True)
 def masked_fill(x, mask, value):
-    """x with ``value`` where ``mask`` (broadcast to x) is true."""
+    """``x`` with ``value`` written where ``mask`` is true (a new tensor; ``x`` is unchanged).
+
+    The gradient passes to ``x`` where ``mask`` is false and is 0 where it is
+    true. ``Tensor.masked_fill_`` is the in-place form. Filling an attention
+    score matrix with ``-inf`` before a softmax is the usual use.
+
+    Args:
+        x: the input tensor, any shape ``(*)``.
+        mask: a bool tensor or array broadcastable to ``x``'s shape.
+        value: the fill value: a Python scalar or a 0-d tensor (which is cast to
+            ``x``'s dtype and receives the gradient of the filled places).
+
+    Returns:
+        A tensor of ``x``'s shape and dtype (an integer ``x`` with a float
+        ``value`` gives the default float dtype).
+
+    Raises:
+        DTypeError: ``mask`` is not bool.
+        ValueError: ``value`` is a tensor with dimensions.
+
+    Examples:
+        >>> x = cr.tensor([[1.0, 2.0], [3.0, 4.0]])
+        >>> cr.masked_fill(x, cr.tensor([[False, True], [False, False]]), -1.0)
+        tensor([[ 1., -1.],
+                [ 3.,  4.]])
+        >>> cr.masked_fill(x, cr.tensor([True, False]), 0.0)
+        tensor([[0., 2.],
+                [0., 4.]])
+    """
     if isinstance(value, Tensor):
         if value.data.ndim != 0:
             raise ValueError(f"masked_fill: value must be a scalar or 0-d tensor, got shape {value.shape}")
@@ -916,4 +1651,24 @@ def to_dtype(x: Tensor, dtype) -> Tensor:
 
 @op(method=True)
 def clone(x: Tensor) -> Tensor:
+    """A copy of ``x`` with its own memory, recorded in the graph.
+
+    Unlike ``detach()``, the copy stays connected: the gradient passes through
+    unchanged. Changing the copy in place leaves ``x`` untouched.
+
+    Args:
+        x: the tensor to copy, any shape ``(*)``.
+
+    Returns:
+        A new tensor of ``x``'s shape, dtype and device.
+
+    Examples:
+        >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+        >>> y = cr.clone(x)
+        >>> y
+        tensor([1., 2.], grad_fn=<clone>)
+        >>> (y * 3).sum().backward()
+        >>> x.grad
+        tensor([3., 3.])
+    """
     return apply1(_clone, x)
