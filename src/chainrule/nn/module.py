@@ -45,7 +45,27 @@ class _ParameterMeta(type):
 
 
 class Parameter(metaclass=_ParameterMeta):
-    """A tensor that a Module treats as one of its weights (``requires_grad=True`` by default)."""
+    """A tensor that a Module treats as one of its weights (``requires_grad=True`` by default).
+
+    Assigning a Parameter to a Module attribute registers it: it then appears
+    in ``parameters()``, ``named_parameters()`` and ``state_dict()`` and follows
+    ``to()``.  ``Parameter(data, requires_grad=True)`` takes ``data`` (a Tensor,
+    whose memory it shares, or anything ``cr.tensor`` accepts; None gives an
+    empty float tensor) and ``requires_grad``: whether gradients are recorded
+    for it.
+
+    Differs from PyTorch: ``Parameter(t)`` returns a plain ``Tensor`` marked as
+    a parameter (``isinstance(p, nn.Parameter)`` is True), not an instance of a
+    subclass, so every op takes its fast path on parameters too; subclassing
+    ``Parameter`` is not supported.
+
+    Examples:
+        >>> w = nn.Parameter(cr.zeros(2, 3))
+        >>> w.requires_grad, isinstance(w, nn.Parameter), type(w).__name__
+        (True, True, 'Tensor')
+        >>> isinstance(cr.zeros(2, 3), nn.Parameter)
+        False
+    """
 
 
 class Buffer(metaclass=_ParameterMeta):
@@ -77,7 +97,32 @@ _hook_ids = iter(range(1, 2**62))
 
 
 class Module:
-    """Base class of every layer and model.  Subclasses define ``forward``."""
+    """Base class of every layer and model.  Subclasses define ``forward``; calling the module runs it (with hooks).
+
+    Assigning a [`Parameter`][chainrule.nn.Parameter] or a Module to an
+    attribute registers it; ``register_buffer`` adds non-trained state such as
+    running means.  The module then walks them for ``parameters()`` and
+    ``named_parameters()``, ``state_dict()`` and ``load_state_dict()``,
+    ``to(dtype or device)``, ``train()`` / ``eval()`` (the ``training`` flag
+    that dropout and batch norm read), ``zero_grad()`` and ``apply(fn)``.
+    Forward, forward-pre and full backward hooks work as in PyTorch.
+
+    Differs from PyTorch: modules are not pickled (``copy.deepcopy`` works);
+    save ``model.state_dict()`` with ``chainrule.io.save``.
+
+    Examples:
+        >>> class MLP(nn.Module):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.hidden, self.out = nn.Linear(4, 8), nn.Linear(8, 2)
+        ...     def forward(self, x):
+        ...         return self.out(self.hidden(x).relu())
+        >>> model = MLP()
+        >>> model(cr.randn(3, 4)).shape
+        (3, 2)
+        >>> [name for name, _ in model.named_parameters()]
+        ['hidden.weight', 'hidden.bias', 'out.weight', 'out.bias']
+    """
 
     training: bool
 
@@ -485,7 +530,26 @@ class Module:
 
 
 class Sequential(Module):
-    """Modules applied in order: ``Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))``."""
+    """Modules applied in order, each to the output of the one before.
+
+    Indexing gives a module (a slice, a new ``Sequential`` sharing them);
+    ``len``, iteration, ``append``, item assignment and deletion work as on a
+    list.  Sub-modules are named ``'0'``, ``'1'``, ... or by the given dict's
+    keys, so ``state_dict()`` keys read ``'0.weight'`` etc.
+
+    Args:
+        *modules (Module): the modules in order, or a single (ordered) dict
+            mapping names to modules.
+
+    Examples:
+        >>> model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+        >>> model(cr.randn(3, 4)).shape
+        (3, 2)
+        >>> len(model), model[0]
+        (3, Linear(in_features=4, out_features=8, bias=True))
+        >>> list(nn.Sequential({"fc": nn.Linear(4, 2), "act": nn.Tanh()}).state_dict())
+        ['fc.weight', 'fc.bias']
+    """
 
     def __init__(self, *modules):
         super().__init__()
@@ -528,7 +592,26 @@ class Sequential(Module):
 
 
 class ModuleList(Module):
-    """A list of sub-modules that registers them (a plain list would hide their parameters)."""
+    """A list of sub-modules that registers them (a plain Python list would hide their parameters from the module).
+
+    Supports indexing, slicing (a new ``ModuleList``), ``len``, iteration,
+    ``append``, ``extend``, ``insert`` and deletion.  It has no ``forward``:
+    call its elements.
+
+    Args:
+        modules (Iterable[Module] | None): the initial modules (default None:
+            empty).
+
+    Examples:
+        >>> layers = nn.ModuleList([nn.Linear(4, 4) for _ in range(3)])
+        >>> len(layers), len(list(layers.parameters()))
+        (3, 6)
+        >>> x = cr.randn(2, 4)
+        >>> for layer in layers:
+        ...     x = layer(x).relu()
+        >>> x.shape
+        (2, 4)
+    """
 
     def __init__(self, modules=None):
         super().__init__()
@@ -580,7 +663,24 @@ class ModuleList(Module):
 
 
 class ModuleDict(Module):
-    """A dict of sub-modules that registers them."""
+    """A dict of sub-modules that registers them under their keys.
+
+    Supports ``d[key]``, assignment, ``del``, ``in``, ``len``, iteration over
+    the keys, ``keys()``, ``values()``, ``items()``, ``update()`` and ``pop()``.
+    It has no ``forward``: call its elements.
+
+    Args:
+        modules (Mapping[str, Module] | Iterable[tuple[str, Module]] | None): the
+            initial modules (default None: empty); keys are non-empty strings
+            without a dot.
+
+    Examples:
+        >>> heads = nn.ModuleDict({"encoder": nn.Linear(4, 2), "decoder": nn.Linear(2, 4)})
+        >>> list(heads.keys()), heads["encoder"]
+        (['encoder', 'decoder'], Linear(in_features=4, out_features=2, bias=True))
+        >>> heads["decoder"](heads["encoder"](cr.randn(3, 4))).shape
+        (3, 4)
+    """
 
     def __init__(self, modules=None):
         super().__init__()
@@ -627,7 +727,20 @@ class ModuleDict(Module):
 
 
 class ParameterList(Module):
-    """A list of parameters that registers them."""
+    """A list of parameters that registers them (named ``'0'``, ``'1'``, ...).
+
+    Supports indexing, ``len``, iteration and ``append``; a tensor that is not
+    yet a Parameter is wrapped in one (and so requires grad).
+
+    Args:
+        parameters (Iterable[Tensor] | None): the initial parameters (default
+            None: empty).
+
+    Examples:
+        >>> params = nn.ParameterList([nn.Parameter(cr.zeros(2)), cr.ones(3)])
+        >>> [name for name, _ in params.named_parameters()], params[1].requires_grad
+        (['0', '1'], True)
+    """
 
     def __init__(self, parameters=None):
         super().__init__()
