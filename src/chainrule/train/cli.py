@@ -7,7 +7,10 @@
     chainrule train --monitor            # gradient health: report, plot and one warning per problem
     chainrule train --find-lr            # learning-rate range test, then train with the suggested rate
     chainrule train --seeds 0,1,2        # restarts: the mean and spread of the test accuracy
+    chainrule train --tensorboard        # TensorBoard event files in RUN_DIR/tensorboard (chainrule[tensorboard])
     chainrule recipes                    # list the recipes
+    chainrule tune --recipe digits-mlp --trials 30   # hyperparameter search with Optuna (train/tune.py)
+    chainrule export RUN_DIR model.onnx  # a trained run's model as ONNX (train/export.py)
 
 Mistakes (an unknown option or recipe, a missing data directory, an
 unreadable checkpoint, a flag that conflicts with the checkpoint being

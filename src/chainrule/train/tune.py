@@ -572,10 +572,16 @@ def summarize(study, definition, seconds: float, plots: bool = True, study_dir: 
     trained = sum(int(t.user_attrs.get("epochs", 0)) for t in complete + pruned)
     planned = sum(int(t.params.get("epochs", epochs_each)) for t in complete + pruned)
     trial_seconds = sum(float(t.user_attrs.get("seconds", 0.0)) for t in complete + pruned)
+    # what the pruned trials would have cost to finish, at their own seconds per epoch
+    spared = sum(
+        float(t.user_attrs.get("seconds", 0.0)) / max(int(t.user_attrs.get("epochs", 1)), 1)
+        * (int(t.params.get("epochs", epochs_each)) - int(t.user_attrs.get("epochs", 0)))
+        for t in pruned
+    )
     print(
         f"\n{len(complete)} complete, {len(pruned)} pruned, {len(failed)} failed trials; {seconds:.1f} s this run, "
-        f"{trial_seconds:.1f} s of training in all; pruning trained {trained} of {planned} epochs "
-        f"({1 - trained / max(planned, 1):.0%} saved)",
+        f"{trial_seconds:.1f} s of training in all; pruning trained {trained} of {planned} epochs and saved about "
+        f"{spared:.0f} s ({spared / max(trial_seconds + spared, 1e-9):.0%} of the time without it)",
         file=out,
     )
     names = list(definition["space"])
@@ -617,6 +623,7 @@ def summarize(study, definition, seconds: float, plots: bool = True, study_dir: 
         "failed": len(failed),
         "seconds": round(seconds, 1),
         "trial_seconds": round(trial_seconds, 1),
+        "seconds_saved_by_pruning": round(spared, 1),
         "epochs_trained": trained,
         "epochs_planned": planned,
         "best": rows[0] if rows else None,
