@@ -20,7 +20,19 @@ def _inplace_repr(inplace: bool) -> str:
 
 
 class ReLU(Module):
-    """max(x, 0)."""
+    """Rectified linear unit, ``max(x, 0)``, elementwise; the gradient at 0 is 0.
+
+    Shapes: input ``(*)``, any shape; output the same shape and dtype.
+    No parameters.  See [`F.relu`][chainrule.nn.functional.relu].
+
+    Args:
+        inplace: accepted for PyTorch compatibility; a new tensor is returned
+            and the input is left unchanged (PyTorch overwrites it).
+
+    Examples:
+        >>> nn.ReLU()(cr.tensor([-1.0, 0.0, 2.0]))
+        tensor([0., 0., 2.])
+    """
 
     def __init__(self, inplace: bool = False):
         super().__init__()
@@ -34,7 +46,20 @@ class ReLU(Module):
 
 
 class LeakyReLU(Module):
-    """x where x > 0, else negative_slope * x."""
+    """Leaky ReLU: ``x`` where ``x > 0``, else ``negative_slope * x``; the gradient at 0 is ``negative_slope``.
+
+    Shapes: input ``(*)``, any shape; output the same shape and dtype.
+    No parameters.
+
+    Args:
+        negative_slope: the slope for negative inputs (default 0.01).
+        inplace: accepted for PyTorch compatibility; a new tensor is returned
+            and the input is left unchanged (PyTorch overwrites it).
+
+    Examples:
+        >>> nn.LeakyReLU(0.1)(cr.tensor([-2.0, 0.0, 3.0]))
+        tensor([-0.2000,  0.0000,  3.0000])
+    """
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
         super().__init__()
@@ -50,7 +75,21 @@ class LeakyReLU(Module):
 
 
 class ELU(Module):
-    """x where x > 0, else alpha * (exp(x) - 1)."""
+    """Exponential linear unit: ``x`` where ``x > 0``, else ``alpha * (exp(x) - 1)`` (Clevert et al., 2015).
+
+    Shapes: input ``(*)``, any shape; output the same shape and dtype.
+    No parameters.
+
+    Args:
+        alpha: the output tends to ``-alpha`` for large negative inputs
+            (default 1.0).
+        inplace: accepted for PyTorch compatibility; a new tensor is returned
+            and the input is left unchanged (PyTorch overwrites it).
+
+    Examples:
+        >>> nn.ELU()(cr.tensor([-2.0, 0.0, 3.0]))
+        tensor([-0.8647,  0.0000,  3.0000])
+    """
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False):
         super().__init__()
@@ -66,7 +105,18 @@ class ELU(Module):
 
 
 class GELU(Module):
-    """x * Phi(x); ``approximate='tanh'`` uses the tanh approximation."""
+    """Gaussian error linear unit, ``x * Phi(x)`` (Hendrycks & Gimpel, 2016); ``approximate='tanh'`` uses the tanh form.
+
+    Shapes: input ``(*)``, any shape; output the same shape and dtype.
+    No parameters.  See [`F.gelu`][chainrule.nn.functional.gelu].
+
+    Args:
+        approximate: ``'none'`` (default: exact, with erf) or ``'tanh'``.
+
+    Examples:
+        >>> nn.GELU()(cr.tensor([-2.0, 0.0, 3.0]))
+        tensor([-0.0455,  0.0000,  2.9960])
+    """
 
     def __init__(self, approximate: str = "none"):
         super().__init__()
@@ -81,7 +131,19 @@ class GELU(Module):
 
 
 class SiLU(Module):
-    """x * sigmoid(x) (swish)."""
+    """Sigmoid linear unit (swish), ``x * sigmoid(x)``.
+
+    Shapes: input ``(*)``, any shape; output the same shape and dtype.
+    No parameters.
+
+    Args:
+        inplace: accepted for PyTorch compatibility; a new tensor is returned
+            and the input is left unchanged (PyTorch overwrites it).
+
+    Examples:
+        >>> nn.SiLU()(cr.tensor([-2.0, 0.0, 3.0]))
+        tensor([-0.2384,  0.0000,  2.8577])
+    """
 
     def __init__(self, inplace: bool = False):
         super().__init__()
@@ -95,19 +157,49 @@ class SiLU(Module):
 
 
 class Sigmoid(Module):
-    """1 / (1 + exp(-x))."""
+    """Logistic sigmoid, ``1 / (1 + exp(-x))``, computed stably.
+
+    Shapes: input ``(*)``, any shape; output the same shape and dtype.
+    No parameters, no constructor arguments.
+
+    Examples:
+        >>> nn.Sigmoid()(cr.tensor([-2.0, 0.0, 3.0]))
+        tensor([0.1192, 0.5000, 0.9526])
+    """
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         return F.sigmoid(input)
 
 
 class Tanh(Module):
+    """Hyperbolic tangent, elementwise.
+
+    Shapes: input ``(*)``, any shape; output the same shape and dtype.
+    No parameters, no constructor arguments.
+
+    Examples:
+        >>> nn.Tanh()(cr.tensor([-2.0, 0.0, 3.0]))
+        tensor([-0.9640,  0.0000,  0.9951])
+    """
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         return F.tanh(input)
 
 
 class Softplus(Module):
-    """log(1 + exp(beta * x)) / beta, linear where beta * x > threshold."""
+    """Softplus, ``log(1 + exp(beta * x)) / beta``, and ``x`` itself where ``beta * x > threshold``.
+
+    Shapes: input ``(*)``, any shape; output the same shape and dtype.
+    No parameters.
+
+    Args:
+        beta: the sharpness, not 0 (default 1.0).
+        threshold: above this value of ``beta * x`` the output is ``x``
+            (default 20.0).
+
+    Examples:
+        >>> nn.Softplus()(cr.tensor([-2.0, 0.0, 3.0]))
+        tensor([0.1269, 0.6931, 3.0486])
+    """
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0):
         super().__init__()
@@ -125,7 +217,20 @@ class Softplus(Module):
 
 
 class Softmax(Module):
-    """Softmax along ``dim``.  ``dim=None`` picks PyTorch's legacy default (with its warning)."""
+    """Softmax along ``dim``: ``exp(x) / sum(exp(x))``, computed stably.
+
+    Shapes: input ``(*)``, any shape; output the same shape and dtype.
+    No parameters.
+
+    Args:
+        dim: the dimension that sums to 1.  None (default) picks PyTorch's legacy
+            choice (0 for 0-, 1- and 3-d input, else 1) with its deprecation
+            warning at every call; pass it.
+
+    Examples:
+        >>> nn.Softmax(dim=1)(cr.tensor([[1.0, 2.0, 3.0]]))
+        tensor([[0.0900, 0.2447, 0.6652]])
+    """
 
     def __init__(self, dim: int | None = None):
         super().__init__()
@@ -141,7 +246,20 @@ class Softmax(Module):
 
 
 class LogSoftmax(Module):
-    """log(softmax(x)) along ``dim``, computed stably."""
+    """Log-softmax along ``dim``: ``x - logsumexp(x)``, computed stably.
+
+    Shapes: input ``(*)``, any shape; output the same shape and dtype.
+    No parameters.  Followed by ``nn.NLLLoss`` it gives the
+    cross-entropy (``nn.CrossEntropyLoss`` does both in one op).
+
+    Args:
+        dim: the dimension to normalize over.  None (default) picks PyTorch's
+            legacy choice with its deprecation warning; pass it.
+
+    Examples:
+        >>> nn.LogSoftmax(dim=1)(cr.tensor([[1.0, 2.0, 3.0]]))
+        tensor([[-2.4076, -1.4076, -0.4076]])
+    """
 
     def __init__(self, dim: int | None = None):
         super().__init__()

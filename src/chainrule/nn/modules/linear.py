@@ -28,7 +28,18 @@ def new_buffer(kind: str, shape, dtype=None, device=None) -> Tensor:
 
 
 class Identity(Module):
-    """Returns its input unchanged; any arguments given to the constructor are ignored."""
+    """Returns its input unchanged: a placeholder, e.g. to remove a layer from a model without changing its structure.
+
+    Shapes: input ``(*)``, output the same tensor.  No parameters.
+
+    Args:
+        *args: ignored (accepted so that it can stand in for any layer).
+        **kwargs: ignored.
+
+    Examples:
+        >>> nn.Identity(54, unused="anything")(cr.tensor([1.0, 2.0]))
+        tensor([1., 2.])
+    """
 
     def __init__(self, *args, **kwargs):
         super().__init__()
@@ -38,12 +49,34 @@ class Identity(Module):
 
 
 class Linear(Module):
-    """``y = x @ weight.T + bias``.
+    """Fully connected layer: ``y = x @ weight.T + bias``.
 
-    Shapes: input (*, in_features) -> output (*, out_features); weight
-    (out_features, in_features), bias (out_features,).  Initialized as in
-    PyTorch: weight ~ kaiming_uniform(a=sqrt(5)), i.e. U(-1/sqrt(in_features),
-    1/sqrt(in_features)), and bias ~ U(-1/sqrt(in_features), 1/sqrt(in_features)).
+    Shapes: input ``(*, in_features)``, output ``(*, out_features)``; any
+    number of leading dimensions.
+
+    Args:
+        in_features: the size of each input sample (0 is allowed).
+        out_features: the size of each output sample.
+        bias: whether to learn an additive bias (default True).
+        device (str | Device | None): where the parameters live (default None:
+            the CPU).
+        dtype (dtype | None): their floating dtype (default None: the default
+            dtype, float32).
+
+    Attributes:
+        weight (Tensor): the learnable weights, shape ``(out_features,
+            in_features)``, initialized as in PyTorch:
+            ``kaiming_uniform_(a=sqrt(5))``, i.e. U(-k, k) with
+            ``k = 1 / sqrt(in_features)``.
+        bias (Tensor | None): the learnable bias, shape ``(out_features,)``,
+            from U(-k, k); None with ``bias=False``.
+
+    Examples:
+        >>> layer = nn.Linear(20, 30)
+        >>> layer(cr.randn(128, 20)).shape
+        (128, 30)
+        >>> layer.weight.shape, layer.bias.shape
+        ((30, 20), (30,))
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None):
@@ -98,7 +131,22 @@ class Linear(Module):
 
 
 class Flatten(Module):
-    """Flattens dimensions ``start_dim`` to ``end_dim``: (N, C, H, W) -> (N, C*H*W) by default."""
+    """Flattens dimensions ``start_dim`` to ``end_dim`` into one: ``(N, C, H, W)`` -> ``(N, C*H*W)`` by default.
+
+    Shapes: input ``(*, S_start, ..., S_end, *)``, output
+    ``(*, S_start * ... * S_end, *)``.  No parameters.  The result is a view
+    when the input's memory allows, as ``Tensor.flatten``.
+
+    Args:
+        start_dim: the first dimension to flatten (default 1: keep the batch).
+        end_dim: the last dimension to flatten (default -1).
+
+    Examples:
+        >>> nn.Flatten()(cr.randn(32, 1, 5, 5)).shape
+        (32, 25)
+        >>> nn.Flatten(0, 2)(cr.randn(32, 1, 5, 5)).shape
+        (160, 5)
+    """
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
         super().__init__()
@@ -117,9 +165,23 @@ class Flatten(Module):
 
 
 class Unflatten(Module):
-    """Splits dimension ``dim`` into ``unflattened_size``: Unflatten(1, (C, H, W)) maps (N, C*H*W) -> (N, C, H, W).
+    """Splits dimension ``dim`` into the shape ``unflattened_size``, the inverse of ``Flatten``.
 
-    One entry of ``unflattened_size`` may be -1 (inferred).
+    ``Unflatten(1, (C, H, W))`` maps ``(N, C*H*W)`` to ``(N, C, H, W)``.
+
+    Shapes: input ``(*, S_dim, *)``, output ``(*, U_1, ..., U_n, *)`` with
+    ``U_1 * ... * U_n == S_dim``.  No parameters.
+
+    Args:
+        dim: the dimension to split (negative counts from the end).
+        unflattened_size (tuple[int, ...]): the sizes it is split into; one of
+            them may be -1 (inferred).
+
+    Examples:
+        >>> nn.Unflatten(1, (2, 5, 5))(cr.randn(4, 50)).shape
+        (4, 2, 5, 5)
+        >>> nn.Unflatten(1, (2, -1))(cr.randn(4, 50)).shape
+        (4, 2, 25)
     """
 
     def __init__(self, dim: int, unflattened_size):
