@@ -56,7 +56,44 @@ def _matmul_vjp(ctx, g):
 
 @op(method=True)
 def matmul(a: Tensor, b: Tensor) -> Tensor:
-    """Matrix product with NumPy/PyTorch rules: batched over leading dims, 1-d operands promoted."""
+    """Matrix product with NumPy/PyTorch rules: batched over leading dims, 1-d operands promoted.
+
+    The shapes, with ``...`` any batch dimensions (broadcast between the two):
+
+    - ``(n, k) @ (k, m) -> (n, m)``, and ``(..., n, k) @ (..., k, m) -> (..., n, m)``;
+    - ``(k) @ (k) -> ()``: the dot product, a 0-d tensor;
+    - ``(k) @ (..., k, m) -> (..., m)`` and ``(..., n, k) @ (k) -> (..., n)``: the
+      1-d operand is treated as a row (or column) that is removed afterwards.
+
+    The gradients are ``g @ b.mT`` for ``a`` and ``a.mT @ g`` for ``b``, summed
+    over the batch dimensions an operand was broadcast along (an ``(N, n, k)``
+    batch times a ``(k, m)`` weight takes one GEMM for the weight's gradient).
+    Inside ``chainrule.amp.autocast`` floating operands are cast to the
+    low-precision dtype first. Also the ``@`` operator.
+
+    Args:
+        a: the left operand, shape ``(k)``, ``(n, k)`` or ``(*, n, k)``.
+        b: the right operand, shape ``(k)``, ``(k, m)`` or ``(*, k, m)``, in ``a``'s dtype.
+
+    Returns:
+        A tensor of the shape above, in the operands' dtype.
+
+    Raises:
+        TypeError: an operand is not a Tensor.
+        ShapeError: an operand is 0-d, the inner dimensions differ, or the batch
+            dimensions do not broadcast.
+        DTypeError: the operands have different float dtypes.
+
+    Examples:
+        >>> a = cr.tensor([[1.0, 2.0], [3.0, 4.0]])
+        >>> cr.matmul(a, cr.tensor([1.0, 1.0]))
+        tensor([3., 7.])
+        >>> a @ a
+        tensor([[ 7., 10.],
+                [15., 22.]])
+        >>> (cr.ones(5, 2, 3) @ cr.ones(3, 4)).shape
+        (5, 2, 4)
+    """
     if autocast_state() is not None:
         a, b = cast_for_gemm(a, b)
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
@@ -83,6 +120,26 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
 
 @op(method=True)
 def mm(a: Tensor, b: Tensor) -> Tensor:
+    """Matrix product of two 2-d tensors: ``(n, k) @ (k, m) -> (n, m)``.
+
+    ``chainrule.matmul`` restricted to matrices (no batching, no 1-d promotion).
+
+    Args:
+        a: the left matrix, shape ``(n, k)``.
+        b: the right matrix, shape ``(k, m)``, in ``a``'s dtype.
+
+    Returns:
+        A tensor of shape ``(n, m)``, in the operands' dtype.
+
+    Raises:
+        ShapeError: an operand is not 2-d, or the inner dimensions differ.
+
+    Examples:
+        >>> a = cr.tensor([[1.0, 2.0], [3.0, 4.0]])
+        >>> cr.mm(a, cr.tensor([[1.0], [0.5]]))
+        tensor([[2.],
+                [5.]])
+    """
     if a.data.ndim != 2 or b.data.ndim != 2:
         raise ShapeError(f"mm: expected 2-d tensors, got shapes {a.shape} and {b.shape}")
     return matmul(a, b)
@@ -90,6 +147,30 @@ def mm(a: Tensor, b: Tensor) -> Tensor:
 
 @op(method=True)
 def bmm(a: Tensor, b: Tensor) -> Tensor:
+    """Batched matrix product of two 3-d tensors: ``(B, n, k) @ (B, k, m) -> (B, n, m)``.
+
+    ``chainrule.matmul`` restricted to one batch dimension of equal size (no
+    broadcasting).
+
+    Args:
+        a: the left batch of matrices, shape ``(B, n, k)``.
+        b: the right batch of matrices, shape ``(B, k, m)``, in ``a``'s dtype.
+
+    Returns:
+        A tensor of shape ``(B, n, m)``, in the operands' dtype.
+
+    Raises:
+        ShapeError: an operand is not 3-d, the batch sizes differ, or the inner
+            dimensions differ.
+
+    Examples:
+        >>> cr.bmm(cr.ones(2, 3, 4), cr.ones(2, 4, 5)).shape
+        (2, 3, 5)
+        >>> cr.bmm(cr.tensor([[[1.0, 2.0]], [[3.0, 4.0]]]), cr.tensor([[[1.0], [1.0]], [[0.0], [1.0]]]))
+        tensor([[[3.]],
+        <BLANKLINE>
+                [[4.]]])
+    """
     if a.data.ndim != 3 or b.data.ndim != 3 or a.data.shape[0] != b.data.shape[0]:
         raise ShapeError(f"bmm: expected 3-d tensors with equal batch size, got {a.shape} and {b.shape}")
     return matmul(a, b)
@@ -97,6 +178,22 @@ def bmm(a: Tensor, b: Tensor) -> Tensor:
 
 @op(method=True)
 def dot(a: Tensor, b: Tensor) -> Tensor:
+    """The dot product ``sum(a * b)`` of two 1-d tensors.
+
+    Args:
+        a: a vector, shape ``(k)``.
+        b: a vector, shape ``(k)``, in ``a``'s dtype.
+
+    Returns:
+        A 0-d tensor in the operands' dtype.
+
+    Raises:
+        ShapeError: an operand is not 1-d, or the lengths differ.
+
+    Examples:
+        >>> cr.dot(cr.tensor([1.0, 2.0]), cr.tensor([3.0, 4.0]))
+        tensor(11.)
+    """
     if a.data.ndim != 1 or b.data.ndim != 1:
         raise ShapeError(f"dot: expected 1-d tensors, got shapes {a.shape} and {b.shape}")
     return matmul(a, b)
@@ -104,7 +201,26 @@ def dot(a: Tensor, b: Tensor) -> Tensor:
 
 @op(method=True)
 def outer(a: Tensor, b: Tensor) -> Tensor:
-    """a[i] * b[j] for 1-d a and b."""
+    """The outer product ``out[i, j] = a[i] * b[j]`` of two 1-d tensors.
+
+    Written as ``a.unsqueeze(1) * b.unsqueeze(0)``, so it needs no derivative
+    rule of its own.
+
+    Args:
+        a: a vector, shape ``(n)``.
+        b: a vector, shape ``(m)``.
+
+    Returns:
+        A tensor of shape ``(n, m)``, in the operands' common dtype.
+
+    Raises:
+        ShapeError: an operand is not 1-d.
+
+    Examples:
+        >>> cr.outer(cr.tensor([1.0, 2.0]), cr.tensor([1.0, 10.0, 100.0]))
+        tensor([[  1.,  10., 100.],
+                [  2.,  20., 200.]])
+    """
     if a.data.ndim != 1 or b.data.ndim != 1:
         raise ShapeError(f"outer: expected 1-d tensors, got shapes {a.shape} and {b.shape}")
     return a.unsqueeze(1) * b.unsqueeze(0)
@@ -191,7 +307,49 @@ def _einsum_vjp(ctx, g):
 
 @op()
 def einsum(equation: str, *operands) -> Tensor:
-    """Einstein summation, e.g. ``einsum('bhqd,bhkd->bhqk', q, k)``; ellipses are allowed."""
+    """Einstein summation, e.g. ``einsum('bhqd,bhkd->bhqk', q, k)``; ellipses are allowed.
+
+    Each operand gets one letter per dimension; letters shared between operands
+    are multiplied along, and letters missing from the output (after ``->``) are
+    summed over. Without ``->`` the output is NumPy's implicit one: the letters
+    that appear once, in alphabetical order. ``...`` stands for the dimensions
+    not named, broadcast between operands; a dimension of size 1 broadcasts
+    against its letter's size elsewhere. Computed by ``numpy.einsum`` with
+    ``optimize=True``; the gradient of each operand is another einsum. Inside
+    ``chainrule.amp.autocast`` floating operands are cast to the low-precision
+    dtype first.
+
+    Differs from PyTorch: the gradient of an operand whose subscripts repeat a
+    letter (a diagonal or trace, ``'ii->'``) is not supported; backward raises
+    NotImplementedError (the forward works).
+
+    Args:
+        equation: the subscripts, such as ``'ij,jk->ik'``; spaces are ignored.
+        *operands: the tensors, one per comma-separated term of ``equation`` and
+            with one dimension per letter; also accepted as a single list or tuple.
+
+    Returns:
+        A tensor with one dimension per output letter (the ellipsis's dimensions
+        first in implicit mode), in the operands' dtype.
+
+    Raises:
+        TypeError: an operand is not a Tensor.
+        ShapeError: the number of terms differs from the number of operands, a
+            term has the wrong number of letters for its operand, or one letter
+            has two different sizes.
+        DTypeError: the operands have different float dtypes.
+
+    Examples:
+        >>> a = cr.tensor([[1.0, 2.0], [3.0, 4.0]])
+        >>> cr.einsum("ij,jk->ik", a, a)
+        tensor([[ 7., 10.],
+                [15., 22.]])
+        >>> cr.einsum("ij->j", a), cr.einsum("ii", a)
+        (tensor([4., 6.]), tensor(5.))
+        >>> q, k = cr.randn(2, 4, 5, 8), cr.randn(2, 4, 6, 8)
+        >>> cr.einsum("bhqd,bhkd->bhqk", q, k).shape
+        (2, 4, 5, 6)
+    """
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     for i, operand in enumerate(operands):
