@@ -55,7 +55,36 @@ def _float(x):
 
 @op(method=True)
 def softmax(x: Tensor, dim: int, dtype=None) -> Tensor:
-    """exp(x) / sum(exp(x)) along ``dim``, computed stably."""
+    """``exp(x) / sum(exp(x))`` along ``dim``, computed stably.
+
+    The maximum along ``dim`` is subtracted before exponentiating, so large
+    logits do not overflow; a slice that is all ``-inf`` gives NaN, as in
+    PyTorch. The gradient is ``y * (g - sum(g * y, dim))`` with ``y`` the saved
+    output. float16 inputs are computed in float32 and rounded once; inside
+    ``chainrule.amp.autocast`` low-precision inputs are computed and returned in
+    float32.
+
+    Args:
+        x: the input (logits), any shape ``(*)``; an integer tensor is first
+            converted to the default float dtype.
+        dim: the dimension to normalize along (negative counts from the end).
+        dtype: if given, ``x`` is converted to this dtype first (default None:
+            keep ``x``'s float dtype).
+
+    Returns:
+        A tensor of ``x``'s shape with values in [0, 1] that sum to 1 along
+        ``dim``, in ``x``'s float dtype (or ``dtype``).
+
+    Raises:
+        ShapeError: ``dim`` is out of range.
+
+    Examples:
+        >>> cr.softmax(cr.tensor([1.0, 2.0, 3.0]), dim=0)
+        tensor([0.0900, 0.2447, 0.6652])
+        >>> cr.tensor([[1000.0, 1000.0], [0.0, -1e9]]).softmax(dim=-1)
+        tensor([[0.5000, 0.5000],
+                [1.0000, 0.0000]])
+    """
     x = x.to(dtype) if dtype is not None else _float(x)
     if autocast_state() is not None:
         (x,) = cast_to_float32(x)
@@ -66,7 +95,36 @@ def softmax(x: Tensor, dim: int, dtype=None) -> Tensor:
 
 @op(method=True)
 def log_softmax(x: Tensor, dim: int, dtype=None) -> Tensor:
-    """x - logsumexp(x) along ``dim``, computed stably."""
+    """``x - logsumexp(x)`` along ``dim``, computed stably.
+
+    The log of ``chainrule.softmax``, computed without ever taking the log of a
+    probability that rounded to zero (so it stays finite where ``softmax`` gives
+    0). The gradient is ``g - exp(y) * sum(g, dim)`` with ``y`` the saved output.
+    Pair it with ``F.nll_loss``, or use ``F.cross_entropy``, which fuses both.
+    float16 inputs are computed in float32 and rounded once; inside
+    ``chainrule.amp.autocast`` low-precision inputs are computed and returned in
+    float32.
+
+    Args:
+        x: the input (logits), any shape ``(*)``; an integer tensor is first
+            converted to the default float dtype.
+        dim: the dimension to normalize along (negative counts from the end).
+        dtype: if given, ``x`` is converted to this dtype first (default None:
+            keep ``x``'s float dtype).
+
+    Returns:
+        A tensor of ``x``'s shape with non-positive values whose exponentials
+        sum to 1 along ``dim``, in ``x``'s float dtype (or ``dtype``).
+
+    Raises:
+        ShapeError: ``dim`` is out of range.
+
+    Examples:
+        >>> cr.log_softmax(cr.tensor([1.0, 2.0, 3.0]), dim=0)
+        tensor([-2.4076, -1.4076, -0.4076])
+        >>> cr.tensor([0.0, -200.0]).log_softmax(dim=0)
+        tensor([   0., -200.])
+    """
     x = x.to(dtype) if dtype is not None else _float(x)
     if autocast_state() is not None:
         (x,) = cast_to_float32(x)
