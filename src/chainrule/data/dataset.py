@@ -13,7 +13,21 @@ from ..tensor import Tensor
 
 
 class Dataset:
-    """Base class: subclasses define ``__getitem__(i)`` and ``__len__()``."""
+    """Base class: subclasses define ``__getitem__(i)`` and ``__len__()``.
+
+    A map-style dataset: sample ``i`` is ``dataset[i]`` (a tensor, a number,
+    or a tuple or dict of them, which ``default_collate`` batches). ``a + b``
+    concatenates two datasets.
+
+    Examples:
+        >>> class Squares(cr.data.Dataset):
+        ...     def __len__(self):
+        ...         return 4
+        ...     def __getitem__(self, i):
+        ...         return float(i), i * i
+        >>> next(iter(cr.data.DataLoader(Squares(), batch_size=4)))
+        (tensor([0., 1., 2., 3.]), tensor([0, 1, 4, 9]))
+    """
 
     def __getitem__(self, index):
         raise NotImplementedError
@@ -30,6 +44,19 @@ class TensorDataset(Dataset):
 
     DataLoader recognises it and slices whole batches at once instead of
     stacking single samples.
+
+    Args:
+        tensors: one or more tensors of shapes (N, ...), the same N.
+
+    Raises:
+        ValueError: no tensor.
+        ShapeError: the tensors' first dimensions differ.
+
+    Examples:
+        >>> x, y = cr.tensor([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]), cr.tensor([0, 1, 0])
+        >>> ds = cr.data.TensorDataset(x, y)
+        >>> len(ds), ds[1]
+        (3, (tensor([2., 3.]), tensor(1)))
     """
 
     def __init__(self, *tensors: Tensor):
@@ -49,7 +76,18 @@ class TensorDataset(Dataset):
 
 
 class Subset(Dataset):
-    """The samples of ``dataset`` at ``indices``."""
+    """The samples of ``dataset`` at ``indices``.
+
+    Args:
+        dataset: the dataset to draw from.
+        indices: the positions in ``dataset`` of the subset's samples, a sequence of ints (kept as an int64 array).
+
+    Examples:
+        >>> ds = cr.data.TensorDataset(cr.tensor([10, 11, 12, 13]))
+        >>> sub = cr.data.Subset(ds, [3, 0])
+        >>> len(sub), sub[0]
+        (2, (tensor(13),))
+    """
 
     def __init__(self, dataset, indices):
         self.dataset = dataset
@@ -65,6 +103,18 @@ class Subset(Dataset):
 
 
 class ConcatDataset(Dataset):
+    """The samples of several datasets one after the other (also ``a + b``).
+
+    Args:
+        datasets: an iterable of datasets.
+
+    Examples:
+        >>> a = cr.data.TensorDataset(cr.tensor([1, 2]))
+        >>> b = cr.data.TensorDataset(cr.tensor([3, 4, 5]))
+        >>> both = cr.data.ConcatDataset([a, b])
+        >>> len(both), both[2], both[-1]
+        (5, (tensor(3),), (tensor(5),))
+    """
     def __init__(self, datasets):
         self.datasets = list(datasets)
         self.cumulative = np.cumsum([len(d) for d in self.datasets]).tolist()
@@ -81,7 +131,28 @@ class ConcatDataset(Dataset):
 
 
 def random_split(dataset, lengths, generator=None):
-    """Split into non-overlapping Subsets of the given lengths (or fractions summing to 1)."""
+    """Split into non-overlapping Subsets of the given lengths (or fractions summing to 1).
+
+    With fractions, the counts are rounded down and the samples left over are
+    given one each to the first parts, as PyTorch does.
+
+    Args:
+        dataset: the dataset to split, of N samples.
+        lengths: the sizes of the parts, ints summing to N, or floats summing to 1.
+        generator: the ``cr.Generator`` that draws the permutation; None means the default one.
+
+    Returns:
+        A list of ``Subset``, one per length.
+
+    Raises:
+        ValueError: the lengths do not add up to N.
+
+    Examples:
+        >>> ds = cr.data.TensorDataset(cr.arange(10))
+        >>> train, val = cr.data.random_split(ds, [0.8, 0.2], generator=cr.Generator(seed=0))
+        >>> len(train), len(val), sorted(train.indices.tolist() + val.indices.tolist()) == list(range(10))
+        (8, 2, True)
+    """
     n = len(dataset)
     lengths = list(lengths)
     if all(isinstance(x, float) for x in lengths) and math.isclose(sum(lengths), 1.0) and sum(lengths) <= 1 + 1e-9:

