@@ -128,20 +128,90 @@ class _ConvForward(_ConvNd):
 
 
 class Conv1d(_ConvForward):
-    """1-d convolution layer: (N, C_in, L) -> (N, C_out, L_out); weight (C_out, C_in/groups, k), bias (C_out,).
+    """1-d convolution layer (a cross-correlation, as in PyTorch) over sequences.
 
-    ``padding`` is an int, a 1-tuple, 'valid' or 'same'.  See ``F.conv1d``.
+    Shapes: input ``(N, C_in, L)``, output ``(N, C_out, L_out)`` with ``L_out = (L +
+    2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1``. See
+    [`F.conv1d`][chainrule.nn.functional.conv1d].  Differs from PyTorch: only
+    ``padding_mode='zeros'`` (the others raise NotImplementedError), the input must
+    be batched, and arguments PyTorch rejects only in its first forward fail in the
+    constructor.
+
+    Args:
+        in_channels: the channels C_in of the input.
+        out_channels: the channels C_out of the output.
+        kernel_size (int | tuple[int]): the size of the kernel.
+        stride (int | tuple[int]): the step between windows (default 1).
+        padding (int | tuple[int] | str): zeros added on each side (default 0);
+            ``'valid'`` is no padding, ``'same'`` keeps the size (stride 1 only).
+        dilation (int | tuple[int]): the spacing between kernel taps (default 1).
+        groups: independent channel groups; C_in and C_out must be divisible by
+            it (default 1).
+        bias: whether to learn an additive bias (default True).
+        padding_mode: only ``'zeros'`` (default) is implemented.
+        device (str | Device | None): where the parameters live (default None:
+            the CPU).
+        dtype (dtype | None): their floating dtype (default None: the default
+            dtype, float32).
+
+    Attributes:
+        weight (Tensor): shape ``(C_out, C_in / groups, kernel_size)``, initialized as
+            in PyTorch: ``kaiming_uniform_(a=sqrt(5))``, i.e. U(-k, k) with ``k = 1 /
+            sqrt(fan_in)``, ``fan_in = C_in / groups * kernel_size``.
+        bias (Tensor | None): shape ``(C_out,)``, from U(-k, k); None with
+            ``bias=False``.
+
+    Examples:
+        >>> conv = nn.Conv1d(16, 33, kernel_size=3, stride=2)
+        >>> conv(cr.randn(20, 16, 50)).shape
+        (20, 33, 24)
     """
 
     _nd = 1
 
 
 class Conv2d(_ConvForward):
-    """2-d convolution layer: (N, C_in, H, W) -> (N, C_out, H_out, W_out).
+    """2-d convolution layer (a cross-correlation, as in PyTorch) over images.
 
-    weight (C_out, C_in/groups, kH, kW), bias (C_out,).  ``padding`` is an int,
-    a pair, 'valid' or 'same'; ``H_out = (H + 2*padding - dilation*(kH-1) - 1) // stride + 1``.
-    A 3-D (unbatched) input or a channel mismatch raises ShapeError naming this layer.
+    Shapes: input ``(N, C_in, H, W)``, output ``(N, C_out, H_out, W_out)`` with
+    ``H_out = (H + 2 * padding - dilation * (kH - 1) - 1) // stride + 1`` and
+    likewise ``W_out``.  A 3-D (unbatched) input or a channel mismatch raises
+    ShapeError naming this layer.  See
+    [`F.conv2d`][chainrule.nn.functional.conv2d].  Differs from PyTorch: only ``padding_mode='zeros'`` (the others raise
+    NotImplementedError), the input must be batched, and arguments PyTorch
+    rejects only in its first forward fail in the constructor.
+
+    Args:
+        in_channels: the channels C_in of the input.
+        out_channels: the channels C_out of the output.
+        kernel_size (int | tuple[int, int]): the size of the kernel.
+        stride (int | tuple[int, int]): the step between windows (default 1).
+        padding (int | tuple[int, int] | str): zeros added on each side (default 0);
+            ``'valid'`` is no padding, ``'same'`` keeps the size (stride 1 only).
+        dilation (int | tuple[int, int]): the spacing between kernel taps
+            (default 1).
+        groups: independent channel groups; C_in and C_out must be divisible by
+            it (default 1; ``groups=C_in`` is a depthwise convolution).
+        bias: whether to learn an additive bias (default True).
+        padding_mode: only ``'zeros'`` (default) is implemented.
+        device (str | Device | None): where the parameters live (default None:
+            the CPU).
+        dtype (dtype | None): their floating dtype (default None: the default
+            dtype, float32).
+
+    Attributes:
+        weight (Tensor): shape ``(C_out, C_in / groups, kH, kW)``, initialized as in
+            PyTorch: ``kaiming_uniform_(a=sqrt(5))``, i.e. U(-k, k) with ``k = 1 /
+            sqrt(fan_in)``, ``fan_in = C_in / groups * kH * kW``.
+        bias (Tensor | None): shape ``(C_out,)``, from U(-k, k); None with
+            ``bias=False``.
+
+    Examples:
+        >>> conv = nn.Conv2d(16, 33, kernel_size=3, stride=2, padding=1)
+        >>> conv(cr.randn(20, 16, 50, 100)).shape
+        (20, 33, 25, 50)
+        >>> conv.weight.shape
+        (33, 16, 3, 3)
     """
 
     _nd = 2
@@ -190,20 +260,99 @@ class _ConvTransposeNd(_ConvNd):
 
 
 class ConvTranspose1d(_ConvTransposeNd):
-    """1-d transposed convolution: (N, C_in, L) -> (N, C_out, L_out); weight (C_in, C_out/groups, k).
+    """1-d transposed convolution layer: the gradient of ``Conv1d`` with respect to its input, used to upsample.
 
-    ``L_out = (L - 1)*stride - 2*padding + dilation*(k-1) + output_padding + 1``;
-    ``forward(x, output_size)`` picks output_padding to reach a given size.
+    Shapes: input ``(N, C_in, L)``, output ``(N, C_out, L_out)`` with
+    ``L_out = (L - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + output_padding + 1``.
+    ``forward(input, output_size=None)``: ``output_size`` (the spatial size,
+    or the full shape) picks the ``output_padding`` that reaches it, for the
+    sizes a strided convolution maps to the same input size.  See
+    [`F.conv_transpose1d`][chainrule.nn.functional.conv_transpose1d].
+    Differs from PyTorch: only ``padding_mode='zeros'`` (the others raise
+    NotImplementedError), the input must be batched, and arguments PyTorch
+    rejects only in its first forward fail in the constructor.
+
+    Args:
+        in_channels: the channels C_in of the input.
+        out_channels: the channels C_out of the output.
+        kernel_size (int | tuple[int]): the size of the kernel.
+        stride (int | tuple[int]): the step between windows (default 1).
+        padding (int | tuple[int]): removes this many elements from each side of
+            the full output (default 0).
+        output_padding (int | tuple[int]): extra length at the end of the
+            output, smaller than stride or dilation (default 0).
+        groups: independent channel groups (default 1).
+        bias: whether to learn an additive bias (default True).
+        dilation (int | tuple[int]): the spacing between kernel taps (default 1).
+        padding_mode: only ``'zeros'`` (default) is implemented.
+        device (str | Device | None): where the parameters live (default None:
+            the CPU).
+        dtype (dtype | None): their floating dtype (default None: the default
+            dtype, float32).
+
+    Attributes:
+        weight (Tensor): shape ``(C_in, C_out / groups, kernel_size)`` (C_in first),
+            initialized as in PyTorch: ``kaiming_uniform_(a=sqrt(5))``, i.e. U(-k, k)
+            with ``k = 1 / sqrt(fan_in)``, ``fan_in = C_out / groups * kernel_size``
+            (PyTorch's convention).
+        bias (Tensor | None): shape ``(C_out,)``, from U(-k, k); None with
+            ``bias=False``.
+
+    Examples:
+        >>> up = nn.ConvTranspose1d(16, 8, kernel_size=4, stride=2, padding=1)
+        >>> up(cr.randn(2, 16, 10)).shape
+        (2, 8, 20)
     """
 
     _nd = 1
 
 
 class ConvTranspose2d(_ConvTransposeNd):
-    """2-d transposed convolution: (N, C_in, H, W) -> (N, C_out, H_out, W_out); weight (C_in, C_out/groups, kH, kW).
+    """2-d transposed convolution layer: the gradient of ``Conv2d`` with respect to its input, used to upsample.
 
-    ``H_out = (H - 1)*stride - 2*padding + dilation*(kH-1) + output_padding + 1``;
-    ``forward(x, output_size)`` picks output_padding to reach a given size.
+    Shapes: input ``(N, C_in, H, W)``, output ``(N, C_out, H_out, W_out)`` with
+    ``H_out = (H - 1) * stride - 2 * padding + dilation * (kH - 1) + output_padding + 1``
+    and likewise ``W_out``.  ``forward(input, output_size=None)``: ``output_size`` (the spatial size,
+    or the full shape) picks the ``output_padding`` that reaches it, for the
+    sizes a strided convolution maps to the same input size.  See
+    [`F.conv_transpose2d`][chainrule.nn.functional.conv_transpose2d].
+    Differs from PyTorch: only ``padding_mode='zeros'`` (the others raise
+    NotImplementedError), the input must be batched, and arguments PyTorch
+    rejects only in its first forward fail in the constructor.
+
+    Args:
+        in_channels: the channels C_in of the input.
+        out_channels: the channels C_out of the output.
+        kernel_size (int | tuple[int, int]): the size of the kernel.
+        stride (int | tuple[int, int]): the step between windows (default 1).
+        padding (int | tuple[int, int]): removes this many elements from each side of
+            the full output (default 0).
+        output_padding (int | tuple[int, int]): extra rows/columns at the
+            bottom/right of the output, smaller than stride or dilation
+            (default 0).
+        groups: independent channel groups (default 1).
+        bias: whether to learn an additive bias (default True).
+        dilation (int | tuple[int, int]): the spacing between kernel taps
+            (default 1).
+        padding_mode: only ``'zeros'`` (default) is implemented.
+        device (str | Device | None): where the parameters live (default None:
+            the CPU).
+        dtype (dtype | None): their floating dtype (default None: the default
+            dtype, float32).
+
+    Attributes:
+        weight (Tensor): shape ``(C_in, C_out / groups, kH, kW)`` (C_in first),
+            initialized as in PyTorch: ``kaiming_uniform_(a=sqrt(5))``, i.e. U(-k, k)
+            with ``k = 1 / sqrt(fan_in)``, ``fan_in = C_out / groups * kH * kW``
+            (PyTorch's convention).
+        bias (Tensor | None): shape ``(C_out,)``, from U(-k, k); None with
+            ``bias=False``.
+
+    Examples:
+        >>> up = nn.ConvTranspose2d(16, 8, kernel_size=3, stride=2, padding=1)
+        >>> x = cr.randn(1, 16, 12, 12)
+        >>> up(x).shape, up(x, output_size=(24, 24)).shape
+        ((1, 8, 23, 23), (1, 8, 24, 24))
     """
 
     _nd = 2

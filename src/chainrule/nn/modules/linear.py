@@ -64,10 +64,9 @@ class Linear(Module):
             dtype, float32).
 
     Attributes:
-        weight (Tensor): the learnable weights, shape ``(out_features,
-            in_features)``, initialized as in PyTorch:
-            ``kaiming_uniform_(a=sqrt(5))``, i.e. U(-k, k) with
-            ``k = 1 / sqrt(in_features)``.
+        weight (Tensor): the learnable weights ``(out_features, in_features)``,
+            initialized as in PyTorch: ``kaiming_uniform_(a=sqrt(5))``, i.e.
+            U(-k, k) with ``k = 1 / sqrt(in_features)``.
         bias (Tensor | None): the learnable bias, shape ``(out_features,)``,
             from U(-k, k); None with ``bias=False``.
 
