@@ -930,8 +930,8 @@ def neg(x):
         A tensor of ``x``'s shape and dtype.
 
     Examples:
-        >>> cr.neg(cr.tensor([1.0, -2.0, 0.0]))
-        tensor([-1.,  2., -0.])
+        >>> cr.neg(cr.tensor([1.0, -2.0]))
+        tensor([-1.,  2.])
         >>> -cr.tensor([3, -4])
         tensor([-3,  4])
     """
