@@ -14,7 +14,28 @@ from pathlib import Path
 
 
 def atomic_write(path, data: bytes | None = None, writer=None) -> Path:
-    """Write ``data`` (or call ``writer(file)``) to ``path`` atomically; returns the path."""
+    """Write ``data`` (or call ``writer(file)``) to ``path`` atomically; returns the path.
+
+    The bytes go to a temporary file in the same directory, which is flushed
+    and fsync'ed and then renamed over ``path``: a crash leaves either the old
+    file or the new one, never a partial file. Missing parent directories are
+    created; the file gets the usual permissions (0666 minus the umask).
+
+    Args:
+        path: the file to write (a str or Path).
+        data: the bytes to write, or None.
+        writer: a function called with the open binary file, after ``data`` is written, to write more; or None.
+
+    Returns:
+        ``path`` as a ``Path``.
+
+    Examples:
+        >>> cr.io.atomic_write("notes.txt", b"hello")
+        PosixPath('notes.txt')
+        >>> _ = cr.io.atomic_write("more.txt", writer=lambda f: f.write(b"written by a function"))
+        >>> open("more.txt").read()
+        'written by a function'
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

@@ -49,7 +49,21 @@ _STORABLE |= {"float16", "float32", "float64", "complex64"}
 
 
 class CheckpointError(ChainruleError, ValueError):
-    """A file that is not a readable chainrule/safetensors file (truncated, altered, wrong kind)."""
+    """A file that is not a readable chainrule/safetensors file (truncated, altered, wrong kind).
+
+    ``load`` raises it for any change to any byte of a file ``save`` wrote (a
+    SHA-256 of the whole file is stored in it). Also a ``ValueError``.
+
+    Examples:
+        >>> _ = cr.io.save({"weight": cr.tensor([1.0, 2.0])}, "run.safetensors")
+        >>> raw = bytearray(open("run.safetensors", "rb").read())
+        >>> raw[-1] ^= 1  # flip one bit of the weights
+        >>> _ = open("run.safetensors", "wb").write(raw)
+        >>> cr.io.load("run.safetensors")
+        Traceback (most recent call last):
+            ...
+        chainrule.io.serialization.CheckpointError: run.safetensors is corrupted or was edited: ...
+    """
 
 
 def _safetensors():
@@ -201,6 +215,29 @@ def save(obj, path) -> Path:
     Raises ``TypeError`` (and writes nothing) for anything ``load`` could not
     give back equal: other types, dict keys that are not str or int, dtypes
     a safetensors file cannot hold, nests deeper than 200 levels.
+
+    Differs from ``torch.save``: no pickle (so nothing runs when the file is
+    loaded), and ``path`` must be a path, not a file object.
+
+    Args:
+        obj: a nest of dicts (str or int keys), lists, tuples, None, bools, ints, floats, strings, Tensors, NumPy
+            arrays and NumPy scalars: a ``state_dict()``, an optimizer's, a whole checkpoint.
+        path: the file to write (a str or Path); ``.safetensors`` is the usual suffix.
+
+    Returns:
+        ``path`` as a ``Path``.
+
+    Raises:
+        TypeError: ``obj`` holds something ``load`` could not give back equal.
+
+    Examples:
+        >>> model = nn.Linear(2, 1)
+        >>> cr.io.save({"model": model.state_dict(), "epoch": 3}, "checkpoint.safetensors")
+        PosixPath('checkpoint.safetensors')
+        >>> cr.io.save({"f": print}, "bad.safetensors")
+        Traceback (most recent call last):
+            ...
+        TypeError: save: cannot store a builtin_function_or_method (at 'f') without pickle
     """
     st = _safetensors()
     encoder = _Encoder()
@@ -241,7 +278,25 @@ def load(path, as_tensors: bool = True):
     """Read what ``save`` wrote; ``as_tensors=False`` gives NumPy arrays where tensors were saved.
 
     Raises ``CheckpointError`` for a file that is truncated, altered in any
-    byte, or not written by ``save``.
+    byte, or not written by ``save``. Loading parses JSON and raw arrays only:
+    nothing executes.
+
+    Args:
+        path: the file to read (a str or Path).
+        as_tensors: give Tensors where tensors were saved (the default); False gives NumPy arrays.
+
+    Returns:
+        An object equal to the one saved: the same types, keys, values, dtypes and shapes.
+
+    Raises:
+        FileNotFoundError: no such file.
+        CheckpointError: the file is not one ``save`` wrote, or was changed.
+
+    Examples:
+        >>> _ = cr.io.save({"weight": cr.tensor([1.0, 2.0]), "epoch": 3, "betas": (0.9, 0.99)}, "state.safetensors")
+        >>> state = cr.io.load("state.safetensors")
+        >>> state["weight"], state["epoch"], state["betas"]
+        (tensor([1., 2.]), 3, (0.9, 0.99))
     """
     raw, arrays, meta = _read(path)
     kind = meta.get("format")
@@ -266,7 +321,27 @@ def load(path, as_tensors: bool = True):
 
 
 def save_file(tensors: dict, path, metadata: dict | None = None) -> Path:
-    """A plain safetensors file of name -> tensor (readable by any safetensors reader)."""
+    """A plain safetensors file of name -> tensor (readable by any safetensors reader).
+
+    Unlike ``save`` it holds one flat table of arrays, no structure and no
+    checksum: for exchanging weights with other libraries.
+
+    Args:
+        tensors: a dict of name -> Tensor or NumPy array (any shapes, dtypes a safetensors file can hold).
+        path: the file to write (a str or Path), written atomically.
+        metadata: a dict of str -> str stored in the file's header, or None.
+
+    Returns:
+        ``path`` as a ``Path``.
+
+    Raises:
+        TypeError: an array of a dtype safetensors cannot hold.
+
+    Examples:
+        >>> _ = cr.io.save_file({"w": cr.tensor([[1.0, 2.0]])}, "weights.safetensors", metadata={"source": "example"})
+        >>> cr.io.load_file("weights.safetensors")
+        {'w': tensor([[1., 2.]])}
+    """
     st = _safetensors()
     arrays = {
         k: _contiguous(backend.to_numpy(v.data if isinstance(v, Tensor) else v), k) for k, v in tensors.items()
@@ -275,6 +350,22 @@ def save_file(tensors: dict, path, metadata: dict | None = None) -> Path:
 
 
 def load_file(path) -> dict:
-    """name -> Tensor from any safetensors file (e.g. Hugging Face weights)."""
+    """name -> Tensor from any safetensors file (e.g. Hugging Face weights).
+
+    Args:
+        path: the file to read (a str or Path).
+
+    Returns:
+        A dict of name -> Tensor, in the file's dtypes and shapes (metadata and any structure are ignored).
+
+    Raises:
+        FileNotFoundError: no such file.
+        CheckpointError: the file is not a readable safetensors file.
+
+    Examples:
+        >>> _ = cr.io.save_file({"bias": np.zeros(3, dtype=np.float32)}, "weights.safetensors")
+        >>> cr.io.load_file("weights.safetensors")
+        {'bias': tensor([0., 0., 0.])}
+    """
     _, arrays, _ = _read(path)
     return {k: _wrap(v) for k, v in arrays.items()}
