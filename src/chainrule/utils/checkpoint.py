@@ -83,7 +83,36 @@ class _Checkpoint(Function):
 
 
 def checkpoint(fn, *args, preserve_rng_state: bool = True, use_reentrant: bool = True):
-    """``fn(*args)``, keeping only ``args`` for backward and recomputing the rest."""
+    """``fn(*args)``, keeping only ``args`` for backward and recomputing the rest.
+
+    ``fn`` runs without recording; when backward reaches the call it runs again
+    with recording on (with the random state of the first run, so dropout masks
+    repeat) and its backward sends the gradients to the tensor arguments and to
+    every parameter ``fn`` uses. The activations inside ``fn`` live only while
+    its backward runs.
+
+    Differs from PyTorch: only the reentrant variant exists, so gradients of
+    the parameters inside ``fn`` go into their ``.grad`` (``cr.autograd.grad``
+    does not return them), and ``create_graph=True`` through a checkpoint is an
+    error. Keyword arguments for ``fn`` cannot be passed through (bind them with a lambda).
+
+    Args:
+        fn: a function or module of ``args`` returning a tensor or a tuple of tensors.
+        args: the positional arguments of ``fn``; tensors among them are saved for backward.
+        preserve_rng_state: replay the random state for the recomputation (default True); False is faster when
+            ``fn`` draws no random numbers.
+        use_reentrant: must be True (the default); False raises ``NotImplementedError``.
+
+    Returns:
+        What ``fn(*args)`` returns, connected to the graph.
+
+    Examples:
+        >>> model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
+        >>> x = cr.randn(3, 4)
+        >>> cr.utils.checkpoint(model, x).sum().backward()
+        >>> model[0].weight.grad.shape
+        (8, 4)
+    """
     if not use_reentrant:
         raise NotImplementedError("checkpoint: only the reentrant variant exists in chainrule")
     from ..autograd.mode import is_grad_enabled  # noqa: PLC0415
@@ -128,7 +157,29 @@ def plan_segments(functions, input, memory_budget: int):
     set is taken as three of the largest outputs.  It is an estimate:
     benchmarks/checkpointing.py prints the measured peak under each budget.
     Fewer checkpointed modules means less recomputation, so the plan
-    checkpoints the shortest head of the chain that fits.
+    checkpoints the shortest head of the chain that fits. The measuring pass
+    restores the random state and the modules' buffers; its result is cached per
+    modules and input shape.
+
+    Args:
+        functions: an ``nn.Sequential`` or a list of modules, applied in order.
+        input: an example input of the shape and dtype training will use.
+        memory_budget: the bytes the activations kept for backward may take.
+
+    Returns:
+        ``(modules, segments, estimate)``: checkpoint the first ``modules`` modules in ``segments`` segments (0 and 0
+        when everything fits stored), for an estimated ``estimate`` bytes.
+
+    Raises:
+        MemoryError: no plan fits the budget (the message gives the smallest estimate).
+
+    Examples:
+        >>> model = nn.Sequential(*[layer for _ in range(16) for layer in (nn.Linear(16, 16), nn.Tanh())])
+        >>> x = cr.randn(32, 16)
+        >>> cr.utils.plan_segments(model, x, memory_budget=10**9)  # everything fits: checkpoint nothing
+        (0, 0, 38912)
+        >>> cr.utils.plan_segments(model, x, memory_budget=32_000)  # the first 24 modules in 3 segments
+        (24, 3, 30720)
     """
     modules = _modules_of(functions)
     outs, kept = _memory_profile(modules, input)
@@ -275,6 +326,31 @@ def checkpoint_sequential(
     With ``memory_budget`` (bytes) instead of ``segments``, the plan comes from
     :func:`plan_segments`: only as much of the head of the chain as needed is
     checkpointed.
+
+    Args:
+        functions: an ``nn.Sequential`` or a list of modules, applied in order.
+        segments: the number of pieces to cut the chain into, a positive int; ignored (pass None) when
+            ``memory_budget`` is given.
+        input: the chain's input tensor.
+        memory_budget: the bytes the activations kept for backward may take, or None to use ``segments``.
+        preserve_rng_state: replay the random state when a piece is recomputed; default True.
+
+    Returns:
+        The output of the last module.
+
+    Raises:
+        ValueError: neither a positive ``segments`` nor a ``memory_budget``.
+        MemoryError: no plan fits ``memory_budget``.
+
+    Examples:
+        >>> model = nn.Sequential(*[layer for _ in range(16) for layer in (nn.Linear(16, 16), nn.Tanh())])
+        >>> x = cr.randn(32, 16)
+        >>> y = cr.utils.checkpoint_sequential(model, 4, x)
+        >>> y.sum().backward()
+        >>> y.shape, model[0].weight.grad.shape
+        ((32, 16), (16, 16))
+        >>> cr.utils.checkpoint_sequential(model, None, x, memory_budget=32_000).shape
+        (32, 16)
     """
     modules = _modules_of(functions)
     if memory_budget is not None:

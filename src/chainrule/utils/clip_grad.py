@@ -54,7 +54,28 @@ def _array_norm(xp, arr, norm_type: float):
 
 
 def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = False) -> Tensor:
-    """The norm of the norms of ``tensors`` (the norm of all their entries together), as a 0-d Tensor."""
+    """The norm of the norms of ``tensors`` (the norm of all their entries together), as a 0-d Tensor.
+
+    Args:
+        tensors: a tensor or an iterable of tensors (typically gradients), any shapes; None entries are skipped.
+        norm_type: the order p of the norm: 2 (the default), 1, any p > 0, or ``math.inf`` for the largest
+            absolute value.
+        error_if_nonfinite: raise if the total is inf or NaN; default False.
+
+    Returns:
+        A 0-d tensor in the tensors' dtype (the default dtype, holding 0, when there are none).
+
+    Raises:
+        ValueError: ``norm_type`` is not positive.
+        GradientError: the total is not finite and ``error_if_nonfinite`` is True.
+
+    Examples:
+        >>> from chainrule.utils.clip_grad import get_total_norm
+        >>> get_total_norm([cr.tensor([3.0]), cr.tensor([4.0])])
+        tensor(5.)
+        >>> get_total_norm([cr.tensor([3.0]), cr.tensor([-4.0])], norm_type=float("inf"))
+        tensor(4.)
+    """
     norm_type = float(norm_type)
     if not (norm_type > 0):
         raise ValueError(f"norm_type must be positive (or inf), got {norm_type}")
@@ -73,7 +94,24 @@ def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = F
 
 
 def clip_grads_with_norm_(parameters, max_norm: float, total_norm) -> None:
-    """Scale the gradients in place by ``min(1, max_norm / (total_norm + 1e-6))``."""
+    """Scale the gradients in place by ``min(1, max_norm / (total_norm + 1e-6))``.
+
+    The second half of ``clip_grad_norm_``, for a total norm computed
+    elsewhere (``get_total_norm``, or one summed over several processes).
+
+    Args:
+        parameters: a tensor or an iterable of tensors whose ``.grad`` is scaled (those without one are skipped).
+        max_norm: the largest total norm allowed.
+        total_norm: the total norm of the gradients, a 0-d Tensor or a number.
+
+    Examples:
+        >>> from chainrule.utils.clip_grad import clip_grads_with_norm_
+        >>> w = cr.tensor([3.0, 4.0], requires_grad=True)
+        >>> w.grad = cr.tensor([3.0, 4.0])
+        >>> clip_grads_with_norm_([w], max_norm=1.0, total_norm=cr.tensor(10.0))
+        >>> w.grad
+        tensor([0.3000, 0.4000])
+    """
     grads = _grads(parameters)
     if not grads:
         return
@@ -99,6 +137,28 @@ def clip_grad_norm_(
     dtype; 0.0 when no parameter has a gradient.  See the module docstring for
     what happens with non-finite gradients.  ``foreach`` is accepted for
     PyTorch compatibility and ignored.
+
+    Args:
+        parameters: a tensor or an iterable of tensors (``model.parameters()``); those without ``.grad`` are skipped.
+        max_norm: the largest total norm allowed.
+        norm_type: the order of the norm; default 2.
+        error_if_nonfinite: raise ``GradientError`` (before changing anything) if the total norm is inf or NaN;
+            default False.
+        foreach: accepted for PyTorch's signature and ignored.
+
+    Returns:
+        The total norm before clipping, a 0-d tensor.
+
+    Raises:
+        GradientError: the total norm is not finite and ``error_if_nonfinite`` is True.
+
+    Examples:
+        >>> w = cr.tensor([3.0, 4.0], requires_grad=True)
+        >>> w.grad = cr.tensor([3.0, 4.0])
+        >>> nn.utils.clip_grad_norm_([w], max_norm=1.0)
+        tensor(5.)
+        >>> w.grad
+        tensor([0.6000, 0.8000])
     """
     parameters = _tensor_list(parameters)
     total = get_total_norm(_grads(parameters), norm_type, error_if_nonfinite)
@@ -107,7 +167,20 @@ def clip_grad_norm_(
 
 
 def clip_grad_value_(parameters, clip_value: float, foreach=None) -> None:
-    """Clamp every gradient entry of ``parameters`` into ``[-clip_value, clip_value]`` in place (NaN stays NaN)."""
+    """Clamp every gradient entry of ``parameters`` into ``[-clip_value, clip_value]`` in place (NaN stays NaN).
+
+    Args:
+        parameters: a tensor or an iterable of tensors; those without ``.grad`` are skipped.
+        clip_value: the largest absolute value allowed.
+        foreach: accepted for PyTorch's signature and ignored.
+
+    Examples:
+        >>> w = cr.tensor([3.0, -4.0, 0.5], requires_grad=True)
+        >>> w.grad = cr.tensor([3.0, -4.0, 0.5])
+        >>> nn.utils.clip_grad_value_([w], clip_value=1.0)
+        >>> w.grad
+        tensor([ 1.0000, -1.0000,  0.5000])
+    """
     clip_value = float(clip_value)
     for g in _grads(parameters):
         xp = array_module(g.data)
@@ -116,7 +189,22 @@ def clip_grad_value_(parameters, clip_value: float, foreach=None) -> None:
 
 
 def parameters_to_vector(parameters) -> Tensor:
-    """All parameters flattened and concatenated into one 1-d Tensor (differentiable, a copy)."""
+    """All parameters flattened and concatenated into one 1-d Tensor (differentiable, a copy).
+
+    Args:
+        parameters: a tensor or an iterable of tensors, any shapes and one dtype.
+
+    Returns:
+        A 1-d tensor of shape (total number of elements,).
+
+    Raises:
+        ValueError: no parameters.
+
+    Examples:
+        >>> model = nn.Linear(3, 2)
+        >>> nn.utils.parameters_to_vector(model.parameters()).shape  # 2 * 3 weights and 2 biases
+        (8,)
+    """
     from ..ops.shape import cat  # noqa: PLC0415
 
     params = _tensor_list(parameters)
@@ -131,6 +219,20 @@ def vector_to_parameters(vec: Tensor, parameters) -> None:
     Differs from PyTorch, which rebinds each ``param.data`` to a view of
     ``vec``: chainrule copies the values, so parameters never alias ``vec``
     and optimizers keep working on the same arrays.
+
+    Args:
+        vec: a 1-d tensor with as many elements as the parameters together.
+        parameters: a tensor or an iterable of tensors, filled in order.
+
+    Raises:
+        TypeError: ``vec`` is not a Tensor.
+        ShapeError: ``vec`` is not 1-d or has the wrong number of elements.
+
+    Examples:
+        >>> model = nn.Linear(2, 1)
+        >>> nn.utils.vector_to_parameters(cr.tensor([1.0, 2.0, 3.0]), model.parameters())
+        >>> model.weight.tolist(), model.bias.tolist()
+        ([[1.0, 2.0]], [3.0])
     """
     if not isinstance(vec, Tensor):
         raise TypeError(f"vector_to_parameters: expected vec to be a Tensor, got {type(vec).__name__}")
