@@ -128,11 +128,48 @@ class _BatchNorm(Module):
 
 
 class BatchNorm1d(_BatchNorm):
-    """Batch norm over (N, C) or (N, C, L) input: statistics per channel C over N (and L).
+    """Batch normalization (Ioffe & Szegedy, 2015) over ``(N, C)`` or ``(N, C, L)`` input, per channel C.
 
-    Parameters weight, bias (C,) initialized to 1 and 0 (``affine=False``: none;
-    ``bias=False``: no bias); buffers running_mean
-    (C,) = 0, running_var (C,) = 1, num_batches_tracked () = 0.
+    Shapes: input ``(N, C)`` or ``(N, C, L)``, output the same shape;
+    statistics per channel over N (and L).
+
+    In training, each channel is normalized with the batch's mean and biased
+    variance, ``y = (x - mean) / sqrt(var + eps) * weight + bias``, and the
+    running statistics move towards the batch's:
+    ``running = (1 - momentum) * running + momentum * batch`` (the unbiased
+    variance for ``running_var``), exactly as PyTorch.  In eval mode
+    (``module.eval()``) the running statistics normalize, unless
+    ``track_running_stats=False``, where batch statistics are always used.
+
+    Args:
+        num_features: C, the number of channels.
+        eps: added to the variance, > 0 (default 1e-5).
+        momentum: the weight of each batch in the running statistics (default
+            0.1); None makes them a cumulative average over all batches.
+        affine: whether to learn ``weight`` and ``bias`` (default True).
+        track_running_stats: whether to keep running statistics (default True).
+        device (str | Device | None): where parameters and buffers live (default
+            None: the CPU).
+        dtype (dtype | None): their floating dtype (default None: the default
+            dtype, float32).
+        bias: with ``affine``, whether to learn ``bias`` (default True; keyword
+            only).
+
+    Attributes:
+        weight (Tensor | None): the learnable scale ``(C,)``, initialized to 1.
+        bias (Tensor | None): the learnable shift ``(C,)``, initialized to 0.
+        running_mean (Tensor | None): buffer ``(C,)``, starts at 0.
+        running_var (Tensor | None): buffer ``(C,)``, starts at 1.
+        num_batches_tracked (Tensor | None): int64 buffer ``()``, the number of
+            training batches seen.
+
+    Examples:
+        >>> bn = nn.BatchNorm1d(2)
+        >>> bn(cr.tensor([[1.0, 10.0], [3.0, 20.0]])).detach()
+        tensor([[-1.0000, -1.0000],
+                [ 1.0000,  1.0000]])
+        >>> bn.running_mean, bn.running_var
+        (tensor([0.2000, 1.5000]), tensor([1.1000, 5.9000]))
     """
 
     _dims = (2, 3)
@@ -140,25 +177,132 @@ class BatchNorm1d(_BatchNorm):
 
 
 class BatchNorm2d(_BatchNorm):
-    """Batch norm over (N, C, H, W) input: statistics per channel C over N, H and W."""
+    """Batch normalization (Ioffe & Szegedy, 2015) over ``(N, C, H, W)`` input, per channel C.
+
+    Shapes: input ``(N, C, H, W)``, output the same shape; statistics per
+    channel over N, H and W.
+
+    In training, each channel is normalized with the batch's mean and biased
+    variance, ``y = (x - mean) / sqrt(var + eps) * weight + bias``, and the
+    running statistics move towards the batch's:
+    ``running = (1 - momentum) * running + momentum * batch`` (the unbiased
+    variance for ``running_var``), exactly as PyTorch.  In eval mode
+    (``module.eval()``) the running statistics normalize, unless
+    ``track_running_stats=False``, where batch statistics are always used.
+
+    Args:
+        num_features: C, the number of channels.
+        eps: added to the variance, > 0 (default 1e-5).
+        momentum: the weight of each batch in the running statistics (default
+            0.1); None makes them a cumulative average over all batches.
+        affine: whether to learn ``weight`` and ``bias`` (default True).
+        track_running_stats: whether to keep running statistics (default True).
+        device (str | Device | None): where parameters and buffers live (default
+            None: the CPU).
+        dtype (dtype | None): their floating dtype (default None: the default
+            dtype, float32).
+        bias: with ``affine``, whether to learn ``bias`` (default True; keyword
+            only).
+
+    Attributes:
+        weight (Tensor | None): the learnable scale ``(C,)``, initialized to 1.
+        bias (Tensor | None): the learnable shift ``(C,)``, initialized to 0.
+        running_mean (Tensor | None): buffer ``(C,)``, starts at 0.
+        running_var (Tensor | None): buffer ``(C,)``, starts at 1.
+        num_batches_tracked (Tensor | None): int64 buffer ``()``, the number of
+            training batches seen.
+
+    Examples:
+        >>> bn = nn.BatchNorm2d(16)
+        >>> bn(cr.randn(8, 16, 5, 5)).shape
+        (8, 16, 5, 5)
+        >>> sorted(bn.state_dict())
+        ['bias', 'num_batches_tracked', 'running_mean', 'running_var', 'weight']
+    """
 
     _dims = (4,)
     _layout = "4-D (N, C, H, W)"
 
 
 class BatchNorm3d(_BatchNorm):
-    """Batch norm over (N, C, D, H, W) input: statistics per channel C over N, D, H and W."""
+    """Batch normalization (Ioffe & Szegedy, 2015) over ``(N, C, D, H, W)`` input, per channel C.
+
+    Shapes: input ``(N, C, D, H, W)``, output the same shape; statistics per
+    channel over N, D, H and W.
+
+    In training, each channel is normalized with the batch's mean and biased
+    variance, ``y = (x - mean) / sqrt(var + eps) * weight + bias``, and the
+    running statistics move towards the batch's:
+    ``running = (1 - momentum) * running + momentum * batch`` (the unbiased
+    variance for ``running_var``), exactly as PyTorch.  In eval mode
+    (``module.eval()``) the running statistics normalize, unless
+    ``track_running_stats=False``, where batch statistics are always used.
+
+    Args:
+        num_features: C, the number of channels.
+        eps: added to the variance, > 0 (default 1e-5).
+        momentum: the weight of each batch in the running statistics (default
+            0.1); None makes them a cumulative average over all batches.
+        affine: whether to learn ``weight`` and ``bias`` (default True).
+        track_running_stats: whether to keep running statistics (default True).
+        device (str | Device | None): where parameters and buffers live (default
+            None: the CPU).
+        dtype (dtype | None): their floating dtype (default None: the default
+            dtype, float32).
+        bias: with ``affine``, whether to learn ``bias`` (default True; keyword
+            only).
+
+    Attributes:
+        weight (Tensor | None): the learnable scale ``(C,)``, initialized to 1.
+        bias (Tensor | None): the learnable shift ``(C,)``, initialized to 0.
+        running_mean (Tensor | None): buffer ``(C,)``, starts at 0.
+        running_var (Tensor | None): buffer ``(C,)``, starts at 1.
+        num_batches_tracked (Tensor | None): int64 buffer ``()``, the number of
+            training batches seen.
+
+    Examples:
+        >>> bn = nn.BatchNorm3d(4)
+        >>> bn(cr.randn(2, 4, 3, 5, 5)).shape
+        (2, 4, 3, 5, 5)
+    """
 
     _dims = (5,)
     _layout = "5-D (N, C, D, H, W)"
 
 
 class LayerNorm(Module):
-    """Normalizes over the last ``len(normalized_shape)`` dimensions of each sample.
+    """Layer normalization (Ba et al., 2016) over the last ``len(normalized_shape)`` dimensions of each sample.
 
-    Shapes: input (*, *normalized_shape) -> same shape.  weight
-    (``normalized_shape``) = 1 and bias = 0 when ``elementwise_affine``
-    (``bias=False`` drops the bias).
+    ``y = (x - mean) / sqrt(var + eps) * weight + bias``, with the mean and
+    biased variance of each sample's trailing dimensions; the same in training
+    and eval.  Shapes: input ``(*, *normalized_shape)``, output the same shape.
+    See [`F.layer_norm`][chainrule.nn.functional.layer_norm].
+
+    Args:
+        normalized_shape (int | tuple[int, ...]): the trailing shape to
+            normalize over, e.g. the feature size E.
+        eps: added to the variance, >= 0 (default 1e-5).
+        elementwise_affine: whether to learn ``weight`` and ``bias`` (default
+            True).
+        bias: with ``elementwise_affine``, whether to learn ``bias`` (default
+            True).
+        device (str | Device | None): where parameters and buffers live (default
+            None: the CPU).
+        dtype (dtype | None): their floating dtype (default None: the default
+            dtype, float32).
+
+    Attributes:
+        weight (Tensor | None): the learnable scale, shape ``normalized_shape``,
+            initialized to 1.
+        bias (Tensor | None): the learnable shift, shape ``normalized_shape``,
+            initialized to 0.
+
+    Examples:
+        >>> norm = nn.LayerNorm(3)
+        >>> norm(cr.tensor([[1.0, 2.0, 3.0]])).detach()
+        tensor([[-1.2247,  0.0000,  1.2247]])
+        >>> nn.LayerNorm((5, 10))(cr.randn(20, 5, 10)).shape
+        (20, 5, 10)
     """
 
     def __init__(
@@ -216,10 +360,37 @@ class LayerNorm(Module):
 
 
 class GroupNorm(Module):
-    """Normalizes each sample over groups of ``num_channels // num_groups`` channels (and all positions).
+    """Group normalization (Wu & He, 2018): each sample's channels in groups, normalized over each group.
 
-    Shapes: input (N, C, *) with C == num_channels -> same shape; weight and
-    bias (C,) initialized to 1 and 0 when ``affine`` (``bias=False`` drops the bias).
+    Statistics (mean and biased variance) are taken over the
+    ``num_channels // num_groups`` channels of a group and all their
+    positions, then ``weight`` and ``bias`` scale and shift per channel; the
+    same in training and eval, independent of the batch size.  Shapes: input
+    ``(N, C, *)`` with C == ``num_channels``, output the same shape.  See
+    [`F.group_norm`][chainrule.nn.functional.group_norm].
+
+    Args:
+        num_groups: the number of groups; must divide ``num_channels``.
+        num_channels: C, the number of channels.
+        eps: added to the variance, >= 0 (default 1e-5).
+        affine: whether to learn ``weight`` and ``bias`` (default True).
+        device (str | Device | None): where parameters and buffers live (default
+            None: the CPU).
+        dtype (dtype | None): their floating dtype (default None: the default
+            dtype, float32).
+        bias: with ``affine``, whether to learn ``bias`` (default True; keyword
+            only).
+
+    Attributes:
+        weight (Tensor | None): the learnable scale ``(C,)``, initialized to 1.
+        bias (Tensor | None): the learnable shift ``(C,)``, initialized to 0.
+
+    Examples:
+        >>> norm = nn.GroupNorm(2, 4)
+        >>> norm(cr.tensor([[1.0, 3.0, 10.0, 30.0]])).detach()
+        tensor([[-1.0000,  1.0000, -1.0000,  1.0000]])
+        >>> nn.GroupNorm(3, 6)(cr.randn(20, 6, 10, 10)).shape
+        (20, 6, 10, 10)
     """
 
     def __init__(
