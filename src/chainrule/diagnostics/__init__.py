@@ -37,7 +37,8 @@ def __getattr__(name):
     import importlib  # noqa: PLC0415
 
     value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
+    # every name of that module at once: importing .lr_finder made the attribute ``lr_finder`` the submodule
+    globals().update((n, getattr(importlib.import_module(m, __name__), n)) for n, m in _LAZY.items() if m == module)
     return value
 
 
