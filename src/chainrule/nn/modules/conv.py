@@ -130,9 +130,9 @@ class _ConvForward(_ConvNd):
 class Conv1d(_ConvForward):
     """1-d convolution layer (a cross-correlation, as in PyTorch) over sequences.
 
-    Shapes: input ``(N, C_in, L)``, output ``(N, C_out, L_out)`` with ``L_out = (L +
-    2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1``. See
-    [`F.conv1d`][chainrule.nn.functional.conv1d].  Differs from PyTorch: only
+    Shapes: input ``(N, C_in, L)``, output ``(N, C_out, L_out)`` with
+    ``L_out = (L + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1``.
+    See [`F.conv1d`][chainrule.nn.functional.conv1d].  Differs from PyTorch: only
     ``padding_mode='zeros'`` (the others raise NotImplementedError), the input must
     be batched, and arguments PyTorch rejects only in its first forward fail in the
     constructor.
@@ -156,8 +156,8 @@ class Conv1d(_ConvForward):
 
     Attributes:
         weight (Tensor): shape ``(C_out, C_in / groups, kernel_size)``, initialized as
-            in PyTorch: ``kaiming_uniform_(a=sqrt(5))``, i.e. U(-k, k) with ``k = 1 /
-            sqrt(fan_in)``, ``fan_in = C_in / groups * kernel_size``.
+            in PyTorch: ``kaiming_uniform_(a=sqrt(5))``, i.e. U(-k, k) with
+            ``k = 1 / sqrt(fan_in)``, ``fan_in = C_in / groups * kernel_size``.
         bias (Tensor | None): shape ``(C_out,)``, from U(-k, k); None with
             ``bias=False``.
 
@@ -201,8 +201,8 @@ class Conv2d(_ConvForward):
 
     Attributes:
         weight (Tensor): shape ``(C_out, C_in / groups, kH, kW)``, initialized as in
-            PyTorch: ``kaiming_uniform_(a=sqrt(5))``, i.e. U(-k, k) with ``k = 1 /
-            sqrt(fan_in)``, ``fan_in = C_in / groups * kH * kW``.
+            PyTorch: ``kaiming_uniform_(a=sqrt(5))``, i.e. U(-k, k) with
+            ``k = 1 / sqrt(fan_in)``, ``fan_in = C_in / groups * kH * kW``.
         bias (Tensor | None): shape ``(C_out,)``, from U(-k, k); None with
             ``bias=False``.
 

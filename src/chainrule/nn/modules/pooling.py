@@ -59,20 +59,63 @@ class _MaxPoolNd(Module):
 
 
 class MaxPool1d(_MaxPoolNd):
-    """Max over windows of the last dim: (N, C, L) -> (N, C, L_out); ``stride`` defaults to ``kernel_size``.
+    """Max pooling over windows of the last dimension.
 
-    With ``return_indices=True`` the layer returns (values, int64 positions in L).
+    Shapes: input ``(N, C, L)`` or ``(C, L)``, output ``(N, C, L_out)`` with
+    ``L_out = floor_or_ceil((L + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1``.
+    Padding is -inf; the gradient goes to the first maximum of each window. See
+    [`F.max_pool1d`][chainrule.nn.functional.max_pool1d].  No parameters.  The
+    constructor checks what PyTorch checks in its first forward (sizes of at least
+    1, padding at most half the kernel).
+
+    Args:
+        kernel_size (int | tuple[int]): the window length.
+        stride (int | tuple[int] | None): the step between windows; None
+            (default) means ``kernel_size``.
+        padding (int | tuple[int]): -inf added at both ends (default 0).
+        dilation (int | tuple[int]): the spacing inside a window (default 1).
+        return_indices: also return the int64 position in L of each maximum
+            (default False).
+        ceil_mode: round the output length up instead of down (default False).
+
+    Examples:
+        >>> pool = nn.MaxPool1d(3, stride=2)
+        >>> pool(cr.randn(20, 16, 50)).shape
+        (20, 16, 24)
     """
 
     _nd = 1
 
 
 class MaxPool2d(_MaxPoolNd):
-    """Max over (kH, kW) windows: (N, C, H, W) -> (N, C, H_out, W_out); ``stride`` defaults to ``kernel_size``.
+    """Max pooling over (kH, kW) windows of images.
 
-    Padding is -inf; gradients go to the first maximum of each window (PyTorch's
-    rule).  With ``return_indices=True`` the layer returns (values, int64 flat
-    indices ``h * W + w``).
+    Shapes: input ``(N, C, H, W)`` or ``(C, H, W)``, output ``(N, C, H_out, W_out)``
+    with
+    ``H_out = floor_or_ceil((H + 2 * padding - dilation * (kH - 1) - 1) / stride) + 1``,
+    likewise ``W_out``.  Padding is -inf; the gradient goes to the first maximum of
+    each window in row-major order (PyTorch's rule).  See
+    [`F.max_pool2d`][chainrule.nn.functional.max_pool2d].  No parameters.  The
+    constructor checks what PyTorch checks in its first forward (sizes of at least
+    1, padding at most half the kernel).
+
+    Args:
+        kernel_size (int | tuple[int, int]): the window size.
+        stride (int | tuple[int, int] | None): the step between windows; None
+            (default) means ``kernel_size``.
+        padding (int | tuple[int, int]): -inf added on each side (default 0).
+        dilation (int | tuple[int, int]): the spacing inside a window (default 1).
+        return_indices: also return the int64 flat index ``h * W + w`` of each
+            maximum (default False).
+        ceil_mode: round the output size up instead of down (default False).
+
+    Examples:
+        >>> pool = nn.MaxPool2d(3, stride=2, padding=1)
+        >>> pool(cr.randn(8, 64, 112, 112)).shape
+        (8, 64, 56, 56)
+        >>> nn.MaxPool2d(2, return_indices=True)(cr.arange(16.0).reshape(1, 1, 4, 4))[1]
+        tensor([[[[ 5,  7],
+                  [13, 15]]]])
     """
 
     _nd = 2
@@ -105,7 +148,27 @@ class _AvgPoolNd(Module):
 
 
 class AvgPool1d(_AvgPoolNd):
-    """Mean over windows of the last dim: (N, C, L) -> (N, C, L_out).  See ``F.avg_pool1d``."""
+    """Average pooling over windows of the last dimension.
+
+    Shapes: input ``(N, C, L)`` or ``(C, L)``, output ``(N, C, L_out)`` with
+    ``L_out = floor_or_ceil((L + 2 * padding - kernel_size) / stride) + 1``. See
+    [`F.avg_pool1d`][chainrule.nn.functional.avg_pool1d].  No parameters.  The
+    constructor checks what PyTorch checks in its first forward (sizes of at least
+    1, padding at most half the kernel).
+
+    Args:
+        kernel_size (int | tuple[int]): the window length.
+        stride (int | tuple[int] | None): the step between windows; None
+            (default) means ``kernel_size``.
+        padding (int | tuple[int]): zeros added at both ends (default 0).
+        ceil_mode: round the output length up instead of down (default False).
+        count_include_pad: count the zero padding in the divisor (default True).
+
+    Examples:
+        >>> pool = nn.AvgPool1d(3, stride=2)
+        >>> pool(cr.tensor([[[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]]]))
+        tensor([[[2., 4., 6.]]])
+    """
 
     _nd = 1
 
@@ -114,7 +177,31 @@ class AvgPool1d(_AvgPoolNd):
 
 
 class AvgPool2d(_AvgPoolNd):
-    """Mean over (kH, kW) windows: (N, C, H, W) -> (N, C, H_out, W_out).  See ``F.avg_pool2d`` for the divisor."""
+    """Average pooling over (kH, kW) windows of images.
+
+    Shapes: input ``(N, C, H, W)`` or ``(C, H, W)``, output
+    ``(N, C, H_out, W_out)`` with
+    ``H_out = floor_or_ceil((H + 2 * padding - kH) / stride) + 1``, likewise
+    ``W_out``.  See [`F.avg_pool2d`][chainrule.nn.functional.avg_pool2d] for
+    the divisor.  No parameters.  The constructor checks what PyTorch checks in its first
+    forward (sizes of at least 1, padding at most half the kernel).
+
+    Args:
+        kernel_size (int | tuple[int, int]): the window size.
+        stride (int | tuple[int, int] | None): the step between windows; None
+            (default) means ``kernel_size``.
+        padding (int | tuple[int, int]): zeros added on each side (default 0).
+        ceil_mode: round the output size up instead of down (default False).
+        count_include_pad: count the zero padding in the divisor (default True).
+        divisor_override: if given (not 0), divide every window's sum by this
+            instead.
+
+    Examples:
+        >>> pool = nn.AvgPool2d(2)
+        >>> pool(cr.arange(16.0).reshape(1, 1, 4, 4))
+        tensor([[[[ 2.5000,  4.5000],
+                  [10.5000, 12.5000]]]])
+    """
 
     _nd = 2
 
@@ -144,7 +231,20 @@ class _AdaptivePoolNd(Module):
 
 
 class AdaptiveAvgPool1d(_AdaptivePoolNd):
-    """Mean over covering windows: (N, C, L) -> (N, C, output_size)."""
+    """Adaptive average pooling: the mean over ``output_size`` windows that cover the last dimension, for any length.
+
+    Shapes: input ``(N, C, L)`` or ``(C, L)``, output ``(N, C, output_size)``.
+    Window i along a dimension of size n covers
+    ``[floor(i * n / out), ceil((i + 1) * n / out))``, as in PyTorch.  No parameters.
+
+    Args:
+        output_size (int | tuple[int] | None): L_out; None keeps L.
+
+    Examples:
+        >>> pool = nn.AdaptiveAvgPool1d(5)
+        >>> pool(cr.randn(1, 64, 8)).shape
+        (1, 64, 5)
+    """
 
     _nd = 1
 
@@ -153,7 +253,24 @@ class AdaptiveAvgPool1d(_AdaptivePoolNd):
 
 
 class AdaptiveAvgPool2d(_AdaptivePoolNd):
-    """Mean over covering windows: (N, C, H, W) -> (N, C, *output_size); ``AdaptiveAvgPool2d(1)`` is global pooling."""
+    """Adaptive average pooling: the mean over windows chosen to give ``output_size`` from any (H, W).
+
+    Shapes: input ``(N, C, H, W)`` or ``(C, H, W)``, output
+    ``(N, C, H_out, W_out)``.  ``AdaptiveAvgPool2d(1)`` is global average
+    pooling.  Window i along a dimension of size n covers
+    ``[floor(i * n / out), ceil((i + 1) * n / out))``, as in PyTorch.  No parameters.
+
+    Args:
+        output_size (int | tuple[int | None, int | None]): ``(H_out, W_out)``,
+            or one int for both; None in a place keeps that input size.
+
+    Examples:
+        >>> pool = nn.AdaptiveAvgPool2d((5, 7))
+        >>> pool(cr.randn(1, 64, 8, 9)).shape
+        (1, 64, 5, 7)
+        >>> nn.AdaptiveAvgPool2d(1)(cr.randn(2, 64, 7, 7)).shape
+        (2, 64, 1, 1)
+    """
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         return pool_f.adaptive_avg_pooling(input, self.output_size, 2, self._name())
@@ -169,12 +286,45 @@ class _AdaptiveMaxPoolNd(_AdaptivePoolNd):
 
 
 class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
-    """Max over covering windows: (N, C, L) -> (N, C, output_size) (and int64 positions with return_indices)."""
+    """Adaptive max pooling: the maximum over ``output_size`` windows that cover the last dimension, for any length.
+
+    Shapes: input ``(N, C, L)`` or ``(C, L)``, output ``(N, C, output_size)``.
+    Window i along a dimension of size n covers
+    ``[floor(i * n / out), ceil((i + 1) * n / out))``, as in PyTorch.  The gradient
+    goes to the first maximum of each window.  No parameters.
+
+    Args:
+        output_size (int | tuple[int] | None): L_out; None keeps L.
+        return_indices: also return the int64 position in L of each maximum
+            (default False).
+
+    Examples:
+        >>> pool = nn.AdaptiveMaxPool1d(2)
+        >>> pool(cr.tensor([[[1.0, 3.0, 2.0, 5.0, 4.0]]]))  # windows [0, 3) and [2, 5)
+        tensor([[[3., 5.]]])
+    """
 
     _nd = 1
 
 
 class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
-    """Max over covering windows: (N, C, H, W) -> (N, C, *output_size) (and flat int64 indices with return_indices)."""
+    """Adaptive max pooling: the maximum over windows chosen to give ``output_size`` from any (H, W).
+
+    Shapes: input ``(N, C, H, W)`` or ``(C, H, W)``, output
+    ``(N, C, H_out, W_out)``.  Window i along a dimension of size n covers
+    ``[floor(i * n / out), ceil((i + 1) * n / out))``, as in PyTorch.  The gradient goes to the first maximum
+    of each window.  No parameters.
+
+    Args:
+        output_size (int | tuple[int | None, int | None]): ``(H_out, W_out)``,
+            or one int for both; None in a place keeps that input size.
+        return_indices: also return the int64 flat index ``h * W + w`` of each
+            maximum (default False).
+
+    Examples:
+        >>> pool = nn.AdaptiveMaxPool2d((5, 7))
+        >>> pool(cr.randn(1, 64, 8, 9)).shape
+        (1, 64, 5, 7)
+    """
 
     _nd = 2
