@@ -273,7 +273,7 @@ def _cumsum(g, rec):
 # shapes
 
 
-def _shape(array) -> str:
+def _shape(array) -> np.ndarray:
     return np.asarray(array.shape, dtype=np.int64)
 
 
@@ -585,15 +585,17 @@ def _gates(array, hidden, order):
     return np.concatenate([blocks[k] for k in order], axis=0)
 
 
-def _recurrent(g, rec, op, order, states, **attrs):
-    x, *rest = rec.values
+def _recurrent(g, values, op, order, states, **attrs):
+    """``values``: x, the ``states`` initial states, w_ih, w_hh, b_ih, b_hh, reverse (as the primitives take them)."""
+    x, *rest = values
     initial = rest[:states]
     w_ih, w_hh, b_ih, b_hh = rest[states : states + 4]
     reverse = rest[-1]
     hidden = w_hh.shape[1]
     for array, what in ((w_ih, "w_ih"), (w_hh, "w_hh"), (b_ih, "b_ih"), (b_hh, "b_hh")):
-        if g.source(array) is not None and g.source(array)[0] not in ("param",):
-            raise RuleError(f"its {what} is computed in the forward pass (weights must be parameters)")
+        source = g.source(array)
+        if source is not None and source[0] != "param":
+            raise RuleError(f"its {what} is computed in the forward pass (the weights must be parameters)")
     dtype = x.dtype
     b_ih = np.zeros(w_ih.shape[0], dtype) if b_ih is None else b_ih
     b_hh = np.zeros(w_hh.shape[0], dtype) if b_hh is None else b_hh
@@ -612,24 +614,16 @@ def _recurrent(g, rec, op, order, states, **attrs):
 
 @rule("rnn_layer")
 def _rnn(g, rec):
-    nonlinearity = rec.values[-2]
+    *values, nonlinearity, reverse = rec.values
     activation = "Relu" if nonlinearity == "relu" else "Tanh"
-    values = list(rec.values)
-    del values[-2]  # the nonlinearity, so the layout matches the others: x, h0, weights, reverse
-
-    class _Rec:
-        pass
-
-    plain = _Rec()
-    plain.values, plain.outputs = values, rec.outputs
-    return _recurrent(g, plain, "RNN", (0,), 1, activations=[activation])
+    return _recurrent(g, [*values, reverse], "RNN", (0,), 1, activations=[activation])
 
 
 @rule("lstm_layer")
 def _lstm(g, rec):
-    return _recurrent(g, rec, "LSTM", (0, 3, 1, 2), 2)  # PyTorch i f g o -> ONNX i o f c
+    return _recurrent(g, rec.values, "LSTM", (0, 3, 1, 2), 2)  # PyTorch i f g o -> ONNX i o f c
 
 
 @rule("gru_layer")
 def _gru(g, rec):
-    return _recurrent(g, rec, "GRU", (1, 0, 2), 1, linear_before_reset=1)  # PyTorch r z n -> ONNX z r h
+    return _recurrent(g, rec.values, "GRU", (1, 0, 2), 1, linear_before_reset=1)  # PyTorch r z n -> ONNX z r h

@@ -50,6 +50,7 @@ class Trace:
         self.sources: dict = {}  # id(array) -> ("input", k) | ("param", name) | ("op", record index, output index)
         self._keep: list = []
         self._depth = 0
+        self._thread = None
 
     def add_source(self, array, source) -> None:
         if isinstance(array, np.ndarray) and id(array) not in self.sources:
@@ -71,7 +72,8 @@ class Trace:
         forward = prim.fwd
 
         def traced(xp, *values):
-            if self._depth:  # a primitive's forward that applies another: record the outer one only
+            # a primitive's forward that applies another: record the outer one only; other threads: not traced
+            if self._depth or threading.get_ident() != self._thread:
                 return forward(xp, *values)
             self._depth += 1
             try:
@@ -100,6 +102,7 @@ class Trace:
     def recording(self):
         """Wrap every registered primitive's forward while the block runs (one trace at a time)."""
         with _lock:
+            self._thread = threading.get_ident()
             originals = {name: prim.fwd for name, prim in PRIMITIVES.items()}
             try:
                 for prim in PRIMITIVES.values():
