@@ -28,7 +28,15 @@ __all__ = ["GraphvizNotFoundError", "render", "to_dot"]
 
 
 class GraphvizNotFoundError(ChainruleError, FileNotFoundError):
-    """Graphviz's ``dot`` program is not installed (only rendering needs it; ``to_dot`` does not)."""
+    """Graphviz's ``dot`` program is not installed (only rendering needs it; ``to_dot`` does not).
+
+    Raised by ``render`` for SVG, PNG or PDF output; the message says how to
+    install Graphviz. Also a ``FileNotFoundError``.
+
+    Examples:
+        >>> issubclass(cr.diagnostics.GraphvizNotFoundError, FileNotFoundError)
+        True
+    """
 
 
 def _names(params) -> dict:
@@ -53,13 +61,42 @@ def _quote(text: str) -> str:
 
 
 def to_dot(tensors, params=None, max_nodes: int = 5000, title: str | None = None) -> str:
-    """Graphviz dot source of the backward graph that ends at ``tensors`` (a Tensor or a sequence).
+    r"""Graphviz dot source of the backward graph that ends at ``tensors`` (a Tensor or a sequence).
 
     ``params`` names the leaves: a Module (its ``named_parameters()``), a dict
     ``{name: tensor}`` or ``(name, tensor)`` pairs.  Beyond ``max_nodes`` op
     nodes the picture is cut off (a note says so).  Differs from torchviz's
     ``make_dot``: the root tensors, not their grad_fn, are the entry points,
     and arrows point the way the data flowed.
+
+    Each op is a box with its name and output shape, each leaf that requires
+    grad an ellipse (blue when ``params`` names it), the given tensors green
+    boxes; an op whose saved tensors a backward already freed is dashed.
+
+    Args:
+        tensors: the output tensor (a loss) or a sequence of them.
+        params: names for the leaves: a Module, a dict or ``(name, tensor)`` pairs; None labels them by shape (or
+            ``tensor.name``).
+        max_nodes: the most op nodes drawn; default 5000.
+        title: a label at the top of the picture, or None.
+
+    Returns:
+        The dot source, a str.
+
+    Raises:
+        TypeError: something other than Tensors is given.
+
+    Examples:
+        >>> model = nn.Linear(2, 1)
+        >>> source = cr.diagnostics.to_dot(model(cr.ones(3, 2)).sum(), params=model)
+        >>> print(source)
+        digraph backward {
+        ...
+          leaf0 [label="weight\n(1, 2)", shape=ellipse, fillcolor="#cfe2ff"];
+          leaf1 [label="bias\n(1)", shape=ellipse, fillcolor="#cfe2ff"];
+          op2 [label="linear\n(3, 1)"];
+          op3 [label="sum\n()"];
+        ...
     """
     roots = [tensors] if isinstance(tensors, Tensor) else list(tensors)
     for i, t in enumerate(roots):
@@ -170,6 +207,26 @@ def render(graph, path, format: str | None = None, params=None, timeout: float =
     ``dot`` to write the source itself).  The file is written atomically.
     Raises :class:`GraphvizNotFoundError` when the ``dot`` program is missing
     (Debian/Ubuntu: ``apt-get install graphviz``; macOS: ``brew install graphviz``).
+
+    Args:
+        graph: dot source (from ``to_dot``) or a Tensor whose backward graph to draw.
+        path: the file to write (a str or Path).
+        format: the output format (any of ``dot -T``'s: ``svg``, ``png``, ``pdf``, ...) or ``dot``/``gv`` for the
+            source; None takes the path's suffix (``svg`` without one).
+        params: names for the leaves when ``graph`` is a Tensor (see ``to_dot``).
+        timeout: seconds ``dot`` may run; default 120.
+
+    Returns:
+        ``path`` as a ``Path``.
+
+    Raises:
+        GraphvizNotFoundError: ``dot`` is not on PATH (any format but ``dot``/``gv``).
+        ChainruleError: ``dot`` failed.
+
+    Examples:
+        >>> model = nn.Linear(2, 1)
+        >>> cr.diagnostics.render(model(cr.ones(3, 2)).sum(), "graph.dot", params=model)  # .svg/.png need Graphviz
+        PosixPath('graph.dot')
     """
     path = Path(path)
     source = to_dot(graph, params=params) if isinstance(graph, Tensor) else str(graph)

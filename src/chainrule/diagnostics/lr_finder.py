@@ -41,7 +41,30 @@ __all__ = ["LRFinderResult", "lr_finder"]
 
 @dataclass
 class LRFinderResult:
-    """What the range test found.  ``lrs``/``losses``/``smoothed`` have one entry per step taken."""
+    """What the range test found.  ``lrs``/``losses``/``smoothed`` have one entry per step taken.
+
+    ``plot(path)`` draws the loss against the learning rate (log scale) with
+    the suggestion marked (None without matplotlib); ``save(directory)`` writes
+    ``lr_finder.json`` and ``lr_finder.png``; ``to_dict()`` gives JSON-ready
+    data (non-finite losses as strings).
+
+    Args:
+        lrs: the learning rate of each step, rising exponentially.
+        losses: the training loss of each step.
+        smoothed: the bias-corrected exponential moving average of the loss at each step (NaN once the loss was not
+            finite).
+        suggestion: the learning rate to train with: ``min_loss_lr / 10``.
+        min_loss_lr: the learning rate at the smoothed loss's minimum.
+        steepest_lr: the learning rate where the smoothed loss fell fastest.
+        stopped_early: whether the sweep stopped before its last step because the loss diverged.
+
+    Examples:
+        >>> result = cr.diagnostics.LRFinderResult(
+        ...     lrs=[0.01, 0.1, 1.0], losses=[1.0, 0.5, 3.0], smoothed=[1.0, 0.7, 1.5],
+        ...     suggestion=0.01, min_loss_lr=0.1, steepest_lr=0.1, stopped_early=False)
+        >>> result.save(".", plot=False)
+        {'json': PosixPath('lr_finder.json')}
+    """
 
     lrs: list
     losses: list
@@ -120,6 +143,41 @@ def lr_finder(
     the loader is cycled if it has fewer than ``steps`` batches.
     ``smoothing`` is the factor of the (bias-corrected) exponential moving
     average of the loss.  Returns an :class:`LRFinderResult`.
+
+    The range test of L. N. Smith (2017): the rate grows exponentially, the
+    sweep stops once the smoothed loss exceeds ``diverge`` times its best, and
+    the suggestion is the rate at the minimum divided by ten. With ``restore``
+    the model, the optimizer and the random generators are put back afterwards,
+    so training runs as if the test had not happened.
+
+    Args:
+        model: the Module to train (put in training mode during the sweep).
+        optimizer: its optimizer; every group's ``"lr"`` is set at each step.
+        loss_fn: ``loss_fn(output, target)`` -> a scalar tensor, e.g. ``F.cross_entropy``.
+        loader: an iterable of batches (a DataLoader).
+        start_lr: the first learning rate, > 0; default 1e-7.
+        end_lr: the last learning rate, > ``start_lr``; default 10.
+        steps: the number of batches, at least 2; default 200.
+        smoothing: the moving average's factor, in [0, 1); default 0.98.
+        diverge: stop once the smoothed loss exceeds this multiple of its best (after 10 steps); default 4.
+        restore: restore the parameters, buffers, optimizer state and random generators afterwards; default True.
+
+    Returns:
+        An ``LRFinderResult``.
+
+    Raises:
+        ValueError: a bad range, ``steps`` or ``smoothing``, or a loader with no batches.
+        ChainruleError: the loss was not finite from the first step.
+
+    Examples:
+        >>> x = cr.randn(64, 4)
+        >>> y = (x.sum(1) > 0).long()
+        >>> loader = cr.data.DataLoader(cr.data.TensorDataset(x, y), batch_size=16)
+        >>> model = nn.Linear(4, 2)
+        >>> optimizer = optim.SGD(model.parameters(), lr=0.1)
+        >>> result = cr.diagnostics.lr_finder(model, optimizer, F.cross_entropy, loader, start_lr=1e-4, steps=30)
+        >>> len(result.lrs) <= 30, result.suggestion == result.min_loss_lr / 10, optimizer.param_groups[0]["lr"]
+        (True, True, 0.1)
     """
     if not (0 < start_lr < end_lr):
         raise ValueError(f"lr_finder: need 0 < start_lr < end_lr, got {start_lr} and {end_lr}")

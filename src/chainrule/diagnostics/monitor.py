@@ -89,12 +89,50 @@ HINTS = {
 
 
 class GradientHealthWarning(UserWarning):
-    """A gradient-health problem found by :class:`GradientMonitor` (issued once per kind)."""
+    """A gradient-health problem found by :class:`GradientMonitor` (issued once per kind).
+
+    A ``UserWarning``: filter it with the ``warnings`` module, or pass
+    ``on_issue=`` to the monitor to handle problems another way.
+
+    Examples:
+        >>> import warnings
+        >>> model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
+        >>> _ = nn.init.constant_(model[0].bias, -100.0)  # every ReLU unit is dead
+        >>> monitor = cr.diagnostics.GradientMonitor(model, every=1)
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     for _ in range(2):
+        ...         model(cr.randn(16, 4)).sum().backward()
+        ...         _ = monitor.step()
+        >>> [warning.category.__name__ for warning in caught]
+        ['GradientHealthWarning']
+    """
 
 
 @dataclass
 class HealthThresholds:
-    """When a record counts as a problem."""
+    """When a record counts as a problem.
+
+    Args:
+        vanishing_ratio: an early layer's gradient norm below this fraction of the last layers' is vanishing;
+            default 1e-3.
+        exploding_ratio: an early layer's gradient norm above this multiple of the last layers' is exploding;
+            default 1e3.
+        growth_ratio: the total gradient norm growing by this factor over its first records is exploding;
+            default 1e2.
+        update_ratio: an update at least this large relative to the weights is exploding; default 1.
+        dead_fraction: the fraction of ReLU units zero for the whole batch (or weight rows with an all-zero
+            gradient), in two records in a row, that makes a layer dead; default 0.5.
+        saturation_fraction: the fraction of sigmoid/tanh outputs within 0.01 of their limits that makes an
+            activation saturated; default 0.5.
+
+    Examples:
+        >>> model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
+        >>> strict = cr.diagnostics.HealthThresholds(vanishing_ratio=1e-2, saturation_fraction=0.2)
+        >>> monitor = cr.diagnostics.GradientMonitor(model, thresholds=strict)
+        >>> monitor.thresholds.vanishing_ratio
+        0.01
+    """
 
     vanishing_ratio: float = 1e-3  # an early layer's gradient norm below this fraction of the last layers'
     exploding_ratio: float = 1e3  # an early layer's gradient norm above this multiple of the last layers'
@@ -106,7 +144,20 @@ class HealthThresholds:
 
 @dataclass
 class Issue:
-    """One kind of problem found at one record: what, where (layer names) and when (step)."""
+    """One kind of problem found at one record: what, where (layer names) and when (step).
+
+    Args:
+        kind: ``"vanishing"``, ``"exploding"``, ``"nonfinite"``, ``"dead"`` or ``"saturated"``.
+        layers: the names of the layers (or activation modules) concerned, as in ``model.named_modules()``.
+        step: the step of the record.
+        message: what was found, with the numbers.
+        hint: what usually helps.
+
+    Examples:
+        >>> issue = cr.diagnostics.Issue("dead", ["0"], step=3, message="layer 0 has 100% dead units")
+        >>> print(issue)
+        dead at step 3: layer 0 has 100% dead units
+    """
 
     kind: str  # vanishing | exploding | nonfinite | dead | saturated
     layers: list
@@ -125,6 +176,35 @@ class GradientMonitor:
     ``on_issue(issue)`` is called once per kind of problem, the first time it
     appears; the default issues a :class:`GradientHealthWarning`, None stays
     silent.  The monitor attaches on construction (``attach=False`` to wait).
+
+    Call ``step()`` after ``optimizer.step()`` and before the next
+    ``zero_grad()``; ``report()`` is a text report, ``save(directory)`` writes
+    it with the data and a plot, and ``detach()`` (or leaving a ``with``
+    block) removes every hook. See the module docstring for what is recorded
+    and diagnosed.
+
+    Args:
+        model: the Module to watch; its layers are the modules that own parameters directly.
+        every: record every this many steps, a positive int; default 10.
+        activations: hook the layers and activation modules to record their output statistics; default True.
+        thresholds: the ``HealthThresholds`` that decide what is a problem; None means the defaults.
+        on_issue: ``"warn"`` (the default: a ``GradientHealthWarning``), a function called with each new
+            ``Issue``, or None.
+        attach: attach the hooks now (the default); False waits for ``attach()``.
+
+    Raises:
+        ValueError: ``every`` < 1.
+
+    Examples:
+        >>> model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
+        >>> _ = nn.init.constant_(model[0].bias, -100.0)  # every ReLU unit is dead
+        >>> monitor = cr.diagnostics.GradientMonitor(model, every=1, on_issue=None)
+        >>> for _ in range(2):  # dead units are reported when two records in a row see them
+        ...     model(cr.randn(16, 4)).sum().backward()
+        ...     issues = monitor.step()
+        >>> [(issue.kind, issue.layers) for issue in issues]
+        [('dead', ['1', '0', '2'])]
+        >>> _ = monitor.detach()
     """
 
     def __init__(
@@ -163,6 +243,7 @@ class GradientMonitor:
 
     @property
     def attached(self) -> bool:
+        """Whether the hooks are attached."""
         return bool(self._handles)
 
     def attach(self):
