@@ -38,7 +38,49 @@ def _uniform_init(module, hidden_size):
 
 
 class RNNBase(Module):
-    """The shared machinery of RNN, LSTM and GRU (``mode`` is 'RNN_TANH', 'RNN_RELU', 'LSTM' or 'GRU')."""
+    """The shared machinery of ``RNN``, ``LSTM`` and ``GRU``; build those instead.
+
+    ``forward(input, hx=None)`` runs the layers with
+    [`F.rnn`][chainrule.nn.functional.rnn], [`F.lstm`][chainrule.nn.functional.lstm]
+    or [`F.gru`][chainrule.nn.functional.gru] on the flat parameter list;
+    ``all_weights`` groups the parameters per layer and direction.
+
+    Shapes (L sequence length, N batch, D = 2 if bidirectional else 1, H =
+    hidden_size): input ``(L, N, H_in)``, ``(N, L, H_in)`` with
+    ``batch_first``, or unbatched ``(L, H_in)``; states ``(D * num_layers, N, H)``
+    (never batch-first, as in PyTorch; unbatched ``(D * num_layers, H)``);
+    output ``(L, N, D * H)``, the last layer's hidden state at every step
+    (``(N, L, D * H)`` with ``batch_first``, ``(L, D * H)`` unbatched).
+
+    The reverse direction's parameters end in ``_reverse``; names match
+    PyTorch's, so state dicts move between the two.  Every weight and bias
+    starts as U(-k, k) with ``k = 1 / sqrt(hidden_size)``.  Differs from
+    PyTorch: no PackedSequence input, no ``proj_size``, and
+    ``flatten_parameters()`` does nothing.
+
+    Args:
+        mode: ``'RNN_TANH'``, ``'RNN_RELU'``, ``'LSTM'`` or ``'GRU'``.
+        input_size: H_in, the features of each input step.
+        hidden_size: H, the features of the hidden state.
+        num_layers: stacked layers, each reading the previous one's output
+            (default 1).
+        bias: whether to learn the biases ``b_ih`` and ``b_hh`` (default True).
+        batch_first: input and output are ``(N, L, ...)`` (default False).
+        dropout: the dropout probability on the outputs of every layer but the
+            last, in training (default 0).
+        bidirectional: add a reversed direction to every layer; the outputs of
+            the two are concatenated (default False).
+        proj_size: must be 0 (LSTM projections are not supported).
+        device (str | Device | None): where the parameters live (default None:
+            the CPU).
+        dtype (dtype | None): their floating dtype (default None: the default
+            dtype, float32).
+
+    Examples:
+        >>> layer = nn.RNNBase("GRU", 10, 20)
+        >>> layer(cr.randn(5, 3, 10))[0].shape
+        (5, 3, 20)
+    """
 
     def __init__(
         self,
@@ -167,10 +209,54 @@ class RNNBase(Module):
 
 
 class RNN(RNNBase):
-    """Elman RNN: ``h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)``, act = tanh or relu.
+    """Elman RNN: ``h_t = act(x_t W_ih^T + b_ih + h_(t-1) W_hh^T + b_hh)``, act = tanh or relu, over whole sequences.
 
-    ``forward(input, hx=None)`` returns ``(output, h_n)``: output ``(L, N, D*H)``
-    (batch-first ``(N, L, D*H)``, unbatched ``(L, D*H)``), h_n ``(D*num_layers, N, H)``.
+    ``forward(input, hx=None)`` returns ``(output, h_n)``; ``hx`` is the
+    initial hidden state (None: zeros), ``h_n`` the final one of every layer
+    and direction.
+
+    Shapes (L sequence length, N batch, D = 2 if bidirectional else 1, H =
+    hidden_size): input ``(L, N, H_in)``, ``(N, L, H_in)`` with
+    ``batch_first``, or unbatched ``(L, H_in)``; states ``(D * num_layers, N, H)``
+    (never batch-first, as in PyTorch; unbatched ``(D * num_layers, H)``);
+    output ``(L, N, D * H)``, the last layer's hidden state at every step
+    (``(N, L, D * H)`` with ``batch_first``, ``(L, D * H)`` unbatched).
+
+    The reverse direction's parameters end in ``_reverse``; names match
+    PyTorch's, so state dicts move between the two.  Every weight and bias
+    starts as U(-k, k) with ``k = 1 / sqrt(hidden_size)``.  Differs from
+    PyTorch: no PackedSequence input, no ``proj_size``, and
+    ``flatten_parameters()`` does nothing.
+
+    Args:
+        input_size: H_in, the features of each input step.
+        hidden_size: H, the features of the hidden state.
+        num_layers: stacked layers, each reading the previous one's output
+            (default 1).
+        nonlinearity: ``'tanh'`` (default) or ``'relu'``.
+        bias: whether to learn the biases ``b_ih`` and ``b_hh`` (default True).
+        batch_first: input and output are ``(N, L, ...)`` (default False).
+        dropout: the dropout probability on the outputs of every layer but the
+            last, in training (default 0).
+        bidirectional: add a reversed direction to every layer; the outputs of
+            the two are concatenated (default False).
+        device (str | Device | None): where the parameters live (default None:
+            the CPU).
+        dtype (dtype | None): their floating dtype (default None: the default
+            dtype, float32).
+
+    Attributes:
+        weight_ih_l{n} (Tensor): the input weights of layer n, shape
+            ``(1*H, H_in)`` for n = 0 and ``(1*H, D*H)`` after.
+        weight_hh_l{n} (Tensor): the hidden weights, shape ``(1*H, H)``.
+        bias_ih_l{n} (Tensor): the input bias ``(1*H,)``, with ``bias``.
+        bias_hh_l{n} (Tensor): the hidden bias ``(1*H,)``, with ``bias``.
+
+    Examples:
+        >>> rnn = nn.RNN(10, 20, num_layers=2)
+        >>> output, h_n = rnn(cr.randn(5, 3, 10))
+        >>> output.shape, h_n.shape
+        ((5, 3, 20), (2, 3, 20))
     """
 
     def __init__(
@@ -208,10 +294,55 @@ class RNN(RNNBase):
 
 
 class LSTM(RNNBase):
-    """Long short-term memory (gates i, f, g, o as PyTorch's): ``c' = f c + i g``, ``h' = o tanh(c')``.
+    """Long short-term memory (Hochreiter & Schmidhuber, 1997) over whole sequences, gates i, f, g, o as PyTorch's.
 
-    ``forward(input, hx=None)`` with ``hx = (h_0, c_0)`` returns
-    ``(output, (h_n, c_n))``; shapes as :class:`RNN`.
+    Per step ``c' = sigmoid(f) * c + sigmoid(i) * tanh(g)`` and
+    ``h' = sigmoid(o) * tanh(c')``.  ``forward(input, hx=None)`` with
+    ``hx = (h_0, c_0)`` (None: zeros) returns ``(output, (h_n, c_n))``.
+
+    Shapes (L sequence length, N batch, D = 2 if bidirectional else 1, H =
+    hidden_size): input ``(L, N, H_in)``, ``(N, L, H_in)`` with
+    ``batch_first``, or unbatched ``(L, H_in)``; states ``(D * num_layers, N, H)``
+    (never batch-first, as in PyTorch; unbatched ``(D * num_layers, H)``);
+    output ``(L, N, D * H)``, the last layer's hidden state at every step
+    (``(N, L, D * H)`` with ``batch_first``, ``(L, D * H)`` unbatched).
+    The cell states have the hidden states' shape.
+
+    The reverse direction's parameters end in ``_reverse``; names match
+    PyTorch's, so state dicts move between the two.  Every weight and bias
+    starts as U(-k, k) with ``k = 1 / sqrt(hidden_size)``.  Differs from
+    PyTorch: no PackedSequence input, no ``proj_size``, and
+    ``flatten_parameters()`` does nothing.
+
+    Args:
+        input_size: H_in, the features of each input step.
+        hidden_size: H, the features of the hidden state.
+        num_layers: stacked layers, each reading the previous one's output
+            (default 1).
+        bias: whether to learn the biases ``b_ih`` and ``b_hh`` (default True).
+        batch_first: input and output are ``(N, L, ...)`` (default False).
+        dropout: the dropout probability on the outputs of every layer but the
+            last, in training (default 0).
+        bidirectional: add a reversed direction to every layer; the outputs of
+            the two are concatenated (default False).
+        proj_size: must be 0 (projections are not supported: NotImplementedError).
+        device (str | Device | None): where the parameters live (default None:
+            the CPU).
+        dtype (dtype | None): their floating dtype (default None: the default
+            dtype, float32).
+
+    Attributes:
+        weight_ih_l{n} (Tensor): the input weights of layer n, shape ``(4*H, H_in)`` for
+            n = 0 and ``(4*H, D*H)`` after; the gates' rows in the order i, f, g, o.
+        weight_hh_l{n} (Tensor): the hidden weights, shape ``(4*H, H)``.
+        bias_ih_l{n} (Tensor): the input bias ``(4*H,)``, with ``bias``.
+        bias_hh_l{n} (Tensor): the hidden bias ``(4*H,)``, with ``bias``.
+
+    Examples:
+        >>> lstm = nn.LSTM(10, 20, batch_first=True, bidirectional=True)
+        >>> output, (h_n, c_n) = lstm(cr.randn(3, 5, 10))
+        >>> output.shape, h_n.shape, c_n.shape
+        ((3, 5, 40), (2, 3, 20), (2, 3, 20))
     """
 
     def __init__(
@@ -243,10 +374,53 @@ class LSTM(RNNBase):
 
 
 class GRU(RNNBase):
-    """Gated recurrent unit (gates r, z, n as PyTorch's): ``n = tanh(W_in x + b_in + r (W_hn h + b_hn))``,
-    ``h' = (1 - z) n + z h``.
+    """Gated recurrent unit (Cho et al., 2014) over whole sequences, gates r, z, n as PyTorch's.
 
-    ``forward(input, hx=None)`` returns ``(output, h_n)``; shapes as :class:`RNN`.
+    Per step ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))`` and
+    ``h' = (1 - z) * n + z * h``.  ``forward(input, hx=None)`` returns
+    ``(output, h_n)``.
+
+    Shapes (L sequence length, N batch, D = 2 if bidirectional else 1, H =
+    hidden_size): input ``(L, N, H_in)``, ``(N, L, H_in)`` with
+    ``batch_first``, or unbatched ``(L, H_in)``; states ``(D * num_layers, N, H)``
+    (never batch-first, as in PyTorch; unbatched ``(D * num_layers, H)``);
+    output ``(L, N, D * H)``, the last layer's hidden state at every step
+    (``(N, L, D * H)`` with ``batch_first``, ``(L, D * H)`` unbatched).
+
+    The reverse direction's parameters end in ``_reverse``; names match
+    PyTorch's, so state dicts move between the two.  Every weight and bias
+    starts as U(-k, k) with ``k = 1 / sqrt(hidden_size)``.  Differs from
+    PyTorch: no PackedSequence input, no ``proj_size``, and
+    ``flatten_parameters()`` does nothing.
+
+    Args:
+        input_size: H_in, the features of each input step.
+        hidden_size: H, the features of the hidden state.
+        num_layers: stacked layers, each reading the previous one's output
+            (default 1).
+        bias: whether to learn the biases ``b_ih`` and ``b_hh`` (default True).
+        batch_first: input and output are ``(N, L, ...)`` (default False).
+        dropout: the dropout probability on the outputs of every layer but the
+            last, in training (default 0).
+        bidirectional: add a reversed direction to every layer; the outputs of
+            the two are concatenated (default False).
+        device (str | Device | None): where the parameters live (default None:
+            the CPU).
+        dtype (dtype | None): their floating dtype (default None: the default
+            dtype, float32).
+
+    Attributes:
+        weight_ih_l{n} (Tensor): the input weights of layer n, shape ``(3*H, H_in)`` for
+            n = 0 and ``(3*H, D*H)`` after; the gates' rows in the order r, z, n.
+        weight_hh_l{n} (Tensor): the hidden weights, shape ``(3*H, H)``.
+        bias_ih_l{n} (Tensor): the input bias ``(3*H,)``, with ``bias``.
+        bias_hh_l{n} (Tensor): the hidden bias ``(3*H,)``, with ``bias``.
+
+    Examples:
+        >>> gru = nn.GRU(10, 20)
+        >>> output, h_n = gru(cr.randn(5, 10))  # unbatched
+        >>> output.shape, h_n.shape
+        ((5, 20), (1, 20))
     """
 
     def __init__(
@@ -280,7 +454,27 @@ class GRU(RNNBase):
 
 
 class RNNCellBase(Module):
-    """Parameters ``weight_ih (G*H, H_in)``, ``weight_hh (G*H, H)``, ``bias_ih``, ``bias_hh (G*H,)``."""
+    """The shared parameters of the single-step cells; build ``RNNCell``, ``LSTMCell`` or ``GRUCell`` instead.
+
+    Holds ``weight_ih (G*H, H_in)``, ``weight_hh (G*H, H)`` and, with ``bias``,
+    ``bias_ih`` and ``bias_hh (G*H,)``, for G = ``num_chunks`` gates.  Weights and
+    biases start as U(-k, k) with ``k = 1 / sqrt(hidden_size)``, as in PyTorch.
+
+    Args:
+        input_size: H_in, the features of the input (0 is allowed).
+        hidden_size: H, the features of the hidden state (0 is allowed).
+        bias: whether to learn ``bias_ih`` and ``bias_hh`` (default True).
+        num_chunks: G, the number of gates (1 RNN, 4 LSTM, 3 GRU).
+        device (str | Device | None): where the parameters live (default None:
+            the CPU).
+        dtype (dtype | None): their floating dtype (default None: the default
+            dtype, float32).
+
+    Examples:
+        >>> cell = nn.RNNCellBase(10, 20, bias=True, num_chunks=2)
+        >>> [(name, p.shape) for name, p in cell.named_parameters()]
+        [('weight_ih', (40, 10)), ('weight_hh', (40, 20)), ('bias_ih', (40,)), ('bias_hh', (40,))]
+    """
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool, num_chunks: int, device=None, dtype=None):
         super().__init__()
@@ -318,7 +512,39 @@ class RNNCellBase(Module):
 
 
 class RNNCell(RNNCellBase):
-    """One Elman step: input ``(N, H_in)`` or ``(H_in,)``, hx ``(N, H)`` or ``(H,)`` (None: zeros) -> ``h'``."""
+    """One Elman RNN step: ``h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh)``, act = tanh or relu.
+
+    ``forward(input, hx=None)`` returns ``h'`` (``hx`` None means zeros).  Loop
+    over time yourself to control every step.
+
+    Shapes: input ``(N, H_in)`` or unbatched ``(H_in,)``; states ``(N, H)`` or
+    ``(H,)``.  Weights and biases start as U(-k, k) with
+    ``k = 1 / sqrt(hidden_size)``, as in PyTorch.
+
+    Args:
+        input_size: H_in, the features of the input (0 is allowed).
+        hidden_size: H, the features of the hidden state (0 is allowed).
+        bias: whether to learn ``bias_ih`` and ``bias_hh`` (default True).
+        nonlinearity: ``'tanh'`` (default) or ``'relu'``.
+        device (str | Device | None): where the parameters live (default None:
+            the CPU).
+        dtype (dtype | None): their floating dtype (default None: the default
+            dtype, float32).
+
+    Attributes:
+        weight_ih (Tensor): shape ``(1*H, H_in)``.
+        weight_hh (Tensor): shape ``(1*H, H)``.
+        bias_ih (Tensor | None): shape ``(1*H,)``; None with ``bias=False``.
+        bias_hh (Tensor | None): shape ``(1*H,)``; None with ``bias=False``.
+
+    Examples:
+        >>> cell = nn.RNNCell(10, 20)
+        >>> x, h = cr.randn(6, 3, 10), None
+        >>> for step in x:
+        ...     h = cell(step, h)
+        >>> h.shape
+        (3, 20)
+    """
 
     def __init__(
         self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh", device=None, dtype=None
@@ -333,7 +559,36 @@ class RNNCell(RNNCellBase):
 
 
 class LSTMCell(RNNCellBase):
-    """One LSTM step: ``forward(input, (h, c)=None)`` returns ``(h', c')``; shapes as :class:`RNNCell`."""
+    """One LSTM step (gates i, f, g, o): ``c' = sigmoid(f) * c + sigmoid(i) * tanh(g)``, ``h' = sigmoid(o) * tanh(c')``.
+
+    ``forward(input, hx=None)`` with ``hx = (h, c)`` (None: zeros) returns
+    ``(h', c')``.
+
+    Shapes: input ``(N, H_in)`` or unbatched ``(H_in,)``; states ``(N, H)`` or
+    ``(H,)``.  Weights and biases start as U(-k, k) with
+    ``k = 1 / sqrt(hidden_size)``, as in PyTorch.
+
+    Args:
+        input_size: H_in, the features of the input (0 is allowed).
+        hidden_size: H, the features of the hidden state (0 is allowed).
+        bias: whether to learn ``bias_ih`` and ``bias_hh`` (default True).
+        device (str | Device | None): where the parameters live (default None:
+            the CPU).
+        dtype (dtype | None): their floating dtype (default None: the default
+            dtype, float32).
+
+    Attributes:
+        weight_ih (Tensor): shape ``(4*H, H_in)``.
+        weight_hh (Tensor): shape ``(4*H, H)``.
+        bias_ih (Tensor | None): shape ``(4*H,)``; None with ``bias=False``.
+        bias_hh (Tensor | None): shape ``(4*H,)``; None with ``bias=False``.
+
+    Examples:
+        >>> cell = nn.LSTMCell(10, 20)
+        >>> h, c = cell(cr.randn(3, 10))
+        >>> h.shape, c.shape, cell.weight_hh.shape
+        ((3, 20), (3, 20), (80, 20))
+    """
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None):
         super().__init__(input_size, hidden_size, bias, 4, device, dtype)
@@ -343,7 +598,34 @@ class LSTMCell(RNNCellBase):
 
 
 class GRUCell(RNNCellBase):
-    """One GRU step: ``forward(input, hx=None)`` returns ``h'``; shapes as :class:`RNNCell`."""
+    """One GRU step (gates r, z, n): ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``, ``h' = (1 - z) * n + z * h``.
+
+    ``forward(input, hx=None)`` returns ``h'`` (``hx`` None means zeros).
+
+    Shapes: input ``(N, H_in)`` or unbatched ``(H_in,)``; states ``(N, H)`` or
+    ``(H,)``.  Weights and biases start as U(-k, k) with
+    ``k = 1 / sqrt(hidden_size)``, as in PyTorch.
+
+    Args:
+        input_size: H_in, the features of the input (0 is allowed).
+        hidden_size: H, the features of the hidden state (0 is allowed).
+        bias: whether to learn ``bias_ih`` and ``bias_hh`` (default True).
+        device (str | Device | None): where the parameters live (default None:
+            the CPU).
+        dtype (dtype | None): their floating dtype (default None: the default
+            dtype, float32).
+
+    Attributes:
+        weight_ih (Tensor): shape ``(3*H, H_in)``.
+        weight_hh (Tensor): shape ``(3*H, H)``.
+        bias_ih (Tensor | None): shape ``(3*H,)``; None with ``bias=False``.
+        bias_hh (Tensor | None): shape ``(3*H,)``; None with ``bias=False``.
+
+    Examples:
+        >>> cell = nn.GRUCell(10, 20)
+        >>> cell(cr.randn(3, 10), cr.zeros(3, 20)).shape
+        (3, 20)
+    """
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None):
         super().__init__(input_size, hidden_size, bias, 3, device, dtype)
