@@ -236,8 +236,8 @@ def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dty
             warning; pass it explicitly.
         _stacklevel: where the ``dim=None`` warning points (PyTorch's private
             argument; leave it).
-        dtype (dtype | None): if given, ``input`` is converted to this dtype first; the result
-            has this dtype.
+        dtype (dtype | None): if given, ``input`` is converted to this dtype first; the
+            result has this dtype.
 
     Returns:
         A tensor of ``input``'s shape (and dtype, unless ``dtype`` is given)

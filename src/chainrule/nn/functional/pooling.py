@@ -68,8 +68,8 @@ def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, c
 
     ``L_out = floor_or_ceil((L + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1``
     (ceil with ``ceil_mode``; a window that would start in the right padding is
-    dropped).  Padding is -inf, so it is never chosen.  On ties the gradient
-    goes to the first maximum of a window, as in PyTorch.
+    dropped).  Padding is -inf, so it is never chosen.  On ties the gradient goes to
+    the first maximum of a window, as in PyTorch.
 
     Args:
         input: the input, shape ``(N, C, L)`` or unbatched ``(C, L)``.
@@ -345,10 +345,10 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:  # noqa: A002
     """Adaptive average pooling: the mean over windows chosen to give ``(H_out, W_out)`` from any ``(H, W)``.
 
     Window i along a dimension of size n covers
-    ``[floor(i * n / out), ceil((i + 1) * n / out))``, PyTorch's bounds: the
-    windows cover the input and differ in size by at most one.  Divisible
-    sizes use the average-pooling kernel (a 1x1 output is a mean: global
-    average pooling); others a separable averaging-matrix product.
+    ``[floor(i * n / out), ceil((i + 1) * n / out))``, PyTorch's bounds: the windows
+    cover the input and differ in size by at most one.  Divisible sizes use the
+    average-pooling kernel (a 1x1 output is a mean: global average pooling); others
+    a separable averaging-matrix product.
 
     Args:
         input: the input, shape ``(N, C, H, W)`` or unbatched ``(C, H, W)``.
@@ -373,8 +373,9 @@ def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False
     """Adaptive max pooling: the maximum over ``output_size`` windows that cover the last dimension, for any length.
 
     Window i along a dimension of size n covers
-    ``[floor(i * n / out), ceil((i + 1) * n / out))``, PyTorch's bounds: the
-    windows cover the input and differ in size by at most one.  The gradient goes to the first maximum of each window.
+    ``[floor(i * n / out), ceil((i + 1) * n / out))``, PyTorch's bounds: the windows
+    cover the input and differ in size by at most one.  The gradient goes to the
+    first maximum of each window.
 
     Args:
         input: the input, shape ``(N, C, L)`` or unbatched ``(C, L)``.
@@ -397,12 +398,11 @@ def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False
     """Adaptive max pooling: the maximum over windows chosen to give ``(H_out, W_out)`` from any ``(H, W)``.
 
     Window i along a dimension of size n covers
-    ``[floor(i * n / out), ceil((i + 1) * n / out))``, PyTorch's bounds: the
-    windows cover the input and differ in size by at most one.  The gradient
-    goes to the first maximum of each window.  Differs from PyTorch only with
-    NaNs in a non-divisible case: the first NaN of a window is
-    picked where PyTorch's CPU kernel picks the last (same values, the gradient
-    can go elsewhere).
+    ``[floor(i * n / out), ceil((i + 1) * n / out))``, PyTorch's bounds: the windows
+    cover the input and differ in size by at most one.  The gradient goes to the
+    first maximum of each window.  Differs from PyTorch only with NaNs in a
+    non-divisible case: the first NaN of a window is picked where PyTorch's CPU
+    kernel picks the last (same values, the gradient can go elsewhere).
 
     Args:
         input: the input, shape ``(N, C, H, W)`` or unbatched ``(C, H, W)``.

@@ -176,10 +176,10 @@ class Conv2d(_ConvForward):
     Shapes: input ``(N, C_in, H, W)``, output ``(N, C_out, H_out, W_out)`` with
     ``H_out = (H + 2 * padding - dilation * (kH - 1) - 1) // stride + 1`` and
     likewise ``W_out``.  A 3-D (unbatched) input or a channel mismatch raises
-    ShapeError naming this layer.  See
-    [`F.conv2d`][chainrule.nn.functional.conv2d].  Differs from PyTorch: only ``padding_mode='zeros'`` (the others raise
-    NotImplementedError), the input must be batched, and arguments PyTorch
-    rejects only in its first forward fail in the constructor.
+    ShapeError naming this layer.  See [`F.conv2d`][chainrule.nn.functional.conv2d].
+    Differs from PyTorch: only ``padding_mode='zeros'`` (the others raise
+    NotImplementedError), the input must be batched, and arguments PyTorch rejects
+    only in its first forward fail in the constructor.
 
     Args:
         in_channels: the channels C_in of the input.
@@ -264,13 +264,13 @@ class ConvTranspose1d(_ConvTransposeNd):
 
     Shapes: input ``(N, C_in, L)``, output ``(N, C_out, L_out)`` with
     ``L_out = (L - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + output_padding + 1``.
-    ``forward(input, output_size=None)``: ``output_size`` (the spatial size,
-    or the full shape) picks the ``output_padding`` that reaches it, for the
-    sizes a strided convolution maps to the same input size.  See
-    [`F.conv_transpose1d`][chainrule.nn.functional.conv_transpose1d].
-    Differs from PyTorch: only ``padding_mode='zeros'`` (the others raise
-    NotImplementedError), the input must be batched, and arguments PyTorch
-    rejects only in its first forward fail in the constructor.
+    ``forward(input, output_size=None)``: ``output_size`` (the spatial size, or the
+    full shape) picks the ``output_padding`` that reaches it, for the sizes a
+    strided convolution maps to the same input size.  See
+    [`F.conv_transpose1d`][chainrule.nn.functional.conv_transpose1d]. Differs from
+    PyTorch: only ``padding_mode='zeros'`` (the others raise NotImplementedError),
+    the input must be batched, and arguments PyTorch rejects only in its first
+    forward fail in the constructor.
 
     Args:
         in_channels: the channels C_in of the input.
@@ -312,13 +312,13 @@ class ConvTranspose2d(_ConvTransposeNd):
 
     Shapes: input ``(N, C_in, H, W)``, output ``(N, C_out, H_out, W_out)`` with
     ``H_out = (H - 1) * stride - 2 * padding + dilation * (kH - 1) + output_padding + 1``
-    and likewise ``W_out``.  ``forward(input, output_size=None)``: ``output_size`` (the spatial size,
-    or the full shape) picks the ``output_padding`` that reaches it, for the
-    sizes a strided convolution maps to the same input size.  See
-    [`F.conv_transpose2d`][chainrule.nn.functional.conv_transpose2d].
-    Differs from PyTorch: only ``padding_mode='zeros'`` (the others raise
-    NotImplementedError), the input must be batched, and arguments PyTorch
-    rejects only in its first forward fail in the constructor.
+    and likewise ``W_out``.  ``forward(input, output_size=None)``: ``output_size``
+    (the spatial size, or the full shape) picks the ``output_padding`` that reaches
+    it, for the sizes a strided convolution maps to the same input size.  See
+    [`F.conv_transpose2d`][chainrule.nn.functional.conv_transpose2d]. Differs from
+    PyTorch: only ``padding_mode='zeros'`` (the others raise NotImplementedError),
+    the input must be batched, and arguments PyTorch rejects only in its first
+    forward fail in the constructor.
 
     Args:
         in_channels: the channels C_in of the input.

@@ -312,8 +312,8 @@ class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
 
     Shapes: input ``(N, C, H, W)`` or ``(C, H, W)``, output
     ``(N, C, H_out, W_out)``.  Window i along a dimension of size n covers
-    ``[floor(i * n / out), ceil((i + 1) * n / out))``, as in PyTorch.  The gradient goes to the first maximum
-    of each window.  No parameters.
+    ``[floor(i * n / out), ceil((i + 1) * n / out))``, as in PyTorch.  The gradient
+    goes to the first maximum of each window.  No parameters.
 
     Args:
         output_size (int | tuple[int | None, int | None]): ``(H_out, W_out)``,
