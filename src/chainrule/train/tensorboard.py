@@ -54,7 +54,27 @@ def scalar_tag(key: str) -> str:
 
 
 class TensorBoard(Callback):
-    """Write the run's curves, gradient norms and weight/gradient histograms to ``log_dir`` after each epoch."""
+    """Write the run's curves, gradient norms and weight/gradient histograms to ``log_dir`` after each epoch.
+
+    Args:
+        log_dir: the directory of the event files (created if missing); ``tensorboard --logdir`` reads it.
+        histograms: also write histograms of every parameter and of its last gradient, each epoch.
+
+    Example:
+        >>> import tempfile
+        >>> import chainrule as cr
+        >>> from chainrule.data import DataLoader, TensorDataset
+        >>> from chainrule.train import TensorBoard, Trainer
+        >>> from chainrule.utils.tensorboard import read_scalars
+        >>> model = cr.nn.Linear(4, 2)
+        >>> loader = DataLoader(TensorDataset(cr.randn(32, 4), cr.randint(0, 2, (32,))), batch_size=8)
+        >>> logs = tempfile.mkdtemp()
+        >>> trainer = Trainer(model, cr.optim.SGD(model.parameters(), lr=0.1), cr.nn.functional.cross_entropy,
+        ...                   loader, loader, callbacks=[TensorBoard(logs)], progress=False, log=None, plots=False)
+        >>> _ = trainer.fit(2)
+        >>> [step for step, _ in read_scalars(logs)["loss/val"]]
+        [1, 2]
+    """
 
     def __init__(self, log_dir, histograms: bool = True):
         from ..utils.tensorboard import SummaryWriter  # noqa: PLC0415, F401 - the extra's error at construction
