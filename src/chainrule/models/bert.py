@@ -98,6 +98,43 @@ class BertConfig:
     chainrule key that Hugging Face ignores.  ``gradient_checkpointing``
     recomputes each layer's activations in backward instead of keeping them.
     Keys chainrule does not use are kept in ``extra`` and written back.
+    ``from_pretrained(path)`` reads a ``config.json``; ``to_dict()`` writes one.
+
+    Args:
+        vocab_size: the number of token ids; default 30522.
+        hidden_size: the width H of every token state; default 768.
+        num_hidden_layers: the number of encoder layers; default 12.
+        num_attention_heads: the number of attention heads; must divide ``hidden_size``; default 12.
+        intermediate_size: the width of each layer's feed-forward block; default 3072.
+        hidden_act: the feed-forward activation: ``"gelu"`` (the default, exact), ``"gelu_new"``/``"gelu_fast"``/
+            ``"gelu_pytorch_tanh"`` (the tanh approximation), ``"relu"``, ``"silu"``/``"swish"`` or ``"tanh"``.
+        hidden_dropout_prob: dropout on embeddings and layer outputs, in [0, 1); default 0.1.
+        attention_probs_dropout_prob: dropout on the attention weights, in [0, 1); default 0.1.
+        max_position_embeddings: the longest sequence L; default 512.
+        type_vocab_size: the number of token types (segments); default 2.
+        layer_norm_eps: LayerNorm's epsilon; default 1e-12.
+        initializer_range: the standard deviation of the initial weights; default 0.02.
+        pad_token_id: the padding token's id (its embedding row starts at 0), or None; default 0.
+        position_embedding_type: must be ``"absolute"`` (the only kind chainrule implements).
+        classifier_dropout: the classifier's dropout; None means ``hidden_dropout_prob``.
+        num_labels: the number of classes of a classification head; default 2.
+        id2label: ``{class index: name}`` for the classes 0..num_labels-1, or None.
+        pooling: ``"cls"`` (the default) or ``"mean"``: the sentence vector a classifier reads.
+        gradient_checkpointing: recompute each layer's activations in backward; default False.
+        extra: the config keys chainrule does not use, kept to be written back.
+
+    Raises:
+        ConfigError: a value that cannot build a model (the message names the key).
+
+    Examples:
+        >>> config = cr.models.BertConfig(vocab_size=100, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+        ...                               intermediate_size=16, num_labels=3)
+        >>> config.labels, config.to_dict()["model_type"]
+        (['LABEL_0', 'LABEL_1', 'LABEL_2'], 'bert')
+        >>> cr.models.BertConfig(hidden_size=10, num_attention_heads=3)
+        Traceback (most recent call last):
+            ...
+        chainrule.models.pretrained.ConfigError: BertConfig: hidden_size (10) must be divisible by ...
     """
 
     vocab_size: int = 30522
@@ -188,6 +225,7 @@ class BertConfig:
 
     @property
     def head_dim(self) -> int:
+        """The width of one attention head: ``hidden_size // num_attention_heads``."""
         return self.hidden_size // self.num_attention_heads
 
     @property
@@ -400,6 +438,19 @@ class BertPooler(nn.Module):
 
 
 class BertModelOutput(NamedTuple):
+    """What ``BertModel`` returns: the token states and the pooled [CLS] vector.
+
+    Args:
+        last_hidden_state: the last layer's token states, (N, L, H).
+        pooler_output: ``tanh(dense(last_hidden_state[:, 0]))``, (N, H); None when the model has no pooling layer.
+
+    Examples:
+        >>> config = cr.models.BertConfig(vocab_size=100, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+        ...                               intermediate_size=16)
+        >>> out = cr.models.BertModel(config)(cr.tensor([[5, 6, 7]]))
+        >>> out._fields, out.last_hidden_state.shape, out.pooler_output.shape
+        (('last_hidden_state', 'pooler_output'), (1, 3, 8), (1, 8))
+    """
     last_hidden_state: Tensor  # (N, L, H)
     pooler_output: Tensor | None  # (N, H), None without a pooling layer
 
@@ -498,6 +549,7 @@ class _Pretrained:
         self.config.gradient_checkpointing = True
 
     def gradient_checkpointing_disable(self) -> None:
+        """Keep each layer's activations for backward again (the default)."""
         self._encoder().gradient_checkpointing = False
         self.config.gradient_checkpointing = False
 
@@ -510,6 +562,23 @@ class BertModel(_Pretrained, nn.Module):
     (N, L), 1 (or True) for real tokens and 0 for padding, all ones when
     None; token_type_ids (N, L), all zeros when None.  Returns
     ``BertModelOutput(last_hidden_state (N, L, H), pooler_output (N, H) or None)``.
+
+    ``BertModel.from_pretrained(directory)`` builds one from a Hugging Face
+    checkpoint (``config.json`` and ``model.safetensors``); ``save_pretrained``
+    writes one. Weights start as Hugging Face initializes them.
+
+    Args:
+        config: the ``BertConfig`` giving the sizes.
+        add_pooling_layer: include the [CLS] pooler (``pooler_output``); default True.
+
+    Examples:
+        >>> config = cr.models.BertConfig(vocab_size=100, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+        ...                               intermediate_size=16)
+        >>> model = cr.models.BertModel(config)
+        >>> ids, mask = cr.tensor([[5, 6, 7, 0], [8, 9, 0, 0]]), cr.tensor([[1, 1, 1, 0], [1, 1, 0, 0]])
+        >>> out = model(ids, mask)
+        >>> out.last_hidden_state.shape, out.pooler_output.shape
+        ((2, 4, 8), (2, 8))
     """
 
     def __init__(self, config: BertConfig, add_pooling_layer: bool = True):
@@ -614,6 +683,20 @@ def mean_pooling(last_hidden_state: Tensor, attention_mask=None, normalize: bool
 
     With ``normalize`` each row is divided by its L2 norm (sentence-transformers'
     Normalize module), so dot products are cosine similarities.
+
+    Args:
+        last_hidden_state: token states, (N, L, H).
+        attention_mask: (N, L), nonzero for real tokens and 0 for padding (a Tensor or an array); None averages
+            over all L positions.
+        normalize: divide each sentence vector by its L2 norm; default False.
+
+    Returns:
+        A tensor of shape (N, H), differentiable with respect to ``last_hidden_state``.
+
+    Examples:
+        >>> states = cr.tensor([[[1.0, 2.0], [3.0, 4.0], [100.0, 100.0]]])  # the third token is padding
+        >>> cr.models.mean_pooling(states, cr.tensor([[1, 1, 0]]))
+        tensor([[2., 3.]])
     """
     if attention_mask is None:
         pooled = last_hidden_state.mean(dim=1)
@@ -645,6 +728,21 @@ class BertForSequenceClassification(_Pretrained, nn.Module):
     Differs from Hugging Face: returns the logits only (pass them to
     ``F.cross_entropy``); ``pooling="mean"`` is a chainrule option that a
     Hugging Face reader of the saved files would not apply.
+
+    Args:
+        config: the ``BertConfig`` giving the sizes, ``num_labels`` and ``pooling``.
+
+    Examples:
+        >>> config = cr.models.BertConfig(vocab_size=100, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+        ...                               intermediate_size=16, num_labels=3, pooling="mean")
+        >>> model = cr.models.BertForSequenceClassification(config)
+        >>> model(cr.tensor([[5, 6, 7, 0]]), cr.tensor([[1, 1, 1, 0]])).shape
+        (1, 3)
+        >>> model.save_pretrained("tiny-bert")  # config.json and model.safetensors, Hugging Face's names
+        >>> classifier = cr.models.BertForSequenceClassification
+        >>> loaded, info = classifier.from_pretrained("tiny-bert", output_loading_info=True)
+        >>> info, loaded.training
+        ({'missing': [], 'ignored': []}, False)
     """
 
     def __init__(self, config: BertConfig):

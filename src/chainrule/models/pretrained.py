@@ -53,11 +53,33 @@ _LISTED = 12
 
 
 class ConfigError(ChainruleError, ValueError):
-    """A config.json that is missing, unreadable, or describes a model chainrule cannot build."""
+    """A config.json that is missing, unreadable, or describes a model chainrule cannot build.
+
+    The message names the file (or ``BertConfig``) and the key. Also a
+    ``ValueError``.
+
+    Examples:
+        >>> cr.models.BertConfig(hidden_act="mish")
+        Traceback (most recent call last):
+            ...
+        chainrule.models.pretrained.ConfigError: BertConfig: hidden_act 'mish' is not supported; use one of ...
+    """
 
 
 class WeightsError(ChainruleError, ValueError):
-    """Weights that do not fit the model: missing, unexpected or mis-shaped tensors (all named)."""
+    """Weights that do not fit the model: missing, unexpected or mis-shaped tensors (all named).
+
+    Raised by ``from_pretrained`` before the model is built. Also a ``ValueError``.
+
+    Examples:
+        >>> config = cr.models.BertConfig(vocab_size=100, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+        ...                               intermediate_size=16, num_labels=3)
+        >>> cr.models.BertForSequenceClassification(config).save_pretrained("tiny-bert")
+        >>> cr.models.BertForSequenceClassification.from_pretrained("tiny-bert", num_labels=5)
+        Traceback (most recent call last):
+            ...
+        chainrule.models.pretrained.WeightsError: cannot load ... classifier.bias: checkpoint (3,), model (5,)...
+    """
 
 
 def _directory(path) -> Path:

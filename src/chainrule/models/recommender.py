@@ -50,7 +50,17 @@ __all__ = [
 
 
 class RecommenderError(ChainruleError, ValueError):
-    """A recommender bundle that cannot be read, or a request it cannot answer."""
+    """A recommender bundle that cannot be read, or a request it cannot answer.
+
+    Also a ``ValueError``.
+
+    Examples:
+        >>> model = cr.models.MatrixFactorization(num_users=2, num_items=3, embedding_dim=2)
+        >>> cr.models.Recommender(model, user_ids=[196, 186], item_ids=[1, 2, 3]).recommend(999)
+        Traceback (most recent call last):
+            ...
+        chainrule.models.recommender.RecommenderError: unknown user 999: the model knows 2 users (ids 196 .. 186)
+    """
 
 
 def _index_tensor(x) -> Tensor:
@@ -78,6 +88,24 @@ class MatrixFactorization(nn.Module):
     ``weight_decay * mean_n(|p_u|^2 + |q_i|^2)`` over the batch's N ratings:
     it is added to the tables' gradients by hooks (cost per batch, no
     full-table decay) and is not part of the value your loss reports.
+
+    Args:
+        num_users: the number of users (rows of the user tables).
+        num_items: the number of items (rows of the item tables).
+        embedding_dim: the number of latent factors per user and item; default 64.
+        weight_decay: the L2 penalty on the looked-up rows, >= 0; default 0.
+        global_bias: ``mu``, the fixed global offset; default 0.
+        init_std: the standard deviation of the initial factors; default 0.1.
+        sparse: make the tables' gradients row-sparse (step them with ``optim.SparseAdam``); default True.
+
+    Raises:
+        ValueError: a negative ``weight_decay``.
+
+    Examples:
+        >>> model = cr.models.MatrixFactorization(2, 4, embedding_dim=2, global_bias=3.0, init_std=0.0)
+        >>> model.item_bias.weight.data[:, 0] = [0.1, 0.4, 0.3, 0.2]
+        >>> model(cr.tensor([0, 1]), cr.tensor([1, 3]))  # 3 + b_i (the factors are 0)
+        tensor([3.4000, 3.2000], grad_fn=<add>)
     """
 
     def __init__(
@@ -123,6 +151,7 @@ class MatrixFactorization(nn.Module):
         }
 
     def config(self) -> dict:
+        """The constructor's arguments, as a dict (saved with a ``Recommender`` bundle)."""
         return {
             "num_users": self.num_users,
             "num_items": self.num_items,
@@ -165,6 +194,23 @@ class NeuMF(nn.Module):
 
     Initialization as the paper's: embeddings N(0, 0.01), hidden layers
     Xavier-uniform, the output layer Kaiming-uniform (a=1), biases 0.
+
+    Args:
+        num_users: the number of users.
+        num_items: the number of items.
+        gmf_dim: the width of the GMF tower's embeddings; default 32.
+        mlp_layers: the MLP tower's widths, the first even (half of it per embedding); default (64, 32, 16).
+        dropout: dropout before each of the MLP's Linear layers, or 0 for none; default 0.
+        sparse: make the embedding tables' gradients row-sparse; default True.
+
+    Raises:
+        ValueError: ``mlp_layers`` is empty or starts with an odd width.
+
+    Examples:
+        >>> model = cr.models.NeuMF(num_users=3, num_items=5, gmf_dim=4, mlp_layers=(8, 4))
+        >>> users, positives, negatives = cr.tensor([0, 1]), cr.tensor([2, 3]), cr.tensor([4, 0])
+        >>> model(users, positives).shape, model(users, positives, negatives).shape
+        ((2,), (2,))
     """
 
     def __init__(
@@ -228,6 +274,7 @@ class NeuMF(nn.Module):
         return shapes
 
     def config(self) -> dict:
+        """The constructor's arguments, as a dict (saved with a ``Recommender`` bundle)."""
         return {
             "num_users": self.num_users,
             "num_items": self.num_items,
@@ -238,6 +285,7 @@ class NeuMF(nn.Module):
         }
 
     def logits(self, users: Tensor, items: Tensor) -> Tensor:
+        """The logit of each (user, item) pair: (*) int64 tensors -> (*)."""
         gmf = self.gmf_user(users) * self.gmf_item(items)
         mlp = self.mlp(cat([self.mlp_user(users), self.mlp_item(items)], dim=-1))
         return self.output(cat([gmf, mlp], dim=-1)).squeeze(-1)
@@ -294,7 +342,30 @@ def make_optimizer(model: nn.Module, lr: float = 1e-3, betas=(0.9, 0.999)):
 
 
 def rating_rmse(model, users, items, ratings, clip=None, batch_size: int = 65536) -> float:
-    """Root mean squared error of ``model(users, items)`` against ``ratings`` (predictions clipped to ``clip``)."""
+    """Root mean squared error of ``model(users, items)`` against ``ratings`` (predictions clipped to ``clip``).
+
+    The model runs in eval mode without recording, in batches; its mode is
+    restored afterwards.
+
+    Args:
+        model: a rating model, ``model(users, items)`` -> predicted ratings.
+        users: the user indices, (N,) ints.
+        items: the item indices, (N,) ints.
+        ratings: the true ratings, (N,).
+        clip: ``(low, high)`` to clip the predictions to (the rating scale), or None.
+        batch_size: the number of pairs per forward pass; default 65536.
+
+    Returns:
+        The RMSE, a float.
+
+    Raises:
+        RecommenderError: no ratings.
+
+    Examples:
+        >>> model = cr.models.MatrixFactorization(2, 2, embedding_dim=2, global_bias=3.0, init_std=0.0)
+        >>> round(cr.models.rating_rmse(model, [0, 1], [0, 1], [4.0, 2.0]), 4)  # it predicts 3 for everything
+        1.0
+    """
     users, items = np.asarray(users, dtype=np.int64), np.asarray(items, dtype=np.int64)
     ratings = np.asarray(ratings, dtype=np.float64)
     if len(ratings) == 0:
@@ -323,6 +394,22 @@ def ranking_metrics(model, users, candidates, k: int = 10, batch_size: int = 102
     high (ties count against it, so a constant model scores 0);
     ``HR@k = mean(rank < k)``, ``NDCG@k = mean(1 / log2(rank + 2))`` over hits.
     Returns ``{"hr": ..., "ndcg": ...}``.
+
+    Args:
+        model: a scoring model, ``model(users, items)`` -> scores (higher is better); run in eval mode.
+        users: the user index of each list, (U,).
+        candidates: the items to rank per user, (U, C), the held-out item first.
+        k: the cut-off; default 10.
+        batch_size: the number of lists per forward pass; default 1024.
+
+    Raises:
+        ShapeError: ``candidates`` is not (U, C).
+
+    Examples:
+        >>> model = cr.models.MatrixFactorization(num_users=2, num_items=4, embedding_dim=2, init_std=0.0)
+        >>> model.item_bias.weight.data[:, 0] = [0.1, 0.4, 0.3, 0.2]  # scores by item alone
+        >>> cr.models.ranking_metrics(model, [0, 1], [[1, 0, 2], [3, 1, 2]], k=2)  # ranks 0 (a hit) and 2 (a miss)
+        {'hr': 0.5, 'ndcg': 0.5}
     """
     users = np.asarray(users, dtype=np.int64)
     candidates = np.asarray(candidates, dtype=np.int64)
@@ -363,6 +450,24 @@ class Recommender:
     item index) pairs that are never recommended (the user's own ratings).
     :meth:`save` writes one safetensors file (weights, config, ids, titles,
     seen pairs; JSON metadata, no pickle); :meth:`load` reads it back.
+
+    Args:
+        model: a ``MatrixFactorization`` or ``NeuMF`` (anything with ``score_items(user)`` and, to save, ``config()``).
+        user_ids: the raw user id of each user index.
+        item_ids: the raw item id of each item index.
+        titles: the item titles in index order, or None (the ids are shown instead).
+        seen: (user index, item index) pairs not to recommend, (n, 2), or None.
+
+    Examples:
+        >>> model = cr.models.MatrixFactorization(num_users=2, num_items=4, embedding_dim=2, init_std=0.0)
+        >>> model.item_bias.weight.data[:, 0] = [0.1, 0.4, 0.3, 0.2]
+        >>> titles = ["Kolya (1996)", "L.A. Confidential (1997)", "Heavyweights (1994)", "Legends of the Fall (1994)"]
+        >>> rec = cr.models.Recommender(model, user_ids=[196, 186], item_ids=[242, 302, 377, 51], titles=titles,
+        ...                             seen=[[0, 1]])  # user 196 rated L.A. Confidential
+        >>> [r.title for r in rec.recommend(196, k=2)]
+        ['Heavyweights (1994)', 'Legends of the Fall (1994)']
+        >>> cr.models.Recommender.load(rec.save("recommender.safetensors")).recommend(196, k=1)[0].item_id
+        377
     """
 
     FILENAME = "recommender.safetensors"
@@ -378,6 +483,7 @@ class Recommender:
         self._seen_items = seen[order, 1]
 
     def user_index(self, user_id) -> int:
+        """The index of the raw ``user_id`` (``"196"`` or ``196`` for integer ids); RecommenderError if unknown."""
         ids = self.user_ids
         try:
             key = int(user_id) if ids.dtype.kind in "iu" else str(user_id)
@@ -392,6 +498,7 @@ class Recommender:
         return int(hits[0])
 
     def seen_items(self, user_index: int) -> np.ndarray:
+        """The item indices ``user_index`` has rated (never recommended to them)."""
         start, stop = np.searchsorted(self._seen_users, [user_index, user_index + 1])
         return self._seen_items[start:stop]
 
@@ -416,6 +523,7 @@ class Recommender:
         ]
 
     def save(self, path) -> Path:
+        """Write the bundle to ``path`` (a file, or ``recommender.safetensors`` in a directory); returns its path."""
         from ..io import save  # noqa: PLC0415
 
         path = Path(path)
