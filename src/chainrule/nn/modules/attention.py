@@ -33,11 +33,14 @@ def check_heads(layer: str, embed_dim, num_heads, embed_name: str, heads_name: s
 
 
 class MultiheadAttention(Module):
-    """Attention over ``num_heads`` subspaces of size ``embed_dim // num_heads``, concatenated and projected.
+    """Multi-head attention (Vaswani et al., 2017, 3.2.2): attend in ``num_heads`` subspaces, concatenate, project.
 
-    ``forward(query, key, value, key_padding_mask=None, need_weights=True,
-    attn_mask=None, average_attn_weights=True, is_causal=False)`` returns
-    ``(attn_output, attn_weights)``.
+    ``forward(query, key, value, ...)`` returns ``(attn_output, attn_weights)``; for
+    self-attention pass the same tensor three times.  Its optional arguments are
+    ``key_padding_mask=None``, ``need_weights=True``, ``attn_mask=None``,
+    ``average_attn_weights=True`` (average the weights over the heads) and
+    ``is_causal=False``.  See
+    [`F.multi_head_attention_forward`][chainrule.nn.functional.multi_head_attention_forward].
 
     Shapes (L target length, S source length, N batch, E embed_dim):
     query ``(L, N, E)``, key ``(S, N, kdim)``, value ``(S, N, vdim)``
@@ -48,9 +51,47 @@ class MultiheadAttention(Module):
     ``(N, L, S)`` averaged over heads, ``(N, num_heads, L, S)`` with
     ``average_attn_weights=False``, or None when ``need_weights=False``.
 
-    Initialization as PyTorch: in-projection weights xavier_uniform, biases
-    zero, ``out_proj`` like ``nn.Linear`` but with a zero bias, ``bias_k``
-    and ``bias_v`` xavier_normal.
+    Parameter names match ``torch.nn.MultiheadAttention``'s, so state dicts
+    move between the two.  Differs from PyTorch: no fused inference fast path
+    (the result is the same); ``is_causal=True`` without ``attn_mask`` applies
+    a causal mask rather than raising.
+
+    Args:
+        embed_dim: E, the features of query and output; divisible by
+            ``num_heads``.
+        num_heads: the number of heads, each of size ``E // num_heads``.
+        dropout: the dropout probability on the attention weights, in training
+            (default 0).
+        bias: whether the in- and out-projections have biases (default True).
+        add_bias_kv: learn an extra key and value (``bias_k``, ``bias_v``)
+            appended to the sequence (default False).
+        add_zero_attn: append a key and a value of zeros (default False).
+        kdim: the features of key (default None: E).
+        vdim: the features of value (default None: E).
+        batch_first: inputs and output are ``(N, L, E)`` (default False).
+        device (str | Device | None): where the parameters live (default None:
+            the CPU).
+        dtype (dtype | None): their floating dtype (default None: the default
+            dtype, float32).
+
+    Attributes:
+        in_proj_weight (Tensor | None): the packed q, k, v projection
+            ``(3 * E, E)``, xavier_uniform; None when kdim or vdim differ from E.
+        q_proj_weight (Tensor | None): ``(E, E)``, used instead when kdim or vdim
+            differ from E (with ``k_proj_weight (E, kdim)`` and
+            ``v_proj_weight (E, vdim)``), xavier_uniform.
+        in_proj_bias (Tensor | None): ``(3 * E,)``, zeros; None with
+            ``bias=False``.
+        out_proj (Linear): the output projection ``Linear(E, E)``, its bias zero.
+        bias_k (Tensor | None): ``(1, 1, E)``, xavier_normal, with
+            ``add_bias_kv`` (and ``bias_v`` likewise).
+
+    Examples:
+        >>> attention = nn.MultiheadAttention(16, num_heads=4, batch_first=True)
+        >>> query, memory = cr.randn(2, 5, 16), cr.randn(2, 7, 16)
+        >>> output, weights = attention(query, memory, memory)
+        >>> output.shape, weights.shape
+        ((2, 5, 16), (2, 5, 7))
     """
 
     def __init__(

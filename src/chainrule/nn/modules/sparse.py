@@ -15,17 +15,49 @@ __all__ = ["Embedding"]
 
 
 class Embedding(Module):
-    """A table of ``num_embeddings`` vectors of size ``embedding_dim``.
+    """A table of ``num_embeddings`` learned vectors of size ``embedding_dim``, looked up by integer index.
 
-    Shapes: input (*) of integer indices -> output (*, embedding_dim); weight
-    (num_embeddings, embedding_dim), initialized N(0, 1) with the
-    ``padding_idx`` row (if any) set to zero; that row never receives a
-    gradient.  See ``nn.functional.embedding`` for ``max_norm`` and
+    Shapes: input ``(*)`` of int64/int32 indices in ``[0, num_embeddings)``,
+    output ``(*, embedding_dim)``.  The row ``padding_idx`` (if any) starts at
+    zero and never receives a gradient.  ``Embedding.from_pretrained(table)``
+    wraps an existing table.  See
+    [`F.embedding`][chainrule.nn.functional.embedding] for ``max_norm`` and
     ``scale_grad_by_freq``.
 
     ``sparse=True``: the weight's gradient is a row-sparse ``RowSparseGrad``
-    (one row per lookup), stepped by ``optim.SparseAdam``; see
-    ``nn.functional.embedding``.
+    (one row per lookup), stepped by ``optim.SparseAdam`` touching only those
+    rows (PyTorch gives a sparse-layout tensor instead).
+
+    Args:
+        num_embeddings: the number of rows (the vocabulary size).
+        embedding_dim: the size of each vector.
+        padding_idx: a row that stays zero and gets no gradient (negative counts
+            from the end); None (default) for none.
+        max_norm: if given, looked-up rows whose norm exceeds it are rescaled to
+            it, in place, at each forward.
+        norm_type: the p of the p-norm for ``max_norm`` (default 2).
+        scale_grad_by_freq: divide each row's gradient by its count in the batch
+            (default False).
+        sparse: make the weight's gradient row-sparse (default False).
+        _weight: an existing ``(num_embeddings, embedding_dim)`` table to use as
+            the weight (shared, not copied; used by ``from_pretrained``).
+        _freeze: make the weight not require grad (used by ``from_pretrained``).
+        device (str | Device | None): where the weight lives (default None: the
+            CPU).
+        dtype (dtype | None): its floating dtype (default None: the default
+            dtype, float32).
+
+    Attributes:
+        weight (Tensor): the learnable table ``(num_embeddings, embedding_dim)``,
+            initialized from N(0, 1), with the ``padding_idx`` row zero.
+
+    Examples:
+        >>> embedding = nn.Embedding(10, 3)
+        >>> embedding(cr.tensor([[1, 2, 4, 5], [4, 3, 2, 9]])).shape
+        (2, 4, 3)
+        >>> table = cr.tensor([[1.0, 2.3, 3.0], [4.0, 5.1, 6.3]])
+        >>> nn.Embedding.from_pretrained(table)(cr.tensor([1]))
+        tensor([[4.0000, 5.1000, 6.3000]])
     """
 
     def __init__(

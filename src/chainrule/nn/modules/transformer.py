@@ -47,16 +47,57 @@ def _activation(activation):
 
 
 class TransformerEncoderLayer(Module):
-    """Self-attention then a feed-forward block, each with a residual connection and layer norm.
+    """One Transformer encoder block (Vaswani et al., 2017, 3.1): self-attention, then a feed-forward network.
 
-    Post-norm (default, the original paper): ``x = norm1(x + sa(x))``, ``x = norm2(x + ff(x))``.
-    Pre-norm (``norm_first=True``): ``x = x + sa(norm1(x))``, ``x = x + ff(norm2(x))``,
-    with ``ff(x) = dropout2(linear2(dropout(activation(linear1(x)))))`` and ``sa`` ending in ``dropout1``.
+    Each of the two sub-blocks has a residual connection and a layer norm.
+    Post-norm (default, the original paper): ``x = norm1(x + sa(x))``,
+    ``x = norm2(x + ff(x))``.  Pre-norm (``norm_first=True``, more stable in deep
+    stacks, Xiong et al., 2020): ``x = x + sa(norm1(x))``, ``x = x + ff(norm2(x))``, with
+    ``ff(x) = dropout2(linear2(dropout(activation(linear1(x)))))`` and ``sa``
+    multi-head self-attention followed by ``dropout1``.
 
     ``forward(src, src_mask=None, src_key_padding_mask=None, is_causal=False)``:
-    src ``(S, N, E)`` (``(N, S, E)`` with ``batch_first``, unbatched ``(S, E)``),
-    src_mask ``(S, S)`` or ``(N * nhead, S, S)``, src_key_padding_mask ``(N, S)``;
-    bool masks are True where attention is **not** allowed.  Returns the shape of src.
+    src ``(S, N, E)`` (``(N, S, E)`` with ``batch_first``, unbatched
+    ``(S, E)``), src_mask ``(S, S)`` or ``(N * nhead, S, S)``,
+    src_key_padding_mask ``(N, S)``; bool masks are True where attention is
+    **not** allowed, float masks are added to the scores.  Returns the shape of
+    src.
+
+    Sub-module names match PyTorch's (``self_attn``, ``linear1``, ``dropout``,
+    ``linear2``, ``norm1``, ``norm2``, ``dropout1``, ``dropout2``), so state
+    dicts move between the two.  Differs from PyTorch: no fused inference fast
+    path, so in eval mode padded positions are computed like any other rather
+    than zeroed; ``is_causal=True`` without a mask applies a causal mask.
+
+    Args:
+        d_model: E, the features of each position; divisible by ``nhead``.
+        nhead: the number of attention heads.
+        dim_feedforward: the hidden size of the feed-forward network (default
+            2048).
+        dropout: the dropout probability everywhere in the block (default 0.1).
+        activation (str | Callable[[Tensor], Tensor]): ``'relu'`` (default),
+            ``'gelu'`` or a function of one tensor.
+        layer_norm_eps: the layer norms' eps (default 1e-5).
+        batch_first: src is ``(N, S, E)`` (default False).
+        norm_first: pre-norm instead of post-norm (default False).
+        bias: whether the linear layers and layer norms learn biases (default
+            True).
+        device (str | Device | None): where the parameters live (default None:
+            the CPU).
+        dtype (dtype | None): their floating dtype (default None: the default
+            dtype, float32).
+
+    Attributes:
+        self_attn (MultiheadAttention): ``MultiheadAttention(d_model, nhead)``.
+        linear1 (Linear): ``Linear(d_model, dim_feedforward)``.
+        linear2 (Linear): ``Linear(dim_feedforward, d_model)``.
+        norm1 (LayerNorm): ``LayerNorm(d_model)`` around the attention.
+        norm2 (LayerNorm): ``LayerNorm(d_model)`` around the feed-forward network.
+
+    Examples:
+        >>> layer = nn.TransformerEncoderLayer(d_model=16, nhead=4, dim_feedforward=32, batch_first=True)
+        >>> layer(cr.randn(2, 5, 16)).shape
+        (2, 5, 16)
     """
 
     def __init__(
@@ -125,12 +166,31 @@ class TransformerEncoderLayer(Module):
 
 
 class TransformerEncoder(Module):
-    """A stack of ``num_layers`` copies of ``encoder_layer`` (fresh copies of its weights), then ``norm``.
+    """A stack of ``num_layers`` copies of ``encoder_layer``, each with its own weights, then an optional ``norm``.
 
     ``forward(src, mask=None, src_key_padding_mask=None, is_causal=None)``:
-    shapes as :class:`TransformerEncoderLayer`.  ``is_causal=None`` checks
-    whether ``mask`` is the causal mask (as PyTorch does) and passes the
-    answer to the layers as a hint.
+    shapes as [`TransformerEncoderLayer`][chainrule.nn.TransformerEncoderLayer];
+    returns the shape of src.  ``is_causal=None`` checks whether ``mask`` is
+    the causal mask (as PyTorch does) and passes the answer to the layers as a
+    hint.  ``TransformerEncoder.generate_square_subsequent_mask(S)`` makes that
+    mask.  Sub-modules are ``layers.0``, ``layers.1``, ... and ``norm``, as in
+    PyTorch.
+
+    Args:
+        encoder_layer: the layer to copy (its parameters are copied, not
+            shared; the layer itself is not part of the stack).
+        num_layers: the number of layers, >= 1.
+        norm: a module applied to the output of the last layer, e.g.
+            ``nn.LayerNorm(d_model)`` for pre-norm layers (default None).
+        enable_nested_tensor: accepted and ignored (PyTorch's fast path).
+        mask_check: accepted and ignored.
+
+    Examples:
+        >>> layer = nn.TransformerEncoderLayer(d_model=16, nhead=4, dim_feedforward=32, batch_first=True)
+        >>> encoder = nn.TransformerEncoder(layer, num_layers=3, norm=nn.LayerNorm(16))
+        >>> mask = nn.TransformerEncoder.generate_square_subsequent_mask(5)
+        >>> encoder(cr.randn(2, 5, 16), mask=mask).shape
+        (2, 5, 16)
     """
 
     def __init__(
