@@ -21,6 +21,31 @@ class TextClassificationDataset(Dataset):
     sequence and returns ``((input_ids, attention_mask), labels)`` as
     Tensors of shapes (N, L), (N, L) and (N,), the layout the Trainer
     passes to ``model(input_ids, attention_mask)``.
+
+    Args:
+        texts: N strings.
+        labels: N class indices (ints).
+        tokenizer: the ``Tokenizer`` that encodes the texts (its padding token pads the batches).
+        max_length: the truncation length; None means the tokenizer's ``max_length``.
+
+    Raises:
+        ValueError: the number of labels differs from the number of texts.
+        TypeError: the labels are not integers.
+
+    Examples:
+        >>> from tokenizers import Tokenizer as Backend, models, pre_tokenizers
+        >>> from chainrule.text import TextClassificationDataset, Tokenizer
+        >>> vocab = {"[PAD]": 0, "[UNK]": 1, "a": 2, "warm": 3, "film": 4, "dull": 5}
+        >>> backend = Backend(models.WordLevel(vocab, unk_token="[UNK]"))
+        >>> backend.pre_tokenizer = pre_tokenizers.Whitespace()
+        >>> dataset = TextClassificationDataset(["a warm film", "dull"], [1, 0], Tokenizer(backend))
+        >>> dataset[1], dataset.lengths.tolist()
+        ((array([5]), 0), [3, 1])
+        >>> loader = cr.data.DataLoader(dataset, batch_size=2, collate_fn=dataset.collate)
+        >>> next(iter(loader))
+        ((tensor([[2, 3, 4],
+                [5, 0, 0]]), tensor([[1, 1, 1],
+                [1, 0, 0]])), tensor([1, 0]))
     """
 
     def __init__(self, texts, labels, tokenizer: Tokenizer, max_length: int | None = None):
@@ -50,6 +75,7 @@ class TextClassificationDataset(Dataset):
         return self.ids[index], int(self.labels[index])
 
     def collate(self, samples):
+        """Pad ``(ids, label)`` samples into ``((input_ids (N, L), attention_mask (N, L)), labels (N,))`` Tensors."""
         ids, mask = pad_sequences([s[0] for s in samples], self.pad_token_id)
         labels = np.array([s[1] for s in samples], dtype=np.int64)
         return (from_numpy(ids), from_numpy(mask)), from_numpy(labels)
@@ -63,6 +89,22 @@ class LengthGroupedSampler:
     cuts it into groups of ``group_batches`` batches, sorts each group by
     length, cuts the groups into batches and shuffles the batches; a last,
     smaller batch stays last, so the DataLoader's batches are exactly these.
+
+    Args:
+        lengths: the length of each sample, (N,) (e.g. ``TextClassificationDataset.lengths``).
+        batch_size: the DataLoader's batch size, a positive int.
+        generator: the ``cr.Generator`` that shuffles; None means the default one.
+        group_batches: the number of batches sorted together, a positive int; default 50.
+
+    Raises:
+        ValueError: ``batch_size`` or ``group_batches`` < 1.
+
+    Examples:
+        >>> from chainrule.text import LengthGroupedSampler
+        >>> lengths = [5, 1, 4, 2, 3, 6]
+        >>> order = list(LengthGroupedSampler(lengths, batch_size=2, generator=cr.Generator(seed=0)))
+        >>> sorted(order), [[lengths[i] for i in order[k : k + 2]] for k in (0, 2, 4)]
+        ([0, 1, 2, 3, 4, 5], [[1, 2], [3, 4], [5, 6]])
     """
 
     def __init__(self, lengths, batch_size: int, generator=None, group_batches: int = 50):
@@ -91,5 +133,22 @@ class LengthGroupedSampler:
 
 
 def sorted_by_length(dataset: TextClassificationDataset) -> list:
-    """Indices of ``dataset`` from the shortest text to the longest: a sampler for evaluation with little padding."""
+    """Indices of ``dataset`` from the shortest text to the longest: a sampler for evaluation with little padding.
+
+    Args:
+        dataset: a ``TextClassificationDataset`` (anything with a ``lengths`` array).
+
+    Returns:
+        A list of N indices; texts of equal length keep their order.
+
+    Examples:
+        >>> from tokenizers import Tokenizer as Backend, models, pre_tokenizers
+        >>> from chainrule.text import TextClassificationDataset, Tokenizer, sorted_by_length
+        >>> vocab = {"[PAD]": 0, "[UNK]": 1, "a": 2, "warm": 3, "film": 4, "dull": 5}
+        >>> backend = Backend(models.WordLevel(vocab, unk_token="[UNK]"))
+        >>> backend.pre_tokenizer = pre_tokenizers.Whitespace()
+        >>> dataset = TextClassificationDataset(["a warm film", "dull", "a film"], [1, 0, 0], Tokenizer(backend))
+        >>> sorted_by_length(dataset)
+        [1, 2, 0]
+    """
     return np.argsort(dataset.lengths, kind="stable").tolist()

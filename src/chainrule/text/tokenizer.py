@@ -39,7 +39,19 @@ _LONGEST_DEFAULT = 1 << 20  # the longest default max_length a tokenizer.json ma
 
 
 class TokenizerError(ChainruleError, ValueError):
-    """A tokenizer.json that cannot be read or used (malformed, truncated, outside its model directory)."""
+    """A tokenizer.json that cannot be read or used (malformed, truncated, outside its model directory).
+
+    Also a ``ValueError``.
+
+    Examples:
+        >>> from pathlib import Path
+        >>> from chainrule.text import Tokenizer
+        >>> _ = Path("tokenizer.json").write_text("{}")
+        >>> Tokenizer.from_file("tokenizer.json")
+        Traceback (most recent call last):
+            ...
+        chainrule.text.tokenizer.TokenizerError: tokenizer.json is not a readable tokenizer.json (Model missing. ...)
+    """
 
 
 def _tokenizers():
@@ -55,6 +67,24 @@ def pad_sequences(sequences, pad_value: int = 0, length: int | None = None, pad_
 
     L is ``length`` when given (every sequence must fit), else the longest
     sequence, rounded up to a multiple of ``pad_to_multiple_of``.
+
+    Args:
+        sequences: N sequences of ints (lists or arrays) of any lengths.
+        pad_value: the id written after each sequence; default 0.
+        length: the length L to pad to, or None for the longest sequence.
+        pad_to_multiple_of: round L up to a multiple of this, or None.
+
+    Returns:
+        ``(ids, mask)``: two int64 NumPy arrays of shape (N, L), the mask 1 for real tokens and 0 for padding.
+
+    Raises:
+        ValueError: a sequence is longer than ``length``.
+
+    Examples:
+        >>> from chainrule.text import pad_sequences
+        >>> ids, mask = pad_sequences([[5, 6, 7], [8]], pad_value=0)
+        >>> ids.tolist(), mask.tolist()
+        ([[5, 6, 7], [8, 0, 0]], [[1, 1, 1], [1, 0, 0]])
     """
     lengths = np.array([len(s) for s in sequences], dtype=np.int64)
     longest = int(lengths.max()) if len(lengths) else 0
@@ -76,6 +106,37 @@ class Tokenizer:
 
     ``max_length`` is the default truncation length: the file's own
     truncation length when it sets one, else 512.
+
+    Usually loaded with ``Tokenizer.from_pretrained(model_directory)`` (a
+    Hugging Face ``tokenizer.json``). Calling it encodes, truncates and pads a
+    batch: ``tok(texts)`` returns ``{"input_ids", "token_type_ids",
+    "attention_mask"}``, (N, L) int64 NumPy arrays (``return_tensors="cr"``
+    for Tensors). The backend's own padding and truncation settings are
+    switched off: the wrapper pads and truncates per call.
+
+    Args:
+        backend: a ``tokenizers.Tokenizer`` (the Hugging Face ``tokenizers`` library, the ``text`` extra).
+        max_length: the default truncation length, a positive int; None takes the backend's truncation length,
+            else 512.
+
+    Raises:
+        ValueError: a bad ``max_length``, or a backend truncation length beyond 2**20.
+
+    Examples:
+        >>> from tokenizers import Tokenizer as Backend, models, pre_tokenizers, processors
+        >>> from chainrule.text import Tokenizer
+        >>> words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "a", "warm", "funny", "film", "dull"]
+        >>> vocab = {word: i for i, word in enumerate(words)}
+        >>> backend = Backend(models.WordLevel(vocab, unk_token="[UNK]"))
+        >>> backend.pre_tokenizer = pre_tokenizers.Whitespace()
+        >>> backend.post_processor = processors.TemplateProcessing(
+        ...     single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
+        >>> tok = Tokenizer(backend, max_length=16)
+        >>> batch = tok(["a warm funny film", "dull"])
+        >>> batch["input_ids"].tolist(), batch["attention_mask"].tolist()
+        ([[2, 4, 5, 6, 7, 3], [2, 8, 3, 0, 0, 0]], [[1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0]])
+        >>> tok(["a warm funny film"], max_length=4)["input_ids"].tolist()  # truncated, still ends in [SEP]
+        [[2, 4, 5, 3]]
     """
 
     def __init__(self, backend, max_length: int | None = None):
@@ -174,6 +235,7 @@ class Tokenizer:
 
     @property
     def vocab_size(self) -> int:
+        """The number of tokens in the vocabulary."""
         return self.backend.get_vocab_size()
 
     # ------------------------------------------------------------------ encoding
