@@ -70,8 +70,8 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # 
 
     Args:
         input: the input, any shape ``(*)``.
-        alpha: the value the output tends to for large negative inputs is
-            ``-alpha`` (default 1.0).
+        alpha: the scale of the negative part: the output tends to ``-alpha``
+            for large negative inputs (default 1.0).
         inplace: accepted for PyTorch compatibility; a new tensor is returned and
             ``input`` is left unchanged.
 

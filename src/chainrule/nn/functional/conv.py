@@ -245,8 +245,8 @@ def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
         padding (int | tuple[int]): removes this many elements from each end of
             the full output (default 0).
         output_padding (int | tuple[int]): extra length added at the end of the
-            output, smaller than stride or dilation; picks one of the input
-            lengths that a strided ``conv1d`` maps to the same size (default 0).
+            output, smaller than stride or dilation: of the lengths that a
+            strided ``conv1d`` maps to L, it picks which one (default 0).
         groups: split the channels into this many independent groups (default 1).
         dilation (int | tuple[int]): the spacing between kernel taps (default 1).
 

@@ -225,7 +225,7 @@ class Softmax(Module):
     Args:
         dim: the dimension that sums to 1.  None (default) picks PyTorch's legacy
             choice (0 for 0-, 1- and 3-d input, else 1) with its deprecation
-            warning at every call; pass it.
+            warning; pass it.
 
     Examples:
         >>> nn.Softmax(dim=1)(cr.tensor([[1.0, 2.0, 3.0]]))

@@ -133,8 +133,7 @@ class Flatten(Module):
     """Flattens dimensions ``start_dim`` to ``end_dim`` into one: ``(N, C, H, W)`` -> ``(N, C*H*W)`` by default.
 
     Shapes: input ``(*, S_start, ..., S_end, *)``, output
-    ``(*, S_start * ... * S_end, *)``.  No parameters.  The result is a view
-    when the input's memory allows, as ``Tensor.flatten``.
+    ``(*, S_start * ... * S_end, *)``.  No parameters.
 
     Args:
         start_dim: the first dimension to flatten (default 1: keep the batch).
