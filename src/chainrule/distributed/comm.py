@@ -34,7 +34,16 @@ _LAUNCHER_ENV = ("PMI_SIZE", "PMI_RANK", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE", "M
 
 
 class ReduceOp:
-    """Reduction operators, named as in ``torch.distributed.ReduceOp``."""
+    """Reduction operators, named as in ``torch.distributed.ReduceOp``.
+
+    The values are strings: ``SUM``, ``AVG`` (the sum divided by the world
+    size), ``MAX``, ``MIN`` and ``PRODUCT``; ``ALL`` lists them.
+
+    Examples:
+        >>> import chainrule.distributed as dist
+        >>> dist.ReduceOp.AVG, dist.ReduceOp.ALL
+        ('avg', ('sum', 'avg', 'max', 'min', 'product'))
+    """
 
     SUM = "sum"
     AVG = "avg"
@@ -46,7 +55,17 @@ class ReduceOp:
 
 
 def launched_by_mpi() -> bool:
-    """True when an MPI launcher (mpiexec/mpirun/srun with PMI) started this process."""
+    """True when an MPI launcher (mpiexec/mpirun/srun with PMI) started this process.
+
+    Decided from the environment variables the common launchers set
+    (``PMI_SIZE``, ``PMI_RANK``, ``OMPI_COMM_WORLD_SIZE``, ...); mpi4py is not
+    imported.
+
+    Examples:
+        >>> import chainrule.distributed as dist
+        >>> dist.launched_by_mpi()  # a plain python process
+        False
+    """
     return any(name in os.environ for name in _LAUNCHER_ENV)
 
 
@@ -90,7 +109,26 @@ class ProcessGroup:
 
     ``comm`` is an mpi4py communicator, or None for a world of one process
     (every collective is then a local no-op).  ``timeout`` (seconds) bounds
-    every wait.
+    every wait. Usually obtained from ``init()`` or ``world()`` rather than
+    built by hand; its collectives work on contiguous NumPy arrays.
+
+    Args:
+        comm: an mpi4py communicator, or None for a world of one.
+        timeout: seconds any wait may take (a number or a ``datetime.timedelta``); None means
+            ``$CHAINRULE_DIST_TIMEOUT``, else 1800.
+        local_rank: this rank's index on its machine; None means the rank.
+        local_size: the number of ranks on this machine; None means the world size.
+
+    Raises:
+        DistributedConfigError: a timeout that is not a positive number.
+
+    Examples:
+        >>> import chainrule.distributed as dist
+        >>> group = dist.ProcessGroup(None, timeout=60)
+        >>> group
+        ProcessGroup(rank=0, size=1, backend=local, timeout=60s)
+        >>> group.all_reduce(np.array([1.0, 2.0]), dist.ReduceOp.SUM)
+        array([1., 2.])
     """
 
     def __init__(self, comm=None, timeout=None, local_rank: int | None = None, local_size: int | None = None):
@@ -222,7 +260,7 @@ class ProcessGroup:
             self.wait([self.comm.Ibarrier()], what)
 
     def abort(self, code: int = 1) -> None:
-        """End every rank of the job at once (MPI_Abort); in a world of one, exit this process."""
+        """End every rank of the job at once (MPI_Abort); in a world of one, exit this process with ``code``."""
         if self.comm is None:
             os._exit(code)
         self._mpi.COMM_WORLD.Abort(code)
@@ -244,7 +282,25 @@ def init(timeout=None, abort_on_exception: bool = True) -> ProcessGroup:
     replaces the old one).  With ``abort_on_exception`` (default) and more
     than one rank, an uncaught exception or a SIGTERM on any rank prints the
     rank and the traceback and aborts the whole job instead of leaving the
-    other ranks waiting.
+    other ranks waiting. Also exported as ``init_process_group``.
+
+    Args:
+        timeout: seconds any collective may wait (a number or a ``datetime.timedelta``); None keeps the current
+            one, or ``$CHAINRULE_DIST_TIMEOUT``, else 1800.
+        abort_on_exception: install the fault handlers that abort every rank when one fails; default True.
+
+    Returns:
+        The world ``ProcessGroup``.
+
+    Raises:
+        DistributedError: started by an MPI launcher but mpi4py is not installed.
+        DistributedConfigError: a timeout that is not a positive number.
+
+    Examples:
+        >>> import chainrule.distributed as dist
+        >>> world = dist.init()
+        >>> world.rank, world.size, dist.init() is world
+        (0, 1, True)
     """
     global _WORLD  # noqa: PLW0603
     if _WORLD is not None:
@@ -269,9 +325,29 @@ def init(timeout=None, abort_on_exception: bool = True) -> ProcessGroup:
 
 
 def world() -> ProcessGroup:
-    """The world group, joining it first if needed."""
+    """The world group, joining it first if needed.
+
+    Returns:
+        The world ``ProcessGroup`` (what ``init()`` returns).
+
+    Examples:
+        >>> import chainrule.distributed as dist
+        >>> dist.world() is dist.init()
+        True
+    """
     return _WORLD if _WORLD is not None else init()
 
 
 def is_initialized() -> bool:
+    """Whether ``init()`` has been called (directly or through a collective or ``world()``) in this process.
+
+    Returns:
+        A bool.
+
+    Examples:
+        >>> import chainrule.distributed as dist
+        >>> _ = dist.init()
+        >>> dist.is_initialized()
+        True
+    """
     return _WORLD is not None

@@ -206,6 +206,27 @@ class DistributedDataParallel(Module):
     data-parallel run loads into a plain model and the other way round.
     Unused parameters are always handled (see the module docstring).
     Double backward through the averaged gradients is not supported.
+
+    Args:
+        module: the model (a Module whose parameters are float NumPy arrays, the same on every rank).
+        bucket_cap_mb: the size of a gradient bucket in MB; default 25.
+        broadcast_buffers: broadcast rank 0's buffers at every training-mode forward; default True.
+        process_group: the ``ProcessGroup``; None means the world.
+        first_bucket_cap_mb: the size of the first bucket in MB; default 1.
+        overlap: reduce buckets while backward runs (the default); False waits for the end of backward.
+        find_unused_parameters: accepted for PyTorch's signature; unused parameters are always handled.
+
+    Raises:
+        DistributedConfigError: ``module`` is not a Module, a bucket size is not positive, or a parameter is not a
+            float.
+        DistributedError: a parameter is on a GPU, or the ranks' models differ.
+
+    Examples:
+        >>> import chainrule.distributed as dist
+        >>> model = dist.DistributedDataParallel(nn.Linear(2, 1))  # a world of one: a transparent wrapper
+        >>> model(cr.ones(3, 2)).sum().backward()
+        >>> model.module.weight.grad, list(model.state_dict())
+        (tensor([[3., 3.]]), ['weight', 'bias'])
     """
 
     def __init__(
@@ -276,6 +297,7 @@ class DistributedDataParallel(Module):
         return self.module.state_dict(destination=destination, prefix=prefix, keep_vars=keep_vars)
 
     def load_state_dict(self, state_dict, strict: bool = True):
+        """Load into the wrapped module (names without a ``module.`` prefix, unlike PyTorch)."""
         return self.module.load_state_dict(state_dict, strict=strict)
 
     def extra_repr(self) -> str:
@@ -381,6 +403,7 @@ class DistributedDataParallel(Module):
             self.require_backward_grad_sync = previous
 
     def forward(self, *inputs, **kwargs):
+        """Run the wrapped module; when recording, mark its parameters so that backward averages their gradients."""
         if self.world_size == 1:
             return self.module(*inputs, **kwargs)
         if self.broadcast_buffers and self.training:

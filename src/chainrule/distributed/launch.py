@@ -88,6 +88,21 @@ def run_guarded(fn, *args, group, **kwargs) -> int:
     rank with that rank's message.  With one rank this is a plain call.
     ``group``: the process group, ``chainrule.distributed.init()`` (launch sits
     below comm, which installs this module's fault handlers).
+
+    Args:
+        fn: the function to run, returning an exit status (0 for success).
+        args: positional arguments for ``fn``.
+        group: the ``ProcessGroup`` (keyword only), usually ``chainrule.distributed.init()``.
+        kwargs: keyword arguments for ``fn``.
+
+    Returns:
+        ``fn``'s status (on success).
+
+    Examples:
+        >>> import chainrule.distributed as dist
+        >>> dist.run_guarded(lambda name: print(f"hello {name}") or 0, "world", group=dist.init())
+        hello world
+        0
     """
     if group.size <= 1:
         return fn(*args, **kwargs)

@@ -35,6 +35,30 @@ class DistributedSampler:
     ``padding=False`` (chainrule's addition, for evaluation) neither pads nor
     drops: shards then differ in length by at most one and every sample is
     seen exactly once across ranks.
+
+    Pass it as a DataLoader's ``sampler`` and call ``set_epoch(epoch)`` at the
+    start of every epoch; ``state_dict``/``load_state_dict`` keep the epoch and
+    seed in a checkpoint.
+
+    Args:
+        dataset: the dataset (anything with ``len()``).
+        num_replicas: the number of shards; None means the world size.
+        rank: this shard's index, 0 .. num_replicas - 1; None means this process's rank.
+        shuffle: draw a new permutation each epoch from ``(seed, epoch)`` (the default); False keeps the order.
+        seed: the seed of the permutations, the same on every rank; default 0.
+        drop_last: drop the tail that does not divide evenly instead of padding; default False.
+        padding: pad or drop so every rank gets the same count (the default); False for evaluation.
+
+    Raises:
+        DistributedConfigError: a bad ``num_replicas`` or ``rank``, or a dataset without ``len()``.
+
+    Examples:
+        >>> import chainrule.distributed as dist
+        >>> sampler = dist.DistributedSampler(range(10), num_replicas=3, rank=1, shuffle=False)
+        >>> sampler.indices().tolist()  # padded with the start so that every rank gets 4
+        [1, 4, 7, 0]
+        >>> dist.DistributedSampler(range(10), num_replicas=3, rank=2, shuffle=False, padding=False).indices().tolist()
+        [2, 5, 8]
     """
 
     def __init__(
@@ -73,6 +97,7 @@ class DistributedSampler:
 
     @property
     def total_size(self) -> int:
+        """The number of indices over all ranks per epoch (after padding or dropping)."""
         n = len(self.dataset)
         if not self.padding:
             return n
@@ -110,9 +135,11 @@ class DistributedSampler:
         return iter(self.indices())
 
     def state_dict(self) -> dict:
+        """``{"epoch": ..., "seed": ...}``, for a checkpoint."""
         return {"epoch": self.epoch, "seed": self.seed}
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore the epoch and seed saved by ``state_dict``."""
         self.epoch = int(state["epoch"])
         self.seed = int(state["seed"])
 

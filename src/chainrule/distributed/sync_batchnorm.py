@@ -41,7 +41,26 @@ class SyncBatchNorm(_BatchNorm):
     """Batch norm over (N, C, *) input whose training statistics span every rank's batch (PyTorch's name).
 
     Parameters and buffers as ``BatchNorm2d``; ``process_group`` (default:
-    the world) says which ranks share statistics.
+    the world) says which ranks share statistics. In eval mode, and with one
+    rank, it is plain batch normalization. ``convert_sync_batchnorm(model)``
+    replaces a model's BatchNorm layers.
+
+    Args:
+        num_features: the number of channels C.
+        eps: added to the variance for stability; default 1e-5.
+        momentum: the running statistics' update factor; None means a cumulative average; default 0.1.
+        affine: learn a per-channel scale and shift; default True.
+        track_running_stats: keep running mean and variance for eval mode; default True.
+        process_group: the ``ProcessGroup`` sharing statistics; None means the world.
+        device: the device of the parameters and buffers; None means the CPU.
+        dtype: their dtype; None means the default dtype.
+
+    Examples:
+        >>> import chainrule.distributed as dist
+        >>> model = nn.Sequential(nn.Conv2d(1, 3, 3), nn.BatchNorm2d(3))
+        >>> model = dist.SyncBatchNorm.convert_sync_batchnorm(model)
+        >>> type(model[1]).__name__, model(cr.randn(4, 1, 5, 5)).shape
+        ('SyncBatchNorm', (4, 3, 3, 3))
     """
 
     _dims = (2, 3, 4, 5)

@@ -26,17 +26,39 @@ from .sampler import DistributedSampler
 
 
 class DistributedTraining:
-    """Rank, world size and the data-parallel pieces of one run (``group`` defaults to the world)."""
+    """Rank, world size and the data-parallel pieces of one run (``group`` defaults to the world).
+
+    Pass it to the ``Trainer`` as ``distributed=``: only the main rank prints
+    and writes files, and epoch totals are summed over ranks. ``wrap(model)``
+    gives a ``DistributedDataParallel``; ``train_loader``/``eval_loader`` give
+    DataLoaders over this rank's shard (the global batch is divided among the
+    ranks).
+
+    Args:
+        group: the ``ProcessGroup``; None joins the world with ``init(timeout)``.
+        timeout: seconds a collective may wait when joining the world; None means the default.
+
+    Examples:
+        >>> import chainrule.distributed as dist
+        >>> run = dist.DistributedTraining()  # a world of one without mpiexec
+        >>> run, run.is_main, run.local_batch_size(64)
+        (DistributedTraining(rank=0, world_size=1), True, 64)
+        >>> dataset = cr.data.TensorDataset(cr.arange(10).float(), cr.arange(10))
+        >>> len(run.train_loader(dataset, global_batch_size=4, seed=0))
+        3
+    """
 
     def __init__(self, group=None, timeout=None):
         self.group = group if group is not None else init(timeout)
 
     @property
     def rank(self) -> int:
+        """This process's rank."""
         return self.group.rank
 
     @property
     def world_size(self) -> int:
+        """The number of ranks."""
         return self.group.size
 
     @property
@@ -84,4 +106,5 @@ class DistributedTraining:
         return dict(zip(keys, array[:-1].tolist())), array[-1].item()
 
     def barrier(self) -> None:
+        """Wait until every rank has reached this point."""
         self.group.barrier()
