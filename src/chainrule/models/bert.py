@@ -440,7 +440,7 @@ class BertPooler(nn.Module):
 class BertModelOutput(NamedTuple):
     """What ``BertModel`` returns: the token states and the pooled [CLS] vector.
 
-    Args:
+    Attributes:
         last_hidden_state: the last layer's token states, (N, L, H).
         pooler_output: ``tanh(dense(last_hidden_state[:, 0]))``, (N, H); None when the model has no pooling layer.
 
