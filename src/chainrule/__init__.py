@@ -51,6 +51,7 @@ from .creation import (
     zeros_like,
 )
 from .errors import ChainruleError, DeviceError, DTypeError, GradientError, IndexingError, ShapeError
+
 # --- generated from chainrule.ops.registry: python -m chainrule.ops.registry --write ---
 from .ops.compare import (  # noqa: A004 - PyTorch's names
     allclose,
@@ -188,6 +189,7 @@ from .ops.shape import (  # noqa: A004 - PyTorch's names
     unsqueeze,
     reshape as view,
 )
+
 # --- end of the generated block ---
 from . import amp, cuda, data, io, models, nn, onnx, optim, train, tune, utils  # noqa: E402,F401
 from . import diagnostics  # noqa: E402,F401

@@ -112,6 +112,13 @@ def _annotation(text: str) -> str:
     return re.sub(r"\b(" + "|".join(_SHADOWED) + r")\b", r"builtins.\1", text)
 
 
+def _literal(value) -> str:
+    """``repr`` with strings in double quotes, as ruff format writes them."""
+    if isinstance(value, str) and '"' not in value and "\\" not in value:
+        return f'"{value}"'
+    return repr(value)
+
+
 def _signature(fn, drop_first: bool) -> str:
     """``(self, a, b=..., ...) -> R`` for a stub: annotations as written, non-literal defaults as ``...``."""
     try:
@@ -143,7 +150,7 @@ def _signature(fn, drop_first: bool) -> str:
         if p.default is not p.empty:
             default = p.default
             literal = default is None or type(default) in (bool, int, float, str)
-            text += f" = {default!r}" if literal else " = ..."
+            text += f" = {_literal(default)}" if literal else " = ..."
         parts.append(text)
     ret = sig.return_annotation
     ret = "Any" if ret is sig.empty else _annotation(ret if isinstance(ret, str) else getattr(ret, "__name__", "Any"))
@@ -197,7 +204,9 @@ def generated() -> dict:
         raise RuntimeError(f"{init_path} has lost the markers of its generated block")
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
-    return {init_path: head + BEGIN + _import_block() + END + tail, stub_path: _method_stub()}
+    # blank lines around the block as ruff format writes them
+    block = head.rstrip("\n") + "\n\n" + BEGIN + _import_block() + "\n" + END + tail
+    return {init_path: block, stub_path: _method_stub()}
 
 
 def _index() -> str:
