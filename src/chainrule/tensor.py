@@ -58,7 +58,7 @@ class Tensor(_Methods):
         DTypeError: ``requires_grad`` for a tensor that is not floating point.
         TypeError: complex or string data.
 
-    Example:
+    Examples:
         >>> x = cr.Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
         >>> x
         tensor([[1., 2.],
@@ -112,7 +112,7 @@ class Tensor(_Methods):
 
         Differs from PyTorch: a plain tuple, not a ``torch.Size`` (``x.size()`` returns the same).
 
-        Example:
+        Examples:
             >>> cr.zeros(2, 3).shape
             (2, 3)
             >>> cr.tensor(1.0).shape
@@ -124,7 +124,7 @@ class Tensor(_Methods):
     def ndim(self) -> int:
         """The number of dimensions, an int (``dim()`` returns the same).
 
-        Example:
+        Examples:
             >>> cr.zeros(2, 3).ndim, cr.tensor(1.0).ndim
             (2, 0)
         """
@@ -134,7 +134,7 @@ class Tensor(_Methods):
     def dtype(self) -> np.dtype:
         """The element type, a ``numpy.dtype`` (``chainrule.float32`` is ``numpy.float32``'s dtype).
 
-        Example:
+        Examples:
             >>> cr.tensor([1.0]).dtype, cr.tensor([1]).dtype
             (dtype('float32'), dtype('int64'))
             >>> cr.tensor([1.0]).dtype == cr.float32
@@ -146,7 +146,7 @@ class Tensor(_Methods):
     def device(self) -> backend.Device:
         """Where the data lives: a ``chainrule.device`` (``device(type='cpu')`` or ``device(type='cuda', index=0)``).
 
-        Example:
+        Examples:
             >>> cr.zeros(2).device
             device(type='cpu')
             >>> cr.zeros(2).device.type
@@ -158,7 +158,7 @@ class Tensor(_Methods):
     def is_cuda(self) -> bool:
         """True when the data is on a CUDA GPU (a CuPy array).
 
-        Example:
+        Examples:
             >>> cr.zeros(2).is_cuda
             False
         """
@@ -171,7 +171,7 @@ class Tensor(_Methods):
         Leaves that require grad get their ``.grad`` filled by ``backward``; other tensors only with
         ``retain_grad()``.  Tensors that do not require grad are leaves too, as in PyTorch.
 
-        Example:
+        Examples:
             >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
             >>> w.is_leaf, (w * 2).is_leaf, (w * 2).detach().is_leaf
             (True, False, True)
@@ -185,7 +185,7 @@ class Tensor(_Methods):
         The node holds the op's primitive, its saved values and one edge per input (see the architecture
         guide); ``backward`` walks these nodes.
 
-        Example:
+        Examples:
             >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
             >>> w.grad_fn is None
             True
@@ -199,7 +199,7 @@ class Tensor(_Methods):
     def retains_grad(self) -> bool:
         """True when ``retain_grad()`` was called on this non-leaf tensor (False for leaves, as in PyTorch).
 
-        Example:
+        Examples:
             >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
             >>> h = w * 2
             >>> h.retain_grad()
@@ -214,7 +214,7 @@ class Tensor(_Methods):
         Returns:
             A bool.
 
-        Example:
+        Examples:
             >>> cr.tensor([1.0]).is_floating_point(), cr.tensor([1]).is_floating_point()
             (True, False)
         """
@@ -224,7 +224,7 @@ class Tensor(_Methods):
     def itemsize(self) -> int:
         """The size of one element in bytes (``element_size()`` returns the same).
 
-        Example:
+        Examples:
             >>> cr.zeros(3).itemsize, cr.zeros(3, dtype=cr.float64).itemsize
             (4, 8)
         """
@@ -234,7 +234,7 @@ class Tensor(_Methods):
     def nbytes(self) -> int:
         """The size of the data in bytes (``numel() * itemsize``).
 
-        Example:
+        Examples:
             >>> cr.zeros(2, 3).nbytes
             24
         """
@@ -250,7 +250,7 @@ class Tensor(_Methods):
         Returns:
             The shape as a tuple of ints, or one int.
 
-        Example:
+        Examples:
             >>> x = cr.zeros(2, 3)
             >>> x.size(), x.size(-1)
             ((2, 3), 3)
@@ -263,7 +263,7 @@ class Tensor(_Methods):
         Returns:
             An int.
 
-        Example:
+        Examples:
             >>> cr.zeros(2, 3).dim()
             2
         """
@@ -275,7 +275,7 @@ class Tensor(_Methods):
         Returns:
             An int.
 
-        Example:
+        Examples:
             >>> cr.zeros(2, 3).numel(), cr.tensor(5.0).numel()
             (6, 1)
         """
@@ -287,7 +287,7 @@ class Tensor(_Methods):
         Returns:
             An int.
 
-        Example:
+        Examples:
             >>> cr.zeros(3, dtype=cr.float16).element_size()
             2
         """
@@ -315,7 +315,7 @@ class Tensor(_Methods):
         Raises:
             ValueError: the tensor has more or fewer than one element.
 
-        Example:
+        Examples:
             >>> cr.tensor(2.5).item()
             2.5
             >>> cr.tensor([[7]]).item()
@@ -334,7 +334,7 @@ class Tensor(_Methods):
         Returns:
             A list nested ``ndim`` deep, or a single number for a 0-d tensor.
 
-        Example:
+        Examples:
             >>> cr.tensor([[1, 2], [3, 4]]).tolist()
             [[1, 2], [3, 4]]
             >>> cr.tensor(0.5).tolist()
@@ -354,7 +354,7 @@ class Tensor(_Methods):
         Raises:
             TypeError: the tensor is on a GPU; call ``.cpu()`` first.
 
-        Example:
+        Examples:
             >>> x = cr.tensor([1.0, 2.0])
             >>> a = x.numpy()
             >>> a[0] = 5.0
@@ -405,7 +405,7 @@ class Tensor(_Methods):
             DTypeError: ``requires_grad`` on a tensor that is not floating point.
             GradientError: ``requires_grad_(False)`` on a tensor made by a recorded op (use ``detach()``).
 
-        Example:
+        Examples:
             >>> w = cr.zeros(2).requires_grad_()
             >>> w
             tensor([0., 0.], requires_grad=True)
@@ -431,7 +431,7 @@ class Tensor(_Methods):
         Returns:
             A new Tensor object for the same array.
 
-        Example:
+        Examples:
             >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
             >>> d = (w * 2).detach()
             >>> d, d.requires_grad
@@ -447,7 +447,7 @@ class Tensor(_Methods):
         Returns:
             This tensor.
 
-        Example:
+        Examples:
             >>> h = cr.tensor([1.0, 2.0], requires_grad=True) * 2
             >>> h.detach_() is h, h.is_leaf, h.requires_grad
             (True, True, False)
@@ -462,7 +462,7 @@ class Tensor(_Methods):
         Raises:
             GradientError: the tensor does not require grad.
 
-        Example:
+        Examples:
             >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
             >>> h = w * 3
             >>> h.retain_grad()
@@ -502,7 +502,7 @@ class Tensor(_Methods):
         Raises:
             GradientError: the tensor does not require grad.
 
-        Example:
+        Examples:
             >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
             >>> handle = w.register_hook(lambda grad: grad * 10)
             >>> (w * w).sum().backward()
@@ -549,7 +549,7 @@ class Tensor(_Methods):
                 ``gradient`` was given.
             ShapeError: ``gradient``'s shape differs from this tensor's.
 
-        Example:
+        Examples:
             >>> x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
             >>> (x * x).sum().backward()
             >>> x.grad

@@ -248,7 +248,7 @@ def gather(x: Tensor, dim: int, index) -> Tensor:
         DTypeError: ``index`` is not an integer tensor.
         ShapeError: ``index`` has a different number of dimensions or is larger than ``x`` outside ``dim``.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
         >>> cr.gather(x, 1, cr.tensor([[2, 0], [1, 1]]))
         tensor([[3., 1.],
@@ -289,7 +289,7 @@ def scatter_add(x: Tensor, dim: int, index, src: Tensor) -> Tensor:
         DTypeError: ``index`` is not an integer tensor.
         ShapeError: the numbers of dimensions differ or ``index`` is larger than ``src``.
 
-    Example:
+    Examples:
         >>> cr.scatter_add(cr.zeros(3), 0, cr.tensor([0, 2, 0]), cr.tensor([1.0, 2.0, 3.0]))
         tensor([4., 0., 2.])
         >>> cr.zeros(2, 3).scatter_add(1, cr.tensor([[0, 0], [2, 1]]), cr.tensor([[1.0, 2.0], [3.0, 4.0]]))
@@ -371,7 +371,7 @@ def index_select(x: Tensor, dim: int, index) -> Tensor:
         ShapeError: ``index`` has more than one dimension.
         IndexingError: an index is out of range.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
         >>> cr.index_select(x, 0, cr.tensor([1, 1, 0]))
         tensor([[4., 5., 6.],
@@ -412,7 +412,7 @@ def index_add(x: Tensor, dim: int, index, source: Tensor, alpha=1) -> Tensor:
         DTypeError: ``index`` is not an integer tensor.
         ShapeError: ``source`` does not have the expected shape.
 
-    Example:
+    Examples:
         >>> cr.index_add(cr.zeros(3, 2), 0, cr.tensor([0, 2, 0]), cr.ones(3, 2))
         tensor([[2., 2.],
                 [0., 0.],

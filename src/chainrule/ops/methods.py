@@ -181,7 +181,7 @@ def add_(self, other, alpha=1):
         DTypeError: the result cannot be stored in this tensor's dtype (a float added to an int tensor).
         GradientError: see above.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([1.0, 2.0, 3.0])
         >>> x.add_(cr.tensor([1.0, 1.0, 1.0]), alpha=2)
         tensor([3., 4., 5.])
@@ -216,7 +216,7 @@ def sub_(self, other, alpha=1):
         DTypeError: the result cannot be stored in this tensor's dtype.
         GradientError: see above.
 
-    Example:
+    Examples:
         >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
         >>> with cr.no_grad():  # an SGD step on a leaf
         ...     w.sub_(cr.tensor([5.0, 5.0]), alpha=0.1)
@@ -248,7 +248,7 @@ def mul_(self, other):
         DTypeError: the result cannot be stored in this tensor's dtype.
         GradientError: see above.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([[1.0, 2.0], [3.0, 4.0]])
         >>> x.mul_(cr.tensor([10.0, -1.0]))
         tensor([[10., -2.],
@@ -278,7 +278,7 @@ def div_(self, other):
         DTypeError: the result cannot be stored in this tensor's dtype (dividing an int tensor).
         GradientError: see above.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([1.0, 2.0, 3.0])
         >>> x.div_(2)
         tensor([0.5000, 1.0000, 1.5000])
@@ -307,7 +307,7 @@ def pow_(self, other):
         DTypeError: the result cannot be stored in this tensor's dtype.
         GradientError: see above.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([1.0, 2.0, 3.0])
         >>> x.pow_(2)
         tensor([1., 4., 9.])
@@ -327,7 +327,7 @@ def zero_(self):
     Raises:
         GradientError: on a leaf that requires grad outside ``chainrule.no_grad()``.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([[1.0, 2.0], [3.0, 4.0]])
         >>> x.zero_()
         tensor([[0., 0.],
@@ -350,7 +350,7 @@ def fill_(self, value):
     Returns:
         This tensor, same shape and dtype.
 
-    Example:
+    Examples:
         >>> x = cr.zeros(2, 2)
         >>> x.fill_(2.5)
         tensor([[2.5000, 2.5000],
@@ -387,7 +387,7 @@ def copy_(self, src):
         ShapeError: ``src`` does not broadcast to this tensor's shape.
         GradientError: on a leaf that requires grad outside ``chainrule.no_grad()``.
 
-    Example:
+    Examples:
         >>> x = cr.zeros(2, 3)
         >>> x.copy_(cr.tensor([1, 2, 3]))
         tensor([[1., 2., 3.],
@@ -459,7 +459,7 @@ def _inplace_doc(name, fn):
         GradientError: on a leaf that requires grad outside ``chainrule.no_grad()``, or (unlike PyTorch) on
             a view of a tensor that is part of the graph.
 
-    Example:
+    Examples:
 {example}
     """
 
@@ -489,7 +489,7 @@ def uniform_(self, a=0.0, b=1.0, generator=None):
     Returns:
         This tensor, same shape and dtype.
 
-    Example:
+    Examples:
         >>> x = cr.empty(1000).uniform_(2.0, 3.0)
         >>> x.shape, bool(((x >= 2.0) & (x < 3.0)).all())
         ((1000,), True)
@@ -516,7 +516,7 @@ def normal_(self, mean=0.0, std=1.0, generator=None):
     Returns:
         This tensor, same shape and dtype.
 
-    Example:
+    Examples:
         >>> g = cr.Generator().manual_seed(1)
         >>> a = cr.zeros(2, 3).normal_(0.0, 0.02, generator=g)
         >>> b = cr.zeros(2, 3).normal_(0.0, 0.02, generator=g.manual_seed(1))
@@ -554,7 +554,7 @@ def masked_fill_(self, mask, value):
     Returns:
         This tensor, same shape and dtype.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([1.0, 2.0, 3.0])
         >>> x.masked_fill_(cr.tensor([True, False, True]), 0.0)
         tensor([0., 2., 0.])
@@ -578,7 +578,7 @@ def index_add_(self, dim, idx, source, alpha=1):
     Returns:
         This tensor, same shape and dtype.
 
-    Example:
+    Examples:
         >>> x = cr.zeros(3)
         >>> x.index_add_(0, cr.tensor([0, 0, 2]), cr.tensor([1.0, 2.0, 5.0]))
         tensor([3., 0., 5.])
@@ -601,7 +601,7 @@ def scatter_add_(self, dim, idx, src):
     Returns:
         This tensor, same shape and dtype.
 
-    Example:
+    Examples:
         >>> x = cr.zeros(3)
         >>> x.scatter_add_(0, cr.tensor([2, 2, 0]), cr.tensor([1.0, 2.0, 4.0]))
         tensor([4., 0., 3.])
@@ -633,7 +633,7 @@ def to(self, *args, **kwargs):
     Raises:
         TypeError: an unexpected keyword argument.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([1.5, 2.0])
         >>> x.to(cr.float64)
         tensor([1.5000, 2.0000], dtype=chainrule.float64)
@@ -676,7 +676,7 @@ def cpu(self):
     Returns:
         A tensor of this tensor's shape and dtype whose data is a NumPy array.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([1.0, 2.0])
         >>> x.cpu() is x, x.cpu().device
         (True, device(type='cpu'))
@@ -697,7 +697,7 @@ def cuda(self, device=None):
     Raises:
         ChainruleError: CuPy or a CUDA GPU is not available (``chainrule.cuda.is_available()`` is False).
 
-    Example:
+    Examples:
         >>> x = cr.tensor([1.0, 2.0])
         >>> if cr.cuda.is_available():
         ...     x = x.cuda()
@@ -717,7 +717,7 @@ def type_as(self, other):
     Returns:
         A tensor of this tensor's shape in ``other.dtype``.
 
-    Example:
+    Examples:
         >>> cr.tensor([1.5, 2.0]).type_as(cr.tensor([0]))
         tensor([1, 2])
     """
@@ -741,7 +741,7 @@ def _dtype_doc(name, dtype, shown):
     Returns:
         A tensor of this tensor's shape, dtype {dtype}.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([1.5, -2.0, 0.0])
         >>> x.{name}()
         {shown}
@@ -759,7 +759,7 @@ def new_zeros(self, *size, dtype=None):
     Returns:
         A new leaf tensor of shape ``size`` on this tensor's device.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([1, 2], dtype=cr.float64)
         >>> x.new_zeros(2, 3).dtype, x.new_zeros((2, 3)).shape
         (dtype('float64'), (2, 3))
@@ -780,7 +780,7 @@ def new_ones(self, *size, dtype=None):
     Returns:
         A new leaf tensor of shape ``size`` on this tensor's device.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([1, 2])
         >>> x.new_ones(3)
         tensor([1, 1, 1])
@@ -802,7 +802,7 @@ def new_full(self, size, fill_value, dtype=None):
     Returns:
         A new leaf tensor of shape ``size`` on this tensor's device.
 
-    Example:
+    Examples:
         >>> cr.zeros(1).new_full((2, 2), 7.0)
         tensor([[7., 7.],
                 [7., 7.]])
@@ -823,7 +823,7 @@ def new_empty(self, *size, dtype=None):
     Returns:
         A new leaf tensor of shape ``size`` on this tensor's device.
 
-    Example:
+    Examples:
         >>> cr.zeros(1).new_empty(2, 3).shape
         (2, 3)
     """
@@ -843,7 +843,7 @@ def new_tensor(self, data, dtype=None):
     Returns:
         A new leaf tensor of ``data``'s shape on this tensor's device.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([0.0], dtype=cr.float64)
         >>> x.new_tensor([1, 2])
         tensor([1., 2.], dtype=chainrule.float64)
@@ -865,7 +865,7 @@ def is_contiguous(self):
     Returns:
         A bool.
 
-    Example:
+    Examples:
         >>> x = cr.zeros(2, 3)
         >>> x.is_contiguous(), x.t().is_contiguous(), x.t().contiguous().is_contiguous()
         (True, False, True)
@@ -890,7 +890,7 @@ def _max_method(self, dim=None, keepdim=False):
     Returns:
         A 0-d tensor, a named tuple ``(values, indices)`` or the elementwise maximum (see ``chainrule.max``).
 
-    Example:
+    Examples:
         >>> x = cr.tensor([[1.0, 5.0], [4.0, 2.0]])
         >>> x.max()
         tensor(5.)
@@ -914,7 +914,7 @@ def _min_method(self, dim=None, keepdim=False):
     Returns:
         A 0-d tensor, a named tuple ``(values, indices)`` or the elementwise minimum (see ``chainrule.min``).
 
-    Example:
+    Examples:
         >>> x = cr.tensor([[1.0, 5.0], [4.0, 2.0]])
         >>> x.min()
         tensor(1.)
@@ -939,7 +939,7 @@ def view_as(self, other):
     Raises:
         ShapeError: the numbers of elements differ.
 
-    Example:
+    Examples:
         >>> x = cr.arange(6)
         >>> x.view_as(cr.zeros(2, 3)).shape, x.reshape_as(cr.zeros(3, 2)).shape
         ((2, 3), (3, 2))
@@ -957,7 +957,7 @@ def t(self):
     Returns:
         A view of shape ``(m, n)`` for a tensor of shape ``(n, m)``.
 
-    Example:
+    Examples:
         >>> cr.tensor([[1, 2, 3], [4, 5, 6]]).t()
         tensor([[1, 4],
                 [2, 5],
@@ -979,7 +979,7 @@ def _where_method(self, condition, other):
     Returns:
         A tensor of the broadcast shape of ``condition``, this tensor and ``other``.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([1.0, -2.0, 3.0])
         >>> x.where(x > 0, 0.0)
         tensor([1., 0., 3.])
@@ -1010,7 +1010,7 @@ def _transpose_all(self):
     Returns:
         A view of shape ``x.shape[::-1]``.
 
-    Example:
+    Examples:
         >>> cr.tensor([[1, 2], [3, 4]]).T
         tensor([[1, 3],
                 [2, 4]])
@@ -1026,7 +1026,7 @@ def _transpose_last(self):
     Returns:
         A view of shape ``(*, n, m)`` for a tensor of shape ``(*, m, n)`` (at least 2 dimensions).
 
-    Example:
+    Examples:
         >>> cr.zeros(5, 2, 3).mT.shape
         (5, 3, 2)
     """

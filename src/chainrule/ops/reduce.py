@@ -249,7 +249,7 @@ def sum(x: Tensor, dim=None, keepdim=False, dtype=None):  # noqa: A001 - PyTorch
         ``x``'s shape without the reduced dimensions (size 1 with ``keepdim``); ``x``'s dtype (int64 for
             integer and bool inputs, ``dtype`` when given).
 
-    Example:
+    Examples:
         >>> x = cr.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
         >>> cr.sum(x)
         tensor(21.)
@@ -292,7 +292,7 @@ def mean(x: Tensor, dim=None, keepdim=False, dtype=None):
         ``x``'s shape without the reduced dimensions (size 1 with ``keepdim``); ``x``'s float dtype (the
             default float dtype for integer and bool inputs).
 
-    Example:
+    Examples:
         >>> x = cr.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
         >>> cr.mean(x)
         tensor(3.5000)
@@ -334,7 +334,7 @@ def var(x: Tensor, dim=None, unbiased=None, keepdim=False, correction=None):
     Returns:
         ``x``'s shape without the reduced dimensions (size 1 with ``keepdim``), in ``x``'s float dtype.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([[1.0, 2.0, 3.0], [4.0, 6.0, 8.0]])
         >>> cr.var(x, dim=1)
         tensor([1., 4.])
@@ -373,7 +373,7 @@ def std(x: Tensor, dim=None, unbiased=None, keepdim=False, correction=None):
     Returns:
         ``x``'s shape without the reduced dimensions (size 1 with ``keepdim``), in ``x``'s float dtype.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([[1.0, 2.0, 3.0], [4.0, 6.0, 8.0]])
         >>> cr.std(x, dim=1)
         tensor([1., 2.])
@@ -405,7 +405,7 @@ def var_mean(x, dim=None, unbiased=None, keepdim=False, correction=None):
     Returns:
         A tuple ``(var, mean)`` of two tensors of ``x``'s shape without the reduced dimensions.
 
-    Example:
+    Examples:
         >>> v, m = cr.var_mean(cr.tensor([[1.0, 2.0, 3.0], [4.0, 6.0, 8.0]]), dim=1)
         >>> v, m
         (tensor([1., 4.]), tensor([2., 6.]))
@@ -427,7 +427,7 @@ def std_mean(x, dim=None, unbiased=None, keepdim=False, correction=None):
     Returns:
         A tuple ``(std, mean)`` of two tensors of ``x``'s shape without the reduced dimensions.
 
-    Example:
+    Examples:
         >>> s, m = cr.std_mean(cr.tensor([[1.0, 2.0, 3.0], [4.0, 6.0, 8.0]]), dim=1)
         >>> s, m
         (tensor([1., 2.]), tensor([2., 6.]))
@@ -458,7 +458,7 @@ def amax(x: Tensor, dim=None, keepdim=False):
     Raises:
         ShapeError: a reduced dimension has size 0.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([[1.0, 3.0, 3.0], [4.0, 0.0, 2.0]], requires_grad=True)
         >>> y = cr.amax(x, dim=1)
         >>> y
@@ -491,7 +491,7 @@ def amin(x: Tensor, dim=None, keepdim=False):
     Raises:
         ShapeError: a reduced dimension has size 0.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([[1.0, 3.0, 1.0], [4.0, 0.0, 2.0]])
         >>> cr.amin(x, dim=1)
         tensor([1., 0.])
@@ -541,7 +541,7 @@ def max(x: Tensor, dim=None, keepdim=False):  # noqa: A001
     Raises:
         ShapeError: the reduced dimension has size 0.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([[1.0, 5.0, 2.0], [4.0, 3.0, 4.0]])
         >>> cr.max(x)
         tensor(5.)
@@ -577,7 +577,7 @@ def min(x: Tensor, dim=None, keepdim=False):  # noqa: A001
     Raises:
         ShapeError: the reduced dimension has size 0.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([[1.0, 5.0, 2.0], [4.0, 3.0, 4.0]])
         >>> cr.min(x)
         tensor(1.)
@@ -602,7 +602,7 @@ def argmax(x: Tensor, dim=None, keepdim=False) -> Tensor:
     Returns:
         An int64 tensor: 0-d with ``dim=None``, else ``x``'s shape without ``dim``.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([[1.0, 5.0, 2.0], [7.0, 3.0, 7.0]])
         >>> cr.argmax(x)
         tensor(3)
@@ -629,7 +629,7 @@ def argmin(x: Tensor, dim=None, keepdim=False) -> Tensor:
     Returns:
         An int64 tensor: 0-d with ``dim=None``, else ``x``'s shape without ``dim``.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([[1.0, 5.0, 2.0], [7.0, 3.0, 3.0]])
         >>> cr.argmin(x)
         tensor(0)
@@ -661,7 +661,7 @@ def logsumexp(x: Tensor, dim, keepdim=False):
     Returns:
         ``x``'s shape without the reduced dimensions (size 1 with ``keepdim``), in ``x``'s float dtype.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([[0.0, 0.0], [1000.0, 1000.0]])
         >>> cr.logsumexp(x, dim=1)
         tensor([   0.6931, 1000.6932])
@@ -690,7 +690,7 @@ def prod(x: Tensor, dim=None, keepdim=False):
     Returns:
         ``x``'s shape without ``dim`` (size 1 with ``keepdim``; 0-d with ``dim=None``), in ``x``'s float dtype.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([2.0, 0.0, 3.0], requires_grad=True)
         >>> y = cr.prod(x)
         >>> y.backward()
@@ -726,7 +726,7 @@ def norm(x: Tensor, p="fro", dim=None, keepdim=False):
     Raises:
         ValueError: ``p`` is a string other than ``'fro'``.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([[3.0, 4.0], [-1.0, 0.0]])
         >>> cr.norm(x[0]), x.norm(0)
         (tensor(5.), tensor(3.))
@@ -769,7 +769,7 @@ def cumsum(x: Tensor, dim: int, dtype=None):
     Returns:
         ``x``'s shape, in ``x``'s dtype (``dtype`` when given; int64 for smaller integer and bool types).
 
-    Example:
+    Examples:
         >>> cr.cumsum(cr.tensor([1.0, 2.0, 3.0, 4.0]), dim=0)
         tensor([ 1.,  3.,  6., 10.])
         >>> cr.tensor([[1, 2], [3, 4]]).cumsum(1)
@@ -796,7 +796,7 @@ def any(x: Tensor, dim=None, keepdim=False) -> Tensor:  # noqa: A001
     Returns:
         A bool tensor of ``x``'s shape without the reduced dimensions.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([[0.0, 1.0], [0.0, 0.0]])
         >>> cr.any(x)
         tensor(True)
@@ -819,7 +819,7 @@ def all(x: Tensor, dim=None, keepdim=False) -> Tensor:  # noqa: A001
     Returns:
         A bool tensor of ``x``'s shape without the reduced dimensions.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([[1.0, 2.0], [0.0, 3.0]])
         >>> cr.all(x)
         tensor(False)

@@ -161,7 +161,7 @@ def reshape(x: Tensor, *shape) -> Tensor:
     Raises:
         ShapeError: the shape does not hold ``x``'s number of elements, or has more than one -1.
 
-    Example:
+    Examples:
         >>> x = cr.arange(6)
         >>> cr.reshape(x, 2, 3)
         tensor([[0, 1, 2],
@@ -228,7 +228,7 @@ def flatten(x: Tensor, start_dim=0, end_dim=-1) -> Tensor:
     Raises:
         ShapeError: ``start_dim`` comes after ``end_dim``.
 
-    Example:
+    Examples:
         >>> x = cr.zeros(2, 3, 4)
         >>> cr.flatten(x).shape
         (24,)
@@ -258,7 +258,7 @@ def unflatten(x: Tensor, dim, sizes) -> Tensor:
     Returns:
         A tensor (a view where possible) of shape ``(*x.shape[:dim], *sizes, *x.shape[dim + 1:])``.
 
-    Example:
+    Examples:
         >>> x = cr.zeros(2, 12)
         >>> cr.unflatten(x, 1, (3, 4)).shape
         (2, 3, 4)
@@ -282,7 +282,7 @@ def squeeze(x: Tensor, dim=None) -> Tensor:
     Returns:
         A view of ``x`` without the removed dimensions.
 
-    Example:
+    Examples:
         >>> x = cr.zeros(2, 1, 3, 1)
         >>> cr.squeeze(x).shape
         (2, 3)
@@ -310,7 +310,7 @@ def unsqueeze(x: Tensor, dim: int) -> Tensor:
     Returns:
         A view of ``x`` with ``x.ndim + 1`` dimensions.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([1.0, 2.0, 3.0])
         >>> cr.unsqueeze(x, 0).shape, x.unsqueeze(-1).shape
         ((1, 3), (3, 1))
@@ -335,7 +335,7 @@ def permute(x: Tensor, *dims) -> Tensor:
     Raises:
         ShapeError: ``dims`` does not name every dimension exactly once.
 
-    Example:
+    Examples:
         >>> x = cr.zeros(2, 3, 4)
         >>> cr.permute(x, 2, 0, 1).shape
         (4, 2, 3)
@@ -366,7 +366,7 @@ def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
     Returns:
         A view of ``x`` with sizes ``dim0`` and ``dim1`` exchanged.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([[1, 2, 3], [4, 5, 6]])
         >>> cr.transpose(x, 0, 1)
         tensor([[1, 4],
@@ -400,7 +400,7 @@ def movedim(x: Tensor, source: int, destination: int) -> Tensor:
     Returns:
         A view of ``x`` with the dimensions reordered.
 
-    Example:
+    Examples:
         >>> x = cr.zeros(2, 3, 4)
         >>> cr.movedim(x, 0, -1).shape
         (3, 4, 2)
@@ -435,7 +435,7 @@ def expand(x: Tensor, *sizes) -> Tensor:
         ShapeError: a dimension of size other than 1 would change, ``sizes`` has fewer dimensions than
             ``x``, or a new leading dimension is -1.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([[1.0], [2.0]])
         >>> cr.expand(x, 2, 3)
         tensor([[1., 1., 1.],
@@ -481,7 +481,7 @@ def broadcast_to(x: Tensor, shape) -> Tensor:
     Returns:
         A view of ``x`` of shape ``shape``.
 
-    Example:
+    Examples:
         >>> cr.broadcast_to(cr.tensor([1.0, 2.0]), (2, 2))
         tensor([[1., 2.],
                 [1., 2.]])
@@ -500,7 +500,7 @@ def expand_as(x: Tensor, other: Tensor) -> Tensor:
     Returns:
         A view of ``x`` of shape ``other.shape``.
 
-    Example:
+    Examples:
         >>> cr.tensor([[1, 2]]).expand_as(cr.zeros(3, 2))
         tensor([[1, 2],
                 [1, 2],
@@ -519,7 +519,7 @@ def broadcast_tensors(*tensors):
     Returns:
         A tuple of views, one per input, all of the broadcast shape.
 
-    Example:
+    Examples:
         >>> a, b = cr.broadcast_tensors(cr.tensor([[1.0], [2.0]]), cr.tensor([10.0, 20.0, 30.0]))
         >>> a.shape, b.shape
         ((2, 3), (2, 3))
@@ -544,7 +544,7 @@ def flip(x: Tensor, dims) -> Tensor:
     Returns:
         A view of ``x``, same shape.
 
-    Example:
+    Examples:
         >>> cr.flip(cr.tensor([1.0, 2.0, 3.0]), 0)
         tensor([3., 2., 1.])
         >>> cr.tensor([[1, 2], [3, 4]]).flip((0, 1))
@@ -566,7 +566,7 @@ def contiguous(x: Tensor) -> Tensor:
     Returns:
         A C-contiguous tensor of ``x``'s shape and dtype.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([[1.0, 2.0], [3.0, 4.0]]).t()
         >>> x.is_contiguous(), cr.contiguous(x).is_contiguous()
         (False, True)
@@ -613,7 +613,7 @@ def cat(tensors, dim: int = 0) -> Tensor:
         ShapeError: the sequence is empty, a tensor is 0-d, or the other sizes differ.
         TypeError: an element is not a Tensor.
 
-    Example:
+    Examples:
         >>> cr.cat([cr.tensor([1.0, 2.0]), cr.tensor([3.0])])
         tensor([1., 2., 3.])
         >>> cr.cat([cr.zeros(2, 3), cr.ones(2, 1)], dim=1).shape
@@ -658,7 +658,7 @@ def stack(tensors, dim: int = 0) -> Tensor:
     Raises:
         ShapeError: the sequence is empty or the shapes differ.
 
-    Example:
+    Examples:
         >>> a, b = cr.tensor([1.0, 2.0]), cr.tensor([3.0, 4.0])
         >>> cr.stack([a, b])
         tensor([[1., 2.],
@@ -694,7 +694,7 @@ def split(x: Tensor, split_size_or_sections, dim: int = 0):
     Raises:
         ShapeError: the size is not positive or the sections do not sum to ``x.shape[dim]``.
 
-    Example:
+    Examples:
         >>> x = cr.arange(5)
         >>> cr.split(x, 2)
         (tensor([0, 1]), tensor([2, 3]), tensor([4]))
@@ -732,7 +732,7 @@ def chunk(x: Tensor, chunks: int, dim: int = 0):
     Raises:
         ShapeError: ``chunks`` is not positive.
 
-    Example:
+    Examples:
         >>> cr.chunk(cr.arange(5), 3)
         (tensor([0, 1]), tensor([2, 3]), tensor([4]))
         >>> len(cr.arange(6).chunk(4))
@@ -756,7 +756,7 @@ def unbind(x: Tensor, dim: int = 0):
     Returns:
         A tuple of ``x.shape[dim]`` views of ``x``, each of ``x``'s shape without ``dim``.
 
-    Example:
+    Examples:
         >>> rows = cr.unbind(cr.tensor([[1, 2], [3, 4]]))
         >>> rows
         (tensor([1, 2]), tensor([3, 4]))
@@ -781,7 +781,7 @@ def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
     Returns:
         A view of ``x`` with size ``length`` in dimension ``dim`` (less if the slice runs past the end).
 
-    Example:
+    Examples:
         >>> cr.narrow(cr.arange(6), 0, 1, 3)
         tensor([1, 2, 3])
         >>> cr.zeros(2, 5).narrow(1, 2, 2).shape
@@ -814,7 +814,7 @@ def pad(x: Tensor, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
         ShapeError: ``pad`` has an odd length, too many pairs or a negative entry.
         NotImplementedError: ``mode`` is not ``'constant'``.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([[1.0, 2.0]])
         >>> cr.pad(x, (1, 1, 1, 0))
         tensor([[0., 0., 0., 0.],
@@ -854,7 +854,7 @@ def repeat(x: Tensor, *sizes) -> Tensor:
     Raises:
         ShapeError: fewer counts than ``x`` has dimensions.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([1, 2])
         >>> cr.repeat(x, 2)
         tensor([1, 2, 1, 2])
@@ -889,7 +889,7 @@ def tile(x: Tensor, dims) -> Tensor:
     Returns:
         A new tensor; each dimension is its size times its count.
 
-    Example:
+    Examples:
         >>> x = cr.tensor([[1, 2], [3, 4]])
         >>> cr.tile(x, (2,))
         tensor([[1, 2, 1, 2],

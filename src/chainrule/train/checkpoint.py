@@ -18,6 +18,34 @@ from ..io import CheckpointError, load, save
 def save_checkpoint(
     path, model, optimizer=None, scheduler=None, epoch: int = 0, extra: dict | None = None, generators=()
 ) -> Path:
+    """Write a training checkpoint: weights, optimizer, scheduler, random state and epoch in one file.
+
+    The file is safetensors (tensors) with the rest as JSON in its metadata,
+    written atomically: a crash during the write leaves the previous file.
+    ``load_checkpoint`` restores it.
+
+    Args:
+        path: the file to write (``.safetensors``).
+        model: the module whose ``state_dict()`` is saved.
+        optimizer: its optimizer, or None.
+        scheduler: its learning-rate scheduler, or None.
+        epoch: the number of epochs completed.
+        extra: more JSON-able state to keep (it comes back under ``"extra"``).
+        generators: ``chainrule.Generator`` objects whose state is saved besides the default one.
+
+    Returns:
+        The path written.
+
+    Examples:
+        >>> import chainrule as cr
+        >>> from chainrule.train import load_checkpoint, save_checkpoint
+        >>> model = cr.nn.Linear(3, 2)
+        >>> opt = cr.optim.Adam(model.parameters(), lr=1e-3)
+        >>> _ = save_checkpoint("ckpt.safetensors", model, opt, epoch=4, extra={"note": "first run"})
+        >>> state = load_checkpoint("ckpt.safetensors", cr.nn.Linear(3, 2), restore_rng=False)
+        >>> state["epoch"], state["extra"]["note"]
+        (4, 'first run')
+    """
     state = {
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
@@ -38,7 +66,32 @@ def load_checkpoint(path, model=None, optimizer=None, scheduler=None, generators
 
     A file that is not a checkpoint, or whose contents do not fit the objects
     passed in (other shapes, another optimizer, malformed state), raises one
-    ``CheckpointError`` that names the part.
+    ``CheckpointError`` that names the part.  Nothing is unpickled.
+
+    Args:
+        path: a file written by ``save_checkpoint``.
+        model: a module to load the weights into, or None.
+        optimizer: an optimizer to restore, or None.
+        scheduler: a scheduler to restore, or None.
+        generators: ``chainrule.Generator`` objects to restore, in the order they were saved.
+        restore_rng: also restore the default random generator's state.
+
+    Returns:
+        The checkpoint: a dict with ``model``, ``optimizer``, ``scheduler``, ``rng``, ``epoch`` and ``extra``.
+
+    Examples:
+        >>> import chainrule as cr
+        >>> from chainrule.train import load_checkpoint, save_checkpoint
+        >>> model = cr.nn.Linear(3, 2)
+        >>> _ = save_checkpoint("ckpt.safetensors", model, epoch=1)
+        >>> fresh = cr.nn.Linear(3, 2)
+        >>> _ = load_checkpoint("ckpt.safetensors", fresh)
+        >>> bool((fresh.weight == model.weight).all())
+        True
+        >>> _ = load_checkpoint("ckpt.safetensors", cr.nn.Linear(5, 2))
+        Traceback (most recent call last):
+        ...
+        chainrule.io.serialization.CheckpointError: ...its model state does not fit this run...
     """
     state = load(path)
     if not isinstance(state, dict) or not isinstance(state.get("model"), dict):

@@ -11,7 +11,21 @@ from ..backend import to_numpy
 
 
 def accuracy(output, target) -> float:
-    """Fraction of rows whose arg-max class equals the target class index."""
+    """Fraction of rows whose arg-max class equals the target class index.
+
+    Args:
+        output: scores or logits, shape ``(N, C)`` (or ``(..., C)``).
+        target: class indices, shape ``(N,)`` (or the leading shape of ``output``).
+
+    Returns:
+        A Python float in [0, 1].
+
+    Examples:
+        >>> import chainrule as cr
+        >>> from chainrule.train import accuracy
+        >>> accuracy(cr.tensor([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]]), cr.tensor([1, 1, 1]))
+        0.6666666666666666
+    """
     pred = to_numpy(output.data).argmax(axis=-1)
     return float((pred == to_numpy(target.data)).mean())
 

@@ -60,7 +60,7 @@ class TensorBoard(Callback):
         log_dir: the directory of the event files (created if missing); ``tensorboard --logdir`` reads it.
         histograms: also write histograms of every parameter and of its last gradient, each epoch.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> import chainrule as cr
         >>> from chainrule.data import DataLoader, TensorDataset

@@ -79,6 +79,40 @@ class Trainer:
     and writes metrics, plots and checkpoints (the others get
     ``run_dir=None``); epoch losses and metrics are summed over ranks before
     averaging, so every rank sees (and acts on) the same global values.
+
+    Args:
+        model: the module to train.
+        optimizer: its optimizer.
+        loss_fn: ``loss_fn(output, target) -> Tensor``, a scalar loss.
+        train_loader: an iterable of ``(inputs, target)`` batches (a ``DataLoader``).
+        val_loader: batches to evaluate after every epoch, or None.
+        scheduler: a learning-rate scheduler, or None.
+        metrics: ``{name: fn(output, target) -> float}``.
+        run_dir: a directory for ``metrics.jsonl``, plots and checkpoints, or None to write nothing.
+        callbacks: ``Callback`` objects.
+        progress: show a progress bar per epoch.
+        grad_clip: the largest global gradient norm, or None.
+        scheduler_interval: ``"epoch"`` or ``"batch"``.
+        log: where messages go (a function of one string), or None for silence.
+        plots: write loss and metric plots (PNG) into ``run_dir``.
+        nonfinite: ``"skip"``, ``"raise"`` or ``"step"``, as above.
+        monitor: a ``GradientMonitor``, or None.
+        distributed: a ``DistributedTraining``, or None.
+        run_settings: the run's settings (recipe, hyperparameters), stored in its checkpoints.
+
+    Examples:
+        >>> import chainrule as cr
+        >>> from chainrule.data import DataLoader, TensorDataset
+        >>> from chainrule.train import Trainer, accuracy
+        >>> x = cr.randn(64, 2)
+        >>> y = (x[:, 0] > 0).long()
+        >>> loader = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True)
+        >>> model = cr.nn.Linear(2, 2)
+        >>> trainer = Trainer(model, cr.optim.Adam(model.parameters(), lr=0.1), cr.nn.functional.cross_entropy,
+        ...                   loader, loader, metrics={"accuracy": accuracy}, progress=False, log=None, plots=False)
+        >>> history = trainer.fit(20)
+        >>> history[-1]["epoch"], history[-1]["val_accuracy"] > 0.9
+        (20, True)
     """
 
     def __init__(
