@@ -55,8 +55,21 @@ def train_seeds(recipe: str, flags: list, root: Path) -> tuple:
     values = []
     for seed in SEEDS:
         out = root / f"seed-{seed}"
-        code, text = quiet(["train", "--recipe", recipe, *flags, "--seed", str(seed), "--out", str(out),
-                            "--no-progress", "--no-plots", "--overwrite"])
+        code, text = quiet(
+            [
+                "train",
+                "--recipe",
+                recipe,
+                *flags,
+                "--seed",
+                str(seed),
+                "--out",
+                str(out),
+                "--no-progress",
+                "--no-plots",
+                "--overwrite",
+            ]
+        )
         if code != 0:
             raise SystemExit(f"chainrule train {recipe} {flags} failed:\n{text}")
         values.append(result(out)[key])
@@ -103,9 +116,21 @@ def main():
             flags = best_flags(pruned)
             best = train_seeds(recipe, flags, root / recipe / "best")
             full, full_seconds = tune(recipe, args.trials, root / recipe / "study-no-prune", "--no-prune")
-            rows.append({"recipe": recipe, "key": key, "better": better, "default": default, "pruned": pruned,
-                         "pruned_seconds": pruned_seconds, "flags": flags, "best": best, "full": full,
-                         "full_seconds": full_seconds, "default_seconds": default_seconds})
+            rows.append(
+                {
+                    "recipe": recipe,
+                    "key": key,
+                    "better": better,
+                    "default": default,
+                    "pruned": pruned,
+                    "pruned_seconds": pruned_seconds,
+                    "flags": flags,
+                    "best": best,
+                    "full": full,
+                    "full_seconds": full_seconds,
+                    "default_seconds": default_seconds,
+                }
+            )
             print(f"{recipe}: done", flush=True)
         if rows:
             report(rows, args.trials)
@@ -114,16 +139,22 @@ def main():
 
 
 def report(rows: list, trials: int) -> None:
-    print(f"\n## {trials}-trial search against the recipe defaults (test metric over seeds "
-          f"{', '.join(map(str, SEEDS))})\n")
-    print("| recipe | metric | defaults | best trial's settings | search time (pruned) | best val | trials "
-          "complete/pruned |")
+    print(
+        f"\n## {trials}-trial search against the recipe defaults (test metric over seeds "
+        f"{', '.join(map(str, SEEDS))})\n"
+    )
+    print(
+        "| recipe | metric | defaults | best trial's settings | search time (pruned) | best val | trials "
+        "complete/pruned |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for row in rows:
         pruned = row["pruned"]
-        print(f"| {row['recipe']} | {row['key']} ({row['better']} is better) | {fmt(*row['default'][:2])} "
-              f"| {fmt(*row['best'][:2])} | {row['pruned_seconds']:.0f} s | {pruned['best']['value']:.4f} "
-              f"| {pruned['complete']}/{pruned['pruned']} |")
+        print(
+            f"| {row['recipe']} | {row['key']} ({row['better']} is better) | {fmt(*row['default'][:2])} "
+            f"| {fmt(*row['best'][:2])} | {row['pruned_seconds']:.0f} s | {pruned['best']['value']:.4f} "
+            f"| {pruned['complete']}/{pruned['pruned']} |"
+        )
     print("\nper seed (defaults; best):")
     for row in rows:
         print(f"  {row['recipe']}: {row['default'][2]}; {row['best'][2]}")
@@ -135,17 +166,21 @@ def report(rows: list, trials: int) -> None:
     print("taken to finish at their own seconds per epoch (the saving on the same trials).  Then the same search")
     print("without pruning: TPE sees other values, so it proposes other settings (whose epochs cost differently).")
     print()
-    print("| recipe | epochs trained / planned | training time | saved, same trials | wall, pruned | wall, no "
-          "pruning (other trials) | epochs, no pruning | best val, pruned | best val, no pruning |")
+    print(
+        "| recipe | epochs trained / planned | training time | saved, same trials | wall, pruned | wall, no "
+        "pruning (other trials) | epochs, no pruning | best val, pruned | best val, no pruning |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for row in rows:
         pruned, full = row["pruned"], row["full"]
         spared = pruned["seconds_saved_by_pruning"]
         share = spared / (pruned["trial_seconds"] + spared)
-        print(f"| {row['recipe']} | {pruned['epochs_trained']} / {pruned['epochs_planned']} "
-              f"| {pruned['trial_seconds']:.0f} s | {spared:.0f} s ({share:.0%}) | {row['pruned_seconds']:.0f} s "
-              f"| {row['full_seconds']:.0f} s | {full['epochs_trained']} | {pruned['best']['value']:.4f} "
-              f"| {full['best']['value']:.4f} |")
+        print(
+            f"| {row['recipe']} | {pruned['epochs_trained']} / {pruned['epochs_planned']} "
+            f"| {pruned['trial_seconds']:.0f} s | {spared:.0f} s ({share:.0%}) | {row['pruned_seconds']:.0f} s "
+            f"| {row['full_seconds']:.0f} s | {full['epochs_trained']} | {pruned['best']['value']:.4f} "
+            f"| {full['best']['value']:.4f} |"
+        )
 
 
 def _concurrent(count: int, threads, root: Path, tag: str, epochs: str) -> tuple:
@@ -164,8 +199,21 @@ def _concurrent(count: int, threads, root: Path, tag: str, epochs: str) -> tuple
     runs = []
     for k in range(count):
         out = root / f"{tag}-{k}"
-        command = [sys.executable, "-m", "chainrule", "train", "--recipe", "digits-cnn", "--epochs", epochs,
-                   "--no-progress", "--no-plots", "--overwrite", "--out", str(out)]
+        command = [
+            sys.executable,
+            "-m",
+            "chainrule",
+            "train",
+            "--recipe",
+            "digits-cnn",
+            "--epochs",
+            epochs,
+            "--no-progress",
+            "--no-plots",
+            "--overwrite",
+            "--out",
+            str(out),
+        ]
         runs.append((subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL), out))
     for process, _ in runs:
         process.wait()
@@ -182,20 +230,35 @@ def jobs_table(trials: int, root: Path):
     print("| --- | --- | --- | --- |")
     for jobs in (1, 2):
         # only the learning rate is searched, so that every trial costs the same (batch size and optimizer fixed)
-        summary, seconds = tune("movielens-mf", trials, root / f"jobs-{jobs}", "--no-prune", "--epochs", "5",
-                                "--jobs", str(jobs), "--no-plots", "--params", "lr")
+        summary, seconds = tune(
+            "movielens-mf",
+            trials,
+            root / f"jobs-{jobs}",
+            "--no-prune",
+            "--epochs",
+            "5",
+            "--jobs",
+            str(jobs),
+            "--no-plots",
+            "--params",
+            "lr",
+        )
         per_trial = summary["trial_seconds"] / max(1, summary["complete"])
-        print(f"| {jobs} | {seconds:.1f} s | {per_trial:.2f} s | {60 * summary['complete'] / seconds:.1f} |",
-              flush=True)
-    print(f"\nThe same training (digits-cnn, 5 epochs) alone and {cores} at once: the thread policy of --jobs "
-          "(cores / K threads each) against each process taking every core (best of 2 rounds)\n")
+        print(
+            f"| {jobs} | {seconds:.1f} s | {per_trial:.2f} s | {60 * summary['complete'] / seconds:.1f} |", flush=True
+        )
+    print(
+        f"\nThe same training (digits-cnn, 5 epochs) alone and {cores} at once: the thread policy of --jobs "
+        "(cores / K threads each) against each process taking every core (best of 2 rounds)\n"
+    )
     print("| processes | BLAS threads each | wall | training time of one run | slowdown of one run |")
     print("| --- | --- | --- | --- | --- |")
     alone = min(_concurrent(1, None, root / "threads", "alone", "5")[1] for _ in range(2))
     print(f"| 1 | default ({cores}) | - | {alone:.2f} s | 1.00x |", flush=True)
     for threads, label in ((1, "1 (cores / K)"), (None, f"default ({cores})")):
-        best = min((_concurrent(cores, threads, root / "threads", f"k-{threads}", "5") for _ in range(2)),
-                   key=lambda r: r[1])
+        best = min(
+            (_concurrent(cores, threads, root / "threads", f"k-{threads}", "5") for _ in range(2)), key=lambda r: r[1]
+        )
         print(f"| {cores} | {label} | {best[0]:.2f} s | {best[1]:.2f} s | {best[1] / alone:.2f}x |", flush=True)
 
 

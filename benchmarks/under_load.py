@@ -136,9 +136,7 @@ class Neighbours:
 
     def __enter__(self):
         env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
-        self.procs = [
-            subprocess.Popen([sys.executable, "-c", NEIGHBOUR, "100000"], env=env) for _ in range(self.count)
-        ]
+        self.procs = [subprocess.Popen([sys.executable, "-c", NEIGHBOUR, "100000"], env=env) for _ in range(self.count)]
         time.sleep(1.0)  # let them start their thread pools
         return self
 

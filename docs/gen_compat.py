@@ -35,10 +35,16 @@ NAMESPACES = [
     ("`torch.nn.functional`", lambda: _functions(torch.nn.functional), cr.nn.functional),
     ("`torch.nn.init`", lambda: _functions(torch.nn.init), cr.nn.init),
     ("`torch.optim`", lambda: _classes(torch.optim), cr.optim),
-    ("`torch.optim.lr_scheduler`", lambda: {n for n in _classes(torch.optim.lr_scheduler)
-                                             if issubclass(getattr(torch.optim.lr_scheduler, n), object)
-                                             and n.endswith(("LR", "Scheduler", "Restarts", "Plateau"))},
-     cr.optim.lr_scheduler),
+    (
+        "`torch.optim.lr_scheduler`",
+        lambda: {
+            n
+            for n in _classes(torch.optim.lr_scheduler)
+            if issubclass(getattr(torch.optim.lr_scheduler, n), object)
+            and n.endswith(("LR", "Scheduler", "Restarts", "Plateau"))
+        },
+        cr.optim.lr_scheduler,
+    ),
 ]
 
 

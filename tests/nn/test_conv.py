@@ -93,8 +93,12 @@ def test_double_backward_matches_torch():
         y = fn(x, w, stride=2, padding=1, groups=2)
         (gx,) = lib.autograd.grad((y**2).sum(), (x,), create_graph=True)
         gw2, gx2 = lib.autograd.grad((gx**3).sum(), (w, x))
-        results.append([np.asarray(gw2.detach().numpy() if lib is torch else gw2.data),
-                        np.asarray(gx2.detach().numpy() if lib is torch else gx2.data)])
+        results.append(
+            [
+                np.asarray(gw2.detach().numpy() if lib is torch else gw2.data),
+                np.asarray(gx2.detach().numpy() if lib is torch else gx2.data),
+            ]
+        )
     for ours, theirs in zip(*results):
         np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-10)
 
@@ -224,8 +228,13 @@ def test_result_does_not_depend_on_input_memory_layout():
 
 
 def test_conv_chain_keeps_float32_and_grads_are_float32():
-    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.MaxPool2d(2), nn.ConvTranspose2d(4, 2, 2, stride=2),
-                          nn.AvgPool2d(2), nn.AdaptiveAvgPool2d(1))
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1),
+        nn.MaxPool2d(2),
+        nn.ConvTranspose2d(4, 2, 2, stride=2),
+        nn.AvgPool2d(2),
+        nn.AdaptiveAvgPool2d(1),
+    )
     x = _t((2, 3, 8, 8), 16, dtype=np.float32)
     out = model(x)
     assert out.dtype == cr.float32 and out.shape == (2, 2, 1, 1)
@@ -274,8 +283,12 @@ def test_conv_equals_a_direct_loop():
             g = o // 3
             for i in range(out.shape[2]):
                 for j in range(out.shape[3]):
-                    patch = xp[n, 2 * g:2 * g + 2, i * stride[0]:i * stride[0] + dil[0] * 2 + 1:dil[0],
-                               j * stride[1]:j * stride[1] + dil[1] * 1 + 1:dil[1]]
+                    patch = xp[
+                        n,
+                        2 * g : 2 * g + 2,
+                        i * stride[0] : i * stride[0] + dil[0] * 2 + 1 : dil[0],
+                        j * stride[1] : j * stride[1] + dil[1] * 1 + 1 : dil[1],
+                    ]
                     expected[n, o, i, j] = (patch * w[o]).sum()
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
 

@@ -20,10 +20,17 @@ FIXTURES = load("conv")
 TOL = dict(rtol=1e-4, atol=1e-5)  # float32; sums of up to ~50 products in a different order
 
 MODULES = {
-    "conv1d": cr.nn.Conv1d, "conv2d": cr.nn.Conv2d, "conv_transpose1d": cr.nn.ConvTranspose1d,
-    "conv_transpose2d": cr.nn.ConvTranspose2d, "max_pool1d": cr.nn.MaxPool1d, "max_pool2d": cr.nn.MaxPool2d,
-    "avg_pool1d": cr.nn.AvgPool1d, "avg_pool2d": cr.nn.AvgPool2d, "adaptive_avg_pool1d": cr.nn.AdaptiveAvgPool1d,
-    "adaptive_avg_pool2d": cr.nn.AdaptiveAvgPool2d, "adaptive_max_pool1d": cr.nn.AdaptiveMaxPool1d,
+    "conv1d": cr.nn.Conv1d,
+    "conv2d": cr.nn.Conv2d,
+    "conv_transpose1d": cr.nn.ConvTranspose1d,
+    "conv_transpose2d": cr.nn.ConvTranspose2d,
+    "max_pool1d": cr.nn.MaxPool1d,
+    "max_pool2d": cr.nn.MaxPool2d,
+    "avg_pool1d": cr.nn.AvgPool1d,
+    "avg_pool2d": cr.nn.AvgPool2d,
+    "adaptive_avg_pool1d": cr.nn.AdaptiveAvgPool1d,
+    "adaptive_avg_pool2d": cr.nn.AdaptiveAvgPool2d,
+    "adaptive_max_pool1d": cr.nn.AdaptiveMaxPool1d,
     "adaptive_max_pool2d": cr.nn.AdaptiveMaxPool2d,
 }
 

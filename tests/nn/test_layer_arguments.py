@@ -365,8 +365,12 @@ def _torch_rejects(name, kwargs, inputs) -> str:
 
 
 def _cases():
-    return [(name, arg, i) for name, (_, _, breaks) in INVALID.items() for arg, ways in breaks.items() for i in
-            range(len(ways))]
+    return [
+        (name, arg, i)
+        for name, (_, _, breaks) in INVALID.items()
+        for arg, ways in breaks.items()
+        for i in range(len(ways))
+    ]
 
 
 CASES = _cases()
@@ -406,63 +410,185 @@ def _valid_configs():
     """(layer name, kwargs strategy, input maker) for configurations at the edge of what is allowed."""
     k = st.integers(1, 4)
     configs = [
-        ("Linear", st.fixed_dictionaries(dict(in_features=st.integers(0, 3), out_features=st.integers(0, 3))),
-         lambda kw: [_randn(2, kw["in_features"])]),
-        ("Conv2d", st.fixed_dictionaries(dict(in_channels=st.just(0), out_channels=k, kernel_size=k)),
-         lambda kw: [_randn(2, 0, 6, 6)]),
-        ("Conv1d", k.flatmap(lambda kk: st.fixed_dictionaries(dict(
-            in_channels=st.just(2), out_channels=st.just(2), kernel_size=st.just(kk), padding=st.integers(0, 5),
-            dilation=st.integers(1, 3), stride=st.integers(1, 3)))), lambda kw: [_randn(2, 2, 12)]),
-        ("Conv2d", st.fixed_dictionaries(dict(in_channels=st.just(2), out_channels=st.just(2), kernel_size=k,
-                                              padding=st.just("same"), dilation=st.integers(1, 2))),
-         lambda kw: [_randn(2, 2, 8, 8)]),
-        ("ConvTranspose2d", st.integers(1, 3).flatmap(lambda s: st.integers(1, 3).flatmap(
-            lambda d: st.fixed_dictionaries(dict(in_channels=st.just(2), out_channels=st.just(2), kernel_size=k,
-                                                 stride=st.just(s), dilation=st.just(d),
-                                                 output_padding=st.integers(0, max(s, d) - 1))))),
-         lambda kw: [_randn(2, 2, 5, 5)]),
-        ("MaxPool2d", k.flatmap(lambda kk: st.fixed_dictionaries(dict(
-            kernel_size=st.just(kk), padding=st.integers(0, kk // 2), dilation=st.integers(1, 2),
-            stride=st.integers(1, 3)))), lambda kw: [_randn(2, 3, 9, 9)]),
-        ("AvgPool1d", k.flatmap(lambda kk: st.fixed_dictionaries(dict(
-            kernel_size=st.just(kk), padding=st.integers(0, kk // 2)))), lambda kw: [_randn(2, 3, 9)]),
-        ("AvgPool2d", st.fixed_dictionaries(dict(kernel_size=k, divisor_override=st.sampled_from([-2, 1, 3]))),
-         lambda kw: [_randn(2, 3, 9, 9)]),
-        ("AdaptiveAvgPool2d", st.fixed_dictionaries(dict(output_size=st.sampled_from([0, (0, 2), (None, 3), 12]))),
-         lambda kw: [_randn(2, 3, 9, 9)]),
-        ("AdaptiveMaxPool1d", st.fixed_dictionaries(dict(output_size=st.integers(0, 12))),
-         lambda kw: [_randn(2, 3, 9)]),
-        ("AdaptiveMaxPool2d", st.fixed_dictionaries(dict(output_size=st.sampled_from([0, (2, 0), (None, 3)]))),
-         lambda kw: [_randn(2, 3, 9, 9)]),
+        (
+            "Linear",
+            st.fixed_dictionaries(dict(in_features=st.integers(0, 3), out_features=st.integers(0, 3))),
+            lambda kw: [_randn(2, kw["in_features"])],
+        ),
+        (
+            "Conv2d",
+            st.fixed_dictionaries(dict(in_channels=st.just(0), out_channels=k, kernel_size=k)),
+            lambda kw: [_randn(2, 0, 6, 6)],
+        ),
+        (
+            "Conv1d",
+            k.flatmap(
+                lambda kk: st.fixed_dictionaries(
+                    dict(
+                        in_channels=st.just(2),
+                        out_channels=st.just(2),
+                        kernel_size=st.just(kk),
+                        padding=st.integers(0, 5),
+                        dilation=st.integers(1, 3),
+                        stride=st.integers(1, 3),
+                    )
+                )
+            ),
+            lambda kw: [_randn(2, 2, 12)],
+        ),
+        (
+            "Conv2d",
+            st.fixed_dictionaries(
+                dict(
+                    in_channels=st.just(2),
+                    out_channels=st.just(2),
+                    kernel_size=k,
+                    padding=st.just("same"),
+                    dilation=st.integers(1, 2),
+                )
+            ),
+            lambda kw: [_randn(2, 2, 8, 8)],
+        ),
+        (
+            "ConvTranspose2d",
+            st.integers(1, 3).flatmap(
+                lambda s: st.integers(1, 3).flatmap(
+                    lambda d: st.fixed_dictionaries(
+                        dict(
+                            in_channels=st.just(2),
+                            out_channels=st.just(2),
+                            kernel_size=k,
+                            stride=st.just(s),
+                            dilation=st.just(d),
+                            output_padding=st.integers(0, max(s, d) - 1),
+                        )
+                    )
+                )
+            ),
+            lambda kw: [_randn(2, 2, 5, 5)],
+        ),
+        (
+            "MaxPool2d",
+            k.flatmap(
+                lambda kk: st.fixed_dictionaries(
+                    dict(
+                        kernel_size=st.just(kk),
+                        padding=st.integers(0, kk // 2),
+                        dilation=st.integers(1, 2),
+                        stride=st.integers(1, 3),
+                    )
+                )
+            ),
+            lambda kw: [_randn(2, 3, 9, 9)],
+        ),
+        (
+            "AvgPool1d",
+            k.flatmap(lambda kk: st.fixed_dictionaries(dict(kernel_size=st.just(kk), padding=st.integers(0, kk // 2)))),
+            lambda kw: [_randn(2, 3, 9)],
+        ),
+        (
+            "AvgPool2d",
+            st.fixed_dictionaries(dict(kernel_size=k, divisor_override=st.sampled_from([-2, 1, 3]))),
+            lambda kw: [_randn(2, 3, 9, 9)],
+        ),
+        (
+            "AdaptiveAvgPool2d",
+            st.fixed_dictionaries(dict(output_size=st.sampled_from([0, (0, 2), (None, 3), 12]))),
+            lambda kw: [_randn(2, 3, 9, 9)],
+        ),
+        (
+            "AdaptiveMaxPool1d",
+            st.fixed_dictionaries(dict(output_size=st.integers(0, 12))),
+            lambda kw: [_randn(2, 3, 9)],
+        ),
+        (
+            "AdaptiveMaxPool2d",
+            st.fixed_dictionaries(dict(output_size=st.sampled_from([0, (2, 0), (None, 3)]))),
+            lambda kw: [_randn(2, 3, 9, 9)],
+        ),
         ("Dropout", st.fixed_dictionaries(dict(p=st.sampled_from([0.0, 1.0, 0.25]))), lambda kw: [_randn(2, 3)]),
-        ("Embedding", st.fixed_dictionaries(dict(num_embeddings=st.just(0), embedding_dim=st.integers(0, 3))),
-         lambda kw: [_ints(0, 2)]),
-        ("Embedding", st.fixed_dictionaries(dict(num_embeddings=st.just(4), embedding_dim=st.integers(0, 3),
-                                                 padding_idx=st.integers(-4, 3))), lambda kw: [_ints(2, 3)]),
-        ("LayerNorm", st.fixed_dictionaries(dict(normalized_shape=st.sampled_from([0, (2, 0), 3]), eps=st.just(0.0))),
-         lambda kw: [_randn(2, *np.atleast_1d(kw["normalized_shape"]))]),
-        ("GroupNorm", st.fixed_dictionaries(dict(num_groups=st.integers(1, 3), num_channels=st.just(0))),
-         lambda kw: [_randn(2, 0, 3)]),
-        ("GroupNorm", st.fixed_dictionaries(dict(num_groups=st.sampled_from([1, 2, 4]), num_channels=st.just(4),
-                                                 eps=st.just(0.0))), lambda kw: [_randn(2, 4, 3)]),
-        ("RNNCell", st.fixed_dictionaries(dict(input_size=st.integers(0, 2), hidden_size=st.integers(0, 2))),
-         lambda kw: [_randn(2, kw["input_size"])]),
-        ("GRUCell", st.fixed_dictionaries(dict(input_size=st.integers(0, 2), hidden_size=st.integers(0, 2))),
-         lambda kw: [_randn(2, kw["input_size"])]),
-        ("LSTMCell", st.fixed_dictionaries(dict(input_size=st.integers(0, 2), hidden_size=st.integers(0, 2))),
-         lambda kw: [_randn(2, kw["input_size"])]),
-        ("RNN", st.fixed_dictionaries(dict(input_size=st.just(3), hidden_size=st.just(2), num_layers=st.just(2),
-                                           dropout=st.sampled_from([0.0, 1.0]))), lambda kw: [_randn(4, 2, 3)]),
-        ("MultiheadAttention", st.fixed_dictionaries(dict(embed_dim=st.just(4), num_heads=st.sampled_from([1, 2, 4]),
-                                                          kdim=st.just(0), vdim=st.just(0))),
-         lambda kw: [_randn(3, 2, 4), _randn(3, 2, 0), _randn(3, 2, 0)]),
-        ("TransformerEncoderLayer", st.fixed_dictionaries(dict(d_model=st.just(4), nhead=st.just(2),
-                                                               dim_feedforward=st.just(0), dropout=st.just(0.0))),
-         lambda kw: [_randn(3, 2, 4)]),
-        ("Flatten", st.fixed_dictionaries(dict(start_dim=st.integers(-4, 3), end_dim=st.integers(-4, 3))).filter(
-            lambda kw: kw["start_dim"] % 4 <= kw["end_dim"] % 4), lambda kw: [_randn(2, 3, 4, 5)]),
-        ("Unflatten", st.fixed_dictionaries(dict(dim=st.just(1), unflattened_size=st.sampled_from([(0, 2), (1, 0)]))),
-         lambda kw: [_randn(2, 0, 3)]),
+        (
+            "Embedding",
+            st.fixed_dictionaries(dict(num_embeddings=st.just(0), embedding_dim=st.integers(0, 3))),
+            lambda kw: [_ints(0, 2)],
+        ),
+        (
+            "Embedding",
+            st.fixed_dictionaries(
+                dict(num_embeddings=st.just(4), embedding_dim=st.integers(0, 3), padding_idx=st.integers(-4, 3))
+            ),
+            lambda kw: [_ints(2, 3)],
+        ),
+        (
+            "LayerNorm",
+            st.fixed_dictionaries(dict(normalized_shape=st.sampled_from([0, (2, 0), 3]), eps=st.just(0.0))),
+            lambda kw: [_randn(2, *np.atleast_1d(kw["normalized_shape"]))],
+        ),
+        (
+            "GroupNorm",
+            st.fixed_dictionaries(dict(num_groups=st.integers(1, 3), num_channels=st.just(0))),
+            lambda kw: [_randn(2, 0, 3)],
+        ),
+        (
+            "GroupNorm",
+            st.fixed_dictionaries(
+                dict(num_groups=st.sampled_from([1, 2, 4]), num_channels=st.just(4), eps=st.just(0.0))
+            ),
+            lambda kw: [_randn(2, 4, 3)],
+        ),
+        (
+            "RNNCell",
+            st.fixed_dictionaries(dict(input_size=st.integers(0, 2), hidden_size=st.integers(0, 2))),
+            lambda kw: [_randn(2, kw["input_size"])],
+        ),
+        (
+            "GRUCell",
+            st.fixed_dictionaries(dict(input_size=st.integers(0, 2), hidden_size=st.integers(0, 2))),
+            lambda kw: [_randn(2, kw["input_size"])],
+        ),
+        (
+            "LSTMCell",
+            st.fixed_dictionaries(dict(input_size=st.integers(0, 2), hidden_size=st.integers(0, 2))),
+            lambda kw: [_randn(2, kw["input_size"])],
+        ),
+        (
+            "RNN",
+            st.fixed_dictionaries(
+                dict(
+                    input_size=st.just(3),
+                    hidden_size=st.just(2),
+                    num_layers=st.just(2),
+                    dropout=st.sampled_from([0.0, 1.0]),
+                )
+            ),
+            lambda kw: [_randn(4, 2, 3)],
+        ),
+        (
+            "MultiheadAttention",
+            st.fixed_dictionaries(
+                dict(embed_dim=st.just(4), num_heads=st.sampled_from([1, 2, 4]), kdim=st.just(0), vdim=st.just(0))
+            ),
+            lambda kw: [_randn(3, 2, 4), _randn(3, 2, 0), _randn(3, 2, 0)],
+        ),
+        (
+            "TransformerEncoderLayer",
+            st.fixed_dictionaries(
+                dict(d_model=st.just(4), nhead=st.just(2), dim_feedforward=st.just(0), dropout=st.just(0.0))
+            ),
+            lambda kw: [_randn(3, 2, 4)],
+        ),
+        (
+            "Flatten",
+            st.fixed_dictionaries(dict(start_dim=st.integers(-4, 3), end_dim=st.integers(-4, 3))).filter(
+                lambda kw: kw["start_dim"] % 4 <= kw["end_dim"] % 4
+            ),
+            lambda kw: [_randn(2, 3, 4, 5)],
+        ),
+        (
+            "Unflatten",
+            st.fixed_dictionaries(dict(dim=st.just(1), unflattened_size=st.sampled_from([(0, 2), (1, 0)]))),
+            lambda kw: [_randn(2, 0, 3)],
+        ),
         ("Softplus", st.fixed_dictionaries(dict(beta=st.sampled_from([-1.0, 0.5]))), lambda kw: [_randn(2, 3)]),
     ]
     return configs
@@ -502,7 +628,8 @@ def test_every_layer_is_covered():
     exported = {
         name
         for name, obj in vars(nn).items()
-        if isinstance(obj, type) and issubclass(obj, nn.Module)
+        if isinstance(obj, type)
+        and issubclass(obj, nn.Module)
         and name not in {"Module", "RNNBase", "RNNCellBase", "Sequential", "ModuleList", "ModuleDict", "ParameterList"}
     }
     missing = exported - set(INVALID) - NOTHING_TO_CHECK

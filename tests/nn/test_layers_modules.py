@@ -473,7 +473,14 @@ def test_batch_norm_on_channels_last_memory_matches_the_contiguous_path(shape):
         g = cr.tensor(np.arange(np.prod(shape), dtype=np.float64).reshape(shape) % 7)
         out = bn(x)
         out.backward(g)
-        results.append((out.numpy().copy(), x.grad.numpy(), bn.weight.grad.numpy(), bn.bias.grad.numpy(),
-                        bn.running_var.numpy().copy()))
+        results.append(
+            (
+                out.numpy().copy(),
+                x.grad.numpy(),
+                bn.weight.grad.numpy(),
+                bn.bias.grad.numpy(),
+                bn.running_var.numpy().copy(),
+            )
+        )
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)

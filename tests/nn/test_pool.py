@@ -19,12 +19,14 @@ def _t(shape, seed=0, dtype=np.float64, requires_grad=True, domain=None):
 
 
 POOLS = {
-    "max2d_pad_dilation_ceil": lambda x: F.max_pool2d(x, (3, 2), stride=(2, 1), padding=(1, 1), dilation=(1, 2),
-                                                      ceil_mode=True),
+    "max2d_pad_dilation_ceil": lambda x: F.max_pool2d(
+        x, (3, 2), stride=(2, 1), padding=(1, 1), dilation=(1, 2), ceil_mode=True
+    ),
     "max2d_tiled": lambda x: F.max_pool2d(x, 2),
     "max1d": lambda x: F.max_pool1d(x.flatten(2), 3, stride=2, padding=1, ceil_mode=True),
-    "avg2d_exclude_pad_ceil": lambda x: F.avg_pool2d(x, 3, stride=2, padding=1, ceil_mode=True,
-                                                     count_include_pad=False),
+    "avg2d_exclude_pad_ceil": lambda x: F.avg_pool2d(
+        x, 3, stride=2, padding=1, ceil_mode=True, count_include_pad=False
+    ),
     "avg2d_divisor": lambda x: F.avg_pool2d(x, 2, stride=1, divisor_override=3),
     "avg1d": lambda x: F.avg_pool1d(x.flatten(2), 4, stride=3, padding=2),
     "adaptive_avg_general": lambda x: F.adaptive_avg_pool2d(x, (2, 4)),
@@ -71,23 +73,27 @@ def test_indices_are_flat_positions_of_the_maxima():
     x = _t((2, 3, 7, 9), 2, domain=distinct)
     out, idx = F.max_pool2d(x, 3, stride=2, padding=1, return_indices=True)
     flat = x.data.reshape(2, 3, -1)
-    np.testing.assert_array_equal(np.take_along_axis(flat, idx.data.reshape(2, 3, -1), -1).reshape(out.shape),
-                                  out.data)
+    np.testing.assert_array_equal(np.take_along_axis(flat, idx.data.reshape(2, 3, -1), -1).reshape(out.shape), out.data)
     assert idx.dtype == cr.int64 and not idx.requires_grad
     assert (idx.data >= 0).all() and (idx.data < 63).all()
 
 
 def test_unbatched_input_equals_batched():
     x = _t((2, 3, 6, 7), 3, dtype=np.float32)
-    for layer in (nn.MaxPool2d(3, 2, 1), nn.AvgPool2d(2, ceil_mode=True), nn.AdaptiveAvgPool2d((4, 3)),
-                  nn.AdaptiveMaxPool2d(4)):
+    for layer in (
+        nn.MaxPool2d(3, 2, 1),
+        nn.AvgPool2d(2, ceil_mode=True),
+        nn.AdaptiveAvgPool2d((4, 3)),
+        nn.AdaptiveMaxPool2d(4),
+    ):
         np.testing.assert_array_equal(layer(x[1]).data, layer(x).data[1], err_msg=repr(layer))
 
 
 def test_memory_layout_is_kept_and_does_not_change_values():
     x = _t((2, 4, 8, 6), 4, dtype=np.float32)
-    channels_last = cr.tensor(np.ascontiguousarray(x.data.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2),
-                              requires_grad=True)
+    channels_last = cr.tensor(
+        np.ascontiguousarray(x.data.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2), requires_grad=True
+    )
     for fn in (lambda t: F.max_pool2d(t, 2), lambda t: F.avg_pool2d(t, 3, 2, 1)):
         out = fn(channels_last)
         np.testing.assert_array_equal(out.data, fn(x).data)
@@ -116,8 +122,14 @@ def test_backward_never_uses_scatter_add(monkeypatch):
 
     monkeypatch.setattr(chainrule.backend, "scatter_add", forbidden)
     x = _t((2, 3, 8, 8), 6, dtype=np.float32)
-    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.MaxPool2d(2), nn.Conv2d(4, 4, 3, stride=2, padding=1),
-                          nn.MaxPool2d(3, 1, 1), nn.AvgPool2d(2), nn.AdaptiveAvgPool2d(1))
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1),
+        nn.MaxPool2d(2),
+        nn.Conv2d(4, 4, 3, stride=2, padding=1),
+        nn.MaxPool2d(3, 1, 1),
+        nn.AvgPool2d(2),
+        nn.AdaptiveAvgPool2d(1),
+    )
     model(x).sum().backward()
     assert x.grad is not None
 

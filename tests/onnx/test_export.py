@@ -95,18 +95,21 @@ LAYERS = {
     "softmax": lambda: (nn.Softmax(dim=1), _x(3, 4)),
     "log-softmax": lambda: (nn.LogSoftmax(dim=-1), _x(3, 4)),
     "dropout-flatten-unflatten": lambda: (
-        nn.Sequential(nn.Dropout(0.5), nn.Flatten(), nn.Unflatten(1, (3, 4)), nn.Identity()), _x(2, 3, 4)
+        nn.Sequential(nn.Dropout(0.5), nn.Flatten(), nn.Unflatten(1, (3, 4)), nn.Identity()),
+        _x(2, 3, 4),
     ),
     "embedding": lambda: (nn.Embedding(10, 4, padding_idx=0), cr.randint(0, 10, (3, 5))),
     "rnn-tanh-2-layers": lambda: (nn.RNN(4, 5, num_layers=2), _x(6, 2, 4)),
     "rnn-relu-bidirectional-batch-first": lambda: (
-        nn.RNN(4, 5, nonlinearity="relu", bidirectional=True, batch_first=True), _x(2, 6, 4)
+        nn.RNN(4, 5, nonlinearity="relu", bidirectional=True, batch_first=True),
+        _x(2, 6, 4),
     ),
     "lstm": lambda: (nn.LSTM(4, 5, num_layers=2, bidirectional=True), _x(6, 2, 4)),
     "gru-batch-first-no-bias": lambda: (nn.GRU(4, 5, batch_first=True, bias=False), _x(2, 6, 4)),
     "multihead-attention": lambda: (_SelfAttention(nn.MultiheadAttention(8, 2, batch_first=True)), _x(2, 5, 8)),
     "transformer-encoder": lambda: (
-        nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, batch_first=True), 2), _x(2, 5, 8)
+        nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, batch_first=True), 2),
+        _x(2, 5, 8),
     ),
 }
 
@@ -142,15 +145,24 @@ def test_export_keeps_the_models_mode_and_names_parameters(tmp_path):
     assert {i.name for i in proto.graph.initializer} == {"0.weight", "0.bias", "2.weight", "2.bias"}
     # names: forward's parameter names for the inputs, "output" for a single result
     assert [i.name for i in proto.graph.input] == ["x"] and [o.name for o in proto.graph.output] == ["output"]
-    proto = cr_onnx.export(model, cr.randn(3, 4), tmp_path / "m.onnx", input_names=["features"],
-                           output_names=["logits"])
+    proto = cr_onnx.export(
+        model, cr.randn(3, 4), tmp_path / "m.onnx", input_names=["features"], output_names=["logits"]
+    )
     assert [i.name for i in proto.graph.input] == ["features"] and [o.name for o in proto.graph.output] == ["logits"]
 
 
 def test_a_small_cnn_and_an_mlp_in_one_file(tmp_path):
     model = nn.Sequential(
-        nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8),
-        nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10), nn.LogSoftmax(dim=1),
+        nn.Conv2d(1, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 8, 3, padding=1),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(8, 10),
+        nn.LogSoftmax(dim=1),
     )
     _check(model, cr.randn(4, 1, 8, 8), tmp_path=tmp_path)
 
@@ -192,8 +204,15 @@ def test_recommenders_export(tmp_path):
 def _tiny_bert_config(**extra):
     from chainrule.models import BertConfig
 
-    return BertConfig(vocab_size=30, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-                      intermediate_size=32, max_position_embeddings=16, **extra)
+    return BertConfig(
+        vocab_size=30,
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=16,
+        **extra,
+    )
 
 
 def test_bert_with_an_attention_mask_exports(tmp_path):

@@ -12,7 +12,9 @@ from chainrule.train.cli import main
 
 def _train(tmp_path, recipe, epochs="1"):
     out = tmp_path / recipe
-    assert main(["train", "--recipe", recipe, "--epochs", epochs, "--no-progress", "--no-plots", "--out", str(out)]) == 0
+    assert (
+        main(["train", "--recipe", recipe, "--epochs", epochs, "--no-progress", "--no-plots", "--out", str(out)]) == 0
+    )
     return out
 
 
@@ -49,8 +51,16 @@ def test_export_a_text_run(tmp_path, capsys):
     from chainrule.models import BertConfig, BertForSequenceClassification
     from chainrule.train.checkpoint import save_checkpoint
 
-    config = BertConfig(vocab_size=40, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=32, max_position_embeddings=32, num_labels=2, pooling="mean")
+    config = BertConfig(
+        vocab_size=40,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=32,
+        num_labels=2,
+        pooling="mean",
+    )
     model = BertForSequenceClassification(config)
     run = tmp_path / "text"
     model.save_pretrained(run)

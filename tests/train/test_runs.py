@@ -117,8 +117,10 @@ def test_a_log_ahead_of_its_checkpoint_is_cut_back_on_resume(tmp_path):
     assert main([*QUICK, "--epochs", "2", "--out", str(out)]) == 0
     log = out / "metrics.jsonl"
     log.write_text(log.read_text() + json.dumps({"epoch": 3, "train_loss": 0.1}) + "\n")
-    assert main(["train", "--no-progress", "--no-plots", "--resume", str(out / "checkpoint.safetensors"),
-                 "--epochs", "3"]) == 0
+    assert (
+        main(["train", "--no-progress", "--no-plots", "--resume", str(out / "checkpoint.safetensors"), "--epochs", "3"])
+        == 0
+    )
     assert [r["epoch"] for r in _lines(log)] == [1, 2, 3]
 
 
@@ -177,8 +179,17 @@ def test_bad_arguments_are_one_line_and_a_nonzero_exit(capsys, flag_value):
 def test_settings_from_a_checkpoint_are_checked():
     good = RunSettings("digits-mlp", 2, 32, 0.01, "adam", 0.0, schedule=[2]).to_dict()
     RunSettings.from_dict(good)
-    for key, value in [("lr", float("nan")), ("lr", -1.0), ("epochs", 0), ("batch_size", "32"), ("seed", -1),
-                       ("schedule", []), ("schedule", [3, 2]), ("nonfinite", "x"), ("weight_decay", math.inf)]:
+    for key, value in [
+        ("lr", float("nan")),
+        ("lr", -1.0),
+        ("epochs", 0),
+        ("batch_size", "32"),
+        ("seed", -1),
+        ("schedule", []),
+        ("schedule", [3, 2]),
+        ("nonfinite", "x"),
+        ("weight_decay", math.inf),
+    ]:
         with pytest.raises(SettingsError):
             RunSettings.from_dict({**good, key: value})
     with pytest.raises(SettingsError):
@@ -307,7 +318,9 @@ def test_without_the_optional_extras_training_works_and_says_what_it_leaves_out(
     out = tmp_path / "run"
     proc = subprocess.run(
         [sys.executable, "-c", hide, *QUICK[:3], "--epochs", "1", "--out", str(out)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     notes = proc.stderr.strip().splitlines()

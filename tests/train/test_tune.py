@@ -21,9 +21,7 @@ def test_search_finds_the_minimum_of_a_quadratic():
     def objective(params, trial):
         return (params["x"] - 2.0) ** 2 + (0.0 if params["kind"] == "b" else 1.0) + params["n"]
 
-    result = search(
-        objective, {"x": uniform(-5, 5), "kind": choice("a", "b"), "n": integer(0, 3)}, trials=25, seed=1
-    )
+    result = search(objective, {"x": uniform(-5, 5), "kind": choice("a", "b"), "n": integer(0, 3)}, trials=25, seed=1)
     assert result.counts() == {"complete": 25}
     assert result.best_value < 1.5  # a random point averages about 14
     assert set(result.best_params) == {"x", "kind", "n"}
@@ -71,8 +69,18 @@ def _digits_trainer(callbacks):
     x, y = cr.randn(64, 4), cr.randint(0, 2, (64,))
     model = cr.nn.Linear(4, 2)
     loader = DataLoader(TensorDataset(x, y), batch_size=16)
-    return Trainer(model, cr.optim.SGD(model.parameters(), lr=0.1), F.cross_entropy, loader, loader,
-                   metrics={"accuracy": accuracy}, callbacks=callbacks, progress=False, log=None, plots=False)
+    return Trainer(
+        model,
+        cr.optim.SGD(model.parameters(), lr=0.1),
+        F.cross_entropy,
+        loader,
+        loader,
+        metrics={"accuracy": accuracy},
+        callbacks=callbacks,
+        progress=False,
+        log=None,
+        plots=False,
+    )
 
 
 def test_pruning_callback_stops_the_fit_and_raises():

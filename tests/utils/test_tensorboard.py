@@ -49,9 +49,20 @@ def _trainer(run_dir, callbacks, monitor=None):
     model = cr.nn.Sequential(cr.nn.Linear(6, 16), cr.nn.ReLU(), cr.nn.Linear(16, 3))
     loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True, generator=cr.Generator().manual_seed(1))
     monitor = GradientMonitor(model, every=1, on_issue=None) if monitor else None
-    return Trainer(model, cr.optim.Adam(model.parameters(), lr=1e-2), F.cross_entropy, loader, loader,
-                   metrics={"accuracy": accuracy}, run_dir=run_dir, callbacks=callbacks, progress=False,
-                   log=None, plots=False, monitor=monitor)
+    return Trainer(
+        model,
+        cr.optim.Adam(model.parameters(), lr=1e-2),
+        F.cross_entropy,
+        loader,
+        loader,
+        metrics={"accuracy": accuracy},
+        run_dir=run_dir,
+        callbacks=callbacks,
+        progress=False,
+        log=None,
+        plots=False,
+        monitor=monitor,
+    )
 
 
 def test_trainer_writes_curves_norms_and_histograms(tmp_path):
@@ -102,7 +113,9 @@ def test_tensorboard_flag_without_the_extra_is_one_line(tmp_path, capsys, monkey
     import importlib.util  # noqa: PLC0415
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorboardX" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "tensorboardX" else real(name, *a)
+    )
     monkeypatch.setitem(sys.modules, "tensorboardX", None)
     out = tmp_path / "run"
     assert main(["train", "--recipe", "digits-mlp", "--out", str(out), "--tensorboard"]) == 1

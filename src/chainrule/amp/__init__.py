@@ -27,5 +27,10 @@ from .autocast import autocast, autocast_active, cast_for_gemm, cast_to_float32,
 from .grad_scaler import GradScaler
 
 __all__ = [
-    "GradScaler", "autocast", "autocast_active", "cast_for_gemm", "cast_to_float32", "is_autocast_enabled",
+    "GradScaler",
+    "autocast",
+    "autocast_active",
+    "cast_for_gemm",
+    "cast_to_float32",
+    "is_autocast_enabled",
 ]

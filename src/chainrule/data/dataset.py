@@ -115,6 +115,7 @@ class ConcatDataset(Dataset):
         >>> len(both), both[2], both[-1]
         (5, (tensor(3),), (tensor(5),))
     """
+
     def __init__(self, datasets):
         self.datasets = list(datasets)
         self.cumulative = np.cumsum([len(d) for d in self.datasets]).tolist()

@@ -119,4 +119,3 @@ def run_guarded(fn, *args, group, **kwargs) -> int:
     if status:
         abort_with(group, f"rank {group.rank} of {group.size} exited with status {status}", int(status))
     return status
-

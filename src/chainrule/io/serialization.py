@@ -343,9 +343,7 @@ def save_file(tensors: dict, path, metadata: dict | None = None) -> Path:
         {'w': tensor([[1., 2.]])}
     """
     st = _safetensors()
-    arrays = {
-        k: _contiguous(backend.to_numpy(v.data if isinstance(v, Tensor) else v), k) for k, v in tensors.items()
-    }
+    arrays = {k: _contiguous(backend.to_numpy(v.data if isinstance(v, Tensor) else v), k) for k, v in tensors.items()}
     return atomic_write(path, st.save(arrays, metadata=metadata))
 
 

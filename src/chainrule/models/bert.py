@@ -451,6 +451,7 @@ class BertModelOutput(NamedTuple):
         >>> out._fields, out.last_hidden_state.shape, out.pooler_output.shape
         (('last_hidden_state', 'pooler_output'), (1, 3, 8), (1, 8))
     """
+
     last_hidden_state: Tensor  # (N, L, H)
     pooler_output: Tensor | None  # (N, H), None without a pooling layer
 

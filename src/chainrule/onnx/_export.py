@@ -163,8 +163,11 @@ def _input_names(model, inputs, given) -> list:
         it = iter(given)
         return [next(it) if t is not None else None for t in inputs]
     try:
-        params = [p.name for p in inspect.signature(model.forward).parameters.values()
-                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        params = [
+            p.name
+            for p in inspect.signature(model.forward).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
     except (TypeError, ValueError):
         params = []
     if len(params) < len(inputs) or len(set(params)) != len(params):
@@ -246,8 +249,9 @@ def _parameters(model) -> list:
         if isinstance(data, np.ndarray):
             named.append((name, data))
         elif data is not None:
-            raise ExportError(f"parameter {name} is on {getattr(p, 'device', '?')}; export runs on the CPU: "
-                              "model.to('cpu') first")
+            raise ExportError(
+                f"parameter {name} is on {getattr(p, 'device', '?')}; export runs on the CPU: model.to('cpu') first"
+            )
     return named
 
 
@@ -330,8 +334,12 @@ def _build(onnx, model, trace, inputs, names, outputs, output_names, opset):
     helper = onnx.helper
     missing = Counter(r.name for r in trace.records if r.name not in RULES)
     if missing:
-        parts = [f"'{name}' ({count} use{'s' if count > 1 else ''}" + (f": {UNSUPPORTED[name]}" if name in
-                 UNSUPPORTED else "") + ")" for name, count in missing.items()]
+        parts = [
+            f"'{name}' ({count} use{'s' if count > 1 else ''}"
+            + (f": {UNSUPPORTED[name]}" if name in UNSUPPORTED else "")
+            + ")"
+            for name, count in missing.items()
+        ]
         raise ExportError(
             f"cannot export {type(model).__name__}: no ONNX form for the op(s) {', '.join(parts)}. "
             "Hint: chainrule.onnx.supported_ops() lists what exports; rewrite that part of forward with those ops"
@@ -368,7 +376,9 @@ def _build(onnx, model, trace, inputs, names, outputs, output_names, opset):
     graph_inputs = [_info(helper, n, t.data) for n, t in zip(names, inputs) if t is not None]
     onnx_graph = helper.make_graph(graph.nodes, type(model).__name__, graph_inputs, graph_outputs, graph.initializers)
     proto = helper.make_model(
-        onnx_graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="chainrule",
+        onnx_graph,
+        opset_imports=[helper.make_opsetid("", opset)],
+        producer_name="chainrule",
         producer_version=_version(),
     )
     proto.ir_version = min(proto.ir_version, 9)  # readable by onnxruntime releases of the last two years

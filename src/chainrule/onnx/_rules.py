@@ -69,9 +69,21 @@ def rule(*names):
 # elementwise
 
 _UNARY = {
-    "neg": "Neg", "abs": "Abs", "exp": "Exp", "log": "Log", "sqrt": "Sqrt", "sin": "Sin", "cos": "Cos",
-    "tanh": "Tanh", "sigmoid": "Sigmoid", "erf": "Erf", "relu": "Relu", "sign": "Sign", "floor": "Floor",
-    "ceil": "Ceil", "round": "Round",
+    "neg": "Neg",
+    "abs": "Abs",
+    "exp": "Exp",
+    "log": "Log",
+    "sqrt": "Sqrt",
+    "sin": "Sin",
+    "cos": "Cos",
+    "tanh": "Tanh",
+    "sigmoid": "Sigmoid",
+    "erf": "Erf",
+    "relu": "Relu",
+    "sign": "Sign",
+    "floor": "Floor",
+    "ceil": "Ceil",
+    "round": "Round",
 }
 _BINARY = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "pow": "Pow", "maximum": "Max", "minimum": "Min"}
 
@@ -240,8 +252,15 @@ def _reduce(g, op, rec, axis, keepdims):
     return out
 
 
-_REDUCTIONS = {"sum": "ReduceSum", "mean": "ReduceMean", "amax": "ReduceMax", "amin": "ReduceMin",
-               "prod": "ReduceProd", "logsumexp": "ReduceLogSumExp", "norm2": "ReduceL2"}
+_REDUCTIONS = {
+    "sum": "ReduceSum",
+    "mean": "ReduceMean",
+    "amax": "ReduceMax",
+    "amin": "ReduceMin",
+    "prod": "ReduceProd",
+    "logsumexp": "ReduceLogSumExp",
+    "norm2": "ReduceL2",
+}
 
 
 @rule(*_REDUCTIONS)
@@ -446,7 +465,7 @@ def _norm_affine(g, rec):
     bias = params[-1] if has_bias else None
     axes = tuple(a % ndim for a in axes)
     trailing = axes == tuple(range(ndim - len(axes), ndim))
-    if trailing and tuple(view) == tuple(x.shape[ndim - len(axes):]) and axes:
+    if trailing and tuple(view) == tuple(x.shape[ndim - len(axes) :]) and axes:
         scale = g.value(weight) if weight is not None else g.const(np.ones(view, dtype=dtype))
         inputs = [g.value(x), scale] + ([g.value(bias)] if bias is not None else [])
         return [g.node("LayerNormalization", inputs, axis=ndim - len(axes), epsilon=float(eps))]
@@ -504,8 +523,9 @@ def _conv_transpose(g, rec):
     # ConvTranspose's size: stride (n - 1) + output_padding + dilation (k - 1) + 1 - pads; the direct convolution's
     # input size (geom.in_size) may exceed what its windows reach: that remainder is output_padding
     extra = []
-    for n, s, k, d, (lo, hi), want in zip(geom.out_size, geom.stride, geom.kernel, geom.dilation, geom.padding,
-                                          geom.in_size):
+    for n, s, k, d, (lo, hi), want in zip(
+        geom.out_size, geom.stride, geom.kernel, geom.dilation, geom.padding, geom.in_size
+    ):
         extra.append(int(want - (s * (n - 1) + d * (k - 1) + 1 - lo - hi)))
     return [g.node("ConvTranspose", [g.value(x), g.value(w)], output_padding=extra, **attrs)]
 
@@ -605,8 +625,9 @@ def _recurrent(g, values, op, order, states, **attrs):
     zero = g.ints([0])
     starts = [g.node("Unsqueeze", [g.value(s), zero]) for s in initial]
     inputs = [g.value(x), weights, recurrence, bias, "", *starts]
-    outs = g.node(op, inputs, outputs=1 + states, hidden_size=int(hidden),
-                  direction="reverse" if reverse else "forward", **attrs)
+    outs = g.node(
+        op, inputs, outputs=1 + states, hidden_size=int(hidden), direction="reverse" if reverse else "forward", **attrs
+    )
     results = [g.node("Squeeze", [outs[0], g.ints([1])])]
     results += [g.node("Squeeze", [o, zero]) for o in outs[1:]]
     return results

@@ -123,9 +123,7 @@ def _same(a, b, first: Trace, second: Trace) -> bool:
             return sa == sb
         return a.shape == b.shape and a.dtype == b.dtype and bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
     if isinstance(a, (tuple, list)) or isinstance(b, (tuple, list)):
-        return (
-            type(a) is type(b) and len(a) == len(b) and all(_same(x, y, first, second) for x, y in zip(a, b))
-        )
+        return type(a) is type(b) and len(a) == len(b) and all(_same(x, y, first, second) for x, y in zip(a, b))
     if isinstance(a, slice) and isinstance(b, slice):
         return (a.start, a.stop, a.step) == (b.start, b.stop, b.step)
     try:

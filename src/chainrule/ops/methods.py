@@ -1061,8 +1061,17 @@ BOUND: set = set()  # every name this module sets on Tensor (the stub generator 
 
 def _bind():
     T = Tensor
-    skip = ("__builtins__", "__loader__", "__spec__", "__doc__", "__name__", "__package__", "__file__", "__cached__",
-            "__annotations__")
+    skip = (
+        "__builtins__",
+        "__loader__",
+        "__spec__",
+        "__doc__",
+        "__name__",
+        "__package__",
+        "__file__",
+        "__cached__",
+        "__annotations__",
+    )
     for name, fn in list(globals().items()):
         if name.startswith("__") and name.endswith("__") and callable(fn) and name not in skip:
             OPERATORS.setdefault(name, fn)

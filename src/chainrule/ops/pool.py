@@ -66,17 +66,23 @@ def pool_geometry(in_size, kernel, stride, padding, dilation, ceil_mode, op="poo
     out_size, pads = [], []
     for n, k, s, p, d in zip(in_size, kernel, stride, padding, dilation):
         if k <= 0 or s <= 0 or d <= 0 or p < 0:
-            raise ValueError(f"{op}: kernel_size, stride and dilation must be positive and padding non-negative, "
-                             f"got kernel_size={tuple(kernel)}, stride={tuple(stride)}, padding={tuple(padding)}, "
-                             f"dilation={tuple(dilation)}")
+            raise ValueError(
+                f"{op}: kernel_size, stride and dilation must be positive and padding non-negative, "
+                f"got kernel_size={tuple(kernel)}, stride={tuple(stride)}, padding={tuple(padding)}, "
+                f"dilation={tuple(dilation)}"
+            )
         if p > k // 2:
-            raise ValueError(f"{op}: padding should be at most half of the kernel size, got padding={tuple(padding)} "
-                             f"for kernel_size={tuple(kernel)}")
+            raise ValueError(
+                f"{op}: padding should be at most half of the kernel size, got padding={tuple(padding)} "
+                f"for kernel_size={tuple(kernel)}"
+            )
         o = pool_output_size(n, k, s, p, d, ceil_mode)
         if o < 1:
-            raise ShapeError(f"{op}: input of spatial size {tuple(in_size)} is too small for kernel_size="
-                             f"{tuple(kernel)}, stride={tuple(stride)}, padding={tuple(padding)}, dilation="
-                             f"{tuple(dilation)} (output size {o})")
+            raise ShapeError(
+                f"{op}: input of spatial size {tuple(in_size)} is too small for kernel_size="
+                f"{tuple(kernel)}, stride={tuple(stride)}, padding={tuple(padding)}, dilation="
+                f"{tuple(dilation)} (output size {o})"
+            )
         out_size.append(o)
         pads.append((p, max(p, (o - 1) * s + d * (k - 1) + 1 - n - p)))
     return PoolGeometry(tuple(in_size), tuple(kernel), tuple(stride), tuple(pads), tuple(dilation), tuple(out_size))
@@ -135,8 +141,16 @@ def _crop(xpad, geom):
 def _offset_slices(geom):
     """[(k, slices)] for each kernel offset k (row-major, the tie order)."""
     return [
-        (k, (Ellipsis, *(slice(o * d, o * d + s * (n - 1) + 1, s)
-                         for o, d, s, n in zip(offsets, geom.dilation, geom.stride, geom.out_size))))
+        (
+            k,
+            (
+                Ellipsis,
+                *(
+                    slice(o * d, o * d + s * (n - 1) + 1, s)
+                    for o, d, s, n in zip(offsets, geom.dilation, geom.stride, geom.out_size)
+                ),
+            ),
+        )
         for k, offsets in enumerate(np.ndindex(*geom.kernel))
     ]
 
@@ -308,8 +322,9 @@ def _window_counts(n, k, s, p, out, include_pad):
     return np.minimum(end, n) - np.maximum(start, 0)
 
 
-def avg_pool(x: Tensor, kernel, stride, padding, ceil_mode=False, count_include_pad=True, divisor_override=None,
-             op="avg_pool"):
+def avg_pool(
+    x: Tensor, kernel, stride, padding, ceil_mode=False, count_include_pad=True, divisor_override=None, op="avg_pool"
+):
     """Average pooling over the last ``len(kernel)`` dims of x (per-dimension int tuples).
 
     The divisor follows PyTorch: the window size including padding (but not

@@ -17,5 +17,13 @@ from .sgd import SGD
 from .sparse_adam import SparseAdam
 
 __all__ = [
-    "SGD", "Adagrad", "Adam", "AdamW", "CombinedOptimizer", "Optimizer", "RMSprop", "SparseAdam", "lr_scheduler",
+    "SGD",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "CombinedOptimizer",
+    "Optimizer",
+    "RMSprop",
+    "SparseAdam",
+    "lr_scheduler",
 ]

@@ -197,8 +197,10 @@ class LRScheduler:
             current = self.__dict__[key]
             if type(current) is list and type(value) is list and key in ("base_lrs", "_last_lr"):
                 if len(current) != len(value):
-                    raise ValueError(f"{type(self).__name__}.load_state_dict: '{key}' has {len(value)} entries, "
-                                     f"this scheduler's optimizer {len(current)} groups")
+                    raise ValueError(
+                        f"{type(self).__name__}.load_state_dict: '{key}' has {len(value)} entries, "
+                        f"this scheduler's optimizer {len(current)} groups"
+                    )
             _check_like(f"{type(self).__name__}.{key}", current, value)
         self.__dict__.update({k: copy.deepcopy(v) for k, v in restored.items()})
 

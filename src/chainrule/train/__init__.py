@@ -7,5 +7,12 @@ from .tensorboard import TensorBoard
 from .trainer import Trainer
 
 __all__ = [
-    "Callback", "EarlyStopping", "KeepBest", "TensorBoard", "Trainer", "accuracy", "load_checkpoint", "save_checkpoint",
+    "Callback",
+    "EarlyStopping",
+    "KeepBest",
+    "TensorBoard",
+    "Trainer",
+    "accuracy",
+    "load_checkpoint",
+    "save_checkpoint",
 ]

@@ -105,8 +105,11 @@ def _parser():
     train.add_argument("--find-lr-steps", type=_positive_int, default=200, help="steps of the range test (200)")
     train.add_argument("--seeds", type=_seed_list, help="comma-separated seeds: one run each, then mean and spread")
     train.add_argument("--grad-clip", type=_positive_float, help="clip the global gradient norm to this value")
-    train.add_argument("--checkpoint-activations", action="store_true",
-                       help="recompute activations in backward to save memory (recipes that support it, e.g. BERT)")
+    train.add_argument(
+        "--checkpoint-activations",
+        action="store_true",
+        help="recompute activations in backward to save memory (recipes that support it, e.g. BERT)",
+    )
     train.add_argument(
         "--tensorboard",
         nargs="?",
@@ -276,12 +279,15 @@ def _note_missing_extras(args) -> None:
     import importlib.util  # noqa: PLC0415
 
     if not args.no_plots and importlib.util.find_spec("matplotlib") is None:
-        print("note: matplotlib is not installed, so no plots will be drawn (pip install 'chainrule[train]')",
-              file=sys.stderr)
+        print(
+            "note: matplotlib is not installed, so no plots will be drawn (pip install 'chainrule[train]')",
+            file=sys.stderr,
+        )
         args.no_plots = True
     if not args.no_progress and importlib.util.find_spec("tqdm") is None:
-        print("note: tqdm is not installed, so there is no progress bar (pip install 'chainrule[train]')",
-              file=sys.stderr)
+        print(
+            "note: tqdm is not installed, so there is no progress bar (pip install 'chainrule[train]')", file=sys.stderr
+        )
         args.no_progress = True
 
 
@@ -549,8 +555,19 @@ def main(argv=None) -> int:
 
 
 _ENVIRONMENT_ERRNOS = {
-    errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOENT, errno.EIO, errno.ENOTDIR,
-    errno.EISDIR, errno.ENAMETOOLONG, errno.EMFILE, errno.ENFILE, errno.EFBIG,
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EROFS,
+    errno.EACCES,
+    errno.EPERM,
+    errno.ENOENT,
+    errno.EIO,
+    errno.ENOTDIR,
+    errno.EISDIR,
+    errno.ENAMETOOLONG,
+    errno.EMFILE,
+    errno.ENFILE,
+    errno.EFBIG,
 }
 
 

@@ -31,8 +31,12 @@ def _arguments(parser):
     parser.add_argument("output", type=Path, help="the ONNX file to write")
     parser.add_argument("--batch-size", type=_positive_int, default=1, help="the batch the graph takes (1)")
     parser.add_argument("--seq-len", type=_positive_int, default=64, help="token positions, text runs only (64)")
-    parser.add_argument("--weights", choices=("best", "last"), default="best",
-                        help="keep-best's weights (best.safetensors, the default) or the last epoch's")
+    parser.add_argument(
+        "--weights",
+        choices=("best", "last"),
+        default="best",
+        help="keep-best's weights (best.safetensors, the default) or the last epoch's",
+    )
     parser.add_argument("--opset", type=_positive_int, help="ONNX opset (default 18)")
 
 
@@ -140,8 +144,10 @@ def cmd_export(args) -> int:
     shapes = ", ".join(_describe(i) for i in proto.graph.input)
     outs = ", ".join(_describe(o) for o in proto.graph.output)
     weights = sum(int(np.prod(t.dims)) for t in proto.graph.initializer)
-    print(f"{args.output}: {r.name} from {source}; inputs {shapes} -> {outs}; {len(proto.graph.node)} nodes, "
-          f"{weights:,} weights")
+    print(
+        f"{args.output}: {r.name} from {source}; inputs {shapes} -> {outs}; {len(proto.graph.node)} nodes, "
+        f"{weights:,} weights"
+    )
     if importlib.util.find_spec("onnxruntime") is not None:
         from ..autograd.mode import no_grad  # noqa: PLC0415
 

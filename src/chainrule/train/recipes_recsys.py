@@ -295,7 +295,9 @@ def _run_ncf(args, r):
         None,
         run_dir=run_dir,
         callbacks=[
-            _ValidationRanking(val_users, val_items, 10), KeepBest("val_hr@10", "max"), *extra_callbacks(args, run_dir)
+            _ValidationRanking(val_users, val_items, 10),
+            KeepBest("val_hr@10", "max"),
+            *extra_callbacks(args, run_dir),
         ],
         progress=not args.no_progress,
         plots=not args.no_plots,

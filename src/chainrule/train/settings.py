@@ -87,8 +87,9 @@ class RunSettings:
         unknown = sorted(set(saved) - names)
         missing = sorted(names - set(saved))
         if unknown or missing:
-            raise SettingsError(f"the checkpoint's run settings do not match this version (unknown {unknown}, "
-                                f"missing {missing})")
+            raise SettingsError(
+                f"the checkpoint's run settings do not match this version (unknown {unknown}, missing {missing})"
+            )
         for name, kinds in _TYPES.items():
             if type(saved[name]) not in kinds:
                 raise SettingsError(f"the checkpoint's {name} is a {type(saved[name]).__name__}")

@@ -47,7 +47,7 @@ def scalar_tag(key: str) -> str:
     """The TensorBoard tag for an epoch record's key: ``val_accuracy`` -> ``accuracy/val``, ``lr`` -> ``lr``."""
     for prefix in _PREFIXES:
         if key.startswith(prefix) and len(key) > len(prefix):
-            return f"{key[len(prefix):]}/{prefix[:-1]}"
+            return f"{key[len(prefix) :]}/{prefix[:-1]}"
     if key == "seconds":
         return "time/epoch_seconds"
     return key

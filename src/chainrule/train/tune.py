@@ -363,8 +363,11 @@ def _objective(definition, study_dir: Path, out=None):
         else:
             test = f", {test_key} {result[test_key]:.4f}" if test_key in result else ""
             what = f"{metric} {best:.4f}{test}"
-        print(f"trial {trial.number:3d}  {described}  ->  {what}  ({len(history)} epochs, {seconds:.1f} s)",
-              file=out, flush=True)
+        print(
+            f"trial {trial.number:3d}  {described}  ->  {what}  ({len(history)} epochs, {seconds:.1f} s)",
+            file=out,
+            flush=True,
+        )
         if pruned:
             raise optuna.TrialPruned()
         return best  # NaN marks the trial failed; the search goes on
@@ -404,8 +407,13 @@ def _study(definition, study_dir: Path, worker: int = 0):
 
 def _defaults(definition, r) -> dict:
     """The recipe's default settings as a point of the search space (clipped into ranges; left out if not in it)."""
-    values = {"lr": r.lr, "batch_size": r.batch_size, "optimizer": r.optimizer, "weight_decay": r.weight_decay,
-              "epochs": definition["epochs"]}
+    values = {
+        "lr": r.lr,
+        "batch_size": r.batch_size,
+        "optimizer": r.optimizer,
+        "weight_decay": r.weight_decay,
+        "epochs": definition["epochs"],
+    }
     point = {}
     for name, param in _space(definition).items():
         value = values.get(name)
@@ -465,8 +473,18 @@ def _workers(definition, study_dir: Path, trials: int, timeout, jobs: int) -> No
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(threads)
     print(f"{jobs} worker processes, {threads} BLAS thread(s) each", flush=True)
-    command = [sys.executable, "-m", "chainrule", "tune", "--study-dir", str(study_dir), "--trials", str(trials),
-               "--jobs", str(jobs)]
+    command = [
+        sys.executable,
+        "-m",
+        "chainrule",
+        "tune",
+        "--study-dir",
+        str(study_dir),
+        "--trials",
+        str(trials),
+        "--jobs",
+        str(jobs),
+    ]
     if timeout is not None:
         command += ["--timeout", str(timeout)]
     processes = [subprocess.Popen([*command, "--worker", str(k)], env=env) for k in range(jobs)]
@@ -539,8 +557,10 @@ def cmd_tune(args) -> int:
         else:
             _optimize(definition, study_dir, args.trials, args.timeout)
     except KeyboardInterrupt:
-        print(f"interrupted; run the same command (or chainrule tune --study-dir {study_dir}) to continue",
-              file=sys.stderr)
+        print(
+            f"interrupted; run the same command (or chainrule tune --study-dir {study_dir}) to continue",
+            file=sys.stderr,
+        )
         return 130
     seconds = time.perf_counter() - began
     study = _study(definition, study_dir)
@@ -574,7 +594,8 @@ def summarize(study, definition, seconds: float, plots: bool = True, study_dir: 
     trial_seconds = sum(float(t.user_attrs.get("seconds", 0.0)) for t in complete + pruned)
     # what the pruned trials would have cost to finish, at their own seconds per epoch
     spared = sum(
-        float(t.user_attrs.get("seconds", 0.0)) / max(int(t.user_attrs.get("epochs", 1)), 1)
+        float(t.user_attrs.get("seconds", 0.0))
+        / max(int(t.user_attrs.get("epochs", 1)), 1)
         * (int(t.params.get("epochs", epochs_each)) - int(t.user_attrs.get("epochs", 0)))
         for t in pruned
     )
@@ -669,4 +690,3 @@ def draw(study, study_dir: Path) -> list:
 
 
 register_command("tune", "search hyperparameters of a recipe with Optuna (chainrule[tune])", _arguments, cmd_tune)
-

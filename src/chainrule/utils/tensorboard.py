@@ -64,8 +64,15 @@ class SummaryWriter(_tbx.SummaryWriter):
     ``close()``.
     """
 
-    def __init__(self, log_dir=None, comment: str = "", purge_step=None, max_queue: int = 10,
-                 flush_secs: int = 120, filename_suffix: str = ""):
+    def __init__(
+        self,
+        log_dir=None,
+        comment: str = "",
+        purge_step=None,
+        max_queue: int = 10,
+        flush_secs: int = 120,
+        filename_suffix: str = "",
+    ):
         super().__init__(
             logdir=str(log_dir) if log_dir is not None else None,
             comment=comment,

@@ -94,8 +94,11 @@ def check_conv_shapes(x, weight, bias, groups, nd, op, transposed=False):
         if out_channels % groups:
             raise ValueError(f"{op}: out_channels ({out_channels}) must be divisible by groups ({groups})")
     if x.ndim != nd + 2 or x.shape[1] != in_channels:
-        hint = " (unbatched input is not supported: add the batch dimension with x.unsqueeze(0))" \
-            if x.ndim == nd + 1 else ""
+        hint = (
+            " (unbatched input is not supported: add the batch dimension with x.unsqueeze(0))"
+            if x.ndim == nd + 1
+            else ""
+        )
         raise ShapeError(
             f"{op}: expected input of shape {_expected(in_channels, nd)} for weight {w_shape} and groups={groups}, "
             f"got {tuple(x.shape)}{hint}"
@@ -126,21 +129,31 @@ def transposed_convolution(x, weight, bias, stride, padding, output_padding, gro
     dilation = ntuple(dilation, nd, "dilation", op)
     _check_positive(op, stride=stride, dilation=dilation)
     if isinstance(padding, str):
-        raise ValueError(f"{op}: padding must be an int or a tuple of ints for transposed convolutions, "
-                         f"got {padding!r}")
+        raise ValueError(
+            f"{op}: padding must be an int or a tuple of ints for transposed convolutions, got {padding!r}"
+        )
     padding = ntuple(padding, nd, "padding", op)
     output_padding = ntuple(output_padding, nd, "output_padding", op)
     if any(p < 0 for p in padding + output_padding):
         raise ValueError(f"{op}: padding and output_padding must be non-negative, got {padding}, {output_padding}")
     for o, s, d in zip(output_padding, stride, dilation):
         if o >= s and o >= d:
-            raise ValueError(f"{op}: output_padding must be smaller than either stride or dilation, got "
-                             f"output_padding={output_padding}, stride={stride}, dilation={dilation}")
+            raise ValueError(
+                f"{op}: output_padding must be smaller than either stride or dilation, got "
+                f"output_padding={output_padding}, stride={stride}, dilation={dilation}"
+            )
     return _ops.conv_transpose(x, weight, bias, stride, padding, output_padding, dilation, groups, op)
 
 
-def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,  # noqa: A002
-           groups: int = 1) -> Tensor:
+def conv1d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride=1,
+    padding=0,
+    dilation=1,  # noqa: A002
+    groups: int = 1,
+) -> Tensor:
     """1-d convolution (a cross-correlation, as in PyTorch) over the last dimension.
 
     With ``groups=1``,
@@ -182,8 +195,15 @@ def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     return convolution(input, weight, bias, stride, padding, dilation, groups, 1, "conv1d")
 
 
-def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,  # noqa: A002
-           groups: int = 1) -> Tensor:
+def conv2d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride=1,
+    padding=0,
+    dilation=1,  # noqa: A002
+    groups: int = 1,
+) -> Tensor:
     """2-d convolution (cross-correlation) over the last two dimensions.
 
     With ``groups=1``,
@@ -228,8 +248,16 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     return convolution(input, weight, bias, stride, padding, dilation, groups, 2, "conv2d")
 
 
-def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,  # noqa: A002
-                     output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+def conv_transpose1d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride=1,
+    padding=0,  # noqa: A002
+    output_padding=0,
+    groups: int = 1,
+    dilation=1,
+) -> Tensor:
     """1-d transposed convolution: the gradient of ``conv1d`` with respect to its input, used to upsample.
 
     Each input position adds ``x[n, c, l] * weight[c, :, :]`` into the output
@@ -263,12 +291,21 @@ def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
         >>> F.conv_transpose1d(x, weight, stride=2)
         tensor([[[1., 1., 3., 2., 2.]]])
     """
-    return transposed_convolution(input, weight, bias, stride, padding, output_padding, groups, dilation, 1,
-                                  "conv_transpose1d")
+    return transposed_convolution(
+        input, weight, bias, stride, padding, output_padding, groups, dilation, 1, "conv_transpose1d"
+    )
 
 
-def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,  # noqa: A002
-                     output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+def conv_transpose2d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride=1,
+    padding=0,  # noqa: A002
+    output_padding=0,
+    groups: int = 1,
+    dilation=1,
+) -> Tensor:
     """2-d transposed convolution: the gradient of ``conv2d`` with respect to its input, used to upsample.
 
     ``H_out = (H - 1) * stride - 2 * padding + dilation * (kH - 1) + output_padding + 1``
@@ -304,5 +341,6 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
         >>> F.conv_transpose2d(x, cr.randn(8, 4, 3, 3), stride=2, padding=1, output_padding=1).shape
         (2, 4, 14, 14)
     """
-    return transposed_convolution(input, weight, bias, stride, padding, output_padding, groups, dilation, 2,
-                                  "conv_transpose2d")
+    return transposed_convolution(
+        input, weight, bias, stride, padding, output_padding, groups, dilation, 2, "conv_transpose2d"
+    )

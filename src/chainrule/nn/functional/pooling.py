@@ -24,8 +24,14 @@ from ...tensor import Tensor, _wrap
 from .conv import ntuple
 
 __all__ = [
-    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d",
-    "avg_pool1d", "avg_pool2d", "max_pool1d", "max_pool2d",
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool1d",
+    "adaptive_max_pool2d",
+    "avg_pool1d",
+    "avg_pool2d",
+    "max_pool1d",
+    "max_pool2d",
 ]
 
 _SPATIAL = {1: "L", 2: "H, W"}
@@ -36,8 +42,10 @@ def check_pool_input(x, nd, op):
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: input must be a Tensor, got {type(x).__name__}")
     if x.ndim not in (nd + 1, nd + 2) or any(s == 0 for s in x.shape[-nd:]):
-        raise ShapeError(f"{op}: expected input of shape (N, C, {_SPATIAL[nd]}) or (C, {_SPATIAL[nd]}) with "
-                         f"non-empty spatial dims, got {tuple(x.shape)}")
+        raise ShapeError(
+            f"{op}: expected input of shape (N, C, {_SPATIAL[nd]}) or (C, {_SPATIAL[nd]}) with "
+            f"non-empty spatial dims, got {tuple(x.shape)}"
+        )
 
 
 def _pool_args(kernel_size, stride, padding, nd, op):
@@ -62,8 +70,15 @@ def avg_pooling(x, kernel_size, stride, padding, ceil_mode, count_include_pad, d
     return _ops.avg_pool(x, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override, op)
 
 
-def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,  # noqa: A002
-               return_indices: bool = False):
+def max_pool1d(
+    input: Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode: bool = False,  # noqa: A002
+    return_indices: bool = False,
+):
     """Max pooling over windows of the last dimension: ``(N, C, L)`` -> ``(N, C, L_out)``.
 
     ``L_out = floor_or_ceil((L + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1``
@@ -100,8 +115,15 @@ def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, c
     return max_pooling(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 1, "max_pool1d")
 
 
-def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,  # noqa: A002
-               return_indices: bool = False):
+def max_pool2d(
+    input: Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode: bool = False,  # noqa: A002
+    return_indices: bool = False,
+):
     """Max pooling over (kH, kW) windows: ``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``.
 
     ``H_out = floor_or_ceil((H + 2 * padding - dilation * (kH - 1) - 1) / stride) + 1``
@@ -137,8 +159,14 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, c
     return max_pooling(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 2, "max_pool2d")
 
 
-def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,  # noqa: A002
-               count_include_pad: bool = True) -> Tensor:
+def avg_pool1d(
+    input: Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode: bool = False,  # noqa: A002
+    count_include_pad: bool = True,
+) -> Tensor:
     """Average pooling over windows of the last dimension: ``(N, C, L)`` -> ``(N, C, L_out)``.
 
     ``L_out = floor_or_ceil((L + 2 * padding - kernel_size) / stride) + 1``.
@@ -168,8 +196,15 @@ def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
     return avg_pooling(input, kernel_size, stride, padding, ceil_mode, count_include_pad, None, 1, "avg_pool1d")
 
 
-def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,  # noqa: A002
-               count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
+def avg_pool2d(
+    input: Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode: bool = False,  # noqa: A002
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> Tensor:
     """Average pooling over (kH, kW) windows: ``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``.
 
     ``H_out = floor_or_ceil((H + 2 * padding - kH) / stride) + 1``, likewise
@@ -202,8 +237,9 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
         tensor([[[[10., 18.],
                   [42., 50.]]]])
     """
-    return avg_pooling(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, 2,
-                       "avg_pool2d")
+    return avg_pooling(
+        input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, 2, "avg_pool2d"
+    )
 
 
 # ---------------------------------------------------------------------------

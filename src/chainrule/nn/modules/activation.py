@@ -181,6 +181,7 @@ class Tanh(Module):
         >>> nn.Tanh()(cr.tensor([-2.0, 0.0, 3.0]))
         tensor([-0.9640,  0.0000,  0.9951])
     """
+
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         return F.tanh(input)
 

@@ -34,9 +34,21 @@ class _ConvNd(Module):
     _nd = 2
     _transposed = False
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
-                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", output_padding=0, device=None,
-                 dtype=None):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        output_padding=0,
+        device=None,
+        dtype=None,
+    ):
         super().__init__()
         name = type(self).__name__
         nd = self._nd
@@ -47,8 +59,10 @@ class _ConvNd(Module):
         checks.divisible(name, "out_channels", out_channels, "groups", groups)
         if padding_mode != "zeros":
             checks.choice(name, "padding_mode", padding_mode, ("zeros", "reflect", "replicate", "circular"))
-            raise NotImplementedError(f"{name}: padding_mode={padding_mode!r} is not implemented yet; "
-                                      "only 'zeros' is (pad the input yourself with F.pad)")
+            raise NotImplementedError(
+                f"{name}: padding_mode={padding_mode!r} is not implemented yet; "
+                "only 'zeros' is (pad the input yourself with F.pad)"
+            )
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = checks.sizes(name, "kernel_size", kernel_size, nd, minimum=1)
@@ -60,8 +74,10 @@ class _ConvNd(Module):
                 )
             checks.choice(name, "padding", padding, ("valid", "same"))
             if padding == "same" and any(s != 1 for s in self.stride):
-                raise checks.LayerArgumentError(f"{name}: padding='same' is not supported for strided convolutions "
-                                           f"(stride={self.stride}); pad explicitly or use stride 1")
+                raise checks.LayerArgumentError(
+                    f"{name}: padding='same' is not supported for strided convolutions "
+                    f"(stride={self.stride}); pad explicitly or use stride 1"
+                )
             self.padding = padding
         else:
             self.padding = checks.sizes(name, "padding", padding, nd, minimum=0)
@@ -117,14 +133,47 @@ class _ConvNd(Module):
 
 
 class _ConvForward(_ConvNd):
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
-                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                         padding_mode, 0, device, dtype)
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        device=None,
+        dtype=None,
+    ):
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            padding_mode,
+            0,
+            device,
+            dtype,
+        )
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        return conv_f.convolution(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups,
-                             self._nd, self._layer_name())
+        return conv_f.convolution(
+            input,
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.groups,
+            self._nd,
+            self._layer_name(),
+        )
 
 
 class Conv1d(_ConvForward):
@@ -220,11 +269,35 @@ class Conv2d(_ConvForward):
 class _ConvTransposeNd(_ConvNd):
     _transposed = True
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
-                 groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros", device=None,
-                 dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                         padding_mode, output_padding, device, dtype)
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size,
+        stride=1,
+        padding=0,
+        output_padding=0,
+        groups: int = 1,
+        bias: bool = True,
+        dilation=1,
+        padding_mode: str = "zeros",
+        device=None,
+        dtype=None,
+    ):
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            padding_mode,
+            output_padding,
+            device,
+            dtype,
+        )
 
     def _output_padding(self, x, output_size):
         """output_padding that makes the output ``output_size`` (PyTorch's rule; None keeps the set one)."""
@@ -235,17 +308,24 @@ class _ConvTransposeNd(_ConvNd):
         if len(size) == nd + 2:
             size = size[2:]
         if len(size) != nd:
-            raise ValueError(f"{self._layer_name()}: output_size must have {nd} or {nd + 2} elements, got "
-                             f"{tuple(output_size)}")
+            raise ValueError(
+                f"{self._layer_name()}: output_size must have {nd} or {nd + 2} elements, got {tuple(output_size)}"
+            )
         pads = []
         for i in range(nd):
-            smallest = ((x.shape[i + 2] - 1) * self.stride[i] - 2 * self.padding[i]
-                        + self.dilation[i] * (self.kernel_size[i] - 1) + 1)
+            smallest = (
+                (x.shape[i + 2] - 1) * self.stride[i]
+                - 2 * self.padding[i]
+                + self.dilation[i] * (self.kernel_size[i] - 1)
+                + 1
+            )
             largest = smallest + self.stride[i] - 1
             if not smallest <= size[i] <= largest:
-                raise ValueError(f"{self._layer_name()}: requested an output size of {tuple(size)}, but valid sizes "
-                                 f"range from {smallest} to {largest} in dimension {i + 2} for input "
-                                 f"{tuple(x.shape)}")
+                raise ValueError(
+                    f"{self._layer_name()}: requested an output size of {tuple(size)}, but valid sizes "
+                    f"range from {smallest} to {largest} in dimension {i + 2} for input "
+                    f"{tuple(x.shape)}"
+                )
             pads.append(size[i] - smallest)
         return tuple(pads)
 
@@ -255,8 +335,18 @@ class _ConvTransposeNd(_ConvNd):
         if output_size is not None:
             conv_f.check_conv_shapes(input, self.weight, self.bias, self.groups, self._nd, name, transposed=True)
             output_padding = self._output_padding(input, output_size)
-        return conv_f.transposed_convolution(input, self.weight, self.bias, self.stride, self.padding, output_padding,
-                                             self.groups, self.dilation, self._nd, name)
+        return conv_f.transposed_convolution(
+            input,
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            output_padding,
+            self.groups,
+            self.dilation,
+            self._nd,
+            name,
+        )
 
 
 class ConvTranspose1d(_ConvTransposeNd):

@@ -17,8 +17,14 @@ from ..module import Module
 from . import _checks as checks
 
 __all__ = [
-    "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d",
-    "AvgPool1d", "AvgPool2d", "MaxPool1d", "MaxPool2d",
+    "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d",
+    "AvgPool1d",
+    "AvgPool2d",
+    "MaxPool1d",
+    "MaxPool2d",
 ]
 
 
@@ -38,8 +44,9 @@ def _check_window(layer: str, nd: int, kernel_size, stride, padding, dilation=1)
 class _MaxPoolNd(Module):
     _nd = 2
 
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False,
-                 ceil_mode: bool = False):
+    def __init__(
+        self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False, ceil_mode: bool = False
+    ):
         super().__init__()
         _check_window(type(self).__name__, self._nd, kernel_size, stride, padding, dilation)
         self.kernel_size = kernel_size
@@ -50,12 +57,23 @@ class _MaxPoolNd(Module):
         self.ceil_mode = ceil_mode
 
     def extra_repr(self) -> str:
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+        return (
+            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
+        )
 
     def forward(self, input: Tensor):  # noqa: A002
-        return pool_f.max_pooling(input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
-                                  self.return_indices, self._nd, f"{type(self).__name__}({self.extra_repr()})")
+        return pool_f.max_pooling(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.ceil_mode,
+            self.return_indices,
+            self._nd,
+            f"{type(self).__name__}({self.extra_repr()})",
+        )
 
 
 class MaxPool1d(_MaxPoolNd):
@@ -124,8 +142,15 @@ class MaxPool2d(_MaxPoolNd):
 class _AvgPoolNd(Module):
     _nd = 2
 
-    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True,
-                 divisor_override: int | None = None):
+    def __init__(
+        self,
+        kernel_size,
+        stride=None,
+        padding=0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+        divisor_override: int | None = None,
+    ):
         super().__init__()
         layer = type(self).__name__
         _check_window(layer, self._nd, kernel_size, stride, padding)
@@ -142,9 +167,17 @@ class _AvgPoolNd(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        return pool_f.avg_pooling(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                                  self.count_include_pad, self.divisor_override, self._nd,
-                                  f"{type(self).__name__}({self.extra_repr()})")
+        return pool_f.avg_pooling(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+            self.divisor_override,
+            self._nd,
+            f"{type(self).__name__}({self.extra_repr()})",
+        )
 
 
 class AvgPool1d(_AvgPoolNd):
