@@ -106,6 +106,16 @@ class Tensor(_Methods):
 
     # ------------------------------------------------------------------ facts
 
+    # The raw array.  (Transition: ``_data`` is the name internal code uses for the array; ``data`` becomes
+    # PyTorch's detached Tensor sharing storage once every internal use has moved to ``_data``.)
+    @property
+    def _data(self):
+        return self.data
+
+    @_data.setter
+    def _data(self, value):
+        self.data = value
+
     @property
     def shape(self) -> tuple:
         """The size of each dimension, a tuple of ints (``()`` for a 0-d tensor).
