@@ -207,4 +207,4 @@ double = float64
 half = float16
 long = int64
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import chainrule as cr
 from chainrule.io import load
-from chainrule.train import cli
+from chainrule.train import run as cli  # the train command lives in train/run.py
 from chainrule.train.cli import main
 from chainrule.train.settings import CosineCycles, RunSettings, SettingsError
 

@@ -150,7 +150,7 @@ def _inputs(args) -> list:
                 f"example input {k} is a {type(item).__name__}; pass Tensors (or NumPy arrays, or None) in args"
             )
     for k, item in enumerate(out):
-        if item is not None and not isinstance(item.data, np.ndarray):
+        if item is not None and not isinstance(item._data, np.ndarray):
             raise ExportError(f"example input {k} is on {item.device}; export runs on the CPU: move it with .cpu()")
     return out
 
@@ -208,7 +208,7 @@ def _perturbed(inputs, seed=0):
         if t is None:
             out.append(None)
             continue
-        a = t.data
+        a = t._data
         if a.dtype.kind == "f" and a.size:
             # the same values in another order (arg-maxima move), plus noise (sums change)
             scale = float(a.std()) + float(np.abs(a).mean())
@@ -232,7 +232,7 @@ def _trace(model, inputs, params):
     trace = Trace()
     for k, t in enumerate(inputs):
         if t is not None:
-            trace.add_source(t.data, ("input", k))
+            trace.add_source(t._data, ("input", k))
     for name, array in params:
         trace.add_source(array, ("param", name))
     with no_grad(), exporting(), trace.recording():
@@ -245,7 +245,7 @@ def _parameters(model) -> list:
 
     named = []
     for name, p in list(model.named_parameters()) + list(model.named_buffers()):
-        data = p.data if isinstance(p, Tensor) else p
+        data = p._data if isinstance(p, Tensor) else p
         if isinstance(data, np.ndarray):
             named.append((name, data))
         elif data is not None:
@@ -324,8 +324,8 @@ def export(
         raise ExportError(f"the ONNX graph of {type(model).__name__} does not pass onnx's checker: {exc}") from None
     atomic_write(Path(f), proto.SerializeToString())
     if verify:
-        expected = [t.data for _, t in outputs]
-        feeds = {n: t.data for n, t in zip(names, inputs) if t is not None}
+        expected = [t._data for _, t in outputs]
+        feeds = {n: t._data for n, t in zip(names, inputs) if t is not None}
         check_outputs(proto, feeds, expected, rtol, atol)
     return proto
 
@@ -368,12 +368,12 @@ def _build(onnx, model, trace, inputs, names, outputs, output_names, opset):
     graph_outputs = []
     for name, (_, tensor) in zip(hints, outputs):
         try:
-            produced = graph.value(tensor.data)
+            produced = graph.value(tensor._data)
         except RuleError as exc:
             raise ExportError(f"cannot export {type(model).__name__}: its output {name}: {exc}") from None
         graph.nodes.append(helper.make_node("Identity", [produced], [name], name=graph.fresh("output")))
-        graph_outputs.append(_info(helper, name, tensor.data))
-    graph_inputs = [_info(helper, n, t.data) for n, t in zip(names, inputs) if t is not None]
+        graph_outputs.append(_info(helper, name, tensor._data))
+    graph_inputs = [_info(helper, n, t._data) for n, t in zip(names, inputs) if t is not None]
     onnx_graph = helper.make_graph(graph.nodes, type(model).__name__, graph_inputs, graph_outputs, graph.initializers)
     proto = helper.make_model(
         onnx_graph,
@@ -391,7 +391,7 @@ def _info(helper, name, array):
 
 def _version() -> str:
     try:
-        from .. import __version__  # noqa: PLC0415
+        from .._version import __version__  # noqa: PLC0415
     except ImportError:
         return "0"
     return str(__version__)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .cli import UsageError, _positive_int, register_command
+from .commands import UsageError, _positive_int, register_command
 
 
 def _arguments(parser):
@@ -41,7 +41,7 @@ def _arguments(parser):
 
 
 def _recipe(run_dir: Path):
-    from .cli import _saved_run  # noqa: PLC0415
+    from .commands import _saved_run  # noqa: PLC0415
     from .recipes import RECIPES  # noqa: PLC0415
 
     checkpoint = run_dir / "checkpoint.safetensors"
@@ -56,9 +56,8 @@ def _recipe(run_dir: Path):
 
 def _classifier(r, settings, checkpoint, run_dir, args):
     """A plain recipe's model with the run's weights, and a batch of its test inputs."""
-    import chainrule as cr  # noqa: PLC0415
-
     from ..io import CheckpointError  # noqa: PLC0415
+    from ..ops.shape import stack  # noqa: PLC0415
     from .checkpoint import load_checkpoint, restore_weights  # noqa: PLC0415
 
     data = Path(settings["data"]) if settings.get("data") else None
@@ -80,13 +79,12 @@ def _classifier(r, settings, checkpoint, run_dir, args):
     count = min(args.batch_size, len(test))
     if count < args.batch_size:
         raise UsageError(f"--batch-size {args.batch_size}: the test split has {len(test)} samples")
-    x = cr.stack([test[i][0] for i in range(count)])
+    x = stack([test[i][0] for i in range(count)])
     return model, (x,), source
 
 
 def _recommender(run_dir, args):
-    import chainrule as cr  # noqa: PLC0415
-
+    from ..creation import tensor  # noqa: PLC0415
     from ..io import CheckpointError  # noqa: PLC0415
     from ..models.recommender import Recommender, RecommenderError  # noqa: PLC0415
 
@@ -98,12 +96,11 @@ def _recommender(run_dir, args):
     model = rec.model
     users = rng.integers(0, model.num_users, args.batch_size)
     items = rng.integers(0, model.num_items, args.batch_size)
-    return model, (cr.tensor(users), cr.tensor(items)), run_dir / "recommender.safetensors"
+    return model, (tensor(users), tensor(items)), run_dir / "recommender.safetensors"
 
 
 def _text(run_dir, args):
-    import chainrule as cr  # noqa: PLC0415
-
+    from ..creation import tensor  # noqa: PLC0415
     from ..models import BertForSequenceClassification, ConfigError, WeightsError  # noqa: PLC0415
 
     try:
@@ -115,7 +112,7 @@ def _text(run_dir, args):
     ids = rng.integers(1, model.config.vocab_size, (args.batch_size, length))
     mask = np.ones((args.batch_size, length), dtype=np.int64)
     mask[:, length // 2 :] = rng.integers(0, 2, (args.batch_size, length - length // 2)).cumprod(axis=1)  # padding
-    return model, (cr.tensor(ids), cr.tensor(mask)), run_dir / "model.safetensors"
+    return model, (tensor(ids), tensor(mask)), run_dir / "model.safetensors"
 
 
 def _describe(value) -> str:
@@ -153,8 +150,8 @@ def cmd_export(args) -> int:
 
         with no_grad():
             result = model(*inputs)
-        expected = [result.data] if hasattr(result, "data") else [t.data for t in result if t is not None]
-        feeds = {i.name: t.data for i, t in zip(proto.graph.input, inputs)}
+        expected = [result._data] if hasattr(result, "_data") else [t._data for t in result if t is not None]
+        feeds = {i.name: t._data for i, t in zip(proto.graph.input, inputs)}
         try:
             worst = check_outputs(proto, feeds, expected)
         except ExportError as exc:

@@ -1,53 +1,18 @@
 """Recipes: a named dataset + model + default hyperparameters that ``chainrule train`` runs.
 
-Add one with ``@recipe(...)`` on a function that returns a :class:`Recipe`.
+Add one with ``@recipe`` (``recipe.py``) on a function that returns a :class:`Recipe`.
 Each recipe splits its data deterministically from the seed: train, val (for
 early stopping / keep-best) and a held-out test split reported at the end.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from .. import nn
 from ..data import TensorDataset
 from ..data.datasets import FASHION_MNIST_DIR, FashionMNIST, fashion_mnist_available, load_digits
-
-
-@dataclass
-class Recipe:
-    name: str
-    description: str
-    build_data: object  # (seed, data_dir) -> (train, val, test) datasets
-    build_model: object  # () -> Module
-    epochs: int = 10
-    batch_size: int = 64
-    lr: float = 1e-3
-    optimizer: str = "adam"
-    weight_decay: float = 0.0
-    scheduler: str | None = "cosine"
-    available: object = field(default=lambda data_dir=None: (True, ""))
-    # a recipe that is not plain classification supplies its whole run: run(args, recipe) -> exit status
-    # (args are the parsed ``chainrule train`` options; see cli.cmd_train for the default flow)
-    run: object = None
-
-
-RECIPES: dict = {}
-
-
-def recipe(fn):
-    r = fn()
-    RECIPES[r.name] = r
-    return fn
-
-
-def _split(n, seed, fractions=(0.7, 0.1, 0.2)):
-    order = np.random.default_rng(seed).permutation(n)
-    a = int(round(n * fractions[0]))
-    b = a + int(round(n * fractions[1]))
-    return order[:a], order[a:b], order[b:]
+from .recipe import RECIPES, Recipe, _split, recipe  # noqa: F401 - RECIPES is read from here
 
 
 def _digits_data(flatten):
@@ -148,4 +113,4 @@ def _fashion_cnn():
 
 
 # recipes that live next to their models register themselves on import
-from . import recipes_recsys, recipes_text  # noqa: E402, F401
+from . import recipes_recsys, recipes_text  # noqa: E402, F401, I001

@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from .callbacks import Callback, KeepBest
-from .cli import UsageError, extra_callbacks, register_command
-from .recipes import Recipe, recipe
+from .commands import UsageError, extra_callbacks, register_command
+from .recipe import Recipe, recipe
 
 # ---------------------------------------------------------------------------
 # shared plumbing
@@ -75,7 +75,7 @@ def _run_dir(args, name):
 
 def _optimizer(args, model, lr):
     from ..models.recommender import make_optimizer  # noqa: PLC0415
-    from .cli import make_optimizer as dense_optimizer  # noqa: PLC0415
+    from .commands import make_optimizer as dense_optimizer  # noqa: PLC0415
 
     if args.optimizer is None:
         return make_optimizer(model, lr=lr), "sparse adam (SparseAdam for the tables + Adam)"
@@ -162,8 +162,7 @@ def _mf_data(seed, data_dir=None, data=None):
 
 
 def _run_mf(args, r):
-    import chainrule as cr  # noqa: PLC0415
-
+    from .. import random as cr_random  # noqa: PLC0415
     from ..data.datasets.movielens import RatingsLoader  # noqa: PLC0415
     from ..models.recommender import MatrixFactorization, rating_rmse  # noqa: PLC0415
     from ..nn import functional as F  # noqa: PLC0415
@@ -173,7 +172,7 @@ def _run_mf(args, r):
     weight_decay = r.weight_decay if args.weight_decay is None else args.weight_decay
     if weight_decay < 0:
         raise UsageError(f"--weight-decay must be >= 0, got {weight_decay}")
-    cr.manual_seed(args.seed)
+    cr_random.manual_seed(args.seed)
     data = _load_data(args.data)
     train, val, test = _mf_data(args.seed, data=data)
     _enough(args.data, "ratings for a 75/5/20 train/val/test split", train=train, val=val, test=test)
@@ -187,7 +186,7 @@ def _run_mf(args, r):
         sparse=args.optimizer is None,
     )
     optimizer, opt_text = _optimizer(args, model, lr)
-    gen = cr.Generator().manual_seed(args.seed + 1)
+    gen = cr_random.Generator().manual_seed(args.seed + 1)
     train_loader = RatingsLoader(train, batch_size, shuffle=True, generator=gen)
     val_loader = RatingsLoader(val, 8192)
     run_dir = _run_dir(args, r.name)
@@ -253,8 +252,7 @@ def _ncf_data(seed, data_dir=None, data=None):
 
 
 def _run_ncf(args, r):
-    import chainrule as cr  # noqa: PLC0415
-
+    from .. import random as cr_random  # noqa: PLC0415
     from ..data.datasets.movielens import (  # noqa: PLC0415
         InteractionsError,
         NegativeSamplingLoader,
@@ -267,7 +265,7 @@ def _run_ncf(args, r):
     epochs, batch_size, lr = args.epochs or r.epochs, args.batch_size or r.batch_size, args.lr or r.lr
     if args.weight_decay:
         raise UsageError("movielens-ncf has no weight decay (--weight-decay is for movielens-mf)")
-    cr.manual_seed(args.seed)
+    cr_random.manual_seed(args.seed)
     data = _load_data(args.data)
     train, val, test = _ncf_data(args.seed, data=data)
     _enough(args.data, "users with 3 or more interactions (leave-last-out)", train=train, val=val, test=test)
@@ -278,7 +276,7 @@ def _run_ncf(args, r):
         raise UsageError(f"--data {args.data}: {exc}") from None
     model = NeuMF(data.num_users, data.num_items, gmf_dim=32, mlp_layers=(64, 32, 16), sparse=args.optimizer is None)
     optimizer, opt_text = _optimizer(args, model, lr)
-    gen = cr.Generator().manual_seed(args.seed + 1)
+    gen = cr_random.Generator().manual_seed(args.seed + 1)
     loader = NegativeSamplingLoader(train, num_negatives=4, batch_size=batch_size, generator=gen)
     run_dir = _run_dir(args, r.name)
     print(

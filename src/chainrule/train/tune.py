@@ -44,7 +44,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from .cli import OPTIMIZERS, UsageError, _positive_float, _positive_int, _seed, register_command
+from .commands import OPTIMIZERS, UsageError, _positive_float, _positive_int, _seed, register_command
 
 # the validation metric a recipe's trials are judged by, and whether higher is better
 METRICS = {"movielens-mf": ("val_rmse", "minimize"), "movielens-ncf": ("val_hr@10", "maximize")}
@@ -318,7 +318,7 @@ def _objective(definition, study_dir: Path, out=None):
     import optuna  # noqa: PLC0415
 
     from ..tune import PruningCallback  # noqa: PLC0415
-    from .cli import _parser, cmd_train  # noqa: PLC0415
+    from .run import cmd_train, train_parser  # noqa: PLC0415
 
     space = _space(definition)
     metric, direction = definition["metric"], definition["direction"]
@@ -332,7 +332,7 @@ def _objective(definition, study_dir: Path, out=None):
         run_dir.mkdir(parents=True, exist_ok=True)
         argv = train_argv(definition, params, run_dir) + ["--overwrite", "--no-progress", "--no-plots"]
         trial.set_user_attr("command", shlex.join(["chainrule", *train_argv(definition, params)]))
-        args = _parser().parse_args(argv)
+        args = train_parser().parse_args(argv)
         pruning = PruningCallback(trial, metric)
         args.callbacks = [pruning]
         began = time.perf_counter()

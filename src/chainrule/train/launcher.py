@@ -1,4 +1,4 @@
-"""``chainrule train --distributed``: the glue between the command and the data-parallel pieces.
+"""``chainrule train --distributed``: the glue between the command and ``chainrule.distributed``.
 
     mpiexec -n 4 chainrule train --distributed --recipe digits-cnn --out runs/cnn4
 
@@ -15,7 +15,7 @@ import contextlib
 import os
 import sys
 
-from .errors import DistributedError
+from ..distributed.errors import DistributedError
 
 
 def run_command(command, args, usage_error=Exception) -> int:
@@ -25,8 +25,8 @@ def run_command(command, args, usage_error=Exception) -> int:
     ``DistributedError`` are reported as one ``error:`` line (prefixed with
     the rank when there are several) and give exit status 1.
     """
-    from .comm import init  # noqa: PLC0415
-    from .launch import abort_with, run_guarded  # noqa: PLC0415
+    from ..distributed.comm import init  # noqa: PLC0415
+    from ..distributed.launch import abort_with, run_guarded  # noqa: PLC0415
 
     try:
         group = init()
@@ -52,7 +52,7 @@ def run_command(command, args, usage_error=Exception) -> int:
 
 
 def _check_supported(args) -> None:
-    from ..train.recipes import RECIPES  # noqa: PLC0415
+    from .recipes import RECIPES  # noqa: PLC0415
 
     recipe = RECIPES.get(getattr(args, "recipe", None))
     if recipe is not None and recipe.run is not None:
@@ -66,7 +66,7 @@ def _check_supported(args) -> None:
 
 def distribute(model, train_ds, val_ds, test_ds, global_batch_size: int, seed: int):
     """The data-parallel model and loaders: (DDP model, (train, val, test) loaders over this rank's shards)."""
-    from .training import DistributedTraining  # noqa: PLC0415
+    from ..distributed.training import DistributedTraining  # noqa: PLC0415
 
     training = DistributedTraining()
     loaders = (
