@@ -1,0 +1,492 @@
+"""Reverse-mode transforms: ``grad``, ``grad_and_value``, ``vjp``, ``jacrev`` and ``hessian``.
+
+They are built on the reverse-mode engine (``autograd.grad``).  A transform
+call is a *level*: the arguments it differentiates are replaced by tensors of
+their own (a fresh leaf for an argument that has no history, an identity view
+for one that is part of an enclosing graph), the function runs with grad
+enabled, and the engine differentiates its output with respect to exactly
+those tensors.  Because every level has its own input tensors, nested levels
+never confuse each other: in ``grad(lambda x: grad(lambda y: x * y)(x))(x)``
+the inner ``y`` is a different tensor from the outer ``x`` although it holds
+the same values, so the inner derivative is ``x`` and the outer one 1, not 2.
+
+Whether the result must itself be differentiable is decided by looking at the
+recorded graph: if the function's output reaches anything from outside the
+level (an enclosing level's inputs, a tensor the caller made that requires
+grad, or any op recorded before the level began), the gradients are computed
+with ``create_graph=True`` and stay connected to it; otherwise they are
+computed in no-grad mode, and every result the level returns is detached, so
+that a transform never leaks ``requires_grad`` to its caller and never touches
+anybody's ``.grad``.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+
+from .. import autograd
+from ..autograd import graph
+from ..autograd.mode import enable_grad, is_grad_enabled
+from ..errors import DTypeError, ShapeError
+from ..tensor import Tensor, _wrap
+from ._pytree import tree_flatten, tree_map, tree_unflatten
+
+_state = threading.local()
+
+
+def _levels() -> list:
+    stack = getattr(_state, "levels", None)
+    if stack is None:
+        stack = _state.levels = []
+    return stack
+
+
+class _Level:
+    """One transform call: the seq number it began at and the input tensors it (and its children) made."""
+
+    __slots__ = ("start", "own", "connected")
+
+    def __enter__(self):
+        self.start = next(graph._SEQ)  # every node recorded from now on has a larger number
+        self.own = {}  # id -> tensor: leaves made by this level and the levels nested in it (kept alive here)
+        self.connected = False  # an argument was part of an enclosing graph
+        _levels().append(self)
+        return self
+
+    def __exit__(self, *exc):
+        stack = _levels()
+        stack.pop()
+        if stack:
+            stack[-1].own.update(self.own)
+
+    def wrap(self, t, outer_grad: bool, api: str, where: str):
+        """This level's own tensor for the argument ``t``."""
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{api}: {where} is a {type(t).__name__}; only tensors can be differentiated")
+        if t._data.dtype.kind not in "fc":
+            raise DTypeError(
+                f"{api}: {where} has shape {t.shape} and dtype {t.dtype}; only floating point tensors can be "
+                "differentiated (convert it with .double() or .float(), or leave it out of argnums)"
+            )
+        if outer_grad and t.requires_grad:
+            # part of an enclosing graph: a view of its own keeps this level's derivative apart from the
+            # enclosing one's while gradients still flow through it
+            self.connected = True
+            shape = t._data.shape
+            return graph.apply1(_RESHAPE, t, shape, shape)
+        leaf = t.detach().requires_grad_(True)
+        self.own[id(leaf)] = leaf
+        return leaf
+
+    def reaches_outside(self, tensors) -> bool:
+        """Whether the graph of ``tensors`` reaches anything recorded or made outside this level."""
+        if self.connected:
+            return True
+        start, own = self.start, self.own
+        stack = [graph.edge_of(t) for t in tensors if isinstance(t, Tensor) and t.requires_grad]
+        seen = set()
+        while stack:
+            edge = stack.pop()
+            if edge is None:
+                continue
+            if type(edge) is not tuple:
+                if id(edge) not in own:
+                    return True
+                continue
+            node = edge[0]
+            if node in seen:
+                continue
+            seen.add(node)
+            if node.seq < start:
+                return True
+            stack.extend(node.next)
+        return False
+
+
+_RESHAPE = graph.PRIMITIVES["reshape"]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _argnums(argnums, nargs: int, api: str) -> tuple[tuple[int, ...], bool]:
+    """(the argument positions as a tuple, whether a single int was given)."""
+    single = isinstance(argnums, int)
+    positions = (argnums,) if single else argnums
+    if not isinstance(positions, tuple) or not positions or not all(isinstance(i, int) for i in positions):
+        raise TypeError(f"{api}: argnums must be an int or a non-empty tuple of ints, got {argnums!r}")
+    if nargs == 0:
+        raise TypeError(
+            f"{api}: the function was called without positional arguments; there is nothing to differentiate"
+        )
+    out = []
+    for i in positions:
+        if not -nargs <= i < nargs:
+            raise IndexError(f"{api}: argnums {argnums!r} is out of range for {nargs} positional argument(s)")
+        out.append(i % nargs)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{api}: argnums {argnums!r} repeats an argument")
+    return tuple(out), single
+
+
+def _split_aux(result, has_aux: bool, api: str):
+    if not has_aux:
+        return result, None
+    if not isinstance(result, tuple) or len(result) != 2:
+        raise TypeError(
+            f"{api}: with has_aux=True the function must return a tuple (output, aux), got {type(result).__name__}"
+        )
+    return result
+
+
+def _detach(tree):
+    return tree_map(lambda v: v.detach() if isinstance(v, Tensor) else v, tree)
+
+
+def _zeros_like(t: Tensor) -> Tensor:
+    from ..backend import array_module  # noqa: PLC0415
+
+    data = t._data
+    return _wrap(array_module(data).zeros(data.shape, dtype=data.dtype))
+
+
+def _wrap_args(level, args, positions, outer_grad, api):
+    """The arguments with those at ``positions`` replaced by the level's own tensors; the flat inputs; their specs."""
+    args = list(args)
+    inputs, specs = [], []
+    for i in positions:
+        leaves, spec = tree_flatten(args[i])
+        new = [
+            level.wrap(t, outer_grad, api, f"argument {i}" + (f" (leaf {k})" if spec.kind != "leaf" else ""))
+            for k, t in enumerate(leaves)
+        ]
+        args[i] = tree_unflatten(new, spec)
+        inputs.extend(new)
+        specs.append(spec)
+    return args, inputs, specs
+
+
+def _gradients(outputs, inputs, cotangents, create_graph: bool, retain_graph: bool):
+    """d(outputs)/d(inputs) contracted with the cotangents; zeros for inputs the outputs do not reach."""
+    roots, vectors = [], []
+    for out, ct in zip(outputs, cotangents):
+        if out.requires_grad:
+            roots.append(out)
+            vectors.append(ct)
+    found = (None,) * len(inputs)
+    if roots:
+        found = autograd.grad(
+            roots, inputs, grad_outputs=vectors, retain_graph=retain_graph, create_graph=create_graph, allow_unused=True
+        )
+    return [g if g is not None else _zeros_like(t) for g, t in zip(found, inputs)]
+
+
+def _regroup(flat, specs, single):
+    """Flat per-input results back into one pytree per differentiated argument (one tree if ``single``)."""
+    trees, k = [], 0
+    for spec in specs:
+        trees.append(tree_unflatten(flat[k : k + spec.num_leaves], spec))
+        k += spec.num_leaves
+    return trees[0] if single else tuple(trees)
+
+
+# --------------------------------------------------------------------------- grad
+
+
+def _grad_and_value(func, argnums, has_aux, args, kwargs, api):
+    positions, single = _argnums(argnums, len(args), api)
+    outer_grad = is_grad_enabled()
+    with _Level() as level, enable_grad():
+        args, inputs, specs = _wrap_args(level, args, positions, outer_grad, api)
+        output, aux = _split_aux(func(*args, **kwargs), has_aux, api)
+        if not isinstance(output, Tensor):
+            raise TypeError(f"{api}: the function must return a Tensor, got {type(output).__name__}")
+        if output._data.size != 1 or output._data.ndim != 0:
+            raise ShapeError(
+                f"{api}: the function must return a scalar (0-d) tensor, got shape {output.shape}; "
+                "use vjp or jacrev for non-scalar outputs"
+            )
+        aux_leaves = tree_flatten(aux)[0] if has_aux else []
+        connected = outer_grad and level.reaches_outside([output, *aux_leaves])
+        # a cotangent of None: the engine's 1 for a one-element output
+        grads = _gradients([output], inputs, [None], create_graph=connected, retain_graph=connected)
+    if not connected:
+        output = output.detach()
+        aux = _detach(aux)
+    return _regroup(grads, specs, single), output, aux
+
+
+def grad_and_value(func, argnums=0, has_aux=False):
+    """A function that returns the gradient of ``func`` and its value: ``(grad, value)``.
+
+    As ``torch.func.grad_and_value``.  ``func`` must return a scalar (0-d)
+    tensor.  The gradient has the structure of the differentiated argument
+    (a tensor, or a dict/list/tuple of tensors); with a tuple ``argnums`` it is
+    a tuple of such structures.  With ``has_aux=True``, ``func`` returns
+    ``(output, aux)`` and the result is ``(grad, (value, aux))``.  Inputs the
+    output does not depend on get a zero gradient.
+
+    Args:
+        func: the function to differentiate; its positional arguments at
+            ``argnums`` are tensors or pytrees of tensors.
+        argnums: which positional argument(s) to differentiate with respect
+            to: an int or a tuple of ints (default 0).
+        has_aux: ``func`` returns ``(output, aux)``; ``aux`` is returned
+            alongside, without being differentiated.
+
+    Returns:
+        A function taking ``func``'s arguments and returning ``(grad, value)``
+        or ``(grad, (value, aux))``.
+
+    Examples:
+        >>> from chainrule.func import grad_and_value
+        >>> g, value = grad_and_value(lambda x: (x**2).sum())(cr.tensor([1.0, 2.0]))
+        >>> g, value
+        (tensor([2., 4.]), tensor(5.))
+    """
+
+    @functools.wraps(func)
+    def grad_and_value_fn(*args, **kwargs):
+        grads, value, aux = _grad_and_value(func, argnums, has_aux, args, kwargs, "grad_and_value")
+        return (grads, (value, aux)) if has_aux else (grads, value)
+
+    return grad_and_value_fn
+
+
+def grad(func, argnums=0, has_aux=False):
+    """A function that returns the gradient of ``func`` with respect to the argument(s) at ``argnums``.
+
+    As ``torch.func.grad``: ``grad(f)(x)`` is df/dx for a function ``f``
+    returning a scalar (0-d) tensor.  The gradient has the structure of the
+    argument (a tensor, or a dict/list/tuple of tensors such as a model's
+    parameters); a tuple ``argnums`` gives a tuple of them.  Transforms nest:
+    ``grad(grad(f))`` is the second derivative of a scalar function, and
+    ``vmap(grad(f))`` gives per-sample gradients.
+
+    ``grad`` never reads or writes any tensor's ``.grad``.  Its results do not
+    require grad unless they depend on something outside the call that does
+    (an enclosing transform's input, or a tensor with ``requires_grad=True``
+    that ``func`` uses): then they stay part of that graph, as in PyTorch.
+
+    Args:
+        func: the function to differentiate; its positional arguments at
+            ``argnums`` are tensors or pytrees of tensors (float dtypes).
+        argnums: which positional argument(s) to differentiate with respect
+            to: an int or a tuple of ints (default 0).
+        has_aux: ``func`` returns ``(output, aux)``; the result is then
+            ``(grad, aux)``, with ``aux`` not differentiated.
+
+    Returns:
+        A function taking ``func``'s arguments and returning the gradient
+        (or ``(gradient, aux)``).
+
+    Raises:
+        ShapeError: ``func`` returned a tensor that is not a scalar.
+        DTypeError: a differentiated argument is not a float tensor.
+
+    Examples:
+        >>> from chainrule.func import grad
+        >>> x = cr.tensor(0.5, dtype=cr.float64)
+        >>> grad(cr.sin)(x).item() == cr.cos(x).item()
+        True
+        >>> grad(grad(cr.sin))(x).item() == -cr.sin(x).item()
+        True
+        >>> params = {"w": cr.tensor([1.0, 2.0]), "b": cr.tensor(0.5)}
+        >>> grad(lambda p, v: ((p["w"] * v).sum() + p["b"]) ** 2)(params, cr.tensor([1.0, 1.0]))
+        {'w': tensor([7., 7.]), 'b': tensor(7.)}
+    """
+
+    @functools.wraps(func)
+    def grad_fn(*args, **kwargs):
+        grads, _value, aux = _grad_and_value(func, argnums, has_aux, args, kwargs, "grad")
+        return (grads, aux) if has_aux else grads
+
+    return grad_fn
+
+
+# --------------------------------------------------------------------------- vjp
+
+
+def vjp(func, *primals, has_aux=False):
+    """Run ``func(*primals)`` and return its output with a function for vector-Jacobian products.
+
+    As ``torch.func.vjp``: returns ``(output, vjp_fn)`` (``(output, vjp_fn,
+    aux)`` with ``has_aux=True``).  ``vjp_fn(cotangents)`` takes cotangents
+    with the structure and shapes of ``output`` and returns a tuple with one
+    gradient per primal (each with that primal's structure): the cotangents
+    times the Jacobian.  ``vjp_fn`` may be called any number of times; the
+    graph lives as long as it does.
+
+    Args:
+        func: the function; its positional arguments are tensors or pytrees
+            of tensors, and it returns a tensor or a pytree of tensors.
+        primals: the arguments to call ``func`` with (all are differentiated).
+        has_aux: ``func`` returns ``(output, aux)``; ``aux`` is returned as a
+            third item, not differentiated.
+
+    Returns:
+        ``(output, vjp_fn)`` or ``(output, vjp_fn, aux)``.
+
+    Examples:
+        >>> from chainrule.func import vjp
+        >>> x = cr.tensor([1.0, 2.0, 3.0])
+        >>> out, vjp_fn = vjp(cr.exp, x)
+        >>> vjp_fn(cr.ones(3)) == (out,)
+        True
+        >>> vjp(lambda a, b: a * b, x, cr.tensor(2.0))[1](cr.tensor([1.0, 0.0, 0.0]))
+        (tensor([2., 0., 0.]), tensor(1.))
+    """
+    api = "vjp"
+    if not primals:
+        raise TypeError("vjp: expected at least one primal")
+    outer_grad = is_grad_enabled()
+    positions = tuple(range(len(primals)))
+    with _Level() as level, enable_grad():
+        args, inputs, specs = _wrap_args(level, primals, positions, outer_grad, api)
+        output, aux = _split_aux(func(*args), has_aux, api)
+        out_leaves, out_spec = tree_flatten(output)
+        for k, o in enumerate(out_leaves):
+            if not isinstance(o, Tensor):
+                raise TypeError(f"vjp: the function's outputs must be tensors; output leaf {k} is a {type(o).__name__}")
+        aux_leaves = tree_flatten(aux)[0] if has_aux else []
+        connected = outer_grad and level.reaches_outside([*out_leaves, *aux_leaves])
+
+    def vjp_fn(cotangents):
+        ct_leaves, ct_spec = tree_flatten(cotangents)
+        if ct_spec != out_spec:
+            raise ValueError(
+                f"vjp_fn: the cotangents have structure {ct_spec!r} but the outputs have structure {out_spec!r}"
+            )
+        for k, (o, c) in enumerate(zip(out_leaves, ct_leaves)):
+            if not isinstance(c, Tensor):
+                raise TypeError(f"vjp_fn: cotangent {k} is a {type(c).__name__}, not a Tensor")
+            if c.shape != o.shape:
+                raise ShapeError(f"vjp_fn: cotangent {k} has shape {c.shape} but its output has shape {o.shape}")
+            if c._data.dtype != o._data.dtype:
+                raise DTypeError(f"vjp_fn: cotangent {k} has dtype {c.dtype} but its output has dtype {o.dtype}")
+        create = connected or (is_grad_enabled() and any(c.requires_grad for c in ct_leaves))
+        grads = _gradients(out_leaves, inputs, ct_leaves, create_graph=create, retain_graph=True)
+        return _regroup(grads, specs, single=False)
+
+    if not connected:
+        output = _detach(output)
+        aux = _detach(aux)
+    return (output, vjp_fn, aux) if has_aux else (output, vjp_fn)
+
+
+# --------------------------------------------------------------------------- jacobians
+
+
+def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None):
+    """A function that returns the Jacobian of ``func`` by reverse mode (one vjp per output element).
+
+    As ``torch.func.jacrev``: for an output of shape ``(*out)`` and an input of
+    shape ``(*in)`` the Jacobian has shape ``(*out, *in)``.  With pytrees the
+    result is the output's structure whose leaves hold the input's structure
+    (a tuple of them for a tuple ``argnums``).
+
+    The rows are computed one vector-Jacobian product per output element,
+    in a Python loop over the one-hot cotangents (reusing one recorded graph).
+
+    Args:
+        func: the function; returns a tensor or a pytree of tensors.
+        argnums: which positional argument(s) to differentiate with respect
+            to: an int or a tuple of ints (default 0).
+        has_aux: ``func`` returns ``(output, aux)``; the result is then
+            ``(jacobian, aux)``.
+        chunk_size: how many rows to compute per batch; accepted for
+            PyTorch's signature (None or a positive int).
+
+    Returns:
+        A function taking ``func``'s arguments and returning the Jacobian (or
+        ``(jacobian, aux)``).
+
+    Examples:
+        >>> from chainrule.func import jacrev
+        >>> jacrev(lambda x: x**2)(cr.tensor([1.0, 2.0]))
+        tensor([[2., 0.],
+                [0., 4.]])
+        >>> jacrev(lambda a, b: a * b, argnums=(0, 1))(cr.tensor([1.0, 2.0]), cr.tensor(3.0))[1]
+        tensor([1., 2.])
+    """
+    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
+        raise ValueError(f"jacrev: chunk_size must be None or a positive int, got {chunk_size!r}")
+
+    @functools.wraps(func)
+    def jacrev_fn(*args, **kwargs):
+        positions, single = _argnums(argnums, len(args), "jacrev")
+
+        def partial(*diff):
+            full = list(args)
+            for i, value in zip(positions, diff):
+                full[i] = value
+            return func(*full, **kwargs)
+
+        result = vjp(partial, *[args[i] for i in positions], has_aux=has_aux)
+        output, vjp_fn = result[0], result[1]
+        out_leaves, out_spec = tree_flatten(output)
+        in_leaves = [tree_flatten(args[i]) for i in positions]
+        rows = _jacobian_rows(vjp_fn, out_leaves, out_spec)  # per input leaf: (total, *in_shape)
+        jac_leaves, offset = [], 0
+        for o in out_leaves:
+            n = o._data.size
+            per_input = [r[offset : offset + n].reshape(*o.shape, *r.shape[1:]) for r in rows]
+            jac_leaves.append(_regroup(per_input, [spec for _, spec in in_leaves], single))
+            offset += n
+        jac = tree_unflatten(jac_leaves, out_spec)
+        return (jac, result[2]) if has_aux else jac
+
+    return jacrev_fn
+
+
+def _jacobian_rows(vjp_fn, out_leaves, out_spec):
+    """Per flat input: the stacked vjps with every one-hot cotangent, shape ``(total outputs, *input shape)``."""
+    from ..backend import array_module  # noqa: PLC0415
+    from ..ops.shape import stack  # noqa: PLC0415
+
+    sizes = [o._data.size for o in out_leaves]
+    zeros = [_zeros_like(o) for o in out_leaves]
+    per_row = []
+    for i, o in enumerate(out_leaves):
+        xp = array_module(o._data)
+        for k in range(sizes[i]):
+            one_hot = xp.zeros(sizes[i], dtype=o._data.dtype)
+            one_hot[k] = 1
+            cts = list(zeros)
+            cts[i] = _wrap(one_hot.reshape(o._data.shape))
+            grads = vjp_fn(tree_unflatten(cts, out_spec))
+            per_row.append([leaf for tree in grads for leaf in tree_flatten(tree)[0]])
+    if not per_row:  # an output with no elements: nothing to stack
+        probe = vjp_fn(tree_unflatten(zeros, out_spec))
+        flat = [leaf for tree in probe for leaf in tree_flatten(tree)[0]]
+        return [_wrap(array_module(g._data).zeros((0, *g._data.shape), dtype=g._data.dtype)) for g in flat]
+    return [stack([row[j] for row in per_row], 0) for j in range(len(per_row[0]))]
+
+
+def hessian(func, argnums=0):
+    """A function that returns the Hessian of the scalar function ``func``.
+
+    As ``torch.func.hessian``: for an input of shape ``(*in)`` the Hessian has
+    shape ``(*in, *in)``; with pytrees and tuple ``argnums`` the nesting is that
+    of ``jacrev(jacrev(func))``.  Computed as the Jacobian of the gradient,
+    reverse over reverse.
+
+    Args:
+        func: a function returning a scalar tensor.
+        argnums: which positional argument(s) to differentiate with respect
+            to: an int or a tuple of ints (default 0).
+
+    Returns:
+        A function taking ``func``'s arguments and returning the Hessian.
+
+    Examples:
+        >>> from chainrule.func import hessian
+        >>> hessian(lambda x: (x**3).sum())(cr.tensor([1.0, 2.0]))
+        tensor([[ 6.,  0.],
+                [ 0., 12.]])
+    """
+    return jacrev(jacrev(func, argnums), argnums)
+
+
+__all__ = ["grad", "grad_and_value", "hessian", "jacrev", "vjp"]
