@@ -15,6 +15,7 @@ its own edge target: the engine accumulates straight into its ``.grad``.
 from __future__ import annotations
 
 import itertools
+from contextvars import ContextVar
 
 import numpy as np
 
@@ -44,6 +45,7 @@ class Primitive:
         "nondiff",
         "view",
         "simple",
+        "batch",
     )
 
     def __init__(self, name, fwd, save=(), save_output=False, extra=False, multi=False, nondiff=(), view=False):
@@ -58,10 +60,22 @@ class Primitive:
         self.nondiff = frozenset(nondiff)  # outputs that never require grad (indices)
         self.view = view  # the output may share memory with input 0
         self.simple = not (extra or multi or view)
+        self.batch = None  # vmap: the batching rule, or LOOP_FALLBACK (chainrule/func/_batching.py)
 
     def defvjp(self, fn):
         """Decorator: attach the vector-Jacobian product."""
         self.vjp = fn
+        return fn
+
+    def defbatch(self, fn):
+        """Decorator: attach the batching rule ``fn(prim, values, bdims, args, size) -> (out, out_bdim)`` (vmap).
+
+        ``values`` are the inputs with their batch dimension still in them, ``bdims`` says where it is
+        (None: not batched), ``size`` is the batch size; the rule returns the output(s) and their batch
+        dimension(s).  Pass ``LOOP_FALLBACK`` instead of a function to declare that vmap may run this
+        primitive once per sample (chainrule/func/_batching.py holds the rules).
+        """
+        self.batch = fn
         return fn
 
     def __repr__(self):
@@ -69,6 +83,16 @@ class Primitive:
 
 
 PRIMITIVES: dict[str, Primitive] = {}
+
+#: ``Primitive.batch`` for a primitive that vmap may run once per sample and stack (no batching rule)
+LOOP_FALLBACK = "loop"
+
+# vmap (chainrule/func/_vmap.py): the number of vmap levels active in this thread (a context variable, per
+# thread as grad mode is: one read per op while no vmap runs) and the function that applies a primitive to
+# inputs of which some are batched (it returns NotImplemented when none is; _vmap.py sets it on import)
+_VMAP_DEPTH = ContextVar("chainrule.vmap_depth", default=0)
+vmap_depth = _VMAP_DEPTH.get
+batched_apply = None
 
 
 def primitive(name, **flags):
@@ -342,6 +366,8 @@ def _plain(prim, out, inputs):
 
 def apply1(prim, a, *args):
     """Apply a one-input primitive to a Tensor."""
+    if vmap_depth() and (result := batched_apply(prim, (a,), args)) is not NotImplemented:
+        return result
     ad = a.data
     xp = np if type(ad) is _ndarray else array_module(ad)
     try:
@@ -359,6 +385,8 @@ def apply1(prim, a, *args):
 
 def apply2(prim, a, b, *args):
     """Apply a two-input primitive; mixed dtypes are promoted or refused (promote_pair)."""
+    if vmap_depth() and (result := batched_apply(prim, (a, b), args)) is not NotImplemented:
+        return result
     ad, bd = a.data, b.data
     if ad.dtype is not bd.dtype or type(ad) is not type(bd):
         if autocast_state() is not None and ad.dtype.kind == "f" and bd.dtype.kind == "f" and type(ad) is type(bd):
@@ -382,6 +410,8 @@ def apply2(prim, a, b, *args):
 
 def applyn(prim, inputs, *args):
     """Apply a primitive to a sequence of Tensors (no dtype promotion: the op checks)."""
+    if vmap_depth() and (result := batched_apply(prim, tuple(inputs), args)) is not NotImplemented:
+        return result
     datas = [t.data for t in inputs]
     xp = array_module(datas[0]) if datas else np
     if xp is not np or any(type(d) is not _ndarray for d in datas):
