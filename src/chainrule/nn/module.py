@@ -13,6 +13,7 @@ fast path on parameters too.  Subclassing ``Parameter`` is not supported.
 from __future__ import annotations
 
 from collections import OrderedDict, namedtuple
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -32,7 +33,7 @@ class _ParameterMeta(type):
         if data is None:
             data = _wrap(np.empty((0,), dtype=backend.get_default_dtype()))
         if isinstance(data, Tensor):
-            array = data.data
+            array = data._data
         else:
             from ..creation import as_array  # noqa: PLC0415
 
@@ -44,35 +45,42 @@ class _ParameterMeta(type):
         return p
 
 
-class Parameter(metaclass=_ParameterMeta):
-    """A tensor that a Module treats as one of its weights (``requires_grad=True`` by default).
+if TYPE_CHECKING:  # what type checkers see: a Parameter is used wherever a Tensor is
 
-    Assigning a Parameter to a Module attribute registers it: it then appears
-    in ``parameters()``, ``named_parameters()`` and ``state_dict()`` and follows
-    ``to()``.  ``Parameter(data, requires_grad=True)`` takes ``data`` (a Tensor,
-    whose memory it shares, or anything ``cr.tensor`` accepts; None gives an
-    empty float tensor) and ``requires_grad``: whether gradients are recorded
-    for it.
+    class Parameter(Tensor):
+        def __init__(self, data: object = None, requires_grad: bool = True) -> None: ...
 
-    Differs from PyTorch: ``Parameter(t)`` returns a plain ``Tensor`` marked as
-    a parameter (``isinstance(p, nn.Parameter)`` is True), not an instance of a
-    subclass, so every op takes its fast path on parameters too; subclassing
-    ``Parameter`` is not supported.
+else:
 
-    Examples:
-        >>> w = nn.Parameter(cr.zeros(2, 3))
-        >>> w.requires_grad, isinstance(w, nn.Parameter), type(w).__name__
-        (True, True, 'Tensor')
-        >>> isinstance(cr.zeros(2, 3), nn.Parameter)
-        False
-    """
+    class Parameter(metaclass=_ParameterMeta):
+        """A tensor that a Module treats as one of its weights (``requires_grad=True`` by default).
+
+        Assigning a Parameter to a Module attribute registers it: it then appears
+        in ``parameters()``, ``named_parameters()`` and ``state_dict()`` and follows
+        ``to()``.  ``Parameter(data, requires_grad=True)`` takes ``data`` (a Tensor,
+        whose memory it shares, or anything ``cr.tensor`` accepts; None gives an
+        empty float tensor) and ``requires_grad``: whether gradients are recorded
+        for it.
+
+        Differs from PyTorch: ``Parameter(t)`` returns a plain ``Tensor`` marked as
+        a parameter (``isinstance(p, nn.Parameter)`` is True), not an instance of a
+        subclass, so every op takes its fast path on parameters too; subclassing
+        ``Parameter`` is not supported.
+
+        Examples:
+            >>> w = nn.Parameter(cr.zeros(2, 3))
+            >>> w.requires_grad, isinstance(w, nn.Parameter), type(w).__name__
+            (True, True, 'Tensor')
+            >>> isinstance(cr.zeros(2, 3), nn.Parameter)
+            False
+        """
 
 
 class Buffer(metaclass=_ParameterMeta):
     """Marker kept for API familiarity: use ``register_buffer`` to add buffers."""
 
 
-_IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+_IncompatibleKeys = namedtuple("_IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
 class _RemovableHandle:
@@ -346,7 +354,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             else:
-                p.grad.data[...] = 0
+                p.grad._data[...] = 0
 
     def apply(self, fn):
         """Call ``fn(module)`` on every sub-module (children first) and on self."""
@@ -363,11 +371,11 @@ class Module:
                     for t in table.values():
                         if t is None:
                             continue
-                        new = fn(t.data)
-                        if new is not t.data:
-                            t.data = new
+                        new = fn(t._data)
+                        if new is not t._data:
+                            t._data = new
                             if t.grad is not None:
-                                t.grad.data = fn(t.grad.data)
+                                t.grad._data = fn(t.grad._data)
         return self
 
     def to(self, *args, **kwargs):
@@ -453,13 +461,13 @@ class Module:
                 if k not in state_dict:
                     continue
                 value = state_dict[k]
-                array = value.data if isinstance(value, Tensor) else np.asarray(value)
+                array = value._data if isinstance(value, Tensor) else np.asarray(value)
                 array = (
                     backend.to_device(backend.to_numpy(array), target.device)
                     if target.device.type != "cpu"
                     else backend.to_numpy(array)
                 )
-                target.data[...] = array.astype(target.data.dtype, copy=False)
+                target._data[...] = array.astype(target._data.dtype, copy=False)
                 target._bump()
         return _IncompatibleKeys(missing, unexpected)
 
