@@ -165,7 +165,7 @@ def torch_step(arrays: dict, config, reference=None):
     difference = None
     if reference is not None:  # the two implementations agree before either is timed
         with torch.no_grad():
-            expected = reference.eval()(ids, mask).data
+            expected = reference.eval()(ids, mask)._data
             got = forward(ids_t, mask_t, training=False).numpy()
         reference.train()
         difference = float(np.abs(expected - got).max())
@@ -201,7 +201,7 @@ def _median_times(fns: dict, steps: int) -> dict:
 
 
 def _arrays(model) -> dict:
-    return {name: p.data.copy() for name, p in model.named_parameters()}
+    return {name: p._data.copy() for name, p in model.named_parameters()}
 
 
 def time_worker(steps: int) -> dict:

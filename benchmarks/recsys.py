@@ -98,7 +98,7 @@ def ncf_batches(batch_size=1024):
     loader = NegativeSamplingLoader(
         train, num_negatives=4, batch_size=batch_size, generator=cr.Generator().manual_seed(0)
     )
-    return data, [(u.data, i.data, y.data) for (u, i), y in loader]
+    return data, [(u._data, i._data, y._data) for (u, i), y in loader]
 
 
 def epoch_chainrule(model, batches, loss_fn):

@@ -30,7 +30,7 @@ with cr.no_grad():
     hidden = encoder(batch["input_ids"], batch["attention_mask"]).last_hidden_state  # (4, L, 384)
     embeddings = mean_pooling(hidden, batch["attention_mask"], normalize=True)  # (4, 384)
 print("cosine similarity to the first sentence:")
-for sentence, similarity in zip(sentences, embeddings.data @ embeddings.data[0]):
+for sentence, similarity in zip(sentences, embeddings.numpy() @ embeddings.numpy()[0]):
     print(f"  {similarity:5.2f}  {sentence}")
 
 # 2. fine-tune: a 2-class head on the mean-pooled states, every weight trained
@@ -54,7 +54,7 @@ def accuracy(rows):
             part = rows[start : start + 128]
             encoded = tokenizer([texts[i] for i in part])
             logits = model(encoded["input_ids"], encoded["attention_mask"])
-            correct += int((logits.data.argmax(-1) == labels[part]).sum())
+            correct += int((logits.argmax(-1).numpy() == labels[part]).sum())
     model.train()
     return correct / len(rows)
 

@@ -41,7 +41,7 @@ def load(area: str) -> dict:
 
 
 def assert_close(actual, expected, rtol=1e-5, atol=1e-6, what=""):
-    actual = np.asarray(getattr(actual, "data", actual), dtype=np.float64)
+    actual = np.asarray(getattr(actual, "_data", actual), dtype=np.float64)
     expected = np.asarray(expected, dtype=np.float64)
     assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != expected {expected.shape}"
     np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol, err_msg=what)

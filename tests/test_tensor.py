@@ -31,7 +31,7 @@ def test_python_scalars_never_upcast_float32():
         x - 1,
         1 - x,
         x.clamp(0.1, 0.9),
-        x.masked_fill(x.data > 0, 2.5),
+        x.masked_fill(x._data > 0, 2.5),
         cr.where(x > 0, x, 0.0),
     ):
         assert out.dtype == cr.float32
@@ -63,7 +63,7 @@ def test_from_numpy_shares_memory_and_tensor_copies():
     shared = cr.from_numpy(a)
     copied = cr.tensor(a)
     a[0] = 5
-    assert shared.data[0] == 5 and copied.data[0] == 0
+    assert shared._data[0] == 5 and copied._data[0] == 0
     assert np.shares_memory(shared.numpy(), a)
 
 
@@ -77,9 +77,9 @@ def test_conversions_and_facts():
     assert x.to(cr.float64).dtype == cr.float64 and x.to("cpu") is x
     assert str(x.device) == "cpu"
     d = x.detach()
-    assert not d.requires_grad and np.shares_memory(d.data, x.data)
+    assert not d.requires_grad and np.shares_memory(d._data, x._data)
     c = x.clone()
-    assert c.requires_grad and not np.shares_memory(c.data, x.data)
+    assert c.requires_grad and not np.shares_memory(c._data, x._data)
     assert x.long().dtype == cr.int64 and x.int().dtype == cr.int32 and x.bool().dtype == cr.bool
     assert float(cr.tensor(2.5)) == 2.5 and int(cr.tensor(3)) == 3
     assert x.is_leaf and not (x * 2).is_leaf and (x * 2).grad_fn.name == "mul_scalar"

@@ -296,14 +296,14 @@ def full_like(x: Tensor, fill_value, dtype=None, device=None, requires_grad=Fals
         >>> cr.full_like(cr.tensor([1.0, 2.0]), 3)
         tensor([3., 3.])
     """
-    xp = backend.array_module(x.data) if device is None else _xp(device)
-    arr = xp.full(x.data.shape, fill_value, dtype=x.data.dtype if dtype is None else as_dtype(dtype))
+    xp = backend.array_module(x._data) if device is None else _xp(device)
+    arr = xp.full(x._data.shape, fill_value, dtype=x._data.dtype if dtype is None else as_dtype(dtype))
     return _make(arr, None, requires_grad)
 
 
 def _like(kind, x, dtype, device, requires_grad):
-    xp = backend.array_module(x.data) if device is None else _xp(device)
-    arr = getattr(xp, kind)(x.data.shape, dtype=x.data.dtype if dtype is None else as_dtype(dtype))
+    xp = backend.array_module(x._data) if device is None else _xp(device)
+    arr = getattr(xp, kind)(x._data.shape, dtype=x._data.dtype if dtype is None else as_dtype(dtype))
     return _make(arr, None, requires_grad)
 
 
@@ -603,7 +603,7 @@ def bernoulli(p: Tensor, generator=None) -> Tensor:
         >>> cr.bernoulli(cr.tensor([0.0, 1.0, 1.0, 0.0]))
         tensor([0., 1., 1., 0.])
     """
-    probs = backend.to_numpy(p.data)
+    probs = backend.to_numpy(p._data)
     draw = numpy_rng(generator).random(probs.shape, dtype=np.float32 if probs.dtype == np.float32 else np.float64)
     return _make((draw < probs).astype(probs.dtype), _dev(p), False)
 
@@ -632,7 +632,7 @@ def multinomial(probs: Tensor, num_samples: int, replacement=False, generator=No
         [0, 1, 2]
     """
     rng = numpy_rng(generator)
-    p = backend.to_numpy(probs.data).astype(np.float64)
+    p = backend.to_numpy(probs._data).astype(np.float64)
     rows = p.reshape(-1, p.shape[-1])
     out = np.stack([rng.choice(rows.shape[1], num_samples, replace=replacement, p=r / r.sum()) for r in rows])
     return _make(out.reshape(p.shape[:-1] + (num_samples,)).astype(np.int64), _dev(probs), False)

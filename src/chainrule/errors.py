@@ -36,7 +36,7 @@ def describe(tensors) -> str:
     """``a: (2, 3) float32, b: (4,) float64`` for an error message."""
     parts = []
     for name, t in tensors:
-        data = getattr(t, "data", t)
+        data = getattr(t, "_data", t)
         shape = getattr(data, "shape", None)
         dtype = getattr(data, "dtype", None)
         if shape is None:

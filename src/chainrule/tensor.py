@@ -1,8 +1,8 @@
 """Tensor: an array that remembers how it was made.
 
-``Tensor.data`` is the raw array (numpy.ndarray on the CPU, cupy.ndarray on a
+``Tensor._data`` is the raw array (numpy.ndarray on the CPU, cupy.ndarray on a
 GPU).  Unlike PyTorch, where ``.data`` is a detached Tensor, here it is the
-array itself: ``p.data`` is what optimizers update in place.
+array itself: ``p._data`` is what optimizers update in place.
 
 Every differentiable op on tensors that require grad records a node (see
 ``autograd/graph.py``); ``loss.backward()`` walks those nodes once, in reverse,
@@ -90,7 +90,7 @@ class Tensor(_Methods):
     _LAZY = {"_hooks": None, "_retains_grad": False, "_is_view": False, "_is_param": False, "name": None}
 
     def __init__(self, data, dtype=None, requires_grad=False):
-        self.data = as_array(data, dtype)
+        self._data = as_array(data, dtype)
         self.grad = None
         self.requires_grad = False
         self._edge = None
@@ -128,7 +128,7 @@ class Tensor(_Methods):
             >>> cr.tensor(1.0).shape
             ()
         """
-        return self.data.shape
+        return self._data.shape
 
     @property
     def ndim(self) -> int:
@@ -138,7 +138,7 @@ class Tensor(_Methods):
             >>> cr.zeros(2, 3).ndim, cr.tensor(1.0).ndim
             (2, 0)
         """
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def dtype(self) -> np.dtype:
@@ -150,7 +150,7 @@ class Tensor(_Methods):
             >>> cr.tensor([1.0]).dtype == cr.float32
             True
         """
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def device(self) -> backend.Device:
@@ -162,7 +162,7 @@ class Tensor(_Methods):
             >>> cr.zeros(2).device.type
             'cpu'
         """
-        return backend.device_of(self.data)
+        return backend.device_of(self._data)
 
     @property
     def is_cuda(self) -> bool:
@@ -172,7 +172,7 @@ class Tensor(_Methods):
             >>> cr.zeros(2).is_cuda
             False
         """
-        return type(self.data) is not _ndarray and self.device.type == "cuda"
+        return type(self._data) is not _ndarray and self.device.type == "cuda"
 
     @property
     def is_leaf(self) -> bool:
@@ -228,7 +228,7 @@ class Tensor(_Methods):
             >>> cr.tensor([1.0]).is_floating_point(), cr.tensor([1]).is_floating_point()
             (True, False)
         """
-        return self.data.dtype.kind == "f"
+        return self._data.dtype.kind == "f"
 
     @property
     def itemsize(self) -> int:
@@ -238,7 +238,7 @@ class Tensor(_Methods):
             >>> cr.zeros(3).itemsize, cr.zeros(3, dtype=cr.float64).itemsize
             (4, 8)
         """
-        return self.data.itemsize
+        return self._data.itemsize
 
     @property
     def nbytes(self) -> int:
@@ -248,7 +248,7 @@ class Tensor(_Methods):
             >>> cr.zeros(2, 3).nbytes
             24
         """
-        return self.data.nbytes
+        return self._data.nbytes
 
     def size(self, dim: int | None = None):
         """The shape, or one dimension of it (``size(-1)``).
@@ -265,7 +265,7 @@ class Tensor(_Methods):
             >>> x.size(), x.size(-1)
             ((2, 3), 3)
         """
-        return self.data.shape if dim is None else self.data.shape[dim]
+        return self._data.shape if dim is None else self._data.shape[dim]
 
     def dim(self) -> int:
         """The number of dimensions (the same as ``.ndim``).
@@ -277,7 +277,7 @@ class Tensor(_Methods):
             >>> cr.zeros(2, 3).dim()
             2
         """
-        return self.data.ndim
+        return self._data.ndim
 
     def numel(self) -> int:
         """The number of elements (the product of the shape; 1 for a 0-d tensor).
@@ -289,7 +289,7 @@ class Tensor(_Methods):
             >>> cr.zeros(2, 3).numel(), cr.tensor(5.0).numel()
             (6, 1)
         """
-        return self.data.size
+        return self._data.size
 
     def element_size(self) -> int:
         """The size of one element in bytes (the same as ``.itemsize``).
@@ -301,17 +301,17 @@ class Tensor(_Methods):
             >>> cr.zeros(3, dtype=cr.float16).element_size()
             2
         """
-        return self.data.itemsize
+        return self._data.itemsize
 
     def __len__(self):
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self._data.shape[0]
 
     def __iter__(self):
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self.data.shape[0]))
+        return (self[i] for i in range(self._data.shape[0]))
 
     # ------------------------------------------------------------ conversion
 
@@ -331,12 +331,12 @@ class Tensor(_Methods):
             >>> cr.tensor([[7]]).item()
             7
         """
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(
-                f"item(): a Tensor with {self.data.size} elements cannot be converted to a "
+                f"item(): a Tensor with {self._data.size} elements cannot be converted to a "
                 "Python scalar; index it or reduce it first"
             )
-        return self.data.item()
+        return self._data.item()
 
     def tolist(self):
         """The data as nested Python lists of Python numbers (copied to the CPU first if needed).
@@ -350,7 +350,7 @@ class Tensor(_Methods):
             >>> cr.tensor(0.5).tolist()
             0.5
         """
-        return backend.to_numpy(self.data).tolist()
+        return backend.to_numpy(self._data).tolist()
 
     def numpy(self) -> np.ndarray:
         """The data as a NumPy array, sharing memory (no copy).
@@ -371,22 +371,22 @@ class Tensor(_Methods):
             >>> x
             tensor([5., 2.])
         """
-        if type(self.data) is not _ndarray:
+        if type(self._data) is not _ndarray:
             raise TypeError(f"numpy(): the tensor is on {self.device}; call .cpu() first")
-        return self.data
+        return self._data
 
     def __array__(self, dtype=None, copy=None):
-        arr = backend.to_numpy(self.data)
+        arr = backend.to_numpy(self._data)
         if dtype is not None:
             arr = arr.astype(dtype, copy=False)
         return arr.copy() if copy else arr
 
     def __bool__(self):
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise RuntimeError(
-                f"the truth value of a tensor with {self.data.size} elements is ambiguous; use .any() or .all()"
+                f"the truth value of a tensor with {self._data.size} elements is ambiguous; use .any() or .all()"
             )
-        return bool(self.data.item())
+        return bool(self._data.item())
 
     def __float__(self):
         return float(self.item())
@@ -395,9 +395,9 @@ class Tensor(_Methods):
         return int(self.item())
 
     def __index__(self):
-        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+        if self._data.dtype.kind not in "iub" or self._data.size != 1:
             raise TypeError("only integer tensors of a single element can be used as an index")
-        return int(self.data.item())
+        return int(self._data.item())
 
     # ---------------------------------------------------------------- history
 
@@ -422,10 +422,10 @@ class Tensor(_Methods):
             >>> w.requires_grad_(False).requires_grad
             False
         """
-        if requires_grad and self.data.dtype.kind != "f":
+        if requires_grad and self._data.dtype.kind != "f":
             raise DTypeError(
                 f"requires_grad_: only floating point tensors can require gradients, "
-                f"this one is {self.data.dtype}; convert it with .float() first"
+                f"this one is {self._data.dtype}; convert it with .float() first"
             )
         if not requires_grad and self._edge is not None:
             raise GradientError("requires_grad_(False) on a non-leaf tensor; use .detach() to cut it from the graph")
@@ -447,7 +447,7 @@ class Tensor(_Methods):
             >>> d, d.requires_grad
             (tensor([2., 4.]), False)
         """
-        out = _wrap(self.data)
+        out = _wrap(self._data)
         out._version = _counter(self)
         return out
 
@@ -574,7 +574,7 @@ class Tensor(_Methods):
 
     def _alias(self) -> Tensor:
         """Another Tensor object for the same value and history (used before an in-place op)."""
-        out = _wrap(self.data)
+        out = _wrap(self._data)
         out.requires_grad = self.requires_grad
         out._edge = self._edge
         out._version = _counter(self)
@@ -609,14 +609,14 @@ class Tensor(_Methods):
             result = fn(self._alias(), *args)
         else:
             result = fn(self, *args)
-        if result.data.shape != self.data.shape:
+        if result._data.shape != self._data.shape:
             from .errors import ShapeError  # noqa: PLC0415
 
             raise ShapeError(
-                f"{op}: the result has shape {result.data.shape} but the tensor written to has shape "
-                f"{self.data.shape} (an in-place op cannot broadcast its target)"
+                f"{op}: the result has shape {result._data.shape} but the tensor written to has shape "
+                f"{self._data.shape} (an in-place op cannot broadcast its target)"
             )
-        _copy_into(op, self.data, result.data)
+        _copy_into(op, self._data, result._data)
         if recording:
             self._edge = result._edge
             self.requires_grad = result.requires_grad
@@ -632,8 +632,8 @@ class Tensor(_Methods):
         return _format_tensor(self)
 
     def __format__(self, spec):
-        if self.data.ndim == 0 and spec:
-            return format(self.data.item(), spec)
+        if self._data.ndim == 0 and spec:
+            return format(self._data.item(), spec)
         return str(self)
 
     def __deepcopy__(self, memo):
@@ -642,7 +642,7 @@ class Tensor(_Methods):
             raise GradientError(
                 "deepcopy: only leaf tensors (made by the user, not by an op) can be deep-copied; detach() it first"
             )
-        out = _wrap(self.data.copy())
+        out = _wrap(self._data.copy())
         memo[id(self)] = out
         out.requires_grad = self.requires_grad
         if self._is_param:
@@ -688,7 +688,7 @@ def _copy_into(op, target, source):
 def _wrap(data) -> Tensor:
     """A new leaf Tensor around ``data`` (no copy, no checks): the fast internal constructor."""
     t = _new(Tensor)
-    t.data = data
+    t._data = data
     t.grad = None
     t.requires_grad = False
     t._edge = None
@@ -699,7 +699,7 @@ def _wrap(data) -> Tensor:
 def _wrap_edge(data, edge) -> Tensor:
     """A new Tensor made by a recorded op: ``edge`` is (node, output index)."""
     t = _new(Tensor)
-    t.data = data
+    t._data = data
     t.grad = None
     t.requires_grad = True
     t._edge = edge
@@ -725,7 +725,7 @@ def _format_number(arr: np.ndarray):
 
 
 def _format_tensor(t: Tensor) -> str:
-    arr = backend.to_numpy(t.data)
+    arr = backend.to_numpy(t._data)
     prefix = "tensor("
     if t._is_param:
         return "Parameter containing:\n" + _format_tensor(t.detach())
@@ -762,7 +762,7 @@ def _format_tensor(t: Tensor) -> str:
 def as_array(data, dtype=None, device=None):
     """A fresh array for ``data``: Python floats become the default dtype; arrays keep theirs."""
     if isinstance(data, Tensor):
-        arr = data.data.copy()
+        arr = data._data.copy()
         keep = True
     else:
         keep = isinstance(data, (np.ndarray, np.generic)) or _is_device_array(data)

@@ -63,7 +63,7 @@ def _params_and_step(scaler, inject_inf=False):
     opt.zero_grad()
     scaler.scale(loss).backward()
     if inject_inf:
-        lin.weight.grad.data[0, 0] = np.inf
+        lin.weight.grad._data[0, 0] = np.inf
     scaler.step(opt)
     scaler.update()
     return before, lin.weight.numpy().copy(), lin

@@ -25,7 +25,7 @@ def test_long_chain_needs_no_recursion():
         y = y * 1.0001
     y.sum().backward()
     assert sys.getrecursionlimit() == limit
-    np.testing.assert_allclose(x.grad.data, [1.0001**10_000], rtol=1e-9)
+    np.testing.assert_allclose(x.grad._data, [1.0001**10_000], rtol=1e-9)
 
 
 def test_shared_subgraph_diamond_and_self_use():
@@ -35,22 +35,22 @@ def test_shared_subgraph_diamond_and_self_use():
     c = a * a
     (b + c).sum().backward()
     # d/dx [exp(3x) + 9x^2] = 3 exp(3x) + 18 x
-    np.testing.assert_allclose(x.grad.data, 3 * np.exp(3 * x.data) + 18 * x.data)
+    np.testing.assert_allclose(x.grad._data, 3 * np.exp(3 * x._data) + 18 * x._data)
     z = t64([1.5])
     (z + z).sum().backward()
-    np.testing.assert_allclose(z.grad.data, [2.0])
+    np.testing.assert_allclose(z.grad._data, [2.0])
     w = t64([1.5])
     (w * w * w).sum().backward()
-    np.testing.assert_allclose(w.grad.data, [3 * 1.5**2])
+    np.testing.assert_allclose(w.grad._data, [3 * 1.5**2])
 
 
 def test_retain_graph_accumulates_exactly_twice():
     x = t64([1.0, 2.0, 3.0])
     y = (x * x).sum()
     y.backward(retain_graph=True)
-    first = x.grad.data.copy()
+    first = x.grad._data.copy()
     y.backward()
-    np.testing.assert_allclose(x.grad.data, 2 * first)
+    np.testing.assert_allclose(x.grad._data, 2 * first)
 
 
 def test_second_backward_through_freed_graph_raises():
@@ -77,7 +77,7 @@ def test_backward_needs_gradient_for_non_scalar():
     with pytest.raises(GradientError, match=r"shape \(2,\).*gradient"):
         y.backward()
     y.backward(cr.tensor(np.array([1.0, 10.0])))
-    np.testing.assert_allclose(x.grad.data, [2.0, 20.0])
+    np.testing.assert_allclose(x.grad._data, [2.0, 20.0])
 
 
 def test_backward_gradient_shape_must_match():
@@ -96,8 +96,8 @@ def test_grad_function_leaves_dot_grad_alone():
     y = t64([3.0, 4.0])
     out = (x * y).sum()
     gx, gy = cr.autograd.grad(out, [x, y])
-    np.testing.assert_allclose(gx.data, y.data)
-    np.testing.assert_allclose(gy.data, x.data)
+    np.testing.assert_allclose(gx._data, y._data)
+    np.testing.assert_allclose(gy._data, x._data)
     assert x.grad is None and y.grad is None
 
 
@@ -106,7 +106,7 @@ def test_grad_of_intermediate():
     h = x * 3.0
     out = (h * h).sum()
     (gh,) = cr.autograd.grad(out, h)
-    np.testing.assert_allclose(gh.data, 2 * h.data)
+    np.testing.assert_allclose(gh._data, 2 * h._data)
 
 
 def test_grad_unused_input_raises_or_none():
@@ -117,7 +117,7 @@ def test_grad_unused_input_raises_or_none():
         cr.autograd.grad(out, [x, unused], retain_graph=True)
     gx, gu = cr.autograd.grad(out, [x, unused], allow_unused=True)
     assert gu is None
-    np.testing.assert_allclose(gx.data, [2.0])
+    np.testing.assert_allclose(gx._data, [2.0])
 
 
 def test_grad_input_that_does_not_require_grad():
@@ -134,8 +134,8 @@ def test_hessian_vector_product():
     f = (x**3).sum() + x[0] * x[1]
     (g,) = cr.autograd.grad(f, x, create_graph=True)
     (hv,) = cr.autograd.grad((g * v).sum(), x)
-    hessian = np.diag(6 * x.data) + np.array([[0.0, 1.0], [1.0, 0.0]])
-    np.testing.assert_allclose(hv.data, hessian @ v.data)
+    hessian = np.diag(6 * x._data) + np.array([[0.0, 1.0], [1.0, 0.0]])
+    np.testing.assert_allclose(hv._data, hessian @ v._data)
 
 
 def test_grad_of_grad_via_backward_create_graph():
@@ -147,8 +147,8 @@ def test_grad_of_grad_via_backward_create_graph():
     x.grad = None
     g.sum().backward()
     # d/dx (1 - tanh^2) = -2 tanh (1 - tanh^2)
-    th = np.tanh(x.data)
-    np.testing.assert_allclose(x.grad.data, -2 * th * (1 - th**2))
+    th = np.tanh(x._data)
+    np.testing.assert_allclose(x.grad._data, -2 * th * (1 - th**2))
 
 
 def test_third_order():
@@ -157,7 +157,7 @@ def test_third_order():
     (g1,) = cr.autograd.grad(y, x, create_graph=True)
     (g2,) = cr.autograd.grad(g1, x, create_graph=True)
     (g3,) = cr.autograd.grad(g2, x)
-    np.testing.assert_allclose(g3.data, -np.cos(x.data))
+    np.testing.assert_allclose(g3._data, -np.cos(x._data))
 
 
 def test_no_grad_records_nothing_and_works_as_decorator():
@@ -201,17 +201,17 @@ def test_leaf_grads_never_share_memory():
     a = t64([1.0, 2.0])
     b = t64([3.0, 4.0])
     (a + b).sum().backward()
-    assert not np.shares_memory(a.grad.data, b.grad.data)
-    a.grad.data += 1
-    np.testing.assert_allclose(b.grad.data, [1.0, 1.0])
+    assert not np.shares_memory(a.grad._data, b.grad._data)
+    a.grad._data += 1
+    np.testing.assert_allclose(b.grad._data, [1.0, 1.0])
 
 
 def test_user_gradient_is_not_aliased_into_grad():
     a = t64([1.0, 2.0])
     seed = cr.tensor(np.array([1.0, 1.0]))
     (a * 1.0).backward(seed)
-    seed.data[0] = 100.0
-    assert a.grad.data[0] == 1.0
+    seed._data[0] = 100.0
+    assert a.grad._data[0] == 1.0
 
 
 def test_broadcast_gradients_are_summed_back():
@@ -220,8 +220,8 @@ def test_broadcast_gradients_are_summed_back():
     c = t64(np.ones((2, 1)))
     (a * b * c).sum().backward()
     assert b.grad.shape == (3,) and c.grad.shape == (2, 1)
-    np.testing.assert_allclose(b.grad.data, [2.0, 2.0, 2.0])
-    np.testing.assert_allclose(c.grad.data, [[3.0], [3.0]])
+    np.testing.assert_allclose(b.grad._data, [2.0, 2.0, 2.0])
+    np.testing.assert_allclose(c.grad._data, [[3.0], [3.0]])
 
 
 def test_deterministic_results():
@@ -231,7 +231,7 @@ def test_deterministic_results():
         w = cr.randn(4, 3, requires_grad=True)
         h = (x @ w).tanh()
         (h * h + h.exp()).sum().backward()
-        return x.grad.data.copy(), w.grad.data.copy()
+        return x.grad._data.copy(), w.grad._data.copy()
 
     a, b = run(), run()
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
@@ -245,7 +245,7 @@ def test_retain_grad_on_intermediate():
     h = x * 3.0
     h.retain_grad()
     (h * h).sum().backward()
-    np.testing.assert_allclose(h.grad.data, 2 * h.data)
+    np.testing.assert_allclose(h.grad._data, 2 * h._data)
     assert h.retains_grad
 
 
@@ -260,22 +260,22 @@ def test_hook_can_replace_gradient():
     x = t64([1.0, 2.0])
     h = x * 3.0
     seen = []
-    h.register_hook(lambda g: seen.append(g.data.copy()))
+    h.register_hook(lambda g: seen.append(g._data.copy()))
     h.register_hook(lambda g: g * 0.0)
     (h * h).sum().backward()
-    np.testing.assert_allclose(seen[0], 2 * h.data)
-    np.testing.assert_allclose(x.grad.data, [0.0, 0.0])
+    np.testing.assert_allclose(seen[0], 2 * h._data)
+    np.testing.assert_allclose(x.grad._data, [0.0, 0.0])
 
 
 def test_leaf_hook_and_remove():
     x = t64([1.0, 2.0])
     handle = x.register_hook(lambda g: g * 10.0)
     (x * 1.0).sum().backward()
-    np.testing.assert_allclose(x.grad.data, [10.0, 10.0])
+    np.testing.assert_allclose(x.grad._data, [10.0, 10.0])
     handle.remove()
     x.grad = None
     (x * 1.0).sum().backward()
-    np.testing.assert_allclose(x.grad.data, [1.0, 1.0])
+    np.testing.assert_allclose(x.grad._data, [1.0, 1.0])
 
 
 # ------------------------------------------------------------------ memory
@@ -326,20 +326,20 @@ def test_inplace_on_leaf_requiring_grad_raises():
         x.add_(1.0)
     with cr.no_grad():
         x.add_(1.0)
-    assert x.data[0] == 2.0
+    assert x._data[0] == 2.0
 
 
 def test_inplace_ops_keep_gradients_right():
     x = t64([1.0, -2.0, 3.0])
     h = x * 2.0
     h.add_(1.0)
-    const = 2 * x.data + 1
+    const = 2 * x._data + 1
     h.mul_(cr.tensor(const))
     h.relu_()
     h.sum().backward()
     # h = relu((2x + 1) * const) -> d/dx = 2 * const where positive
-    expected = np.where((2 * x.data + 1) * const > 0, 2 * const, 0)
-    np.testing.assert_allclose(x.grad.data, expected)
+    expected = np.where((2 * x._data + 1) * const > 0, 2 * const, 0)
+    np.testing.assert_allclose(x.grad._data, expected)
 
 
 def test_setitem_records_gradient():
@@ -348,8 +348,8 @@ def test_setitem_records_gradient():
     out = x * 1.0
     out[1:2] = v * 2.0
     (out * t64([1.0, 2.0, 3.0], False)).sum().backward()
-    np.testing.assert_allclose(x.grad.data, [1.0, 0.0, 3.0])
-    np.testing.assert_allclose(v.grad.data, [4.0])
+    np.testing.assert_allclose(x.grad._data, [1.0, 0.0, 3.0])
+    np.testing.assert_allclose(v.grad._data, [4.0])
 
 
 def test_inplace_on_view_while_recording_is_refused():
@@ -368,7 +368,7 @@ def test_version_counter_bumps():
     assert x._version[0] == 2
     d = x.detach()
     d.zero_()
-    assert x._version[0] == 3 and x.data[0] == 0.0
+    assert x._version[0] == 3 and x._data[0] == 0.0
 
 
 def test_leaf_gradients_are_accumulated_as_soon_as_they_are_complete():
@@ -383,10 +383,10 @@ def test_leaf_gradients_are_accumulated_as_soon_as_they_are_complete():
 
         @staticmethod
         def backward(ctx, g):
-            seen["late_grad"] = None if late.grad is None else late.grad.data.copy()
+            seen["late_grad"] = None if late.grad is None else late.grad._data.copy()
             return g
 
     x = t64([1.0, 3.0])
     (Probe.apply(x) * late).sum().backward()
     np.testing.assert_allclose(seen["late_grad"], [4.0])
-    np.testing.assert_allclose(x.grad.data, [2.0, 2.0])
+    np.testing.assert_allclose(x.grad._data, [2.0, 2.0])

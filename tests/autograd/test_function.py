@@ -75,7 +75,7 @@ def test_non_differentiable_output():
     assert y.requires_grad and not mask.requires_grad
     assert mask.dtype == cr.bool
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.data, [2.0, 2.0])
+    np.testing.assert_allclose(x.grad._data, [2.0, 2.0])
 
 
 def test_needs_input_grad_and_no_grad_inputs():
@@ -95,7 +95,7 @@ def test_needs_input_grad_and_no_grad_inputs():
     b = cr.tensor(np.array([2.0]))
     Probe.apply(a, b).sum().backward()
     assert seen["needs"] == (True, False)
-    np.testing.assert_allclose(a.grad.data, [1.0])
+    np.testing.assert_allclose(a.grad._data, [1.0])
 
 
 def test_forward_runs_without_recording():
@@ -122,7 +122,7 @@ def test_backward_returning_wrong_type_is_an_error():
 
         @staticmethod
         def backward(ctx, g):
-            return g.data  # an array, not a Tensor
+            return g._data  # an array, not a Tensor
 
     with pytest.raises(TypeError, match="Bad.backward"):
         Bad.apply(x64([1.0])).sum().backward()
@@ -158,13 +158,13 @@ def test_ctx_attributes_never_collide_with_the_graph():
 
     x = x64([1.0, 2.0])
     (Busy.apply(x) * x).sum().backward()
-    np.testing.assert_allclose(x.grad.data, 4 * x.data)
+    np.testing.assert_allclose(x.grad._data, 4 * x._data)
 
 
 def test_custom_function_in_a_bigger_graph_matches_builtin():
     x = x64([0.3, -0.8, 1.1])
     (Cube.apply(x.sin()) * 2.0).sum().backward()
-    custom = x.grad.data.copy()
+    custom = x.grad._data.copy()
     x.grad = None
     ((x.sin() ** 3) * 2.0).sum().backward()
-    np.testing.assert_allclose(custom, x.grad.data)
+    np.testing.assert_allclose(custom, x.grad._data)

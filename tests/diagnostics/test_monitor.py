@@ -187,7 +187,7 @@ def test_non_finite_gradients_are_named():
     model = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 3))
     x, y = batch()
     F.cross_entropy(model(x), y).backward()
-    model[2].bias.grad.data[0] = math.nan
+    model[2].bias.grad._data[0] = math.nan
     monitor = GradientMonitor(model, every=1, on_issue=None)
     issues = monitor.step()
     assert [i.kind for i in issues] == ["nonfinite"]

@@ -76,7 +76,7 @@ def state_arrays(module) -> dict:
     if isinstance(module, DistributedDataParallel):
         module = module.module
     params = {name for name, _ in module.named_parameters()}
-    return {(k if k in params else f"buffer:{k}"): np.array(v.data) for k, v in module.state_dict().items()}
+    return {(k if k in params else f"buffer:{k}"): np.array(v._data) for k, v in module.state_dict().items()}
 
 
 CONFIGS = [

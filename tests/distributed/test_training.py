@@ -20,7 +20,7 @@ CLI = ["-m", "chainrule.train.cli", "train", "--distributed", "--recipe", "digit
 
 
 def weights(path):
-    return {k: np.asarray(v.data if hasattr(v, "data") else v) for k, v in load(path)["model"].items()}
+    return {k: np.asarray(v._data if hasattr(v, "_data") else v) for k, v in load(path)["model"].items()}
 
 
 @pytest.mark.slow

@@ -101,7 +101,7 @@ def test_mixed_precision_on_the_gpu_skips_overflowing_steps():
         assert out.dtype == cr.float16
         loss = out.float().sum()
     scaler.scale(loss).backward()
-    model.weight.grad.data[0, 0] = float("inf")
+    model.weight.grad._data[0, 0] = float("inf")
     before = model.weight.cpu().numpy().copy()
     scaler.step(opt)
     scaler.update()

@@ -51,12 +51,12 @@ def test_sentence_embeddings_match_sentence_transformers(minilm, reference):
         out = model(batch["input_ids"], batch["attention_mask"])
         embeddings = mean_pooling(out.last_hidden_state, batch["attention_mask"], normalize=True)
     assert embeddings.dtype == cr.float32 and embeddings.shape == (12, 384)
-    np.testing.assert_allclose(embeddings.data, reference["embeddings"], atol=1e-4, rtol=0)
-    np.testing.assert_allclose(out.pooler_output.data, reference["pooler_output"], atol=1e-4, rtol=0)
+    np.testing.assert_allclose(embeddings._data, reference["embeddings"], atol=1e-4, rtol=0)
+    np.testing.assert_allclose(out.pooler_output._data, reference["pooler_output"], atol=1e-4, rtol=0)
     length = len(reference["hidden0"])
-    np.testing.assert_allclose(out.last_hidden_state.data[0, :length], reference["hidden0"], atol=1e-4, rtol=0)
+    np.testing.assert_allclose(out.last_hidden_state._data[0, :length], reference["hidden0"], atol=1e-4, rtol=0)
     # the embeddings carry meaning: the two glowing reviews are closer to each other than to the stock report
-    sim = embeddings.data @ embeddings.data.T
+    sim = embeddings._data @ embeddings._data.T
     assert sim[0, 2] > sim[0, 11] and sim[1, 3] > sim[1, 11]
 
 
@@ -70,7 +70,7 @@ def test_each_sentence_alone_equals_its_row_in_a_padded_batch(minilm, reference)
         for row, sentence in enumerate(sentences):
             alone = tokenizer([sentence])
             single = mean_pooling(model(alone["input_ids"], alone["attention_mask"])[0], alone["attention_mask"])
-            np.testing.assert_allclose(batch.data[row], single.data[0], atol=1e-5)
+            np.testing.assert_allclose(batch._data[row], single._data[0], atol=1e-5)
 
 
 # ---------------------------------------------------------------------------
@@ -88,12 +88,12 @@ def test_padding_is_masked_out():
         masked = model(padded, mask)
         unmasked = model(padded)
     assert masked.last_hidden_state.shape == (2, 15, 32) and masked.pooler_output.shape == (2, 32)
-    np.testing.assert_allclose(masked.last_hidden_state.data[:, :10], plain.last_hidden_state.data, atol=1e-5)
-    np.testing.assert_allclose(masked.pooler_output.data, plain.pooler_output.data, atol=1e-5)
+    np.testing.assert_allclose(masked.last_hidden_state._data[:, :10], plain.last_hidden_state._data, atol=1e-5)
+    np.testing.assert_allclose(masked.pooler_output._data, plain.pooler_output._data, atol=1e-5)
     # without the mask the padding is attended to and changes the real tokens' states
-    assert np.abs(unmasked.last_hidden_state.data[:, :10] - plain.last_hidden_state.data).max() > 1e-3
+    assert np.abs(unmasked.last_hidden_state._data[:, :10] - plain.last_hidden_state._data).max() > 1e-3
     pooled = mean_pooling(masked.last_hidden_state, mask)
-    np.testing.assert_allclose(pooled.data, plain.last_hidden_state.data.mean(axis=1), atol=1e-5)
+    np.testing.assert_allclose(pooled._data, plain.last_hidden_state._data.mean(axis=1), atol=1e-5)
 
 
 def test_token_types_and_activations_change_the_output():
@@ -104,11 +104,13 @@ def test_token_types_and_activations_change_the_output():
         cr.manual_seed(0)
         model = BertModel(tiny_config(hidden_act=act)).eval()
         with cr.no_grad():
-            outputs[act] = model(ids).last_hidden_state.data
+            outputs[act] = model(ids).last_hidden_state._data
             types = np.zeros_like(ids)
-            np.testing.assert_allclose(model(ids, token_type_ids=types).last_hidden_state.data, outputs[act], atol=1e-6)
+            np.testing.assert_allclose(
+                model(ids, token_type_ids=types).last_hidden_state._data, outputs[act], atol=1e-6
+            )
             types[:, 3:] = 1
-            assert np.abs(model(ids, token_type_ids=types).last_hidden_state.data - outputs[act]).max() > 1e-3
+            assert np.abs(model(ids, token_type_ids=types).last_hidden_state._data - outputs[act]).max() > 1e-3
     assert np.abs(outputs["gelu"] - outputs["relu"]).max() > 1e-3
 
 
@@ -198,12 +200,12 @@ def test_save_and_load_pretrained_round_trip(tmp_path):
     assert not loaded.training
     ids = random_ids(3, 7)
     with cr.no_grad():
-        np.testing.assert_array_equal(loaded(ids).data, model(ids).data)
+        np.testing.assert_array_equal(loaded(ids)._data, model(ids)._data)
     # the encoder alone loads from the classifier's file (its "bert." prefix is understood)
     encoder, info = BertModel.from_pretrained(tmp_path, strict=False, output_loading_info=True)
     assert info["ignored"] == ["classifier.bias", "classifier.weight"]
     with cr.no_grad():
-        np.testing.assert_array_equal(encoder(ids).pooler_output.data, model.bert(ids).pooler_output.data)
+        np.testing.assert_array_equal(encoder(ids).pooler_output._data, model.bert(ids).pooler_output._data)
 
 
 @needs_safetensors
@@ -243,7 +245,7 @@ def test_classifier_head_starts_fresh_from_an_encoder_checkpoint(tmp_path):
     assert info == {"missing": ["classifier.weight", "classifier.bias"], "ignored": []}
     assert model.classifier.weight.shape == (5, 32)
     np.testing.assert_array_equal(
-        model.bert.embeddings.word_embeddings.weight.data, encoder.embeddings.word_embeddings.weight.data
+        model.bert.embeddings.word_embeddings.weight._data, encoder.embeddings.word_embeddings.weight._data
     )
     # mean pooling needs no pooler: the checkpoint's pooler is skipped, and said so
     model, info = BertForSequenceClassification.from_pretrained(tmp_path, pooling="mean", output_loading_info=True)
@@ -252,7 +254,7 @@ def test_classifier_head_starts_fresh_from_an_encoder_checkpoint(tmp_path):
     with cr.no_grad():
         features = model.features(ids, mask)
         expected = mean_pooling(encoder.eval()(ids, mask).last_hidden_state, mask)
-    np.testing.assert_allclose(features.data, expected.data, atol=1e-6)
+    np.testing.assert_allclose(features._data, expected._data, atol=1e-6)
     # a classifier checkpoint with another number of classes does not fit
     _save(model, tmp_path)
     with pytest.raises(WeightsError, match=r"classifier.weight: checkpoint \(2, 32\), model \(3, 32\)"):
@@ -280,7 +282,7 @@ def test_legacy_names_buffers_and_sharded_checkpoints_load(tmp_path):
     assert info["ignored"] == ["bert.embeddings.position_ids"]
     ids = random_ids(2, 5)
     with cr.no_grad():
-        np.testing.assert_array_equal(loaded(ids).last_hidden_state.data, model(ids).last_hidden_state.data)
+        np.testing.assert_array_equal(loaded(ids).last_hidden_state._data, model(ids).last_hidden_state._data)
 
     # a sharded checkpoint: index + two files
     from safetensors.numpy import load_file, save_file
@@ -295,7 +297,7 @@ def test_legacy_names_buffers_and_sharded_checkpoints_load(tmp_path):
     (tmp_path / "model.safetensors").unlink()
     with cr.no_grad():
         np.testing.assert_array_equal(
-            BertModel.from_pretrained(tmp_path)(ids).last_hidden_state.data, model(ids).last_hidden_state.data
+            BertModel.from_pretrained(tmp_path)(ids).last_hidden_state._data, model(ids).last_hidden_state._data
         )
     (tmp_path / "model-00002-of-00002.safetensors").unlink()
     with pytest.raises(WeightsError, match="model-00002-of-00002.safetensors, which is missing"):
@@ -324,7 +326,7 @@ def _loss_and_grads(model, ids, mask, labels, seed):
     model.zero_grad()
     loss = F.cross_entropy(model(ids, mask), labels)
     loss.backward()
-    return loss.item(), {n: p.grad.data.copy() for n, p in model.named_parameters()}
+    return loss.item(), {n: p.grad._data.copy() for n, p in model.named_parameters()}
 
 
 def test_activation_checkpointing_gives_the_same_gradients():
@@ -369,7 +371,7 @@ def test_hugging_face_reads_what_we_write_and_computes_the_same(tmp_path):
     F.cross_entropy(logits, cr.tensor(labels)).backward()
     hf_logits = hf(input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask), token_type_ids=torch.tensor(types))
     torch.nn.functional.cross_entropy(hf_logits.logits, torch.tensor(labels)).backward()
-    np.testing.assert_allclose(logits.data, hf_logits.logits.detach().numpy(), atol=1e-5)
+    np.testing.assert_allclose(logits._data, hf_logits.logits.detach().numpy(), atol=1e-5)
     hf_params = dict(hf.named_parameters())
     for name, p in model.named_parameters():
-        np.testing.assert_allclose(p.grad.data, hf_params[name].grad.numpy(), atol=1e-5, err_msg=name)
+        np.testing.assert_allclose(p.grad._data, hf_params[name].grad.numpy(), atol=1e-5, err_msg=name)

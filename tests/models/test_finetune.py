@@ -111,7 +111,7 @@ def test_recipe_saves_a_model_that_reloads_and_predicts(tiny_dir, tmp_path, caps
     assert accuracy(logits, target) == pytest.approx(summary["test_accuracy"])
 
     rows = predict(run, texts[:3])
-    probs = F.softmax(logits, dim=-1).data[:3]
+    probs = F.softmax(logits, dim=-1)._data[:3]
     assert [r[0] for r in rows] == [("rotten", "fresh")[int(p.argmax())] for p in probs]
     np.testing.assert_allclose([r[1] for r in rows], probs.max(axis=1), atol=1e-5)
 

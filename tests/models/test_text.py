@@ -130,7 +130,7 @@ def test_text_dataset_collates_padded_batches(tokenizer):
     loader = cr.data.DataLoader(ds, batch_size=2, collate_fn=ds.collate)
     (ids, mask), labels = next(iter(loader))
     assert ids.shape == mask.shape == (2, 7) and labels.tolist() == [1, 0]
-    assert mask.data.sum(axis=1).tolist() == [7, 3]
+    assert mask._data.sum(axis=1).tolist() == [7, 3]
     with pytest.raises(ValueError, match="3 texts need 3 labels"):
         TextClassificationDataset(["a", "b", "c"], [1, 0], tokenizer)
     with pytest.raises(TypeError, match="class indices"):

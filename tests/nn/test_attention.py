@@ -123,25 +123,25 @@ def test_sdpa_bool_mask_keeps_where_true_and_float_mask_adds():
     out_bool = F.scaled_dot_product_attention(q, k, v, attn_mask=cr.tensor(keep))
     additive = np.where(keep, 0.0, -np.inf).astype(np.float32)
     out_float = F.scaled_dot_product_attention(q, k, v, attn_mask=cr.tensor(additive))
-    np.testing.assert_allclose(out_bool.data, out_float.data, rtol=1e-6)
+    np.testing.assert_allclose(out_bool._data, out_float._data, rtol=1e-6)
     # reference: softmax over the kept keys only
-    scores = (q.data @ k.data.transpose(0, 2, 1))[0] / 2.0
+    scores = (q._data @ k._data.transpose(0, 2, 1))[0] / 2.0
     scores = np.where(keep, scores, -np.inf)
     weights = np.exp(scores - scores.max(-1, keepdims=True))
     weights /= weights.sum(-1, keepdims=True)
-    np.testing.assert_allclose(out_bool.data[0], weights @ v.data[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out_bool._data[0], weights @ v._data[0], rtol=1e-5, atol=1e-6)
 
 
 def test_causal_outputs_do_not_depend_on_later_positions():
     q, k, v = cr.randn(2, 6, 4), cr.randn(2, 6, 4), cr.randn(2, 6, 3)
     out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
     k2, v2 = k.clone(), v.clone()
-    k2.data[:, 4:] += 5.0
-    v2.data[:, 4:] -= 3.0
+    k2._data[:, 4:] += 5.0
+    v2._data[:, 4:] -= 3.0
     out2 = F.scaled_dot_product_attention(q, k2, v2, is_causal=True)
-    np.testing.assert_allclose(out.data[:, :4], out2.data[:, :4], rtol=1e-6)
-    assert not np.allclose(out.data[:, 4:], out2.data[:, 4:])
-    np.testing.assert_allclose(out.data[:, 0], v.data[:, 0], rtol=1e-6)  # the first query sees only key 0
+    np.testing.assert_allclose(out._data[:, :4], out2._data[:, :4], rtol=1e-6)
+    assert not np.allclose(out._data[:, 4:], out2._data[:, 4:])
+    np.testing.assert_allclose(out._data[:, 0], v._data[:, 0], rtol=1e-6)  # the first query sees only key 0
 
 
 def test_mha_bool_masks_block_where_true():
@@ -152,14 +152,14 @@ def test_mha_bool_masks_block_where_true():
     out, weights = module(q, kv, kv, key_padding_mask=cr.tensor(padding))
     kept = kv[:, [0, 1, 3]]
     out_ref, weights_ref = module(q, kept, kept)
-    np.testing.assert_allclose(out.data, out_ref.data, rtol=1e-5, atol=1e-6)
-    np.testing.assert_array_equal(weights.data[..., [2, 4]], 0)
-    np.testing.assert_allclose(weights.data[..., [0, 1, 3]], weights_ref.data, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(out._data, out_ref._data, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(weights._data[..., [2, 4]], 0)
+    np.testing.assert_allclose(weights._data[..., [0, 1, 3]], weights_ref._data, rtol=1e-5, atol=1e-7)
     # the same mask as a float mask, and as an attn_mask of (L, S)
     out_float, _ = module(q, kv, kv, key_padding_mask=cr.tensor(np.where(padding, -np.inf, 0.0).astype(np.float32)))
     out_attn, _ = module(q, kv, kv, attn_mask=cr.tensor(np.repeat(padding, 3, axis=0)))
-    np.testing.assert_allclose(out_float.data, out.data, rtol=1e-6)
-    np.testing.assert_allclose(out_attn.data, out.data, rtol=1e-6)
+    np.testing.assert_allclose(out_float._data, out._data, rtol=1e-6)
+    np.testing.assert_allclose(out_attn._data, out._data, rtol=1e-6)
 
 
 def test_mha_is_causal_without_mask_applies_the_causal_mask():
@@ -168,8 +168,8 @@ def test_mha_is_causal_without_mask_applies_the_causal_mask():
     causal = cr.tensor(np.triu(np.ones((5, 5), dtype=bool), k=1))
     out_hint, w_hint = module(x, x, x, is_causal=True)
     out_mask, w_mask = module(x, x, x, attn_mask=causal)
-    np.testing.assert_allclose(out_hint.data, out_mask.data, rtol=1e-6)
-    np.testing.assert_array_equal(np.triu(w_hint.data[0], k=1), 0)
+    np.testing.assert_allclose(out_hint._data, out_mask._data, rtol=1e-6)
+    np.testing.assert_array_equal(np.triu(w_hint._data[0], k=1), 0)
 
 
 def test_fully_masked_query_gets_zero_output_and_zero_gradient_as_pytorch_sdpa():
@@ -179,15 +179,15 @@ def test_fully_masked_query_gets_zero_output_and_zero_gradient_as_pytorch_sdpa()
     keep[1] = False
     for mask in (cr.tensor(keep), cr.tensor(np.where(keep, 0.0, -np.inf))):
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        np.testing.assert_array_equal(out.data[1], 0)
-        assert np.isfinite(out.data).all()
+        np.testing.assert_array_equal(out._data[1], 0)
+        assert np.isfinite(out._data).all()
         q.grad = k.grad = v.grad = None
         out.sum().backward()
-        np.testing.assert_array_equal(q.grad.data[1], 0)
-        assert np.isfinite(k.grad.data).all() and np.isfinite(v.grad.data).all()
+        np.testing.assert_array_equal(q.grad._data[1], 0)
+        assert np.isfinite(k.grad._data).all() and np.isfinite(v.grad._data).all()
     # the other row is untouched by the dead one
     alone = F.scaled_dot_product_attention(q[:1], k, v)
-    np.testing.assert_allclose(out.data[:1], alone.data, rtol=1e-12)
+    np.testing.assert_allclose(out._data[:1], alone._data, rtol=1e-12)
 
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered")
@@ -199,9 +199,9 @@ def test_fully_masked_query_in_mha_is_nan_with_weights_and_zero_without():
     out_w, weights = module(x, x, x, key_padding_mask=cr.tensor(padding))
     out_now, none = module(x, x, x, key_padding_mask=cr.tensor(padding), need_weights=False)
     assert none is None
-    assert np.isnan(out_w.data[:, 1]).all() and np.isnan(weights.data[1]).all()
-    np.testing.assert_allclose(out_now.data[:, 1], np.broadcast_to(module.out_proj.bias.data, (3, 4)))
-    np.testing.assert_allclose(out_now.data[:, 0], out_w.data[:, 0], rtol=1e-6)
+    assert np.isnan(out_w._data[:, 1]).all() and np.isnan(weights._data[1]).all()
+    np.testing.assert_allclose(out_now._data[:, 1], np.broadcast_to(module.out_proj.bias._data, (3, 4)))
+    np.testing.assert_allclose(out_now._data[:, 0], out_w._data[:, 0], rtol=1e-6)
 
 
 # ---------------------------------------------------------------------------------------- shapes
@@ -214,11 +214,11 @@ def test_mha_output_and_weight_shapes():
     assert out.shape == (7, 2, 6) and w.shape == (2, 7, 9)
     _, w_heads = module(q, k, v, average_attn_weights=False)
     assert w_heads.shape == (2, 3, 7, 9)
-    np.testing.assert_allclose(w_heads.data.mean(axis=1), w.data, rtol=1e-6)
-    np.testing.assert_allclose(w.data.sum(-1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(w_heads._data.mean(axis=1), w._data, rtol=1e-6)
+    np.testing.assert_allclose(w._data.sum(-1), 1.0, rtol=1e-5)
     out_u, w_u = module(q[:, 0], k[:, 0], v[:, 0])
     assert out_u.shape == (7, 6) and w_u.shape == (7, 9)
-    np.testing.assert_allclose(out_u.data, out.data[:, 0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out_u._data, out._data[:, 0], rtol=1e-5, atol=1e-6)
     assert module(q, k, v, need_weights=False)[1] is None
 
 
@@ -229,8 +229,8 @@ def test_batch_first_is_a_transpose():
     x = cr.randn(5, 3, 4)
     out, w = module(x, x, x)
     out_bf, w_bf = module_bf(x.transpose(0, 1), x.transpose(0, 1), x.transpose(0, 1))
-    np.testing.assert_allclose(out_bf.transpose(0, 1).data, out.data, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(w_bf.data, w.data, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(out_bf.transpose(0, 1)._data, out._data, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(w_bf._data, w._data, rtol=1e-5, atol=1e-7)
 
 
 def test_sdpa_float32_and_grouped_query_attention():
@@ -239,7 +239,7 @@ def test_sdpa_float32_and_grouped_query_attention():
     assert out.shape == (2, 4, 3, 6) and out.dtype == cr.float32
     # query heads 0, 1 use key/value head 0; heads 2, 3 use head 1
     ref = F.scaled_dot_product_attention(q[:, 2:], k[:, 1:].expand(2, 2, 5, 8), v[:, 1:].expand(2, 2, 5, 6))
-    np.testing.assert_allclose(out.data[:, 2:], ref.data, rtol=1e-6)
+    np.testing.assert_allclose(out._data[:, 2:], ref._data, rtol=1e-6)
 
 
 def test_float32_in_float32_out_with_gradients():
@@ -261,11 +261,11 @@ def test_sdpa_dropout_statistics():
     q, k = cr.zeros(1, 200, 8), cr.randn(1, 50, 8)
     v = cr.eye(50).unsqueeze(0)  # the output rows are the (dropped) attention weights themselves
     out = F.scaled_dot_product_attention(q, k, v, dropout_p=p)
-    dropped = (out.data == 0).mean()
-    n = out.data.size
+    dropped = (out._data == 0).mean()
+    n = out._data.size
     assert abs(dropped - p) < 4 * math.sqrt(p * (1 - p) / n)
     # uniform weights 1/50 (all-zero queries): survivors are scaled by 1 / (1 - p)
-    np.testing.assert_allclose(out.data[out.data != 0], 1 / 50 / (1 - p), rtol=1e-5)
+    np.testing.assert_allclose(out._data[out._data != 0], 1 / 50 / (1 - p), rtol=1e-5)
 
 
 def test_mha_dropout_only_in_training():
@@ -274,12 +274,12 @@ def test_mha_dropout_only_in_training():
     module.eval()
     a, wa = module(x, x, x)
     b, wb = module(x, x, x)
-    np.testing.assert_array_equal(a.data, b.data)
+    np.testing.assert_array_equal(a._data, b._data)
     module.train()
     cr.manual_seed(3)
     c, wc = module(x, x, x, average_attn_weights=False)
-    assert (wc.data == 0).mean() > 0.3  # weights are returned after dropout, as in PyTorch
-    assert not np.allclose(c.data, a.data)
+    assert (wc._data == 0).mean() > 0.3  # weights are returned after dropout, as in PyTorch
+    assert not np.allclose(c._data, a._data)
 
 
 # ---------------------------------------------------------------------------------------- parameters
@@ -290,11 +290,11 @@ def test_parameter_names_and_initialization():
     module = nn.MultiheadAttention(32, 4)
     assert list(module.state_dict()) == ["in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"]
     bound = math.sqrt(6 / (32 + 96))  # xavier_uniform on (3E, E)
-    w = module.in_proj_weight.data
+    w = module.in_proj_weight._data
     assert np.abs(w).max() <= bound and abs(w.std() - bound / math.sqrt(3)) < 0.05 * bound
-    np.testing.assert_array_equal(module.in_proj_bias.data, 0)
-    np.testing.assert_array_equal(module.out_proj.bias.data, 0)
-    assert np.abs(module.out_proj.weight.data).max() <= 1 / math.sqrt(32)
+    np.testing.assert_array_equal(module.in_proj_bias._data, 0)
+    np.testing.assert_array_equal(module.out_proj.bias._data, 0)
+    assert np.abs(module.out_proj.weight._data).max() <= 1 / math.sqrt(32)
     separate = nn.MultiheadAttention(8, 2, kdim=3, vdim=5, bias=False, add_bias_kv=True)
     names = {n: tuple(p.shape) for n, p in separate.named_parameters()}
     assert names == {

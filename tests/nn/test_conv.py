@@ -74,10 +74,10 @@ def test_hessian_vector_product_of_a_conv_net():
     eps = 1e-6
     numeric = []
     for sign in (1, -1):
-        w_shift = cr.tensor(w1.data + sign * eps * v, requires_grad=True)
+        w_shift = cr.tensor(w1._data + sign * eps * v, requires_grad=True)
         (gs,) = cr.autograd.grad(loss(w_shift), (w_shift,))
-        numeric.append(gs.data)
-    np.testing.assert_allclose(hv.data, (numeric[0] - numeric[1]) / (2 * eps), rtol=1e-5, atol=1e-7)
+        numeric.append(gs._data)
+    np.testing.assert_allclose(hv._data, (numeric[0] - numeric[1]) / (2 * eps), rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.torch
@@ -95,8 +95,8 @@ def test_double_backward_matches_torch():
         gw2, gx2 = lib.autograd.grad((gx**3).sum(), (w, x))
         results.append(
             [
-                np.asarray(gw2.detach().numpy() if lib is torch else gw2.data),
-                np.asarray(gx2.detach().numpy() if lib is torch else gx2.data),
+                np.asarray(gw2.detach().numpy() if lib is torch else gw2._data),
+                np.asarray(gx2.detach().numpy() if lib is torch else gx2._data),
             ]
         )
     for ours, theirs in zip(*results):
@@ -179,7 +179,7 @@ def test_grid_path_equals_im2col(case, monkeypatch):
         assert _grid_taken(fn, x, w, kwargs) == (threshold == 8)
         out = fn(x, w, **kwargs)
         out.backward(cr.tensor(np.random.default_rng(45).standard_normal(out.shape)))
-        results.append((out.data, x.grad.data, w.grad.data))
+        results.append((out._data, x.grad._data, w.grad._data))
     for ours, reference in zip(*results):
         np.testing.assert_allclose(ours, reference, rtol=1e-12, atol=1e-12)
 
@@ -188,7 +188,7 @@ def test_grid_path_equals_a_direct_loop():
     rng = np.random.default_rng(46)
     x, w = rng.standard_normal((2, 8, 9, 10)), rng.standard_normal((3, 8, 3, 3))
     assert _grid_taken(F.conv2d, cr.tensor(x), cr.tensor(w), dict(padding=1))
-    out = F.conv2d(cr.tensor(x), cr.tensor(w), padding=1).data
+    out = F.conv2d(cr.tensor(x), cr.tensor(w), padding=1)._data
     xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
     expected = np.einsum("ncijhw,ochw->noij", np.lib.stride_tricks.sliding_window_view(xp, (3, 3), axis=(2, 3)), w)
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
@@ -211,7 +211,7 @@ def test_grid_path_matches_torch_in_float32():
     tout = torch.nn.functional.conv2d(tx, tw, tb, padding=1)
     tout.backward(torch.tensor(gv))
     for ours, theirs in [(out, tout), (x.grad, tx.grad), (w.grad, tw.grad), (b.grad, tb.grad)]:
-        np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(ours._data, theirs.detach().numpy(), rtol=1e-4, atol=1e-4)
 
 
 # ------------------------------------------------------------------ layouts, dtypes, modes
@@ -220,11 +220,11 @@ def test_grid_path_matches_torch_in_float32():
 def test_result_does_not_depend_on_input_memory_layout():
     x = _t((2, 3, 6, 5), 14, dtype=np.float32)
     w = _t((4, 3, 3, 3), 15, dtype=np.float32)
-    channels_last = cr.tensor(np.ascontiguousarray(x.data.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2))
-    strided = cr.tensor(np.repeat(x.data, 2, axis=-1)[..., ::2])
-    reference = F.conv2d(x, w, padding=1).data
+    channels_last = cr.tensor(np.ascontiguousarray(x._data.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2))
+    strided = cr.tensor(np.repeat(x._data, 2, axis=-1)[..., ::2])
+    reference = F.conv2d(x, w, padding=1)._data
     for variant in (channels_last, strided):
-        np.testing.assert_array_equal(F.conv2d(variant, w, padding=1).data, reference)
+        np.testing.assert_array_equal(F.conv2d(variant, w, padding=1)._data, reference)
 
 
 def test_conv_chain_keeps_float32_and_grads_are_float32():
@@ -256,7 +256,7 @@ def test_input_modified_in_place_after_forward_is_detected():
     w = _t((2, 2, 3, 3), 19)
     base = x * 1.0
     out = F.conv2d(base, w)
-    base.data[...] = 0
+    base._data[...] = 0
     base._bump()
     with pytest.raises(cr.GradientError):
         out.sum().backward()
@@ -267,7 +267,7 @@ def test_bias_gradient_is_the_sum_of_the_output_gradient():
     out = F.conv2d(x, w, b, stride=(1, 2))
     g = np.random.default_rng(23).standard_normal(out.shape)
     out.backward(cr.tensor(g))
-    np.testing.assert_allclose(b.grad.data, g.sum(axis=(0, 2, 3)), rtol=1e-12)
+    np.testing.assert_allclose(b.grad._data, g.sum(axis=(0, 2, 3)), rtol=1e-12)
 
 
 def test_conv_equals_a_direct_loop():
@@ -275,7 +275,7 @@ def test_conv_equals_a_direct_loop():
     rng = np.random.default_rng(24)
     x, w = rng.standard_normal((2, 4, 7, 6)), rng.standard_normal((6, 2, 3, 2))
     stride, pad, dil, groups = (2, 1), (1, 2), (2, 1), 2
-    out = F.conv2d(cr.tensor(x), cr.tensor(w), stride=stride, padding=pad, dilation=dil, groups=groups).data
+    out = F.conv2d(cr.tensor(x), cr.tensor(w), stride=stride, padding=pad, dilation=dil, groups=groups)._data
     xp = np.pad(x, ((0, 0), (0, 0), (pad[0], pad[0]), (pad[1], pad[1])))
     expected = np.zeros(out.shape)
     for n in range(2):
@@ -315,12 +315,12 @@ def test_default_init_bounds():
     fan_in = 4 * 9
     bound = 1 / np.sqrt(fan_in)
     for p in (layer.weight, layer.bias):
-        assert np.abs(p.data).max() <= bound
-        assert np.abs(p.data).max() > 0.8 * bound  # uniform over the whole range, not a narrower one
-    assert abs(float(layer.weight.data.std()) - bound / np.sqrt(3)) < 0.15 * bound
+        assert np.abs(p._data).max() <= bound
+        assert np.abs(p._data).max() > 0.8 * bound  # uniform over the whole range, not a narrower one
+    assert abs(float(layer.weight._data.std()) - bound / np.sqrt(3)) < 0.15 * bound
     cr.manual_seed(0)
     again = nn.Conv2d(8, 16, 3, groups=2)
-    np.testing.assert_array_equal(again.weight.data, layer.weight.data)
+    np.testing.assert_array_equal(again.weight._data, layer.weight._data)
 
 
 def test_module_dtype_argument():

@@ -45,11 +45,11 @@ def _run(name, ref, call):
     result = call(tensors)
     out, indices = result if isinstance(result, tuple) else (result, None)
     out.backward(cr.tensor(ref["gout"]))
-    actual = {"out": out.data}
+    actual = {"out": out._data}
     if indices is not None:
-        actual["indices"] = indices.data
+        actual["indices"] = indices._data
     for k, t in tensors.items():
-        actual[f"grad_{k}"] = t.grad.data
+        actual[f"grad_{k}"] = t.grad._data
     return actual
 
 
@@ -76,10 +76,10 @@ def _module(name, tensors):
     layer = cls(in_channels, out_channels, tuple(weight.shape[2:]), bias="bias" in tensors, **kwargs)
     assert layer.weight.shape == weight.shape
     # the layer's own parameters take the recorded values; their gradients are the ones compared
-    layer.weight.data[...] = weight.data
+    layer.weight._data[...] = weight._data
     tensors["weight"] = layer.weight
     if "bias" in tensors:
-        layer.bias.data[...] = tensors["bias"].data
+        layer.bias._data[...] = tensors["bias"]._data
         tensors["bias"] = layer.bias
     return layer
 
@@ -147,6 +147,6 @@ def test_default_init_matches_torch_distribution(cls_name):
     fan_in = theirs.weight.shape[1] * int(np.prod(theirs.weight.shape[2:]))
     for mine, torch_param in [(ours.weight, theirs.weight), (ours.bias, theirs.bias)]:
         bound = 1 / np.sqrt(fan_in)
-        assert np.abs(mine.data).max() <= bound
+        assert np.abs(mine._data).max() <= bound
         assert np.abs(torch_param.detach().numpy()).max() <= bound
-        assert np.abs(mine.data).max() > 0.5 * bound
+        assert np.abs(mine._data).max() > 0.5 * bound

@@ -157,7 +157,7 @@ def _cr_tensor(a):
 
 
 def _numpy(t):
-    data = t.data if isinstance(t, cr.Tensor) else t.detach()
+    data = t._data if isinstance(t, cr.Tensor) else t.detach()
     return np.asarray(data.numpy() if hasattr(data, "numpy") else data)
 
 
@@ -202,8 +202,8 @@ def test_empty_batch_gives_an_empty_output_and_zero_gradients(case):
 @pytest.mark.parametrize("case", ["BatchNorm1d", "BatchNorm2d"])
 def test_batch_norm_on_an_empty_batch_leaves_running_statistics(case):
     layer, _, _ = _run(cr, case, _cr_tensor)
-    np.testing.assert_array_equal(layer.running_mean.data, 0.0)
-    np.testing.assert_array_equal(layer.running_var.data, 1.0)
+    np.testing.assert_array_equal(layer.running_mean._data, 0.0)
+    np.testing.assert_array_equal(layer.running_var._data, 1.0)
     assert int(layer.num_batches_tracked.item()) == 1  # the batch is counted, as in PyTorch
     layer.eval()
     assert tuple(layer(cr.zeros(0, *CASES[case][1][0].shape[1:])).shape) == CASES[case][1][0].shape
@@ -221,4 +221,4 @@ def test_empty_batch_second_order():
             params = [p for _, p in layer.named_parameters()]
             grads = cr.autograd.grad(out.sum(), [x, *params], create_graph=True, allow_unused=True)
         assert tuple(grads[0].shape) == x.shape
-        assert all(g is None or not np.any(g.data) for g in grads[1:])
+        assert all(g is None or not np.any(g._data) for g in grads[1:])

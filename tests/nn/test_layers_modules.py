@@ -340,7 +340,7 @@ def test_embedding_from_pretrained():
     emb = nn.Embedding.from_pretrained(table)
     assert not emb.weight.requires_grad
     np.testing.assert_array_equal(emb(cr.tensor([3, 1])).numpy(), table.numpy()[[3, 1]])
-    emb.weight.data[0, 0] = 100.0
+    emb.weight._data[0, 0] = 100.0
     assert table.numpy()[0, 0] == 100.0  # the weight shares the given tensor's memory, as in PyTorch
     trainable = nn.Embedding.from_pretrained(table, freeze=False, padding_idx=1)
     assert trainable.weight.requires_grad and trainable.padding_idx == 1

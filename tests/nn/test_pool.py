@@ -46,36 +46,38 @@ def test_max_pool_gradient_goes_to_the_first_maximum_only():
     x = cr.tensor(np.array([[[[1.0, 1.0, 0.0, 2.0], [1.0, 0.0, 2.0, 2.0]]]]), requires_grad=True)
     out, idx = F.max_pool2d(x, 2, return_indices=True)
     out.sum().backward()
-    np.testing.assert_array_equal(out.data, [[[[1.0, 2.0]]]])
-    np.testing.assert_array_equal(idx.data, [[[[0, 3]]]])  # flat h * W + w: (0, 0) and (0, 3)
-    np.testing.assert_array_equal(x.grad.data, [[[[1, 0, 0, 1], [0, 0, 0, 0]]]])
+    np.testing.assert_array_equal(out._data, [[[[1.0, 2.0]]]])
+    np.testing.assert_array_equal(idx._data, [[[[0, 3]]]])  # flat h * W + w: (0, 0) and (0, 3)
+    np.testing.assert_array_equal(x.grad._data, [[[[1, 0, 0, 1], [0, 0, 0, 0]]]])
 
 
 def test_overlapping_windows_accumulate_gradients():
     x = cr.tensor(np.array([[[0.0, 5.0, 1.0, 2.0, 0.5]]]), requires_grad=True)
     out = F.max_pool1d(x, 3, stride=1)
     out.backward(cr.tensor(np.array([[[1.0, 10.0, 100.0]]])))
-    np.testing.assert_array_equal(out.data, [[[5.0, 5.0, 2.0]]])
-    np.testing.assert_array_equal(x.grad.data, [[[0.0, 11.0, 0.0, 100.0, 0.0]]])
+    np.testing.assert_array_equal(out._data, [[[5.0, 5.0, 2.0]]])
+    np.testing.assert_array_equal(x.grad._data, [[[0.0, 11.0, 0.0, 100.0, 0.0]]])
 
 
 def test_max_pool_nan_is_a_maximum_and_the_last_nan_wins():
     """PyTorch's CPU rule (``val > max || isnan(val)``): the window's value is NaN, its index the last NaN."""
     x = cr.tensor(np.array([[[[np.nan, 1.0], [np.nan, 0.0]], [[0.0, 3.0], [2.0, 3.0]]]]), requires_grad=True)
     out, idx = F.max_pool2d(x, 2, return_indices=True)
-    assert np.isnan(out.data[0, 0, 0, 0]) and out.data[0, 1, 0, 0] == 3.0
-    np.testing.assert_array_equal(idx.data.ravel(), [2, 1])
+    assert np.isnan(out._data[0, 0, 0, 0]) and out._data[0, 1, 0, 0] == 3.0
+    np.testing.assert_array_equal(idx._data.ravel(), [2, 1])
     out.sum().backward()
-    np.testing.assert_array_equal(x.grad.data.reshape(2, 4), [[0, 0, 1, 0], [0, 1, 0, 0]])
+    np.testing.assert_array_equal(x.grad._data.reshape(2, 4), [[0, 0, 1, 0], [0, 1, 0, 0]])
 
 
 def test_indices_are_flat_positions_of_the_maxima():
     x = _t((2, 3, 7, 9), 2, domain=distinct)
     out, idx = F.max_pool2d(x, 3, stride=2, padding=1, return_indices=True)
-    flat = x.data.reshape(2, 3, -1)
-    np.testing.assert_array_equal(np.take_along_axis(flat, idx.data.reshape(2, 3, -1), -1).reshape(out.shape), out.data)
+    flat = x._data.reshape(2, 3, -1)
+    np.testing.assert_array_equal(
+        np.take_along_axis(flat, idx._data.reshape(2, 3, -1), -1).reshape(out.shape), out._data
+    )
     assert idx.dtype == cr.int64 and not idx.requires_grad
-    assert (idx.data >= 0).all() and (idx.data < 63).all()
+    assert (idx._data >= 0).all() and (idx._data < 63).all()
 
 
 def test_unbatched_input_equals_batched():
@@ -86,21 +88,21 @@ def test_unbatched_input_equals_batched():
         nn.AdaptiveAvgPool2d((4, 3)),
         nn.AdaptiveMaxPool2d(4),
     ):
-        np.testing.assert_array_equal(layer(x[1]).data, layer(x).data[1], err_msg=repr(layer))
+        np.testing.assert_array_equal(layer(x[1])._data, layer(x)._data[1], err_msg=repr(layer))
 
 
 def test_memory_layout_is_kept_and_does_not_change_values():
     x = _t((2, 4, 8, 6), 4, dtype=np.float32)
     channels_last = cr.tensor(
-        np.ascontiguousarray(x.data.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2), requires_grad=True
+        np.ascontiguousarray(x._data.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2), requires_grad=True
     )
     for fn in (lambda t: F.max_pool2d(t, 2), lambda t: F.avg_pool2d(t, 3, 2, 1)):
         out = fn(channels_last)
-        np.testing.assert_array_equal(out.data, fn(x).data)
-        assert out.data.strides[1] == out.data.itemsize  # channels stay innermost: the next conv needs no transpose
+        np.testing.assert_array_equal(out._data, fn(x)._data)
+        assert out._data.strides[1] == out._data.itemsize  # channels stay innermost: the next conv needs no transpose
         # an upstream gradient in the output's layout, as the next layer would give
         (grad,) = cr.autograd.grad(out, (channels_last,), grad_outputs=out * 1.0)
-        assert grad.data.strides[1] == grad.data.itemsize
+        assert grad._data.strides[1] == grad._data.itemsize
 
 
 def test_float32_stays_float32_with_a_per_position_divisor():
@@ -109,8 +111,8 @@ def test_float32_stays_float32_with_a_per_position_divisor():
     out.sum().backward()
     assert out.dtype == cr.float32 and x.grad.dtype == cr.float32
     # the corner window holds 4 input elements, the centre one 9
-    manual = x.data[0, 0, :2, :2].mean()
-    np.testing.assert_allclose(out.data[0, 0, 0, 0], manual, rtol=1e-6)
+    manual = x._data[0, 0, :2, :2].mean()
+    np.testing.assert_allclose(out._data[0, 0, 0, 0], manual, rtol=1e-6)
 
 
 def test_backward_never_uses_scatter_add(monkeypatch):
@@ -178,5 +180,5 @@ def test_an_infinite_gradient_reaches_only_the_maximum():
         g = np.ones(out.shape)
         g[..., 0] = np.inf
         (grad,) = cr.autograd.grad(out, (x,), grad_outputs=cr.tensor(g))
-        assert not np.isnan(grad.data).any()
-        assert grad.data[0, 0, 1, 0] == np.inf and grad.data[0, 0, 0, 0] == 0
+        assert not np.isnan(grad._data).any()
+        assert grad._data[0, 0, 1, 0] == np.inf and grad._data[0, 0, 0, 0] == 0

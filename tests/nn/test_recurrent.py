@@ -133,7 +133,7 @@ def test_backward_paths_agree(kind, reverse):
     graph = cr.autograd.grad(list(outs), inputs, seeds, create_graph=True)
     for i, (a, b) in enumerate(zip(fast, graph)):
         assert a.shape == b.shape == inputs[i].shape
-        np.testing.assert_allclose(a.data, b.data, rtol=1e-10, atol=1e-12, err_msg=f"input {i}")
+        np.testing.assert_allclose(a._data, b._data, rtol=1e-10, atol=1e-12, err_msg=f"input {i}")
     assert all(g.requires_grad for g in graph)
 
 
@@ -160,7 +160,7 @@ def test_lstm_gradients_over_several_weight_gradient_chunks(reverse):
     fast = cr.autograd.grad(list(lstm_layer(*inputs, reverse=reverse)), inputs, seeds)
     graph = cr.autograd.grad(list(lstm_layer(*inputs, reverse=reverse)), inputs, seeds, create_graph=True)
     for i, (a, b) in enumerate(zip(fast, graph)):
-        np.testing.assert_allclose(a.data, b.data, rtol=1e-10, atol=1e-11, err_msg=f"input {i}")
+        np.testing.assert_allclose(a._data, b._data, rtol=1e-10, atol=1e-11, err_msg=f"input {i}")
 
 
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
@@ -175,7 +175,7 @@ def test_gradients_of_some_inputs_equal_those_of_all(kind, wanted):
     outs = fn(*inputs)
     some = cr.autograd.grad(list(outs), [inputs[i] for i in wanted], seeds)
     for i, g in zip(wanted, some):
-        np.testing.assert_allclose(g.data, everything[i].data, rtol=1e-12, atol=1e-14, err_msg=f"input {i}")
+        np.testing.assert_allclose(g._data, everything[i]._data, rtol=1e-12, atol=1e-14, err_msg=f"input {i}")
 
 
 def test_reverse_direction_is_the_forward_direction_on_flipped_time():
@@ -184,9 +184,9 @@ def test_reverse_direction_is_the_forward_direction_on_flipped_time():
     x, rest = inputs[0], inputs[1:]
     out_rev, h_rev, c_rev = backward(x, *rest)
     out_fwd, h_fwd, c_fwd = forward(x.flip(0), *rest)
-    np.testing.assert_allclose(out_rev.data, out_fwd.flip(0).data, rtol=1e-12)
-    np.testing.assert_allclose(h_rev.data, h_fwd.data, rtol=1e-12)
-    np.testing.assert_allclose(c_rev.data, c_fwd.data, rtol=1e-12)
+    np.testing.assert_allclose(out_rev._data, out_fwd.flip(0)._data, rtol=1e-12)
+    np.testing.assert_allclose(h_rev._data, h_fwd._data, rtol=1e-12)
+    np.testing.assert_allclose(c_rev._data, c_fwd._data, rtol=1e-12)
 
 
 def test_lstm_matches_an_unrolled_composite():
@@ -200,9 +200,9 @@ def test_lstm_matches_an_unrolled_composite():
         c = f.sigmoid() * c + i.sigmoid() * g.tanh()
         h = o.sigmoid() * c.tanh()
         outs.append(h)
-    np.testing.assert_allclose(out.data, cr.stack(outs).data, rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(h_n.data, h.data, rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(c_n.data, c.data, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(out._data, cr.stack(outs)._data, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(h_n._data, h._data, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(c_n._data, c._data, rtol=1e-12, atol=1e-14)
 
 
 def test_gru_matches_an_unrolled_composite():
@@ -216,8 +216,8 @@ def test_gru_matches_an_unrolled_composite():
         r, z = (xr + hr).sigmoid(), (xz + hz).sigmoid()
         n = (xn + r * hn).tanh()
         h = (1 - z) * n + z * h
-        np.testing.assert_allclose(out[t].data, h.data, rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(h_n.data, h.data, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(out[t]._data, h._data, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(h_n._data, h._data, rtol=1e-12, atol=1e-14)
 
 
 # ---------------------------------------------------------------------------------------- shapes and dtypes
@@ -243,8 +243,8 @@ def test_output_shapes_and_float32(cls, batch_first, bidirectional):
 def test_h_n_is_the_last_output_of_each_direction():
     module = nn.GRU(3, 4, bidirectional=True, batch_first=True)
     out, h_n = module(cr.randn(2, 5, 3))
-    np.testing.assert_array_equal(h_n[0].data, out[:, -1, :4].data)  # forward direction: last time step
-    np.testing.assert_array_equal(h_n[1].data, out[:, 0, 4:].data)  # backward direction: first time step
+    np.testing.assert_array_equal(h_n[0]._data, out[:, -1, :4]._data)  # forward direction: last time step
+    np.testing.assert_array_equal(h_n[1]._data, out[:, 0, 4:]._data)  # backward direction: first time step
 
 
 def test_unbatched_equals_batch_of_one():
@@ -254,8 +254,8 @@ def test_unbatched_equals_batch_of_one():
     out, (h, c) = module(x, (h0, c0))
     out_b, (h_b, c_b) = module(x.unsqueeze(1), (h0.unsqueeze(1), c0.unsqueeze(1)))
     assert out.shape == (5, 4) and h.shape == c.shape == (2, 4)
-    np.testing.assert_allclose(out.data, out_b[:, 0].data, rtol=1e-6)
-    np.testing.assert_allclose(c.data, c_b[:, 0].data, rtol=1e-6)
+    np.testing.assert_allclose(out._data, out_b[:, 0]._data, rtol=1e-6)
+    np.testing.assert_allclose(c._data, c_b[:, 0]._data, rtol=1e-6)
 
 
 def test_initial_state_is_used():
@@ -264,8 +264,8 @@ def test_initial_state_is_used():
     out_zero, _ = module(x)
     out_given, _ = module(x, cr.zeros(1, 2, 3))
     out_other, _ = module(x, cr.ones(1, 2, 3))
-    np.testing.assert_array_equal(out_zero.data, out_given.data)
-    assert not np.allclose(out_zero.data, out_other.data)
+    np.testing.assert_array_equal(out_zero._data, out_given._data)
+    assert not np.allclose(out_zero._data, out_other._data)
 
 
 @pytest.mark.parametrize("cls, n_states", [(nn.RNNCell, 1), (nn.LSTMCell, 2), (nn.GRUCell, 1)])
@@ -281,7 +281,7 @@ def test_cells_equal_one_step_of_the_layer(cls, n_states):
     cell_out = cell_out if isinstance(cell_out, tuple) else (cell_out,)
     layer_state = layer_state if isinstance(layer_state, tuple) else (layer_state,)
     for a, b in zip(cell_out, layer_state):
-        np.testing.assert_allclose(a.data, b[0].data, rtol=1e-6)
+        np.testing.assert_allclose(a._data, b[0]._data, rtol=1e-6)
     unbatched = cell(x[0], tuple(s[0] for s in states) if n_states == 2 else states[0][0])
     unbatched = unbatched if isinstance(unbatched, tuple) else (unbatched,)
     assert all(u.shape == (4,) for u in unbatched)
@@ -321,14 +321,14 @@ def test_dropout_between_layers_statistics():
     x = cr.rand(50, 40, 3) + 0.1
     layer0 = (x @ cr.full((3, 4), 0.5)).relu()  # what layer 1 receives before dropout
     out, _ = module(x)
-    kept = out.data != 0
+    kept = out._data != 0
     n = kept.size
     fraction_dropped = 1 - kept.mean()
     assert abs(fraction_dropped - p) < 4 * math.sqrt(p * (1 - p) / n)  # binomial, 4 standard deviations
-    np.testing.assert_allclose(out.data[kept], layer0.data[kept] / (1 - p), rtol=1e-5)
+    np.testing.assert_allclose(out._data[kept], layer0._data[kept] / (1 - p), rtol=1e-5)
     module.eval()
     out_eval, _ = module(x)
-    np.testing.assert_allclose(out_eval.data, layer0.data, rtol=1e-6)
+    np.testing.assert_allclose(out_eval._data, layer0._data, rtol=1e-6)
 
 
 def test_dropout_masks_differ_between_calls_and_follow_the_seed():
@@ -339,8 +339,8 @@ def test_dropout_masks_differ_between_calls_and_follow_the_seed():
     b, _ = module(x)
     cr.manual_seed(1)
     c, _ = module(x)
-    assert not np.array_equal(a.data, b.data)
-    np.testing.assert_array_equal(a.data, c.data)
+    assert not np.array_equal(a._data, b._data)
+    np.testing.assert_array_equal(a._data, c._data)
 
 
 def test_dropout_with_one_layer_warns():
@@ -374,7 +374,7 @@ def test_initialization_is_uniform_within_one_over_sqrt_hidden(cls):
     hidden = 64
     module = cls(32, hidden)
     bound = 1 / math.sqrt(hidden)
-    values = np.concatenate([p.data.ravel() for p in module.parameters()])
+    values = np.concatenate([p._data.ravel() for p in module.parameters()])
     assert values.min() >= -bound and values.max() <= bound
     assert abs(values.std() - bound / math.sqrt(3)) < 0.02 * bound  # U(-b, b) has std b / sqrt(3)
     assert abs(values.mean()) < 0.02 * bound
@@ -391,8 +391,8 @@ def test_functional_lstm_equals_the_module():
     x = cr.randn(5, 2, 3)
     out, (h, c) = module(x)
     out_f, (h_f, c_f) = F.lstm(x, None, [p for p in module.parameters()], bidirectional=True)
-    np.testing.assert_array_equal(out.data, out_f.data)
-    np.testing.assert_array_equal(c.data, c_f.data)
+    np.testing.assert_array_equal(out._data, out_f._data)
+    np.testing.assert_array_equal(c._data, c_f._data)
 
 
 def test_double_module_runs_in_float64():

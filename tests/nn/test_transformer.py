@@ -108,10 +108,10 @@ def test_norm_placement(norm_first):
     layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, norm_first=norm_first)
     _randomize(layer, np.random.default_rng(4))
     x = cr.randn(5, 2, 8)
-    np.testing.assert_allclose(layer(x).data, _manual_layer(layer, x, norm_first).data, rtol=1e-6)
+    np.testing.assert_allclose(layer(x)._data, _manual_layer(layer, x, norm_first)._data, rtol=1e-6)
     if not norm_first:  # post-norm output is normalized: zero mean, unit variance times the norm's affine
         y = (layer(x) - layer.norm2.bias) / layer.norm2.weight
-        np.testing.assert_allclose(y.data.mean(-1), 0, atol=1e-5)
+        np.testing.assert_allclose(y._data.mean(-1), 0, atol=1e-5)
 
 
 def test_activation_choices():
@@ -126,11 +126,11 @@ def test_encoder_layers_are_independent_copies():
     layer = nn.TransformerEncoderLayer(4, 2, 8)
     encoder = nn.TransformerEncoder(layer, 3)
     first, second = encoder.layers[0], encoder.layers[1]
-    np.testing.assert_array_equal(first.linear1.weight.data, layer.linear1.weight.data)
+    np.testing.assert_array_equal(first.linear1.weight._data, layer.linear1.weight._data)
     assert first.linear1.weight is not layer.linear1.weight
     with cr.no_grad():
         first.linear1.weight.mul_(2.0)
-    np.testing.assert_array_equal(second.linear1.weight.data, layer.linear1.weight.data)
+    np.testing.assert_array_equal(second.linear1.weight._data, layer.linear1.weight._data)
     assert first.activation is layer.activation and first.norm_first == layer.norm_first
     assert len(list(encoder.parameters())) == 3 * len(list(layer.parameters()))
 
@@ -171,16 +171,16 @@ def test_causal_hint_and_causal_mask_agree():
     x = cr.randn(6, 2, 8)
     mask = nn.TransformerEncoder.generate_square_subsequent_mask(6)
     assert mask.dtype == cr.float32 and mask.shape == (6, 6)
-    np.testing.assert_array_equal(np.isneginf(mask.data), np.triu(np.ones((6, 6), dtype=bool), k=1))
+    np.testing.assert_array_equal(np.isneginf(mask._data), np.triu(np.ones((6, 6), dtype=bool), k=1))
     with_mask = encoder(x, mask=mask)
     with_hint = encoder(x, is_causal=True)
     with_bool = encoder(x, mask=cr.tensor(np.triu(np.ones((6, 6), dtype=bool), k=1)))
-    np.testing.assert_allclose(with_hint.data, with_mask.data, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(with_bool.data, with_mask.data, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(with_hint._data, with_mask._data, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(with_bool._data, with_mask._data, rtol=1e-5, atol=1e-6)
     # earlier positions do not see later ones
     x2 = x.clone()
-    x2.data[4:] += 1.0
-    np.testing.assert_allclose(encoder(x2, mask=mask).data[:4], with_mask.data[:4], rtol=1e-5, atol=1e-6)
+    x2._data[4:] += 1.0
+    np.testing.assert_allclose(encoder(x2, mask=mask)._data[:4], with_mask._data[:4], rtol=1e-5, atol=1e-6)
 
 
 def test_padding_mask_hides_padded_positions_from_the_others():
@@ -189,16 +189,16 @@ def test_padding_mask_hides_padded_positions_from_the_others():
     padding = cr.tensor(np.array([[False, False, False, True, True]]))
     out = layer(x, src_key_padding_mask=padding)
     x2 = x.clone()
-    x2.data[0, 3:] = 7.0
+    x2._data[0, 3:] = 7.0
     out2 = layer(x2, src_key_padding_mask=padding)
-    np.testing.assert_allclose(out.data[0, :3], out2.data[0, :3], rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(out.data[0, :3], layer(x[:, :3]).data[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out._data[0, :3], out2._data[0, :3], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out._data[0, :3], layer(x[:, :3])._data[0], rtol=1e-5, atol=1e-6)
 
 
 def test_unbatched_equals_batch_of_one():
     layer = nn.TransformerEncoderLayer(6, 3, 8, dropout=0.0)
     x = cr.randn(4, 6)
-    np.testing.assert_allclose(layer(x).data, layer(x.unsqueeze(1)).data[:, 0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(layer(x)._data, layer(x.unsqueeze(1))._data[:, 0], rtol=1e-5, atol=1e-6)
 
 
 # ---------------------------------------------------------------------------------------- dropout
@@ -214,18 +214,18 @@ def test_dropout_statistics_and_eval_mode():
         layer.self_attn.out_proj.bias.fill_(0.5)  # self-attention output far from exact zeros
     x = cr.randn(40, 30, 16)
     cr.manual_seed(0)
-    delta = (layer(x) - x).data
+    delta = (layer(x) - x)._data
     dropped = (delta == 0).mean()
     assert abs(dropped - p) < 4 * math.sqrt(p * (1 - p) / delta.size)
     layer.eval()
-    delta_eval = (layer(x) - x).data
+    delta_eval = (layer(x) - x)._data
     assert (delta_eval == 0).mean() < 0.01
-    np.testing.assert_array_equal(layer(x).data, layer(x).data)  # eval is deterministic
+    np.testing.assert_array_equal(layer(x)._data, layer(x)._data)  # eval is deterministic
     layer.train()
     cr.manual_seed(5)
     a = layer(x)
     cr.manual_seed(5)
-    np.testing.assert_array_equal(a.data, layer(x).data)
+    np.testing.assert_array_equal(a._data, layer(x)._data)
 
 
 # ---------------------------------------------------------------------------------------- errors and dtypes

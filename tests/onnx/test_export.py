@@ -28,7 +28,7 @@ def _check(model, *args, tmp_path, name="model", rtol=RTOL, atol=ATOL):
         with cr.no_grad():
             expected = model(*inputs)
         expected = _flat(expected)
-        feeds = dict(zip(names, [a.data for a in inputs if a is not None]))
+        feeds = dict(zip(names, [a._data for a in inputs if a is not None]))
         got = cr_onnx.run(path, feeds)
         assert len(got) == len(expected)
         for a, b in zip(got, expected):
@@ -39,7 +39,7 @@ def _check(model, *args, tmp_path, name="model", rtol=RTOL, atol=ATOL):
 
 def _flat(result):
     if isinstance(result, cr.Tensor):
-        return [result.data]
+        return [result._data]
     if isinstance(result, dict):
         result = list(result.values())
     return [a for r in result if r is not None for a in _flat(r)]
@@ -51,10 +51,12 @@ def _fresh(args):
     for a in args:
         if a is None:
             out.append(None)
-        elif a.data.dtype.kind == "f":
-            out.append(cr.tensor(rng.standard_normal(a.shape).astype(a.data.dtype)))
+        elif a._data.dtype.kind == "f":
+            out.append(cr.tensor(rng.standard_normal(a.shape).astype(a._data.dtype)))
         else:
-            out.append(cr.tensor(rng.integers(int(a.data.min()), int(a.data.max()) + 1, a.shape).astype(a.data.dtype)))
+            out.append(
+                cr.tensor(rng.integers(int(a._data.min()), int(a._data.max()) + 1, a.shape).astype(a._data.dtype))
+            )
     return out
 
 
@@ -270,7 +272,7 @@ class _NumpyInside(nn.Module):
         self.fc = nn.Linear(4, 4)
 
     def forward(self, x):
-        shift = cr.tensor(np.tanh(x.data))  # computed outside the op table: frozen at the example's value
+        shift = cr.tensor(np.tanh(x._data))  # computed outside the op table: frozen at the example's value
         return self.fc(x) + shift
 
 

@@ -321,7 +321,7 @@ spec(
 )
 spec(
     "masked_fill",
-    lambda a: a.masked_fill(a.data > 0.3, -1.0),
+    lambda a: a.masked_fill(a._data > 0.3, -1.0),
     unary,
     ["masked_fill"],
     lambda a: a.masked_fill(a > 0.3, -1.0),
@@ -553,7 +553,7 @@ spec(
     lambda a: a[[0, 2, 0]],
     parity_shapes=[[(3, 2)]],
 )
-spec("getitem_mask", lambda a: a[a.data > 0], unary_nd(1), ["index"], lambda a: a[a > 0], domain=away_from_zero)
+spec("getitem_mask", lambda a: a[a._data > 0], unary_nd(1), ["index"], lambda a: a[a > 0], domain=away_from_zero)
 spec("getitem_second_order", lambda a: (a[[1, 1]] * a[[1, 0]]).sum(), lambda d: [(3,)], ["index", "index_scatter"])
 
 

@@ -51,7 +51,7 @@ def _pair(draw):
 
 
 def _ce_all_options(x):
-    w = _class_weight(x.shape, x.data.dtype)
+    w = _class_weight(x.shape, x._data.dtype)
     if x.ndim == 1:  # one example: ignore_index cannot remove it without making the mean 0/0
         return F.cross_entropy(x, _targets(x.shape), w, label_smoothing=0.2)
     return F.cross_entropy(x, _targets(x.shape, ignore=0), w, ignore_index=0, label_smoothing=0.2)
@@ -74,14 +74,14 @@ spec(
 )
 spec(
     "cross_entropy_probs",
-    lambda x, t: F.cross_entropy(x, t, _class_weight(x.shape, x.data.dtype), label_smoothing=0.1),
+    lambda x, t: F.cross_entropy(x, t, _class_weight(x.shape, x._data.dtype), label_smoothing=0.1),
     lambda d: [s := _class_shapes(d)[0], s],
     ["log_softmax"],
     domains=(None, unit_interval),
 )
 spec(
     "nll_loss",
-    lambda x: F.nll_loss(x, _targets(x.shape, ignore=-100), _class_weight(x.shape, x.data.dtype), reduction="sum"),
+    lambda x: F.nll_loss(x, _targets(x.shape, ignore=-100), _class_weight(x.shape, x._data.dtype), reduction="sum"),
     _class_shapes,
     ["gather"],
 )
@@ -133,4 +133,4 @@ def _pos_weight(x):
 
 
 def _signs(x):
-    return cr.tensor(np.where(np.arange(x.data.size).reshape(x.shape) % 2 == 0, 1.0, -1.0).astype(x.data.dtype))
+    return cr.tensor(np.where(np.arange(x._data.size).reshape(x.shape) % 2 == 0, 1.0, -1.0).astype(x._data.dtype))

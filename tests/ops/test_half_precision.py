@@ -187,7 +187,7 @@ def _run(lib, fn, arrays, dtype, extra=(), upstream=None):
 
 
 def _numpy(t):
-    data = t.data if isinstance(t, cr.Tensor) else t.detach().float()
+    data = t._data if isinstance(t, cr.Tensor) else t.detach().float()
     return np.asarray(data.numpy() if hasattr(data, "numpy") else data, dtype=np.float64)
 
 
@@ -283,17 +283,17 @@ def test_mean_gradient_past_65504_is_one_over_n():
     x = cr.ones(n, dtype=cr.float16, requires_grad=True)
     x.mean().backward()
     assert x.grad.dtype == cr.float16
-    np.testing.assert_allclose(x.grad.data.astype(np.float64), 1 / n, rtol=RTOL)
+    np.testing.assert_allclose(x.grad._data.astype(np.float64), 1 / n, rtol=RTOL)
     x.grad = None
     F.mse_loss(x, cr.zeros(n, dtype=cr.float16)).backward()
-    np.testing.assert_allclose(x.grad.data.astype(np.float64), 2 / n, rtol=RTOL)
+    np.testing.assert_allclose(x.grad._data.astype(np.float64), 2 / n, rtol=RTOL)
 
 
 def test_softmax_of_equal_logits_past_65504_is_uniform():
     n = 70_000
     y = F.softmax(cr.zeros(n, dtype=cr.float16), 0)
     assert y.dtype == cr.float16
-    np.testing.assert_allclose(y.data.astype(np.float64), 1 / n, rtol=RTOL)
+    np.testing.assert_allclose(y._data.astype(np.float64), 1 / n, rtol=RTOL)
     lse = cr.zeros(n, dtype=cr.float16).logsumexp(0)
     np.testing.assert_allclose(float(lse.item()), np.log(n), rtol=RTOL)
 
@@ -325,7 +325,7 @@ def test_second_order_in_float16(name, n):
         if name == "cross_entropy":
             return F.cross_entropy(x, cr.tensor(target))
         if name in ("softmax", "log_softmax"):
-            return (getattr(F, name)(x, 0) * cr.tensor(np.linspace(-1, 1, n).astype(x.data.dtype))).sum()
+            return (getattr(F, name)(x, 0) * cr.tensor(np.linspace(-1, 1, n).astype(x._data.dtype))).sum()
         if name == "logsumexp":
             return x.logsumexp(0)
         if name == "mean":
@@ -338,7 +338,7 @@ def test_second_order_in_float16(name, n):
         (g,) = cr.autograd.grad(loss(x), [x], create_graph=True)
         (g * cr.tensor(v.astype(dtype))).sum().backward()
         assert x.grad.dtype == dtype
-        results[dtype] = (g.data.astype(np.float64), x.grad.data.astype(np.float64))
+        results[dtype] = (g._data.astype(np.float64), x.grad._data.astype(np.float64))
     _close(results[np.float16][0], results[np.float64][0], f"{name}(n={n}) first derivative")
     # second derivatives that are ~0 in float64 come out as float32 roundoff, a few float16 subnormal spacings
     _close(results[np.float16][1], results[np.float64][1], f"{name}(n={n}) second derivative", scale_floor=1e-6, ulps=3)

@@ -42,11 +42,11 @@ def test_clip_grad_norm_scales_to_max_norm(norm_type):
 
 def test_clip_grad_norm_leaves_small_gradients_alone():
     params = _params_with_grads(scale=0.01)
-    arrays = [p.grad.data for p in params]
+    arrays = [p.grad._data for p in params]
     before = _flat_grads(params)
     total = clip_grad_norm_(params, max_norm=10.0)
     np.testing.assert_array_equal(_flat_grads(params), before)
-    assert all(p.grad.data is a for p, a in zip(params, arrays))  # in place, never replaced
+    assert all(p.grad._data is a for p, a in zip(params, arrays))  # in place, never replaced
     assert float(total) == pytest.approx(np.linalg.norm(before), rel=1e-5)
 
 
@@ -60,7 +60,7 @@ def test_clip_grad_norm_single_tensor_and_no_grads():
 
 def test_nonfinite_norm_raises_when_asked_and_leaves_gradients():
     params = _params_with_grads()
-    params[1].grad.data[2] = np.inf
+    params[1].grad._data[2] = np.inf
     before = _flat_grads(params)
     with pytest.raises(cr.GradientError, match="non-finite"):
         clip_grad_norm_(params, 1.0, error_if_nonfinite=True)
@@ -70,13 +70,13 @@ def test_nonfinite_norm_raises_when_asked_and_leaves_gradients():
 def test_nonfinite_norm_without_error_follows_pytorch():
     """inf norm: the scale is 0 (finite entries become 0, the inf entry NaN); NaN norm: everything NaN."""
     params = _params_with_grads()
-    params[1].grad.data[2] = np.inf
+    params[1].grad._data[2] = np.inf
     total = clip_grad_norm_(params, 1.0)
     assert math.isinf(float(total))
     after = _flat_grads(params)
     assert np.isnan(after).sum() == 1 and (after[~np.isnan(after)] == 0).all()
     params = _params_with_grads()
-    params[0].grad.data[0, 0] = np.nan
+    params[0].grad._data[0, 0] = np.nan
     total = clip_grad_norm_(params, 1.0)
     assert math.isnan(float(total)) and np.isnan(_flat_grads(params)).all()
 
@@ -104,11 +104,11 @@ def test_parameters_to_vector_and_back():
         p.grad = None
     (vec * weights).sum().backward()
     np.testing.assert_array_equal(params[2].grad.numpy().ravel(), np.arange(16, 24))
-    arrays = [p.data for p in params]
+    arrays = [p._data for p in params]
     with cr.no_grad():
         vector_to_parameters(vec.detach() * 2.0, params)
     for p, a in zip(params, arrays):
-        assert p.data is a
+        assert p._data is a
     np.testing.assert_allclose(parameters_to_vector(params).numpy(), vec.numpy() * 2.0)
     with pytest.raises(cr.ShapeError, match="25 elements"):
         vector_to_parameters(cr.zeros(25), params)

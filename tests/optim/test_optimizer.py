@@ -128,8 +128,8 @@ def test_load_state_dict_casts_to_parameter_dtype_and_copies():
     assert buf.dtype == cr.float64
     assert dst.param_groups[0]["lr"] == 0.1  # options come from the saved dict
     assert dst.param_groups[0]["params"][0] is dst_param
-    buf.data[...] = 7.0
-    assert float(sd["state"][0]["momentum_buffer"].data[0]) == 1.0  # loading copied the arrays
+    buf._data[...] = 7.0
+    assert float(sd["state"][0]["momentum_buffer"]._data[0]) == 1.0  # loading copied the arrays
 
 
 def test_load_state_dict_rejects_mismatched_groups():
@@ -197,9 +197,9 @@ def test_zero_grad():
     w = cr.zeros(3, requires_grad=True)
     opt = optim.SGD([w], lr=0.1)
     (w * 2.0).sum().backward()
-    grad_array = w.grad.data
+    grad_array = w.grad._data
     opt.zero_grad(set_to_none=False)
-    assert w.grad.data is grad_array and not grad_array.any()
+    assert w.grad._data is grad_array and not grad_array.any()
     opt.zero_grad()
     assert w.grad is None
 
@@ -237,12 +237,12 @@ def test_closure_reevaluates_with_grad_enabled():
 def test_updates_in_place_keep_dtype_and_bump_version(name, dtype):
     extra = {"momentum": 0.9} if name in ("SGD", "RMSprop") else {}
     w = cr.tensor(np.linspace(-1, 1, 6).reshape(2, 3), dtype=dtype, requires_grad=True)
-    array, version = w.data, w._version[0] if w._version else 0
+    array, version = w._data, w._version[0] if w._version else 0
     opt = getattr(optim, name)([w], lr=0.1, weight_decay=0.01, **extra)
     for _ in range(2):
         w.grad = cr.tensor(np.full((2, 3), 0.5), dtype=dtype)
         opt.step()
-    assert w.data is array and w.dtype == dtype
+    assert w._data is array and w.dtype == dtype
     assert w._version[0] == version + 2
     for value in opt.state[w].values():
         if isinstance(value, cr.Tensor):

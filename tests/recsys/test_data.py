@@ -150,21 +150,21 @@ def test_negative_sampling_loader_pointwise_and_pairwise():
     loader = NegativeSamplingLoader(data, num_negatives=3, batch_size=16, generator=cr.Generator().manual_seed(5))
     batches = list(loader)
     assert len(batches) == len(loader) == -(-len(data) * 4 // 16)
-    users = np.concatenate([b[0][0].data for b in batches])
-    items = np.concatenate([b[0][1].data for b in batches])
-    labels = np.concatenate([b[1].data for b in batches])
+    users = np.concatenate([b[0][0]._data for b in batches])
+    items = np.concatenate([b[0][1]._data for b in batches])
+    labels = np.concatenate([b[1]._data for b in batches])
     assert labels.dtype == np.float32 and labels.sum() == len(data) and len(labels) == 4 * len(data)
     known = np.isin(users * data.num_items + items, data.keys())
     np.testing.assert_array_equal(known, labels == 1)
     # the same generator state gives the same epoch; the next epoch differs
     again = list(NegativeSamplingLoader(data, 3, 16, generator=cr.Generator().manual_seed(5)))
-    np.testing.assert_array_equal(again[0][0][1].data, batches[0][0][1].data)
-    assert not np.array_equal(next(iter(loader))[0][1].data, batches[0][0][1].data)
+    np.testing.assert_array_equal(again[0][0][1]._data, batches[0][0][1]._data)
+    assert not np.array_equal(next(iter(loader))[0][1]._data, batches[0][0][1]._data)
     pairs = NegativeSamplingLoader(data, 2, 8, pairwise=True, generator=cr.Generator().manual_seed(1))
     (u, pos, neg), ones = next(iter(pairs))
-    assert ones.data.tolist() == [1.0] * 8
-    assert np.isin(u.data * data.num_items + pos.data, data.keys()).all()
-    assert not np.isin(u.data * data.num_items + neg.data, data.keys()).any()
+    assert ones._data.tolist() == [1.0] * 8
+    assert np.isin(u._data * data.num_items + pos._data, data.keys()).all()
+    assert not np.isin(u._data * data.num_items + neg._data, data.keys()).any()
 
 
 def test_ratings_loader_shapes():

@@ -36,9 +36,9 @@ I = np.array([4, 0, 2, 2, 5])  # noqa: E741
 
 def _double(model):
     for p in model.parameters():
-        p.data = p.data.astype(np.float64)
+        p._data = p._data.astype(np.float64)
     for _, b in model.named_buffers():
-        b.data = b.data.astype(np.float64)
+        b._data = b._data.astype(np.float64)
     return model
 
 
@@ -46,10 +46,10 @@ def test_mf_is_the_biased_dot_product_and_its_decay_is_the_l2_gradient():
     cr.manual_seed(0)
     model = _double(MatrixFactorization(4, 6, embedding_dim=3, weight_decay=0.25, global_bias=3.5))
     with cr.no_grad():
-        model.user_bias.weight.data[:] = np.arange(4)[:, None] * 0.1
-    P, Q = model.user_factors.weight.data, model.item_factors.weight.data
-    expect = (P[U] * Q[I]).sum(1) + model.user_bias.weight.data[U, 0] + model.item_bias.weight.data[I, 0] + 3.5
-    np.testing.assert_allclose(model(U, I).data, expect, rtol=1e-12)
+        model.user_bias.weight._data[:] = np.arange(4)[:, None] * 0.1
+    P, Q = model.user_factors.weight._data, model.item_factors.weight._data
+    expect = (P[U] * Q[I]).sum(1) + model.user_bias.weight._data[U, 0] + model.item_bias.weight._data[I, 0] + 3.5
+    np.testing.assert_allclose(model(U, I)._data, expect, rtol=1e-12)
     # the hook's gradient equals that of mse + 0.25 * mean(|p_u|^2 + |q_i|^2) written out (sparse=False twin)
     target = cr.tensor(np.linspace(1, 5, 5))
     F.mse_loss(model(U, I), target).backward()
@@ -59,20 +59,20 @@ def test_mf_is_the_biased_dot_product_and_its_decay_is_the_l2_gradient():
     penalty = ((p**2).sum(1) + (q**2).sum(1)).mean() * 0.25
     (F.mse_loss(twin(U, I), target) + penalty).backward()
     for (name, a), (_, b) in zip(model.named_parameters(), twin.named_parameters()):
-        np.testing.assert_allclose(a.grad.to_dense().data, b.grad.data, rtol=1e-10, atol=1e-12, err_msg=name)
+        np.testing.assert_allclose(a.grad.to_dense()._data, b.grad._data, rtol=1e-10, atol=1e-12, err_msg=name)
     model.eval()  # no decay outside training
     model.zero_grad()
     F.mse_loss(model(U, I), target).backward()
     twin.zero_grad()
     F.mse_loss(twin(U, I), target).backward()
-    np.testing.assert_allclose(model.user_factors.weight.grad.to_dense().data, twin.user_factors.weight.grad.data)
+    np.testing.assert_allclose(model.user_factors.weight.grad.to_dense()._data, twin.user_factors.weight.grad._data)
 
 
 def test_neumf_matches_pytorch_outputs_and_gradients():
     torch = pytest.importorskip("torch")
     cr.manual_seed(1)
     model = NeuMF(4, 6, gmf_dim=3, mlp_layers=(8, 4, 2))
-    state = {k: torch.tensor(v.data.copy(), requires_grad=True) for k, v in model.state_dict().items()}
+    state = {k: torch.tensor(v._data.copy(), requires_grad=True) for k, v in model.state_dict().items()}
     users, items = torch.as_tensor(U), torch.as_tensor(I)
     labels = np.array([1, 0, 1, 0, 0], np.float32)
 
@@ -88,13 +88,13 @@ def test_neumf_matches_pytorch_outputs_and_gradients():
     F_t.binary_cross_entropy_with_logits(ref, torch.as_tensor(labels)).backward()
     out = model(U, I)
     F.binary_cross_entropy_with_logits(out, cr.tensor(labels)).backward()
-    np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out._data, ref.detach().numpy(), rtol=1e-5, atol=1e-6)
     for name, p in model.named_parameters():
-        g = p.grad.to_dense().data if not isinstance(p.grad, cr.Tensor) else p.grad.data
+        g = p.grad.to_dense()._data if not isinstance(p.grad, cr.Tensor) else p.grad._data
         np.testing.assert_allclose(g, state[name].grad.numpy(), rtol=1e-4, atol=1e-6, err_msg=name)
     # BPR form: the difference of two logits
     neg = np.array([1, 1, 5, 0, 3])
-    np.testing.assert_allclose(model(U, I, neg).data, model(U, I).data - model(U, neg).data, rtol=1e-6)
+    np.testing.assert_allclose(model(U, I, neg)._data, model(U, I)._data - model(U, neg)._data, rtol=1e-6)
 
 
 def test_make_optimizer_pairs_sparse_adam_with_adam():
@@ -103,13 +103,13 @@ def test_make_optimizer_pairs_sparse_adam_with_adam():
     assert isinstance(opt, CombinedOptimizer)
     assert isinstance(opt.optimizers[0], SparseAdam) and len(opt.optimizers[0].param_groups[0]["params"]) == 4
     assert isinstance(make_optimizer(MatrixFactorization(3, 3)), SparseAdam)  # MF: every parameter is a table
-    before = {k: v.data.copy() for k, v in model.state_dict().items()}
+    before = {k: v._data.copy() for k, v in model.state_dict().items()}
     F.binary_cross_entropy_with_logits(model(U, I), cr.ones(5)).backward()
     opt.step()
-    changed = {k for k, v in model.state_dict().items() if not np.array_equal(v.data, before[k])}
+    changed = {k for k, v in model.state_dict().items() if not np.array_equal(v._data, before[k])}
     assert "output.weight" in changed and "gmf_user.weight" in changed
     untouched = np.setdiff1d(np.arange(4), U)
-    np.testing.assert_array_equal(model.gmf_user.weight.data[untouched], before["gmf_user.weight"][untouched])
+    np.testing.assert_array_equal(model.gmf_user.weight._data[untouched], before["gmf_user.weight"][untouched])
 
 
 def test_ranking_metrics_and_rmse_by_hand():
@@ -174,7 +174,7 @@ def test_mf_recipe_on_a_csv_resumes_exactly(tmp_path):
     assert main([*common, "--epochs", "3", "--resume", str(tmp_path / "b" / "checkpoint.safetensors")]) == 0
     a, b = (cr.io.load(tmp_path / x / "recommender.safetensors")["weights"] for x in "ab")
     for name in a:
-        np.testing.assert_array_equal(a[name].data, b[name].data, err_msg=name)
+        np.testing.assert_array_equal(a[name]._data, b[name]._data, err_msg=name)
     assert (tmp_path / "a" / "result.txt").read_text().split()[1] == (
         tmp_path / "b" / "result.txt"
     ).read_text().split()[1]

@@ -28,15 +28,15 @@ def _table(rows=7, dim=3, dtype=np.float64, seed=0):
 
 
 def _numerical_grad(fn, w, eps=1e-6):
-    out = np.zeros_like(w.data)
-    for flat in range(w.data.size):
-        i = np.unravel_index(flat, w.data.shape)
-        orig = w.data[i]
-        w.data[i] = orig + eps
+    out = np.zeros_like(w._data)
+    for flat in range(w._data.size):
+        i = np.unravel_index(flat, w._data.shape)
+        orig = w._data[i]
+        w._data[i] = orig + eps
         plus = fn().item()
-        w.data[i] = orig - eps
+        w._data[i] = orig - eps
         minus = fn().item()
-        w.data[i] = orig
+        w._data[i] = orig
         out[i] = (plus - minus) / (2 * eps)
     return out
 
@@ -52,7 +52,7 @@ def test_sparse_gradient_matches_central_differences():
     g = w.grad
     assert isinstance(g, RowSparseGrad)
     assert g.nnz() == IDX.size and not g.is_coalesced()  # one row per lookup, duplicates kept
-    np.testing.assert_allclose(g.to_dense().data, _numerical_grad(loss, w), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(g.to_dense()._data, _numerical_grad(loss, w), rtol=1e-6, atol=1e-8)
     c = g.coalesce()
     np.testing.assert_array_equal(c.indices, np.unique(IDX))
     assert c.is_coalesced()
@@ -66,7 +66,7 @@ def test_sparse_equals_dense_path(padding_idx, scale):
         w = _table()
         out = F.embedding(IDX, w, padding_idx=padding_idx, scale_grad_by_freq=scale, sparse=sparse)
         out.backward(g_out)
-        grads.append(w.grad.to_dense().data if sparse else w.grad.data)
+        grads.append(w.grad.to_dense()._data if sparse else w.grad._data)
     np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12, atol=1e-12)
     if padding_idx is not None:
         assert not grads[1][padding_idx].any()
@@ -78,7 +78,7 @@ def test_embedding_module_sparse_and_float32():
     out.sum().backward()
     g = emb.weight.grad
     assert g.dtype == cr.float32 and g.shape == (10, 4)
-    np.testing.assert_array_equal(g.to_dense().data.sum(axis=1), np.array([0, 4, 8, 0, 0, 0, 0, 0, 0, 4]))
+    np.testing.assert_array_equal(g.to_dense()._data.sum(axis=1), np.array([0, 4, 8, 0, 0, 0, 0, 0, 0, 4]))
 
 
 def test_accumulation_sparse_then_dense_and_autograd_grad():
@@ -87,12 +87,12 @@ def test_accumulation_sparse_then_dense_and_autograd_grad():
     F.embedding(np.array([3]), w, sparse=True).sum().backward()
     assert isinstance(w.grad, RowSparseGrad) and w.grad.nnz() == IDX.size + 1  # sparse + sparse stays sparse
     counts = np.bincount(np.append(IDX.ravel(), 3), minlength=7)
-    np.testing.assert_allclose(w.grad.to_dense().data, np.repeat(counts[:, None], 3, axis=1).astype(float))
+    np.testing.assert_allclose(w.grad.to_dense()._data, np.repeat(counts[:, None], 3, axis=1).astype(float))
     # the same table used densely as well: the sum is a dense Tensor, in either order
     (F.embedding(IDX, w, sparse=True).sum() + (w * 2).sum()).backward()
     assert type(w.grad) is cr.Tensor
     np.testing.assert_allclose(
-        w.grad.data, 2 * np.repeat(counts[:, None], 3, axis=1) + 2 - (np.arange(7) == 3)[:, None]
+        w.grad._data, 2 * np.repeat(counts[:, None], 3, axis=1) + 2 - (np.arange(7) == 3)[:, None]
     )
     (g,) = cr.autograd.grad(F.embedding(IDX, w, sparse=True).sum(), w)
     assert isinstance(g, RowSparseGrad)
@@ -107,19 +107,19 @@ def test_non_leaf_weight_and_create_graph_get_dense_gradients():
     assert type(g1) is cr.Tensor and g1.requires_grad
     (g2,) = cr.autograd.grad((g1**2).sum(), w)
     counts = np.bincount(IDX.ravel(), minlength=7)[:, None]
-    np.testing.assert_allclose(g2.data, 8 * counts**2 * w.data, rtol=1e-12)
+    np.testing.assert_allclose(g2._data, 8 * counts**2 * w._data, rtol=1e-12)
 
 
 def test_data_is_coalesced_values_so_clipping_and_zeroing_work():
     w = _table()
     F.embedding(IDX, w, sparse=True).sum().backward()
-    dense = w.grad.to_dense().data
-    assert w.grad.data.shape == (len(np.unique(IDX)), 3) and w.grad.is_coalesced()
+    dense = w.grad.to_dense()._data
+    assert w.grad._data.shape == (len(np.unique(IDX)), 3) and w.grad.is_coalesced()
     total = cr.nn.utils.clip_grad_norm_([w], max_norm=1.0)
     assert float(total) == pytest.approx(np.linalg.norm(dense))
-    np.testing.assert_allclose(w.grad.to_dense().data, dense / (np.linalg.norm(dense) + 1e-6), rtol=1e-6)
-    w.grad.data[...] = 0
-    assert not w.grad.to_dense().data.any()
+    np.testing.assert_allclose(w.grad.to_dense()._data, dense / (np.linalg.norm(dense) + 1e-6), rtol=1e-6)
+    w.grad._data[...] = 0
+    assert not w.grad.to_dense()._data.any()
 
 
 def test_dense_optimizer_refuses_a_row_sparse_gradient():
@@ -152,7 +152,7 @@ def _adam_run(lib, w0, batches, dtype, maximize=False):
         opt.zero_grad()
         (out**2 * 0.5 + out).sum().backward()
         opt.step()
-    return w.data
+    return w._data
 
 
 @pytest.mark.parametrize("dtype,maximize", [(np.float64, False), (np.float32, False), (np.float32, True)])
@@ -200,12 +200,12 @@ def test_sparse_adam_errors_and_state_round_trip(tmp_path):
         opt_b.step()
     cr.io.save({"w": w_b, "opt": opt_b.state_dict()}, tmp_path / "s.safetensors")
     state = cr.io.load(tmp_path / "s.safetensors")
-    w_c = cr.tensor(state["w"].data.copy(), requires_grad=True)
+    w_c = cr.tensor(state["w"]._data.copy(), requires_grad=True)
     opt_c = SparseAdam([w_c], lr=0.1)
     opt_c.load_state_dict(state["opt"])
     F.embedding(batches[2], w_c, sparse=True).pow(2).sum().backward()
     opt_c.step()
-    np.testing.assert_array_equal(w_c.data, w_a.data)
+    np.testing.assert_array_equal(w_c._data, w_a._data)
 
 
 def test_zero_grad_keep_leaves_an_empty_sparse_gradient():
@@ -214,9 +214,9 @@ def test_zero_grad_keep_leaves_an_empty_sparse_gradient():
     F.embedding(IDX, w, sparse=True).sum().backward()
     opt.zero_grad(set_to_none=False)
     assert isinstance(w.grad, RowSparseGrad) and w.grad.nnz() == 0
-    before = w.data.copy()
+    before = w._data.copy()
     opt.step()  # an empty gradient changes nothing
-    np.testing.assert_array_equal(w.data, before)
+    np.testing.assert_array_equal(w._data, before)
 
 
 def test_combined_optimizer_steps_schedules_and_resumes(tmp_path):
@@ -246,7 +246,7 @@ def test_combined_optimizer_steps_schedules_and_resumes(tmp_path):
     assert opt_c.param_groups[0] is opt_c.optimizers[0].param_groups[0]
     train(model_c, opt_c, sched_c, range(2, 4))
     for (name, a), (_, c) in zip(model_a.state_dict().items(), model_c.state_dict().items()):
-        np.testing.assert_array_equal(a.data, c.data, err_msg=name)
+        np.testing.assert_array_equal(a._data, c._data, err_msg=name)
     with pytest.raises(ValueError, match="two of the optimizers"):
         CombinedOptimizer(SparseAdam([model_a[0].weight]), SparseAdam([model_a[0].weight]))
     with pytest.raises(ValueError, match="optimizers"):

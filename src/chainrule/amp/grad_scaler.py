@@ -101,7 +101,7 @@ class GradScaler:
                 for p in group["params"]:
                     if p.grad is None:
                         continue
-                    g = p.grad.data
+                    g = p.grad._data
                     g *= inv
                     if not bool(array_module(g).isfinite(g).all()):
                         found = True

@@ -260,7 +260,7 @@ def _capture(inputs) -> OpTrace:
         if not _internal(code):
             frames.append((code.co_filename, frame.f_lineno, code.co_name))
         frame = frame.f_back
-    shapes = tuple((tuple(t.data.shape), t.data.dtype) for t in inputs)
+    shapes = tuple((tuple(t._data.shape), t._data.dtype) for t in inputs)
     # the recording helpers themselves say nothing to a user
     internal = [entry for entry in internal if entry[0] not in _PLUMBING]
     return OpTrace(shapes, tuple(frames), tuple(internal))
@@ -320,8 +320,8 @@ def on_forward(node, inputs, out) -> None:
             continue
         xp = np if type(array) is np.ndarray else array_module(array)
         has_nan = bool(xp.isnan(array).any())
-        nan_inputs = [i for i, t in enumerate(inputs) if t.data.dtype.kind in "fc" and bool(xp.isnan(t.data).any())]
-        inf_inputs = [i for i, t in enumerate(inputs) if t.data.dtype.kind in "fc" and bool(xp.isinf(t.data).any())]
+        nan_inputs = [i for i, t in enumerate(inputs) if t._data.dtype.kind in "fc" and bool(xp.isnan(t._data).any())]
+        inf_inputs = [i for i, t in enumerate(inputs) if t._data.dtype.kind in "fc" and bool(xp.isinf(t._data).any())]
         if not has_nan and (inf_inputs or _infinite_arg(node.args or ())):
             continue  # an infinity passed on, or asked for (masks): not made here
         name = node.prim.name
@@ -343,13 +343,13 @@ def on_backward(node, grads) -> None:
     if not anomaly_state():
         return
     for index, g in enumerate(grads):
-        if g is None or not _nonfinite(g.data):
+        if g is None or not _nonfinite(g._data):
             continue
         name = node.prim.name
         trace = node.trace
         message = (
-            f"backward of '{name}' returned {_what(g.data)} in the gradient for its input {index} "
-            f"(shape {tuple(g.data.shape)})"
+            f"backward of '{name}' returned {_what(g._data)} in the gradient for its input {index} "
+            f"(shape {tuple(g._data.shape)})"
         )
         if trace is None:
             message += "\n  (the op was recorded before anomaly detection was on: no creation trace)"

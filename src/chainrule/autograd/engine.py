@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import GradientError, ShapeError
 from ..tensor import ENGINE, Tensor, _wrap
+from .forward import forward_levels
 from .graph import RELEASED, edge_of
 from .mode import anomaly_state, set_grad_mode
 
@@ -144,23 +145,23 @@ def _roots(tensors, grad_tensors, api):
                 "did you compute it under no_grad(), or from tensors without requires_grad=True?"
             )
         if g is None:
-            if t.data.size != 1:
+            if t._data.size != 1:
                 raise GradientError(
                     f"{api}(): the output has shape {t.shape}; a gradient can be implied only for a "
                     "single-element output. Pass gradient= (grad_outputs=) of the same shape, "
                     "or reduce the output first (e.g. .sum())"
                 )
-            xp = _xp(t.data)
-            g = _wrap(xp.ones(t.data.shape, dtype=t.data.dtype))
+            xp = _xp(t._data)
+            g = _wrap(xp.ones(t._data.shape, dtype=t._data.dtype))
         else:
             if not isinstance(g, Tensor):
                 g = Tensor(g, dtype=t.dtype)
-            if g.data.shape != t.data.shape:
+            if g._data.shape != t._data.shape:
                 raise ShapeError(
                     f"{api}(): the gradient has shape {g.shape} but output {i} has shape {t.shape}; they must be equal"
                 )
-            if g.data.dtype != t.data.dtype:
-                g = _wrap(g.data.astype(t.data.dtype))
+            if g._data.dtype != t._data.dtype:
+                g = _wrap(g._data.astype(t._data.dtype))
         grads.append(g)
     return tensors, grads
 
@@ -173,7 +174,7 @@ def _xp(array):
 
 def _sum_to(g: Tensor, shape: tuple, node, input_index: int) -> Tensor:
     """Sum ``g`` over the axes broadcasting added, so that it has ``shape``."""
-    gshape = g.data.shape
+    gshape = g._data.shape
     lead = len(gshape) - len(shape)
     ok = lead >= 0
     axes = list(range(lead)) if ok else []
@@ -194,7 +195,7 @@ def _sum_to(g: Tensor, shape: tuple, node, input_index: int) -> Tensor:
             f"to the input's shape {shape}"
         )
     out = g.sum(dim=tuple(axes), keepdim=True) if axes else g
-    return out.reshape(shape) if out.data.shape != shape else out
+    return out.reshape(shape) if out._data.shape != shape else out
 
 
 def _version_error(node, index, t, saved_version):
@@ -269,8 +270,8 @@ def _run(roots, root_grads, retain_graph, create_graph, targets):
                     break
         found = [None] * len(targets)
 
-    given = {id(_base(g.data)) for g in root_grads}
-    given.update(id(g.data) for g in root_grads)
+    given = {id(_base(g._data)) for g in root_grads}
+    given.update(id(g._data) for g in root_grads)
 
     def finish_leaf(leaf, g):
         hooks = leaf._hooks
@@ -319,7 +320,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets):
                     f"{node.out_version[0]}), but backward needs the original. Clone the output before "
                     "changing it in place"
                 )
-            if create_graph:
+            if create_graph or forward_levels():  # under jvp: the vjps' Tensor-op paths carry tangents
                 node.create_graph = True
             grads = prim.vjp(node, *buf)
             if type(grads) is Tensor:
@@ -342,7 +343,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets):
                         continue
                     target, index = edge
                     shape = target.shapes[index]
-                    if g.data.shape != shape:
+                    if g._data.shape != shape:
                         g = _sum_to(g, shape, node, _position(node.next, edge))
                     buf = buffers.get(target)
                     if buf is None:
@@ -360,8 +361,8 @@ def _run(roots, root_grads, retain_graph, create_graph, targets):
                             # it adds itself to whatever it meets (sparse + sparse stays sparse, + dense is dense)
                             leaf_grads[edge] = g if prev is None else g + prev
                         else:
-                            if g.data.shape != edge.data.shape:
-                                g = _sum_to(g, edge.data.shape, node, _position(node.next, edge))
+                            if g._data.shape != edge._data.shape:
+                                g = _sum_to(g, edge._data.shape, node, _position(node.next, edge))
                             leaf_grads[edge] = g if prev is None else prev + g
                     left = pending[edge] - 1
                     if left:
@@ -415,7 +416,7 @@ def _fill_missing(node, buf):
     xp = None
     for g in buf:
         if g is not None:
-            xp = _xp(g.data)
+            xp = _xp(g._data)
             break
     return [g if g is not None else _wrap(xp.zeros(shape, dtype=node.dtype)) for g, shape in zip(buf, node.shapes)]
 
@@ -436,12 +437,12 @@ def _run_node_hooks(node, buf, create_graph):
             if type(fn) is RetainGrad:
                 t = fn.ref()
                 if t is not None:
-                    g = buf[index] if create_graph else _wrap(buf[index].data.copy())
+                    g = buf[index] if create_graph else _wrap(buf[index]._data.copy())
                     t.grad = g if t.grad is None else t.grad + g
                 continue
             new = fn(buf[index])
             if new is not None:
-                if new.data.shape != buf[index].data.shape:
+                if new._data.shape != buf[index]._data.shape:
                     raise ShapeError(
                         f"hook on the output of {node.prim.name} returned shape {new.shape}, "
                         f"expected {buf[index].shape}"
@@ -462,19 +463,19 @@ def _accumulate_grad(leaf, g, create_graph, given):
         else:
             leaf.grad = leaf.grad + g
         return
-    arr = g.data
+    arr = g._data
     grad = leaf.grad
-    if grad is None or grad.data.shape != arr.shape:
+    if grad is None or grad._data.shape != arr.shape:
         # a fresh array the pass made is adopted; anything that may be shared (a view, a
         # broadcast, the user's gradient, another leaf's array) is copied
         if arr.base is not None or id(arr) in given:
             arr = arr.copy()
         given.add(id(arr))
-        if arr.dtype != leaf.data.dtype:
-            arr = arr.astype(leaf.data.dtype)
+        if arr.dtype != leaf._data.dtype:
+            arr = arr.astype(leaf._data.dtype)
         leaf.grad = _wrap(arr)
     else:
-        existing = leaf.grad.data
+        existing = leaf.grad._data
         if existing.flags.writeable:
             np.add(existing, arr, out=existing) if type(existing) is np.ndarray else existing.__iadd__(arr)
         else:

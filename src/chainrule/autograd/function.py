@@ -127,9 +127,9 @@ def _function_vjp(node, *grads):
             )
         if g is not None:
             expected = ctx._cr_in_dtypes[position]
-            if g.data.dtype != expected:
+            if g._data.dtype != expected:
                 raise DTypeError(
-                    f"{cls.__name__}.backward returned a {g.data.dtype} gradient for argument {position}, "
+                    f"{cls.__name__}.backward returned a {g._data.dtype} gradient for argument {position}, "
                     f"whose dtype is {expected}"
                 )
         out.append(g)
@@ -204,7 +204,7 @@ class Function:
             return result
         inputs = [a for a in args if isinstance(a, Tensor)]
         ctx._cr_tensor_positions = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
-        ctx._cr_in_dtypes = {i: a.data.dtype for i, a in enumerate(args) if isinstance(a, Tensor)}
+        ctx._cr_in_dtypes = {i: a._data.dtype for i, a in enumerate(args) if isinstance(a, Tensor)}
         node = Node.__new__(Node)
         node.prim = cls._primitive()
         node.hooks = None
@@ -213,9 +213,9 @@ class Function:
         node.next = tuple(edge_of(t) for t in inputs)
         node.seq = next(_SEQ)
         real = [o for o in outputs if o is not None]
-        node.shapes = tuple(o.data.shape for o in real)
-        node.dtype = real[0].data.dtype if real else None
-        ctx._cr_out_data = [o.data for o in real]
+        node.shapes = tuple(o._data.shape for o in real)
+        node.dtype = real[0]._data.dtype if real else None
+        ctx._cr_out_data = [o._data for o in real]
         if anomaly_state() is not None:
             from .anomaly import on_forward  # noqa: PLC0415
 
@@ -224,8 +224,8 @@ class Function:
         new_outputs = []
         out_index = {}
         for k, o in enumerate(real):
-            differentiable = id(o) not in ctx._cr_non_diff and o.data.dtype.kind == "f"
-            t = _wrap_edge(o.data, (node, k)) if differentiable else _wrap(o.data)
+            differentiable = id(o) not in ctx._cr_non_diff and o._data.dtype.kind == "f"
+            t = _wrap_edge(o._data, (node, k)) if differentiable else _wrap(o._data)
             out_index[id(o)] = (k, t)
             new_outputs.append(t)
         spec = []

@@ -47,12 +47,12 @@ def _as_tuple(x):
 
 def _outputs(fn, inputs):
     out = _as_tuple(fn(*inputs))
-    return [o for o in out if isinstance(o, Tensor) and o.data.dtype.kind == "f"]
+    return [o for o in out if isinstance(o, Tensor) and o._data.dtype.kind == "f"]
 
 
 def _numerical_jacobian(fn, inputs, x, eps, n_out_elems):
     """Rows: elements of x; columns: concatenated output elements."""
-    data = x.data
+    data = x._data
     jac = np.zeros((data.size, n_out_elems))
     for flat in range(data.size):
         idx = np.unravel_index(flat, data.shape)
@@ -71,27 +71,27 @@ def _flat_outputs(fn, inputs):
     outs = _outputs(fn, inputs)
     if not outs:
         return np.zeros(0)
-    return np.concatenate([np.asarray(o.data, dtype=np.float64).ravel() for o in outs])
+    return np.concatenate([np.asarray(o._data, dtype=np.float64).ravel() for o in outs])
 
 
 def _analytical_jacobians(fn, inputs, diff_inputs):
     outs = _outputs(fn, inputs)
-    sizes = [o.data.size for o in outs]
+    sizes = [o._data.size for o in outs]
     total = sum(sizes)
-    jacs = [np.zeros((x.data.size, total)) for x in diff_inputs]
+    jacs = [np.zeros((x._data.size, total)) for x in diff_inputs]
     column = 0
     for o in outs:
         if not o.requires_grad:
-            column += o.data.size
+            column += o._data.size
             continue
-        for j in range(o.data.size):
-            seed = np.zeros(o.data.shape, dtype=o.data.dtype)
+        for j in range(o._data.size):
+            seed = np.zeros(o._data.shape, dtype=o._data.dtype)
             seed.reshape(-1)[j] = 1.0
             grads = autograd_grad(o, diff_inputs, _wrap(seed), retain_graph=True, allow_unused=True)
             for jac, g in zip(jacs, grads):
                 if g is not None:
-                    jac[:, column + j] = np.asarray(g.data, dtype=np.float64).ravel()
-        column += o.data.size
+                    jac[:, column + j] = np.asarray(g._data, dtype=np.float64).ravel()
+        column += o._data.size
     return jacs, total
 
 
@@ -129,9 +129,9 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True) 
     if not diff_inputs:
         raise ValueError("gradcheck: no input requires grad")
     for x in diff_inputs:
-        if x.data.dtype != np.float64:
+        if x._data.dtype != np.float64:
             raise ValueError(
-                f"gradcheck: inputs must be float64 for meaningful central differences, got {x.data.dtype}"
+                f"gradcheck: inputs must be float64 for meaningful central differences, got {x._data.dtype}"
             )
     analytical, total = _analytical_jacobians(fn, inputs, diff_inputs)
     for k, (x, jac_a) in enumerate(zip(diff_inputs, analytical)):
@@ -184,7 +184,7 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
     outs = [o for o in outs if o.requires_grad]
     if grad_outputs is None:
         rng = np.random.default_rng(seed)
-        grad_outputs = [_wrap(rng.standard_normal(o.data.shape).astype(o.data.dtype)).requires_grad_() for o in outs]
+        grad_outputs = [_wrap(rng.standard_normal(o._data.shape).astype(o._data.dtype)).requires_grad_() for o in outs]
     else:
         grad_outputs = list(_as_tuple(grad_outputs))
     n_in = len(inputs)

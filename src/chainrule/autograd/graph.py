@@ -22,6 +22,7 @@ import numpy as np
 from ..backend import array_module
 from ..errors import ChainruleError, DeviceError, DTypeError, IndexingError, ShapeError, describe
 from ..tensor import Tensor, _wrap, _wrap_edge
+from .forward import attach_output_tangents, forward_levels, propagate
 from .mode import anomaly_state, autocast_state, grad_enabled
 
 _ndarray = np.ndarray
@@ -37,6 +38,7 @@ class Primitive:
         "name",
         "fwd",
         "vjp",
+        "jvp",
         "save",
         "save_kind",
         "save_output",
@@ -52,6 +54,7 @@ class Primitive:
         self.name = name
         self.fwd = fwd
         self.vjp = None
+        self.jvp = None  # forward mode: jvp(ctx, *tangents) -> the output's tangent (autograd/forward.py)
         self.save = save  # indices of the inputs the vjp reads, True for all, or "cross" (see _record)
         self.save_kind = 0 if not save else 1 if save is True else 2 if save == "cross" else 3
         self.save_output = save_output  # the vjp reads the output (ctx.output())
@@ -65,6 +68,16 @@ class Primitive:
     def defvjp(self, fn):
         """Decorator: attach the vector-Jacobian product."""
         self.vjp = fn
+        return fn
+
+    def defjvp(self, fn):
+        """Decorator: attach the Jacobian-vector product ``fn(ctx, *tangents)`` (forward mode).
+
+        ``ctx`` is an ``autograd.forward.JvpContext`` (inputs as ``saved``, ``args``, ``extra``,
+        ``output()``); a tangent is None where that input's tangent is zero.  The rule returns the
+        output's tangent (one per output for ``multi``; None for zero), written in Tensor ops.
+        """
+        self.jvp = fn
         return fn
 
     def defbatch(self, fn):
@@ -145,6 +158,7 @@ class Node:
         "hooks",
         "trace",
         "create_graph",
+        "out_tangents",
         "__weakref__",
     )
 
@@ -156,6 +170,7 @@ class Node:
         "trace": None,
         "create_graph": False,
         "dtype": None,
+        "out_tangents": None,  # forward mode: ((level, tangent), ...) of a saved output (autograd/forward.py)
     }
 
     def __getattr__(self, name):
@@ -179,9 +194,10 @@ class Node:
         out = self.out
         if out is None:
             raise ChainruleError(f"{self.name}: the output was not saved for backward")
-        if self.create_graph:
-            return _wrap_edge(out, (self, index))
-        return _wrap(out)
+        result = _wrap_edge(out, (self, index)) if self.create_graph else _wrap(out)
+        if self.out_tangents is not None:
+            return attach_output_tangents(self.out_tangents, result)
+        return result
 
     def __repr__(self):
         return f"<{self.name} node #{self.seq}>"
@@ -228,7 +244,7 @@ def promote_pair(prim_name, a, b):
     (call ``.double()`` or ``.float()`` first).  An integer or bool tensor meeting
     a float tensor takes the float's dtype, as in PyTorch.
     """
-    ad, bd = a.data, b.data
+    ad, bd = a._data, b._data
     if type(ad) is not type(bd):
         raise DeviceError(
             f"{prim_name}: tensors on different devices ({a.device} and {b.device}); move one with .to(device)"
@@ -252,9 +268,9 @@ def promote_pair(prim_name, a, b):
 def _amp_promote(a, b):
     """Autocast: cast the narrower float up, differentiably (ops/elementwise.py registers the 'cast' primitive)."""
     cast = PRIMITIVES["cast"]
-    if a.data.dtype.itemsize < b.data.dtype.itemsize:
-        return apply1(cast, a, b.data.dtype), b
-    return a, apply1(cast, b, a.data.dtype)
+    if a._data.dtype.itemsize < b._data.dtype.itemsize:
+        return apply1(cast, a, b._data.dtype), b
+    return a, apply1(cast, b, a._data.dtype)
 
 
 # ---------------------------------------------------------------------------
@@ -329,7 +345,7 @@ def _record(prim, inputs, out, args):
         out = np.asarray(out)
     node.shapes = (out.shape,)
     result = _new_tensor(Tensor)  # _wrap_edge(out, (node, 0)), inlined: this is the hottest path
-    result.data = out
+    result._data = out
     result.grad = None
     result.requires_grad = True
     result._edge = (node, 0)
@@ -344,7 +360,7 @@ def _record(prim, inputs, out, args):
 
 
 def _share_version(result, base, out):
-    base_data = base.data
+    base_data = base._data
     if out.base is not None and (out.base is base_data or out.base is base_data.base):
         result._version = version_counter(base)
         result._is_view = True
@@ -368,12 +384,14 @@ def apply1(prim, a, *args):
     """Apply a one-input primitive to a Tensor."""
     if vmap_depth() and (result := batched_apply(prim, (a,), args)) is not NotImplemented:
         return result
-    ad = a.data
+    ad = a._data
     xp = np if type(ad) is _ndarray else array_module(ad)
     try:
         out = prim.fwd(xp, ad, *args)
     except Exception as exc:  # noqa: BLE001 - re-raised with the op's name
         raise forward_error(prim, (a,), args, exc) from exc
+    if forward_levels():  # forward mode (jvp) is on in this thread: the result gets its tangents
+        return _dual(prim, (a,), out, args)
     if grad_enabled() and a.requires_grad:
         return _record(prim, (a,), out, args)
     if prim.simple:
@@ -387,11 +405,11 @@ def apply2(prim, a, b, *args):
     """Apply a two-input primitive; mixed dtypes are promoted or refused (promote_pair)."""
     if vmap_depth() and (result := batched_apply(prim, (a, b), args)) is not NotImplemented:
         return result
-    ad, bd = a.data, b.data
+    ad, bd = a._data, b._data
     if ad.dtype is not bd.dtype or type(ad) is not type(bd):
         if autocast_state() is not None and ad.dtype.kind == "f" and bd.dtype.kind == "f" and type(ad) is type(bd):
             a, b = _amp_promote(a, b)  # autocast: the narrower float is cast up, differentiably
-            ad, bd = a.data, b.data
+            ad, bd = a._data, b._data
         else:
             ad, bd = promote_pair(prim.name, a, b)
     xp = np if type(ad) is _ndarray else array_module(ad)
@@ -399,6 +417,8 @@ def apply2(prim, a, b, *args):
         out = prim.fwd(xp, ad, bd, *args)
     except Exception as exc:  # noqa: BLE001
         raise forward_error(prim, (a, b), args, exc) from exc
+    if forward_levels():
+        return _dual(prim, (a, b), out, args)
     if grad_enabled() and (a.requires_grad or b.requires_grad):
         return _record(prim, (a, b), out, args)
     if prim.simple:
@@ -412,7 +432,7 @@ def applyn(prim, inputs, *args):
     """Apply a primitive to a sequence of Tensors (no dtype promotion: the op checks)."""
     if vmap_depth() and (result := batched_apply(prim, tuple(inputs), args)) is not NotImplemented:
         return result
-    datas = [t.data for t in inputs]
+    datas = [t._data for t in inputs]
     xp = array_module(datas[0]) if datas else np
     if xp is not np or any(type(d) is not _ndarray for d in datas):
         kinds = {type(d) for d in datas}
@@ -422,8 +442,20 @@ def applyn(prim, inputs, *args):
         out = prim.fwd(xp, *datas, *args)
     except Exception as exc:  # noqa: BLE001
         raise forward_error(prim, inputs, args, exc) from exc
+    if forward_levels():
+        return _dual(prim, tuple(inputs), out, args)
     if grad_enabled():
         for t in inputs:
             if t.requires_grad:
                 return _record(prim, tuple(inputs), out, args)
     return _plain(prim, out, inputs)
+
+
+def _dual(prim, inputs, out, args):
+    """Record (or wrap) the result as usual, then give it its tangents at the active forward levels."""
+    extra = out[1] if prim.extra else None
+    if grad_enabled() and any(t.requires_grad for t in inputs):
+        result = _record(prim, inputs, out, args)
+    else:
+        result = _plain(prim, out, inputs)
+    return propagate(prim, inputs, args, extra, result)

@@ -39,6 +39,64 @@ class Dataset:
         return ConcatDataset([self, other])
 
 
+class IterableDataset(Dataset):
+    """Base class of stream-style datasets: subclasses define ``__iter__`` instead of ``__getitem__``.
+
+    A DataLoader draws ``batch_size`` items at a time from the stream. With
+    ``num_workers > 0`` every worker iterates its own copy of the dataset, so
+    the dataset should split the stream between workers with
+    ``get_worker_info()`` (or each item comes once per worker, as in
+    PyTorch). ``a + b`` chains two of them.
+
+    Examples:
+        >>> class Count(cr.utils.data.IterableDataset):
+        ...     def __init__(self, n):
+        ...         self.n = n
+        ...     def __iter__(self):
+        ...         info = cr.utils.data.get_worker_info()
+        ...         first, step = (0, 1) if info is None else (info.id, info.num_workers)
+        ...         return iter(range(first, self.n, step))
+        >>> [b.tolist() for b in cr.utils.data.DataLoader(Count(5), batch_size=2)]
+        [[0, 1], [2, 3], [4]]
+    """
+
+    def __iter__(self):
+        raise NotImplementedError
+
+    def __getitem__(self, index):
+        raise TypeError(f"{type(self).__name__} is an IterableDataset: iterate over it instead of indexing it")
+
+    def __add__(self, other):
+        return ChainDataset([self, other])
+
+
+class ChainDataset(IterableDataset):
+    """Several IterableDatasets one after the other (also ``a + b``).
+
+    Args:
+        datasets: an iterable of IterableDatasets.
+
+    Examples:
+        >>> class Stream(cr.utils.data.IterableDataset):
+        ...     def __init__(self, items):
+        ...         self.items = items
+        ...     def __iter__(self):
+        ...         return iter(self.items)
+        >>> list(cr.utils.data.ChainDataset([Stream([1, 2]), Stream([3])]))
+        [1, 2, 3]
+    """
+
+    def __init__(self, datasets):
+        self.datasets = list(datasets)
+
+    def __iter__(self):
+        for dataset in self.datasets:
+            yield from dataset
+
+    def __len__(self) -> int:
+        return sum(len(d) for d in self.datasets)
+
+
 class TensorDataset(Dataset):
     """Samples are rows of tensors that share their first dimension: ``ds[i] = (x[i], y[i])``.
 

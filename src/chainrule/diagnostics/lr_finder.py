@@ -246,7 +246,7 @@ def lr_finder(
 def _save_state(model, optimizer, loader) -> dict:
     generator = getattr(loader, "generator", None)
     return {
-        "model": {k: _wrap(to_numpy(v.data).copy()) for k, v in model.state_dict().items() if isinstance(v, Tensor)},
+        "model": {k: _wrap(to_numpy(v._data).copy()) for k, v in model.state_dict().items() if isinstance(v, Tensor)},
         "optimizer": optimizer.state_dict(),
         "rng": cr_random.get_rng_state(),
         "loader_rng": generator.get_state() if generator is not None else None,

@@ -297,13 +297,13 @@ class GradientMonitor:
         t = output
         if not isinstance(t, Tensor):
             t = next((o for o in output if isinstance(o, Tensor)), None) if isinstance(output, (tuple, list)) else None
-        if t is None or t.data.dtype.kind != "f" or t.data.size == 0:
+        if t is None or t._data.dtype.kind != "f" or t._data.size == 0:
             return
         count = self._calls.get(name, 0) + 1
         self._calls[name] = count
         if kind == "layer" and count == 1:
             self._order.append(name)
-        arr = to_numpy(t.data)
+        arr = to_numpy(t._data)
         stats = {"name": name if count == 1 else f"{name}#{count}", "kind": kind}
         flat = arr.reshape(-1)
         n = flat.size
@@ -325,7 +325,7 @@ class GradientMonitor:
         self._acts.append(stats)
 
     def _weights(self) -> dict:
-        return {id(p): to_numpy(p.data).copy() for _, m in self._layers for p in _own_params(m)}
+        return {id(p): to_numpy(p._data).copy() for _, m in self._layers for p in _own_params(m)}
 
     # ------------------------------------------------------------------ stepping
 
@@ -364,8 +364,8 @@ class GradientMonitor:
                 if p is None or not p.requires_grad or p.grad is None:
                     continue
                 any_grad = True
-                g = to_numpy(p.grad.data)
-                w = to_numpy(p.data)
+                g = to_numpy(p.grad._data)
+                w = to_numpy(p._data)
                 g_norm2 = _sum_squares(g)
                 w_norm2 = _sum_squares(w)
                 before = snapshot.get(id(p))
@@ -375,7 +375,7 @@ class GradientMonitor:
                 else:
                     u_norm2 = b_norm2 = math.nan
                     has_update = False
-                size = int(p.data.size)  # a row-sparse gradient's .data holds only the rows it touched
+                size = int(p._data.size)  # a row-sparse gradient's .data holds only the rows it touched
                 zero = size - int(np.count_nonzero(g))
                 entry = {
                     "grad_norm": math.sqrt(g_norm2),

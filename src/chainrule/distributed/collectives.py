@@ -112,7 +112,7 @@ def barrier(group=None) -> None:
 
 def _writable_array(value, what):
     if isinstance(value, Tensor):
-        return value.data
+        return value._data
     if isinstance(value, np.ndarray):
         return value
     raise DistributedConfigError(f"{what}: expected a Tensor or NumPy array, got {type(value).__name__}")
@@ -226,7 +226,7 @@ def all_gather(value, group=None) -> Tensor:
         tensor([[1., 2.]])
     """
     g = _group(group)
-    array = value.data if isinstance(value, Tensor) else np.asarray(value)
+    array = value._data if isinstance(value, Tensor) else np.asarray(value)
     return _wrap(g.all_gather(array))
 
 
@@ -236,7 +236,7 @@ class _AllReduceSum(Function):
     @staticmethod
     def forward(ctx, x, group):
         ctx.group = group
-        out = np.array(x.data, dtype=x.data.dtype, order="C", copy=True)
+        out = np.array(x._data, dtype=x._data.dtype, order="C", copy=True)
         group.all_reduce(out, ReduceOp.SUM, what="differentiable all_reduce (forward)")
         return _wrap(out)
 
@@ -244,7 +244,7 @@ class _AllReduceSum(Function):
     def backward(ctx, grad):
         if grad.requires_grad:
             return _AllReduceSum.apply(grad, ctx.group), None
-        out = np.array(grad.data, dtype=grad.data.dtype, order="C", copy=True)
+        out = np.array(grad._data, dtype=grad._data.dtype, order="C", copy=True)
         ctx.group.all_reduce(out, ReduceOp.SUM, what="differentiable all_reduce (backward)")
         return _wrap(out), None
 

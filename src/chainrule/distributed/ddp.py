@@ -98,8 +98,8 @@ class _Slot:
         self.param = param
         self.name = name
         self.index = index
-        self.numel = int(param.data.size)
-        self.shape = param.data.shape
+        self.numel = int(param._data.size)
+        self.shape = param._data.shape
         self.bucket = None
         self.position = 0
         self.offset = 0
@@ -153,7 +153,7 @@ class _ReadyMarker(Function):
     @staticmethod
     def forward(ctx, param, reducer, slot, token):
         ctx.reducer, ctx.slot, ctx.token = reducer, slot, token
-        return _wrap(param.data)
+        return _wrap(param._data)
 
     @staticmethod
     def backward(ctx, grad):
@@ -270,14 +270,14 @@ class DistributedDataParallel(Module):
         self.last_step: dict = {}
         named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
         for name, p in named:
-            if type(p.data) is not np.ndarray:
+            if type(p._data) is not np.ndarray:
                 raise DistributedError(
                     f"DistributedDataParallel: parameter {name!r} is not a NumPy (CPU) array; "
                     "only CPU tensors are supported so far"
                 )
-            if p.data.dtype.kind != "f":
+            if p._data.dtype.kind != "f":
                 raise DistributedConfigError(
-                    f"DistributedDataParallel: parameter {name!r} has dtype {p.data.dtype}; gradients need floats"
+                    f"DistributedDataParallel: parameter {name!r} has dtype {p._data.dtype}; gradients need floats"
                 )
         if self.world_size == 1:
             self._group = group
@@ -310,8 +310,8 @@ class DistributedDataParallel(Module):
         return [b for _, b in self.module.named_buffers() if b is not None]
 
     def _describe_model(self) -> str:
-        lines = [f"P {n} {tuple(p.shape)} {p.data.dtype}" for n, p in self.module.named_parameters()]
-        lines += [f"B {n} {tuple(b.shape)} {b.data.dtype}" for n, b in self.module.named_buffers() if b is not None]
+        lines = [f"P {n} {tuple(p.shape)} {p._data.dtype}" for n, p in self.module.named_parameters()]
+        lines += [f"B {n} {tuple(b.shape)} {b._data.dtype}" for n, b in self.module.named_buffers() if b is not None]
         return "\n".join(lines)
 
     def _check_same_model(self):
@@ -331,37 +331,37 @@ class DistributedDataParallel(Module):
         """Overwrite ``tensors`` on every rank with rank 0's values: one broadcast per dtype."""
         groups: dict = {}
         for t in tensors:
-            groups.setdefault(t.data.dtype, []).append(t)
+            groups.setdefault(t._data.dtype, []).append(t)
         for dtype, items in groups.items():
-            flat = np.empty(sum(t.data.size for t in items), dtype=dtype)
+            flat = np.empty(sum(t._data.size for t in items), dtype=dtype)
             if self.rank == 0:
                 offset = 0
                 for t in items:
-                    flat[offset : offset + t.data.size] = t.data.reshape(-1)
-                    offset += t.data.size
+                    flat[offset : offset + t._data.size] = t._data.reshape(-1)
+                    offset += t._data.size
             self._group.broadcast(flat, 0, what)
             if self.rank != 0:
                 offset = 0
                 for t in items:
-                    np.copyto(t.data, flat[offset : offset + t.data.size].reshape(t.data.shape))
+                    np.copyto(t._data, flat[offset : offset + t._data.size].reshape(t._data.shape))
                     t._bump()
-                    offset += t.data.size
+                    offset += t._data.size
 
     def _build_buckets(self, ordered_slots):
         """Fill buckets in ``ordered_slots`` order: one dtype per bucket, closed once past its cap."""
         buckets, current, size, cap = [], [], 0, self.first_bucket_cap_mb * MB
         for slot in ordered_slots:
-            if current and slot.param.data.dtype != current[0].param.data.dtype:
+            if current and slot.param._data.dtype != current[0].param._data.dtype:
                 buckets.append(current)
                 current, size, cap = [], 0, self.bucket_cap_mb * MB
             current.append(slot)
-            size += slot.param.data.nbytes
+            size += slot.param._data.nbytes
             if size >= cap:
                 buckets.append(current)
                 current, size, cap = [], 0, self.bucket_cap_mb * MB
         if current:
             buckets.append(current)
-        self._buckets = [_Bucket(i, slots, slots[0].param.data.dtype) for i, slots in enumerate(buckets)]
+        self._buckets = [_Bucket(i, slots, slots[0].param._data.dtype) for i, slots in enumerate(buckets)]
 
     def _install_hooks(self):
         ref = weakref.ref(self)
@@ -496,7 +496,7 @@ class DistributedDataParallel(Module):
             )
         bucket = slot.bucket
         view = bucket.view(slot)
-        g = grad.data.reshape(-1)
+        g = grad._data.reshape(-1)
         if slot.received == 0:
             np.copyto(view, g, casting="same_kind")
         else:
@@ -515,7 +515,7 @@ class DistributedDataParallel(Module):
         bucket = slot.bucket
         grad = slot.param.grad
         if grad is not None:  # an accumulated gradient (no_sync) is reduced with the new one
-            bucket.view(slot)[...] += grad.data.reshape(-1)
+            bucket.view(slot)[...] += grad._data.reshape(-1)
         bucket.buffer[bucket.grad_size + slot.position] = 1
         slot.ready = True
         if self._ready_order is not None:
@@ -543,7 +543,7 @@ class DistributedDataParallel(Module):
             view = bucket.view(slot)
             grad = slot.param.grad
             if grad is not None:
-                np.copyto(view, grad.data.reshape(-1), casting="same_kind")
+                np.copyto(view, grad._data.reshape(-1), casting="same_kind")
                 bucket.buffer[bucket.grad_size + slot.position] = 1
             else:
                 view[...] = 0
@@ -601,7 +601,7 @@ class DistributedDataParallel(Module):
         slot.consumed = True
         if slot.received == 0:
             # a gradient that bypassed the markers (parameter used outside its module's call): reduce it alone
-            out = np.array(grad.data, dtype=slot.param.data.dtype, order="C", copy=True)
+            out = np.array(grad._data, dtype=slot.param._data.dtype, order="C", copy=True)
             began = time.perf_counter()
             what = f"the gradient all-reduce of {slot.name!r} (used outside its module)"
             self._group.all_reduce(out, ReduceOp.AVG, what)

@@ -89,9 +89,9 @@ class SyncBatchNorm(_BatchNorm):
         tracking = self.track_running_stats and self.running_mean is not None
         if tracking and self.num_batches_tracked is not None:
             counter = self.num_batches_tracked
-            counter.data += 1
+            counter._data += 1
             counter._bump()
-            factor = 1.0 / float(counter.data) if self.momentum is None else self.momentum
+            factor = 1.0 / float(counter._data) if self.momentum is None else self.momentum
         return sync_batch_norm(
             input,
             self.running_mean if tracking else None,
@@ -141,11 +141,11 @@ def sync_batch_norm(input, running_mean, running_var, weight, bias, momentum, ep
     over the concatenated batch would.
     """
     group = world() if group is None else group
-    shape = input.data.shape
+    shape = input._data.shape
     channels = shape[1]
     axes = (0, *range(2, len(shape)))
     view = (1, channels) + (1,) * (len(shape) - 2)
-    count = np.array([input.data.size // max(channels, 1)], dtype=np.int64)
+    count = np.array([input._data.size // max(channels, 1)], dtype=np.int64)
     group.all_reduce(count, ReduceOp.SUM, "the sample count all-reduce of SyncBatchNorm")
     total = int(count[0])
     if total <= 1:

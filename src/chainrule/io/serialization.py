@@ -114,7 +114,7 @@ class _Encoder:
         if type(obj) is float:
             return obj if math.isfinite(obj) else {"__float__": repr(obj)}
         if isinstance(obj, Tensor):
-            name = self._store(backend.to_numpy(obj.data), path)
+            name = self._store(backend.to_numpy(obj._data), path)
             node = {"__tensor__": name}
             if obj._is_param:
                 node["param"] = True
@@ -343,7 +343,7 @@ def save_file(tensors: dict, path, metadata: dict | None = None) -> Path:
         {'w': tensor([[1., 2.]])}
     """
     st = _safetensors()
-    arrays = {k: _contiguous(backend.to_numpy(v.data if isinstance(v, Tensor) else v), k) for k, v in tensors.items()}
+    arrays = {k: _contiguous(backend.to_numpy(v._data if isinstance(v, Tensor) else v), k) for k, v in tensors.items()}
     return atomic_write(path, st.save(arrays, metadata=metadata))
 
 

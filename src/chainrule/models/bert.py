@@ -457,7 +457,7 @@ class BertModelOutput(NamedTuple):
 
 
 def _as_int_array(value, name: str) -> np.ndarray:
-    array = value.data if isinstance(value, Tensor) else np.asarray(value)
+    array = value._data if isinstance(value, Tensor) else np.asarray(value)
     if array.dtype.kind == "b":
         array = array.astype(np.int64)
     if array.dtype.kind not in "iu":
@@ -477,7 +477,7 @@ def _init_weights(module: nn.Module, std: float) -> None:
         elif isinstance(m, nn.Embedding):
             init.normal_(m.weight, 0.0, std)
             if m.padding_idx is not None:
-                m.weight.data[m.padding_idx] = 0
+                m.weight._data[m.padding_idx] = 0
         elif isinstance(m, nn.LayerNorm):
             init.ones_(m.weight)
             init.zeros_(m.bias)
@@ -608,7 +608,7 @@ class BertModel(_Pretrained, nn.Module):
                     f"BertModel: token_type_ids {token_type_ids.shape} must have the shape of input_ids {ids.shape}"
                 )
         hidden = self.embeddings(ids, token_type_ids)
-        hidden = self.encoder(hidden, self._mask_bias(attention_mask, ids.shape, hidden.data.dtype))
+        hidden = self.encoder(hidden, self._mask_bias(attention_mask, ids.shape, hidden._data.dtype))
         pooled = self.pooler(hidden) if self.pooler is not None else None
         return BertModelOutput(hidden, pooled)
 
@@ -703,13 +703,13 @@ def mean_pooling(last_hidden_state: Tensor, attention_mask=None, normalize: bool
         pooled = last_hidden_state.mean(dim=1)
     elif is_exporting():  # chainrule's ops only, so that an exported graph takes the mask as input (a 0/1 mask)
         mask = _as_int_array(attention_mask, "attention_mask")
-        weights = F.embedding(_wrap(mask), _wrap(np.array([[0], [1]], dtype=last_hidden_state.data.dtype)))
+        weights = F.embedding(_wrap(mask), _wrap(np.array([[0], [1]], dtype=last_hidden_state._data.dtype)))
         pooled = (last_hidden_state * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
     else:
         mask = _as_int_array(attention_mask, "attention_mask")
-        weights = _wrap((mask != 0).astype(last_hidden_state.data.dtype)[:, :, None])
+        weights = _wrap((mask != 0).astype(last_hidden_state._data.dtype)[:, :, None])
         count = np.maximum(mask.astype(np.float64).sum(axis=1, keepdims=True), 1e-9)
-        pooled = (last_hidden_state * weights).sum(dim=1) * _wrap((1.0 / count).astype(weights.data.dtype))
+        pooled = (last_hidden_state * weights).sum(dim=1) * _wrap((1.0 / count).astype(weights._data.dtype))
     if normalize:
         pooled = pooled / pooled.norm(dim=-1, keepdim=True).clamp(min=1e-12)
     return pooled

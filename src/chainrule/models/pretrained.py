@@ -307,7 +307,7 @@ def copy_weights(model, reader: _Reader, source: dict) -> None:
     with no_grad():
         for target, name in source.items():
             param = own[target]
-            param.data[...] = reader.get(name).astype(param.data.dtype, copy=False)
+            param._data[...] = reader.get(name).astype(param._data.dtype, copy=False)
             param._bump()
 
 

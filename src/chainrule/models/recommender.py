@@ -69,7 +69,7 @@ def _index_tensor(x) -> Tensor:
 
 def _lookup_decay(rows: Tensor, scale: float):
     """Add ``scale * rows`` to the gradient of looked-up rows: the gradient of ``scale/2 * sum(rows**2)``."""
-    saved = rows.data  # the array, not the tensor: the hook keeps no reference to the graph
+    saved = rows._data  # the array, not the tensor: the hook keeps no reference to the graph
 
     def hook(grad):
         return grad + _wrap(saved * saved.dtype.type(scale))
@@ -179,7 +179,7 @@ class MatrixFactorization(nn.Module):
         """Predicted ratings of every item for one user, (num_items,) float32 (no recording)."""
         with no_grad():
             items = np.arange(self.num_items, dtype=np.int64)
-            return self(np.full(self.num_items, user, dtype=np.int64), items).data
+            return self(np.full(self.num_items, user, dtype=np.int64), items)._data
 
 
 class NeuMF(nn.Module):
@@ -308,7 +308,7 @@ class NeuMF(nn.Module):
         try:
             with no_grad():
                 items = np.arange(self.num_items, dtype=np.int64)
-                return self(np.full(self.num_items, user, dtype=np.int64), items).data
+                return self(np.full(self.num_items, user, dtype=np.int64), items)._data
         finally:
             self.train(was_training)
 
@@ -377,7 +377,7 @@ def rating_rmse(model, users, items, ratings, clip=None, batch_size: int = 65536
         with no_grad():
             for start in range(0, len(ratings), batch_size):
                 part = slice(start, start + batch_size)
-                pred = np.asarray(model(users[part], items[part]).data, dtype=np.float64)
+                pred = np.asarray(model(users[part], items[part])._data, dtype=np.float64)
                 if clip is not None:
                     pred = np.clip(pred, clip[0], clip[1])
                 total += float(((pred - ratings[part]) ** 2).sum())
@@ -423,7 +423,7 @@ def ranking_metrics(model, users, candidates, k: int = 10, batch_size: int = 102
             for start in range(0, len(users), batch_size):
                 part = slice(start, start + batch_size)
                 cand = candidates[part]
-                scores = model(np.broadcast_to(users[part, None], cand.shape).copy(), cand).data
+                scores = model(np.broadcast_to(users[part, None], cand.shape).copy(), cand)._data
                 ranks.append((scores[:, 1:] >= scores[:, :1]).sum(axis=1))
     finally:
         model.train(was_training)
@@ -631,7 +631,7 @@ def _shown(value, limit: int = 80) -> str:
 
 
 def _array(value):
-    return value.data if isinstance(value, Tensor) else value
+    return value._data if isinstance(value, Tensor) else value
 
 
 def _id_table(value, length: int, key: str, path) -> np.ndarray:
@@ -737,5 +737,5 @@ def _ids_for_save(ids: np.ndarray):
 
 def _ids_from_save(ids):
     if isinstance(ids, Tensor):
-        return ids.data
+        return ids._data
     return np.asarray(ids)

@@ -114,9 +114,9 @@ def _check(tensor, op: str) -> bool:
     """False (and a warning, as in PyTorch) for a tensor with no elements; True otherwise."""
     if not isinstance(tensor, Tensor):
         raise TypeError(f"init.{op}: expected a Tensor, got {type(tensor).__name__}")
-    if tensor.data.dtype.kind != "f":
-        raise TypeError(f"init.{op}: expected a floating point tensor, got {tensor.data.dtype}")
-    if tensor.data.size == 0:
+    if tensor._data.dtype.kind != "f":
+        raise TypeError(f"init.{op}: expected a floating point tensor, got {tensor._data.dtype}")
+    if tensor._data.size == 0:
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
         return False
     return True
@@ -125,7 +125,7 @@ def _check(tensor, op: str) -> bool:
 def _fill(tensor: Tensor, values) -> Tensor:
     """Write ``values`` (a NumPy array or scalar, broadcast) into tensor without history; bump its version."""
     with no_grad():
-        data = tensor.data
+        data = tensor._data
         if type(data) is not np.ndarray and isinstance(values, np.ndarray):
             values = backend.to_device(values.astype(data.dtype, copy=False), tensor.device)
         data[...] = values
@@ -135,7 +135,7 @@ def _fill(tensor: Tensor, values) -> Tensor:
 
 def _draw_dtype(tensor: Tensor):
     """Draw in float32 for float32 (and narrower) tensors (half the time), in float64 otherwise."""
-    return np.float64 if tensor.data.dtype == np.float64 else np.float32
+    return np.float64 if tensor._data.dtype == np.float64 else np.float32
 
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
@@ -464,7 +464,7 @@ def kaiming_uniform_(
         >>> bool(w.abs().max() <= (6 / 128) ** 0.5)
         True
     """
-    if tensor.data.size == 0:
+    if tensor._data.size == 0:
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
         return tensor
     bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity)
@@ -503,7 +503,7 @@ def kaiming_normal_(
         >>> round(w.std().item(), 2), round((2 / 256) ** 0.5, 2)
         (0.09, 0.09)
     """
-    if tensor.data.size == 0:
+    if tensor._data.size == 0:
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
         return tensor
     return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity), generator)
@@ -539,7 +539,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1, generator=None) -> Tensor:
     if not _check(tensor, "orthogonal_"):
         return tensor
     rows = tensor.shape[0]
-    cols = tensor.data.size // rows
+    cols = tensor._data.size // rows
     flat = numpy_rng(generator).standard_normal((rows, cols))
     if rows < cols:
         flat = flat.T

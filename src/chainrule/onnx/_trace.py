@@ -165,7 +165,7 @@ def compare(first: Trace, second: Trace) -> None:
 def compare_outputs(first: Trace, second: Trace, outputs: list, others: list) -> None:
     """An output that no op made (a constant) must not change with the inputs."""
     for (name, a), (_, b) in zip(outputs, others):
-        if first.source(a.data) is None and not _same(a.data, b.data, first, second):
+        if first.source(a._data) is None and not _same(a._data, b._data, first, second):
             raise TraceError(
                 f"its output {name} depends on the input values but was computed outside chainrule's ops (NumPy on "
                 ".data, indices from max pooling, a comparison such as x > 0), so the exported graph would hold the "

@@ -15,10 +15,10 @@ def as_tensor_like(value, like: Tensor) -> Tensor:
     """A constant Tensor for ``value`` (list, array, scalar) on like's device and in a fitting dtype."""
     if isinstance(value, Tensor):
         return value
-    xp = array_module(like.data)
+    xp = array_module(like._data)
     arr = xp.asarray(value)
-    if arr.dtype.kind == "f" and like.data.dtype.kind == "f":
-        arr = arr.astype(like.data.dtype, copy=False)
+    if arr.dtype.kind == "f" and like._data.dtype.kind == "f":
+        arr = arr.astype(like._data.dtype, copy=False)
     elif arr.dtype.kind == "f":
         arr = arr.astype(get_default_dtype(), copy=False)
     return _wrap(arr)
@@ -58,8 +58,8 @@ def normalize_dims(dim, ndim: int, op: str):
 
 
 def check_float(x: Tensor, op: str) -> None:
-    if x.data.dtype.kind != "f":
-        raise DTypeError(f"{op}: expected a floating point tensor, got {x.data.dtype}")
+    if x._data.dtype.kind != "f":
+        raise DTypeError(f"{op}: expected a floating point tensor, got {x._data.dtype}")
 
 
 def is_half(dtype) -> bool:

@@ -63,7 +63,7 @@ def cast_for_gemm(*tensors):
     if state is None:
         return tensors
     return tuple(
-        to_dtype(t, state.dtype) if t is not None and t.data.dtype.kind == "f" and autocast_active(t) else t
+        to_dtype(t, state.dtype) if t is not None and t._data.dtype.kind == "f" and autocast_active(t) else t
         for t in tensors
     )
 
@@ -89,7 +89,7 @@ def cast_to_float32(*tensors):
     if autocast_state() is None:
         return tensors
     return tuple(
-        to_dtype(t, np.float32) if t is not None and t.data.dtype.kind == "f" and t.data.dtype.itemsize < 4 else t
+        to_dtype(t, np.float32) if t is not None and t._data.dtype.kind == "f" and t._data.dtype.itemsize < 4 else t
         for t in tensors
     )
 
@@ -100,5 +100,5 @@ def in_float32(fn, x, *args, **kwargs):
     For half-precision inputs: the forward and, through the two casts, the
     backward and any higher derivative run in float32 and round once at the end.
     """
-    dtype = x.data.dtype
+    dtype = x._data.dtype
     return to_dtype(fn(to_dtype(x, np.float32), *args, **kwargs), dtype)

@@ -10,10 +10,10 @@ from .registry import op
 
 def _operand(value, like):
     if isinstance(value, Tensor):
-        return value.data
+        return value._data
     if is_scalar(value):
         return scalar_value(value)
-    return array_module(like.data).asarray(value)
+    return array_module(like._data).asarray(value)
 
 
 def _compare(name, fn, a, b):
@@ -301,7 +301,7 @@ def logical_not(x: Tensor) -> Tensor:
         >>> cr.logical_not(cr.tensor([0.0, 2.5]))
         tensor([ True, False])
     """
-    return _wrap(array_module(x.data).logical_not(x.data))
+    return _wrap(array_module(x._data).logical_not(x._data))
 
 
 @op()
@@ -325,7 +325,7 @@ def bitwise_not(x: Tensor) -> Tensor:
         >>> cr.bitwise_not(cr.tensor([True, False]))
         tensor([False,  True])
     """
-    return _wrap(~x.data)
+    return _wrap(~x._data)
 
 
 @op(method=True)
@@ -342,7 +342,7 @@ def isnan(x: Tensor) -> Tensor:
         >>> cr.isnan(cr.tensor([1.0, float("nan"), float("inf")]))
         tensor([False,  True, False])
     """
-    return _wrap(array_module(x.data).isnan(x.data))
+    return _wrap(array_module(x._data).isnan(x._data))
 
 
 @op(method=True)
@@ -359,7 +359,7 @@ def isinf(x: Tensor) -> Tensor:
         >>> cr.isinf(cr.tensor([1.0, float("nan"), float("inf"), -float("inf")]))
         tensor([False, False,  True,  True])
     """
-    return _wrap(array_module(x.data).isinf(x.data))
+    return _wrap(array_module(x._data).isinf(x._data))
 
 
 @op(method=True)
@@ -378,7 +378,7 @@ def isfinite(x: Tensor) -> Tensor:
         >>> cr.isfinite(cr.tensor([1.0, float("nan"), float("inf")]))
         tensor([ True, False, False])
     """
-    return _wrap(array_module(x.data).isfinite(x.data))
+    return _wrap(array_module(x._data).isfinite(x._data))
 
 
 @op(method=True)
@@ -402,7 +402,7 @@ def equal(a: Tensor, b: Tensor) -> bool:
         >>> cr.equal(cr.tensor([1, 2]), cr.tensor([[1, 2]]))
         False
     """
-    return a.data.shape == b.data.shape and bool((a.data == b.data).all())
+    return a._data.shape == b._data.shape and bool((a._data == b._data).all())
 
 
 @op(method=True)
@@ -428,8 +428,8 @@ def allclose(a: Tensor, b: Tensor, rtol=1e-5, atol=1e-8, equal_nan=False) -> boo
         >>> cr.allclose(cr.tensor([1.0, 2.0]), cr.tensor([1.0, 2.1]), atol=0.05)
         False
     """
-    xp = array_module(a.data)
-    return bool(xp.allclose(a.data, b.data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+    xp = array_module(a._data)
+    return bool(xp.allclose(a._data, b._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
 @op(method=True)
@@ -454,8 +454,8 @@ def isclose(a: Tensor, b: Tensor, rtol=1e-5, atol=1e-8, equal_nan=False) -> Tens
         >>> cr.isclose(cr.tensor([float("nan")]), cr.tensor([float("nan")]), equal_nan=True)
         tensor([ True])
     """
-    xp = array_module(a.data)
-    return _wrap(xp.isclose(a.data, b.data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+    xp = array_module(a._data)
+    return _wrap(xp.isclose(a._data, b._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
 @op(method=True)
@@ -480,8 +480,8 @@ def nonzero(x: Tensor, as_tuple=False):
         >>> cr.nonzero(x, as_tuple=True)
         (tensor([0, 1]), tensor([1, 0]))
     """
-    xp = array_module(x.data)
-    idx = xp.nonzero(x.data)
+    xp = array_module(x._data)
+    idx = xp.nonzero(x._data)
     if as_tuple:
         return tuple(_wrap(i) for i in idx)
     return _wrap(xp.stack(idx, axis=1) if idx else xp.zeros((0, 0), dtype="int64"))

@@ -274,9 +274,9 @@ def _conv_vjp(ctx, g):
     need = ctx.next
     # on the grid path both gradients read the output gradient laid out on the grid: build it once
     gbuf = None
-    xp = array_module(g.data)
-    if _use_grid(xp, geom, x.data.shape[1]) and need[0] is not None and need[1] is not None:
-        gbuf = _to_grid(xp, g.data, _grid(g.data.shape[0], geom), geom)
+    xp = array_module(g._data)
+    if _use_grid(xp, geom, x._data.shape[1]) and need[0] is not None and need[1] is not None:
+        gbuf = _to_grid(xp, g._data, _grid(g._data.shape[0], geom), geom)
     grads = [
         apply2(_conv_input_grad, g, w, geom, gbuf) if need[0] is not None else None,
         apply2(_conv_weight_grad, x, g, geom, ctx.extra, gbuf) if need[1] is not None else None,
@@ -290,9 +290,9 @@ def _bias_grad(g, create_graph):
     """Sum of g over every axis but the channels.  First order: one GEMV over the (M, O) gradient matrix,
     about 8x faster than numpy's sum over the leading axes of a narrow array."""
     if create_graph:
-        return g.sum(dim=(0, *range(2, g.data.ndim)))
-    xp = array_module(g.data)
-    gm = _grad_matrix(xp, g.data)
+        return g.sum(dim=(0, *range(2, g._data.ndim)))
+    xp = array_module(g._data)
+    gm = _grad_matrix(xp, g._data)
     return _wrap(backend.sum_rows(xp, gm))
 
 
@@ -397,9 +397,9 @@ def _conv_weight_grad_vjp(ctx, h):
 
 
 def _check_dtypes(op, tensors):
-    dtypes = {t.data.dtype for t in tensors if t is not None}
+    dtypes = {t._data.dtype for t in tensors if t is not None}
     if len(dtypes) > 1 or any(d.kind != "f" for d in dtypes):
-        names = ", ".join(f"{t.data.dtype}" for t in tensors if t is not None)
+        names = ", ".join(f"{t._data.dtype}" for t in tensors if t is not None)
         raise DTypeError(f"{op}: input, weight and bias must share one floating dtype, got {names}")
 
 
@@ -414,9 +414,9 @@ def conv(
     view of channels-last memory.
     """
     _check_dtypes(op, (x, weight, bias))
-    geom = conv_geometry(x.data.shape[2:], weight.data.shape[2:], stride, padding, dilation, groups, op)
-    if x.data.shape[0] == 0:
-        return empty_batch_result(x, weight, bias, (0, weight.data.shape[0], *geom.out_size))
+    geom = conv_geometry(x._data.shape[2:], weight._data.shape[2:], stride, padding, dilation, groups, op)
+    if x._data.shape[0] == 0:
+        return empty_batch_result(x, weight, bias, (0, weight._data.shape[0], *geom.out_size))
     inputs = (x, weight) if bias is None else (x, weight, bias)
     return applyn(_conv, inputs, geom)
 
@@ -451,8 +451,8 @@ def conv_transpose(
     the high end of each output dimension.
     """
     _check_dtypes(op, (x, weight, bias))
-    kernel = weight.data.shape[2:]
-    in_size = x.data.shape[2:]
+    kernel = weight._data.shape[2:]
+    in_size = x._data.shape[2:]
     out_size = tuple(
         (n - 1) * s - 2 * p + d * (k - 1) + op_ + 1
         for n, s, p, d, k, op_ in zip(in_size, stride, padding, dilation, kernel, output_padding)
@@ -462,8 +462,8 @@ def conv_transpose(
             f"{op}: the output size {out_size} would not be positive (input {tuple(x.shape)}, "
             f"kernel {tuple(kernel)}, stride {tuple(stride)}, padding {tuple(padding)})"
         )
-    if x.data.shape[0] == 0:
-        return empty_batch_result(x, weight, bias, (0, weight.data.shape[1] * groups, *out_size))
+    if x._data.shape[0] == 0:
+        return empty_batch_result(x, weight, bias, (0, weight._data.shape[1] * groups, *out_size))
     # the direct convolution this is the gradient of: input size out_size, output size in_size.  Its windows
     # need not reach the high end of the output: output_padding rows (and the rows a stride skips) get zeros
     geom = ConvGeometry(

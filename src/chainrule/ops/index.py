@@ -30,7 +30,7 @@ def normalize_index(index, xp=np):
     basic = True
     for item in index:
         if isinstance(item, Tensor):
-            arr = item.data
+            arr = item._data
             if arr.dtype.kind in "iu" and arr.ndim == 0:
                 out.append(int(arr))
                 continue
@@ -93,16 +93,16 @@ def _index_scatter(xp, g, index, in_shape, basic):
 @_index_scatter.defvjp
 def _index_scatter_vjp(ctx, g):
     index, in_shape, basic = ctx.args
-    return apply1(_getitem_basic if basic else _getitem_advanced, g, index, g.data.shape)
+    return apply1(_getitem_basic if basic else _getitem_advanced, g, index, g._data.shape)
 
 
 def getitem(x: Tensor, index) -> Tensor:
     kind = type(index)
     if kind is slice or kind is int:  # x[1:3], x[0]: basic indexing, nothing to normalize (a hot path)
-        return apply1(_getitem_basic, x, (index, Ellipsis), x.data.shape)
-    xp = backend.array_module(x.data)
+        return apply1(_getitem_basic, x, (index, Ellipsis), x._data.shape)
+    xp = backend.array_module(x._data)
     index, basic = normalize_index(index, xp)
-    return apply1(_getitem_basic if basic else _getitem_advanced, x, index, x.data.shape)
+    return apply1(_getitem_basic if basic else _getitem_advanced, x, index, x._data.shape)
 
 
 # ---------------------------------------------------------------------------
@@ -118,8 +118,8 @@ def _setitem(xp, x, value, index):
 @_setitem.defvjp
 def _setitem_vjp(ctx, g):
     (index,) = ctx.args
-    xp = backend.array_module(g.data)
-    keep = xp.ones(g.data.shape, dtype=bool)
+    xp = backend.array_module(g._data)
+    keep = xp.ones(g._data.shape, dtype=bool)
     keep[index] = False
     n = ctx.next
     from .elementwise import select  # noqa: PLC0415
@@ -133,22 +133,22 @@ def setitem(x: Tensor, index, value) -> None:
     """``x[index] = value`` in place; recorded when x or value requires grad."""
     from ..autograd.mode import grad_enabled  # noqa: PLC0415
 
-    xp = backend.array_module(x.data)
+    xp = backend.array_module(x._data)
     index, _basic = normalize_index(index, xp)
     recording = grad_enabled() and (x.requires_grad or (isinstance(value, Tensor) and value.requires_grad))
     if not recording:
-        data = value.data if isinstance(value, Tensor) else value
+        data = value._data if isinstance(value, Tensor) else value
         try:
-            x.data[index] = data
+            x._data[index] = data
         except (ValueError, IndexError, TypeError) as exc:
             raise _setitem_error(x, index, value, exc) from None
         x._bump()
         return
     x._check_inplace("setitem")
     if not isinstance(value, Tensor):
-        value = _wrap(xp.asarray(value, dtype=x.data.dtype))
-    elif value.data.dtype != x.data.dtype:
-        value = value.to(x.data.dtype)
+        value = _wrap(xp.asarray(value, dtype=x._data.dtype))
+    elif value._data.dtype != x._data.dtype:
+        value = value.to(x._data.dtype)
     try:
         result = apply2(_setitem, x._alias(), value, index)
     except ShapeError as exc:
@@ -207,8 +207,8 @@ def _scatter_add_vjp(ctx, g):
     n = ctx.next
     gsrc = None
     if n[1] is not None:
-        gsrc = apply1(_gather, g, axis, index, g.data.shape)
-        if gsrc.data.shape != src_shape:
+        gsrc = apply1(_gather, g, axis, index, g._data.shape)
+        if gsrc._data.shape != src_shape:
             gsrc = pad_to(gsrc, src_shape)
     return (g if n[0] is not None else None), gsrc
 
@@ -216,13 +216,13 @@ def _scatter_add_vjp(ctx, g):
 def pad_to(g: Tensor, shape) -> Tensor:
     """Zero-pad g at the end of each dimension up to ``shape``."""
     pads = []
-    for have, want in zip(reversed(g.data.shape), reversed(shape)):
+    for have, want in zip(reversed(g._data.shape), reversed(shape)):
         pads += [0, want - have]
     return g.pad(tuple(pads))
 
 
 def _check_index_tensor(index, op):
-    arr = index.data if isinstance(index, Tensor) else np.asarray(index)
+    arr = index._data if isinstance(index, Tensor) else np.asarray(index)
     if arr.dtype.kind not in "iu":
         raise DTypeError(f"{op}: index must be an integer tensor, got {arr.dtype}")
     return arr
@@ -257,13 +257,13 @@ def gather(x: Tensor, dim: int, index) -> Tensor:
         tensor([[4., 2., 6.]])
     """
     idx = _check_index_tensor(index, "gather")
-    axis = normalize_dim(dim, x.data.ndim, "gather")
-    if idx.ndim != x.data.ndim:
-        raise ShapeError(f"gather: index has {idx.ndim} dimensions but the input has {x.data.ndim} ({x.shape})")
-    for k, (i, s) in enumerate(zip(idx.shape, x.data.shape)):
+    axis = normalize_dim(dim, x._data.ndim, "gather")
+    if idx.ndim != x._data.ndim:
+        raise ShapeError(f"gather: index has {idx.ndim} dimensions but the input has {x._data.ndim} ({x.shape})")
+    for k, (i, s) in enumerate(zip(idx.shape, x._data.shape)):
         if k != axis and i > s:
             raise ShapeError(f"gather: index shape {idx.shape} exceeds input shape {x.shape} in dimension {k}")
-    return apply1(_gather, x, axis, idx, x.data.shape)
+    return apply1(_gather, x, axis, idx, x._data.shape)
 
 
 @op(method=True)
@@ -297,20 +297,20 @@ def scatter_add(x: Tensor, dim: int, index, src: Tensor) -> Tensor:
                 [0., 4., 3.]])
     """
     idx = _check_index_tensor(index, "scatter_add")
-    axis = normalize_dim(dim, x.data.ndim, "scatter_add")
-    if idx.ndim != x.data.ndim or src.data.ndim != x.data.ndim:
+    axis = normalize_dim(dim, x._data.ndim, "scatter_add")
+    if idx.ndim != x._data.ndim or src._data.ndim != x._data.ndim:
         raise ShapeError(
             f"scatter_add: input {x.shape}, index {idx.shape} and src {src.shape} must have the same number of dims"
         )
-    if any(i > s for i, s in zip(idx.shape, src.data.shape)):
+    if any(i > s for i, s in zip(idx.shape, src._data.shape)):
         raise ShapeError(f"scatter_add: index shape {idx.shape} is larger than src shape {src.shape}")
-    return apply2(_scatter_add, x, src, axis, idx, src.data.shape)
+    return apply2(_scatter_add, x, src, axis, idx, src._data.shape)
 
 
 def scatter_into_zeros(g: Tensor, index, axis: int, shape) -> Tensor:
     """Zeros of ``shape`` with g added at ``index`` along ``axis`` (the adjoint of gather)."""
-    xp = backend.array_module(g.data)
-    zeros = _wrap(xp.zeros(shape, dtype=g.data.dtype))
+    xp = backend.array_module(g._data)
+    zeros = _wrap(xp.zeros(shape, dtype=g._data.dtype))
     return scatter_add(zeros, axis, index, g)
 
 
@@ -326,8 +326,8 @@ def _index_select(xp, x, axis, index, in_shape):
 @_index_select.defvjp
 def _index_select_vjp(ctx, g):
     axis, index, in_shape = ctx.args
-    xp = backend.array_module(g.data)
-    zeros = _wrap(xp.zeros(in_shape, dtype=g.data.dtype))
+    xp = backend.array_module(g._data)
+    zeros = _wrap(xp.zeros(in_shape, dtype=g._data.dtype))
     return index_add(zeros, axis, index, g)
 
 
@@ -345,7 +345,7 @@ def _index_add_vjp(ctx, g):
     n = ctx.next
     gsrc = None
     if n[1] is not None:
-        gsrc = apply1(_index_select, g, axis, index, g.data.shape)
+        gsrc = apply1(_index_select, g, axis, index, g._data.shape)
         if alpha != 1:
             gsrc = gsrc * alpha
     return (g if n[0] is not None else None), gsrc
@@ -383,11 +383,11 @@ def index_select(x: Tensor, dim: int, index) -> Tensor:
     idx = _check_index_tensor(index, "index_select")
     if idx.ndim > 1:
         raise ShapeError(f"index_select: index must be 1-d, got shape {idx.shape}")
-    axis = normalize_dim(dim, x.data.ndim, "index_select")
-    n = x.data.shape[axis]
+    axis = normalize_dim(dim, x._data.ndim, "index_select")
+    n = x._data.shape[axis]
     if idx.size and (int(idx.max()) >= n or int(idx.min()) < -n):
         raise IndexingError(f"index_select: index out of range for dimension {dim} of size {n}")
-    return apply1(_index_select, x, axis, idx.reshape(-1), x.data.shape)
+    return apply1(_index_select, x, axis, idx.reshape(-1), x._data.shape)
 
 
 @op(method=True)
@@ -421,8 +421,8 @@ def index_add(x: Tensor, dim: int, index, source: Tensor, alpha=1) -> Tensor:
         tensor([ 0., 10.,  0.])
     """
     idx = _check_index_tensor(index, "index_add").reshape(-1)
-    axis = normalize_dim(dim, x.data.ndim, "index_add")
-    expected = x.data.shape[:axis] + (idx.size,) + x.data.shape[axis + 1 :]
-    if source.data.shape != expected:
+    axis = normalize_dim(dim, x._data.ndim, "index_add")
+    expected = x._data.shape[:axis] + (idx.size,) + x._data.shape[axis + 1 :]
+    if source._data.shape != expected:
         raise ShapeError(f"index_add: source has shape {source.shape}, expected {expected}")
     return apply2(_index_add, x, source, axis, idx, alpha)

@@ -57,15 +57,15 @@ def _linear_vjp(ctx, g):
     x, weight = ctx.saved
     need = ctx.next
     has_bias = len(need) == 3
-    out_features, in_features = weight.data.shape
+    out_features, in_features = weight._data.shape
     if not ctx.create_graph:
-        gd = g.data.reshape(-1, out_features) if out_features else _rows(g.data, 0)
+        gd = g._data.reshape(-1, out_features) if out_features else _rows(g._data, 0)
         xp = array_module(gd)
-        gx = _wrap(backend.matmul(xp, gd, weight.data).reshape(x.data.shape)) if need[0] is not None else None
-        gw = _wrap(backend.matmul(xp, gd.T, _rows(x.data, in_features))) if need[1] is not None else None
+        gx = _wrap(backend.matmul(xp, gd, weight._data).reshape(x._data.shape)) if need[0] is not None else None
+        gw = _wrap(backend.matmul(xp, gd.T, _rows(x._data, in_features))) if need[1] is not None else None
         gb = _wrap(gd.sum(axis=0)) if has_bias and need[2] is not None else None
     else:
-        rows = math.prod(x.data.shape[:-1])
+        rows = math.prod(x._data.shape[:-1])
         g2 = g.reshape(rows, out_features)
         gx = linear(g, weight.mT) if need[0] is not None else None  # g @ W, through this same primitive
         gw = g2.mT @ x.reshape(rows, in_features) if need[1] is not None else None
@@ -105,11 +105,14 @@ def _embedding_dense_backward(xp, grad, indices, num, padding_idx, scale_by_freq
 
 @_embedding_dense_backward.defvjp
 def _embedding_dense_backward_vjp(ctx, gg):
-    # the backward is linear in grad: its adjoint gathers rows again (padding rows and
-    # frequency scaling applied the same way)
+    # the backward is linear in grad: its adjoint gathers rows again, zero at padding rows.
+    # Not divided by the row counts: with scale_grad_by_freq the gradient that reaches the
+    # table goes through the lookup's own (scaled) rule once more, which divides by them,
+    # and each row's count is the same for all its lookups, so dividing once is the
+    # derivative of the scaled gradient (PyTorch's embedding_dense_double_backward)
     indices, num, padding_idx, scale_by_freq = ctx.args
     out = applyn(_embedding, (gg,), indices, num, None, False)
-    weight = _row_weights(array_module(gg.data), indices, num, padding_idx, scale_by_freq, gg.data.dtype)
+    weight = _row_weights(array_module(gg._data), indices, num, padding_idx, False, gg._data.dtype)
     if weight is not None:
         out = out * _wrap(weight)
     return out
@@ -156,7 +159,7 @@ def _scatter_rows(xp, flat_idx, rows, num, scale_by_freq):
 
 def embedding(weight: Tensor, indices, padding_idx: int | None = None, scale_grad_by_freq: bool = False) -> Tensor:
     """``weight[indices]`` for an integer array ``indices`` already checked to lie in range."""
-    return applyn(_embedding, (weight,), indices, weight.data.shape[0], padding_idx, bool(scale_grad_by_freq))
+    return applyn(_embedding, (weight,), indices, weight._data.shape[0], padding_idx, bool(scale_grad_by_freq))
 
 
 def embedding_dense_backward(grad: Tensor, indices, num: int, padding_idx=None, scale_grad_by_freq=False) -> Tensor:
@@ -321,7 +324,7 @@ def _norm_vjp(ctx, g, *_stats_grads):
     need_weight = has_weight and need[1] is not None
     need_bias = has_bias and need[-1] is not None
     if not ctx.create_graph:
-        gx, gw, gb = _norm_vjp_arrays(ctx, g.data, x.data, weight, spec, need[0] is not None, need_weight, need_bias)
+        gx, gw, gb = _norm_vjp_arrays(ctx, g._data, x._data, weight, spec, need[0] is not None, need_weight, need_bias)
     else:
         # recompute the statistics from x with recorded ops, so the result differentiates again
         centered = x - x.mean(dim=axes, keepdim=True)
@@ -329,9 +332,9 @@ def _norm_vjp(ctx, g, *_stats_grads):
         xhat = centered * rstd
         gx = gw = gb = None
         if need_weight:
-            gw = (g * xhat).sum(dim=param_axes).reshape(weight.data.shape)
+            gw = (g * xhat).sum(dim=param_axes).reshape(weight._data.shape)
         if need_bias:
-            gb = g.sum(dim=param_axes).reshape(ctx.saved[-1].data.shape)
+            gb = g.sum(dim=param_axes).reshape(ctx.saved[-1]._data.shape)
         if need[0] is not None:
             gxhat = g * weight.reshape(view) if has_weight else g
             inner = gxhat - gxhat.mean(dim=axes, keepdim=True) - xhat * (gxhat * xhat).mean(dim=axes, keepdim=True)
@@ -364,12 +367,12 @@ def _cl_vjp(gd, centered, rstd, weight, spec, need_input, need_weight, need_bias
     sum_gd = _row_dot(gm, dm, k) if need_weight or need_input else None
     gx = gw = gb = None
     if need_weight:
-        gw = _wrap((rstd * sum_gd).reshape(weight.data.shape))
+        gw = _wrap((rstd * sum_gd).reshape(weight._data.shape))
     if need_bias:
         gb = _wrap(sum_g.reshape(bias_shape))
     if need_input:
         wide = (rows // k, k * channels)
-        a = weight.data.reshape(-1) * rstd if has_weight else rstd
+        a = weight._data.reshape(-1) * rstd if has_weight else rstd
         out = dm.reshape(wide) * _per_channel(-rstd * rstd * sum_gd / rows, k)
         out += gm.reshape(wide)
         out *= _per_channel(a, k)
@@ -384,17 +387,17 @@ def _norm_vjp_arrays(ctx, gd, x, weight, spec, need_input, need_weight, need_bia
     xp = array_module(gd)
     xhat, rstd, centered = ctx.extra
     if centered:  # the channels-last batch-norm path: ``xhat`` holds x - mean
-        bias_shape = ctx.saved[-1].data.shape if need_bias else None
+        bias_shape = ctx.saved[-1]._data.shape if need_bias else None
         return _cl_vjp(gd, xhat, rstd, weight, spec, need_input, need_weight, need_bias, bias_shape)
     gx = gw = gb = None
     if need_weight:
-        gw = _wrap(_reduce(xp, param_dot, gd, xhat).reshape(weight.data.shape))
+        gw = _wrap(_reduce(xp, param_dot, gd, xhat).reshape(weight._data.shape))
     if need_bias:
-        gb = _wrap(_reduce(xp, param_sum, gd).reshape(ctx.saved[-1].data.shape))
+        gb = _wrap(_reduce(xp, param_sum, gd).reshape(ctx.saved[-1]._data.shape))
     if need_input:
         kept = rstd.shape
         count = gd.size // max(1, _prod(kept))
-        gxhat = gd * weight.data.reshape(view) if has_weight else gd
+        gxhat = gd * weight._data.reshape(view) if has_weight else gd
         mean_g = (_reduce(xp, stat_sum, gxhat) / count).reshape(kept)
         mean_gx = (_reduce(xp, stat_dot, gxhat, xhat) / count).reshape(kept)
         # rstd * (gxhat - mean_g - xhat * mean_gx), in place on one new array
@@ -411,7 +414,7 @@ _batch_norm_train.defvjp(_norm_vjp)
 
 
 def _spec(x: Tensor, axes, eps, view, weight, bias):
-    layout = _layout(x.data.ndim, tuple(axes), tuple(view))
+    layout = _layout(x._data.ndim, tuple(axes), tuple(view))
     return (tuple(axes), float(eps), tuple(view), layout[0], weight is not None, bias is not None, layout[1])
 
 
@@ -476,16 +479,16 @@ def _batch_norm_eval_vjp(ctx, g):
     need = ctx.next
     gx = gw = gb = None
     if not ctx.create_graph:
-        gd = g.data
+        gd = g._data
         xp = array_module(gd)
         channels = inv_std.shape  # a size-1 channel axis may be summed with the others: reshape back
         total = xp.einsum(param_sum, gd).reshape(channels) if (has_weight and need[1] is not None) or has_bias else None
         if need[0] is not None:
-            scale = weight.data * inv_std if has_weight else inv_std
+            scale = weight._data * inv_std if has_weight else inv_std
             gx = _wrap(gd * scale.reshape(view))
         if has_weight and need[1] is not None:
             # sum(g * (x * inv_std + offset)) per channel
-            gw = _wrap(xp.einsum(param_dot, gd, x.data).reshape(channels) * inv_std + total * offset)
+            gw = _wrap(xp.einsum(param_dot, gd, x._data).reshape(channels) * inv_std + total * offset)
         if has_bias and need[-1] is not None:
             gb = _wrap(total)
     else:
@@ -506,10 +509,10 @@ def _batch_norm_eval_vjp(ctx, g):
 
 def batch_norm_eval(x: Tensor, running_mean, running_var, eps: float, view, weight=None, bias=None) -> Tensor:
     """Normalize x (N, C, *) with the fixed per-channel statistics ``running_mean``/``running_var`` (arrays)."""
-    xp = array_module(x.data)
-    dtype = x.data.dtype
+    xp = array_module(x._data)
+    dtype = x._data.dtype
     inv_std = (1.0 / xp.sqrt(running_var.astype(dtype, copy=False) + eps)).astype(dtype, copy=False)
     offset = -(running_mean.astype(dtype, copy=False) * inv_std)
-    param_axes, sums = _layout(x.data.ndim, (), tuple(view))
+    param_axes, sums = _layout(x._data.ndim, (), tuple(view))
     spec = (tuple(view), param_axes, weight is not None, bias is not None, sums[2:], inv_std, offset)
     return applyn(_batch_norm_eval, _params(x, weight, bias), spec)

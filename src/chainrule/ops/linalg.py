@@ -47,7 +47,7 @@ def _matmul_vjp(ctx, g):
     if n[1] is not None:
         if ndb == 2 and nda > 2:
             # one GEMM over the folded batch instead of a batched product summed afterwards
-            k, m = a.data.shape[-1], g.data.shape[-1]
+            k, m = a._data.shape[-1], g._data.shape[-1]
             gb = a.reshape(-1, k).mT @ g.reshape(-1, m)
         else:
             gb = a.mT @ g
@@ -98,7 +98,7 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
         a, b = cast_for_gemm(a, b)
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         raise TypeError(f"matmul: expected two Tensors, got {type(a).__name__} and {type(b).__name__}")
-    sa, sb = a.data.shape, b.data.shape
+    sa, sb = a._data.shape, b._data.shape
     if not sa or not sb:
         raise ShapeError(f"matmul: both operands need at least one dimension, got shapes {sa} and {sb}")
     ka = sa[-1]
@@ -140,7 +140,7 @@ def mm(a: Tensor, b: Tensor) -> Tensor:
         tensor([[2.],
                 [5.]])
     """
-    if a.data.ndim != 2 or b.data.ndim != 2:
+    if a._data.ndim != 2 or b._data.ndim != 2:
         raise ShapeError(f"mm: expected 2-d tensors, got shapes {a.shape} and {b.shape}")
     return matmul(a, b)
 
@@ -171,7 +171,7 @@ def bmm(a: Tensor, b: Tensor) -> Tensor:
         <BLANKLINE>
                 [[4.]]])
     """
-    if a.data.ndim != 3 or b.data.ndim != 3 or a.data.shape[0] != b.data.shape[0]:
+    if a._data.ndim != 3 or b._data.ndim != 3 or a._data.shape[0] != b._data.shape[0]:
         raise ShapeError(f"bmm: expected 3-d tensors with equal batch size, got {a.shape} and {b.shape}")
     return matmul(a, b)
 
@@ -194,7 +194,7 @@ def dot(a: Tensor, b: Tensor) -> Tensor:
         >>> cr.dot(cr.tensor([1.0, 2.0]), cr.tensor([3.0, 4.0]))
         tensor(11.)
     """
-    if a.data.ndim != 1 or b.data.ndim != 1:
+    if a._data.ndim != 1 or b._data.ndim != 1:
         raise ShapeError(f"dot: expected 1-d tensors, got shapes {a.shape} and {b.shape}")
     return matmul(a, b)
 
@@ -221,7 +221,7 @@ def outer(a: Tensor, b: Tensor) -> Tensor:
         tensor([[  1.,  10., 100.],
                 [  2.,  20., 200.]])
     """
-    if a.data.ndim != 1 or b.data.ndim != 1:
+    if a._data.ndim != 1 or b._data.ndim != 1:
         raise ShapeError(f"outer: expected 1-d tensors, got shapes {a.shape} and {b.shape}")
     return a.unsqueeze(1) * b.unsqueeze(0)
 
@@ -298,7 +298,7 @@ def _einsum_vjp(ctx, g):
         eq = ",".join([output] + [s for s, _ in others]) + "->" + target
         grad = einsum(eq, g, *[op for _, op in others])
         if target != sub:  # indices summed away inside this operand alone: broadcast back
-            shape = operands[i].data.shape
+            shape = operands[i]._data.shape
             kept = tuple(shape[k] if c in available else 1 for k, c in enumerate(sub))
             grad = grad.reshape(kept).expand(shape)
         grads.append(grad)
@@ -357,16 +357,16 @@ def einsum(equation: str, *operands) -> Tensor:
             raise TypeError(f"einsum: operand {i} is a {type(operand).__name__}, not a Tensor")
     if autocast_state() is not None:
         operands = cast_for_gemm(*operands)
-    inputs, output = _parse_einsum(equation, [operand.data.shape for operand in operands])
+    inputs, output = _parse_einsum(equation, [operand._data.shape for operand in operands])
     sizes = {}
     for sub, operand in zip(inputs, operands):
-        for c, s in zip(sub, operand.data.shape):
+        for c, s in zip(sub, operand._data.shape):
             if sizes.setdefault(c, s) != s and s != 1 and sizes[c] != 1:
                 raise ShapeError(
                     f"einsum: index '{c}' has size {sizes[c]} in one operand and {s} in another "
                     f"({equation}, shapes {[op.shape for op in operands]})"
                 )
-    dtypes = {op.data.dtype for op in operands}
+    dtypes = {op._data.dtype for op in operands}
     if len(dtypes) > 1:
         from .shape import _same_dtype  # noqa: PLC0415
 

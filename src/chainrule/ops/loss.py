@@ -84,10 +84,10 @@ def _cross_entropy(xp, x, target, weight, ignore_index, smoothing):
 def _cross_entropy_vjp(ctx, g):
     target, weight, ignore_index, smoothing = ctx.args
     (x,) = ctx.saved
-    xp = array_module(g.data)
-    shape = x.data.shape
+    xp = array_module(g._data)
+    shape = x._data.shape
     classes = shape[1]
-    dtype = x.data.dtype
+    dtype = x._data.dtype
     valid, safe, coef = _target_terms(xp, target, weight, ignore_index, dtype)
     at_target = _along_axis(xp, safe[:, None], 1)
     # the loss is -sum_c q_c log p_c; its gradient is p * sum_c(q_c) - q
@@ -100,7 +100,7 @@ def _cross_entropy_vjp(ctx, g):
     else:
         q_sum = hit
     if not ctx.create_graph:
-        gd = g.data
+        gd = g._data
         grad = ctx.extra * (gd * q_sum)[:, None]
         if smoothing:
             grad -= (gd * spread)[:, None] * w_b
@@ -134,15 +134,15 @@ def _cross_entropy_mean(xp, x, target):
 def _cross_entropy_mean_vjp(ctx, g):
     (target,) = ctx.args
     (x,) = ctx.saved
-    xp = array_module(g.data)
-    n = x.data.shape[0]
+    xp = array_module(g._data)
+    n = x._data.shape[0]
     rows = xp.arange(n)
     if not ctx.create_graph:
-        scale = g.data / n
+        scale = g._data / n
         grad = ctx.extra * scale
         grad[rows, target] -= scale
-        return _wrap(grad.astype(x.data.dtype, copy=False))
-    onehot = xp.zeros(x.data.shape, dtype=x.data.dtype)
+        return _wrap(grad.astype(x._data.dtype, copy=False))
+    onehot = xp.zeros(x._data.shape, dtype=x._data.dtype)
     onehot[rows, target] = 1
     return (softmax(x, 1) - _wrap(onehot)) * (g / n)
 

@@ -34,7 +34,7 @@ def _is_plain_number(x):
 def __add__(self, other):
     if type(other) is Tensor:
         return apply2(_add, self, other)
-    if _is_plain_number(other) and self.data.dtype.kind == "f":
+    if _is_plain_number(other) and self._data.dtype.kind == "f":
         return apply1(_adds, self, other)
     return ew.add(self, other)
 
@@ -46,13 +46,13 @@ def __radd__(self, other):
 def __sub__(self, other):
     if type(other) is Tensor:
         return apply2(_sub, self, other)
-    if _is_plain_number(other) and self.data.dtype.kind == "f":
+    if _is_plain_number(other) and self._data.dtype.kind == "f":
         return apply1(_adds, self, -other)
     return ew.sub(self, other)
 
 
 def __rsub__(self, other):
-    if _is_plain_number(other) and self.data.dtype.kind == "f":
+    if _is_plain_number(other) and self._data.dtype.kind == "f":
         return apply1(_rsubs, self, other)
     return ew.sub(other, self)
 
@@ -60,7 +60,7 @@ def __rsub__(self, other):
 def __mul__(self, other):
     if type(other) is Tensor:
         return apply2(_mul, self, other)
-    if _is_plain_number(other) and self.data.dtype.kind == "f":
+    if _is_plain_number(other) and self._data.dtype.kind == "f":
         return apply1(_muls, self, other)
     return ew.mul(self, other)
 
@@ -70,9 +70,9 @@ def __rmul__(self, other):
 
 
 def __truediv__(self, other):
-    if type(other) is Tensor and self.data.dtype.kind == "f" and other.data.dtype.kind == "f":
+    if type(other) is Tensor and self._data.dtype.kind == "f" and other._data.dtype.kind == "f":
         return apply2(_div, self, other)
-    if _is_plain_number(other) and self.data.dtype.kind == "f":
+    if _is_plain_number(other) and self._data.dtype.kind == "f":
         return apply1(_divs, self, other)
     return ew.div(self, other)
 
@@ -82,7 +82,7 @@ def __rtruediv__(self, other):
 
 
 def __pow__(self, other):
-    if _is_plain_number(other) and self.data.dtype.kind == "f":
+    if _is_plain_number(other) and self._data.dtype.kind == "f":
         return apply1(_pows, self, other)
     return ew.pow(self, other)
 
@@ -128,7 +128,7 @@ def __pos__(self):
 
 
 def __invert__(self):
-    if self.data.dtype == np.bool_:
+    if self._data.dtype == np.bool_:
         return compare.logical_not(self)
     return compare.bitwise_not(self)
 
@@ -138,8 +138,8 @@ def __invert__(self):
 
 def _fast_inplace(self, op, ufunc, other):
     """``self op= other`` on the raw arrays when nothing is recorded."""
-    data = self.data
-    operand = other.data if type(other) is Tensor else other
+    data = self._data
+    operand = other._data if type(other) is Tensor else other
     if type(other) is Tensor and type(operand) is not type(data):
         raise DeviceError(f"{op}: tensors on different devices ({self.device} and {other.device})")
     try:
@@ -363,7 +363,7 @@ def fill_(self, value):
     if grad_enabled() and self.requires_grad:
         self._check_inplace("fill_")
         return self._inplace("fill_", lambda s: s * 0.0 + value)
-    self.data[...] = value
+    self._data[...] = value
     self._bump()
     return self
 
@@ -395,15 +395,15 @@ def copy_(self, src):
     """
     if not isinstance(src, Tensor):
         src = ew.as_tensor_like(src, self)
-    if type(src.data) is not type(self.data):
-        src_data = backend.to_device(src.data, self.device)
+    if type(src._data) is not type(self._data):
+        src_data = backend.to_device(src._data, self.device)
         src = _wrap(src_data)
     if grad_enabled() and (self.requires_grad or src.requires_grad):
         return self._inplace(
             "copy_", lambda s, o: (o.to(s.dtype) if o.dtype != s.dtype else o).expand(s.shape) + s * 0.0, src
         )
     try:
-        backend.array_module(self.data).copyto(self.data, src.data, casting="unsafe")
+        backend.array_module(self._data).copyto(self._data, src._data, casting="unsafe")
     except ValueError as exc:
         from ..errors import ShapeError  # noqa: PLC0415
 
@@ -496,7 +496,7 @@ def uniform_(self, a=0.0, b=1.0, generator=None):
     """
     from ..random import numpy_rng  # noqa: PLC0415
 
-    draw = numpy_rng(generator).uniform(a, b, self.data.shape)
+    draw = numpy_rng(generator).uniform(a, b, self._data.shape)
     return _fill_from(self, draw)
 
 
@@ -525,15 +525,15 @@ def normal_(self, mean=0.0, std=1.0, generator=None):
     """
     from ..random import numpy_rng  # noqa: PLC0415
 
-    draw = numpy_rng(generator).normal(mean, std, self.data.shape)
+    draw = numpy_rng(generator).normal(mean, std, self._data.shape)
     return _fill_from(self, draw)
 
 
 def _fill_from(self, array):
     if grad_enabled() and self.requires_grad:
         self._check_inplace("init")
-    self.data[...] = (
-        backend.to_device(array.astype(self.data.dtype), self.device) if self.device.type != "cpu" else array
+    self._data[...] = (
+        backend.to_device(array.astype(self._data.dtype), self.device) if self.device.type != "cpu" else array
     )
     self._bump()
     return self
@@ -870,7 +870,7 @@ def is_contiguous(self):
         >>> x.is_contiguous(), x.t().is_contiguous(), x.t().contiguous().is_contiguous()
         (True, False, True)
     """
-    return bool(self.data.flags.c_contiguous)
+    return bool(self._data.flags.c_contiguous)
 
 
 # ---------------------------------------------------------------- binding
@@ -944,7 +944,7 @@ def view_as(self, other):
         >>> x.view_as(cr.zeros(2, 3)).shape, x.reshape_as(cr.zeros(3, 2)).shape
         ((2, 3), (3, 2))
     """
-    return shape.reshape(self, other.data.shape)
+    return shape.reshape(self, other._data.shape)
 
 
 @op(export=False, method=True)
@@ -963,7 +963,7 @@ def t(self):
                 [2, 5],
                 [3, 6]])
     """
-    return shape.transpose(self, 0, 1) if self.data.ndim == 2 else self
+    return shape.transpose(self, 0, 1) if self._data.ndim == 2 else self
 
 
 @op(export=False, methods=("where",))
@@ -1017,7 +1017,7 @@ def _transpose_all(self):
         >>> cr.zeros(2, 3, 4).T.shape
         (4, 3, 2)
     """
-    return shape.permute(self, *reversed(range(self.data.ndim)))
+    return shape.permute(self, *reversed(range(self._data.ndim)))
 
 
 def _transpose_last(self):

@@ -48,7 +48,7 @@ def _log_softmax_vjp(ctx, g):
 
 
 def _float(x):
-    if x.data.dtype.kind == "f":
+    if x._data.dtype.kind == "f":
         return x
     return x.to(get_default_dtype())
 
@@ -88,9 +88,9 @@ def softmax(x: Tensor, dim: int, dtype=None) -> Tensor:
     x = x.to(dtype) if dtype is not None else _float(x)
     if autocast_state() is not None:
         (x,) = cast_to_float32(x)
-    if is_half(x.data.dtype):
+    if is_half(x._data.dtype):
         return in_float32(softmax, x, dim)
-    return apply1(_softmax, x, normalize_dim(dim, x.data.ndim, "softmax"))
+    return apply1(_softmax, x, normalize_dim(dim, x._data.ndim, "softmax"))
 
 
 @op(method=True)
@@ -128,6 +128,6 @@ def log_softmax(x: Tensor, dim: int, dtype=None) -> Tensor:
     x = x.to(dtype) if dtype is not None else _float(x)
     if autocast_state() is not None:
         (x,) = cast_to_float32(x)
-    if is_half(x.data.dtype):
+    if is_half(x._data.dtype):
         return in_float32(log_softmax, x, dim)
-    return apply1(_log_softmax, x, normalize_dim(dim, x.data.ndim, "log_softmax"))
+    return apply1(_log_softmax, x, normalize_dim(dim, x._data.ndim, "log_softmax"))

@@ -261,12 +261,12 @@ def max_pool(x: Tensor, kernel, stride, padding, dilation, ceil_mode=False, retu
     of PyTorch's indices (flat positions within each pooled plane).
     """
     nd = len(kernel)
-    geom = pool_geometry(x.data.shape[-nd:], kernel, stride, padding, dilation, ceil_mode, op)
+    geom = pool_geometry(x._data.shape[-nd:], kernel, stride, padding, dilation, ceil_mode, op)
     out, window = apply1(_max_pool, x, geom)
     if not return_indices:
         return out
-    xp = array_module(x.data)
-    return out, _wrap(flat_indices(window.data, geom, xp))
+    xp = array_module(x._data)
+    return out, _wrap(flat_indices(window._data, geom, xp))
 
 
 # ---------------------------------------------------------------------------
@@ -332,7 +332,7 @@ def avg_pool(
     elements in the window otherwise, or ``divisor_override``.
     """
     nd = len(kernel)
-    geom = pool_geometry(x.data.shape[-nd:], kernel, stride, padding, (1,) * nd, ceil_mode, op)
+    geom = pool_geometry(x._data.shape[-nd:], kernel, stride, padding, (1,) * nd, ceil_mode, op)
     if divisor_override is not None:
         if divisor_override == 0:
             raise ValueError(f"{op}: divisor_override must not be zero")
@@ -348,6 +348,6 @@ def avg_pool(
             divisor = counts[0].astype(np.float64)
             for c in counts[1:]:
                 divisor = np.multiply.outer(divisor, c)
-            xp = array_module(x.data)
-            scale = xp.asarray(1.0 / divisor, dtype=x.data.dtype)
+            xp = array_module(x._data)
+            scale = xp.asarray(1.0 / divisor, dtype=x._data.dtype)
     return apply1(_avg_pool, x, geom, scale)

@@ -115,7 +115,7 @@ def _project(xp, x, w_ih, bias):
 
 def _grad_out(g_out):
     """The output gradient (L, N, H) as contiguous (L, H, N) steps."""
-    return _time_major(g_out.data)
+    return _time_major(g_out._data)
 
 
 def _input_side(need_x, need_w, dz, x, w_ih):
@@ -154,13 +154,13 @@ def _rnn_layer_vjp(ctx, g_out, g_hn):
     if ctx.create_graph:
         return _rnn_layer_vjp_graph(ctx, g_out, g_hn)
     nonlinearity, reverse = ctx.args
-    x, _, w_ih, w_hh, _, _ = [t.data for t in ctx.saved]
+    x, _, w_ih, w_hh, _, _ = [t._data for t in ctx.saved]
     hs = ctx.extra
     xp = array_module(hs)
     length = hs.shape[0] - 1
     w_t = xp.ascontiguousarray(w_hh.T)
     dz = xp.empty_like(hs[1:])
-    dh = g_hn.data.T.copy()
+    dh = g_hn._data.T.copy()
     g = _grad_out(g_out)
     relu = nonlinearity == "relu"
     need = [e is not None for e in ctx.next]
@@ -190,7 +190,7 @@ def _rnn_layer_vjp_graph(ctx, g_out, g_hn):
     x, h0, w_ih, w_hh, b_ih, b_hh = ctx.saved
     nonlinearity, reverse = ctx.args
     xg = _project_graph(x, w_ih, b_ih + b_hh)
-    length = xg.data.shape[0]
+    length = xg._data.shape[0]
     steps = _steps(length, reverse)
     act = (lambda a: a.relu()) if nonlinearity == "relu" else (lambda a: a.tanh())
     w_t = w_hh.mT
@@ -277,7 +277,7 @@ def _lstm_layer_vjp(ctx, g_out, g_hn, g_cn):
     if ctx.create_graph:
         return _lstm_layer_vjp_graph(ctx, g_out, g_hn, g_cn)
     reverse = ctx.args[0]
-    x, _, _, w_ih, w_hh, _, _ = [t.data for t in ctx.saved]
+    x, _, _, w_ih, w_hh, _, _ = [t._data for t in ctx.saved]
     acts, z, cs, tanh_c = ctx.extra
     xp = array_module(acts)
     length, four_h, batch = acts.shape
@@ -286,16 +286,16 @@ def _lstm_layer_vjp(ctx, g_out, g_hn, g_cn):
     order = _lstm_order(xp, hidden)
     w_t = xp.ascontiguousarray(w_hh[order].T)
     dz = xp.empty_like(acts)
-    dc = g_cn.data.T.copy()
+    dc = g_cn._data.T.copy()
     # our own (L, H, N) copy of the output gradient: step t's dh is built in its slot, by a GEMM that adds
     # the next step's W_hh^T dz to it (no separate add)
-    g = xp.array(g_out.data.transpose(0, 2, 1), order="C")
+    g = xp.array(g_out._data.transpose(0, 2, 1), order="C")
     need = [e is not None for e in ctx.next]
     need_state = need[1] or need[2]
     steps = list(reversed(_steps(length, reverse)))
     first_step = steps[-1][0]
     dh = g[steps[0][0]]
-    dh += g_hn.data.T
+    dh += g_hn._data.T
     tmp = xp.empty_like(dh)
     slope = xp.empty_like(acts[0])
     for k, (t, before, _) in enumerate(steps):
@@ -359,7 +359,7 @@ def _lstm_layer_vjp_graph(ctx, g_out, g_hn, g_cn):
     x, h0, c0, w_ih, w_hh, b_ih, b_hh = ctx.saved
     reverse = ctx.args[0]
     xg = _project_graph(x, w_ih, b_ih + b_hh)
-    length = xg.data.shape[0]
+    length = xg._data.shape[0]
     steps = _steps(length, reverse)
     w_t = w_hh.mT
     h, c = h0, c0
@@ -438,7 +438,7 @@ def _gru_layer_vjp(ctx, g_out, g_hn):
     if ctx.create_graph:
         return _gru_layer_vjp_graph(ctx, g_out, g_hn)
     reverse = ctx.args[0]
-    x, _, w_ih, w_hh, _, _ = [t.data for t in ctx.saved]
+    x, _, w_ih, w_hh, _, _ = [t._data for t in ctx.saved]
     hg, acts, hs = ctx.extra
     xp = array_module(acts)
     length, three_h, batch = acts.shape
@@ -447,7 +447,7 @@ def _gru_layer_vjp(ctx, g_out, g_hn):
     w_t = xp.ascontiguousarray(w_hh.T)
     # per step, rows: r, z, n as seen from W_hh h (d n * r), then n as seen from W_in x (d n)
     dz = xp.empty((length, 4 * hidden, batch), dtype=acts.dtype)
-    dh = g_hn.data.T.copy()
+    dh = g_hn._data.T.copy()
     g = _grad_out(g_out)
     one_minus_z, dtanh, tmp, sig = (xp.empty_like(dh) for _ in range(4))
     need = [e is not None for e in ctx.next]
@@ -502,7 +502,7 @@ def _gru_layer_vjp_graph(ctx, g_out, g_hn):
     x, h0, w_ih, w_hh, b_ih, b_hh = ctx.saved
     reverse = ctx.args[0]
     xg = _project_graph(x, w_ih, b_ih)
-    length = xg.data.shape[0]
+    length = xg._data.shape[0]
     steps = _steps(length, reverse)
     w_t = w_hh.mT
     h = h0
@@ -544,13 +544,13 @@ def _project_graph(x: Tensor, w_ih: Tensor, bias: Tensor) -> Tensor:
 
 def _project_grads(dz: Tensor, x: Tensor, w_ih: Tensor):
     """(dx, dW_ih, db) from dz (L, N, G*H), the gradient of x @ W_ih.T + b."""
-    rows = dz.data.shape[0] * dz.data.shape[1]
+    rows = dz._data.shape[0] * dz._data.shape[1]
     dz2 = dz.reshape(rows, -1)
     return dz @ w_ih, dz2.mT @ x.reshape(rows, -1), dz2.sum(dim=0)
 
 
 def _weight_grad_graph(dz: Tensor, h_before: Tensor) -> Tensor:
-    rows = dz.data.shape[0] * dz.data.shape[1]
+    rows = dz._data.shape[0] * dz._data.shape[1]
     return dz.reshape(rows, -1).mT @ h_before.reshape(rows, -1)
 
 
@@ -564,30 +564,30 @@ def _prepare(op, gates, x, states, w_ih, w_hh, b_ih, b_hh):
     for name, t in named + [("b_ih", b_ih), ("b_hh", b_hh)]:
         if t is not None and not isinstance(t, Tensor):
             raise TypeError(f"{op}: {name} must be a Tensor, got {type(t).__name__}")
-    dtype = x.data.dtype
+    dtype = x._data.dtype
     if dtype.kind != "f":
         raise DTypeError(f"{op}: expected a floating point input, got {dtype}")
     for name, t in named[1:] + [("b_ih", b_ih), ("b_hh", b_hh)]:
-        if t is not None and t.data.dtype != dtype:
+        if t is not None and t._data.dtype != dtype:
             raise DTypeError(
-                f"{op}: {name} is {t.data.dtype} but the input x is {dtype}; "
+                f"{op}: {name} is {t._data.dtype} but the input x is {dtype}; "
                 "chainrule does not convert silently: make them one dtype"
             )
-    if x.data.ndim != 3:
+    if x._data.ndim != 3:
         raise ShapeError(f"{op}: x must be (L, N, H_in), got shape {tuple(x.shape)}")
-    _, batch, features = x.data.shape
-    if w_hh.data.ndim != 2 or w_hh.data.shape[0] != gates * w_hh.data.shape[1]:
+    _, batch, features = x._data.shape
+    if w_hh._data.ndim != 2 or w_hh._data.shape[0] != gates * w_hh._data.shape[1]:
         raise ShapeError(f"{op}: w_hh must be ({gates}*H, H), got shape {tuple(w_hh.shape)}")
-    hidden = w_hh.data.shape[1]
+    hidden = w_hh._data.shape[1]
     expected = {"w_ih": (gates * hidden, features), "b_ih": (gates * hidden,), "b_hh": (gates * hidden,)}
     for name, t in (("w_ih", w_ih), ("b_ih", b_ih), ("b_hh", b_hh)):
-        if t is not None and t.data.shape != expected[name]:
+        if t is not None and t._data.shape != expected[name]:
             raise ShapeError(f"{op}: {name} must have shape {expected[name]}, got {tuple(t.shape)} (x: {x.shape})")
     for name, s in states:
-        if s.data.shape != (batch, hidden):
+        if s._data.shape != (batch, hidden):
             raise ShapeError(f"{op}: {name} must have shape {(batch, hidden)}, got {tuple(s.shape)}")
     if b_ih is None or b_hh is None:
-        xp = array_module(x.data)
+        xp = array_module(x._data)
         zero = _wrap(xp.zeros(gates * hidden, dtype=dtype))
         b_ih = zero if b_ih is None else b_ih
         b_hh = zero if b_hh is None else b_hh
@@ -600,8 +600,8 @@ def _empty_batch(x, states, params):
     Built from empty slices, so x, the states and every weight stay in the
     graph and get zero gradients (not None).
     """
-    length = x.data.shape[0]
-    hidden = params[1].data.shape[1]  # w_hh (G*H, H)
+    length = x._data.shape[0]
+    hidden = params[1]._data.shape[1]  # w_hh (G*H, H)
     anchor = None
     for t in (x, *states, *params):
         part = t.reshape(-1)[:0].sum()
@@ -630,7 +630,7 @@ def lstm_layer(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, reverse: bool = Fals
     biases ``(4H,)`` or None.  Returns ``(output (L, N, H), h_n (N, H), c_n (N, H))``.
     """
     b_ih, b_hh = _prepare("lstm_layer", 4, x, [("h0", h0), ("c0", c0)], w_ih, w_hh, b_ih, b_hh)
-    if x.data.shape[1] == 0:
+    if x._data.shape[1] == 0:
         return _empty_batch(x, (h0, c0), (w_ih, w_hh, b_ih, b_hh))
     inputs = (x, h0, c0, w_ih, w_hh, b_ih, b_hh)
     return applyn(_lstm_layer, inputs, bool(reverse))
@@ -643,6 +643,6 @@ def gru_layer(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, reverse: bool = False):
     biases ``(3H,)`` or None.  Returns ``(output (L, N, H), h_n (N, H))``.
     """
     b_ih, b_hh = _prepare("gru_layer", 3, x, [("h0", h0)], w_ih, w_hh, b_ih, b_hh)
-    if x.data.shape[1] == 0:
+    if x._data.shape[1] == 0:
         return _empty_batch(x, (h0,), (w_ih, w_hh, b_ih, b_hh))
     return applyn(_gru_layer, (x, h0, w_ih, w_hh, b_ih, b_hh), bool(reverse))

@@ -43,7 +43,7 @@ def _keep_shape(in_shape, axis):
 def _expand_back(g: Tensor, in_shape, axis, keepdims) -> Tensor:
     """Broadcast a reduced gradient back to the input's shape (a view, no copy)."""
     kept = _keep_shape(in_shape, axis)
-    if g.data.shape != kept:
+    if g._data.shape != kept:
         g = g.reshape(kept)
     return g.expand(in_shape)
 
@@ -92,11 +92,11 @@ def _amin(xp, x, axis, keepdims):
 def _extreme_vjp(ctx, g):
     (x,) = ctx.saved
     axis, keepdims = ctx.args
-    shape = x.data.shape
+    shape = x._data.shape
     out = ctx.out.reshape(_keep_shape(shape, axis))
-    hit = x.data == out
+    hit = x._data == out
     weights = hit / hit.sum(axis=axis, keepdims=True)
-    return _expand_back(g, shape, axis, keepdims) * _wrap(weights.astype(g.data.dtype, copy=False))
+    return _expand_back(g, shape, axis, keepdims) * _wrap(weights.astype(g._data.dtype, copy=False))
 
 
 _amax.defvjp(_extreme_vjp)
@@ -147,7 +147,7 @@ def _logsumexp(xp, x, axis, keepdims):
 def _logsumexp_vjp(ctx, g):
     (x,) = ctx.saved
     axis, keepdims = ctx.args
-    shape = x.data.shape
+    shape = x._data.shape
     out = ctx.output()
     kept = _keep_shape(shape, axis)
     return _expand_back(g, shape, axis, keepdims) * (x - out.reshape(kept)).exp()
@@ -162,24 +162,24 @@ def _prod(xp, x, axis, keepdims):
 def _prod_vjp(ctx, g):
     (x,) = ctx.saved
     axis, keepdims = ctx.args
-    return _expand_back(g, x.data.shape, (axis,) if axis is not None else None, keepdims) * _prod_others(x, axis)
+    return _expand_back(g, x._data.shape, (axis,) if axis is not None else None, keepdims) * _prod_others(x, axis)
 
 
 def _prod_others(x: Tensor, axis):
     """For each element, the product of the others along ``axis`` (None: all), exact with zeros."""
     if axis is None:
         flat = x.reshape(-1)
-        return _prod_others(flat, 0).reshape(x.data.shape)
+        return _prod_others(flat, 0).reshape(x._data.shape)
     if grad_enabled():
         # differentiable form for create_graph: mask the diagonal of an (n, n) expansion
         moved = x.movedim(axis, -1)
-        n = moved.data.shape[-1]
-        xp = array_module(x.data)
+        n = moved._data.shape[-1]
+        xp = array_module(x._data)
         eye = xp.eye(n, dtype=bool)
-        square = moved.unsqueeze(-2).expand((*moved.data.shape[:-1], n, n))
+        square = moved.unsqueeze(-2).expand((*moved._data.shape[:-1], n, n))
         others = square.masked_fill(eye, 1.0).prod(-1)
         return others.movedim(-1, axis)
-    data = x.data
+    data = x._data
     xp = array_module(data)
     moved = xp.moveaxis(data, axis, -1)
     ones = xp.ones(moved.shape[:-1] + (1,), dtype=data.dtype)
@@ -197,10 +197,10 @@ def _norm2(xp, x, axis, keepdims):
 def _norm2_vjp(ctx, g):
     (x,) = ctx.saved
     axis, keepdims = ctx.args
-    shape = x.data.shape
+    shape = x._data.shape
     kept = _keep_shape(shape, axis)
     out = ctx.output().reshape(kept)
-    zero = out.data == 0
+    zero = out._data == 0
     safe = out.masked_fill(zero, 1.0)  # the subgradient at 0 is 0, as in PyTorch
     scale = (_expand_back(g, shape, axis, keepdims) / safe.expand(shape)).masked_fill(
         np.broadcast_to(zero, shape) if array_module(zero) is np else zero, 0.0
@@ -224,7 +224,7 @@ def _cumsum_vjp(ctx, g):
 
 
 def _float(x: Tensor) -> Tensor:
-    if x.data.dtype.kind == "f":
+    if x._data.dtype.kind == "f":
         return x
     from .elementwise import to_dtype  # noqa: PLC0415
 
@@ -260,11 +260,11 @@ def sum(x: Tensor, dim=None, keepdim=False, dtype=None):  # noqa: A001 - PyTorch
         >>> cr.tensor([True, False, True]).sum()
         tensor(2)
     """
-    data = x.data
+    data = x._data
     axis = normalize_dims(dim, data.ndim, "sum")
     if dtype is not None:
         x = x.to(dtype)
-        data = x.data
+        data = x._data
     dt = data.dtype
     if dt.kind in "biu":
         if dtype is None:
@@ -301,11 +301,11 @@ def mean(x: Tensor, dim=None, keepdim=False, dtype=None):
         >>> cr.tensor([1, 2]).mean()
         tensor(1.5000)
     """
-    data = x.data
+    data = x._data
     axis = normalize_dims(dim, data.ndim, "mean")
     if dtype is not None:
         x = x.to(dtype)
-        data = x.data
+        data = x._data
     dt = data.dtype
     if dt.kind != "f":
         x = _float(x)
@@ -344,10 +344,10 @@ def var(x: Tensor, dim=None, unbiased=None, keepdim=False, correction=None):
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
     x = _float(x)
-    if is_half(x.data.dtype):
+    if is_half(x._data.dtype):
         return in_float32(var, x, dim, unbiased, keepdim, correction)
-    axis = normalize_dims(dim, x.data.ndim, "var")
-    n = _count(x.data.shape, axis)
+    axis = normalize_dims(dim, x._data.ndim, "var")
+    n = _count(x._data.shape, axis)
     centered = x - mean(x, dim=axis, keepdim=True)
     total = (centered * centered).sum(dim=axis, keepdim=keepdim)
     denominator = n - correction
@@ -382,10 +382,10 @@ def std(x: Tensor, dim=None, unbiased=None, keepdim=False, correction=None):
         >>> y.grad
         tensor([0., 0.])
     """
-    if is_half(x.data.dtype):
+    if is_half(x._data.dtype):
         return in_float32(std, x, dim, unbiased, keepdim, correction)
     v = var(x, dim=dim, unbiased=unbiased, keepdim=keepdim, correction=correction)
-    zero = array_module(v.data).asarray(v.data == 0)
+    zero = array_module(v._data).asarray(v._data == 0)
     if not zero.any():
         return v.sqrt()
     return v.masked_fill(zero, 1.0).sqrt().masked_fill(zero, 0.0)
@@ -436,7 +436,7 @@ def std_mean(x, dim=None, unbiased=None, keepdim=False, correction=None):
 
 
 def _check_nonempty(x, op, axis):
-    if x.data.size == 0 or (axis is not None and 0 in [x.data.shape[a] for a in axis]):
+    if x._data.size == 0 or (axis is not None and 0 in [x._data.shape[a] for a in axis]):
         raise ShapeError(f"{op}: cannot reduce an empty dimension (shape {x.shape})")
 
 
@@ -468,7 +468,7 @@ def amax(x: Tensor, dim=None, keepdim=False):
         tensor([[0.0000, 0.5000, 0.5000],
                 [1.0000, 0.0000, 0.0000]])
     """
-    axis = normalize_dims(dim, x.data.ndim, "amax")
+    axis = normalize_dims(dim, x._data.ndim, "amax")
     _check_nonempty(x, "amax", axis)
     return apply1(_amax, x, axis, bool(keepdim))
 
@@ -498,7 +498,7 @@ def amin(x: Tensor, dim=None, keepdim=False):
         >>> x.amin()
         tensor(0.)
     """
-    axis = normalize_dims(dim, x.data.ndim, "amin")
+    axis = normalize_dims(dim, x._data.ndim, "amin")
     _check_nonempty(x, "amin", axis)
     return apply1(_amin, x, axis, bool(keepdim))
 
@@ -510,10 +510,10 @@ def _max_min(x, dim, keepdim, prim, reduce_all, op):
         from .elementwise import maximum, minimum  # noqa: PLC0415
 
         return (maximum if op == "max" else minimum)(x, dim)
-    axis = normalize_dim(dim, x.data.ndim, op)
-    _check_nonempty(x, op, (axis,) if x.data.ndim else None)
-    if x.data.ndim == 0:
-        return values_indices(x, _wrap(array_module(x.data).zeros((), dtype=np.int64)))
+    axis = normalize_dim(dim, x._data.ndim, op)
+    _check_nonempty(x, op, (axis,) if x._data.ndim else None)
+    if x._data.ndim == 0:
+        return values_indices(x, _wrap(array_module(x._data).zeros((), dtype=np.int64)))
     values, indices = apply1(prim, x, axis, bool(keepdim))
     return values_indices(values, indices)
 
@@ -609,12 +609,12 @@ def argmax(x: Tensor, dim=None, keepdim=False) -> Tensor:
         >>> x.argmax(dim=1)
         tensor([1, 0])
     """
-    xp = array_module(x.data)
+    xp = array_module(x._data)
     if dim is None:
-        out = xp.argmax(x.data)
-        return _wrap(xp.asarray(out).reshape((1,) * x.data.ndim) if keepdim else xp.asarray(out))
-    axis = normalize_dim(dim, x.data.ndim, "argmax")
-    return _wrap(xp.asarray(xp.argmax(x.data, axis=axis, keepdims=bool(keepdim))))
+        out = xp.argmax(x._data)
+        return _wrap(xp.asarray(out).reshape((1,) * x._data.ndim) if keepdim else xp.asarray(out))
+    axis = normalize_dim(dim, x._data.ndim, "argmax")
+    return _wrap(xp.asarray(xp.argmax(x._data, axis=axis, keepdims=bool(keepdim))))
 
 
 @op(method=True)
@@ -637,12 +637,12 @@ def argmin(x: Tensor, dim=None, keepdim=False) -> Tensor:
         tensor([[0],
                 [1]])
     """
-    xp = array_module(x.data)
+    xp = array_module(x._data)
     if dim is None:
-        out = xp.argmin(x.data)
-        return _wrap(xp.asarray(out).reshape((1,) * x.data.ndim) if keepdim else xp.asarray(out))
-    axis = normalize_dim(dim, x.data.ndim, "argmin")
-    return _wrap(xp.asarray(xp.argmin(x.data, axis=axis, keepdims=bool(keepdim))))
+        out = xp.argmin(x._data)
+        return _wrap(xp.asarray(out).reshape((1,) * x._data.ndim) if keepdim else xp.asarray(out))
+    axis = normalize_dim(dim, x._data.ndim, "argmin")
+    return _wrap(xp.asarray(xp.argmin(x._data, axis=axis, keepdims=bool(keepdim))))
 
 
 @op(method=True)
@@ -666,9 +666,9 @@ def logsumexp(x: Tensor, dim, keepdim=False):
         >>> cr.logsumexp(x, dim=1)
         tensor([   0.6931, 1000.6932])
     """
-    axis = normalize_dims(dim, x.data.ndim, "logsumexp")
+    axis = normalize_dims(dim, x._data.ndim, "logsumexp")
     x = _float(x)
-    if is_half(x.data.dtype):
+    if is_half(x._data.dtype):
         # PyTorch sums exp(x - max) in the input's dtype, so 70,000 equal float16 logits give inf there
         return in_float32(logsumexp, x, dim, keepdim)
     return apply1(_logsumexp, x, axis, bool(keepdim))
@@ -699,9 +699,9 @@ def prod(x: Tensor, dim=None, keepdim=False):
         >>> cr.tensor([[1.0, 2.0], [3.0, 4.0]]).prod(dim=1)
         tensor([ 2., 12.])
     """
-    axis = None if dim is None else normalize_dim(dim, x.data.ndim, "prod")
+    axis = None if dim is None else normalize_dim(dim, x._data.ndim, "prod")
     x = _float(x)
-    if is_half(x.data.dtype):
+    if is_half(x._data.dtype):
         return in_float32(prod, x, dim, keepdim)
     return apply1(_prod, x, axis, bool(keepdim))
 
@@ -736,9 +736,9 @@ def norm(x: Tensor, p="fro", dim=None, keepdim=False):
         tensor(4.)
     """
     x = _float(x)
-    if is_half(x.data.dtype):
+    if is_half(x._data.dtype):
         return in_float32(norm, x, p, dim, keepdim)  # x * x overflows float16 from |x| = 256
-    axis = normalize_dims(dim, x.data.ndim, "norm")
+    axis = normalize_dims(dim, x._data.ndim, "norm")
     if p in ("fro", 2, 2.0):
         return apply1(_norm2, x, axis, bool(keepdim))
     if p in (1, 1.0):
@@ -748,7 +748,7 @@ def norm(x: Tensor, p="fro", dim=None, keepdim=False):
     if p == float("-inf"):
         return x.abs().amin(dim=axis, keepdim=keepdim)
     if p == 0:
-        return _wrap(array_module(x.data).asarray((x.data != 0).sum(axis=axis, keepdims=keepdim), x.data.dtype))
+        return _wrap(array_module(x._data).asarray((x._data != 0).sum(axis=axis, keepdims=keepdim), x._data.dtype))
     if isinstance(p, str):
         raise ValueError(f"norm: unsupported p={p!r}")
     return (x.abs() ** float(p)).sum(dim=axis, keepdim=keepdim) ** (1.0 / float(p))
@@ -776,10 +776,10 @@ def cumsum(x: Tensor, dim: int, dtype=None):
         tensor([[1, 3],
                 [3, 7]])
     """
-    axis = normalize_dim(dim, x.data.ndim, "cumsum")
+    axis = normalize_dim(dim, x._data.ndim, "cumsum")
     if dtype is not None:
         x = x.to(dtype)
-    if is_half(x.data.dtype):
+    if is_half(x._data.dtype):
         return in_float32(cumsum, x, dim)  # a float16 running sum stops growing once a step is below its spacing
     return apply1(_cumsum, x, axis)
 
@@ -803,8 +803,8 @@ def any(x: Tensor, dim=None, keepdim=False) -> Tensor:  # noqa: A001
         >>> x.any(dim=1)
         tensor([ True, False])
     """
-    axis = normalize_dims(dim, x.data.ndim, "any")
-    return _wrap(array_module(x.data).asarray(x.data.any(axis=axis, keepdims=keepdim)))
+    axis = normalize_dims(dim, x._data.ndim, "any")
+    return _wrap(array_module(x._data).asarray(x._data.any(axis=axis, keepdims=keepdim)))
 
 
 @op(method=True)
@@ -826,5 +826,5 @@ def all(x: Tensor, dim=None, keepdim=False) -> Tensor:  # noqa: A001
         >>> (x >= 0).all(dim=1)
         tensor([ True,  True])
     """
-    axis = normalize_dims(dim, x.data.ndim, "all")
-    return _wrap(array_module(x.data).asarray(x.data.all(axis=axis, keepdims=keepdim)))
+    axis = normalize_dims(dim, x._data.ndim, "all")
+    return _wrap(array_module(x._data).asarray(x._data.all(axis=axis, keepdims=keepdim)))

@@ -133,7 +133,7 @@ def _pad(xp, x, widths, value):
 @_pad.defvjp
 def _pad_vjp(ctx, g):
     widths = ctx.args[0]
-    shape = g.data.shape
+    shape = g._data.shape
     return g[tuple(slice(lo, shape[i] - hi) for i, (lo, hi) in enumerate(widths))]
 
 
@@ -171,7 +171,7 @@ def reshape(x: Tensor, *shape) -> Tensor:
     """
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
-    data = x.data
+    data = x._data
     total = 1
     for s in shape:  # the common case (non-negative ints that fit), checked in one loop: this is a hot path
         if type(s) is not int or s < 0:
@@ -188,10 +188,10 @@ def reshape(x: Tensor, *shape) -> Tensor:
 
 def _reshape_general(x: Tensor, shape) -> Tensor:
     shape = _shape_arg(shape if isinstance(shape, tuple) else (shape,), "reshape")
-    in_shape = x.data.shape
+    in_shape = x._data.shape
     if shape == in_shape:
         return x
-    size = x.data.size
+    size = x._data.size
     if -1 not in shape and math.prod(shape) == size and min(shape, default=0) >= 0:
         return apply1(_reshape, x, shape, in_shape)  # the common case, checked
     if shape.count(-1) > 1:
@@ -235,14 +235,14 @@ def flatten(x: Tensor, start_dim=0, end_dim=-1) -> Tensor:
         >>> x.flatten(1).shape
         (2, 12)
     """
-    nd = x.data.ndim
+    nd = x._data.ndim
     if nd == 0:
         return reshape(x, 1)
     start = normalize_dim(start_dim, nd, "flatten")
     end = normalize_dim(end_dim, nd, "flatten")
     if start > end:
         raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
-    shape = x.data.shape
+    shape = x._data.shape
     return reshape(x, shape[:start] + (math.prod(shape[start : end + 1]),) + shape[end + 1 :])
 
 
@@ -265,8 +265,8 @@ def unflatten(x: Tensor, dim, sizes) -> Tensor:
         >>> x.unflatten(-1, (2, -1)).shape
         (2, 2, 6)
     """
-    d = normalize_dim(dim, x.data.ndim, "unflatten")
-    shape = x.data.shape
+    d = normalize_dim(dim, x._data.ndim, "unflatten")
+    shape = x._data.shape
     return reshape(x, shape[:d] + tuple(sizes) + shape[d + 1 :])
 
 
@@ -289,12 +289,12 @@ def squeeze(x: Tensor, dim=None) -> Tensor:
         >>> x.squeeze(1).shape, x.squeeze(0).shape
         ((2, 3, 1), (2, 1, 3, 1))
     """
-    shape = x.data.shape
+    shape = x._data.shape
     if dim is None:
         new = tuple(s for s in shape if s != 1)
     else:
         dims = dim if isinstance(dim, (tuple, list)) else (dim,)
-        dims = {normalize_dim(d, x.data.ndim, "squeeze") for d in dims}
+        dims = {normalize_dim(d, x._data.ndim, "squeeze") for d in dims}
         new = tuple(s for i, s in enumerate(shape) if not (i in dims and s == 1))
     return reshape(x, new)
 
@@ -315,8 +315,8 @@ def unsqueeze(x: Tensor, dim: int) -> Tensor:
         >>> cr.unsqueeze(x, 0).shape, x.unsqueeze(-1).shape
         ((1, 3), (3, 1))
     """
-    d = normalize_dim(dim, x.data.ndim + 1, "unsqueeze")
-    shape = x.data.shape
+    d = normalize_dim(dim, x._data.ndim + 1, "unsqueeze")
+    shape = x._data.shape
     return reshape(x, shape[:d] + (1,) + shape[d:])
 
 
@@ -343,7 +343,7 @@ def permute(x: Tensor, *dims) -> Tensor:
         (3, 2, 4)
     """
     dims = _shape_arg(dims, "permute")
-    nd = x.data.ndim
+    nd = x._data.ndim
     if len(dims) != nd:
         raise ShapeError(f"permute: got {len(dims)} dims {dims} for a tensor with {nd} dimensions")
     axes = tuple(normalize_dim(d, nd, "permute") for d in dims)
@@ -375,7 +375,7 @@ def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
         >>> cr.zeros(2, 3, 4).transpose(0, -1).shape
         (4, 3, 2)
     """
-    nd = x.data.ndim
+    nd = x._data.ndim
     if nd < 2 and dim0 in (0, -1) and dim1 in (0, -1):
         return x
     d0, d1 = normalize_dim(dim0, nd, "transpose"), normalize_dim(dim1, nd, "transpose")
@@ -407,7 +407,7 @@ def movedim(x: Tensor, source: int, destination: int) -> Tensor:
         >>> x.movedim(2, 0).shape
         (4, 2, 3)
     """
-    nd = x.data.ndim
+    nd = x._data.ndim
     s, d = normalize_dim(source, nd, "movedim"), normalize_dim(destination, nd, "movedim")
     if s == d:
         return x
@@ -444,7 +444,7 @@ def expand(x: Tensor, *sizes) -> Tensor:
         (4, 2, 3)
     """
     sizes = _shape_arg(sizes, "expand")
-    shape = x.data.shape
+    shape = x._data.shape
     if len(sizes) < len(shape):
         raise ShapeError(f"expand: cannot expand shape {shape} to {sizes} (fewer dimensions)")
     lead = len(sizes) - len(shape)
@@ -506,7 +506,7 @@ def expand_as(x: Tensor, other: Tensor) -> Tensor:
                 [1, 2],
                 [1, 2]])
     """
-    return expand(x, other.data.shape)
+    return expand(x, other._data.shape)
 
 
 @op()
@@ -527,7 +527,7 @@ def broadcast_tensors(*tensors):
         tensor([[1., 1., 1.],
                 [2., 2., 2.]])
     """
-    shape = np.broadcast_shapes(*[t.data.shape for t in tensors])
+    shape = np.broadcast_shapes(*[t._data.shape for t in tensors])
     return tuple(expand(t, shape) for t in tensors)
 
 
@@ -552,7 +552,7 @@ def flip(x: Tensor, dims) -> Tensor:
                 [2, 1]])
     """
     dims = dims if isinstance(dims, (tuple, list)) else (dims,)
-    axes = tuple(normalize_dim(d, x.data.ndim, "flip") for d in dims)
+    axes = tuple(normalize_dim(d, x._data.ndim, "flip") for d in dims)
     return apply1(_flip, x, axes)
 
 
@@ -571,7 +571,7 @@ def contiguous(x: Tensor) -> Tensor:
         >>> x.is_contiguous(), cr.contiguous(x).is_contiguous()
         (False, True)
     """
-    if x.data.flags.c_contiguous:
+    if x._data.flags.c_contiguous:
         return x
     return apply1(_contiguous, x)
 
@@ -580,12 +580,12 @@ def _same_dtype(tensors, op):
     first = tensors[0]
     out = []
     for t in tensors:
-        if t.data.dtype != first.data.dtype:
+        if t._data.dtype != first._data.dtype:
             from .elementwise import to_dtype  # noqa: PLC0415
 
             a, b = promote_pair(op, first, t)
             target = a.dtype
-            if first.data.dtype != target:
+            if first._data.dtype != target:
                 # an integer first tensor meets a float: everything goes to the float dtype
                 return _same_dtype([to_dtype(u, target) for u in tensors], op)
             t = to_dtype(t, target)
@@ -626,13 +626,13 @@ def cat(tensors, dim: int = 0) -> Tensor:
         if not isinstance(t, Tensor):
             raise TypeError(f"cat: element {i} is a {type(t).__name__}, not a Tensor")
     tensors = _same_dtype(tensors, "cat")
-    first = tensors[0].data
+    first = tensors[0]._data
     nd = first.ndim
     if nd == 0:
         raise ShapeError("cat: zero-dimensional tensors cannot be concatenated; use stack")
     axis = normalize_dim(dim, nd, "cat")
     for i, t in enumerate(tensors):
-        shape = t.data.shape
+        shape = t._data.shape
         if len(shape) != nd or any(s != f for j, (s, f) in enumerate(zip(shape, first.shape)) if j != axis):
             raise ShapeError(
                 f"cat: tensor {i} has shape {shape} but tensor 0 has shape {first.shape}; "
@@ -640,7 +640,7 @@ def cat(tensors, dim: int = 0) -> Tensor:
             )
     if len(tensors) == 1:
         return tensors[0]
-    sizes = tuple(t.data.shape[axis] for t in tensors)
+    sizes = tuple(t._data.shape[axis] for t in tensors)
     return applyn(_cat, tensors, axis, sizes)
 
 
@@ -670,10 +670,10 @@ def stack(tensors, dim: int = 0) -> Tensor:
     if not tensors:
         raise ShapeError("stack: expected a non-empty sequence of tensors")
     tensors = _same_dtype(tensors, "stack")
-    shape = tensors[0].data.shape
+    shape = tensors[0]._data.shape
     for i, t in enumerate(tensors):
-        if t.data.shape != shape:
-            raise ShapeError(f"stack: tensor {i} has shape {t.data.shape} but tensor 0 has shape {shape}")
+        if t._data.shape != shape:
+            raise ShapeError(f"stack: tensor {i} has shape {t._data.shape} but tensor 0 has shape {shape}")
     axis = normalize_dim(dim, len(shape) + 1, "stack")
     return applyn(_stack, tensors, axis)
 
@@ -701,8 +701,8 @@ def split(x: Tensor, split_size_or_sections, dim: int = 0):
         >>> tuple(p.shape for p in x.split([1, 4]))
         ((1,), (4,))
     """
-    axis = normalize_dim(dim, x.data.ndim, "split")
-    n = x.data.shape[axis]
+    axis = normalize_dim(dim, x._data.ndim, "split")
+    n = x._data.shape[axis]
     if isinstance(split_size_or_sections, int):
         size = split_size_or_sections
         if size <= 0:
@@ -740,7 +740,7 @@ def chunk(x: Tensor, chunks: int, dim: int = 0):
     """
     if chunks <= 0:
         raise ShapeError(f"chunk: chunks must be positive, got {chunks}")
-    n = x.data.shape[normalize_dim(dim, x.data.ndim, "chunk")]
+    n = x._data.shape[normalize_dim(dim, x._data.ndim, "chunk")]
     size = max(-(-n // chunks), 1)
     return split(x, size, dim)
 
@@ -763,9 +763,9 @@ def unbind(x: Tensor, dim: int = 0):
         >>> tuple(c.tolist() for c in cr.tensor([[1, 2], [3, 4]]).unbind(1))
         ([1, 3], [2, 4])
     """
-    axis = normalize_dim(dim, x.data.ndim, "unbind")
+    axis = normalize_dim(dim, x._data.ndim, "unbind")
     lead = (slice(None),) * axis
-    return tuple(x[lead + (i,)] for i in range(x.data.shape[axis]))
+    return tuple(x[lead + (i,)] for i in range(x._data.shape[axis]))
 
 
 @op(method=True)
@@ -787,7 +787,7 @@ def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
         >>> cr.zeros(2, 5).narrow(1, 2, 2).shape
         (2, 2)
     """
-    axis = normalize_dim(dim, x.data.ndim, "narrow")
+    axis = normalize_dim(dim, x._data.ndim, "narrow")
     return x[(slice(None),) * axis + (slice(start, start + length),)]
 
 
@@ -825,13 +825,13 @@ def pad(x: Tensor, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
     if mode != "constant":
         raise NotImplementedError(f"pad: mode {mode!r} is not supported (only 'constant')")
     pad = tuple(int(p) for p in pad)
-    if len(pad) % 2 or len(pad) // 2 > x.data.ndim:
-        raise ShapeError(f"pad: {pad} must hold (before, after) pairs for at most {x.data.ndim} dimensions")
+    if len(pad) % 2 or len(pad) // 2 > x._data.ndim:
+        raise ShapeError(f"pad: {pad} must hold (before, after) pairs for at most {x._data.ndim} dimensions")
     if any(p < 0 for p in pad):
         raise ShapeError(f"pad: negative padding {pad} is not supported; slice the tensor instead")
-    widths = [(0, 0)] * x.data.ndim
+    widths = [(0, 0)] * x._data.ndim
     for i in range(len(pad) // 2):
-        widths[x.data.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+        widths[x._data.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
     return apply1(_pad, x, tuple(widths), value)
 
 
@@ -863,9 +863,9 @@ def repeat(x: Tensor, *sizes) -> Tensor:
                 [1, 2, 1, 2]])
     """
     sizes = _shape_arg(sizes, "repeat")
-    if len(sizes) < x.data.ndim:
-        raise ShapeError(f"repeat: {len(sizes)} repeat counts for a tensor with {x.data.ndim} dimensions")
-    shape = (1,) * (len(sizes) - x.data.ndim) + x.data.shape
+    if len(sizes) < x._data.ndim:
+        raise ShapeError(f"repeat: {len(sizes)} repeat counts for a tensor with {x._data.ndim} dimensions")
+    shape = (1,) * (len(sizes) - x._data.ndim) + x._data.shape
     x = reshape(x, shape)
     interleaved = []
     expanded = []
@@ -898,6 +898,6 @@ def tile(x: Tensor, dims) -> Tensor:
         (4, 2)
     """
     dims = tuple(dims)
-    if len(dims) < x.data.ndim:
-        dims = (1,) * (x.data.ndim - len(dims)) + dims
+    if len(dims) < x._data.ndim:
+        dims = (1,) * (x._data.ndim - len(dims)) + dims
     return repeat(x, *dims)

@@ -115,8 +115,8 @@ class RowSparseGrad:
 
     @data.setter
     def data(self, values) -> None:
-        # ``g.data *= c`` assigns the (same, scaled) array back; anything else must keep the coalesced layout
-        current = self.data
+        # ``g._data *= c`` assigns the (same, scaled) array back; anything else must keep the coalesced layout
+        current = self._data
         if values is not current:
             if getattr(values, "shape", None) != current.shape:
                 raise ShapeError(
@@ -124,6 +124,9 @@ class RowSparseGrad:
                     f"got {getattr(values, 'shape', type(values).__name__)}"
                 )
             self.values = values
+
+    # the name generic gradient code (clipping, zero_grad, optimizers' checks) reads the array by, as for a Tensor
+    _data = data
 
     @property
     def requires_grad(self) -> bool:
@@ -173,12 +176,12 @@ class RowSparseGrad:
                 self.shape,
             )
         if isinstance(other, Tensor):
-            if other.data.shape != self.shape:
+            if other._data.shape != self.shape:
                 raise ShapeError(f"RowSparseGrad +: dense gradient of shape {other.shape}, expected {self.shape}")
             if other.requires_grad:
                 # keep the dense side's graph (create_graph): add the scattered rows as a constant
                 return other + self.to_dense()
-            out = other.data.astype(self.values.dtype, copy=True)
+            out = other._data.astype(self.values.dtype, copy=True)
             c = self.coalesce()
             out[c.indices] += c.values
             return _wrap(out)
@@ -247,7 +250,7 @@ def _embedding_sparse_vjp(ctx, g):
     if ctx.create_graph or type(ctx.next[0]) is not Tensor:
         # a differentiable gradient, or one that flows on into an op rather than into a leaf: dense
         return embedding_dense_backward(g, indices, num, padding_idx, scale_by_freq)
-    return (_row_sparse(g.data, indices, num, padding_idx, scale_by_freq),)
+    return (_row_sparse(g._data, indices, num, padding_idx, scale_by_freq),)
 
 
 def _row_sparse(grad, indices, num, padding_idx, scale_by_freq) -> RowSparseGrad:
@@ -268,4 +271,4 @@ def _row_sparse(grad, indices, num, padding_idx, scale_by_freq) -> RowSparseGrad
 
 def embedding_sparse(weight: Tensor, indices, padding_idx: int | None = None, scale_grad_by_freq: bool = False):
     """``weight[indices]`` whose gradient for a leaf ``weight`` is a :class:`RowSparseGrad` (indices checked)."""
-    return applyn(_embedding_sparse, (weight,), indices, weight.data.shape[0], padding_idx, bool(scale_grad_by_freq))
+    return applyn(_embedding_sparse, (weight,), indices, weight._data.shape[0], padding_idx, bool(scale_grad_by_freq))

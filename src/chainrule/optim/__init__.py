@@ -3,7 +3,7 @@
 ``optim.SGD``, ``optim.Adam``, ``optim.AdamW``, ``optim.RMSprop``,
 ``optim.Adagrad``, ``optim.SparseAdam`` (row-sparse embedding gradients) and
 the schedulers in ``optim.lr_scheduler``.  Each
-optimizer has one array path: the update is written into ``p.data`` in place.
+optimizer has one array path: the update is written into ``p._data`` in place.
 """
 
 from . import lr_scheduler

@@ -67,7 +67,7 @@ class Adagrad(Optimizer):
         super().__init__(params, defaults)
 
     def _update(self, param, grad, state, group):
-        p = param.data
+        p = param._data
         xp = array_module(p)
         total = self._buffer(state, "sum", p, fill=group["initial_accumulator_value"])
         step = state["step"] = state.get("step", 0) + 1

@@ -78,7 +78,7 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def _update(self, param, grad, state, group):
-        p = param.data
+        p = param._data
         xp = array_module(p)
         lr = group["lr"]
         beta1, beta2 = group["betas"]

@@ -3,7 +3,7 @@
 Subclasses implement :meth:`Optimizer._update` for one parameter; the base
 class walks the groups, skips parameters without a gradient, runs the closure
 and bumps each changed parameter's version counter.  Updates are written into
-``p.data`` in place with NumPy ``out=`` arguments; temporaries come from a few
+``p._data`` in place with NumPy ``out=`` arguments; temporaries come from a few
 work buffers that are reused across parameters and steps, so a step allocates
 nothing once the state exists.
 
@@ -57,7 +57,7 @@ class Optimizer:
     ``defaults``.
 
     A subclass passes its options as ``defaults`` and implements
-    ``_update(param, grad, state, group)``, which updates ``param.data`` in
+    ``_update(param, grad, state, group)``, which updates ``param._data`` in
     place from the gradient array ``grad``; the base class walks the groups,
     skips parameters without a gradient, runs the closure, and provides
     ``zero_grad``, ``add_param_group``, ``state_dict`` and ``load_state_dict``.
@@ -77,7 +77,7 @@ class Optimizer:
         ...     def __init__(self, params, lr=0.01):
         ...         super().__init__(params, dict(lr=lr))
         ...     def _update(self, param, grad, state, group):
-        ...         param.data -= group["lr"] * np.sign(grad)
+        ...         param._data -= group["lr"] * np.sign(grad)
         >>> w = cr.tensor([1.0, -2.0], requires_grad=True)
         >>> optimizer = SignSGD([w], lr=0.5)
         >>> (w * w).sum().backward()
@@ -141,8 +141,8 @@ class Optimizer:
                 raise TypeError(f"optimizer can only optimize Tensors, but one of the params is {type(p).__name__}")
             if not p.is_leaf:
                 raise ValueError("can't optimize a non-leaf Tensor (optimize the leaf it was computed from)")
-            if p.data.dtype.kind != "f":
-                raise DTypeError(f"optimizer can only optimize floating point tensors, got {p.data.dtype}")
+            if p._data.dtype.kind != "f":
+                raise DTypeError(f"optimizer can only optimize floating point tensors, got {p._data.dtype}")
         group["params"] = params
         if names:
             group["param_names"] = names
@@ -170,7 +170,7 @@ class Optimizer:
                     if grad._edge is not None:
                         grad.detach_()
                     grad.requires_grad = False
-                    grad.data.fill(0)
+                    grad._data.fill(0)
                     grad._bump()
 
     def step(self, closure=None):
@@ -187,25 +187,25 @@ class Optimizer:
                 grad = p.grad
                 if grad is None:
                     continue
-                g = grad.data
-                if g.shape != p.data.shape:
+                g = grad._data
+                if g.shape != p._data.shape:
                     from ..errors import ShapeError  # noqa: PLC0415
 
                     raise ShapeError(
                         f"{type(self).__name__}.step: gradient shape {g.shape} differs from its parameter's "
-                        f"{p.data.shape}"
+                        f"{p._data.shape}"
                     )
-                if g.dtype != p.data.dtype:
+                if g.dtype != p._data.dtype:
                     raise DTypeError(
                         f"{type(self).__name__}.step: gradient dtype {g.dtype} differs from its parameter's "
-                        f"{p.data.dtype}"
+                        f"{p._data.dtype}"
                     )
                 self._update(p, g, self.state[p], group)
                 p._bump()
         return loss
 
     def _update(self, param: Tensor, grad, state: dict, group: dict) -> None:
-        """Update ``param.data`` in place from the gradient array ``grad``; ``state`` is this parameter's state."""
+        """Update ``param._data`` in place from the gradient array ``grad``; ``state`` is this parameter's state."""
         raise NotImplementedError
 
     def _grad_with_decay(self, xp, param, grad, weight_decay, maximize):
@@ -241,7 +241,7 @@ class Optimizer:
         if t is None:
             arr = array_module(like).full(like.shape, fill, dtype=like.dtype)
             t = state[name] = _wrap(arr)
-        return t.data
+        return t._data
 
     # ------------------------------------------------------------ state dict
 
@@ -386,7 +386,7 @@ def _check_state_dict(optimizer, state_dict) -> None:
 
         for saved in groups:
             options = {k: (tuple(v) if type(v) is list else v) for k, v in saved.items() if k in accepted}
-            type(optimizer)([Tensor(zeros(1).data, requires_grad=True)], **options)
+            type(optimizer)([Tensor(zeros(1)._data, requires_grad=True)], **options)
     for key, values in state.items():
         param = params.get(int(key)) if _is_index(key) else None
         if param is None:
@@ -399,11 +399,11 @@ def _check_state_dict(optimizer, state_dict) -> None:
                 if type(value) not in (int, float) or not math.isfinite(value) or value < 0:
                     raise ValueError(f"{where} is {_short(value)}, not a count")
             elif isinstance(value, Tensor):
-                shapes = (param.data.shape,) if optimizer._tensor_state_only else ((), param.data.shape)
-                if value.data.shape not in shapes or value.data.dtype.kind not in "fiub":
+                shapes = (param._data.shape,) if optimizer._tensor_state_only else ((), param._data.shape)
+                if value._data.shape not in shapes or value._data.dtype.kind not in "fiub":
                     raise ValueError(
-                        f"{where} has shape {tuple(value.data.shape)} ({value.data.dtype}); its parameter has shape "
-                        f"{tuple(param.data.shape)}"
+                        f"{where} has shape {tuple(value._data.shape)} ({value._data.dtype}); its parameter has shape "
+                        f"{tuple(param._data.shape)}"
                     )
             elif optimizer._tensor_state_only:
                 raise TypeError(f"{where} is {_short(value)}, not a tensor")
@@ -417,7 +417,7 @@ def _is_index(key) -> bool:
 
 def _copy_value(value):
     if isinstance(value, Tensor):
-        return _wrap(value.data.copy())
+        return _wrap(value._data.copy())
     return copy.deepcopy(value)
 
 
@@ -428,6 +428,6 @@ def _cast_value(value, param: Tensor, name: str):
     if isinstance(value, Tensor):
         from .. import backend  # noqa: PLC0415
 
-        arr = backend.to_device(value.data, param.device).astype(param.data.dtype, copy=False)
+        arr = backend.to_device(value._data, param.device).astype(param._data.dtype, copy=False)
         return _wrap(arr.copy())
     return copy.deepcopy(value)

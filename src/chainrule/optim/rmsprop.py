@@ -62,7 +62,7 @@ class RMSprop(Optimizer):
         super().__init__(params, defaults)
 
     def _update(self, param, grad, state, group):
-        p = param.data
+        p = param._data
         xp = array_module(p)
         alpha = group["alpha"]
         momentum = group["momentum"]

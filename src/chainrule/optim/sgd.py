@@ -63,7 +63,7 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def _update(self, param, grad, state, group):
-        p = param.data
+        p = param._data
         xp = array_module(p)
         momentum = group["momentum"]
         d = self._grad_with_decay(xp, p, grad, group["weight_decay"], group["maximize"])
@@ -73,7 +73,7 @@ class SGD(Optimizer):
                 buf = d.copy()
                 state["momentum_buffer"] = _wrap(buf)
             else:
-                buf = buf_t.data
+                buf = buf_t._data
                 buf *= momentum
                 dampening = group["dampening"]
                 if dampening:

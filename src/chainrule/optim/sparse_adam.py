@@ -80,7 +80,7 @@ class SparseAdam(Optimizer):
                         xp.zeros(0, dtype=np.int64), grad.values[:0].copy(), grad.shape, coalesced=True
                     )
                 else:
-                    grad.data.fill(0)
+                    grad._data.fill(0)
                     grad._bump()
 
     def step(self, closure=None):
@@ -101,17 +101,17 @@ class SparseAdam(Optimizer):
                         f"SparseAdam does not support dense gradients (parameter of shape {p.shape}); use Adam for "
                         "it (optim.CombinedOptimizer steps both), or Embedding(sparse=True) to get a sparse gradient"
                     )
-                if grad.shape != p.data.shape or grad.dtype != p.data.dtype:
+                if grad.shape != p._data.shape or grad.dtype != p._data.dtype:
                     raise GradientError(
                         f"SparseAdam.step: gradient {grad.shape} {grad.dtype} does not match its parameter "
-                        f"{p.data.shape} {p.data.dtype}"
+                        f"{p._data.shape} {p._data.dtype}"
                     )
                 self._sparse_update(p, grad, self.state[p], group)
                 p._bump()
         return loss
 
     def _sparse_update(self, param: Tensor, grad: RowSparseGrad, state: dict, group: dict) -> None:
-        p = param.data
+        p = param._data
         xp = array_module(p)
         exp_avg = self._buffer(state, "exp_avg", p)
         exp_avg_sq = self._buffer(state, "exp_avg_sq", p)

@@ -26,8 +26,8 @@ def accuracy(output, target) -> float:
         >>> accuracy(cr.tensor([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]]), cr.tensor([1, 1, 1]))
         0.6666666666666666
     """
-    pred = to_numpy(output.data).argmax(axis=-1)
-    return float((pred == to_numpy(target.data)).mean())
+    pred = to_numpy(output._data).argmax(axis=-1)
+    return float((pred == to_numpy(target._data)).mean())
 
 
 class MetricsLog:

@@ -151,7 +151,7 @@ class TensorBoard(Callback):
         from ..utils.tensorboard import histogram_ready  # noqa: PLC0415
 
         for name, p in model.named_parameters():
-            weights = histogram_ready(to_numpy(p.data))
+            weights = histogram_ready(to_numpy(p._data))
             if weights.size:
                 self.writer.add_histogram(f"weights/{name}", weights, epoch)
             if p.grad is not None:
@@ -171,6 +171,6 @@ def _grad_array(grad) -> np.ndarray:
     from ..tensor import Tensor  # noqa: PLC0415
 
     if isinstance(grad, Tensor):
-        return to_numpy(grad.data)
+        return to_numpy(grad._data)
     values = grad.coalesce().values  # row-sparse: repeated rows summed, as the dense gradient holds them
-    return to_numpy(values.data if isinstance(values, Tensor) else values)
+    return to_numpy(values._data if isinstance(values, Tensor) else values)

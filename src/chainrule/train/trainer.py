@@ -403,7 +403,7 @@ def _plain_record(record) -> bool:
 
 
 def _finite(t) -> bool:
-    data = t.data
+    data = t._data
     return data.dtype.kind not in "fc" or bool(array_module(data).isfinite(data).all())
 
 

@@ -191,7 +191,7 @@ def plan_segments(functions, input, memory_budget: int):
     prefix = [0]
     for s in kept:
         prefix.append(prefix[-1] + s)
-    first = input.data.nbytes if isinstance(input, Tensor) else 0
+    first = input._data.nbytes if isinstance(input, Tensor) else 0
     best_any = None
     for k in range(1, n + 1):
         tail = total - prefix[k]  # includes the working allowance
@@ -225,7 +225,7 @@ def _base(a):
 def _arrays_in(obj, depth=0):
     """The arrays a node keeps: in tensors, arrays, containers and (one level down) a custom Function's ctx."""
     if isinstance(obj, Tensor):
-        yield obj.data
+        yield obj._data
     elif hasattr(obj, "nbytes") and hasattr(obj, "dtype"):
         yield obj
     elif isinstance(obj, (tuple, list)) and depth < 4:
@@ -278,18 +278,18 @@ def _memory_profile(modules, input):
     fixed = set()
     for m in modules:
         for t in (*getattr(m, "parameters", tuple)(), *getattr(m, "buffers", tuple)()):
-            fixed.add(id(_base(t.data)))
+            fixed.add(id(_base(t._data)))
     outs, internal, keeps_in, keeps_out = [], [], [], []
     x = input
     # the measuring pass must not change training: random state and buffers (running statistics) are restored
     rng_state = cr_random.get_rng_state()
-    buffers = [(b, b.data.copy()) for m in modules for b in getattr(m, "buffers", tuple)()]
+    buffers = [(b, b._data.copy()) for m in modules for b in getattr(m, "buffers", tuple)()]
     try:
         _measure(modules, x, fixed, outs, internal, keeps_in, keeps_out)
     finally:
         cr_random.set_rng_state(rng_state)
         for b, saved in buffers:
-            b.data[...] = saved
+            b._data[...] = saved
     kept = []
     for i in range(len(modules)):
         used_later = keeps_in[i + 1] if i + 1 < len(modules) else True  # the loss keeps the last output
@@ -302,18 +302,18 @@ def _measure(modules, x, fixed, outs, internal, keeps_in, keeps_out):
     with enable_grad():
         for i, m in enumerate(modules):
             xin = x
-            if isinstance(x, Tensor) and i > 0 and x.data.dtype.kind == "f":
+            if isinstance(x, Tensor) and i > 0 and x._data.dtype.kind == "f":
                 xin = x.detach().requires_grad_(True)
             y = m(xin)
             if not isinstance(y, Tensor):
                 raise TypeError(f"checkpoint_sequential: module {i} returned {type(y).__name__}, not a Tensor")
-            in_id = id(_base(xin.data)) if isinstance(xin, Tensor) else None
-            out_id = id(_base(y.data))
+            in_id = id(_base(xin._data)) if isinstance(xin, Tensor) else None
+            out_id = id(_base(y._data))
             found = _kept_by_graph(y, fixed)
             keeps_in.append(in_id in found)
             keeps_out.append(out_id in found)
             internal.append(sum(b.nbytes for k, b in found.items() if k not in (in_id, out_id)))
-            outs.append(_base(y.data).nbytes)
+            outs.append(_base(y._data).nbytes)
             x = y.detach()
             del y, found
 

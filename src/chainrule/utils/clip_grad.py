@@ -82,8 +82,8 @@ def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = F
     tensors = [t for t in _tensor_list(tensors) if t is not None]
     if not tensors:
         return _wrap(np.zeros((), dtype=get_default_dtype()))
-    xp = array_module(tensors[0].data)
-    norms = xp.stack([_array_norm(xp, t.data, norm_type) for t in tensors])
+    xp = array_module(tensors[0]._data)
+    norms = xp.stack([_array_norm(xp, t._data, norm_type) for t in tensors])
     total = _array_norm(xp, norms, norm_type)
     if error_if_nonfinite and not bool(xp.isfinite(total)):
         raise GradientError(
@@ -115,14 +115,14 @@ def clip_grads_with_norm_(parameters, max_norm: float, total_norm) -> None:
     grads = _grads(parameters)
     if not grads:
         return
-    total = total_norm.data if isinstance(total_norm, Tensor) else total_norm
-    xp = array_module(grads[0].data)
+    total = total_norm._data if isinstance(total_norm, Tensor) else total_norm
+    xp = array_module(grads[0]._data)
     coef = xp.minimum(float(max_norm) / (total + 1e-6), 1.0)  # NaN stays NaN, as torch.clamp does
     if coef == 1.0:
         return  # multiplying by 1 changes nothing
     with np.errstate(invalid="ignore"):  # inf * 0 = NaN is the documented outcome, not a surprise
         for g in grads:
-            g.data *= coef
+            g._data *= coef
             g._bump()
 
 
@@ -183,8 +183,8 @@ def clip_grad_value_(parameters, clip_value: float, foreach=None) -> None:
     """
     clip_value = float(clip_value)
     for g in _grads(parameters):
-        xp = array_module(g.data)
-        xp.clip(g.data, -clip_value, clip_value, out=g.data)
+        xp = array_module(g._data)
+        xp.clip(g._data, -clip_value, clip_value, out=g._data)
         g._bump()
 
 
@@ -236,15 +236,15 @@ def vector_to_parameters(vec: Tensor, parameters) -> None:
     """
     if not isinstance(vec, Tensor):
         raise TypeError(f"vector_to_parameters: expected vec to be a Tensor, got {type(vec).__name__}")
-    if vec.data.ndim != 1:
+    if vec._data.ndim != 1:
         raise ShapeError(f"vector_to_parameters: vec must be 1-d, got shape {tuple(vec.shape)}")
     params = _tensor_list(parameters)
-    needed = sum(p.data.size for p in params)
-    if vec.data.size != needed:
-        raise ShapeError(f"vector_to_parameters: vec has {vec.data.size} elements, the parameters need {needed}")
+    needed = sum(p._data.size for p in params)
+    if vec._data.size != needed:
+        raise ShapeError(f"vector_to_parameters: vec has {vec._data.size} elements, the parameters need {needed}")
     start = 0
     for p in params:
-        n = p.data.size
-        p.data[...] = vec.data[start : start + n].reshape(p.data.shape)
+        n = p._data.size
+        p._data[...] = vec._data[start : start + n].reshape(p._data.shape)
         p._bump()
         start += n

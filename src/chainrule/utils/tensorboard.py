@@ -47,7 +47,7 @@ def _plain(value):
     if isinstance(value, Tensor):
         from ..backend import to_numpy  # noqa: PLC0415
 
-        return to_numpy(value.detach().data)
+        return to_numpy(value.detach()._data)
     if isinstance(value, (list, tuple)) and any(isinstance(v, Tensor) for v in value):
         return type(value)(_plain(v) for v in value)
     if isinstance(value, dict) and any(isinstance(v, Tensor) for v in value.values()):

@@ -79,9 +79,9 @@ class FashionMNIST(TensorDataset):
                 "'apt-get install dataset-fashion-mnist' or pass root= (or set CHAINRULE_FASHION_MNIST)"
             )
         images, labels = load_mnist(root, train=train)
-        if len(labels) and int(labels.data.max()) >= len(CLASSES):
+        if len(labels) and int(labels._data.max()) >= len(CLASSES):
             _, label_path = find_mnist_files(root, train)
             raise IDXError(
-                f"{label_path}: label {int(labels.data.max())} is not one of the {len(CLASSES)} Fashion-MNIST classes"
+                f"{label_path}: label {int(labels._data.max())} is not one of the {len(CLASSES)} Fashion-MNIST classes"
             )
         super().__init__(images, labels)

@@ -218,7 +218,7 @@ def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=N
                 [0.3333, 0.3333, 0.3333]])
     """
     if dim is None:
-        dim = _implicit_dim("softmax", input.data.ndim, _stacklevel)
+        dim = _implicit_dim("softmax", input._data.ndim, _stacklevel)
     return _nn.softmax(input, dim, dtype=dtype)
 
 
@@ -248,5 +248,5 @@ def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dty
         tensor([-2.4076, -1.4076, -0.4076])
     """
     if dim is None:
-        dim = _implicit_dim("log_softmax", input.data.ndim, _stacklevel)
+        dim = _implicit_dim("log_softmax", input._data.ndim, _stacklevel)
     return _nn.log_softmax(input, dim, dtype=dtype)

@@ -47,13 +47,13 @@ def _as_mask(mask, name, like: Tensor):
     if isinstance(mask, Tensor):
         if mask.requires_grad:
             return None, mask
-        array = mask.data
+        array = mask._data
     else:
         array = np.asarray(mask)
     kind = array.dtype.kind
     if kind not in "bf":
         raise DTypeError(f"{name}: only bool and floating point masks are supported, got {array.dtype}")
-    if type(array) is not type(like.data):
+    if type(array) is not type(like._data):
         array = to_device(array, like.device)
     return array, None
 
@@ -173,9 +173,9 @@ def scaled_dot_product_attention(
     for name, t in (("query", query), ("key", key), ("value", value)):
         if not isinstance(t, Tensor):
             raise TypeError(f"scaled_dot_product_attention: {name} must be a Tensor, got {type(t).__name__}")
-        if t.data.ndim < 2:
+        if t._data.ndim < 2:
             raise ShapeError(f"scaled_dot_product_attention: {name} needs at least 2 dimensions, got {tuple(t.shape)}")
-    qs, ks, vs = query.data.shape, key.data.shape, value.data.shape
+    qs, ks, vs = query._data.shape, key._data.shape, value._data.shape
     if qs[-1] != ks[-1]:
         raise ShapeError(f"scaled_dot_product_attention: query {qs} and key {ks} must have the same last dimension (E)")
     if ks[-2] != vs[-2]:
@@ -188,11 +188,11 @@ def scaled_dot_product_attention(
         raise ValueError("scaled_dot_product_attention: pass either attn_mask or is_causal=True, not both")
     if not 0.0 <= dropout_p <= 1.0:
         raise ValueError(f"scaled_dot_product_attention: dropout_p must be in [0, 1], got {dropout_p}")
-    dtype = query.data.dtype
+    dtype = query._data.dtype
     tgt_len, src_len = qs[-2], ks[-2]
     bias_array = bias_tensor = None
     if is_causal:
-        bias_array = _causal(array_module(query.data), tgt_len, src_len, dtype)
+        bias_array = _causal(array_module(query._data), tgt_len, src_len, dtype)
     elif attn_mask is not None:
         array, bias_tensor = _as_mask(attn_mask, "scaled_dot_product_attention: attn_mask", query)
         if array is not None:
@@ -212,7 +212,7 @@ def scaled_dot_product_attention(
 
 def _repeat_heads(t: Tensor, heads: int) -> Tensor:
     """(..., Hk, S, E) -> (..., heads, S, E): each of the Hk heads repeated heads // Hk times (grouped-query)."""
-    shape = t.data.shape
+    shape = t._data.shape
     kv_heads = shape[-3]
     if heads % kv_heads:
         raise ShapeError(f"scaled_dot_product_attention: {heads} query heads are not a multiple of {kv_heads} kv heads")
@@ -227,7 +227,7 @@ def _repeat_heads(t: Tensor, heads: int) -> Tensor:
 
 def _in_projection(query, key, value, num_heads, in_proj_weight, in_proj_bias, separate):
     """q, k, v after the input projection (same layout as the inputs)."""
-    embed_dim = query.data.shape[-1]
+    embed_dim = query._data.shape[-1]
     if separate is not None:
         q_w, k_w, v_w = separate
         if in_proj_bias is None:
@@ -355,10 +355,10 @@ def multi_head_attention_forward(
     for name, t in (("query", query), ("key", key), ("value", value)):
         if not isinstance(t, Tensor):
             raise TypeError(f"{op}: {name} must be a Tensor, got {type(t).__name__}")
-    qdim = query.data.ndim
+    qdim = query._data.ndim
     if qdim not in (2, 3):
         raise ShapeError(f"{op}: query must be 2-d (unbatched) or 3-d, got shape {tuple(query.shape)}")
-    if key.data.ndim != qdim or value.data.ndim != qdim:
+    if key._data.ndim != qdim or value._data.ndim != qdim:
         raise ShapeError(
             f"{op}: query, key and value must all be {qdim}-d, got {tuple(query.shape)}, {tuple(key.shape)} "
             f"and {tuple(value.shape)}"
@@ -371,18 +371,18 @@ def multi_head_attention_forward(
             key_padding_mask = _unsqueeze_mask(key_padding_mask, 0)
         # a 3-d attn_mask is (num_heads, L, S) here: (N * num_heads, L, S) with N = 1
     if batch_first:
-        batch, tgt_len, embed_dim = query.data.shape
-        src_len = key.data.shape[1]
+        batch, tgt_len, embed_dim = query._data.shape
+        src_len = key._data.shape[1]
     else:
-        tgt_len, batch, embed_dim = query.data.shape
-        src_len = key.data.shape[0]
+        tgt_len, batch, embed_dim = query._data.shape
+        src_len = key._data.shape[0]
     if embed_dim != embed_dim_to_check:
         raise ShapeError(f"{op}: expected query with embed_dim={embed_dim_to_check} features, got {tuple(query.shape)}")
     if num_heads <= 0 or embed_dim % num_heads:
         raise ShapeError(f"{op}: embed_dim ({embed_dim}) must be divisible by num_heads ({num_heads})")
     head_dim = embed_dim // num_heads
     seq_axis = 1 if batch_first else 0
-    if key.data.shape[seq_axis] != value.data.shape[seq_axis] or key.data.shape[1 - seq_axis] != batch:
+    if key._data.shape[seq_axis] != value._data.shape[seq_axis] or key._data.shape[1 - seq_axis] != batch:
         raise ShapeError(
             f"{op}: key {tuple(key.shape)} and value {tuple(value.shape)} must share the sequence length and "
             f"batch size of query {tuple(query.shape)}"
@@ -396,15 +396,15 @@ def multi_head_attention_forward(
         separate = (q_proj_weight, k_proj_weight, v_proj_weight)
     elif in_proj_weight is None:
         raise ValueError(f"{op}: in_proj_weight is None and use_separate_proj_weight is False")
-    elif key.data.shape[-1] != embed_dim or value.data.shape[-1] != embed_dim:
+    elif key._data.shape[-1] != embed_dim or value._data.shape[-1] != embed_dim:
         raise ShapeError(
             f"{op}: with a packed in_proj_weight, key {tuple(key.shape)} and value {tuple(value.shape)} must have "
             f"embed_dim={embed_dim} features (use kdim/vdim for other sizes)"
         )
     q, k, v = _in_projection(query, key, value, num_heads, in_proj_weight, in_proj_bias, separate)
 
-    dtype = query.data.dtype
-    xp = array_module(query.data)
+    dtype = query._data.dtype
+    xp = array_module(query._data)
     # masks -> one additive array (or tensor) broadcastable to the scores (N, num_heads, L, S)
     attn_array = attn_tensor = kpm_array = kpm_tensor = None
     if attn_mask is not None:
@@ -499,7 +499,7 @@ def _pad_masks(attn_array, attn_tensor, kpm_array, kpm_tensor):
 def _split_heads(t: Tensor, num_heads: int, batch_first: bool) -> Tensor:
     """(L, N, E) or (N, L, E) -> (N, num_heads, L, head_dim) (a view)."""
     if batch_first:
-        batch, length, embed = t.data.shape
+        batch, length, embed = t._data.shape
         return t.reshape(batch, length, num_heads, embed // num_heads).permute(0, 2, 1, 3)
-    length, batch, embed = t.data.shape
+    length, batch, embed = t._data.shape
     return t.reshape(length, batch, num_heads, embed // num_heads).permute(1, 2, 0, 3)

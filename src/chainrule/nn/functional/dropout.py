@@ -34,7 +34,7 @@ def _check_p(p: float) -> float:
 
 def _apply_mask(x: Tensor, p: float, mask_shape) -> Tensor:
     """x * (keep / (1 - p)) with keep ~ Bernoulli(1 - p) of ``mask_shape`` (broadcast against x)."""
-    data = x.data
+    data = x._data
     dtype = data.dtype
     if dtype.kind != "f":
         raise DTypeError(f"dropout: expected a floating point input, got {dtype}")
@@ -79,11 +79,11 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     p = _check_p(p)
     if not training or p == 0.0:
         return input
-    return _apply_mask(input, p, input.data.shape)
+    return _apply_mask(input, p, input._data.shape)
 
 
 def _feature_dropout(x: Tensor, p: float) -> Tensor:
-    shape = x.data.shape
+    shape = x._data.shape
     return _apply_mask(x, p, shape[:2] + (1,) * (len(shape) - 2))
 
 
@@ -115,9 +115,9 @@ def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
         True
     """
     p = _check_p(p)
-    ndim = input.data.ndim
+    ndim = input._data.ndim
     if ndim not in (2, 3):
-        raise ShapeError(f"dropout1d: expected 2-D (C, L) or 3-D (N, C, L) input, got shape {input.data.shape}")
+        raise ShapeError(f"dropout1d: expected 2-D (C, L) or 3-D (N, C, L) input, got shape {input._data.shape}")
     if not training or p == 0.0:
         return input
     if ndim == 2:
@@ -154,7 +154,7 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
         True
     """
     p = _check_p(p)
-    ndim = input.data.ndim
+    ndim = input._data.ndim
     if ndim not in (3, 4):
         warnings.warn(
             f"dropout2d: Received a {ndim}-D input to dropout2d, which is deprecated and will result in an error "
@@ -168,7 +168,7 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
             stacklevel=2,
         )
     if ndim < 2:
-        raise ShapeError(f"dropout2d: expected at least 2-D input (N, C, ...), got shape {input.data.shape}")
+        raise ShapeError(f"dropout2d: expected at least 2-D input (N, C, ...), got shape {input._data.shape}")
     if not training or p == 0.0:
         return input
     return _feature_dropout(input, p)
@@ -202,7 +202,7 @@ def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
         True
     """
     p = _check_p(p)
-    ndim = input.data.ndim
+    ndim = input._data.ndim
     if ndim not in (4, 5):
         warnings.warn(
             f"dropout3d: Received a {ndim}-D input to dropout3d, which is deprecated and will result in an error "
@@ -210,7 +210,7 @@ def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
             stacklevel=2,
         )
     if ndim < 2:
-        raise ShapeError(f"dropout3d: expected at least 2-D input (N, C, ...), got shape {input.data.shape}")
+        raise ShapeError(f"dropout3d: expected at least 2-D input (N, C, ...), got shape {input._data.shape}")
     if not training or p == 0.0:
         return input
     if ndim == 4:

@@ -44,19 +44,21 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         raise TypeError(
             f"linear: input and weight must be Tensors, got {type(input).__name__} and {type(weight).__name__}"
         )
-    ws = weight.data.shape
-    xs = input.data.shape
+    ws = weight._data.shape
+    xs = input._data.shape
     if len(ws) != 2:
         raise ShapeError(f"linear: weight must be 2-D (out_features, in_features), got shape {ws}")
     if not xs or xs[-1] != ws[1]:
         raise ShapeError(
             f"linear: input of shape {xs} does not fit weight of shape {ws}: expected input of shape (*, {ws[1]})"
         )
-    if bias is not None and bias.data.shape != (ws[0],):
-        raise ShapeError(f"linear: bias must have shape ({ws[0]},) to match weight {ws}, got {bias.data.shape}")
-    dtype = weight.data.dtype
-    if input.data.dtype != dtype or (bias is not None and bias.data.dtype != dtype):
-        dtypes = f"input {input.data.dtype}, weight {dtype}" + (f", bias {bias.data.dtype}" if bias is not None else "")
+    if bias is not None and bias._data.shape != (ws[0],):
+        raise ShapeError(f"linear: bias must have shape ({ws[0]},) to match weight {ws}, got {bias._data.shape}")
+    dtype = weight._data.dtype
+    if input._data.dtype != dtype or (bias is not None and bias._data.dtype != dtype):
+        dtypes = f"input {input._data.dtype}, weight {dtype}" + (
+            f", bias {bias._data.dtype}" if bias is not None else ""
+        )
         raise DTypeError(
             f"linear: dtypes differ ({dtypes}); chainrule does not convert silently: "
             f"call .to({dtype}) on the input (or .to(dtype) on the layer)"

@@ -80,12 +80,12 @@ def _widened(*tensors):
     input's dtype inside the loss.  Called after a loss has checked that its
     inputs are tensors, with a one-attribute test in front (float32 pays ~40 ns).
     """
-    dtype = tensors[0].data.dtype
+    dtype = tensors[0]._data.dtype
     if not is_half(dtype):
         return None
-    if any(isinstance(t, Tensor) and t.data.dtype.kind == "f" and t.data.dtype != dtype for t in tensors):
+    if any(isinstance(t, Tensor) and t._data.dtype.kind == "f" and t._data.dtype != dtype for t in tensors):
         return None
-    return [to_dtype(t, np.float32) if isinstance(t, Tensor) and t.data.dtype == dtype else t for t in tensors]
+    return [to_dtype(t, np.float32) if isinstance(t, Tensor) and t._data.dtype == dtype else t for t in tensors]
 
 
 def _reduce(loss: Tensor, reduction: str) -> Tensor:
@@ -103,9 +103,9 @@ def _check_tensor(value, what, name):
 
 def _float_tensor(value, what, name):
     _check_tensor(value, what, name)
-    if value.data.dtype.kind != "f":
+    if value._data.dtype.kind != "f":
         raise DTypeError(
-            f"{name}: {what} must be a floating point tensor, got {value.data.dtype}; convert it with .float()"
+            f"{name}: {what} must be a floating point tensor, got {value._data.dtype}; convert it with .float()"
         )
     return value
 
@@ -113,7 +113,7 @@ def _float_tensor(value, what, name):
 def _same_shape(input, target, name):  # noqa: A002 - PyTorch's argument name
     _check_tensor(input, "input", name)
     _check_tensor(target, "target", name)
-    if input.data.shape != target.data.shape:
+    if input._data.shape != target._data.shape:
         raise ShapeError(
             f"{name}: input shape {tuple(input.shape)} and target shape {tuple(target.shape)} differ; "
             "chainrule does not broadcast losses (reshape one of them, e.g. target.view_as(input))"
@@ -124,11 +124,11 @@ def _constant(value, like: Tensor, what, name):
     """A constant array (weight, pos_weight) in like's dtype and module, or None."""
     if value is None:
         return None
-    arr = value.data if isinstance(value, Tensor) else np.asarray(value)
+    arr = value._data if isinstance(value, Tensor) else np.asarray(value)
     if arr.dtype.kind not in "fiub":
         raise DTypeError(f"{name}: {what} must be numeric, got {arr.dtype}")
-    xp = array_module(like.data)
-    return xp.asarray(arr).astype(like.data.dtype, copy=False)
+    xp = array_module(like._data)
+    return xp.asarray(arr).astype(like._data.dtype, copy=False)
 
 
 # ---------------------------------------------------------------------------
@@ -163,8 +163,8 @@ def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor: 
         (input,) = cast_to_float32(input)
     _check_reduction(reduction, "mse_loss")
     _same_shape(input, target, "mse_loss")
-    if input.data.dtype.itemsize == 2 and (wide := _widened(input, target)):
-        return to_dtype(mse_loss(*wide, reduction), input.data.dtype)
+    if input._data.dtype.itemsize == 2 and (wide := _widened(input, target)):
+        return to_dtype(mse_loss(*wide, reduction), input._data.dtype)
     diff = input - target
     return _reduce(diff * diff, reduction)
 
@@ -196,8 +196,8 @@ def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  
     """
     _check_reduction(reduction, "l1_loss")
     _same_shape(input, target, "l1_loss")
-    if input.data.dtype.itemsize == 2 and (wide := _widened(input, target)):
-        return to_dtype(l1_loss(*wide, reduction), input.data.dtype)
+    if input._data.dtype.itemsize == 2 and (wide := _widened(input, target)):
+        return to_dtype(l1_loss(*wide, reduction), input._data.dtype)
     return _reduce((input - target).abs(), reduction)
 
 
@@ -232,15 +232,15 @@ def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean", beta:
     """
     _check_reduction(reduction, "smooth_l1_loss")
     _same_shape(input, target, "smooth_l1_loss")
-    if input.data.dtype.itemsize == 2 and (wide := _widened(input, target)):
-        return to_dtype(smooth_l1_loss(*wide, reduction, beta), input.data.dtype)
+    if input._data.dtype.itemsize == 2 and (wide := _widened(input, target)):
+        return to_dtype(smooth_l1_loss(*wide, reduction, beta), input._data.dtype)
     beta = float(beta)
     if beta < 0:
         raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta}")
     if beta == 0:
         return l1_loss(input, target, reduction)
     d = (input - target).abs()
-    inside = d.data < beta
+    inside = d._data < beta
     loss = where(inside, 0.5 * d * d / beta, d - 0.5 * beta)
     return _reduce(loss, reduction)
 
@@ -275,13 +275,13 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     """
     _check_reduction(reduction, "huber_loss")
     _same_shape(input, target, "huber_loss")
-    if input.data.dtype.itemsize == 2 and (wide := _widened(input, target)):
-        return to_dtype(huber_loss(*wide, reduction, delta), input.data.dtype)
+    if input._data.dtype.itemsize == 2 and (wide := _widened(input, target)):
+        return to_dtype(huber_loss(*wide, reduction, delta), input._data.dtype)
     delta = float(delta)
     if delta <= 0:
         raise ValueError(f"huber_loss: delta must be > 0, got {delta}")
     d = (input - target).abs()
-    inside = d.data < delta
+    inside = d._data < delta
     loss = where(inside, 0.5 * d * d, delta * (d - 0.5 * delta))
     return _reduce(loss, reduction)
 
@@ -292,13 +292,13 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
 
 def _class_index_target(inp, target, name, ignore_index):
     """Check a class-index target against the input (N, C, d1, ...) or (C,); returns the target array."""
-    arr = target.data if isinstance(target, Tensor) else np.asarray(target)
+    arr = target._data if isinstance(target, Tensor) else np.asarray(target)
     if arr.dtype.kind not in "iu":
         raise DTypeError(
             f"{name}: class-index targets must be an integer tensor, got {arr.dtype}"
             + (" (for class probabilities give a float target of the input's shape)" if name == "cross_entropy" else "")
         )
-    shape = inp.data.shape
+    shape = inp._data.shape
     expected = () if len(shape) == 1 else shape[:1] + shape[2:]
     if arr.shape != expected:
         layout = "()" if len(shape) == 1 else "(N, d1, ...)"
@@ -328,9 +328,9 @@ def _class_weight(weight, inp, classes, name):
 
 def _batched(inp, name):
     """The input as (N, C, d1, ...): a (C,) input gains a batch dimension of 1."""
-    if inp.data.ndim == 0:
+    if inp._data.ndim == 0:
         raise ShapeError(f"{name}: input must have shape (C,), (N, C) or (N, C, d1, ...), got a 0-d tensor")
-    return inp.unsqueeze(0) if inp.data.ndim == 1 else inp
+    return inp.unsqueeze(0) if inp._data.ndim == 1 else inp
 
 
 def _weighted_mean(loss: Tensor, target_arr, weight_arr, ignore_index) -> Tensor:
@@ -404,33 +404,33 @@ def cross_entropy(
     name = "cross_entropy"
     _check_reduction(reduction, name)
     _float_tensor(input, "input", name)
-    if input.data.dtype.itemsize == 2 and (wide := _widened(input, target)):
+    if input._data.dtype.itemsize == 2 and (wide := _widened(input, target)):
         options = dict(ignore_index=ignore_index, reduction=reduction, label_smoothing=label_smoothing)
-        return to_dtype(cross_entropy(*wide, weight, **options), input.data.dtype)
+        return to_dtype(cross_entropy(*wide, weight, **options), input._data.dtype)
     if not 0.0 <= float(label_smoothing) <= 1.0:
         raise ValueError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing}")
     smoothing = float(label_smoothing)
     x = _batched(input, name)
-    classes = x.data.shape[1]
+    classes = x._data.shape[1]
     weight_arr = _class_weight(weight, input, classes, name)
-    if isinstance(target, Tensor) and target.data.dtype.kind == "f":
+    if isinstance(target, Tensor) and target._data.dtype.kind == "f":
         return _cross_entropy_probs(input, target, weight_arr, ignore_index, reduction, smoothing)
     target_arr = _class_index_target(input, target, name, ignore_index)
-    if input.data.ndim == 1:
+    if input._data.ndim == 1:
         target_arr = target_arr.reshape(1)
-    target_arr = array_module(x.data).asarray(target_arr)
+    target_arr = array_module(x._data).asarray(target_arr)
     if (
         reduction == "mean"
         and weight_arr is None
         and not smoothing
-        and x.data.ndim == 2
-        and x.data.shape[0]
+        and x._data.ndim == 2
+        and x._data.shape[0]
         and not (target_arr == ignore_index).any()
     ):
         return cross_entropy_mean(x, target_arr)  # the usual classification loss, as one node
     loss = cross_entropy_indices(x, target_arr, weight_arr, ignore_index, smoothing)
     if reduction == "none":
-        return loss.reshape(()) if input.data.ndim == 1 else loss
+        return loss.reshape(()) if input._data.ndim == 1 else loss
     if reduction == "sum":
         return loss.sum()
     return _weighted_mean(loss, target_arr, weight_arr, ignore_index)
@@ -438,28 +438,28 @@ def cross_entropy(
 
 def _cross_entropy_probs(inp, target, weight_arr, ignore_index, reduction, smoothing):
     name = "cross_entropy"
-    if target.data.shape != inp.data.shape:
+    if target._data.shape != inp._data.shape:
         raise ShapeError(
             f"{name}: a float target holds class probabilities and must have the input's shape "
             f"{tuple(inp.shape)}, got {tuple(target.shape)} (class indices must be an integer tensor)"
         )
     if ignore_index >= 0:
         raise ValueError(f"{name}: ignore_index is not supported for class-probability targets")
-    axis = 0 if inp.data.ndim == 1 else 1
-    classes = inp.data.shape[axis]
+    axis = 0 if inp._data.ndim == 1 else 1
+    classes = inp._data.shape[axis]
     logp = log_softmax(inp, axis)
     if smoothing:
         target = target * (1 - smoothing) + smoothing / classes
     terms = logp * target
     if weight_arr is not None:
-        shape = (classes,) + (1,) * (inp.data.ndim - axis - 1)
+        shape = (classes,) + (1,) * (inp._data.ndim - axis - 1)
         terms = terms * _wrap(weight_arr.reshape(shape))
     if reduction == "none":
         return -terms.sum(dim=axis)
     total = -terms.sum()
     if reduction == "sum":
         return total
-    count = inp.data.size // classes if classes else 0
+    count = inp._data.size // classes if classes else 0
     return total / count if count else total * float("nan")
 
 
@@ -508,23 +508,23 @@ def nll_loss(
     name = "nll_loss"
     _check_reduction(reduction, name)
     _float_tensor(input, "input", name)
-    if input.data.dtype.itemsize == 2 and (wide := _widened(input, target)):
-        return to_dtype(nll_loss(*wide, weight, ignore_index=ignore_index, reduction=reduction), input.data.dtype)
+    if input._data.dtype.itemsize == 2 and (wide := _widened(input, target)):
+        return to_dtype(nll_loss(*wide, weight, ignore_index=ignore_index, reduction=reduction), input._data.dtype)
     x = _batched(input, name)
-    classes = x.data.shape[1]
+    classes = x._data.shape[1]
     weight_arr = _class_weight(weight, input, classes, name)
     target_arr = _class_index_target(input, target, name, ignore_index)
-    if input.data.ndim == 1:
+    if input._data.ndim == 1:
         target_arr = target_arr.reshape(1)
-    xp = array_module(x.data)
+    xp = array_module(x._data)
     target_arr = xp.asarray(target_arr)
     valid = target_arr != ignore_index
     safe = xp.where(valid, target_arr, 0)
-    coef = valid.astype(x.data.dtype) if weight_arr is None else weight_arr[safe] * valid
+    coef = valid.astype(x._data.dtype) if weight_arr is None else weight_arr[safe] * valid
     picked = x.gather(1, safe[:, None]).squeeze(1)
     loss = picked * _wrap(-coef)
     if reduction == "none":
-        return loss.reshape(()) if input.data.ndim == 1 else loss
+        return loss.reshape(()) if input._data.ndim == 1 else loss
     if reduction == "sum":
         return loss.sum()
     return _weighted_mean(loss, target_arr, weight_arr, ignore_index)
@@ -570,15 +570,15 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight=None, *, reductio
     _check_reduction(reduction, name)
     _same_shape(input, target, name)
     _float_tensor(input, "input", name)
-    if input.data.dtype.itemsize == 2 and (wide := _widened(input, target)):
-        return to_dtype(binary_cross_entropy(*wide, weight, reduction=reduction), input.data.dtype)
-    x = input.data
+    if input._data.dtype.itemsize == 2 and (wide := _widened(input, target)):
+        return to_dtype(binary_cross_entropy(*wide, weight, reduction=reduction), input._data.dtype)
+    x = input._data
     if x.size and not bool(((x >= 0) & (x <= 1)).all()):
         raise ValueError(
             f"{name}: all elements of input should be between 0 and 1 (apply sigmoid first, or use "
             "binary_cross_entropy_with_logits on the logits)"
         )
-    t = target.data
+    t = target._data
     if t.size and not bool(((t >= 0) & (t <= 1)).all()):
         raise ValueError(f"{name}: all elements of target should be between 0 and 1")
     loss = binary_cross_entropy_elementwise(input, target)
@@ -590,7 +590,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight=None, *, reductio
 def _weight_tensor(weight, inp, name):
     arr = _constant(weight, inp, "weight", name)
     try:
-        np.broadcast_shapes(arr.shape, inp.data.shape)
+        np.broadcast_shapes(arr.shape, inp._data.shape)
     except ValueError:
         raise ShapeError(
             f"{name}: weight of shape {tuple(arr.shape)} does not broadcast to the input's shape {tuple(inp.shape)}"
@@ -643,14 +643,14 @@ def binary_cross_entropy_with_logits(
     _check_reduction(reduction, name)
     _same_shape(input, target, name)
     _float_tensor(input, "input", name)
-    if input.data.dtype.itemsize == 2 and (wide := _widened(input, target)):
+    if input._data.dtype.itemsize == 2 and (wide := _widened(input, target)):
         loss = binary_cross_entropy_with_logits(*wide, weight, reduction=reduction, pos_weight=pos_weight)
-        return to_dtype(loss, input.data.dtype)
+        return to_dtype(loss, input._data.dtype)
     pw = None
     if pos_weight is not None:
-        pw = _weight_tensor(pos_weight, input, name).data
-    if target.data.dtype != input.data.dtype:
-        target = target.to(input.data.dtype) if target.data.dtype.kind != "f" else target
+        pw = _weight_tensor(pos_weight, input, name)._data
+    if target._data.dtype != input._data.dtype:
+        target = target.to(input._data.dtype) if target._data.dtype.kind != "f" else target
     loss = bce_with_logits_elementwise(input, target, pw)
     if weight is not None:
         loss = loss * _weight_tensor(weight, input, name)
@@ -706,17 +706,17 @@ def kl_div(
     _check_reduction(reduction, name, _REDUCTIONS + ("batchmean",))
     _same_shape(input, target, name)
     _float_tensor(input, "input", name)
-    if input.data.dtype.itemsize == 2 and (wide := _widened(input, target)):
-        return to_dtype(kl_div(*wide, reduction, log_target), input.data.dtype)
+    if input._data.dtype.itemsize == 2 and (wide := _widened(input, target)):
+        return to_dtype(kl_div(*wide, reduction, log_target), input._data.dtype)
     if log_target:
         loss = target.exp() * (target - input)
     else:
         # xlogy(t, t): 0 where t == 0 (the log's argument is swapped for 1 there, so no NaN reaches backward)
-        safe = masked_fill(target, target.data == 0, 1.0)
+        safe = masked_fill(target, target._data == 0, 1.0)
         loss = target * log(safe) - target * input
     if reduction == "batchmean":
         total = loss.sum()
-        return total / input.data.shape[0] if input.data.ndim else total
+        return total / input._data.shape[0] if input._data.ndim else total
     return _reduce(loss, reduction)
 
 
@@ -761,8 +761,8 @@ def margin_ranking_loss(
     _check_reduction(reduction, name)
     for what, t in (("input1", input1), ("input2", input2), ("target", target)):
         _check_tensor(t, what, name)
-    if input1.data.dtype.itemsize == 2 and (wide := _widened(input1, input2, target)):
-        return to_dtype(margin_ranking_loss(*wide, margin, reduction), input1.data.dtype)
+    if input1._data.dtype.itemsize == 2 and (wide := _widened(input1, input2, target)):
+        return to_dtype(margin_ranking_loss(*wide, margin, reduction), input1._data.dtype)
     shapes = (tuple(input1.shape), tuple(input2.shape), tuple(target.shape))
     if len({len(s) for s in shapes}) != 1:
         raise ShapeError(

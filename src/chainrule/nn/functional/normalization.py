@@ -36,32 +36,32 @@ def _check_param(op: str, name: str, t, shape) -> None:
         return
     if not isinstance(t, Tensor):
         raise TypeError(f"{op}: {name} must be a Tensor or None, got {type(t).__name__}")
-    if t.data.shape != tuple(shape):
-        raise ShapeError(f"{op}: {name} must have shape {tuple(shape)}, got {t.data.shape}")
+    if t._data.shape != tuple(shape):
+        raise ShapeError(f"{op}: {name} must have shape {tuple(shape)}, got {t._data.shape}")
 
 
 def _check_dtypes(op: str, x: Tensor, *params) -> None:
-    dtype = x.data.dtype
+    dtype = x._data.dtype
     if dtype.kind != "f":
         raise DTypeError(f"{op}: expected a floating point input, got {dtype}")
     for p in params:
-        if p is not None and p.data.dtype != dtype:
+        if p is not None and p._data.dtype != dtype:
             raise DTypeError(
-                f"{op}: input is {dtype} but a parameter is {p.data.dtype}; chainrule does not convert silently: "
-                f"call .to({dtype}) on the layer or .to({p.data.dtype}) on the input"
+                f"{op}: input is {dtype} but a parameter is {p._data.dtype}; chainrule does not convert silently: "
+                f"call .to({dtype}) on the layer or .to({p._data.dtype}) on the input"
             )
 
 
 def _in_float32(fn, input, *args, weight=None, bias=None, **kwargs):  # noqa: A002
     """``fn`` on input, weight and bias cast to float32 (differentiably), the result cast back to input's dtype."""
-    dtype = input.data.dtype
+    dtype = input._data.dtype
     input, weight, bias = (None if t is None else to_dtype(t, np.float32) for t in (input, weight, bias))
     return to_dtype(fn(input, *args, weight=weight, bias=bias, **kwargs), dtype)
 
 
 def _empty_like(input, *params):  # noqa: A002
     """input's (empty) shape, built from empty slices so input and every parameter get zero gradients."""
-    out = input.reshape(-1)[:0].reshape(input.data.shape)
+    out = input.reshape(-1)[:0].reshape(input._data.shape)
     for p in params:
         if p is not None:
             out = out + p.reshape(-1)[:0].sum()
@@ -123,14 +123,14 @@ def batch_norm(
     if autocast_state() is not None:
         input, weight, bias = cast_to_float32(input, weight, bias)
     op = "batch_norm"
-    shape = input.data.shape
+    shape = input._data.shape
     if len(shape) < 2:
         raise ShapeError(f"{op}: expected input of shape (N, C, *), got {shape}")
     channels = shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
         _check_param(op, name, t, (channels,))
     _check_dtypes(op, input, weight, bias)
-    if is_half(input.data.dtype):
+    if is_half(input._data.dtype):
         return _in_float32(
             batch_norm,
             input,
@@ -146,7 +146,7 @@ def batch_norm(
     if training:
         if not eps > 0:  # also NaN; PyTorch's rule in training (rsqrt(var + eps) of a constant channel is inf)
             raise ValueError(f"{op}: eps must be positive in training, got {eps!r}")
-        count = input.data.size // max(channels, 1)
+        count = input._data.size // max(channels, 1)
         if count == 0:
             # an empty batch: an empty output, zero gradients, running statistics untouched (as PyTorch)
             return _empty_like(input, weight, bias)
@@ -160,7 +160,7 @@ def batch_norm(
     if running_mean is None or running_var is None:
         raise ValueError(f"{op}: running_mean and running_var must be given when training=False")
     # eval: y = x * scale + shift with per-channel constants from the running statistics (one fused op)
-    return _layers.batch_norm_eval(input, running_mean.data, running_var.data, eps, view, weight, bias)
+    return _layers.batch_norm_eval(input, running_mean._data, running_var._data, eps, view, weight, bias)
 
 
 def _update_running(running_mean, running_var, mean, var, count, momentum) -> None:
@@ -168,14 +168,14 @@ def _update_running(running_mean, running_var, mean, var, count, momentum) -> No
     momentum = float(momentum)
     with no_grad():
         if running_mean is not None:
-            rm = running_mean.data
+            rm = running_mean._data
             rm *= 1.0 - momentum
-            rm += momentum * mean.data.astype(rm.dtype, copy=False)
+            rm += momentum * mean._data.astype(rm.dtype, copy=False)
             running_mean._bump()
         if running_var is not None:
-            rv = running_var.data
+            rv = running_var._data
             rv *= 1.0 - momentum
-            rv += (momentum * count / (count - 1)) * var.data.astype(rv.dtype, copy=False)
+            rv += (momentum * count / (count - 1)) * var._data.astype(rv.dtype, copy=False)
             running_var._bump()
 
 
@@ -217,7 +217,7 @@ def layer_norm(
         input, weight, bias = cast_to_float32(input, weight, bias)
     op = "layer_norm"
     norm_shape = (int(normalized_shape),) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    shape = input.data.shape
+    shape = input._data.shape
     k = len(norm_shape)
     if k == 0 or len(shape) < k or shape[len(shape) - k :] != norm_shape:
         raise ShapeError(
@@ -227,7 +227,7 @@ def layer_norm(
     _check_param(op, "weight", weight, norm_shape)
     _check_param(op, "bias", bias, norm_shape)
     _check_dtypes(op, input, weight, bias)
-    if is_half(input.data.dtype):
+    if is_half(input._data.dtype):
         return _in_float32(layer_norm, input, norm_shape, weight=weight, bias=bias, eps=eps)
     axes = tuple(range(len(shape) - k, len(shape)))
     return _layers.norm_affine(input, axes, eps, norm_shape, weight, bias)
@@ -270,7 +270,7 @@ def group_norm(
     if autocast_state() is not None:
         input, weight, bias = cast_to_float32(input, weight, bias)
     op = "group_norm"
-    shape = input.data.shape
+    shape = input._data.shape
     if len(shape) < 2:
         raise ShapeError(f"{op}: expected input of shape (N, C, *), got {shape}")
     channels = shape[1]
@@ -279,7 +279,7 @@ def group_norm(
     _check_param(op, "weight", weight, (channels,))
     _check_param(op, "bias", bias, (channels,))
     _check_dtypes(op, input, weight, bias)
-    if is_half(input.data.dtype):
+    if is_half(input._data.dtype):
         return _in_float32(group_norm, input, num_groups, weight=weight, bias=bias, eps=eps)
     per_group = channels // num_groups
     positions = math.prod(shape[2:])

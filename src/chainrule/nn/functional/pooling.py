@@ -269,7 +269,7 @@ def _empty_result(x, out_size, nd, return_indices=False):
     out = x.reshape(-1)[:0].reshape(shape)
     if not return_indices:
         return out
-    return out, _wrap(array_module(x.data).zeros(shape, dtype=np.int64))
+    return out, _wrap(array_module(x._data).zeros(shape, dtype=np.int64))
 
 
 def _adaptive_bounds(n, out):
@@ -290,7 +290,7 @@ def adaptive_avg_pooling(x, output_size, nd, op):
     check_pool_input(x, nd, op)
     in_size = tuple(x.shape[-nd:])
     out_size = _adaptive_size(output_size, in_size, nd, op)
-    if 0 in out_size or x.data.size == 0:
+    if 0 in out_size or x._data.size == 0:
         return _empty_result(x, out_size, nd)
     if all(o == 1 for o in out_size):  # global average pooling
         return x.mean(dim=tuple(range(-nd, 0)), keepdim=True)
@@ -298,7 +298,7 @@ def adaptive_avg_pooling(x, output_size, nd, op):
         kernel = tuple(n // o for n, o in zip(in_size, out_size))
         return _ops.avg_pool(x, kernel, kernel, (0,) * nd, op=op)
     # general case: windows of varying size; the mean is separable, one small GEMM per pooled dim
-    xp = array_module(x.data)
+    xp = array_module(x._data)
     y = x
     for axis, (n, o) in enumerate(zip(in_size, out_size)):
         if n == o:
@@ -314,14 +314,14 @@ def adaptive_max_pooling(x, output_size, return_indices, nd, op):
     check_pool_input(x, nd, op)
     in_size = tuple(x.shape[-nd:])
     out_size = _adaptive_size(output_size, in_size, nd, op)
-    if 0 in out_size or x.data.size == 0:
+    if 0 in out_size or x._data.size == 0:
         return _empty_result(x, out_size, nd, return_indices)
     if all(n % o == 0 for n, o in zip(in_size, out_size)):
         kernel = tuple(n // o for n, o in zip(in_size, out_size))
         return _ops.max_pool(x, kernel, kernel, (0,) * nd, (1,) * nd, False, return_indices, op)
     # general case: gather every window (padded to the longest by repeating its last element, which never
     # changes the first maximum), argmax in numpy, then a differentiable gather of the winners
-    xp = array_module(x.data)
+    xp = array_module(x._data)
     index, lengths, starts = [], [], []
     for axis, (n, o) in enumerate(zip(in_size, out_size)):
         start, end = _adaptive_bounds(n, o)
@@ -332,7 +332,7 @@ def adaptive_max_pooling(x, output_size, return_indices, nd, op):
         index.append(xp.asarray(positions.reshape(shape)))
         lengths.append(longest)
         starts.append((start, end))
-    windows = x.data[(Ellipsis, *index)]  # (*lead, o1, k1, o2, k2, ...)
+    windows = x._data[(Ellipsis, *index)]  # (*lead, o1, k1, o2, k2, ...)
     lead = x.ndim - nd
     order = (*range(lead), *range(lead, lead + 2 * nd, 2), *range(lead + 1, lead + 2 * nd, 2))
     windows = windows.transpose(order).reshape(*x.shape[:lead], *out_size, math.prod(lengths))

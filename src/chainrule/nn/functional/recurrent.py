@@ -53,7 +53,7 @@ def _device(t):
 def _check_state(name, what, state, expected):
     if not isinstance(state, Tensor):
         raise TypeError(f"{name}: {what} must be a Tensor, got {type(state).__name__}")
-    if tuple(state.data.shape) != expected:
+    if tuple(state._data.shape) != expected:
         raise ShapeError(f"{name}: expected {what} of shape {expected}, got {tuple(state.shape)}")
 
 
@@ -62,7 +62,7 @@ def _run(mode, input, hx, weights, num_layers, bias, dropout, training, bidirect
     name = _NAMES[mode]
     if not isinstance(input, Tensor):
         raise TypeError(f"{name}: input must be a Tensor, got {type(input).__name__}")
-    ndim = input.data.ndim
+    ndim = input._data.ndim
     if ndim not in (2, 3):
         raise ShapeError(
             f"{name}: expected a 2-d (L, H_in) or 3-d input ((L, N, H_in), or (N, L, H_in) with batch_first), "
@@ -76,22 +76,22 @@ def _run(mode, input, hx, weights, num_layers, bias, dropout, training, bidirect
             f"({num_layers} layers x {directions} directions x {per_layer}), got {len(weights)}"
         )
     w_first = weights[0]
-    hidden = weights[1].data.shape[1]
-    if input.data.shape[-1] != w_first.data.shape[1]:
+    hidden = weights[1]._data.shape[1]
+    if input._data.shape[-1] != w_first._data.shape[1]:
         raise ShapeError(
-            f"{name}: expected input_size={w_first.data.shape[1]} features in the last dimension of the input, "
+            f"{name}: expected input_size={w_first._data.shape[1]} features in the last dimension of the input, "
             f"got shape {tuple(input.shape)}"
         )
-    if input.data.dtype != w_first.data.dtype:
+    if input._data.dtype != w_first._data.dtype:
         raise DTypeError(
-            f"{name}: the input is {input.data.dtype} but the weights are {w_first.data.dtype}; "
-            f"convert the input with .to({w_first.data.dtype}) or the module with .to(dtype)"
+            f"{name}: the input is {input._data.dtype} but the weights are {w_first._data.dtype}; "
+            f"convert the input with .to({w_first._data.dtype}) or the module with .to(dtype)"
         )
     batched = ndim == 3
     x = input if batched else input.unsqueeze(1)
     if batched and batch_first:
         x = x.transpose(0, 1)
-    length, batch = x.data.shape[:2]
+    length, batch = x._data.shape[:2]
     n_states = num_layers * directions
     expected = (n_states, batch, hidden) if batched else (n_states, hidden)
     c_all = None
@@ -112,8 +112,8 @@ def _run(mode, input, hx, weights, num_layers, bias, dropout, training, bidirect
         h_all = None if h_all is None else h_all.unsqueeze(1)
         c_all = None if c_all is None else c_all.unsqueeze(1)
     for what, state in (("h_0", h_all), ("c_0", c_all)):
-        if state is not None and state.data.dtype != w_first.data.dtype:
-            raise DTypeError(f"{name}: {what} is {state.data.dtype} but the weights are {w_first.data.dtype}")
+        if state is not None and state._data.dtype != w_first._data.dtype:
+            raise DTypeError(f"{name}: {what} is {state._data.dtype} but the weights are {w_first._data.dtype}")
 
     zero_state = None
     h_n, c_n = [], []
@@ -344,20 +344,20 @@ def _cell(mode, input, states, w_ih, w_hh, b_ih, b_hh):  # noqa: A002
     name = _NAMES[mode] + "Cell"
     if not isinstance(input, Tensor):
         raise TypeError(f"{name}: input must be a Tensor, got {type(input).__name__}")
-    if input.data.ndim not in (1, 2):
+    if input._data.ndim not in (1, 2):
         raise ShapeError(f"{name}: expected a 1-d (H_in,) or 2-d (N, H_in) input, got shape {tuple(input.shape)}")
-    in_features = w_ih.data.shape[1]
-    hidden = w_hh.data.shape[1]
-    if input.data.shape[-1] != in_features:
+    in_features = w_ih._data.shape[1]
+    hidden = w_hh._data.shape[1]
+    if input._data.shape[-1] != in_features:
         raise ShapeError(
             f"{name}: expected input_size={in_features} features in the last dimension of the input, "
             f"got shape {tuple(input.shape)}"
         )
-    if input.data.dtype != w_ih.data.dtype:
-        raise DTypeError(f"{name}: the input is {input.data.dtype} but the weights are {w_ih.data.dtype}")
-    batched = input.data.ndim == 2
+    if input._data.dtype != w_ih._data.dtype:
+        raise DTypeError(f"{name}: the input is {input._data.dtype} but the weights are {w_ih._data.dtype}")
+    batched = input._data.ndim == 2
     x = input if batched else input.unsqueeze(0)
-    batch = x.data.shape[0]
+    batch = x._data.shape[0]
     expected = (batch, hidden) if batched else (hidden,)
     full = []
     for i, s in enumerate(states):

@@ -16,7 +16,7 @@ __all__ = ["embedding", "one_hot"]
 
 def _index_array(indices, op: str, xp):
     """The raw integer array of ``indices`` (Tensor, array or nested list)."""
-    data = indices.data if isinstance(indices, Tensor) else xp.asarray(indices)
+    data = indices._data if isinstance(indices, Tensor) else xp.asarray(indices)
     if data.dtype.kind not in "iu":
         raise DTypeError(f"{op}: indices must be an integer tensor (int64 or int32), got {data.dtype}")
     return data
@@ -89,10 +89,10 @@ def embedding(
     """
     if not isinstance(weight, Tensor):
         raise TypeError(f"embedding: weight must be a Tensor, got {type(weight).__name__}")
-    if weight.data.ndim != 2:
+    if weight._data.ndim != 2:
         raise ShapeError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got shape {weight.shape}")
-    num = weight.data.shape[0]
-    idx = _index_array(input, "embedding", array_module(weight.data))
+    num = weight._data.shape[0]
+    idx = _index_array(input, "embedding", array_module(weight._data))
     _check_range(idx, num, "embedding", f"an embedding table of {num} rows")
     if padding_idx is not None:
         padding_idx = int(padding_idx)
@@ -108,10 +108,10 @@ def embedding(
 
 def _renorm_rows(weight: Tensor, idx, max_norm: float, norm_type: float) -> None:
     """Scale the rows ``idx`` of ``weight`` whose norm exceeds max_norm down to max_norm (in place)."""
-    xp = array_module(weight.data)
+    xp = array_module(weight._data)
     rows = xp.unique(idx.reshape(-1))
     with no_grad():
-        table = weight.data
+        table = weight._data
         picked = table[rows]
         norms = xp.linalg.norm(picked.astype(np.float64), ord=norm_type, axis=1)
         over = norms > max_norm
@@ -147,7 +147,7 @@ def one_hot(tensor, num_classes: int = -1) -> Tensor:
         >>> F.one_hot(cr.tensor([[0], [3]]), num_classes=5).shape
         (2, 1, 5)
     """
-    xp = array_module(tensor.data) if isinstance(tensor, Tensor) else np
+    xp = array_module(tensor._data) if isinstance(tensor, Tensor) else np
     idx = _index_array(tensor, "one_hot", xp)
     if num_classes == -1:
         num_classes = int(idx.max()) + 1 if idx.size else 0

@@ -210,7 +210,7 @@ class MultiheadAttention(Module):
         ):
             if not isinstance(t, Tensor):
                 raise TypeError(f"MultiheadAttention: {name} must be a Tensor, got {type(t).__name__}")
-            shape = t.data.shape
+            shape = t._data.shape
             if len(shape) not in (2, 3) or shape[-1] != features:
                 layout = "(N, len, {})" if self.batch_first else "(len, N, {})"
                 raise ShapeError(

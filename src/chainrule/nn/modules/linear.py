@@ -103,8 +103,8 @@ class Linear(Module):
             return F_linear(input, self.weight, self.bias)
         weight = self.weight
         try:
-            data = input.data
-            fits = data.shape[-1:] == (self.in_features,) and data.dtype == weight.data.dtype
+            data = input._data
+            fits = data.shape[-1:] == (self.in_features,) and data.dtype == weight._data.dtype
         except AttributeError:
             fits = False
         if not fits:
@@ -114,12 +114,14 @@ class Linear(Module):
     def _bad_input(self, input: Tensor) -> None:  # noqa: A002
         if not isinstance(input, Tensor):
             raise TypeError(f"{self._name()}: expected a Tensor, got {type(input).__name__}")
-        if input.data.shape[-1:] != (self.in_features,):
-            raise ShapeError(f"{self._name()}: expected input of shape (*, {self.in_features}), got {input.data.shape}")
+        if input._data.shape[-1:] != (self.in_features,):
+            raise ShapeError(
+                f"{self._name()}: expected input of shape (*, {self.in_features}), got {input._data.shape}"
+            )
         raise DTypeError(
-            f"{self._name()}: input is {input.data.dtype} but the layer's weight is {self.weight.data.dtype}; "
-            f"chainrule does not convert silently: call .to({self.weight.data.dtype}) on the input or "
-            f".to({input.data.dtype}) on the layer"
+            f"{self._name()}: input is {input._data.dtype} but the layer's weight is {self.weight._data.dtype}; "
+            f"chainrule does not convert silently: call .to({self.weight._data.dtype}) on the input or "
+            f".to({input._data.dtype}) on the layer"
         )
 
     def _name(self) -> str:
@@ -202,7 +204,7 @@ class Unflatten(Module):
         self.unflattened_size = sizes
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        shape = input.data.shape
+        shape = input._data.shape
         sizes = self.unflattened_size
         if not -len(shape) <= self.dim < len(shape):
             raise ShapeError(f"{self!r}: dim {self.dim} is out of range for input of shape {shape}")

@@ -86,7 +86,7 @@ class _BatchNorm(Module):
                 init.zeros_(self.bias)
 
     def _check_input(self, input: Tensor) -> None:  # noqa: A002 - PyTorch's name
-        shape = input.data.shape
+        shape = input._data.shape
         if len(shape) not in self._dims:
             raise ShapeError(
                 f"{type(self).__name__}({self.num_features}): expected {self._layout} input, "
@@ -103,9 +103,9 @@ class _BatchNorm(Module):
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
             counter = self.num_batches_tracked
-            counter.data += 1
+            counter._data += 1
             counter._bump()
-            factor = 1.0 / float(counter.data) if self.momentum is None else self.momentum
+            factor = 1.0 / float(counter._data) if self.momentum is None else self.momentum
         # batch statistics in training, and always when there are no running statistics
         use_batch = self.training or (self.running_mean is None and self.running_var is None)
         keep = not self.training or self.track_running_stats
@@ -343,7 +343,7 @@ class LayerNorm(Module):
                 init.zeros_(self.bias)
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        shape = input.data.shape
+        shape = input._data.shape
         k = len(self.normalized_shape)
         if shape[len(shape) - k :] != self.normalized_shape or len(shape) < k:
             raise ShapeError(
@@ -431,7 +431,7 @@ class GroupNorm(Module):
                 init.zeros_(self.bias)
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        shape = input.data.shape
+        shape = input._data.shape
         if len(shape) < 2 or shape[1] != self.num_channels:
             raise ShapeError(
                 f"GroupNorm({self.num_groups}, {self.num_channels}): expected input of shape "

@@ -139,7 +139,7 @@ class TransformerEncoderLayer(Module):
     def forward(self, src: Tensor, src_mask=None, src_key_padding_mask=None, is_causal: bool = False) -> Tensor:
         if not isinstance(src, Tensor):
             raise TypeError(f"TransformerEncoderLayer: src must be a Tensor, got {type(src).__name__}")
-        shape = src.data.shape
+        shape = src._data.shape
         if len(shape) not in (2, 3) or shape[-1] != self.d_model:
             layout = "(N, S, {0})" if self.self_attn.batch_first else "(S, N, {0})"
             raise ShapeError(
@@ -234,12 +234,12 @@ def _is_causal_mask(mask, src, layer) -> bool:
     """True when ``mask`` equals the causal mask for src's sequence length (PyTorch's detection)."""
     if mask is None:
         return False
-    data = to_numpy(mask.data) if isinstance(mask, Tensor) else np.asarray(mask)
+    data = to_numpy(mask._data) if isinstance(mask, Tensor) else np.asarray(mask)
     if data.ndim != 2 or data.shape[0] != data.shape[1]:
         return False
     size = data.shape[0]
     batch_first = getattr(getattr(layer, "self_attn", None), "batch_first", False)
-    shape = src.data.shape
+    shape = src._data.shape
     seq_len = shape[0] if len(shape) == 2 else shape[1 if batch_first else 0]
     if size != seq_len:
         return False
@@ -282,8 +282,8 @@ def _clone_tensor(t, memo, param):
     if id(t) in memo:
         return memo[id(t)]
     if param:
-        new = Parameter(t.data.copy(), requires_grad=t.requires_grad)
+        new = Parameter(t._data.copy(), requires_grad=t.requires_grad)
     else:
-        new = _wrap(t.data.copy())
+        new = _wrap(t._data.copy())
     memo[id(t)] = new
     return new
