@@ -1,0 +1,396 @@
+"""The reverse-mode transforms (grad, grad_and_value, vjp, jacrev, hessian) and functional_call.
+
+Each transform is compared with torch.func on the same function in float64
+(values to 1e-10) when torch is installed; jacrev is also checked against
+central differences and the nesting rules (no perturbation confusion, no
+leaked requires_grad, no .grad touched) without torch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import nn
+from chainrule.errors import DTypeError, ShapeError
+from chainrule.func import functional_call, grad, grad_and_value, hessian, jacrev, vjp
+from chainrule.func._pytree import tree_flatten, tree_map, tree_unflatten
+
+TOL = 1e-10
+RNG = np.random.default_rng(0)
+
+
+def _arr(*shape):
+    return RNG.standard_normal(shape)
+
+
+def _cr(a):
+    return cr.tensor(a, dtype=cr.float64)
+
+
+def _close(ours, theirs, tol=TOL):
+    """Compare a chainrule pytree with a torch (or NumPy) pytree of the same structure."""
+    a, spec_a = tree_flatten(ours)
+    b, spec_b = tree_flatten(theirs)
+    assert len(a) == len(b), (spec_a, spec_b)
+    for x, y in zip(a, b):
+        x = x._data if isinstance(x, cr.Tensor) else np.asarray(x)
+        y = y.detach().numpy() if hasattr(y, "detach") else np.asarray(y)
+        assert x.shape == y.shape, (x.shape, y.shape)
+        np.testing.assert_allclose(x, y, rtol=TOL, atol=tol)
+
+
+# the same functions written twice: chainrule (lib=cr) and torch (lib=torch)
+def f_scalar(lib, x):
+    return (lib.sin(x) * x).sum()
+
+
+def f_two(lib, x, y):
+    return lib.tanh(x @ y).sum() + (x**2).sum()
+
+
+def f_vector(lib, x):
+    return lib.exp(x) * x.sum()
+
+
+def f_params(lib, params, x):
+    hidden = lib.tanh(x @ params["w"] + params["b"])
+    return (hidden**2).mean() + (params["extra"][0] * params["extra"][1]).sum()
+
+
+def _torch_tree(tree, torch):
+    return tree_map(lambda t: torch.tensor(t._data) if isinstance(t, cr.Tensor) else t, tree)
+
+
+@pytest.fixture(scope="module")
+def torch():
+    return pytest.importorskip("torch")
+
+
+# ----------------------------------------------------------------- pytrees
+
+
+def test_pytree_round_trip():
+    from collections import namedtuple
+
+    Pair = namedtuple("Pair", "a b")
+    tree = {"x": [1, (2, 3)], "y": Pair(4, {"z": 5}), "n": None}
+    leaves, spec = tree_flatten(tree)
+    assert leaves == [1, 2, 3, 4, 5, None]
+    assert tree_unflatten([v * 10 if v else v for v in leaves], spec) == {
+        "x": [10, (20, 30)],
+        "y": Pair(40, {"z": 50}),
+        "n": None,
+    }
+    with pytest.raises(ValueError, match="holds 6 leaves"):
+        tree_unflatten([1], spec)
+
+
+# ----------------------------------------------------------------- grad against torch.func
+
+
+def test_grad_matches_torch(torch):
+    x = _arr(5)
+    _close(grad(lambda v: f_scalar(cr, v))(_cr(x)), torch.func.grad(lambda v: f_scalar(torch, v))(torch.tensor(x)))
+
+
+@pytest.mark.parametrize("argnums", [0, 1, (0, 1), (1, 0), -1])
+def test_grad_argnums(torch, argnums):
+    x, y = _arr(3, 4), _arr(4, 2)
+    ours = grad(lambda a, b: f_two(cr, a, b), argnums=argnums)(_cr(x), _cr(y))
+    theirs = torch.func.grad(lambda a, b: f_two(torch, a, b), argnums=argnums)(torch.tensor(x), torch.tensor(y))
+    _close(ours, theirs)
+
+
+def test_grad_pytree_and_aux(torch):
+    params = {"w": _cr(_arr(3, 4)), "b": _cr(_arr(4)), "extra": [_cr(_arr(2)), _cr(_arr(2))]}
+    x = _cr(_arr(5, 3))
+
+    def ours_fn(p, v):
+        loss = f_params(cr, p, v)
+        return loss, {"loss": loss, "twice": loss * 2}
+
+    def torch_fn(p, v):
+        loss = f_params(torch, p, v)
+        return loss, {"loss": loss, "twice": loss * 2}
+
+    g, aux = grad(ours_fn, has_aux=True)(params, x)
+    tg, taux = torch.func.grad(torch_fn, has_aux=True)(_torch_tree(params, torch), torch.tensor(x._data))
+    _close(g, tg)
+    _close(aux, taux)
+    assert isinstance(g["extra"], list) and not aux["loss"].requires_grad
+    (g2, (value, aux2)) = grad_and_value(ours_fn, has_aux=True)(params, x)
+    tg2, (tvalue, _) = torch.func.grad_and_value(torch_fn, has_aux=True)(
+        _torch_tree(params, torch), torch.tensor(x._data)
+    )
+    _close((g2, value), (tg2, tvalue))
+    assert not value.requires_grad
+
+
+def test_grad_of_grad_matches_torch(torch):
+    x = _arr(4)
+
+    def ours(v):
+        return (grad(lambda u: f_scalar(cr, u))(v) * v).sum()
+
+    def theirs(v):
+        return (torch.func.grad(lambda u: f_scalar(torch, u))(v) * v).sum()
+
+    _close(grad(ours)(_cr(x)), torch.func.grad(theirs)(torch.tensor(x)))
+    s = _cr(0.3)
+    assert abs(grad(grad(grad(cr.sin)))(s).item() + np.cos(0.3)) < 1e-14
+
+
+def test_nested_levels_do_not_confuse_each_other(torch):
+    x = _cr(2.0)
+    # d/dx [ d/dy (x * y) at y = x ] = d/dx x = 1 (perturbation confusion would give 2)
+    assert grad(lambda a: grad(lambda b: a * b)(a))(x).item() == 1.0
+    assert torch.func.grad(lambda a: torch.func.grad(lambda b: a * b)(a))(torch.tensor(2.0)).item() == 1.0
+    # the inner function closes over the outer input: d/dx [x * d/dy (x * y**2) at y = 3] = d/dx 6x**2 = 12x
+    assert grad(lambda a: a * grad(lambda b: a * b**2)(_cr(3.0)))(x).item() == pytest.approx(24.0, abs=1e-12)
+
+
+def test_grad_leaves_inputs_alone():
+    x = _cr([1.0, 2.0])
+    g = grad(lambda v: (v**2).sum())(x)
+    assert not g.requires_grad and not x.requires_grad and x.grad is None
+    # an input that requires grad: .grad untouched, and the result is part of its graph (as in PyTorch)
+    xr = _cr([1.0, 2.0]).requires_grad_()
+    g = grad(lambda v: (v**3).sum())(xr)
+    assert xr.grad is None and g.requires_grad
+    (second,) = cr.autograd.grad(g.sum(), xr)
+    np.testing.assert_allclose(second._data, 6 * xr._data)
+    # a closed-over tensor that requires grad stays connected as well
+    w = _cr([3.0]).requires_grad_()
+    g = grad(lambda v: (v * w).sum())(x)
+    assert g.requires_grad and w.grad is None
+    # under no_grad nothing is connected
+    with cr.no_grad():
+        g = grad(lambda v: (v**3).sum())(xr)
+    assert not g.requires_grad
+
+
+def test_grad_unused_input_is_zero():
+    g = grad(lambda a, b: (a * 2).sum(), argnums=(0, 1))(_cr([1.0]), _cr([[1.0, 2.0]]))
+    np.testing.assert_array_equal(g[1]._data, np.zeros((1, 2)))
+    assert grad(lambda a: cr.tensor(1.0, dtype=cr.float64))(_cr([1.0, 2.0])).tolist() == [0.0, 0.0]
+
+
+def test_grad_errors():
+    with pytest.raises(ShapeError, match="scalar"):
+        grad(lambda v: v * 2)(_cr([1.0, 2.0]))
+    with pytest.raises(DTypeError, match="floating point"):
+        grad(lambda v: v.sum())(cr.tensor([1, 2]))
+    with pytest.raises(IndexError, match="out of range"):
+        grad(lambda v: v.sum(), argnums=2)(_cr([1.0]))
+    with pytest.raises(TypeError, match="has_aux"):
+        grad(lambda v: v.sum(), has_aux=True)(_cr([1.0]))
+
+
+def test_float32_stays_float32():
+    x = cr.tensor([1.0, 2.0])
+    assert grad(lambda v: (v**2).sum())(x).dtype == cr.float32
+    assert jacrev(cr.tanh)(x).dtype == cr.float32
+
+
+# ----------------------------------------------------------------- vjp
+
+
+def test_vjp_matches_torch(torch):
+    x, y = _arr(3, 4), _arr(4, 2)
+
+    def ours(a, b):
+        return {"prod": cr.tanh(a @ b), "sum": [a.sum(), (b**2).sum(0)]}
+
+    def theirs(a, b):
+        return {"prod": torch.tanh(a @ b), "sum": [a.sum(), (b**2).sum(0)]}
+
+    out, fn = vjp(ours, _cr(x), _cr(y))
+    tout, tfn = torch.func.vjp(theirs, torch.tensor(x), torch.tensor(y))
+    _close(out, tout)
+    ct = {"prod": _arr(3, 2), "sum": [np.array(0.7), _arr(2)]}
+    _close(fn(tree_map(_cr, ct)), tfn(tree_map(torch.tensor, ct)))
+    _close(fn(tree_map(_cr, ct)), tfn(tree_map(torch.tensor, ct)))  # callable again
+    with pytest.raises(ValueError, match="structure"):
+        fn(_cr(x))
+    with pytest.raises(ShapeError, match="cotangent 0"):
+        fn({"prod": _cr(_arr(2, 2)), "sum": [_cr(0.0), _cr(_arr(2))]})
+
+
+def test_vjp_has_aux_and_grad_through_vjp_fn(torch):
+    x = _arr(3)
+    out, fn, aux = vjp(lambda v: (cr.exp(v), v.sum()), _cr(x), has_aux=True)
+    assert not out.requires_grad and not aux.requires_grad
+    np.testing.assert_allclose(fn(_cr(np.ones(3)))[0]._data, np.exp(x), rtol=TOL)
+
+    # a vjp inside grad: d/dx sum(J(x)^T u) for f = exp, u = 1 is exp(x)
+    def ours(v):
+        _, inner = vjp(cr.exp, v)
+        return inner(cr.ones(3, dtype=cr.float64))[0].sum()
+
+    def theirs(v):
+        _, inner = torch.func.vjp(torch.exp, v)
+        return inner(torch.ones(3, dtype=torch.float64))[0].sum()
+
+    _close(grad(ours)(_cr(x)), torch.func.grad(theirs)(torch.tensor(x)))
+
+
+# ----------------------------------------------------------------- jacrev and hessian
+
+
+def _central_jacobian(f, x, eps=1e-6):
+    out = f(x)
+    jac = np.zeros(out.shape + x.shape)
+    flat = x.reshape(-1)
+    for i in range(flat.size):
+        step = np.zeros_like(flat)
+        step[i] = eps
+        jac.reshape(out.size, -1)[:, i] = (
+            (f((flat + step).reshape(x.shape)) - f((flat - step).reshape(x.shape))) / (2 * eps)
+        ).reshape(-1)
+    return jac
+
+
+def test_jacrev_against_finite_differences():
+    x = _arr(2, 3)
+    ours = jacrev(lambda v: f_vector(cr, v))(_cr(x))
+    numeric = _central_jacobian(lambda a: f_vector(cr, _cr(a))._data, x)
+    assert ours.shape == (2, 3, 2, 3)
+    np.testing.assert_allclose(ours._data, numeric, atol=1e-7)
+
+
+@pytest.mark.parametrize("argnums", [0, (0, 1)])
+def test_jacrev_matches_torch(torch, argnums):
+    x, y = _arr(3, 4), _arr(4, 2)
+
+    def ours(a, b):
+        return {"p": cr.tanh(a @ b), "s": (a**2).sum()}, a.mean()
+
+    def theirs(a, b):
+        return {"p": torch.tanh(a @ b), "s": (a**2).sum()}, a.mean()
+
+    jac, aux = jacrev(ours, argnums=argnums, has_aux=True)(_cr(x), _cr(y))
+    tjac, taux = torch.func.jacrev(theirs, argnums=argnums, has_aux=True)(torch.tensor(x), torch.tensor(y))
+    _close((jac, aux), (tjac, taux))
+    _close(
+        jacrev(lambda a: f_vector(cr, a), chunk_size=2)(_cr(x)),
+        torch.func.jacrev(lambda a: f_vector(torch, a))(torch.tensor(x)),
+    )
+
+
+@pytest.mark.parametrize("argnums", [0, (0, 1)])
+def test_hessian_matches_torch(torch, argnums):
+    x, y = _arr(3, 2), _arr(2, 2)
+    ours = hessian(lambda a, b: f_two(cr, a, b), argnums=argnums)(_cr(x), _cr(y))
+    theirs = torch.func.hessian(lambda a, b: f_two(torch, a, b), argnums=argnums)(torch.tensor(x), torch.tensor(y))
+    _close(ours, theirs)
+
+
+def test_hessian_vector_product_by_grad_of_grad(torch):
+    x, v = _arr(4), _arr(4)
+
+    def hvp(f, point, vector):
+        return grad(lambda p: (grad(f)(p) * vector).sum())(point)
+
+    ours = hvp(lambda a: f_scalar(cr, a), _cr(x), _cr(v))
+    theirs = torch.func.hessian(lambda a: f_scalar(torch, a))(torch.tensor(x)) @ torch.tensor(v)
+    _close(ours, theirs)
+
+
+# ----------------------------------------------------------------- functional_call
+
+
+def _to_torch_module(ours, theirs, torch):
+    theirs.load_state_dict({k: torch.tensor(v._data) for k, v in ours.state_dict().items()})
+    return theirs.double()
+
+
+def _check_functional_call(model, torch_model, x, torch, loss=lambda out: (out**2).sum()):
+    params = {k: _cr(RNG.standard_normal(v.shape)) for k, v in model.named_parameters()}
+    tparams = {k: torch.tensor(v._data) for k, v in params.items()}
+    before = {k: v._data.copy() for k, v in model.state_dict().items()}
+    out = functional_call(model, params, (_cr(x),))
+    tout = torch.func.functional_call(torch_model, tparams, (torch.tensor(x),))
+    _close(out, tout)
+    # the model is a function of its parameters: grad through functional_call
+    g = grad(lambda p: loss(functional_call(model, p, (_cr(x),))))(params)
+    tg = torch.func.grad(lambda p: loss(torch.func.functional_call(torch_model, p, (torch.tensor(x),))))(tparams)
+    _close(g, tg)
+    for k, v in model.state_dict().items():
+        if not k.startswith(("running_", "num_batches")):
+            np.testing.assert_array_equal(v._data, before[k])
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_functional_call_linear_and_conv(torch):
+    linear = nn.Linear(3, 2).double()
+    _check_functional_call(linear, _to_torch_module(linear, torch.nn.Linear(3, 2), torch), _arr(4, 3), torch)
+    conv = nn.Conv2d(2, 3, 3, padding=1).double()
+    _check_functional_call(
+        conv, _to_torch_module(conv, torch.nn.Conv2d(2, 3, 3, padding=1), torch), _arr(2, 2, 5, 5), torch
+    )
+
+
+def test_functional_call_batch_norm_buffers(torch):
+    bn = nn.BatchNorm1d(3).double()
+    tbn = _to_torch_module(bn, torch.nn.BatchNorm1d(3), torch)
+    # training mode: the buffers passed in are the ones updated (in place); the module's own stay as they were
+    x = _arr(6, 3)
+    buffers = {"running_mean": _cr(np.zeros(3)), "running_var": _cr(np.ones(3))}
+    own_mean = bn.running_mean._data.copy()
+    functional_call(bn, buffers, _cr(x))
+    tbuffers = {"running_mean": torch.zeros(3, dtype=torch.float64), "running_var": torch.ones(3, dtype=torch.float64)}
+    torch.func.functional_call(tbn, tbuffers, torch.tensor(x))
+    _close(buffers, tbuffers)
+    np.testing.assert_array_equal(bn.running_mean._data, own_mean)
+    # eval mode uses the buffers given, and the output is differentiable in the parameters (torch refuses
+    # grad in training mode, where the update mutates a captured buffer)
+    bn.eval()
+    tbn.eval()
+    _close(functional_call(bn, buffers, _cr(x)), torch.func.functional_call(tbn, tbuffers, torch.tensor(x)))
+    _check_functional_call(bn, tbn, x, torch)
+
+
+def test_functional_call_transformer(torch):
+    layer = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.0, batch_first=True).double()
+    tlayer = torch.nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.0, batch_first=True)
+    _check_functional_call(
+        layer, _to_torch_module(layer, tlayer, torch), _arr(2, 5, 8), torch, loss=lambda out: (out * out.mean()).sum()
+    )
+
+
+def test_functional_call_restores_on_error_and_checks_names():
+    model = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 1))
+    original = model[0].weight
+    with pytest.raises(Exception):  # noqa: B017 - whatever the layer raises
+        functional_call(model, {"0.weight": cr.zeros(5, 7)}, cr.zeros(1, 2))
+    assert model[0].weight is original
+    with pytest.raises(ValueError, match=r"missing \['0.bias'"):
+        functional_call(
+            model, {k: v for k, v in model.named_parameters() if k != "0.bias"}, cr.zeros(1, 2), strict=True
+        )
+    with pytest.raises(ValueError, match="more than one"):
+        functional_call(model, ({"0.bias": cr.zeros(2)}, {"0.bias": cr.zeros(2)}), cr.zeros(1, 2))
+    with pytest.raises(AttributeError, match="names no submodule"):
+        functional_call(model, {"7.weight": cr.zeros(2)}, cr.zeros(1, 2))
+
+
+def test_functional_call_tied_weights():
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Linear(2, 2, bias=False)
+            self.b = nn.Linear(2, 2, bias=False)
+            self.b.weight = self.a.weight
+
+        def forward(self, x):
+            return self.b(self.a(x))
+
+    model = Tied()
+    eye = cr.eye(2)
+    x = cr.tensor([[1.0, 2.0]])
+    assert functional_call(model, {"a.weight": eye * 2}, x).tolist() == [[4.0, 8.0]]
+    assert functional_call(model, {"a.weight": eye * 2}, x, tie_weights=False).tolist() != [[4.0, 8.0]]
+    with pytest.raises(ValueError, match="tied"):
+        functional_call(model, {"a.weight": eye, "b.weight": eye * 2}, x)
