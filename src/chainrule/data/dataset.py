@@ -66,6 +66,9 @@ class IterableDataset(Dataset):
     def __getitem__(self, index):
         raise TypeError(f"{type(self).__name__} is an IterableDataset: iterate over it instead of indexing it")
 
+    def __len__(self) -> int:
+        raise TypeError(f"{type(self).__name__} has no len() (an IterableDataset that knows it defines __len__)")
+
     def __add__(self, other):
         return ChainDataset([self, other])
 
