@@ -9,6 +9,8 @@ GPU) these functions say so and everything runs on the CPU.
 
 from __future__ import annotations
 
+import numbers
+
 from . import backend
 
 
@@ -57,3 +59,43 @@ def empty_cache() -> None:
 def max_memory_allocated() -> int:
     cp = backend.cupy_module()
     return 0 if cp is None else int(cp.get_default_memory_pool().total_bytes())
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the random numbers of the current GPU (PyTorch's ``torch.cuda.manual_seed``): nothing to do here.
+
+    Differs from PyTorch: chainrule has no generator per GPU. Random tensors for a GPU are drawn by the default
+    generator on the CPU and copied (so a seed gives the same values on every device), and ``cr.manual_seed``
+    seeds that one. This function therefore changes nothing, as PyTorch's does on a machine without a GPU; it
+    exists so that programs written for PyTorch run unchanged.
+
+    Args:
+        seed: an int, accepted and ignored (call ``cr.manual_seed(seed)`` to seed every random function).
+
+    Examples:
+        >>> cr.cuda.manual_seed(0)  # does nothing: cr.manual_seed seeds GPU draws too
+        >>> _ = cr.manual_seed(0)
+    """
+    _check_seed(seed, "manual_seed")
+
+
+def manual_seed_all(seed: int) -> None:
+    """Seed the random numbers of every GPU (PyTorch's ``torch.cuda.manual_seed_all``): nothing to do here.
+
+    Differs from PyTorch: as for :func:`manual_seed`, GPU random tensors come from the default CPU generator,
+    which ``cr.manual_seed`` seeds, so this function changes nothing; it exists so that programs written for
+    PyTorch (``torch.manual_seed(s); torch.cuda.manual_seed_all(s)``) run unchanged.
+
+    Args:
+        seed: an int, accepted and ignored.
+
+    Examples:
+        >>> _ = cr.manual_seed(3407)
+        >>> cr.cuda.manual_seed_all(3407)
+    """
+    _check_seed(seed, "manual_seed_all")
+
+
+def _check_seed(seed, name: str) -> None:
+    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
+        raise TypeError(f"cuda.{name}: seed must be an int, got {type(seed).__name__}")
