@@ -44,7 +44,7 @@ _P, _I = ctypes.c_void_p, ctypes.c_int
 ENABLED = False
 LIBRARY = None
 BLAS: Cblas | None = None
-_erf = {}
+_erf: dict = {}
 
 
 def _candidates():

@@ -24,7 +24,7 @@ int64 = np.dtype(np.int64)
 uint8 = np.dtype(np.uint8)
 bool_ = np.dtype(np.bool_)
 
-_DTYPE_NAMES = {
+_DTYPE_NAMES: dict[str, np.dtype] = {
     "float16": float16,
     "half": float16,
     "float32": float32,

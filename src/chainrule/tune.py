@@ -34,6 +34,7 @@ import math
 import time
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 from .train.callbacks import Callback
 
@@ -85,7 +86,7 @@ class Param:
         if self.kind == "float":
             return trial.suggest_float(name, self.low, self.high, log=self.log)
         if self.kind == "int":
-            return trial.suggest_int(name, int(self.low), int(self.high), log=self.log)
+            return trial.suggest_int(name, int(self.low or 0), int(self.high or 0), log=self.log)
         return trial.suggest_categorical(name, list(self.options))
 
     def __str__(self):
@@ -205,7 +206,7 @@ class PruningCallback(Callback):
 class SearchResult:
     """What :func:`search` found: the Optuna study, its best trial and the time it took."""
 
-    study: object
+    study: Any  # an optuna.Study
     seconds: float
 
     @property

@@ -42,6 +42,7 @@ import functools
 import linecache
 import os
 import sys
+from types import FrameType
 
 import numpy as np
 
@@ -170,7 +171,7 @@ class detect_anomaly:  # noqa: N801 - PyTorch's name
 
     def __init__(self, check_nan: bool = True):
         self.check_nan = bool(check_nan)
-        self._saved = []
+        self._saved: list = []
 
     def _switch(self):
         self._saved.append(set_anomaly_state(self.check_nan if self._mode else None))
@@ -247,14 +248,14 @@ def _internal(code) -> bool:
 
 def _capture(inputs) -> OpTrace:
     """A cheap summary of the stack: chainrule's frames by name, then up to a few user frames."""
-    frame = sys._getframe(2)  # skip _capture and on_forward
-    internal = []
+    frame: FrameType | None = sys._getframe(2)  # skip _capture and on_forward
+    internal: list = []
     while frame is not None and _internal(frame.f_code):
         if len(internal) < _INTERNAL_DEPTH:
             code = frame.f_code
             internal.append((getattr(code, "co_qualname", code.co_name), frame.f_lineno))
         frame = frame.f_back
-    frames = []
+    frames: list = []
     while frame is not None and len(frames) < _STACK_DEPTH:
         code = frame.f_code
         if not _internal(code):

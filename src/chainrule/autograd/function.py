@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import weakref
+from typing import Any
 
 from ..errors import DTypeError, GradientError
 from ..tensor import Tensor, _wrap, _wrap_edge
@@ -56,6 +57,13 @@ class FunctionCtx:
         >>> x.grad
         tensor([3., 3.])
     """
+
+    # set by Function.apply on each call (annotations only: no class attributes)
+    _cr_node: Any
+    _cr_saved_spec: Any
+    _cr_out_data: Any
+    _cr_needs: tuple
+    _cr_to_save: tuple
 
     def save_for_backward(self, *tensors) -> None:
         """Keep tensors (inputs or outputs of ``forward``, or None) for ``backward``, which reads ``saved_tensors``.
@@ -171,6 +179,8 @@ class Function:
     def backward(ctx, *grad_outputs):
         """Return one gradient per ``forward`` argument (None where there is none), given one per output."""
         raise NotImplementedError("a Function subclass must define backward(ctx, *grad_outputs)")
+
+    _chainrule_primitive: Primitive  # each subclass's own, made on first use (annotation only)
 
     @classmethod
     def _primitive(cls) -> Primitive:

@@ -119,7 +119,7 @@ def to_dot(tensors, params=None, max_nodes: int = 5000, title: str | None = None
             ids[key] = f"{prefix}{len(ids)}"
         return ids[key]
 
-    nodes = []
+    nodes: list = []
     seen = set()
     stack = []
     leaves = {}
@@ -146,7 +146,7 @@ def to_dot(tensors, params=None, max_nodes: int = 5000, title: str | None = None
             elif edge is not None:
                 leaves[id(edge)] = edge
     nodes.sort(key=lambda n: n.seq)
-    ordered = {}  # leaves in the order the ops used them
+    ordered: dict = {}  # leaves in the order the ops used them
     for node in nodes:
         for edge in node.next:
             if edge is not None and type(edge) is not tuple:

@@ -21,6 +21,7 @@ import datetime
 import os
 import sys
 import time
+from typing import Any
 
 import numpy as np
 
@@ -140,7 +141,7 @@ class ProcessGroup:
             self.rank, self.size = comm.Get_rank(), comm.Get_size()
         self.local_rank = self.rank if local_rank is None else local_rank
         self.local_size = self.size if local_size is None else local_size
-        self._mpi = _mpi() if comm is not None else None
+        self._mpi: Any = _mpi() if comm is not None else None
 
     def __repr__(self):
         backend = "mpi" if self.comm is not None else "local"

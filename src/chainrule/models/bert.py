@@ -32,7 +32,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -498,7 +498,7 @@ class _Pretrained:
     config: BertConfig
 
     @classmethod
-    def from_pretrained(cls, path, *, strict: bool = True, output_loading_info: bool = False, **overrides):
+    def from_pretrained(cls: Any, path, *, strict: bool = True, output_loading_info: bool = False, **overrides):
         """Build from ``path/config.json`` and load ``path/model.safetensors`` by name.
 
         ``overrides`` replace config values (``num_labels=3``,
@@ -544,12 +544,12 @@ class _Pretrained:
         save_weights(self, directory)
         write_config(config, directory)
 
-    def gradient_checkpointing_enable(self) -> None:
+    def gradient_checkpointing_enable(self: Any) -> None:
         """Recompute each layer's activations in backward (less memory, about one more forward of time)."""
         self._encoder().gradient_checkpointing = True
         self.config.gradient_checkpointing = True
 
-    def gradient_checkpointing_disable(self) -> None:
+    def gradient_checkpointing_disable(self: Any) -> None:
         """Keep each layer's activations for backward again (the default)."""
         self._encoder().gradient_checkpointing = False
         self.config.gradient_checkpointing = False

@@ -23,7 +23,7 @@ pair).  ``sparse=False`` gives ordinary dense tables for any optimizer.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -233,7 +233,7 @@ class NeuMF(nn.Module):
         self.gmf_item = nn.Embedding(num_items, gmf_dim, sparse=sparse)
         self.mlp_user = nn.Embedding(num_users, half, sparse=sparse)
         self.mlp_item = nn.Embedding(num_items, half, sparse=sparse)
-        layers = []
+        layers: list[nn.Module] = []
         for width_in, width_out in zip(mlp_layers, mlp_layers[1:]):
             if dropout:
                 layers.append(nn.Dropout(dropout))
@@ -257,7 +257,7 @@ class NeuMF(nn.Module):
         """name -> shape of every tensor of ``NeuMF(**config)``'s ``state_dict``, without building it."""
         users, items, gmf = config["num_users"], config["num_items"], config.get("gmf_dim", 32)
         layers = tuple(config.get("mlp_layers", (64, 32, 16)))
-        shapes = {
+        shapes: dict[str, tuple[int, ...]] = {
             "gmf_user.weight": (users, gmf),
             "gmf_item.weight": (items, gmf),
             "mlp_user.weight": (users, layers[0] // 2),
@@ -329,7 +329,7 @@ def make_optimizer(model: nn.Module, lr: float = 1e-3, betas=(0.9, 0.999)):
 
     sparse = sparse_parameters(model)
     dense = [p for p in model.parameters() if p.requires_grad and all(p is not s for s in sparse)]
-    optimizers = []
+    optimizers: list = []
     if sparse:
         optimizers.append(SparseAdam(sparse, lr=lr, betas=betas))
     if dense:
@@ -489,7 +489,7 @@ class Recommender:
             key = int(user_id) if ids.dtype.kind in "iu" else str(user_id)
         except (TypeError, ValueError):
             key = None
-        hits = np.flatnonzero(ids == key) if key is not None else []
+        hits = np.flatnonzero(ids == key) if key is not None else np.empty(0, dtype=np.intp)
         if len(hits) == 0:
             raise RecommenderError(
                 f"unknown user {user_id!r}: the model knows {len(ids)} users "
@@ -668,7 +668,8 @@ def _from_bundle(state, path) -> tuple:
     name = _entry(state, "model", path)
     if not isinstance(name, str) or name not in MODELS:
         raise RecommenderError(f"{path}: unknown model {_shown(name)}; chainrule knows {', '.join(MODELS)}")
-    kind, rules = MODELS[name], _CONFIG_RULES[name]
+    kind: Any = MODELS[name]
+    rules = _CONFIG_RULES[name]
     config = _entry(state, "config", path)
     if not isinstance(config, dict):
         raise RecommenderError(f"{path}: 'config' must be a table of settings, got {type(config).__name__}")

@@ -26,6 +26,7 @@ from __future__ import annotations
 import inspect
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["METHODS", "OPS", "OpInfo", "op"]
 
@@ -34,7 +35,7 @@ __all__ = ["METHODS", "OPS", "OpInfo", "op"]
 class OpInfo:
     """A public op: the function, the names it is exported under, and the Tensor methods it becomes."""
 
-    fn: object
+    fn: Any
     names: tuple  # chainrule.<name> for each (empty: a Tensor method only)
     methods: tuple  # Tensor.<name> for each
     inplace: tuple  # in-place Tensor methods made from it (``tanh_``)

@@ -61,7 +61,7 @@ class CombinedOptimizer(Optimizer):
         self.param_groups = [group for opt in self.optimizers for group in opt.param_groups]
 
     @property
-    def state(self) -> dict:
+    def state(self) -> dict:  # type: ignore[override]  # a merged read-only view where Optimizer has a dict
         """Every inner optimizer's per-parameter state in one (read-only view) dict."""
         merged: dict = {}
         for opt in self.optimizers:

@@ -541,7 +541,7 @@ class SequentialLR(LRScheduler):
         first._initial_step()
         self._last_lr = first.get_last_lr()
 
-    def step(self) -> None:
+    def step(self) -> None:  # type: ignore[override]  # PyTorch's SequentialLR.step takes no epoch
         """Step the scheduler that owns the next step; at a milestone, start the next one from step 0."""
         self.last_epoch += 1
         idx = bisect_right(self._milestones, self.last_epoch)
@@ -808,7 +808,7 @@ class ReduceLROnPlateau(LRScheduler):
             return value < (best * (1.0 - self.threshold) if self.threshold_mode == "rel" else best - self.threshold)
         return value > (best * (self.threshold + 1.0) if self.threshold_mode == "rel" else best + self.threshold)
 
-    def step(self, metrics, epoch=None) -> None:
+    def step(self, metrics, epoch=None) -> None:  # type: ignore[override]  # the monitored value, as in PyTorch
         """Record one value of the monitored metric and reduce the lr if it has stalled."""
         current = float(metrics)
         if epoch is None:

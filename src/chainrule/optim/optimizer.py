@@ -359,7 +359,7 @@ def _check_state_dict(optimizer, state_dict) -> None:
     groups, state = state_dict.get("param_groups"), state_dict.get("state")
     if type(groups) is not list or not isinstance(state, dict):
         raise TypeError("load_state_dict: expected 'param_groups' (a list) and 'state' (a dict)")
-    params = {}
+    params: dict = {}
     for i, saved in enumerate(groups):
         if not isinstance(saved, dict) or type(saved.get("params")) is not list:
             raise TypeError(f"load_state_dict: param_groups[{i}] is not a dict with a 'params' list")

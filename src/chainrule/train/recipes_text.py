@@ -100,7 +100,8 @@ def warmup_linear_decay(optimizer, total_steps: int, warmup_fraction: float = WA
 
 def _decay_groups(model, weight_decay: float) -> list:
     """AdamW groups: no weight decay on biases and LayerNorm weights (as BERT was trained)."""
-    decay, plain = [], []
+    decay: list = []
+    plain: list = []
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue

@@ -270,7 +270,7 @@ def _find_lr(args, r, settings, seed, run_dir) -> float:
     """The learning-rate range test on a throwaway copy of the run; writes lr_finder.png/.json, returns the rate."""
     from dataclasses import replace  # noqa: PLC0415
 
-    from ..diagnostics import lr_finder  # noqa: PLC0415
+    from ..diagnostics.lr_finder import lr_finder  # noqa: PLC0415
     from ..nn import functional as F  # noqa: PLC0415
 
     model, optimizer, _, (train_loader, _, _), _ = _build(args, r, replace(settings, seed=seed))

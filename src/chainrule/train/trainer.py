@@ -22,6 +22,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -222,7 +223,7 @@ class Trainer:
 
     def train_epoch(self, epoch: int) -> dict:
         self.model.train()
-        sampler = getattr(self.train_loader, "sampler", None)
+        sampler: Any = getattr(self.train_loader, "sampler", None)
         if hasattr(sampler, "set_epoch"):
             sampler.set_epoch(epoch)  # a DistributedSampler draws each epoch's order from (seed, epoch)
         totals: dict = {"loss": 0.0, **{k: 0.0 for k in self.metrics}}
@@ -352,7 +353,8 @@ class Trainer:
                 # the checkpoint first, then the log rewritten from the checkpoint's history: whenever the process
                 # dies, the log holds no epoch the checkpoint lacks (resume rewrites it from the checkpoint)
                 self.save_checkpoint(self.checkpoint_path)
-                self.metrics_log.write(self.history)
+                if self.metrics_log is not None:
+                    self.metrics_log.write(self.history)
             if self.should_stop:
                 break
         if self.run_dir is not None and self.plots:
@@ -366,7 +368,7 @@ class Trainer:
     # ------------------------------------------------------------------ checkpoints
 
     def save_checkpoint(self, path) -> Path:
-        extra = {"history": self.history, "callbacks": [cb.state_dict() for cb in self.callbacks]}
+        extra: dict = {"history": self.history, "callbacks": [cb.state_dict() for cb in self.callbacks]}
         if self.run_settings is not None:
             extra["run"] = self.run_settings
         return save_checkpoint(path, self.model, self.optimizer, self.scheduler, self.epoch, extra, self._generators())

@@ -43,6 +43,7 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from .commands import OPTIMIZERS, UsageError, _positive_float, _positive_int, _seed, register_command
 
@@ -666,7 +667,7 @@ def draw(study, study_dir: Path) -> list:
         return []
     import optuna.visualization.matplotlib as vis  # noqa: PLC0415
 
-    plots = {
+    plots: dict[str, Any] = {
         "optimization_history.png": vis.plot_optimization_history,
         "parallel_coordinate.png": vis.plot_parallel_coordinate,
         "slice.png": vis.plot_slice,

@@ -203,10 +203,12 @@ def plan_segments(functions, input, memory_budget: int):
             estimate = tail + waiting + largest
             if best_k is None or estimate < best_k[2]:
                 best_k = (k, s, estimate)
+        assert best_k is not None  # noqa: S101 - the loop above ran at least once
         if best_any is None or best_k[2] < best_any[2]:
             best_any = best_k
         if best_k[2] <= memory_budget:
             return best_k
+    assert best_any is not None  # noqa: S101
     raise MemoryError(
         f"checkpoint_sequential: no plan fits memory_budget={memory_budget} bytes; the smallest estimate is "
         f"about {best_any[2]} bytes ({best_any[0]} modules in {best_any[1]} segments)"

@@ -72,7 +72,7 @@ def _check_reduction(reduction, name, allowed=_REDUCTIONS):
         raise ValueError(f"{name}: {reduction!r} is not a valid value for reduction (expected one of {choices})")
 
 
-def _widened(*tensors):
+def _widened(*tensors) -> list | None:
     """The tensors cast to float32 when the first is half precision and every float among them shares its dtype.
 
     None otherwise: float32 inputs, or mixed float dtypes (which the loss then
@@ -164,7 +164,7 @@ def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor: 
     _check_reduction(reduction, "mse_loss")
     _same_shape(input, target, "mse_loss")
     if input._data.dtype.itemsize == 2 and (wide := _widened(input, target)):
-        return to_dtype(mse_loss(*wide, reduction), input._data.dtype)
+        return to_dtype(mse_loss(wide[0], wide[1], reduction), input._data.dtype)
     diff = input - target
     return _reduce(diff * diff, reduction)
 
@@ -197,7 +197,7 @@ def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  
     _check_reduction(reduction, "l1_loss")
     _same_shape(input, target, "l1_loss")
     if input._data.dtype.itemsize == 2 and (wide := _widened(input, target)):
-        return to_dtype(l1_loss(*wide, reduction), input._data.dtype)
+        return to_dtype(l1_loss(wide[0], wide[1], reduction), input._data.dtype)
     return _reduce((input - target).abs(), reduction)
 
 
@@ -233,7 +233,7 @@ def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean", beta:
     _check_reduction(reduction, "smooth_l1_loss")
     _same_shape(input, target, "smooth_l1_loss")
     if input._data.dtype.itemsize == 2 and (wide := _widened(input, target)):
-        return to_dtype(smooth_l1_loss(*wide, reduction, beta), input._data.dtype)
+        return to_dtype(smooth_l1_loss(wide[0], wide[1], reduction, beta), input._data.dtype)
     beta = float(beta)
     if beta < 0:
         raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta}")
@@ -276,7 +276,7 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     _check_reduction(reduction, "huber_loss")
     _same_shape(input, target, "huber_loss")
     if input._data.dtype.itemsize == 2 and (wide := _widened(input, target)):
-        return to_dtype(huber_loss(*wide, reduction, delta), input._data.dtype)
+        return to_dtype(huber_loss(wide[0], wide[1], reduction, delta), input._data.dtype)
     delta = float(delta)
     if delta <= 0:
         raise ValueError(f"huber_loss: delta must be > 0, got {delta}")
@@ -405,8 +405,10 @@ def cross_entropy(
     _check_reduction(reduction, name)
     _float_tensor(input, "input", name)
     if input._data.dtype.itemsize == 2 and (wide := _widened(input, target)):
-        options = dict(ignore_index=ignore_index, reduction=reduction, label_smoothing=label_smoothing)
-        return to_dtype(cross_entropy(*wide, weight, **options), input._data.dtype)
+        loss = cross_entropy(
+            wide[0], wide[1], weight, ignore_index=ignore_index, reduction=reduction, label_smoothing=label_smoothing
+        )
+        return to_dtype(loss, input._data.dtype)
     if not 0.0 <= float(label_smoothing) <= 1.0:
         raise ValueError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing}")
     smoothing = float(label_smoothing)
@@ -509,7 +511,9 @@ def nll_loss(
     _check_reduction(reduction, name)
     _float_tensor(input, "input", name)
     if input._data.dtype.itemsize == 2 and (wide := _widened(input, target)):
-        return to_dtype(nll_loss(*wide, weight, ignore_index=ignore_index, reduction=reduction), input._data.dtype)
+        return to_dtype(
+            nll_loss(wide[0], wide[1], weight, ignore_index=ignore_index, reduction=reduction), input._data.dtype
+        )
     x = _batched(input, name)
     classes = x._data.shape[1]
     weight_arr = _class_weight(weight, input, classes, name)
@@ -571,7 +575,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight=None, *, reductio
     _same_shape(input, target, name)
     _float_tensor(input, "input", name)
     if input._data.dtype.itemsize == 2 and (wide := _widened(input, target)):
-        return to_dtype(binary_cross_entropy(*wide, weight, reduction=reduction), input._data.dtype)
+        return to_dtype(binary_cross_entropy(wide[0], wide[1], weight, reduction=reduction), input._data.dtype)
     x = input._data
     if x.size and not bool(((x >= 0) & (x <= 1)).all()):
         raise ValueError(
@@ -644,7 +648,7 @@ def binary_cross_entropy_with_logits(
     _same_shape(input, target, name)
     _float_tensor(input, "input", name)
     if input._data.dtype.itemsize == 2 and (wide := _widened(input, target)):
-        loss = binary_cross_entropy_with_logits(*wide, weight, reduction=reduction, pos_weight=pos_weight)
+        loss = binary_cross_entropy_with_logits(wide[0], wide[1], weight, reduction=reduction, pos_weight=pos_weight)
         return to_dtype(loss, input._data.dtype)
     pw = None
     if pos_weight is not None:
@@ -707,7 +711,7 @@ def kl_div(
     _same_shape(input, target, name)
     _float_tensor(input, "input", name)
     if input._data.dtype.itemsize == 2 and (wide := _widened(input, target)):
-        return to_dtype(kl_div(*wide, reduction, log_target), input._data.dtype)
+        return to_dtype(kl_div(wide[0], wide[1], reduction, log_target), input._data.dtype)
     if log_target:
         loss = target.exp() * (target - input)
     else:
@@ -762,7 +766,7 @@ def margin_ranking_loss(
     for what, t in (("input1", input1), ("input2", input2), ("target", target)):
         _check_tensor(t, what, name)
     if input1._data.dtype.itemsize == 2 and (wide := _widened(input1, input2, target)):
-        return to_dtype(margin_ranking_loss(*wide, margin, reduction), input1._data.dtype)
+        return to_dtype(margin_ranking_loss(wide[0], wide[1], wide[2], margin, reduction), input1._data.dtype)
     shapes = (tuple(input1.shape), tuple(input2.shape), tuple(target.shape))
     if len({len(s) for s in shapes}) != 1:
         raise ShapeError(

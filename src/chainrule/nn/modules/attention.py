@@ -139,8 +139,8 @@ class MultiheadAttention(Module):
             self.register_parameter("in_proj_bias", None)
         self.out_proj = Linear(embed_dim, embed_dim, bias=bias, **factory)
         if add_bias_kv:
-            self.bias_k = Parameter(empty(1, 1, embed_dim, **factory))
-            self.bias_v = Parameter(empty(1, 1, embed_dim, **factory))
+            self.bias_k: Parameter | None = Parameter(empty(1, 1, embed_dim, **factory))
+            self.bias_v: Parameter | None = Parameter(empty(1, 1, embed_dim, **factory))
         else:
             self.bias_k = self.bias_v = None
         self.add_zero_attn = add_zero_attn
@@ -156,7 +156,7 @@ class MultiheadAttention(Module):
         if self.in_proj_bias is not None:
             init.zeros_(self.in_proj_bias)
             init.zeros_(self.out_proj.bias)
-        if self.bias_k is not None:
+        if self.bias_k is not None and self.bias_v is not None:
             init.xavier_normal_(self.bias_k)
             init.xavier_normal_(self.bias_v)
 

@@ -29,7 +29,7 @@ __all__ = [
 class _Loss(Module):
     """A loss with a ``reduction`` option: 'none', 'mean' (default) or 'sum'."""
 
-    _reductions = ("none", "mean", "sum")
+    _reductions: tuple[str, ...] = ("none", "mean", "sum")
 
     def __init__(self, reduction: str = "mean"):
         super().__init__()
@@ -316,7 +316,7 @@ class KLDivLoss(_Loss):
         tensor(0.0780)
     """
 
-    _reductions = ("none", "mean", "sum", "batchmean")
+    _reductions: tuple[str, ...] = ("none", "mean", "sum", "batchmean")
 
     def __init__(self, reduction: str = "mean", log_target: bool = False):
         super().__init__(reduction)
