@@ -72,6 +72,11 @@ PAGES = {
         "Gradient clipping and activation checkpointing.",
         [("chainrule.utils", None), ("chainrule.utils.clip_grad", None), ("chainrule.utils.checkpoint", None)],
     ),
+    "func": (
+        "Function transforms",
+        "`chainrule.func`: grad, vjp, jacrev, jvp, jacfwd, hessian, vmap and functional_call (see the guide).",
+        [("chainrule.func", None)],
+    ),
     "diagnostics": (
         "Diagnostics",
         "Gradient health, anomaly tracing, graph pictures, the learning-rate finder.",

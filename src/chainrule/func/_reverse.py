@@ -332,7 +332,7 @@ def vjp(func, *primals, has_aux=False):
         >>> from chainrule.func import vjp
         >>> x = cr.tensor([1.0, 2.0, 3.0])
         >>> out, vjp_fn = vjp(cr.exp, x)
-        >>> vjp_fn(cr.ones(3)) == (out,)
+        >>> vjp_fn(cr.ones(3))[0].allclose(out)  # the Jacobian of exp is diag(exp(x))
         True
         >>> vjp(lambda a, b: a * b, x, cr.tensor(2.0))[1](cr.tensor([1.0, 0.0, 0.0]))
         (tensor([2., 0., 0.]), tensor(1.))
