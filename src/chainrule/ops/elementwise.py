@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from .. import backend
+from ..autograd.forward import add_tangents, jvp_from_vjp, linear_jvp
 from ..autograd.graph import apply1, apply2, primitive
 from ..backend import get_default_dtype
 from ..errors import DTypeError
@@ -40,6 +41,9 @@ def _select_vjp(ctx, g):
     return apply1(_select_fwd, g, mask, keep)
 
 
+_select_fwd.defjvp(linear_jvp(_select_fwd))
+
+
 def select(x: Tensor, mask, keep: bool = True) -> Tensor:
     """``x`` where the constant boolean array ``mask`` is ``keep``, zero elsewhere."""
     return apply1(_select_fwd, x, mask, keep)
@@ -48,6 +52,14 @@ def select(x: Tensor, mask, keep: bool = True) -> Tensor:
 def _zero_grad_vjp(ctx, g):
     xp = backend.array_module(g.data)
     return _wrap(xp.zeros(ctx.saved[0].data.shape if ctx.saved else g.data.shape, dtype=g.data.dtype))
+
+
+def _zero_jvp(ctx, *tangents):
+    return None  # piecewise constant: a zero tangent
+
+
+def _identity_jvp(ctx, tangent):
+    return tangent
 
 
 # ---------------------------------------------------------------------------
@@ -64,6 +76,11 @@ def _add_vjp(ctx, g):
     return g, g
 
 
+@_add.defjvp
+def _add_jvp(ctx, ta, tb):
+    return add_tangents(ta, tb)
+
+
 @primitive("sub")
 def _sub(xp, a, b):
     return a - b
@@ -72,6 +89,11 @@ def _sub(xp, a, b):
 @_sub.defvjp
 def _sub_vjp(ctx, g):
     return g, (-g if ctx.next[1] is not None else None)
+
+
+@_sub.defjvp
+def _sub_jvp(ctx, ta, tb):
+    return add_tangents(ta, -tb if tb is not None else None)
 
 
 @primitive("mul", save="cross")
@@ -86,6 +108,12 @@ def _mul_vjp(ctx, g):
     return (g * b if n[0] is not None else None), (g * a if n[1] is not None else None)
 
 
+@_mul.defjvp
+def _mul_jvp(ctx, ta, tb):
+    a, b = ctx.saved
+    return add_tangents(ta * b if ta is not None else None, a * tb if tb is not None else None)
+
+
 @primitive("div", save=True)
 def _div(xp, a, b):
     return a / b
@@ -98,6 +126,12 @@ def _div_vjp(ctx, g):
     ga = g / b if n[0] is not None else None
     gb = -(g * a) / (b * b) if n[1] is not None else None
     return ga, gb
+
+
+@_div.defjvp
+def _div_jvp(ctx, ta, tb):
+    # d(a / b) = (da - (a / b) db) / b
+    return add_tangents(ta, -(tb * ctx.output()) if tb is not None else None) / ctx.saved[1]
 
 
 @primitive("pow", save=True, save_output=True)
@@ -119,6 +153,9 @@ def _pow_vjp(ctx, g):
     return ga, gb
 
 
+_pow.defjvp(jvp_from_vjp(_pow_vjp))
+
+
 @primitive("maximum", save=True)
 def _maximum(xp, a, b):
     return xp.maximum(a, b)
@@ -130,6 +167,9 @@ def _maximum_vjp(ctx, g):
     return _split_tie(g, a.data > b.data, a.data == b.data, ctx)
 
 
+_maximum.defjvp(jvp_from_vjp(_maximum_vjp))
+
+
 @primitive("minimum", save=True)
 def _minimum(xp, a, b):
     return xp.minimum(a, b)
@@ -139,6 +179,9 @@ def _minimum(xp, a, b):
 def _minimum_vjp(ctx, g):
     a, b = ctx.saved
     return _split_tie(g, a.data < b.data, a.data == b.data, ctx)
+
+
+_minimum.defjvp(jvp_from_vjp(_minimum_vjp))
 
 
 def _split_tie(g, wins, ties, ctx):
@@ -162,6 +205,9 @@ def _remainder_vjp(ctx, g):
     return (g if n[0] is not None else None), gb
 
 
+_remainder.defjvp(jvp_from_vjp(_remainder_vjp))
+
+
 # ---------------------------------------------------------------------------
 # a tensor with a Python scalar (the scalar is weak: float32 stays float32)
 
@@ -176,6 +222,9 @@ def _adds_vjp(ctx, g):
     return g
 
 
+_adds.defjvp(_identity_jvp)
+
+
 @primitive("rsub_scalar")
 def _rsubs(xp, x, c):
     return c - x
@@ -184,6 +233,11 @@ def _rsubs(xp, x, c):
 @_rsubs.defvjp
 def _rsubs_vjp(ctx, g):
     return -g
+
+
+@_rsubs.defjvp
+def _rsubs_jvp(ctx, tangent):
+    return -tangent
 
 
 @primitive("mul_scalar")
@@ -196,6 +250,9 @@ def _muls_vjp(ctx, g):
     return g * ctx.args[0]
 
 
+_muls.defjvp(linear_jvp(_muls))
+
+
 @primitive("div_scalar")
 def _divs(xp, x, c):
     return x / c
@@ -204,6 +261,9 @@ def _divs(xp, x, c):
 @_divs.defvjp
 def _divs_vjp(ctx, g):
     return g / ctx.args[0]
+
+
+_divs.defjvp(linear_jvp(_divs))
 
 
 @primitive("rdiv_scalar", save=True, save_output=True)
@@ -215,6 +275,9 @@ def _rdivs(xp, x, c):
 def _rdivs_vjp(ctx, g):
     (x,) = ctx.saved
     return -(g * ctx.output()) / x
+
+
+_rdivs.defjvp(jvp_from_vjp(_rdivs_vjp))
 
 
 @primitive("pow_scalar", save=True)
@@ -237,6 +300,9 @@ def _pows_vjp(ctx, g):
     return g * (c * x ** (c - 1))
 
 
+_pows.defjvp(jvp_from_vjp(_pows_vjp))
+
+
 @primitive("rpow_scalar", save_output=True)
 def _rpows(xp, x, c):
     return c**x
@@ -248,6 +314,9 @@ def _rpows_vjp(ctx, g):
     if c == 0:
         return g * 0.0
     return g * ctx.output() * math.log(c)
+
+
+_rpows.defjvp(jvp_from_vjp(_rpows_vjp))
 
 
 # ---------------------------------------------------------------------------
@@ -264,6 +333,9 @@ def _neg_vjp(ctx, g):
     return -g
 
 
+_neg.defjvp(linear_jvp(_neg))
+
+
 @primitive("abs", save=True)
 def _abs(xp, x):
     return xp.abs(x)
@@ -272,6 +344,9 @@ def _abs(xp, x):
 @_abs.defvjp
 def _abs_vjp(ctx, g):
     return g * sign(ctx.saved[0])
+
+
+_abs.defjvp(jvp_from_vjp(_abs_vjp))
 
 
 @primitive("exp", save_output=True)
@@ -284,6 +359,9 @@ def _exp_vjp(ctx, g):
     return g * ctx.output()
 
 
+_exp.defjvp(jvp_from_vjp(_exp_vjp))
+
+
 @primitive("expm1", save_output=True)
 def _expm1(xp, x):
     return xp.expm1(x)
@@ -292,6 +370,9 @@ def _expm1(xp, x):
 @_expm1.defvjp
 def _expm1_vjp(ctx, g):
     return g * (ctx.output() + 1.0)
+
+
+_expm1.defjvp(jvp_from_vjp(_expm1_vjp))
 
 
 @primitive("log", save=True)
@@ -304,6 +385,9 @@ def _log_vjp(ctx, g):
     return g / ctx.saved[0]
 
 
+_log.defjvp(jvp_from_vjp(_log_vjp))
+
+
 @primitive("log1p", save=True)
 def _log1p(xp, x):
     return xp.log1p(x)
@@ -312,6 +396,9 @@ def _log1p(xp, x):
 @_log1p.defvjp
 def _log1p_vjp(ctx, g):
     return g / (ctx.saved[0] + 1.0)
+
+
+_log1p.defjvp(jvp_from_vjp(_log1p_vjp))
 
 
 @primitive("sqrt", save_output=True)
@@ -324,6 +411,9 @@ def _sqrt_vjp(ctx, g):
     return g / (ctx.output() * 2.0)
 
 
+_sqrt.defjvp(jvp_from_vjp(_sqrt_vjp))
+
+
 @primitive("sin", save=True)
 def _sin(xp, x):
     return xp.sin(x)
@@ -334,6 +424,9 @@ def _sin_vjp(ctx, g):
     return g * cos(ctx.saved[0])
 
 
+_sin.defjvp(jvp_from_vjp(_sin_vjp))
+
+
 @primitive("cos", save=True)
 def _cos(xp, x):
     return xp.cos(x)
@@ -342,6 +435,9 @@ def _cos(xp, x):
 @_cos.defvjp
 def _cos_vjp(ctx, g):
     return -(g * sin(ctx.saved[0]))
+
+
+_cos.defjvp(jvp_from_vjp(_cos_vjp))
 
 
 @primitive("tanh", save_output=True)
@@ -355,6 +451,9 @@ def _tanh_vjp(ctx, g):
     return g * (1.0 - y * y)
 
 
+_tanh.defjvp(jvp_from_vjp(_tanh_vjp))
+
+
 @primitive("sigmoid", save_output=True)
 def _sigmoid(xp, x):
     return backend.sigmoid(xp, x)
@@ -366,6 +465,9 @@ def _sigmoid_vjp(ctx, g):
     return g * (y * (1.0 - y))
 
 
+_sigmoid.defjvp(jvp_from_vjp(_sigmoid_vjp))
+
+
 @primitive("erf", save=True)
 def _erf(xp, x):
     return backend.erf(xp, x)
@@ -375,6 +477,9 @@ def _erf(xp, x):
 def _erf_vjp(ctx, g):
     (x,) = ctx.saved
     return g * (exp(-(x * x)) * (2.0 / math.sqrt(math.pi)))
+
+
+_erf.defjvp(jvp_from_vjp(_erf_vjp))
 
 
 @primitive("relu", save_output=True)
@@ -389,6 +494,9 @@ def _relu_vjp(ctx, g):
     return select(g, ctx.out > 0)
 
 
+_relu.defjvp(jvp_from_vjp(_relu_vjp))
+
+
 @primitive("leaky_relu", save=True)
 def _leaky_relu(xp, x, slope):
     return xp.where(x > 0, x, x * slope)
@@ -398,6 +506,9 @@ def _leaky_relu(xp, x, slope):
 def _leaky_relu_vjp(ctx, g):
     positive = ctx.saved[0].data > 0
     return select(g, positive) + select(g, positive, keep=False) * ctx.args[0]
+
+
+_leaky_relu.defjvp(jvp_from_vjp(_leaky_relu_vjp))
 
 
 @primitive("elu", save=True)
@@ -411,6 +522,9 @@ def _elu_vjp(ctx, g):
     positive = x.data > 0
     negative_part = exp(select(x, positive, keep=False)) * ctx.args[0]
     return select(g, positive) + select(g * negative_part, positive, keep=False)
+
+
+_elu.defjvp(jvp_from_vjp(_elu_vjp))
 
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -455,6 +569,9 @@ def _gelu_vjp(ctx, g):
     return g * (cdf + x * pdf)
 
 
+_gelu.defjvp(jvp_from_vjp(_gelu_vjp))
+
+
 def _gelu_grad(x, g, factor, approximate):
     """g * GELU'(x) on raw arrays, from the factor the forward kept."""
     xp = backend.array_module(x)
@@ -494,6 +611,9 @@ def _silu_vjp(ctx, g):
     return g * (s * (x * (1.0 - s) + 1.0))
 
 
+_silu.defjvp(jvp_from_vjp(_silu_vjp))
+
+
 @primitive("softplus", save=True)
 def _softplus(xp, x, beta, threshold):
     scaled = x * beta
@@ -507,6 +627,9 @@ def _softplus_vjp(ctx, g):
     beta, threshold = ctx.args
     linear = x.data * beta > threshold
     return select(g * sigmoid(x * beta), linear, keep=False) + select(g, linear)
+
+
+_softplus.defjvp(jvp_from_vjp(_softplus_vjp))
 
 
 @primitive("clamp", save=True)
@@ -526,9 +649,13 @@ def _clamp_vjp(ctx, g):
     return select(g, inside)
 
 
+_clamp.defjvp(jvp_from_vjp(_clamp_vjp))
+
+
 def _zero_grad_primitive(name, fn):
     prim = primitive(name)(fn)
     prim.defvjp(_zero_grad_vjp)
+    prim.defjvp(_zero_jvp)
     return prim
 
 
@@ -552,6 +679,9 @@ def _where_vjp(ctx, g):
     return (select(g, cond) if n[0] is not None else None), (select(g, cond, keep=False) if n[1] is not None else None)
 
 
+_where.defjvp(jvp_from_vjp(_where_vjp))
+
+
 @primitive("masked_fill")
 def _masked_fill(xp, x, mask, value):
     return xp.where(mask, xp.asarray(value, dtype=x.dtype), x)
@@ -562,6 +692,9 @@ def _masked_fill_vjp(ctx, g):
     return select(g, ctx.args[0], keep=False)
 
 
+_masked_fill.defjvp(jvp_from_vjp(_masked_fill_vjp))
+
+
 @primitive("cast", save=True)
 def _cast(xp, x, dtype):
     return x.astype(dtype)
@@ -570,6 +703,9 @@ def _cast(xp, x, dtype):
 @_cast.defvjp
 def _cast_vjp(ctx, g):
     return to_dtype(g, ctx.saved[0].data.dtype)
+
+
+_cast.defjvp(linear_jvp(_cast))
 
 
 @primitive("to_device")
@@ -583,6 +719,9 @@ def _to_device_vjp(ctx, g):
     return apply1(_to_device, g, source_device, device)
 
 
+_to_device.defjvp(linear_jvp(_to_device))
+
+
 @primitive("clone")
 def _clone(xp, x):
     return x.copy()
@@ -591,6 +730,9 @@ def _clone(xp, x):
 @_clone.defvjp
 def _clone_vjp(ctx, g):
     return g
+
+
+_clone.defjvp(linear_jvp(_clone))
 
 
 # ---------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import numbers
 import numpy as np
 
 from .. import backend
+from ..autograd.forward import linear_jvp, zeros_like
 from ..autograd.graph import apply1, apply2, primitive
 from ..errors import DTypeError, IndexingError, ShapeError
 from ..tensor import Tensor, _wrap
@@ -77,6 +78,8 @@ def _getitem_vjp(ctx, g):
 
 _getitem_basic.defvjp(_getitem_vjp)
 _getitem_advanced.defvjp(_getitem_vjp)
+_getitem_basic.defjvp(linear_jvp(_getitem_basic))
+_getitem_advanced.defjvp(linear_jvp(_getitem_advanced))
 
 
 @primitive("index_scatter")
@@ -94,6 +97,9 @@ def _index_scatter(xp, g, index, in_shape, basic):
 def _index_scatter_vjp(ctx, g):
     index, in_shape, basic = ctx.args
     return apply1(_getitem_basic if basic else _getitem_advanced, g, index, g._data.shape)
+
+
+_index_scatter.defjvp(linear_jvp(_index_scatter))
 
 
 def getitem(x: Tensor, index) -> Tensor:
@@ -127,6 +133,14 @@ def _setitem_vjp(ctx, g):
     gx = select(g, keep) if n[0] is not None else None
     gv = g[index] if n[1] is not None else None
     return gx, gv
+
+
+@_setitem.defjvp
+def _setitem_jvp(ctx, tx, tv):
+    # the forward writes into its first input: give it a fresh array
+    x, value = ctx.saved
+    tx = tx.clone() if tx is not None else zeros_like(x)
+    return apply2(_setitem, tx, tv if tv is not None else zeros_like(value), *ctx.args)
 
 
 def setitem(x: Tensor, index, value) -> None:
@@ -193,6 +207,9 @@ def _gather_vjp(ctx, g):
     return scatter_into_zeros(g, index, axis, in_shape)
 
 
+_gather.defjvp(linear_jvp(_gather))
+
+
 @primitive("scatter_add")
 def _scatter_add(xp, x, src, axis, index, src_shape):
     out = x.copy()
@@ -211,6 +228,13 @@ def _scatter_add_vjp(ctx, g):
         if gsrc._data.shape != src_shape:
             gsrc = pad_to(gsrc, src_shape)
     return (g if n[0] is not None else None), gsrc
+
+
+@_scatter_add.defjvp
+def _scatter_add_jvp(ctx, tx, tsrc):
+    if tsrc is None:
+        return tx
+    return apply2(_scatter_add, tx if tx is not None else zeros_like(ctx.saved[0]), tsrc, *ctx.args)
 
 
 def pad_to(g: Tensor, shape) -> Tensor:
@@ -331,6 +355,9 @@ def _index_select_vjp(ctx, g):
     return index_add(zeros, axis, index, g)
 
 
+_index_select.defjvp(linear_jvp(_index_select))
+
+
 @primitive("index_add")
 def _index_add(xp, x, src, axis, index, alpha):
     out = x.copy()
@@ -349,6 +376,13 @@ def _index_add_vjp(ctx, g):
         if alpha != 1:
             gsrc = gsrc * alpha
     return (g if n[0] is not None else None), gsrc
+
+
+@_index_add.defjvp
+def _index_add_jvp(ctx, tx, tsrc):
+    if tsrc is None:
+        return tx
+    return apply2(_index_add, tx if tx is not None else zeros_like(ctx.saved[0]), tsrc, *ctx.args)
 
 
 @op(method=True)

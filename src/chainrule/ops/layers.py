@@ -31,6 +31,7 @@ import math
 import numpy as np
 
 from .. import backend
+from ..autograd.forward import add_tangents, linear_jvp
 from ..autograd.graph import applyn, primitive
 from ..backend import array_module
 from ..tensor import Tensor, _wrap
@@ -73,6 +74,16 @@ def _linear_vjp(ctx, g):
     return (gx, gw, gb) if has_bias else (gx, gw)
 
 
+@_linear.defjvp
+def _linear_jvp(ctx, tx, tw, tb=None):
+    x, weight = ctx.saved[0], ctx.saved[1]
+    return add_tangents(
+        applyn(_linear, (tx, weight)) if tx is not None else None,
+        applyn(_linear, (x, tw)) if tw is not None else None,
+        tb,
+    )
+
+
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``x @ weight.T + bias``; shapes are checked by the caller (``nn.functional.linear``)."""
     return applyn(_linear, (x, weight) if bias is None else (x, weight, bias))
@@ -90,6 +101,9 @@ def _embedding(xp, weight, indices, num, padding_idx, scale_by_freq):
 @_embedding.defvjp
 def _embedding_vjp(ctx, g):
     return embedding_dense_backward(g, *ctx.args)
+
+
+_embedding.defjvp(linear_jvp(_embedding))
 
 
 @primitive("embedding_dense_backward")
@@ -116,6 +130,9 @@ def _embedding_dense_backward_vjp(ctx, gg):
     if weight is not None:
         out = out * _wrap(weight)
     return out
+
+
+_embedding_dense_backward.defjvp(linear_jvp(_embedding_dense_backward))
 
 
 def _row_weights(xp, indices, num, padding_idx, scale_by_freq, dtype):
@@ -413,6 +430,34 @@ _norm_affine.defvjp(_norm_vjp)
 _batch_norm_train.defvjp(_norm_vjp)
 
 
+def _norm_jvp(ctx, tx, *tparams):
+    """d out = w * rstd * (dc - xhat * mean(xhat * dc)) + xhat * dw + db, with dc = dx - mean(dx)."""
+    (spec,) = ctx.args
+    axes, eps, view, _, has_weight, has_bias, _ = spec
+    x = ctx.saved[0]
+    weight = ctx.saved[1] if has_weight else None
+    tw = tparams[0] if has_weight else None
+    tb = tparams[-1] if has_bias else None
+    centered = x - x.mean(dim=axes, keepdim=True)
+    rstd = ((centered * centered).mean(dim=axes, keepdim=True) + eps).rsqrt()
+    xhat = centered * rstd
+    terms = []
+    if tx is not None:
+        tc = tx - tx.mean(dim=axes, keepdim=True)
+        txhat = (tc - xhat * (xhat * tc).mean(dim=axes, keepdim=True)) * rstd
+        terms.append(txhat * weight.reshape(view) if has_weight else txhat)
+    if tw is not None:
+        terms.append(xhat * tw.reshape(view))
+    if tb is not None:
+        terms.append(tb.reshape(view))
+    out = add_tangents(*terms)
+    return (out, None, None) if ctx.prim.multi else out  # batch statistics: no tangent (nondiff outputs)
+
+
+_norm_affine.defjvp(_norm_jvp)
+_batch_norm_train.defjvp(_norm_jvp)
+
+
 def _spec(x: Tensor, axes, eps, view, weight, bias):
     layout = _layout(x._data.ndim, tuple(axes), tuple(view))
     return (tuple(axes), float(eps), tuple(view), layout[0], weight is not None, bias is not None, layout[1])
@@ -505,6 +550,24 @@ def _batch_norm_eval_vjp(ctx, g):
     if has_bias:
         grads.append(gb)
     return tuple(grads)
+
+
+@_batch_norm_eval.defjvp
+def _batch_norm_eval_jvp(ctx, tx, *tparams):
+    (spec,) = ctx.args
+    view, _, has_weight, has_bias, _, inv_std, offset = spec
+    x = ctx.saved[0]
+    inv_view, offset_view = _wrap(inv_std.reshape(view)), _wrap(offset.reshape(view))
+    tw = tparams[0] if has_weight else None
+    tb = tparams[-1] if has_bias else None
+    terms = []
+    if tx is not None:
+        terms.append(tx * (ctx.saved[1].reshape(view) * inv_view) if has_weight else tx * inv_view)
+    if tw is not None:
+        terms.append(tw.reshape(view) * (x * inv_view + offset_view))
+    if tb is not None:
+        terms.append(tb.reshape(view))
+    return add_tangents(*terms)
 
 
 def batch_norm_eval(x: Tensor, running_mean, running_var, eps: float, view, weight=None, bias=None) -> Tensor:

@@ -7,6 +7,7 @@ import string
 import numpy as np
 
 from .. import backend, threads
+from ..autograd.forward import add_tangents
 from ..autograd.graph import apply2, applyn, primitive
 from ..autograd.mode import autocast_state
 from ..errors import ShapeError
@@ -52,6 +53,15 @@ def _matmul_vjp(ctx, g):
         else:
             gb = a.mT @ g
     return ga, gb
+
+
+@_matmul.defjvp
+def _matmul_jvp(ctx, ta, tb):
+    a, b = ctx.saved
+    return add_tangents(
+        apply2(_matmul, ta, b, *ctx.args) if ta is not None else None,
+        apply2(_matmul, a, tb, *ctx.args) if tb is not None else None,
+    )
 
 
 @op(method=True)
@@ -303,6 +313,18 @@ def _einsum_vjp(ctx, g):
             grad = grad.reshape(kept).expand(shape)
         grads.append(grad)
     return tuple(grads)
+
+
+@_einsum.defjvp
+def _einsum_jvp(ctx, *tangents):
+    # multilinear: one einsum per operand with a tangent, that operand replaced by it
+    terms = []
+    for i, tangent in enumerate(tangents):
+        if tangent is not None:
+            operands = list(ctx.saved)
+            operands[i] = tangent
+            terms.append(applyn(_einsum, operands, *ctx.args))
+    return add_tangents(*terms)
 
 
 @op()

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..autograd.forward import jvp_from_vjp
 from ..autograd.graph import apply1, apply2, primitive
 from ..backend import array_module
 from ..tensor import Tensor, _wrap
@@ -114,6 +115,14 @@ def _cross_entropy_vjp(ctx, g):
     return (p * _wrap(q_sum[:, None].astype(dtype)) - _wrap(q)) * g.unsqueeze(1)
 
 
+@_cross_entropy.defjvp
+def _cross_entropy_jvp(ctx, tangent):
+    # each loss reads one row of logits: its tangent is that row's gradient (the vjp of ones) dotted with dx
+    xp = array_module(tangent._data)
+    ones = _wrap(xp.ones(ctx.out.shape, dtype=tangent._data.dtype))
+    return (_cross_entropy_vjp(ctx, ones) * tangent).sum(dim=1)
+
+
 # the common case as one node: mean over (N, C) logits, class indices, no weight, smoothing or ignored targets
 # (the general path above is an unreduced loss plus a weighted mean: four more nodes on a small batch)
 
@@ -145,6 +154,14 @@ def _cross_entropy_mean_vjp(ctx, g):
     onehot = xp.zeros(x._data.shape, dtype=x._data.dtype)
     onehot[rows, target] = 1
     return (softmax(x, 1) - _wrap(onehot)) * (g / n)
+
+
+@_cross_entropy_mean.defjvp
+def _cross_entropy_mean_jvp(ctx, tangent):
+    # a scalar loss: its tangent is <gradient, dx>
+    xp = array_module(tangent._data)
+    one = _wrap(xp.ones((), dtype=tangent._data.dtype))
+    return (_cross_entropy_mean_vjp(ctx, one) * tangent).sum()
 
 
 def cross_entropy_mean(x: Tensor, target) -> Tensor:
@@ -190,6 +207,9 @@ def _binary_cross_entropy_vjp(ctx, g):
     return gx, gt
 
 
+_binary_cross_entropy.defjvp(jvp_from_vjp(_binary_cross_entropy_vjp))
+
+
 def binary_cross_entropy_elementwise(x: Tensor, t: Tensor) -> Tensor:
     """-(t log x + (1 - t) log(1 - x)) elementwise, each log clamped to >= -100 (PyTorch's rule)."""
     return apply2(_binary_cross_entropy, x, t)
@@ -226,6 +246,9 @@ def _bce_with_logits_vjp(ctx, g):
     if n[1] is not None:
         gt = g * (pw * softplus(-x) - softplus(x))
     return gx, gt
+
+
+_bce_with_logits.defjvp(jvp_from_vjp(_bce_with_logits_vjp))
 
 
 def bce_with_logits_elementwise(x: Tensor, t: Tensor, pos_weight=None) -> Tensor:

@@ -34,6 +34,9 @@ def _softmax_vjp(ctx, g):
     return y * (g - (g * y).sum(dim=axis, keepdim=True))
 
 
+_softmax.defjvp(_softmax_vjp)  # the Jacobian diag(y) - y y^T is symmetric: jvp = vjp
+
+
 @primitive("log_softmax", save_output=True)
 def _log_softmax(xp, x, axis):
     with xp.errstate(invalid="ignore", divide="ignore"):
@@ -45,6 +48,12 @@ def _log_softmax(xp, x, axis):
 def _log_softmax_vjp(ctx, g):
     (axis,) = ctx.args
     return g - ctx.output().exp() * g.sum(dim=axis, keepdim=True)
+
+
+@_log_softmax.defjvp
+def _log_softmax_jvp(ctx, tangent):
+    (axis,) = ctx.args
+    return tangent - (ctx.output().exp() * tangent).sum(dim=axis, keepdim=True)
 
 
 def _float(x):

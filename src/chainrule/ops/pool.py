@@ -29,6 +29,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..autograd.forward import linear_jvp
 from ..autograd.graph import apply1, primitive
 from ..backend import array_module
 from ..errors import ShapeError
@@ -189,6 +190,13 @@ def _max_pool_vjp(ctx, g, _g_index):
     return apply1(_max_pool_scatter, g, ctx.extra, geom)
 
 
+@_max_pool.defjvp
+def _max_pool_jvp(ctx, tangent):
+    # the tangent at each window's maximum (the offsets the forward kept)
+    (geom,) = ctx.args
+    return apply1(_max_pool_gather, tangent, ctx.extra, geom), None
+
+
 def _select(xp, values, mask, finite):
     """values where mask, else 0.  A multiply when values are finite (2x faster than where; inf * 0 would be NaN)."""
     return values * mask if finite else xp.where(mask, values, values.dtype.type(0))
@@ -221,6 +229,9 @@ def _max_pool_scatter_vjp(ctx, h):
     return apply1(_max_pool_gather, h, index, geom)
 
 
+_max_pool_scatter.defjvp(linear_jvp(_max_pool_scatter))
+
+
 @primitive("max_pool_gather")
 def _max_pool_gather(xp, h, index, geom):
     """h read at each window's maximum: (*lead, *in) -> (*lead, *out); the adjoint of max_pool_scatter."""
@@ -237,6 +248,9 @@ def _max_pool_gather(xp, h, index, geom):
 def _max_pool_gather_vjp(ctx, g):
     index, geom = ctx.args
     return apply1(_max_pool_scatter, g, index, geom)
+
+
+_max_pool_gather.defjvp(linear_jvp(_max_pool_gather))
 
 
 def flat_indices(index, geom, xp=np):
@@ -293,6 +307,9 @@ def _avg_pool_vjp(ctx, g):
     return apply1(_avg_pool_backward, g, geom, scale)
 
 
+_avg_pool.defjvp(linear_jvp(_avg_pool))
+
+
 @primitive("avg_pool_backward")
 def _avg_pool_backward(xp, g, geom, scale):
     """The transpose of avg_pool: each output gradient spread, times ``scale``, over its window."""
@@ -311,6 +328,9 @@ def _avg_pool_backward(xp, g, geom, scale):
 def _avg_pool_backward_vjp(ctx, h):
     geom, scale = ctx.args
     return apply1(_avg_pool, h, geom, scale)
+
+
+_avg_pool_backward.defjvp(linear_jvp(_avg_pool_backward))
 
 
 def _window_counts(n, k, s, p, out, include_pad):

@@ -40,6 +40,7 @@ gates (or both GRU gates r and z) per step.
 from __future__ import annotations
 
 from .. import backend
+from ..autograd.forward import composite_jvp
 from ..autograd.graph import applyn, primitive
 from ..backend import array_module
 from ..errors import DTypeError, ShapeError
@@ -210,6 +211,24 @@ def _rnn_layer_vjp_graph(ctx, g_out, g_hn):
     dz = stack(dz, 0)
     dx, dw_ih, db = _project_grads(dz, x, w_ih)
     return dx, dh, dw_ih, _weight_grad_graph(dz, stack(before, 0)), db, db
+
+
+def _rnn_composite(nonlinearity, reverse, x, h0, w_ih, w_hh, b_ih, b_hh):
+    """The layer in Tensor ops, (out (L, N, H), h_n): what the jvp pushes tangents through."""
+    xg = _project_graph(x, w_ih, b_ih + b_hh)
+    length = xg._data.shape[0]
+    w_t = w_hh.mT
+    h = h0
+    outs = [None] * length
+    for t, _, _ in _steps(length, reverse):
+        z = xg[t] + h @ w_t
+        h = outs[t] = z.relu() if nonlinearity == "relu" else z.tanh()
+    return stack(outs, 0), h
+
+
+@_rnn_layer.defjvp
+def _rnn_layer_jvp(ctx, *tangents):
+    return composite_jvp(ctx, tangents, lambda *inputs: _rnn_composite(*ctx.args, *inputs))
 
 
 # ---------------------------------------------------------------------------
@@ -391,6 +410,25 @@ def _lstm_layer_vjp_graph(ctx, g_out, g_hn, g_cn):
     return dx, dh, dc, dw_ih, _weight_grad_graph(dz, stack(h_before, 0)), db, db
 
 
+def _lstm_composite(reverse, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
+    """The layer in Tensor ops, (out, h_n, c_n), PyTorch's gate order i, f, g, o."""
+    xg = _project_graph(x, w_ih, b_ih + b_hh)
+    length = xg._data.shape[0]
+    w_t = w_hh.mT
+    h, c = h0, c0
+    outs = [None] * length
+    for t, _, _ in _steps(length, reverse):
+        i, f, gg, o = (xg[t] + h @ w_t).chunk(4, dim=-1)
+        c = f.sigmoid() * c + i.sigmoid() * gg.tanh()
+        h = outs[t] = o.sigmoid() * c.tanh()
+    return stack(outs, 0), h, c
+
+
+@_lstm_layer.defjvp
+def _lstm_layer_jvp(ctx, *tangents):
+    return composite_jvp(ctx, tangents, lambda *inputs: _lstm_composite(*ctx.args, *inputs))
+
+
 # ---------------------------------------------------------------------------
 # GRU: gates r, z, n;  n = tanh(W_in x + b_in + r (W_hn h + b_hn));  h' = (1 - z) n + z h
 
@@ -531,6 +569,28 @@ def _gru_layer_vjp_graph(ctx, g_out, g_hn):
     dhg = stack(dhg, 0)
     d_x, dw_ih, db_ih = _project_grads(stack(dx, 0), x, w_ih)
     return d_x, dh, dw_ih, _weight_grad_graph(dhg, stack(h_before, 0)), db_ih, dhg.sum(dim=(0, 1))
+
+
+def _gru_composite(reverse, x, h0, w_ih, w_hh, b_ih, b_hh):
+    """The layer in Tensor ops, (out, h_n), PyTorch's gate order r, z, n."""
+    xg = _project_graph(x, w_ih, b_ih)
+    length = xg._data.shape[0]
+    w_t = w_hh.mT
+    h = h0
+    outs = [None] * length
+    for t, _, _ in _steps(length, reverse):
+        x_r, x_z, x_n = xg[t].chunk(3, dim=-1)
+        h_r, h_z, h_n = (h @ w_t + b_hh).chunk(3, dim=-1)
+        r = (x_r + h_r).sigmoid()
+        z = (x_z + h_z).sigmoid()
+        n = (x_n + r * h_n).tanh()
+        h = outs[t] = n + z * (h - n)
+    return stack(outs, 0), h
+
+
+@_gru_layer.defjvp
+def _gru_layer_jvp(ctx, *tangents):
+    return composite_jvp(ctx, tangents, lambda *inputs: _gru_composite(*ctx.args, *inputs))
 
 
 # ---------------------------------------------------------------------------

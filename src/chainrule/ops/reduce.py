@@ -21,6 +21,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from ..autograd.forward import forward_levels, linear_jvp
 from ..autograd.graph import apply1, primitive
 from ..autograd.mode import grad_enabled
 from ..backend import array_module, get_default_dtype
@@ -61,6 +62,9 @@ def _sum_vjp(ctx, g):
     return _expand_back(g, in_shape, axis, keepdims)
 
 
+_sum.defjvp(linear_jvp(_sum))
+
+
 @primitive("mean")
 def _mean(xp, x, axis, keepdims, in_shape):
     return x.mean(axis=axis, keepdims=keepdims)
@@ -71,6 +75,9 @@ def _mean_vjp(ctx, g):
     axis, keepdims, in_shape = ctx.args
     count = _count(in_shape, axis)
     return _expand_back(g / count if count else g, in_shape, axis, keepdims)
+
+
+_mean.defjvp(linear_jvp(_mean))
 
 
 def _count(shape, axis):
@@ -101,6 +108,20 @@ def _extreme_vjp(ctx, g):
 
 _amax.defvjp(_extreme_vjp)
 _amin.defvjp(_extreme_vjp)
+
+
+def _extreme_jvp(ctx, tangent):
+    # the mean of the tied maxima's tangents: the vjp's equal split, transposed
+    (x,) = ctx.saved
+    axis, keepdims = ctx.args
+    shape = x._data.shape
+    hit = x._data == ctx.out.reshape(_keep_shape(shape, axis))
+    weights = _wrap((hit / hit.sum(axis=axis, keepdims=True)).astype(tangent._data.dtype, copy=False))
+    return apply1(_sum, tangent * weights, axis, keepdims, shape)
+
+
+_amax.defjvp(_extreme_jvp)
+_amin.defjvp(_extreme_jvp)
 
 
 def _values_at(xp, x, idx, axis, keepdims):
@@ -135,6 +156,20 @@ _max_dim.defvjp(_dim_vjp)
 _min_dim.defvjp(_dim_vjp)
 
 
+def _dim_jvp(ctx, tangent):
+    # the tangent at the index the forward picked
+    from .index import _gather  # noqa: PLC0415
+
+    axis, keepdims = ctx.args
+    idx, in_shape = ctx.extra
+    values = apply1(_gather, tangent, axis, idx, in_shape)
+    return (values if keepdims else values.squeeze(axis)), None
+
+
+_max_dim.defjvp(_dim_jvp)
+_min_dim.defjvp(_dim_jvp)
+
+
 @primitive("logsumexp", save=True, save_output=True)
 def _logsumexp(xp, x, axis, keepdims):
     m = x.max(axis=axis, keepdims=True)
@@ -153,6 +188,16 @@ def _logsumexp_vjp(ctx, g):
     return _expand_back(g, shape, axis, keepdims) * (x - out.reshape(kept)).exp()
 
 
+@_logsumexp.defjvp
+def _logsumexp_jvp(ctx, tangent):
+    # sum of softmax(x) * dx along the axes
+    (x,) = ctx.saved
+    axis, keepdims = ctx.args
+    shape = x._data.shape
+    weights = (x - ctx.output().reshape(_keep_shape(shape, axis))).exp()
+    return apply1(_sum, tangent * weights, axis, keepdims, shape)
+
+
 @primitive("prod", save=True)
 def _prod(xp, x, axis, keepdims):
     return x.prod(axis=axis, keepdims=keepdims)
@@ -165,13 +210,22 @@ def _prod_vjp(ctx, g):
     return _expand_back(g, x._data.shape, (axis,) if axis is not None else None, keepdims) * _prod_others(x, axis)
 
 
+@_prod.defjvp
+def _prod_jvp(ctx, tangent):
+    (x,) = ctx.saved
+    axis, keepdims = ctx.args
+    axes = (axis,) if axis is not None else None
+    return apply1(_sum, tangent * _prod_others(x, axis), axes, keepdims, x._data.shape)
+
+
 def _prod_others(x: Tensor, axis):
     """For each element, the product of the others along ``axis`` (None: all), exact with zeros."""
     if axis is None:
         flat = x.reshape(-1)
         return _prod_others(flat, 0).reshape(x._data.shape)
-    if grad_enabled():
-        # differentiable form for create_graph: mask the diagonal of an (n, n) expansion
+    if grad_enabled() or forward_levels():
+        # differentiable form for create_graph and forward mode (tangents go through it):
+        # mask the diagonal of an (n, n) expansion
         moved = x.movedim(axis, -1)
         n = moved._data.shape[-1]
         xp = array_module(x._data)
@@ -208,6 +262,17 @@ def _norm2_vjp(ctx, g):
     return x * scale
 
 
+@_norm2.defjvp
+def _norm2_jvp(ctx, tangent):
+    # d|x| = <x, dx> / |x|, and 0 where |x| = 0 (the vjp's subgradient)
+    (x,) = ctx.saved
+    axis, keepdims = ctx.args
+    out = ctx.output()
+    zero = out._data == 0
+    dot = apply1(_sum, x * tangent, axis, keepdims, x._data.shape)
+    return (dot / out.masked_fill(zero, 1.0)).masked_fill(zero, 0.0)
+
+
 @primitive("cumsum")
 def _cumsum(xp, x, axis):
     return xp.cumsum(x, axis=axis)
@@ -217,6 +282,9 @@ def _cumsum(xp, x, axis):
 def _cumsum_vjp(ctx, g):
     (axis,) = ctx.args
     return g.flip(axis).cumsum(axis).flip(axis)
+
+
+_cumsum.defjvp(linear_jvp(_cumsum))
 
 
 # ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from ..autograd.forward import linear_jvp, zeros_like
 from ..autograd.graph import apply1, applyn, primitive, promote_pair
 from ..errors import ShapeError
 from ..tensor import Tensor
@@ -43,6 +44,9 @@ def _reshape_vjp(ctx, g):
     return g.reshape(ctx.args[1])
 
 
+_reshape.defjvp(linear_jvp(_reshape))
+
+
 @primitive("permute", view=True)
 def _permute(xp, x, axes):
     return x.transpose(axes)
@@ -51,6 +55,9 @@ def _permute(xp, x, axes):
 @_permute.defvjp
 def _permute_vjp(ctx, g):
     return g.permute(tuple(np.argsort(ctx.args[0])))
+
+
+_permute.defjvp(linear_jvp(_permute))
 
 
 @primitive("expand", view=True)
@@ -63,6 +70,9 @@ def _expand_vjp(ctx, g):
     return g  # the engine sums it back to the input's shape
 
 
+_expand.defjvp(linear_jvp(_expand))
+
+
 @primitive("flip", view=True)
 def _flip(xp, x, axes):
     return xp.flip(x, axis=axes)
@@ -73,6 +83,9 @@ def _flip_vjp(ctx, g):
     return g.flip(ctx.args[0])
 
 
+_flip.defjvp(linear_jvp(_flip))
+
+
 @primitive("contiguous")
 def _contiguous(xp, x):
     return xp.ascontiguousarray(x)
@@ -81,6 +94,9 @@ def _contiguous(xp, x):
 @_contiguous.defvjp
 def _contiguous_vjp(ctx, g):
     return g
+
+
+_contiguous.defjvp(linear_jvp(_contiguous))
 
 
 @primitive("cat")
@@ -101,6 +117,12 @@ def _cat_vjp(ctx, g):
     return tuple(grads)
 
 
+@_cat.defjvp
+def _cat_jvp(ctx, *tangents):
+    parts = [t if t is not None else zeros_like(x) for t, x in zip(tangents, ctx.saved)]
+    return applyn(_cat, parts, *ctx.args)
+
+
 @primitive("stack")
 def _stack(xp, *arrays_and_axis):
     *arrays, axis = arrays_and_axis
@@ -114,6 +136,12 @@ def _stack_vjp(ctx, g):
     return tuple(g[lead + (i,)] if edge is not None else None for i, edge in enumerate(ctx.next))
 
 
+@_stack.defjvp
+def _stack_jvp(ctx, *tangents):
+    parts = [t if t is not None else zeros_like(x) for t, x in zip(tangents, ctx.saved)]
+    return applyn(_stack, parts, *ctx.args)
+
+
 @primitive("split", multi=True, view=True)
 def _split(xp, x, axis, sizes):
     bounds = np.cumsum(sizes)[:-1].tolist()
@@ -123,6 +151,9 @@ def _split(xp, x, axis, sizes):
 @_split.defvjp
 def _split_vjp(ctx, *grads):
     return cat(grads, ctx.args[0])
+
+
+_split.defjvp(linear_jvp(_split))
 
 
 @primitive("pad")
@@ -135,6 +166,11 @@ def _pad_vjp(ctx, g):
     widths = ctx.args[0]
     shape = g._data.shape
     return g[tuple(slice(lo, shape[i] - hi) for i, (lo, hi) in enumerate(widths))]
+
+
+@_pad.defjvp
+def _pad_jvp(ctx, tangent):
+    return apply1(_pad, tangent, ctx.args[0], 0)  # the padding value is a constant
 
 
 # ---------------------------------------------------------------------------

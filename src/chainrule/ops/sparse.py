@@ -35,6 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
+from ..autograd.forward import linear_jvp
 from ..autograd.graph import applyn, primitive
 from ..backend import array_module
 from ..errors import DTypeError, ShapeError
@@ -251,6 +252,9 @@ def _embedding_sparse_vjp(ctx, g):
         # a differentiable gradient, or one that flows on into an op rather than into a leaf: dense
         return embedding_dense_backward(g, indices, num, padding_idx, scale_by_freq)
     return (_row_sparse(g._data, indices, num, padding_idx, scale_by_freq),)
+
+
+_embedding_sparse.defjvp(linear_jvp(_embedding_sparse))  # a lookup is linear in the table
 
 
 def _row_sparse(grad, indices, num, padding_idx, scale_by_freq) -> RowSparseGrad:
