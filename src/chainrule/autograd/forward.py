@@ -202,8 +202,7 @@ def _fit(prim, tangent, result):
             tangent = tangent.expand(shape)
         except ChainruleError as exc:
             raise ChainruleError(
-                f"{prim.name}: the jvp rule returned a tangent of shape {tangent.shape} for an output of shape "
-                f"{shape}"
+                f"{prim.name}: the jvp rule returned a tangent of shape {tangent.shape} for an output of shape {shape}"
             ) from exc
     if tangent._data.dtype != result._data.dtype:
         tangent = tangent.to(result._data.dtype)
