@@ -47,9 +47,16 @@ bench-quick: $(VENV)/.installed-test
 	cd benchmarks && ../$(BIN)/python overhead.py && ../$(BIN)/python steps.py --quick \
 		&& ../$(BIN)/python under_load.py --rounds 1 --epochs 2
 
-lint: $(VENV)/.installed-test
-	$(BIN)/python -m pip install --quiet ruff
-	$(BIN)/ruff check src tests benchmarks examples
+$(VENV)/.installed-lint: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[lint]"
+	touch $@
+
+## lint: ruff check and ruff format --check (pinned), the layer contracts (import-linter), mypy over src and examples
+lint: $(VENV)/.installed-lint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 ## fixtures: regenerate the PyTorch reference fixtures (needs torch==2.13.0)
 fixtures: $(VENV)/.installed-test

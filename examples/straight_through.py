@@ -53,7 +53,7 @@ class Binarize(nn.Module):
         return SignSTE.apply(x) if self.ste else x.sign()
 
 
-def binary_net(ste: bool = True, hidden: int = 16) -> nn.Module:
+def binary_net(ste: bool = True, hidden: int = 16) -> nn.Sequential:
     """(N, 64) -> (N, 10) with one layer of binary hidden units."""
     return nn.Sequential(nn.Linear(64, hidden), nn.BatchNorm1d(hidden), Binarize(ste), nn.Linear(hidden, 10))
 

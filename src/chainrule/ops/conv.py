@@ -101,7 +101,7 @@ def _padded_channels_last(xp, x, geom):
         return xt
     shape = (x.shape[0], *(s + lo + hi for s, (lo, hi) in zip(geom.in_size, geom.padding)), x.shape[1])
     out = xp.zeros(shape, dtype=x.dtype)
-    out[(slice(None), *(slice(lo, lo + s) for s, (lo, _) in zip(geom.in_size, geom.padding)))] = xt
+    out[tuple([slice(None), *(slice(lo, lo + s) for s, (lo, _) in zip(geom.in_size, geom.padding))])] = xt
     return out
 
 
@@ -204,14 +204,14 @@ def _to_grid(xp, a, grid, geom):
     channels = a.shape[1]
     buf = xp.zeros((grid.rows + 2 * grid.lead, channels), dtype=a.dtype)
     inner = buf[grid.lead : grid.lead + grid.rows].reshape(*grid.shape, channels)
-    inner[(slice(None), *(slice(0, s) for s in geom.in_size))] = _channels_last(a)
+    inner[tuple([slice(None), *(slice(0, s) for s in geom.in_size)])] = _channels_last(a)
     return buf
 
 
 def _from_grid(xp, rows, grid, geom):
     """(rows, C) grid values -> the (N, *S, C) contiguous array of the real positions."""
     full = rows.reshape(*grid.shape, rows.shape[1])
-    return xp.ascontiguousarray(full[(slice(None), *(slice(0, s) for s in geom.in_size))])
+    return xp.ascontiguousarray(full[tuple([slice(None), *(slice(0, s) for s in geom.in_size)])])
 
 
 def _grid_taps(xp, buf, mats, starts, grid):
@@ -340,9 +340,9 @@ def _conv_input_grad(xp, g, w, geom, gbuf=None):
     padded = tuple(s + lo + hi for s, (lo, hi) in zip(geom.in_size, geom.padding))
     dxpad = xp.zeros((n, *padded, groups, per_group), dtype=g.dtype)
     for k, offsets in enumerate(np.ndindex(*geom.kernel)):
-        dxpad[(slice(None), *_offset_slices(geom, offsets))] += cols[k]
+        dxpad[tuple([slice(None), *_offset_slices(geom, offsets)])] += cols[k]
     if any(lo or hi for lo, hi in geom.padding):
-        dxpad = dxpad[(slice(None), *(slice(lo, lo + s) for s, (lo, _) in zip(geom.in_size, geom.padding)))]
+        dxpad = dxpad[tuple([slice(None), *(slice(lo, lo + s) for s, (lo, _) in zip(geom.in_size, geom.padding))])]
     dx = dxpad.reshape(n, *geom.in_size, groups * per_group)
     return dx.transpose(0, nd + 1, *range(1, nd + 1))
 

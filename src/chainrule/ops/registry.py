@@ -185,8 +185,7 @@ def _method_stub() -> str:
         fn = value
         if fn is None or not callable(fn):
             continue
-        ignore = "  # type: ignore[override]" if name in ("__eq__", "__ne__") else ""
-        lines.append(f"    def {name}{_signature(fn, drop_first=True)}: ...{ignore}")
+        lines.append(f"    def {name}{_signature(fn, drop_first=True)}: ...")
     return "\n".join(lines) + "\n"
 
 

@@ -332,7 +332,7 @@ def adaptive_max_pooling(x, output_size, return_indices, nd, op):
         index.append(xp.asarray(positions.reshape(shape)))
         lengths.append(longest)
         starts.append((start, end))
-    windows = x._data[(Ellipsis, *index)]  # (*lead, o1, k1, o2, k2, ...)
+    windows = x._data[tuple([Ellipsis, *index])]  # (*lead, o1, k1, o2, k2, ...)
     lead = x.ndim - nd
     order = (*range(lead), *range(lead, lead + 2 * nd, 2), *range(lead + 1, lead + 2 * nd, 2))
     windows = windows.transpose(order).reshape(*x.shape[:lead], *out_size, math.prod(lengths))
