@@ -84,7 +84,12 @@ class _Level:
         if self.connected:
             return True
         start, own = self.start, self.own
-        stack = [graph.edge_of(t) for t in tensors if isinstance(t, Tensor) and t.requires_grad]
+        stack = []
+        for t in tensors:
+            while isinstance(t, Tensor) and hasattr(t, "_value"):  # a vmap-batched tensor: its history is its value's
+                t = t._value
+            if isinstance(t, Tensor) and t.requires_grad:
+                stack.append(graph.edge_of(t))
         seen = set()
         while stack:
             edge = stack.pop()
@@ -105,6 +110,45 @@ class _Level:
 
 
 _RESHAPE = graph.PRIMITIVES["reshape"]
+
+
+# --------------------------------------------------------------------------- inside vmap
+#
+# Under vmap (func/_vmap.py) the transforms work on *physical* tensors: every active vmap level's batch
+# dimension at the front (an unbatched argument expanded), so that the gradient of the sum over the batch with
+# respect to a physical input is the batch of per-sample gradients; results are wrapped back as batched tensors.
+# Outside vmap these are no-ops, and _vmap is imported only once a vmap is running.
+
+
+def _vmap_levels() -> tuple:
+    if not graph.vmap_depth():
+        return ()
+    from ._vmap import active_levels  # noqa: PLC0415
+
+    return active_levels()
+
+
+def _physical(t, levels):
+    if not levels:
+        return t
+    from ._vmap import physical  # noqa: PLC0415
+
+    return physical(t, levels)
+
+
+def _batched(t, levels):
+    if not levels:
+        return t
+    from ._vmap import batched  # noqa: PLC0415
+
+    return batched(t, levels)
+
+
+def _ones_like(t: Tensor) -> Tensor:
+    from ..backend import array_module  # noqa: PLC0415
+
+    data = t._data
+    return _wrap(array_module(data).ones(data.shape, dtype=data.dtype))
 
 
 # --------------------------------------------------------------------------- helpers
@@ -151,17 +195,21 @@ def _zeros_like(t: Tensor) -> Tensor:
     return _wrap(array_module(data).zeros(data.shape, dtype=data.dtype))
 
 
-def _wrap_args(level, args, positions, outer_grad, api):
-    """The arguments with those at ``positions`` replaced by the level's own tensors; the flat inputs; their specs."""
+def _wrap_args(level, args, positions, outer_grad, api, levels=()):
+    """The arguments with those at ``positions`` replaced by the level's own tensors; the flat inputs; their specs.
+
+    Under vmap (``levels``) the inputs are the physical tensors and the arguments their batched views.
+    """
     args = list(args)
     inputs, specs = [], []
     for i in positions:
         leaves, spec = tree_flatten(args[i])
+        leaves = [_physical(t, levels) for t in leaves]
         new = [
             level.wrap(t, outer_grad, api, f"argument {i}" + (f" (leaf {k})" if spec.kind != "leaf" else ""))
             for k, t in enumerate(leaves)
         ]
-        args[i] = tree_unflatten(new, spec)
+        args[i] = tree_unflatten([_batched(t, levels) for t in new], spec)
         inputs.extend(new)
         specs.append(spec)
     return args, inputs, specs
@@ -197,8 +245,9 @@ def _regroup(flat, specs, single):
 def _grad_and_value(func, argnums, has_aux, args, kwargs, api):
     positions, single = _argnums(argnums, len(args), api)
     outer_grad = is_grad_enabled()
+    levels = _vmap_levels()
     with _Level() as level, enable_grad():
-        args, inputs, specs = _wrap_args(level, args, positions, outer_grad, api)
+        args, inputs, specs = _wrap_args(level, args, positions, outer_grad, api, levels)
         output, aux = _split_aux(func(*args, **kwargs), has_aux, api)
         if not isinstance(output, Tensor):
             raise TypeError(f"{api}: the function must return a Tensor, got {type(output).__name__}")
@@ -208,9 +257,12 @@ def _grad_and_value(func, argnums, has_aux, args, kwargs, api):
                 "use vjp or jacrev for non-scalar outputs"
             )
         aux_leaves = tree_flatten(aux)[0] if has_aux else []
-        connected = outer_grad and level.reaches_outside([output, *aux_leaves])
-        # a cotangent of None: the engine's 1 for a one-element output
-        grads = _gradients([output], inputs, [None], create_graph=connected, retain_graph=connected)
+        physical = _physical(output, levels)
+        connected = outer_grad and level.reaches_outside([physical, *aux_leaves])
+        # the cotangent: None is the engine's 1 for a one-element output; under vmap, 1 for every sample
+        ones = _ones_like(physical) if levels else None
+        grads = _gradients([physical], inputs, [ones], create_graph=connected, retain_graph=connected)
+    grads = [_batched(g, levels) for g in grads]
     if not connected:
         output = output.detach()
         aux = _detach(aux)
@@ -341,14 +393,18 @@ def vjp(func, *primals, has_aux=False):
     if not primals:
         raise TypeError("vjp: expected at least one primal")
     outer_grad = is_grad_enabled()
+    levels = _vmap_levels()
     positions = tuple(range(len(primals)))
     with _Level() as level, enable_grad():
-        args, inputs, specs = _wrap_args(level, primals, positions, outer_grad, api)
+        args, inputs, specs = _wrap_args(level, primals, positions, outer_grad, api, levels)
         output, aux = _split_aux(func(*args), has_aux, api)
         out_leaves, out_spec = tree_flatten(output)
         for k, o in enumerate(out_leaves):
             if not isinstance(o, Tensor):
                 raise TypeError(f"vjp: the function's outputs must be tensors; output leaf {k} is a {type(o).__name__}")
+        out_shapes = [o.shape for o in out_leaves]
+        out_dtypes = [o.dtype for o in out_leaves]
+        out_leaves = [_physical(o, levels) for o in out_leaves]
         aux_leaves = tree_flatten(aux)[0] if has_aux else []
         connected = outer_grad and level.reaches_outside([*out_leaves, *aux_leaves])
 
@@ -358,16 +414,17 @@ def vjp(func, *primals, has_aux=False):
             raise ValueError(
                 f"vjp_fn: the cotangents have structure {ct_spec!r} but the outputs have structure {out_spec!r}"
             )
-        for k, (o, c) in enumerate(zip(out_leaves, ct_leaves)):
+        for k, (c, shape, dtype) in enumerate(zip(ct_leaves, out_shapes, out_dtypes)):
             if not isinstance(c, Tensor):
                 raise TypeError(f"vjp_fn: cotangent {k} is a {type(c).__name__}, not a Tensor")
-            if c.shape != o.shape:
-                raise ShapeError(f"vjp_fn: cotangent {k} has shape {c.shape} but its output has shape {o.shape}")
-            if c._data.dtype != o._data.dtype:
-                raise DTypeError(f"vjp_fn: cotangent {k} has dtype {c.dtype} but its output has dtype {o.dtype}")
+            if c.shape != shape:
+                raise ShapeError(f"vjp_fn: cotangent {k} has shape {c.shape} but its output has shape {shape}")
+            if c.dtype != dtype:
+                raise DTypeError(f"vjp_fn: cotangent {k} has dtype {c.dtype} but its output has dtype {dtype}")
         create = connected or (is_grad_enabled() and any(c.requires_grad for c in ct_leaves))
+        ct_leaves = [_physical(c, levels) for c in ct_leaves]
         grads = _gradients(out_leaves, inputs, ct_leaves, create_graph=create, retain_graph=True)
-        return _regroup(grads, specs, single=False)
+        return _regroup([_batched(g, levels) for g in grads], specs, single=False)
 
     if not connected:
         output = _detach(output)
