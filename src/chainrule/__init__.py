@@ -76,6 +76,14 @@ from .ops.compare import (  # noqa: A004 - PyTorch's names
     ne,
     nonzero,
 )
+from .ops.diagonal import (  # noqa: A004 - PyTorch's names
+    diag,
+    diag_embed,
+    diagonal,
+    trace,
+    tril,
+    triu,
+)
 from .ops.elementwise import (  # noqa: A004 - PyTorch's names
     abs,
     abs as absolute,
@@ -127,8 +135,12 @@ from .ops.elementwise import (  # noqa: A004 - PyTorch's names
 from .ops.index import (  # noqa: A004 - PyTorch's names
     gather,
     index_add,
+    index_put,
     index_select,
+    masked_select,
+    scatter,
     scatter_add,
+    take_along_dim,
 )
 from .ops.linalg import (  # noqa: A004 - PyTorch's names
     bmm,
@@ -173,12 +185,14 @@ from .ops.shape import (  # noqa: A004 - PyTorch's names
     expand,
     flatten,
     flip,
+    meshgrid,
     movedim,
     narrow,
     pad,
     permute,
     repeat,
     reshape,
+    roll,
     split,
     squeeze,
     stack,
@@ -188,6 +202,19 @@ from .ops.shape import (  # noqa: A004 - PyTorch's names
     unflatten,
     unsqueeze,
     reshape as view,
+)
+from .ops.sorting import (  # noqa: A004 - PyTorch's names
+    argsort,
+    bucketize,
+    cummax,
+    cummin,
+    cumprod,
+    logcumsumexp,
+    msort,
+    searchsorted,
+    sort,
+    topk,
+    unique,
 )
 
 # --- end of the generated block ---

@@ -2,7 +2,23 @@
 (``registry.py``) and binds the ops' Tensor methods."""
 
 # every family registers its ops before they are bound
-from . import compare, conv, elementwise, index, layers, linalg, loss, nn, pool, recurrent, reduce, shape, sparse  # noqa: F401
+from . import (
+    compare,
+    conv,
+    diagonal,
+    elementwise,
+    index,
+    layers,
+    linalg,
+    loss,
+    nn,
+    pool,
+    recurrent,
+    reduce,
+    shape,
+    sorting,
+    sparse,
+)  # noqa: F401
 from .methods import _bind
 
 _bind()

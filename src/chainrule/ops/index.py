@@ -460,3 +460,380 @@ def index_add(x: Tensor, dim: int, index, source: Tensor, alpha=1) -> Tensor:
     if source._data.shape != expected:
         raise ShapeError(f"index_add: source has shape {source.shape}, expected {expected}")
     return apply2(_index_add, x, source, axis, idx, alpha)
+
+
+# ---------------------------------------------------------------------------
+# scatter (write along a dimension), index_put (write at advanced indices)
+
+
+def _written(xp, shape, index) -> object:
+    """A boolean array of ``shape``: True where ``out[index] = ...`` writes."""
+    mask = xp.zeros(shape, dtype=bool)
+    mask[index] = True
+    return mask
+
+
+@primitive("scatter")
+def _scatter(xp, x, src, axis, index, src_shape):
+    out = x.copy()
+    out[_along_axis(xp, index, axis)] = src[tuple(slice(0, s) for s in index.shape)]
+    return out
+
+
+@_scatter.defvjp
+def _scatter_vjp(ctx, g):
+    from .elementwise import select  # noqa: PLC0415
+
+    axis, index, src_shape = ctx.args
+    n = ctx.next
+    gx = gsrc = None
+    if n[0] is not None:  # the written places lost x's values: no gradient there
+        xp = backend.array_module(g._data)
+        gx = select(g, _written(xp, g._data.shape, _along_axis(xp, index, axis)), keep=False)
+    if n[1] is not None:  # every src element gets the gradient of the place it was written to
+        gsrc = apply1(_gather, g, axis, index, g._data.shape)
+        if gsrc._data.shape != src_shape:
+            gsrc = pad_to(gsrc, src_shape)
+    return gx, gsrc
+
+
+@_scatter.defjvp
+def _scatter_jvp(ctx, tx, tsrc):
+    # linear in (x, src) together: scatter the tangents the same way
+    x, src = ctx.saved
+    tx = tx if tx is not None else zeros_like(x)
+    return apply2(_scatter, tx, tsrc if tsrc is not None else zeros_like(src), *ctx.args)
+
+
+def _scatter_args(x: Tensor, dim, index, src, op_name: str):
+    """(axis, index array, src tensor) checked as PyTorch checks them."""
+    idx = _check_index_tensor(index, op_name)
+    ndim = x._data.ndim
+    axis = normalize_dim(dim, ndim, op_name)
+    xp = backend.array_module(x._data)
+    if not isinstance(src, Tensor):
+        src = _wrap(xp.full(idx.shape, src, dtype=x._data.dtype))
+    if src._data.dtype != x._data.dtype:
+        raise DTypeError(
+            f"{op_name}: src has dtype {src._data.dtype} but the input has {x._data.dtype}; convert one with .to(...)"
+        )
+    if idx.ndim != ndim or src._data.ndim != ndim:
+        raise ShapeError(
+            f"{op_name}: input {x.shape}, index {idx.shape} and src {src.shape} must have the same number of dims"
+        )
+    for k, (i, s, t) in enumerate(zip(idx.shape, src._data.shape, x._data.shape)):
+        if i > s or (k != axis and i > t):
+            raise ShapeError(
+                f"{op_name}: index shape {idx.shape} is larger than src {src.shape} or, outside dim {axis}, "
+                f"than the input {x.shape} (dimension {k})"
+            )
+    size = x._data.shape[axis] if ndim else 1
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= size):
+        raise IndexingError(
+            f"{op_name}: index values must be in [0, {size}) for dimension {axis} of the input {x.shape}, "
+            f"got values from {int(idx.min())} to {int(idx.max())}"
+        )
+    return axis, idx, src
+
+
+@op(method=True)
+def scatter(x: Tensor, dim: int, index, src=None, *, value=None, reduce=None) -> Tensor:
+    """A copy of ``x`` with ``src[i][j]`` written at ``x[index[i][j]][j]`` (dim=0), or ``value`` everywhere.
+
+    For dim=1 the entry goes to ``x[i][index[i][j]]``.  Only the part of ``src`` that ``index`` covers is
+    used.  ``src`` may also be a Python number (PyTorch's ``scatter(input, dim, index, value)``).  Where an
+    index repeats, the last write wins (as on PyTorch's CPU).  The gradient for ``x`` is ``g`` with zeros
+    at the written places; for ``src``, every element gets ``g`` gathered at its place, the overwritten
+    duplicates included (as in PyTorch).  ``reduce='add'`` is ``scatter_add``; ``reduce='multiply'``
+    multiplies into ``x`` and has no gradient (PyTorch's has none either).  ``Tensor.scatter_`` is the
+    in-place form.
+
+    Args:
+        x: the input, shape ``(d_0, ..., d_{n-1})``.
+        dim: the dimension the indices point along.
+        index: an int tensor (or array or nested list) with ``x``'s number of dimensions, no larger than
+            ``src`` in any dimension nor than ``x`` outside ``dim``; its entries index ``x.shape[dim]``.
+        src: the values to write, a tensor of ``x``'s dtype with ``x``'s number of dimensions, or a number.
+        value: the number to write (instead of ``src``).
+        reduce: None (write), ``'add'`` or ``'multiply'``.
+
+    Returns:
+        A new tensor of ``x``'s shape and dtype.
+
+    Raises:
+        DTypeError: ``index`` is not an integer tensor, or ``src`` has another dtype than ``x``.
+        ShapeError: the numbers of dimensions differ or ``index`` is too large.
+        IndexingError: an index is out of range.
+        ValueError: ``reduce`` is not one of the above, or both or neither of ``src`` and ``value`` given.
+
+    Examples:
+        >>> cr.scatter(cr.zeros(2, 3), 1, cr.tensor([[2], [0]]), cr.tensor([[1.0], [2.0]]))
+        tensor([[0., 0., 1.],
+                [2., 0., 0.]])
+        >>> cr.zeros(4).scatter(0, cr.tensor([1, 3]), value=5.0)
+        tensor([0., 5., 0., 5.])
+    """
+    if (src is None) == (value is None):
+        raise ValueError("scatter: pass exactly one of src and value")
+    src = value if src is None else src
+    axis, idx, src = _scatter_args(x, dim, index, src, "scatter")
+    if reduce is None:
+        return apply2(_scatter, x, src, axis, idx, src._data.shape)
+    if reduce == "add":
+        return apply2(_scatter_add, x, src, axis, idx, src._data.shape)
+    if reduce == "multiply":
+        from ..autograd.mode import grad_enabled  # noqa: PLC0415
+
+        if grad_enabled() and (x.requires_grad or src.requires_grad):
+            raise NotImplementedError(
+                "scatter: reduce='multiply' has no gradient (as in PyTorch); compute it under cr.no_grad()"
+            )
+        xp = backend.array_module(x._data)
+        out = x._data.copy()
+        region = src._data[tuple(slice(0, s) for s in idx.shape)]
+        if xp is np:
+            np.multiply.at(out, _along_axis(xp, idx, axis), region)
+        else:  # pragma: no cover - CuPy
+            raise NotImplementedError("scatter: reduce='multiply' runs on the CPU only")
+        return _wrap(out)
+    raise ValueError(f"scatter: reduce must be None, 'add' or 'multiply', got {reduce!r}")
+
+
+@op(export=False, method=True)
+def scatter_(self, dim: int, index, src=None, *, value=None, reduce=None):
+    """In-place ``scatter``: write ``src`` (or ``value``) at ``index`` along ``dim``; returns self.
+
+    See ``chainrule.scatter`` for the shapes, repeated indices and the gradients; recorded like the
+    other in-place ops.
+
+    Args:
+        dim: the dimension the indices point along.
+        index: an int tensor with this tensor's number of dimensions.
+        src: the values to write (a tensor of this tensor's dtype, or a number).
+        value: the number to write (instead of ``src``).
+        reduce: None (write), ``'add'`` or ``'multiply'``.
+
+    Returns:
+        This tensor, same shape and dtype.
+
+    Examples:
+        >>> x = cr.zeros(3)
+        >>> x.scatter_(0, cr.tensor([2, 0]), cr.tensor([1.0, 4.0]))
+        tensor([4., 0., 1.])
+    """
+    if isinstance(src, Tensor):
+        return self._inplace("scatter_", lambda s, o: scatter(s, dim, index, o, reduce=reduce), src)
+    return self._inplace("scatter_", lambda s: scatter(s, dim, index, src, value=value, reduce=reduce))
+
+
+@primitive("index_put")
+def _index_put(xp, x, values, index, accumulate):
+    out = x.copy()
+    if accumulate:
+        backend.scatter_add(xp, out, index, xp.broadcast_to(values, out[index].shape))
+    else:
+        out[index] = values
+    return out
+
+
+@_index_put.defvjp
+def _index_put_vjp(ctx, g):
+    from .elementwise import select  # noqa: PLC0415
+
+    index, accumulate = ctx.args
+    n = ctx.next
+    gx = gv = None
+    if n[0] is not None:
+        gx = g
+        if not accumulate:
+            gx = select(g, _written(backend.array_module(g._data), g._data.shape, index), keep=False)
+    if n[1] is not None:  # summed down to values' shape by the engine where values was broadcast
+        gv = apply1(_getitem_advanced, g, index, g._data.shape)
+    return gx, gv
+
+
+@_index_put.defjvp
+def _index_put_jvp(ctx, tx, tv):
+    x, values = ctx.saved
+    tx = tx if tx is not None else zeros_like(x)
+    return apply2(_index_put, tx, tv if tv is not None else zeros_like(values), *ctx.args)
+
+
+@op(method=True)
+def index_put(x: Tensor, indices, values, accumulate: bool = False) -> Tensor:
+    """A copy of ``x`` with ``x[indices] = values`` (or ``+= values`` with ``accumulate=True``).
+
+    ``indices`` is a tuple of index tensors (int or bool), one per leading dimension, as in ``x[i, j]``.
+    ``values`` broadcasts to the shape ``x[indices]`` has.  With ``accumulate=True`` repeated indices add
+    up; without, the last write wins.  The gradient for ``x`` is ``g`` (zero at the written places unless
+    accumulating); for ``values`` it is ``g[indices]``, summed where ``values`` was broadcast.
+    ``Tensor.index_put_`` is the in-place form.
+
+    Args:
+        x: the input, any shape ``(*)``.
+        indices: a tuple (or list) of int or bool tensors (arrays and lists work too).
+        values: a tensor (or number) broadcastable to ``x[indices].shape``, in ``x``'s dtype.
+        accumulate: add into ``x`` instead of writing (default False).
+
+    Returns:
+        A new tensor of ``x``'s shape and dtype.
+
+    Raises:
+        IndexingError: an index is out of range or of the wrong kind.
+        ShapeError: ``values`` does not broadcast to ``x[indices].shape``.
+        DTypeError: ``values`` has another float dtype than ``x``.
+
+    Examples:
+        >>> x = cr.zeros(3)
+        >>> cr.index_put(x, (cr.tensor([0, 2]),), cr.tensor([1.0, 2.0]))
+        tensor([1., 0., 2.])
+        >>> x.index_put((cr.tensor([1, 1]),), cr.tensor(1.0), accumulate=True)
+        tensor([0., 2., 0.])
+    """
+    if isinstance(indices, Tensor) or not isinstance(indices, (tuple, list)):
+        raise TypeError(f"index_put: indices must be a tuple of tensors, got {type(indices).__name__}")
+    xp = backend.array_module(x._data)
+    index, _basic = normalize_index(tuple(indices), xp)
+    if not isinstance(values, Tensor):
+        values = _wrap(xp.asarray(values, dtype=x._data.dtype))
+    elif values._data.dtype != x._data.dtype:
+        if values._data.dtype.kind == "f" and x._data.dtype.kind == "f":
+            raise DTypeError(
+                f"index_put: values have dtype {values._data.dtype} but the input has {x._data.dtype}; "
+                "convert one with .to(...)"
+            )
+        values = values.to(x._data.dtype)
+    try:
+        target = x._data[index].shape
+    except IndexError as exc:
+        raise IndexingError(f"index_put: {exc} (input {x.shape})") from None
+    try:
+        fits = np.broadcast_shapes(values._data.shape, target) == target
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ShapeError(f"index_put: values of shape {values.shape} do not broadcast to the indexed shape {target}")
+    return apply2(_index_put, x, values, index, bool(accumulate))
+
+
+@op(export=False, method=True)
+def index_put_(self, indices, values, accumulate: bool = False):
+    """In-place ``index_put``: ``self[indices] = values`` (or ``+=``); returns self.
+
+    Args:
+        indices: a tuple of int or bool tensors, one per leading dimension.
+        values: a tensor (or number) broadcastable to ``self[indices].shape``.
+        accumulate: add instead of writing; repeated indices add up (default False).
+
+    Returns:
+        This tensor, same shape and dtype.
+
+    Examples:
+        >>> x = cr.zeros(2, 2)
+        >>> x.index_put_((cr.tensor([0, 1]), cr.tensor([1, 0])), cr.tensor(3.0))
+        tensor([[0., 3.],
+                [3., 0.]])
+    """
+    if isinstance(values, Tensor):
+        return self._inplace("index_put_", lambda s, v: index_put(s, indices, v, accumulate), values)
+    return self._inplace("index_put_", lambda s: index_put(s, indices, values, accumulate))
+
+
+# ---------------------------------------------------------------------------
+# take_along_dim, masked_select
+
+
+@op(method=True)
+def take_along_dim(x: Tensor, indices, dim=None) -> Tensor:
+    """The elements of ``x`` at ``indices`` along ``dim`` (``numpy.take_along_axis``), as a copy.
+
+    With ``dim=None`` both are flattened first.  Otherwise ``x`` and ``indices`` have the same number of
+    dimensions and broadcast against each other in every dimension but ``dim``; it is then ``gather``
+    (so ``x.take_along_dim(x.argsort(1), 1)`` sorts ``x``).  Gradients of repeated indices accumulate.
+
+    Args:
+        x: the input, any shape ``(*)``.
+        indices: an int tensor (or array or nested list) of indices into ``x.shape[dim]``.
+        dim: the dimension to pick along, or None (the default) for the flattened tensors.
+
+    Returns:
+        A tensor in ``x``'s dtype: ``indices``'s shape with ``dim=None``, else the broadcast shape with
+        ``indices``'s size in ``dim``.
+
+    Raises:
+        DTypeError: ``indices`` is not an integer tensor.
+        ShapeError: the numbers of dimensions differ or the shapes do not broadcast.
+
+    Examples:
+        >>> x = cr.tensor([[10.0, 30.0, 20.0], [60.0, 40.0, 50.0]])
+        >>> cr.take_along_dim(x, x.argsort(1), 1)
+        tensor([[10., 20., 30.],
+                [40., 50., 60.]])
+        >>> x.take_along_dim(cr.tensor([5, 0]))
+        tensor([50., 10.])
+    """
+    idx = _check_index_tensor(indices, "take_along_dim")
+    if dim is None:
+        return gather(x.reshape(-1), 0, idx.reshape(-1))
+    ndim = x._data.ndim
+    axis = normalize_dim(dim, ndim, "take_along_dim")
+    if idx.ndim != ndim:
+        raise ShapeError(
+            f"take_along_dim: input {x.shape} and indices {tuple(idx.shape)} must have the same number of dims"
+        )
+    if ndim == 0:
+        return gather(x.reshape(1), 0, idx.reshape(1)).reshape(())
+    try:
+        shape = list(np.broadcast_shapes(_with(x._data.shape, axis, 1), _with(idx.shape, axis, 1)))
+    except ValueError:
+        raise ShapeError(
+            f"take_along_dim: input {x.shape} and indices {tuple(idx.shape)} do not broadcast outside dim {axis}"
+        ) from None
+    if _with(x._data.shape, axis, 1) != tuple(shape):
+        x = x.expand(_with(shape, axis, x._data.shape[axis]))
+    xp = backend.array_module(x._data)
+    idx = xp.broadcast_to(idx, _with(shape, axis, idx.shape[axis]))
+    return gather(x, axis, idx)
+
+
+def _with(shape, axis: int, size: int) -> tuple:
+    """``shape`` with ``size`` in dimension ``axis``."""
+    return tuple(size if k == axis else s for k, s in enumerate(shape))
+
+
+@op(method=True)
+def masked_select(x: Tensor, mask) -> Tensor:
+    """The elements of ``x`` where the boolean ``mask`` is true, as a 1-d tensor (row-major order).
+
+    ``x`` and ``mask`` broadcast against each other.  The gradient goes back to the selected places
+    (summed over any broadcasting of ``x``).
+
+    Args:
+        x: the input, any shape ``(*)``.
+        mask: a bool tensor (or array) broadcastable with ``x``.
+
+    Returns:
+        A 1-d tensor of ``x``'s dtype, one element per true entry of the broadcast mask.
+
+    Raises:
+        DTypeError: ``mask`` is not boolean.
+        ShapeError: ``x`` and ``mask`` do not broadcast.
+
+    Examples:
+        >>> x = cr.tensor([[1.0, -2.0], [3.0, -4.0]])
+        >>> cr.masked_select(x, x > 0)
+        tensor([1., 3.])
+        >>> x.masked_select(cr.tensor([False, True]))
+        tensor([-2., -4.])
+    """
+    xp = backend.array_module(x._data)
+    keep = mask._data if isinstance(mask, Tensor) else xp.asarray(mask)
+    if keep.dtype != bool:
+        raise DTypeError(f"masked_select: mask must be a bool tensor, got {keep.dtype}")
+    try:
+        shape = np.broadcast_shapes(x._data.shape, keep.shape)
+    except ValueError:
+        raise ShapeError(f"masked_select: input {x.shape} and mask {tuple(keep.shape)} do not broadcast") from None
+    if x._data.shape != shape:
+        x = x.expand(shape)
+    return apply1(_getitem_advanced, x, (xp.broadcast_to(keep, shape),), shape)

@@ -11,7 +11,7 @@ from ..autograd.forward import add_tangents
 from ..autograd.graph import apply2, applyn, primitive
 from ..autograd.mode import autocast_state
 from ..errors import ShapeError
-from ..tensor import Tensor
+from ..tensor import Tensor, _wrap
 from .casting import cast_for_gemm
 from .registry import op
 
@@ -298,19 +298,19 @@ def _einsum_vjp(ctx, g):
         if edge is None:
             grads.append(None)
             continue
-        if len(set(sub)) != len(sub):
-            raise NotImplementedError(
-                f"einsum: the gradient for an operand with a repeated index ('{sub}') is not supported"
-            )
         others = [(s, op) for j, (s, op) in enumerate(zip(inputs, operands)) if j != i]
         available = set(output).union(*[set(s) for s, _ in others])
-        target = "".join(c for c in sub if c in available)
+        letters = "".join(dict.fromkeys(sub))  # each letter once: a repeated one is a diagonal
+        target = "".join(c for c in letters if c in available)
         eq = ",".join([output] + [s for s, _ in others]) + "->" + target
         grad = einsum(eq, g, *[op for _, op in others])
-        if target != sub:  # indices summed away inside this operand alone: broadcast back
-            shape = operands[i]._data.shape
-            kept = tuple(shape[k] if c in available else 1 for k, c in enumerate(sub))
-            grad = grad.reshape(kept).expand(shape)
+        shape = operands[i]._data.shape
+        sizes = dict(zip(sub, shape))
+        if target != letters:  # indices summed away inside this operand alone: broadcast back
+            kept = tuple(sizes[c] if c in available else 1 for c in letters)
+            grad = grad.reshape(kept).expand(tuple(sizes[c] for c in letters))
+        if letters != sub:
+            grad = _onto_diagonal(grad, letters, sub, sizes)
         grads.append(grad)
     return tuple(grads)
 
@@ -327,6 +327,28 @@ def _einsum_jvp(ctx, *tangents):
     return add_tangents(*terms)
 
 
+def _onto_diagonal(grad: Tensor, letters: str, sub: str, sizes: dict) -> Tensor:
+    """The gradient of an operand with a repeated letter (``'ii'``, ``'iij'``): ``grad`` on its diagonal.
+
+    ``grad`` has one dimension per distinct letter; each repeat of a letter gets a fresh letter tied to
+    the first by an identity matrix, so the result is zero off the diagonal (another einsum, hence
+    differentiable again).
+    """
+    xp = backend.array_module(grad._data)
+    fresh = iter(c for c in string.ascii_letters if c not in sub)
+    full, ties, seen = [], [], set()
+    for c in sub:
+        if c in seen:
+            f = next(fresh)
+            full.append(f)
+            ties.append(c + f)
+        else:
+            seen.add(c)
+            full.append(c)
+    eyes = [_wrap(xp.eye(sizes[t[0]], dtype=grad._data.dtype)) for t in ties]
+    return einsum(",".join([letters, *ties]) + "->" + "".join(full), grad, *eyes)
+
+
 @op()
 def einsum(equation: str, *operands) -> Tensor:
     """Einstein summation, e.g. ``einsum('bhqd,bhkd->bhqk', q, k)``; ellipses are allowed.
@@ -341,9 +363,8 @@ def einsum(equation: str, *operands) -> Tensor:
     ``chainrule.amp.autocast`` floating operands are cast to the low-precision
     dtype first.
 
-    Differs from PyTorch: the gradient of an operand whose subscripts repeat a
-    letter (a diagonal or trace, ``'ii->'``) is not supported; backward raises
-    NotImplementedError (the forward works).
+    A letter repeated within one operand takes its diagonal (``'ii->i'``,
+    the trace ``'ii'``); that operand's gradient lies on the same diagonal.
 
     Args:
         equation: the subscripts, such as ``'ij,jk->ik'``; spaces are ignored.

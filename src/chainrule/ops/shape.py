@@ -937,3 +937,116 @@ def tile(x: Tensor, dims) -> Tensor:
     if len(dims) < x._data.ndim:
         dims = (1,) * (x._data.ndim - len(dims)) + dims
     return repeat(x, *dims)
+
+
+# ---------------------------------------------------------------------------
+# roll, meshgrid
+
+
+@primitive("roll")
+def _roll(xp, x, shifts, axes):
+    return xp.roll(x, shifts, axes)
+
+
+@_roll.defvjp
+def _roll_vjp(ctx, g):
+    shifts, axes = ctx.args
+    back = -shifts if isinstance(shifts, int) else tuple(-s for s in shifts)
+    return apply1(_roll, g, back, axes)
+
+
+_roll.defjvp(linear_jvp(_roll))
+
+
+@op(method=True)
+def roll(x: Tensor, shifts, dims=None) -> Tensor:
+    """Shift the elements along ``dims`` by ``shifts``, wrapping around at the end.
+
+    With ``dims=None`` the tensor is flattened, rolled and given its shape back.  The gradient is rolled
+    back by ``-shifts``.
+
+    Args:
+        x: the input, any shape ``(*)``.
+        shifts: an int, or a tuple of ints with one per entry of ``dims``; positive shifts move elements
+            towards higher indices.
+        dims: None (the default: the flattened tensor), an int, or a tuple of ints.
+
+    Returns:
+        A new tensor of ``x``'s shape and dtype.
+
+    Raises:
+        ShapeError: ``shifts`` and ``dims`` differ in length, or a dim is out of range.
+
+    Examples:
+        >>> cr.roll(cr.tensor([1, 2, 3, 4]), 1)
+        tensor([4, 1, 2, 3])
+        >>> cr.arange(6).reshape(2, 3).roll((1, -1), (0, 1))
+        tensor([[4, 5, 3],
+                [1, 2, 0]])
+    """
+    many = isinstance(shifts, (tuple, list))
+    shift_list = [int(s) for s in shifts] if many else [int(shifts)]
+    if dims is None:
+        if len(shift_list) != 1:
+            raise ShapeError(f"roll: with dims=None, shifts must be one int, got {tuple(shifts)}")
+        return apply1(_roll, x, shift_list[0], None)
+    dim_list = list(dims) if isinstance(dims, (tuple, list)) else [dims]
+    if len(dim_list) != len(shift_list):
+        raise ShapeError(f"roll: shifts {shifts} and dims {dims} must have the same length")
+    axes = tuple(normalize_dim(d, x._data.ndim, "roll") for d in dim_list)
+    if x._data.ndim == 0:
+        return apply1(_roll, x, 0, None)
+    return apply1(_roll, x, tuple(shift_list), axes)
+
+
+@op()
+def meshgrid(*tensors, indexing: str = "ij"):
+    """Coordinate grids from 1-d tensors: one output per input, each of the grid's full shape.
+
+    With ``indexing='ij'`` (the default, as in PyTorch) the grid has shape ``(n_0, n_1, ...)`` and output
+    ``k`` varies along dimension ``k``; with ``'xy'`` (NumPy's default) the first two dimensions are
+    swapped, ``(n_1, n_0, ...)``.  The outputs are expanded views; gradients sum back into the inputs.
+
+    Differs from PyTorch: no warning when ``indexing`` is not given.
+
+    Args:
+        *tensors: 1-d (or 0-d) tensors, also accepted as a single list or tuple.
+        indexing: ``'ij'`` (matrix indexing, default) or ``'xy'`` (Cartesian).
+
+    Returns:
+        A tuple of tensors, one per input, each of the grid's shape and its input's dtype.
+
+    Raises:
+        ShapeError: an input has more than one dimension.
+        ValueError: ``indexing`` is neither ``'ij'`` nor ``'xy'``.
+
+    Examples:
+        >>> rows, cols = cr.meshgrid(cr.tensor([1, 2]), cr.tensor([3, 4, 5]), indexing="ij")
+        >>> rows
+        tensor([[1, 1, 1],
+                [2, 2, 2]])
+        >>> cr.meshgrid(cr.tensor([1, 2]), cr.tensor([3, 4, 5]), indexing="xy")[0].shape
+        (3, 2)
+    """
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"meshgrid: input {i} is a {type(t).__name__}, not a Tensor")
+        if t._data.ndim > 1:
+            raise ShapeError(f"meshgrid: inputs must be 0-d or 1-d, input {i} has shape {t.shape}")
+    flat = [t.reshape(-1) for t in tensors]
+    swap = indexing == "xy" and len(flat) >= 2
+    if swap:
+        flat[0], flat[1] = flat[1], flat[0]
+    shape = tuple(t._data.shape[0] for t in flat)
+    grids = []
+    for k, t in enumerate(flat):
+        view = [1] * len(flat)
+        view[k] = shape[k]
+        grids.append(t.reshape(view).expand(shape))
+    if swap:
+        grids[0], grids[1] = grids[1], grids[0]
+    return tuple(grids)

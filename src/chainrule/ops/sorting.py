@@ -1,0 +1,620 @@
+"""Sorting, selection, running (cumulative) reductions and binary search.
+
+``sort``, ``argsort``, ``topk``, ``cummax`` and ``cummin`` find their indices on
+the raw arrays (no gradient) and take their values with ``gather``, so their
+derivative is gather's: the whole gradient of an output element goes to the
+input element its index names, and second order comes free.  Ties are broken
+as PyTorch 2.13.0 breaks them where it documents a rule: ``sort`` is stable
+(equal elements keep their order, also with ``descending=True``), ``cummax``
+and ``cummin`` name the *last* of equal running extremes.  ``cumprod`` and
+``logcumsumexp`` are primitives with their own rules.  ``unique``,
+``searchsorted`` and ``bucketize`` return integers or values with no gradient.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ..autograd.graph import apply1, primitive
+from ..backend import array_module
+from ..errors import DTypeError, ShapeError
+from ..tensor import Tensor, _wrap
+from ._util import is_half, normalize_dim
+from .casting import in_float32
+from .index import gather
+from .reduce import values_indices
+from .registry import op
+
+# ---------------------------------------------------------------------------
+# sort, argsort, topk
+
+
+def _argsort(xp, data, axis: int, descending: bool):
+    """Stable sort order along ``axis``; descending keeps equal elements in their original order too."""
+    if not descending:
+        return xp.argsort(data, axis=axis, kind="stable")
+    # a stable ascending sort of the reversed array, reversed, is a stable descending sort
+    n = data.shape[axis]
+    order = xp.argsort(xp.flip(data, axis), axis=axis, kind="stable")
+    return (n - 1) - xp.flip(order, axis)
+
+
+def _sortable(x: Tensor, op_name: str) -> None:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op_name}: expected a Tensor, got {type(x).__name__}")
+    if x._data.dtype.kind == "c":
+        raise DTypeError(f"{op_name}: complex tensors have no order ({x._data.dtype})")
+
+
+@op(method=True)
+def sort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = False):
+    """Sort along ``dim``: the named tuple ``(values, indices)`` with ``values == x.gather(dim, indices)``.
+
+    The sort is always stable: equal elements keep their order, ascending or descending, so ``stable``
+    changes nothing (PyTorch's unstable CPU sort orders ties the same way).  NaN counts as larger than
+    every number, as in PyTorch.  The gradient of ``values`` goes back through the indices (``gather``'s
+    rule): each input element gets the gradient of the place it was sorted to.
+
+    Args:
+        x: the input, any shape ``(*)``.
+        dim: the dimension to sort along (default -1, the last).
+        descending: sort from largest to smallest (default False).
+        stable: accepted for PyTorch's signature; the sort is stable either way.
+
+    Returns:
+        ``values_indices(values, indices)``: ``values`` of ``x``'s shape and dtype, ``indices`` int64.
+
+    Raises:
+        DTypeError: ``x`` is complex.
+        ShapeError: ``dim`` is out of range.
+
+    Examples:
+        >>> x = cr.tensor([3.0, 1.0, 2.0, 1.0])
+        >>> cr.sort(x)
+        values_indices(values=tensor([1., 1., 2., 3.]), indices=tensor([1, 3, 2, 0]))
+        >>> x.sort(descending=True).indices
+        tensor([0, 2, 1, 3])
+    """
+    _sortable(x, "sort")
+    if x._data.ndim == 0:
+        values, indices = sort(x.reshape(1), 0)
+        return values_indices(values.reshape(()), indices.reshape(()))
+    axis = normalize_dim(dim, x._data.ndim, "sort")
+    indices = _argsort(array_module(x._data), x._data, axis, bool(descending))
+    return values_indices(gather(x, axis, indices), _wrap(indices.astype(np.int64, copy=False)))
+
+
+@op(method=True)
+def argsort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+    """The indices that sort ``x`` along ``dim`` (``sort(x, dim, descending).indices``); int64, no gradient.
+
+    Stable: equal elements keep their order (ascending or descending).
+
+    Args:
+        x: the input, any shape ``(*)``.
+        dim: the dimension to sort along (default -1, the last).
+        descending: order from largest to smallest (default False).
+        stable: accepted for PyTorch's signature; the order is stable either way.
+
+    Returns:
+        An int64 tensor of ``x``'s shape.
+
+    Raises:
+        DTypeError: ``x`` is complex.
+        ShapeError: ``dim`` is out of range.
+
+    Examples:
+        >>> cr.argsort(cr.tensor([[2.0, 0.5, 1.0]]))
+        tensor([[1, 2, 0]])
+        >>> cr.tensor([1, 3, 3, 2]).argsort(descending=True)
+        tensor([1, 2, 3, 0])
+    """
+    _sortable(x, "argsort")
+    if x._data.ndim == 0:
+        return _wrap(array_module(x._data).zeros((), dtype=np.int64))
+    axis = normalize_dim(dim, x._data.ndim, "argsort")
+    return _wrap(_argsort(array_module(x._data), x._data, axis, bool(descending)).astype(np.int64, copy=False))
+
+
+@op(method=True)
+def msort(x: Tensor) -> Tensor:
+    """``x`` sorted along its first dimension: ``sort(x, dim=0).values``.
+
+    Args:
+        x: the input, any shape ``(*)``.
+
+    Returns:
+        A tensor of ``x``'s shape and dtype.
+
+    Examples:
+        >>> cr.msort(cr.tensor([[2.0, 1.0], [0.0, 3.0]]))
+        tensor([[0., 1.],
+                [2., 3.]])
+    """
+    return sort(x, 0).values
+
+
+@op(method=True)
+def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):  # noqa: A002
+    """The ``k`` largest (or smallest) elements along ``dim``: the named tuple ``(values, indices)``.
+
+    The values come out sorted (largest first, or smallest first with ``largest=False``) whatever
+    ``sorted`` says.  The gradient of each value goes to the element its index names.
+
+    Differs from PyTorch: among equal elements the one seen first is taken first; PyTorch does not specify
+    which of the tied elements it returns (its CPU kernel often picks later ones), so ``indices`` can
+    differ on ties while ``values`` agree.
+
+    Args:
+        x: the input, any shape ``(*)``.
+        k: how many elements to take, ``0 <= k <= x.shape[dim]``.
+        dim: the dimension to search along (default -1, the last).
+        largest: take the largest elements (default True) or the smallest (False).
+        sorted: accepted for PyTorch's signature; the result is sorted either way.
+
+    Returns:
+        ``values_indices(values, indices)``, both of ``x``'s shape with ``k`` in dimension ``dim``;
+        ``values`` in ``x``'s dtype, ``indices`` int64.
+
+    Raises:
+        ShapeError: ``k`` is out of range or ``dim`` is out of range.
+        TypeError: ``k`` is not an integer.
+
+    Examples:
+        >>> x = cr.tensor([[1.0, 5.0, 3.0], [4.0, 2.0, 6.0]])
+        >>> cr.topk(x, 2)
+        values_indices(values=tensor([[5., 3.],
+                [6., 4.]]), indices=tensor([[1, 2],
+                [2, 0]]))
+        >>> x.topk(1, dim=0, largest=False).values
+        tensor([[1., 2., 3.]])
+    """
+    _sortable(x, "topk")
+    if not isinstance(k, numbers.Integral) or isinstance(k, bool):
+        raise TypeError(f"topk: k must be an int, got {type(k).__name__}")
+    size = x._data.shape[normalize_dim(dim, x._data.ndim, "topk")] if x._data.ndim else 1
+    if not 0 <= k <= size:
+        raise ShapeError(f"topk: k={k} is out of range for dimension {dim} of size {size} (input {x.shape})")
+    if x._data.ndim == 0:
+        return sort(x)
+    axis = normalize_dim(dim, x._data.ndim, "topk")
+    xp = array_module(x._data)
+    order = _argsort(xp, x._data, axis, bool(largest))
+    indices = order[(slice(None),) * axis + (slice(0, int(k)),)]
+    return values_indices(gather(x, axis, indices), _wrap(indices.astype(np.int64, copy=False)))
+
+
+# ---------------------------------------------------------------------------
+# unique
+
+
+@op(method=True)
+def unique(
+    x: Tensor,
+    sorted: bool = True,  # noqa: A002 - PyTorch's name
+    return_inverse: bool = False,
+    return_counts: bool = False,
+    dim=None,
+):
+    """The distinct elements of ``x`` (or distinct slices along ``dim``), sorted; no gradient.
+
+    As in PyTorch, the result carries no gradient (``unique`` is not differentiable there either).
+
+    Args:
+        x: the input, any shape ``(*)``.
+        sorted: accepted for PyTorch's signature; the result is sorted either way (so is PyTorch's on CPU).
+        return_inverse: also return, for each element of ``x`` (each slice along ``dim``), the index of its
+            value in the result.
+        return_counts: also return how often each distinct value occurs.
+        dim: None (the default) to flatten ``x`` first; an int to find the distinct slices along it.
+
+    Returns:
+        The distinct values (1-d, or ``x``'s shape with the number of distinct slices in ``dim``);
+        with ``return_inverse`` and/or ``return_counts``, a tuple ``(values, inverse, counts)`` holding
+        the ones asked for.  ``inverse`` has ``x``'s shape (``(x.shape[dim],)`` with ``dim``); ``inverse``
+        and ``counts`` are int64.
+
+    Raises:
+        ShapeError: ``dim`` is out of range.
+
+    Examples:
+        >>> x = cr.tensor([3, 1, 3, 2, 1])
+        >>> cr.unique(x)
+        tensor([1, 2, 3])
+        >>> values, inverse, counts = x.unique(return_inverse=True, return_counts=True)
+        >>> inverse, counts
+        (tensor([2, 0, 2, 1, 0]), tensor([2, 1, 2]))
+        >>> cr.unique(cr.tensor([[1, 2], [1, 2], [0, 5]]), dim=0)
+        tensor([[0, 5],
+                [1, 2]])
+    """
+    data = x._data
+    xp = array_module(data)
+    axis = None if dim is None else normalize_dim(dim, data.ndim, "unique")
+    if axis is not None and data.ndim == 0:
+        raise ShapeError("unique: a 0-d tensor has no dimension to take slices along")
+    values, inverse, counts = xp.unique(data, return_inverse=True, return_counts=True, axis=axis)
+    inverse = inverse.reshape(data.shape if axis is None else (data.shape[axis],))
+    if not (return_inverse or return_counts):
+        return _wrap(values)
+    out = [_wrap(values)]
+    if return_inverse:
+        out.append(_wrap(inverse.astype(np.int64, copy=False)))
+    if return_counts:
+        out.append(_wrap(counts.astype(np.int64, copy=False)))
+    return tuple(out)
+
+
+# ---------------------------------------------------------------------------
+# running reductions: cumprod, cummax, cummin, logcumsumexp
+
+
+@primitive("cumprod", save=True, save_output=True)
+def _cumprod(xp, x, axis):
+    return xp.cumprod(x, axis=axis)
+
+
+@_cumprod.defvjp
+def _cumprod_vjp(ctx, g):
+    (x,) = ctx.saved
+    (axis,) = ctx.args
+    if not (x._data == 0).any():
+        # d out[j] / d x[i] = out[j] / x[i] for j >= i: a reversed cumulative sum, divided
+        return (g * ctx.output()).flip(axis).cumsum(axis).flip(axis) / x
+    return _cumprod_grad_with_zeros(x, g, axis)
+
+
+@_cumprod.defjvp
+def _cumprod_jvp(ctx, t):
+    (x,) = ctx.saved
+    (axis,) = ctx.args
+    if not (x._data == 0).any():
+        return ctx.output() * (t / x).cumsum(axis)
+    # d out[j] = sum_{i <= j} t[i] * prod_{k <= j, k != i} x[k]
+    weights = _cumprod_weights(x, axis)
+    return (weights * t.movedim(axis, -1).unsqueeze(-1)).sum(-2).movedim(-1, axis)
+
+
+def _cumprod_weights(x: Tensor, axis: int) -> Tensor:
+    """weights[..., i, j] = prod_{k <= j, k != i} x[k] for j >= i, else 0 (``axis`` moved last, then (i, j))."""
+    xp = array_module(x._data)
+    moved = x.movedim(axis, -1)
+    n = moved._data.shape[-1]
+    square = moved.unsqueeze(-2).expand((*moved._data.shape[:-1], n, n))  # square[..., i, k] = x[k]
+    others = square.masked_fill(xp.eye(n, dtype=bool), 1.0).cumprod(-1)  # prod_{k <= j, k != i} x[k]
+    return others.masked_fill(~xp.triu(xp.ones((n, n), dtype=bool)), 0.0)
+
+
+def _cumprod_grad_with_zeros(x: Tensor, g: Tensor, axis: int) -> Tensor:
+    """sum_{j >= i} g[j] * prod_{k <= j, k != i} x[k], exact with zeros (an (n, n) expansion along ``axis``)."""
+    weights = _cumprod_weights(x, axis)
+    return (weights * g.movedim(axis, -1).unsqueeze(-2)).sum(-1).movedim(-1, axis)
+
+
+@op(method=True)
+def cumprod(x: Tensor, dim: int, dtype=None) -> Tensor:
+    """Cumulative product along ``dim``: ``out[i] = x[0] * x[1] * ... * x[i]``.
+
+    The gradient is ``reversed_cumsum(g * out) / x`` when ``x`` has no zeros, and the exact product of
+    the other factors where it has (as PyTorch computes it).  float16 and bfloat16 are multiplied in
+    float32 and rounded once.  ``Tensor.cumprod_`` is the in-place form.
+
+    Args:
+        x: the input, any shape ``(*)``.
+        dim: the dimension to accumulate along (required).
+        dtype: if given, ``x`` is cast to this dtype first.
+
+    Returns:
+        ``x``'s shape, in ``x``'s dtype (``dtype`` when given; int64 for integer and bool inputs).
+
+    Raises:
+        ShapeError: ``dim`` is out of range.
+
+    Examples:
+        >>> cr.cumprod(cr.tensor([1.0, 2.0, 3.0, 4.0]), dim=0)
+        tensor([ 1.,  2.,  6., 24.])
+        >>> x = cr.tensor([2.0, 0.0, 3.0], requires_grad=True)
+        >>> x.cumprod(0).sum().backward()
+        >>> x.grad
+        tensor([1., 8., 0.])
+    """
+    axis = normalize_dim(dim, x._data.ndim, "cumprod")
+    if dtype is not None:
+        x = x.to(dtype)
+    if is_half(x._data.dtype):
+        return in_float32(cumprod, x, dim)
+    if x._data.dtype.kind in "biu" and x._data.dtype != np.int64:
+        x = x.to(np.int64)
+    if x._data.ndim == 0:
+        return apply1(_cumprod, x.reshape(1), 0).reshape(())
+    return apply1(_cumprod, x, axis)
+
+
+@op(export=False, method=True)
+def cumprod_(self, dim: int, dtype=None):
+    """In-place ``cumprod``: the cumulative product along ``dim`` written into this tensor; returns self.
+
+    Args:
+        dim: the dimension to accumulate along.
+        dtype: accepted for PyTorch's signature; it must be this tensor's dtype (or None).
+
+    Returns:
+        This tensor, same shape and dtype.
+
+    Examples:
+        >>> x = cr.tensor([1.0, 2.0, 3.0])
+        >>> x.cumprod_(0)
+        tensor([1., 2., 6.])
+    """
+    return self._inplace("cumprod_", lambda s: cumprod(s, dim, dtype))
+
+
+def _running_extreme(xp, data, axis, largest: bool):
+    """Indices of the running maximum (or minimum) along ``axis``: the last of equal extremes, NaN sticks."""
+    moved = xp.moveaxis(data, axis, -1)
+    if largest:
+        running = xp.maximum.accumulate(moved, axis=-1)
+        hit = moved >= running
+    else:
+        running = xp.minimum.accumulate(moved, axis=-1)
+        hit = moved <= running
+    if moved.dtype.kind == "f":
+        hit |= xp.isnan(moved)
+    positions = xp.arange(moved.shape[-1], dtype=np.int64)
+    index = xp.maximum.accumulate(xp.where(hit, positions, 0), axis=-1)
+    return xp.moveaxis(index, -1, axis)
+
+
+def _cum_extreme(x: Tensor, dim: int, largest: bool, op_name: str):
+    _sortable(x, op_name)
+    if x._data.ndim == 0:
+        values, indices = _cum_extreme(x.reshape(1), 0, largest, op_name)
+        return values_indices(values.reshape(()), indices.reshape(()))
+    axis = normalize_dim(dim, x._data.ndim, op_name)
+    indices = _running_extreme(array_module(x._data), x._data, axis, largest)
+    return values_indices(gather(x, axis, indices), _wrap(indices))
+
+
+@op(method=True)
+def cummax(x: Tensor, dim: int):
+    """Running maximum along ``dim`` and where it was found: the named tuple ``(values, indices)``.
+
+    ``values[i] = max(x[0], ..., x[i])`` and ``indices[i]`` is the position of that maximum; among equal
+    maxima it is the *last* one, and a NaN, once seen, is the maximum from then on (both as in PyTorch).
+    The gradient of each value goes to the element its index names.
+
+    Args:
+        x: the input, any shape ``(*)``.
+        dim: the dimension to run along.
+
+    Returns:
+        ``values_indices(values, indices)``, both of ``x``'s shape; ``indices`` int64.
+
+    Raises:
+        ShapeError: ``dim`` is out of range.
+
+    Examples:
+        >>> cr.cummax(cr.tensor([1.0, 3.0, 2.0, 3.0]), dim=0)
+        values_indices(values=tensor([1., 3., 3., 3.]), indices=tensor([0, 1, 1, 3]))
+    """
+    return _cum_extreme(x, dim, True, "cummax")
+
+
+@op(method=True)
+def cummin(x: Tensor, dim: int):
+    """Running minimum along ``dim`` and where it was found: the named tuple ``(values, indices)``.
+
+    ``values[i] = min(x[0], ..., x[i])`` and ``indices[i]`` is the position of that minimum; among equal
+    minima it is the *last* one, and a NaN, once seen, is the minimum from then on (both as in PyTorch).
+    The gradient of each value goes to the element its index names.
+
+    Args:
+        x: the input, any shape ``(*)``.
+        dim: the dimension to run along.
+
+    Returns:
+        ``values_indices(values, indices)``, both of ``x``'s shape; ``indices`` int64.
+
+    Raises:
+        ShapeError: ``dim`` is out of range.
+
+    Examples:
+        >>> cr.cummin(cr.tensor([[3, 1, 2, 1]]), dim=1).indices
+        tensor([[0, 1, 1, 3]])
+    """
+    return _cum_extreme(x, dim, False, "cummin")
+
+
+@primitive("logcumsumexp", save=True, save_output=True)
+def _logcumsumexp(xp, x, axis):
+    if xp is np:
+        return np.logaddexp.accumulate(x, axis=axis)
+    top = xp.max(x, axis=axis, keepdims=True)  # CuPy has no ufunc.accumulate: shift by the maximum
+    top = xp.where(xp.isfinite(top), top, 0)
+    return xp.log(xp.cumsum(xp.exp(x - top), axis=axis)) + top
+
+
+@_logcumsumexp.defvjp
+def _logcumsumexp_vjp(ctx, g):
+    # grad[i] = sum_{j >= i} g[j] exp(x[i] - out[j]).  g has either sign, so (as PyTorch does) split it into
+    # its positive and negative parts and sum each in log space: both sums stay finite however far x spreads.
+    (x,) = ctx.saved
+    (axis,) = ctx.args
+    out = ctx.output()
+    out = out.masked_fill(out._data == -np.inf, 0.0)  # an all -inf prefix: every term is exp(-inf) = 0
+
+    def reversed_log_sum(part: Tensor, keep) -> Tensor:
+        logs = part.masked_fill(~keep, 1.0).log().masked_fill(~keep, -np.inf) - out
+        return logcumsumexp(logs.flip(axis), axis).flip(axis)
+
+    positive, negative = g._data > 0, g._data < 0
+    grad = (reversed_log_sum(g, positive) + x).exp()
+    if negative.any():
+        grad = grad - (reversed_log_sum(-g, negative) + x).exp()
+    return grad
+
+
+@_logcumsumexp.defjvp
+def _logcumsumexp_jvp(ctx, t):
+    # d out[j] = sum_{i <= j} t[i] exp(x[i] - out[j]), in log space by the signs of t as the vjp does
+    (x,) = ctx.saved
+    (axis,) = ctx.args
+    out = ctx.output()
+    out = out.masked_fill(out._data == -np.inf, 0.0)
+
+    def log_sum(part: Tensor, keep) -> Tensor:
+        return logcumsumexp(part.masked_fill(~keep, 1.0).log().masked_fill(~keep, -np.inf) + x, axis)
+
+    positive, negative = t._data > 0, t._data < 0
+    tangent = (log_sum(t, positive) - out).exp()
+    if negative.any():
+        tangent = tangent - (log_sum(-t, negative) - out).exp()
+    return tangent
+
+
+@op(method=True)
+def logcumsumexp(x: Tensor, dim: int) -> Tensor:
+    """``out[i] = log(exp(x[0]) + ... + exp(x[i]))`` along ``dim``, computed without overflow.
+
+    The gradient is ``sum_{j >= i} g[j] * exp(x[i] - out[j])``, summed in log space (positive and
+    negative parts of ``g`` apart) so it stays finite however far apart the inputs are.  float16 and
+    bfloat16 are computed in float32 and rounded once.
+
+    Args:
+        x: the input, a floating point tensor of any shape ``(*)``.
+        dim: the dimension to accumulate along.
+
+    Returns:
+        A tensor of ``x``'s shape and dtype.
+
+    Raises:
+        DTypeError: ``x`` is not a floating point tensor.
+        ShapeError: ``dim`` is out of range.
+
+    Examples:
+        >>> cr.logcumsumexp(cr.tensor([0.0, 0.0, 1000.0]), dim=0)
+        tensor([   0.0000,    0.6931, 1000.0000])
+    """
+    if x._data.dtype.kind != "f" and not is_half(x._data.dtype):
+        raise DTypeError(f"logcumsumexp: expected a floating point tensor, got {x._data.dtype} (shape {x.shape})")
+    axis = normalize_dim(dim, x._data.ndim, "logcumsumexp")
+    if is_half(x._data.dtype):
+        return in_float32(logcumsumexp, x, dim)
+    if x._data.ndim == 0:
+        return apply1(_logcumsumexp, x.reshape(1), 0).reshape(())
+    return apply1(_logcumsumexp, x, axis)
+
+
+# ---------------------------------------------------------------------------
+# binary search
+
+
+def _search_side(right: bool, side, op_name: str) -> str:
+    if side is None:
+        return "right" if right else "left"
+    if side not in ("left", "right"):
+        raise ValueError(f"{op_name}: side must be 'left' or 'right', got {side!r}")
+    if right and side == "left":
+        raise ValueError(f"{op_name}: side='left' and right=True contradict each other; pass one of them")
+    return side
+
+
+@op()
+def searchsorted(
+    sorted_sequence: Tensor,
+    values,
+    *,
+    out_int32: bool = False,
+    right: bool = False,
+    side=None,
+    sorter=None,
+) -> Tensor:
+    """Where each of ``values`` would go in ``sorted_sequence`` to keep it sorted; no gradient.
+
+    With ``side='left'`` (``right=False``, the default) the index ``i`` satisfies
+    ``sorted_sequence[i - 1] < v <= sorted_sequence[i]``; with ``side='right'`` (``right=True``)
+    ``sorted_sequence[i - 1] <= v < sorted_sequence[i]``.  An N-d ``sorted_sequence`` searches each of
+    its last-dimension rows for the matching row of ``values``.
+
+    Args:
+        sorted_sequence: a tensor sorted in ascending order along its last dimension (unless ``sorter``
+            is given), shape ``(M)`` or ``(*, M)``.
+        values: a tensor of any shape (with ``(*, K)`` when ``sorted_sequence`` is ``(*, M)``), or a
+            Python scalar.
+        out_int32: return int32 indices instead of int64.
+        right: search from the right (see above).
+        side: ``'left'`` or ``'right'``; the same as ``right`` (they must not contradict).
+        sorter: optional int tensor of ``sorted_sequence``'s shape whose entries sort it ascending
+            along the last dimension.
+
+    Returns:
+        An int64 (or int32) tensor of ``values``'s shape (0-d for a scalar).
+
+    Raises:
+        ShapeError: the leading dimensions of the two tensors differ, or ``sorter`` has the wrong shape.
+        ValueError: ``side`` is not ``'left'``/``'right'`` or contradicts ``right``.
+
+    Examples:
+        >>> seq = cr.tensor([1.0, 3.0, 5.0, 7.0])
+        >>> cr.searchsorted(seq, cr.tensor([3.0, 6.0, 9.0]))
+        tensor([1, 3, 4])
+        >>> cr.searchsorted(seq, 3.0, right=True)
+        tensor(2)
+    """
+    side = _search_side(right, side, "searchsorted")
+    seq = sorted_sequence._data
+    xp = array_module(seq)
+    scalar = not isinstance(values, Tensor)
+    vals = xp.asarray(values if scalar else values._data)
+    if seq.ndim == 0:
+        raise ShapeError("searchsorted: sorted_sequence must have at least one dimension, got a 0-d tensor")
+    if sorter is not None:
+        order = sorter._data if isinstance(sorter, Tensor) else xp.asarray(sorter)
+        if order.shape != seq.shape:
+            raise ShapeError(f"searchsorted: sorter has shape {order.shape}, sorted_sequence {seq.shape}")
+        seq = xp.take_along_axis(seq, order.astype(np.int64, copy=False), axis=-1)
+    if seq.ndim == 1:
+        out = xp.searchsorted(seq, vals, side=side)
+    else:
+        if scalar or vals.ndim != seq.ndim or vals.shape[:-1] != seq.shape[:-1]:
+            raise ShapeError(
+                f"searchsorted: values must have shape {seq.shape[:-1]} + (K,) to search a sorted_sequence of "
+                f"shape {seq.shape}, got {tuple(vals.shape)}"
+            )
+        out = xp.empty(vals.shape, dtype=np.int64)
+        for row in np.ndindex(*seq.shape[:-1]):
+            out[row] = xp.searchsorted(seq[row], vals[row], side=side)
+    return _wrap(xp.asarray(out).astype(np.int32 if out_int32 else np.int64, copy=False))
+
+
+@op()
+def bucketize(input, boundaries: Tensor, *, out_int32: bool = False, right: bool = False) -> Tensor:  # noqa: A002
+    """The bucket of each element of ``input`` among the sorted ``boundaries``; no gradient.
+
+    With ``right=False`` (the default) the index ``i`` satisfies ``boundaries[i - 1] < v <= boundaries[i]``;
+    with ``right=True``, ``boundaries[i - 1] <= v < boundaries[i]``.  It is
+    ``searchsorted(boundaries, input, right=right)``.
+
+    Args:
+        input: a tensor of any shape, or a Python scalar.
+        boundaries: a 1-d tensor sorted in ascending order.
+        out_int32: return int32 indices instead of int64.
+        right: which side of a boundary equal values go to (see above).
+
+    Returns:
+        An int64 (or int32) tensor of ``input``'s shape.
+
+    Raises:
+        ShapeError: ``boundaries`` is not 1-d.
+
+    Examples:
+        >>> cr.bucketize(cr.tensor([0.5, 1.0, 2.5]), cr.tensor([1.0, 2.0]))
+        tensor([0, 0, 2])
+        >>> cr.bucketize(cr.tensor([0.5, 1.0, 2.5]), cr.tensor([1.0, 2.0]), right=True)
+        tensor([0, 1, 2])
+    """
+    if boundaries._data.ndim != 1:
+        raise ShapeError(f"bucketize: boundaries must be 1-d, got shape {boundaries.shape}")
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right)
