@@ -27,6 +27,7 @@ import threading
 
 from .. import autograd
 from ..autograd import graph
+from ..autograd.forward import carry_tangents, forward_levels
 from ..autograd.mode import enable_grad, is_grad_enabled
 from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor, _wrap
@@ -77,11 +78,17 @@ class _Level:
             return graph.apply1(_RESHAPE, t, shape, shape)
         leaf = t.detach().requires_grad_(True)
         self.own[id(leaf)] = leaf
+        if forward_levels():
+            carry_tangents(t, leaf)  # inside jvp/jacfwd: the new input keeps the argument's tangents
         return leaf
 
     def reaches_outside(self, tensors) -> bool:
-        """Whether the graph of ``tensors`` reaches anything recorded or made outside this level."""
-        if self.connected:
+        """Whether the graph of ``tensors`` reaches anything recorded or made outside this level.
+
+        Inside forward mode (jvp, jacfwd) the answer is always yes: the backward pass must run through
+        differentiable Tensor ops, and the results must not be detached, for their tangents to be kept.
+        """
+        if self.connected or forward_levels():
             return True
         start, own = self.start, self.own
         stack = []
@@ -258,7 +265,7 @@ def _grad_and_value(func, argnums, has_aux, args, kwargs, api):
             )
         aux_leaves = tree_flatten(aux)[0] if has_aux else []
         physical = _physical(output, levels)
-        connected = outer_grad and level.reaches_outside([physical, *aux_leaves])
+        connected = (outer_grad or bool(forward_levels())) and level.reaches_outside([physical, *aux_leaves])
         # the cotangent: None is the engine's 1 for a one-element output; under vmap, 1 for every sample
         ones = _ones_like(physical) if levels else None
         grads = _gradients([physical], inputs, [ones], create_graph=connected, retain_graph=connected)
@@ -406,7 +413,7 @@ def vjp(func, *primals, has_aux=False):
         out_dtypes = [o.dtype for o in out_leaves]
         out_leaves = [_physical(o, levels) for o in out_leaves]
         aux_leaves = tree_flatten(aux)[0] if has_aux else []
-        connected = outer_grad and level.reaches_outside([*out_leaves, *aux_leaves])
+        connected = (outer_grad or bool(forward_levels())) and level.reaches_outside([*out_leaves, *aux_leaves])
 
     def vjp_fn(cotangents):
         ct_leaves, ct_spec = tree_flatten(cotangents)
