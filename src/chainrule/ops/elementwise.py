@@ -50,8 +50,8 @@ def select(x: Tensor, mask, keep: bool = True) -> Tensor:
 
 
 def _zero_grad_vjp(ctx, g):
-    xp = backend.array_module(g.data)
-    return _wrap(xp.zeros(ctx.saved[0].data.shape if ctx.saved else g.data.shape, dtype=g.data.dtype))
+    xp = backend.array_module(g._data)
+    return _wrap(xp.zeros(ctx.saved[0]._data.shape if ctx.saved else g._data.shape, dtype=g._data.dtype))
 
 
 def _zero_jvp(ctx, *tangents):
@@ -147,7 +147,7 @@ def _pow_vjp(ctx, g):
     gb = None
     if n[1] is not None:
         # d(a^b)/db = a^b log a; PyTorch's convention: 0 where a == 0 and b >= 0
-        zero = (a.data == 0) & (b.data >= 0)
+        zero = (a._data == 0) & (b._data >= 0)
         safe_log = log(where(_wrap(zero), 1.0, a))
         gb = select(g * ctx.output() * safe_log, zero, keep=False)
     return ga, gb
@@ -164,7 +164,7 @@ def _maximum(xp, a, b):
 @_maximum.defvjp
 def _maximum_vjp(ctx, g):
     a, b = ctx.saved
-    return _split_tie(g, a.data > b.data, a.data == b.data, ctx)
+    return _split_tie(g, a._data > b._data, a._data == b._data, ctx)
 
 
 _maximum.defjvp(jvp_from_vjp(_maximum_vjp))
@@ -178,14 +178,14 @@ def _minimum(xp, a, b):
 @_minimum.defvjp
 def _minimum_vjp(ctx, g):
     a, b = ctx.saved
-    return _split_tie(g, a.data < b.data, a.data == b.data, ctx)
+    return _split_tie(g, a._data < b._data, a._data == b._data, ctx)
 
 
 _minimum.defjvp(jvp_from_vjp(_minimum_vjp))
 
 
 def _split_tie(g, wins, ties, ctx):
-    weight = _wrap((wins + 0.5 * ties).astype(g.data.dtype))
+    weight = _wrap((wins + 0.5 * ties).astype(g._data.dtype))
     n = ctx.next
     ga = g * weight if n[0] is not None else None
     gb = g * (1.0 - weight) if n[1] is not None else None
@@ -490,7 +490,7 @@ def _relu(xp, x):
 @_relu.defvjp
 def _relu_vjp(ctx, g):
     if not ctx.create_graph:
-        return _wrap(backend.select_positive(backend.array_module(g.data), g.data, ctx.out))
+        return _wrap(backend.select_positive(backend.array_module(g._data), g._data, ctx.out))
     return select(g, ctx.out > 0)
 
 
@@ -504,7 +504,7 @@ def _leaky_relu(xp, x, slope):
 
 @_leaky_relu.defvjp
 def _leaky_relu_vjp(ctx, g):
-    positive = ctx.saved[0].data > 0
+    positive = ctx.saved[0]._data > 0
     return select(g, positive) + select(g, positive, keep=False) * ctx.args[0]
 
 
@@ -519,7 +519,7 @@ def _elu(xp, x, alpha):
 @_elu.defvjp
 def _elu_vjp(ctx, g):
     (x,) = ctx.saved
-    positive = x.data > 0
+    positive = x._data > 0
     negative_part = exp(select(x, positive, keep=False)) * ctx.args[0]
     return select(g, positive) + select(g * negative_part, positive, keep=False)
 
@@ -556,7 +556,7 @@ def _gelu(xp, x, approximate):
 def _gelu_vjp(ctx, g):
     (x,) = ctx.saved
     if not ctx.create_graph:
-        return _wrap(_gelu_grad(x.data, g.data, ctx.extra, ctx.args[0]))
+        return _wrap(_gelu_grad(x._data, g._data, ctx.extra, ctx.args[0]))
     if ctx.args[0] == "tanh":
         # d/dx [x/2 (1 + tanh u)], u = sqrt(2/pi)(x + 0.044715 x^3)
         x2 = x * x
@@ -625,7 +625,7 @@ def _softplus(xp, x, beta, threshold):
 def _softplus_vjp(ctx, g):
     (x,) = ctx.saved
     beta, threshold = ctx.args
-    linear = x.data * beta > threshold
+    linear = x._data * beta > threshold
     return select(g * sigmoid(x * beta), linear, keep=False) + select(g, linear)
 
 
@@ -639,7 +639,7 @@ def _clamp(xp, x, lo, hi):
 
 @_clamp.defvjp
 def _clamp_vjp(ctx, g):
-    x = ctx.saved[0].data
+    x = ctx.saved[0]._data
     lo, hi = ctx.args
     inside = True
     if lo is not None:
@@ -702,7 +702,7 @@ def _cast(xp, x, dtype):
 
 @_cast.defvjp
 def _cast_vjp(ctx, g):
-    return to_dtype(g, ctx.saved[0].data.dtype)
+    return to_dtype(g, ctx.saved[0]._data.dtype)
 
 
 _cast.defjvp(linear_jvp(_cast))
@@ -762,7 +762,7 @@ def _binary(prim, scalar_prim, rscalar_prim, a, b):
 
 def _float_for_scalar(t: Tensor, c) -> Tensor:
     """An integer tensor meeting a float scalar becomes the default float dtype (as in PyTorch)."""
-    if type(c) is float and t.data.dtype.kind != "f":
+    if type(c) is float and t._data.dtype.kind != "f":
         return to_dtype(t, get_default_dtype())
     return t
 
@@ -900,9 +900,9 @@ def div(a, b, rounding_mode=None):
         return trunc(div(a, b))
     if rounding_mode is not None:
         raise ValueError(f"div: rounding_mode must be None, 'floor' or 'trunc', got {rounding_mode!r}")
-    if type(a) is Tensor and a.data.dtype.kind != "f":
+    if type(a) is Tensor and a._data.dtype.kind != "f":
         a = to_dtype(a, get_default_dtype())
-    if type(b) is Tensor and b.data.dtype.kind != "f" and type(a) is not Tensor:
+    if type(b) is Tensor and b._data.dtype.kind != "f" and type(a) is not Tensor:
         b = to_dtype(b, get_default_dtype())
     return _binary(_div, _divs, _rdivs, a, b)
 
@@ -1054,7 +1054,7 @@ def minimum(a, b):
 def _unary(prim, x, *args):
     if type(x) is not Tensor:
         raise TypeError(f"{prim.name}: expected a Tensor, got {type(x).__name__}")
-    if x.data.dtype.kind != "f":
+    if x._data.dtype.kind != "f":
         x = to_dtype(x, get_default_dtype())
     return apply1(prim, x, *args)
 
@@ -1235,7 +1235,7 @@ def rsqrt(x):
 
 
 def _unary_float(x):
-    return x if x.data.dtype.kind == "f" else to_dtype(x, get_default_dtype())
+    return x if x._data.dtype.kind == "f" else to_dtype(x, get_default_dtype())
 
 
 @op(method=True)
@@ -1584,7 +1584,7 @@ def clamp(x, min=None, max=None):  # noqa: A002 - PyTorch's names
         return out
     lo = None if min is None else scalar_value(min)
     hi = None if max is None else scalar_value(max)
-    if x.data.dtype.kind != "f" and (type(lo) is float or type(hi) is float):
+    if x._data.dtype.kind != "f" and (type(lo) is float or type(hi) is float):
         x = to_dtype(x, get_default_dtype())
     return apply1(_clamp, x, lo, hi)
 
@@ -1724,7 +1724,7 @@ def where(condition, input, other):  # noqa: A002
         >>> cr.where(x > 0, x, 0.0)
         tensor([0., 2.])
     """
-    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
     if cond.dtype != np.bool_:
         cond = cond.astype(bool)
     a_t, b_t = isinstance(input, Tensor), isinstance(other, Tensor)
@@ -1772,10 +1772,10 @@ def masked_fill(x, mask, value):
                 [0., 4.]])
     """
     if isinstance(value, Tensor):
-        if value.data.ndim != 0:
+        if value._data.ndim != 0:
             raise ValueError(f"masked_fill: value must be a scalar or 0-d tensor, got shape {value.shape}")
         return where(mask, value.to(x.dtype) if value.dtype != x.dtype else value, x)
-    m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+    m = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
     if m.dtype != np.bool_:
         raise DTypeError(f"masked_fill: mask must be bool, got {m.dtype}")
     return apply1(_masked_fill, _float_for_scalar(x, scalar_value(value)), m, scalar_value(value))
@@ -1784,11 +1784,11 @@ def masked_fill(x, mask, value):
 def to_dtype(x: Tensor, dtype) -> Tensor:
     """x converted to ``dtype``; differentiable between float dtypes."""
     dtype = backend.as_dtype(dtype)
-    if x.data.dtype == dtype:
+    if x._data.dtype == dtype:
         return x
-    if dtype.kind == "f" and x.data.dtype.kind == "f":
+    if dtype.kind == "f" and x._data.dtype.kind == "f":
         return apply1(_cast, x, dtype)
-    return _wrap(x.data.astype(dtype))
+    return _wrap(x._data.astype(dtype))
 
 
 @op(method=True)
