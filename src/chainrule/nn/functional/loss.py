@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...autograd.graph import vmap_depth
 from ...autograd.mode import autocast_state
 from ...backend import array_module
 from ...errors import DTypeError, IndexingError, ShapeError
@@ -290,6 +291,12 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
 # classification losses over C classes
 
 
+def _vmapped_class_target(target) -> bool:
+    """An integer target batched by vmap (its raw array is vmap's BatchedArray)."""
+    data = getattr(target, "_data", None)
+    return type(data).__name__ == "BatchedArray" and data.dtype.kind in "iu"
+
+
 def _class_index_target(inp, target, name, ignore_index):
     """Check a class-index target against the input (N, C, d1, ...) or (C,); returns the target array."""
     arr = target._data if isinstance(target, Tensor) else np.asarray(target)
@@ -412,6 +419,10 @@ def cross_entropy(
     if not 0.0 <= float(label_smoothing) <= 1.0:
         raise ValueError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing}")
     smoothing = float(label_smoothing)
+    if vmap_depth() and _vmapped_class_target(target):  # under vmap: the target's values are per sample
+        from ...func._batching import class_index_loss  # noqa: PLC0415
+
+        return class_index_loss(name, input, target, weight, ignore_index, reduction, smoothing)
     x = _batched(input, name)
     classes = x._data.shape[1]
     weight_arr = _class_weight(weight, input, classes, name)
