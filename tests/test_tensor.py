@@ -150,3 +150,69 @@ def test_bool_and_comparisons():
     with pytest.raises(RuntimeError, match="ambiguous"):
         bool(x)
     assert cr.equal(x, x.clone())
+
+
+# ------------------------------------------------------------------ .data as in PyTorch (issue 17)
+
+
+def test_data_is_a_detached_tensor_sharing_memory():
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    d = w.data
+    assert type(d) is cr.Tensor and not d.requires_grad and d.grad_fn is None and d.is_leaf
+    assert np.shares_memory(d._data, w._data)
+    h = (w * 2).data
+    assert h.grad_fn is None and not h.requires_grad
+
+
+def test_in_place_writes_through_data_change_the_parameter():
+    p = cr.nn.Parameter(cr.ones(3))
+    p.grad = cr.full((3,), 2.0)
+    p.data.add_(p.grad, alpha=-0.5)
+    np.testing.assert_array_equal(p.numpy(), [0.0, 0.0, 0.0])
+    p.data.copy_(cr.tensor([1.0, 2.0, 3.0]))
+    p.data.mul_(0.5)
+    np.testing.assert_array_equal(p.numpy(), [0.5, 1.0, 1.5])
+    p.data.uniform_(-0.1, 0.1)
+    assert float(p.abs().max()) <= 0.1
+    p.data.normal_()
+    p.data.zero_()
+    assert p.sum().item() == 0.0
+    assert p.requires_grad and p.is_leaf and p.dtype == cr.float32
+
+
+def test_data_setter_takes_a_tensor_or_array_and_may_change_shape_and_dtype():
+    p = cr.nn.Parameter(cr.ones(3))
+    other = cr.zeros(2, 2)
+    p.data = other
+    assert p.shape == (2, 2) and p.requires_grad and isinstance(p, cr.nn.Parameter)
+    assert np.shares_memory(p._data, other._data)  # PyTorch shares too
+    p.data = np.ones(4)
+    assert p.shape == (4,) and p.dtype == cr.float64
+    with pytest.raises(TypeError, match="Tensor.data"):
+        p.data = [1.0, 2.0]
+    with pytest.raises(cr.errors.DTypeError, match="floating point"):
+        p.data = cr.tensor([1, 2])
+
+
+def test_writes_through_data_do_not_bump_the_version_counter():
+    # PyTorch: .data has its own version counter, so autograd does not see writes through it
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = w * w  # saves w
+    w.data.mul_(10)
+    y.sum().backward()  # no "modified in place" error, the gradient uses the new values
+    np.testing.assert_array_equal(w.grad.numpy(), [20.0, 40.0])
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = x * x
+    x.detach().mul_(10)  # detach() shares the counter: backward refuses
+    with pytest.raises(cr.errors.GradientError):
+        y.sum().backward()
+
+
+def test_optimizer_style_update_through_data_under_grad_mode():
+    model = cr.nn.Linear(3, 2)
+    x = cr.randn(4, 3)
+    model(x).sum().backward()
+    before = model.weight.detach().clone()
+    for p in model.parameters():
+        p.data.add_(p.grad, alpha=-0.1)  # no no_grad() needed, as in PyTorch
+    np.testing.assert_allclose(model.weight.numpy(), (before - 0.1 * model.weight.grad).numpy())

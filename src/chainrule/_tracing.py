@@ -1,6 +1,6 @@
 """Whether a forward pass is being traced for export (``chainrule.onnx.export``).
 
-A model whose forward computes part of its work with NumPy on ``.data``
+A model whose forward computes part of its work with NumPy on ``.numpy()``
 (BERT's attention mask, for speed) asks :func:`is_exporting` and takes a path
 written in chainrule's ops instead, so the exporter sees every step.  A leaf
 module: layers and models may import it without reaching up to the exporter.

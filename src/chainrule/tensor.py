@@ -1,8 +1,8 @@
 """Tensor: an array that remembers how it was made.
 
 ``Tensor._data`` is the raw array (numpy.ndarray on the CPU, cupy.ndarray on a
-GPU).  Unlike PyTorch, where ``.data`` is a detached Tensor, here it is the
-array itself: ``p._data`` is what optimizers update in place.
+GPU): what ops read and optimizers update in place.  ``Tensor.data`` is
+PyTorch's: another Tensor for the same array, outside the graph.
 
 Every differentiable op on tensors that require grad records a node (see
 ``autograd/graph.py``); ``loss.backward()`` walks those nodes once, in reverse,
@@ -40,7 +40,7 @@ class Tensor(_Methods):
     Make one with ``chainrule.tensor`` (or ``zeros``, ``randn``, ...).
     Shapes are tuples of ints, dtypes are NumPy dtypes (float32 by default).
 
-    ``.data`` is the array itself (a ``numpy.ndarray``, or a ``cupy.ndarray`` on a GPU), ``.grad`` the
+    ``.data`` is a Tensor sharing the array, outside the graph (as in PyTorch), ``.grad`` the
     accumulated gradient (a Tensor or None) and ``.requires_grad`` whether ops on it are recorded.
     Differs from PyTorch: ``Tensor(data)`` copies ``data`` and infers its dtype as ``chainrule.tensor``
     does (``torch.Tensor([1, 2])`` is float32, here int64), and ``Tensor(2, 3)`` does not make an
@@ -72,7 +72,7 @@ class Tensor(_Methods):
     """
 
     __slots__ = (
-        "data",
+        "_data",  # the raw array: numpy.ndarray, or cupy.ndarray on a GPU
         "grad",
         "requires_grad",
         "_edge",
@@ -106,15 +106,51 @@ class Tensor(_Methods):
 
     # ------------------------------------------------------------------ facts
 
-    # The raw array.  (Transition: ``_data`` is the name internal code uses for the array; ``data`` becomes
-    # PyTorch's detached Tensor sharing storage once every internal use has moved to ``_data``.)
     @property
-    def _data(self):
-        return self.data
+    def data(self) -> Tensor:
+        """This tensor's values as a new Tensor outside the graph: the same memory, no history.
 
-    @_data.setter
-    def _data(self, value):
-        self.data = value
+        As in PyTorch, ``p.data`` is how to change a parameter without autograd seeing it:
+        ``p.data.add_(p.grad, alpha=-lr)``, ``p.data.copy_(w)``, ``p.data.zero_()`` write into ``p``.
+        The result does not require grad, and it has its own version counter: unlike ``detach()``,
+        in-place writes through ``.data`` are invisible to backward's check for saved tensors modified
+        in place (a gradient computed afterwards may silently use the new values, as in PyTorch).
+
+        Assigning ``p.data = t`` (a Tensor or an array) makes ``p`` use ``t``'s memory; the shape and
+        dtype may change, the graph and ``.grad`` are untouched.  The raw NumPy (or CuPy) array is
+        ``numpy()`` (``._data`` inside chainrule).
+
+        Examples:
+            >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
+            >>> w.data
+            tensor([1., 2.])
+            >>> w.data.mul_(10)
+            tensor([10., 20.])
+            >>> w
+            tensor([10., 20.], requires_grad=True)
+            >>> w.data = cr.zeros(3)
+            >>> w
+            tensor([0., 0., 0.], requires_grad=True)
+        """
+        return _wrap(self._data)
+
+    @data.setter
+    def data(self, value) -> None:
+        if isinstance(value, Tensor):
+            array = value._data
+        elif isinstance(value, _ndarray) or _is_device_array(value):
+            array = value
+        else:
+            raise TypeError(
+                f"Tensor.data = value: expected a Tensor (or a NumPy/CuPy array), got {type(value).__name__}; "
+                "wrap it in chainrule.tensor(...) first"
+            )
+        if self.requires_grad and array.dtype.kind != "f":
+            raise DTypeError(
+                f"Tensor.data = value: this tensor requires grad, so its data must be floating point, not "
+                f"{array.dtype}; convert it with .float() first"
+            )
+        self._data = array
 
     @property
     def shape(self) -> tuple:
@@ -359,7 +395,7 @@ class Tensor(_Methods):
         Writing into the array changes the tensor without bumping its version counter.
 
         Returns:
-            The ``numpy.ndarray`` that is ``.data`` (same shape and dtype).
+            The ``numpy.ndarray`` this tensor holds (same shape and dtype).
 
         Raises:
             TypeError: the tensor is on a GPU; call ``.cpu()`` first.

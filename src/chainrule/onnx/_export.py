@@ -283,7 +283,7 @@ def export(
     NamedTuple result, the keys of a dict, or ``output``/``output_K``.
 
     The forward pass is traced twice, the second time on perturbed inputs,
-    so that a value computed outside chainrule's ops (NumPy on ``.data``) or
+    so that a value computed outside chainrule's ops (NumPy on ``.numpy()``) or
     control flow that depends on the data is an error rather than a silently
     wrong graph.  The file is checked with ``onnx.checker`` (full check, with
     shape inference) and written atomically.  ``verify=True`` also runs it in

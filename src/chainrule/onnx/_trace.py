@@ -8,7 +8,7 @@ record, or else a constant.  Every array seen is kept alive for the whole
 trace, so no two arrays can share an ``id``.
 
 A constant that was computed from the inputs outside the op table (NumPy on
-``.data``, a custom ``autograd.Function``) would be frozen at the example's
+``.numpy()``, a custom ``autograd.Function``) would be frozen at the example's
 value.  :func:`compare` catches that by tracing twice, the second time on
 perturbed inputs: the same ops must run with the same arguments, and every
 constant must come out equal.
