@@ -394,3 +394,19 @@ def test_functional_call_tied_weights():
     assert functional_call(model, {"a.weight": eye * 2}, x, tie_weights=False).tolist() != [[4.0, 8.0]]
     with pytest.raises(ValueError, match="tied"):
         functional_call(model, {"a.weight": eye, "b.weight": eye * 2}, x)
+
+
+def test_functional_call_from_several_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    model = nn.Linear(3, 1).double()
+    x = _cr(np.ones((1, 3)))
+
+    def run(k):
+        params = {"weight": _cr(np.full((1, 3), float(k))), "bias": _cr(np.zeros(1))}
+        return [functional_call(model, params, x).item() for _ in range(50)]
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(run, range(8)))
+    assert all(r == [3.0 * k] * 50 for k, r in enumerate(results))
+    assert model.weight.shape == (1, 3) and not np.all(model.weight._data == 7.0)

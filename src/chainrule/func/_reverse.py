@@ -25,6 +25,8 @@ from __future__ import annotations
 import functools
 import threading
 
+import numpy as np
+
 from .. import autograd
 from ..autograd import graph
 from ..autograd.forward import carry_tangents, forward_levels
@@ -152,10 +154,7 @@ def _batched(t, levels):
 
 
 def _ones_like(t: Tensor) -> Tensor:
-    from ..backend import array_module  # noqa: PLC0415
-
-    data = t._data
-    return _wrap(array_module(data).ones(data.shape, dtype=data.dtype))
+    return _wrap(_xp_of(t).ones(t.shape, dtype=t.dtype))
 
 
 # --------------------------------------------------------------------------- helpers
@@ -195,11 +194,18 @@ def _detach(tree):
     return tree_map(lambda v: v.detach() if isinstance(v, Tensor) else v, tree)
 
 
-def _zeros_like(t: Tensor) -> Tensor:
+def _xp_of(t: Tensor):
+    """The array module (numpy or cupy) of ``t``, of a vmap-batched tensor's value too."""
     from ..backend import array_module  # noqa: PLC0415
 
-    data = t._data
-    return _wrap(array_module(data).zeros(data.shape, dtype=data.dtype))
+    while hasattr(t, "_value"):
+        t = t._value
+    return array_module(t._data)
+
+
+def _zeros_like(t: Tensor) -> Tensor:
+    """Zeros of ``t``'s (logical) shape and dtype, outside any graph."""
+    return _wrap(_xp_of(t).zeros(t.shape, dtype=t.dtype))
 
 
 def _wrap_args(level, args, positions, outer_grad, api, levels=()):
@@ -494,7 +500,7 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None):
         rows = _jacobian_rows(vjp_fn, out_leaves, out_spec)  # per input leaf: (total, *in_shape)
         jac_leaves, offset = [], 0
         for o in out_leaves:
-            n = o._data.size
+            n = int(np.prod(o.shape, dtype=np.int64))
             per_input = [r[offset : offset + n].reshape(*o.shape, *r.shape[1:]) for r in rows]
             jac_leaves.append(_regroup(per_input, [spec for _, spec in in_leaves], single))
             offset += n
@@ -506,25 +512,24 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None):
 
 def _jacobian_rows(vjp_fn, out_leaves, out_spec):
     """Per flat input: the stacked vjps with every one-hot cotangent, shape ``(total outputs, *input shape)``."""
-    from ..backend import array_module  # noqa: PLC0415
     from ..ops.shape import stack  # noqa: PLC0415
 
-    sizes = [o._data.size for o in out_leaves]
     zeros = [_zeros_like(o) for o in out_leaves]
     per_row = []
     for i, o in enumerate(out_leaves):
-        xp = array_module(o._data)
-        for k in range(sizes[i]):
-            one_hot = xp.zeros(sizes[i], dtype=o._data.dtype)
+        size = int(np.prod(o.shape, dtype=np.int64))
+        xp = _xp_of(o)
+        for k in range(size):
+            one_hot = xp.zeros(size, dtype=o.dtype)
             one_hot[k] = 1
             cts = list(zeros)
-            cts[i] = _wrap(one_hot.reshape(o._data.shape))
+            cts[i] = _wrap(one_hot.reshape(o.shape))
             grads = vjp_fn(tree_unflatten(cts, out_spec))
             per_row.append([leaf for tree in grads for leaf in tree_flatten(tree)[0]])
-    if not per_row:  # an output with no elements: nothing to stack
+    if not per_row:  # outputs with no elements: nothing to stack
         probe = vjp_fn(tree_unflatten(zeros, out_spec))
         flat = [leaf for tree in probe for leaf in tree_flatten(tree)[0]]
-        return [_wrap(array_module(g._data).zeros((0, *g._data.shape), dtype=g._data.dtype)) for g in flat]
+        return [_wrap(_xp_of(g).zeros((0, *g.shape), dtype=g.dtype)) for g in flat]
     return [stack([row[j] for row in per_row], 0) for j in range(len(per_row[0]))]
 
 
