@@ -12,7 +12,7 @@ import numbers
 import numpy as np
 
 from .. import backend
-from ..autograd.forward import linear_jvp, zeros_like
+from ..autograd.forward import carry_tangents, forward_levels, linear_jvp, zeros_like
 from ..autograd.graph import apply1, apply2, primitive
 from ..errors import DTypeError, IndexingError, ShapeError
 from ..tensor import Tensor, _wrap
@@ -150,7 +150,8 @@ def setitem(x: Tensor, index, value) -> None:
     xp = backend.array_module(x._data)
     index, _basic = normalize_index(index, xp)
     recording = grad_enabled() and (x.requires_grad or (isinstance(value, Tensor) and value.requires_grad))
-    if not recording:
+    dual = bool(forward_levels())  # forward mode: the write goes through the primitive, so tangents follow
+    if not recording and not dual:
         data = value._data if isinstance(value, Tensor) else value
         try:
             x._data[index] = data
@@ -158,17 +159,24 @@ def setitem(x: Tensor, index, value) -> None:
             raise _setitem_error(x, index, value, exc) from None
         x._bump()
         return
-    x._check_inplace("setitem")
+    if recording:
+        x._check_inplace("setitem")
     if not isinstance(value, Tensor):
         value = _wrap(xp.asarray(value, dtype=x._data.dtype))
     elif value._data.dtype != x._data.dtype:
         value = value.to(x._data.dtype)
+    alias = x._alias()
+    if dual:
+        carry_tangents(x, alias)
     try:
-        result = apply2(_setitem, x._alias(), value, index)
+        result = apply2(_setitem, alias, value, index)
     except ShapeError as exc:
         raise _setitem_error(x, index, value, exc) from None
-    x._edge = result._edge
-    x.requires_grad = True
+    if recording:
+        x._edge = result._edge
+        x.requires_grad = True
+    if dual:
+        carry_tangents(result, x)
     x._bump()
 
 
