@@ -34,6 +34,7 @@ from ..autograd.mode import enable_grad, is_grad_enabled
 from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor, _wrap
 from ._pytree import tree_flatten, tree_map, tree_unflatten
+from ._vmap import BatchedArray, active_levels, batched, physical, wrap
 
 _state = threading.local()
 
@@ -95,8 +96,8 @@ class _Level:
         start, own = self.start, self.own
         stack = []
         for t in tensors:
-            while isinstance(t, Tensor) and hasattr(t, "_value"):  # a vmap-batched tensor: its history is its value's
-                t = t._value
+            if isinstance(t, Tensor):
+                t = _unbatched(t)  # a vmap-batched tensor: its history is its value's
             if isinstance(t, Tensor) and t.requires_grad:
                 stack.append(graph.edge_of(t))
         seen = set()
@@ -126,31 +127,36 @@ _RESHAPE = graph.PRIMITIVES["reshape"]
 # Under vmap (func/_vmap.py) the transforms work on *physical* tensors: every active vmap level's batch
 # dimension at the front (an unbatched argument expanded), so that the gradient of the sum over the batch with
 # respect to a physical input is the batch of per-sample gradients; results are wrapped back as batched tensors.
-# Outside vmap these are no-ops, and _vmap is imported only once a vmap is running.
+# Outside vmap these are no-ops.
 
 
 def _vmap_levels() -> tuple:
-    if not graph.vmap_depth():
-        return ()
-    from ._vmap import active_levels  # noqa: PLC0415
-
-    return active_levels()
+    return active_levels() if graph.vmap_depth() else ()
 
 
 def _physical(t, levels):
-    if not levels:
-        return t
-    from ._vmap import physical  # noqa: PLC0415
-
-    return physical(t, levels)
+    return physical(t, levels) if levels else t
 
 
 def _batched(t, levels):
-    if not levels:
-        return t
-    from ._vmap import batched  # noqa: PLC0415
+    return batched(t, levels) if levels else t
 
-    return batched(t, levels)
+
+def _unbatched(t: Tensor) -> Tensor:
+    """The tensor holding a vmap-batched tensor's values (``t`` itself when it is not batched)."""
+    data = t._data
+    while type(data) is BatchedArray:
+        t = data.value
+        data = t._data
+    return t
+
+
+def _detach_one(t: Tensor) -> Tensor:
+    """``t`` without history; a vmap-batched tensor keeps its batch, its value detached."""
+    data = t._data
+    if type(data) is BatchedArray:
+        return wrap(_detach_one(data.value), data.bdim, data.level)
+    return t.detach()
 
 
 def _ones_like(t: Tensor) -> Tensor:
@@ -191,16 +197,14 @@ def _split_aux(result, has_aux: bool, api: str):
 
 
 def _detach(tree):
-    return tree_map(lambda v: v.detach() if isinstance(v, Tensor) else v, tree)
+    return tree_map(lambda v: _detach_one(v) if isinstance(v, Tensor) else v, tree)
 
 
 def _xp_of(t: Tensor):
     """The array module (numpy or cupy) of ``t``, of a vmap-batched tensor's value too."""
     from ..backend import array_module  # noqa: PLC0415
 
-    while hasattr(t, "_value"):
-        t = t._value
-    return array_module(t._data)
+    return array_module(_unbatched(t)._data)
 
 
 def _zeros_like(t: Tensor) -> Tensor:
@@ -277,7 +281,7 @@ def _grad_and_value(func, argnums, has_aux, args, kwargs, api):
         grads = _gradients([physical], inputs, [ones], create_graph=connected, retain_graph=connected)
     grads = [_batched(g, levels) for g in grads]
     if not connected:
-        output = output.detach()
+        output = _detach_one(output)
         aux = _detach(aux)
     return _regroup(grads, specs, single), output, aux
 
