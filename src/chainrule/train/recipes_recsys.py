@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .callbacks import Callback, KeepBest
-from .commands import UsageError, extra_callbacks, register_command
+from .commands import OPTIMIZERS, UsageError, extra_callbacks, register_command
 from .recipe import Recipe, recipe
 
 # ---------------------------------------------------------------------------
@@ -73,19 +73,21 @@ def _run_dir(args, name):
     return run_dir
 
 
-def _optimizer(args, model, lr):
+def _resolved(args):
+    """The run's resolved settings (``chainrule train`` resolves them once), its data directory, and the dense
+    optimizer asked for (None: the recipe's own SparseAdam + Adam)."""
+    s = args.run_settings
+    data_dir = Path(s.data) if s.data is not None else None
+    return s, data_dir, s.optimizer if s.optimizer in OPTIMIZERS else None
+
+
+def _optimizer(dense, model, lr):
     from ..models.recommender import make_optimizer  # noqa: PLC0415
     from .commands import make_optimizer as dense_optimizer  # noqa: PLC0415
 
-    if args.optimizer is None:
+    if dense is None:
         return make_optimizer(model, lr=lr), "sparse adam (SparseAdam for the tables + Adam)"
-    return dense_optimizer(args.optimizer, model.parameters(), lr, 0.0), f"{args.optimizer} (dense tables)"
-
-
-def _settings(args):
-    """The run's settings for its checkpoints (``chainrule train`` resolves them; None when called otherwise)."""
-    settings = getattr(args, "run_settings", None)
-    return settings.to_dict() if settings is not None else None
+    return dense_optimizer(dense, model.parameters(), lr, 0.0), f"{dense} (dense tables)"
 
 
 def _fit(trainer, epochs, resume):
@@ -168,14 +170,14 @@ def _run_mf(args, r):
     from ..nn import functional as F  # noqa: PLC0415
     from .trainer import Trainer  # noqa: PLC0415
 
-    epochs, batch_size, lr = args.epochs or r.epochs, args.batch_size or r.batch_size, args.lr or r.lr
-    weight_decay = r.weight_decay if args.weight_decay is None else args.weight_decay
+    s, data_dir, dense = _resolved(args)
+    epochs, batch_size, lr, weight_decay, seed = s.epochs, s.batch_size, s.lr, s.weight_decay, s.seed
     if weight_decay < 0:
         raise UsageError(f"--weight-decay must be >= 0, got {weight_decay}")
-    cr_random.manual_seed(args.seed)
-    data = _load_data(args.data)
-    train, val, test = _mf_data(args.seed, data=data)
-    _enough(args.data, "ratings for a 75/5/20 train/val/test split", train=train, val=val, test=test)
+    cr_random.manual_seed(seed)
+    data = _load_data(data_dir)
+    train, val, test = _mf_data(seed, data=data)
+    _enough(data_dir, "ratings for a 75/5/20 train/val/test split", train=train, val=val, test=test)
     clip = (float(data.ratings.min()), float(data.ratings.max()))
     model = MatrixFactorization(
         data.num_users,
@@ -183,10 +185,10 @@ def _run_mf(args, r):
         embedding_dim=64,
         weight_decay=weight_decay,
         global_bias=float(train.ratings.mean()),
-        sparse=args.optimizer is None,
+        sparse=dense is None,
     )
-    optimizer, opt_text = _optimizer(args, model, lr)
-    gen = cr_random.Generator().manual_seed(args.seed + 1)
+    optimizer, opt_text = _optimizer(dense, model, lr)
+    gen = cr_random.Generator().manual_seed(seed + 1)
     train_loader = RatingsLoader(train, batch_size, shuffle=True, generator=gen)
     val_loader = RatingsLoader(val, 8192)
     run_dir = _run_dir(args, r.name)
@@ -205,7 +207,7 @@ def _run_mf(args, r):
         callbacks=[_ValidationRMSE(val, clip), KeepBest("val_rmse", "min"), *extra_callbacks(args, run_dir)],
         progress=not args.no_progress,
         plots=not args.no_plots,
-        run_settings=_settings(args),
+        run_settings=s.to_dict(),
     )
     seconds = _fit(trainer, epochs, args.resume)  # threads: chainrule.threads sizes each GEMM
     _restore_best(model, run_dir)
@@ -262,21 +264,22 @@ def _run_ncf(args, r):
     from ..nn import functional as F  # noqa: PLC0415
     from .trainer import Trainer  # noqa: PLC0415
 
-    epochs, batch_size, lr = args.epochs or r.epochs, args.batch_size or r.batch_size, args.lr or r.lr
-    if args.weight_decay:
+    s, data_dir, dense = _resolved(args)
+    epochs, batch_size, lr, seed = s.epochs, s.batch_size, s.lr, s.seed
+    if s.weight_decay:
         raise UsageError("movielens-ncf has no weight decay (--weight-decay is for movielens-mf)")
-    cr_random.manual_seed(args.seed)
-    data = _load_data(args.data)
-    train, val, test = _ncf_data(args.seed, data=data)
-    _enough(args.data, "users with 3 or more interactions (leave-last-out)", train=train, val=val, test=test)
+    cr_random.manual_seed(seed)
+    data = _load_data(data_dir)
+    train, val, test = _ncf_data(seed, data=data)
+    _enough(data_dir, "users with 3 or more interactions (leave-last-out)", train=train, val=val, test=test)
     try:
-        val_users, val_items = ranking_candidates(data, val, 99, seed=args.seed + 2)
-        test_users, test_items = ranking_candidates(data, test, 99, seed=args.seed + 3)
+        val_users, val_items = ranking_candidates(data, val, 99, seed=seed + 2)
+        test_users, test_items = ranking_candidates(data, test, 99, seed=seed + 3)
     except InteractionsError as exc:
-        raise UsageError(f"--data {args.data}: {exc}") from None
-    model = NeuMF(data.num_users, data.num_items, gmf_dim=32, mlp_layers=(64, 32, 16), sparse=args.optimizer is None)
-    optimizer, opt_text = _optimizer(args, model, lr)
-    gen = cr_random.Generator().manual_seed(args.seed + 1)
+        raise UsageError(f"--data {data_dir}: {exc}") from None
+    model = NeuMF(data.num_users, data.num_items, gmf_dim=32, mlp_layers=(64, 32, 16), sparse=dense is None)
+    optimizer, opt_text = _optimizer(dense, model, lr)
+    gen = cr_random.Generator().manual_seed(seed + 1)
     loader = NegativeSamplingLoader(train, num_negatives=4, batch_size=batch_size, generator=gen)
     run_dir = _run_dir(args, r.name)
     print(
@@ -299,7 +302,7 @@ def _run_ncf(args, r):
         ],
         progress=not args.no_progress,
         plots=not args.no_plots,
-        run_settings=_settings(args),
+        run_settings=s.to_dict(),
     )
     seconds = _fit(trainer, epochs, args.resume)  # threads: chainrule.threads sizes each GEMM
     _restore_best(model, run_dir)

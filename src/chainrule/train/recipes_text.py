@@ -271,15 +271,17 @@ def fine_tune(
 
 def _run(freeze_encoder: bool):
     def run(args, r) -> int:
-        if args.data is not None and not args.data.is_dir():
-            raise UsageError(f"data directory {args.data} does not exist")
-        ok, reason = text_available(args.data)
+        s = args.run_settings  # resolved once by `chainrule train`
+        data_dir = Path(s.data) if s.data is not None else None
+        if data_dir is not None and not data_dir.is_dir():
+            raise UsageError(f"data directory {data_dir} does not exist")
+        ok, reason = text_available(data_dir)
         if not ok:
             raise UsageError(reason)
         if args.resume is not None and not args.resume.is_file():
             raise UsageError(f"checkpoint {args.resume} does not exist")
-        if args.optimizer not in (None, "adamw"):
-            raise UsageError(f"recipe {r.name} trains with AdamW; --optimizer {args.optimizer} is not supported")
+        if s.optimizer != "adamw":
+            raise UsageError(f"recipe {r.name} trains with AdamW; --optimizer {s.optimizer} is not supported")
         run_dir = args.out or Path("runs") / f"{r.name}-{datetime.now():%Y%m%d-%H%M%S}"
         if args.resume is not None and args.out is None:
             run_dir = args.resume.parent
@@ -290,19 +292,19 @@ def _run(freeze_encoder: bool):
             summary = fine_tune(
                 run_dir,
                 freeze_encoder=freeze_encoder,
-                epochs=args.epochs or r.epochs,
-                batch_size=args.batch_size or r.batch_size,
-                lr=args.lr or r.lr,
-                weight_decay=r.weight_decay if args.weight_decay is None else args.weight_decay,
-                seed=args.seed,
-                data_dir=args.data,
+                epochs=s.epochs,
+                batch_size=s.batch_size,
+                lr=s.lr,
+                weight_decay=s.weight_decay,
+                seed=s.seed,
+                data_dir=data_dir,
                 # per-layer activation checkpointing, once `chainrule train` has a flag for it
                 checkpoint_activations=bool(getattr(args, "checkpoint_activations", False)),
                 resume=args.resume,
                 callbacks=extra_callbacks(args, run_dir),
                 progress=not args.no_progress,
                 plots=not args.no_plots,
-                run_settings=args.run_settings.to_dict() if getattr(args, "run_settings", None) else None,
+                run_settings=s.to_dict(),
             )
         except (CheckpointError, CorpusError) as exc:
             raise UsageError(str(exc)) from None

@@ -212,10 +212,7 @@ def cmd_train(args):
         if used:
             raise UsageError(f"recipe {r.name} runs its own training loop; {', '.join(used)} apply to the others")
         args.out = _run_directory(args, r.name)
-        # the recipe's own loop reads args: give it the resolved settings
-        args.epochs, args.batch_size, args.lr = settings.epochs, settings.batch_size, settings.lr
-        args.weight_decay, args.seed, args.data = settings.weight_decay, settings.seed, data
-        args.optimizer = settings.optimizer if settings.optimizer in OPTIMIZERS else None
+        # the recipe's own loop reads its hyperparameters from the resolved settings alone
         args.run_settings = settings
         _note_missing_extras(args)
         return r.run(args, r)

@@ -191,6 +191,8 @@ def parse_space(text, r) -> dict:
 
 
 def _definition(args, r) -> dict:
+    from .settings import resolve  # noqa: PLC0415
+
     metric, direction = METRICS.get(r.name, DEFAULT_METRIC)
     space = parse_space(args.params, r)
     return {
@@ -198,7 +200,7 @@ def _definition(args, r) -> dict:
         "metric": metric,
         "direction": direction,
         "space": {name: [p.kind, p.low, p.high, p.log, list(p.options)] for name, p in space.items()},
-        "epochs": args.epochs or r.epochs,
+        "epochs": resolve(args, r).epochs,  # each trial's budget, resolved as `chainrule train` resolves it
         "seed": args.seed or 0,
         "sampler_seed": args.sampler_seed or 0,
         "prune": not args.no_prune,
