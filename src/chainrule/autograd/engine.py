@@ -211,63 +211,18 @@ def _run(roots, root_grads, retain_graph, create_graph, targets):
 
     targets None: accumulate into leaves' .grad.  Otherwise return the
     gradients of the ``targets`` tensors (leaf or not) and touch no .grad.
-    """
-    buffers: dict = {}
-    leaf_grads: dict = {}
-    # collect the nodes reachable from the roots
-    nodes = []
-    seen = set()
-    stack = []
-    for t, g in zip(roots, root_grads):
-        edge = edge_of(t)
-        if type(edge) is tuple:
-            stack.append(edge[0])
-            _add_to_buffer(buffers, edge, g)
-        else:
-            prev = leaf_grads.get(edge)
-            leaf_grads[edge] = g if prev is None else prev + g
-    # pending: how many edges still have to deliver a gradient to each leaf.  A leaf's gradient is
-    # accumulated as soon as its last one arrives, not at the end: gradients that would only wait
-    # (for example while .grad accumulates in place) do not pile up for the whole backward.
-    pending: dict = {}
-    while stack:
-        node = stack.pop()
-        if node in seen:
-            continue
-        seen.add(node)
-        nodes.append(node)
-        for edge in node.next:
-            if type(edge) is tuple:
-                if edge[0] not in seen:
-                    stack.append(edge[0])
-            elif edge is not None:
-                pending[edge] = pending.get(edge, 0) + 1
-    nodes.sort(key=_SEQ_KEY, reverse=True)
 
-    needed = None
-    captures = None
-    leaf_targets = None
+    Three phases: collect the nodes reachable from the roots (``_collect``), with
+    ``targets`` mark the nodes whose gradients lead to them (``_plan_targets``),
+    then run each node's vjp once, newest first, and deliver its gradients to the
+    nodes and leaves it came from (``_deliver``).
+    """
+    buffers: dict = {}  # node -> one gradient slot per output
+    leaf_grads: dict = {}  # leaf -> its gradient so far
+    nodes, pending = _collect(roots, root_grads, buffers, leaf_grads)
+    captures = needed = leaf_targets = None
     if targets is not None:
-        leaf_targets = {}
-        captures = {}
-        for i, t in enumerate(targets):
-            edge = t._edge
-            if edge is None:
-                leaf_targets.setdefault(t, []).append(i)
-            else:
-                captures.setdefault(edge[0], []).append((edge[1], i))
-        needed = set()
-        for node in reversed(nodes):  # ascending: inputs before consumers
-            for edge in node.next:
-                if edge is None:
-                    continue
-                if type(edge) is tuple:
-                    if edge[0] in needed or edge[0] in captures:
-                        needed.add(node)
-                        break
-                elif edge in leaf_targets:
-                    needed.add(node)
-                    break
+        captures, needed, leaf_targets = _plan_targets(targets, nodes)
         found = [None] * len(targets)
 
     given = {id(_base(g._data)) for g in root_grads}
@@ -293,12 +248,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets):
             buf = buffers.pop(node, None)
             if buf is None:
                 continue
-            if node.saved is RELEASED:
-                raise GradientError(
-                    f"{node.prim.name}: backward through this part of the graph a second time, but its "
-                    "saved tensors were freed by the first backward. Pass retain_graph=True to the first "
-                    "backward() if you need to call it twice"
-                )
+            _check_saved(node)
             if len(buf) > 1 and any(g is None for g in buf):
                 buf = _fill_missing(node, buf)
             if node.hooks is not None:
@@ -308,18 +258,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets):
                     found[slot] = buf[index]
                 if node not in needed:
                     continue
-            saved = node.saved
-            if saved:
-                for t, v in zip(saved, node.versions):
-                    if t is not None and t._version[0] != v:
-                        raise _version_error(node, _position(saved, t), t, v)
             prim = node.prim
-            if prim.save_output and node.out_version[0] != 0:
-                raise GradientError(
-                    f"{prim.name}: its output was modified in place after the op ran (version "
-                    f"{node.out_version[0]}), but backward needs the original. Clone the output before "
-                    "changing it in place"
-                )
             if create_graph or forward_levels():  # under jvp: the vjps' Tensor-op paths carry tangents
                 node.create_graph = True
             grads = prim.vjp(node, *buf)
@@ -335,52 +274,142 @@ def _run(roots, root_grads, retain_graph, create_graph, targets):
                     node.out = None
                 if prim.extra:
                     node.extra = None
-            for edge, g in zip(node.next, grads):
-                if edge is None:
-                    continue
-                if type(edge) is tuple:
-                    if g is None:
-                        continue
-                    target, index = edge
-                    shape = target.shapes[index]
-                    if g._data.shape != shape:
-                        g = _sum_to(g, shape, node, _position(node.next, edge))
-                    buf = buffers.get(target)
-                    if buf is None:
-                        buf = buffers[target] = [None] * len(target.shapes)
-                        buf[index] = g
-                    elif buf[index] is None:
-                        buf[index] = g
-                    else:
-                        buf[index] = buf[index] + g
-                else:
-                    if g is not None:
-                        prev = leaf_grads.get(edge)
-                        if type(g) is not Tensor:
-                            # a row-sparse gradient (ops/sparse.py): its shape is the leaf's by construction, and
-                            # it adds itself to whatever it meets (sparse + sparse stays sparse, + dense is dense)
-                            leaf_grads[edge] = g if prev is None else g + prev
-                        else:
-                            if g._data.shape != edge._data.shape:
-                                g = _sum_to(g, edge._data.shape, node, _position(node.next, edge))
-                            leaf_grads[edge] = g if prev is None else prev + g
-                    left = pending[edge] - 1
-                    if left:
-                        pending[edge] = left
-                    else:
-                        del pending[edge]
-                        # a leaf with tensor hooks waits for the end of backward (hooks such as data-parallel
-                        # gradient averaging rely on every gradient of the pass having been computed)
-                        if not edge._hooks:
-                            total = leaf_grads.pop(edge, None)
-                            if total is not None:
-                                finish_leaf(edge, total)
+            _deliver(node, grads, buffers, leaf_grads, pending, finish_leaf)
         # leaves still waiting (with hooks, a root that is a leaf, or edges from nodes that got no gradient)
         for leaf, g in leaf_grads.items():
             finish_leaf(leaf, g)
     finally:
         set_grad_mode(prev_mode)
     return found if targets is not None else None
+
+
+def _collect(roots, root_grads, buffers, leaf_grads):
+    """The nodes reachable from ``roots``, newest first, and how many edges will deliver to each leaf.
+
+    The roots' gradients go into ``buffers`` (a root with history) or
+    ``leaf_grads`` (a root that is a leaf).  ``pending`` counts the edges that
+    still have to deliver a gradient to each leaf: a leaf's gradient is
+    accumulated as soon as its last one arrives, not at the end, so gradients
+    that would only wait (for example while .grad accumulates in place) do not
+    pile up for the whole backward.
+    """
+    nodes = []
+    seen = set()
+    stack = []
+    for t, g in zip(roots, root_grads):
+        edge = edge_of(t)
+        if type(edge) is tuple:
+            stack.append(edge[0])
+            _add_to_buffer(buffers, edge, g)
+        else:
+            prev = leaf_grads.get(edge)
+            leaf_grads[edge] = g if prev is None else prev + g
+    pending: dict = {}
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        nodes.append(node)
+        for edge in node.next:
+            if type(edge) is tuple:
+                if edge[0] not in seen:
+                    stack.append(edge[0])
+            elif edge is not None:
+                pending[edge] = pending.get(edge, 0) + 1
+    nodes.sort(key=_SEQ_KEY, reverse=True)
+    return nodes, pending
+
+
+def _plan_targets(targets, nodes):
+    """For ``autograd.grad``: (node -> [(output, target slot)], the nodes that lead to a target, leaf -> slots)."""
+    leaf_targets: dict = {}
+    captures: dict = {}
+    for i, t in enumerate(targets):
+        edge = t._edge
+        if edge is None:
+            leaf_targets.setdefault(t, []).append(i)
+        else:
+            captures.setdefault(edge[0], []).append((edge[1], i))
+    needed = set()
+    for node in reversed(nodes):  # ascending: inputs before consumers
+        for edge in node.next:
+            if edge is None:
+                continue
+            if type(edge) is tuple:
+                if edge[0] in needed or edge[0] in captures:
+                    needed.add(node)
+                    break
+            elif edge in leaf_targets:
+                needed.add(node)
+                break
+    return captures, needed, leaf_targets
+
+
+def _check_saved(node) -> None:
+    """Refuse to run a vjp whose saved tensors were freed or changed in place since the forward."""
+    saved = node.saved
+    if saved is RELEASED:
+        raise GradientError(
+            f"{node.prim.name}: backward through this part of the graph a second time, but its "
+            "saved tensors were freed by the first backward. Pass retain_graph=True to the first "
+            "backward() if you need to call it twice"
+        )
+    if saved:
+        for t, v in zip(saved, node.versions):
+            if t is not None and t._version[0] != v:
+                raise _version_error(node, _position(saved, t), t, v)
+    prim = node.prim
+    if prim.save_output and node.out_version[0] != 0:
+        raise GradientError(
+            f"{prim.name}: its output was modified in place after the op ran (version "
+            f"{node.out_version[0]}), but backward needs the original. Clone the output before "
+            "changing it in place"
+        )
+
+
+def _deliver(node, grads, buffers, leaf_grads, pending, finish_leaf) -> None:
+    """Hand each input gradient of ``node`` to the node it came from, or add it to its leaf's gradient."""
+    for edge, g in zip(node.next, grads):
+        if edge is None:
+            continue
+        if type(edge) is tuple:
+            if g is None:
+                continue
+            target, index = edge
+            shape = target.shapes[index]
+            if g._data.shape != shape:
+                g = _sum_to(g, shape, node, _position(node.next, edge))
+            buf = buffers.get(target)
+            if buf is None:
+                buf = buffers[target] = [None] * len(target.shapes)
+                buf[index] = g
+            elif buf[index] is None:
+                buf[index] = g
+            else:
+                buf[index] = buf[index] + g
+            continue
+        if g is not None:
+            prev = leaf_grads.get(edge)
+            if type(g) is not Tensor:
+                # a row-sparse gradient (ops/sparse.py): its shape is the leaf's by construction, and
+                # it adds itself to whatever it meets (sparse + sparse stays sparse, + dense is dense)
+                leaf_grads[edge] = g if prev is None else g + prev
+            else:
+                if g._data.shape != edge._data.shape:
+                    g = _sum_to(g, edge._data.shape, node, _position(node.next, edge))
+                leaf_grads[edge] = g if prev is None else prev + g
+        left = pending[edge] - 1
+        if left:
+            pending[edge] = left
+        else:
+            del pending[edge]
+            # a leaf with tensor hooks waits for the end of backward (hooks such as data-parallel
+            # gradient averaging rely on every gradient of the pass having been computed)
+            if not edge._hooks:
+                total = leaf_grads.pop(edge, None)
+                if total is not None:
+                    finish_leaf(edge, total)
 
 
 _SEQ_KEY = operator.attrgetter("seq")
