@@ -1,0 +1,254 @@
+"""jvp, jacfwd and linearize against torch.func in float64 (values to 1e-10), and how they compose."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.autograd.forward import forward_levels
+from chainrule.errors import DTypeError, ShapeError
+from chainrule.func._forward import jacfwd, jvp, linearize
+
+torch = pytest.importorskip("torch")
+tf = torch.func
+
+TOL = dict(rtol=1e-10, atol=1e-10)
+
+
+def _arr(seed, *shape):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+def _pair(seed, *shape):
+    a = _arr(seed, *shape)
+    return cr.from_numpy(a.copy()), torch.from_numpy(a.copy())
+
+
+def _close(ours, theirs):
+    if isinstance(theirs, dict):
+        assert set(ours) == set(theirs)
+        for k in theirs:
+            _close(ours[k], theirs[k])
+    elif isinstance(theirs, (tuple, list)):
+        assert type(ours) is type(theirs) and len(ours) == len(theirs)
+        for a, b in zip(ours, theirs):
+            _close(a, b)
+    else:
+        np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), **TOL)
+
+
+# the same function written for both libraries: (chainrule version, torch version)
+def _mlp(lib):
+    def f(x, w, b):
+        return ((x @ w.T + b).tanh() * x.sum()).exp().sum(-1)
+
+    return f
+
+
+def _both(name):
+    fns = {
+        "sin_exp": (lambda x: x.sin() * x.exp(), lambda x: x.sin() * x.exp()),
+        "softmax": (lambda x: x.softmax(-1) * x, lambda x: x.softmax(-1) * x),
+        "norm_div": (lambda x: x / x.norm(), lambda x: x / x.norm()),
+        "logsumexp": (lambda x: x.logsumexp(-1), lambda x: x.logsumexp(-1)),
+        "reshape_matmul": (
+            lambda x: x.reshape(-1, 2).T @ x.reshape(-1, 2),
+            lambda x: x.reshape(-1, 2).T @ x.reshape(-1, 2),
+        ),
+        "index_cumsum": (lambda x: x[:, 1:].cumsum(0) ** 2, lambda x: x[:, 1:].cumsum(0) ** 2),
+        "max_min": (lambda x: x.amax(0) - x.amin(1).sum(), lambda x: x.amax(0) - x.amin(1).sum()),
+    }
+    return fns[name]
+
+
+@pytest.mark.parametrize(
+    "name", ["sin_exp", "softmax", "norm_div", "logsumexp", "reshape_matmul", "index_cumsum", "max_min"]
+)
+def test_jvp_matches_torch(name):
+    ours, theirs = _both(name)
+    x, xt = _pair(0, 3, 4)
+    v, vt = _pair(1, 3, 4)
+    out, tangent = jvp(ours, (x,), (v,))
+    out_t, tangent_t = tf.jvp(theirs, (xt,), (vt,))
+    _close(out, out_t)
+    _close(tangent, tangent_t)
+
+
+def test_jvp_several_primals_pytrees_and_aux():
+    def ours(params, xs):
+        h = (xs[0] @ params["w"].T + params["b"]).tanh()
+        return {"y": h * xs[1], "s": [h.sum(), (h * h).mean()]}, h.detach()
+
+    theirs = ours  # the same code runs on both libraries
+    x0, x0t = _pair(2, 5, 3)
+    x1, x1t = _pair(3, 5, 4)
+    w, wt = _pair(4, 4, 3)
+    b, bt = _pair(5, 4)
+    tw, twt = _pair(6, 4, 3)
+    tb, tbt = _pair(7, 4)
+    t0, t0t = _pair(8, 5, 3)
+    t1, t1t = _pair(9, 5, 4)
+    out, tangent, aux = jvp(ours, ({"w": w, "b": b}, [x0, x1]), ({"w": tw, "b": tb}, [t0, t1]), has_aux=True)
+    out_t, tangent_t, aux_t = tf.jvp(
+        theirs, ({"w": wt, "b": bt}, [x0t, x1t]), ({"w": twt, "b": tbt}, [t0t, t1t]), has_aux=True
+    )
+    _close(out, out_t)
+    _close(tangent, tangent_t)
+    _close(aux, aux_t)
+
+
+def test_jvp_of_an_output_that_does_not_depend_on_the_primals():
+    x = cr.tensor([1.0, 2.0], dtype=cr.float64)
+    c = cr.tensor([3.0, 4.0], dtype=cr.float64)
+    _, tangent = jvp(lambda x: (x * 2, c * 1), (x,), (cr.ones_like(x),))
+    assert tangent[1].tolist() == [0.0, 0.0]
+    with pytest.raises(ValueError, match="does not depend"):
+        jvp(lambda x: (x * 2, c * 1), (x,), (cr.ones_like(x),), strict=True)
+
+
+@pytest.mark.parametrize("argnums", [0, 1, (0, 2), (2, 1)])
+def test_jacfwd_matches_torch(argnums):
+    f = _mlp(None)
+    x, xt = _pair(10, 2, 3)
+    w, wt = _pair(11, 4, 3)
+    b, bt = _pair(12, 4)
+    _close(jacfwd(f, argnums=argnums)(x, w, b), tf.jacfwd(f, argnums=argnums)(xt, wt, bt))
+
+
+def test_jacfwd_pytrees_and_aux():
+    def f(params, x):
+        y = (x @ params["w"] + params["b"]).sin()
+        return (y, {"sq": (y * y).sum(0)}), y.sum()
+
+    w, wt = _pair(13, 3, 2)
+    b, bt = _pair(14, 2)
+    x, xt = _pair(15, 4, 3)
+    jac, aux = jacfwd(f, has_aux=True)({"w": w, "b": b}, x)
+    jac_t, aux_t = tf.jacfwd(f, has_aux=True)({"w": wt, "b": bt}, xt)
+    _close(jac, jac_t)
+    _close(aux, aux_t)
+
+
+def test_jacfwd_of_jacrev_is_the_hessian():
+    def f(x):
+        return (x.sin() * x.cumsum(0)).sum() + (x @ x) ** 2
+
+    x, xt = _pair(16, 4)
+    _close(jacfwd(cr.func.jacrev(f))(x), tf.hessian(f)(xt))
+    # and forward over forward
+    _close(jacfwd(jacfwd(f))(x), tf.hessian(f)(xt))
+
+
+def test_jvp_of_grad_and_grad_of_jvp():
+    def f(x):
+        return (x.tanh() * x.exp()).sum()
+
+    x, xt = _pair(17, 5)
+    v, vt = _pair(18, 5)
+    # forward over reverse: a Hessian-vector product
+    _, hvp = jvp(cr.func.grad(f), (x,), (v,))
+    _, hvp_t = tf.jvp(tf.grad(f), (xt,), (vt,))
+    _close(hvp, hvp_t)
+    # reverse over forward: the gradient of a directional derivative is the same Hessian-vector product
+    g = cr.func.grad(lambda x: jvp(f, (x,), (v,))[1])(x)
+    _close(g, hvp_t)
+
+
+def test_jvp_of_jvp_is_a_second_directional_derivative():
+    def f(x):
+        return (x.sin() * x).sum()
+
+    x, xt = _pair(19, 4)
+    u, ut = _pair(20, 4)
+    v, vt = _pair(21, 4)
+    _, second = jvp(lambda x: jvp(f, (x,), (u,))[1], (x,), (v,))
+    _, second_t = tf.jvp(lambda x: tf.jvp(f, (x,), (ut,))[1], (xt,), (vt,))
+    _close(second, second_t)
+
+
+def test_nested_levels_are_kept_apart():
+    # perturbation confusion: d/dx [x * d/dy (x + y)] = 1, not 2
+    x = cr.tensor(3.0, dtype=cr.float64)
+    one = cr.ones_like(x)
+
+    def inner(x):
+        return x * jvp(lambda y: x + y, (x,), (one,))[1]
+
+    assert jvp(inner, (x,), (one,))[1].item() == 1.0
+
+
+def test_linearize_matches_torch():
+    def f(x):
+        return (x.exp() * x.cos()).cumsum(0)
+
+    x, xt = _pair(22, 5)
+    v, vt = _pair(23, 5)
+    out, fn = linearize(f, x)
+    out_t, fn_t = tf.linearize(f, xt)
+    _close(out, out_t)
+    _close(fn(v), fn_t(vt))
+    _close(fn(v * 2), fn_t(vt * 2))
+
+
+def test_layers_through_functional_call():
+    cr.manual_seed(0)
+    model = cr.nn.Sequential(cr.nn.Linear(3, 4), cr.nn.LayerNorm(4), cr.nn.GELU(), cr.nn.Linear(4, 2)).double()
+    params = dict(model.named_parameters())
+    tparams = {k: cr.from_numpy(_arr(i, *p.shape)) for i, (k, p) in enumerate(params.items())}
+    x, xt = _pair(30, 5, 3)
+
+    tmodel = torch.nn.Sequential(
+        torch.nn.Linear(3, 4), torch.nn.LayerNorm(4), torch.nn.GELU(), torch.nn.Linear(4, 2)
+    ).double()
+    with torch.no_grad():
+        for (_, p), (_, q) in zip(model.named_parameters(), tmodel.named_parameters()):
+            q.copy_(torch.from_numpy(p.numpy()))
+    tparams_t = {k: torch.from_numpy(v.numpy()) for k, v in tparams.items()}
+    params_t = dict(tmodel.named_parameters())
+    params_t = {k: v.detach() for k, v in params_t.items()}
+    _, tangent = jvp(lambda p: cr.func.functional_call(model, p, (x,)), (params,), (tparams,))
+    _, tangent_t = tf.jvp(lambda p: tf.functional_call(tmodel, p, (xt,)), (params_t,), (tparams_t,))
+    _close(tangent, tangent_t)
+
+
+def test_errors():
+    x = cr.tensor([1.0, 2.0], dtype=cr.float64)
+    with pytest.raises(TypeError, match="tuple"):
+        jvp(cr.sin, x, (x,))
+    with pytest.raises(ShapeError, match="shape"):
+        jvp(cr.sin, (x,), (cr.ones(3, dtype=cr.float64),))
+    with pytest.raises(DTypeError, match="dtype"):
+        jvp(cr.sin, (x,), (cr.ones(2, dtype=cr.float32),))
+    with pytest.raises(ValueError, match="randomness"):
+        jacfwd(lambda x: x * cr.rand(2, dtype=cr.float64))(x)
+    assert jacfwd(lambda x: x * cr.rand(2, dtype=cr.float64), randomness="same")(x).shape == (2, 2)
+    with pytest.raises(ValueError, match="argnums"):
+        jacfwd(cr.sin, argnums=3)(x)
+    assert forward_levels() == ()  # every level closed, errors included
+
+
+def test_float32_stays_float32():
+    x = cr.tensor([0.5, 1.0], dtype=cr.float32)
+    out, tangent = jvp(lambda x: (x.tanh() * 2.0).softmax(0), (x,), (cr.ones_like(x),))
+    assert out.dtype == cr.float32 and tangent.dtype == cr.float32
+    assert jacfwd(lambda x: x.exp() * 0.5)(x).dtype == cr.float32
+
+
+def test_levels_are_per_thread():
+    seen = []
+    x = cr.tensor([1.0], dtype=cr.float64)
+
+    def other():
+        seen.append(forward_levels())
+
+    def f(x):
+        t = threading.Thread(target=other)
+        t.start()
+        t.join()
+        return x * 2
+
+    jvp(f, (x,), (cr.ones_like(x),))
+    assert seen == [()]
