@@ -553,8 +553,11 @@ def scatter(x: Tensor, dim: int, index, src=None, *, value=None, reduce=None) ->
     index repeats, the last write wins (as on PyTorch's CPU).  The gradient for ``x`` is ``g`` with zeros
     at the written places; for ``src``, every element gets ``g`` gathered at its place, the overwritten
     duplicates included (as in PyTorch).  ``reduce='add'`` is ``scatter_add``; ``reduce='multiply'``
-    multiplies into ``x`` and has no gradient (PyTorch's has none either).  ``Tensor.scatter_`` is the
-    in-place form.
+    multiplies into ``x`` and has no gradient.  ``Tensor.scatter_`` is the in-place form.
+
+    Differs from PyTorch: ``reduce='add'`` has ``scatter_add``'s gradient (PyTorch's ``scatter`` with
+    ``reduce`` has none), and a ``src`` larger than ``index`` gets zeros where it is not read (PyTorch's
+    backward fails on the shape).
 
     Args:
         x: the input, shape ``(d_0, ..., d_{n-1})``.

@@ -53,7 +53,7 @@ def sort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = Fals
     """Sort along ``dim``: the named tuple ``(values, indices)`` with ``values == x.gather(dim, indices)``.
 
     The sort is always stable: equal elements keep their order, ascending or descending, so ``stable``
-    changes nothing (PyTorch's unstable CPU sort orders ties the same way).  NaN counts as larger than
+    changes nothing (PyTorch promises this order of ties only with ``stable=True``).  NaN counts as larger than
     every number, as in PyTorch.  The gradient of ``values`` goes back through the indices (``gather``'s
     rule): each input element gets the gradient of the place it was sorted to.
 
@@ -481,6 +481,9 @@ def logcumsumexp(x: Tensor, dim: int) -> Tensor:
     The gradient is ``sum_{j >= i} g[j] * exp(x[i] - out[j])``, summed in log space (positive and
     negative parts of ``g`` apart) so it stays finite however far apart the inputs are.  float16 and
     bfloat16 are computed in float32 and rounded once.
+
+    Differs from PyTorch: where a whole prefix is ``-inf`` (so the output is ``-inf`` there), the gradient
+    for those elements is 0; PyTorch's is ``nan``.
 
     Args:
         x: the input, a floating point tensor of any shape ``(*)``.
