@@ -29,6 +29,7 @@ kind of read as grad mode), nothing else.  The levels are per thread.
 
 from __future__ import annotations
 
+import sys
 import weakref
 from contextvars import ContextVar
 
@@ -236,6 +237,14 @@ def _xp(array):
     return array_module(array)
 
 
+def _mark(rule, kind: str):
+    """Note how a helper-made rule was made and where it was declared, for the derivative index."""
+    frame = sys._getframe(2)  # the ops module line that called linear_jvp / jvp_from_vjp
+    rule.jvp_kind = kind
+    rule.declared_at = (frame.f_code.co_filename, frame.f_lineno)
+    return rule
+
+
 def linear_jvp(prim):
     """The jvp rule of a one-input primitive that is linear in its input: the primitive on the tangent."""
     from .graph import apply1  # noqa: PLC0415
@@ -243,7 +252,7 @@ def linear_jvp(prim):
     def rule(ctx, tangent):
         return apply1(prim, tangent, *ctx.args)
 
-    return rule
+    return _mark(rule, "linear")
 
 
 def jvp_from_vjp(vjp):
@@ -274,7 +283,7 @@ def jvp_from_vjp(vjp):
         return total
 
     rule.__doc__ = f"jvp of an elementwise op, from its vjp {vjp.__name__} (a diagonal Jacobian is self-adjoint)"
-    return rule
+    return _mark(rule, "from the vjp")
 
 
 def composite_jvp(ctx, tangents, composite):
