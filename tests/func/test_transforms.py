@@ -410,3 +410,79 @@ def test_functional_call_from_several_threads():
         results = list(pool.map(run, range(8)))
     assert all(r == [3.0 * k] * 50 for k, r in enumerate(results))
     assert model.weight.shape == (1, 3) and not np.all(model.weight._data == 7.0)
+
+
+# ----------------------------------------------------------------- compositions with vmap
+
+
+def test_jacrev_chunk_sizes_agree():
+    w = _cr(_arr(4, 5))
+
+    def f(a):
+        return {"t": cr.tanh(a @ w).sum(0) * a.sum(), "s": (a**2).sum()}
+
+    x = _cr(_arr(3, 4))
+    looped = jacrev(f, chunk_size=1)(x)
+    for chunk_size in (None, 2, 4, 100):
+        _close(jacrev(f, chunk_size=chunk_size)(x), tree_map(lambda t: t._data, looped))
+    with pytest.raises(ValueError, match="chunk_size"):
+        jacrev(f, chunk_size=0)
+
+
+def test_vmap_of_grad_of_functional_call_matches_torch(torch):
+    from chainrule.func import vmap
+
+    model = nn.Sequential(nn.Conv2d(1, 3, 3), nn.Tanh(), nn.Flatten(), nn.Linear(3 * 4 * 4, 4)).double()
+    tmodel = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 3, 3), torch.nn.Tanh(), torch.nn.Flatten(), torch.nn.Linear(3 * 4 * 4, 4)
+    )
+    tmodel = _to_torch_module(model, tmodel, torch)
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    tparams = {k: torch.tensor(v._data) for k, v in params.items()}
+    x, y = _arr(5, 1, 6, 6), RNG.integers(0, 4, 5)
+
+    def loss(p, sample, target):
+        out = functional_call(model, p, (sample.unsqueeze(0),))
+        return cr.nn.functional.cross_entropy(out, target.unsqueeze(0))
+
+    def tloss(p, sample, target):
+        out = torch.func.functional_call(tmodel, p, (sample.unsqueeze(0),))
+        return torch.nn.functional.cross_entropy(out, target.unsqueeze(0))
+
+    ours = vmap(grad(loss), in_dims=(None, 0, 0))(params, _cr(x), cr.tensor(y))
+    theirs = torch.func.vmap(torch.func.grad(tloss), in_dims=(None, 0, 0))(tparams, torch.tensor(x), torch.tensor(y))
+    _close(ours, theirs)
+    assert not any(g.requires_grad for g in ours.values())
+    # and the same as one grad per sample
+    for i in range(5):
+        _close(tree_map(lambda g, i=i: g[i], ours), grad(loss)(params, _cr(x[i]), cr.tensor(y[i])))
+
+
+def test_vmap_of_jacrev_and_hessian(torch):
+    from chainrule.func import vmap
+
+    w = _arr(4, 3)
+    xs = _arr(6, 2, 4)
+
+    def f(lib, a):
+        return lib.tanh(a @ lib.tensor(w)).sum(0)
+
+    def g(lib, a):
+        return (lib.tanh(a @ lib.tensor(w)) ** 2).sum()
+
+    tw = torch.tensor(w)
+    _close(
+        vmap(jacrev(lambda a: f(cr, a)))(_cr(xs)),
+        torch.func.vmap(torch.func.jacrev(lambda a: torch.tanh(a @ tw).sum(0)))(torch.tensor(xs)),
+    )
+    _close(
+        vmap(hessian(lambda a: g(cr, a)))(_cr(xs)),
+        torch.func.vmap(torch.func.hessian(lambda a: (torch.tanh(a @ tw) ** 2).sum()))(torch.tensor(xs)),
+    )
+    # vjp inside vmap, cotangents batched with the primals
+    cts = _arr(6, 3)
+    ours = vmap(lambda a, c: vjp(lambda v: f(cr, v), a)[1](c)[0])(_cr(xs), _cr(cts))
+    theirs = torch.func.vmap(lambda a, c: torch.func.vjp(lambda v: torch.tanh(v @ tw).sum(0), a)[1](c)[0])(
+        torch.tensor(xs), torch.tensor(cts)
+    )
+    _close(ours, theirs)

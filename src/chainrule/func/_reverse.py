@@ -34,7 +34,7 @@ from ..autograd.mode import enable_grad, is_grad_enabled
 from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor, _wrap
 from ._pytree import tree_flatten, tree_map, tree_unflatten
-from ._vmap import BatchedArray, active_levels, batched, physical, wrap
+from ._vmap import BatchedArray, active_levels, batched, physical, vmap, wrap
 
 _state = threading.local()
 
@@ -460,8 +460,11 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None):
     result is the output's structure whose leaves hold the input's structure
     (a tuple of them for a tuple ``argnums``).
 
-    The rows are computed one vector-Jacobian product per output element,
-    in a Python loop over the one-hot cotangents (reusing one recorded graph).
+    The function runs once; the rows are the vector-Jacobian products with
+    every one-hot cotangent, computed by ``vmap`` over that basis (the
+    backward pass runs once per chunk of ``chunk_size`` rows, all of them at
+    once by default), on the one recorded graph.  Inside ``vmap`` the rows
+    are computed one at a time, in a Python loop.
 
     Args:
         func: the function; returns a tensor or a pytree of tensors.
@@ -469,8 +472,9 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None):
             to: an int or a tuple of ints (default 0).
         has_aux: ``func`` returns ``(output, aux)``; the result is then
             ``(jacobian, aux)``.
-        chunk_size: how many rows to compute per batch; accepted for
-            PyTorch's signature (None or a positive int).
+        chunk_size: how many rows to compute per backward pass (None: all
+            of them in one; 1: a loop over the rows). Smaller chunks use
+            less memory.
 
     Returns:
         A function taking ``func``'s arguments and returning the Jacobian (or
@@ -501,7 +505,10 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None):
         output, vjp_fn = result[0], result[1]
         out_leaves, out_spec = tree_flatten(output)
         in_leaves = [tree_flatten(args[i]) for i in positions]
-        rows = _jacobian_rows(vjp_fn, out_leaves, out_spec)  # per input leaf: (total, *in_shape)
+        if _vmap_levels():
+            rows = _jacobian_rows(vjp_fn, out_leaves, out_spec)  # per input leaf: (total, *in_shape)
+        else:
+            rows = _jacobian_rows_vmap(vjp_fn, out_leaves, out_spec, chunk_size)
         jac_leaves, offset = [], 0
         for o in out_leaves:
             n = int(np.prod(o.shape, dtype=np.int64))
@@ -512,6 +519,34 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None):
         return (jac, result[2]) if has_aux else jac
 
     return jacrev_fn
+
+
+def _jacobian_rows_vmap(vjp_fn, out_leaves, out_spec, chunk_size):
+    """As ``_jacobian_rows``, by vmap of ``vjp_fn`` over chunks of the one-hot basis of the outputs."""
+    from ..ops.shape import cat  # noqa: PLC0415
+
+    sizes = [int(np.prod(o.shape, dtype=np.int64)) for o in out_leaves]
+    total = sum(sizes)
+    if total == 0 or chunk_size == 1:
+        return _jacobian_rows(vjp_fn, out_leaves, out_spec)
+    step = total if chunk_size is None else chunk_size
+    pieces = []
+    for start in range(0, total, step):
+        stop = min(start + step, total)
+        cts, offset = [], 0
+        for o, n in zip(out_leaves, sizes):
+            # rows start..stop of the identity, the columns of this output
+            xp = _xp_of(o)
+            block = xp.zeros((stop - start, n), dtype=o.dtype)
+            rows = xp.arange(max(start, offset), min(stop, offset + n))
+            block[rows - start, rows - offset] = 1
+            cts.append(_wrap(block.reshape(stop - start, *o.shape)))
+            offset += n
+        grads = vmap(vjp_fn)(tree_unflatten(cts, out_spec))
+        pieces.append([leaf for tree in grads for leaf in tree_flatten(tree)[0]])
+    if len(pieces) == 1:
+        return pieces[0]
+    return [cat([piece[j] for piece in pieces], 0) for j in range(len(pieces[0]))]
 
 
 def _jacobian_rows(vjp_fn, out_leaves, out_spec):
