@@ -429,6 +429,7 @@ def test_jacrev_chunk_sizes_agree():
         jacrev(f, chunk_size=0)
 
 
+@pytest.mark.slow  # torch.func.vmap's first call in a process takes seconds
 def test_vmap_of_grad_of_functional_call_matches_torch(torch):
     from chainrule.func import vmap
 
