@@ -829,26 +829,34 @@ def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
 
 @op(method=True)
 def pad(x: Tensor, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
-    """Constant padding; ``pad`` lists (before, after) pairs from the last dimension backwards.
+    """Pad with a constant, a reflection, the edge values or a wrap-around; ``pad`` lists (before, after) pairs.
 
     ``pad=(1, 1, 2, 0)`` pads the last dimension by 1 on each side and the one
-    before it by 2 at the start, as in ``torch.nn.functional.pad``.  The gradient is
-    the incoming gradient with the padding cut off.  Differs from PyTorch: only
-    ``mode='constant'``, and no negative padding (PyTorch crops with it).
+    before it by 2 at the start, as in ``torch.nn.functional.pad``. Modes:
+    ``'constant'`` fills with ``value``; ``'reflect'`` mirrors the input
+    without repeating the edge (``[1, 2, 3]`` padded by 2 gives
+    ``[3, 2, 1, 2, 3, 2, 1]``); ``'replicate'`` repeats the edge value;
+    ``'circular'`` wraps around. The gradient of the constant mode is the
+    incoming gradient with the padding cut off; the other modes gather, so
+    their gradient adds each padded position's gradient to its source. Differs
+    from PyTorch: no negative padding (PyTorch crops with it), and the
+    non-constant modes accept any dimensions (PyTorch: the last 1-3 of a 2-D to
+    5-D input).
 
     Args:
         x: the input, any shape ``(*)``.
         pad: a tuple of an even number of non-negative ints, (before, after) for the last dimension, then
             for the one before it, and so on, for at most ``x.ndim`` dimensions.
-        mode: ``'constant'`` (the default and the only mode supported).
-        value: the fill value (default 0.0).
+        mode: ``'constant'`` (default), ``'reflect'``, ``'replicate'`` or ``'circular'``.
+        value: the fill value of the constant mode (default 0.0).
 
     Returns:
         A new tensor of ``x``'s dtype, each padded dimension larger by ``before + after``.
 
     Raises:
-        ShapeError: ``pad`` has an odd length, too many pairs or a negative entry.
-        NotImplementedError: ``mode`` is not ``'constant'``.
+        ShapeError: ``pad`` has an odd length, too many pairs or a negative entry; a reflection at least as
+            wide as the dimension, a wrap-around wider than it, or an edge of an empty dimension.
+        ValueError: an unknown ``mode``.
 
     Examples:
         >>> x = cr.tensor([[1.0, 2.0]])
@@ -857,18 +865,60 @@ def pad(x: Tensor, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
                 [0., 1., 2., 0.]])
         >>> x.pad((2, 0), value=-1.0)
         tensor([[-1., -1.,  1.,  2.]])
+        >>> cr.pad(cr.tensor([1.0, 2.0, 3.0]), (2, 2), mode="reflect")
+        tensor([3., 2., 1., 2., 3., 2., 1.])
+        >>> cr.pad(cr.tensor([1.0, 2.0, 3.0]), (1, 2), mode="circular")
+        tensor([3., 1., 2., 3., 1., 2.])
     """
-    if mode != "constant":
-        raise NotImplementedError(f"pad: mode {mode!r} is not supported (only 'constant')")
+    if mode not in _PAD_MODES:
+        raise ValueError(f"pad: mode must be one of {_PAD_MODES}, got {mode!r}")
     pad = tuple(int(p) for p in pad)
     if len(pad) % 2 or len(pad) // 2 > x._data.ndim:
         raise ShapeError(f"pad: {pad} must hold (before, after) pairs for at most {x._data.ndim} dimensions")
     if any(p < 0 for p in pad):
         raise ShapeError(f"pad: negative padding {pad} is not supported; slice the tensor instead")
+    if mode != "constant":
+        return _pad_by_gather(x, pad, mode)
     widths = [(0, 0)] * x._data.ndim
     for i in range(len(pad) // 2):
         widths[x._data.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
     return apply1(_pad, x, tuple(widths), value)
+
+
+_PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def _pad_by_gather(x: Tensor, pad: tuple, mode: str) -> Tensor:
+    """Reflect, replicate or circular padding: one gather per padded dimension (its vjp scatter-adds)."""
+    out = x
+    for i in range(len(pad) // 2):
+        axis = x._data.ndim - 1 - i
+        before, after = pad[2 * i], pad[2 * i + 1]
+        if not before and not after:
+            continue
+        size = x._data.shape[axis]
+        positions = np.arange(-before, size + after)
+        if mode == "reflect":
+            if before >= size or after >= size:
+                raise ShapeError(
+                    f"pad: reflect padding ({before}, {after}) must be less than the size {size} of dimension "
+                    f"{axis} of an input of shape {tuple(x._data.shape)}"
+                )
+            index = np.abs(positions)
+            index = np.where(index > size - 1, 2 * (size - 1) - index, index)
+        elif mode == "replicate":
+            if size == 0:
+                raise ShapeError(f"pad: cannot replicate the edge of the empty dimension {axis}")
+            index = np.clip(positions, 0, size - 1)
+        else:
+            if before > size or after > size:
+                raise ShapeError(
+                    f"pad: circular padding ({before}, {after}) must be at most the size {size} of dimension "
+                    f"{axis} of an input of shape {tuple(x._data.shape)}"
+                )
+            index = positions % size
+        out = out[(slice(None),) * axis + (index,)]
+    return out
 
 
 @op(method=True)

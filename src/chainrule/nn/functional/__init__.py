@@ -17,3 +17,4 @@ from .normalization import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
 from .recurrent import *  # noqa: F401,F403
 from .sparse import *  # noqa: F401,F403
+from .vision import *  # noqa: F401,F403
