@@ -893,10 +893,14 @@ def div(a, b, rounding_mode=None):
         (tensor([-4.,  3.]), tensor([-3.,  3.]))
         >>> cr.div(cr.tensor([1, 2]), 4)
         tensor([0.2500, 0.5000])
+        >>> cr.div(cr.tensor([-7, 7]), 2, rounding_mode="trunc")
+        tensor([-3,  3])
     """
     if rounding_mode == "floor":
         return floor_divide(a, b)
     if rounding_mode == "trunc":
+        if _integral(a) and _integral(b):
+            return _trunc_divide_integers(a, b)
         return trunc(div(a, b))
     if rounding_mode is not None:
         raise ValueError(f"div: rounding_mode must be None, 'floor' or 'trunc', got {rounding_mode!r}")
@@ -905,6 +909,20 @@ def div(a, b, rounding_mode=None):
     if type(b) is Tensor and b._data.dtype.kind != "f" and type(a) is not Tensor:
         b = to_dtype(b, get_default_dtype())
     return _binary(_div, _divs, _rdivs, a, b)
+
+
+def _integral(value) -> bool:
+    if type(value) is Tensor:
+        return value._data.dtype.kind in "iu"
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _trunc_divide_integers(a, b):
+    """``a / b`` rounded toward zero, computed in integers (PyTorch keeps the integer dtype; no float rounding)."""
+    quotient = floor_divide(a, b)
+    # floor rounds a negative inexact quotient one further from zero than trunc does
+    adjust = (quotient < 0) & (quotient * b != a)
+    return quotient + adjust.to(quotient.dtype)
 
 
 @op(method=True)
