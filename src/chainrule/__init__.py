@@ -101,7 +101,7 @@ from .ops.elementwise import (  # noqa: A004 - PyTorch's names
     expm1,
     floor,
     floor_divide,
-    remainder as fmod,
+    fmod,
     gelu,
     leaky_relu,
     log,

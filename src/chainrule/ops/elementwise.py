@@ -5,7 +5,7 @@ input's shape, so no rule here thinks about broadcasting.
 
 Subgradients at the kinks (documented choices, the same as PyTorch's):
 relu'(0) = 0, leaky_relu'(0) = negative_slope, abs'(0) = sign(0) = 0,
-clamp passes the gradient where min <= x <= max (ends included),
+clamp passes the gradient where min <= x <= max (ends included, tensor bounds too),
 maximum/minimum split the gradient equally on ties.
 floor, ceil, round, sign, trunc and floor_divide have zero gradient everywhere.
 """
@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd.forward import add_tangents, jvp_from_vjp, linear_jvp
-from ..autograd.graph import apply1, apply2, primitive
+from ..autograd.graph import apply1, apply2, applyn, primitive
 from ..backend import get_default_dtype
 from ..errors import DTypeError
 from ..tensor import Tensor, _wrap
@@ -206,6 +206,60 @@ def _remainder_vjp(ctx, g):
 
 
 _remainder.defjvp(jvp_from_vjp(_remainder_vjp))
+
+
+@primitive("fmod", save=True)
+def _fmod(xp, a, b):
+    return xp.fmod(a, b)
+
+
+@_fmod.defvjp
+def _fmod_vjp(ctx, g):
+    a, b = ctx.saved
+    n = ctx.next
+    gb = -g * trunc(a / b) if n[1] is not None else None  # fmod(a, b) = a - trunc(a / b) * b
+    return (g if n[0] is not None else None), gb
+
+
+_fmod.defjvp(jvp_from_vjp(_fmod_vjp))
+
+
+@primitive("clamp_tensor", save=True)
+def _clamp_tensor(xp, *arrays_and_bounds):
+    *arrays, (has_min, has_max) = arrays_and_bounds
+    out = arrays[0]
+    if has_min:
+        out = xp.maximum(out, arrays[1])
+    if has_max:
+        out = xp.minimum(out, arrays[-1])
+    return out
+
+
+@_clamp_tensor.defvjp
+def _clamp_tensor_vjp(ctx, g):
+    # PyTorch's rule (clamp_backward, clamp_backward_min_max): x takes the whole gradient where
+    # min <= x <= max, ties included; a bound takes it only where it is the value that was chosen
+    has_min, has_max = ctx.args[0]
+    x = ctx.saved[0]._data
+    lo = ctx.saved[1]._data if has_min else None
+    hi = ctx.saved[-1]._data if has_max else None
+    if has_min and has_max:
+        inside = (x >= lo) & (x <= hi)
+        below = (x < lo) & (lo < hi)
+        above = (x > hi) | (hi < lo)
+    elif has_min:
+        inside, below, above = x >= lo, x < lo, None
+    else:
+        inside, below, above = x <= hi, None, x > hi
+    grads = [select(g, inside) if ctx.next[0] is not None else None]
+    if has_min:
+        grads.append(select(g, below) if ctx.next[1] is not None else None)
+    if has_max:
+        grads.append(select(g, above) if ctx.next[-1] is not None else None)
+    return tuple(grads)
+
+
+_clamp_tensor.defjvp(jvp_from_vjp(_clamp_tensor_vjp))
 
 
 # ---------------------------------------------------------------------------
@@ -985,7 +1039,7 @@ def floor_divide(a, b):
     return apply2(_floordiv, a, b)
 
 
-@op(aliases=("fmod",), method=True)
+@op(method=True)
 def remainder(a, b):
     """The remainder of ``a / b``, elementwise with broadcasting: ``a - floor(a / b) * b``.
 
@@ -993,9 +1047,7 @@ def remainder(a, b):
     gradient is ``g`` for ``a`` and ``-g * floor(a / b)`` for ``b``. Also the
     ``%`` operator.
 
-    Differs from PyTorch: ``chainrule.fmod`` is an alias of this function, so it
-    takes the divisor's sign too, where ``torch.fmod`` takes the dividend's
-    (``torch.fmod(-3, 2)`` is -1; here it is 1).
+    ``chainrule.fmod`` is the remainder with the dividend's sign instead.
 
     Args:
         a: the dividend, a tensor of any shape ``(*)`` or a Python scalar.
@@ -1017,7 +1069,32 @@ def remainder(a, b):
     return apply2(_remainder, a, b)
 
 
-fmod = remainder
+@op(method=True)
+def fmod(a, b):
+    """The remainder of ``a / b`` with the sign of the dividend ``a``, elementwise: ``a - trunc(a / b) * b``.
+
+    C's ``fmod`` (and PyTorch's): ``fmod(-7, 3)`` is -1 where ``remainder(-7, 3)``
+    is 2. The gradient is ``g`` for ``a`` and ``-g * trunc(a / b)`` for ``b``.
+    An integer ``a`` with a float ``b`` gives a float result.
+
+    Args:
+        a: the dividend, a tensor of any shape ``(*)`` or a Python scalar.
+        b: the divisor, a tensor broadcastable with ``a`` or a Python scalar.
+
+    Returns:
+        A tensor of the broadcast shape of ``a`` and ``b``, in their common dtype.
+
+    Examples:
+        >>> cr.fmod(cr.tensor([-7, 7]), 3)
+        tensor([-1,  1])
+        >>> cr.fmod(cr.tensor([5.5, -0.5]), 2.0)
+        tensor([ 1.5000, -0.5000])
+    """
+    if type(a) is not Tensor:
+        a = as_tensor_like(a, b)
+    if type(b) is not Tensor:
+        b = as_tensor_like(b, a)
+    return apply2(_fmod, a, b)
 
 
 @op(method=True)
@@ -1565,10 +1642,11 @@ def clamp(x, min=None, max=None):  # noqa: A002 - PyTorch's names
     as in PyTorch. An integer ``x`` with a float bound becomes the default float
     dtype. Also ``chainrule.clip``.
 
-    Differs from PyTorch: bounds given as tensors broadcast against ``x`` and go
-    through ``chainrule.maximum`` and ``chainrule.minimum``, so where ``x`` equals
-    a bound the gradient is split, half to ``x`` and half to the bound (PyTorch
-    gives all of it to ``x``).
+    Bounds given as tensors broadcast against ``x`` and get gradients too, with
+    PyTorch's rule: where ``min <= x <= max`` (ties included) all of it goes to
+    ``x``; a bound gets it where it is the value chosen (``min`` where
+    ``x < min < max``, ``max`` where ``x > max`` or ``max < min``, in which
+    case the result is ``max``).
 
     Args:
         x: the input tensor, any shape ``(*)``.
@@ -1594,12 +1672,11 @@ def clamp(x, min=None, max=None):  # noqa: A002 - PyTorch's names
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
-        out = x
-        if min is not None:
-            out = maximum(out, min)
-        if max is not None:
-            out = minimum(out, max)
-        return out
+        from .shape import _same_dtype  # noqa: PLC0415
+
+        bounds = [as_tensor_like(b, x) for b in (min, max) if b is not None]
+        tensors = _same_dtype([x, *bounds], "clamp")
+        return applyn(_clamp_tensor, tensors, (min is not None, max is not None))
     lo = None if min is None else scalar_value(min)
     hi = None if max is None else scalar_value(max)
     if x._data.dtype.kind != "f" and (type(lo) is float or type(hi) is float):
