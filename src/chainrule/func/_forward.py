@@ -114,10 +114,10 @@ def jvp(func, primals, tangents, *, strict: bool = False, has_aux: bool = False)
         DTypeError: a tangent's dtype differs from its primal's, or a primal is not floating point.
 
     Examples:
-        >>> x = cr.tensor([0.0, 1.0, 2.0], dtype=cr.float64)
+        >>> x = cr.tensor([0.0, 1.0, 2.0])
         >>> y, dy = cr.func.jvp(cr.sin, (x,), (cr.ones_like(x),))
         >>> dy  # cos(x)
-        tensor([ 1.0000,  0.5403, -0.4161], dtype=float64)
+        tensor([ 1.0000,  0.5403, -0.4161])
         >>> f = lambda p: (p["w"] * p["b"]).sum()
         >>> p = {"w": cr.tensor([1.0, 2.0]), "b": cr.tensor([3.0, 4.0])}
         >>> cr.func.jvp(f, (p,), ({"w": cr.tensor([1.0, 0.0]), "b": cr.tensor([0.0, 1.0])},))[1]
@@ -170,11 +170,11 @@ def jacfwd(func, argnums=0, has_aux: bool = False, *, randomness: str = "error")
             ``func`` draws random numbers.
 
     Examples:
-        >>> x = cr.tensor([1.0, 2.0], dtype=cr.float64)
+        >>> x = cr.tensor([1.0, 2.0])
         >>> cr.func.jacfwd(lambda x: x ** 2)(x)
         tensor([[2., 0.],
-                [0., 4.]], dtype=float64)
-        >>> w = cr.tensor([[1.0, 2.0]], dtype=cr.float64)
+                [0., 4.]])
+        >>> w = cr.tensor([[1.0, 2.0]])
         >>> jw, jx = cr.func.jacfwd(lambda w, x: w @ x, argnums=(0, 1))(w, x)
         >>> jw.shape, jx.shape
         ((1, 1, 2), (1, 2))
@@ -259,10 +259,10 @@ def linearize(func, *primals):
         output's tangent.
 
     Examples:
-        >>> x = cr.tensor([0.0, 1.0], dtype=cr.float64)
+        >>> x = cr.tensor([0.0, 1.0])
         >>> y, jvp_fn = cr.func.linearize(cr.exp, x)
         >>> jvp_fn(cr.ones_like(x))
-        tensor([1.0000, 2.7183], dtype=float64)
+        tensor([1.0000, 2.7183])
     """
     from ..autograd.mode import no_grad  # noqa: PLC0415
 
