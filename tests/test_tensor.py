@@ -216,3 +216,82 @@ def test_optimizer_style_update_through_data_under_grad_mode():
     for p in model.parameters():
         p.data.add_(p.grad, alpha=-0.1)  # no no_grad() needed, as in PyTorch
     np.testing.assert_allclose(model.weight.numpy(), (before - 0.1 * model.weight.grad).numpy())
+
+
+# ------------------------------------------------------------------ 0-d results of every dtype (issue 17)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda x: x.sum() > 0,
+        lambda x: (x.sum() > 0).float(),
+        lambda x: ~(x.sum() > 0),
+        lambda x: (x.sum() > 0) & (x.sum() < 100),
+        lambda x: (x.sum() > 0) | (x.sum() < 100),
+        lambda x: x.sum().isnan(),
+        lambda x: x.sum() == x.sum(),
+        lambda x: x.sum().sigmoid(),
+        lambda x: x.sum().long(),
+        lambda x: x.argmax(),
+        lambda x: x[0],
+    ],
+)
+def test_zero_d_results_print_convert_and_compare(make):
+    value = make(cr.tensor([1.0, 2.0, 3.0]))
+    assert value.shape == () and type(value._data) is np.ndarray
+    assert repr(value).startswith("tensor(") and str(value) == repr(value)
+    python = value.tolist()
+    assert type(python) in (bool, int, float) and python == value.item()
+    assert value.numpy().shape == () and value.numpy() == python
+    assert bool(value) == bool(python) and int(value) == int(python) and float(value) == float(python)
+
+
+def test_bool_repr_pads_only_when_false_is_shown():
+    assert repr(cr.tensor([True])) == "tensor([True])"
+    assert repr(cr.tensor([True, False])) == "tensor([ True, False])"
+    assert repr(cr.tensor(True)) == "tensor(True)"
+
+
+def test_parameter_repr_shows_requires_grad():
+    assert repr(cr.nn.Parameter(cr.ones(2))) == "Parameter containing:\ntensor([1., 1.], requires_grad=True)"
+
+
+# ------------------------------------------------------------------ bugs found earlier (issue 17)
+
+
+def test_to_copy_true_copies():
+    x = cr.ones(3)
+    assert x.to(cr.float32) is x
+    y = x.to(cr.float32, copy=True)
+    assert y is not x and not np.shares_memory(y._data, x._data)
+
+
+def test_t_refuses_more_than_two_dims():
+    assert cr.ones(2, 3).t().shape == (3, 2) and cr.ones(3).t().shape == (3,)
+    with pytest.raises(cr.errors.ShapeError, match="t\\(\\)"):
+        cr.ones(2, 3, 4).t()
+
+
+def test_mean_of_integers_is_refused_as_in_pytorch():
+    with pytest.raises(cr.errors.DTypeError, match="mean"):
+        cr.arange(4).mean()
+    assert cr.arange(4).mean(dtype=cr.float32).item() == 1.5
+
+
+def test_cuda_without_cupy_is_a_device_error():
+    if cr.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(cr.errors.DeviceError):
+        cr.ones(2).cuda()
+    with pytest.raises(cr.errors.DeviceError):
+        cr.zeros(2, device="cuda")
+
+
+@pytest.mark.parametrize("mode", ["trunc", "floor"])
+def test_integer_division_with_rounding_stays_integer(mode):
+    a = cr.tensor([7, -7, 7, -7, 6, 0])
+    b = cr.tensor([2, 2, -2, -2, 3, 5])
+    expected = {"trunc": [3, -3, -3, 3, 2, 0], "floor": [3, -4, -4, 3, 2, 0]}[mode]
+    out = cr.div(a, b, rounding_mode=mode)
+    assert out.dtype == cr.int64 and out.tolist() == expected

@@ -242,7 +242,9 @@ def module_for_device(device) -> object:
         return np
     cp = cupy_module()
     if cp is None:
-        raise RuntimeError(
+        from .errors import DeviceError  # noqa: PLC0415
+
+        raise DeviceError(
             f"device {dev} requested but CuPy with a working CUDA GPU is not available; "
             "install chainrule[cuda] on a machine with an NVIDIA GPU"
         )
@@ -549,7 +551,7 @@ def sigmoid(xp, x):
         limit = _EXP_LIMIT.get(x.dtype)
         if limit is None:
             limit = _EXP_LIMIT[x.dtype] = x.dtype.type(np.floor(np.log(np.finfo(x.dtype).max)))
-        t = np.negative(x)
+        t = np.negative(x, out=np.empty_like(x))  # an array even for a 0-d x (NumPy would return a scalar)
         np.minimum(t, limit, out=t)
         np.exp(t, out=t)
         t += 1

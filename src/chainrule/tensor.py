@@ -386,7 +386,7 @@ class Tensor(_Methods):
             >>> cr.tensor(0.5).tolist()
             0.5
         """
-        return backend.to_numpy(self._data).tolist()
+        return _host(self._data).tolist()
 
     def numpy(self) -> np.ndarray:
         """The data as a NumPy array, sharing memory (no copy).
@@ -407,12 +407,15 @@ class Tensor(_Methods):
             >>> x
             tensor([5., 2.])
         """
-        if type(self._data) is not _ndarray:
-            raise TypeError(f"numpy(): the tensor is on {self.device}; call .cpu() first")
-        return self._data
+        data = self._data
+        if type(data) is not _ndarray:
+            if not isinstance(data, np.generic):
+                raise TypeError(f"numpy(): the tensor is on {self.device}; call .cpu() first")
+            data = self._data = np.asarray(data)  # a NumPy scalar (0-d): hold it as the 0-d array it stands for
+        return data
 
     def __array__(self, dtype=None, copy=None):
-        arr = backend.to_numpy(self._data)
+        arr = _host(self._data)
         if dtype is not None:
             arr = arr.astype(dtype, copy=False)
         return arr.copy() if copy else arr
@@ -760,11 +763,24 @@ def _format_number(arr: np.ndarray):
     return lambda v: f"{v:.4f}"
 
 
+def _host(array) -> np.ndarray:
+    """The array on the CPU as an ndarray (a NumPy scalar, which some NumPy paths give for 0-d, included)."""
+    if type(array) is _ndarray:
+        return array
+    if isinstance(array, np.generic):
+        return np.asarray(array)
+    return backend.to_numpy(array)
+
+
 def _format_tensor(t: Tensor) -> str:
-    arr = backend.to_numpy(t._data)
+    if t._is_param:  # PyTorch's layout: a header line, then the tensor with requires_grad shown
+        return "Parameter containing:\n" + _format_values(t)
+    return _format_values(t)
+
+
+def _format_values(t: Tensor) -> str:
+    arr = _host(t._data)
     prefix = "tensor("
-    if t._is_param:
-        return "Parameter containing:\n" + _format_tensor(t.detach())
     if arr.dtype.kind == "f":
         fmt = _format_number(arr.astype(np.float64))
         width = max((len(fmt(v)) for v in arr.ravel()[:2000]), default=1)
@@ -776,6 +792,17 @@ def _format_tensor(t: Tensor) -> str:
             edgeitems=3,
             max_line_width=80,
             formatter={"float_kind": lambda v: fmt(v).rjust(width)},
+        )
+    elif arr.dtype.kind == "b":  # padded to the widest value shown, as PyTorch does ([True], [ True, False])
+        width = 5 if (~arr).any() else 4
+        body = np.array2string(
+            arr,
+            separator=", ",
+            prefix=prefix,
+            threshold=1000,
+            edgeitems=3,
+            max_line_width=80,
+            formatter={"bool": lambda v: str(bool(v)).rjust(width)},
         )
     else:
         body = np.array2string(arr, separator=", ", prefix=prefix, threshold=1000, edgeitems=3, max_line_width=80)

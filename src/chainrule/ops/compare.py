@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..backend import array_module
 from ..tensor import Tensor, _wrap
 from ._util import is_scalar, scalar_value
@@ -16,6 +18,13 @@ def _operand(value, like):
     return array_module(like._data).asarray(value)
 
 
+def _bools(out) -> Tensor:
+    """Wrap a result as a tensor: NumPy gives a scalar (``numpy.bool``) for 0-d inputs, a tensor holds an array."""
+    if type(out) is not np.ndarray and (isinstance(out, np.generic) or not hasattr(out, "shape")):
+        out = np.asarray(out)
+    return _wrap(out)
+
+
 def _compare(name, fn, a, b):
     """``fn(a, b)`` on the raw arrays (a Python scalar stays a scalar), wrapped as a tensor without gradient."""
     like = a if isinstance(a, Tensor) else b
@@ -26,7 +35,7 @@ def _compare(name, fn, a, b):
         from ..errors import ShapeError  # noqa: PLC0415
 
         raise ShapeError(f"{name}: {exc} (shapes {getattr(a, 'shape', ())} and {getattr(b, 'shape', ())})") from None
-    return _wrap(array_module(out).asarray(out) if not hasattr(out, "shape") else out)
+    return _bools(out)
 
 
 @op(method=True)
@@ -301,7 +310,7 @@ def logical_not(x: Tensor) -> Tensor:
         >>> cr.logical_not(cr.tensor([0.0, 2.5]))
         tensor([ True, False])
     """
-    return _wrap(array_module(x._data).logical_not(x._data))
+    return _bools(array_module(x._data).logical_not(x._data))
 
 
 @op()
@@ -325,7 +334,7 @@ def bitwise_not(x: Tensor) -> Tensor:
         >>> cr.bitwise_not(cr.tensor([True, False]))
         tensor([False,  True])
     """
-    return _wrap(~x._data)
+    return _bools(~x._data)
 
 
 @op(method=True)
@@ -342,7 +351,7 @@ def isnan(x: Tensor) -> Tensor:
         >>> cr.isnan(cr.tensor([1.0, float("nan"), float("inf")]))
         tensor([False,  True, False])
     """
-    return _wrap(array_module(x._data).isnan(x._data))
+    return _bools(array_module(x._data).isnan(x._data))
 
 
 @op(method=True)
@@ -359,7 +368,7 @@ def isinf(x: Tensor) -> Tensor:
         >>> cr.isinf(cr.tensor([1.0, float("nan"), float("inf"), -float("inf")]))
         tensor([False, False,  True,  True])
     """
-    return _wrap(array_module(x._data).isinf(x._data))
+    return _bools(array_module(x._data).isinf(x._data))
 
 
 @op(method=True)
@@ -378,7 +387,7 @@ def isfinite(x: Tensor) -> Tensor:
         >>> cr.isfinite(cr.tensor([1.0, float("nan"), float("inf")]))
         tensor([ True, False, False])
     """
-    return _wrap(array_module(x._data).isfinite(x._data))
+    return _bools(array_module(x._data).isfinite(x._data))
 
 
 @op(method=True)
@@ -455,7 +464,7 @@ def isclose(a: Tensor, b: Tensor, rtol=1e-5, atol=1e-8, equal_nan=False) -> Tens
         tensor([ True])
     """
     xp = array_module(a._data)
-    return _wrap(xp.isclose(a._data, b._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+    return _bools(xp.isclose(a._data, b._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
 @op(method=True)

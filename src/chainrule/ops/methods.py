@@ -12,7 +12,7 @@ import numpy as np
 from .. import backend
 from ..autograd.graph import apply1, apply2
 from ..autograd.mode import grad_enabled
-from ..errors import DeviceError, DTypeError
+from ..errors import DeviceError, DTypeError, ShapeError
 from ..tensor import Tensor, _wrap
 from . import compare, index, linalg, reduce, shape
 from . import elementwise as ew
@@ -147,8 +147,6 @@ def _fast_inplace(self, op, ufunc, other):
     except TypeError as exc:
         raise DTypeError(f"{op}: cannot write the result into a {data.dtype} tensor in place ({exc})") from None
     except ValueError as exc:
-        from ..errors import ShapeError  # noqa: PLC0415
-
         raise ShapeError(
             f"{op}: {exc} (the tensor has shape {data.shape}, the other operand "
             f"{getattr(operand, 'shape', ())}; an in-place op cannot broadcast its target)"
@@ -405,8 +403,6 @@ def copy_(self, src):
     try:
         backend.array_module(self._data).copyto(self._data, src._data, casting="unsafe")
     except ValueError as exc:
-        from ..errors import ShapeError  # noqa: PLC0415
-
         raise ShapeError(f"copy_: cannot copy shape {src.shape} into {self.shape} ({exc})") from None
     self._bump()
     return self
@@ -616,15 +612,16 @@ def scatter_add_(self, dim, idx, src):
 def to(self, *args, **kwargs):
     """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other_tensor)``.
 
-    Returns this tensor itself when nothing changes, else a converted copy that is recorded (gradients
-    flow back through the cast and the device move).  Differs from PyTorch: ``copy=True`` does not force a
-    copy, and ``non_blocking`` has no effect.
+    Returns this tensor itself when nothing changes (unless ``copy=True``), else a converted copy that is
+    recorded (gradients flow back through the cast and the device move).  Differs from PyTorch:
+    ``non_blocking`` has no effect.
 
     Args:
         *args: in any order: a dtype (``chainrule.float64``, ``"float16"``, a NumPy dtype), a device
             (``"cpu"``, ``"cuda"``, ``"cuda:1"``, a ``chainrule.device``), or a tensor whose dtype and
             device are taken.
-        **kwargs: ``dtype=`` and ``device=`` as above; ``non_blocking`` and ``copy`` are accepted and
+        **kwargs: ``dtype=`` and ``device=`` as above; ``copy=True`` returns a new tensor with its own
+            memory even when nothing changes; ``non_blocking`` and ``memory_format`` are accepted and
             ignored.
 
     Returns:
@@ -637,15 +634,16 @@ def to(self, *args, **kwargs):
         >>> x = cr.tensor([1.5, 2.0])
         >>> x.to(cr.float64)
         tensor([1.5000, 2.0000], dtype=chainrule.float64)
-        >>> x.to("cpu") is x
-        True
+        >>> x.to("cpu") is x, x.to("cpu", copy=True) is x
+        (True, False)
         >>> x.to(cr.tensor([0])).dtype
         dtype('int64')
     """
     dtype = kwargs.pop("dtype", None)
     device = kwargs.pop("device", None)
     kwargs.pop("non_blocking", None)
-    kwargs.pop("copy", None)
+    kwargs.pop("memory_format", None)
+    copy = kwargs.pop("copy", False)
     if kwargs:
         raise TypeError(f"to(): unexpected arguments {sorted(kwargs)}")
     for a in args:
@@ -662,10 +660,13 @@ def to(self, *args, **kwargs):
         out = _to_device(out, device)
     if dtype is not None:
         out = ew.to_dtype(out, dtype)
+    if copy and out is self:
+        out = ew.clone(out)
     return out
 
 
 def _to_device(self, device):
+    backend.module_for_device(device)  # a DeviceError, not an op error, when CuPy or the GPU is missing
     return apply1(ew._to_device, self, str(backend.Device(device)), str(self.device))
 
 
@@ -695,7 +696,7 @@ def cuda(self, device=None):
         A tensor of this tensor's shape and dtype whose data is a CuPy array.
 
     Raises:
-        ChainruleError: CuPy or a CUDA GPU is not available (``chainrule.cuda.is_available()`` is False).
+        DeviceError: CuPy or a CUDA GPU is not available (``chainrule.cuda.is_available()`` is False).
 
     Examples:
         >>> x = cr.tensor([1.0, 2.0])
@@ -951,11 +952,11 @@ def view_as(self, other):
 def t(self):
     """The transpose of a 2-d tensor (a 0-d or 1-d tensor is returned as it is).
 
-    Differs from PyTorch: a tensor of more than 2 dimensions is returned unchanged (PyTorch raises);
-    use ``transpose``, ``.mT`` or ``.T`` for those.
-
     Returns:
         A view of shape ``(m, n)`` for a tensor of shape ``(n, m)``.
+
+    Raises:
+        ShapeError: the tensor has more than 2 dimensions (use ``transpose``, ``.mT`` or ``permute``).
 
     Examples:
         >>> cr.tensor([[1, 2, 3], [4, 5, 6]]).t()
@@ -963,7 +964,13 @@ def t(self):
                 [2, 5],
                 [3, 6]])
     """
-    return shape.transpose(self, 0, 1) if self._data.ndim == 2 else self
+    ndim = self._data.ndim
+    if ndim > 2:
+        raise ShapeError(
+            f"t(): expects a tensor of at most 2 dimensions, got shape {self._data.shape}; "
+            "use transpose(dim0, dim1), .mT or permute(...)"
+        )
+    return shape.transpose(self, 0, 1) if ndim == 2 else self
 
 
 @op(export=False, methods=("where",))

@@ -25,7 +25,7 @@ from ..autograd.forward import forward_levels, linear_jvp
 from ..autograd.graph import apply1, primitive
 from ..autograd.mode import grad_enabled
 from ..backend import array_module, get_default_dtype
-from ..errors import ShapeError
+from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor, _wrap
 from ._util import is_half, normalize_dim, normalize_dims
 from .casting import in_float32
@@ -347,18 +347,21 @@ def mean(x: Tensor, dim=None, keepdim=False, dtype=None):
     """Arithmetic mean over ``dim`` (all by default).
 
     The gradient of each element is the incoming gradient divided by the number of elements averaged.
-    Differs from PyTorch: integer and bool inputs are averaged in the default float dtype (PyTorch
-    refuses them).
+    As in PyTorch, an integer or bool input is refused: convert it first (``x.float().mean()``) or pass
+    ``dtype=``.
 
     Args:
         x: the input, any shape ``(*)``.
         dim: the dimension (int) or dimensions (tuple of ints) to reduce; None (the default) reduces all.
         keepdim: keep the reduced dimensions as size 1 (default False: drop them).
-        dtype: if given, ``x`` is cast to this dtype before averaging.
+        dtype: if given, ``x`` is cast to this (floating point) dtype before averaging.
 
     Returns:
-        ``x``'s shape without the reduced dimensions (size 1 with ``keepdim``); ``x``'s float dtype (the
-            default float dtype for integer and bool inputs).
+        ``x``'s shape without the reduced dimensions (size 1 with ``keepdim``), in ``x``'s dtype (or
+            ``dtype``).
+
+    Raises:
+        DTypeError: the input (or ``dtype``) is not floating point.
 
     Examples:
         >>> x = cr.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
@@ -366,7 +369,7 @@ def mean(x: Tensor, dim=None, keepdim=False, dtype=None):
         tensor(3.5000)
         >>> x.mean(dim=1)
         tensor([2., 5.])
-        >>> cr.tensor([1, 2]).mean()
+        >>> cr.tensor([1, 2]).mean(dtype=cr.float32)
         tensor(1.5000)
     """
     data = x._data
@@ -376,8 +379,11 @@ def mean(x: Tensor, dim=None, keepdim=False, dtype=None):
         data = x._data
     dt = data.dtype
     if dt.kind != "f":
-        x = _float(x)
-    elif dt.itemsize == 2:  # float16: 1 / count is not a float16 past 65504 elements
+        raise DTypeError(
+            f"mean(): the input is {dt}; mean needs a floating point tensor (PyTorch refuses integers too): "
+            "use x.float().mean() or x.mean(dtype=chainrule.float32)"
+        )
+    if dt.itemsize == 2:  # float16: 1 / count is not a float16 past 65504 elements
         return in_float32(mean, x, dim, keepdim)
     return apply1(_mean, x, axis, bool(keepdim), data.shape)
 
