@@ -487,3 +487,42 @@ def test_vmap_of_jacrev_and_hessian(torch):
         torch.tensor(xs), torch.tensor(cts)
     )
     _close(ours, theirs)
+
+
+# ----------------------------------------------------------------- compositions with forward mode
+
+
+def test_forward_over_reverse_matches_torch(torch):
+    from chainrule.func import jacfwd, jvp
+
+    x, v = _arr(2, 3), _arr(2, 3)
+    w = _arr(3, 3)
+
+    def ours_f(a):
+        return (cr.tanh(a @ _cr(w)) ** 2).sum() + (cr.sin(a) * a).sum()
+
+    def torch_f(a):
+        return (torch.tanh(a @ torch.tensor(w)) ** 2).sum() + (torch.sin(a) * a).sum()
+
+    _close(jacfwd(jacrev(ours_f))(_cr(x)), torch.func.jacfwd(torch.func.jacrev(torch_f))(torch.tensor(x)))
+    # jvp of grad: a Hessian-vector product by forward over reverse
+    _close(
+        jvp(grad(ours_f), (_cr(x),), (_cr(v),)),
+        torch.func.jvp(torch.func.grad(torch_f), (torch.tensor(x),), (torch.tensor(v),)),
+    )
+    # grad of (jvp of grad): the gradient of <v, H(x) v>... with respect to v
+    _close(
+        grad(lambda t: (jvp(grad(ours_f), (_cr(x),), (t,))[1] * t).sum())(_cr(v)),
+        torch.func.grad(lambda t: (torch.func.jvp(torch.func.grad(torch_f), (torch.tensor(x),), (t,))[1] * t).sum())(
+            torch.tensor(v)
+        ),
+    )
+
+
+@pytest.mark.xfail(reason="jvp inside vmap: tangents do not follow vmap's batched tensors yet (func/_forward.py)")
+def test_vmap_of_jvp():
+    from chainrule.func import jvp, vmap
+
+    xs, ts = _arr(3, 2), _arr(3, 2)
+    out = vmap(lambda a, t: jvp(cr.sin, (a,), (t,))[1])(_cr(xs), _cr(ts))
+    np.testing.assert_allclose(out._data, np.cos(xs) * ts, rtol=TOL)

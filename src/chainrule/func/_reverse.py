@@ -33,6 +33,7 @@ from ..autograd.forward import carry_tangents, forward_levels
 from ..autograd.mode import enable_grad, is_grad_enabled
 from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor, _wrap
+from ._forward import jacfwd
 from ._pytree import tree_flatten, tree_map, tree_unflatten
 from ._vmap import BatchedArray, active_levels, batched, physical, vmap, wrap
 
@@ -86,12 +87,8 @@ class _Level:
         return leaf
 
     def reaches_outside(self, tensors) -> bool:
-        """Whether the graph of ``tensors`` reaches anything recorded or made outside this level.
-
-        Inside forward mode (jvp, jacfwd) the answer is always yes: the backward pass must run through
-        differentiable Tensor ops, and the results must not be detached, for their tangents to be kept.
-        """
-        if self.connected or forward_levels():
+        """Whether the graph of ``tensors`` reaches anything recorded or made outside this level."""
+        if self.connected:
             return True
         start, own = self.start, self.own
         stack = []
@@ -117,6 +114,26 @@ class _Level:
                 return True
             stack.extend(node.next)
         return False
+
+    def release(self, t, outer_grad: bool):
+        """``t`` as the level returns it: detached unless its graph reaches outside the level.
+
+        Inside forward mode (jvp, jacfwd) the detached tensor keeps ``t``'s tangents, each released by the
+        same rule (a tangent may depend on an enclosing ``grad``'s input while its primal does not).
+        """
+        if not isinstance(t, Tensor):
+            return t
+        data = t._data
+        if type(data) is BatchedArray:  # a vmap-batched tensor: its value (which holds any tangents) is released
+            return wrap(self.release(data.value, outer_grad), data.bdim, data.level)
+        if outer_grad and self.reaches_outside([t]):
+            return t
+        out = t.detach()
+        for forward_level in forward_levels():
+            tangent = forward_level.get(t)
+            if tangent is not None:
+                forward_level.set(out, self.release(tangent, outer_grad))
+        return out
 
 
 _RESHAPE = graph.PRIMITIVES["reshape"]
@@ -149,14 +166,6 @@ def _unbatched(t: Tensor) -> Tensor:
         t = data.value
         data = t._data
     return t
-
-
-def _detach_one(t: Tensor) -> Tensor:
-    """``t`` without history; a vmap-batched tensor keeps its batch, its value detached."""
-    data = t._data
-    if type(data) is BatchedArray:
-        return wrap(_detach_one(data.value), data.bdim, data.level)
-    return t.detach()
 
 
 def _ones_like(t: Tensor) -> Tensor:
@@ -194,10 +203,6 @@ def _split_aux(result, has_aux: bool, api: str):
             f"{api}: with has_aux=True the function must return a tuple (output, aux), got {type(result).__name__}"
         )
     return result
-
-
-def _detach(tree):
-    return tree_map(lambda v: _detach_one(v) if isinstance(v, Tensor) else v, tree)
 
 
 def _xp_of(t: Tensor):
@@ -275,14 +280,17 @@ def _grad_and_value(func, argnums, has_aux, args, kwargs, api):
             )
         aux_leaves = tree_flatten(aux)[0] if has_aux else []
         physical = _physical(output, levels)
-        connected = (outer_grad or bool(forward_levels())) and level.reaches_outside([physical, *aux_leaves])
+        connected = outer_grad and level.reaches_outside([physical, *aux_leaves])
+        # inside jvp/jacfwd the backward pass records (its ops carry the tangents) even when nothing outside needs it
+        create = connected or bool(forward_levels())
         # the cotangent: None is the engine's 1 for a one-element output; under vmap, 1 for every sample
         ones = _ones_like(physical) if levels else None
-        grads = _gradients([physical], inputs, [ones], create_graph=connected, retain_graph=connected)
-    grads = [_batched(g, levels) for g in grads]
+        grads = _gradients([physical], inputs, [ones], create_graph=create, retain_graph=create)
     if not connected:
-        output = _detach_one(output)
-        aux = _detach(aux)
+        grads = [level.release(g, outer_grad) for g in grads]
+        output = level.release(output, outer_grad)
+        aux = tree_map(lambda v: level.release(v, outer_grad), aux)
+    grads = [_batched(g, levels) for g in grads]
     return _regroup(grads, specs, single), output, aux
 
 
@@ -423,7 +431,7 @@ def vjp(func, *primals, has_aux=False):
         out_dtypes = [o.dtype for o in out_leaves]
         out_leaves = [_physical(o, levels) for o in out_leaves]
         aux_leaves = tree_flatten(aux)[0] if has_aux else []
-        connected = (outer_grad or bool(forward_levels())) and level.reaches_outside([*out_leaves, *aux_leaves])
+        connected = outer_grad and level.reaches_outside([*out_leaves, *aux_leaves])
 
     def vjp_fn(cotangents):
         ct_leaves, ct_spec = tree_flatten(cotangents)
@@ -438,14 +446,18 @@ def vjp(func, *primals, has_aux=False):
                 raise ShapeError(f"vjp_fn: cotangent {k} has shape {c.shape} but its output has shape {shape}")
             if c.dtype != dtype:
                 raise DTypeError(f"vjp_fn: cotangent {k} has dtype {c.dtype} but its output has dtype {dtype}")
-        create = connected or (is_grad_enabled() and any(c.requires_grad for c in ct_leaves))
+        grad_now = is_grad_enabled()
+        outside = connected or (grad_now and any(c.requires_grad for c in ct_leaves))
         ct_leaves = [_physical(c, levels) for c in ct_leaves]
+        create = outside or bool(forward_levels())  # inside jvp/jacfwd: recorded, so that tangents flow
         grads = _gradients(out_leaves, inputs, ct_leaves, create_graph=create, retain_graph=True)
+        if create and not connected:
+            grads = [level.release(g, grad_now) for g in grads]
         return _regroup([_batched(g, levels) for g in grads], specs, single=False)
 
     if not connected:
-        output = _detach(output)
-        aux = _detach(aux)
+        output = tree_map(lambda v: level.release(v, outer_grad), output)
+        aux = tree_map(lambda v: level.release(v, outer_grad), aux)
     return (output, vjp_fn, aux) if has_aux else (output, vjp_fn)
 
 
@@ -577,8 +589,9 @@ def hessian(func, argnums=0):
 
     As ``torch.func.hessian``: for an input of shape ``(*in)`` the Hessian has
     shape ``(*in, *in)``; with pytrees and tuple ``argnums`` the nesting is that
-    of ``jacrev(jacrev(func))``.  Computed as the Jacobian of the gradient,
-    reverse over reverse.
+    of ``jacfwd(jacrev(func))``, which is how it is computed: the forward-mode
+    Jacobian of the reverse-mode gradient (inside ``vmap``, reverse over
+    reverse: ``jacrev(jacrev(func))``).
 
     Args:
         func: a function returning a scalar tensor.
@@ -594,7 +607,16 @@ def hessian(func, argnums=0):
         tensor([[ 6.,  0.],
                 [ 0., 12.]])
     """
-    return jacrev(jacrev(func, argnums), argnums)
+    forward_over_reverse = jacfwd(jacrev(func, argnums), argnums)
+    reverse_over_reverse = jacrev(jacrev(func, argnums), argnums)
+
+    @functools.wraps(func)
+    def hessian_fn(*args, **kwargs):
+        # inside vmap, reverse over reverse: forward mode does not carry tangents through batched tensors yet
+        inner = reverse_over_reverse if _vmap_levels() else forward_over_reverse
+        return inner(*args, **kwargs)
+
+    return hessian_fn
 
 
 __all__ = ["grad", "grad_and_value", "hessian", "jacrev", "vjp"]
