@@ -46,6 +46,12 @@ PAGES = {
         [("chainrule.nn.functional", None)],
     ),
     "init": ("chainrule.nn.init", "Weight initialization.", [("chainrule.nn.init", None)]),
+    "linalg": (
+        "chainrule.linalg",
+        "Linear algebra as `torch.linalg`: inverse, determinants, solve, decompositions and norms, all "
+        "differentiable and batched.",
+        [("chainrule.linalg", None)],
+    ),
     "optim": (
         "chainrule.optim",
         "Optimizers and learning-rate schedulers.",

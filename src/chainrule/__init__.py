@@ -150,6 +150,12 @@ from .ops.linalg import (  # noqa: A004 - PyTorch's names
     mm,
     outer,
 )
+from .ops.matrix import (  # noqa: A004 - PyTorch's names
+    cdist,
+    det,
+    inverse,
+    slogdet,
+)
 from .ops.nn import (  # noqa: A004 - PyTorch's names
     log_softmax,
     softmax,
@@ -218,7 +224,7 @@ from .ops.sorting import (  # noqa: A004 - PyTorch's names
 )
 
 # --- end of the generated block ---
-from . import accelerator, amp, cuda, data, func, io, models, nn, onnx, optim, train, tune, utils  # noqa: E402,F401
+from . import accelerator, amp, cuda, data, func, io, linalg, models, nn, onnx, optim, train, tune, utils  # noqa: E402,F401
 from . import diagnostics  # noqa: E402,F401
 from .random import Generator, fork_rng, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from . import threads  # noqa: E402

@@ -28,6 +28,20 @@ class IndexingError(ChainruleError, IndexError):
     """An index out of range or of the wrong kind."""
 
 
+class LinAlgError(ChainruleError, ValueError):
+    """A matrix a linear-algebra op cannot handle: singular, not positive-definite, no convergence.
+
+    ``chainrule.linalg.LinAlgError``; a RuntimeError like PyTorch's ``torch.linalg.LinAlgError``.
+
+    Examples:
+        >>> try:
+        ...     cr.linalg.inv(cr.zeros(2, 2))
+        ... except cr.linalg.LinAlgError as error:
+        ...     print(error)
+        inverse: the matrix (or one in the batch) is singular, so it has no inverse (input shape (2, 2))
+    """
+
+
 class GradientError(ChainruleError):
     """A backward that cannot run: freed graph, modified saved tensor, non-scalar root, ..."""
 

@@ -303,6 +303,15 @@ INVALID = {
     "GELU": (dict(approximate="none"), lambda kw: [_randn(2, 3)], {"approximate": [(st.just("fast"), ValueError)]}),
     "Softmax": (dict(dim=1), lambda kw: [_randn(2, 3)], {"dim": [(st.just(1.5), TypeError)]}),
     "LogSoftmax": (dict(dim=1), lambda kw: [_randn(2, 3)], {"dim": [(st.just(1.5), TypeError)]}),
+    "Softmin": (dict(dim=1), lambda kw: [_randn(2, 3)], {"dim": [(st.just(1.5), TypeError)]}),
+    "GLU": (dict(dim=-1), lambda kw: [_randn(2, 4)], {"dim": [(st.just(1.5), TypeError)]}),
+    "Hardtanh": (
+        dict(min_val=-1.0, max_val=1.0),
+        lambda kw: [_randn(2, 3)],
+        {"min_val": [(st.just("a"), TypeError)], "max_val": [(st.floats(-1e3, -1.01), ValueError)]},
+    ),
+    "CosineSimilarity": (dict(dim=1), lambda kw: [_randn(2, 3), _randn(2, 3)], {"dim": [(st.just(1.5), TypeError)]}),
+    "PairwiseDistance": (dict(p=2.0), lambda kw: [_randn(2, 3), _randn(2, 3)], {"p": [(st.just("a"), TypeError)]}),
     "SmoothL1Loss": (dict(), lambda kw: [_randn(3), _randn(3)], {"beta": [(st.floats(-1e3, -1e-3), ValueError)]}),
     "HuberLoss": (dict(), lambda kw: [_randn(3), _randn(3)], {"delta": [(st.floats(-1e3, 0.0), ValueError)]}),
     "MSELoss": (dict(), lambda kw: [_randn(3), _randn(3)], {"reduction": [(st.just("avg"), ValueError)]}),
@@ -324,7 +333,7 @@ INVALID = {
 }
 
 # layers whose constructors take nothing that can be out of range (an inplace flag at most)
-NOTHING_TO_CHECK = {"Identity", "ReLU", "SiLU", "Sigmoid", "Tanh"}
+NOTHING_TO_CHECK = {"Identity", "ReLU", "SiLU", "Sigmoid", "Tanh", "Hardsigmoid", "Hardswish", "LogSigmoid", "ReLU6"}
 
 
 # meaningless configurations that torch 2.13 runs without a word (chainrule refuses them): a negative

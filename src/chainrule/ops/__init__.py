@@ -11,6 +11,7 @@ from . import (
     layers,
     linalg,
     loss,
+    matrix,
     nn,
     pool,
     recurrent,

@@ -14,11 +14,31 @@ from __future__ import annotations
 
 import warnings
 
+from ...errors import ShapeError
 from ...ops import elementwise as _ew
 from ...ops import nn as _nn
-from ...tensor import Tensor
+from ...ops._util import normalize_dim
+from ...tensor import Tensor, _wrap
 
-__all__ = ["elu", "gelu", "leaky_relu", "log_softmax", "relu", "sigmoid", "silu", "softmax", "softplus", "tanh"]
+__all__ = [
+    "elu",
+    "gelu",
+    "glu",
+    "hardsigmoid",
+    "hardswish",
+    "hardtanh",
+    "leaky_relu",
+    "log_softmax",
+    "logsigmoid",
+    "relu",
+    "relu6",
+    "sigmoid",
+    "silu",
+    "softmax",
+    "softmin",
+    "softplus",
+    "tanh",
+]
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002 - PyTorch's names
@@ -250,3 +270,165 @@ def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dty
     if dim is None:
         dim = _implicit_dim("log_softmax", input._data.ndim, _stacklevel)
     return _nn.log_softmax(input, dim, dtype=dtype)
+
+
+def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:  # noqa: A002
+    """Softmin along ``dim``: ``softmax(-x)``, so the smallest entries get the largest weights.
+
+    Args:
+        input: the input, any shape ``(*)``.
+        dim: the dimension that sums to 1.  ``None`` picks PyTorch's legacy
+            default (0 for 0-, 1- and 3-d input, else 1) with a deprecation
+            warning; pass it explicitly.
+        _stacklevel: where the ``dim=None`` warning points (PyTorch's private
+            argument; leave it).
+        dtype (dtype | None): if given, ``input`` is converted to this dtype first; the
+            result has this dtype.
+
+    Returns:
+        A tensor of ``input``'s shape (and dtype, unless ``dtype`` is given)
+        whose slices along ``dim`` are non-negative and sum to 1.
+
+    Examples:
+        >>> F.softmin(cr.tensor([1.0, 2.0, 3.0]), dim=0)
+        tensor([0.6652, 0.2447, 0.0900])
+    """
+    if dim is None:
+        dim = _implicit_dim("softmin", input._data.ndim, _stacklevel)
+    if dtype is not None:
+        input = input.to(dtype)
+    return _nn.softmax(-input, dim)
+
+
+def logsigmoid(input: Tensor) -> Tensor:  # noqa: A002
+    """``log(sigmoid(x))``, elementwise, computed without overflow or ``log(0)``.
+
+    Written as ``-softplus(-x)``; the gradient is ``sigmoid(-x)``.
+
+    Args:
+        input: the input, any shape ``(*)``.
+
+    Returns:
+        A tensor of ``input``'s shape and dtype, with values <= 0.
+
+    Examples:
+        >>> F.logsigmoid(cr.tensor([-100.0, 0.0, 2.0]))
+        tensor([-100.0000,   -0.6931,   -0.1269])
+    """
+    return -_ew.softplus(-input)
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:  # noqa: A002
+    """Gated linear unit (Dauphin et al., 2017): split ``input`` in halves ``a, b`` along ``dim``; ``a * sigmoid(b)``.
+
+    Args:
+        input: the input, shape ``(*, 2n, *)`` with an even size along ``dim``.
+        dim: the dimension to split (default -1).
+
+    Returns:
+        A tensor of ``input``'s shape with ``dim`` halved, in its dtype.
+
+    Raises:
+        ShapeError: the size along ``dim`` is odd (or ``input`` is 0-d).
+
+    Examples:
+        >>> F.glu(cr.tensor([[1.0, 2.0, 0.0, 100.0]]))
+        tensor([[0.5000, 2.0000]])
+    """
+    if input._data.ndim == 0:
+        raise ShapeError("glu: the input must have at least one dimension, got a 0-d tensor")
+    axis = normalize_dim(dim, input._data.ndim, "glu")
+    size = input._data.shape[axis]
+    if size % 2:
+        raise ShapeError(f"glu: the size along dim {dim} must be even to split in halves, got shape {input.shape}")
+    a, b = input.split(size // 2, dim=axis)
+    return a * _ew.sigmoid(b)
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
+    """``x`` limited to ``[min_val, max_val]``, elementwise, with PyTorch's gradient: 0 at the bounds.
+
+    The value is ``clamp(x, min_val, max_val)``; the gradient passes only where
+    ``min_val < x < max_val`` (open bounds, as PyTorch's ``hardtanh``; ``clamp``
+    passes it at the bounds too).
+
+    Args:
+        input: the input, any shape ``(*)``, float.
+        min_val: the lower bound (default -1.0).
+        max_val: the upper bound (default 1.0), not below ``min_val``.
+        inplace: accepted for PyTorch compatibility; a new tensor is returned and
+            ``input`` is left unchanged.
+
+    Returns:
+        A tensor of ``input``'s shape and dtype.
+
+    Raises:
+        ValueError: ``max_val < min_val``.
+
+    Examples:
+        >>> F.hardtanh(cr.tensor([-2.0, 0.5, 3.0]))
+        tensor([-1.0000,  0.5000,  1.0000])
+    """
+    if max_val < min_val:
+        raise ValueError(f"hardtanh: max_val ({max_val}) cannot be less than min_val ({min_val})")
+    x = input._data
+    inside = (x > min_val) & (x < max_val)
+    outside = _wrap(((x <= min_val) * min_val + (x >= max_val) * max_val).astype(x.dtype))
+    return _ew.select(input, inside) + outside
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """``min(max(x, 0), 6)``, elementwise: ``hardtanh(x, 0, 6)``, with its gradient (0 at 0 and at 6).
+
+    Args:
+        input: the input, any shape ``(*)``, float.
+        inplace: accepted for PyTorch compatibility; a new tensor is returned and
+            ``input`` is left unchanged.
+
+    Returns:
+        A tensor of ``input``'s shape and dtype.
+
+    Examples:
+        >>> F.relu6(cr.tensor([-1.0, 3.0, 8.0]))
+        tensor([0., 3., 6.])
+    """
+    return hardtanh(input, 0.0, 6.0)
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """A piecewise-linear sigmoid: 0 below -3, 1 above 3, ``x / 6 + 1 / 2`` between (gradient 0 at -3 and 3).
+
+    Args:
+        input: the input, any shape ``(*)``, float.
+        inplace: accepted for PyTorch compatibility; a new tensor is returned and
+            ``input`` is left unchanged.
+
+    Returns:
+        A tensor of ``input``'s shape and dtype, in ``[0, 1]``.
+
+    Examples:
+        >>> F.hardsigmoid(cr.tensor([-4.0, 0.0, 1.5, 4.0]))
+        tensor([0.0000, 0.5000, 0.7500, 1.0000])
+    """
+    return hardtanh(input + 3.0, 0.0, 6.0) / 6.0
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """Hard swish (Howard et al., 2019, MobileNetV3): ``x * relu6(x + 3) / 6``, elementwise.
+
+    The gradient is PyTorch's: 0 up to -3, ``x / 3 + 1 / 2`` between -3 and 3
+    and 1 from 3 on (``x * hardsigmoid(x)`` by the product rule).
+
+    Args:
+        input: the input, any shape ``(*)``, float.
+        inplace: accepted for PyTorch compatibility; a new tensor is returned and
+            ``input`` is left unchanged.
+
+    Returns:
+        A tensor of ``input``'s shape and dtype.
+
+    Examples:
+        >>> F.hardswish(cr.tensor([-4.0, 0.0, 1.5, 4.0]))
+        tensor([-0.0000,  0.0000,  1.1250,  4.0000])
+    """
+    return input * hardsigmoid(input)

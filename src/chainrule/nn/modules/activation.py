@@ -1,4 +1,4 @@
-"""Activation layers: ReLU, LeakyReLU, ELU, GELU, SiLU, Sigmoid, Tanh, Softmax, LogSoftmax, Softplus.
+"""Activation layers: ReLU, LeakyReLU, ELU, GELU, SiLU, Sigmoid, Tanh, Softmax, LogSoftmax, Softplus, and more.
 
 Each accepts any input shape (*) and returns the same shape.  ``inplace=True``
 is accepted for compatibility but, unlike PyTorch, the input is not
@@ -12,7 +12,25 @@ from ..functional import activation as F
 from ..module import Module
 from . import _checks as checks
 
-__all__ = ["ELU", "GELU", "LeakyReLU", "LogSoftmax", "ReLU", "SiLU", "Sigmoid", "Softmax", "Softplus", "Tanh"]
+__all__ = [
+    "ELU",
+    "GELU",
+    "GLU",
+    "Hardsigmoid",
+    "Hardswish",
+    "Hardtanh",
+    "LeakyReLU",
+    "LogSigmoid",
+    "LogSoftmax",
+    "ReLU",
+    "ReLU6",
+    "SiLU",
+    "Sigmoid",
+    "Softmax",
+    "Softmin",
+    "Softplus",
+    "Tanh",
+]
 
 
 def _inplace_repr(inplace: bool) -> str:
@@ -270,6 +288,185 @@ class LogSoftmax(Module):
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         return F.log_softmax(input, self.dim, _stacklevel=5)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Hardtanh(Module):
+    """``x`` limited to ``[min_val, max_val]``; the gradient is 0 at and beyond the bounds (as PyTorch).
+
+    Shapes: input ``(*)``, any shape; output the same shape and dtype.
+    No parameters.  See [`F.hardtanh`][chainrule.nn.functional.hardtanh].
+
+    Args:
+        min_val: the lower bound (default -1.0).
+        max_val: the upper bound (default 1.0), not below ``min_val``.
+        inplace: accepted for PyTorch compatibility; a new tensor is returned
+            and the input is left unchanged.
+
+    Examples:
+        >>> nn.Hardtanh()(cr.tensor([-2.0, 0.5, 3.0]))
+        tensor([-1.0000,  0.5000,  1.0000])
+    """
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
+        super().__init__()
+        checks.real(type(self).__name__, "min_val", min_val)
+        checks.real(type(self).__name__, "max_val", max_val)
+        if max_val < min_val:
+            raise checks.LayerArgumentError(
+                f"{type(self).__name__}: max_val ({max_val}) cannot be less than min_val ({min_val})"
+            )
+        self.min_val = min_val
+        self.max_val = max_val
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.hardtanh(input, self.min_val, self.max_val)
+
+    def extra_repr(self) -> str:
+        return f"min_val={self.min_val}, max_val={self.max_val}" + (", inplace=True" if self.inplace else "")
+
+
+class ReLU6(Hardtanh):
+    """``min(max(x, 0), 6)``: ``Hardtanh(0, 6)``, with its gradient (0 at 0 and at 6).
+
+    Shapes: input ``(*)``, any shape; output the same shape and dtype.
+    No parameters.
+
+    Args:
+        inplace: accepted for PyTorch compatibility; a new tensor is returned
+            and the input is left unchanged.
+
+    Examples:
+        >>> nn.ReLU6()(cr.tensor([-1.0, 3.0, 8.0]))
+        tensor([0., 3., 6.])
+    """
+
+    def __init__(self, inplace: bool = False):
+        super().__init__(0.0, 6.0, inplace)
+
+    def extra_repr(self) -> str:
+        return _inplace_repr(self.inplace)
+
+
+class Hardsigmoid(Module):
+    """A piecewise-linear sigmoid: 0 below -3, 1 above 3, ``x / 6 + 1 / 2`` between.
+
+    Shapes: input ``(*)``, any shape; output the same shape and dtype.
+    No parameters.  See [`F.hardsigmoid`][chainrule.nn.functional.hardsigmoid].
+
+    Args:
+        inplace: accepted for PyTorch compatibility; a new tensor is returned
+            and the input is left unchanged.
+
+    Examples:
+        >>> nn.Hardsigmoid()(cr.tensor([-4.0, 0.0, 4.0]))
+        tensor([0.0000, 0.5000, 1.0000])
+    """
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.hardsigmoid(input)
+
+    def extra_repr(self) -> str:
+        return _inplace_repr(self.inplace)
+
+
+class Hardswish(Module):
+    """Hard swish (MobileNetV3): ``x * relu6(x + 3) / 6``.
+
+    Shapes: input ``(*)``, any shape; output the same shape and dtype.
+    No parameters.  See [`F.hardswish`][chainrule.nn.functional.hardswish].
+
+    Args:
+        inplace: accepted for PyTorch compatibility; a new tensor is returned
+            and the input is left unchanged.
+
+    Examples:
+        >>> nn.Hardswish()(cr.tensor([-4.0, 1.5, 4.0]))
+        tensor([-0.0000,  1.1250,  4.0000])
+    """
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.hardswish(input)
+
+    def extra_repr(self) -> str:
+        return _inplace_repr(self.inplace)
+
+
+class LogSigmoid(Module):
+    """``log(sigmoid(x))``, computed stably.
+
+    Shapes: input ``(*)``, any shape; output the same shape and dtype.
+    No parameters, no constructor arguments.
+
+    Examples:
+        >>> nn.LogSigmoid()(cr.tensor([-100.0, 0.0]))
+        tensor([-100.0000,   -0.6931])
+    """
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.logsigmoid(input)
+
+
+class Softmin(Module):
+    """Softmin along ``dim``: ``softmax(-x)``.
+
+    Shapes: input ``(*)``, any shape; output the same shape and dtype.
+    No parameters.
+
+    Args:
+        dim: the dimension that sums to 1.  None (default) picks PyTorch's legacy
+            choice with its deprecation warning; pass it.
+
+    Examples:
+        >>> nn.Softmin(dim=1)(cr.tensor([[1.0, 2.0, 3.0]]))
+        tensor([[0.6652, 0.2447, 0.0900]])
+    """
+
+    def __init__(self, dim: int | None = None):
+        super().__init__()
+        if dim is not None:
+            checks.integer(type(self).__name__, "dim", dim)
+        self.dim = dim
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.softmin(input, self.dim, _stacklevel=5)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class GLU(Module):
+    """Gated linear unit: the halves ``a, b`` of the input along ``dim`` give ``a * sigmoid(b)``.
+
+    Shapes: input ``(*, 2n, *)``; output ``(*, n, *)`` (``dim`` halved).
+    No parameters.
+
+    Args:
+        dim: the dimension to split in halves (default -1).
+
+    Examples:
+        >>> nn.GLU()(cr.tensor([[1.0, 2.0, 0.0, 100.0]]))
+        tensor([[0.5000, 2.0000]])
+    """
+
+    def __init__(self, dim: int = -1):
+        super().__init__()
+        checks.integer(type(self).__name__, "dim", dim)
+        self.dim = dim
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.glu(input, self.dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
