@@ -107,6 +107,32 @@ def test_index_put_duplicates():
     assert summed.tolist() == [0.0, 3.0]
 
 
+def test_median_without_dim_splits_ties_evenly():
+    np.testing.assert_allclose(grad_of(lambda x: x.median(), [2.0, 1.0, 2.0, 1.0, 2.0]), [1 / 3, 0, 1 / 3, 0, 1 / 3])
+    assert cr.median(cr.tensor([1.0, 2.0, 3.0, 4.0])).item() == 2.0  # the lower middle, no averaging
+
+
+def test_topk_partition_path_matches_the_full_sort():
+    # rows of 256 or more with small k take the partition path: it must pick exactly what the stable sort picks
+    rng = np.random.default_rng(5)
+    for high in (3, 50, 10**6):
+        x = cr.tensor(rng.integers(0, high, (3, 500)).astype(np.float64))
+        for largest in (True, False):
+            fast = x.topk(7, largest=largest)
+            order = x.sort(descending=largest)
+            assert fast.indices.tolist() == order.indices[:, :7].tolist()
+            assert fast.values.tolist() == order.values[:, :7].tolist()
+        assert x.T.topk(4, dim=0).indices.tolist() == x.T.sort(0, descending=True).indices[:4].tolist()
+
+
+def test_triangle_indices_match_torch_layout():
+    assert cr.tril_indices(3, 4, 1).tolist() == [[0, 0, 1, 1, 1, 2, 2, 2, 2], [0, 1, 0, 1, 2, 0, 1, 2, 3]]
+    assert cr.triu_indices(3, 3, -1).tolist() == [[0, 0, 0, 1, 1, 1, 2, 2], [0, 1, 2, 0, 1, 2, 1, 2]]
+    assert cr.triu_indices(0, 3).shape == (2, 0) and cr.tril_indices(2, 2, dtype=cr.int32).dtype == cr.int32
+    x = cr.arange(9.0).reshape(3, 3)
+    assert x[tuple(cr.tril_indices(3, 3))].tolist() == [0.0, 3.0, 4.0, 6.0, 7.0, 8.0]
+
+
 def test_cumprod_with_zeros_is_exact():
     # d/dx_i of sum_j prod_{k<=j} x_k at x = [2, 0, 3]: [1 + 0 + 0, 2 + 2*3, 0]
     np.testing.assert_array_equal(grad_of(lambda x: x.cumprod(0).sum(), [2.0, 0.0, 3.0]), [1.0, 8.0, 0.0])
@@ -133,6 +159,9 @@ def test_logcumsumexp_gradient_stays_finite_far_apart():
     [
         lambda x: x.sort().values,
         lambda x: x.topk(2).values,
+        lambda x: x.kthvalue(2).values,
+        lambda x: x.median(),
+        lambda x: x.median(1).values,
         lambda x: x.cumprod(1),
         lambda x: x.cummax(1).values,
         lambda x: x.logcumsumexp(1),
@@ -241,6 +270,10 @@ def test_diag_embed_and_diagonal_are_adjoint():
         (lambda: cr.sort(cr.ones(2), dim=3), ShapeError, ["sort", "dim 3"]),
         (lambda: cr.topk(cr.ones(3), 4), ShapeError, ["topk", "k=4", "size 3"]),
         (lambda: cr.topk(cr.ones(3), 1.0), TypeError, ["topk", "int"]),
+        (lambda: cr.kthvalue(cr.ones(3), 0), ShapeError, ["kthvalue", "k=0", "size 3"]),
+        (lambda: cr.median(cr.ones(0)), ShapeError, ["median", "empty"]),
+        (lambda: cr.median(cr.ones(2, 0), 1), ShapeError, ["median", "empty"]),
+        (lambda: cr.tril_indices(-1, 2), ShapeError, ["tril_indices", "negative"]),
         (lambda: cr.unique(cr.tensor(1), dim=0), ShapeError, ["unique", "0-d"]),
         (lambda: cr.cumprod(cr.ones(2), 1), ShapeError, ["cumprod", "dim 1"]),
         (lambda: cr.logcumsumexp(cr.tensor([1, 2]), 0), DTypeError, ["logcumsumexp", "int64"]),

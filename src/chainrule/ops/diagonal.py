@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
+
 from ..autograd.forward import linear_jvp
 from ..autograd.graph import apply1, primitive
+from ..backend import as_dtype, to_device
 from ..errors import ShapeError
-from ..tensor import Tensor
+from ..tensor import Tensor, _wrap
 from ._util import normalize_dim
 from .registry import op
 
@@ -329,3 +332,78 @@ def trace(x: Tensor) -> Tensor:
     if x._data.ndim != 2:
         raise ShapeError(f"trace: expected a 2-d tensor, got shape {x.shape}")
     return _diagonal_of(x, 0, 0, 1).sum()
+
+
+# ---------------------------------------------------------------------------
+# indices of a triangle
+
+
+def _triangle_indices(row, col, offset, dtype, device, lower: bool, op_name: str) -> Tensor:
+    for name, value in (("row", row), ("col", col), ("offset", offset)):
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+            raise TypeError(f"{op_name}: {name} must be an int, got {type(value).__name__}")
+    if row < 0 or col < 0:
+        raise ShapeError(f"{op_name}: row and col must not be negative, got {row} and {col}")
+    keep = np.tri(row, col, offset, dtype=bool) if lower else ~np.tri(row, col, offset - 1, dtype=bool)
+    out = np.stack(np.nonzero(keep)).astype(np.int64 if dtype is None else as_dtype(dtype))
+    if device is not None:
+        out = to_device(out, device)
+    return _wrap(out)
+
+
+@op()
+def tril_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None) -> Tensor:
+    """The coordinates of the lower triangle of a ``(row, col)`` matrix, as a ``(2, N)`` tensor.
+
+    Row ``0`` holds the row indices and row ``1`` the column indices, in row-major order; ``offset``
+    moves the diagonal as in ``tril``.  ``x[tuple(tril_indices(n, n))]`` reads the lower triangle.
+
+    Args:
+        row: the number of rows.
+        col: the number of columns.
+        offset: the last diagonal included (default 0, the main one; positive above, negative below).
+        dtype: the integer dtype of the result (default int64).
+        device: ``"cpu"`` (None) or ``"cuda[:N]"``.
+
+    Returns:
+        An integer tensor of shape ``(2, N)``.
+
+    Raises:
+        TypeError: an argument is not an int.
+        ShapeError: ``row`` or ``col`` is negative.
+
+    Examples:
+        >>> cr.tril_indices(3, 3)
+        tensor([[0, 1, 1, 2, 2, 2],
+                [0, 0, 1, 0, 1, 2]])
+    """
+    return _triangle_indices(row, col, offset, dtype, device, True, "tril_indices")
+
+
+@op()
+def triu_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None) -> Tensor:
+    """The coordinates of the upper triangle of a ``(row, col)`` matrix, as a ``(2, N)`` tensor.
+
+    Row ``0`` holds the row indices and row ``1`` the column indices, in row-major order; ``offset``
+    moves the diagonal as in ``triu``.
+
+    Args:
+        row: the number of rows.
+        col: the number of columns.
+        offset: the first diagonal included (default 0, the main one; positive above, negative below).
+        dtype: the integer dtype of the result (default int64).
+        device: ``"cpu"`` (None) or ``"cuda[:N]"``.
+
+    Returns:
+        An integer tensor of shape ``(2, N)``.
+
+    Raises:
+        TypeError: an argument is not an int.
+        ShapeError: ``row`` or ``col`` is negative.
+
+    Examples:
+        >>> cr.triu_indices(2, 3, 1)
+        tensor([[0, 0, 1],
+                [1, 2, 2]])
+    """
+    return _triangle_indices(row, col, offset, dtype, device, False, "triu_indices")

@@ -18,6 +18,7 @@ import numbers
 import numpy as np
 
 from ..autograd.graph import apply1, primitive
+from ..autograd.mode import grad_enabled
 from ..backend import array_module
 from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor, _wrap
@@ -180,10 +181,158 @@ def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = 
     if x._data.ndim == 0:
         return sort(x)
     axis = normalize_dim(dim, x._data.ndim, "topk")
-    xp = array_module(x._data)
-    order = _argsort(xp, x._data, axis, bool(largest))
-    indices = order[(slice(None),) * axis + (slice(0, int(k)),)]
+    indices = _topk_indices(array_module(x._data), x._data, axis, int(k), bool(largest))
     return values_indices(gather(x, axis, indices), _wrap(indices.astype(np.int64, copy=False)))
+
+
+def _topk_indices(xp, data, axis: int, k: int, largest: bool):
+    """The first ``k`` of the stable sort order along ``axis``, without sorting everything when k is small."""
+    n = data.shape[axis]
+    if 8 * k > n or n < 256 or (data.dtype.kind == "f" and bool(xp.isnan(data).any())):
+        return _argsort(xp, data, axis, largest)[(slice(None),) * axis + (slice(0, k),)]
+    # partition for the k-th value t: everything beyond t is in, and of the elements equal to t the first
+    # ones by position (what the stable sort would take); then sort only those k
+    rows = xp.moveaxis(data, axis, -1)
+    kth = n - k if largest else k - 1
+    threshold = xp.partition(rows, kth, axis=-1)[..., kth : kth + 1]
+    beyond = rows > threshold if largest else rows < threshold
+    tied = rows == threshold
+    room = k - beyond.sum(axis=-1, keepdims=True)
+    chosen = beyond | (tied & (xp.cumsum(tied, axis=-1) <= room))
+    positions = xp.nonzero(chosen)[-1].reshape(rows.shape[:-1] + (k,))  # exactly k per row, in position order
+    order = _argsort(xp, xp.take_along_axis(rows, positions, axis=-1), -1, largest)
+    return xp.moveaxis(xp.take_along_axis(positions, order, axis=-1), -1, axis)
+
+
+# ---------------------------------------------------------------------------
+# kthvalue, median
+
+
+def _kth_indices(xp, data, axis: int, position: int):
+    """Indices (keepdims) of the element at ``position`` of the stable ascending order along ``axis``."""
+    order = _argsort(xp, data, axis, False)
+    return order[(slice(None),) * axis + (slice(position, position + 1),)]
+
+
+@op(method=True)
+def kthvalue(x: Tensor, k: int, dim: int = -1, keepdim: bool = False):
+    """The ``k``-th smallest element along ``dim`` (``k`` counts from 1) and its index: ``(values, indices)``.
+
+    The gradient of each value goes to the element its index names.  NaN counts as larger than every
+    number.  Among equal elements the index is the one a stable sort puts at place ``k`` (PyTorch does not
+    specify which; its indices can differ on ties while the values agree).
+
+    Args:
+        x: the input, any shape ``(*)``.
+        k: which order statistic, ``1 <= k <= x.shape[dim]``.
+        dim: the dimension to search along (default -1, the last).
+        keepdim: keep ``dim`` as size 1 (default False: drop it).
+
+    Returns:
+        ``values_indices(values, indices)``: ``x``'s shape without ``dim`` (size 1 with ``keepdim``);
+        ``values`` in ``x``'s dtype, ``indices`` int64.
+
+    Raises:
+        ShapeError: ``k`` or ``dim`` is out of range.
+        TypeError: ``k`` is not an int.
+
+    Examples:
+        >>> x = cr.tensor([[3.0, 1.0, 2.0], [6.0, 5.0, 4.0]])
+        >>> cr.kthvalue(x, 2)
+        values_indices(values=tensor([2., 5.]), indices=tensor([2, 1]))
+        >>> x.kthvalue(1, dim=0, keepdim=True).values
+        tensor([[3., 1., 2.]])
+    """
+    _sortable(x, "kthvalue")
+    if not isinstance(k, numbers.Integral) or isinstance(k, bool):
+        raise TypeError(f"kthvalue: k must be an int, got {type(k).__name__}")
+    if x._data.ndim == 0:
+        values, indices = kthvalue(x.reshape(1), k, 0)
+        return values_indices(values.reshape(()), indices.reshape(()))
+    axis = normalize_dim(dim, x._data.ndim, "kthvalue")
+    size = x._data.shape[axis]
+    if not 1 <= k <= size:
+        raise ShapeError(f"kthvalue: k={k} is out of range for dimension {dim} of size {size} (input {x.shape})")
+    indices = _kth_indices(array_module(x._data), x._data, axis, int(k) - 1)
+    return _picked(x, axis, indices, keepdim)
+
+
+def _picked(x: Tensor, axis: int, indices, keepdim: bool):
+    values = gather(x, axis, indices)
+    indices = indices.astype(np.int64, copy=False)
+    if not keepdim:
+        values, indices = values.squeeze(axis), indices.squeeze(axis)
+    return values_indices(values, _wrap(indices))
+
+
+@op(method=True)
+def median(x: Tensor, dim=None, keepdim: bool = False):
+    """The median: the lower of the two middle elements for an even count (no averaging), as PyTorch's.
+
+    Without ``dim``: a 0-d tensor, and the gradient is split evenly among all elements equal to the median
+    (as PyTorch does).  With ``dim``: ``(values, indices)``, the gradient of each value going to the element
+    its index names.  A NaN makes the median NaN (its index is the first NaN's; without ``dim``, PyTorch may
+    send the gradient to another of several NaNs).
+
+    Args:
+        x: the input, any shape ``(*)``, not empty.
+        dim: None (the default) for the median of all elements, or the dimension to take it along.
+        keepdim: with ``dim``, keep it as size 1 (default False: drop it).
+
+    Returns:
+        Without ``dim``: a 0-d tensor of ``x``'s dtype.  With ``dim``: ``values_indices(values, indices)``,
+        ``x``'s shape without ``dim``; ``indices`` int64.
+
+    Raises:
+        ShapeError: ``x`` is empty or ``dim`` is out of range.
+
+    Examples:
+        >>> x = cr.tensor([[1.0, 4.0, 2.0, 3.0], [0.0, 9.0, 5.0, 6.0]])
+        >>> cr.median(x)
+        tensor(3.)
+        >>> x.median(dim=1)
+        values_indices(values=tensor([2., 5.]), indices=tensor([2, 2]))
+    """
+    _sortable(x, "median")
+    xp = array_module(x._data)
+    if dim is None:
+        flat = x.reshape(-1)
+        n = flat._data.shape[0]
+        if n == 0:
+            raise ShapeError(f"median: the input is empty (shape {x.shape})")
+        data = flat._data
+        index = int(_median_index(xp, data[None], 1)[0, 0])
+        value = _wrap(xp.asarray(data[index]).copy())
+        if not (x.requires_grad and grad_enabled()):
+            return value
+        if data.dtype.kind == "f" and bool(xp.isnan(data[index])):  # NaN: all of it to the first NaN
+            weights = xp.zeros(n, dtype=data.dtype)
+            weights[index] = 1
+        else:
+            tied = data == data[index]
+            weights = (tied / tied.sum()).astype(data.dtype, copy=False)
+        # the value exactly, and the gradient split among the tied elements (piecewise linear: no 2nd order)
+        return value + ((flat - flat.detach()) * _wrap(weights)).sum()
+    if x._data.ndim == 0:
+        values, indices = median(x.reshape(1), 0)
+        return values_indices(values.reshape(()), indices.reshape(()))
+    axis = normalize_dim(dim, x._data.ndim, "median")
+    if x._data.shape[axis] == 0:
+        raise ShapeError(f"median: dimension {dim} of the input {x.shape} is empty")
+    return _picked(x, axis, _median_index(xp, x._data, axis), keepdim)
+
+
+def _median_index(xp, data, axis: int):
+    """Indices (keepdims) of the lower median along ``axis``, or of the first NaN where there is one."""
+    n = data.shape[axis]
+    indices = _kth_indices(xp, data, axis, (n - 1) // 2)
+    if data.dtype.kind == "f":
+        nan = xp.isnan(data)
+        has_nan = nan.any(axis=axis, keepdims=True)
+        if bool(has_nan.any()):
+            first_nan = xp.argmax(nan, axis=axis, keepdims=True)
+            indices = xp.where(has_nan, first_nan, indices)
+    return indices
 
 
 # ---------------------------------------------------------------------------
