@@ -82,7 +82,9 @@ from .ops.diagonal import (  # noqa: A004 - PyTorch's names
     diagonal,
     trace,
     tril,
+    tril_indices,
     triu,
+    triu_indices,
 )
 from .ops.elementwise import (  # noqa: A004 - PyTorch's names
     abs,
@@ -215,7 +217,9 @@ from .ops.sorting import (  # noqa: A004 - PyTorch's names
     cummax,
     cummin,
     cumprod,
+    kthvalue,
     logcumsumexp,
+    median,
     msort,
     searchsorted,
     sort,
