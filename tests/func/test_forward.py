@@ -252,3 +252,35 @@ def test_levels_are_per_thread():
 
     jvp(f, (x,), (cr.ones_like(x),))
     assert seen == [()]
+
+
+def test_vmap_of_jvp_and_jvp_of_vmap_match_torch():
+    w, wt = _pair(40, 4, 4)
+    x, xt = _pair(41, 3, 4)
+    v, vt = _pair(42, 3, 4)
+
+    def ours(r):
+        return (r @ w).tanh().sum()
+
+    def theirs(r):
+        return (r @ wt).tanh().sum()
+
+    per_row = cr.func.vmap(lambda r, t: jvp(ours, (r,), (t,))[1])(x, v)
+    per_row_t = tf.vmap(lambda r, t: tf.jvp(theirs, (r,), (t,))[1])(xt, vt)
+    _close(per_row, per_row_t)
+    _close(jvp(cr.func.vmap(ours), (x,), (v,))[1], tf.jvp(tf.vmap(theirs), (xt,), (vt,))[1])
+
+
+def test_jacfwd_vmaps_the_basis(monkeypatch):
+    import chainrule.func._forward as forward
+
+    def no_loop(*args):
+        raise AssertionError("jacfwd fell back to the loop of jvps")
+
+    monkeypatch.setattr(forward, "_columns_by_loop", no_loop)
+    x, xt = _pair(43, 3)
+    w, wt = _pair(44, 2, 3)
+    _close(
+        jacfwd(lambda w, x: (w @ x).sin(), argnums=(0, 1))(w, x),
+        tf.jacfwd(lambda w, x: (w @ x).sin(), argnums=(0, 1))(wt, xt),
+    )

@@ -383,7 +383,7 @@ def _plain(prim, out, inputs):
 def apply1(prim, a, *args):
     """Apply a one-input primitive to a Tensor."""
     if vmap_depth() and (result := batched_apply(prim, (a,), args)) is not NotImplemented:
-        return result
+        return _batched_dual(prim, (a,), args, result) if forward_levels() else result
     ad = a._data
     xp = np if type(ad) is _ndarray else array_module(ad)
     try:
@@ -404,7 +404,7 @@ def apply1(prim, a, *args):
 def apply2(prim, a, b, *args):
     """Apply a two-input primitive; mixed dtypes are promoted or refused (promote_pair)."""
     if vmap_depth() and (result := batched_apply(prim, (a, b), args)) is not NotImplemented:
-        return result
+        return _batched_dual(prim, (a, b), args, result) if forward_levels() else result
     ad, bd = a._data, b._data
     if ad.dtype is not bd.dtype or type(ad) is not type(bd):
         if autocast_state() is not None and ad.dtype.kind == "f" and bd.dtype.kind == "f" and type(ad) is type(bd):
@@ -431,7 +431,7 @@ def apply2(prim, a, b, *args):
 def applyn(prim, inputs, *args):
     """Apply a primitive to a sequence of Tensors (no dtype promotion: the op checks)."""
     if vmap_depth() and (result := batched_apply(prim, tuple(inputs), args)) is not NotImplemented:
-        return result
+        return _batched_dual(prim, tuple(inputs), args, result) if forward_levels() else result
     datas = [t._data for t in inputs]
     xp = array_module(datas[0]) if datas else np
     if xp is not np or any(type(d) is not _ndarray for d in datas):
@@ -449,6 +449,15 @@ def applyn(prim, inputs, *args):
             if t.requires_grad:
                 return _record(prim, tuple(inputs), out, args)
     return _plain(prim, out, inputs)
+
+
+def _batched_dual(prim, inputs, args, result):
+    """jvp under vmap: the tangents follow the logical (batched) tensors; the rule's ops batch in turn.
+
+    The forward's kept arrays (``extra``) are not seen here: a rule that reads them (max pooling, max/min
+    along a dim) is not available under vmap.
+    """
+    return propagate(prim, inputs if type(inputs) is tuple else tuple(inputs), args, None, result)
 
 
 def _dual(prim, inputs, out, args):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..autograd.forward import enter_level, exit_level
 from ..autograd.graph import PRIMITIVES, apply1
 from ..backend import array_module
-from ..errors import DTypeError, ShapeError
+from ..errors import ChainruleError, DTypeError, ShapeError
 from ..tensor import Tensor, _wrap
 from ._pytree import tree_flatten, tree_unflatten
 
@@ -138,6 +138,10 @@ def _argnums(argnums, nargs: int, api: str) -> tuple:
 
 
 _RANDOMNESS = ("error", "different", "same")
+_RANDOM_ERROR = (
+    "jacfwd: the function draws random numbers (randomness='error'); pass randomness='same' to use the same "
+    "draws for every basis vector, or 'different'"
+)
 
 
 def jacfwd(func, argnums=0, has_aux: bool = False, *, randomness: str = "error"):
@@ -147,11 +151,12 @@ def jacfwd(func, argnums=0, has_aux: bool = False, *, randomness: str = "error")
     choice when there are fewer inputs than outputs (``jacrev`` otherwise).
     ``jacfwd(jacrev(f))`` is the Hessian.
 
-    Differs from PyTorch: the basis is pushed through in a Python loop of
-    jvps rather than one vmapped jvp (the same numbers, slower for wide inputs).
-    ``randomness`` applies to that loop: "error" raises if ``func`` draws from
-    chainrule's default generator, "same" replays the same draws for every basis
-    vector, "different" lets them differ.
+    As in torch.func, the jvp is vmapped over the basis (one batched forward
+    pass); where a primitive cannot be batched it falls back to a Python loop
+    of jvps, one per basis vector (the same numbers, slower for wide inputs).
+    ``randomness`` is vmap's: "error" raises if ``func`` draws from chainrule's
+    default generator; with "same" (and, under vmap, "different") every basis
+    vector sees the same draws.
 
     Args:
         func: a function of tensors (or pytrees of tensors) returning a tensor or a pytree of tensors (with
@@ -196,36 +201,18 @@ def jacfwd(func, argnums=0, has_aux: bool = False, *, randomness: str = "error")
                 full[n] = value
             return func(*full)
 
-        from ..random import get_rng_state, set_rng_state  # noqa: PLC0415
-
-        state = get_rng_state()
-        columns = []  # per basis vector: the flat list of output tangents
-        out = aux = o_spec = None
-        for k in range(max(total, 1)):
-            if randomness == "same":
-                set_rng_state(state)
-            basis = []
-            offset = 0
-            for leaf, size in zip(leaves, sizes):
-                flat = array_module(leaf._data).zeros(size, dtype=leaf._data.dtype)
-                if offset <= k < offset + size:
-                    flat[k - offset] = 1
-                basis.append(_wrap(flat.reshape(leaf._data.shape)))
-                offset += size
-            out, tangent, aux = _jvp_flat(call, diff, tree_unflatten(basis, spec), "jacfwd", has_aux, False)
-            if k == 0 and randomness == "error" and get_rng_state() != state:
-                raise ValueError(
-                    "jacfwd: the function draws random numbers (randomness='error'); pass randomness='same' to "
-                    "use the same draws for every basis vector, or 'different'"
-                )
-            t_leaves, o_spec = tree_flatten(tangent)
-            columns.append(t_leaves)
+        if total:
+            try:
+                out, aux, o_spec, fulls = _columns_by_vmap(call, diff, leaves, spec, sizes, has_aux, randomness)
+            except ChainruleError:
+                # a primitive vmap cannot batch (or a draw under randomness="error"): the loop of jvps says which
+                out, aux, o_spec, fulls = _columns_by_loop(call, diff, leaves, spec, sizes, has_aux, randomness)
+        else:
+            out, aux, o_spec, fulls = _columns_by_loop(call, diff, leaves, spec, sizes, has_aux, randomness)
         o_leaves, _ = tree_flatten(out)
         result = []
         for j, o in enumerate(o_leaves):
-            from ..ops.shape import stack  # noqa: PLC0415
-
-            full = stack([col[j] for col in columns], -1) if total else None  # (*out, total)
+            full = fulls[j] if total else None  # (*out, total)
             per_arg = []
             offset = 0
             for leaf, size in zip(leaves, sizes):
@@ -241,6 +228,69 @@ def jacfwd(func, argnums=0, has_aux: bool = False, *, randomness: str = "error")
         return (jac, aux) if has_aux else jac
 
     return jacobian
+
+
+def _columns_by_vmap(call, diff, leaves, spec, sizes, has_aux, randomness):
+    """(out, aux, out spec, [(*out, total) per output leaf]): one jvp, vmapped over the standard basis."""
+    from ..ops.shape import movedim  # noqa: PLC0415
+    from ._vmap import is_batched, vmap  # noqa: PLC0415
+
+    total = sum(sizes)
+    bases = []
+    offset = 0
+    for leaf, size in zip(leaves, sizes):
+        data = leaf._data
+        rows = array_module(data).zeros((total, size), dtype=data.dtype)
+        rows[offset : offset + size] = array_module(data).eye(size, dtype=data.dtype)
+        bases.append(_wrap(rows.reshape((total, *data.shape))))
+        offset += size
+    seen = {}
+
+    def one(*basis):
+        out, tangent, aux = _jvp_flat(call, diff, tree_unflatten(list(basis), spec), "jacfwd", has_aux, False)
+        seen["out"], seen["aux"] = out, aux
+        t_leaves, seen["spec"] = tree_flatten(tangent)
+        return tuple(t_leaves)
+
+    from ..random import get_rng_state  # noqa: PLC0415
+
+    state = get_rng_state()
+    columns = vmap(one, randomness=randomness)(*bases)
+    if randomness == "error" and get_rng_state() != state:
+        raise ValueError(_RANDOM_ERROR)
+    out, aux = seen["out"], seen["aux"]
+    if any(is_batched(t) for t in tree_flatten((out, aux))[0] if isinstance(t, Tensor)):
+        raise ChainruleError("jacfwd: the output differs between basis vectors (random draws)")
+    return out, aux, seen["spec"], [movedim(c, 0, -1) for c in columns]
+
+
+def _columns_by_loop(call, diff, leaves, spec, sizes, has_aux, randomness):
+    """As _columns_by_vmap, one jvp per basis vector (for primitives that vmap cannot batch)."""
+    from ..ops.shape import stack  # noqa: PLC0415
+    from ..random import get_rng_state, set_rng_state  # noqa: PLC0415
+
+    total = sum(sizes)
+    state = get_rng_state()
+    columns = []  # per basis vector: the flat list of output tangents
+    out = aux = o_spec = None
+    for k in range(max(total, 1)):
+        if randomness == "same":
+            set_rng_state(state)
+        basis = []
+        offset = 0
+        for leaf, size in zip(leaves, sizes):
+            flat = array_module(leaf._data).zeros(size, dtype=leaf._data.dtype)
+            if offset <= k < offset + size:
+                flat[k - offset] = 1
+            basis.append(_wrap(flat.reshape(leaf._data.shape)))
+            offset += size
+        out, tangent, aux = _jvp_flat(call, diff, tree_unflatten(basis, spec), "jacfwd", has_aux, False)
+        if k == 0 and randomness == "error" and get_rng_state() != state:
+            raise ValueError(_RANDOM_ERROR)
+        t_leaves, o_spec = tree_flatten(tangent)
+        columns.append(t_leaves)
+    fulls = [stack([col[j] for col in columns], -1) for j in range(len(columns[0]))] if total else None
+    return out, aux, o_spec, fulls
 
 
 def linearize(func, *primals):
