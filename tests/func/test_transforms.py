@@ -287,6 +287,15 @@ def test_hessian_matches_torch(torch, argnums):
     _close(ours, theirs)
 
 
+def test_reverse_over_reverse_matches_torch(torch):
+    x, y = _arr(3, 2), _arr(2, 2)
+    ours = jacrev(jacrev(lambda a, b: f_two(cr, a, b), argnums=(0, 1)), argnums=(0, 1))(_cr(x), _cr(y))
+    theirs = torch.func.hessian(lambda a, b: f_two(torch, a, b), argnums=(0, 1))(torch.tensor(x), torch.tensor(y))
+    _close(ours, theirs)
+    # the rows one at a time (chunk_size=1: a loop) give the same
+    _close(jacrev(jacrev(lambda a: f_scalar(cr, a)), chunk_size=1)(_cr(x)), hessian(lambda a: f_scalar(cr, a))(_cr(x)))
+
+
 def test_hessian_vector_product_by_grad_of_grad(torch):
     x, v = _arr(4), _arr(4)
 
