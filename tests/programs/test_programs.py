@@ -367,6 +367,36 @@ def test_mnist_matches_pytorch():
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# pytorch/examples super_resolution/model.py: ESPCN (convolutions, PixelShuffle, orthogonal init), main.py's train()
+
+
+def _run_super_resolution(backend, steps, initial):
+    lib = backend_module(backend)
+    model_mod = load_program("super_resolution", backend, "model")
+    from chainrule.data.datasets import load_digits
+
+    images = load_digits()[0].numpy().astype(np.float64)[:64]  # (64, 1, 8, 8) in [0, 1]: one batch of main.py's 64
+    small = images.reshape(-1, 1, 4, 2, 4, 2).mean(axis=(3, 5))  # the inputs: the images averaged down to 4x4
+    with default_dtype(lib, "float64"):
+        model, start = _build(lib, lambda: model_mod.Net(upscale_factor=2), initial)
+        criterion = lib.nn.MSELoss()
+        optimizer = lib.optim.Adam(model.parameters(), lr=1e-3)  # main.py --lr 0.001 (its default 0.01 overshoots here)
+        losses = []
+        for _epoch in range(steps):  # main.py's train(), lines 49-56: an epoch is one batch of 64 here
+            input, target = lib.tensor(small), lib.tensor(images)
+            optimizer.zero_grad()
+            loss = criterion(model(input), target)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+    return losses, start
+
+
+def test_super_resolution_matches_pytorch():
+    _compare("super_resolution", _run_super_resolution, steps=5)
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # pytorch/examples word_language_model: model.py (RNNModel, TransformerModel), data.py Corpus, main.py's train()
 
 
