@@ -98,6 +98,23 @@ CASES = {
         (0, 5, 4),
     ),
     "TransformerEncoder": (dict(num_layers=2), [_f(5, 0, 4)], (5, 0, 4)),
+    "TransformerDecoderLayer": (
+        dict(d_model=4, nhead=2, dim_feedforward=8, batch_first=True),
+        [_f(0, 5, 4), _f(0, 6, 4)],
+        (0, 5, 4),
+    ),
+    "TransformerDecoder": (dict(num_layers=2), [_f(5, 0, 4), _f(6, 0, 4)], (5, 0, 4)),
+    "Transformer": (
+        dict(d_model=4, nhead=2, num_encoder_layers=1, num_decoder_layers=1, dim_feedforward=8),
+        [_f(6, 0, 4), _f(5, 0, 4)],
+        (5, 0, 4),
+    ),
+    "Unfold": (dict(kernel_size=2), [_f(0, 3, 4, 4)], (0, 12, 9)),
+    "Fold": (dict(output_size=(3, 3), kernel_size=2), [_f(0, 12, 4)], (0, 3, 3, 3)),
+    "Upsample": (dict(scale_factor=2), [_f(0, 3, 2, 2)], (0, 3, 4, 4)),
+    "Upsample-bilinear": (dict(size=(3, 5), mode="bilinear"), [_f(0, 3, 2, 2)], (0, 3, 3, 5)),
+    "UpsamplingNearest2d": (dict(scale_factor=2), [_f(0, 2, 2, 2)], (0, 2, 4, 4)),
+    "UpsamplingBilinear2d": (dict(size=3), [_f(0, 2, 2, 2)], (0, 2, 3, 3)),
     "ReLU": (dict(), [_f(0, 3)], (0, 3)),
     "LeakyReLU": (dict(negative_slope=0.2), [_f(0, 3)], (0, 3)),
     "ELU": (dict(), [_f(0, 3)], (0, 3)),
@@ -135,6 +152,9 @@ def _build(library, case):
     if name == "TransformerEncoder":
         layer = library.nn.TransformerEncoderLayer(d_model=4, nhead=2, dim_feedforward=8)
         return library.nn.TransformerEncoder(layer, **kwargs)
+    if name == "TransformerDecoder":
+        layer = library.nn.TransformerDecoderLayer(d_model=4, nhead=2, dim_feedforward=8)
+        return library.nn.TransformerDecoder(layer, **kwargs)
     return getattr(library.nn, name)(**kwargs)
 
 
