@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import backend
+from .autograd.forward import carry_tangents, forward_levels, move_tangents
 from .autograd.mode import grad_enabled
 from .errors import DTypeError, GradientError
 
@@ -643,9 +644,13 @@ class Tensor(_Methods):
         recording = grad_enabled() and (
             self.requires_grad or any(isinstance(a, Tensor) and a.requires_grad for a in args)
         )
+        levels = forward_levels()
         if recording:
             self._check_inplace(op)
-            result = fn(self._alias(), *args)
+            alias = self._alias()
+            if levels:
+                carry_tangents(self, alias)
+            result = fn(alias, *args)
         else:
             result = fn(self, *args)
         if result._data.shape != self._data.shape:
@@ -660,6 +665,8 @@ class Tensor(_Methods):
             self._edge = result._edge
             self.requires_grad = result.requires_grad
         self._bump()
+        if levels:
+            move_tangents(result, self)  # forward mode (jvp): the tangent follows the write
         return self
 
     # ---------------------------------------------------------------- display

@@ -284,3 +284,16 @@ def test_jacfwd_vmaps_the_basis(monkeypatch):
         jacfwd(lambda w, x: (w @ x).sin(), argnums=(0, 1))(w, x),
         tf.jacfwd(lambda w, x: (w @ x).sin(), argnums=(0, 1))(wt, xt),
     )
+
+
+def test_in_place_ops_carry_tangents():
+    def f(x):
+        y = x * 2
+        y += x.sin()
+        y.mul_(x)
+        y[0] = x[1] ** 3
+        return y
+
+    x, xt = _pair(45, 3)
+    v, vt = _pair(46, 3)
+    _close(jvp(f, (x,), (v,))[1], tf.jvp(f, (xt,), (vt,))[1])

@@ -314,3 +314,17 @@ def composite_jvp(ctx, tangents, composite):
         return level.get(outs)
     finally:
         exit_level(token)
+
+
+def move_tangents(source, target) -> None:
+    """After an in-place write of ``source``'s value into ``target``: ``target`` takes ``source``'s tangents.
+
+    At a level where ``source`` has none, ``target``'s old tangent is dropped (its value no longer
+    depends on what that tangent described).
+    """
+    for level in _LEVELS.get():
+        tangent = level.get(source)
+        if tangent is not None:
+            level.set(target, tangent)
+        elif level.get(target) is not None:
+            del level.tangents[id(target)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
+from ..autograd.forward import forward_levels
 from ..autograd.graph import apply1, apply2
 from ..autograd.mode import grad_enabled
 from ..errors import DeviceError, DTypeError, ShapeError
@@ -156,6 +157,9 @@ def _fast_inplace(self, op, ufunc, other):
 
 
 def _recording(self, other):
+    """Whether an in-place op must go through Tensor._inplace: to be recorded, or to carry tangents (jvp)."""
+    if forward_levels():
+        return True
     return grad_enabled() and (self.requires_grad or (type(other) is Tensor and other.requires_grad))
 
 
