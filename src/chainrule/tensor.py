@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import backend
-from .autograd.forward import carry_tangents, forward_levels, move_tangents
+from .autograd.forward import carry_tangents, check_view_write, forward_levels, move_tangents
 from .autograd.mode import grad_enabled
 from .errors import DTypeError, GradientError
 
@@ -645,6 +645,8 @@ class Tensor(_Methods):
             self.requires_grad or any(isinstance(a, Tensor) and a.requires_grad for a in args)
         )
         levels = forward_levels()
+        if levels and self._is_view:
+            check_view_write(op, self, args)
         if recording:
             self._check_inplace(op)
             alias = self._alias()

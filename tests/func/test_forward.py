@@ -297,3 +297,28 @@ def test_in_place_ops_carry_tangents():
     x, xt = _pair(45, 3)
     v, vt = _pair(46, 3)
     _close(jvp(f, (x,), (v,))[1], tf.jvp(f, (xt,), (vt,))[1])
+
+
+def test_fill_and_copy_carry_tangents():
+    def f(x):
+        y = x * 1.0
+        y.copy_(x.flip(0) ** 2)
+        z = x * 1.0
+        z.fill_(3.0)
+        return y + z
+
+    x, xt = _pair(47, 3)
+    v, vt = _pair(48, 3)
+    _close(jvp(f, (x,), (v,))[1], tf.jvp(f, (xt,), (vt,))[1])
+
+
+def test_in_place_writes_into_views_are_refused_under_jvp():
+    def f(x):
+        y = x * 1.0
+        y[1:].copy_(x[:2] ** 2)  # y's tangent would not follow
+        return y
+
+    x = cr.tensor([1.0, 2.0, 3.0], dtype=cr.float64)
+    with pytest.raises(cr.errors.ChainruleError, match="view"):
+        jvp(f, (x,), (cr.ones_like(x),))
+    assert forward_levels() == ()

@@ -12,7 +12,7 @@ import numbers
 import numpy as np
 
 from .. import backend
-from ..autograd.forward import carry_tangents, forward_levels, linear_jvp, zeros_like
+from ..autograd.forward import carry_tangents, check_view_write, forward_levels, linear_jvp, zeros_like
 from ..autograd.graph import apply1, apply2, primitive
 from ..errors import DTypeError, IndexingError, ShapeError
 from ..tensor import Tensor, _wrap
@@ -161,6 +161,8 @@ def setitem(x: Tensor, index, value) -> None:
         return
     if recording:
         x._check_inplace("setitem")
+    if dual and x._is_view:
+        check_view_write("setitem", x, (value,))
     if not isinstance(value, Tensor):
         value = _wrap(xp.asarray(value, dtype=x._data.dtype))
     elif value._data.dtype != x._data.dtype:

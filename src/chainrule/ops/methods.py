@@ -365,6 +365,8 @@ def fill_(self, value):
     if grad_enabled() and self.requires_grad:
         self._check_inplace("fill_")
         return self._inplace("fill_", lambda s: s * 0.0 + value)
+    if forward_levels():  # forward mode: the tangent becomes zero
+        return self._inplace("fill_", lambda s: s * 0.0 + value)
     self._data[...] = value
     self._bump()
     return self
@@ -400,7 +402,7 @@ def copy_(self, src):
     if type(src._data) is not type(self._data):
         src_data = backend.to_device(src._data, self.device)
         src = _wrap(src_data)
-    if grad_enabled() and (self.requires_grad or src.requires_grad):
+    if forward_levels() or (grad_enabled() and (self.requires_grad or src.requires_grad)):
         return self._inplace(
             "copy_", lambda s, o: (o.to(s.dtype) if o.dtype != s.dtype else o).expand(s.shape) + s * 0.0, src
         )
