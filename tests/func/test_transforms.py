@@ -528,10 +528,27 @@ def test_forward_over_reverse_matches_torch(torch):
     )
 
 
-@pytest.mark.xfail(reason="jvp inside vmap: tangents do not follow vmap's batched tensors yet (func/_forward.py)")
-def test_vmap_of_jvp():
-    from chainrule.func import jvp, vmap
+def test_vmap_of_forward_over_reverse(torch):
+    from chainrule.func import jacfwd, jvp, vmap
 
-    xs, ts = _arr(3, 2), _arr(3, 2)
-    out = vmap(lambda a, t: jvp(cr.sin, (a,), (t,))[1])(_cr(xs), _cr(ts))
-    np.testing.assert_allclose(out._data, np.cos(xs) * ts, rtol=TOL)
+    xs, ts, w = _arr(5, 2, 3), _arr(5, 2, 3), _arr(3, 3)
+    tw = torch.tensor(w)
+
+    def ours_f(a):
+        return (cr.tanh(a @ _cr(w)) ** 2).sum()
+
+    def torch_f(a):
+        return (torch.tanh(a @ tw) ** 2).sum()
+
+    _close(
+        vmap(lambda a, t: jvp(grad(ours_f), (a,), (t,)))(_cr(xs), _cr(ts)),
+        torch.func.vmap(lambda a, t: torch.func.jvp(torch.func.grad(torch_f), (a,), (t,)))(
+            torch.tensor(xs), torch.tensor(ts)
+        ),
+    )
+    ours = vmap(jacfwd(jacrev(ours_f)))(_cr(xs))
+    _close(ours, torch.func.vmap(torch.func.hessian(torch_f))(torch.tensor(xs)))
+    assert not ours.requires_grad
+    np.testing.assert_allclose(
+        vmap(lambda a, t: jvp(cr.sin, (a,), (t,))[1])(_cr(xs), _cr(ts))._data, np.cos(xs) * ts, rtol=TOL
+    )

@@ -152,11 +152,26 @@ def _vmap_levels() -> tuple:
 
 
 def _physical(t, levels):
-    return physical(t, levels) if levels else t
+    if not levels:
+        return t
+    out = physical(t, levels)
+    # inside jvp: a logical tensor's tangents (themselves logical) go with it, as physical tangents
+    for forward_level in forward_levels() if out is not t else ():
+        tangent = forward_level.get(t)
+        if tangent is not None and forward_level.get(out) is None:
+            forward_level.set(out, physical(tangent, levels))
+    return out
 
 
 def _batched(t, levels):
-    return batched(t, levels) if levels else t
+    if not levels:
+        return t
+    out = batched(t, levels)
+    for forward_level in forward_levels() if out is not t else ():
+        tangent = forward_level.get(t)
+        if tangent is not None:
+            forward_level.set(out, batched(tangent, levels))
+    return out
 
 
 def _unbatched(t: Tensor) -> Tensor:
@@ -590,8 +605,7 @@ def hessian(func, argnums=0):
     As ``torch.func.hessian``: for an input of shape ``(*in)`` the Hessian has
     shape ``(*in, *in)``; with pytrees and tuple ``argnums`` the nesting is that
     of ``jacfwd(jacrev(func))``, which is how it is computed: the forward-mode
-    Jacobian of the reverse-mode gradient (inside ``vmap``, reverse over
-    reverse: ``jacrev(jacrev(func))``).
+    Jacobian of the reverse-mode gradient.
 
     Args:
         func: a function returning a scalar tensor.
@@ -607,16 +621,7 @@ def hessian(func, argnums=0):
         tensor([[ 6.,  0.],
                 [ 0., 12.]])
     """
-    forward_over_reverse = jacfwd(jacrev(func, argnums), argnums)
-    reverse_over_reverse = jacrev(jacrev(func, argnums), argnums)
-
-    @functools.wraps(func)
-    def hessian_fn(*args, **kwargs):
-        # inside vmap, reverse over reverse: forward mode does not carry tangents through batched tensors yet
-        inner = reverse_over_reverse if _vmap_levels() else forward_over_reverse
-        return inner(*args, **kwargs)
-
-    return hessian_fn
+    return jacfwd(jacrev(func, argnums), argnums)
 
 
 __all__ = ["grad", "grad_and_value", "hessian", "jacrev", "vjp"]
