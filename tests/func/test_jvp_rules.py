@@ -94,12 +94,9 @@ def test_jvp_matches_central_differences(spec, data):
         )
 
 
-# specs whose vjp is, on purpose, not the adjoint of the primitive's own forward
-NOT_ADJOINT = {
-    # with scale_grad_by_freq the vjp follows PyTorch's embedding_dense_double_backward, which leaves out
-    # the division by the row counts (see ops/layers.py); the jvp is the exact derivative (checked above)
-    "embedding_dense_backward": "PyTorch's double-backward convention",
-}
+# specs whose vjp is, on purpose, not the adjoint of the primitive's own forward (spec name: why); none now.
+# (embedding_dense_backward with scale_grad_by_freq would be one: its vjp follows PyTorch's double backward.)
+NOT_ADJOINT: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=[s.name for s in SPECS])
