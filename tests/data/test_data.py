@@ -116,6 +116,11 @@ def test_idx_errors(tmp_path):
     path.write_bytes(path.read_bytes()[:-3])
     with pytest.raises(IDXError, match="expected 10 bytes"):
         read_idx(path)
+    # an empty shape whose other dimensions overflow NumPy's size type (hypothesis found it: a ValueError before)
+    huge = tmp_path / "huge"
+    huge.write_bytes(bytes([0, 0, 0x08, 4]) + b"".join(d.to_bytes(4, "big") for d in (0, 97276, 97282, 974656385)))
+    with pytest.raises(IDXError, match="larger than any array"):
+        read_idx(huge)
 
 
 def test_load_mnist_directory(tmp_path):

@@ -98,6 +98,9 @@ def read_idx(path) -> np.ndarray:
                 raise IDXError(f"{path}: truncated header ({ndim} dimensions announced, {len(dims) // 4} present)")
             shape = tuple(int.from_bytes(dims[4 * i : 4 * i + 4], "big") for i in range(ndim))
             dtype = np.dtype(_TYPES[head[2]])
+            if math.prod(d for d in shape if d) * dtype.itemsize >= 2**63:
+                # an empty array still needs its other dimensions to fit NumPy's size type
+                raise IDXError(f"{path}: the header's shape {shape} is larger than any array can be")
             expected = math.prod(shape) * dtype.itemsize
             if not compressed:
                 present = path.stat().st_size - 4 - 4 * ndim
