@@ -142,6 +142,7 @@ from .ops.index import (  # noqa: A004 - PyTorch's names
     masked_select,
     scatter,
     scatter_add,
+    scatter_reduce,
     take_along_dim,
 )
 from .ops.linalg import (  # noqa: A004 - PyTorch's names

@@ -130,6 +130,38 @@ spec(
 )
 
 
+def _reduce_index(x, s):
+    """Along dim 1, with repeats: several values of s meet at one place of x."""
+    return _seeded(x.shape + s.shape).integers(0, x.shape[1], s.shape)
+
+
+for _reduce, _domain in (
+    ("sum", None),
+    ("mean", None),
+    ("amax", distinct),
+    ("amin", distinct),
+    ("prod", away_from_zero),
+):
+    for _self in (True, False):
+        spec(
+            f"scatter_reduce_{_reduce}{'' if _self else '_exclude_self'}",
+            (lambda r, inc: lambda x, s: x.scatter_reduce(1, _reduce_index(x, s), s, r, include_self=inc))(
+                _reduce, _self
+            ),
+            lambda d: d(_scatter_shapes()),
+            ["scatter_reduce"],
+            domains=(_domain, _domain) if _domain else (),
+        )
+spec(
+    "scatter_reduce_prod_zeros",
+    lambda x, s: cr.scatter_reduce(x, 1, _reduce_index(x, s), s, "prod"),
+    lambda d: d(_scatter_shapes()),
+    ["scatter_reduce"],
+    domain=with_zeros,
+    second_order=False,  # the second derivative through zeros is not supported (NotImplementedError)
+)
+
+
 def _index_put_shapes(draw):
     lead = draw(dims) + 1
     return [(lead, draw(dims)), (2, 1)]

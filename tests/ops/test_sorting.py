@@ -171,6 +171,8 @@ def test_logcumsumexp_gradient_stays_finite_far_apart():
         lambda x: x.trace(),
         lambda x: x.roll(1, 1),
         lambda x: x.scatter(1, cr.tensor([[0], [1]]), 1.0),
+        lambda x: x.scatter_reduce(1, cr.tensor([[0, 0], [1, 2]]), x[:, :2] * 2, "mean"),
+        lambda x: x.scatter_reduce(1, cr.tensor([[0, 0], [1, 2]]), x[:, :2] * 2, "prod", include_self=False),
         lambda x: x.index_put((cr.tensor([0]),), cr.tensor(2.0)),
         lambda x: x.take_along_dim(cr.tensor([[0], [2]]), 1),
         lambda x: x.masked_select(x > 0),
@@ -246,6 +248,25 @@ def test_in_place_is_recorded():
     assert x.grad.tolist() == [[0.0, 1.0], [0.0, 1.0]]
 
 
+def test_in_place_forms_that_read_their_input_keep_a_copy():
+    # cumprod_ and scatter_reduce_ need the values they overwrite for the gradient: recorded on a copy
+    x = cr.tensor([2.0, 3.0, 4.0], requires_grad=True)
+    y = x * 1.0
+    y.cumprod_(0)
+    y.scatter_reduce_(0, cr.tensor([0, 0]), cr.tensor([5.0, 1.0]), "amax")
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [3.0 + 12.0, 2.0 + 8.0, 6.0])  # y[0] became 5: x[0] only via y[1], y[2]
+
+
+def test_scatter_reduce_prod_second_order_through_zeros_refuses():
+    x = cr.tensor([0.0, 2.0], dtype=cr.float64, requires_grad=True)
+    out = cr.scatter_reduce(x, 0, cr.tensor([0]), cr.tensor([3.0], dtype=cr.float64), "prod").sum()
+    (grad,) = cr.autograd.grad(out, [x], retain_graph=True)
+    assert grad.tolist() == [3.0, 1.0]
+    with pytest.raises(NotImplementedError, match="prod"):
+        cr.autograd.grad(out, [x], create_graph=True)
+
+
 def test_diag_embed_and_diagonal_are_adjoint():
     x = cr.randn(2, 3, dtype=cr.float64)
     m = cr.diag_embed(x, 1, 0, 2)
@@ -291,6 +312,16 @@ def test_diag_embed_and_diagonal_are_adjoint():
         (lambda: cr.scatter(cr.zeros(3), 0, cr.tensor([[0]]), value=1.0), ShapeError, ["scatter", "dims"]),
         (lambda: cr.scatter(cr.zeros(3), 0, cr.tensor([0])), ValueError, ["scatter", "src and value"]),
         (lambda: cr.scatter(cr.zeros(3), 0, cr.tensor([0]), value=1.0, reduce="max"), ValueError, ["reduce"]),
+        (
+            lambda: cr.scatter_reduce(cr.zeros(3), 0, cr.tensor([0]), cr.ones(1), "max"),
+            ValueError,
+            ["scatter_reduce", "'amax'", "'max'"],
+        ),
+        (
+            lambda: cr.scatter_reduce(cr.zeros(3), 0, cr.tensor([0]), 1.0, "sum"),
+            TypeError,
+            ["scatter_reduce", "Tensor"],
+        ),
         (lambda: cr.index_put(cr.zeros(3), cr.tensor([0]), cr.ones(1)), TypeError, ["index_put", "tuple"]),
         (lambda: cr.index_put(cr.zeros(3), (cr.tensor([5]),), cr.ones(1)), IndexingError, ["index_put", "(3,)"]),
         (

@@ -850,3 +850,246 @@ def masked_select(x: Tensor, mask) -> Tensor:
     if x._data.shape != shape:
         x = x.expand(shape)
     return apply1(_getitem_advanced, x, (xp.broadcast_to(keep, shape),), shape)
+
+
+# ---------------------------------------------------------------------------
+# scatter_reduce: sum, prod, mean, amax, amin into the places index names
+
+_REDUCTIONS = ("sum", "prod", "mean", "amax", "amin")
+
+
+def _reduce_at(xp, reduce: str, target, index, values) -> None:
+    """``target[index] (op)= values`` for every element, repeated indices included (unbuffered)."""
+    if reduce in ("sum", "mean"):
+        backend.scatter_add(xp, target, index, values)
+        return
+    if xp is np:
+        ufunc = {"prod": np.multiply, "amax": np.maximum, "amin": np.minimum}[reduce]
+        ufunc.at(target, index, values)
+        return
+    import cupyx  # noqa: PLC0415 - CuPy: scatter_max/scatter_min exist, a scattered product does not
+
+    if reduce == "prod":
+        raise NotImplementedError("scatter_reduce: reduce='prod' runs on the CPU only")
+    (cupyx.scatter_max if reduce == "amax" else cupyx.scatter_min)(target, index, values)
+
+
+def _identity(dtype, reduce: str):
+    """The value a reduction starts from (for include_self=False)."""
+    if reduce in ("sum", "mean"):
+        return 0
+    if reduce == "prod":
+        return 1
+    info = np.finfo(dtype) if dtype.kind == "f" else np.iinfo(dtype) if dtype.kind in "iu" else None
+    if dtype.kind == "f":
+        return -np.inf if reduce == "amax" else np.inf
+    if info is None:  # bool
+        return reduce == "amin"
+    return info.min if reduce == "amax" else info.max
+
+
+def _reduce_counts(xp, shape, index, include_self: bool):
+    """How many values meet at each place: the scattered ones, plus x's own where it takes part."""
+    counts = xp.zeros(shape, dtype=np.int64)
+    backend.scatter_add(xp, counts, index, xp.ones(np.broadcast_shapes(*[i.shape for i in index]), np.int64))
+    if include_self:
+        counts += 1
+    return xp.maximum(counts, 1)  # places nothing was scattered to keep x: divide by 1
+
+
+@primitive("scatter_reduce", save=True, save_output=True)
+def _scatter_reduce(xp, x, src, axis, index, reduce, include_self, src_shape):
+    full = _along_axis(xp, index, axis)
+    out = x.copy()
+    if not include_self:
+        out[full] = _identity(x.dtype, reduce)
+    _reduce_at(xp, reduce, out, full, src[tuple(slice(0, s) for s in index.shape)])
+    if reduce == "mean":
+        counts = _reduce_counts(xp, x.shape, full, include_self)
+        out = out / counts.astype(x.dtype) if x.dtype.kind == "f" else out // counts
+    return out
+
+
+@_scatter_reduce.defvjp
+def _scatter_reduce_vjp(ctx, g):
+    from .elementwise import select  # noqa: PLC0415
+
+    x, src = ctx.saved
+    axis, index, reduce, include_self, src_shape = ctx.args
+    xp = backend.array_module(g._data)
+    full = _along_axis(xp, index, axis)
+    written = _written(xp, g._data.shape, full)
+    region = tuple(slice(0, s) for s in index.shape)
+    if reduce in ("sum", "mean"):
+        if reduce == "mean":  # linear: each value contributes 1 / count of its place
+            counts = _reduce_counts(xp, g._data.shape, full, include_self)
+            g = g / _wrap(counts.astype(g._data.dtype))
+        gx = g if include_self else select(g, written, keep=False)
+        gsrc = apply1(_gather, g, axis, index, g._data.shape)
+    elif reduce in ("amax", "amin"):
+        # the gradient of a place is split evenly among the values that equal its result (as PyTorch)
+        result = ctx.out
+        self_hit = x._data == result
+        if not include_self:
+            self_hit &= ~written
+        src_hit = src._data[region] == result[full]
+        ties = self_hit.astype(np.int64)
+        backend.scatter_add(xp, ties, full, src_hit.astype(np.int64))
+        shared = g / _wrap(xp.maximum(ties, 1).astype(g._data.dtype))
+        gx = select(shared, self_hit)
+        gsrc = select(apply1(_gather, shared, axis, index, g._data.shape), src_hit)
+    else:
+        gx, gsrc = _scatter_prod_grads(ctx, g, x, src, full, written, region)
+    if gsrc is not None and gsrc._data.shape != src_shape:
+        gsrc = pad_to(gsrc, src_shape)
+    return gx, gsrc
+
+
+def _scatter_prod_grads(ctx, g, x, src, full, written, region):
+    """reduce='prod': each value's gradient is g times the product of the others at its place."""
+    from .elementwise import select  # noqa: PLC0415
+
+    axis, index, _reduce, include_self, _src_shape = ctx.args
+    xp = backend.array_module(g._data)
+    values = src._data[region]
+    self_zero = (x._data == 0) & written if include_self else xp.zeros(x._data.shape, dtype=bool)
+    if not (self_zero.any() or (values == 0).any()):
+        result = ctx.output()
+        unchanged = select(g, written, keep=False)  # where nothing was scattered the result is x itself
+        if include_self:
+            gx = select(g * result / x.masked_fill(~written, 1.0), written) + unchanged
+        else:
+            gx = unchanged
+        gsrc = apply1(_gather, g * result, axis, index, g._data.shape) / src[region]
+        return gx, gsrc
+    if ctx.create_graph:
+        raise NotImplementedError(
+            "scatter_reduce: the second derivative of reduce='prod' with zeros among the values is not supported"
+        )
+    # with zeros: count them per place and multiply the nonzero values, then each value's "others" product
+    zeros = self_zero.astype(np.int64)
+    backend.scatter_add(xp, zeros, full, (values == 0).astype(np.int64))
+    nonzero = xp.where(self_zero, 1, x._data) if include_self else xp.ones_like(x._data)
+    _reduce_at(xp, "prod", nonzero, full, xp.where(values == 0, 1, values))
+
+    def others(value, place_zeros, place_nonzero):
+        safe = xp.where(value == 0, 1, value)
+        return xp.where(value == 0, (place_zeros == 1) * place_nonzero, (place_zeros == 0) * place_nonzero / safe)
+
+    graw = g._data
+    if include_self:
+        gx_raw = xp.where(written, graw * others(x._data, zeros, nonzero), graw)
+    else:
+        gx_raw = xp.where(written, 0, graw)
+    gsrc_raw = graw[full] * others(values, zeros[full], nonzero[full])
+    return _wrap(gx_raw.astype(graw.dtype)), _wrap(gsrc_raw.astype(graw.dtype))
+
+
+@_scatter_reduce.defjvp
+def _scatter_reduce_jvp(ctx, tx, tsrc):
+    x, src = ctx.saved
+    axis, index, reduce, include_self, src_shape = ctx.args
+    tx = tx if tx is not None else zeros_like(x)
+    tsrc = tsrc if tsrc is not None else zeros_like(src)
+    if reduce in ("sum", "mean"):  # linear in (x, src)
+        return apply2(_scatter_reduce, tx, tsrc, *ctx.args)
+    xp = backend.array_module(x._data)
+    full = _along_axis(xp, index, axis)
+    written = _written(xp, x._data.shape, full)
+    region = tuple(slice(0, s) for s in index.shape)
+    result = ctx.out
+    if reduce in ("amax", "amin"):  # the mean of the tangents of the values that reach the result
+        self_hit = x._data == result
+        if not include_self:
+            self_hit &= ~written
+        src_hit = src._data[region] == result[full]
+        ties = self_hit.astype(np.int64)
+        backend.scatter_add(xp, ties, full, src_hit.astype(np.int64))
+        from .elementwise import select  # noqa: PLC0415
+
+        picked = apply2(_scatter_add, select(tx, self_hit), select(tsrc[region], src_hit), axis, index, index.shape)
+        return picked / _wrap(xp.maximum(ties, 1).astype(x._data.dtype))
+    # prod: d result = result * (tx / x + sum of tsrc / src), where no value is zero
+    if ((x._data == 0) & written).any() or (src._data[region] == 0).any():
+        raise NotImplementedError(
+            "scatter_reduce: the jvp of reduce='prod' with zeros among the values is not supported"
+        )
+    relative = apply2(_scatter_reduce, tx / x, tsrc / src, axis, index, "sum", include_self, src_shape)
+    return ctx.output() * relative
+
+
+@op(method=True)
+def scatter_reduce(x: Tensor, dim: int, index, src: Tensor, reduce: str, *, include_self: bool = True) -> Tensor:
+    """Reduce ``src`` into a copy of ``x`` at ``index`` along ``dim``: ``'sum'``, ``'prod'``, ``'mean'``,
+    ``'amax'`` or ``'amin'``.
+
+    For dim=0, ``src[i][j]`` meets ``x[index[i][j]][j]`` (dim=1: ``x[i][index[i][j]]``) and all the values
+    that meet at one place are reduced together, ``x``'s own value included unless ``include_self=False``
+    (then a place nothing is scattered to keeps ``x``'s value).  ``'mean'`` divides by the number of values
+    at the place (floor division for integers).  Gradients, as PyTorch's: ``'sum'`` and ``'mean'`` pass
+    ``g`` (divided by the count for the mean); ``'amax'``/``'amin'`` split ``g`` evenly among the values equal
+    to the result; ``'prod'`` gives each value ``g`` times the product of the others (exact with zeros;
+    a second derivative through zeros is not supported).  ``Tensor.scatter_reduce_`` is the in-place form.
+
+    Differs from PyTorch: with ``include_self=False``, ``'amax'`` and ``'amin'`` split a place's gradient
+    only among the scattered values equal to its result; PyTorch also counts ``x``'s value there when it
+    happens to be equal (though it takes no part), so its gradients are smaller at such ties.
+
+    Args:
+        x: the input, shape ``(d_0, ..., d_{n-1})``.
+        dim: the dimension the indices point along.
+        index: an int tensor (or array or nested list) with ``x``'s number of dimensions, no larger than
+            ``src`` in any dimension nor than ``x`` outside ``dim``; its entries index ``x.shape[dim]``.
+        src: the values to reduce in, a tensor of ``x``'s dtype with ``x``'s number of dimensions.
+        reduce: ``'sum'``, ``'prod'``, ``'mean'``, ``'amax'`` or ``'amin'``.
+        include_self: whether ``x``'s values take part (default True).
+
+    Returns:
+        A new tensor of ``x``'s shape and dtype.
+
+    Raises:
+        DTypeError: ``index`` is not an integer tensor, or ``src`` has another dtype than ``x``.
+        ShapeError: the numbers of dimensions differ or ``index`` is too large.
+        IndexingError: an index is out of range.
+        ValueError: ``reduce`` is not one of the five.
+
+    Examples:
+        >>> x = cr.tensor([1.0, 2.0, 3.0])
+        >>> cr.scatter_reduce(x, 0, cr.tensor([0, 0, 2]), cr.tensor([5.0, 7.0, 1.0]), "amax")
+        tensor([7., 2., 3.])
+        >>> x.scatter_reduce(0, cr.tensor([1, 1]), cr.tensor([4.0, 6.0]), "mean", include_self=False)
+        tensor([1., 5., 3.])
+    """
+    if reduce not in _REDUCTIONS:
+        raise ValueError(f"scatter_reduce: reduce must be one of {_REDUCTIONS}, got {reduce!r}")
+    if not isinstance(src, Tensor):
+        raise TypeError(f"scatter_reduce: src must be a Tensor, got {type(src).__name__}")
+    axis, idx, src = _scatter_args(x, dim, index, src, "scatter_reduce")
+    return apply2(_scatter_reduce, x, src, axis, idx, reduce, bool(include_self), src._data.shape)
+
+
+@op(export=False, method=True)
+def scatter_reduce_(self, dim: int, index, src: Tensor, reduce: str, *, include_self: bool = True):
+    """In-place ``scatter_reduce``: reduce ``src`` into this tensor at ``index`` along ``dim``; returns self.
+
+    Args:
+        dim: the dimension the indices point along.
+        index: an int tensor with this tensor's number of dimensions.
+        src: the values to reduce in, a tensor of this tensor's dtype.
+        reduce: ``'sum'``, ``'prod'``, ``'mean'``, ``'amax'`` or ``'amin'``.
+        include_self: whether this tensor's values take part (default True).
+
+    Returns:
+        This tensor, same shape and dtype.
+
+    Examples:
+        >>> x = cr.ones(3)
+        >>> x.scatter_reduce_(0, cr.tensor([2, 2]), cr.tensor([2.0, 3.0]), "prod")
+        tensor([1., 1., 6.])
+    """
+    # the rule reads the input's values, which the write-back replaces: it gets a copy of them
+    return self._inplace(
+        "scatter_reduce_",
+        lambda s, o: scatter_reduce(s.clone(), dim, index, o, reduce, include_self=include_self),
+        src,
+    )

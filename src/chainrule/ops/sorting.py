@@ -18,7 +18,6 @@ import numbers
 import numpy as np
 
 from ..autograd.graph import apply1, primitive
-from ..autograd.mode import grad_enabled
 from ..backend import array_module
 from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor, _wrap
@@ -303,8 +302,8 @@ def median(x: Tensor, dim=None, keepdim: bool = False):
         data = flat._data
         index = int(_median_index(xp, data[None], 1)[0, 0])
         value = _wrap(xp.asarray(data[index]).copy())
-        if not (x.requires_grad and grad_enabled()):
-            return value
+        if data.dtype.kind != "f":
+            return value  # no gradient for integers
         if data.dtype.kind == "f" and bool(xp.isnan(data[index])):  # NaN: all of it to the first NaN
             weights = xp.zeros(n, dtype=data.dtype)
             weights[index] = 1
@@ -497,7 +496,8 @@ def cumprod_(self, dim: int, dtype=None):
         >>> x.cumprod_(0)
         tensor([1., 2., 6.])
     """
-    return self._inplace("cumprod_", lambda s: cumprod(s, dim, dtype))
+    # the rule reads the input's values, which the write-back replaces: it gets a copy of them
+    return self._inplace("cumprod_", lambda s: cumprod(s.clone(), dim, dtype))
 
 
 def _running_extreme(xp, data, axis, largest: bool):
