@@ -244,3 +244,12 @@ def test_aliases():
     assert a.det().item() == cr.det(a).item() == cr.linalg.det(a).item()
     assert cr.slogdet(a).logabsdet.item() == a.slogdet()[1].item()
     assert cr.linalg.matmul is cr.matmul
+
+
+def test_qr_complete_of_a_tall_matrix_is_not_differentiable():
+    a = cr.randn(3, 2, dtype=cr.float64, requires_grad=True)
+    q, r = cr.linalg.qr(a, mode="complete")
+    assert q.shape == (3, 3) and r.shape == (3, 2)
+    assert cr.allclose(q @ r, a)
+    with pytest.raises(NotImplementedError, match="qr: mode='complete'"):
+        (q.sum() + r.sum()).backward()

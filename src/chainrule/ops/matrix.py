@@ -90,6 +90,12 @@ def _inv_vjp(ctx, g):
     return -(yt @ g @ yt)
 
 
+@_inv.defjvp
+def _inv_jvp(ctx, t_a):
+    y = ctx.output()
+    return -(y @ t_a @ y)
+
+
 @op(method=True)
 def inverse(a: Tensor) -> Tensor:
     """The inverse of a square matrix, batched over leading dimensions.
@@ -147,6 +153,15 @@ def _det_vjp(ctx, g):
     return (scale * d.unsqueeze(-1).unsqueeze(-1)) * inverse(a).mT  # d det = det * tr(A^-1 dA)
 
 
+@_det.defjvp
+def _det_jvp(ctx, t_a):
+    (a,) = ctx.saved
+    d = ctx.output()
+    if (d._data == 0).any():
+        return (_wrap(_cofactor(array_module(a._data), a._data)) * t_a).sum((-2, -1))
+    return d * (inverse(a).mT * t_a).sum((-2, -1))  # d det = det * tr(A^-1 dA)
+
+
 @op(method=True)
 def det(a: Tensor) -> Tensor:
     """The determinant of a square matrix, batched over leading dimensions.
@@ -199,6 +214,12 @@ def _slogdet_vjp(ctx, g_sign, g_logabsdet):
     return g_logabsdet.unsqueeze(-1).unsqueeze(-1) * inv_t
 
 
+@_slogdet.defjvp
+def _slogdet_jvp(ctx, t_a):
+    (a,) = ctx.saved
+    return None, (inverse(a).mT * t_a).sum((-2, -1))
+
+
 @op(method=True)
 def slogdet(a: Tensor):
     """The sign and the log of the absolute value of the determinant, batched over leading dimensions.
@@ -240,6 +261,13 @@ def _solve_vjp(ctx, g):
     gb = apply2(_solve, a.mT, g)  # X = A^-1 B: gB = A^-T g, gA = -gB X^T
     ga = -(gb @ ctx.output().mT) if ctx.next[0] is not None else None
     return ga, (gb if ctx.next[1] is not None else None)
+
+
+@_solve.defjvp
+def _solve_jvp(ctx, t_a, t_b):
+    a = ctx.saved[0]
+    rhs = t_b if t_a is None else (-(t_a @ ctx.output()) if t_b is None else t_b - t_a @ ctx.output())
+    return apply2(_solve, a, rhs)  # dX = A^-1 (dB - dA X)
 
 
 def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:  # noqa: N803 - PyTorch's names
@@ -343,6 +371,43 @@ def _svd_vjp(ctx, g_u, g_s, g_vh):
     return ga
 
 
+@_svd.defjvp
+def _svd_jvp(ctx, t_a):
+    # U^T dA V = U^T dU S + dS - S V^T dV: the diagonal is dS, the rest gives the rotations of U and V
+    # (F = 1 / (s_j^2 - s_i^2) off the diagonal), and the parts outside the spans come from the projections
+    a = ctx.saved[0]
+    u, s, vh = ctx.output(0), ctx.output(1), ctx.output(2)
+    m, n = a._data.shape[-2:]
+    k = min(m, n)
+    full = ctx.args[0] and m != n
+    if full:
+        u, vh = u[..., :k], vh[..., :k, :]
+    v = vh.mT
+    dp = u.mT @ t_a @ v
+    eye = _eye_like(s, k)
+    s2 = s * s
+    f = (1.0 - eye) / (s2.unsqueeze(-2) - s2.unsqueeze(-1) + eye)
+    s_row, s_col = s.unsqueeze(-2), s.unsqueeze(-1)
+    du = u @ (f * (dp * s_row + s_col * dp.mT))
+    dv = v @ (f * (s_col * dp + dp.mT * s_row))
+    ds = (dp * eye).sum(-1)
+    if m > k:
+        du = du + (t_a @ v - u @ (u.mT @ t_a @ v)) / s_row
+    if n > k:
+        dv = dv + (t_a.mT @ u - v @ (v.mT @ t_a.mT @ u)) / s_row
+    dvh = dv.mT
+    if full:  # the extra columns of U (rows of Vh) are not unique: no tangent, as they get no gradient
+        from .shape import cat  # noqa: PLC0415
+
+        xp = array_module(a._data)
+        batch = t_a._data.shape[:-2]
+        if m > k:
+            du = cat([du, _wrap(xp.zeros(batch + (m, m - k), dtype=a._data.dtype))], dim=-1)
+        if n > k:
+            dvh = cat([dvh, _wrap(xp.zeros(batch + (n - k, n), dtype=a._data.dtype))], dim=-2)
+    return du, ds, dvh
+
+
 def svd(A: Tensor, full_matrices: bool = True):  # noqa: N803
     """The singular value decomposition ``A = U @ diag(S) @ Vh``, batched over leading dimensions.
 
@@ -430,6 +495,18 @@ def _eigh_vjp(ctx, g_l, g_q):
     return q @ inner @ q.mT
 
 
+@_eigh.defjvp
+def _eigh_jvp(ctx, t_a):
+    # dL = diag(Q^T dA Q), dQ = Q (F o Q^T dA Q), F = 1 / (l_j - l_i) off the diagonal; dA is taken
+    # symmetric, as the gradient is (the transpose of the vjp)
+    lam, q = ctx.output(0), ctx.output(1)
+    n = lam._data.shape[-1]
+    eye = _eye_like(lam, n)
+    dp = q.mT @ ((t_a + t_a.mT) * 0.5) @ q
+    f = (1.0 - eye) / (lam.unsqueeze(-2) - lam.unsqueeze(-1) + eye)
+    return (dp * eye).sum(-1), q @ (f * dp)
+
+
 def eigh(A: Tensor, UPLO: str = "L"):  # noqa: N803
     """Eigenvalues (ascending) and orthonormal eigenvectors of a symmetric matrix, batched.
 
@@ -512,6 +589,20 @@ def _cholesky_vjp(ctx, g):
     return (ga + ga.mT) * 0.5
 
 
+@_cholesky.defjvp
+def _cholesky_jvp(ctx, t_a):
+    # dL = L phi(L^-1 dA L^-T), phi = lower triangle with half the diagonal; dA taken symmetric
+    low = ctx.output()
+    if ctx.args[0]:
+        low = low.mT
+    n = low._data.shape[-1]
+    xp = array_module(low._data)
+    half_tril = _wrap((xp.tril(xp.ones((n, n))) - 0.5 * xp.eye(n)).astype(low._data.dtype))
+    low_inv = inverse(low)
+    d_low = low @ ((low_inv @ ((t_a + t_a.mT) * 0.5) @ low_inv.mT) * half_tril)
+    return d_low.mT if ctx.args[0] else d_low
+
+
 def cholesky(A: Tensor, *, upper: bool = False) -> Tensor:  # noqa: N803
     """The Cholesky factor of a symmetric positive-definite matrix: ``A = L @ L.mT``, batched.
 
@@ -559,10 +650,7 @@ def _qr_vjp(ctx, g_q, g_r):
     else:
         q, r = (_wrap(x) for x in ctx.extra)
     m, n = a._data.shape[-2:]
-    if m < n:
-        raise NotImplementedError(
-            f"qr: the gradient for a wide matrix (m < n, shape {a.shape}) is not implemented; transpose it first"
-        )
+    _qr_differentiable(a, ctx.args[0])
     xp = array_module(q._data)
     k = r._data.shape[-2]
     lower = _wrap(xp.tril(xp.ones((k, k)), -1).astype(q._data.dtype))
@@ -572,15 +660,46 @@ def _qr_vjp(ctx, g_q, g_r):
     return solve(r, b.mT).mT  # b @ R^-T, R^-T = (R^-1)^T: solve R X = b^T, gA = X^T
 
 
+def _qr_differentiable(a, mode):
+    m, n = a._data.shape[-2:]
+    if m < n:
+        raise NotImplementedError(
+            f"qr: the derivative for a wide matrix (m < n, shape {a.shape}) is not implemented; transpose it first"
+        )
+    if mode == "complete" and m > n:
+        raise NotImplementedError(
+            f"qr: mode='complete' of a tall matrix (shape {a.shape}) is not differentiable (its extra columns of Q "
+            "are not unique), as in PyTorch; use mode='reduced'"
+        )
+
+
+@_qr.defjvp
+def _qr_jvp(ctx, t_a):
+    # A = QR: C = Q^T dA R^-1 = Q^T dQ + dR R^-1, a skew part below the diagonal plus an upper triangle
+    (a,) = ctx.saved
+    _qr_differentiable(a, ctx.args[0])
+    q, r = ctx.output(0), ctx.output(1)
+    n = r._data.shape[-1]
+    xp = array_module(q._data)
+    below = _wrap(xp.tril(xp.ones((n, n)), -1).astype(q._data.dtype))
+    da_rinv = solve(r, t_a, left=False)  # dA R^-1
+    c = q.mT @ da_rinv
+    omega = c * below - (c * below).mT
+    upper = c - omega  # dR R^-1
+    return da_rinv - q @ upper, upper @ r
+
+
 def qr(A: Tensor, mode: str = "reduced"):  # noqa: N803
     """The QR decomposition ``A = Q @ R``, ``Q`` with orthonormal columns and ``R`` upper triangular, batched.
 
-    The gradient is PyTorch's, for ``m >= n`` in the modes ``'reduced'`` and
-    ``'complete'`` of a square ``A``; it needs ``R`` to be invertible
-    (``A`` of full rank).
+    The gradient (and the jvp) is PyTorch's, for ``m >= n``; it needs ``R``
+    to be invertible (``A`` of full rank). As in PyTorch, ``mode='complete'``
+    of a tall ``A`` is not differentiable (the extra columns of ``Q`` are not
+    unique): backward raises NotImplementedError.
 
-    Differs from PyTorch: the gradient for a wide ``A`` (``m < n``) is not
-    implemented (backward raises NotImplementedError).
+    Differs from PyTorch: the derivative for a wide ``A`` (``m < n``) is not
+    implemented (backward raises NotImplementedError); ``mode='r'`` is
+    differentiable (PyTorch refuses, as it does not compute ``Q`` then).
 
     Args:
         A: the matrix or matrices, shape ``(*, m, n)``, float32 or float64.
