@@ -115,20 +115,22 @@ class _Level:
             stack.extend(node.next)
         return False
 
-    def release(self, t, outer_grad: bool):
+    def release(self, t, outer_grad: bool, inside: bool = False):
         """``t`` as the level returns it: detached unless its graph reaches outside the level.
 
-        Inside forward mode (jvp, jacfwd) the detached tensor keeps ``t``'s tangents, each released by the
-        same rule (a tangent may depend on an enclosing ``grad``'s input while its primal does not).
+        ``inside``: the caller knows that ``t``'s graph stays inside (no walk).  Inside forward mode (jvp,
+        jacfwd) the detached tensor keeps ``t``'s tangents, each released by the same rule (a tangent may
+        depend on an enclosing ``grad``'s input while its primal does not).
         """
         if not isinstance(t, Tensor):
             return t
         data = t._data
-        if type(data) is BatchedArray:  # a vmap-batched tensor: its value (which holds any tangents) is released
-            return wrap(self.release(data.value, outer_grad), data.bdim, data.level)
-        if outer_grad and self.reaches_outside([t]):
+        if type(data) is BatchedArray:  # a vmap-batched tensor: its value is released, the batch kept
+            out = wrap(self.release(data.value, outer_grad, inside), data.bdim, data.level)
+        elif not inside and outer_grad and self.reaches_outside([t]):
             return t
-        out = t.detach()
+        else:
+            out = t.detach()
         for forward_level in forward_levels():
             tangent = forward_level.get(t)
             if tangent is not None:
@@ -302,9 +304,10 @@ def _grad_and_value(func, argnums, has_aux, args, kwargs, api):
         ones = _ones_like(physical) if levels else None
         grads = _gradients([physical], inputs, [ones], create_graph=create, retain_graph=create)
     if not connected:
-        grads = [level.release(g, outer_grad) for g in grads]
-        output = level.release(output, outer_grad)
-        aux = tree_map(lambda v: level.release(v, outer_grad), aux)
+        # nothing reached outside: what the level returns is detached without another walk
+        grads = [level.release(g, outer_grad, inside=True) for g in grads]
+        output = level.release(output, outer_grad, inside=True)
+        aux = tree_map(lambda v: level.release(v, outer_grad, inside=True), aux)
     grads = [_batched(g, levels) for g in grads]
     return _regroup(grads, specs, single), output, aux
 
@@ -471,8 +474,8 @@ def vjp(func, *primals, has_aux=False):
         return _regroup([_batched(g, levels) for g in grads], specs, single=False)
 
     if not connected:
-        output = tree_map(lambda v: level.release(v, outer_grad), output)
-        aux = tree_map(lambda v: level.release(v, outer_grad), aux)
+        output = tree_map(lambda v: level.release(v, outer_grad, inside=True), output)
+        aux = tree_map(lambda v: level.release(v, outer_grad, inside=True), aux)
     return (output, vjp_fn, aux) if has_aux else (output, vjp_fn)
 
 
