@@ -272,6 +272,69 @@ INVALID = {
         lambda kw: [_randn(3, 2, 4)],
         {"num_layers": [(non_positive, ValueError), (st.just(1.5), TypeError)]},
     ),
+    "TransformerDecoderLayer": (
+        _TRANSFORMER,
+        lambda kw: [_randn(3, 2, 4), _randn(5, 2, 4)],
+        {
+            **_heads_breaks("d_model", "nhead"),
+            "dim_feedforward": [(negative, ValueError)],
+            "dropout": [(bad_probability, ValueError)],
+            "layer_norm_eps": [(st.floats(-1e6, -1e3), ValueError)],
+            "activation": [(st.sampled_from(["foo", "Relu", "tanh"]), ValueError)],
+        },
+    ),
+    "TransformerDecoder": (
+        dict(num_layers=2),
+        lambda kw: [_randn(3, 2, 4), _randn(5, 2, 4)],
+        {"num_layers": [(non_positive, ValueError), (st.just(1.5), TypeError)]},
+    ),
+    "Transformer": (
+        dict(_TRANSFORMER, num_encoder_layers=1, num_decoder_layers=1),
+        lambda kw: [_randn(5, 2, 4), _randn(3, 2, 4)],
+        {
+            **_heads_breaks("d_model", "nhead"),
+            "num_encoder_layers": [(non_positive, ValueError), (st.just(1.5), TypeError)],
+            "num_decoder_layers": [(non_positive, ValueError), (st.just(1.5), TypeError)],
+            "dropout": [(bad_probability, ValueError)],
+        },
+    ),
+    "Unfold": (
+        dict(kernel_size=2),
+        lambda kw: [_randn(1, 2, 4, 4)],
+        {
+            "kernel_size": [(non_positive, ValueError), (st.just(1.5), TypeError)],
+            "dilation": [(non_positive, ValueError)],
+            "padding": [(negative, ValueError)],
+            "stride": [(non_positive, ValueError)],
+        },
+    ),
+    "Fold": (
+        dict(output_size=(4, 4), kernel_size=2),
+        lambda kw: [_randn(1, 8, 9)],
+        {
+            "output_size": [(non_positive, ValueError)],
+            "kernel_size": [(non_positive, ValueError)],
+            "stride": [(non_positive, ValueError)],
+        },
+    ),
+    "Upsample": (
+        dict(scale_factor=2.0),
+        lambda kw: [_randn(1, 2, 3, 3)],
+        {
+            "scale_factor": [(st.floats(-10, 0), ValueError)],
+            "mode": [(st.sampled_from(["cubic", "Nearest", "nearest_exact"]), ValueError)],
+        },
+    ),
+    "UpsamplingNearest2d": (
+        dict(size=4),
+        lambda kw: [_randn(1, 2, 3, 3)],
+        {"size": [(non_positive, ValueError), (st.just(2.5), TypeError)]},
+    ),
+    "UpsamplingBilinear2d": (
+        dict(scale_factor=2.0),
+        lambda kw: [_randn(1, 2, 3, 3)],
+        {"scale_factor": [(st.floats(-10, 0), ValueError)]},
+    ),
     "Flatten": (
         dict(start_dim=1, end_dim=-1),
         lambda kw: [_randn(2, 3, 4, 5)],
@@ -351,6 +414,9 @@ def _build(library, name, kwargs):
     if name == "TransformerEncoder":
         layer = nn_module.TransformerEncoderLayer(**_TRANSFORMER)
         return nn_module.TransformerEncoder(layer, **kwargs)
+    if name == "TransformerDecoder":
+        layer = nn_module.TransformerDecoderLayer(**_TRANSFORMER)
+        return nn_module.TransformerDecoder(layer, **kwargs)
     return getattr(nn_module, name)(**kwargs)
 
 

@@ -5,8 +5,16 @@ from __future__ import annotations
 from ...tensor import Tensor
 from ..functional import vision
 from ..module import Module
+from . import _checks as checks
 
 __all__ = ["Fold", "Unfold"]
+
+
+def _check_window(layer: str, kernel_size, dilation, padding, stride) -> None:
+    checks.sizes(layer, "kernel_size", kernel_size, 2, minimum=1)
+    checks.sizes(layer, "dilation", dilation, 2, minimum=1)
+    checks.sizes(layer, "padding", padding, 2, minimum=0)
+    checks.sizes(layer, "stride", stride, 2, minimum=1)
 
 
 class Unfold(Module):
@@ -27,6 +35,7 @@ class Unfold(Module):
 
     def __init__(self, kernel_size, dilation=1, padding=0, stride=1):
         super().__init__()
+        _check_window("Unfold", kernel_size, dilation, padding, stride)
         self.kernel_size = kernel_size
         self.dilation = dilation
         self.padding = padding
@@ -58,6 +67,8 @@ class Fold(Module):
 
     def __init__(self, output_size, kernel_size, dilation=1, padding=0, stride=1):
         super().__init__()
+        checks.sizes("Fold", "output_size", output_size, 2, minimum=1)
+        _check_window("Fold", kernel_size, dilation, padding, stride)
         self.output_size = output_size
         self.kernel_size = kernel_size
         self.dilation = dilation

@@ -517,6 +517,10 @@ class Transformer(Module):
         dtype=None,
     ):
         super().__init__()
+        if custom_encoder is None:
+            checks.size("Transformer", "num_encoder_layers", num_encoder_layers, minimum=1)
+        if custom_decoder is None:
+            checks.size("Transformer", "num_decoder_layers", num_decoder_layers, minimum=1)
         factory = dict(device=device, dtype=dtype)
         common = dict(
             dim_feedforward=dim_feedforward,

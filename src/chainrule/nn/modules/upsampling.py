@@ -5,8 +5,31 @@ from __future__ import annotations
 from ...tensor import Tensor
 from ..functional import vision
 from ..module import Module
+from . import _checks as checks
 
 __all__ = ["Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d"]
+
+
+_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "trilinear")
+
+
+def _check_options(layer: str, size, scale_factor, mode, align_corners) -> None:
+    if (size is None) == (scale_factor is None):
+        raise checks.LayerArgumentError(
+            f"{layer}: give exactly one of size or scale_factor, got {size!r} and {scale_factor!r}"
+        )
+    if size is not None:
+        for value in size if isinstance(size, (tuple, list)) else (size,):
+            checks.size(layer, "size", value, minimum=1)
+    else:
+        for value in scale_factor if isinstance(scale_factor, (tuple, list)) else (scale_factor,):
+            checks.nonnegative(layer, "scale_factor", value, strict=True)
+    if mode not in _MODES + ("bicubic", "area"):  # PyTorch's modes; these two fail in forward (not supported)
+        raise checks.LayerArgumentError(f"{layer}: mode must be one of {_MODES}, got {mode!r}")
+    if align_corners is not None and not mode.endswith("linear"):
+        raise checks.LayerArgumentError(
+            f"{layer}: align_corners={align_corners!r} applies to the linear modes only, not mode {mode!r}"
+        )
 
 
 class Upsample(Module):
@@ -29,6 +52,7 @@ class Upsample(Module):
         self, size=None, scale_factor=None, mode: str = "nearest", align_corners=None, recompute_scale_factor=None
     ):
         super().__init__()
+        _check_options(type(self).__name__, size, scale_factor, mode, align_corners)
         self.size = size
         self.scale_factor = float(scale_factor) if isinstance(scale_factor, (int, float)) else scale_factor
         self.mode = mode
