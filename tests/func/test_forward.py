@@ -322,3 +322,84 @@ def test_in_place_writes_into_views_are_refused_under_jvp():
     with pytest.raises(cr.errors.ChainruleError, match="view"):
         jvp(f, (x,), (cr.ones_like(x),))
     assert forward_levels() == ()
+
+
+def _twins(ours, theirs):
+    """Copy our model's parameters into the torch twin (same names); returns (params, torch params)."""
+    with torch.no_grad():
+        named = dict(theirs.named_parameters())
+        for name, p in ours.named_parameters():
+            named[name].copy_(torch.from_numpy(p.numpy()))
+    params = dict(ours.named_parameters())
+    return params, {k: v.detach() for k, v in theirs.named_parameters()}
+
+
+def _tangents_for(params, seed):
+    ours = {k: cr.from_numpy(_arr(seed + i, *p.shape)) for i, (k, p) in enumerate(params.items())}
+    return ours, {k: torch.from_numpy(v.numpy()) for k, v in ours.items()}
+
+
+@pytest.mark.parametrize("kind", ["cnn", "lstm", "gru", "attention"])
+def test_jvp_through_nn_layers_matches_torch(kind):
+    cr.manual_seed(0)
+    nn, tnn = cr.nn, torch.nn
+    if kind == "cnn":
+        ours = nn.Sequential(
+            nn.Conv2d(2, 3, 3, padding=1),
+            nn.BatchNorm2d(3, track_running_stats=False),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(12, 4),
+        )
+        theirs = tnn.Sequential(
+            tnn.Conv2d(2, 3, 3, padding=1),
+            tnn.BatchNorm2d(3, track_running_stats=False),  # torch.func refuses in-place buffer updates
+            tnn.ReLU(),
+            tnn.MaxPool2d(2),
+            tnn.Flatten(),
+            tnn.Linear(12, 4),
+        )
+        shape = (5, 2, 4, 4)
+    elif kind in ("lstm", "gru"):
+        ours = getattr(nn, kind.upper())(3, 4, num_layers=2, batch_first=True)
+        theirs = getattr(tnn, kind.upper())(3, 4, num_layers=2, batch_first=True)
+        shape = (2, 5, 3)
+    else:
+        ours = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.0, batch_first=True)
+        theirs = tnn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.0, batch_first=True)
+        shape = (2, 3, 8)
+    ours, theirs = ours.double(), theirs.double()
+    params, params_t = _twins(ours, theirs)
+    tangents, tangents_t = _tangents_for(params, 50)
+    x, xt = _pair(60, *shape)
+    target = np.random.default_rng(61).integers(0, 4, size=shape[0])
+
+    def loss(out):
+        out = out[0] if isinstance(out, tuple) else out
+        return out.reshape(shape[0], -1)[:, :4]
+
+    def f(p, x):
+        y = loss(cr.func.functional_call(ours, p, (x,)))
+        return y, cr.nn.functional.cross_entropy(y, cr.from_numpy(target))
+
+    def f_t(p, x):
+        y = loss(tf.functional_call(theirs, p, (x,)))
+        return y, torch.nn.functional.cross_entropy(y, torch.from_numpy(target))
+
+    out, tangent = jvp(f, (params, x), (tangents, x * 0.5))
+    if kind == "attention":  # torch has no forward AD for its CPU attention kernel: central differences instead
+        eps = 1e-6
+        shifted = [
+            f(
+                {k: cr.from_numpy(p.numpy() + s * eps * tangents[k].numpy()) for k, p in params.items()},
+                x * (1 + s * eps * 0.5),
+            )
+            for s in (1, -1)
+        ]
+        for got, plus, minus in zip(tangent, *shifted):
+            np.testing.assert_allclose(got.numpy(), (plus.numpy() - minus.numpy()) / (2 * eps), rtol=1e-6, atol=1e-7)
+        return
+    out_t, tangent_t = tf.jvp(f_t, (params_t, xt), (tangents_t, xt * 0.5))
+    _close(out, out_t)
+    _close(tangent, tangent_t)
