@@ -103,6 +103,9 @@ def test_float32_layers_and_errors():
         F.interpolate(cr.randn(1, 2, 3), size=4, mode="bilinear")
     with pytest.raises(ValueError, match="align_corners"):
         F.interpolate(x, size=3, align_corners=True)
+    with pytest.raises(cr.errors.DTypeError, match="floating"):
+        F.interpolate(cr.arange(8).reshape(1, 1, 8), size=4, mode="linear")
+    assert F.interpolate(cr.arange(4).reshape(1, 1, 4), size=8).dtype == cr.int64
     with pytest.raises(NotImplementedError, match="bicubic"):
         F.interpolate(x, size=3, mode="bicubic")
     with pytest.raises(cr.errors.ShapeError, match="reflect"):

@@ -21,7 +21,7 @@ import numbers
 import numpy as np
 
 from ... import backend
-from ...errors import ShapeError
+from ...errors import DTypeError, ShapeError
 from ...ops.index import index_add, index_select
 from ...ops.shape import pad as _pad
 from ...tensor import Tensor, _wrap
@@ -283,6 +283,7 @@ def interpolate(
     Raises:
         ValueError: both or neither of size and scale_factor, a bad mode, or align_corners with a nearest mode.
         ShapeError: an input whose number of dimensions does not fit the mode.
+        DTypeError: an integer or bool input to a linear mode.
         NotImplementedError: an unsupported mode or antialias.
 
     Examples:
@@ -311,6 +312,11 @@ def interpolate(
         if ndim - 2 != _LINEAR[mode]:
             raise ShapeError(f"{op}: got {ndim}D input, but {mode} mode needs {_LINEAR[mode] + 2}D input")
         align_corners = bool(align_corners)
+        if input._data.dtype.kind != "f":
+            raise DTypeError(
+                f"{op}: {mode} mode needs a floating input, got {input._data.dtype} of shape {input.shape} "
+                "(convert it with .float(), or use mode='nearest')"
+            )
     elif align_corners is not None:
         raise ValueError(
             f"{op}: align_corners option can only be set with the interpolating modes: linear | bilinear | trilinear"
