@@ -880,12 +880,12 @@ def _identity(dtype, reduce: str):
         return 0
     if reduce == "prod":
         return 1
-    info = np.finfo(dtype) if dtype.kind == "f" else np.iinfo(dtype) if dtype.kind in "iu" else None
     if dtype.kind == "f":
         return -np.inf if reduce == "amax" else np.inf
-    if info is None:  # bool
-        return reduce == "amin"
-    return info.min if reduce == "amax" else info.max
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return info.min if reduce == "amax" else info.max
+    return reduce == "amin"  # bool: False is the smallest, True the largest
 
 
 def _reduce_counts(xp, shape, index, include_self: bool):
