@@ -191,6 +191,25 @@ def test_loader_options_as_pytorch():
     both = ConcatDataset([Squares(2), Squares(3)])
     assert [y.tolist() for _, y in DataLoader(both, batch_size=5)] == [[0, 1, 0, 1, 2]]
     assert default_collate([(1, 2.0), (3, 4.0)])[0].tolist() == [1, 3]
+    assert default_collate([np.float64(1.5), np.float64(2.5)]).dtype == cr.float64
+    assert default_collate([np.int32(1), np.int32(2)]).dtype == cr.int32
+
+
+class Batched(Dataset):
+    """A dataset that loads a whole batch at once (PyTorch's ``__getitems__``)."""
+
+    def __len__(self):
+        return 6
+
+    def __getitem__(self, i):
+        raise AssertionError("the loader should call __getitems__")
+
+    def __getitems__(self, indices):
+        return [(i, 10 * i) for i in indices]
+
+
+def test_getitems_loads_a_batch_at_once():
+    assert [b[1].tolist() for b in DataLoader(Batched(), batch_size=4)] == [[0, 10, 20, 30], [40, 50]]
 
 
 @pytest.mark.parametrize("context", ["fork", pytest.param("spawn", marks=pytest.mark.slow)])  # spawn: ~3 s

@@ -36,7 +36,9 @@ def default_collate(samples):
 
     Tensors and NumPy arrays are stacked along a new first dimension (the
     result is recorded when a sample requires grad); Python ints become an
-    int64 tensor, floats float32, bools bool; strings stay a list.
+    int64 tensor, floats float32, bools bool, NumPy scalars keep their dtype;
+    strings stay a list. Differs from PyTorch: Python floats batch to float32
+    (PyTorch makes float64), so a float32 model takes them as they come.
 
     Args:
         samples: a non-empty list of samples of the same structure.
@@ -62,6 +64,8 @@ def default_collate(samples):
         )
     if isinstance(first, np.ndarray):
         return _wrap(np.stack(samples))
+    if isinstance(first, np.generic) and not isinstance(first, (np.bool_, np.str_, np.bytes_)):
+        return make_tensor(np.array(samples, dtype=first.dtype))
     if isinstance(first, (bool, np.bool_)):
         return make_tensor(np.array(samples, dtype=bool))
     if isinstance(first, numbers.Integral):
@@ -125,6 +129,9 @@ class _MapFetch:
             rows = rows if index_map is None else index_map[rows]
             return tuple(_wrap(t._data[rows]) for t in tensors)
         keys = indices.tolist() if isinstance(indices, np.ndarray) else indices
+        getitems = getattr(dataset, "__getitems__", None)  # a dataset that loads a batch at once, as in PyTorch
+        if getitems is not None:
+            return self.collate_fn(getitems(keys))
         return self.collate_fn([dataset[i] for i in keys])
 
 
