@@ -12,6 +12,9 @@ from chainrule.autograd.forward import forward_levels
 from chainrule.errors import DTypeError, ShapeError
 from chainrule.func._forward import jacfwd, jvp, linearize
 
+from ..ops.helpers import make_inputs
+from ..ops.specs import SPECS
+
 torch = pytest.importorskip("torch")
 tf = torch.func
 
@@ -403,3 +406,33 @@ def test_jvp_through_nn_layers_matches_torch(kind):
     out_t, tangent_t = tf.jvp(f_t, (params_t, xt), (tangents_t, xt * 0.5))
     _close(out, out_t)
     _close(tangent, tangent_t)
+
+
+# ---------------------------------------------------------------- every op with a torch twin (the gradcheck specs)
+
+PARITY = [(s, i) for s in SPECS if s.torch_fn is not None for i in range(len(s.parity_shapes))]
+
+
+@pytest.mark.parametrize("spec, k", PARITY, ids=[f"{s.name}-{k}" for s, k in PARITY])
+def test_jvp_of_every_op_matches_torch(spec, k):
+    shapes = spec.parity_shapes[k]
+    inputs = tuple(make_inputs(spec, shapes, ["c"] * len(shapes), seed=k, requires_grad=False))
+    rng = np.random.default_rng(100 + k)
+    tangents = tuple(cr.from_numpy(rng.standard_normal(x.shape)) for x in inputs)
+    inputs_t = tuple(torch.from_numpy(x.numpy().copy()) for x in inputs)
+    tangents_t = tuple(torch.from_numpy(t.numpy().copy()) for t in tangents)
+    try:
+        out_t, tangent_t = tf.jvp(spec.torch_fn, inputs_t, tangents_t)
+    except (NotImplementedError, RuntimeError) as exc:
+        pytest.skip(f"torch has no forward AD here: {str(exc).splitlines()[0][:80]}")
+    out, tangent = jvp(lambda *xs: spec.fn(*xs), inputs, tangents)
+    outs, tangents_out = _as_tuple(out), _as_tuple(tangent)
+    for o, t, o_t, t_t in zip(outs, tangents_out, _as_tuple(out_t), _as_tuple(tangent_t)):
+        if not torch.is_floating_point(o_t):
+            continue
+        np.testing.assert_allclose(o.numpy(), o_t.detach().numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(t.numpy(), t_t.detach().numpy(), rtol=1e-9, atol=1e-10, err_msg=spec.name)
+
+
+def _as_tuple(x):
+    return tuple(x) if isinstance(x, (tuple, list)) else (x,)
