@@ -1,4 +1,4 @@
-"""Gradcheck specs for ``fmod`` and ``clamp`` with tensor bounds (``ops/elementwise.py``).
+"""Gradcheck specs for ``fmod``, ``clamp`` with tensor bounds and ``hardtanh`` (``ops/elementwise.py``).
 
 Inputs stay away from fmod's jumps (a near a multiple of b) and from clamp's
 ties; the ties themselves, where PyTorch's choice of subgradient matters, are
@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 import chainrule as cr
+import chainrule.nn.functional as F
 
-from .specs import binary, spec
+from .specs import binary, spec, unary
 
 
 def _dividend(x):
@@ -40,6 +41,13 @@ spec(
         lambda x: x * 0.01 - 1.0 + 0.3 * np.round(x),
         lambda x: x * 0.01 + 1.0 + 0.3 * np.round(x),
     ),
+)
+spec(
+    "hardtanh",
+    lambda x: F.hardtanh(x, -1.0, 0.5),
+    unary,
+    ["hardtanh"],
+    domain=lambda x: np.round(x * 4) / 4 + 0.1,
 )
 spec(
     "clamp_tensor_min",

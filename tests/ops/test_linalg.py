@@ -253,3 +253,22 @@ def test_qr_complete_of_a_tall_matrix_is_not_differentiable():
     assert cr.allclose(q @ r, a)
     with pytest.raises(NotImplementedError, match="qr: mode='complete'"):
         (q.sum() + r.sum()).backward()
+
+
+def test_onnx_export_of_fmod_clamp_det_and_the_activations(tmp_path):
+    pytest.importorskip("onnxruntime")
+
+    class Model(nn.Module):
+        def forward(self, x, lo):
+            acts = F.hardswish(x) + F.hardtanh(x) + F.relu6(x) + F.hardsigmoid(x) + F.logsigmoid(x) + F.softmin(x, -1)
+            return cr.fmod(x, 1.5) + cr.clamp(x, lo, lo + 1.0) + acts, cr.det(x), F.glu(x, dim=1)
+
+    rng = np.random.default_rng(0)
+    x = cr.tensor(rng.standard_normal((2, 4, 4)).astype(np.float32) * 3)
+    lo = cr.tensor(rng.standard_normal((4,)).astype(np.float32))
+    path = tmp_path / "model.onnx"
+    cr.onnx.export(Model(), (x, lo), path)
+    got = cr.onnx.run(path, {"x": x.numpy(), "lo": lo.numpy()})
+    expected = Model()(x, lo)
+    for a, b in zip(got, expected):
+        np.testing.assert_allclose(a, b.numpy(), rtol=1e-4, atol=1e-5)

@@ -53,6 +53,13 @@ UNSUPPORTED = {
     "max_pool_gather": "a backward op",
     "avg_pool_backward": "a backward op",
     "embedding_dense_backward": "a backward op",
+    "inv": "standard ONNX has no matrix inverse",
+    "slogdet": "standard ONNX has no log-determinant (Det is exported; take its log outside)",
+    "solve": "standard ONNX has no linear solver",
+    "svd": "standard ONNX has no SVD",
+    "eigh": "standard ONNX has no eigendecomposition",
+    "cholesky": "standard ONNX has no Cholesky factorization",
+    "qr": "standard ONNX has no QR factorization",
 }
 
 
@@ -183,7 +190,30 @@ def _softplus(g, rec):
     return [g.node("Where", [g.node("Greater", [scaled, g.scalar(threshold, dtype)]), x, soft])]
 
 
-@rule("clamp")
+@rule("fmod")
+def _fmod(g, rec):
+    dtype = rec.outputs[0].dtype
+    return [g.node("Mod", [g.value_as(rec.values[0], dtype), g.value_as(rec.values[1], dtype)], fmod=1)]
+
+
+@rule("clamp_tensor")
+def _clamp_tensor(g, rec):
+    *arrays, (has_min, has_max) = rec.values
+    dtype = rec.outputs[0].dtype
+    name = g.value_as(arrays[0], dtype)
+    if has_min:
+        name = g.node("Max", [name, g.value_as(arrays[1], dtype)])
+    if has_max:
+        name = g.node("Min", [name, g.value_as(arrays[-1], dtype)])
+    return [name]
+
+
+@rule("det")
+def _det(g, rec):
+    return [g.node("Det", [g.value(rec.values[0])])]
+
+
+@rule("clamp", "hardtanh")
 def _clamp(g, rec):
     x, lo, hi = rec.values[0], rec.values[1], rec.values[2]
     dtype = rec.outputs[0].dtype

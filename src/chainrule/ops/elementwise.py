@@ -706,6 +706,27 @@ def _clamp_vjp(ctx, g):
 _clamp.defjvp(jvp_from_vjp(_clamp_vjp))
 
 
+@primitive("hardtanh", save=True)
+def _hardtanh(xp, x, lo, hi):
+    return xp.clip(x, lo, hi)
+
+
+@_hardtanh.defvjp
+def _hardtanh_vjp(ctx, g):
+    # clamp's value with PyTorch's hardtanh gradient: open bounds, 0 at min_val and max_val
+    x = ctx.saved[0]._data
+    lo, hi = ctx.args
+    return select(g, (x > lo) & (x < hi))
+
+
+_hardtanh.defjvp(jvp_from_vjp(_hardtanh_vjp))
+
+
+def hardtanh(x: Tensor, lo: float, hi: float) -> Tensor:
+    """``clamp(x, lo, hi)`` whose gradient is 0 at the bounds (``nn.functional.hardtanh``, ``relu6``)."""
+    return apply1(_hardtanh, _unary_float(x), float(lo), float(hi))
+
+
 def _zero_grad_primitive(name, fn):
     prim = primitive(name)(fn)
     prim.defvjp(_zero_grad_vjp)

@@ -18,7 +18,7 @@ from ...errors import ShapeError
 from ...ops import elementwise as _ew
 from ...ops import nn as _nn
 from ...ops._util import normalize_dim
-from ...tensor import Tensor, _wrap
+from ...tensor import Tensor
 
 __all__ = [
     "elu",
@@ -371,10 +371,7 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace
     """
     if max_val < min_val:
         raise ValueError(f"hardtanh: max_val ({max_val}) cannot be less than min_val ({min_val})")
-    x = input._data
-    inside = (x > min_val) & (x < max_val)
-    outside = _wrap(((x <= min_val) * min_val + (x >= max_val) * max_val).astype(x.dtype))
-    return _ew.select(input, inside) + outside
+    return _ew.hardtanh(input, min_val, max_val)
 
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002

@@ -9,7 +9,7 @@ from __future__ import annotations
 from ...ops import elementwise as _ew
 from ...ops.matrix import vector_norm
 from ...ops.shape import broadcast_tensors
-from ...tensor import Tensor, _wrap
+from ...tensor import Tensor
 
 __all__ = ["cosine_similarity", "normalize", "pairwise_distance"]
 
@@ -69,9 +69,8 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
 
     def unit(x):
         norm = vector_norm(x, 2, dim=dim, keepdim=True)
-        xp_norm = norm._data
-        lifted = (xp_norm < eps) * (eps - xp_norm)  # PyTorch clamps the norm under no_grad
-        return x / (norm + _wrap(lifted.astype(xp_norm.dtype)))
+        constant = norm.detach()
+        return x / (norm + (_ew.clamp(constant, min=eps) - constant))  # PyTorch clamps the norm under no_grad
 
     return (unit(x1) * unit(x2)).sum(dim=dim)
 
