@@ -436,3 +436,19 @@ def test_jvp_of_every_op_matches_torch(spec, k):
 
 def _as_tuple(x):
     return tuple(x) if isinstance(x, (tuple, list)) else (x,)
+
+
+def test_grad_of_jvp_leaves_no_reference_cycles():
+    import gc
+
+    x = cr.tensor([0.5, -1.0, 2.0], dtype=cr.float64, requires_grad=True)
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(5):
+            t = jvp(lambda x: x.tanh().exp().sum(), (x,), (cr.ones_like(x),))[1]
+            cr.autograd.grad(t, x)
+        del t
+        assert gc.collect() == 0  # the graph is freed by reference counting alone
+    finally:
+        gc.enable()

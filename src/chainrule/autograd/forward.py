@@ -48,11 +48,12 @@ class Level:
     an entry has a zero tangent at this level.
     """
 
-    __slots__ = ("tangents", "depth", "__weakref__")
+    __slots__ = ("tangents", "depth", "nodes", "__weakref__")
 
     def __init__(self, depth: int):
         self.depth = depth
         self.tangents: dict = {}  # id(tensor) -> (weakref to tensor, tangent)
+        self.nodes: list = []  # weak references to the nodes given output tangents (see propagate)
 
     def get(self, t):
         """The tangent of ``t`` at this level, or None (zero)."""
@@ -86,7 +87,16 @@ def enter_level() -> tuple[Level, object]:
 
 def exit_level(token) -> None:
     """Close the level ``enter_level`` opened (its tangents are dropped)."""
+    level = _LEVELS.get()[-1]
     _LEVELS.reset(token)
+    # a node's output tangent refers, through the tangent's own graph, back to the node: break those
+    # reference cycles now that the level is closed (its tangents can no longer be asked for)
+    for ref in level.nodes:
+        node = ref()
+        if node is not None and node.out_tangents is not None:
+            kept = tuple([pair for pair in node.out_tangents if pair[0] is not level])
+            node.out_tangents = kept or None
+    level.nodes = []
 
 
 def carry_tangents(source, target) -> None:
@@ -182,7 +192,10 @@ def propagate(prim, inputs, args, extra, result):
             found = [(lv, lv.get(result)) for lv in levels]
             found = [(lv, t) for lv, t in found if t is not None]
             if found:
-                edge[0].out_tangents = tuple(found)
+                node = edge[0]
+                node.out_tangents = tuple(found)
+                for lv, _ in found:
+                    lv.nodes.append(weakref.ref(node))
     return result
 
 
