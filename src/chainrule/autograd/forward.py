@@ -97,6 +97,7 @@ def exit_level(token) -> None:
             kept = tuple([pair for pair in node.out_tangents if pair[0] is not level])
             node.out_tangents = kept or None
     level.nodes = []
+    level.tangents.clear()  # tangents of tensors that outlive the level are no longer anybody's
 
 
 def carry_tangents(source, target) -> None:
