@@ -170,6 +170,15 @@ def test_samplers_match_pytorch_semantics():
         BatchSampler(range(3), 0, False)
 
 
+def test_a_sampler_subclass_that_overrides_iter_is_followed():
+    class Reversed(SequentialSampler):
+        def __iter__(self):
+            return iter(range(len(self.data_source) - 1, -1, -1))
+
+    ds = TensorDataset(cr.arange(5))
+    assert [b[0].tolist() for b in DataLoader(ds, batch_size=2, sampler=Reversed(ds))] == [[4, 3], [2, 1], [0]]
+
+
 def test_random_split_by_counts_and_fractions():
     ds = TensorDataset(cr.arange(10))
     a, b, c = random_split(ds, [0.5, 0.3, 0.2], generator=cr.Generator(seed=1))

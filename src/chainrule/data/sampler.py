@@ -286,7 +286,9 @@ class BatchSampler(Sampler):
 
     def _batches(self):
         """The batches as int64 arrays, drawn lazily from the sampler's chunks."""
-        chunks = self.sampler._chunks() if isinstance(self.sampler, Sampler) else _chunks_of(iter(self.sampler))
+        # a subclass that overrides __iter__ gets its own order: only the built-in iterations have array chunks
+        chunked = type(self.sampler).__iter__ in _CHUNKED
+        chunks = self.sampler._chunks() if chunked else _chunks_of(iter(self.sampler))
         size = self.batch_size
         carry = np.empty(0, dtype=np.int64)
         for chunk in chunks:
@@ -302,3 +304,11 @@ class BatchSampler(Sampler):
     def __iter__(self):
         for batch in self._batches():
             yield batch.tolist()
+
+
+_CHUNKED = {
+    SequentialSampler.__iter__,
+    RandomSampler.__iter__,
+    SubsetRandomSampler.__iter__,
+    WeightedRandomSampler.__iter__,
+}
