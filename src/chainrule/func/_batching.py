@@ -28,7 +28,7 @@ import numpy as np
 from ..autograd import graph
 from ..autograd.graph import LOOP_FALLBACK, PRIMITIVES
 from ..backend import array_module
-from ._vmap import VmapError, apply, expand_batch, loop_fallback, move
+from ._vmap import BatchedArray, VmapError, apply, expand_batch, loop_fallback, move, physical_raw, rule_level
 
 P = PRIMITIVES
 
@@ -90,7 +90,7 @@ def rule(*names):
 
 UNARY = (
     "neg abs exp expm1 log log1p sqrt sin cos tanh sigmoid erf relu silu sign floor ceil trunc round leaky_relu "
-    "elu gelu softplus clamp cast to_device clone contiguous add_scalar rsub_scalar mul_scalar div_scalar "
+    "hardtanh elu gelu softplus clamp cast to_device clone contiguous add_scalar rsub_scalar mul_scalar div_scalar "
     "rdiv_scalar pow_scalar rpow_scalar"
 ).split()
 
@@ -116,6 +116,11 @@ def _broadcast(prim, values, bdims, args, size):
     ranks += [a.ndim for a in args if hasattr(a, "ndim") and hasattr(a, "shape")]
     rank = max(ranks)
     new = [v if d is None else _to_rank(_front(v, d), rank) for v, d in zip(values, bdims)]
+    level = rule_level()
+    if any(type(a) is BatchedArray and a.level == level for a in args):  # a batched mask or condition
+        args = tuple(physical_raw(a, level, rank) if type(a) is BatchedArray and a.level == level else a for a in args)
+        if all(d is None for d in bdims):  # only the argument is batched: the first input follows it
+            new[0] = _to_rank(expand_batch(new[0], size), rank)
     return apply(prim, new, *args), 0
 
 
@@ -136,7 +141,7 @@ def _reduce(prim, values, bdims, args, size):
     return apply(prim, [x], _axis(axis, x.ndim - 1), keepdims), 0
 
 
-@rule("cumsum", "softmax", "log_softmax")
+@rule("cumsum", "cumprod", "logcumsumexp", "softmax", "log_softmax")
 def _along(prim, values, bdims, args, size):
     x = _front(values[0], bdims[0])
     (axis,) = args
@@ -319,6 +324,9 @@ def _einsum(prim, values, bdims, args, size):
     return apply(prim, operands, (tuple(new_inputs), letter + output)), 0
 
 
+_FEW_ROWS = 8
+
+
 @rule("linear")
 def _linear(prim, values, bdims, args, size):
     x, w = values[0], values[1]
@@ -328,7 +336,7 @@ def _linear(prim, values, bdims, args, size):
     if dw is None and dbias is None:
         if dx == x.ndim - 1:  # the batch is where the features must be
             x, dx = move(x, dx, 0), 0
-        return apply(prim, values if dx != 0 else [x, *values[1:]], *args), dx
+        return apply(prim, [x, *values[1:]], *args), dx
     x = _front(x, dx)
     if dw is None:  # only the bias is batched
         out = apply(prim, [x, w])
@@ -336,8 +344,15 @@ def _linear(prim, values, bdims, args, size):
     else:  # per-sample weights (B, out, in): one batched GEMM
         lead_shape = tuple(x.shape)[1:-1] if dx is not None else tuple(x.shape)[:-1]
         rows = _reshape(x, (size, -1, x.shape[-1])) if dx is not None else _reshape(x, (-1, x.shape[-1]))
-        out = rows @ move(w, dw, 0).transpose(1, 2)
-        out = _reshape(out, (size, *lead_shape, w.shape[-2]))
+        wf = move(w, dw, 0)
+        if rows.shape[-2] <= _FEW_ROWS:
+            # a few rows per sample (per-sample gradients: one row): as einsum, the weight gradient is a batch
+            # of outer products, which a batched GEMM with an inner size of 1 computes about 4x slower
+            spec = ("bmi", "boi") if dx is not None else ("mi", "boi")
+            out = graph.applyn(P["einsum"], [rows, wf], (spec, "bmo"))
+        else:
+            out = rows @ wf.transpose(1, 2)
+        out = _reshape(out, (size, *lead_shape, wf.shape[1]))
         lead = len(lead_shape)
         if dx is None:
             dx = 0
@@ -547,6 +562,113 @@ def _batch_norm_eval(prim, values, bdims, args, size):
     return apply(prim, [x, *values[1:]], new_spec), 0
 
 
+# --------------------------------------------------------------------------- matrices (the last two dims)
+
+
+@rule("inv", "det", "slogdet", "svd", "eigh", "cholesky", "qr", "tril", "triu")
+def _matrices(prim, values, bdims, args, size):
+    """Ops on the last two dimensions that take any leading ones: the batch leads."""
+    return apply(prim, [_front(values[0], bdims[0])], *args), 0
+
+
+@rule("solve")
+def _solve(prim, values, bdims, args, size):
+    (a, b), (da, db) = values, bdims
+    vector = _logical_ndim(b, db) == 1
+    a = _front(a, da)
+    b = _front(b, db)
+    if vector:  # (M,) -> (M, 1): a batch of vectors is a batch of one-column matrices
+        b = b.unsqueeze(-1)
+    rank = max(_logical_ndim(a, da), _logical_ndim(b, db) + vector)
+    if da is not None:
+        a = _to_rank(a, rank)
+    if db is not None:
+        b = _to_rank(b, rank)
+    out = apply(prim, [a, b], *args)
+    return (out.squeeze(-1) if vector else out), 0
+
+
+@rule("diagonal")
+def _diagonal(prim, values, bdims, args, size):
+    x = _front(values[0], bdims[0])
+    offset, axis1, axis2, _in_shape = args
+    nd = x.ndim - 1
+    return apply(prim, [x], offset, _axis(axis1, nd), _axis(axis2, nd), tuple(x.shape)), 0
+
+
+@rule("diagonal_scatter")
+def _diagonal_scatter(prim, values, bdims, args, size):
+    src = _front(values[0], bdims[0])
+    shape, offset, axis1, axis2 = args
+    nd = len(shape)
+    return apply(prim, [src], (size, *shape), offset, _axis(axis1, nd), _axis(axis2, nd)), 0
+
+
+@rule("roll")
+def _roll(prim, values, bdims, args, size):
+    x = _front(values[0], bdims[0])
+    shifts, axes = args
+    if axes is None:  # over the flattened sample
+        shape = tuple(x.shape)
+        flat = apply(prim, [_reshape(x, (size, -1))], shifts, 1)
+        return _reshape(flat, shape), 0
+    return apply(prim, [x], shifts, _axis(axes, x.ndim - 1)), 0
+
+
+@rule("scatter")
+def _scatter(prim, values, bdims, args, size):
+    x, src = _fronted(values, bdims, size, expand=True)
+    axis, index, src_shape = args
+    index = _batched_index(array_module(index), index, size)
+    return apply(prim, [x, src], _axis(axis, x.ndim - 1), index, (size, *src_shape)), 0
+
+
+@rule("scatter_reduce")
+def _scatter_reduce(prim, values, bdims, args, size):
+    x, src = _fronted(values, bdims, size, expand=True)
+    axis, index, reduce, include_self, src_shape = args
+    index = _batched_index(array_module(index), index, size)
+    return apply(prim, [x, src], _axis(axis, x.ndim - 1), index, reduce, include_self, (size, *src_shape)), 0
+
+
+@rule("index_put")
+def _index_put(prim, values, bdims, args, size):
+    index, accumulate = args
+    where = _batch_position(index)
+    (x, v), (dx, dv) = values, bdims
+    if where != 0 and dv is not None:
+        return loop_fallback(prim, values, bdims, args, size)
+    x = _front(x, dx) if dx is not None else expand_batch(x, size)
+    if dv is not None:
+        region = len(np.empty(tuple(x.shape)[1:], dtype=np.bool_)[_index_tuple(index)].shape)
+        v = _to_rank(_front(v, dv), region)
+    return apply(prim, [x, v], (slice(None), *_index_tuple(index)), accumulate), 0
+
+
+@rule("setitem")
+def _setitem(prim, values, bdims, args, size):
+    """x[index] = value on a copy of the batch; vmap then rebinds x's batched array to the result.
+
+    Differs from PyTorch: views of x taken before the write do not see it (the batch is copied, so that
+    arrays saved for backward are never overwritten).
+    """
+    (x, v), (dx, dv) = values, bdims
+    (index,) = args
+    if dx is None:
+        raise VmapError(
+            "vmap: x[index] = value writes a batched value into a tensor that is the same for every sample; "
+            "make x batched first (for example x = x.expand(...) inside the function, or pass it batched)"
+        )
+    where = _batch_position(index)
+    if where != 0 and dv is not None:
+        raise VmapError("vmap: x[index] = value with separated advanced indices and a batched value")
+    xf = _front(x, dx).clone()
+    if dv is not None:
+        region = len(np.empty(tuple(xf.shape)[1:], dtype=np.bool_)[_index_tuple(index)].shape)
+        v = _to_rank(_front(v, dv), region)
+    return apply(prim, [xf, v], (slice(None), *_index_tuple(index))), 0
+
+
 # --------------------------------------------------------------------------- embedding
 
 
@@ -560,19 +682,17 @@ def _embedding(prim, values, bdims, args, size):
     return graph.apply1(P["index"], w, index, tuple(w.shape)), 0
 
 
-LOOPED = ("rnn_layer", "lstm_layer", "gru_layer", "embedding_dense_backward", "embedding_sparse", "setitem")
+LOOPED = ("rnn_layer", "lstm_layer", "gru_layer", "embedding_dense_backward", "embedding_sparse")
 
 
-def register():
-    """Attach the rules to the primitives (and the loop fallback to those that declare it)."""
-    for name, prim in PRIMITIVES.items():
-        if name in RULES:
-            prim.batch = RULES[name]
-        elif name in LOOPED:
+def rule_for(prim):
+    """The primitive's batching rule, LOOP_FALLBACK, or None; attached to it on first use."""
+    if prim.batch is None:
+        if prim.name in RULES:
+            prim.batch = RULES[prim.name]
+        elif prim.name in LOOPED:
             prim.batch = LOOP_FALLBACK
-
-
-register()
+    return prim.batch
 
 
 # --------------------------------------------------------------------------- class-index targets

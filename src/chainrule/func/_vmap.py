@@ -35,12 +35,14 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 from contextvars import ContextVar
 
 import numpy as np
 
 from ..autograd import graph
 from ..autograd.graph import LOOP_FALLBACK, PRIMITIVES
+from ..backend import array_module
 from ..errors import ChainruleError
 from ..tensor import Tensor, _wrap
 
@@ -50,6 +52,11 @@ _RANDOMNESS = ("error", "different", "same")
 _IDS = itertools.count(1)
 # the active vmap levels of this thread, outermost first: (level id, batch size, randomness)
 _ACTIVE: ContextVar[tuple] = ContextVar("chainrule.vmap_levels", default=())
+
+
+# the level whose batching rule is running (rules read it for batched arguments: masks, conditions)
+_RULE_LEVEL: ContextVar[int] = ContextVar("chainrule.vmap_rule_level", default=0)
+rule_level = _RULE_LEVEL.get
 
 
 class VmapError(ChainruleError):
@@ -66,7 +73,6 @@ class BatchedArray:
     """
 
     __slots__ = ("value", "bdim", "level")
-    __array_ufunc__ = None
 
     def __init__(self, value, bdim, level):
         self.value = value
@@ -88,7 +94,7 @@ class BatchedArray:
 
     @property
     def size(self):
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)
 
     @property
     def itemsize(self):
@@ -100,29 +106,99 @@ class BatchedArray:
 
     base = None
 
-    def _refuse(self, *args, **kwargs):
+    def _refuse(self, *args, what="", **kwargs):
         raise VmapError(
-            "vmap: the values of a batched tensor cannot be read inside vmap (this code works on the raw "
+            f"vmap: the values of a batched tensor cannot be read inside vmap{what} (this code works on the raw "
             "array: .item(), printing, NumPy calls, comparisons and other ops outside chainrule's op table); "
             "write it with chainrule ops, or move it out of the vmapped function"
         )
 
     def __getattr__(self, name):
-        self._refuse()
+        if name.startswith("__array_"):  # NumPy probing for its protocols: not an array of values
+            raise AttributeError(name)
+        self._refuse(what=f" (.{name} of its raw array)")
 
-    __array__ = __bool__ = __len__ = __iter__ = __getitem__ = __setitem__ = __float__ = __int__ = __index__ = _refuse
-    __lt__ = __le__ = __gt__ = __ge__ = __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _refuse
-    __iadd__ = __isub__ = __imul__ = __itruediv__ = __matmul__ = __rmatmul__ = __abs__ = _refuse
-    __truediv__ = __rtruediv__ = __neg__ = __invert__ = __and__ = __or__ = __xor__ = __pow__ = _refuse
+    # Elementwise NumPy code on the raw array (comparisons, masks, isnan, casts: what compare.py and the
+    # composites of the op layer do) runs on the whole batch and gives a batched array back, so the result,
+    # wrapped as a Tensor, is a batched tensor.  Anything else (reductions, item, Python control flow) refuses.
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if method != "__call__" or kwargs.get("out") is not None:
+            self._refuse()
+        level = max(a.level for a in inputs if type(a) is BatchedArray)
+        ranks = [a.ndim if type(a) is BatchedArray else np.ndim(a) for a in inputs]
+        rank = max(ranks)
+        raws = [physical_raw(a, level, rank) if type(a) is BatchedArray and a.level == level else a for a in inputs]
+        out = ufunc(*raws, **kwargs)
+        if isinstance(out, tuple):
+            return tuple(BatchedArray(_wrap(o), 0, level) for o in out)
+        return BatchedArray(_wrap(out), 0, level)
+
+    def astype(self, dtype, copy=True):
+        raw = physical_raw(self, self.level, self.ndim)
+        return BatchedArray(_wrap(raw.astype(dtype, copy=copy)), 0, self.level)
+
+    @property
+    def flags(self):
+        return _NOT_CONTIGUOUS
+
+    def __lt__(self, other):
+        return np.less(self, other)
+
+    def __le__(self, other):
+        return np.less_equal(self, other)
+
+    def __gt__(self, other):
+        return np.greater(self, other)
+
+    def __ge__(self, other):
+        return np.greater_equal(self, other)
 
     def __eq__(self, other):
-        self._refuse()
+        return np.equal(self, other)
 
-    __ne__ = __eq__
+    def __ne__(self, other):
+        return np.not_equal(self, other)
+
+    def __and__(self, other):
+        return np.logical_and(self, other) if self.dtype == np.bool_ else np.bitwise_and(self, other)
+
+    def __or__(self, other):
+        return np.logical_or(self, other) if self.dtype == np.bool_ else np.bitwise_or(self, other)
+
+    def __xor__(self, other):
+        return np.logical_xor(self, other) if self.dtype == np.bool_ else np.bitwise_xor(self, other)
+
+    def __invert__(self):
+        return np.logical_not(self) if self.dtype == np.bool_ else np.invert(self)
+
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
+
+    __array__ = __bool__ = __len__ = __iter__ = __getitem__ = __setitem__ = __float__ = __int__ = __index__ = _refuse
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __neg__ = __pow__ = _refuse
+    __iadd__ = __isub__ = __imul__ = __itruediv__ = __matmul__ = __rmatmul__ = __abs__ = _refuse
+    __truediv__ = __rtruediv__ = _refuse
     __hash__ = object.__hash__
 
     def __repr__(self):
         return f"BatchedArray(level={self.level}, bdim={self.bdim}, value={self.value._data!r})"
+
+
+class _Flags:
+    c_contiguous = f_contiguous = False
+    writeable = True
+
+
+_NOT_CONTIGUOUS = _Flags()
+
+
+def physical_raw(a, level, rank):
+    """The raw NumPy (or CuPy) array of a batched array of ``level``: batch first, padded to ``rank`` + 1 dims."""
+    raw = a.value._data
+    if type(raw) is BatchedArray:
+        a._refuse()  # raw values of nested vmap levels: only Tensor ops reach them
+    raw = array_module(raw).moveaxis(raw, a.bdim, 0)
+    missing = rank - (raw.ndim - 1)
+    return raw.reshape(raw.shape[:1] + (1,) * missing + raw.shape[1:]) if missing > 0 else raw
 
 
 def is_batched(t) -> bool:
@@ -163,6 +239,9 @@ def _batched_apply(prim, inputs, args):
         data = t._data
         if type(data) is BatchedArray and data.level > level:
             level = data.level
+    for a in args:
+        if type(a) is BatchedArray and a.level > level:  # a mask or condition made from a batched tensor
+            level = a.level
     if not level:
         return NotImplemented
     _, size, _ = _level_info(level)
@@ -177,14 +256,23 @@ def _batched_apply(prim, inputs, args):
             bdims.append(None)
     rule = prim.batch
     if rule is None:
+        rule = _batching.rule_for(prim)
+    if rule is None:
         raise VmapError(
             f"vmap: the primitive {prim.name!r} has no batching rule and declares no loop fallback "
             f"(inputs: {', '.join(str(tuple(t.shape)) for t in inputs)}); add one in chainrule/func/_batching.py"
         )
-    if rule == LOOP_FALLBACK:
-        out, out_bdim = loop_fallback(prim, values, bdims, args, size)
-    else:
-        out, out_bdim = rule(prim, values, bdims, args, size)
+    token = _RULE_LEVEL.set(level)
+    try:
+        if rule == LOOP_FALLBACK:
+            out, out_bdim = loop_fallback(prim, values, bdims, args, size)
+        else:
+            out, out_bdim = rule(prim, values, bdims, args, size)
+    finally:
+        _RULE_LEVEL.reset(token)
+    if prim.name == "setitem":  # in place: x (and every alias of it: they share this array) is now the result
+        data = inputs[0]._data
+        data.value, data.bdim = out, out_bdim
     if prim.multi:
         if isinstance(out_bdim, int) or out_bdim is None:
             out_bdim = (out_bdim,) * len(out)
@@ -517,8 +605,4 @@ def randomness_policy():
     return levels[-1][2] if levels else None
 
 
-def _ensure_rules():
-    from . import _batching  # noqa: F401, PLC0415 - registers the rules on the primitives
-
-
-_ensure_rules()
+from . import _batching  # noqa: E402 - the rules use the helpers above
