@@ -552,3 +552,15 @@ def test_vmap_of_forward_over_reverse(torch):
     np.testing.assert_allclose(
         vmap(lambda a, t: jvp(cr.sin, (a,), (t,))[1])(_cr(xs), _cr(ts))._data, np.cos(xs) * ts, rtol=TOL
     )
+
+
+def test_vmap_over_stacked_parameters_is_an_ensemble():
+    from chainrule.func import vmap
+
+    models = [nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)).double() for _ in range(5)]
+    names = [name for name, _ in models[0].named_parameters()]
+    stacked = {k: cr.stack([dict(m.named_parameters())[k].detach() for m in models]) for k in names}
+    x = _cr(_arr(7, 3))
+    out = vmap(lambda p, v: functional_call(models[0], p, (v,)), in_dims=(0, None))(stacked, x)
+    np.testing.assert_allclose(out._data, np.stack([m(x).detach()._data for m in models]), rtol=TOL, atol=TOL)
+    assert dict(models[0].named_parameters())["0.weight"] is models[0][0].weight  # put back
