@@ -561,6 +561,7 @@ def test_vmap_over_stacked_parameters_is_an_ensemble():
     names = [name for name, _ in models[0].named_parameters()]
     stacked = {k: cr.stack([dict(m.named_parameters())[k].detach() for m in models]) for k in names}
     x = _cr(_arr(7, 3))
+    own = models[0][0].weight
     out = vmap(lambda p, v: functional_call(models[0], p, (v,)), in_dims=(0, None))(stacked, x)
+    assert models[0][0].weight is own  # the module's own parameter is back
     np.testing.assert_allclose(out._data, np.stack([m(x).detach()._data for m in models]), rtol=TOL, atol=TOL)
-    assert dict(models[0].named_parameters())["0.weight"] is models[0][0].weight  # put back
