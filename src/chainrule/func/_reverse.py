@@ -18,6 +18,14 @@ with ``create_graph=True`` and stay connected to it; otherwise they are
 computed in no-grad mode, and every result the level returns is detached, so
 that a transform never leaks ``requires_grad`` to its caller and never touches
 anybody's ``.grad``.
+
+Inside ``jvp``/``jacfwd`` the backward always records (its Tensor ops carry
+the tangents) and the fresh inputs take the arguments' tangents; what is
+returned is released by the same rule, tangents kept.  Inside ``vmap`` the
+level works on the *physical* tensors (``_vmap.physical``: every vmap level's
+batch in front, unbatched arguments expanded), so the gradient of the summed
+outputs is the batch of per-sample gradients, and wraps the results back as
+batched tensors.
 """
 
 from __future__ import annotations
