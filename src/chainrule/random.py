@@ -227,7 +227,13 @@ def numpy_rng(generator: Generator | None = None) -> np.random.Generator:
         >>> rng.integers(0, 10, size=3).shape
         (3,)
     """
+    if DRAW_CHECKS:  # vmap's randomness policy (chainrule.func): may refuse a draw inside a vmapped function
+        DRAW_CHECKS[0]()
     return (generator or default_generator)._rng
+
+
+#: checks run before every draw through :func:`numpy_rng` (chainrule.func's vmap adds its randomness policy)
+DRAW_CHECKS: list = []
 
 
 class fork_rng:  # noqa: N801 - PyTorch's name

@@ -40,6 +40,7 @@ from contextvars import ContextVar
 
 import numpy as np
 
+from .. import random as _random
 from ..autograd import graph
 from ..autograd.graph import LOOP_FALLBACK, PRIMITIVES
 from ..backend import array_module
@@ -603,6 +604,44 @@ def randomness_policy():
     """The randomness of the innermost active vmap level in this thread, or None outside vmap."""
     levels = _ACTIVE.get()
     return levels[-1][2] if levels else None
+
+
+def _randomness_error():
+    raise VmapError(
+        "vmap: a random draw inside a vmapped function with randomness='error' (the default); pass "
+        "randomness='different' (dropout draws a mask per sample) or 'same' (one draw for all samples)"
+    )
+
+
+def _check_draw():
+    if randomness_policy() == "error":
+        _randomness_error()
+
+
+def random_mask(draw, shape):
+    """A random tensor from ``draw(shape)`` under the innermost vmap level's randomness policy.
+
+    ``"different"``: one draw per sample of every active level (a batched tensor); ``"same"``: one draw,
+    shared; ``"error"``: VmapError.  Dropout calls this for a batched input.
+    """
+    policy = randomness_policy()
+    if policy == "error":
+        _randomness_error()
+    if policy == "same":
+        return _wrap(_without_check(draw, shape))
+    sizes = tuple(entry[1] for entry in _ACTIVE.get())
+    return batched(_wrap(_without_check(draw, sizes + tuple(shape))))
+
+
+def _without_check(draw, shape):
+    token = _ACTIVE.set(())  # the policy was applied here: the draw itself is not refused
+    try:
+        return draw(shape)
+    finally:
+        _ACTIVE.reset(token)
+
+
+_random.DRAW_CHECKS[:] = [_check_draw]
 
 
 from . import _batching  # noqa: E402 - the rules use the helpers above

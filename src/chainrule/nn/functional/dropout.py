@@ -17,6 +17,7 @@ import warnings
 
 import numpy as np
 
+from ...autograd.graph import vmap_depth
 from ...backend import to_device
 from ...errors import DTypeError, ShapeError
 from ...random import numpy_rng
@@ -40,12 +41,20 @@ def _apply_mask(x: Tensor, p: float, mask_shape) -> Tensor:
         raise DTypeError(f"dropout: expected a floating point input, got {dtype}")
     if p == 1.0:
         return x * 0.0
-    # drawn on the CPU (as every chainrule random number: the same seed gives the same mask on any device)
-    keep = numpy_rng().random(mask_shape, dtype=np.float64 if dtype == np.float64 else np.float32) >= p
-    mask = np.multiply(keep, 1.0 / (1.0 - p), dtype=dtype)  # one pass from the boolean mask
+    if vmap_depth() and type(data).__name__ == "BatchedArray":  # under vmap: its randomness policy draws
+        from ...func._vmap import random_mask  # noqa: PLC0415
+
+        return x * random_mask(lambda shape: _mask(shape, p, dtype), mask_shape)
+    mask = _mask(mask_shape, p, dtype)
     if type(data) is not np.ndarray:
         mask = to_device(mask, x.device)
     return x * _wrap(mask)
+
+
+def _mask(shape, p: float, dtype):
+    # drawn on the CPU (as every chainrule random number: the same seed gives the same mask on any device)
+    keep = numpy_rng().random(shape, dtype=np.float64 if dtype == np.float64 else np.float32) >= p
+    return np.multiply(keep, 1.0 / (1.0 - p), dtype=dtype)  # one pass from the boolean mask
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
