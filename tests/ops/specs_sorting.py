@@ -256,3 +256,44 @@ spec(
     lambda d: [(n := d(dims), d(dims)), (n, n)],
     ["einsum"],
 )
+
+
+# ------------------------------------------------------------------ index_fill, index_copy, take, masked_scatter,
+# repeat_interleave, diagflat, diagonal_scatter, mode (composites)
+
+spec(
+    "index_fill",
+    lambda x, v: x.index_fill(-1, np.array([0]), v.sum()),
+    lambda d: [d(shape_st(min_dims=1)), (1,)],
+    ["sum"],
+)
+spec(
+    "index_copy",
+    lambda x, s: cr.index_copy(x, 0, np.array([x.shape[0] - 1, 0])[: s.shape[0]], s),
+    lambda d: [(d(st.integers(2, 3)), m := d(dims)), (2, m)],
+    ["index_put", "select", "index"],
+)
+spec("take", lambda x: cr.take(x, np.array([[0, -1], [0, 0]])), unary, ["index", "reshape"])
+spec(
+    "masked_scatter",
+    lambda x, s: x.masked_scatter(x._data > 0, s),
+    lambda d: [(shape := d(shape_st(min_dims=1))), (int(np.prod(shape)) + 1,)],
+    ["index_put", "getitem", "reshape"],
+    domain=away_from_zero,
+)
+spec("repeat_interleave", lambda x: x.repeat_interleave(2, dim=0), _at_least(1), ["index_select"])
+spec(
+    "repeat_interleave_counts",
+    lambda x: cr.repeat_interleave(x, np.arange(x.shape[-1]) % 3, dim=-1),
+    _at_least(1),
+    ["index_select"],
+)
+spec("repeat_interleave_flat", lambda x: cr.repeat_interleave(x, 3), unary, ["index_select", "reshape"])
+spec("diagflat", lambda x: cr.diagflat(x, -1), unary, ["diagonal_scatter"])
+spec(
+    "diagonal_scatter",
+    lambda x, s: cr.diagonal_scatter(x, s, 1, -1, 0),
+    lambda d: [(n := d(dims), m := d(dims)), (max(0, min(m, n - 1)),)],
+    ["diagonal_scatter"],
+)
+spec("mode", lambda x: cr.mode(x, 0).values, _at_least(1), ["gather"], domain=distinct)  # all counts 1: the minimum

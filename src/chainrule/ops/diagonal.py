@@ -15,7 +15,7 @@ import numpy as np
 
 from ..autograd.forward import linear_jvp
 from ..autograd.graph import apply1, primitive
-from ..backend import as_dtype, to_device
+from ..backend import array_module, as_dtype, to_device
 from ..errors import ShapeError
 from ..tensor import Tensor, _wrap
 from ._util import normalize_dim
@@ -407,3 +407,65 @@ def triu_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None
                 [1, 2, 2]])
     """
     return _triangle_indices(row, col, offset, dtype, device, False, "triu_indices")
+
+
+# ---------------------------------------------------------------------------
+# diagflat, diagonal_scatter
+
+
+@op()
+def diagflat(x: Tensor, offset: int = 0) -> Tensor:
+    """The square matrix with the flattened ``x`` on diagonal ``offset``: ``diag(x.flatten(), offset)``.
+
+    Args:
+        x: the input, any shape ``(*)``.
+        offset: which diagonal (default 0, the main one; positive above, negative below).
+
+    Returns:
+        A 2-d tensor of size ``x.numel() + abs(offset)``, in ``x``'s dtype.
+
+    Examples:
+        >>> cr.diagflat(cr.tensor([[1.0, 2.0]]))
+        tensor([[1., 0.],
+                [0., 2.]])
+    """
+    return diag_embed(x.reshape(-1), offset, 0, 1)
+
+
+@op()
+def diagonal_scatter(x: Tensor, src: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    """A copy of ``x`` with ``src`` written on the diagonal that ``diagonal(x, offset, dim1, dim2)`` reads.
+
+    The gradient for ``x`` is 0 on that diagonal; ``src`` gets the gradient's diagonal.
+
+    Args:
+        x: the input, at least 2-d.
+        src: the new diagonal: the shape ``diagonal(x, offset, dim1, dim2)`` has, in ``x``'s dtype.
+        offset: which diagonal (default 0).
+        dim1: the first dimension of the matrices (default 0).
+        dim2: the second dimension of the matrices (default 1).
+
+    Returns:
+        A new tensor of ``x``'s shape and dtype.
+
+    Raises:
+        ShapeError: ``x`` has fewer than 2 dimensions, the dims are the same, or ``src`` has the wrong shape.
+
+    Examples:
+        >>> cr.diagonal_scatter(cr.zeros(2, 3), cr.tensor([1.0, 2.0]), 1)
+        tensor([[0., 1., 0.],
+                [0., 0., 2.]])
+    """
+    from .elementwise import where  # noqa: PLC0415
+
+    if x._data.ndim < 2:
+        raise ShapeError(f"diagonal_scatter: the input must have at least 2 dimensions, got shape {x.shape}")
+    axis1, axis2 = _two_dims(dim1, dim2, x._data.ndim, "diagonal_scatter")
+    shape = x._data.shape
+    rest = tuple(s for k, s in enumerate(shape) if k not in (axis1, axis2))
+    expected = (*rest, len(_diagonal_positions(np, shape[axis1], shape[axis2], int(offset))[0]))
+    if src._data.shape != expected:
+        raise ShapeError(f"diagonal_scatter: src has shape {src.shape}, the diagonal has shape {expected}")
+    xp = array_module(x._data)
+    on_diagonal = _diagonal_scatter.fwd(xp, xp.ones(expected, dtype=bool), shape, int(offset), axis1, axis2)
+    return where(on_diagonal, apply1(_diagonal_scatter, src, shape, int(offset), axis1, axis2), x)

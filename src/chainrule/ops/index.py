@@ -1093,3 +1093,291 @@ def scatter_reduce_(self, dim: int, index, src: Tensor, reduce: str, *, include_
         lambda s, o: scatter_reduce(s.clone(), dim, index, o, reduce, include_self=include_self),
         src,
     )
+
+
+# ---------------------------------------------------------------------------
+# index_fill, index_copy, take, masked_scatter, repeat_interleave (composites of the primitives above)
+
+
+def _dim_index(x: Tensor, dim, index, op_name: str):
+    """(axis, 1-d index array) for the ops that address whole slices along ``dim``."""
+    idx = _check_index_tensor(index, op_name)
+    if idx.ndim > 1:
+        raise ShapeError(f"{op_name}: index must be 0-d or 1-d, got shape {idx.shape}")
+    axis = normalize_dim(dim, x._data.ndim, op_name)
+    size = x._data.shape[axis] if x._data.ndim else 1
+    if idx.size and (int(idx.max()) >= size or int(idx.min()) < -size):
+        raise IndexingError(f"{op_name}: index out of range for dimension {dim} of size {size} (input {x.shape})")
+    return axis, idx.reshape(-1)
+
+
+@op(method=True)
+def index_fill(x: Tensor, dim: int, index, value) -> Tensor:
+    """A copy of ``x`` with the slices at ``index`` along ``dim`` set to ``value``.
+
+    The gradient for ``x`` is 0 on the filled slices; a 0-d tensor ``value`` gets the sum of their
+    gradients.  ``Tensor.index_fill_`` is the in-place form.
+
+    Args:
+        x: the input, any shape ``(*)``.
+        dim: the dimension the indices point along.
+        index: a 1-d int tensor (or array or list) of indices into ``x.shape[dim]``.
+        value: a number or a 0-d tensor.
+
+    Returns:
+        A new tensor of ``x``'s shape and dtype.
+
+    Raises:
+        DTypeError: ``index`` is not an integer tensor.
+        ShapeError: ``index`` has more than one dimension.
+        IndexingError: an index is out of range.
+
+    Examples:
+        >>> cr.index_fill(cr.zeros(2, 3), 1, cr.tensor([0, 2]), -1.0)
+        tensor([[-1.,  0., -1.],
+                [-1.,  0., -1.]])
+    """
+    from .elementwise import where  # noqa: PLC0415
+
+    axis, idx = _dim_index(x, dim, index, "index_fill")
+    xp = backend.array_module(x._data)
+    mask = xp.zeros(x._data.shape[axis] if x._data.ndim else 1, dtype=bool)
+    mask[idx] = True
+    shape = [1] * x._data.ndim
+    if x._data.ndim:
+        shape[axis] = mask.size
+    mask = mask.reshape(shape)
+    if isinstance(value, Tensor):
+        if value._data.ndim:
+            raise ShapeError(f"index_fill: value must be a number or a 0-d tensor, got shape {value.shape}")
+        value = value.to(x._data.dtype) if value._data.dtype != x._data.dtype else value
+    return where(mask, value, x)
+
+
+@op(export=False, method=True)
+def index_fill_(self, dim: int, index, value):
+    """In-place ``index_fill``: set the slices at ``index`` along ``dim`` to ``value``; returns self.
+
+    Args:
+        dim: the dimension the indices point along.
+        index: a 1-d int tensor of indices.
+        value: a number or a 0-d tensor.
+
+    Returns:
+        This tensor, same shape and dtype.
+
+    Examples:
+        >>> cr.ones(3).index_fill_(0, cr.tensor([1]), 0.0)
+        tensor([1., 0., 1.])
+    """
+    if isinstance(value, Tensor):
+        return self._inplace("index_fill_", lambda s, v: index_fill(s, dim, index, v), value)
+    return self._inplace("index_fill_", lambda s: index_fill(s, dim, index, value))
+
+
+@op(method=True)
+def index_copy(x: Tensor, dim: int, index, source: Tensor) -> Tensor:
+    """A copy of ``x`` with slice ``i`` of ``source`` written at slice ``index[i]`` along ``dim``.
+
+    The gradient for ``x`` is 0 on the written slices; ``source`` gets the gradient of the slice it was
+    written to.  With a repeated index the last write wins.  ``Tensor.index_copy_`` is the in-place form.
+
+    Args:
+        x: the input, any shape ``(*)``.
+        dim: the dimension the indices point along.
+        index: a 1-d int tensor (or array or list) of ``k`` indices into ``x.shape[dim]``.
+        source: ``x``'s shape with ``k`` in dimension ``dim``, in ``x``'s dtype.
+
+    Returns:
+        A new tensor of ``x``'s shape and dtype.
+
+    Raises:
+        DTypeError: ``index`` is not an integer tensor, or ``source`` has another float dtype.
+        ShapeError: ``source`` does not have the expected shape.
+        IndexingError: an index is out of range.
+
+    Examples:
+        >>> cr.index_copy(cr.zeros(3, 2), 0, cr.tensor([2, 0]), cr.tensor([[1.0, 2.0], [3.0, 4.0]]))
+        tensor([[3., 4.],
+                [0., 0.],
+                [1., 2.]])
+    """
+    axis, idx = _dim_index(x, dim, index, "index_copy")
+    expected = x._data.shape[:axis] + (idx.size,) + x._data.shape[axis + 1 :]
+    if not isinstance(source, Tensor) or source._data.shape != expected:
+        raise ShapeError(f"index_copy: source has shape {getattr(source, 'shape', None)}, expected {expected}")
+    if source._data.dtype != x._data.dtype:
+        if source._data.dtype.kind == "f" and x._data.dtype.kind == "f":
+            raise DTypeError(f"index_copy: source is {source._data.dtype} but the input is {x._data.dtype}")
+        source = source.to(x._data.dtype)
+    return apply2(_index_put, x, source, (slice(None),) * axis + (idx,), False)
+
+
+@op(export=False, method=True)
+def index_copy_(self, dim: int, index, source: Tensor):
+    """In-place ``index_copy``: write the slices of ``source`` at ``index`` along ``dim``; returns self.
+
+    Args:
+        dim: the dimension the indices point along.
+        index: a 1-d int tensor of ``k`` indices.
+        source: this tensor's shape with ``k`` in dimension ``dim``.
+
+    Returns:
+        This tensor, same shape and dtype.
+
+    Examples:
+        >>> cr.zeros(3).index_copy_(0, cr.tensor([1]), cr.tensor([5.0]))
+        tensor([0., 5., 0.])
+    """
+    return self._inplace("index_copy_", lambda s, src: index_copy(s, dim, index, src), source)
+
+
+@op(method=True)
+def take(x: Tensor, index) -> Tensor:
+    """The elements of ``x`` at ``index`` as if ``x`` were 1-d (row-major); the result has ``index``'s shape.
+
+    Negative indices count from the end.  Gradients of repeated indices accumulate.
+
+    Args:
+        x: the input, any shape ``(*)``.
+        index: an int tensor (or array or list) of indices into ``x.numel()``.
+
+    Returns:
+        A tensor of ``index``'s shape and ``x``'s dtype.
+
+    Raises:
+        DTypeError: ``index`` is not an integer tensor.
+        IndexingError: an index is out of range.
+
+    Examples:
+        >>> cr.take(cr.tensor([[4, 3], [5, 6]]), cr.tensor([0, -1]))
+        tensor([4, 6])
+    """
+    idx = _check_index_tensor(index, "take")
+    n = x._data.size
+    if idx.size and (int(idx.max()) >= n or int(idx.min()) < -n):
+        raise IndexingError(f"take: index out of range for a tensor of {n} elements (shape {x.shape})")
+    flat = x.reshape(-1)
+    return apply1(_getitem_advanced, flat, (idx,), flat._data.shape)
+
+
+@op(method=True)
+def masked_scatter(x: Tensor, mask, source: Tensor) -> Tensor:
+    """A copy of ``x`` with the first elements of ``source`` (row-major) written where ``mask`` is true.
+
+    ``mask`` broadcasts to ``x``'s shape; ``source`` needs at least as many elements as ``mask`` has true
+    entries.  The gradient for ``x`` is 0 where ``mask`` is true; ``source`` gets the gradient of the
+    place each of its used elements went to (0 for the unused ones).  ``Tensor.masked_scatter_`` is the
+    in-place form.
+
+    Args:
+        x: the input, any shape ``(*)``.
+        mask: a bool tensor (or array) broadcastable to ``x``'s shape.
+        source: a tensor of ``x``'s dtype with at least ``mask.sum()`` elements.
+
+    Returns:
+        A new tensor of ``x``'s shape and dtype.
+
+    Raises:
+        DTypeError: ``mask`` is not boolean, or ``source`` has another dtype.
+        ShapeError: ``mask`` does not broadcast to ``x`` or ``source`` is too small.
+
+    Examples:
+        >>> x = cr.zeros(2, 3)
+        >>> x.masked_scatter(cr.tensor([[True, False, True], [False, True, False]]), cr.tensor([1.0, 2.0, 3.0, 4.0]))
+        tensor([[1., 0., 2.],
+                [0., 3., 0.]])
+    """
+    xp = backend.array_module(x._data)
+    keep = mask._data if isinstance(mask, Tensor) else xp.asarray(mask)
+    if keep.dtype != bool:
+        raise DTypeError(f"masked_scatter: mask must be a bool tensor, got {keep.dtype}")
+    try:
+        keep = xp.broadcast_to(keep, x._data.shape)
+    except ValueError:
+        raise ShapeError(
+            f"masked_scatter: mask {tuple(keep.shape)} does not broadcast to the input {x.shape}"
+        ) from None
+    if source._data.dtype != x._data.dtype:
+        raise DTypeError(f"masked_scatter: source is {source._data.dtype} but the input is {x._data.dtype}")
+    count = int(keep.sum())
+    if source._data.size < count:
+        raise ShapeError(
+            f"masked_scatter: source has {source._data.size} elements but the mask selects {count} (input {x.shape})"
+        )
+    return apply2(_index_put, x, source.reshape(-1)[:count], (keep,), False)
+
+
+@op(export=False, method=True)
+def masked_scatter_(self, mask, source: Tensor):
+    """In-place ``masked_scatter``: write the first elements of ``source`` where ``mask`` is true; returns self.
+
+    Args:
+        mask: a bool tensor broadcastable to this tensor's shape.
+        source: a tensor of this tensor's dtype with at least ``mask.sum()`` elements.
+
+    Returns:
+        This tensor, same shape and dtype.
+
+    Examples:
+        >>> cr.zeros(3).masked_scatter_(cr.tensor([False, True, True]), cr.tensor([7.0, 8.0]))
+        tensor([0., 7., 8.])
+    """
+    return self._inplace("masked_scatter_", lambda s, src: masked_scatter(s, mask, src), source)
+
+
+@op(method=True)
+def repeat_interleave(x: Tensor, repeats=None, dim=None, *, output_size=None) -> Tensor:
+    """Repeat each element (or each slice along ``dim``) ``repeats`` times, keeping repeats together.
+
+    ``repeat_interleave(tensor([1, 2]), 2)`` is ``[1, 1, 2, 2]`` (``repeat`` would give ``[1, 2, 1, 2]``).
+    With ``dim=None`` the input is flattened first.  ``repeats`` may be a 1-d tensor with one count per
+    element (slice).  Called with one int tensor and no ``repeats``, it returns ``arange(len(x))`` with
+    entry ``i`` repeated ``x[i]`` times.  It is ``index_select`` with repeated indices, so gradients of the
+    copies add up.
+
+    Args:
+        x: the input, any shape ``(*)``; or, alone, a 1-d int tensor of counts.
+        repeats: an int, or a 1-d int tensor of counts (one per element along ``dim``).
+        dim: the dimension to repeat along, or None (the default) for the flattened tensor.
+        output_size: the total length along ``dim``, if known (checked, not needed).
+
+    Returns:
+        A tensor of ``x``'s dtype; ``x``'s shape with ``dim`` multiplied out (1-d with ``dim=None``).
+
+    Raises:
+        ShapeError: ``repeats`` has the wrong length, or ``output_size`` disagrees.
+        ValueError: a count is negative.
+
+    Examples:
+        >>> cr.repeat_interleave(cr.tensor([1, 2, 3]), 2)
+        tensor([1, 1, 2, 2, 3, 3])
+        >>> cr.tensor([[1, 2], [3, 4]]).repeat_interleave(cr.tensor([1, 2]), dim=0)
+        tensor([[1, 2],
+                [3, 4],
+                [3, 4]])
+        >>> cr.repeat_interleave(cr.tensor([2, 0, 1]))
+        tensor([0, 0, 2])
+    """
+    xp = backend.array_module(x._data)
+    if repeats is None:
+        counts = x._data.reshape(-1)
+        if counts.dtype.kind not in "iu" or x._data.ndim > 1:
+            raise ShapeError(f"repeat_interleave: alone, the input must be a 1-d int tensor, got {x.shape}")
+        return _wrap(xp.repeat(xp.arange(counts.size, dtype=np.int64), counts))
+    if dim is None:
+        x, axis = x.reshape(-1), 0
+    else:
+        axis = normalize_dim(dim, x._data.ndim, "repeat_interleave")
+        if x._data.ndim == 0:
+            x = x.reshape(1)
+    n = x._data.shape[axis]
+    counts = repeats._data if isinstance(repeats, Tensor) else xp.asarray(repeats)
+    if counts.ndim > 1 or (counts.ndim == 1 and counts.size not in (1, n)):
+        raise ShapeError(f"repeat_interleave: repeats must be an int or hold {n} counts, got shape {counts.shape}")
+    if counts.size and int(counts.min()) < 0:
+        raise ValueError("repeat_interleave: repeats must not be negative")
+    idx = xp.repeat(xp.arange(n, dtype=np.int64), counts.reshape(-1) if counts.ndim else int(counts))
+    if output_size is not None and output_size != idx.size:
+        raise ShapeError(f"repeat_interleave: output_size={output_size} but the repeats give {idx.size}")
+    return apply1(_index_select, x, axis, idx, x._data.shape)

@@ -395,6 +395,183 @@ def unique(
     return tuple(out)
 
 
+@op(method=True)
+def unique_consecutive(x: Tensor, return_inverse: bool = False, return_counts: bool = False, dim=None):
+    """Collapse each run of equal consecutive elements (or slices along ``dim``) to one; no gradient.
+
+    Unlike ``unique`` nothing is sorted: ``[1, 1, 2, 1]`` gives ``[1, 2, 1]``.
+
+    Args:
+        x: the input, any shape ``(*)``.
+        return_inverse: also return, for each element (slice), the index of its run in the result.
+        return_counts: also return the length of each run.
+        dim: None (the default) to flatten ``x`` first; an int to compare whole slices along it.
+
+    Returns:
+        The values, 1-d (or ``x``'s shape with the number of runs in ``dim``); with ``return_inverse``
+        and/or ``return_counts``, a tuple ``(values, inverse, counts)`` of the ones asked for (int64).
+
+    Raises:
+        ShapeError: ``dim`` is out of range.
+
+    Examples:
+        >>> cr.unique_consecutive(cr.tensor([1, 1, 2, 2, 3, 1, 1]), return_counts=True)
+        (tensor([1, 2, 3, 1]), tensor([2, 2, 1, 2]))
+    """
+    data = x._data
+    xp = array_module(data)
+    if dim is None:
+        moved, shape = data.reshape(-1, 1), data.shape
+    else:
+        axis = normalize_dim(dim, data.ndim, "unique_consecutive")
+        if data.ndim == 0:
+            raise ShapeError("unique_consecutive: a 0-d tensor has no dimension to take slices along")
+        moved = xp.moveaxis(data, axis, 0)
+        shape = (data.shape[axis],)
+        moved = moved.reshape(moved.shape[0], -1)
+    n = moved.shape[0]
+    starts = xp.ones(n, dtype=bool)
+    if n > 1:
+        starts[1:] = (moved[1:] != moved[:-1]).any(axis=1)
+    first = xp.nonzero(starts)[0]
+    if dim is None:
+        values = data.reshape(-1)[first]
+    else:
+        values = xp.take(data, first, axis=axis)
+    out = [_wrap(values)]
+    if return_inverse:
+        out.append(_wrap((xp.cumsum(starts) - 1).astype(np.int64).reshape(shape)))
+    if return_counts:
+        out.append(_wrap(xp.diff(xp.append(first, n)).astype(np.int64)))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+@op(method=True)
+def mode(x: Tensor, dim: int = -1, keepdim: bool = False):
+    """The most frequent value along ``dim`` and where it occurs: the named tuple ``(values, indices)``.
+
+    Among equally frequent values the smallest is taken, and the index is that of its *last* occurrence
+    (both as PyTorch).  The gradient of each value goes to the element its index names.
+
+    Args:
+        x: the input, any shape ``(*)``.
+        dim: the dimension to search along (default -1, the last).
+        keepdim: keep ``dim`` as size 1 (default False: drop it).
+
+    Returns:
+        ``values_indices(values, indices)``: ``x``'s shape without ``dim``; ``indices`` int64.
+
+    Raises:
+        ShapeError: ``dim`` is out of range or empty.
+
+    Examples:
+        >>> cr.mode(cr.tensor([[1.0, 2.0, 2.0, 3.0, 3.0], [5.0, 4.0, 4.0, 5.0, 1.0]]), 1)
+        values_indices(values=tensor([2., 4.]), indices=tensor([2, 2]))
+    """
+    _sortable(x, "mode")
+    if x._data.ndim == 0:
+        values, indices = mode(x.reshape(1), 0)
+        return values_indices(values.reshape(()), indices.reshape(()))
+    axis = normalize_dim(dim, x._data.ndim, "mode")
+    xp = array_module(x._data)
+    rows = xp.moveaxis(x._data, axis, -1)
+    n = rows.shape[-1]
+    if n == 0:
+        raise ShapeError(f"mode: dimension {dim} of the input {x.shape} is empty")
+    order = xp.argsort(rows, axis=-1, kind="stable")  # equal values together, in position order
+    ranked = xp.take_along_axis(rows, order, axis=-1)
+    starts = xp.ones(rows.shape, dtype=bool)
+    starts[..., 1:] = ranked[..., 1:] != ranked[..., :-1]
+    run_start = xp.maximum.accumulate(xp.where(starts, xp.arange(n), 0), axis=-1)
+    length = xp.arange(n) - run_start + 1  # elements so far in this run: the run's last element has its length
+    best = xp.argmax(length, axis=-1, keepdims=True)  # the first (smallest) value among the longest runs
+    ends = xp.take_along_axis(order, best, axis=-1)  # its last occurrence: the run's end in position order
+    indices = xp.moveaxis(ends, -1, axis)
+    return _picked(x, axis, indices, keepdim)
+
+
+@op()
+def bincount(input: Tensor, weights=None, minlength: int = 0) -> Tensor:  # noqa: A002
+    """How often each value ``0, 1, ..., max`` occurs in a 1-d int tensor (or the sum of its weights).
+
+    Args:
+        input: a 1-d tensor of non-negative integers.
+        weights: optional tensor of ``input``'s shape; each occurrence adds its weight instead of 1.
+        minlength: the least length of the result (default 0).
+
+    Returns:
+        A 1-d tensor of length ``max(input.max() + 1, minlength)``: int64 counts, or the weights' dtype
+        (float64 for integer weights).  No gradient, as in PyTorch.
+
+    Raises:
+        ShapeError: ``input`` is not 1-d or ``weights`` has another shape.
+        DTypeError: ``input`` is not an integer tensor.
+        ValueError: ``input`` holds a negative value.
+
+    Examples:
+        >>> cr.bincount(cr.tensor([0, 2, 2]), minlength=4)
+        tensor([1, 0, 2, 0])
+        >>> cr.bincount(cr.tensor([0, 2, 2]), cr.tensor([0.5, 1.0, 2.0]))
+        tensor([0.5000, 0.0000, 3.0000])
+    """
+    data = input._data
+    xp = array_module(data)
+    if data.ndim != 1:
+        raise ShapeError(f"bincount: the input must be 1-d, got shape {input.shape}")
+    if data.dtype.kind not in "iub":
+        raise DTypeError(f"bincount: the input must hold integers, got {data.dtype}")
+    if data.size and int(data.min()) < 0:
+        raise ValueError("bincount: the input must not hold negative values")
+    if weights is None:
+        return _wrap(xp.bincount(data, minlength=minlength).astype(np.int64, copy=False))
+    w = weights._data if isinstance(weights, Tensor) else xp.asarray(weights)
+    if w.shape != data.shape:
+        raise ShapeError(f"bincount: weights have shape {tuple(w.shape)}, the input {input.shape}")
+    dtype = w.dtype if w.dtype.kind == "f" else np.float64
+    return _wrap(xp.bincount(data, weights=w, minlength=minlength).astype(dtype, copy=False))
+
+
+@op(method=True)
+def histc(x: Tensor, bins: int = 100, min: float = 0, max: float = 0) -> Tensor:  # noqa: A002
+    """A histogram of ``x`` with ``bins`` equal bins over ``[min, max]``; no gradient.
+
+    With ``min == max`` (the default 0 and 0) the data's own minimum and maximum are used.  Elements
+    outside the range are ignored; ``max`` itself falls into the last bin.
+
+    Args:
+        x: a floating point tensor of any shape.
+        bins: the number of bins (default 100).
+        min: the lower end of the range.
+        max: the upper end of the range.
+
+    Returns:
+        A 1-d tensor of ``bins`` counts in ``x``'s dtype.
+
+    Raises:
+        DTypeError: ``x`` is not a floating point tensor.
+        ValueError: ``bins`` is not positive or ``min > max``.
+
+    Examples:
+        >>> cr.histc(cr.tensor([1.0, 2.0, 1.0, 4.0]), bins=4, min=0, max=3)
+        tensor([0., 2., 1., 0.])
+    """
+    data = x._data
+    xp = array_module(data)
+    if data.dtype.kind != "f":
+        raise DTypeError(f"histc: expected a floating point tensor, got {data.dtype}")
+    if bins <= 0:
+        raise ValueError(f"histc: bins must be positive, got {bins}")
+    low, high = float(min), float(max)
+    if low > high:
+        raise ValueError(f"histc: min ({low}) must not exceed max ({high})")
+    if low == high and data.size:
+        low, high = float(data.min()), float(data.max())
+    if low == high:
+        low, high = low - 1, high + 1  # one value (or none): PyTorch widens the range by 1 each side
+    counts, _ = xp.histogram(data.reshape(-1), bins=bins, range=(low, high))
+    return _wrap(counts.astype(data.dtype))
+
+
 # ---------------------------------------------------------------------------
 # running reductions: cumprod, cummax, cummin, logcumsumexp
 
