@@ -295,3 +295,64 @@ def test_integer_division_with_rounding_stays_integer(mode):
     expected = {"trunc": [3, -3, -3, 3, 2, 0], "floor": [3, -4, -4, 3, 2, 0]}[mode]
     out = cr.div(a, b, rounding_mode=mode)
     assert out.dtype == cr.int64 and out.tolist() == expected
+
+
+# ------------------------------------------------------------------ Tensor surface PyTorch programs use (issue 17)
+
+
+def test_type_names_and_conversions():
+    x = cr.tensor([1.0, 2.0])
+    assert x.type() == "torch.FloatTensor" and cr.tensor([1]).type() == "torch.LongTensor"
+    assert cr.tensor([True]).type() == "torch.BoolTensor" and x.double().type() == "torch.DoubleTensor"
+    assert x.type(cr.LongTensor).dtype == cr.int64 and x.type("torch.DoubleTensor").dtype == cr.float64
+    assert x.type(cr.float32) is x and x.type(cr.int32).dtype == cr.int32
+    with pytest.raises(TypeError, match="unknown"):
+        x.type("torch.FancyTensor")
+
+
+def test_small_tensor_facts():
+    x = cr.zeros(2, 3)
+    assert x.nelement() == 6 and not x.is_complex() and not x.is_sparse and x.is_floating_point()
+    assert x.clone(memory_format=cr.preserve_format).shape == (2, 3)
+    assert x.contiguous(memory_format=cr.contiguous_format) is x
+
+
+def test_new_factories_take_pytorch_keywords():
+    x = cr.tensor([1.0], dtype=cr.float64)
+    z = x.new_zeros((2, 3), requires_grad=True)
+    assert z.shape == (2, 3) and z.dtype == cr.float64 and z.requires_grad and z.is_leaf
+    assert x.new_ones(2, dtype=cr.int64).dtype == cr.int64
+    assert x.new_full((2,), 3.0).tolist() == [3.0, 3.0]
+    assert x.new_empty(size=(1, 2)).shape == (1, 2)
+    assert x.new_tensor([1, 2], requires_grad=True).requires_grad
+
+
+def test_narrow_refuses_to_run_past_the_end():
+    assert cr.arange(5).narrow(0, 3, 2).tolist() == [3, 4]
+    assert cr.arange(5).narrow(0, -2, 2).tolist() == [3, 4]
+    assert cr.arange(5).narrow(0, 5, 0).shape == (0,)
+    with pytest.raises(cr.errors.IndexingError, match="narrow"):
+        cr.arange(5).narrow(0, 3, 4)
+
+
+@pytest.mark.parametrize("name", ["lerp", "addcmul", "addcdiv"])
+def test_pointwise_three_operand_ops_match_pytorch(name):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal((2, 3)), rng.standard_normal((3,)), 1.5 + rng.random((2, 1))]
+    ours = [cr.tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    kwargs = {} if name == "lerp" else {"value": 0.7}
+    out, expected = getattr(cr, name)(*ours, **kwargs), getattr(torch, name)(*theirs, **kwargs)
+    np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), rtol=1e-12)
+    out.sum().backward()
+    expected.sum().backward()
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-12)
+    in_place = cr.tensor(arrays[0]).float()
+    getattr(in_place, name + "_")(*(cr.tensor(a).float() for a in arrays[1:]), **kwargs)
+    np.testing.assert_allclose(in_place.numpy(), expected.detach().numpy(), rtol=1e-5)
+    assert in_place.dtype == cr.float32
+    assert getattr(cr, name)(*(cr.tensor(a).float() for a in arrays), **kwargs).dtype == cr.float32
+    with pytest.raises(cr.errors.ShapeError, match=name):
+        getattr(cr, name)(cr.ones(2), cr.ones(3), cr.ones(2), **kwargs)

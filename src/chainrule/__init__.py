@@ -25,9 +25,22 @@ from .backend import (
     uint8,
 )
 from .creation import (
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
     arange,
     as_tensor,
+    asarray,
     bernoulli,
+    channels_last,
+    channels_last_3d,
+    contiguous_format,
     empty,
     empty_like,
     eye,
@@ -36,9 +49,12 @@ from .creation import (
     full_like,
     linspace,
     logspace,
+    memory_format,
     multinomial,
+    normal,
     ones,
     ones_like,
+    preserve_format,
     rand,
     rand_like,
     randint,
@@ -79,9 +95,7 @@ from .ops.compare import (  # noqa: A004 - PyTorch's names
 from .ops.diagonal import (  # noqa: A004 - PyTorch's names
     diag,
     diag_embed,
-    diagflat,
     diagonal,
-    diagonal_scatter,
     trace,
     tril,
     tril_indices,
@@ -139,17 +153,12 @@ from .ops.elementwise import (  # noqa: A004 - PyTorch's names
 from .ops.index import (  # noqa: A004 - PyTorch's names
     gather,
     index_add,
-    index_copy,
-    index_fill,
     index_put,
     index_select,
-    masked_scatter,
     masked_select,
-    repeat_interleave,
     scatter,
     scatter_add,
     scatter_reduce,
-    take,
     take_along_dim,
 )
 from .ops.linalg import (  # noqa: A004 - PyTorch's names
@@ -169,6 +178,11 @@ from .ops.matrix import (  # noqa: A004 - PyTorch's names
 from .ops.nn import (  # noqa: A004 - PyTorch's names
     log_softmax,
     softmax,
+)
+from .ops.pointwise import (  # noqa: A004 - PyTorch's names
+    addcdiv,
+    addcmul,
+    lerp,
 )
 from .ops.reduce import (  # noqa: A004 - PyTorch's names
     all,
@@ -221,22 +235,18 @@ from .ops.shape import (  # noqa: A004 - PyTorch's names
 )
 from .ops.sorting import (  # noqa: A004 - PyTorch's names
     argsort,
-    bincount,
     bucketize,
     cummax,
     cummin,
     cumprod,
-    histc,
     kthvalue,
     logcumsumexp,
     median,
-    mode,
     msort,
     searchsorted,
     sort,
     topk,
     unique,
-    unique_consecutive,
 )
 
 # --- end of the generated block ---

@@ -72,6 +72,47 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
     return tensor(data, dtype=dtype, device=device)
 
 
+def asarray(obj, dtype=None, device=None, copy=None, requires_grad=False) -> Tensor:
+    """``obj`` as a tensor, sharing memory when it can (PyTorch's ``torch.asarray``).
+
+    Args:
+        obj: a Tensor, a NumPy (or CuPy) array, a scalar or a nested list.
+        dtype: the dtype wanted; None keeps the dtype of ``obj`` (or infers it as ``tensor`` does).
+        device: ``"cpu"`` (None) or ``"cuda[:N]"``.
+        copy: True always copies; False never does (an error when a copy is needed); None (the default)
+            copies only when the dtype or device must change or ``obj`` is not an array.
+        requires_grad: whether the result is a leaf that records operations; default False.
+
+    Returns:
+        A tensor of the shape of ``obj``.
+
+    Raises:
+        ValueError: ``copy=False`` but ``obj`` cannot be used without a copy.
+
+    Examples:
+        >>> a = np.array([1.0, 2.0])
+        >>> t = cr.asarray(a)
+        >>> a[0] = 5.0
+        >>> t
+        tensor([5., 2.], dtype=chainrule.float64)
+        >>> cr.asarray([1, 2], dtype=cr.float32)
+        tensor([1., 2.])
+    """
+    if copy:
+        out = tensor(obj, dtype=dtype, device=device)
+    else:
+        out = as_tensor(obj, dtype=dtype, device=device)
+        if (
+            copy is False
+            and out is not obj
+            and not (isinstance(obj, np.ndarray) and np.shares_memory(backend.to_numpy(out._data), obj))
+        ):
+            raise ValueError("asarray(copy=False): obj cannot be used as a tensor without a copy")
+    if requires_grad:
+        out.requires_grad_(True)
+    return out
+
+
 def from_numpy(array: np.ndarray) -> Tensor:
     """A tensor sharing memory with ``array`` (its dtype is kept).
 
@@ -99,10 +140,34 @@ def from_numpy(array: np.ndarray) -> Tensor:
 def _size(size):
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
+    size = tuple(int(s) if isinstance(s, Tensor) and s.ndim == 0 and s.dtype.kind in "iu" else s for s in size)
     for s in size:
-        if not isinstance(s, numbers.Integral) or s < 0:
+        if not isinstance(s, numbers.Integral) or isinstance(s, bool) or s < 0:
             raise ValueError(f"sizes must be non-negative ints, got {size}")
     return tuple(int(s) for s in size)
+
+
+# keywords PyTorch's factories take that mean nothing here: one memory layout (strided), no pinned memory
+_IGNORED = ("layout", "pin_memory", "memory_format")
+
+
+def _size_and_options(fn: str, size: tuple, kwargs: dict) -> tuple:
+    """The shape from ``*size`` or PyTorch's ``size=`` keyword; refuses keywords it does not know."""
+    if "size" in kwargs:
+        if size:
+            raise TypeError(f"{fn}(): the size is given both positionally and as size=")
+        size = (kwargs.pop("size"),)
+    _check_options(fn, kwargs)
+    return _size(size)
+
+
+def _check_options(fn: str, kwargs: dict) -> None:
+    for name in _IGNORED:
+        kwargs.pop(name, None)
+    if kwargs.pop("out", None) is not None:
+        raise TypeError(f"{fn}(): out= is not supported by chainrule; assign the result instead")
+    if kwargs:
+        raise TypeError(f"{fn}() got an unexpected keyword argument {next(iter(kwargs))!r}")
 
 
 def _make(arr, device, requires_grad):
@@ -118,7 +183,7 @@ def _xp(device):
     return np if device is None else backend.module_for_device(device)
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+def zeros(*size, dtype=None, device=None, requires_grad=False, **kwargs) -> Tensor:
     """A tensor filled with zeros.
 
     Args:
@@ -126,6 +191,8 @@ def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
         dtype: the dtype; None means the default dtype (float32 unless changed by ``set_default_dtype``).
         device: ``"cpu"`` (None) or ``"cuda[:N]"``.
         requires_grad: whether the result is a leaf that records operations; default False.
+        **kwargs: ``size=`` (PyTorch's keyword form of the shape); ``layout``, ``pin_memory`` and
+            ``memory_format`` are accepted and ignored.
 
     Returns:
         A tensor of shape ``size``.
@@ -140,10 +207,10 @@ def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
         >>> cr.zeros((2, 3), dtype=cr.int64).dtype
         dtype('int64')
     """
-    return _make_direct("zeros", _size(size), dtype, device, requires_grad)
+    return _make_direct("zeros", _size_and_options("zeros", size, kwargs), dtype, device, requires_grad)
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+def ones(*size, dtype=None, device=None, requires_grad=False, **kwargs) -> Tensor:
     """A tensor filled with ones.
 
     Args:
@@ -151,6 +218,8 @@ def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
         dtype: the dtype; None means the default dtype (float32 unless changed by ``set_default_dtype``).
         device: ``"cpu"`` (None) or ``"cuda[:N]"``.
         requires_grad: whether the result is a leaf that records operations; default False.
+        **kwargs: ``size=`` (PyTorch's keyword form of the shape); ``layout``, ``pin_memory`` and
+            ``memory_format`` are accepted and ignored.
 
     Returns:
         A tensor of shape ``size``.
@@ -161,10 +230,10 @@ def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
         >>> cr.ones(2, dtype=cr.float64)
         tensor([1., 1.], dtype=chainrule.float64)
     """
-    return _make_direct("ones", _size(size), dtype, device, requires_grad)
+    return _make_direct("ones", _size_and_options("ones", size, kwargs), dtype, device, requires_grad)
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+def empty(*size, dtype=None, device=None, requires_grad=False, **kwargs) -> Tensor:
     """A tensor whose values are not initialized (whatever the memory held).
 
     Args:
@@ -172,6 +241,8 @@ def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
         dtype: the dtype; None means the default dtype (float32 unless changed by ``set_default_dtype``).
         device: ``"cpu"`` (None) or ``"cuda[:N]"``.
         requires_grad: whether the result is a leaf that records operations; default False.
+        **kwargs: ``size=`` (PyTorch's keyword form of the shape); ``layout``, ``pin_memory`` and
+            ``memory_format`` are accepted and ignored.
 
     Returns:
         A tensor of shape ``size`` with arbitrary values.
@@ -180,7 +251,7 @@ def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
         >>> cr.empty(2, 3).shape
         (2, 3)
     """
-    return _make_direct("empty", _size(size), dtype, device, requires_grad)
+    return _make_direct("empty", _size_and_options("empty", size, kwargs), dtype, device, requires_grad)
 
 
 def _make_direct(kind, size, dtype, device, requires_grad):
@@ -192,7 +263,7 @@ def _make_direct(kind, size, dtype, device, requires_grad):
     return t
 
 
-def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+def full(size, fill_value, dtype=None, device=None, requires_grad=False, **kwargs) -> Tensor:
     """A tensor of shape ``size`` filled with ``fill_value``.
 
     Args:
@@ -201,6 +272,7 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tens
         dtype: the dtype; None takes bool for a bool value, int64 for an int, else the default dtype (float32).
         device: ``"cpu"`` (None) or ``"cuda[:N]"``.
         requires_grad: whether the result is a leaf that records operations; default False.
+        **kwargs: PyTorch's ``layout`` and ``pin_memory``, accepted and ignored.
 
     Returns:
         A tensor of shape ``size``.
@@ -212,17 +284,20 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tens
         >>> cr.full(3, 0.5)
         tensor([0.5000, 0.5000, 0.5000])
     """
+    _check_options("full", kwargs)
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
     if dtype is None:
-        if isinstance(fill_value, bool):
+        if isinstance(fill_value, (bool, np.bool_)):
             dtype = np.bool_
-        elif isinstance(fill_value, numbers.Integral):
+        elif isinstance(fill_value, (numbers.Integral, np.integer)):
             dtype = np.int64
     xp = _xp(device)
     size = _size((size,) if isinstance(size, numbers.Integral) else tuple(size))
     return _make(xp.full(size, fill_value, dtype=as_dtype(dtype)), None, requires_grad)
 
 
-def zeros_like(x: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
+def zeros_like(x: Tensor, dtype=None, device=None, requires_grad=False, **kwargs) -> Tensor:
     """A tensor of zeros with the shape (and by default the dtype and device) of ``x``.
 
     Args:
@@ -230,6 +305,7 @@ def zeros_like(x: Tensor, dtype=None, device=None, requires_grad=False) -> Tenso
         dtype: the dtype; None keeps ``x``'s.
         device: the device; None keeps ``x``'s.
         requires_grad: whether the result is a leaf that records operations; default False.
+        **kwargs: PyTorch's ``memory_format``, ``layout`` and ``pin_memory``, accepted and ignored.
 
     Returns:
         A tensor of ``x``'s shape.
@@ -238,10 +314,11 @@ def zeros_like(x: Tensor, dtype=None, device=None, requires_grad=False) -> Tenso
         >>> cr.zeros_like(cr.tensor([[1, 2, 3]]))
         tensor([[0, 0, 0]])
     """
+    _check_options("zeros_like", kwargs)
     return _like("zeros", x, dtype, device, requires_grad)
 
 
-def ones_like(x: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
+def ones_like(x: Tensor, dtype=None, device=None, requires_grad=False, **kwargs) -> Tensor:
     """A tensor of ones with the shape (and by default the dtype and device) of ``x``.
 
     Args:
@@ -249,6 +326,7 @@ def ones_like(x: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor
         dtype: the dtype; None keeps ``x``'s.
         device: the device; None keeps ``x``'s.
         requires_grad: whether the result is a leaf that records operations; default False.
+        **kwargs: PyTorch's ``memory_format``, ``layout`` and ``pin_memory``, accepted and ignored.
 
     Returns:
         A tensor of ``x``'s shape.
@@ -257,10 +335,11 @@ def ones_like(x: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor
         >>> cr.ones_like(cr.tensor([1.5, 2.5]), dtype=cr.int64)
         tensor([1, 1])
     """
+    _check_options("ones_like", kwargs)
     return _like("ones", x, dtype, device, requires_grad)
 
 
-def empty_like(x: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
+def empty_like(x: Tensor, dtype=None, device=None, requires_grad=False, **kwargs) -> Tensor:
     """An uninitialized tensor with the shape (and by default the dtype and device) of ``x``.
 
     Args:
@@ -268,6 +347,7 @@ def empty_like(x: Tensor, dtype=None, device=None, requires_grad=False) -> Tenso
         dtype: the dtype; None keeps ``x``'s.
         device: the device; None keeps ``x``'s.
         requires_grad: whether the result is a leaf that records operations; default False.
+        **kwargs: PyTorch's ``memory_format``, ``layout`` and ``pin_memory``, accepted and ignored.
 
     Returns:
         A tensor of ``x``'s shape with arbitrary values.
@@ -276,10 +356,11 @@ def empty_like(x: Tensor, dtype=None, device=None, requires_grad=False) -> Tenso
         >>> cr.empty_like(cr.zeros(2, 3)).shape
         (2, 3)
     """
+    _check_options("empty_like", kwargs)
     return _like("empty", x, dtype, device, requires_grad)
 
 
-def full_like(x: Tensor, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+def full_like(x: Tensor, fill_value, dtype=None, device=None, requires_grad=False, **kwargs) -> Tensor:
     """A tensor filled with ``fill_value``, with the shape (and by default the dtype and device) of ``x``.
 
     Args:
@@ -288,6 +369,7 @@ def full_like(x: Tensor, fill_value, dtype=None, device=None, requires_grad=Fals
         dtype: the dtype; None keeps ``x``'s (so an int value in a float tensor becomes a float).
         device: the device; None keeps ``x``'s.
         requires_grad: whether the result is a leaf that records operations; default False.
+        **kwargs: PyTorch's ``memory_format``, ``layout`` and ``pin_memory``, accepted and ignored.
 
     Returns:
         A tensor of ``x``'s shape.
@@ -296,6 +378,9 @@ def full_like(x: Tensor, fill_value, dtype=None, device=None, requires_grad=Fals
         >>> cr.full_like(cr.tensor([1.0, 2.0]), 3)
         tensor([3., 3.])
     """
+    _check_options("full_like", kwargs)
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
     xp = backend.array_module(x._data) if device is None else _xp(device)
     arr = xp.full(x._data.shape, fill_value, dtype=x._data.dtype if dtype is None else as_dtype(dtype))
     return _make(arr, None, requires_grad)
@@ -307,7 +392,7 @@ def _like(kind, x, dtype, device, requires_grad):
     return _make(arr, None, requires_grad)
 
 
-def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
+def arange(start=0, end=None, step=1, dtype=None, device=None, requires_grad=False, **kwargs) -> Tensor:
     """Values from start (default 0) up to, not including, end; int64 unless a bound is a float.
 
     ``arange(end)`` counts from 0; ``arange(start, end, step)`` as NumPy's
@@ -315,12 +400,14 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     gives an exact number of points).
 
     Args:
-        start: the first value, or, when ``end`` is None, the end (and the start is 0).
+        start: the first value (default 0), or, when ``end`` is None, the end (and the start is 0).
+            Numbers, or 0-d tensors as PyTorch also accepts, for start, end and step.
         end: the bound, not included.
         step: the difference between neighbours (may be negative); default 1.
         dtype: the dtype; None means int64 when start, end and step are ints, else the default dtype (float32).
         device: ``"cpu"`` (None) or ``"cuda[:N]"``.
         requires_grad: whether the result is a leaf that records operations; default False.
+        **kwargs: PyTorch's ``layout`` and ``pin_memory``, accepted and ignored.
 
     Returns:
         A 1-d tensor of ``ceil((end - start) / step)`` values.
@@ -331,6 +418,8 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
         >>> cr.arange(1, 2, 0.25)
         tensor([1.0000, 1.2500, 1.5000, 1.7500])
     """
+    _check_options("arange", kwargs)
+    start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
     if end is None:
         start, end = 0, start
     if dtype is None:
@@ -424,7 +513,7 @@ def _draw_float(method, size, dtype, generator):
     return getattr(rng, method)(size, dtype=np.float32).astype(dt)
 
 
-def rand(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, **kwargs) -> Tensor:
     """Uniform on [0, 1).
 
     Args:
@@ -434,6 +523,8 @@ def rand(*size, generator=None, dtype=None, device=None, requires_grad=False) ->
         device: ``"cpu"`` (None) or ``"cuda[:N]"``; the numbers are drawn on the CPU, so a seed gives the same
             values on every device.
         requires_grad: whether the result is a leaf that records operations; default False.
+        **kwargs: ``size=`` (PyTorch's keyword form of the shape); ``layout``, ``pin_memory`` and
+            ``memory_format`` are accepted and ignored.
 
     Returns:
         A tensor of shape ``size``.
@@ -449,10 +540,11 @@ def rand(*size, generator=None, dtype=None, device=None, requires_grad=False) ->
         >>> cr.rand(2, generator=g).tolist() == cr.rand(2, generator=g.manual_seed(1)).tolist()
         True
     """
-    return _make(_draw_float("random", _size(size), dtype, generator), device, requires_grad)
+    size = _size_and_options("rand", size, kwargs)
+    return _make(_draw_float("random", size, dtype, generator), device, requires_grad)
 
 
-def randn(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, **kwargs) -> Tensor:
     """Standard normal (mean 0, variance 1).
 
     Args:
@@ -462,6 +554,8 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad=False) -
         device: ``"cpu"`` (None) or ``"cuda[:N]"``; the numbers are drawn on the CPU, so a seed gives the same
             values on every device.
         requires_grad: whether the result is a leaf that records operations; default False.
+        **kwargs: ``size=`` (PyTorch's keyword form of the shape); ``layout``, ``pin_memory`` and
+            ``memory_format`` are accepted and ignored.
 
     Returns:
         A tensor of shape ``size``.
@@ -474,34 +568,70 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad=False) -
         >>> x.shape, x.dtype, abs(x.mean().item()) < 0.1
         ((1000,), dtype('float64'), True)
     """
-    return _make(_draw_float("standard_normal", _size(size), dtype, generator), device, requires_grad)
+    size = _size_and_options("randn", size, kwargs)
+    return _make(_draw_float("standard_normal", size, dtype, generator), device, requires_grad)
 
 
-def randint(low, high=None, size=(), generator=None, dtype=None, device=None) -> Tensor:
-    """Integers in [low, high).
+def randint(*args, size=None, generator=None, dtype=None, device=None, requires_grad=False, **kwargs) -> Tensor:
+    """Integers drawn uniformly from [low, high), PyTorch's forms: ``randint([low,] high, size)``.
+
+    ``randint(10, (3,))`` and ``randint(high=10, size=(3,))`` draw from [0, 10); ``randint(2, 10, (3,))``,
+    ``randint(2, 10, size=(3,))`` and ``randint(low=2, high=10, size=(3,))`` from [2, 10).  As in PyTorch,
+    with two positional arguments the first is the bound and the second the size.
 
     Args:
-        low: the smallest value, or, when ``high`` is None, the bound (and the smallest value is 0).
-        high: the bound, not included.
-        size: the shape, a tuple; default () (a 0-d tensor). Pass it by keyword after a single bound:
-            ``randint(10, size=(3,))`` (PyTorch's positional ``randint(high, size)`` is not accepted).
+        *args: ``high, size`` or ``low, high, size`` (``size`` may instead come by keyword); ``low`` and
+            ``high`` may also be keywords (``low=``, default 0, and ``high=``).
+        size: the shape, a tuple or list of ints (required, as in PyTorch; ``()`` for a 0-d tensor).
         generator: the ``cr.Generator`` to draw from; None means the default one.
         dtype: the dtype; None means int64.
         device: ``"cpu"`` (None) or ``"cuda[:N]"``.
+        requires_grad: must be False (integers have no gradient); accepted for PyTorch's signature.
+        **kwargs: ``low=`` and ``high=``; PyTorch's ``layout`` and ``pin_memory`` are accepted and ignored.
 
     Returns:
-        A tensor of shape ``size`` (never requires grad).
+        A tensor of shape ``size``.
+
+    Raises:
+        TypeError: the size or the bound is missing, or arguments are repeated.
+        ValueError: ``low >= high``.
 
     Examples:
         >>> x = cr.randint(0, 10, (2, 3))
         >>> x.shape, x.dtype, bool(((x >= 0) & (x < 10)).all())
         ((2, 3), dtype('int64'), True)
+        >>> cr.randint(3, (4,)).shape
+        (4,)
         >>> cr.randint(3, 4, size=(2,))
         tensor([3, 3])
     """
+    low, high = kwargs.pop("low", None), kwargs.pop("high", None)
+    _check_options("randint", kwargs)
+    args = list(args)
+    if size is None and len(args) >= 2 and isinstance(args[-1], (tuple, list)):
+        size = args.pop()
+    if len(args) == 2 and low is None and high is None:
+        low, high = args
+    elif len(args) == 1 and high is None:
+        high = args[0]
+    elif len(args) == 1 and low is None:
+        low = args[0]
+    elif args:
+        raise TypeError(f"randint(): cannot read the arguments {tuple(args)} with low={low}, high={high}")
     if high is None:
-        low, high = 0, low
-    arr = numpy_rng(generator).integers(low, high, size=tuple(size), dtype=np.int64)
+        raise TypeError("randint(): the bound high is missing: randint([low,] high, size)")
+    if size is None:
+        raise TypeError("randint(): size is missing (as in PyTorch): randint([low,] high, size), say randint(9, (3,))")
+    if requires_grad:
+        from .errors import DTypeError  # noqa: PLC0415
+
+        raise DTypeError("randint(): only floating point tensors can require gradients")
+    low = 0 if low is None else low
+    low, high = (int(v.item()) if isinstance(v, Tensor) else int(v) for v in (low, high))
+    if low >= high:
+        raise ValueError(f"randint(): low ({low}) must be below high ({high})")
+    size = _size((size,) if isinstance(size, numbers.Integral) else tuple(size))
+    arr = numpy_rng(generator).integers(low, high, size=size, dtype=np.int64)
     if dtype is not None:
         arr = arr.astype(as_dtype(dtype))
     return _make(arr, device, False)
@@ -528,13 +658,16 @@ def randperm(n, generator=None, dtype=None, device=None) -> Tensor:
     return _make(arr, device, False)
 
 
-def rand_like(x: Tensor, generator=None, dtype=None) -> Tensor:
+def rand_like(x: Tensor, generator=None, dtype=None, device=None, requires_grad=False, **kwargs) -> Tensor:
     """Uniform on [0, 1), with the shape (and by default the dtype and device) of ``x``.
 
     Args:
         x: the tensor whose shape is copied; any shape.
         generator: the ``cr.Generator`` to draw from; None means the default one.
         dtype: a floating dtype; None keeps ``x``'s.
+        device: the device; None keeps ``x``'s.
+        requires_grad: whether the result is a leaf that records operations; default False.
+        **kwargs: PyTorch's ``memory_format``, ``layout`` and ``pin_memory``, accepted and ignored.
 
     Returns:
         A tensor of ``x``'s shape.
@@ -543,16 +676,21 @@ def rand_like(x: Tensor, generator=None, dtype=None) -> Tensor:
         >>> cr.rand_like(cr.zeros(2, 3, dtype=cr.float64)).dtype
         dtype('float64')
     """
-    return rand(*x.shape, generator=generator, dtype=dtype or x.dtype, device=_dev(x))
+    _check_options("rand_like", kwargs)
+    device = _dev(x) if device is None else device
+    return rand(*x.shape, generator=generator, dtype=dtype or x.dtype, device=device, requires_grad=requires_grad)
 
 
-def randn_like(x: Tensor, generator=None, dtype=None) -> Tensor:
+def randn_like(x: Tensor, generator=None, dtype=None, device=None, requires_grad=False, **kwargs) -> Tensor:
     """Standard normal, with the shape (and by default the dtype and device) of ``x``.
 
     Args:
         x: the tensor whose shape is copied; any shape.
         generator: the ``cr.Generator`` to draw from; None means the default one.
         dtype: a floating dtype; None keeps ``x``'s.
+        device: the device; None keeps ``x``'s.
+        requires_grad: whether the result is a leaf that records operations; default False.
+        **kwargs: PyTorch's ``memory_format``, ``layout`` and ``pin_memory``, accepted and ignored.
 
     Returns:
         A tensor of ``x``'s shape.
@@ -561,18 +699,22 @@ def randn_like(x: Tensor, generator=None, dtype=None) -> Tensor:
         >>> cr.randn_like(cr.zeros(2, 3)).shape
         (2, 3)
     """
-    return randn(*x.shape, generator=generator, dtype=dtype or x.dtype, device=_dev(x))
+    _check_options("randn_like", kwargs)
+    device = _dev(x) if device is None else device
+    return randn(*x.shape, generator=generator, dtype=dtype or x.dtype, device=device, requires_grad=requires_grad)
 
 
-def randint_like(x: Tensor, low, high=None, generator=None, dtype=None) -> Tensor:
+def randint_like(x: Tensor, low=0, high=None, generator=None, dtype=None, device=None, **kwargs) -> Tensor:
     """Integers in [low, high), with the shape (and by default the dtype and device) of ``x``.
 
     Args:
         x: the tensor whose shape is copied; any shape.
-        low: the smallest value, or, when ``high`` is None, the bound (and the smallest value is 0).
+        low: the smallest value (default 0), or, when ``high`` is None, the bound (and the smallest value is 0).
         high: the bound, not included.
         generator: the ``cr.Generator`` to draw from; None means the default one.
         dtype: the dtype; None keeps ``x``'s (integers drawn for a float tensor are stored as floats).
+        device: the device; None keeps ``x``'s.
+        **kwargs: PyTorch's ``requires_grad`` (False only), ``memory_format``, ``layout`` and ``pin_memory``.
 
     Returns:
         A tensor of ``x``'s shape.
@@ -580,8 +722,16 @@ def randint_like(x: Tensor, low, high=None, generator=None, dtype=None) -> Tenso
     Examples:
         >>> cr.randint_like(cr.zeros(4, dtype=cr.int64), 7, 8)
         tensor([7, 7, 7, 7])
+        >>> cr.randint_like(cr.zeros(2, 3), 10).shape
+        (2, 3)
     """
-    return randint(low, high, x.shape, generator=generator, dtype=dtype or x.dtype, device=_dev(x))
+    requires_grad = kwargs.pop("requires_grad", False)
+    _check_options("randint_like", kwargs)
+    if high is None:
+        low, high = 0, low
+    device = _dev(x) if device is None else device
+    out = randint(low, high, x.shape, generator=generator, dtype=dtype or x.dtype, device=device)
+    return out.requires_grad_(True) if requires_grad else out
 
 
 def _dev(x):
@@ -634,5 +784,155 @@ def multinomial(probs: Tensor, num_samples: int, replacement=False, generator=No
     rng = numpy_rng(generator)
     p = backend.to_numpy(probs._data).astype(np.float64)
     rows = p.reshape(-1, p.shape[-1])
-    out = np.stack([rng.choice(rows.shape[1], num_samples, replace=replacement, p=r / r.sum()) for r in rows])
+    if rows.size and (not np.isfinite(rows).all() or (rows < 0).any() or (rows.sum(axis=1) <= 0).any()):
+        raise ValueError("multinomial: probs must be finite, non-negative, and each row must have a positive sum")
+    try:
+        out = np.stack([rng.choice(rows.shape[1], num_samples, replace=replacement, p=r / r.sum()) for r in rows])
+    except ValueError as exc:
+        raise ValueError(
+            f"multinomial: cannot draw {num_samples} samples from probs of shape {tuple(p.shape)} "
+            f"(replacement={replacement}): {exc}"
+        ) from None
     return _make(out.reshape(p.shape[:-1] + (num_samples,)).astype(np.int64), _dev(probs), False)
+
+
+def normal(mean=0.0, std=1.0, size=None, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Normal draws ``mean + std * N(0, 1)``, PyTorch's four forms.
+
+    ``normal(mean_tensor, std_tensor)`` draws one value per element (the two broadcast);
+    ``normal(mean_tensor, std=1.0)`` and ``normal(mean=0.0, std_tensor)`` take the shape of the tensor;
+    ``normal(mean, std, size)`` with two numbers draws a tensor of shape ``size``.  The result is
+    ``mean + std * noise``, so gradients flow to a ``mean`` or ``std`` tensor that requires grad (the
+    reparameterization trick), as in PyTorch.
+
+    Args:
+        mean: the mean, a number or a floating point tensor.
+        std: the standard deviation (>= 0), a number or a floating point tensor.
+        size: the shape, when ``mean`` and ``std`` are both numbers (required then).
+        generator: the ``cr.Generator`` to draw from; None means the default one.
+        dtype: the dtype when both are numbers; None means the default dtype (float32).
+        device: ``"cpu"`` (None) or ``"cuda[:N]"`` when both are numbers (else the tensors' device).
+        requires_grad: whether the result (both numbers) is a leaf that records operations; default False.
+
+    Returns:
+        A tensor of the broadcast shape of ``mean`` and ``std``, or of shape ``size``.
+
+    Raises:
+        TypeError: both are numbers and ``size`` is missing.
+        ShapeError: the shapes of ``mean`` and ``std`` do not broadcast.
+
+    Examples:
+        >>> cr.normal(0.0, 1.0, (2, 3)).shape
+        (2, 3)
+        >>> y = cr.normal(cr.tensor([0.0, 100.0]), 1e-6)
+        >>> [round(v) for v in y.tolist()]
+        [0, 100]
+    """
+    tensors = [v for v in (mean, std) if isinstance(v, Tensor)]
+    if not tensors:
+        if size is None:
+            raise TypeError("normal(): with a number for both mean and std, give the size: normal(mean, std, size)")
+        size = _size((size,) if isinstance(size, numbers.Integral) else tuple(size))
+        noise = _draw_float("standard_normal", size, dtype, generator)
+        return _make(noise * noise.dtype.type(std) + noise.dtype.type(mean), device, requires_grad)
+    like = tensors[0]
+    if like.dtype.kind != "f":
+        raise TypeError(f"normal(): mean and std must be floating point tensors, got {like.dtype}")
+    try:
+        shape = np.broadcast_shapes(*(t.shape for t in tensors))
+    except ValueError:
+        from .errors import ShapeError  # noqa: PLC0415
+
+        raise ShapeError(
+            f"normal(): the shapes of mean {getattr(mean, 'shape', ())} and std {getattr(std, 'shape', ())} "
+            "do not broadcast"
+        ) from None
+    noise = _make(_draw_float("standard_normal", shape, like.dtype, generator), _dev(like), False)
+    return mean + std * noise
+
+
+class _TypedTensorMeta(type):
+    """``cr.FloatTensor`` and friends: constructors for one dtype, and ``isinstance`` checks on it."""
+
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, Tensor) and obj.dtype == cls.dtype
+
+    def __call__(cls, *args, device=None):
+        if len(args) == 1 and not isinstance(args[0], numbers.Integral):
+            return tensor(args[0], dtype=cls.dtype, device=device)  # the data form: a list, array or Tensor
+        return zeros(*(args or (0,)), dtype=cls.dtype, device=device)  # the size form (no size: empty, as PyTorch)
+
+
+def _typed(name: str, dtype, doc: str):
+    return _TypedTensorMeta(name, (), {"__doc__": doc, "__module__": __name__, "dtype": np.dtype(dtype)})
+
+
+_TYPED_DOC = """PyTorch's legacy ``torch.{name}``: a constructor of {dtype} tensors.
+
+    ``{name}(data)`` copies ``data`` (a nested list, an array or a tensor) into a {dtype} tensor;
+    ``{name}(*size)`` makes one of that shape; ``isinstance(t, cr.{name})`` checks the dtype.
+    Differs from PyTorch: the size form fills with zeros (PyTorch leaves the memory uninitialized), and
+    the result is a plain ``Tensor``.
+
+    Args:
+        *args: one data argument, or the size as ints.
+        device: ``"cpu"`` (None) or ``"cuda[:N]"``; keyword only.
+
+    Examples:
+        >>> cr.{name}([1, 2]).dtype
+        dtype('{dtype}')
+        >>> cr.{name}(2, 3).shape, isinstance(cr.{name}([0]), cr.{name})
+        ((2, 3), True)
+"""
+
+# the legacy typed constructors (``torch.FloatTensor`` ...), and the names ``Tensor.type()`` returns for each dtype
+TENSOR_TYPES = {
+    np.dtype(np.float32): "FloatTensor",
+    np.dtype(np.float64): "DoubleTensor",
+    np.dtype(np.float16): "HalfTensor",
+    np.dtype(np.int64): "LongTensor",
+    np.dtype(np.int32): "IntTensor",
+    np.dtype(np.int16): "ShortTensor",
+    np.dtype(np.int8): "CharTensor",
+    np.dtype(np.uint8): "ByteTensor",
+    np.dtype(np.bool_): "BoolTensor",
+}
+FloatTensor = _typed("FloatTensor", np.float32, _TYPED_DOC.format(name="FloatTensor", dtype="float32"))
+DoubleTensor = _typed("DoubleTensor", np.float64, _TYPED_DOC.format(name="DoubleTensor", dtype="float64"))
+HalfTensor = _typed("HalfTensor", np.float16, _TYPED_DOC.format(name="HalfTensor", dtype="float16"))
+LongTensor = _typed("LongTensor", np.int64, _TYPED_DOC.format(name="LongTensor", dtype="int64"))
+IntTensor = _typed("IntTensor", np.int32, _TYPED_DOC.format(name="IntTensor", dtype="int32"))
+ShortTensor = _typed("ShortTensor", np.int16, _TYPED_DOC.format(name="ShortTensor", dtype="int16"))
+CharTensor = _typed("CharTensor", np.int8, _TYPED_DOC.format(name="CharTensor", dtype="int8"))
+ByteTensor = _typed("ByteTensor", np.uint8, _TYPED_DOC.format(name="ByteTensor", dtype="uint8"))
+BoolTensor = _typed("BoolTensor", np.bool_, _TYPED_DOC.format(name="BoolTensor", dtype="bool"))
+
+
+class memory_format:  # noqa: N801 - PyTorch's name
+    """PyTorch's ``torch.memory_format``: accepted where PyTorch takes ``memory_format=``, with no effect.
+
+    chainrule tensors are NumPy arrays, so there is one layout; ``cr.contiguous_format``,
+    ``cr.preserve_format``, ``cr.channels_last`` and ``cr.channels_last_3d`` exist so that code passing
+    them runs.  Differs from PyTorch: ``channels_last`` does not change the memory order.
+
+    Args:
+        name: the format's name, as PyTorch prints it.
+
+    Examples:
+        >>> cr.zeros(2, 3, 4, 5).contiguous(memory_format=cr.channels_last).shape
+        (2, 3, 4, 5)
+        >>> cr.channels_last
+        torch.channels_last
+    """
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __repr__(self):
+        return f"torch.{self.name}"
+
+
+contiguous_format = memory_format("contiguous_format")
+preserve_format = memory_format("preserve_format")
+channels_last = memory_format("channels_last")
+channels_last_3d = memory_format("channels_last_3d")

@@ -212,6 +212,17 @@ class Tensor(_Methods):
         return type(self._data) is not _ndarray and self.device.type == "cuda"
 
     @property
+    def is_sparse(self) -> bool:
+        """False: a Tensor is always dense (a sparse embedding gradient is a ``RowSparseGrad``, whose
+        ``is_sparse`` is True).
+
+        Examples:
+            >>> cr.zeros(2).is_sparse
+            False
+        """
+        return False
+
+    @property
     def is_leaf(self) -> bool:
         """True for tensors made by the user rather than by a recorded op.
 

@@ -461,7 +461,7 @@ def isclose(a: Tensor, b: Tensor, rtol=1e-5, atol=1e-8, equal_nan=False) -> Tens
         >>> cr.isclose(cr.tensor([1.0, 2.0, float("nan")]), cr.tensor([1.0, 2.1, float("nan")]))
         tensor([ True, False, False])
         >>> cr.isclose(cr.tensor([float("nan")]), cr.tensor([float("nan")]), equal_nan=True)
-        tensor([ True])
+        tensor([True])
     """
     xp = array_module(a._data)
     return _bools(xp.isclose(a._data, b._data, rtol=rtol, atol=atol, equal_nan=equal_nan))

@@ -1908,7 +1908,7 @@ def to_dtype(x: Tensor, dtype) -> Tensor:
 
 
 @op(method=True)
-def clone(x: Tensor) -> Tensor:
+def clone(x: Tensor, memory_format=None) -> Tensor:
     """A copy of ``x`` with its own memory, recorded in the graph.
 
     Unlike ``detach()``, the copy stays connected: the gradient passes through
@@ -1916,6 +1916,8 @@ def clone(x: Tensor) -> Tensor:
 
     Args:
         x: the tensor to copy, any shape ``(*)``.
+        memory_format: PyTorch's ``memory_format`` (``chainrule.preserve_format`` ...), accepted and ignored:
+            the copy is always C-contiguous.
 
     Returns:
         A new tensor of ``x``'s shape, dtype and device.

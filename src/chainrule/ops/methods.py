@@ -15,7 +15,7 @@ from ..autograd.graph import apply1, apply2
 from ..autograd.mode import grad_enabled
 from ..errors import DeviceError, DTypeError, ShapeError
 from ..tensor import Tensor, _wrap
-from . import compare, index, linalg, reduce, shape
+from . import compare, index, linalg, pointwise, reduce, shape  # noqa: F401 - pointwise: registers its ops
 from . import elementwise as ew
 from .elementwise import _add, _adds, _div, _divs, _mul, _muls, _neg, _pows, _rsubs, _sub
 from .registry import INPLACE, METHODS, op
@@ -426,6 +426,9 @@ _INPLACE_EXAMPLES = {
     "relu_": ("[-1.0, 0.0, 2.0]", "", "tensor([0., 0., 2.])"),
     "clamp_": ("[-2.0, 0.5, 3.0]", "-1.0, 1.0", "tensor([-1.0000,  0.5000,  1.0000])"),
     "clip_": ("[-2.0, 0.5, 3.0]", "min=0.0", "tensor([0.0000, 0.5000, 3.0000])"),
+    "lerp_": ("[0.0, 10.0]", "cr.tensor([10.0, 20.0]), 0.5", "tensor([ 5., 15.])"),
+    "addcmul_": ("[1.0, 1.0]", "cr.tensor([1.0, 2.0]), cr.tensor([3.0, 4.0]), value=2", "tensor([ 7., 17.])"),
+    "addcdiv_": ("[1.0, 1.0]", "cr.tensor([1.0, 2.0]), cr.tensor([4.0, 4.0])", "tensor([1.2500, 1.5000])"),
 }
 
 
@@ -468,7 +471,8 @@ def _inplace_doc(name, fn):
 
 def _inplace_unary(name, fn):
     def method(self, *args, **kwargs):
-        return self._inplace(name, lambda s: fn(s, *args, **kwargs))
+        # the positional arguments go through _inplace, which records the op when one of them requires grad
+        return self._inplace(name, lambda s, *a: fn(s, *a, **kwargs), *args)
 
     method.__name__ = method.__qualname__ = name
     method.__doc__ = _inplace_doc(name, fn)
@@ -714,6 +718,81 @@ def cuda(self, device=None):
     return to(self, "cuda" if device is None else f"cuda:{device}")
 
 
+@op(export=False, methods=("type",))
+def _type_method(self, dtype=None, non_blocking=False, **kwargs):
+    """With no argument, the PyTorch type name (``'torch.FloatTensor'``); with one, this tensor in that type.
+
+    Differs from PyTorch: the names are PyTorch's (``'torch.LongTensor'``, ``'torch.cuda.FloatTensor'``), so
+    that code comparing them keeps working under ``import chainrule as torch``.
+
+    Args:
+        dtype: None (the default) to ask for the name; else the type to convert to: a dtype
+            (``chainrule.float64``), a typed constructor (``chainrule.LongTensor``) or a name
+            (``"torch.DoubleTensor"``).
+        non_blocking: accepted and ignored.
+        **kwargs: PyTorch's ``async``, accepted and ignored.
+
+    Returns:
+        A string, or a tensor of this tensor's shape in the requested dtype (this tensor itself when it
+            already has it).
+
+    Raises:
+        TypeError: an unknown type name.
+
+    Examples:
+        >>> x = cr.tensor([1.0, 2.0])
+        >>> x.type()
+        'torch.FloatTensor'
+        >>> x.type(cr.LongTensor)
+        tensor([1, 2])
+        >>> x.type("torch.DoubleTensor").dtype, x.type(cr.float32) is x
+        (dtype('float64'), True)
+    """
+    from ..creation import TENSOR_TYPES  # noqa: PLC0415
+
+    if dtype is None:
+        name = TENSOR_TYPES.get(self.dtype, f"{self.dtype}Tensor")
+        return f"torch.cuda.{name}" if self.device.type == "cuda" else f"torch.{name}"
+    if isinstance(dtype, str) and dtype.endswith("Tensor"):
+        short = dtype.rsplit(".", 1)[-1]
+        found = [dt for dt, name in TENSOR_TYPES.items() if name == short]
+        if not found:
+            raise TypeError(f"type(): unknown tensor type {dtype!r}")
+        out = ew.to_dtype(self, found[0]) if found[0] != self.dtype else self
+        return to(out, "cuda") if ".cuda." in dtype else out
+    target = getattr(dtype, "dtype", dtype)  # a typed constructor carries its dtype
+    target = backend.as_dtype(target)
+    return self if target == self.dtype else ew.to_dtype(self, target)
+
+
+@op(export=False, method=True)
+def nelement(self) -> int:
+    """The number of elements (PyTorch's older name for ``numel()``).
+
+    Returns:
+        An int.
+
+    Examples:
+        >>> cr.zeros(2, 3).nelement()
+        6
+    """
+    return self._data.size
+
+
+@op(export=False, method=True)
+def is_complex(self) -> bool:
+    """False: chainrule tensors are never complex.
+
+    Returns:
+        A bool.
+
+    Examples:
+        >>> cr.zeros(2).is_complex()
+        False
+    """
+    return self._data.dtype.kind == "c"
+
+
 @op(export=False, method=True)
 def type_as(self, other):
     """This tensor converted to ``other``'s dtype (itself when it already has it).
@@ -756,12 +835,15 @@ def _dtype_doc(name, dtype, shown):
 
 
 @op(export=False, method=True)
-def new_zeros(self, *size, dtype=None):
+def new_zeros(self, *size, dtype=None, device=None, requires_grad=False, **kwargs):
     """A tensor of zeros with this tensor's dtype and device (unless ``dtype`` says otherwise).
 
     Args:
         size: the shape, as separate ints or one tuple.
         dtype: the dtype; None (the default) is this tensor's dtype.
+        device: the device; None (the default) is this tensor's.
+        requires_grad: whether the result is a leaf that records operations; default False.
+        **kwargs: PyTorch's ``layout`` and ``pin_memory``, accepted and ignored.
 
     Returns:
         A new leaf tensor of shape ``size`` on this tensor's device.
@@ -773,16 +855,20 @@ def new_zeros(self, *size, dtype=None):
     """
     from ..creation import zeros  # noqa: PLC0415
 
-    return zeros(*size, dtype=dtype or self.dtype, device=_device_arg(self))
+    device = _device_arg(self) if device is None else device
+    return zeros(*size, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad, **kwargs)
 
 
 @op(export=False, method=True)
-def new_ones(self, *size, dtype=None):
+def new_ones(self, *size, dtype=None, device=None, requires_grad=False, **kwargs):
     """A tensor of ones with this tensor's dtype and device (unless ``dtype`` says otherwise).
 
     Args:
         size: the shape, as separate ints or one tuple.
         dtype: the dtype; None (the default) is this tensor's dtype.
+        device: the device; None (the default) is this tensor's.
+        requires_grad: whether the result is a leaf that records operations; default False.
+        **kwargs: PyTorch's ``layout`` and ``pin_memory``, accepted and ignored.
 
     Returns:
         A new leaf tensor of shape ``size`` on this tensor's device.
@@ -794,17 +880,21 @@ def new_ones(self, *size, dtype=None):
     """
     from ..creation import ones  # noqa: PLC0415
 
-    return ones(*size, dtype=dtype or self.dtype, device=_device_arg(self))
+    device = _device_arg(self) if device is None else device
+    return ones(*size, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad, **kwargs)
 
 
 @op(export=False, method=True)
-def new_full(self, size, fill_value, dtype=None):
+def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False, **kwargs):
     """A tensor filled with ``fill_value``, with this tensor's dtype and device (unless ``dtype`` says otherwise).
 
     Args:
         size: the shape, a tuple of ints.
         fill_value: the value of every element.
         dtype: the dtype; None (the default) is this tensor's dtype.
+        device: the device; None (the default) is this tensor's.
+        requires_grad: whether the result is a leaf that records operations; default False.
+        **kwargs: PyTorch's ``layout`` and ``pin_memory``, accepted and ignored.
 
     Returns:
         A new leaf tensor of shape ``size`` on this tensor's device.
@@ -816,16 +906,20 @@ def new_full(self, size, fill_value, dtype=None):
     """
     from ..creation import full  # noqa: PLC0415
 
-    return full(size, fill_value, dtype=dtype or self.dtype, device=_device_arg(self))
+    device = _device_arg(self) if device is None else device
+    return full(size, fill_value, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad, **kwargs)
 
 
 @op(export=False, method=True)
-def new_empty(self, *size, dtype=None):
+def new_empty(self, *size, dtype=None, device=None, requires_grad=False, **kwargs):
     """An uninitialized tensor (arbitrary values) with this tensor's dtype and device.
 
     Args:
         size: the shape, as separate ints or one tuple.
         dtype: the dtype; None (the default) is this tensor's dtype.
+        device: the device; None (the default) is this tensor's.
+        requires_grad: whether the result is a leaf that records operations; default False.
+        **kwargs: PyTorch's ``layout`` and ``pin_memory``, accepted and ignored.
 
     Returns:
         A new leaf tensor of shape ``size`` on this tensor's device.
@@ -836,16 +930,20 @@ def new_empty(self, *size, dtype=None):
     """
     from ..creation import empty  # noqa: PLC0415
 
-    return empty(*size, dtype=dtype or self.dtype, device=_device_arg(self))
+    device = _device_arg(self) if device is None else device
+    return empty(*size, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad, **kwargs)
 
 
 @op(export=False, method=True)
-def new_tensor(self, data, dtype=None):
+def new_tensor(self, data, dtype=None, device=None, requires_grad=False, **kwargs):
     """A new tensor of ``data`` (copied) with this tensor's dtype and device (unless ``dtype`` says otherwise).
 
     Args:
         data: a number, nested list, array or tensor.
         dtype: the dtype; None (the default) is this tensor's dtype.
+        device: the device; None (the default) is this tensor's.
+        requires_grad: whether the result is a leaf that records operations; default False.
+        **kwargs: PyTorch's ``layout`` and ``pin_memory``, accepted and ignored.
 
     Returns:
         A new leaf tensor of ``data``'s shape on this tensor's device.
@@ -857,7 +955,11 @@ def new_tensor(self, data, dtype=None):
     """
     from ..creation import tensor  # noqa: PLC0415
 
-    return tensor(data, dtype=dtype or self.dtype, device=_device_arg(self))
+    kwargs.pop("layout", None), kwargs.pop("pin_memory", None)
+    if kwargs:
+        raise TypeError(f"new_tensor() got an unexpected keyword argument {next(iter(kwargs))!r}")
+    device = _device_arg(self) if device is None else device
+    return tensor(data, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad)
 
 
 def _device_arg(self):

@@ -898,7 +898,7 @@ def all(x: Tensor, dim=None, keepdim=False) -> Tensor:  # noqa: A001
         >>> cr.all(x)
         tensor(False)
         >>> (x >= 0).all(dim=1)
-        tensor([ True,  True])
+        tensor([True, True])
     """
     axis = normalize_dims(dim, x._data.ndim, "all")
     return _wrap(array_module(x._data).asarray(x._data.all(axis=axis, keepdims=keepdim)))

@@ -593,11 +593,13 @@ def flip(x: Tensor, dims) -> Tensor:
 
 
 @op(method=True)
-def contiguous(x: Tensor) -> Tensor:
+def contiguous(x: Tensor, memory_format=None) -> Tensor:
     """``x`` in row-major (C-contiguous) memory: ``x`` itself if it already is, else a copy.
 
     Args:
         x: the input, any shape ``(*)``.
+        memory_format: PyTorch's ``memory_format`` (``chainrule.contiguous_format``, ``channels_last``),
+            accepted and ignored: the result is always C-contiguous.
 
     Returns:
         A C-contiguous tensor of ``x``'s shape and dtype.
@@ -815,7 +817,11 @@ def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
         length: how many indices are kept.
 
     Returns:
-        A view of ``x`` with size ``length`` in dimension ``dim`` (less if the slice runs past the end).
+        A view of ``x`` with size ``length`` in dimension ``dim``.
+
+    Raises:
+        IndexingError: ``start`` is outside the dimension or ``start + length`` runs past its end (PyTorch
+            raises too).
 
     Examples:
         >>> cr.narrow(cr.arange(6), 0, 1, 3)
@@ -824,6 +830,17 @@ def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
         (2, 2)
     """
     axis = normalize_dim(dim, x._data.ndim, "narrow")
+    size = x._data.shape[axis]
+    start, length = int(start), int(length)
+    if start < 0:
+        start += size
+    if not 0 <= start <= size or length < 0 or start + length > size:
+        from ..errors import IndexingError  # noqa: PLC0415
+
+        raise IndexingError(
+            f"narrow: start {start} + length {length} does not fit dimension {dim} of size {size} "
+            f"(input shape {x._data.shape})"
+        )
     return x[(slice(None),) * axis + (slice(start, start + length),)]
 
 
