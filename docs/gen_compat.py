@@ -144,10 +144,23 @@ def _used_names(source: str, tensor_methods: set, ambiguous: set):
                 break
             if not inspect.ismodule(_resolve(path, torch)):
                 paths.add(path)
+        elif node.attr in tensor_methods and _makes_tensor(node.value, aliases):  # torch.tensor(ids).type(...)
+            methods.add(node.attr)
         elif node.attr in tensor_methods and node.attr not in ambiguous and root not in imported | _NOT_TENSORS:
             if id(node) in called or node.attr in _TENSOR_ATTRIBUTES:
                 methods.add(node.attr)
     return paths, methods
+
+
+def _makes_tensor(node, aliases) -> bool:
+    """Whether ``node`` calls a torch function, not a class (``torch.tensor(...)``): its result is a Tensor."""
+    if not isinstance(node, ast.Call):
+        return False
+    root, parts = _dotted(node.func)
+    if root not in aliases:
+        return False
+    target = _resolve(".".join([aliases[root], *parts]), torch)
+    return callable(target) and not inspect.isclass(target)
 
 
 def _differs(obj) -> str:
