@@ -452,3 +452,19 @@ def test_grad_of_jvp_leaves_no_reference_cycles():
         assert gc.collect() == 0  # the graph is freed by reference counting alone
     finally:
         gc.enable()
+
+
+def test_vmap_of_jvp_through_max_along_a_dim():
+    x = cr.from_numpy(_arr(70, 3, 4))
+    x[0, 1] = x[0, 0] = 5.0  # a tie: the first maximum is the one picked, as argmax does
+    v = cr.from_numpy(_arr(71, 3, 4))
+    for keepdim in (False, True):
+
+        def f(x, keepdim=keepdim):
+            return x.max(dim=0, keepdim=keepdim).values
+
+        batched = cr.func.vmap(lambda x, v: jvp(f, (x,), (v,))[1])(x, v)
+        one_by_one = cr.stack([jvp(f, (x[i],), (v[i],))[1] for i in range(3)])
+        np.testing.assert_array_equal(batched.numpy(), one_by_one.numpy())
+    with pytest.raises(NotImplementedError, match="max_pool"):
+        cr.func.vmap(lambda x, v: jvp(lambda x: cr.nn.functional.max_pool1d(x[None], 2), (x,), (v,))[1])(x, v)

@@ -194,6 +194,11 @@ def _max_pool_vjp(ctx, g, _g_index):
 def _max_pool_jvp(ctx, tangent):
     # the tangent at each window's maximum (the offsets the forward kept)
     (geom,) = ctx.args
+    if ctx.extra is None:
+        raise NotImplementedError(
+            "max_pool: its jvp under vmap with a batched input is not supported (the window offsets the "
+            "forward keeps are not at hand there); vmap over the tangents only (jacfwd does), or use jacrev"
+        )
     return apply1(_max_pool_gather, tangent, ctx.extra, geom), None
 
 

@@ -161,6 +161,13 @@ def _dim_jvp(ctx, tangent):
     from .index import _gather  # noqa: PLC0415
 
     axis, keepdims = ctx.args
+    if ctx.extra is None:
+        # under vmap (a batched input) the kept index array is not at hand: the first position holding the
+        # extreme value, found with Tensor ops (argmax and argmin pick the first one too)
+        values = ctx.output(0)
+        hit = ctx.saved[0] == (values if keepdims else values.unsqueeze(axis))
+        first = hit & (hit.cumsum(axis) == 1)
+        return (tangent * first.to(tangent.dtype)).sum(dim=axis, keepdim=keepdims), None
     idx, in_shape = ctx.extra
     values = apply1(_gather, tangent, axis, idx, in_shape)
     return (values if keepdims else values.squeeze(axis)), None
