@@ -95,7 +95,9 @@ from .ops.compare import (  # noqa: A004 - PyTorch's names
 from .ops.diagonal import (  # noqa: A004 - PyTorch's names
     diag,
     diag_embed,
+    diagflat,
     diagonal,
+    diagonal_scatter,
     trace,
     tril,
     tril_indices,
@@ -153,12 +155,17 @@ from .ops.elementwise import (  # noqa: A004 - PyTorch's names
 from .ops.index import (  # noqa: A004 - PyTorch's names
     gather,
     index_add,
+    index_copy,
+    index_fill,
     index_put,
     index_select,
+    masked_scatter,
     masked_select,
+    repeat_interleave,
     scatter,
     scatter_add,
     scatter_reduce,
+    take,
     take_along_dim,
 )
 from .ops.linalg import (  # noqa: A004 - PyTorch's names
@@ -235,18 +242,22 @@ from .ops.shape import (  # noqa: A004 - PyTorch's names
 )
 from .ops.sorting import (  # noqa: A004 - PyTorch's names
     argsort,
+    bincount,
     bucketize,
     cummax,
     cummin,
     cumprod,
+    histc,
     kthvalue,
     logcumsumexp,
     median,
+    mode,
     msort,
     searchsorted,
     sort,
     topk,
     unique,
+    unique_consecutive,
 )
 
 # --- end of the generated block ---
