@@ -108,6 +108,8 @@ class BatchedArray:
     base = None
 
     def _refuse(self, *args, what="", **kwargs):
+        if not any(entry[0] == self.level for entry in _ACTIVE.get()):
+            _escaped()
         raise VmapError(
             f"vmap: the values of a batched tensor cannot be read inside vmap{what} (this code works on the raw "
             "array: .item(), printing, NumPy calls, comparisons and other ops outside chainrule's op table); "
@@ -227,6 +229,10 @@ def _level_info(level):
     for entry in _ACTIVE.get():
         if entry[0] == level:
             return entry
+    _escaped()
+
+
+def _escaped():
     raise VmapError(
         "vmap: a batched tensor was used outside the vmap that made it (it escaped through a closure, a "
         "global or an attribute); return it from the vmapped function instead"
