@@ -218,7 +218,7 @@ def test_nanogpt_float32_matches_pytorch():
 # karpathy/makemore: makemore.py's six models, CharDataset, the step of its training loop
 
 
-def _run_makemore(backend, steps, initial, kind, dtype="float64"):
+def _run_makemore(backend, steps, initial, kind, dtype="float64", greedy=None):
     lib = backend_module(backend)
     mm = load_program("makemore", backend, "makemore")
     words = _names()
@@ -256,6 +256,13 @@ def _run_makemore(backend, steps, initial, kind, dtype="float64"):
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
+        # makemore.py's generate(), as print_samples calls it: greedy (compared), then sampled with top-k
+        model.eval()
+        start_tokens = lib.zeros(3, 1, dtype=lib.long)
+        if greedy is not None:
+            greedy[backend] = mm.generate(model, start_tokens, 6, do_sample=False).tolist()
+        sampled = mm.generate(model, start_tokens, 6, top_k=3, do_sample=True)
+        assert tuple(sampled.shape) == (3, 7) and 0 <= int(sampled.min()) and int(sampled.max()) < config.vocab_size
     return losses, start
 
 
@@ -271,7 +278,10 @@ def _run_makemore(backend, steps, initial, kind, dtype="float64"):
     ],
 )
 def test_makemore_matches_pytorch(kind):
-    _compare(f"makemore {kind}", lambda b, s, i: _run_makemore(b, s, i, kind), steps=5)
+    greedy = {}
+    _compare(f"makemore {kind}", lambda b, s, i: _run_makemore(b, s, i, kind, greedy=greedy), steps=5)
+    if "torch" in greedy:  # the same weights pick the same characters
+        assert greedy["chainrule"] == greedy["torch"]
 
 
 @pytest.mark.parametrize("kind", [pytest.param("transformer", marks=needs_tril), "gru"])
