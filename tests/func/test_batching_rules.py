@@ -34,7 +34,7 @@ UNSUPPORTED = {
     **dict.fromkeys(["cdist_3.0", "binary_cross_entropy", "binary_cross_entropy_weighted"], _RAW),
     **dict.fromkeys(["smooth_l1_loss", "huber_loss", "kl_div", "masked_select", "median_all"], _RAW),
     **dict.fromkeys(["sort", "sort_descending_dim0", "sort_0d", "topk", "topk_smallest", "msort"], _RAW),
-    **dict.fromkeys(["kthvalue", "median_dim", "cummax", "cummin", "take_along_dim_sort"], _RAW),
+    **dict.fromkeys(["kthvalue", "median_dim", "cummax", "cummin", "take_along_dim_sort", "mode"], _RAW),
     **dict.fromkeys(["index_put", "index_put_accumulate", "index_put_bool", "masked_fill"], _RAW),
 }
 _settings = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
