@@ -194,6 +194,69 @@ def test_tensor_ops_between_layers(tmp_path):
     _check(_Functional(), cr.randn(6, 6), cr.tensor(np.array([[0, 5, 2]])), tmp_path=tmp_path)
 
 
+class _Ops(nn.Module):
+    """A forward of Tensor ops (the first argument is the input, the rest are constants made in the forward)."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x):
+        return self.fn(x)
+
+
+def _ids(*rows):
+    return cr.tensor(np.array(rows))
+
+
+# the primitives of indexing, triangles, diagonals and running reductions: each as onnxruntime runs it
+OPS = {
+    "tril": lambda x: (x.tril(), x.tril(-1), x.tril(2)),
+    "triu-batched": lambda x: (x.reshape(2, 3, 4).triu(), x.reshape(2, 3, 4).triu(1)),
+    "diagonal": lambda x: (x.diagonal(), x.diagonal(1), x.reshape(2, 3, 4).diagonal(-1, 2, 0)),
+    "diag-embed": lambda x: (cr.diag_embed(x), cr.diag_embed(x[:, :3], offset=-1, dim1=0, dim2=2)),
+    "diagonal-scatter": lambda x: cr.diagonal_scatter(x, x[0, :3].exp(), 1),
+    "roll": lambda x: (x.roll(1, 0), x.roll((2, -1), (1, 0)), x.roll(5), x.roll(6, 1)),
+    "cumprod": lambda x: (x.cumprod(0), x.cumprod(1), (x * 0).cumprod(1)),
+    "logcumsumexp": lambda x: (x.logcumsumexp(0), (x * 300).logcumsumexp(1)),
+    "scatter": lambda x: (
+        x.scatter(0, _ids([1, 0, 2, 1], [2, 2, 0, 0]), x * 10),
+        x.scatter(1, _ids([3], [0], [1], [2], [0], [1]), 7.5),
+    ),
+    "scatter-reduce": lambda x: tuple(
+        x.scatter_reduce(
+            1,
+            _ids([0, 0, 3], [1, 1, 1], [2, 0, 2], [3, 3, 3], [0, 1, 2], [1, 1, 0]),
+            x * 2,
+            reduce,
+            include_self=include_self,
+        )
+        for reduce in ("sum", "mean", "prod", "amax", "amin")
+        for include_self in (True, False)
+    ),
+    "index-put": lambda x: (
+        x.index_put((_ids(0, 2, -1),), x[1]),
+        x.index_put((_ids(0, 0, 5), _ids(1, 1, -1)), cr.tensor(2.5), accumulate=True),
+        x.index_put((cr.tensor(np.arange(6) % 2 == 0),), x[:3] * 3),
+        x.index_put((_ids([0], [1]), _ids(2, 3)), x[:2, :2], accumulate=True),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_op_exports_and_runs_in_onnxruntime(name, tmp_path):
+    cr.manual_seed(0)
+    _check(_Ops(OPS[name]), _x(6, 4), tmp_path=tmp_path)
+
+
+def test_scatter_with_indices_as_an_input(tmp_path):
+    class Scatter(nn.Module):
+        def forward(self, x, index):
+            return x.scatter(0, index, x * 2), x.scatter_reduce(0, index, x, "amax"), x.index_put((index[0],), x[0])
+
+    _check(Scatter(), _x(3, 4), _ids([2, 0, 1, 1], [0, 1, 2, 0], [1, 2, 0, 2]), tmp_path=tmp_path)
+
+
 def test_recommenders_export(tmp_path):
     from chainrule.models.recommender import MatrixFactorization, NeuMF
 

@@ -678,3 +678,193 @@ def _lstm(g, rec):
 @rule("gru_layer")
 def _gru(g, rec):
     return _recurrent(g, rec.values, "GRU", (1, 0, 2), 1, linear_before_reset=1)  # PyTorch r z n -> ONNX z r h
+
+
+# ---------------------------------------------------------------------------
+# triangles, diagonals, roll
+
+
+@rule("tril", "triu")
+def _trilu(g, rec):
+    x, k = rec.values[0], rec.values[1]
+    return [g.node("Trilu", [g.value(x), g.const(np.asarray(int(k), dtype=np.int64))], upper=int(rec.name == "triu"))]
+
+
+def _diagonal_layout(shape, offset, axis1, axis2):
+    """(perm moving axis1, axis2 last, the other dims, flat positions of the diagonal in the last two dims)."""
+    others = [a for a in range(len(shape)) if a not in (axis1, axis2)]
+    rows, cols = shape[axis1], shape[axis2]
+    n = max(0, min(rows + min(offset, 0), cols - max(offset, 0)))
+    positions = np.arange(n, dtype=np.int64)
+    flat = (positions + max(-offset, 0)) * cols + positions + max(offset, 0)
+    return [*others, axis1, axis2], [int(shape[a]) for a in others], rows, cols, flat
+
+
+@rule("diagonal")
+def _diagonal(g, rec):
+    # ONNX has no Diagonal: move the two dims last, flatten them, gather the diagonal's flat positions
+    x, offset, axis1, axis2 = rec.values[0], int(rec.values[1]), int(rec.values[2]), int(rec.values[3])
+    perm, others, rows, cols, flat = _diagonal_layout(x.shape, offset, axis1, axis2)
+    moved = g.node("Transpose", [g.value(x)], perm=perm)
+    flattened = g.node("Reshape", [moved, g.ints([*others, rows * cols])])
+    return [g.node("Gather", [flattened, g.const(flat)], axis=len(others))]
+
+
+def _zeros(g, shape, dtype) -> str:
+    """A tensor of zeros made in the graph (ConstantOfShape: no initializer of that size in the file)."""
+    from onnx import numpy_helper  # noqa: PLC0415
+
+    return g.node("ConstantOfShape", [g.ints(shape)], value=numpy_helper.from_array(np.zeros(1, dtype=dtype)))
+
+
+@rule("diagonal_scatter")
+def _diagonal_scatter(g, rec):
+    # zeros of the flattened (..., rows * cols) layout with src scattered at the diagonal's flat positions
+    src, shape = rec.values[0], tuple(int(s) for s in rec.values[1])
+    offset, axis1, axis2 = int(rec.values[2]), int(rec.values[3]), int(rec.values[4])
+    perm, others, rows, cols, flat = _diagonal_layout(shape, offset, axis1, axis2)
+    zeros = _zeros(g, [*others, rows * cols], rec.outputs[0].dtype)
+    indices = g.node("Expand", [g.const(flat), g.ints([*others, len(flat)])])
+    filled = g.node("ScatterElements", [zeros, indices, g.value(src)], axis=len(others))
+    unflattened = g.node("Reshape", [filled, g.ints([*others, rows, cols])])
+    return [g.node("Transpose", [unflattened], perm=[int(a) for a in np.argsort(perm)])]
+
+
+@rule("roll")
+def _roll(g, rec):
+    x, shifts, axes = rec.values[0], rec.values[1], rec.values[2]
+    name, shape = g.value(x), x.shape
+    if axes is None:  # NumPy rolls the flattened array and puts the shape back
+        name, shape = g.node("Reshape", [name, g.ints([-1])]), (int(x.size),)
+        axes = 0
+    total: dict = {}
+    for shift, axis in np.broadcast(np.asarray(shifts), np.asarray(axes)):
+        axis = int(axis) % len(shape)
+        total[axis] = total.get(axis, 0) + int(shift)
+    for axis, shift in sorted(total.items()):
+        size = shape[axis]
+        cut = size - shift % size if size else 0
+        if cut in (0, size):
+            continue
+        # the last (size - cut) elements come first: Concat(x[cut:], x[:cut])
+        tail = g.node("Slice", [name, g.ints([cut]), g.ints([size]), g.ints([axis])])
+        head = g.node("Slice", [name, g.ints([0]), g.ints([cut]), g.ints([axis])])
+        name = g.node("Concat", [tail, head], axis=axis)
+    if x.ndim != len(shape):
+        name = g.node("Reshape", [name, g.const(_shape(x))])
+    elif name == g.value(x):
+        name = g.node("Identity", [name])
+    return [name]
+
+
+# ---------------------------------------------------------------------------
+# running products and log-sum-exp: ONNX has only CumSum, so out[j] = reduce(x[i] for i <= j) is one reduction
+# over a (j, i) triangle, filled with the reduction's identity above the diagonal.  Exact (no log/exp detour
+# that zeros, signs or underflow would break), at O(n^2) memory in the scanned dimension's size n.
+
+
+def _running(g, rec, reduce_op: str, fill):
+    x, axis = rec.values[0], int(rec.values[1]) % max(rec.values[0].ndim, 1)
+    dtype = rec.outputs[0].dtype
+    if x.ndim == 0:
+        return [g.node("Identity", [g.value(x)])]
+    n = x.shape[axis]
+    # x with a new dim j in front of the scanned dim i: (..., 1, n, ...) against the mask (n, n, 1, ...)
+    spread = g.node("Unsqueeze", [g.value(x), g.ints([axis])])
+    mask = np.tril(np.ones((n, n), dtype=bool)).reshape((n, n) + (1,) * (x.ndim - axis - 1))
+    masked = g.node("Where", [g.const(mask), spread, g.scalar(fill, dtype)])
+    return [g.node(reduce_op, [masked, g.ints([axis + 1])], keepdims=0)]
+
+
+@rule("cumprod")
+def _cumprod(g, rec):
+    return _running(g, rec, "ReduceProd", 1)
+
+
+@rule("logcumsumexp")
+def _logcumsumexp(g, rec):
+    return _running(g, rec, "ReduceLogSumExp", -np.inf)
+
+
+# ---------------------------------------------------------------------------
+# scatter, scatter_reduce, index_put
+
+
+def _updates(g, src, index):
+    """The part of ``src`` that ``index`` covers (as the forward takes it)."""
+    name = g.value(src)
+    if src.shape == index.shape:
+        return name
+    return g.node("Slice", [name, g.ints([0] * index.ndim), g.ints(list(index.shape)), g.ints(range(index.ndim))])
+
+
+@rule("scatter")
+def _scatter(g, rec):
+    x, src, axis, index = rec.values[0], rec.values[1], int(rec.values[2]), rec.values[3]
+    indices = g.value_as(index, np.dtype(np.int64))
+    return [g.node("ScatterElements", [g.value(x), indices, _updates(g, src, index)], axis=axis)]
+
+
+_SCATTER_REDUCTIONS = {"sum": "add", "mean": "add", "prod": "mul", "amax": "max", "amin": "min"}
+
+
+@rule("scatter_reduce")
+def _scatter_reduce(g, rec):
+    x, src, axis, index, reduce, include_self = rec.values[:6]
+    axis, dtype = int(axis), rec.outputs[0].dtype
+    if reduce == "mean" and dtype.kind != "f":
+        raise RuleError("reduce='mean' on integers floors its quotient; ONNX Div truncates")
+    indices = g.value_as(index, np.dtype(np.int64))
+    updates = _updates(g, src, index)
+    name = g.value(x)
+    if not include_self:  # the places written start from the reduction's identity, as in the forward
+        from ..ops.index import _identity  # noqa: PLC0415
+
+        start = g.node("Expand", [g.scalar(_identity(dtype, reduce), dtype), g.ints(list(index.shape))])
+        name = g.node("ScatterElements", [name, indices, start], axis=axis)
+    out = g.node("ScatterElements", [name, indices, updates], axis=axis, reduction=_SCATTER_REDUCTIONS[reduce])
+    if reduce == "mean":  # divide by how many values met at each place (x's own included), at least 1
+        ones = g.node("Expand", [g.scalar(1, dtype), g.ints(list(index.shape))])
+        counts = g.node("ScatterElements", [_zeros(g, list(x.shape), dtype), indices, ones], axis=axis, reduction="add")
+        if include_self:
+            counts = g.node("Add", [counts, g.scalar(1, dtype)])
+        out = g.node("Div", [out, g.node("Max", [counts, g.scalar(1, dtype)])])
+    return [out]
+
+
+@rule("index_put")
+def _index_put(g, rec):
+    x, values, index, accumulate = rec.values[0], rec.values[1], rec.values[2], rec.values[3]
+    items = list(index if isinstance(index, tuple) else (index,))
+    while items and (items[-1] is Ellipsis or (isinstance(items[-1], slice) and items[-1] == slice(None))):
+        items.pop()  # x[i, :] = v is x[i] = v
+    arrays = []
+    for item in items:
+        if isinstance(item, np.ndarray) and item.dtype.kind == "b":
+            if g.source(item) is not None:
+                raise RuleError("index_put with a boolean mask computed in the graph (its size depends on the data)")
+            arrays += [np.asarray(i) for i in np.nonzero(item)]  # a constant mask: its positions are known
+        elif isinstance(item, (int, np.integer)) or (isinstance(item, np.ndarray) and item.dtype.kind in "iu"):
+            arrays.append(item if isinstance(item, np.ndarray) else np.asarray(item))
+        else:
+            raise RuleError("index_put with an index other than integer arrays and constant masks on leading dims")
+    k = len(arrays)
+    if k > x.ndim:
+        raise RuleError("index_put with more indices than dimensions")
+    batch = np.broadcast_shapes(*[a.shape for a in arrays])
+    columns = []
+    for dim, array in enumerate(arrays):
+        size = x.shape[dim]
+        if g.source(array) is None:  # a constant: counted from the end where negative, here
+            column = g.const(np.broadcast_to(np.where(array < 0, array + size, array), batch).astype(np.int64))
+        else:
+            name = g.value_as(array, np.dtype(np.int64))
+            negative = g.node("Less", [name, g.ints(0)])
+            name = g.node("Where", [negative, g.node("Add", [name, g.ints(size)]), name])
+            column = g.node("Expand", [name, g.ints(list(batch))])
+        columns.append(g.node("Unsqueeze", [column, g.ints([-1])]))
+    indices = columns[0] if k == 1 else g.node("Concat", columns, axis=-1)
+    target = [*batch, *x.shape[k:]]
+    updates = g.node("Expand", [g.value_as(values, rec.outputs[0].dtype), g.ints(target)])
+    attrs = {"reduction": "add"} if accumulate else {}
+    return [g.node("ScatterND", [g.value(x), indices, updates], **attrs)]
