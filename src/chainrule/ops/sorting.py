@@ -150,7 +150,7 @@ def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = 
     Args:
         x: the input, any shape ``(*)``.
         k: how many elements to take, ``0 <= k <= x.shape[dim]``.
-        dim: the dimension to search along (default -1, the last).
+        dim: the dimension to search along (default -1, the last; None means the last too).
         largest: take the largest elements (default True) or the smallest (False).
         sorted: accepted for PyTorch's signature; the result is sorted either way.
 
@@ -174,6 +174,7 @@ def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = 
     _sortable(x, "topk")
     if not isinstance(k, numbers.Integral) or isinstance(k, bool):
         raise TypeError(f"topk: k must be an int, got {type(k).__name__}")
+    dim = -1 if dim is None else dim  # PyTorch's signature says dim=None for the last dimension
     size = x._data.shape[normalize_dim(dim, x._data.ndim, "topk")] if x._data.ndim else 1
     if not 0 <= k <= size:
         raise ShapeError(f"topk: k={k} is out of range for dimension {dim} of size {size} (input {x.shape})")
