@@ -305,6 +305,18 @@ def test_diag_embed_and_diagonal_are_adjoint():
         (lambda: cr.logcumsumexp(cr.tensor([1, 2]), 0), DTypeError, ["logcumsumexp", "int64"]),
         (lambda: cr.roll(cr.ones(2, 2), (1, 2), 0), ShapeError, ["roll", "same length"]),
         (lambda: cr.roll(cr.ones(2, 2), (1, 2)), ShapeError, ["roll", "dims=None"]),
+        (lambda: cr.roll(cr.ones(2, 2), 1.5), TypeError, ["roll", "int"]),
+        (lambda: cr.repeat_interleave(cr.ones(2), 1.5), TypeError, ["repeat_interleave", "int"]),
+        (
+            lambda: cr.take_along_dim(cr.ones(2, 2), cr.tensor([[5]]), 1),
+            IndexingError,
+            ["take_along_dim", "size 2"],
+        ),
+        (
+            lambda: cr.scatter(cr.ones(2, 2), 1, cr.zeros(3, 1, dtype=cr.int64), cr.ones(3, 1)),
+            ShapeError,
+            ["scatter", "(3, 1)", "input (2, 2)"],
+        ),
         (lambda: cr.meshgrid(cr.ones(2, 2)), ShapeError, ["meshgrid", "(2, 2)"]),
         (lambda: cr.meshgrid(cr.ones(2), indexing="yx"), ValueError, ["meshgrid", "'yx'"]),
         (lambda: cr.scatter(cr.zeros(3), 0, cr.tensor([3]), value=1.0), IndexingError, ["scatter", "[0, 3)"]),

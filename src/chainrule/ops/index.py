@@ -532,10 +532,12 @@ def _scatter_args(x: Tensor, dim, index, src, op_name: str):
             f"{op_name}: input {x.shape}, index {idx.shape} and src {src.shape} must have the same number of dims"
         )
     for k, (i, s, t) in enumerate(zip(idx.shape, src._data.shape, x._data.shape)):
-        if i > s or (k != axis and i > t):
+        if i > s:
+            raise ShapeError(f"{op_name}: index shape {idx.shape} is larger than src {src.shape} in dimension {k}")
+        if k != axis and i > t:
             raise ShapeError(
-                f"{op_name}: index shape {idx.shape} is larger than src {src.shape} or, outside dim {axis}, "
-                f"than the input {x.shape} (dimension {k})"
+                f"{op_name}: index shape {idx.shape} is larger than the input {x.shape} in dimension {k} "
+                f"(only dimension {axis}, the one indexed, may differ)"
             )
     size = x._data.shape[axis] if ndim else 1
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= size):
@@ -796,6 +798,9 @@ def take_along_dim(x: Tensor, indices, dim=None) -> Tensor:
         )
     if ndim == 0:
         return gather(x.reshape(1), 0, idx.reshape(1)).reshape(())
+    size = x._data.shape[axis]
+    if idx.size and (int(idx.max()) >= size or int(idx.min()) < -size):
+        raise IndexingError(f"take_along_dim: index out of range for dimension {dim} of size {size} (input {x.shape})")
     try:
         shape = list(np.broadcast_shapes(_with(x._data.shape, axis, 1), _with(idx.shape, axis, 1)))
     except ValueError:
@@ -1373,6 +1378,8 @@ def repeat_interleave(x: Tensor, repeats=None, dim=None, *, output_size=None) ->
             x = x.reshape(1)
     n = x._data.shape[axis]
     counts = repeats._data if isinstance(repeats, Tensor) else xp.asarray(repeats)
+    if counts.dtype.kind not in "iu":
+        raise TypeError(f"repeat_interleave: repeats must be an int or an int tensor, got {counts.dtype}")
     if counts.ndim > 1 or (counts.ndim == 1 and counts.size not in (1, n)):
         raise ShapeError(f"repeat_interleave: repeats must be an int or hold {n} counts, got shape {counts.shape}")
     if counts.size and int(counts.min()) < 0:

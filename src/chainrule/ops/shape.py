@@ -1052,7 +1052,10 @@ def roll(x: Tensor, shifts, dims=None) -> Tensor:
                 [1, 2, 0]])
     """
     many = isinstance(shifts, (tuple, list))
-    shift_list = [int(s) for s in shifts] if many else [int(shifts)]
+    shift_list = list(shifts) if many else [shifts]
+    if not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in shift_list):
+        raise TypeError(f"roll: shifts must be an int or a tuple of ints, got {shifts!r}")
+    shift_list = [int(s) for s in shift_list]
     if dims is None:
         if len(shift_list) != 1:
             raise ShapeError(f"roll: with dims=None, shifts must be one int, got {tuple(shifts)}")
