@@ -21,8 +21,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import chainrule as cr
-
 from .harness import (
     PROGRAMS,
     assert_curves_close,
@@ -37,21 +35,6 @@ from .harness import (
 )
 
 FLOAT64_RTOL = 1e-10
-
-
-def _needs(have: bool, api: str):
-    """xfail while chainrule lacks ``api`` (other parts of issue 17 are adding it); a real test once it is there."""
-    return pytest.mark.xfail(not have, reason=f"needs {api} (issue 17, in progress)", strict=False)
-
-
-needs_tril = _needs(hasattr(cr, "tril"), "tril")
-needs_topk = _needs(hasattr(cr, "topk"), "topk")
-needs_roll = _needs(hasattr(cr, "roll"), "roll")
-needs_data_tensor = _needs(isinstance(cr.zeros(1).data, cr.Tensor), "Tensor.data as a Tensor (p.data.add_)")
-needs_type = _needs(hasattr(cr.Tensor, "type"), "Tensor.type (data.py: torch.tensor(ids).type(torch.int64))")
-needs_adadelta = _needs(hasattr(cr.optim, "Adadelta"), "optim.Adadelta")
-needs_lbfgs = _needs(hasattr(cr.optim, "LBFGS"), "optim.LBFGS")
-needs_transformer = _needs(hasattr(cr.nn, "Transformer"), "nn.Transformer (model.py subclasses it at import)")
 
 
 def _compare(name, run, steps, rtol=FLOAT64_RTOL, atol=0.0, learned=lambda losses: losses):
@@ -138,12 +121,10 @@ def _run_mingpt(backend, steps, initial):
     return losses, start
 
 
-@needs_tril
 def test_mingpt_gpt_matches_pytorch():
     _compare("minGPT", _run_mingpt, steps=5)
 
 
-@needs_tril
 def test_mingpt_trainer_runs():
     """mingpt/trainer.py's Trainer.run as written (its DataLoader and RandomSampler), a few iterations."""
     lib = backend_module("chainrule")
@@ -202,13 +183,11 @@ def _run_nanogpt(backend, steps, initial, bias=False, dtype="float64"):
     return losses, start
 
 
-@needs_topk
 @pytest.mark.parametrize("bias", [False, True])
 def test_nanogpt_matches_pytorch(bias):
     _compare(f"nanoGPT bias={bias}", lambda b, s, i: _run_nanogpt(b, s, i, bias), steps=5)
 
 
-@needs_topk
 def test_nanogpt_float32_matches_pytorch():
     """The same in float32, the dtype the program trains in: float32 stays float32, curves agree to 1e-5."""
     _compare("nanoGPT float32", lambda b, s, i: _run_nanogpt(b, s, i, dtype="float32"), steps=5, rtol=1e-5)
@@ -266,17 +245,7 @@ def _run_makemore(backend, steps, initial, kind, dtype="float64", greedy=None):
     return losses, start
 
 
-@pytest.mark.parametrize(
-    "kind",
-    [
-        pytest.param("transformer", marks=needs_tril),
-        "bigram",
-        pytest.param("mlp", marks=needs_roll),
-        "rnn",
-        "gru",
-        pytest.param("bow", marks=needs_tril),
-    ],
-)
+@pytest.mark.parametrize("kind", ["transformer", "bigram", "mlp", "rnn", "gru", "bow"])
 def test_makemore_matches_pytorch(kind):
     greedy = {}
     _compare(f"makemore {kind}", lambda b, s, i: _run_makemore(b, s, i, kind, greedy=greedy), steps=5)
@@ -284,13 +253,12 @@ def test_makemore_matches_pytorch(kind):
         assert greedy["chainrule"] == greedy["torch"]
 
 
-@pytest.mark.parametrize("kind", [pytest.param("transformer", marks=needs_tril), "gru"])
+@pytest.mark.parametrize("kind", ["transformer", "gru"])
 def test_makemore_float32_matches_pytorch(kind):
     """makemore trains in float32: float32 stays float32 through the step, curves agree to 1e-5."""
     _compare(f"makemore {kind} float32", lambda b, s, i: _run_makemore(b, s, i, kind, "float32"), steps=5, rtol=1e-5)
 
 
-@needs_tril
 def test_makemore_script_runs(tmp_path):
     """makemore.py run as a script: its datasets, InfiniteDataLoader, model, AdamW and loop, 11 steps."""
     out = run_script(
@@ -366,7 +334,6 @@ def _printed(fn):
     return out.getvalue()
 
 
-@needs_adadelta
 @pytest.mark.parametrize("program", ["mnist", "mnist_rnn"])
 def test_mnist_matches_pytorch(program):
     """pytorch/examples mnist (a CNN) and mnist_rnn (an LSTM over the rows, BatchNorm1d)."""
@@ -479,9 +446,6 @@ def _run_word_lm(backend, steps, initial, kind, corpus_dir):
     return losses, start
 
 
-@needs_transformer
-@needs_data_tensor
-@needs_type
 @pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN_TANH", "Transformer"])
 def test_word_language_model_matches_pytorch(kind, tmp_path):
     corpus = _corpus_dir(tmp_path)
@@ -545,7 +509,6 @@ def _run_time_sequence(backend, steps, initial):
     return losses, start
 
 
-@needs_lbfgs
 def test_time_sequence_prediction_matches_pytorch():
     _compare("time_sequence_prediction", _run_time_sequence, steps=2)
 
@@ -568,7 +531,6 @@ def _time_limit(seconds):
         signal.signal(signal.SIGALRM, old)
 
 
-@needs_data_tensor
 def test_regression_script_converges():
     """The script trains until its smooth-L1 loss is below 1e-3 and prints the learned polynomial."""
     backend_module("chainrule").manual_seed(0)
