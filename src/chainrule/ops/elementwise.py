@@ -167,7 +167,10 @@ def _maximum_vjp(ctx, g):
     return _split_tie(g, a._data > b._data, a._data == b._data, ctx)
 
 
-_maximum.defjvp(jvp_from_vjp(_maximum_vjp))
+@_maximum.defjvp
+def _maximum_jvp(ctx, ta, tb):
+    a, b = ctx.saved
+    return _extremum_tangent(ctx, ta, tb, a > b, a == b)
 
 
 @primitive("minimum", save=True)
@@ -181,7 +184,17 @@ def _minimum_vjp(ctx, g):
     return _split_tie(g, a._data < b._data, a._data == b._data, ctx)
 
 
-_minimum.defjvp(jvp_from_vjp(_minimum_vjp))
+@_minimum.defjvp
+def _minimum_jvp(ctx, ta, tb):
+    a, b = ctx.saved
+    return _extremum_tangent(ctx, ta, tb, a < b, a == b)
+
+
+def _extremum_tangent(ctx, ta, tb, wins, ties):
+    # the vjp's split (half each on ties), in Tensor ops so that it also runs on vmap-batched inputs
+    dtype = ctx.out.dtype
+    weight = wins.to(dtype) + ties.to(dtype) * 0.5
+    return add_tangents(ta * weight if ta is not None else None, tb * (1.0 - weight) if tb is not None else None)
 
 
 def _split_tie(g, wins, ties, ctx):
@@ -683,7 +696,14 @@ def _softplus_vjp(ctx, g):
     return select(g * sigmoid(x * beta), linear, keep=False) + select(g, linear)
 
 
-_softplus.defjvp(jvp_from_vjp(_softplus_vjp))
+@_softplus.defjvp
+def _softplus_jvp(ctx, tangent):
+    # sigmoid(beta x) dx, and dx where beta x > threshold (the linear part); Tensor ops only (vmap-batched inputs)
+    (x,) = ctx.saved
+    beta, threshold = ctx.args
+    scaled = x * beta
+    linear = (scaled > threshold).to(ctx.out.dtype)
+    return tangent * (linear + (1.0 - linear) * sigmoid(scaled))
 
 
 @primitive("clamp", save=True)

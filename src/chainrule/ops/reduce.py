@@ -115,8 +115,9 @@ def _extreme_jvp(ctx, tangent):
     (x,) = ctx.saved
     axis, keepdims = ctx.args
     shape = x._data.shape
-    hit = x._data == ctx.out.reshape(_keep_shape(shape, axis))
-    weights = _wrap((hit / hit.sum(axis=axis, keepdims=True)).astype(tangent._data.dtype, copy=False))
+    # Tensor ops only, so that the rule also runs on vmap-batched inputs
+    hit = (x == ctx.output().reshape(_keep_shape(shape, axis))).to(tangent.dtype)
+    weights = hit / apply1(_sum, hit, axis, True, shape)
     return apply1(_sum, tangent * weights, axis, keepdims, shape)
 
 
@@ -275,9 +276,9 @@ def _norm2_jvp(ctx, tangent):
     (x,) = ctx.saved
     axis, keepdims = ctx.args
     out = ctx.output()
-    zero = out._data == 0
+    zero = (out == 0).to(out.dtype)  # Tensor ops only, so that the rule also runs on vmap-batched inputs
     dot = apply1(_sum, x * tangent, axis, keepdims, x._data.shape)
-    return (dot / out.masked_fill(zero, 1.0)).masked_fill(zero, 0.0)
+    return dot / (out + zero) * (1.0 - zero)
 
 
 @primitive("cumsum")
