@@ -3,8 +3,10 @@
 Two primitives carry the diagonals: ``diagonal`` reads one out of a tensor and
 ``diagonal_scatter`` writes one into zeros of a given shape.  Each is the
 other's adjoint, so each one's vjp is the other and higher orders come free;
-``diag_embed`` and ``diag`` of a vector are ``diagonal_scatter``, ``trace`` is
-``diagonal(x).sum()``.
+``diag_embed``, ``diagflat`` and ``diag`` of a vector are ``diagonal_scatter``,
+``trace`` is ``diagonal(x).sum()``, the public ``diagonal_scatter`` (writing
+into a copy of a tensor) is a ``where`` over it.  ``tril_indices`` and
+``triu_indices`` make index tensors (no gradient).
 """
 
 from __future__ import annotations

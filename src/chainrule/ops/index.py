@@ -1,8 +1,12 @@
-"""Indexing: x[...], gather/scatter_add, index_select/index_add, x[...] = v.
+"""Indexing: x[...], x[...] = v, gather/scatter_add, index_select/index_add, scatter, scatter_reduce, index_put.
 
 Basic indexing (ints, slices, None, ...) returns a view.  Integer-array and
 boolean-mask indexing copy, and their gradient *accumulates* on repeated
-indices: ``x[[0, 0]].sum()`` gives x.grad[0] == 2.
+indices: ``x[[0, 0]].sum()`` gives x.grad[0] == 2.  Writes that land twice on
+one place (``scatter``, ``index_put`` without ``accumulate``) keep the last
+write, and every written value still gets the gradient of its place, as in
+PyTorch.  take_along_dim, masked_select, index_fill, index_copy,
+masked_scatter, take and repeat_interleave are composites of these primitives.
 """
 
 from __future__ import annotations

@@ -1,14 +1,20 @@
-"""Sorting, selection, running (cumulative) reductions and binary search.
+"""Sorting, selection, running (cumulative) reductions, counting and binary search.
 
-``sort``, ``argsort``, ``topk``, ``cummax`` and ``cummin`` find their indices on
-the raw arrays (no gradient) and take their values with ``gather``, so their
-derivative is gather's: the whole gradient of an output element goes to the
-input element its index names, and second order comes free.  Ties are broken
-as PyTorch 2.13.0 breaks them where it documents a rule: ``sort`` is stable
-(equal elements keep their order, also with ``descending=True``), ``cummax``
-and ``cummin`` name the *last* of equal running extremes.  ``cumprod`` and
+``sort``, ``argsort``, ``topk``, ``kthvalue``, ``median`` (with ``dim``),
+``mode``, ``cummax`` and ``cummin`` find their indices on the raw arrays (no
+gradient) and take their values with ``gather``, so their derivative is
+gather's: the whole gradient of an output element goes to the input element
+its index names, and second order comes free.  Ties are broken as PyTorch
+2.13.0 breaks them where it documents a rule: ``sort`` is stable (equal
+elements keep their order, also with ``descending=True``), ``cummax`` and
+``cummin`` name the *last* of equal running extremes, ``mode`` the last
+occurrence of the smallest most frequent value.  ``cumprod`` and
 ``logcumsumexp`` are primitives with their own rules.  ``unique``,
-``searchsorted`` and ``bucketize`` return integers or values with no gradient.
+``unique_consecutive``, ``searchsorted``, ``bucketize``, ``bincount`` and
+``histc`` return integers or counts with no gradient.
+
+Because the indices are read from the raw arrays, these ops do not run under
+``vmap`` (it refuses them with a clear error).
 """
 
 from __future__ import annotations
