@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import GradientError, ShapeError
 from ..tensor import ENGINE, Tensor, _wrap
 from .forward import forward_levels
-from .graph import RELEASED, edge_of
+from .graph import RELEASED, edge_of, holds_batched, vmap_depth
 from .mode import anomaly_state, set_grad_mode
 
 
@@ -259,7 +259,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets):
                 if node not in needed:
                     continue
             prim = node.prim
-            if create_graph or forward_levels():  # under jvp: the vjps' Tensor-op paths carry tangents
+            if create_graph or forward_levels() or (vmap_depth() and holds_batched(buf)):  # jvp/vmap: Tensor ops
                 node.create_graph = True
             grads = prim.vjp(node, *buf)
             if type(grads) is Tensor:

@@ -106,6 +106,12 @@ LOOP_FALLBACK = "loop"
 _VMAP_DEPTH = ContextVar("chainrule.vmap_depth", default=0)
 vmap_depth = _VMAP_DEPTH.get
 batched_apply = None
+batched_array_type = None  # the raw-array class of a batched tensor (_vmap.BatchedArray), set with batched_apply
+
+
+def holds_batched(tensors) -> bool:
+    """Whether any of ``tensors`` is batched by vmap (the engine then runs vjps in their Tensor-op form)."""
+    return any(t is not None and type(t._data) is batched_array_type for t in tensors)
 
 
 def primitive(name, **flags):

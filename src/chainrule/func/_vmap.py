@@ -136,6 +136,18 @@ class BatchedArray:
             return tuple(BatchedArray(_wrap(o), 0, level) for o in out)
         return BatchedArray(_wrap(out), 0, level)
 
+    def any(self, axis=None):
+        """Over the whole batch (the op layer's checks: a value out of range in any sample)."""
+        if axis is not None:
+            self._refuse(what=" (.any with an axis)")
+        return physical_raw(self, self.level, self.ndim).any()
+
+    def all(self, axis=None):
+        """Over the whole batch, as :meth:`any`."""
+        if axis is not None:
+            self._refuse(what=" (.all with an axis)")
+        return physical_raw(self, self.level, self.ndim).all()
+
     def astype(self, dtype, copy=True):
         raw = physical_raw(self, self.level, self.ndim)
         return BatchedArray(_wrap(raw.astype(dtype, copy=copy)), 0, self.level)
@@ -338,6 +350,7 @@ def expand_batch(v, size, dim=0):
 
 
 graph.batched_apply = _batched_apply
+graph.batched_array_type = BatchedArray
 
 
 # --------------------------------------------------------------------------- for the other transforms
@@ -455,8 +468,11 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
     maps over two dimensions.
 
     Differs from PyTorch: inside ``func`` the values of a batched tensor cannot
-    be read (``item()``, NumPy code, comparisons and ops outside the op table
-    raise :class:`VmapError`), and recurrent layers run once per sample.  Under
+    be read (``item()``, NumPy code and ops outside the op table raise
+    :class:`VmapError`; comparisons and masks work, and a raw ``.any()`` or
+    ``.all()`` in library code sees the whole batch), some composites that
+    compute on raw values (sorting, a few losses) are refused, and recurrent
+    layers run once per sample.  Under
     ``randomness="different"`` dropout draws a mask per sample; other random
     draws (``cr.rand``...) are the same for every sample.
 
