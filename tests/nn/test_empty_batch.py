@@ -115,7 +115,18 @@ CASES = {
     "Upsample-bilinear": (dict(size=(3, 5), mode="bilinear"), [_f(0, 3, 2, 2)], (0, 3, 3, 5)),
     "UpsamplingNearest2d": (dict(scale_factor=2), [_f(0, 2, 2, 2)], (0, 2, 4, 4)),
     "UpsamplingBilinear2d": (dict(size=3), [_f(0, 2, 2, 2)], (0, 2, 3, 3)),
+    "PixelShuffle": (dict(upscale_factor=2), [_f(0, 4, 2, 2)], (0, 1, 4, 4)),
+    "PixelUnshuffle": (dict(downscale_factor=2), [_f(0, 1, 4, 4)], (0, 4, 2, 2)),
     "ReLU": (dict(), [_f(0, 3)], (0, 3)),
+    "ReLU6": (dict(), [_f(0, 3)], (0, 3)),
+    "Hardtanh": (dict(min_val=-0.5, max_val=2.0), [_f(0, 3)], (0, 3)),
+    "Hardsigmoid": (dict(), [_f(0, 3)], (0, 3)),
+    "Hardswish": (dict(), [_f(0, 3)], (0, 3)),
+    "LogSigmoid": (dict(), [_f(0, 3)], (0, 3)),
+    "Softmin": (dict(dim=1), [_f(0, 3)], (0, 3)),
+    "GLU": (dict(dim=-1), [_f(0, 4)], (0, 2)),
+    "CosineSimilarity": (dict(dim=1), [_f(0, 3), _f(0, 3)], (0,)),
+    "PairwiseDistance": (dict(), [_f(0, 3), _f(0, 3)], (0,)),
     "LeakyReLU": (dict(negative_slope=0.2), [_f(0, 3)], (0, 3)),
     "ELU": (dict(), [_f(0, 3)], (0, 3)),
     "GELU": (dict(approximate="tanh"), [_f(0, 3)], (0, 3)),
@@ -140,6 +151,10 @@ CASES = {
 }
 
 _NOT_LAYERS = {"Module", "RNNBase", "RNNCellBase"}  # bases, not layers one builds
+
+# torch 2.13 gets these empty batches wrong, so they are checked against the shape formula only: PixelShuffle's
+# backward returns a gradient of the output's shape (an error), PixelUnshuffle returns its input's shape unchanged
+TORCH_WRONG = {"PixelShuffle", "PixelUnshuffle"}
 
 
 def _class_name(case: str) -> str:
@@ -204,7 +219,7 @@ def test_empty_batch_gives_an_empty_output_and_zero_gradients(case):
     for name, p in layer.named_parameters():
         assert p.grad is not None, f"{case}: {name} got no gradient"
         assert p.grad.dtype == p.dtype and not np.any(_numpy(p.grad)), f"{case}: {name} gradient {p.grad}"
-    if HAVE_TORCH:
+    if HAVE_TORCH and _class_name(case) not in TORCH_WRONG:
         import torch  # noqa: PLC0415
 
         t_layer, _, t_out = _run(torch, case, lambda a: torch.tensor(a, requires_grad=a.dtype.kind == "f"))

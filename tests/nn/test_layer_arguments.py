@@ -317,6 +317,16 @@ INVALID = {
             "stride": [(non_positive, ValueError)],
         },
     ),
+    "PixelShuffle": (
+        dict(upscale_factor=2),
+        lambda kw: [_randn(1, 4, 3, 3)],
+        {"upscale_factor": [(non_positive, ValueError), (st.just(1.5), TypeError)]},
+    ),
+    "PixelUnshuffle": (
+        dict(downscale_factor=2),
+        lambda kw: [_randn(1, 1, 4, 4)],
+        {"downscale_factor": [(non_positive, ValueError), (st.just(1.5), TypeError)]},
+    ),
     "Upsample": (
         dict(scale_factor=2.0),
         lambda kw: [_randn(1, 2, 3, 3)],

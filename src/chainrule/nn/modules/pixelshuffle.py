@@ -5,6 +5,7 @@ from __future__ import annotations
 from ...tensor import Tensor
 from ..functional.pixel_shuffle import pixel_shuffle, pixel_unshuffle
 from ..module import Module
+from . import _checks as checks
 
 __all__ = ["PixelShuffle", "PixelUnshuffle"]
 
@@ -25,7 +26,7 @@ class PixelShuffle(Module):
 
     def __init__(self, upscale_factor: int):
         super().__init__()
-        self.upscale_factor = upscale_factor
+        self.upscale_factor = checks.size("PixelShuffle", "upscale_factor", upscale_factor, minimum=1)
 
     def forward(self, input: Tensor) -> Tensor:
         return pixel_shuffle(input, self.upscale_factor)
@@ -50,7 +51,7 @@ class PixelUnshuffle(Module):
 
     def __init__(self, downscale_factor: int):
         super().__init__()
-        self.downscale_factor = downscale_factor
+        self.downscale_factor = checks.size("PixelUnshuffle", "downscale_factor", downscale_factor, minimum=1)
 
     def forward(self, input: Tensor) -> Tensor:
         return pixel_unshuffle(input, self.downscale_factor)
