@@ -209,36 +209,55 @@ def _file_digest(raw: bytes, start: int, end: int) -> tuple[str, str]:
     return written, actual
 
 
-def save(obj, path) -> Path:
-    """Write ``obj`` (tensors in any nest of dicts/lists/tuples) to ``path`` atomically.
+def save(obj, f, pickle_module=None, pickle_protocol=None, **kwargs) -> Path | None:
+    """Write ``obj`` (tensors in any nest of dicts/lists/tuples) to ``f``: a path (written atomically) or a file.
 
-    Raises ``TypeError`` (and writes nothing) for anything ``load`` could not
-    give back equal: other types, dict keys that are not str or int, dtypes
-    a safetensors file cannot hold, nests deeper than 200 levels.
+    The same call as ``torch.save(obj, f)`` for what a checkpoint usually holds: state dicts, tensors
+    and nested containers of them.  Raises ``TypeError`` (and writes nothing) for anything ``load``
+    could not give back equal: other types, dict keys that are not str or int, dtypes a safetensors
+    file cannot hold, nests deeper than 200 levels, and a whole ``nn.Module`` or optimizer (save its
+    ``state_dict()``).
 
-    Differs from ``torch.save``: no pickle (so nothing runs when the file is
-    loaded), and ``path`` must be a path, not a file object.
+    Differs from ``torch.save``: no pickle, so nothing runs when the file is loaded; the file is a
+    safetensors file (any safetensors reader sees the arrays).
 
     Args:
         obj: a nest of dicts (str or int keys), lists, tuples, None, bools, ints, floats, strings, Tensors, NumPy
             arrays and NumPy scalars: a ``state_dict()``, an optimizer's, a whole checkpoint.
-        path: the file to write (a str or Path); ``.safetensors`` is the usual suffix.
+        f: the file to write: a str or Path (``.safetensors`` is the usual suffix, ``.pt`` works too), or a
+            binary file object open for writing (``io.BytesIO``, ``open(..., "wb")``).
+        pickle_module: must be None: chainrule never pickles.
+        pickle_protocol: accepted for ``torch.save``'s signature and ignored.
+        **kwargs: ``torch.save``'s ``_use_new_zipfile_serialization`` and ``_disable_byteorder_record``,
+            accepted and ignored.
 
     Returns:
-        ``path`` as a ``Path``.
+        ``f`` as a ``Path`` when it is a path; None for a file object.
 
     Raises:
-        TypeError: ``obj`` holds something ``load`` could not give back equal.
+        TypeError: ``obj`` holds something ``load`` could not give back equal (a Module: save its state_dict()).
 
     Examples:
         >>> model = nn.Linear(2, 1)
-        >>> cr.io.save({"model": model.state_dict(), "epoch": 3}, "checkpoint.safetensors")
+        >>> cr.save({"model": model.state_dict(), "epoch": 3}, "checkpoint.safetensors")
         PosixPath('checkpoint.safetensors')
-        >>> cr.io.save({"f": print}, "bad.safetensors")
+        >>> import io
+        >>> buffer = io.BytesIO()
+        >>> cr.save(model.state_dict(), buffer)
+        >>> _ = buffer.seek(0)
+        >>> sorted(cr.load(buffer))
+        ['bias', 'weight']
+        >>> cr.save({"f": print}, "bad.safetensors")
         Traceback (most recent call last):
             ...
         TypeError: save: cannot store a builtin_function_or_method (at 'f') without pickle
     """
+    if pickle_module is not None:
+        raise TypeError("save: chainrule never pickles, so pickle_module must be None")
+    for name in kwargs:
+        if name not in ("_use_new_zipfile_serialization", "_disable_byteorder_record"):
+            raise TypeError(f"save() got an unexpected keyword argument {name!r}")
+    _refuse_objects(obj)
     st = _safetensors()
     encoder = _Encoder()
     structure = encoder.encode(obj, "")
@@ -248,16 +267,41 @@ def save(obj, path) -> Path:
     field = _DIGEST_FIELD.search(payload, start, end)
     a, b = field.span(1)
     digest = hashlib.sha256(payload).hexdigest()  # the digest's place still holds the zeros
-    return atomic_write(path, b"".join((payload[:a], digest.encode(), payload[b:])))
+    data = b"".join((payload[:a], digest.encode(), payload[b:]))
+    if hasattr(f, "write"):
+        f.write(data)
+        return None
+    return atomic_write(f, data)
 
 
-def _read(path):
-    """(raw bytes, arrays, metadata) of a safetensors file; CheckpointError if it is not one."""
+def _refuse_objects(obj) -> None:
+    """A clear error for the objects ``torch.save`` pickles whole: a Module or an optimizer."""
+    names = {cls.__name__ for cls in type(obj).__mro__}
+    if "Module" in names and hasattr(obj, "state_dict"):
+        raise TypeError(
+            f"save: a whole {type(obj).__name__} cannot be saved without pickle; save its weights with "
+            "chainrule.save(model.state_dict(), f) and load them with model.load_state_dict(chainrule.load(f))"
+        )
+    if hasattr(obj, "param_groups") and hasattr(obj, "state_dict"):
+        raise TypeError(
+            f"save: a whole {type(obj).__name__} cannot be saved without pickle; save "
+            "optimizer.state_dict() and restore it with optimizer.load_state_dict(chainrule.load(f))"
+        )
+
+
+def _read(f):
+    """(name, raw bytes, arrays, metadata) of a safetensors file or file object; CheckpointError if it is not one."""
     st = _safetensors()
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such file: {path}")
-    raw = path.read_bytes()
+    if hasattr(f, "read"):
+        raw = f.read()
+        path = getattr(f, "name", "the file object")
+        if not isinstance(raw, bytes):
+            raise TypeError(f"load: {path} must be opened in binary mode ('rb')")
+    else:
+        path = Path(f)
+        if not path.is_file():
+            raise FileNotFoundError(f"no such file: {path}")
+        raw = path.read_bytes()
     try:
         start, end = _header_span(raw)
         header = json.loads(raw[start:end])
@@ -268,21 +312,45 @@ def _read(path):
             raise CheckpointError("its metadata is not a table of strings")
         arrays = st.load(raw)
     except CheckpointError as exc:
+        _refuse_pickles(raw, path)
         raise CheckpointError(f"{path} is not a readable safetensors file: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - any parse failure means an unreadable file
+        _refuse_pickles(raw, path)
         raise CheckpointError(f"{path} is not a readable safetensors file ({exc}); it may be truncated") from None
-    return raw, arrays, meta
+    return path, raw, arrays, meta
 
 
-def load(path, as_tensors: bool = True):
-    """Read what ``save`` wrote; ``as_tensors=False`` gives NumPy arrays where tensors were saved.
+def _refuse_pickles(raw: bytes, path) -> None:
+    """A file ``torch.save`` wrote (a zip of pickles, or a bare pickle) gets a way out, not a parse error.
 
-    Raises ``CheckpointError`` for a file that is truncated, altered in any
-    byte, or not written by ``save``. Loading parses JSON and raw arrays only:
-    nothing executes.
+    Called once the bytes failed to parse as safetensors (whose first byte may be 0x80 too).
+    """
+    if raw[:4] == b"PK\x03\x04" or (raw[:1] == b"\x80" and raw[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")):
+        raise CheckpointError(
+            f"{path} is a PyTorch pickle checkpoint (torch.save); chainrule never unpickles (loading a pickle can "
+            "run any code). Convert it once where PyTorch is installed: "
+            "`from safetensors.torch import save_file; save_file(torch.load(path, weights_only=True), "
+            "'model.safetensors')` (a state dict of tensors), then read that with "
+            "chainrule.io.load_file('model.safetensors')"
+        )
+
+
+def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=None, as_tensors: bool = True):
+    """Read what ``save`` wrote, from a path or a binary file object.
+
+    The same call as ``torch.load(f, map_location=...)`` for files chainrule wrote.  Raises
+    ``CheckpointError`` for a file that is truncated, altered in any byte, or not written by ``save``
+    (a plain safetensors file is read with ``load_file``); a PyTorch pickle checkpoint gets an error that
+    says how to convert it.  Loading parses JSON and raw arrays only: nothing executes.
 
     Args:
-        path: the file to read (a str or Path).
+        f: the file to read: a str or Path, or a binary file object open for reading.
+        map_location: where the tensors go: None or ``"cpu"`` (the default: where they are read), a
+            ``chainrule.device``, ``"cuda[:N]"``, or a dict whose values name one device.
+        pickle_module: must be None: chainrule never unpickles.
+        weights_only: must be True (the default, as in PyTorch): chainrule loads tensors and plain data only;
+            False, which in PyTorch allows arbitrary pickled objects, is refused.
+        mmap: accepted for ``torch.load``'s signature; the file is read into memory.
         as_tensors: give Tensors where tensors were saved (the default); False gives NumPy arrays.
 
     Returns:
@@ -291,14 +359,25 @@ def load(path, as_tensors: bool = True):
     Raises:
         FileNotFoundError: no such file.
         CheckpointError: the file is not one ``save`` wrote, or was changed.
+        ValueError: ``weights_only=False`` or a ``pickle_module``.
 
     Examples:
-        >>> _ = cr.io.save({"weight": cr.tensor([1.0, 2.0]), "epoch": 3, "betas": (0.9, 0.99)}, "state.safetensors")
-        >>> state = cr.io.load("state.safetensors")
+        >>> _ = cr.save({"weight": cr.tensor([1.0, 2.0]), "epoch": 3, "betas": (0.9, 0.99)}, "state.pt")
+        >>> state = cr.load("state.pt", map_location="cpu")
         >>> state["weight"], state["epoch"], state["betas"]
         (tensor([1., 2.]), 3, (0.9, 0.99))
+        >>> cr.load("state.pt", weights_only=False)
+        Traceback (most recent call last):
+            ...
+        ValueError: load: weights_only=False asks for arbitrary pickled objects; chainrule never unpickles ...
     """
-    raw, arrays, meta = _read(path)
+    if weights_only is False or pickle_module is not None:
+        raise ValueError(
+            "load: weights_only=False asks for arbitrary pickled objects; chainrule never unpickles (a pickle can "
+            "run any code when loaded). Its files hold tensors and plain data, which weights_only=True loads"
+        )
+    device = _map_location(map_location)
+    path, raw, arrays, meta = _read(f)
     kind = meta.get("format")
     if kind == _LEGACY:
         raise CheckpointError(
@@ -306,18 +385,53 @@ def load(path, as_tensors: bool = True):
             "so altered metadata would go unnoticed); re-create it with this version"
         )
     if kind != FORMAT:
-        raise CheckpointError(f"{path} was not written by chainrule.save (no '{FORMAT}' metadata)")
+        raise CheckpointError(
+            f"{path} was not written by chainrule.save (no '{FORMAT}' metadata); a plain safetensors file (weights "
+            "from another library) is read with chainrule.io.load_file(path), which checks no checksum"
+        )
     start, end = _header_span(raw)
     written, actual = _file_digest(raw, start, end)
     if written != actual:
         raise CheckpointError(f"{path} is corrupted or was edited: its contents do not match the checksum saved in it")
     try:
         structure = json.loads(meta["structure"])
-        return _decode(structure, arrays, as_tensors)
+        out = _decode(structure, arrays, as_tensors)
     except CheckpointError as exc:
         raise CheckpointError(f"{path} has an unreadable structure: {exc}") from None
     except (KeyError, ValueError, RecursionError) as exc:
         raise CheckpointError(f"{path} has unreadable metadata ({type(exc).__name__}: {exc})") from None
+    return _to_device(out, device)
+
+
+def _map_location(map_location):
+    """The device string tensors go to (None: leave them where they are read, on the CPU)."""
+    if map_location is None:
+        return None
+    if isinstance(map_location, dict):
+        targets = {str(backend.Device(v)) for v in map_location.values()}
+        if len(targets) > 1:
+            raise TypeError(f"load: map_location maps to several devices {sorted(targets)}; give one device")
+        map_location = targets.pop() if targets else None
+        if map_location is None:
+            return None
+    if callable(map_location) and not isinstance(map_location, (str, backend.Device)):
+        raise TypeError("load: a callable map_location is not supported; pass a device such as 'cpu'")
+    device = backend.Device(map_location)
+    return None if device.type == "cpu" else str(device)
+
+
+def _to_device(obj, device):
+    if device is None:
+        return obj
+    if isinstance(obj, Tensor):
+        moved = _wrap(backend.to_device(obj._data, device))
+        moved._is_param = obj._is_param
+        return moved
+    if isinstance(obj, dict):
+        return {k: _to_device(v, device) for k, v in obj.items()}
+    if type(obj) in (list, tuple):
+        return type(obj)(_to_device(v, device) for v in obj)
+    return obj
 
 
 def save_file(tensors: dict, path, metadata: dict | None = None) -> Path:
@@ -365,5 +479,5 @@ def load_file(path) -> dict:
         >>> cr.io.load_file("weights.safetensors")
         {'bias': tensor([0., 0., 0.])}
     """
-    _, arrays, _ = _read(path)
+    _, _, arrays, _ = _read(path)
     return {k: _wrap(v) for k, v in arrays.items()}
