@@ -120,12 +120,13 @@ def _literal(value) -> str:
     return repr(value)
 
 
-def _signature(fn, drop_first: bool) -> str:
-    """``(self, a, b=..., ...) -> R`` for a stub: annotations as written, non-literal defaults as ``...``."""
+def _signature(fn, drop_first: bool) -> tuple:
+    """(``["self", "a: int", "b: Any = ...", ...]``, return annotation) for a stub: annotations as written,
+    non-literal defaults as ``...``."""
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):
-        return "(self, *args: Any, **kwargs: Any) -> Any"
+        return ["self", "*args: Any", "**kwargs: Any"], "Any"
     params = list(sig.parameters.values())
     if drop_first and params and params[0].kind in (params[0].POSITIONAL_ONLY, params[0].POSITIONAL_OR_KEYWORD):
         params = params[1:]
@@ -155,7 +156,17 @@ def _signature(fn, drop_first: bool) -> str:
         parts.append(text)
     ret = sig.return_annotation
     ret = "Any" if ret is sig.empty else _annotation(ret if isinstance(ret, str) else getattr(ret, "__name__", "Any"))
-    return f"({', '.join(parts)}) -> {ret}"
+    return parts, ret
+
+
+def _stub_def(name: str, parts: list, ret: str, width: int = 120) -> list:
+    """The lines of ``def name(parts) -> ret: ...`` in a class body, wrapped over ``width`` as ruff format wraps."""
+    line = f"    def {name}({', '.join(parts)}) -> {ret}: ..."
+    if len(line) <= width:
+        return [line]
+    inner = f"        {', '.join(parts)}"
+    body = [inner] if len(inner) <= width else [f"        {part}," for part in parts]
+    return [f"    def {name}(", *body, f"    ) -> {ret}: ..."]
 
 
 def _method_stub() -> str:
@@ -185,7 +196,7 @@ def _method_stub() -> str:
         fn = value
         if fn is None or not callable(fn):
             continue
-        lines.append(f"    def {name}{_signature(fn, drop_first=True)}: ...")
+        lines += _stub_def(name, *_signature(fn, drop_first=True))
     return "\n".join(lines) + "\n"
 
 
