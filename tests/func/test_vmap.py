@@ -319,3 +319,29 @@ def test_against_torch_vmap_of_jvp():
     ours = vmap(lambda x, t: jvp(lambda x: f(x, w), (x,), (t,)))(x, t)
     theirs = torch.func.vmap(lambda x, t: torch.func.jvp(lambda x: f(x, W), (x,), (t,)))(X, T)
     _close_torch(ours, theirs)
+
+
+def test_batched_indices_into_an_embedding_and_nll_targets():
+    idx = cr.tensor(RNG.integers(0, 7, (4, 5)))
+    w = _t(7, 3)
+    for kw in ({}, {"padding_idx": 2}, {"scale_grad_by_freq": True}):
+        got = vmap(lambda i, kw=kw: F.embedding(i, w, **kw))(idx)
+        _close(got, _stack([F.embedding(idx[b], w, **kw) for b in range(4)]))
+    logp, targets = _t(4, 3, 5).log_softmax(-1), cr.tensor(RNG.integers(0, 5, (4, 3)))
+    _close(vmap(F.nll_loss)(logp, targets), _stack([F.nll_loss(logp[b], targets[b]) for b in range(4)]))
+
+
+@pytest.mark.parametrize("padding_idx", [None, 1])
+def test_per_sample_gradients_of_an_embedding_model(padding_idx):
+    cr.manual_seed(0)
+    model = nn.Sequential(nn.Embedding(7, 3, padding_idx=padding_idx), nn.Flatten(0), nn.Linear(15, 2)).double()
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    idx, y = cr.tensor(RNG.integers(0, 7, (4, 5))), cr.tensor(RNG.integers(0, 2, (4,)))
+
+    def loss(p, i, t):
+        return F.cross_entropy(functional_call(model, p, (i,)).unsqueeze(0), t.unsqueeze(0))
+
+    got = vmap(grad(loss), in_dims=(None, 0, 0))(params, idx, y)
+    for b in range(4):
+        for name, g in grad(loss)(params, idx[b], y[b]).items():
+            _close(got[name][b], g)

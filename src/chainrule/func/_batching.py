@@ -674,11 +674,25 @@ def _setitem(prim, values, bdims, args, size):
 
 @rule("embedding")
 def _embedding(prim, values, bdims, args, size):
+    """A batched table: one advanced index per sample; batched indices: the lookup of all of them at once."""
     indices, num, padding_idx, scale_by_freq = args
+    level = rule_level()
+    idx_batched = type(indices) is BatchedArray and indices.level == level
+    if idx_batched:
+        indices = physical_raw(indices, level, indices.ndim)  # (B, ...)
+    if bdims[0] is None:
+        if scale_by_freq:  # the frequencies are per sample
+            return loop_fallback(prim, values, bdims, args, size)
+        return apply(prim, values, indices, num, padding_idx, scale_by_freq), 0
     if padding_idx is not None or scale_by_freq:
         return loop_fallback(prim, values, bdims, args, size)
     w = _front(values[0], bdims[0])  # (B, num, dim)
-    index = (slice(None), indices)
+    if idx_batched:
+        xp = array_module(indices)
+        rows = xp.arange(size).reshape((size,) + (1,) * (indices.ndim - 1))
+        index = (rows, indices)
+    else:
+        index = (slice(None), indices)
     return graph.apply1(P["index"], w, index, tuple(w.shape)), 0
 
 

@@ -148,6 +148,18 @@ class BatchedArray:
             self._refuse(what=" (.all with an axis)")
         return physical_raw(self, self.level, self.ndim).all()
 
+    def min(self, axis=None):
+        """Over the whole batch, as :meth:`any` (range checks of indices)."""
+        if axis is not None:
+            self._refuse(what=" (.min with an axis)")
+        return physical_raw(self, self.level, self.ndim).min()
+
+    def max(self, axis=None):
+        """Over the whole batch, as :meth:`any`."""
+        if axis is not None:
+            self._refuse(what=" (.max with an axis)")
+        return physical_raw(self, self.level, self.ndim).max()
+
     def astype(self, dtype, copy=True):
         raw = physical_raw(self, self.level, self.ndim)
         return BatchedArray(_wrap(raw.astype(dtype, copy=copy)), 0, self.level)
@@ -309,11 +321,17 @@ def apply(prim, values, *args):
 
 
 def loop_fallback(prim, values, bdims, args, size):
-    """Run ``prim`` once per sample and stack the results (for primitives that declare LOOP_FALLBACK)."""
+    """Run ``prim`` once per sample and stack the results (for primitives that declare LOOP_FALLBACK).
+
+    Batched array arguments (index arrays made from a batched tensor) are sliced per sample too.
+    """
+    level = rule_level()
+    raw = [physical_raw(a, level, a.ndim) if type(a) is BatchedArray and a.level == level else None for a in args]
     results = []
     for i in range(size):
         sample = [v if d is None else select(v, d, i) for v, d in zip(values, bdims)]
-        results.append(apply(prim, sample, *args))
+        sample_args = [a if r is None else r[i] for a, r in zip(args, raw)]  # batched index arrays, per sample
+        results.append(apply(prim, sample, *sample_args))
     if prim.multi:
         return tuple(stack([r[k] for r in results]) for k in range(len(results[0]))), 0
     return stack(results), 0

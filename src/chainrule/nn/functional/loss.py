@@ -525,6 +525,10 @@ def nll_loss(
         return to_dtype(
             nll_loss(wide[0], wide[1], weight, ignore_index=ignore_index, reduction=reduction), input._data.dtype
         )
+    if vmap_depth() and _vmapped_class_target(target):  # under vmap: the target's values are per sample
+        from ...func._batching import class_index_loss  # noqa: PLC0415
+
+        return class_index_loss(name, input, target, weight, ignore_index, reduction, 0.0, log_probs=True)
     x = _batched(input, name)
     classes = x._data.shape[1]
     weight_arr = _class_weight(weight, input, classes, name)
