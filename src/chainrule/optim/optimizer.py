@@ -183,26 +183,39 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            for p in group["params"]:
-                grad = p.grad
-                if grad is None:
-                    continue
-                g = grad._data
-                if g.shape != p._data.shape:
-                    from ..errors import ShapeError  # noqa: PLC0415
-
-                    raise ShapeError(
-                        f"{type(self).__name__}.step: gradient shape {g.shape} differs from its parameter's "
-                        f"{p._data.shape}"
-                    )
-                if g.dtype != p._data.dtype:
-                    raise DTypeError(
-                        f"{type(self).__name__}.step: gradient dtype {g.dtype} differs from its parameter's "
-                        f"{p._data.dtype}"
-                    )
-                self._update(p, g, self.state[p], group)
-                p._bump()
+            self._step_group(group, self._grads(group))
         return loss
+
+    def _grads(self, group: dict) -> list:
+        """``(param, grad array)`` for the group's parameters that have a gradient, each checked against its param."""
+        pairs = []
+        for p in group["params"]:
+            grad = p.grad
+            if grad is None:
+                continue
+            g = grad._data
+            if g.shape != p._data.shape:
+                from ..errors import ShapeError  # noqa: PLC0415
+
+                raise ShapeError(
+                    f"{type(self).__name__}.step: gradient shape {g.shape} differs from its parameter's {p._data.shape}"
+                )
+            if g.dtype != p._data.dtype:
+                raise DTypeError(
+                    f"{type(self).__name__}.step: gradient dtype {g.dtype} differs from its parameter's {p._data.dtype}"
+                )
+            pairs.append((p, g))
+        return pairs
+
+    def _step_group(self, group: dict, pairs: list) -> None:
+        """Update one group's parameters from their ``(param, grad array)`` pairs: one ``_update`` each.
+
+        A subclass may take a multi-tensor path here (one pass over a flat buffer for all of them, see
+        ``Adam``); ``_update`` stays the reference it must agree with.
+        """
+        for p, g in pairs:
+            self._update(p, g, self.state[p], group)
+            p._bump()
 
     def _update(self, param: Tensor, grad, state: dict, group: dict) -> None:
         """Update ``param._data`` in place from the gradient array ``grad``; ``state`` is this parameter's state."""
