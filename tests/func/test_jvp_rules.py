@@ -220,3 +220,18 @@ def test_vmap_of_jvp_equals_a_loop_of_jvps(spec, data):
             continue
         want = np.stack([looped[0][k].numpy(), looped[1][k].numpy()])
         np.testing.assert_allclose(got.numpy(), want, rtol=1e-10, atol=1e-12, err_msg=f"{spec.name}: output {k}")
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=[s.name for s in SPECS])
+@settings(max_examples=2, **_settings)
+@given(data=st.data())
+def test_float32_in_float32_tangent_out(spec, data):
+    """A rule keeps float32 (a rule that changed the dtype would raise a DTypeError naming its primitive)."""
+    shapes, kinds, seed = _draw_case(data, spec)
+    inputs = tuple(make_inputs(spec, shapes, kinds, seed, dtype="float32"))
+    tangents = tuple(cr.ones_like(x) for x in inputs)
+    if _refused(spec, lambda: jvp(lambda *xs: spec.fn(*xs), inputs, tangents)):
+        return
+    out, tangent = jvp(lambda *xs: spec.fn(*xs), inputs, tangents)
+    for o, t in zip(_outputs(out), _outputs(tangent)):
+        assert t.dtype == o.dtype, f"{spec.name}: a {o.dtype} output has a {t.dtype} tangent"

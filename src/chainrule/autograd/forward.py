@@ -33,7 +33,7 @@ import sys
 import weakref
 from contextvars import ContextVar
 
-from ..errors import ChainruleError
+from ..errors import ChainruleError, DTypeError
 
 # the active levels of this thread, outermost first (an empty tuple: forward mode is off)
 _LEVELS: ContextVar[tuple] = ContextVar("chainrule.forward_levels", default=())
@@ -180,9 +180,9 @@ def propagate(prim, inputs, args, extra, result):
             if prim.multi:
                 for i, (r, o) in enumerate(zip(result, out)):
                     if o is not None and i not in prim.nondiff:
-                        level.set(r, _fit(prim, o, r))
+                        _set_tangent(level, prim, r, o)
             elif out is not None:
-                level.set(result, _fit(prim, out, result))
+                _set_tangent(level, prim, result, out)
         finally:
             _LEVELS.reset(token)
     if prim.save_output and levels and type(result) is not tuple:
@@ -209,6 +209,12 @@ def attach_output_tangents(node_fwd, tensor):
     return tensor
 
 
+def _set_tangent(level, prim, result, tangent) -> None:
+    """Record a rule's tangent for ``result``; an integer or bool output has none (as in PyTorch)."""
+    if result._data.dtype.kind in "fc":
+        level.set(result, _fit(prim, tangent, result))
+
+
 def _fit(prim, tangent, result):
     """The tangent in the output's shape: a rule may return a broadcastable one (add's da alone)."""
     shape = result._data.shape
@@ -220,7 +226,10 @@ def _fit(prim, tangent, result):
                 f"{prim.name}: the jvp rule returned a tangent of shape {tangent.shape} for an output of shape {shape}"
             ) from exc
     if tangent._data.dtype != result._data.dtype:
-        tangent = tangent.to(result._data.dtype)
+        # float32 stays float32: a rule that changes the dtype is a bug to fix in the rule, not to hide here
+        raise DTypeError(
+            f"{prim.name}: the jvp rule returned a {tangent._data.dtype} tangent for a {result._data.dtype} output"
+        )
     return tangent
 
 
