@@ -607,17 +607,17 @@ def randint(*args, size=None, generator=None, dtype=None, device=None, requires_
     """
     low, high = kwargs.pop("low", None), kwargs.pop("high", None)
     _check_options("randint", kwargs)
-    args = list(args)
-    if size is None and len(args) >= 2 and isinstance(args[-1], (tuple, list)):
-        size = args.pop()
-    if len(args) == 2 and low is None and high is None:
-        low, high = args
-    elif len(args) == 1 and high is None:
-        high = args[0]
-    elif len(args) == 1 and low is None:
-        low = args[0]
-    elif args:
-        raise TypeError(f"randint(): cannot read the arguments {tuple(args)} with low={low}, high={high}")
+    given = list(args)
+    if size is None and len(given) >= 2 and isinstance(given[-1], (tuple, list)):
+        size = given.pop()
+    if len(given) == 2 and low is None and high is None:
+        low, high = given
+    elif len(given) == 1 and high is None:
+        high = given[0]
+    elif len(given) == 1 and low is None:
+        low = given[0]
+    elif given:
+        raise TypeError(f"randint(): cannot read the arguments {args} with low={low}, high={high}")
     if high is None:
         raise TypeError("randint(): the bound high is missing: randint([low,] high, size)")
     if size is None:

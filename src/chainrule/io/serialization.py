@@ -28,8 +28,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import re
 from pathlib import Path
+from typing import BinaryIO, overload
 
 import numpy as np
 
@@ -209,6 +211,10 @@ def _file_digest(raw: bytes, start: int, end: int) -> tuple[str, str]:
     return written, actual
 
 
+@overload
+def save(obj, f: str | os.PathLike, pickle_module=None, pickle_protocol=None, **kwargs) -> Path: ...
+@overload
+def save(obj, f: BinaryIO, pickle_module=None, pickle_protocol=None, **kwargs) -> None: ...
 def save(obj, f, pickle_module=None, pickle_protocol=None, **kwargs) -> Path | None:
     """Write ``obj`` (tensors in any nest of dicts/lists/tuples) to ``f``: a path (written atomically) or a file.
 
@@ -265,6 +271,7 @@ def save(obj, f, pickle_module=None, pickle_protocol=None, **kwargs) -> Path | N
     payload = st.save(encoder.arrays, metadata=metadata)
     start, end = _header_span(payload)
     field = _DIGEST_FIELD.search(payload, start, end)
+    assert field is not None  # the metadata written just above holds the field
     a, b = field.span(1)
     digest = hashlib.sha256(payload).hexdigest()  # the digest's place still holds the zeros
     data = b"".join((payload[:a], digest.encode(), payload[b:]))
