@@ -10,8 +10,14 @@ dict (``get_state``/``set_state``), which is how checkpoints save it: no pickle.
 from __future__ import annotations
 
 import copy
+from typing import cast
 
 import numpy as np
+
+
+def _fresh_seed() -> int:
+    """63 bits of fresh OS entropy (a SeedSequence made without entropy draws it as an int)."""
+    return cast(int, np.random.SeedSequence().entropy) % (2**63)
 
 
 class Generator:
@@ -37,10 +43,11 @@ class Generator:
     """
 
     __slots__ = ("_rng", "_seed")
+    _rng: np.random.Generator
+    _seed: int | None  # None only after set_state() of a state saved without a seed
 
     def __init__(self, device="cpu", seed: int | None = None):
-        self._seed = None
-        self.manual_seed(np.random.SeedSequence().entropy % (2**63) if seed is None else seed)
+        self.manual_seed(_fresh_seed() if seed is None else seed)
 
     def manual_seed(self, seed: int) -> Generator:
         """Reseed with ``seed`` (an int; a negative one is taken modulo 2**64) and return the generator itself."""
@@ -51,14 +58,15 @@ class Generator:
         self._rng = np.random.Generator(np.random.PCG64(seed))
         return self
 
-    def initial_seed(self) -> int:
-        """The seed this generator was last seeded with."""
+    def initial_seed(self) -> int | None:
+        """The seed this generator was last seeded with (None after ``set_state`` of a state without one)."""
         return self._seed
 
     def seed(self) -> int:
         """Reseed from fresh entropy; returns the new seed."""
-        self.manual_seed(np.random.SeedSequence().entropy % (2**63))
-        return self._seed
+        seed = _fresh_seed()
+        self.manual_seed(seed)
+        return seed
 
     @property
     def numpy(self) -> np.random.Generator:
@@ -154,11 +162,11 @@ def seed() -> int:
     return default_generator.seed()
 
 
-def initial_seed() -> int:
+def initial_seed() -> int | None:
     """The seed the default generator was last seeded with (by ``manual_seed`` or ``seed``).
 
     Returns:
-        An int.
+        An int (None after ``set_state`` of a state saved without a seed).
 
     Examples:
         >>> _ = cr.manual_seed(7)

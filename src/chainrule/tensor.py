@@ -89,6 +89,9 @@ class Tensor(_Methods):
     __hash__ = object.__hash__  # == is elementwise; identity is the hash
 
     _LAZY = {"_hooks": None, "_retains_grad": False, "_is_view": False, "_is_param": False, "name": None}
+    # for type checkers: slots read through _LAZY until first set (annotations only, no class attributes)
+    _retains_grad: bool
+    _is_param: bool
 
     def __init__(self, data, dtype=None, requires_grad=False):
         self._data = as_array(data, dtype)

@@ -266,7 +266,7 @@ def _parse_einsum(equation: str, shapes):
             raise ShapeError(f"einsum: subscripts '{sub}' do not match an operand of shape {shape}")
         expanded.append(sub)
     if out is None:
-        counts = {}
+        counts: dict[str, int] = {}
         for sub in expanded:
             for c in sub:
                 counts[c] = counts.get(c, 0) + 1
@@ -401,7 +401,7 @@ def einsum(equation: str, *operands) -> Tensor:
     if autocast_state() is not None:
         operands = cast_for_gemm(*operands)
     inputs, output = _parse_einsum(equation, [operand._data.shape for operand in operands])
-    sizes = {}
+    sizes: dict[str, int] = {}
     for sub, operand in zip(inputs, operands):
         for c, s in zip(sub, operand._data.shape):
             if sizes.setdefault(c, s) != s and s != 1 and sizes[c] != 1:

@@ -206,7 +206,7 @@ def reshape(x: Tensor, *shape) -> Tensor:
         (3, 2)
     """
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = shape[0]
+        shape = shape[0]  # type: ignore[assignment]  # reshape(x, (2, 3)): the one tuple or list is the shape
     data = x._data
     total = 1
     for s in shape:  # the common case (non-negative ints that fit), checked in one loop: this is a hot path
@@ -330,8 +330,8 @@ def squeeze(x: Tensor, dim=None) -> Tensor:
         new = tuple(s for s in shape if s != 1)
     else:
         dims = dim if isinstance(dim, (tuple, list)) else (dim,)
-        dims = {normalize_dim(d, x._data.ndim, "squeeze") for d in dims}
-        new = tuple(s for i, s in enumerate(shape) if not (i in dims and s == 1))
+        axes = {normalize_dim(d, x._data.ndim, "squeeze") for d in dims}
+        new = tuple(s for i, s in enumerate(shape) if not (i in axes and s == 1))
     return reshape(x, new)
 
 
@@ -500,10 +500,10 @@ def expand(x: Tensor, *sizes) -> Tensor:
                 f"(shape {shape} to {tuple(sizes)}); only size-1 dimensions expand"
             )
         target.append(s)
-    target = tuple(target)
-    if target == shape:
+    expanded = tuple(target)
+    if expanded == shape:
         return x
-    return apply1(_expand, x, target)
+    return apply1(_expand, x, expanded)
 
 
 @op(method=True)

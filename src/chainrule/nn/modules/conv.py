@@ -78,7 +78,7 @@ class _ConvNd(Module):
                     f"{name}: padding='same' is not supported for strided convolutions "
                     f"(stride={self.stride}); pad explicitly or use stride 1"
                 )
-            self.padding = padding
+            self.padding: str | tuple = padding
         else:
             self.padding = checks.sizes(name, "padding", padding, nd, minimum=0)
         self.dilation = checks.sizes(name, "dilation", dilation, nd, minimum=1)

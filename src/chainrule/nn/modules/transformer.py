@@ -541,9 +541,9 @@ class Transformer(Module):
         if custom_decoder is not None:
             self.decoder = custom_decoder
         else:
-            layer = TransformerDecoderLayer(d_model, nhead, **common)
+            decoder_layer = TransformerDecoderLayer(d_model, nhead, **common)
             norm = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory)
-            self.decoder = TransformerDecoder(layer, num_decoder_layers, norm)
+            self.decoder = TransformerDecoder(decoder_layer, num_decoder_layers, norm)
         for p in self.parameters():
             if p.dim() > 1:
                 init.xavier_uniform_(p)
