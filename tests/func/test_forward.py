@@ -468,3 +468,38 @@ def test_vmap_of_jvp_through_max_along_a_dim():
         np.testing.assert_array_equal(batched.numpy(), one_by_one.numpy())
     with pytest.raises(NotImplementedError, match="max_pool"):
         cr.func.vmap(lambda x, v: jvp(lambda x: cr.nn.functional.max_pool1d(x[None], 2), (x,), (v,))[1])(x, v)
+
+
+def test_custom_functions_under_forward_mode():
+    class Cube(cr.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.x = x
+            return x * x * x
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            return grad_output * 3 * ctx.x * ctx.x
+
+        @staticmethod
+        def jvp(ctx, tangent):
+            return tangent * 3 * ctx.x * ctx.x
+
+    class Double(cr.autograd.Function):  # no jvp
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            return grad_output * 2
+
+    x = cr.tensor([1.0, 2.0], dtype=cr.float64)
+    one = cr.ones_like(x)
+    assert jvp(Cube.apply, (x,), (one,))[1].tolist() == [3.0, 12.0]
+    # its jvp is differentiable again: forward over forward, and reverse over forward
+    assert jvp(lambda x: jvp(Cube.apply, (x,), (one,))[1], (x,), (one,))[1].tolist() == [6.0, 12.0]
+    assert cr.func.grad(lambda x: jvp(Cube.apply, (x,), (one,))[1].sum())(x).tolist() == [6.0, 12.0]
+    with pytest.raises(cr.errors.GradientError, match="Double.*jvp"):
+        jvp(Double.apply, (x,), (one,))
+    assert Double.apply(x).tolist() == [2.0, 4.0]  # outside forward mode nothing changes

@@ -29,6 +29,7 @@ from typing import Any
 
 from ..errors import DTypeError, GradientError
 from ..tensor import Tensor, _wrap, _wrap_edge
+from .forward import _LEVELS, forward_levels
 from .graph import _SEQ, RELEASED, Node, Primitive, edge_of, version_counter
 from .mode import anomaly_state, grad_enabled, no_grad
 
@@ -154,6 +155,13 @@ class Function:
     ``create_graph=True`` works through it (see ``once_differentiable`` for one
     that is not). Gradients must have their input's dtype.
 
+    For forward mode (``chainrule.func.jvp``, ``jacfwd``) define a staticmethod
+    ``jvp(ctx, *input_tangents)`` too, returning one tangent per output (zeros
+    are passed for float inputs without a tangent, None for other arguments),
+    as in PyTorch; without it, forward mode reaching the Function is an error.
+    ``forward`` runs without tangents. Differs from PyTorch: there is no
+    ``ctx.save_for_forward``; keep what ``jvp`` needs as attributes of ``ctx``.
+
     Examples:
         >>> class Cube(cr.autograd.Function):
         ...     @staticmethod
@@ -203,8 +211,23 @@ class Function:
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         ctx._cr_needs = needs
         recording = grad_enabled() and any(needs)
+        levels = forward_levels()
+        if levels:
+            # forward mode: the op's tangents come from its jvp, not from the ops inside forward
+            token = _LEVELS.set(())
+            try:
+                with no_grad():
+                    result = cls.forward(ctx, *args, **kwargs)
+            finally:
+                _LEVELS.reset(token)
+            return _function_tangents(cls, ctx, args, levels, cls._finish(ctx, args, needs, recording, result))
         with no_grad():
             result = cls.forward(ctx, *args, **kwargs)
+        return cls._finish(ctx, args, needs, recording, result)
+
+    @classmethod
+    def _finish(cls, ctx, args, needs, recording, result):
+        """Check forward's outputs and, when recording, the node whose vjp is ``backward``."""
         single = not isinstance(result, tuple)
         outputs = (result,) if single else result
         for i, o in enumerate(outputs):
@@ -296,3 +319,49 @@ def once_differentiable(backward):
             return backward(ctx, *grads)
 
     return wrapper
+
+
+def _function_tangents(cls, ctx, args, levels, result):
+    """Forward mode through a custom Function: its ``jvp(ctx, *input_tangents)`` gives the output tangents.
+
+    As in PyTorch, a Function without ``jvp`` cannot be used under ``jvp``/``jacfwd`` once a tangent reaches it
+    (its forward may work on raw arrays, so pushing tangents through it could be silently wrong).
+    """
+    outputs = result if isinstance(result, tuple) else (result,)
+    for k, level in enumerate(levels):
+        tangents = [level.get(a) if isinstance(a, Tensor) else None for a in args]
+        if all(t is None for t in tangents):
+            continue
+        jvp = getattr(cls, "jvp", None)
+        if jvp is None:
+            raise GradientError(
+                f"{cls.__name__}: forward mode (jvp/jacfwd) reached this custom Function, which defines no "
+                "jvp(ctx, *input_tangents) staticmethod; add one (it returns one tangent per output), as in PyTorch"
+            )
+        tangents = [
+            t if t is not None or not isinstance(a, Tensor) or a._data.dtype.kind != "f" else _zeros(a)
+            for a, t in zip(args, tangents)
+        ]
+        token = _LEVELS.set(levels[:k])
+        try:
+            out = jvp(ctx, *tangents)
+        finally:
+            _LEVELS.reset(token)
+        out = out if isinstance(out, tuple) else (out,)
+        if len(out) != len(outputs):
+            raise GradientError(f"{cls.__name__}.jvp returned {len(out)} tangents for {len(outputs)} outputs")
+        for o, t in zip(outputs, out):
+            if isinstance(o, Tensor) and t is not None and o._data.dtype.kind == "f":
+                if t._data.shape != o._data.shape or t._data.dtype != o._data.dtype:
+                    raise GradientError(
+                        f"{cls.__name__}.jvp returned a tangent of shape {t.shape} and dtype {t.dtype} for an "
+                        f"output of shape {o.shape} and dtype {o.dtype}"
+                    )
+                level.set(o, t)
+    return result
+
+
+def _zeros(t):
+    from ..backend import array_module  # noqa: PLC0415
+
+    return _wrap(array_module(t._data).zeros(t._data.shape, dtype=t._data.dtype))
