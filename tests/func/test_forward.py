@@ -503,3 +503,14 @@ def test_custom_functions_under_forward_mode():
     with pytest.raises(cr.errors.GradientError, match="Double.*jvp"):
         jvp(Double.apply, (x,), (one,))
     assert Double.apply(x).tolist() == [2.0, 4.0]  # outside forward mode nothing changes
+
+
+def test_jvp_through_a_module_with_a_full_backward_hook():
+    lin = cr.nn.Linear(3, 2).double()
+    lin.register_full_backward_hook(lambda module, grad_input, grad_output: None)
+    x = cr.from_numpy(_arr(80, 4, 3)).requires_grad_()
+    v = cr.from_numpy(_arr(81, 4, 3))
+    _, tangent = jvp(lambda x: lin(x).tanh().sum(), (x,), (v,))
+    with cr.no_grad():
+        expected = ((1 - lin(x).tanh() ** 2) * (v @ lin.weight.T)).sum()
+    np.testing.assert_allclose(tangent.item(), expected.item(), rtol=1e-12)

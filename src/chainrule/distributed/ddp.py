@@ -160,6 +160,10 @@ class _ReadyMarker(Function):
         ctx.reducer._on_marker_grad(ctx.slot, ctx.token, grad)
         return grad, None, None, None
 
+    @staticmethod
+    def jvp(ctx, param_tangent, *_others):
+        return param_tangent  # an identity: forward mode passes through
+
 
 def _module_hooks(reducer_ref):
     def pre_hook(module, args):

@@ -47,6 +47,10 @@ class _InputIdentity(Function):
     def backward(ctx, *grads):
         return (None, *_call_hooks(ctx.state, tuple(grads)))
 
+    @staticmethod
+    def jvp(ctx, _state_tangent, *tangents):
+        return tangents if len(tangents) > 1 else tangents[0]  # an identity: forward mode passes through
+
 
 class _OutputIdentity(Function):
     @staticmethod
@@ -61,6 +65,10 @@ class _OutputIdentity(Function):
         if not state.input_wrapped:
             _call_hooks(state, (None,) * state.n_inputs)
         return (None, *grads)
+
+    @staticmethod
+    def jvp(ctx, _state_tangent, *tangents):
+        return tangents if len(tangents) > 1 else tangents[0]
 
 
 def wrap_call(module, args, kwargs):
