@@ -252,8 +252,10 @@ class DataLoader:
         persistent_workers: bool = False,
         pin_memory_device: str = "",
         in_order: bool = True,
-    ):
-        if isinstance(num_workers, bool) or not isinstance(num_workers, numbers.Integral) or num_workers < 0:
+    ) -> None:
+        # int named beside numbers.Integral for type checkers: typeshed's int is not an Integral, so mypy read the
+        # rest of __init__ as unreachable
+        if isinstance(num_workers, bool) or not isinstance(num_workers, (int, numbers.Integral)) or num_workers < 0:
             raise ValueError(
                 f"DataLoader: num_workers option should be a non-negative integer, got {num_workers!r}; use "
                 "num_workers=0 to load in this process"
@@ -293,7 +295,7 @@ class DataLoader:
                 raise ValueError(
                     "DataLoader: batch_size=None option disables auto-batching and is mutually exclusive with drop_last"
                 )
-        elif isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+        elif isinstance(batch_size, bool) or not isinstance(batch_size, (int, numbers.Integral)) or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size}")
         if sampler is None and not iterable:
             sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
@@ -397,6 +399,7 @@ class _WorkerPool:
         n = loader.num_workers
         self.num_workers = n
         self.timeout = loader.timeout
+        assert loader.prefetch_factor is not None  # DataLoader sets it whenever num_workers > 0
         self.ahead = loader.prefetch_factor * n
         self.result_queue = context.Queue()
         self.done_event = context.Event()
