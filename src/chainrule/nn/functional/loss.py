@@ -294,7 +294,7 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
 def _vmapped_class_target(target) -> bool:
     """An integer target batched by vmap (its raw array is vmap's BatchedArray)."""
     data = getattr(target, "_data", None)
-    return type(data).__name__ == "BatchedArray" and data.dtype.kind in "iu"
+    return data is not None and type(data).__name__ == "BatchedArray" and data.dtype.kind in "iu"
 
 
 def _class_index_target(inp, target, name, ignore_index):
