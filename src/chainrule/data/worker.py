@@ -117,7 +117,7 @@ class WorkerError:
         message = f"Caught {self.exc_type.__name__} in {where}.\nOriginal traceback:\n{self.text}"
         try:
             error = self.exc_type(message)
-        except Exception:  # an exception type that wants other arguments
+        except Exception:  # noqa: BLE001 - an exception type that wants other arguments
             error = RuntimeError(message)
         raise error
 
@@ -139,7 +139,7 @@ def worker_loop(dataset, fetch, index_queue, result_queue, done_event, base_seed
     if init_fn is not None:
         try:
             init_fn(worker_id)
-        except Exception as exc:  # reported with the first task
+        except Exception as exc:  # noqa: BLE001 - any error of the user's init_fn, reported with the first task
             init_error = exc
     stream = None
     while not done_event.is_set():
@@ -161,7 +161,7 @@ def worker_loop(dataset, fetch, index_queue, result_queue, done_event, base_seed
                 result = _Done(worker_id) if batch is None else batch
             else:
                 result = fetch(dataset, indices)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any error of the user's dataset goes back to the main process
             shown = (
                 None if indices is None else (indices.tolist() if isinstance(indices, np.ndarray) else list(indices))
             )
