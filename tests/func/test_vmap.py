@@ -345,3 +345,11 @@ def test_per_sample_gradients_of_an_embedding_model(padding_idx):
     for b in range(4):
         for name, g in grad(loss)(params, idx[b], y[b]).items():
             _close(got[name][b], g)
+
+
+def test_raw_numpy_along_an_axis_stays_batched():
+    """Op-layer code that sorts or compares raw arrays along an axis runs on the batch (axis shifted)."""
+    x = _t(3, 4, 5)
+    for f in (lambda a: a.argsort(-1), lambda a: a.argsort(0, descending=True), lambda a: (a > 0.1) & (a < 1.0)):
+        got = vmap(f)(x)
+        assert np.array_equal(got.numpy(), _stack([f(x[i]) for i in range(3)]).numpy())

@@ -248,15 +248,25 @@ def _index_scatter(prim, values, bdims, args, size):
     return apply(prim, [g], (slice(None), *_index_tuple(index)), (size, *in_shape), basic), 0
 
 
+def _xp_of(index):
+    return array_module(index.value._data if type(index) is BatchedArray else index)
+
+
 def _batched_index(xp, index, size):
+    """An index array for the whole batch: a batched one's own samples, an unbatched one repeated."""
+    if type(index) is BatchedArray:
+        level = rule_level()
+        if index.level != level:
+            raise VmapError("vmap: an index array batched at another vmap level")
+        return physical_raw(index, level, index.ndim)
     return xp.ascontiguousarray(xp.broadcast_to(index, (size, *index.shape)))
 
 
 @rule("gather")
 def _gather(prim, values, bdims, args, size):
-    x = _front(values[0], bdims[0])
+    (x,) = _fronted(values, bdims, size, expand=True)  # (expanded when only the index is batched)
     axis, index, _in_shape = args
-    index = _batched_index(array_module(index), index, size)
+    index = _batched_index(_xp_of(index), index, size)
     return apply(prim, [x], _axis(axis, x.ndim - 1), index, tuple(x.shape)), 0
 
 
@@ -264,7 +274,7 @@ def _gather(prim, values, bdims, args, size):
 def _scatter_add(prim, values, bdims, args, size):
     x, src = _fronted(values, bdims, size, expand=True)
     axis, index, src_shape = args
-    index = _batched_index(array_module(index), index, size)
+    index = _batched_index(_xp_of(index), index, size)
     return apply(prim, [x, src], _axis(axis, x.ndim - 1), index, (size, *src_shape)), 0
 
 
@@ -619,7 +629,7 @@ def _roll(prim, values, bdims, args, size):
 def _scatter(prim, values, bdims, args, size):
     x, src = _fronted(values, bdims, size, expand=True)
     axis, index, src_shape = args
-    index = _batched_index(array_module(index), index, size)
+    index = _batched_index(_xp_of(index), index, size)
     return apply(prim, [x, src], _axis(axis, x.ndim - 1), index, (size, *src_shape)), 0
 
 
@@ -627,7 +637,7 @@ def _scatter(prim, values, bdims, args, size):
 def _scatter_reduce(prim, values, bdims, args, size):
     x, src = _fronted(values, bdims, size, expand=True)
     axis, index, reduce, include_self, src_shape = args
-    index = _batched_index(array_module(index), index, size)
+    index = _batched_index(_xp_of(index), index, size)
     return apply(prim, [x, src], _axis(axis, x.ndim - 1), index, reduce, include_self, (size, *src_shape)), 0
 
 

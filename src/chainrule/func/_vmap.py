@@ -34,6 +34,7 @@ as torch.func refuses data-dependent Python control flow.
 from __future__ import annotations
 
 import functools
+import inspect
 import itertools
 import math
 from contextvars import ContextVar
@@ -125,40 +126,146 @@ class BatchedArray:
     # composites of the op layer do) runs on the whole batch and gives a batched array back, so the result,
     # wrapped as a Tensor, is a batched tensor.  Anything else (reductions, item, Python control flow) refuses.
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        if method != "__call__" or kwargs.get("out") is not None:
-            self._refuse()
+        if kwargs.get("out") is not None:
+            self._refuse(what=f" ({ufunc.__name__} with out=)")
         level = max(a.level for a in inputs if type(a) is BatchedArray)
-        ranks = [a.ndim if type(a) is BatchedArray else np.ndim(a) for a in inputs]
-        rank = max(ranks)
+        if method == "__call__":
+            rank = max(a.ndim if type(a) is BatchedArray else np.ndim(a) for a in inputs)
+        elif method in ("accumulate", "reduce") and len(inputs) == 1 and kwargs.get("axis", 0) is not None:
+            rank = inputs[0].ndim  # along one axis (np.maximum.accumulate: running extremes)
+            kwargs["axis"] = _shift_axis(kwargs.get("axis", 0), rank)
+        else:
+            self._refuse(what=f" ({ufunc.__name__}.{method})")
         raws = [physical_raw(a, level, rank) if type(a) is BatchedArray and a.level == level else a for a in inputs]
-        out = ufunc(*raws, **kwargs)
-        if isinstance(out, tuple):
-            return tuple(BatchedArray(_wrap(o), 0, level) for o in out)
-        return BatchedArray(_wrap(out), 0, level)
+        return _batched_result(getattr(ufunc, method)(*raws, **kwargs), level)
 
-    def any(self, axis=None):
-        """Over the whole batch (the op layer's checks: a value out of range in any sample)."""
-        if axis is not None:
-            self._refuse(what=" (.any with an axis)")
-        return physical_raw(self, self.level, self.ndim).any()
+    # NumPy functions along an axis (argsort, sort, flip, take_along_axis, cumsum, argmax, ...) run on the
+    # batch with the axis shifted past the batch dimension; over all axes (axis=None) they refuse.
+    def __array_function__(self, func, types, args, kwargs):
+        if func.__name__ not in _AXIS_FUNCTIONS:
+            self._refuse(what=f" (numpy.{func.__name__})")
+        try:
+            bound = inspect.signature(func).bind(*args, **kwargs)
+        except (TypeError, ValueError):
+            self._refuse(what=f" (numpy.{func.__name__})")
+        arrays = [a for a in bound.arguments.values() if type(a) is BatchedArray]
+        level = max(a.level for a in arrays)
+        rank = max(a.ndim for a in arrays)
+        if func.__name__ in _ELEMENTWISE_FUNCTIONS:  # broadcasting: batched operands padded to the result's rank
+            others = [
+                np.ndim(a) for a in bound.arguments.values() if type(a) is not BatchedArray and hasattr(a, "shape")
+            ]
+            rank = max(rank, *others)
+        axis = bound.arguments.get("axis", _NO_AXIS)
+        if axis is None:
+            self._refuse(what=f" (numpy.{func.__name__} over all axes)")
+        if axis is not _NO_AXIS:
+            bound.arguments["axis"] = _shift_axis(axis, rank)
+        for name in ("source", "destination"):  # moveaxis
+            if name in bound.arguments:
+                bound.arguments[name] = _shift_axis(bound.arguments[name], rank)
+        if "shape" in bound.arguments:  # broadcast_to: the batch leads the target shape
+            shape = bound.arguments["shape"]
+            shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+            rank = len(shape)
+            bound.arguments["shape"] = (_level_size(level), *shape)
+        for name, value in bound.arguments.items():
+            if type(value) is BatchedArray:
+                if value.level != level:
+                    self._refuse(what=" (arrays of two vmap levels)")
+                bound.arguments[name] = physical_raw(value, level, rank)
+        return _batched_result(func(*bound.args, **bound.kwargs), level)
 
-    def all(self, axis=None):
-        """Over the whole batch, as :meth:`any`."""
-        if axis is not None:
-            self._refuse(what=" (.all with an axis)")
-        return physical_raw(self, self.level, self.ndim).all()
+    def __getitem__(self, index):
+        items = index if isinstance(index, tuple) else (index,)
+        if not all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice)) for i in items):
+            self._refuse(what=" (advanced indexing of its raw array)")
+        raw = physical_raw(self, self.level, self.ndim)
+        return _batched_result(raw[(slice(None), *items)], self.level)
 
-    def min(self, axis=None):
-        """Over the whole batch, as :meth:`any` (range checks of indices)."""
-        if axis is not None:
-            self._refuse(what=" (.min with an axis)")
-        return physical_raw(self, self.level, self.ndim).min()
+    def __add__(self, other):
+        return np.add(self, other)
 
-    def max(self, axis=None):
-        """Over the whole batch, as :meth:`any`."""
-        if axis is not None:
-            self._refuse(what=" (.max with an axis)")
-        return physical_raw(self, self.level, self.ndim).max()
+    def __radd__(self, other):
+        return np.add(other, self)
+
+    def __sub__(self, other):
+        return np.subtract(self, other)
+
+    def __rsub__(self, other):
+        return np.subtract(other, self)
+
+    def __mul__(self, other):
+        return np.multiply(self, other)
+
+    def __rmul__(self, other):
+        return np.multiply(other, self)
+
+    def __truediv__(self, other):
+        return np.true_divide(self, other)
+
+    def __rtruediv__(self, other):
+        return np.true_divide(other, self)
+
+    def __floordiv__(self, other):
+        return np.floor_divide(self, other)
+
+    def __mod__(self, other):
+        return np.remainder(self, other)
+
+    def __neg__(self):
+        return np.negative(self)
+
+    def __abs__(self):
+        return np.absolute(self)
+
+    def __pow__(self, other):
+        return np.power(self, other)
+
+    def reshape(self, *shape):
+        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        raw = physical_raw(self, self.level, self.ndim)
+        return _batched_result(raw.reshape(raw.shape[:1] + tuple(shape)), self.level)
+
+    def copy(self, order="C"):
+        return _batched_result(physical_raw(self, self.level, self.ndim).copy(order=order), self.level)
+
+    # without an axis: over the whole batch (the op layer's checks: an index out of range in any sample);
+    # along an axis: per sample, as NumPy's functions above
+    def any(self, axis=None, keepdims=False):
+        if axis is None:
+            return physical_raw(self, self.level, self.ndim).any()
+        return np.any(self, axis=axis, keepdims=keepdims)
+
+    def all(self, axis=None, keepdims=False):
+        if axis is None:
+            return physical_raw(self, self.level, self.ndim).all()
+        return np.all(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis=None, keepdims=False):
+        if axis is None:
+            return physical_raw(self, self.level, self.ndim).min()
+        return np.min(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        if axis is None:
+            return physical_raw(self, self.level, self.ndim).max()
+        return np.max(self, axis=axis, keepdims=keepdims)
+
+    def sum(self, axis=None, **kwargs):
+        return _along_axis("sum", self, axis, kwargs)
+
+    def argmax(self, axis=None, **kwargs):
+        return _along_axis("argmax", self, axis, kwargs)
+
+    def argmin(self, axis=None, **kwargs):
+        return _along_axis("argmin", self, axis, kwargs)
+
+    def argsort(self, axis=-1, **kwargs):
+        return _along_axis("argsort", self, axis, kwargs)
+
+    def cumsum(self, axis=None, **kwargs):
+        return _along_axis("cumsum", self, axis, kwargs)
 
     def astype(self, dtype, copy=True):
         raw = physical_raw(self, self.level, self.ndim)
@@ -200,14 +307,44 @@ class BatchedArray:
 
     __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
 
-    __array__ = __bool__ = __len__ = __iter__ = __getitem__ = __setitem__ = __float__ = __int__ = __index__ = _refuse
-    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __neg__ = __pow__ = _refuse
-    __iadd__ = __isub__ = __imul__ = __itruediv__ = __matmul__ = __rmatmul__ = __abs__ = _refuse
-    __truediv__ = __rtruediv__ = _refuse
+    __array__ = __bool__ = __len__ = __iter__ = __setitem__ = __float__ = __int__ = __index__ = _refuse
+    __iadd__ = __isub__ = __imul__ = __itruediv__ = __matmul__ = __rmatmul__ = _refuse
     __hash__ = object.__hash__
 
     def __repr__(self):
         return f"BatchedArray(level={self.level}, bdim={self.bdim}, value={self.value._data!r})"
+
+
+_AXIS_FUNCTIONS = frozenset(
+    "argsort sort flip take_along_axis cumsum cumprod argmax argmin amax amin max min sum prod any all "
+    "partition argpartition diff moveaxis broadcast_to".split()
+) | {"where", "clip"}
+_ELEMENTWISE_FUNCTIONS = frozenset({"where", "clip"})
+_NO_AXIS = object()
+
+
+def _shift_axis(axis, rank):
+    if isinstance(axis, (tuple, list)):
+        return tuple(int(a) % max(rank, 1) + 1 for a in axis)
+    return int(axis) % max(rank, 1) + 1
+
+
+def _along_axis(name, array, axis, kwargs):
+    if axis is None:
+        array._refuse(what=f" (.{name} over all axes)")
+    return getattr(np, name)(array, axis=axis, **kwargs)
+
+
+def _level_size(level):
+    return _level_info(level)[1]
+
+
+def _batched_result(out, level):
+    if isinstance(out, tuple):
+        return tuple(_batched_result(o, level) for o in out)
+    if not hasattr(out, "ndim") or out.ndim == 0:
+        raise VmapError("vmap: a raw computation on a batched array lost its batch dimension")
+    return BatchedArray(_wrap(out), 0, level)
 
 
 class _Flags:
