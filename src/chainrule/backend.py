@@ -568,3 +568,14 @@ def scatter_add(xp, target, index, values):
 
         cupyx.scatter_add(target, index, values)
     return target
+
+
+def scatter_extreme(xp, target, index, values, largest: bool):
+    """target[index] = max (``largest``) or min of itself and values, for every element (unbuffered)."""
+    if xp is np:
+        (np.maximum if largest else np.minimum).at(target, index, values)
+    else:
+        import cupyx  # noqa: PLC0415
+
+        (cupyx.scatter_max if largest else cupyx.scatter_min)(target, index, values)
+    return target

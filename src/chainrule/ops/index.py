@@ -872,15 +872,12 @@ def _reduce_at(xp, reduce: str, target, index, values) -> None:
     if reduce in ("sum", "mean"):
         backend.scatter_add(xp, target, index, values)
         return
-    if xp is np:
-        ufunc = {"prod": np.multiply, "amax": np.maximum, "amin": np.minimum}[reduce]
-        ufunc.at(target, index, values)
+    if reduce in ("amax", "amin"):
+        backend.scatter_extreme(xp, target, index, values, largest=reduce == "amax")
         return
-    import cupyx  # noqa: PLC0415 - CuPy: scatter_max/scatter_min exist, a scattered product does not
-
-    if reduce == "prod":
+    if xp is not np:  # CuPy scatters a maximum, a minimum and a sum, not a product
         raise NotImplementedError("scatter_reduce: reduce='prod' runs on the CPU only")
-    (cupyx.scatter_max if reduce == "amax" else cupyx.scatter_min)(target, index, values)
+    np.multiply.at(target, index, values)
 
 
 def _identity(dtype, reduce: str):
