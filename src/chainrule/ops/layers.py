@@ -64,7 +64,7 @@ def _linear_vjp(ctx, g):
         xp = array_module(gd)
         gx = _wrap(backend.matmul(xp, gd, weight._data).reshape(x._data.shape)) if need[0] is not None else None
         gw = _wrap(backend.matmul(xp, gd.T, _rows(x._data, in_features))) if need[1] is not None else None
-        gb = _wrap(gd.sum(axis=0)) if has_bias and need[2] is not None else None
+        gb = _wrap(_bias_grad(xp, gd)) if has_bias and need[2] is not None else None
     else:
         rows = math.prod(x._data.shape[:-1])
         g2 = g.reshape(rows, out_features)
@@ -72,6 +72,18 @@ def _linear_vjp(ctx, g):
         gw = g2.mT @ x.reshape(rows, in_features) if need[1] is not None else None
         gb = g2.sum(dim=0) if has_bias and need[2] is not None else None
     return (gx, gw, gb) if has_bias else (gx, gw)
+
+
+# from this many rows the bias gradient is a GEMV (``backend.sum_rows``): 1.5-3.5x faster than NumPy's column
+# sum at 256-2048 rows, slower below (measured: 256x256 6.2 vs 9.5 us, 1024x128 10 vs 25 us, 64x256 4.3 vs 2.8 us)
+_GEMV_ROWS = 256
+
+
+def _bias_grad(xp, g2):
+    """The column sums of the (rows, out_features) output gradient: the bias gradient of a linear layer."""
+    if xp is np and g2.shape[0] >= _GEMV_ROWS:
+        return backend.sum_rows(xp, g2)
+    return g2.sum(axis=0)
 
 
 @_linear.defjvp

@@ -9,10 +9,12 @@ overflows past 65504 terms, and log_softmax's backward sums the gradient.
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..autograd.graph import apply1, primitive
 from ..autograd.mode import autocast_state
 from ..backend import get_default_dtype
-from ..tensor import Tensor
+from ..tensor import Tensor, _wrap
 from ._util import is_half, normalize_dim
 from .casting import cast_to_float32, in_float32
 from .registry import op
@@ -21,20 +23,45 @@ from .registry import op
 @primitive("softmax", save_output=True)
 def _softmax(xp, x, axis):
     with xp.errstate(invalid="ignore"):  # a row of -inf gives nan, silently (as in PyTorch)
-        shifted = x - x.max(axis=axis, keepdims=True)
-        e = xp.exp(shifted)
+        e = x - x.max(axis=axis, keepdims=True)
+        if e.ndim:  # (0-d: a NumPy scalar)
+            xp.exp(e, out=e)  # in place: one array for the whole forward
+        else:
+            e = xp.exp(e)
         e /= e.sum(axis=axis, keepdims=True)
     return e
 
 
-@_softmax.defvjp
-def _softmax_vjp(ctx, g):
+def _softmax_rule(ctx, g):
+    """``y * (g - sum(g * y))`` in Tensor ops (differentiable again)."""
     (axis,) = ctx.args
     y = ctx.output()
     return y * (g - (g * y).sum(dim=axis, keepdim=True))
 
 
-_softmax.defjvp(_softmax_vjp)  # the Jacobian diag(y) - y y^T is symmetric: jvp = vjp
+@_softmax.defvjp
+def _softmax_vjp(ctx, g):
+    gd = g._data
+    y = ctx.out
+    if (
+        ctx.create_graph
+        or type(gd) is not np.ndarray
+        or type(y) is not np.ndarray
+        or gd.dtype != y.dtype
+        or gd.dtype.char not in "fd"
+        or not y.ndim
+    ):
+        return _softmax_rule(ctx, g)
+    # first order on raw arrays: the same operations as _softmax_rule, one array instead of three (and no nodes)
+    (axis,) = ctx.args
+    out = gd * y
+    total = np.add.reduce(out, axis=axis, keepdims=True)
+    np.subtract(gd, total, out=out)
+    out *= y
+    return _wrap(out)
+
+
+_softmax.defjvp(_softmax_rule)  # the Jacobian diag(y) - y y^T is symmetric: jvp = vjp
 
 
 @primitive("log_softmax", save_output=True)
@@ -47,7 +74,21 @@ def _log_softmax(xp, x, axis):
 @_log_softmax.defvjp
 def _log_softmax_vjp(ctx, g):
     (axis,) = ctx.args
-    return g - ctx.output().exp() * g.sum(dim=axis, keepdim=True)
+    gd, y = g._data, ctx.out
+    if (
+        ctx.create_graph
+        or type(gd) is not np.ndarray
+        or type(y) is not np.ndarray
+        or gd.dtype != y.dtype
+        or gd.dtype.char not in "fd"
+        or not y.ndim
+    ):
+        return g - ctx.output().exp() * g.sum(dim=axis, keepdim=True)
+    # first order on raw arrays: the same operations, one array instead of three
+    out = np.exp(y)
+    out *= np.add.reduce(gd, axis=axis, keepdims=True)
+    np.subtract(gd, out, out=out)
+    return _wrap(out)
 
 
 @_log_softmax.defjvp

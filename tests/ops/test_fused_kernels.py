@@ -1,0 +1,68 @@
+"""The raw-array fast paths of issue 18 against their references.
+
+softmax and log_softmax run their first-order backward on raw arrays and the
+Tensor-op rule under ``create_graph=True`` (the one gradgradcheck
+differentiates): the same operations in the same order, so the two agree bit
+for bit.  A linear layer over many rows sums its bias gradient with a GEMV
+(``backend.sum_rows``) instead of NumPy's column sum: equal to float32
+rounding.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+import chainrule.nn.functional as F
+from chainrule.ops import layers
+
+
+def both_paths(fn, x_np, g_np):
+    """(first-order gradient, gradient through the create_graph=True rule) of fn at x for upstream g."""
+    grads = []
+    for create_graph in (False, True):
+        x = cr.tensor(x_np, requires_grad=True)
+        (gx,) = cr.autograd.grad(fn(x), [x], cr.tensor(g_np), create_graph=create_graph)
+        grads.append(gx.numpy())
+    return grads
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape, dim", [((4, 7), -1), ((4, 7), 0), ((2, 3, 5, 6), -1), ((2, 3, 5), 1), ((5,), 0)])
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_backward_paths_agree_bit_for_bit(name, shape, dim, dtype):
+    rng = np.random.default_rng(0)
+    x = (3 * rng.standard_normal(shape)).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    fn = getattr(F, name)
+    first, recorded = both_paths(lambda t: fn(t, dim=dim), x, g)
+    assert first.dtype == dtype
+    np.testing.assert_array_equal(first, recorded)
+
+
+def test_softmax_raw_backward_takes_a_broadcast_gradient_and_masked_rows():
+    # an upstream gradient that is a broadcast view (as sum's backward gives), and a row of -inf logits
+    x = cr.tensor(np.array([[1.0, 2.0, 3.0], [-np.inf, 0.0, 1.0]], dtype=np.float32), requires_grad=True)
+    y = F.softmax(x, dim=-1)
+    (y * cr.tensor([[1.0, 2.0, 3.0]])).sum().backward()
+    assert x.grad.numpy().dtype == np.float32 and np.isfinite(x.grad.numpy()).all()
+    assert x.grad.numpy()[1, 0] == 0
+
+
+@pytest.mark.parametrize("rows", [3, layers._GEMV_ROWS, 1000])
+def test_linear_bias_gradient_many_rows(rows):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((rows, 6)).astype(np.float32)
+    w = rng.standard_normal((5, 6)).astype(np.float32)
+    b = rng.standard_normal(5).astype(np.float32)
+    g = rng.standard_normal((rows, 5)).astype(np.float32)
+    bias = cr.tensor(b, requires_grad=True)
+    out = F.linear(cr.tensor(x), cr.tensor(w), bias)
+    out.backward(cr.tensor(g))
+    assert bias.grad.numpy().dtype == np.float32
+    np.testing.assert_allclose(bias.grad.numpy(), g.astype(np.float64).sum(axis=0), rtol=1e-5, atol=1e-5 * rows**0.5)
+    # the create_graph=True path (Tensor ops) agrees to rounding
+    bias2 = cr.tensor(b, requires_grad=True)
+    (gb,) = cr.autograd.grad(F.linear(cr.tensor(x), cr.tensor(w), bias2), [bias2], cr.tensor(g), create_graph=True)
+    np.testing.assert_allclose(bias.grad.numpy(), gb.numpy(), rtol=1e-5, atol=1e-5 * rows**0.5)
