@@ -24,18 +24,17 @@ from chainrule.func._vmap import VmapError, vmap
 from ..ops.specs import SPECS
 
 BATCH = 3
-_RAW = "the op layer reads the raw values (NumPy on ._data) before the primitive"
+_RAW = "the op layer computes on the raw values in a way vmap cannot batch (NumPy over all axes, advanced indexing)"
 _GRAD = "autograd.grad inside vmap on batched tensors (use chainrule.func.grad, which batches)"
-# specs whose function vmap may refuse with a clear error, and why (what would make them batch)
+_SHAPE = "the result's shape depends on the values (an error in torch.func too)"
+# specs whose function vmap may refuse with a clear error, and why; every other spec must batch exactly
 UNSUPPORTED = {
     "setitem": "a batched value written into a tensor that is not batched (an error in torch.func too)",
     **dict.fromkeys(["conv2d_backward", "max_pool2d_backward", "avg_pool2d_backward"], _GRAD),
-    **dict.fromkeys(["std_dim", "getitem_mask", "adaptive_max_pool2d", "vector_norm_3", "vector_norm_half"], _RAW),
-    **dict.fromkeys(["cdist_3.0", "binary_cross_entropy", "binary_cross_entropy_weighted"], _RAW),
-    **dict.fromkeys(["smooth_l1_loss", "huber_loss", "kl_div", "masked_select", "median_all"], _RAW),
-    **dict.fromkeys(["sort", "sort_descending_dim0", "sort_0d", "topk", "topk_smallest", "msort"], _RAW),
-    **dict.fromkeys(["kthvalue", "median_dim", "cummax", "cummin", "take_along_dim_sort", "mode"], _RAW),
-    **dict.fromkeys(["index_put", "index_put_accumulate", "index_put_bool", "masked_fill"], _RAW),
+    **dict.fromkeys(["getitem_mask", "masked_select", "index_put_bool"], _SHAPE),
+    **dict.fromkeys(
+        ["std_dim", "adaptive_max_pool2d", "median_all", "mode", "index_put", "index_put_accumulate"], _RAW
+    ),
 }
 _settings = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 

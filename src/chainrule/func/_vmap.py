@@ -267,6 +267,9 @@ class BatchedArray:
     def cumsum(self, axis=None, **kwargs):
         return _along_axis("cumsum", self, axis, kwargs)
 
+    def squeeze(self, axis=None):
+        return _along_axis("squeeze", self, axis, {})
+
     def astype(self, dtype, copy=True):
         raw = physical_raw(self, self.level, self.ndim)
         return BatchedArray(_wrap(raw.astype(dtype, copy=copy)), 0, self.level)
@@ -317,7 +320,7 @@ class BatchedArray:
 
 _AXIS_FUNCTIONS = frozenset(
     "argsort sort flip take_along_axis cumsum cumprod argmax argmin amax amin max min sum prod any all "
-    "partition argpartition diff moveaxis broadcast_to".split()
+    "partition argpartition diff moveaxis broadcast_to squeeze expand_dims".split()
 ) | {"where", "clip"}
 _ELEMENTWISE_FUNCTIONS = frozenset({"where", "clip"})
 _NO_AXIS = object()

@@ -1860,7 +1860,8 @@ def where(condition, input, other):  # noqa: A002
         >>> cr.where(x > 0, x, 0.0)
         tensor([0., 2.])
     """
-    cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
+    cond = condition._data if isinstance(condition, Tensor) else condition
+    cond = cond if hasattr(cond, "dtype") else np.asarray(cond)  # (a vmap-batched raw array stays as it is)
     if cond.dtype != np.bool_:
         cond = cond.astype(bool)
     a_t, b_t = isinstance(input, Tensor), isinstance(other, Tensor)
@@ -1911,7 +1912,7 @@ def masked_fill(x, mask, value):
         if value._data.ndim != 0:
             raise ValueError(f"masked_fill: value must be a scalar or 0-d tensor, got shape {value.shape}")
         return where(mask, value.to(x.dtype) if value.dtype != x.dtype else value, x)
-    m = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
+    m = mask._data if isinstance(mask, Tensor) else mask if hasattr(mask, "dtype") else np.asarray(mask)
     if m.dtype != np.bool_:
         raise DTypeError(f"masked_fill: mask must be bool, got {m.dtype}")
     return apply1(_masked_fill, _float_for_scalar(x, scalar_value(value)), m, scalar_value(value))

@@ -260,7 +260,7 @@ def pad_to(g: Tensor, shape) -> Tensor:
 
 
 def _check_index_tensor(index, op):
-    arr = index._data if isinstance(index, Tensor) else np.asarray(index)
+    arr = index._data if isinstance(index, Tensor) else index if hasattr(index, "dtype") else np.asarray(index)
     if arr.dtype.kind not in "iu":
         raise DTypeError(f"{op}: index must be an integer tensor, got {arr.dtype}")
     return arr
