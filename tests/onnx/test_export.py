@@ -234,6 +234,11 @@ OPS = {
         for reduce in ("sum", "mean", "prod", "amax", "amin")
         for include_self in (True, False)
     ),
+    "scatter-add-index-add": lambda x: (
+        x.scatter_add(0, _ids([1, 0, 1, 1], [5, 5, 0, 0]), x * 10),
+        x.index_add(0, cr.tensor(np.array([4, 0, 4])), x[:3] * 2),
+        x.index_add(1, cr.tensor(np.array([3, 3])), x[:, :2], alpha=-0.5),
+    ),
     "index-put": lambda x: (
         x.index_put((_ids(0, 2, -1),), x[1]),
         x.index_put((_ids(0, 0, 5), _ids(1, 1, -1)), cr.tensor(2.5), accumulate=True),

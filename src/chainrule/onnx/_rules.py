@@ -42,9 +42,6 @@ UNSUPPORTED = {
     "binary_cross_entropy_with_logits": "a loss: export the model's forward and compute the loss outside the graph",
     "setitem": "in-place assignment x[i] = v; build the tensor with cat/where instead",
     "index_scatter": "a backward op (the gradient of indexing)",
-    "scatter_add": "scatter_add has no exact ONNX twin for repeated indices (ScatterElements' add reduction needs "
-    "opset 16 and int64 indices); use index_select/gather",
-    "index_add": "index_add is an in-place accumulation; use index_select/gather",
     "remainder": "ONNX Mod on floats is C's fmod, not Python's modulo",
     "floor_divide": "ONNX Div on floats does not floor",
     "trunc": "ONNX has no Trunc",
@@ -803,6 +800,27 @@ def _scatter(g, rec):
     x, src, axis, index = rec.values[0], rec.values[1], int(rec.values[2]), rec.values[3]
     indices = g.value_as(index, np.dtype(np.int64))
     return [g.node("ScatterElements", [g.value(x), indices, _updates(g, src, index)], axis=axis)]
+
+
+@rule("scatter_add")
+def _scatter_add(g, rec):
+    x, src, axis, index = rec.values[0], rec.values[1], int(rec.values[2]), rec.values[3]
+    indices = g.value_as(index, np.dtype(np.int64))
+    return [g.node("ScatterElements", [g.value(x), indices, _updates(g, src, index)], axis=axis, reduction="add")]
+
+
+@rule("index_add")
+def _index_add(g, rec):
+    # out[..., index[k], ...] += alpha * src[..., k, ...] along axis: ScatterElements with index spread over src
+    x, src, axis, index, alpha = rec.values[0], rec.values[1], int(rec.values[2]), rec.values[3], rec.values[4]
+    along = [1] * src.ndim
+    along[axis] = -1
+    indices = g.node("Reshape", [g.value_as(index, np.dtype(np.int64)), g.ints(along)])
+    indices = g.node("Expand", [indices, g.const(_shape(src))])
+    updates = g.value(src)
+    if alpha != 1:
+        updates = g.node("Mul", [updates, g.scalar(alpha, rec.outputs[0].dtype)])
+    return [g.node("ScatterElements", [g.value(x), indices, updates], axis=axis, reduction="add")]
 
 
 _SCATTER_REDUCTIONS = {"sum": "add", "mean": "add", "prod": "mul", "amax": "max", "amin": "min"}
