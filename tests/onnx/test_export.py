@@ -239,6 +239,7 @@ OPS = {
         x.index_add(0, cr.tensor(np.array([4, 0, 4])), x[:3] * 2),
         x.index_add(1, cr.tensor(np.array([3, 3])), x[:, :2], alpha=-0.5),
     ),
+    "trunc": lambda x: ((x * 3).trunc(), (x * 0.5).trunc()),
     "index-put": lambda x: (
         x.index_put((_ids(0, 2, -1),), x[1]),
         x.index_put((_ids(0, 0, 5), _ids(1, 1, -1)), cr.tensor(2.5), accumulate=True),

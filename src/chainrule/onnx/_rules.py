@@ -44,7 +44,6 @@ UNSUPPORTED = {
     "index_scatter": "a backward op (the gradient of indexing)",
     "remainder": "ONNX Mod on floats is C's fmod, not Python's modulo",
     "floor_divide": "ONNX Div on floats does not floor",
-    "trunc": "ONNX has no Trunc",
     "conv_weight_grad": "a backward op (the gradient of a convolution's weight)",
     "max_pool_scatter": "a backward op",
     "max_pool_gather": "a backward op",
@@ -132,6 +131,17 @@ def _pow_scalar(g, rec):
     if rec.values[1] == 2:
         return [g.node("Mul", [x, x])]  # as the forward computes it
     return [g.node("Pow", [x, c])]
+
+
+@rule("trunc")
+def _trunc(g, rec):
+    # ONNX has no Trunc: toward zero is Ceil below 0 and Floor above
+    x = rec.values[0]
+    if x.dtype.kind != "f":
+        return [g.node("Identity", [g.value(x)])]
+    name = g.value(x)
+    negative = g.node("Less", [name, g.scalar(0, x.dtype)])
+    return [g.node("Where", [negative, g.node("Ceil", [name]), g.node("Floor", [name])])]
 
 
 @rule("expm1")
