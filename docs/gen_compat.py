@@ -36,6 +36,11 @@ NOT_SUPPORTED_WHY = {
     "differently (`recurrent`, `attention`, ...)",
     "torch.compile": "no graph compiler: chainrule runs eagerly on NumPy/CuPy",
 }
+# Differences that chainrule's docstring states in other words than "Differs from PyTorch:".
+DIFFERS_WHY = {
+    "torch.load": "reads what `chainrule.save` wrote (safetensors + JSON; nothing executes); a PyTorch pickle "
+    "checkpoint is refused with an error saying how to convert it",
+}
 # Tensor methods that share their name with a method of str/list/dict, nn.Module or an optimizer: reading the
 # source cannot tell what they were called on, so they are left out of the list.
 _AMBIGUOUS_HOSTS = (str, list, dict, set, object)
@@ -166,7 +171,8 @@ def _makes_tensor(node, aliases) -> bool:
 def _differs(obj) -> str:
     """The "Differs from PyTorch:" paragraph of ``obj``'s docstring, as Markdown ('' when there is none)."""
     doc = inspect.getdoc(obj) or ""
-    match = re.search(r"Differs from PyTorch:\s*(.+?)(?:\n\s*\n|$)", doc, re.S)
+    # "Differs from PyTorch: ...", "Differs from ``torch.save``: ...", "Differs from PyTorch only with NaNs ..."
+    match = re.search(r"Differs from\s+(?:PyTorch|``torch[\w.]*``)\s*:?\s*(.+?)(?:\n\s*\n|$)", doc, re.S)
     if not match:
         return ""
     text = " ".join(match.group(1).split())
@@ -217,6 +223,8 @@ def programs_section() -> list[str]:
         else:
             ours = _resolve("chainrule" + name[len("torch") :], cr)
         status = _status(ours)
+        if status == "supported" and name in DIFFERS_WHY:
+            status = f"differs: {DIFFERS_WHY[name]}"
         if ours is None:
             why = next((w for key, w in NOT_SUPPORTED_WHY.items() if name == key or name.startswith(key + ".")), None)
             status += f": {why}" if why else ": not yet in chainrule"
