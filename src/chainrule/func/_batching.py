@@ -429,18 +429,14 @@ def _conv(prim, values, bdims, args, size):
                 out, dout = expand_batch(out, size), 0
             out = out + _reshape(bias, (size, 1, bias.shape[-1]) + (1,) * nd)
         return out, dout
-    # per-sample weights: B groups (times the layer's own groups) over the channels
+    # per-sample weights: B groups (times the layer's own groups) over the channels, the bias (B * O,) fused
     xs = _front(x, dx) if dx is not None else expand_batch(x, size)
-    folded = apply(
-        prim, [_into_channels(xs, size), _weights_as_groups(w, dw, size)], geom._replace(groups=geom.groups * size)
-    )
-    out = _out_of_channels(folded, size)  # (N, B, O, ...)
+    inputs = [_into_channels(xs, size), _weights_as_groups(w, dw, size)]
     if b is not None:
-        nd = len(geom.kernel)
-        bias = _front(b, dbias) if dbias is not None else b
-        shape = (size, bias.shape[-1]) if dbias is not None else (1, bias.shape[-1])
-        out = out + _reshape(bias, (1, *shape) + (1,) * nd)
-    return out, 1
+        bias = _front(b, dbias) if dbias is not None else expand_batch(b, size)
+        inputs.append(_reshape(bias, (size * bias.shape[-1],)))
+    folded = apply(prim, inputs, geom._replace(groups=geom.groups * size))
+    return _out_of_channels(folded, size), 1  # (N, B, O, ...)
 
 
 @rule("conv_input_grad")
