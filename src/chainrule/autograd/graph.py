@@ -15,7 +15,9 @@ its own edge target: the engine accumulates straight into its ``.grad``.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from contextvars import ContextVar
+from typing import Any
 
 import numpy as np
 
@@ -105,8 +107,8 @@ LOOP_FALLBACK = "loop"
 # inputs of which some are batched (it returns NotImplemented when none is; _vmap.py sets it on import)
 _VMAP_DEPTH = ContextVar("chainrule.vmap_depth", default=0)
 vmap_depth = _VMAP_DEPTH.get
-batched_apply = None
-batched_array_type = None  # the raw-array class of a batched tensor (_vmap.BatchedArray), set with batched_apply
+batched_apply: Callable[..., Any] | None = None
+batched_array_type: type | None = None  # the raw-array class of a batched tensor (_vmap.BatchedArray), set with it
 
 
 def holds_batched(tensors) -> bool:
