@@ -237,6 +237,7 @@ class Adam(Optimizer):
         dtype = pairs[0][1].dtype
         total = sum(g.size for _, g in pairs)
         buffers = {name: np.zeros(total, dtype=dtype) for name in ("exp_avg", "exp_avg_sq")}
+        members: list[tuple[int, int, int]]  # (parameter index, start, end) in the bucket being filled
         views, buckets, members = [], [], []
         start = offset = 0
         for index, ((_, g), st) in enumerate(zip(pairs, states)):
