@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import backend
 from ..autograd.graph import apply1, primitive
 from ..autograd.mode import autocast_state
 from ..backend import get_default_dtype
@@ -18,6 +19,27 @@ from ..tensor import Tensor, _wrap
 from ._util import is_half, normalize_dim
 from .casting import cast_to_float32, in_float32
 from .registry import op
+
+
+def _sums(xp, a, axis):
+    """``a`` summed over ``axis``, kept as an axis of length 1.
+
+    Over the last axis of a large C-contiguous float array this is a GEMV with
+    a vector of ones (``backend.sum_last``, one BLAS thread): NumPy's reduction
+    runs its inner loop once per row, 3-6x slower on rows of 64-512 (measured
+    on (16384, 64): 433 vs 70 us; (1024, 512): 100 vs 36 us).  The sum's
+    rounding then differs from NumPy's pairwise sum (float32 rounding).
+    """
+    if (
+        xp is np
+        and a.ndim >= 2
+        and axis in (-1, a.ndim - 1)
+        and a.size >= 8192
+        and a.dtype.char in "fd"
+        and a.flags.c_contiguous
+    ):
+        return backend.sum_last(np, a.reshape(-1, a.shape[-1])).reshape(a.shape[:-1] + (1,))
+    return np.add.reduce(a, axis=axis, keepdims=True) if xp is np else a.sum(axis=axis, keepdims=True)
 
 
 @primitive("softmax", save_output=True)
@@ -28,7 +50,7 @@ def _softmax(xp, x, axis):
             xp.exp(e, out=e)  # in place: one array for the whole forward
         else:
             e = xp.exp(e)
-        e /= e.sum(axis=axis, keepdims=True)
+        e /= _sums(xp, e, axis)
     return e
 
 
@@ -52,11 +74,10 @@ def _softmax_vjp(ctx, g):
         or not y.ndim
     ):
         return _softmax_rule(ctx, g)
-    # first order on raw arrays: the same operations as _softmax_rule, one array instead of three (and no nodes)
+    # first order on raw arrays: _softmax_rule's operations, one array instead of three (and no nodes)
     (axis,) = ctx.args
     out = gd * y
-    total = np.add.reduce(out, axis=axis, keepdims=True)
-    np.subtract(gd, total, out=out)
+    np.subtract(gd, _sums(np, out, axis), out=out)
     out *= y
     return _wrap(out)
 
@@ -68,7 +89,10 @@ _softmax.defjvp(_softmax_rule)  # the Jacobian diag(y) - y y^T is symmetric: jvp
 def _log_softmax(xp, x, axis):
     with xp.errstate(invalid="ignore", divide="ignore"):
         shifted = x - x.max(axis=axis, keepdims=True)
-        return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+        if not shifted.ndim:  # (0-d: a NumPy scalar)
+            return shifted - xp.log(xp.exp(shifted))
+        shifted -= xp.log(_sums(xp, xp.exp(shifted), axis))
+        return shifted
 
 
 @_log_softmax.defvjp
@@ -84,9 +108,9 @@ def _log_softmax_vjp(ctx, g):
         or not y.ndim
     ):
         return g - ctx.output().exp() * g.sum(dim=axis, keepdim=True)
-    # first order on raw arrays: the same operations, one array instead of three
+    # first order on raw arrays: the rule's operations, one array instead of three
     out = np.exp(y)
-    out *= np.add.reduce(gd, axis=axis, keepdims=True)
+    out *= _sums(np, gd, axis)
     np.subtract(gd, out, out=out)
     return _wrap(out)
 
