@@ -100,6 +100,18 @@ LAYERS = {
         nn.Sequential(nn.Dropout(0.5), nn.Flatten(), nn.Unflatten(1, (3, 4)), nn.Identity()),
         _x(2, 3, 4),
     ),
+    "pixel-shuffle": lambda: (nn.Sequential(nn.PixelShuffle(2), nn.PixelUnshuffle(3)), _x(2, 36, 3, 3)),
+    "unfold-fold": lambda: (
+        nn.Sequential(nn.Unfold(2, padding=1, stride=2), nn.Fold((4, 4), 2, padding=1, stride=2)),
+        _x(2, 3, 4, 4),
+    ),
+    "upsample-nearest": lambda: (nn.Upsample(scale_factor=2), _x(1, 2, 3, 3)),
+    "upsample-bilinear": lambda: (nn.Upsample(size=(5, 7), mode="bilinear"), _x(1, 2, 3, 3)),
+    "upsample-bilinear-align-corners": lambda: (
+        nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True),
+        _x(1, 2, 3, 3),
+    ),
+    "hard-activations": lambda: (nn.Sequential(nn.Hardswish(), nn.Hardtanh(-0.5, 2.0), nn.Softmin(1)), _x(3, 4)),
     "embedding": lambda: (nn.Embedding(10, 4, padding_idx=0), cr.randint(0, 10, (3, 5))),
     "rnn-tanh-2-layers": lambda: (nn.RNN(4, 5, num_layers=2), _x(6, 2, 4)),
     "rnn-relu-bidirectional-batch-first": lambda: (
