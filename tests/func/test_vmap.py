@@ -353,3 +353,29 @@ def test_raw_numpy_along_an_axis_stays_batched():
     for f in (lambda a: a.argsort(-1), lambda a: a.argsort(0, descending=True), lambda a: (a > 0.1) & (a < 1.0)):
         got = vmap(f)(x)
         assert np.array_equal(got.numpy(), _stack([f(x[i]) for i in range(3)]).numpy())
+
+
+def test_backward_inside_vmap_is_refused():
+    def f(a):
+        y = (a * a).sum()
+        y.backward()
+        return y
+
+    with pytest.raises(cr.errors.GradientError, match="vmap"):
+        vmap(f)(_t(3, 4).requires_grad_())
+
+
+def test_writes_into_a_batched_tensor():
+    def f(a, b):
+        out = a * 1.0
+        out[0] = 5.0
+        out[1:3] = b
+        return out * 2
+
+    x, b = _t(3, 4), _t(3, 2)
+    _close(vmap(f)(x, b), _stack([f(x[i], b[i]) for i in range(3)]))
+    # a batch with gradient history looks like a leaf to the in-place check: refused, not silently wrong
+    with pytest.raises(cr.errors.GradientError, match="in-place"):
+        vmap(f)(x.detach().requires_grad_(), b)
+    with pytest.raises(VmapError, match="vmap"):  # a batched value into a tensor that is not: as torch.func
+        vmap(f, in_dims=(None, 0))(x[0], b)

@@ -135,6 +135,8 @@ def _roots(tensors, grad_tensors, api):
         grad_tensors = [grad_tensors]
     if len(grad_tensors) != len(tensors):
         raise GradientError(f"{api}(): {len(tensors)} outputs but {len(grad_tensors)} gradients")
+    if vmap_depth() and holds_batched(tensors):  # as torch.func: per-sample gradients come from func.grad/vjp
+        raise GradientError(f"{api}() of a tensor batched by vmap; use chainrule.func.grad or vjp inside vmap")
     grads = []
     for i, (t, g) in enumerate(zip(tensors, grad_tensors)):
         if not isinstance(t, Tensor):

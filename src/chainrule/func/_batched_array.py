@@ -155,6 +155,22 @@ class BatchedArray:
         raw = physical_raw(self, self.level, self.ndim)
         return _batched_result(raw[(slice(None), *items)], self.level)
 
+    def __setitem__(self, index, data):
+        """x[index] = data on every sample, in place (the op layer's write when nothing is recorded)."""
+        from ._batching import _batch_position, _index_tuple  # noqa: PLC0415
+
+        raw = self.value._data
+        if type(raw) is BatchedArray:
+            self._refuse(what=" (writing raw values of nested vmap levels)")
+        if _batch_position(index) != 0:
+            self._refuse(what=" (writing with separated advanced indices)")
+        view = array_module(raw).moveaxis(raw, self.bdim, 0)
+        full = (slice(None), *_index_tuple(index))
+        if type(data) is BatchedArray:
+            region = view[full].ndim - 1
+            data = physical_raw(data, self.level, region)
+        view[full] = data
+
     def __add__(self, other):
         return np.add(self, other)
 
@@ -282,7 +298,7 @@ class BatchedArray:
 
     __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
 
-    __array__ = __bool__ = __len__ = __iter__ = __setitem__ = __float__ = __int__ = __index__ = _refuse
+    __array__ = __bool__ = __len__ = __iter__ = __float__ = __int__ = __index__ = _refuse
     __iadd__ = __isub__ = __imul__ = __itruediv__ = __matmul__ = __rmatmul__ = _refuse
     __hash__ = object.__hash__
 
