@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from .. import _kernels
 from ..backend import array_module
 from ..tensor import _wrap
 from .optimizer import Optimizer, _check_number
@@ -140,9 +141,10 @@ class Adam(Optimizer):
         ``exp_avg`` and ``exp_avg_sq`` of the group live in two flat arrays
         (the state tensors are views into them), and each update runs as
         ten NumPy passes per bucket of parameters instead of twelve calls per
-        parameter (PyTorch's foreach path, in NumPy): the same operations in
-        the same order as ``_update``, so the results are bit for bit the
-        same.  Taken on NumPy for two or more parameters of one dtype, all
+        parameter (PyTorch's foreach path, in NumPy), or as one compiled pass
+        with the numba extra (``chainrule._kernels.adam_moments``): the same
+        operations in the same order as ``_update``, so the results are bit
+        for bit the same.  Taken on NumPy for two or more parameters of one dtype, all
         at the same step count, without amsgrad; the per-parameter loop runs
         otherwise.
         """
@@ -193,18 +195,8 @@ class Adam(Optimizer):
                     else:  # g + weight_decay * p: _grad_with_decay's sum, in the other order (exact)
                         np.multiply(p, weight_decay, out=tmp[offset:end].reshape(p.shape))
                         g[offset:end] += tmp[offset:end]
-            np.subtract(g, m, out=tmp)
-            tmp *= 1 - beta1
-            m += tmp
-            v *= beta2
-            np.multiply(g, 1 - beta2, out=tmp)
-            tmp *= g
-            v += tmp
-            np.sqrt(v, out=denom)
-            denom /= bias_correction2_sqrt
-            denom += eps
-            np.multiply(m, -step_size, out=tmp)
-            tmp /= denom
+            # tmp = the step; the ten NumPy passes of _update, or one compiled pass (numba extra), same bits
+            _kernels.adam_moments(g, m, v, tmp, denom, beta1, beta2, step_size, bias_correction2_sqrt, eps)
             for index, offset, end in members:
                 param = pairs[index][0]
                 param._data += tmp[offset:end].reshape(param._data.shape)
