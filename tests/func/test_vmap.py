@@ -379,3 +379,21 @@ def test_writes_into_a_batched_tensor():
         vmap(f)(x.detach().requires_grad_(), b)
     with pytest.raises(VmapError, match="vmap"):  # a batched value into a tensor that is not: as torch.func
         vmap(f, in_dims=(None, 0))(x[0], b)
+
+
+def test_custom_function_runs_once_per_sample():
+    class Square(cr.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return 2 * x * g
+
+    x = _t(3, 4)
+    _close(vmap(lambda a: Square.apply(a).sum())(x), (x * x).sum(1))
+    _close(vmap(grad(lambda a: Square.apply(a).sum()))(x), 2 * x)
+    _close(vmap(vmap(Square.apply))(x), x * x)

@@ -29,6 +29,7 @@ from typing import Any
 
 from ..errors import DTypeError, GradientError
 from ..tensor import Tensor, _wrap, _wrap_edge
+from . import graph
 from .forward import _LEVELS, forward_levels
 from .graph import _SEQ, RELEASED, Node, Primitive, edge_of, version_counter
 from .mode import anomaly_state, grad_enabled, no_grad
@@ -202,6 +203,8 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run the op: call ``forward`` and, if an argument requires grad, record a node whose vjp is ``backward``."""
+        if graph.vmap_depth() and graph.holds_batched([a for a in args if isinstance(a, Tensor)]):
+            return graph.batched_function_apply(cls, args, kwargs)  # vmap: once per sample (func/_vmap.py)
         ctx = FunctionCtx()
         ctx._cr_cls = cls
         ctx._cr_node = None

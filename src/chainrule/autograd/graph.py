@@ -109,6 +109,8 @@ _VMAP_DEPTH = ContextVar("chainrule.vmap_depth", default=0)
 vmap_depth = _VMAP_DEPTH.get
 batched_apply: Callable[..., Any] | None = None
 batched_array_type: type | None = None  # the raw-array class of a batched tensor (_vmap.BatchedArray), set with it
+# a custom autograd.Function applied to batched tensors: run once per sample (set with batched_apply)
+batched_function_apply: Callable[..., Any] | None = None
 
 
 def holds_batched(tensors) -> bool:

@@ -167,8 +167,30 @@ def expand_batch(v, size, dim=0):
     return graph.apply1(PRIMITIVES["expand"], out, shape[:dim] + (size,) + shape[dim:])
 
 
+def _batched_function_apply(cls, args, kwargs):
+    """A custom ``autograd.Function`` with batched arguments: applied once per sample, the results stacked.
+
+    Its forward and backward are the user's code, which may read raw values, so vmap runs it on each
+    sample (the per-sample calls are recorded, so gradients flow through its backward as usual).
+    """
+    level = max(a._data.level for a in args if isinstance(a, Tensor) and type(a._data) is BatchedArray)
+    _, size, _ = _level_info(level)
+    results = []
+    for i in range(size):
+        sample = []
+        for a in args:
+            data = a._data if isinstance(a, Tensor) else None
+            here = type(data) is BatchedArray and data.level == level
+            sample.append(select(data.value, data.bdim, i) if here else a)
+        results.append(cls.apply(*sample, **kwargs))
+    if isinstance(results[0], tuple):
+        return tuple(_make(stack([r[k] for r in results]), 0, level) for k in range(len(results[0])))
+    return _make(stack(results), 0, level)
+
+
 graph.batched_apply = _batched_apply
 graph.batched_array_type = BatchedArray
+graph.batched_function_apply = _batched_function_apply
 
 
 # --------------------------------------------------------------------------- for the other transforms
