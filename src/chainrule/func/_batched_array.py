@@ -153,7 +153,7 @@ class BatchedArray:
         if not all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice)) for i in items):
             self._refuse(what=" (advanced indexing of its raw array)")
         raw = physical_raw(self, self.level, self.ndim)
-        return _batched_result(raw[(slice(None), *items)], self.level)
+        return _batched_result(raw[(slice(None),) + tuple(items)], self.level)
 
     def __setitem__(self, index, data):
         """x[index] = data on every sample, in place (the op layer's write when nothing is recorded)."""
