@@ -25,7 +25,7 @@ import os
 
 import numpy as np
 
-__all__ = ["adam_moments", "available", "erf_float32"]
+__all__ = ["adam_moments", "available", "erf_float32", "gelu_grad", "relu_grad"]
 
 _STATE: dict = {}
 
@@ -140,4 +140,66 @@ def erf_float32(x):
     return out
 
 
-_SOURCES = {"adam": _adam_loop, "erf": _erf_loop}
+# --------------------------------------------------------------------------- activation gradients
+
+
+def _contiguous_like(*arrays) -> bool:
+    """All NumPy arrays of the first one's shape and float dtype (float32/float64), C-contiguous."""
+    first = arrays[0]
+    return (
+        all(
+            type(a) is np.ndarray and a.shape == first.shape and a.dtype == first.dtype and a.flags.c_contiguous
+            for a in arrays
+        )
+        and first.dtype.char in "fd"
+    )
+
+
+_INV_SQRT_2PI = 0.3989422804014327  # 1 / sqrt(2 pi)
+
+
+def _gelu_grad_loop(x, g, cdf, out, neg_half, c):  # pragma: no cover - compiled
+    for i in range(x.size):  # (constants come typed as the arrays: a literal would be a float64)
+        xi = x[i]
+        t = np.exp(xi * xi * neg_half) * xi * c
+        out[i] = (t + cdf[i]) * g[i]
+
+
+def gelu_grad(x, g, cdf):
+    """``g * (Phi(x) + x * phi(x))`` (exact GELU's gradient) in one pass; None where unavailable.
+
+    The reference is ``ops.elementwise._gelu_grad`` (seven NumPy passes), with
+    the same operations in the same order; numba's exp (libm) and NumPy's
+    SIMD exp may differ in the last bit, so the two agree to float rounding.
+    """
+    if not available() or not _contiguous_like(x, g, cdf):
+        return None
+    out = np.empty_like(x)
+    f = x.dtype.type
+    _compiled("gelu_grad")(x.reshape(-1), g.reshape(-1), cdf.reshape(-1), out.reshape(-1), f(-0.5), f(_INV_SQRT_2PI))
+    return out
+
+
+def _relu_grad_loop(g_bits, y_bits, out, lowest):  # pragma: no cover - compiled
+    for i in range(g_bits.size):
+        y = y_bits[i]
+        out[i] = g_bits[i] if (y > 0 or y == lowest) else 0
+
+
+def relu_grad(g, y):
+    """ReLU's gradient from its output in one pass on the bits, as ``backend.select_positive``; None if unavailable.
+
+    The reference keeps g where ``(-bits(y)) >> (width - 1)`` is all ones:
+    where y's bits read as a signed integer are positive (y > 0, or a NaN
+    without its sign bit) or the lowest integer (-0.0); the loop tests the
+    same, so the results are bit for bit equal.
+    """
+    if not available() or not _contiguous_like(g, y):
+        return None
+    ints = np.dtype(f"i{g.dtype.itemsize}")
+    out = np.empty(g.shape, dtype=ints)
+    _compiled("relu_grad")(g.reshape(-1).view(ints), y.reshape(-1).view(ints), out.reshape(-1), np.iinfo(ints).min)
+    return out.view(g.dtype)
+
+
+_SOURCES = {"adam": _adam_loop, "erf": _erf_loop, "gelu_grad": _gelu_grad_loop, "relu_grad": _relu_grad_loop}

@@ -484,6 +484,9 @@ def select_positive(xp, g, y):
     """
     if xp is not np or g.dtype != y.dtype or g.dtype.kind != "f" or g.shape != y.shape or not g.ndim:
         return select(xp, g, y > 0)
+    fused = _kernels.relu_grad(g, y)  # one compiled pass with the numba extra (the same bits)
+    if fused is not None:
+        return fused
     ints = np.dtype(f"i{g.dtype.itemsize}")
     word = np.negative(y.view(ints))
     np.right_shift(word, 8 * g.dtype.itemsize - 1, out=word)
