@@ -310,9 +310,11 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
     Differs from PyTorch: inside ``func`` the values of a batched tensor cannot
     be read (``item()``, NumPy code and ops outside the op table raise
     :class:`VmapError`; comparisons and masks work, and a raw ``.any()`` or
-    ``.all()`` in library code sees the whole batch), some composites that
-    compute on raw values (sorting, a few losses) are refused, and recurrent
-    layers run once per sample.  Under
+    ``.all()`` in library code sees the whole batch), a few composites that
+    compute on raw values are refused (``std`` with a dim, ``mode``,
+    ``median`` of all elements, ``index_put``), an in-place write into a
+    batched tensor that carries gradient history is refused, and recurrent
+    layers and custom ``autograd.Function``\ s run once per sample.  Under
     ``randomness="different"`` dropout draws a mask per sample; other random
     draws (``cr.rand``...) are the same for every sample.
 
