@@ -16,9 +16,13 @@ the front and each batched input is padded to the output's rank), reductions
 and shape ops shift their axes by one, convolutions fold the batch into N
 (batched input) or into the groups (batched weights: per-sample weight
 gradients are one grouped convolution, as torch.func does), matmul/linear fold
-it into the rows of one GEMM.  Recurrent layers, sparse embedding gradients
-and in-place writes declare the loop fallback (``LOOP_FALLBACK``: one call per
-sample, stacked).
+it into the rows of one GEMM.  Recurrent layers and the embedding gradients
+declare the loop fallback (``LOOP_FALLBACK``: one call per sample, stacked).
+
+The table is ``RULES`` (primitive name -> rule) and ``LOOPED``; ``rule_for``
+attaches a rule to its primitive (``Primitive.batch``) on first use, so
+primitives registered after this module loads are covered too, and
+tests/func/test_batching_rules.py fails for a primitive with neither.
 """
 
 from __future__ import annotations
