@@ -397,3 +397,27 @@ def test_custom_function_runs_once_per_sample():
     _close(vmap(lambda a: Square.apply(a).sum())(x), (x * x).sum(1))
     _close(vmap(grad(lambda a: Square.apply(a).sum()))(x), 2 * x)
     _close(vmap(vmap(Square.apply))(x), x * x)
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_recurrent_layers_over_a_batch_of_sequence_batches(kind):
+    cr.manual_seed(0)
+    layer = getattr(nn, kind)(3, 4, num_layers=2, bidirectional=True).double()
+    xs = _t(5, 6, 2, 3)  # 5 samples of (L=6, N=2, features=3)
+
+    def run(x):
+        out, state = layer(x)
+        return out, state if kind != "LSTM" else state[0]
+
+    got = vmap(run)(xs)
+    for k, g in enumerate(got):
+        _close(g, _stack([run(xs[i])[k] for i in range(5)]))
+    params = {k: v.detach() for k, v in layer.named_parameters()}
+
+    def loss(p, x):
+        return (functional_call(layer, p, (x,))[0] ** 2).sum()
+
+    per_sample = vmap(grad(loss), in_dims=(None, 0))(params, xs[:2])
+    for i in range(2):
+        for name, g in grad(loss)(params, xs[i]).items():
+            _close(per_sample[name][i], g)

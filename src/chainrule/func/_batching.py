@@ -16,8 +16,9 @@ the front and each batched input is padded to the output's rank), reductions
 and shape ops shift their axes by one, convolutions fold the batch into N
 (batched input) or into the groups (batched weights: per-sample weight
 gradients are one grouped convolution, as torch.func does), matmul/linear fold
-it into the rows of one GEMM.  Recurrent layers and the embedding gradients
-declare the loop fallback (``LOOP_FALLBACK``: one call per sample, stacked).
+it into the rows of one GEMM, recurrent layers with shared weights into N.
+The embedding gradients declare the loop fallback (``LOOP_FALLBACK``: one
+call per sample, stacked), as do recurrent layers with per-sample weights.
 
 The table is ``RULES`` (primitive name -> rule) and ``LOOPED``; ``rule_for``
 attaches a rule to its primitive (``Primitive.batch``) on first use, so
@@ -706,7 +707,28 @@ def _embedding(prim, values, bdims, args, size):
     return graph.apply1(P["index"], w, index, tuple(w.shape)), 0
 
 
-LOOPED = ("rnn_layer", "lstm_layer", "gru_layer", "embedding_dense_backward", "embedding_sparse")
+# --------------------------------------------------------------------------- recurrent layers
+
+
+@rule("rnn_layer", "lstm_layer", "gru_layer")
+def _recurrent(prim, values, bdims, args, size):
+    """Shared weights: the batch joins N, (L, B * N, in), one layer over all sequences; else once per sample."""
+    states = 2 if prim.name == "lstm_layer" else 1
+    if any(d is not None for d in bdims[1 + states :]):
+        return loop_fallback(prim, values, bdims, args, size)
+    x = move(values[0], bdims[0], 1) if bdims[0] is not None else expand_batch(values[0], size, 1)
+    length, _, n, features = x.shape
+    inputs = [_reshape(x, (length, size * n, features))]
+    for v, d in zip(values[1 : 1 + states], bdims[1 : 1 + states]):
+        v = _front(v, d) if d is not None else expand_batch(v, size)
+        inputs.append(_reshape(v, (size * n, v.shape[-1])))
+    out, *final = apply(prim, inputs + list(values[1 + states :]), *args)
+    hidden = out.shape[-1]
+    out = _reshape(out, (length, size, n, hidden))
+    return (out, *(_reshape(h, (size, n, h.shape[-1])) for h in final)), (1,) + (0,) * states
+
+
+LOOPED = ("embedding_dense_backward", "embedding_sparse")
 
 
 def rule_for(prim):
