@@ -313,8 +313,9 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
     ``.all()`` in library code sees the whole batch), a few composites that
     compute on raw values are refused (``std`` with a dim, ``mode``,
     ``median`` of all elements, ``index_put``), an in-place write into a
-    batched tensor that carries gradient history is refused, and recurrent
-    layers and custom ``autograd.Function`` classes run once per sample.  Under
+    batched tensor that carries gradient history is refused, and custom
+    ``autograd.Function`` classes (and recurrent layers with per-sample
+    weights) run once per sample.  Under
     ``randomness="different"`` dropout draws a mask per sample; other random
     draws (``cr.rand``...) are the same for every sample.
 
