@@ -421,3 +421,24 @@ def test_recurrent_layers_over_a_batch_of_sequence_batches(kind):
     for i in range(2):
         for name, g in grad(loss)(params, xs[i]).items():
             _close(per_sample[name][i], g)
+
+
+def test_vmap_state_is_per_thread():
+    import threading
+
+    seen, started, release = [], threading.Event(), threading.Event()
+
+    def inside(a):
+        started.set()
+        release.wait(5)
+        return a * 2
+
+    worker = threading.Thread(target=lambda: seen.append(vmap(inside)(_t(3, 2)).shape))
+    worker.start()
+    started.wait(5)
+    assert graph.vmap_depth() == 0  # this thread is not inside the other thread's vmap
+    x = _t(2, 2)
+    _close(x * 2, x + x)
+    release.set()
+    worker.join(5)
+    assert seen == [(3, 2)]
