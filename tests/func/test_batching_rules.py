@@ -32,9 +32,7 @@ UNSUPPORTED = {
     "setitem": "a batched value written into a tensor that is not batched (an error in torch.func too)",
     **dict.fromkeys(["conv2d_backward", "max_pool2d_backward", "avg_pool2d_backward"], _GRAD),
     **dict.fromkeys(["getitem_mask", "masked_select", "index_put_bool"], _SHAPE),
-    **dict.fromkeys(
-        ["std_dim", "adaptive_max_pool2d", "median_all", "mode", "index_put", "index_put_accumulate"], _RAW
-    ),
+    **dict.fromkeys(["std_dim", "adaptive_max_pool2d", "median_all", "mode"], _RAW),
 }
 _settings = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 

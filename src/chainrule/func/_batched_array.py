@@ -149,9 +149,11 @@ class BatchedArray:
         return _batched_result(func(*bound.args, **bound.kwargs), level)
 
     def __getitem__(self, index):
+        from ._batching import _batch_position  # noqa: PLC0415
+
         items = index if isinstance(index, tuple) else (index,)
-        if not all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice)) for i in items):
-            self._refuse(what=" (advanced indexing of its raw array)")
+        if any(type(i) is BatchedArray for i in items) or _batch_position(items) != 0:
+            self._refuse(what=" (indexing its raw array with batched or separated advanced indices)")
         raw = physical_raw(self, self.level, self.ndim)
         return _batched_result(raw[(slice(None),) + tuple(items)], self.level)
 
