@@ -25,7 +25,7 @@ import os
 
 import numpy as np
 
-__all__ = ["adam_moments", "available", "erf_float32", "gelu_grad", "relu_grad"]
+__all__ = ["adam_moments", "available", "erf_float32", "relu_grad"]
 
 _STATE: dict = {}
 
@@ -140,7 +140,7 @@ def erf_float32(x):
     return out
 
 
-# --------------------------------------------------------------------------- activation gradients
+# --------------------------------------------------------------------------- the ReLU gradient
 
 
 def _contiguous_like(*arrays) -> bool:
@@ -153,31 +153,6 @@ def _contiguous_like(*arrays) -> bool:
         )
         and first.dtype.char in "fd"
     )
-
-
-_INV_SQRT_2PI = 0.3989422804014327  # 1 / sqrt(2 pi)
-
-
-def _gelu_grad_loop(x, g, cdf, out, neg_half, c):  # pragma: no cover - compiled
-    for i in range(x.size):  # (constants come typed as the arrays: a literal would be a float64)
-        xi = x[i]
-        t = np.exp(xi * xi * neg_half) * xi * c
-        out[i] = (t + cdf[i]) * g[i]
-
-
-def gelu_grad(x, g, cdf):
-    """``g * (Phi(x) + x * phi(x))`` (exact GELU's gradient) in one pass; None where unavailable.
-
-    The reference is ``ops.elementwise._gelu_grad`` (seven NumPy passes), with
-    the same operations in the same order; numba's exp (libm) and NumPy's
-    SIMD exp may differ in the last bit, so the two agree to float rounding.
-    """
-    if not available() or not _contiguous_like(x, g, cdf):
-        return None
-    out = np.empty_like(x)
-    f = x.dtype.type
-    _compiled("gelu_grad")(x.reshape(-1), g.reshape(-1), cdf.reshape(-1), out.reshape(-1), f(-0.5), f(_INV_SQRT_2PI))
-    return out
 
 
 def _relu_grad_loop(g_bits, y_bits, out, lowest):  # pragma: no cover - compiled
@@ -202,4 +177,4 @@ def relu_grad(g, y):
     return out.view(g.dtype)
 
 
-_SOURCES = {"adam": _adam_loop, "erf": _erf_loop, "gelu_grad": _gelu_grad_loop, "relu_grad": _relu_grad_loop}
+_SOURCES = {"adam": _adam_loop, "erf": _erf_loop, "relu_grad": _relu_grad_loop}

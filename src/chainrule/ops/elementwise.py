@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from .. import _kernels, backend
+from .. import backend
 from ..autograd.forward import add_tangents, jvp_from_vjp, linear_jvp
 from ..autograd.graph import apply1, apply2, applyn, primitive
 from ..backend import get_default_dtype
@@ -656,9 +656,6 @@ def _gelu_grad(x, g, factor, approximate):
         grad += 1.0
         grad *= 0.5
     else:
-        fused = _kernels.gelu_grad(x, g, factor)  # one compiled pass with the numba extra
-        if fused is not None:
-            return fused
         grad = x * x
         grad *= -0.5
         xp.exp(grad, out=grad)
