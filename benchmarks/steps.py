@@ -18,8 +18,10 @@ not counted for either library), and the achieved GFLOP/s as a fraction of
 this machine's float32 matmul peak (the faster of NumPy's and MKL's
 1024x1024 GEMM, with default threads).  The second table repeats the timing
 in the other configurations, labelled: both libraries pinned to one thread,
-and chainrule with the mkl extra (Intel MKL for the GEMMs that run on one
-thread), with default threads and with one.  Step-0 losses are printed side
+chainrule with the mkl extra (Intel MKL for the GEMMs that run on one
+thread) and with the numba extra (compiled elementwise kernels,
+``chainrule._kernels``), each with default threads and with one; an extra
+that is not installed is skipped.  Step-0 losses are printed side
 by side: equal losses mean both libraries did the same work.
 
     python benchmarks/steps.py                     # all workloads, every configuration, 30 timed steps each
@@ -330,26 +332,40 @@ def mkl_installed():
     return bool(_mkl._candidates())
 
 
+def numba_installed():
+    import importlib.util
+
+    return importlib.util.find_spec("numba") is not None
+
+
 def configurations(names):
-    """{name: (label, environment changes, pinned threads or None)} for the names asked for."""
+    """{name: (label, CHAINRULE_BLAS, pinned threads or None, CHAINRULE_KERNELS)} for the names asked for."""
     known = {
-        "default": ("default: quickstart install, default threads", "numpy", None),
-        "one-thread": ("one thread each", "numpy", 1),
-        "mkl": ("mkl extra, default threads", "mkl", None),
-        "mkl-one-thread": ("mkl extra, one thread each", "mkl", 1),
+        "default": ("default: quickstart install, default threads", "numpy", None, "numpy"),
+        "one-thread": ("one thread each", "numpy", 1, "numpy"),
+        "mkl": ("mkl extra, default threads", "mkl", None, "numpy"),
+        "mkl-one-thread": ("mkl extra, one thread each", "mkl", 1, "numpy"),
+        "numba": ("numba extra, default threads", "numpy", None, "auto"),
+        "numba-one-thread": ("numba extra, one thread each", "numpy", 1, "auto"),
     }
     chosen = {}
     for name in names:
         if name.endswith("-threads") and name.split("-")[0].isdigit():
             count = int(name.split("-")[0])
-            chosen[name] = (f"{count} threads each", "numpy", count)
+            chosen[name] = (f"{count} threads each", "numpy", count, "numpy")
         elif name in known:
             if known[name][1] == "mkl" and not mkl_installed():
                 print(f"  skipping {name}: the mkl extra is not installed", file=sys.stderr)
                 continue
+            if known[name][3] == "auto" and not numba_installed():
+                print(f"  skipping {name}: the numba extra is not installed", file=sys.stderr)
+                continue
             chosen[name] = known[name]
         else:
-            sys.exit(f"steps.py: unknown configuration {name!r} (default, one-thread, mkl, mkl-one-thread, N-threads)")
+            sys.exit(
+                f"steps.py: unknown configuration {name!r} "
+                "(default, one-thread, mkl, mkl-one-thread, numba, numba-one-thread, N-threads)"
+            )
     return chosen
 
 
@@ -362,11 +378,12 @@ def _median_run(runs):
 
 
 def run_worker(name, lib_name, steps, weights_path, config):
-    _, blas, threads = config
+    _, blas, threads, kernels = config
     thread_vars = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
     env = {k: v for k, v in os.environ.items() if k not in thread_vars}
     env.pop("CHAINRULE_BENCH_THREADS", None)
     env["CHAINRULE_BLAS"] = blas
+    env["CHAINRULE_KERNELS"] = kernels  # the quickstart install has no numba: off unless the configuration says
     if threads is not None:
         env.update(
             CHAINRULE_BENCH_THREADS=str(threads),
@@ -398,8 +415,9 @@ def main():
     parser.add_argument("--only", help="comma-separated workloads")
     parser.add_argument(
         "--configs",
-        default="default,one-thread,mkl,mkl-one-thread",
-        help="comma-separated: default, one-thread, mkl, mkl-one-thread, N-threads (the first gets the full table)",
+        default="default,one-thread,mkl,mkl-one-thread,numba,numba-one-thread",
+        help="comma-separated: default, one-thread, mkl, mkl-one-thread, numba, numba-one-thread, N-threads "
+        "(the first gets the full table; an extra that is not installed is skipped)",
     )
     parser.add_argument("--steps", type=int, help="timed steps per process (30; --quick: 15)")
     parser.add_argument("--rounds", type=int, help="processes per library and configuration (3; --quick: 1)")
@@ -492,7 +510,7 @@ def main():
         rows,
     )
     header = ["workload"]
-    for label, _, _ in configs.values():
+    for label, *_ in configs.values():
         header += [f"{label}: cr ms", "torch ms", "ratio"]
     threads_note = "; ".join(f"{key}: chainrule {c}, torch {t} threads" for key, (c, t) in threads_used.items())
     print_table(f"Step time by configuration (ms; {threads_note})", header, summary)
