@@ -442,3 +442,16 @@ def test_vmap_state_is_per_thread():
     release.set()
     worker.join(5)
     assert seen == [(3, 2)]
+
+
+def test_cross_entropy_with_targets_batched_at_two_levels():
+    logits, targets = _t(2, 3, 4, 5), cr.tensor(RNG.integers(0, 5, (2, 3, 4)))
+    weight = cr.tensor(RNG.uniform(0.5, 2.0, 5), dtype=cr.float64)
+
+    def f(a, t):
+        return F.cross_entropy(a, t, weight=weight, label_smoothing=0.1)
+
+    got = vmap(vmap(f))(logits, targets)
+    _close(got, _stack([_stack([f(logits[i, j], targets[i, j]) for j in range(3)]) for i in range(2)]))
+    got = vmap(vmap(f, in_dims=(0, None)), in_dims=(None, 0))(logits[0], targets[:, 0])
+    _close(got, _stack([_stack([f(logits[0, j], targets[i, 0]) for j in range(3)]) for i in range(2)]))

@@ -28,6 +28,8 @@ tests/func/test_batching_rules.py fails for a primitive with neither.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..autograd import graph
@@ -773,6 +775,8 @@ def class_index_loss(name, input, target, weight, ignore_index, reduction, smoot
     if bad.any():
         raise IndexingError(f"{name}: target {int(raw[bad].reshape(-1)[0])} is out of range for {classes} classes")
     dtype = input._data.dtype
+    if not log_probs and class_dim == 1 and (weight is None or type(weight._data) is not BatchedArray):
+        return _fused_cross_entropy(input, raw, weight, ignore_index, reduction, smoothing)
     valid_raw = (raw != ignore_index).astype(dtype)
     onehot_raw = (raw[..., None] == xp.arange(classes)).astype(dtype) * valid_raw[..., None]
     onehot = batched(_wrap_array(onehot_raw))  # logical (*target, C)
@@ -792,6 +796,33 @@ def class_index_loss(name, input, target, weight, ignore_index, reduction, smoot
     if reduction == "sum":
         return loss.sum()
     return loss.sum() / w_target.sum()
+
+
+def _fused_cross_entropy(input, raw_target, weight, ignore_index, reduction, smoothing):  # noqa: A002
+    """The fused cross_entropy primitive over every sample at once: the levels and N fold into its rows."""
+    from ._vmap import active_levels, batched, physical  # noqa: PLC0415
+
+    levels = active_levels()
+    logits = physical(input, levels)  # (*levels, N, C, d...)
+    lead = tuple(logits.shape)[: len(levels)]
+    rows = tuple(logits.shape)[len(levels) :]  # (N, C, d...)
+    count = math.prod(lead) * rows[0]
+    flat_target = raw_target.reshape((count, *rows[2:]))
+    weight_arr = None if weight is None else weight._data
+    per_element = apply(
+        P["cross_entropy"], [_reshape(logits, (count, *rows[1:]))], flat_target, weight_arr, ignore_index, smoothing
+    )
+    loss = batched(_reshape(per_element, (*lead, rows[0], *rows[2:])), levels)
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    # PyTorch's mean: divided by the summed weights of each sample's non-ignored targets
+    xp = array_module(raw_target)
+    valid = raw_target != ignore_index
+    coef = valid if weight_arr is None else weight_arr[xp.where(valid, raw_target, 0)] * valid
+    total = coef.reshape(*lead, -1).sum(-1).astype(input._data.dtype)
+    return loss.sum() / batched(_wrap_array(xp.asarray(total)), levels)
 
 
 def _wrap_array(array):
