@@ -18,7 +18,7 @@ from ..tensor import Tensor, _wrap
 from . import compare, index, linalg, pointwise, reduce, shape  # noqa: F401 - pointwise: registers its ops
 from . import elementwise as ew
 from .elementwise import _add, _adds, _div, _divs, _mul, _muls, _neg, _pows, _rsubs, _sub
-from .registry import INPLACE, METHODS, op
+from .registry import BOUND, INPLACE, METHODS, op
 
 _float = float
 _int = int
@@ -1171,7 +1171,6 @@ OPERATORS = {
     "__rxor__": lambda s, o: compare.bitwise_xor(o, s),
 }
 PROPERTIES = {"T": property(_transpose_all), "mT": property(_transpose_last)}
-BOUND: set = set()  # every name this module sets on Tensor (the stub generator reads it)
 
 
 def _bind():

@@ -19,6 +19,12 @@ which makes ``chainrule.tanh``, ``Tensor.tanh`` and the in-place
   ``TYPE_CHECKING``);
 * ``python -m chainrule.ops.registry --index`` writes the derivative index:
   every primitive with its forward, its vjp and the gradcheck specs that test it.
+
+The generators read the tables as the package filled them: run as
+``python -m``, Python imports ``chainrule`` (the parent package) first, which
+loads every op family; a caller that imports this module directly (the tests,
+``docs/gen_reference.py``) imports ``chainrule`` first.  The registry itself
+imports nothing above ``ops``.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ class OpInfo:
 OPS: dict[str, OpInfo] = {}  # exported name -> info (aliases included)
 METHODS: dict[str, object] = {}  # Tensor method name -> function
 INPLACE: dict[str, object] = {}  # in-place Tensor method name -> the out-of-place function it writes back
+BOUND: set = set()  # every name ops/methods.py sets on Tensor: ops, operators, properties (the stub lists them)
 _ALL: list[OpInfo] = []
 
 
@@ -172,7 +179,6 @@ def _stub_def(name: str, parts: list, ret: str, width: int = 120) -> list:
 def _method_stub() -> str:
     """``_tensor_methods.pyi``: every method, operator and property ``ops/methods.py`` binds onto Tensor."""
     from ..tensor import Tensor  # noqa: PLC0415
-    from . import methods  # noqa: PLC0415
 
     lines = [
         '"""Tensor\'s methods for type checkers and editors (generated: python -m chainrule.ops.registry --write).',
@@ -187,7 +193,7 @@ def _method_stub() -> str:
         "",
         "class TensorMethods:",
     ]
-    for name in sorted(methods.BOUND):
+    for name in sorted(BOUND):
         value = Tensor.__dict__.get(name)
         if isinstance(value, property):
             lines.append("    @property")
@@ -222,8 +228,6 @@ def generated() -> dict:
 
 def _index() -> str:
     """The derivative index (Markdown): every primitive, where its forward, vjp and jvp are, and its specs."""
-    import chainrule  # noqa: F401, PLC0415 - loads every op family
-
     from ..autograd.graph import PRIMITIVES  # noqa: PLC0415
 
     covers: dict[str, list[str]] = {}
@@ -286,8 +290,6 @@ _FAMILIES = {
 
 def _reference() -> str:
     """The API reference page of the ops (Markdown with mkdocstrings blocks), grouped by family."""
-    import chainrule  # noqa: F401, PLC0415 - loads every op family
-
     rows = [
         "# Ops",
         "",
