@@ -206,9 +206,9 @@ class Adam(Optimizer):
     def _flat_state(self, group, pairs, states) -> dict:
         """The flat ``exp_avg``/``exp_avg_sq`` buffers of these parameters, made (state copied in) when needed.
 
-        Kept while every state tensor is still the view it was given; a state
-        loaded or replaced since, or another set of parameters with gradients,
-        builds them again.
+        Kept while every state tensor is still the view it was given, into
+        these buffers; a state loaded or replaced since, or another set of
+        parameters with gradients, builds them again.
         """
         cache = self.__dict__.setdefault("_flat", {})  # id(group) -> its buffers
         key = tuple(id(p) for p, _ in pairs)
@@ -217,7 +217,7 @@ class Adam(Optimizer):
             flat is not None
             and flat["key"] == key
             and all(
-                st.get(name) is not None and st[name]._data is view
+                st.get(name) is not None and st[name]._data is view and view.base is flat[name]
                 for st, views in zip(states, flat["views"])
                 for name, view in views.items()
             )
