@@ -387,3 +387,11 @@ def test_every_primitive_is_exported_or_explained():
 
     missing = set(PRIMITIVES) - set(cr_onnx.supported_ops()) - set(cr_onnx.UNSUPPORTED)
     assert not missing, f"add an ONNX rule or a reason in UNSUPPORTED for {sorted(missing)}"
+
+
+def test_rules_and_reasons_name_primitives_of_the_table():
+    from chainrule.autograd.graph import PRIMITIVES
+
+    stale = (set(cr_onnx.supported_ops()) | set(cr_onnx.UNSUPPORTED)) - set(PRIMITIVES)
+    assert not stale, f"ONNX rules or reasons for primitives that no longer exist: {sorted(stale)}"
+    assert not set(cr_onnx.supported_ops()) & set(cr_onnx.UNSUPPORTED), "a primitive with both a rule and a reason"
