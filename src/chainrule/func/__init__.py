@@ -12,6 +12,7 @@ See the guide (docs/func.md) for per-sample gradients and Hessian-vector
 products.
 """
 
+from . import _batching  # noqa: E402, F401, I001 - the batching rules register themselves (they use _vmap's helpers)
 from ._forward import jacfwd, jvp, linearize
 from ._functional_call import functional_call
 from ._reverse import grad, grad_and_value, hessian, jacrev, vjp

@@ -149,8 +149,6 @@ class BatchedArray:
         return _batched_result(func(*bound.args, **bound.kwargs), level)
 
     def __getitem__(self, index):
-        from ._batching import _batch_position  # noqa: PLC0415
-
         items = index if isinstance(index, tuple) else (index,)
         if any(type(i) is BatchedArray for i in items) or _batch_position(items) != 0:
             self._refuse(what=" (indexing its raw array with batched or separated advanced indices)")
@@ -159,8 +157,6 @@ class BatchedArray:
 
     def __setitem__(self, index, data):
         """x[index] = data on every sample, in place (the op layer's write when nothing is recorded)."""
-        from ._batching import _batch_position, _index_tuple  # noqa: PLC0415
-
         raw = self.value._data
         if type(raw) is BatchedArray:
             self._refuse(what=" (writing raw values of nested vmap levels)")
@@ -388,3 +384,26 @@ def _escaped():
         "vmap: a batched tensor was used outside the vmap that made it (it escaped through a closure, a "
         "global or an attribute); return it from the vmapped function instead"
     )
+
+
+# index helpers (NumPy's advanced-index rules), shared with the getitem/index rules in _batching.py
+
+
+def _is_array(e):
+    return isinstance(e, list) or (hasattr(e, "ndim") and hasattr(e, "dtype") and not np.isscalar(e))
+
+
+def _index_tuple(index):
+    return index if isinstance(index, tuple) else (index,)
+
+
+def _batch_position(index) -> int:
+    """Where x[(slice(None), *index)] puts the leading batch dimension (NumPy's advanced-index rule)."""
+    items = _index_tuple(index)
+    if not any(_is_array(e) for e in items):
+        return 0
+    adv = [i for i, e in enumerate(items) if _is_array(e) or isinstance(e, (int, np.integer))]
+    if adv == list(range(adv[0], adv[-1] + 1)):
+        return 0  # one block of advanced indices: their dims replace the block, after the batch
+    ndims = [1 if getattr(e, "dtype", None) == np.bool_ else np.ndim(e) for e in items if _is_array(e)]
+    return max(ndims)  # separated: the broadcast index dims come first, then the batch

@@ -33,9 +33,21 @@ import math
 import numpy as np
 
 from ..autograd import graph
-from ..autograd.graph import LOOP_FALLBACK, PRIMITIVES
+from ..autograd.graph import PRIMITIVES
 from ..backend import array_module
-from ._vmap import BatchedArray, VmapError, apply, expand_batch, loop_fallback, move, physical_raw, rule_level
+from ._batched_array import _batch_position, _index_tuple
+from ._vmap import (
+    LOOPED,
+    RULES,
+    BatchedArray,
+    VmapError,
+    apply,
+    expand_batch,
+    loop_fallback,
+    move,
+    physical_raw,
+    rule_level,
+)
 
 P = PRIMITIVES
 
@@ -79,9 +91,6 @@ def _axis(a, nd):
 
 def _logical_ndim(v, d):
     return v.ndim - (d is not None)
-
-
-RULES: dict = {}
 
 
 def rule(*names):
@@ -218,26 +227,6 @@ def _stack(prim, values, bdims, args, size):
 
 
 # --------------------------------------------------------------------------- indexing
-
-
-def _is_array(e):
-    return isinstance(e, list) or (hasattr(e, "ndim") and hasattr(e, "dtype") and not np.isscalar(e))
-
-
-def _index_tuple(index):
-    return index if isinstance(index, tuple) else (index,)
-
-
-def _batch_position(index) -> int:
-    """Where x[(slice(None), *index)] puts the leading batch dimension (NumPy's advanced-index rule)."""
-    items = _index_tuple(index)
-    if not any(_is_array(e) for e in items):
-        return 0
-    adv = [i for i, e in enumerate(items) if _is_array(e) or isinstance(e, (int, np.integer))]
-    if adv == list(range(adv[0], adv[-1] + 1)):
-        return 0  # one block of advanced indices: their dims replace the block, after the batch
-    ndims = [1 if getattr(e, "dtype", None) == np.bool_ else np.ndim(e) for e in items if _is_array(e)]
-    return max(ndims)  # separated: the broadcast index dims come first, then the batch
 
 
 @rule("getitem", "index")
@@ -730,17 +719,7 @@ def _recurrent(prim, values, bdims, args, size):
     return (out, *(_reshape(h, (size, n, h.shape[-1])) for h in final)), (1,) + (0,) * states
 
 
-LOOPED = ("embedding_dense_backward", "embedding_sparse")
-
-
-def rule_for(prim):
-    """The primitive's batching rule, LOOP_FALLBACK, or None; attached to it on first use."""
-    if prim.batch is None:
-        if prim.name in RULES:
-            prim.batch = RULES[prim.name]
-        elif prim.name in LOOPED:
-            prim.batch = LOOP_FALLBACK
-    return prim.batch
+LOOPED.update(("embedding_dense_backward", "embedding_sparse"))
 
 
 # --------------------------------------------------------------------------- class-index targets

@@ -63,6 +63,22 @@ _IDS = itertools.count(1)
 # --------------------------------------------------------------------------- the hook
 
 
+# The rule table: primitive name -> batching rule.  func/_batching.py fills it and LOOPED (the primitives that
+# declare the loop fallback); chainrule.func imports it, so the rules are there before any vmap runs.
+RULES: dict = {}
+LOOPED: set = set()
+
+
+def rule_for(prim):
+    """The primitive's batching rule, LOOP_FALLBACK, or None; attached to it on first use."""
+    if prim.batch is None:
+        if prim.name in RULES:
+            prim.batch = RULES[prim.name]
+        elif prim.name in LOOPED:
+            prim.batch = LOOP_FALLBACK
+    return prim.batch
+
+
 def _batched_apply(prim, inputs, args):
     """Apply ``prim`` to inputs of which some may be batched (graph.apply* call this while vmap runs)."""
     level = 0
@@ -87,7 +103,7 @@ def _batched_apply(prim, inputs, args):
             bdims.append(None)
     rule = prim.batch
     if rule is None:
-        rule = _batching.rule_for(prim)
+        rule = rule_for(prim)
     if rule is None:
         raise VmapError(
             f"vmap: the primitive {prim.name!r} has no batching rule and declares no loop fallback "
@@ -507,6 +523,3 @@ def _without_check(draw, shape):
 
 
 _random.DRAW_CHECKS[:] = [_check_draw]
-
-
-from . import _batching  # noqa: E402 - the rules use the helpers above

@@ -42,8 +42,8 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import backend
-from ..autograd.forward import add_tangents
 from ..autograd.graph import apply2, applyn, primitive
+from ..autograd.jvp_rules import add_tangents
 from ..backend import array_module
 from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor, _wrap

@@ -15,8 +15,8 @@ import numbers
 
 import numpy as np
 
-from ..autograd.forward import linear_jvp
 from ..autograd.graph import apply1, primitive
+from ..autograd.jvp_rules import linear_jvp
 from ..backend import array_module, as_dtype, to_device
 from ..errors import ShapeError
 from ..tensor import Tensor, _wrap

@@ -17,8 +17,8 @@ import math
 import numpy as np
 
 from .. import backend
-from ..autograd.forward import add_tangents, jvp_from_vjp, linear_jvp
-from ..autograd.graph import apply1, apply2, applyn, primitive
+from ..autograd.graph import apply1, apply2, applyn, primitive, promote_pair
+from ..autograd.jvp_rules import add_tangents, jvp_from_vjp, linear_jvp
 from ..backend import get_default_dtype
 from ..errors import DTypeError
 from ..tensor import Tensor, _wrap
@@ -1713,10 +1713,8 @@ def clamp(x, min=None, max=None):  # noqa: A002 - PyTorch's names
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
-        from .shape import _same_dtype  # noqa: PLC0415
-
         bounds = [as_tensor_like(b, x) for b in (min, max) if b is not None]
-        tensors = _same_dtype([x, *bounds], "clamp")
+        tensors = same_dtype([x, *bounds], "clamp")
         return applyn(_clamp_tensor, tensors, (min is not None, max is not None))
     lo = None if min is None else scalar_value(min)
     hi = None if max is None else scalar_value(max)
@@ -1953,3 +1951,19 @@ def clone(x: Tensor, memory_format=None) -> Tensor:
         tensor([3., 3.])
     """
     return apply1(_clone, x)
+
+
+def same_dtype(tensors, op):
+    """The tensors in one dtype, promoted as a binary op would promote them (cat, stack, clamp, einsum)."""
+    first = tensors[0]
+    out = []
+    for t in tensors:
+        if t._data.dtype != first._data.dtype:
+            a, b = promote_pair(op, first, t)
+            target = a.dtype
+            if first._data.dtype != target:
+                # an integer first tensor meets a float: everything goes to the float dtype
+                return same_dtype([to_dtype(u, target) for u in tensors], op)
+            t = to_dtype(t, target)
+        out.append(t)
+    return out

@@ -16,8 +16,9 @@ import numbers
 import numpy as np
 
 from .. import backend
-from ..autograd.forward import carry_tangents, check_view_write, forward_levels, linear_jvp, zeros_like
+from ..autograd.forward import carry_tangents, check_view_write, forward_levels
 from ..autograd.graph import apply1, apply2, primitive
+from ..autograd.jvp_rules import linear_jvp, zeros_like
 from ..errors import DTypeError, IndexingError, ShapeError
 from ..tensor import Tensor, _wrap
 from ._util import normalize_dim

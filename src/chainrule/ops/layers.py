@@ -31,8 +31,8 @@ import math
 import numpy as np
 
 from .. import backend
-from ..autograd.forward import add_tangents, linear_jvp
 from ..autograd.graph import applyn, primitive
+from ..autograd.jvp_rules import add_tangents, linear_jvp
 from ..backend import array_module
 from ..tensor import Tensor, _wrap
 

@@ -7,8 +7,8 @@ import string
 import numpy as np
 
 from .. import backend, threads
-from ..autograd.forward import add_tangents
 from ..autograd.graph import apply2, applyn, primitive
+from ..autograd.jvp_rules import add_tangents
 from ..autograd.mode import autocast_state
 from ..errors import ShapeError
 from ..tensor import Tensor, _wrap
@@ -411,7 +411,7 @@ def einsum(equation: str, *operands) -> Tensor:
                 )
     dtypes = {op._data.dtype for op in operands}
     if len(dtypes) > 1:
-        from .shape import _same_dtype  # noqa: PLC0415
+        from .elementwise import same_dtype  # noqa: PLC0415
 
-        operands = tuple(_same_dtype(list(operands), "einsum"))
+        operands = tuple(same_dtype(list(operands), "einsum"))
     return applyn(_einsum, operands, (tuple(inputs), output))

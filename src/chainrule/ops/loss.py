@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd.forward import jvp_from_vjp
 from ..autograd.graph import apply1, apply2, primitive
+from ..autograd.jvp_rules import jvp_from_vjp
 from ..backend import array_module
 from ..tensor import Tensor, _wrap
 from .elementwise import clamp, log, log1p, sigmoid, softplus

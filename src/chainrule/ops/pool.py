@@ -29,8 +29,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..autograd.forward import linear_jvp
 from ..autograd.graph import apply1, primitive
+from ..autograd.jvp_rules import linear_jvp
 from ..backend import array_module
 from ..errors import ShapeError
 from ..tensor import Tensor, _wrap

@@ -40,8 +40,8 @@ gates (or both GRU gates r and z) per step.
 from __future__ import annotations
 
 from .. import backend
-from ..autograd.forward import composite_jvp
 from ..autograd.graph import applyn, primitive
+from ..autograd.jvp_rules import composite_jvp
 from ..backend import array_module
 from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor, _wrap

@@ -21,8 +21,9 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..autograd.forward import forward_levels, linear_jvp
+from ..autograd.forward import forward_levels
 from ..autograd.graph import apply1, primitive
+from ..autograd.jvp_rules import linear_jvp
 from ..autograd.mode import grad_enabled
 from ..backend import array_module, get_default_dtype
 from ..errors import DTypeError, ShapeError

@@ -248,7 +248,7 @@ def _index() -> str:
         return f"`{file[file.rfind('chainrule/') :]}:{line}`"
 
     def jvp_cell(fn):
-        declared = getattr(fn, "declared_at", None)  # made by autograd/forward.py's linear_jvp or jvp_from_vjp
+        declared = getattr(fn, "declared_at", None)  # made by autograd/jvp_rules.py's linear_jvp or jvp_from_vjp
         if declared is None:
             return where(fn)
         file, line = declared

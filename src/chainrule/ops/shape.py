@@ -11,11 +11,12 @@ import math
 
 import numpy as np
 
-from ..autograd.forward import linear_jvp, zeros_like
-from ..autograd.graph import apply1, applyn, primitive, promote_pair
+from ..autograd.graph import apply1, applyn, primitive
+from ..autograd.jvp_rules import linear_jvp, zeros_like
 from ..errors import ShapeError
 from ..tensor import Tensor
 from ._util import normalize_dim
+from .elementwise import same_dtype as _same_dtype
 from .registry import op
 
 
@@ -612,23 +613,6 @@ def contiguous(x: Tensor, memory_format=None) -> Tensor:
     if x._data.flags.c_contiguous:
         return x
     return apply1(_contiguous, x)
-
-
-def _same_dtype(tensors, op):
-    first = tensors[0]
-    out = []
-    for t in tensors:
-        if t._data.dtype != first._data.dtype:
-            from .elementwise import to_dtype  # noqa: PLC0415
-
-            a, b = promote_pair(op, first, t)
-            target = a.dtype
-            if first._data.dtype != target:
-                # an integer first tensor meets a float: everything goes to the float dtype
-                return _same_dtype([to_dtype(u, target) for u in tensors], op)
-            t = to_dtype(t, target)
-        out.append(t)
-    return out
 
 
 @op(aliases=("concat", "concatenate"))

@@ -35,8 +35,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from ..autograd.forward import linear_jvp
 from ..autograd.graph import applyn, primitive
+from ..autograd.jvp_rules import linear_jvp
 from ..backend import array_module
 from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor, _wrap
