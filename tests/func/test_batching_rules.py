@@ -18,8 +18,7 @@ from hypothesis import strategies as st
 import chainrule as cr
 from chainrule.autograd.graph import LOOP_FALLBACK, PRIMITIVES, primitive
 from chainrule.errors import ChainruleError
-from chainrule.func._vmap import rule_for
-from chainrule.func._vmap import VmapError, vmap
+from chainrule.func._vmap import VmapError, rule_for, vmap
 
 from ..ops.specs import SPECS
 
