@@ -608,6 +608,12 @@ def scatter(x: Tensor, dim: int, index, src=None, *, value=None, reduce=None) ->
             raise NotImplementedError(
                 "scatter: reduce='multiply' has no gradient (as in PyTorch); compute it under cr.no_grad()"
             )
+        levels = forward_levels()
+        if levels and any(level.get(t) is not None for level in levels for t in (x, src)):
+            raise NotImplementedError(
+                "scatter: reduce='multiply' has no forward-mode rule (PyTorch has none either); use "
+                "scatter_reduce(..., reduce='prod')"
+            )
         xp = backend.array_module(x._data)
         out = x._data.copy()
         region = src._data[tuple(slice(0, s) for s in idx.shape)]
