@@ -13,7 +13,7 @@ PATHS = {
     "chainrule.nn.modules.module": {"Module": nn.Module},
     "chainrule.nn.modules.container": {"Sequential": nn.Sequential, "ModuleList": nn.ModuleList},
     "chainrule.nn.modules.linear": {"Linear": nn.Linear, "Identity": nn.Identity},
-    "chainrule.nn.modules.activation": {"ReLU": nn.ReLU, "GELU": nn.GELU},
+    "chainrule.nn.modules.activation": {"ReLU": nn.ReLU, "GELU": nn.GELU, "MultiheadAttention": nn.MultiheadAttention},
     "chainrule.nn.modules.loss": {"_Loss": nn.modules.loss._Loss, "CrossEntropyLoss": nn.CrossEntropyLoss},
     "chainrule.nn.modules.conv": {"Conv2d": nn.Conv2d},
     "chainrule.nn.modules.batchnorm": {

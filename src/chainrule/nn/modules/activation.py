@@ -470,3 +470,7 @@ class GLU(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+# PyTorch defines MultiheadAttention in torch/nn/modules/activation.py; programs import it from there
+from .attention import MultiheadAttention  # noqa: E402
