@@ -473,4 +473,4 @@ class GLU(Module):
 
 
 # PyTorch defines MultiheadAttention in torch/nn/modules/activation.py; programs import it from there
-from .attention import MultiheadAttention  # noqa: E402
+from .attention import MultiheadAttention  # noqa: E402, F401
