@@ -47,6 +47,8 @@ def available() -> bool:
                 ok = True
             except ImportError:
                 ok = False
+            if ok:
+                _one_blas_pool()
         _STATE["ok"] = ok
     return ok
 
@@ -59,8 +61,36 @@ def _compiled(name: str):
 
         # error_model="numpy": a division by zero gives inf/nan as NumPy does, and lets the loop vectorize
         jit = numba.njit(cache=True, error_model="numpy", nogil=True)
-        fn = _STATE[name] = jit(_SOURCES[name])
+        compiled = jit(_SOURCES[name])
+
+        def first_call(*args):
+            # numba compiles (and may load SciPy's OpenBLAS) on the first call, not at njit()
+            out = compiled(*args)
+            _one_blas_pool()
+            _STATE[name] = compiled  # later calls go straight to the compiled function
+            return out
+
+        fn = _STATE[name] = first_call
     return fn
+
+
+def _one_blas_pool() -> None:
+    """Hold every BLAS but NumPy's at one thread.
+
+    numba loads SciPy's own OpenBLAS (for its ``np.linalg`` support), a second
+    build with its own pool of threads: two pools spinning on the same cores is
+    what once made training 10x slower on a busy machine (docs/architecture.md,
+    threads).  chainrule never calls that copy, so one thread is all it needs.
+    """
+    import threadpoolctl  # noqa: PLC0415
+
+    from . import _cblas  # noqa: PLC0415
+
+    ours = _cblas.numpy_blas()
+    keep = ours.path if ours is not None else None
+    for lib in threadpoolctl.ThreadpoolController().lib_controllers:
+        if lib.user_api == "blas" and lib.filepath != keep and lib.num_threads != 1:
+            lib.set_num_threads(1)
 
 
 # --------------------------------------------------------------------------- Adam's moments and step
