@@ -27,6 +27,7 @@ checks that on every kernel where numba is installed.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 
@@ -212,4 +213,4 @@ def relu_grad(g, y):
     return out.view(g.dtype)
 
 
-_SOURCES = {"adam": _adam_loop, "erf": _erf_loop, "relu_grad": _relu_grad_loop}
+_SOURCES: dict[str, Any] = {"adam": _adam_loop, "erf": _erf_loop, "relu_grad": _relu_grad_loop}
