@@ -246,13 +246,16 @@ def move_tangents(source, target) -> None:
             del level.tangents[id(target)]
 
 
+def has_tangent(*tensors) -> bool:
+    """Whether any of ``tensors`` carries a tangent at any forward-mode level of this thread."""
+    return any(level.get(t) is not None for level in _LEVELS.get() for t in tensors)
+
+
 def check_view_write(op: str, target, others=()) -> None:
     """Refuse an in-place write into a view while a tangent is involved: the base's tangent would go stale."""
-    tensors = [target, *[o for o in others if hasattr(o, "_data")]]
-    for level in _LEVELS.get():
-        if any(level.get(t) is not None for t in tensors):
-            raise ChainruleError(
-                f"{op}: an in-place write into a view (shape {tuple(target._data.shape)}) under forward mode "
-                "(jvp/jacfwd) is not supported: the tangent of the tensor it views would not follow. Write "
-                "out of place (cat, where, index_put, scatter) or into the whole tensor"
-            )
+    if has_tangent(target, *[o for o in others if hasattr(o, "_data")]):
+        raise ChainruleError(
+            f"{op}: an in-place write into a view (shape {tuple(target._data.shape)}) under forward mode "
+            "(jvp/jacfwd) is not supported: the tangent of the tensor it views would not follow. Write "
+            "out of place (cat, where, index_put, scatter) or into the whole tensor"
+        )

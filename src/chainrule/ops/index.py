@@ -16,7 +16,7 @@ import numbers
 import numpy as np
 
 from .. import backend
-from ..autograd.forward import carry_tangents, check_view_write, forward_levels
+from ..autograd.forward import carry_tangents, check_view_write, forward_levels, has_tangent
 from ..autograd.graph import apply1, apply2, primitive
 from ..autograd.jvp_rules import linear_jvp, zeros_like
 from ..errors import DTypeError, IndexingError, ShapeError
@@ -608,8 +608,7 @@ def scatter(x: Tensor, dim: int, index, src=None, *, value=None, reduce=None) ->
             raise NotImplementedError(
                 "scatter: reduce='multiply' has no gradient (as in PyTorch); compute it under cr.no_grad()"
             )
-        levels = forward_levels()
-        if levels and any(level.get(t) is not None for level in levels for t in (x, src)):
+        if has_tangent(x, src):
             raise NotImplementedError(
                 "scatter: reduce='multiply' has no forward-mode rule (PyTorch has none either); use "
                 "scatter_reduce(..., reduce='prod')"
