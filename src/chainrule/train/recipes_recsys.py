@@ -77,8 +77,7 @@ def _resolved(args):
     """The run's resolved settings (``chainrule train`` resolves them once), its data directory, and the dense
     optimizer asked for (None: the recipe's own SparseAdam + Adam)."""
     s = args.run_settings
-    data_dir = Path(s.data) if s.data is not None else None
-    return s, data_dir, s.optimizer if s.optimizer in OPTIMIZERS else None
+    return s, s.data_dir, s.optimizer if s.optimizer in OPTIMIZERS else None
 
 
 def _optimizer(dense, model, lr):

@@ -272,7 +272,7 @@ def fine_tune(
 def _run(freeze_encoder: bool):
     def run(args, r) -> int:
         s = args.run_settings  # resolved once by `chainrule train`
-        data_dir = Path(s.data) if s.data is not None else None
+        data_dir = s.data_dir
         if data_dir is not None and not data_dir.is_dir():
             raise UsageError(f"data directory {data_dir} does not exist")
         ok, reason = text_available(data_dir)

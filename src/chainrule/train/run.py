@@ -205,7 +205,6 @@ def cmd_train(args):
         settings = resolve(args, r, saved, done)
     except SettingsError as exc:
         raise UsageError(str(exc)) from None
-    data = Path(settings.data) if settings.data is not None else None
     if r.run is not None:
         flags = {"--monitor": args.monitor, "--find-lr": args.find_lr, "--seeds": args.seeds}
         used = [flag for flag, value in flags.items() if value]
@@ -216,7 +215,7 @@ def cmd_train(args):
         args.run_settings = settings
         _note_missing_extras(args)
         return r.run(args, r)
-    ok, reason = r.available(data)
+    ok, reason = r.available(settings.data_dir)
     if not ok:
         raise UsageError(reason)
     run_dir = _run_directory(args, r.name)
@@ -244,8 +243,7 @@ def _build(args, r, settings):
 
     seed = settings.seed
     cr_random.manual_seed(seed)
-    data = Path(settings.data) if settings.data is not None else None
-    train_ds, val_ds, test_ds = r.build_data(seed, data)
+    train_ds, val_ds, test_ds = r.build_data(seed, settings.data_dir)
     model = r.build_model()
     optimizer = make_optimizer(settings.optimizer, model.parameters(), settings.lr, settings.weight_decay)
     scheduler = CosineCycles(optimizer, settings.schedule) if r.scheduler == "cosine" else None

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 
 from ..optim.lr_scheduler import LRScheduler
 
@@ -75,6 +76,11 @@ class RunSettings:
     nonfinite: str = "skip"
     # the epochs at which the learning-rate schedule's cosine cycles end (one cycle unless the run was extended)
     schedule: list = field(default_factory=list)
+
+    @property
+    def data_dir(self) -> Path | None:
+        """``data`` as a path (None: the recipe's bundled or installed data)."""
+        return Path(self.data) if self.data is not None else None
 
     def to_dict(self) -> dict:
         return asdict(self)
