@@ -9,7 +9,7 @@ import numpy as np
 from .. import _kernels
 from ..backend import array_module
 from ..tensor import _wrap
-from .optimizer import Optimizer, _check_number
+from .optimizer import Optimizer, _check_adam_options
 
 # the multi-tensor step works through a group's flat buffers in buckets of about this many elements (whole
 # parameters each), so that its five work arrays stay in a core's cache and its scratch memory stays small
@@ -69,11 +69,7 @@ class Adam(Optimizer):
         maximize=False,
         decoupled_weight_decay=False,
     ):
-        _check_number("learning rate", lr)
-        _check_number("epsilon", eps)
-        _check_number("beta parameter at index 0", betas[0], high=1.0)
-        _check_number("beta parameter at index 1", betas[1], high=1.0)
-        _check_number("weight_decay", weight_decay)
+        _check_adam_options(lr, eps, betas, weight_decay)
         defaults = dict(
             lr=lr,
             betas=tuple(betas),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..backend import array_module
-from .optimizer import Optimizer, _check_number
+from .optimizer import Optimizer, _check_adam_options
 
 __all__ = ["Adamax"]
 
@@ -43,11 +43,7 @@ class Adamax(Optimizer):
     """
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, *, maximize=False):
-        _check_number("learning rate", lr)
-        _check_number("epsilon", eps)
-        _check_number("beta parameter at index 0", betas[0], high=1.0)
-        _check_number("beta parameter at index 1", betas[1], high=1.0)
-        _check_number("weight_decay", weight_decay)
+        _check_adam_options(lr, eps, betas, weight_decay)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, maximize=maximize)
         super().__init__(params, defaults)
 

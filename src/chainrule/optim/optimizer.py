@@ -49,6 +49,15 @@ def _check_number(name: str, value, low=0.0, high=None, open_low=False):
         raise ValueError(f"Invalid {name} value: {value}")
 
 
+def _check_adam_options(lr, eps, betas, weight_decay) -> None:
+    """The range checks every Adam-family optimizer makes, in PyTorch's order and wording."""
+    _check_number("learning rate", lr)
+    _check_number("epsilon", eps)
+    _check_number("beta parameter at index 0", betas[0], high=1.0)
+    _check_number("beta parameter at index 1", betas[1], high=1.0)
+    _check_number("weight_decay", weight_decay)
+
+
 class Optimizer:
     """Base class of every optimizer.
 

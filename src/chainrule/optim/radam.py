@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from ..backend import array_module
-from .optimizer import Optimizer, _check_number
+from .optimizer import Optimizer, _check_adam_options
 
 __all__ = ["RAdam"]
 
@@ -64,11 +64,7 @@ class RAdam(Optimizer):
         *,
         maximize=False,
     ):
-        _check_number("learning rate", lr)
-        _check_number("epsilon", eps)
-        _check_number("beta parameter at index 0", betas[0], high=1.0)
-        _check_number("beta parameter at index 1", betas[1], high=1.0)
-        _check_number("weight_decay", weight_decay)
+        _check_adam_options(lr, eps, betas, weight_decay)
         defaults = dict(
             lr=lr,
             betas=tuple(betas),
