@@ -38,7 +38,6 @@ N_LAYER, N_HEAD, N_EMBD, BLOCK, BATCH = 6, 4, 128, 64, 16
 def _batches(steps):
     """``steps`` (x, y) int64 batches of BATCH x BLOCK character windows over names.txt, as the tests cut them."""
     import numpy as np
-
     from tests.programs.harness import PROGRAMS
 
     text = (PROGRAMS / "makemore" / "upstream" / "names.txt").read_text()
