@@ -239,6 +239,11 @@ def _stats_shape(shape, axes):
 # Seen as a (rows, C) matrix, per-channel sums are one matrix-vector product with ones, and a
 # per-channel vector broadcast against it runs on a (rows / k, k * C) view with the vector tiled k
 # times: numpy's inner loop is then long instead of C elements (measured 2-3x faster for C = 16).
+# The elementwise passes tile to 16384 elements: a broadcast row of at least 8192 (NumPy's ufunc
+# buffer size) runs 1.6x faster than one of 4096 (NumPy 2.4, 524288 float32: 68 against 111 us).
+# The sums keep rows of 4096 (their order of addition, hence their bits, depends on the width).
+_SUM_WIDTH = 4096
+_PASS_WIDTH = 16384
 
 
 def _channels_last_rows(x, axes):
@@ -251,9 +256,9 @@ def _channels_last_rows(x, axes):
     return last.reshape(-1, x.shape[1])
 
 
-def _tiling(rows, channels):
-    """k dividing rows with k * channels <= 4096 (at least 1)."""
-    k = max(1, min(rows, 4096 // max(channels, 1)))
+def _tiling(rows, channels, width=_SUM_WIDTH):
+    """k dividing rows with k * channels <= width (at least 1)."""
+    k = max(1, min(rows, width // max(channels, 1)))
     while rows % k:
         k -= 1
     return k
@@ -282,10 +287,10 @@ def _cl_forward(x, m, params, spec):
     """
     _, eps, _, _, has_weight, has_bias, _ = spec
     rows, channels = m.shape
-    k = _tiling(rows, channels)
+    k = _tiling(rows, channels, _PASS_WIDTH)
     mean = backend.sum_rows(np, m) / rows
     centered = m.reshape(rows // k, k * channels) - _per_channel(mean, k)
-    var = _row_dot(centered.reshape(rows, channels), centered.reshape(rows, channels), k) / rows
+    var = _row_dot(centered.reshape(rows, channels), centered.reshape(rows, channels), _tiling(rows, channels)) / rows
     rstd = 1.0 / np.sqrt(var + eps)
     out = centered * _per_channel(params[0] * rstd if has_weight else rstd, k)
     if has_bias:
@@ -390,10 +395,10 @@ def _cl_vjp(gd, centered, rstd, weight, spec, need_input, need_weight, need_bias
     rows = dm.shape[0]
     gcl = np.moveaxis(gd, 1, -1)
     gm = (gcl if gcl.flags.c_contiguous else np.ascontiguousarray(gcl)).reshape(rows, channels)
-    k = _tiling(rows, channels)
+    k = _tiling(rows, channels, _PASS_WIDTH)
     rstd = rstd.reshape(-1)
     sum_g = backend.sum_rows(np, gm) if need_bias or need_input else None
-    sum_gd = _row_dot(gm, dm, k) if need_weight or need_input else None
+    sum_gd = _row_dot(gm, dm, _tiling(rows, channels)) if need_weight or need_input else None
     gx = gw = gb = None
     if need_weight:
         gw = _wrap((rstd * sum_gd).reshape(weight._data.shape))
