@@ -182,3 +182,28 @@ def test_an_infinite_gradient_reaches_only_the_maximum():
         (grad,) = cr.autograd.grad(out, (x,), grad_outputs=cr.tensor(g))
         assert not np.isnan(grad._data).any()
         assert grad._data[0, 0, 1, 0] == np.inf and grad._data[0, 0, 0, 0] == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+@pytest.mark.parametrize("shape", [(3, 5, 8, 6), (2, 3, 7, 9)])  # the second: odd sizes, a row and column dropped
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_max_pool_2x2_fast_path_equals_the_reference_bit_for_bit(dtype, shape, channels_last):
+    """The pairwise 2x2 kernel gives the general scan's values, offsets and memory order, ties (many: values
+    from a few integers, signed zeros, infinities) included."""
+    from chainrule.ops import pool
+
+    rng = np.random.default_rng(7)
+    values = rng.integers(-2, 3, shape).astype(dtype)
+    if values.dtype.kind == "f":
+        values[values == 1] = -0.0  # ties of 0.0 and -0.0: equal, the first one's sign is kept
+        values[values == 2] = np.inf
+        values[0, 0] = -np.inf  # a window of -inf only
+    if channels_last:
+        values = np.ascontiguousarray(values.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    geom = pool.pool_geometry(shape[-2:], (2, 2), (2, 2), (0, 0), (1, 1), False)
+    assert pool._is_2x2(geom)
+    best, index = pool._max_pool_2x2(np, values, geom)
+    (ref_best, ref_index), _ = pool._max_pool_reference(np, values, geom, False)
+    np.testing.assert_array_equal(index, ref_index)
+    assert index.dtype == ref_index.dtype and index.strides == ref_index.strides
+    assert best.tobytes() == ref_best.tobytes() and best.strides == ref_best.strides  # bits, so the signs of zeros

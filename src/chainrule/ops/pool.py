@@ -16,7 +16,10 @@ Tiled windows (stride == kernel, no padding) take the same path: measured with
 NumPy 2.4, a reshape to ``(.., out, k, ..)`` and a sum over the short window
 axes is ~10x slower than ``prod(kernel)`` strided adds, and broadcasting the
 gradient back through such a view ~2x slower than strided writes.  Windows
-that do not overlap are written, not added, in backward.
+that do not overlap are written, not added, in backward.  One exception: max
+pooling's forward over 2x2 windows at stride 2 (``_max_pool_2x2``) copies the
+four corners out once and compares pairs on those copies (the general scan,
+``_max_pool_reference``, stays for every other window and for NaN inputs).
 
 Leading dimensions (batch, channels) are arbitrary; memory order is kept
 (a channels-last input gives a channels-last output).
@@ -164,14 +167,64 @@ def _lowest(dtype):
 # max pooling
 
 
+def _is_2x2(geom) -> bool:
+    """2x2 windows at stride 2 without padding or dilation (a LeNet/VGG pool): the pairwise fast path."""
+    return (
+        geom.kernel == (2, 2)
+        and geom.stride == (2, 2)
+        and geom.dilation == (1, 1)
+        and not any(lo or hi for lo, hi in geom.padding)
+    )
+
+
+def _max_pool_2x2(xp, x, geom):
+    """max_pool for :func:`_is_2x2` windows of NaN-free x: the reference's values and offsets in fewer passes.
+
+    The four window corners are copied out once each (on channels-last memory a strided pass reads
+    runs of only C elements, so each costs 4-7x a contiguous one); everything after runs on those
+    copies.  Width pairs first (``right > left``: the first maximum of each row pair), then the two row
+    maxima of each window (``bottom > top``): the first maximum in row-major order, as the reference's
+    scan, and the maxima paired in the same order of arguments.  Measured (NumPy 2.4, one thread, the
+    cnn workload's channels-last (64, 16, 28, 28) and (64, 32, 14, 14)): 715 -> 485 and 307 -> 198 us.
+    """
+    h, w = geom.out_size
+    x = x[..., : 2 * h, : 2 * w]
+    top_left, top_right, bottom_left, bottom_right = (
+        x[..., i::2, j::2].copy(order="K") for i in (0, 1) for j in (0, 1)
+    )
+    right_wins_top = top_right > top_left
+    right_wins_bottom = bottom_right > bottom_left
+    top = xp.maximum(top_left, top_right, out=top_left)
+    bottom = xp.maximum(bottom_left, bottom_right, out=bottom_left)
+    bottom_wins = bottom > top
+    best = xp.maximum(top, bottom, out=top)
+    # the right column wins: right_wins_bottom where bottom_wins, else right_wins_top (xor-select: np.where
+    # on these channels-last views was measured 10x slower)
+    column = right_wins_top ^ right_wins_bottom
+    column &= bottom_wins
+    column ^= right_wins_top
+    index = bottom_wins.view(np.uint8) * np.uint8(2)
+    index += column
+    return best, index
+
+
 @primitive("max_pool", multi=True, nondiff=(1,), extra=True)
 def _max_pool(xp, x, geom):
     """(values, window offset of each maximum); the offsets are int (uint8 for windows of <= 256)."""
+    if _is_2x2(geom) and x.size:
+        best, index = _max_pool_2x2(xp, x, geom)
+        if x.dtype.kind != "f" or not bool(xp.isnan(best.max())):  # maximum propagates NaN: none reached best
+            return (best, index), index
+    with_nan = x.dtype.kind == "f" and x.size and bool(xp.isnan(x.max()))
+    return _max_pool_reference(xp, x, geom, with_nan)
+
+
+def _max_pool_reference(xp, x, geom, with_nan):
+    """The general max_pool: one strided slice per window offset (any window, NaN rules included)."""
     xpad = _pad(xp, x, geom, _lowest(x.dtype))
     slices = _offset_slices(geom)
     best = xpad[slices[0][1]].copy(order="K")
     index = _alloc_like(xp, best, best.shape, dtype=np.uint8 if len(slices) <= 256 else np.int32)
-    with_nan = x.dtype.kind == "f" and x.size and bool(xp.isnan(x.max()))
     for k, sl in slices[1:]:
         v = xpad[sl]
         take = v > best
