@@ -13,7 +13,7 @@ Quiet and loaded runs alternate, both libraries in each round; the table
 gives the median over the rounds of the training time, the slowdown (loaded
 / quiet) and the loaded ratio chainrule / PyTorch.  The row "chainrule,
 deterministic" is chainrule with ``use_deterministic_algorithms(True)``,
-which turns its busy-machine switch off: what the switch is worth.  The
+which turns off its choice of thread counts by measured speed: what that choice is worth.  The
 last row times the real command, ``chainrule train --epochs N``, end to end
 (process start, evaluation and checkpoints included).
 

@@ -1,4 +1,4 @@
-"""chainrule.threads: one BLAS thread pool, sized per call, respecting the user, switching to one thread when busy."""
+"""chainrule.threads: one BLAS thread pool, sized per call, respecting the user, one thread while that measures faster."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -129,7 +128,7 @@ def test_set_num_threads_sets_numpys_blas_and_get_reads_it():
 
 
 @needs_openblas
-def test_threadpoolctl_limits_are_respected():
+def test_threadpoolctl_limits_are_respected(quiet_policy):
     a = np.random.default_rng(0).standard_normal((256, 256)).astype(np.float32)
     with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
         assert cr.get_num_threads() == 1
@@ -140,7 +139,7 @@ def test_threadpoolctl_limits_are_respected():
 
 
 @needs_openblas
-def test_a_gemv_runs_on_one_thread_and_the_count_is_restored_afterwards():
+def test_a_gemv_runs_on_one_thread_and_the_count_is_restored_afterwards(quiet_policy):
     seen = []
     original = np.matmul
 
@@ -155,7 +154,7 @@ def test_a_gemv_runs_on_one_thread_and_the_count_is_restored_afterwards():
 
 
 @needs_openblas
-def test_the_count_survives_many_threads_lowering_it_at_once():
+def test_the_count_survives_many_threads_lowering_it_at_once(quiet_policy):
     before = _count()
     if before < 2:
         pytest.skip("the BLAS runs on one thread here")
@@ -205,43 +204,111 @@ def test_the_default_is_the_physical_cores_this_process_may_use():
     assert "physical core" in reason
 
 
-class _FakeClock:
-    """Drives a _Detector with made-up wall times and run-queue waits."""
+@pytest.fixture
+def quiet_policy():
+    """A chooser that has found threads faster and runs no trial while the test runs (the machine may be busy)."""
+    saved = threads._STATE.chooser
+    threads._hold_one_thread(False)
+    threads._STATE.chooser = chooser = threads._Chooser()
+    chooser.next_trial = float("inf")
+    try:
+        yield chooser
+    finally:
+        threads._STATE.chooser = saved
 
-    def __init__(self, detector):
-        self.detector = detector
+
+class _FakeBlas:
+    """A fake clock and a 'GEMM' whose duration depends on the thread count NumPy's BLAS is set to when it runs."""
+
+    def __init__(self, one, many):
         self.now = 100.0
-        self.wait_ns = 0
-        detector._read = lambda: self.wait_ns
-        detector.available = True
+        self.one, self.many = one, many  # seconds per call on one thread, on all
+        self.counts = []
 
-    def window(self, wait_fraction, seconds=0.2):
-        self.now += seconds
-        self.wait_ns += int(wait_fraction * seconds * 1e9)
-        return self.detector.check(self.now)
+    def clock(self):
+        return self.now
+
+    def gemm(self):
+        count = NUMPY_BLAS.get_threads()
+        self.counts.append(count)
+        self.now += self.one if count == 1 else self.many
+        return count
 
 
-def test_busy_detection_backs_off_and_probes_again():
-    clock = _FakeClock(threads._Detector())
-    assert clock.window(0.0) is False  # first reading: a baseline
-    assert clock.window(0.01) is False  # quiet
-    assert clock.window(0.6) is True  # oversubscribed: one thread per call
-    assert clock.detector.backoff == 1.0
-    for _ in range(4):  # within the back-off the answer stays "busy", whatever the readings
-        assert clock.window(0.0) is True
-    clock.now += 1.0
-    assert clock.window(0.0) is False  # back-off over: threads again, for a probe window
-    assert clock.window(0.7) is True  # the probe met the load again: twice the back-off
-    assert clock.detector.backoff == 2.0
-    clock.now += 2.0
-    assert clock.window(0.0) is False
-    assert clock.window(0.02) is False  # the probe found a quiet machine: back-off reset
-    assert clock.detector.backoff == 1.0 and not clock.detector.probing
-    for _ in range(10):
-        clock.window(0.9)
-        clock.now += 64
-        clock.window(0.0)
-    assert clock.detector.backoff <= 32.0
+def _run(chooser, fake, calls, work=10**6):
+    return [chooser.run(work, 2, fake.gemm, ()) for _ in range(calls)]
+
+
+@pytest.fixture
+def two_threads():
+    if NUMPY_BLAS is None:
+        pytest.skip("NumPy is not linked to a findable OpenBLAS")
+    before = cr.get_num_threads()
+    saved = threads._STATE.chooser
+    threads._hold_one_thread(False)
+    cr.set_num_threads(2)
+    try:
+        yield
+    finally:
+        threads._hold_one_thread(False)
+        threads._STATE.chooser = saved
+        cr.set_num_threads(before)
+
+
+def test_trial_arms_follow_thue_morse_so_periodic_shapes_split_evenly():
+    arms = [threads._arm(i) for i in range(16)]
+    assert arms == [0, 1, 1, 0, 1, 0, 0, 1, 1, 0, 0, 1, 0, 1, 1, 0]
+    for period in (2, 4, 8):  # a step whose GEMM shapes repeat: each shape gets both arms equally often
+        for phase in range(period):
+            picked = [arms[i] for i in range(phase, 16, period)]
+            assert sum(picked) * 2 == len(picked)
+
+
+def test_threads_are_kept_while_they_measure_faster(two_threads):
+    fake = _FakeBlas(one=1e-3, many=0.5e-3)
+    chooser = threads._Chooser(clock=fake.clock)
+    threads._STATE.chooser = chooser
+    _run(chooser, fake, 16)  # the first trial: 8 calls each way, at least 4 ms each
+    assert chooser.trials == 1 and chooser.threaded and chooser.trial is None
+    assert sorted(set(fake.counts)) == [1, 2]
+    one_ns, many_ns, kept = chooser.last
+    assert kept and one_ns == pytest.approx(1.0) and many_ns == pytest.approx(0.5)
+    fake.counts.clear()
+    _run(chooser, fake, 20)  # between trials every call is threaded
+    assert set(fake.counts) == {2}
+    interval = chooser.interval
+    fake.now += interval
+    _run(chooser, fake, 16)  # the next trial confirms: the interval doubles
+    assert chooser.trials == 2 and chooser.interval == 2 * interval
+
+
+def test_a_busy_machine_drops_to_one_thread_and_a_later_trial_brings_threads_back(two_threads):
+    fake = _FakeBlas(one=1e-3, many=50e-3)  # a threaded call waits for a descheduled peer
+    chooser = threads._Chooser(clock=fake.clock)
+    threads._STATE.chooser = chooser
+    _run(chooser, fake, 2)  # call 0 on one thread, call 1 threaded: 50x slower ends the trial at once
+    assert chooser.trials == 1 and not chooser.threaded
+    assert threads._STATE.lowered == 2 and NUMPY_BLAS.get_threads() == 1  # held at one thread, not per call
+    assert cr.get_num_threads() == 2 and threads._contended() and threads.plan(10**9) == 1
+    fake.counts.clear()
+    _run(chooser, fake, 30)
+    assert set(fake.counts) == {1}
+    fake.many = 0.4e-3  # the neighbours left
+    fake.now += chooser.interval
+    _run(chooser, fake, 24)  # until each arm has 8 calls and 4 ms
+    assert chooser.threaded and threads._STATE.lowered is None and NUMPY_BLAS.get_threads() == 2
+    assert not threads._contended()
+
+
+def test_a_slower_window_starts_a_trial_at_once(two_threads):
+    fake = _FakeBlas(one=1e-3, many=0.5e-3)
+    chooser = threads._Chooser(clock=fake.clock)
+    threads._STATE.chooser = chooser
+    _run(chooser, fake, 16)
+    assert chooser.threaded and chooser.next_trial > fake.now
+    fake.many = 2e-3  # 4x slower: more than _DRIFT over a window
+    _run(chooser, fake, 200)
+    assert chooser.trials >= 2 and not chooser.threaded  # the trial found one thread faster now
 
 
 def test_deterministic_mode_never_reports_a_busy_machine():
@@ -250,21 +317,21 @@ def test_deterministic_mode_never_reports_a_busy_machine():
         assert cr.are_deterministic_algorithms_enabled()
         assert threads._contended() is False
         assert threads.info()["busy_detection"] is False
+        assert threads._STATE.lowered is None  # the count is the user's: nothing held at one thread
+        calls = []
+        threads.gemm_call(512, 512, 512, lambda: calls.append(NUMPY_BLAS and NUMPY_BLAS.get_threads()))
+        assert calls == [NUMPY_BLAS and NUMPY_BLAS.get_threads()]
     finally:
         threads.use_deterministic_algorithms(False)
     assert not cr.are_deterministic_algorithms_enabled()
 
 
-def _spin(seconds):
-    end = time.time() + seconds
-    while time.time() < end:
-        pass
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(not os.path.exists("/proc/thread-self/schedstat"), reason="needs Linux schedstat")
-def test_a_busy_machine_is_detected_and_blas_calls_drop_to_one_thread():
-    """More spinning processes than CPUs: within a few windows every BLAS call runs on one thread."""
+@needs_openblas
+def test_a_busy_machine_is_measured_and_blas_calls_drop_to_one_thread():
+    """More spinning processes than CPUs: a trial finds threaded GEMMs slower and every call runs on one thread."""
+    if len(threads._allowed_cpus()) < 2:
+        pytest.skip("one CPU: nothing to choose")
     script = (
         "import time, numpy as np, chainrule as cr\n"
         "from chainrule import backend, threads\n"
@@ -272,7 +339,7 @@ def test_a_busy_machine_is_detected_and_blas_calls_drop_to_one_thread():
         "end = time.time() + 8\n"
         "while time.time() < end and not threads.info()['machine_busy']:\n"
         "    backend.matmul(np, a, a)\n"
-        "print(threads.info()['machine_busy'], threads.plan(10**9))\n"
+        "print(threads.info()['machine_busy'], threads.plan(10**9), threads.info()['last_trial'][2])\n"
     )
     spinners = [
         subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 12\nwhile time.time() < end: pass"])
@@ -283,16 +350,14 @@ def test_a_busy_machine_is_detected_and_blas_calls_drop_to_one_thread():
     finally:
         for p in spinners:
             p.kill()
-    busy, planned = out.stdout.split()
-    assert busy == "True" and planned == "1"
+    busy, planned, kept = out.stdout.split()
+    assert busy == "True" and planned == "1" and kept == "False"
 
 
-def test_gemm_plans_give_narrow_outputs_and_small_products_one_thread():
+def test_gemm_plans_give_narrow_outputs_and_small_products_one_thread(quiet_policy):
     assert threads.plan_gemm(16, 14400, 32) == 1  # a convolution's weight gradient: long k, small output
     assert threads.plan_gemm(64, 4096, 64) == 1
     assert threads.plan_gemm(64, 64, 64) == 1  # below OpenBLAS's own threshold
     assert threads.plan_gemm(256, 64, 256) == 1  # x.T @ g over a small batch: wide output, short k
-    if threads._contended() or threads.are_deterministic_algorithms_enabled():
-        pytest.skip("the machine is busy right now: every call plans one thread")
     assert threads.plan_gemm(784, 128, 512) == cr.get_num_threads()
     assert threads.plan_gemm(16, 4096, 512) == cr.get_num_threads()

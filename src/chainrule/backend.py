@@ -353,7 +353,7 @@ def _large_matmul(a, b, out):
         if result is not None:
             return result
     if m * k * n >= _threads.SERIAL_WORK:
-        return _threads.blas_call(nthreads, _np_matmul, a, b, out)
+        return _threads.gemm_call(m, k, n, _np_matmul, a, b, out, work=work)
     return np.matmul(a, b, out=out)
 
 
@@ -368,7 +368,7 @@ def _gemm_into(a, b, out, beta):
         return False
     if work < _threads.SERIAL_WORK:
         return blas.gemm(a, b, out, beta)
-    return _threads.blas_call(nthreads, blas.gemm, a, b, out, beta)
+    return _threads.gemm_call(a.shape[0], a.shape[1], b.shape[1], blas.gemm, a, b, out, beta)
 
 
 def matmul_add(xp, a, b, out):

@@ -28,12 +28,17 @@ So chainrule:
    least 128 x 128 (a linear layer's weight gradient over a small batch:
    1.1-3.4x as long); GEMV-shaped reductions (column sums), which never gained
    from a second thread and lost up to 1.5x, always run on one.
-3. watches for a busy machine: every 0.2 s of BLAS work it reads how long the
-   calling thread sat runnable but waiting for a CPU (Linux
-   ``/proc/thread-self/schedstat``).  Above 20% of the wall time the machine
-   is oversubscribed and every BLAS call runs on one thread, which cannot be
-   left waiting for a descheduled peer; after a back-off (1 s, doubling to
-   32 s while the load lasts) it tries threads again for one window.
+3. measures whether a second thread pays, now: it times the GEMMs that may
+   run threaded, and from time to time (and as soon as their speed drifts)
+   runs a short trial that gives alternate calls one thread and all threads.
+   Threads are kept only while they take at most 0.9x the one-thread time per
+   multiply-add.  On a machine whose other processes keep the cores busy a
+   threaded GEMM waits for its slowest thread, and its others spin while a
+   neighbour holds that core (a 64x256 @ 256x256 product measured 52-540 us on
+   two threads against 90 us on one, within a minute, as neighbours came and
+   went); the trial sees that in a few milliseconds, and every BLAS call then
+   runs on one thread until a later trial finds threads faster again (trials
+   back off from 0.5 s to 16 s while the answer holds).
 4. respects the user: ``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS``/
    ``MKL_NUM_THREADS``, ``threadpoolctl`` limits (read before each threaded
    call) and ``set_num_threads``.
@@ -45,9 +50,9 @@ On the 2-core machine here that is 2; on a 64-core server 64, with each
 GEMM's own size limiting how many it uses.
 
 Results: a different thread count can change the rounding of a GEMM in the
-last bits (OpenBLAS splits some products differently), so the busy-machine
-switch makes float results depend on the load.  ``use_deterministic_algorithms(True)``
-turns the switch off: the thread count then depends only on the shapes and
+last bits (OpenBLAS splits some products differently), so choosing the count
+by measured speed makes float results depend on the load.  ``use_deterministic_algorithms(True)``
+turns the measuring off: the thread count then depends only on the shapes and
 ``set_num_threads``, and a run repeats bit for bit.
 """
 
@@ -72,9 +77,12 @@ __all__ = [
 #: chainrule does not touch the count for them (OpenBLAS's SMP_THRESHOLD_MIN x GEMM_MULTITHREAD_THRESHOLD)
 SERIAL_WORK = 65536 * 4
 _NARROW = 128  # see plan_gemm
-_WINDOW = 0.2  # seconds of wall time between two readings of the scheduler's statistics
-_BUSY = 0.2  # waiting for a CPU more than this fraction of the wall time means the machine is oversubscribed
-_BACKOFF_MIN, _BACKOFF_MAX = 1.0, 32.0
+_WINDOW = 0.2  # seconds of wall time over which the speed of threaded (or one-thread) GEMMs is averaged
+_GAIN = 0.9  # threads are kept while they take at most this fraction of the one-thread time per multiply-add
+_DRIFT = 1.5  # a window this much slower (threads) or faster (one thread) than the last trial starts a new trial
+_ABORT = 4.0  # a trial's threaded call this much slower than its one-thread calls ends the trial at once
+_TRIAL_CALLS, _TRIAL_SECONDS, _TRIAL_MAX = 8, 0.004, 64  # per arm: at least calls and seconds, at most calls
+_BACKOFF_MIN, _BACKOFF_MAX = 0.5, 16.0
 _ENV_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "GOTO_NUM_THREADS")
 
 
@@ -169,59 +177,138 @@ class _State:
         self.lock = threading.Lock()
         self.depth = 0  # calls now running with a count other than the ambient one
         self.ambient = 1  # the count to restore when the last of them ends
-        # busy-machine detection (see _Detector)
-        self.detector = _Detector()
+        self.lowered = None  # while one thread measures faster: the count NumPy's BLAS had (it is held at 1)
+        # do threads pay now? (see _Chooser)
+        self.chooser = _Chooser()
 
 
-class _Detector:
-    """Is the machine oversubscribed?  From the calling thread's run-queue wait (Linux schedstat)."""
+def _arm(i):
+    """Which arm the i-th call of a trial is on: the Thue-Morse sequence (0110 1001 ...), so that a step whose
+    GEMM shapes repeat with a period of 2, 4, 8 ... gives both arms the same mix of shapes."""
+    return bin(i).count("1") & 1
 
-    def __init__(self):
-        self.available = os.path.exists("/proc/thread-self/schedstat")
-        self.busy = False
-        self.deadline = 0.0  # perf_counter time of the next reading
-        self.baselines = {}  # thread id -> (wall time, run-queue wait) of that thread's previous reading
-        self.busy_until = 0.0
-        self.backoff = _BACKOFF_MIN
-        self.probing = False
-        self.readings = 0
-        self.last_fraction = None
 
-    def _read(self):
-        with open("/proc/thread-self/schedstat", "rb") as f:
-            fields = f.read().split()
-        return int(fields[1])  # nanoseconds spent runnable, waiting on a run queue
+class _Chooser:
+    """Do threads pay now?  Decided by timing the GEMMs that may run threaded, both ways.
 
-    def check(self, now):
-        """Called at most once per window by ``_contended``: update and return ``busy``."""
-        self.deadline = now + _WINDOW
-        try:
-            wait = self._read()
-        except (OSError, ValueError, IndexError):
-            self.available = False
-            self.busy = False
-            return False
-        me = threading.get_ident()
-        previous = self.baselines.get(me)
-        if len(self.baselines) > 256:  # threads come and go: forget the old ones
-            self.baselines.clear()
-        self.baselines[me] = (now, wait)
-        if previous is None:  # this thread's first reading: a baseline
-            return self.busy
-        fraction = (wait - previous[1]) / 1e9 / max(now - previous[0], 1e-9)
-        self.readings += 1
-        self.last_fraction = fraction
-        if self.busy:
-            if now >= self.busy_until:  # back-off over: try threads again for one window
-                self.busy, self.probing = False, True
-            return self.busy
-        if fraction > _BUSY:
-            # a probe that met the load again waits twice as long before the next one
-            self.backoff = min(self.backoff * 2, _BACKOFF_MAX) if self.probing else _BACKOFF_MIN
-            self.busy, self.probing, self.busy_until = True, False, now + self.backoff
-        elif self.probing:
-            self.probing, self.backoff = False, _BACKOFF_MIN
-        return self.busy
+    ``threaded`` is the current answer.  Each call that may run threaded is
+    timed (two clock reads); over a window of ``_WINDOW`` seconds the median
+    seconds per multiply-add is compared with the last trial's figure for the
+    current answer.  A trial (every ``interval`` seconds, and at once when the
+    window drifts by ``_DRIFT``) runs the next calls alternately on one thread
+    and on all (``_arm``), until each arm has ``_TRIAL_CALLS`` calls and
+    ``_TRIAL_SECONDS``; threads win if their median seconds per multiply-add is
+    at most ``_GAIN`` times the one-thread median.  A trial whose threaded call
+    takes ``_ABORT`` times the one-thread rate ends at once (the machine is
+    busy: no need to pay for more such calls).
+    """
+
+    def __init__(self, clock=None):
+        self.clock = clock or time.perf_counter
+        self.threaded = True
+        self.trial = None  # ([one-thread rates], [threaded rates], [one-thread seconds, threaded seconds]), or None
+        self.calls = 0  # calls into the running trial
+        self.next_trial = 0.0  # clock time of the next trial (0: at the first call)
+        self.interval = _BACKOFF_MIN
+        self.reference = None  # seconds per multiply-add of the current answer in the last trial
+        self.window = []  # rates since window_start
+        self.window_start = 0.0
+        self.trials = 0
+        self.last = None  # (one-thread ns per multiply-add, threaded ns, threaded chosen) of the last trial
+
+    def threads_now(self):
+        """Whether a call that may run threaded does (True while a trial is due or running: it picks per call)."""
+        return self.threaded or self.trial is not None or self.clock() >= self.next_trial
+
+    def run(self, work, count, fn, args):
+        """``fn(*args)`` of ``work`` multiply-adds, on ``count`` threads or one as the answer (or the trial) says."""
+        clock = self.clock
+        trial = self.trial
+        if trial is None and clock() >= self.next_trial:
+            trial = self.trial = ([], [], [0.0, 0.0])
+            self.calls = 0
+            _hold_one_thread(False)
+        if trial is not None:
+            arm = _arm(self.calls)
+            self.calls += 1
+            start = clock()
+            result = blas_call(count if arm else 1, fn, *args)
+            seconds = clock() - start
+            trial[arm].append(seconds / work)
+            trial[2][arm] += seconds
+            self._trial_step(trial, arm)
+            return result
+        if not self.threaded and _STATE.lowered is None:
+            _hold_one_thread(True)
+        start = clock()
+        result = blas_call(count if self.threaded else 1, fn, *args)
+        end = clock()
+        window = self.window
+        window.append((end - start) / work)
+        if end - self.window_start >= _WINDOW:
+            if len(window) >= 4 and self.reference is not None:
+                rate = _median(window)
+                if (rate > _DRIFT * self.reference) if self.threaded else (rate * _DRIFT < self.reference):
+                    self.next_trial = 0.0  # the speed moved: look again now
+            self.window = []
+            self.window_start = end
+        return result
+
+    def _trial_step(self, trial, arm):
+        one, many, seconds = trial
+        if arm and one and many[-1] > _ABORT * _median(one):
+            self._decide(one, many, threaded=False)
+            return
+        if (len(one) >= _TRIAL_CALLS and len(many) >= _TRIAL_CALLS and min(seconds) >= _TRIAL_SECONDS) or (
+            len(one) >= _TRIAL_MAX and len(many) >= _TRIAL_MAX
+        ):
+            r1, rn = _median(one), _median(many)
+            self._decide(one, many, threaded=rn <= _GAIN * r1)
+
+    def _decide(self, one, many, threaded):
+        r1, rn = _median(one), _median(many)
+        same = threaded == self.threaded
+        self.interval = min(self.interval * 2, _BACKOFF_MAX) if same else _BACKOFF_MIN
+        self.threaded = threaded
+        self.reference = rn if threaded else r1
+        self.last = (r1 * 1e9, rn * 1e9, threaded)
+        self.trials += 1
+        self.trial = None
+        now = self.clock()
+        self.next_trial = now + self.interval
+        self.window = []
+        self.window_start = now
+        _hold_one_thread(not threaded)
+
+
+def _hold_one_thread(hold):
+    """Hold NumPy's BLAS at one thread (``hold``) while one thread measures faster, or give back its count.
+
+    Not per call: raising the count wakes OpenBLAS's idle threads, which then
+    spin for a while; on a busy machine a 90 us product took 177 us when the
+    count went to 1 and back to 2 around each call.
+    """
+    state = _STATE
+    blas = state.blas
+    if blas is None:
+        return
+    with state.lock:
+        if state.depth:  # another Python thread's blas_call has lowered the count: its end restores it; later
+            return
+        if hold and state.lowered is None:
+            count = blas.get_threads()
+            if count > 1:
+                state.lowered = count
+                blas.set_threads(1)
+        elif not hold and state.lowered is not None:
+            blas.set_threads(state.lowered)
+            state.lowered = None
+
+
+def _median(values):
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else 0.5 * (ordered[mid - 1] + ordered[mid])
 
 
 _STATE = _State()
@@ -248,13 +335,8 @@ def _configure():
 
 
 def _contended():
-    det = _STATE.detector
-    if _STATE.deterministic or not det.available:
-        return False
-    now = _perf_counter()
-    if now < det.deadline:
-        return det.busy
-    return det.check(now)
+    """True while measurements say one thread per call is faster (never in deterministic mode)."""
+    return not (_STATE.deterministic or _STATE.chooser.threads_now())
 
 
 # --------------------------------------------------------------------------- the public knobs
@@ -277,6 +359,8 @@ def get_num_threads() -> int:
     """
     if not _STATE.configured:
         _configure()
+    if _STATE.lowered is not None:
+        return _STATE.lowered
     if _STATE.blas is not None:
         return int(_STATE.blas.get_threads())
     return _STATE.explicit or _STATE.default[0]
@@ -288,7 +372,8 @@ def set_num_threads(n: int) -> None:
     This sets the thread count of NumPy's OpenBLAS, the one BLAS pool
     chainrule calls, so NumPy code in the same process follows it too.
     Each call still gets no more threads than its size pays for, and one
-    while the machine is oversubscribed (see the module docstring).
+    while one thread measures faster (a busy machine; see the module
+    docstring).
 
     Args:
         n: the most threads one call may use, a positive int.
@@ -309,6 +394,7 @@ def set_num_threads(n: int) -> None:
         _configure()
     with _STATE.lock:
         _STATE.explicit = n
+        _STATE.lowered = None  # the count is n now; the measurements hold it at one again if they still say so
         if _STATE.blas is not None:
             _STATE.blas.set_threads(n)
             _STATE.ambient = n
@@ -324,8 +410,8 @@ def set_num_threads(n: int) -> None:
 def use_deterministic_algorithms(mode: bool) -> None:
     """``True``: results repeat bit for bit from run to run (PyTorch's name).
 
-    In chainrule this turns off the busy-machine switch (the only thing that
-    makes a CPU result depend on timing): each BLAS call's thread count then
+    In chainrule this turns off the choice of thread counts by measured
+    speed (the only thing that makes a CPU result depend on timing): each BLAS call's thread count then
     depends on its shapes and ``set_num_threads`` alone.  On a busy machine
     that can make multi-threaded GEMMs much slower; ``set_num_threads(1)``
     is deterministic and immune to load.
@@ -340,6 +426,8 @@ def use_deterministic_algorithms(mode: bool) -> None:
         >>> cr.threads.use_deterministic_algorithms(False)
     """
     _STATE.deterministic = bool(mode)
+    if _STATE.deterministic:
+        _hold_one_thread(False)
 
 
 def are_deterministic_algorithms_enabled() -> bool:
@@ -356,17 +444,20 @@ def are_deterministic_algorithms_enabled() -> bool:
 
 
 def info() -> dict:
-    """What the thread policy sees now: counts, why, the BLAS libraries loaded, the busy-machine state.
+    """What the thread policy sees now: counts, why, the BLAS libraries loaded, what the measurements chose.
 
     Returns:
         A dict with ``num_threads`` (as ``get_num_threads``), ``set_by_user``
         (whether ``set_num_threads`` was called), ``default`` and
         ``default_reason`` (the count chainrule chose and why), ``numpy_blas``
         (the path of NumPy's OpenBLAS, or None), ``deterministic``,
-        ``busy_detection`` (whether the busy-machine switch is active),
-        ``machine_busy``, ``last_wait_fraction`` (the share of the last window
-        spent waiting for a CPU, or None) and ``libraries`` (``threadpoolctl``'s
-        view of the BLAS and OpenMP libraries loaded, empty without it).
+        ``busy_detection`` (whether thread counts follow measured speed),
+        ``machine_busy`` (True while one thread per call measured faster),
+        ``trials`` (how many one-thread/threaded trials have run),
+        ``last_trial`` (nanoseconds per multiply-add on one thread and on all,
+        and whether threads were kept, or None before the first trial) and
+        ``libraries`` (``threadpoolctl``'s view of the BLAS and OpenMP
+        libraries loaded, empty without it).
 
     Examples:
         >>> report = cr.threads.info()
@@ -375,7 +466,7 @@ def info() -> dict:
     """
     if not _STATE.configured:
         _configure()
-    det = _STATE.detector
+    chooser = _STATE.chooser
     libraries = []
     try:
         import threadpoolctl  # noqa: PLC0415
@@ -393,9 +484,10 @@ def info() -> dict:
         "default_reason": _STATE.default[1],
         "numpy_blas": _STATE.blas.path if _STATE.blas is not None else None,
         "deterministic": _STATE.deterministic,
-        "busy_detection": det.available and not _STATE.deterministic,
-        "machine_busy": det.busy,
-        "last_wait_fraction": det.last_fraction,
+        "busy_detection": not _STATE.deterministic,
+        "machine_busy": _contended(),
+        "trials": chooser.trials,
+        "last_trial": chooser.last,
         "libraries": libraries,
     }
 
@@ -406,7 +498,7 @@ def info() -> dict:
 def plan(work: int) -> int:
     """How many threads a BLAS call of ``work`` multiply-adds (elements, for a level-1 call) may use now.
 
-    1 below ``SERIAL_WORK`` and while the machine is busy; otherwise the
+    1 below ``SERIAL_WORK`` and while one thread measures faster; otherwise the
     BLAS's current count, within which OpenBLAS limits the threads by size.
     """
     if work < SERIAL_WORK:
@@ -418,7 +510,7 @@ def plan(work: int) -> int:
         return _STATE.explicit or _STATE.default[0]
     if _contended():
         return 1
-    return blas.get_threads()
+    return _STATE.lowered or blas.get_threads()
 
 
 def plan_gemm(m: int, k: int, n: int) -> int:
@@ -435,6 +527,27 @@ def plan_gemm(m: int, k: int, n: int) -> int:
     if m * k * n < SERIAL_WORK or (m < _NARROW and n < _NARROW) or (k < _NARROW and m >= _NARROW and n >= _NARROW):
         return 1
     return plan(SERIAL_WORK)
+
+
+def gemm_call(m: int, k: int, n: int, fn, *args, work: int | None = None):
+    """``fn(*args)``: a (m, k) @ (k, n) product on NumPy's BLAS (``work`` multiply-adds in all, for a batch).
+
+    A product ``plan_gemm`` keeps on one thread whatever the load runs so; one
+    that may run threaded runs as the measurements of ``_Chooser`` say, and is
+    timed for them.
+    """
+    if m * k * n < SERIAL_WORK or (m < _NARROW and n < _NARROW) or (k < _NARROW and m >= _NARROW and n >= _NARROW):
+        return blas_call(1, fn, *args)
+    state = _STATE
+    if not state.configured:
+        _configure()
+    blas = state.blas
+    if blas is None or state.deterministic:
+        return fn(*args)
+    count = state.lowered or blas.get_threads()
+    if count == 1:  # set so by the user (or threadpoolctl): nothing to decide
+        return fn(*args)
+    return state.chooser.run(work or m * k * n, count, fn, args)
 
 
 def blas_call(threads: int, fn, *args):
