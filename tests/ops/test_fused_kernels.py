@@ -17,6 +17,7 @@ import pytest
 import chainrule as cr
 import chainrule.nn.functional as F
 from chainrule.ops import layers
+from chainrule.ops.nn import _maxes
 
 
 def both_paths(fn, x_np, g_np):
@@ -99,3 +100,22 @@ def test_linear_bias_gradient_many_rows(rows):
     bias2 = cr.tensor(b, requires_grad=True)
     (gb,) = cr.autograd.grad(F.linear(cr.tensor(x), cr.tensor(w), bias2), [bias2], cr.tensor(g), create_graph=True)
     np.testing.assert_allclose(bias.grad.numpy(), gb.numpy(), rtol=1e-5, atol=1e-5 * rows**0.5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(7,), (4, 7), (2, 3, 64), (300, 10), (1, 1)])
+def test_softmax_row_max_is_numpy_max_bit_for_bit(shape, dtype):
+    # the maximum.reduceat row maxima (last axis, contiguous) against NumPy's max, NaN and all -inf rows included
+    rng = np.random.default_rng(3)
+    x = (5 * rng.standard_normal(shape)).astype(dtype)
+    flat = x.reshape(-1)
+    flat[::11] = -np.inf
+    if x.ndim > 1 and x.shape[-1] > 2:
+        x[(0,) * (x.ndim - 1)] = -np.inf  # a row with every key masked
+        x[(-1,) * (x.ndim - 1) + (1,)] = np.nan
+    expected = x.max(axis=-1, keepdims=True)
+    np.testing.assert_array_equal(_maxes(np, x, x.ndim - 1), expected)
+    np.testing.assert_array_equal(_maxes(np, x, -1), expected)
+    if x.ndim > 1:  # a non-contiguous view and another axis take NumPy's max
+        np.testing.assert_array_equal(_maxes(np, x[..., ::2], -1), x[..., ::2].max(axis=-1, keepdims=True))
+        np.testing.assert_array_equal(_maxes(np, x, 0), x.max(axis=0, keepdims=True))
