@@ -393,3 +393,63 @@ def test_other_argument_errors():
         F.conv2d(x, w, stride=0)
     with pytest.raises(TypeError, match="stride must be an int"):
         F.conv2d(x, w, stride=1.5)
+
+
+# ------------------------------------------------------------------ the planes path (few input channels)
+# ops/conv.py builds the GEMM operand of a convolution with <= 4 input channels (the first layer of an image
+# model) plane by plane; checked against im2col (the threshold set to 0).
+
+PLANES_CASES = {
+    "3x3_pad": (F.conv2d, (2, 3, 6, 5), (4, 3, 3, 3), dict(padding=1)),
+    "stride_dilation": (F.conv2d, (2, 1, 9, 8), (3, 1, 3, 2), dict(stride=(2, 1), padding=(2, 0), dilation=(1, 2))),
+    "conv1d": (F.conv1d, (2, 2, 9), (3, 2, 4), dict(stride=2)),
+    "conv3d": (_conv3d, (1, 2, 3, 4, 3), (2, 2, 3, 3, 3), dict(padding=1)),
+}
+
+
+def _planes_taken(fn, x, w, kwargs):
+    from chainrule.ops import conv as conv_ops
+
+    calls = []
+    original = conv_ops._use_planes
+
+    def spy(xp, geom, x):
+        calls.append(original(xp, geom, x))
+        return calls[-1]
+
+    conv_ops._use_planes = spy
+    try:
+        fn(x.detach(), w.detach(), **kwargs)
+    finally:
+        conv_ops._use_planes = original
+    return bool(calls) and all(calls)
+
+
+@pytest.mark.parametrize("case", sorted(PLANES_CASES))
+def test_planes_path_equals_im2col(case, monkeypatch):
+    from chainrule.ops import conv as conv_ops
+
+    fn, xs, ws, kwargs = PLANES_CASES[case]
+    results = []
+    for threshold in (4, 0):  # planes, then im2col
+        monkeypatch.setattr(conv_ops, "_PLANES_MAX_CHANNELS", threshold)
+        x, w, b = _t(xs, 50), _t(ws, 51), _t((ws[0],), 52)
+        assert _planes_taken(fn, x, w, kwargs) == (threshold == 4)
+        out = fn(x, w, b, **kwargs)
+        out.backward(cr.tensor(np.random.default_rng(53).standard_normal(out.shape)))
+        results.append((out._data, x.grad._data, w.grad._data, b.grad._data))
+    for ours, reference in zip(*results):
+        np.testing.assert_allclose(ours, reference, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", ["3x3_pad", "stride_dilation"])
+def test_planes_path_gradcheck_first_and_second_order(case):
+    fn, xs, ws, kwargs = PLANES_CASES[case]
+    x, w, b = _t(xs, 54), _t(ws, 55), _t((ws[0],), 56)
+    assert _planes_taken(fn, x, w, kwargs)
+
+    def f(x, w, b):
+        return fn(x, w, b, **kwargs)
+
+    assert cr.autograd.gradcheck(f, (x, w, b))
+    assert cr.autograd.gradgradcheck(f, (x, w, b))

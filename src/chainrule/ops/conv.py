@@ -32,6 +32,12 @@ including the padding ones (1.06x the work at 32x32, 1.27x at 8x8), which are
 dropped at the end.  The input gradient is the same with the shifts negated
 (and W_k transposed), the weight gradient one GEMM per offset, ``X[rows +
 shift].T @ G``.  See :func:`_use_grid`.
+
+Convolutions of few input channels (the first layer of an image model: 1 or 3)
+build the transpose of im2col's matrix instead, one ``(C * kernel_pixels, N *
+out_pixels)`` row per (channel, kernel offset), each copied from whole rows of
+the input (im2col's copy would read runs of ``kernel_w * C`` elements), kept
+for the weight gradient.  See :func:`_use_planes`.
 """
 
 from __future__ import annotations
@@ -236,6 +242,46 @@ def _grid_forward(xp, buf, grid, w, b, geom):
     return out
 
 
+# --- the planes path (few input channels, a channels-first input: an image batch) ------------------
+
+# at most this many input channels (the first layer of an image model: 1 or 3)
+_PLANES_MAX_CHANNELS = 4
+
+
+def _use_planes(xp, geom, x) -> bool:
+    """Whether the convolution builds its GEMM operand plane by plane: NumPy, one group, few channels
+    (im2col's copy of the windows view would read runs of only ``kernel_w * C`` elements).  Whatever
+    the input's memory layout, so that the result does not depend on it."""
+    return xp is np and geom.groups == 1 and x.shape[1] <= _PLANES_MAX_CHANNELS and math.prod(geom.kernel) > 1
+
+
+def _planes(xp, x, geom):
+    """(C * kernel_pixels, N * out_pixels): row (c, k) holds input channel c read at kernel offset k for
+    every output position; the transpose of im2col's matrix in the weight's own (c, k) order.
+
+    One copy per (channel, offset) pair, each reading whole rows of the (padded) input.
+    """
+    n, channels = x.shape[:2]
+    if any(lo or hi for lo, hi in geom.padding):
+        padded = tuple(s + lo + hi for s, (lo, hi) in zip(geom.in_size, geom.padding))
+        xpad = xp.zeros((n, channels, *padded), dtype=x.dtype)
+        xpad[(slice(None), slice(None), *(slice(lo, lo + s) for s, (lo, _) in zip(geom.in_size, geom.padding)))] = x
+    else:
+        xpad = x
+    planes = xp.empty((channels, math.prod(geom.kernel), n, *geom.out_size), dtype=x.dtype)
+    for k, offsets in enumerate(np.ndindex(*geom.kernel)):
+        planes[:, k] = xpad[(slice(None), slice(None), *_offset_slices(geom, offsets))].swapaxes(0, 1)
+    return planes.reshape(channels * math.prod(geom.kernel), -1)
+
+
+def _planes_forward(xp, planes, w, b, geom, n):
+    """(N, *out, O) contiguous from the planes: one GEMM with the planes as its transposed left operand."""
+    out = backend.matmul(xp, planes.T, w.reshape(w.shape[0], -1).T)
+    if b is not None:
+        out += b
+    return out.reshape(n, *geom.out_size, w.shape[0])
+
+
 def _conv_forward(xp, xpad, w, b, geom):
     """(N, *out, O) contiguous, from a padded channels-last input."""
     cols = _im2col(xp, xpad, geom)
@@ -263,6 +309,9 @@ def _conv(xp, *arrays_and_geom):
         grid = _grid(x.shape[0], geom)
         buf = _to_grid(xp, x, grid, geom)  # kept for the weight gradient
         return _channels_first(_grid_forward(xp, buf, grid, w, b, geom)), buf
+    if _use_planes(xp, geom, x):
+        planes = _planes(xp, x, geom)  # kept for the weight gradient
+        return _channels_first(_planes_forward(xp, planes, w, b, geom, x.shape[0])), planes
     xpad = _padded_channels_last(xp, x, geom)
     # the padded channels-last input is kept for the weight gradient (no second pad / transpose)
     return _channels_first(_conv_forward(xp, xpad, w, b, geom)), xpad
@@ -372,7 +421,8 @@ def _conv_input_grad_jvp(ctx, tg, tw):
 def _conv_weight_grad(xp, x, g, geom, xpad, gbuf=None):
     """dL/dw (O, C_per_group, *K) from the input and the output gradient.
 
-    ``xpad`` is the forward's cache (the padded input, or its grid) or None; ``gbuf`` g on the grid or None.
+    ``xpad`` is the forward's cache (the padded input, its grid or its planes) or None; ``gbuf`` g on the
+    grid or None.
     """
     if _use_grid(xp, geom, x.shape[1]):
         grid = _grid(x.shape[0], geom)
@@ -385,6 +435,10 @@ def _conv_weight_grad(xp, x, g, geom, xpad, gbuf=None):
             start = grid.lead + shift
             backend.matmul(xp, xbuf[start : start + grid.rows].T, gm, out=gw[k])
         return xp.ascontiguousarray(gw.transpose(2, 1, 0)).reshape(g.shape[1], x.shape[1], *geom.kernel)
+    if _use_planes(xp, geom, x):
+        planes = xpad if xpad is not None else _planes(xp, x, geom)
+        gw = backend.matmul(xp, planes, _grad_matrix(xp, g))  # (C * K, O)
+        return xp.ascontiguousarray(gw.T).reshape(g.shape[1], x.shape[1], *geom.kernel)
     if xpad is None:
         xpad = _padded_channels_last(xp, x, geom)
     nd = len(geom.kernel)
