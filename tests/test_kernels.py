@@ -43,13 +43,38 @@ def test_adam_kernel_equals_reference(dtype, step):
 @needs_numba
 def test_erf_kernel_equals_reference():
     rng = np.random.default_rng(1)
-    x = np.concatenate([rng.standard_normal(5000) * 3, [0.0, -0.0, 1e-30, 10.0, -10.0, 4.0, -4.0]]).astype(np.float32)
+    tails = [0.0, -0.0, 1e-30, 10.0, -10.0, 4.0, -4.0, 1e6, -1e30, 3e38, np.inf, -np.inf, np.nan]
+    x = np.concatenate([rng.standard_normal(5000) * 3, tails]).astype(np.float32)
     np.testing.assert_array_equal(_kernels.erf_float32(x), backend._erf_float32(x))
-    # through backend.erf: non-finite inputs are patched by the caller, as for the reference
+    # through backend.erf: non-finite inputs give +-1 and NaN, as for the reference
     special = np.array([np.inf, -np.inf, np.nan, 0.5], dtype=np.float32)
     out = backend.erf(np, special)
     np.testing.assert_array_equal(out[:2], [1.0, -1.0])
     assert np.isnan(out[2]) and out.dtype == np.float32
+
+
+def test_erf_reference_saturates_without_overflow(monkeypatch):
+    # large finite inputs give +-1 (unclamped, the rational's x**10 overflowed to inf / inf = NaN from |x| ~ 6000)
+    monkeypatch.setitem(_kernels._STATE, "ok", False)
+    x = np.array([4.0, 5.0, 1e4, 1e6, 3e38, -1e6, np.inf, -np.inf, np.nan, 0.5], dtype=np.float32)
+    with np.errstate(all="raise"):
+        out = backend.erf(np, x)
+    np.testing.assert_array_equal(out[:8], [1.0, 1.0, 1.0, 1.0, 1.0, -1.0, 1.0, -1.0])
+    assert np.isnan(out[8]) and abs(out[9] - 0.5204999) < 1e-6
+    # inside |x| <= 4 the clamp changes nothing: the unclamped reference's bits
+    inner = np.linspace(-4, 4, 4001, dtype=np.float32)
+    np.testing.assert_array_equal(backend._erf_float32(inner), _unclamped_erf(inner))
+    gelu = cr.nn.functional.gelu(cr.tensor(np.array([1e6, -1e6], dtype=np.float32)))
+    np.testing.assert_array_equal(gelu.numpy(), [1e6, -0.0])
+
+
+def _unclamped_erf(x):
+    t = x * x
+    num, den = t * backend._ERF_P[-1], t * backend._ERF_Q[-1]
+    for k in range(len(backend._ERF_P) - 2, 0, -1):
+        num = (num + backend._ERF_P[k]) * t
+        den = (den + backend._ERF_Q[k]) * t
+    return np.clip((num + backend._ERF_P[0]) * x / (den + backend._ERF_Q[0]), -1.0, 1.0)
 
 
 def test_references_run_without_numba(monkeypatch):

@@ -140,14 +140,18 @@ def adam_moments(g, m, v, out, denom, beta1, beta2, step_size, bias_correction2_
 # --------------------------------------------------------------------------- the float32 error function
 
 # A rational approximation erf(x) ~ x * P(x^2) / Q(x^2) (degree 5 over 5) (see backend._erf_float32, the
-# NumPy reference); clamped to [-1, 1].
+# NumPy reference), of x clamped to [-4, 4]; the result clamped to [-1, 1].
 _ERF_P = (1.12837916e00, 1.91267993e-01, 5.28090575e-02, 3.78916059e-03, 2.83034530e-04, 2.01110707e-06)
 _ERF_Q = (1.0, 5.02839722e-01, 1.14416735e-01, 1.50167004e-02, 1.16392276e-03, 3.75942020e-05)
 
 
-def _erf_loop(x, out, p, q):  # pragma: no cover - compiled
+def _erf_loop(x, out, p, q, bounds):  # pragma: no cover - compiled
     for i in range(x.size):
         xi = x[i]
+        if xi > bounds[1]:  # (bounds in x's dtype, so xi keeps it); NaN compares false and stays NaN
+            xi = bounds[1]
+        elif xi < bounds[0]:
+            xi = bounds[0]
         t = xi * xi
         num = t * p[5]
         den = t * q[5]
@@ -165,13 +169,17 @@ def _erf_loop(x, out, p, q):  # pragma: no cover - compiled
 def erf_float32(x):
     """erf of a C-contiguous float32 array in one compiled pass, equal to ``backend._erf_float32``; None if unavailable.
 
-    Infinite and NaN inputs are left to the caller (as for the reference).
+    As the reference, +-inf give +-1 and NaN gives NaN.
     """
     if not available() or x.dtype != np.float32 or not x.flags.c_contiguous:
         return None
     out = np.empty_like(x)
     _compiled("erf")(
-        x.reshape(-1), out.reshape(-1), np.array(_ERF_P, dtype=np.float32), np.array(_ERF_Q, dtype=np.float32)
+        x.reshape(-1),
+        out.reshape(-1),
+        np.array(_ERF_P, dtype=np.float32),
+        np.array(_ERF_Q, dtype=np.float32),
+        np.array([-4.0, 4.0], dtype=np.float32),
     )
     return out
 
