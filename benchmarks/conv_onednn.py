@@ -1,13 +1,16 @@
-"""chainrule's convolution kernels against PyTorch's (oneDNN) on the resnet workload's shapes, one thread.
+"""chainrule's convolution kernels against PyTorch's (oneDNN) on the resnet workload's shapes (one thread).
 
     python benchmarks/conv_onednn.py            # forward, input gradient, weight gradient per conv
     python benchmarks/conv_onednn.py --no-mkldnn  # PyTorch's own im2col path instead of oneDNN
     python benchmarks/conv_onednn.py --cnn        # the cnn workload's two convolutions instead
+    python benchmarks/conv_onednn.py --threads 2  # both libraries pinned to two threads
+    python benchmarks/conv_onednn.py --mkl        # chainrule with the mkl extra (default: NumPy's OpenBLAS)
 
-Both libraries are pinned to one thread (CHAINRULE_BENCH_THREADS=1 is set
-before NumPy loads).  chainrule's inputs are laid out as in the network:
-channels-last memory behind (N, C, H, W) views (every conv after the stem reads
-the previous layer's channels-last output), the stem's input contiguous NCHW.
+Both libraries are pinned to one thread, or ``--threads`` (CHAINRULE_BENCH_THREADS
+is set before NumPy loads; chainrule's thread policy still decides each GEMM).
+chainrule's inputs are laid out as in the network: channels-last memory behind
+(N, C, H, W) views (every conv after the stem reads the previous layer's
+channels-last output), the stem's input contiguous NCHW.
 The input-gradient and weight-gradient columns each include laying the output
 gradient out on the grid (the vjp builds it once and passes it to both).
 PyTorch's are ``aten.convolution_backward`` with one output requested.
@@ -19,7 +22,9 @@ from __future__ import annotations
 import os
 import sys
 
-os.environ["CHAINRULE_BENCH_THREADS"] = "1"
+THREADS = sys.argv[sys.argv.index("--threads") + 1] if "--threads" in sys.argv else "1"
+os.environ["CHAINRULE_BENCH_THREADS"] = THREADS
+os.environ["CHAINRULE_BLAS"] = "mkl" if "--mkl" in sys.argv else "numpy"  # the quickstart install: OpenBLAS
 from _common import import_torch, median_time  # noqa: E402 (sets the BLAS thread variables)
 
 import numpy as np  # noqa: E402
@@ -89,7 +94,7 @@ def main():
     torch.backends.mkldnn.enabled = "--no-mkldnn" not in sys.argv
     rng = np.random.default_rng(0)
     label = "oneDNN" if torch.backends.mkldnn.enabled else "torch (no mkldnn)"
-    print(f"one thread each, batch {BATCH}; microseconds, chainrule / {label} (ratio)")
+    print(f"{THREADS} thread(s) each, batch {BATCH}; microseconds, chainrule / {label} (ratio)")
     print("| conv | path | forward | input grad | weight grad |\n|---|---|---|---|---|")
     totals = np.zeros((2, 3))
     for i, (name, cin, cout, size, k, stride, pad) in enumerate(CNN_SHAPES if "--cnn" in sys.argv else SHAPES):
