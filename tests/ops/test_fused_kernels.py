@@ -119,3 +119,30 @@ def test_softmax_row_max_is_numpy_max_bit_for_bit(shape, dtype):
     if x.ndim > 1:  # a non-contiguous view and another axis take NumPy's max
         np.testing.assert_array_equal(_maxes(np, x[..., ::2], -1), x[..., ::2].max(axis=-1, keepdims=True))
         np.testing.assert_array_equal(_maxes(np, x, 0), x.max(axis=0, keepdims=True))
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_blocked_equals_one_call_bit_for_bit(approximate, monkeypatch):
+    # large arrays run GELU's forward and gradient block by block: the same bits as one call over the array
+    from chainrule.ops import elementwise
+
+    monkeypatch.setattr(elementwise, "_GELU_BLOCKED_FROM", 4000)
+    monkeypatch.setattr(elementwise, "_GELU_BLOCK", 1100)  # blocks of 1,127 elements (MKL's erf from 1,024)
+    assert elementwise._gelu_blocks(5635) == [(0, 1127), (1127, 2254), (2254, 3381), (3381, 4508), (4508, 5635)]
+    assert elementwise._gelu_blocks(5634)[-1] == (4508, 5634)
+    rng = np.random.default_rng(4)
+    x = (3 * rng.standard_normal((5, 7, 161))).astype(np.float32)
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    out, factor = elementwise._gelu.fwd(np, x, approximate)
+    ref_out, ref_factor = elementwise._gelu_arrays(np, x, approximate)
+    np.testing.assert_array_equal(out, ref_out)
+    np.testing.assert_array_equal(factor, ref_factor)
+    assert out.shape == factor.shape == x.shape
+    np.testing.assert_array_equal(
+        elementwise._gelu_grad_blocked(x, g, factor, approximate), elementwise._gelu_grad(x, g, factor, approximate)
+    )
+    t = cr.tensor(x, requires_grad=True)  # through the op, and a non-contiguous input (one call)
+    F.gelu(t, approximate=approximate).backward(cr.tensor(g))
+    np.testing.assert_array_equal(t.grad.numpy(), elementwise._gelu_grad(x, g, ref_factor, approximate))
+    view = x[:, ::2]
+    np.testing.assert_array_equal(F.gelu(cr.tensor(view)).numpy(), elementwise._gelu_arrays(np, view, "none")[0])
