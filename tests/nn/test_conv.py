@@ -453,3 +453,15 @@ def test_planes_path_gradcheck_first_and_second_order(case):
 
     assert cr.autograd.gradcheck(f, (x, w, b))
     assert cr.autograd.gradgradcheck(f, (x, w, b))
+
+
+@pytest.mark.parametrize("shape", [(50176, 16), (2, 7, 13, 3), (4099, 5)])  # 4099: prime, no wide view
+def test_bias_added_through_a_wide_view_equals_broadcasting(shape):
+    from chainrule.ops.conv import _add_bias
+
+    rng = np.random.default_rng(57)
+    out, b = rng.standard_normal(shape).astype(np.float32), rng.standard_normal(shape[-1]).astype(np.float32)
+    for array in (out.copy(), out.copy().T.copy().T):  # contiguous, and a transposed (strided) one
+        expected = array + b
+        _add_bias(np, array, b)
+        assert array.tobytes() == expected.tobytes()

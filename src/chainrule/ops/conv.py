@@ -156,6 +156,21 @@ def _grad_matrix(xp, g):
     return xp.ascontiguousarray(_channels_last(g).reshape(-1, g.shape[1]))
 
 
+def _add_bias(xp, out, b):
+    """``out += b`` for a (..., O) result; when contiguous, through an (M / k, k * O) view with b tiled k
+    times (NumPy broadcasting a row of O elements: 336 against 81 us for 50,176 x 16)."""
+    o = out.shape[-1]
+    if not out.flags.c_contiguous or out.size == 0:
+        out += b
+        return
+    m = out.size // o
+    k = max(1, min(m, 16384 // o))
+    while m % k:
+        k -= 1
+    wide = out.reshape(m // k, k * o)
+    wide += xp.tile(b, k)
+
+
 def _offset_slices(geom, offsets):
     """Slices of the padded input read by kernel offset ``offsets`` for every output position."""
     return tuple(
@@ -240,7 +255,7 @@ def _grid_forward(xp, buf, grid, w, b, geom):
     mats = xp.ascontiguousarray(_offset_weights(w))
     out = _from_grid(xp, _grid_taps(xp, buf, mats, [grid.lead + s for s in grid.shifts], grid), grid, geom)
     if b is not None:
-        out += b
+        _add_bias(xp, out, b)
     return out
 
 
@@ -280,7 +295,7 @@ def _planes_forward(xp, planes, w, b, geom, n):
     """(N, *out, O) contiguous from the planes: one GEMM with the planes as its transposed left operand."""
     out = backend.matmul(xp, planes.T, w.reshape(w.shape[0], -1).T)
     if b is not None:
-        out += b
+        _add_bias(xp, out, b)
     return out.reshape(n, *geom.out_size, w.shape[0])
 
 
@@ -294,7 +309,7 @@ def _conv_forward(xp, xpad, w, b, geom):
         out = backend.matmul(xp, cols, wm)  # (groups, M, O_per_group)
         out = out.transpose(1, 0, 2).reshape(cols.shape[1], -1)
     if b is not None:
-        out += b
+        _add_bias(xp, out, b)
     return out.reshape(xpad.shape[0], *geom.out_size, w.shape[0])
 
 
