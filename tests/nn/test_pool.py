@@ -207,3 +207,23 @@ def test_max_pool_2x2_fast_path_equals_the_reference_bit_for_bit(dtype, shape, c
     np.testing.assert_array_equal(index, ref_index)
     assert index.dtype == ref_index.dtype and index.strides == ref_index.strides
     assert best.tobytes() == ref_best.tobytes() and best.strides == ref_best.strides  # bits, so the signs of zeros
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(3, 5, 8, 6), (2, 3, 7, 9), (2, 16, 6, 4)])
+def test_max_pool_2x2_block_scatter_equals_the_general_loop(dtype, shape, monkeypatch):
+    """On channels-last memory of narrow channels the 2x2 backward copies C-element blocks; the general
+    loop (forced by turning the block view off) must give the same bits."""
+    from chainrule.ops import pool
+
+    rng = np.random.default_rng(8)
+    x = np.ascontiguousarray(rng.standard_normal(shape).astype(dtype).transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    geom = pool.pool_geometry(shape[-2:], (2, 2), (2, 2), (0, 0), (1, 1), False)
+    (best, index), _ = pool._max_pool.fwd(np, x, geom)
+    g = rng.standard_normal(best.shape).astype(dtype)
+    g = np.ascontiguousarray(g.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    assert pool._blocks(index) is not None
+    fast = pool._max_pool_scatter.fwd(np, g, index, geom)
+    monkeypatch.setattr(pool, "_blocks", lambda a: None)
+    reference = pool._max_pool_scatter.fwd(np, g, index, geom)
+    assert fast.tobytes() == reference.tobytes() and fast.strides == reference.strides

@@ -97,11 +97,15 @@ def pool_geometry(in_size, kernel, stride, padding, dilation, ceil_mode, op="poo
 
 
 def _alloc_like(xp, ref, shape, fill=0, dtype=None):
-    """An array of ``shape`` filled with ``fill`` whose memory order follows ``ref``'s (channels-last stays so)."""
+    """An array of ``shape`` filled with ``fill`` (None: left uninitialized) in ``ref``'s memory order
+    (channels-last stays so)."""
     dtype = ref.dtype if dtype is None else dtype
     order = sorted(range(ref.ndim), key=lambda i: -ref.strides[i]) if ref.ndim else []
     ordered = tuple(shape[i] for i in order)
-    out = xp.zeros(ordered, dtype=dtype) if fill == 0 else xp.full(ordered, fill, dtype=dtype)
+    if fill is None:
+        out = xp.empty(ordered, dtype=dtype)
+    else:
+        out = xp.zeros(ordered, dtype=dtype) if fill == 0 else xp.full(ordered, fill, dtype=dtype)
     return out.transpose(np.argsort(order))
 
 
@@ -177,6 +181,30 @@ def _is_2x2(geom) -> bool:
     )
 
 
+def _blocks(a):
+    """a (N, C, H, W) on channels-last memory as an (N, H, W) array of one C-element block each (a void
+    dtype), or None.  NumPy copies blocks of up to 64 bytes faster than strided runs of that many bytes
+    (a quarter of (64, 16, 28, 28) float32: 49 against 73 us); 128 bytes and more, slower."""
+    if (
+        type(a) is not np.ndarray
+        or a.ndim != 4
+        or a.shape[1] * a.itemsize > 64
+        or not a.transpose(0, 2, 3, 1).flags.c_contiguous
+    ):
+        return None
+    return a.transpose(0, 2, 3, 1).view(np.dtype((np.void, a.shape[1] * a.itemsize)))[..., 0]
+
+
+def _corner(xp, x, i, j):
+    """x[..., i::2, j::2] as a new array in x's memory order."""
+    blocks = _blocks(x)
+    if blocks is None:
+        return x[..., i::2, j::2].copy(order="K")
+    out = _alloc_like(xp, x, x.shape[:-2] + (x.shape[-2] // 2, x.shape[-1] // 2), fill=None)
+    _blocks(out)[...] = blocks[:, i::2, j::2]
+    return out
+
+
 def _max_pool_2x2(xp, x, geom):
     """max_pool for :func:`_is_2x2` windows of NaN-free x: the reference's values and offsets in fewer passes.
 
@@ -189,9 +217,7 @@ def _max_pool_2x2(xp, x, geom):
     """
     h, w = geom.out_size
     x = x[..., : 2 * h, : 2 * w]
-    top_left, top_right, bottom_left, bottom_right = (
-        x[..., i::2, j::2].copy(order="K") for i in (0, 1) for j in (0, 1)
-    )
+    top_left, top_right, bottom_left, bottom_right = (_corner(xp, x, i, j) for i in (0, 1) for j in (0, 1))
     right_wins_top = top_right > top_left
     right_wins_bottom = bottom_right > bottom_left
     top = xp.maximum(top_left, top_right, out=top_left)
@@ -268,9 +294,11 @@ def _all_finite(xp, a):
 @primitive("max_pool_scatter")
 def _max_pool_scatter(xp, g, index, geom):
     """Each output gradient written at its window's maximum: (*lead, *out) -> (*lead, *in)."""
-    gpad = _alloc_like(xp, index, _padded_shape(g.shape, geom), dtype=g.dtype)  # the forward's memory order
     g = _same_layout(xp, g, index)
     finite = _all_finite(xp, g)
+    if _is_2x2(geom) and finite and _blocks(index) is not None and _blocks(g) is not None:
+        return _max_pool_scatter_blocks(xp, g, index, geom)
+    gpad = _alloc_like(xp, index, _padded_shape(g.shape, geom), dtype=g.dtype)  # the forward's memory order
     for k, sl in _offset_slices(geom):
         if geom.disjoint and finite:  # every input element in at most one window: write, do not add
             xp.multiply(g, index == k, out=gpad[sl])
@@ -279,6 +307,20 @@ def _max_pool_scatter(xp, g, index, geom):
         else:
             gpad[sl] += _select(xp, g, index == k, finite)
     return _crop(gpad, geom)
+
+
+def _max_pool_scatter_blocks(xp, g, index, geom):
+    """max_pool_scatter for :func:`_is_2x2` windows, a finite g and channels-last memory of narrow
+    channels (see :func:`_blocks`): each corner's product computed contiguous, then copied block by block
+    (the cnn workload's (64, 16, 28, 28): 560 -> 420 us); the general loop writes the product straight
+    into the strided corner."""
+    h, w = geom.out_size
+    covered = geom.in_size == (2 * h, 2 * w)  # every input element in a window: nothing to zero
+    gx = _alloc_like(xp, index, g.shape[:-2] + geom.in_size, fill=None if covered else 0, dtype=g.dtype)
+    blocks = _blocks(gx)
+    for k, (i, j) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
+        blocks[:, i : 2 * h : 2, j : 2 * w : 2] = _blocks(g * (index == k))
+    return gx
 
 
 @_max_pool_scatter.defvjp
