@@ -282,12 +282,13 @@ def _planes(xp, x, geom):
     if any(lo or hi for lo, hi in geom.padding):
         padded = tuple(s + lo + hi for s, (lo, hi) in zip(geom.in_size, geom.padding))
         xpad = xp.zeros((n, channels, *padded), dtype=x.dtype)
-        xpad[(slice(None), slice(None), *(slice(lo, lo + s) for s, (lo, _) in zip(geom.in_size, geom.padding)))] = x
+        interior = [slice(lo, lo + s) for s, (lo, _) in zip(geom.in_size, geom.padding)]
+        xpad[tuple([slice(None), slice(None), *interior])] = x
     else:
         xpad = x
     planes = xp.empty((channels, math.prod(geom.kernel), n, *geom.out_size), dtype=x.dtype)
     for k, offsets in enumerate(np.ndindex(*geom.kernel)):
-        planes[:, k] = xpad[(slice(None), slice(None), *_offset_slices(geom, offsets))].swapaxes(0, 1)
+        planes[:, k] = xpad[tuple([slice(None), slice(None), *_offset_slices(geom, offsets)])].swapaxes(0, 1)
     return planes.reshape(channels * math.prod(geom.kernel), -1)
 
 
