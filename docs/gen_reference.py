@@ -80,8 +80,9 @@ PAGES = {
     ),
     "func": (
         "Function transforms",
-        "`chainrule.func`: grad, vjp, jacrev, jvp, jacfwd, hessian, vmap and functional_call (see the guide).",
-        [("chainrule.func", None)],
+        "`chainrule.func`: grad, vjp, jacrev, jvp, jacfwd, hessian, vmap and functional_call (see the guide); "
+        "`chainrule.compile`, step capture (see its guide).",
+        [("chainrule.func", None), ("chainrule.compile", None)],
     ),
     "diagnostics": (
         "Diagnostics",

@@ -264,6 +264,7 @@ from .ops.sorting import (  # noqa: A004 - PyTorch's names
 from . import accelerator, amp, cuda, data, func, io, linalg, models, nn, onnx, optim, train, tune, utils  # noqa: E402,F401
 from . import diagnostics  # noqa: E402,F401
 from .io.serialization import load, save  # noqa: E402 - torch.save / torch.load
+from .compile import compile  # noqa: E402,A004 - PyTorch's name (cr.compile)
 from .random import Generator, fork_rng, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from . import threads  # noqa: E402
 from .threads import (  # noqa: E402

@@ -1,0 +1,815 @@
+"""Step capture: ``chainrule.compile(fn)`` runs a training step once, records it, and replays the record.
+
+A training step (``opt.zero_grad(); loss = loss_fn(model(x), y); loss.backward(); opt.step()``)
+spends much of a small model's time in Python around the kernels: module calls, the functional
+layer's argument checks, op dispatch.  :func:`compile` runs the step eagerly with a tracer
+attached and keeps what ran, as a *plan*:
+
+* every primitive the forward applied (through ``graph.apply1/apply2/applyn``): the primitive,
+  which tensors it read (a step input, a tensor from outside the step such as a parameter, or
+  the output of an earlier record), its non-tensor arguments, and whether the op was recorded
+  for backward;
+* the calls that are not primitives but are understood: ``Tensor.backward`` on a recorded
+  tensor, ``Optimizer.zero_grad``, ``Optimizer.step`` and ``LRScheduler.step``.
+
+A replay runs the recorded forwards on the current arrays (parameters are read live, so the
+optimizer's in-place updates are seen), records the same backward graph with the same
+``graph._record`` the eager call uses, and then calls the engine's ``backward`` and the
+optimizer's own ``step``: every kernel that runs is the one eager runs, on the same arrays, in
+the same order, so the results are equal bit for bit.  What is skipped is the Python that decided
+which kernels to run.
+
+Whatever the tracer does not understand makes the step eager for that input signature (with a
+one-time warning; :meth:`CompiledFunction.explain` tells why): a tensor converted to Python
+(``.item()``, ``bool()``, ``.numpy()``...), a random draw, an in-place write outside the optimizer,
+hooks, anomaly mode, forward-mode AD, vmap, autocast, custom autograd Functions, a primitive run
+outside the op table's dispatch, a tensor made from another's array outside the op table, and a
+step that does not record the same thing twice in a row.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import sys
+import threading
+import warnings
+
+import numpy as np
+
+from .autograd import engine, graph
+from .autograd.forward import forward_levels
+from .autograd.mode import anomaly_state, autocast_state, grad_enabled
+from .nn.module import Module
+from .optim.lr_scheduler import LRScheduler
+from .optim.optimizer import Optimizer
+from .random import DRAW_CHECKS
+from .tensor import ENGINE, Tensor
+
+__all__ = ["CompiledFunction", "compile"]
+
+_record = graph._record
+_plain = graph._plain
+_wrap = graph._wrap
+_ndarray = np.ndarray
+_LOCK = threading.RLock()
+_MAX_PLANS = 8  # signatures kept per function
+_MAX_TRACES = 3  # traces of one signature before it is declared eager (two in a row must agree)
+_EAGER = "eager"
+
+
+class _EagerError(Exception):
+    """Raised inside the tracer: the step cannot be captured (the message says why)."""
+
+
+# --------------------------------------------------------------------------- tracing
+
+
+class _Trace:
+    """What one eager call of the step did, as far as a replay needs it."""
+
+    def __init__(self, inputs):
+        self.thread = threading.get_ident()
+        self.reason = None  # why the step cannot be captured, or None
+        self.slot_of = {}  # id(tensor) -> slot index
+        self.keep = []  # every tensor given a slot, kept alive so that ids stay unique
+        self.snap = []  # per slot: (tensor, array, edge, requires_grad) when it was made
+        self.arrays = {}  # id(array) of every op output -> slot (to spot tensors made from them)
+        self.externals = []  # tensors from outside the step that the ops read
+        self.ops = []  # the plan's items, in order
+        self.pending = None
+        self.depth = 0  # > 0 inside a primitive's forward or an understood call
+        self.nodes = []  # the nodes recorded in the trace
+        self.modules = {}  # id -> module whose __call__ ran
+        self.data_slot = {}  # id(array) -> slot, for the tensors of the step
+        for t in inputs:  # one slot per tensor argument, even a repeated one (a replay fills them in order)
+            self.slot_of.setdefault(id(t), len(self.keep))
+            self.data_slot.setdefault(id(t._data), len(self.keep))
+            self.keep.append(t)
+            self.snap.append((t._data, t._edge, t.requires_grad))
+
+    # ----- slots
+
+    def _new_slot(self, t):
+        if id(t) in self.slot_of:  # the same tensor passed twice: one slot
+            return self.slot_of[id(t)]
+        slot = len(self.keep)
+        self.slot_of[id(t)] = slot
+        self.data_slot.setdefault(id(t._data), slot)
+        self.keep.append(t)
+        self.snap.append((t._data, t._edge, t.requires_grad))
+        return slot
+
+    def fail(self, reason):
+        if self.reason is None:
+            self.reason = reason
+        raise _EagerError(reason)
+
+    def ref(self, t):
+        """The reference a plan item keeps to tensor ``t``: ("s", slot) or ("e", index of an external)."""
+        slot = self.slot_of.get(id(t))
+        if slot is not None and self.keep[slot] is t:
+            return slot
+        data = t._data
+        if type(data) is not _ndarray:
+            self.fail(f"a tensor of type {type(data).__name__} (only NumPy arrays are captured)")
+        base = data.base
+        if id(data) in self.arrays or (base is not None and id(base) in self.arrays):
+            self.fail(
+                f"a tensor of shape {tuple(data.shape)} was made from an op's result outside the op table "
+                "(detach(), .data, a raw array)"
+            )
+        if t._edge is not None:
+            self.fail(f"a tensor of shape {tuple(data.shape)} with history from outside the step")
+        for i, e in enumerate(self.externals):
+            if e is t:
+                return -1 - i
+        self.externals.append(t)
+        return -len(self.externals)
+
+    # ----- primitives
+
+    def wrap_fwd(self, prim, fwd):
+        trace = self
+
+        def traced(xp, *values):
+            if trace.depth or threading.get_ident() != trace.thread or trace.reason is not None:
+                return fwd(xp, *values)
+            try:
+                n, refs = trace.inputs_of(prim, values)
+            except _EagerError:
+                return fwd(xp, *values)
+            trace.depth += 1
+            try:
+                out = fwd(xp, *values)
+            finally:
+                trace.depth -= 1
+            if trace.pending is not None:
+                trace.reason = trace.reason or f"{prim.name}: ran before the previous op's result was made"
+            trace.pending = (prim, fwd, refs, values[n:], trace.array_args(values[n:]))
+            return out
+
+        return traced
+
+    def inputs_of(self, prim, values):
+        """(number of tensor inputs, their references), read from the apply1/apply2/applyn frame that called."""
+        if graph.vmap_depth() or forward_levels() or anomaly_state() is not None or autocast_state() is not None:
+            self.fail(f"{prim.name}: vmap, forward-mode AD, anomaly mode or autocast inside the step")
+        frame = sys._getframe(2)
+        code = frame.f_code
+        if code is _APPLY1:
+            ins = (frame.f_locals["a"],)
+        elif code is _APPLY2:
+            loc = frame.f_locals
+            ins = (loc["a"], loc["b"])
+        elif code is _APPLYN:
+            ins = tuple(frame.f_locals["inputs"])
+        else:
+            self.fail(f"primitive {prim.name!r} ran outside the op table's dispatch (from {code.co_name})")
+        n = len(ins)
+        for t, v in zip(ins, values[:n]):
+            if t._data is not v:
+                self.fail(f"{prim.name}: an input was converted before the op (dtype promotion)")
+        return n, tuple([self.ref(t) for t in ins])
+
+    def array_args(self, args):
+        """``((position, reference), ...)`` for the arguments that are the array of a tensor of the step.
+
+        An op may take a tensor's raw array as an argument (``cross_entropy`` takes the targets' indices
+        that way); a replay passes the array of the tensor in that place.  Other array arguments stay
+        constants (and must be the very same array on both traces).
+        """
+        subs = []
+        for i, a in enumerate(args):
+            if type(a) is _ndarray:
+                slot = self.data_slot.get(id(a))
+                if slot is not None and self.keep[slot]._data is a:
+                    subs.append((i, slot))
+        return tuple(subs)
+
+    def complete(self, result, recorded):
+        prim, fwd, refs, args, subs = self.pending
+        self.pending = None
+        outs = result if prim.multi else (result,)
+        slots = []
+        for o in outs:
+            slots.append(self._new_slot(o))
+            self.arrays[id(o._data)] = slots[-1]
+            if recorded and o._edge is not None and o._edge[1] == 0:
+                self.nodes.append(o._edge[0])
+        if subs:
+            args = tuple(None if any(i == p for p, _ in subs) else a for i, a in enumerate(args))
+        self.ops.append((_OP, prim, fwd, refs, args, recorded, tuple(slots) if prim.multi else slots[0], subs))
+
+    # ----- checks at the end
+
+    def finish(self, result):
+        if self.pending is not None:
+            self.fail(f"{self.pending[0].name}: its result was not wrapped by the op table")
+        for t, (data, edge, rg) in zip(self.keep, self.snap):
+            if t._data is not data or t._edge is not edge or t.requires_grad != rg:
+                self.fail(f"a tensor of shape {tuple(t.shape)} made in the step was changed in place or detached")
+        return _structure(self, result)
+
+
+_OP, _BACKWARD, _CALL = 0, 1, 2
+_APPLY1 = graph.apply1.__code__
+_APPLY2 = graph.apply2.__code__
+_APPLYN = graph.applyn.__code__
+
+
+def _structure(trace, value):
+    """The returned value as a template: tensors as references, containers kept."""
+    if isinstance(value, Tensor):
+        return ("t", trace.ref(value))
+    if value is None:
+        return ("c", None)
+    if type(value) in (tuple, list):
+        return (type(value).__name__, tuple(_structure(trace, v) for v in value))
+    if type(value) is dict:
+        return ("dict", tuple((k, _structure(trace, v)) for k, v in value.items()))
+    trace.fail(f"the step returns a {type(value).__name__} (only tensors, None, tuples, lists and dicts are captured)")
+    return None
+
+
+def _build(template, vals, externals):
+    kind, body = template
+    if kind == "t":
+        return vals[body] if body >= 0 else externals[-1 - body]
+    if kind == "c":
+        return body
+    if kind == "dict":
+        return {k: _build(v, vals, externals) for k, v in body}
+    items = [_build(v, vals, externals) for v in body]
+    return tuple(items) if kind == "tuple" else items
+
+
+# the patches a trace installs (class attributes and module globals; removed when it ends)
+
+_TRACE = None  # the trace in progress
+
+
+def _patched_record(prim, inputs, out, args):
+    result = _record(prim, inputs, out, args)
+    t = _TRACE
+    if _active(t):
+        if t.pending is None or t.pending[0] is not prim:
+            t.reason = f"{prim.name}: recorded without running through the op table (a custom autograd Function?)"
+        else:
+            t.complete(result, True)
+    return result
+
+
+def _patched_plain(prim, out, inputs):
+    result = _plain(prim, out, inputs)
+    t = _TRACE
+    if _active(t) and t.pending is not None:
+        t.complete(result, False)
+    return result
+
+
+def _patched_wrap(array):
+    result = _wrap(array)
+    t = _TRACE
+    if _active(t) and t.pending is not None:
+        if t.pending[0].simple:  # apply1/apply2's own path; a non-simple primitive completes in _plain
+            t.complete(result, False)
+    return result
+
+
+def _active(t):
+    """Whether trace ``t`` records what this thread does now (open, not failed, not inside an understood call)."""
+    return t is not None and t.reason is None and t.depth == 0 and threading.get_ident() == t.thread
+
+
+def _refuse(what):
+    def check(*args, **kwargs):
+        t = _TRACE
+        if _active(t):
+            t.reason = what
+
+    return check
+
+
+def _refusing(name, original, what):
+    check = _refuse(what)
+
+    @functools.wraps(original)
+    def method(self, *args, **kwargs):
+        check()
+        return original(self, *args, **kwargs)
+
+    return method
+
+
+_TO_PYTHON = ("item", "tolist", "numpy", "__array__", "__bool__", "__float__", "__int__", "__index__")
+
+
+def _understood(kind, original, allowed=lambda args, kwargs: None):
+    """A method that a replay calls again (optimizer and scheduler steps): recorded as a call."""
+
+    @functools.wraps(original)
+    def method(self, *args, **kwargs):
+        t = _TRACE
+        if not _active(t):
+            return original(self, *args, **kwargs)
+        why = allowed(args, kwargs)
+        if why:
+            t.reason = why
+            return original(self, *args, **kwargs)
+        t.ops.append((_CALL, original, self, args, kwargs))
+        t.depth += 1
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            t.depth -= 1
+
+    return method
+
+
+def _no_closure(args, kwargs):
+    if args or kwargs:
+        return "optimizer.step(closure) (the closure's forward would not be captured)"
+    return None
+
+
+def _no_epoch(args, kwargs):
+    if args or kwargs:
+        return "scheduler.step() with arguments"
+    return None
+
+
+def _subclasses(cls):
+    out = [cls]
+    for sub in cls.__subclasses__():
+        out.extend(_subclasses(sub))
+    return out
+
+
+def _traced_backward(original):
+    def backward(tensor, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        t = _TRACE
+
+        def plain():
+            return original(tensor, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
+
+        if not _active(t):
+            return plain()
+        if create_graph or inputs is not None:
+            t.reason = "backward(create_graph=True) or backward(inputs=...)"
+            return plain()
+        if any(node.hooks is not None for node in t.nodes):
+            t.reason = "a tensor hook or retain_grad() on a tensor the step made"
+            return plain()
+        try:
+            root = t.ref(tensor)
+            grad = None if gradient is None else t.ref(gradient)
+        except _EagerError:
+            return plain()
+        t.ops.append((_BACKWARD, root, grad, retain_graph))
+        t.depth += 1
+        try:
+            return original(tensor, gradient, retain_graph=retain_graph, create_graph=False, inputs=None)
+        finally:
+            t.depth -= 1
+
+    return backward
+
+
+def _traced_run(original):
+    def run(*args, **kwargs):
+        t = _TRACE
+        if _active(t):
+            t.reason = "autograd.grad() or autograd.backward() (only Tensor.backward() is captured)"
+        return original(*args, **kwargs)
+
+    return run
+
+
+def _traced_module_call(original):
+    def call(self, *args, **kwargs):
+        t = _TRACE
+        if _active(t):
+            if self._forward_pre_hooks or self._forward_hooks or self._backward_hooks:
+                t.reason = f"a hook on module {type(self).__name__}"
+            t.modules[id(self)] = self
+        return original(self, *args, **kwargs)
+
+    return call
+
+
+def _traced_bump(original):
+    def bump(self):
+        t = _TRACE
+        if _active(t):
+            t.reason = f"an in-place write to a tensor of shape {tuple(self.shape)} outside the optimizer"
+        return original(self)
+
+    return bump
+
+
+def _install(trace):
+    """Attach ``trace``; returns the function that detaches it."""
+    global _TRACE
+    undo = []
+
+    def setattr_(obj, name, value):
+        had = name in vars(obj)
+        old = vars(obj).get(name)
+        setattr(obj, name, value)
+        undo.append((obj, name, had, old))
+
+    prims = [(prim, prim.fwd) for prim in graph.PRIMITIVES.values()]
+    for prim, fwd in prims:
+        prim.fwd = trace.wrap_fwd(prim, fwd)
+    setattr_(graph, "_record", _patched_record)
+    setattr_(graph, "_plain", _patched_plain)
+    setattr_(graph, "_wrap", _patched_wrap)
+    setattr_(engine, "_run", _traced_run(engine._run))
+    for name in _TO_PYTHON:
+        setattr_(
+            Tensor,
+            name,
+            _refusing(name, getattr(Tensor, name), f"Tensor.{name.strip('_')}() (a tensor read by Python)"),
+        )
+    for name in ("register_hook", "retain_grad", "requires_grad_", "detach_"):
+        setattr_(Tensor, name, _refusing(name, getattr(Tensor, name), f"Tensor.{name}()"))
+    setattr_(Tensor, "_bump", _traced_bump(Tensor._bump))
+    setattr_(Module, "__call__", _traced_module_call(Module.__call__))
+    for cls in _subclasses(Optimizer):
+        if "step" in vars(cls):
+            setattr_(cls, "step", _understood("step", vars(cls)["step"], _no_closure))
+        if "zero_grad" in vars(cls):
+            setattr_(cls, "zero_grad", _understood("zero_grad", vars(cls)["zero_grad"]))
+    for cls in _subclasses(LRScheduler):
+        if "step" in vars(cls):
+            setattr_(cls, "step", _understood("step", vars(cls)["step"], _no_epoch))
+    old_backward = ENGINE["backward"]
+    ENGINE["backward"] = _traced_backward(old_backward)
+    refuse_draw = _refuse("a random draw (dropout, randn...): replay cannot redraw it")
+    old_checks = DRAW_CHECKS[:]  # random.numpy_rng runs the first check only (vmap's policy, when loaded)
+
+    def draw():
+        refuse_draw()
+        if old_checks:
+            old_checks[0]()
+
+    DRAW_CHECKS[:] = [draw]
+    _TRACE = trace
+
+    def remove():
+        global _TRACE
+        _TRACE = None
+        DRAW_CHECKS[:] = old_checks
+        ENGINE["backward"] = old_backward
+        for prim, fwd in prims:
+            prim.fwd = fwd
+        for obj, name, had, old in reversed(undo):
+            if had:
+                setattr(obj, name, old)
+            else:
+                delattr(obj, name)
+
+    return remove
+
+
+# --------------------------------------------------------------------------- plans
+
+
+class _Plan:
+    """A captured step: the items to replay, the externals to re-check, the modules whose flags it read."""
+
+    def __init__(self, trace, template):
+        self.ops = trace.ops
+        self.nslots = len(trace.keep)
+        self.ninputs = 0
+        self.template = template
+        self.externals = tuple(trace.externals)
+        self.ext_guard = tuple(_ext_key(t) for t in trace.externals)
+        modules = {}
+        for m in trace.modules.values():  # a module's forward may read a child's flag without calling it
+            for sub in m.modules():
+                modules[id(sub)] = sub
+        self.modules = tuple(modules.values())
+        self.training = tuple(m.training for m in self.modules)
+        self.items = self._compile()
+
+    def _compile(self):
+        """Items with their references resolved to indices into one value list (inputs, externals, slots)."""
+        ne = len(self.externals)
+
+        def index(ref):
+            return ref + ne if ref >= 0 else -1 - ref  # externals first, then slots
+
+        items = []
+        for item in self.ops:
+            if item[0] == _OP:
+                _, prim, fwd, refs, args, recorded, out, subs = item
+                subs = tuple((p, index(r)) for p, r in subs)
+                items.append((_OP, prim, fwd, tuple(index(r) for r in refs), args, recorded, out, prim.simple, subs))
+            elif item[0] == _BACKWARD:
+                _, root, grad, retain = item
+                items.append((_BACKWARD, index(root), None if grad is None else index(grad), retain))
+            else:
+                items.append(item)
+        return items
+
+    def same_as(self, other):
+        """Whether two traces of the step did the same thing (the check that arms a plan)."""
+        if len(self.ops) != len(other.ops) or len(self.externals) != len(other.externals):
+            return False
+        if self.nslots != other.nslots or not all(a is b for a, b in zip(self.externals, other.externals)):
+            return False
+        for a, b in zip(self.ops, other.ops):
+            if a[0] != b[0]:
+                return False
+            if a[0] == _OP:
+                if a[1] is not b[1] or a[3] != b[3] or a[5:] != b[5:] or not _same(a[4], b[4]):
+                    return False
+            elif a[0] == _BACKWARD:
+                if a[1:] != b[1:]:
+                    return False
+            elif a[1] is not b[1] or a[2] is not b[2] or a[3] != b[3] or a[4] != b[4]:
+                return False
+        return self.template == other.template and self.modules == other.modules and self.training == other.training
+
+    def valid(self):
+        """The guards a replay checks first: the externals and the modules are as they were traced."""
+        for t, key in zip(self.externals, self.ext_guard):
+            d = t._data
+            if d.shape != key[0] or d.dtype is not key[1] or t.requires_grad is not key[2] or type(d) is not _ndarray:
+                return False
+            if t._edge is not None:
+                return False
+        for m, training in zip(self.modules, self.training):
+            if m.training is not training or m._forward_pre_hooks or m._forward_hooks or m._backward_hooks:
+                return False
+        return True
+
+    def run(self, inputs):
+        vals = [*self.externals, *inputs, *([None] * (self.nslots - len(inputs)))]
+        ne = len(self.externals)
+        for item in self.items:
+            kind = item[0]
+            if kind == _OP:
+                _, prim, fwd, ins, args, recorded, out, simple, subs = item
+                ts = tuple([vals[i] for i in ins])
+                if subs:
+                    args = list(args)
+                    for p, i in subs:
+                        args[p] = vals[i]._data
+                    args = tuple(args)
+                res = fwd(np, *[t._data for t in ts], *args)
+                if recorded:
+                    res = _record(prim, ts, res, args)
+                elif simple:
+                    if type(res) is not _ndarray:
+                        res = np.asarray(res)
+                    res = _wrap(res)
+                else:
+                    res = _plain(prim, res, ts)
+                if type(out) is tuple:
+                    for s, r in zip(out, res):
+                        vals[s + ne] = r
+                else:
+                    vals[out + ne] = res
+            elif kind == _BACKWARD:
+                _, root, grad, retain = item
+                engine.backward(vals[root], None if grad is None else vals[grad], retain_graph=retain)
+            else:
+                _, fn, obj, args, kwargs = item
+                fn(obj, *args, **kwargs)
+        return _build(self.template, vals[ne:], self.externals)
+
+
+def _ext_key(t):
+    d = t._data
+    return (d.shape, d.dtype, t.requires_grad)
+
+
+def _same(a, b):
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, np.ndarray):
+        return False  # an array argument must be the very same array each time (else it may hold data)
+    if type(a) in (tuple, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if type(a) is float and math.isnan(a):
+        return math.isnan(b)
+    try:
+        return bool(a == b)
+    except Exception:  # noqa: BLE001 - an argument that cannot be compared is not the same
+        return False
+
+
+def _key_of(value):
+    """The part of the guard key one argument gives (a tensor's signature, or the value itself)."""
+    if isinstance(value, Tensor):
+        d = value._data
+        return ("T", d.shape, d.dtype.str, value.requires_grad, type(d), value._edge is None)
+    hash(value)  # TypeError for an unhashable argument: the caller runs the step eagerly
+    return ("V", type(value), value)
+
+
+def _aliasing(args):
+    """Which arguments are the same tensor (a trace gives one tensor one slot), or None when none are."""
+    if len(args) < 2:
+        return None
+    ids = [id(a) for a in args]
+    if len(set(ids)) == len(ids):
+        return None
+    return tuple(ids.index(i) for i in ids)
+
+
+# --------------------------------------------------------------------------- the public object
+
+
+class CompiledFunction:
+    """A step function with its captured plans; made by :func:`compile`.
+
+    Calling it runs the step: eagerly while it is traced (the first two calls of a new input
+    signature), then by replaying the plan.  ``explain()`` says what happened for each signature.
+
+    Args:
+        fn: the step function (see :func:`compile`).
+
+    Examples:
+        >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
+        >>> opt = cr.optim.SGD([w], lr=0.1)
+        >>> @cr.compile
+        ... def step(x):
+        ...     opt.zero_grad()
+        ...     loss = (w * x).sum()
+        ...     loss.backward()
+        ...     opt.step()
+        ...     return loss
+        >>> for _ in range(3):
+        ...     loss = step(cr.tensor([1.0, 1.0]))
+        >>> w
+        tensor([0.7000, 1.7000], requires_grad=True)
+        >>> print(step.explain())
+        step: 1 signature(s)
+          replayed: 1 call(s), traced 2, eager 0
+    """
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.plans: dict = {}  # key -> [first trace's plan or None, _Plan | reason string, counters]
+        self._warned: set = set()
+        functools.update_wrapper(self, fn)
+
+    def __call__(self, *args, **kwargs):
+        if kwargs:
+            return self._eager(None, "keyword arguments", args, kwargs)
+        if (
+            _TRACE is not None  # inside another compiled step's trace: run eagerly, so that it sees every op
+            or anomaly_state() is not None
+            or forward_levels()
+            or graph.vmap_depth()
+            or autocast_state() is not None
+        ):
+            return self.fn(*args)
+        try:
+            key = (grad_enabled(), tuple([_key_of(a) for a in args]), _aliasing(args))
+        except TypeError:
+            return self._eager(None, "an argument that is neither a tensor nor hashable", args, kwargs)
+        entry = self.plans.get(key)
+        if entry is not None:
+            plan = entry[1]
+            if type(plan) is _Plan:
+                if plan.valid():
+                    entry[2][0] += 1
+                    return plan.run([a for a in args if isinstance(a, Tensor)])
+                del self.plans[key]  # a guard missed: capture again
+                entry = None
+            elif plan is not None:  # eager for this signature
+                entry[2][2] += 1
+                return self.fn(*args)
+        return self._trace(key, entry, args)
+
+    def _eager(self, key, reason, args, kwargs):
+        self._warn(reason)
+        return self.fn(*args, **kwargs)
+
+    def _warn(self, reason):
+        if reason not in self._warned:
+            self._warned.add(reason)
+            name = getattr(self.fn, "__name__", "fn")
+            warnings.warn(f"chainrule.compile({name}): runs eagerly: {reason}", RuntimeWarning, stacklevel=3)
+
+    def _trace(self, key, entry, args):
+        tensors = [a for a in args if isinstance(a, Tensor)]
+        with _LOCK:
+            trace = _Trace(tensors)
+            remove = _install(trace)
+            try:
+                result = self.fn(*args)
+                try:
+                    template = trace.finish(result)
+                except _EagerError:
+                    template = None
+            finally:
+                remove()
+        counters = entry[2] if entry is not None else [0, 0, 0]
+        counters[1] += 1
+        if trace.reason is not None:
+            self._set(key, trace.reason, counters)
+            self._warn(trace.reason)
+            return result
+        plan = _Plan(trace, template)
+        if entry is None or entry[0] is None:
+            self._set(key, None, counters, first=plan)
+        elif entry[0].same_as(plan):
+            self._set(key, plan, counters)
+        elif counters[1] < _MAX_TRACES:  # a first call may differ (a module filling a cache): trace once more
+            self._set(key, None, counters, first=plan)
+        else:
+            reason = (
+                f"{_MAX_TRACES} calls with the same signature recorded different steps "
+                "(a tensor or array made afresh on each call outside the op table, or Python state)"
+            )
+            self._set(key, reason, counters)
+            self._warn(reason)
+        return result
+
+    def _set(self, key, plan, counters, first=None):
+        if key not in self.plans and len(self.plans) >= _MAX_PLANS:
+            self.plans.pop(next(iter(self.plans)))
+        self.plans[key] = [first, plan, counters]
+
+    def explain(self) -> str:
+        """What happened for each input signature: replayed, being traced, or eager and why.
+
+        Returns:
+            A few lines of text.
+
+        Examples:
+            >>> cr.compile(lambda x: x * 2).explain()
+            '<lambda>: 0 signature(s)'
+        """
+        name = getattr(self.fn, "__name__", "fn")
+        lines = [f"{name}: {len(self.plans)} signature(s)"]
+        for _, plan, (replayed, traced, eager) in self.plans.values():
+            if type(plan) is _Plan:
+                lines.append(f"  replayed: {replayed} call(s), traced {traced}, eager {eager}")
+            elif plan is None:
+                lines.append(f"  being traced: traced {traced}")
+            else:
+                lines.append(f"  eager ({plan}): traced {traced}, eager {eager}")
+        return "\n".join(lines)
+
+
+def compile(fn):  # noqa: A001 - PyTorch's name
+    """Capture a training step once and replay it on later calls with inputs of the same signature.
+
+    ``fn`` takes tensors (and hashable Python values) and may call modules, functional ops,
+    ``loss.backward()``, ``optimizer.zero_grad()``, ``optimizer.step()`` and ``scheduler.step()``.
+    The first two calls with a new signature (each tensor's shape, dtype, requires_grad and device,
+    the other arguments' values, and grad mode) run eagerly and are recorded; when both record the
+    same ops, later calls replay the record: the same kernels on the current arrays, the same
+    backward graph, the optimizer's own step, without the Python that chose them.  Results,
+    gradients and parameter updates are equal to the eager ones bit for bit.
+
+    Before each replay the guards are checked: every tensor from outside the step (parameters,
+    buffers) still has the shape, dtype and requires_grad it had, and every module the step called
+    has the same ``training`` flag and no hooks.  A miss traces again.  Optimizer hyperparameters
+    and learning rates are read live by the optimizer's step.
+
+    A step that the trace cannot see through runs eagerly for that signature, with a one-time
+    warning (``explain()`` repeats why): converting a tensor to Python (``.item()``, ``bool()``,
+    ``float()``, ``.tolist()``, ``.numpy()``), random draws (dropout with p > 0), in-place writes
+    outside the optimizer, hooks, anomaly mode, forward-mode AD, vmap, autocast, custom autograd
+    Functions, ``autograd.grad`` inside the step, CuPy tensors.
+
+    Python state that no guard sees is the caller's contract, as with ``jax.jit`` and
+    ``torch.compile``: a branch on a counter in a closure, a global, or a value computed outside
+    the op table is frozen as it was traced.  Use a different argument (it is part of the key) or
+    call the step eagerly when that is not what you want.
+
+    Differs from PyTorch: ``torch.compile`` generates fused kernels; this replays the eager
+    kernels and saves the Python around them, so results are equal to eager bit for bit.
+
+    Args:
+        fn: the step function.
+
+    Returns:
+        A :class:`CompiledFunction` that is called like ``fn``.
+
+    Examples:
+        >>> model = cr.nn.Linear(3, 1)
+        >>> opt = cr.optim.SGD(model.parameters(), lr=0.1)
+        >>> def step(x, y):
+        ...     opt.zero_grad()
+        ...     loss = ((model(x) - y) ** 2).mean()
+        ...     loss.backward()
+        ...     opt.step()
+        ...     return loss
+        >>> fast = cr.compile(step)
+        >>> x, y = cr.ones(4, 3), cr.zeros(4, 1)
+        >>> losses = [fast(x, y) for _ in range(4)]
+        >>> losses[-1].shape
+        ()
+    """
+    return CompiledFunction(fn)
