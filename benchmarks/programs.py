@@ -108,7 +108,8 @@ def worker(backend, steps, weights_path):
 def run_worker(backend, steps, weights_path, threads):
     env = {k: v for k, v in os.environ.items() if k not in THREAD_VARS}
     env.pop("CHAINRULE_BENCH_THREADS", None)
-    env.setdefault("CHAINRULE_KERNELS", "numpy")  # the quickstart install has no numba
+    env.setdefault("CHAINRULE_KERNELS", "numpy")  # the quickstart install: no numba extra,
+    env.setdefault("CHAINRULE_BLAS", "numpy")  # no mkl extra (as steps.py's default configuration)
     if threads is not None:
         env.update({var: str(threads) for var in THREAD_VARS}, CHAINRULE_BENCH_THREADS=str(threads))
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", backend, "--steps", str(steps)]
