@@ -361,13 +361,13 @@ def _lstm_layer_vjp(ctx, g_out, g_hn, g_cn):
         if need[0]:
             dx[times] = backend.matmul(xp, gates.T, w_ih_int).reshape(count, batch, -1)
 
-    for k, (t, before, _) in enumerate(steps):
+    hs = z[:, :hidden]
+    for k, (t, before, after) in enumerate(steps):
         a = acts[t]
         tc = tanh_c[t]
         d = dz[k % span]
-        xp.multiply(tc, tc, out=tmp)  # dc += dh o (1 - tanh(c)^2)
-        xp.subtract(1, tmp, out=tmp)
-        tmp *= a[h2:h3]
+        xp.multiply(hs[after], tc, out=tmp)  # dc += dh o (1 - tanh(c)^2), o (1 - tanh(c)^2) = o - h tanh(c)
+        xp.subtract(a[h2:h3], tmp, out=tmp)
         tmp *= dh
         dc += tmp
         xp.multiply(dc, a[h3:], out=d[:h1])  # i
