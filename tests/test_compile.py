@@ -278,3 +278,36 @@ def test_returned_input_and_aliasing():
     for _ in range(3):
         out, same = compiled(x, y)
         assert same is x and out.tolist() == [3.0, 16.0]
+
+
+def test_leaf_hook_added_after_capture_and_explicit_gradient_take_the_engine():
+    w1 = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    w2 = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    ones = cr.ones(3)
+
+    def make(w):
+        def step(x):
+            w.grad = None  # replayed
+            (w * x).backward(ones)  # an explicit gradient: the engine's own walk
+            (w * x).sum().backward()  # the captured walk
+            return w.grad
+
+        return step
+
+    eager, compiled = make(w1), cr.compile(make(w2))
+    x = cr.tensor([1.0, -1.0, 2.0])
+    for i in range(5):
+        if i == 3:  # a hook on a leaf, added after the plan was armed: it must run
+            w1.register_hook(lambda g: g * 10)
+            w2.register_hook(lambda g: g * 10)
+        assert eager(x).tolist() == compiled(x).tolist()
+    assert "replayed: 3" in compiled.explain()
+
+
+def test_assigning_data_is_eager():
+    def body(x, w):
+        y = x @ w
+        w.data = w.data  # not seen by a replay
+        return y.sum()
+
+    assert "Tensor.data" in _eager_case(body)

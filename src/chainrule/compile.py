@@ -39,7 +39,8 @@ import numpy as np
 
 from .autograd import engine, graph
 from .autograd.forward import forward_levels
-from .autograd.mode import anomaly_state, autocast_state, grad_enabled
+from .autograd.graph import RELEASED
+from .autograd.mode import anomaly_state, autocast_state, grad_enabled, set_grad_mode
 from .nn.module import Module
 from .optim.lr_scheduler import LRScheduler
 from .optim.optimizer import Optimizer
@@ -221,6 +222,10 @@ _APPLYN = graph.applyn.__code__
 def _structure(trace, value):
     """The returned value as a template: tensors as references, containers kept."""
     if isinstance(value, Tensor):
+        if trace.slot_of.get(id(value)) is None:
+            for i, e in enumerate(trace.externals):
+                if e.grad is value:  # a parameter's gradient, as it is when the step returns
+                    return ("g", i)
         return ("t", trace.ref(value))
     if value is None:
         return ("c", None)
@@ -238,6 +243,8 @@ def _build(template, vals, externals):
         return vals[body] if body >= 0 else externals[-1 - body]
     if kind == "c":
         return body
+    if kind == "g":
+        return externals[body].grad
     if kind == "dict":
         return {k: _build(v, vals, externals) for k, v in body}
     items = [_build(v, vals, externals) for v in body]
@@ -408,6 +415,46 @@ def _traced_bump(original):
     return bump
 
 
+def _traced_grad(slot):
+    """``Tensor.grad`` while tracing: ``p.grad = None`` on a tensor from outside the step is replayed.
+
+    Other writes are refused; the first write, by the constructor of a new tensor, is not a write.
+    """
+
+    def fset(self, value):
+        t = _TRACE
+        if _active(t) and hasattr(self, "_data") and _initialized(slot, self):
+            if value is None and t.slot_of.get(id(self)) is None:
+                t.ops.append((_CALL, _clear_grad_call, self, (), {}))
+            else:
+                t.reason = "assigning Tensor.grad a tensor"
+        slot.__set__(self, value)
+
+    return property(slot.__get__, fset)
+
+
+def _initialized(slot, t):
+    try:
+        slot.__get__(t)
+    except AttributeError:
+        return False
+    return True
+
+
+def _clear_grad_call(t):
+    t.grad = None
+
+
+def _refused_setter(descriptor, what):
+    def fset(self, value):
+        t = _TRACE
+        if _active(t) and (type(descriptor) is property or _initialized(descriptor, self)):  # not a constructor's
+            t.reason = what
+        descriptor.__set__(self, value)
+
+    return property(descriptor.__get__, fset)
+
+
 def _install(trace):
     """Attach ``trace``; returns the function that detaches it."""
     global _TRACE
@@ -435,6 +482,12 @@ def _install(trace):
     for name in ("register_hook", "retain_grad", "requires_grad_", "detach_"):
         setattr_(Tensor, name, _refusing(name, getattr(Tensor, name), f"Tensor.{name}()"))
     setattr_(Tensor, "_bump", _traced_bump(Tensor._bump))
+    setattr_(Tensor, "grad", _traced_grad(vars(Tensor)["grad"]))
+    setattr_(Tensor, "requires_grad", _refused_setter(vars(Tensor)["requires_grad"], "assigning Tensor.requires_grad"))
+    data = vars(Tensor)["data"]
+    setattr_(
+        Tensor, "data", property(data.fget, _refused_setter(data, "assigning Tensor.data").fset, None, data.__doc__)
+    )
     setattr_(Module, "__call__", _traced_module_call(Module.__call__))
     for cls in _subclasses(Optimizer):
         if "step" in vars(cls):
@@ -492,11 +545,12 @@ class _Plan:
                 modules[id(sub)] = sub
         self.modules = tuple(modules.values())
         self.training = tuple(m.training for m in self.modules)
-        self.items = self._compile()
+        self.items = self._compile(trace)
 
-    def _compile(self):
+    def _compile(self, trace):
         """Items with their references resolved to indices into one value list (inputs, externals, slots)."""
         ne = len(self.externals)
+        self.leaves = []  # the leaves the captured backward passes accumulate into (their hooks are checked)
 
         def index(ref):
             return ref + ne if ref >= 0 else -1 - ref  # externals first, then slots
@@ -509,7 +563,10 @@ class _Plan:
                 items.append((_OP, prim, fwd, tuple(index(r) for r in refs), args, recorded, out, prim.simple, subs))
             elif item[0] == _BACKWARD:
                 _, root, grad, retain = item
-                items.append((_BACKWARD, index(root), None if grad is None else index(grad), retain))
+                walk = None
+                if grad is None and not retain and root >= 0:
+                    walk = _walk(trace, root, index, self.leaves)
+                items.append((_BACKWARD, index(root), None if grad is None else index(grad), retain, walk))
             else:
                 items.append(item)
         return items
@@ -574,12 +631,141 @@ class _Plan:
                 else:
                     vals[out + ne] = res
             elif kind == _BACKWARD:
-                _, root, grad, retain = item
-                engine.backward(vals[root], None if grad is None else vals[grad], retain_graph=retain)
+                _, root, grad, retain, walk = item
+                if walk is not None and not any(vals[i]._hooks for i in self.leaves):
+                    _backward(vals, vals[root], walk)
+                else:
+                    engine.backward(vals[root], None if grad is None else vals[grad], retain_graph=retain)
             else:
                 _, fn, obj, args, kwargs = item
                 fn(obj, *args, **kwargs)
         return _build(self.template, vals[ne:], self.externals)
+
+
+def _walk(trace, root, index, leaves):
+    """The engine's walk of the traced graph from slot ``root``, fixed: what :func:`_backward` replays.
+
+    ``(root node's slot, [(node's slot, [edge, ...]), ...] newest first, {leaf: pending count})`` where an
+    edge is None, ``(0, position of the target node in the walk, output index, shape)`` or ``(1, leaf
+    index)``.  None when the graph reaches beyond the step (a leaf that is not a tensor of the plan).
+    """
+    t = trace.keep[root]
+    if t._edge is None or t._data.size != 1:
+        return None
+    slot_of_node = {}
+    for slot, k in enumerate(trace.keep):
+        edge = k._edge
+        if edge is not None and trace.snap[slot][1] is edge:
+            slot_of_node.setdefault(edge[0], slot)
+    nodes, seen, stack = [], set(), [t._edge[0]]
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        nodes.append(node)
+        stack.extend(e[0] for e in node.next if type(e) is tuple and e[0] not in seen)
+    nodes.sort(key=engine._SEQ_KEY, reverse=True)
+    position = {node: i for i, node in enumerate(nodes)}
+    pending: dict = {}
+    steps = []
+    for node in nodes:
+        if node not in slot_of_node:
+            return None
+        edges = []
+        for e in node.next:
+            if e is None:
+                edges.append(None)
+            elif type(e) is tuple:
+                edges.append((0, position[e[0]], e[1], e[0].shapes[e[1]]))
+            else:
+                try:
+                    ref = trace.ref(e)
+                except _EagerError:
+                    return None
+                leaf = index(ref)
+                if leaf not in leaves:
+                    leaves.append(leaf)
+                pending[leaf] = pending.get(leaf, 0) + 1
+                edges.append((1, leaf))
+        steps.append((index(slot_of_node[node]), tuple(edges), len(node.shapes)))
+    return index(root), tuple(steps), pending
+
+
+def _backward(vals, root, walk):
+    """``root.backward()`` over a replayed graph: the engine's walk (autograd/engine.py ``_run``), precomputed.
+
+    The same vjps in the same order, the same sums in the same order, the same accumulation into ``.grad``;
+    what is skipped is finding the nodes, sorting them and looking up where each gradient goes.
+    """
+    _, steps, pending = walk
+    pending = dict(pending)
+    data = root._data
+    g = _wrap(np.ones(data.shape, dtype=data.dtype))
+    given = {id(g._data)}
+    buffers = [None] * len(steps)
+    buffers[0] = [g] if steps[0][2] == 1 else [g if i == root._edge[1] else None for i in range(steps[0][2])]
+    leaf_grads: dict = {}
+    prev_mode = set_grad_mode(False)
+    try:
+        for k, (slot, edges, _) in enumerate(steps):
+            buf = buffers[k]
+            if buf is None:
+                continue
+            buffers[k] = None
+            node = vals[slot]._edge[0]
+            engine._check_saved(node)
+            if len(buf) > 1 and any(x is None for x in buf):
+                buf = engine._fill_missing(node, buf)
+            prim = node.prim
+            grads = prim.vjp(node, *buf)
+            if type(grads) is Tensor:
+                grads = (grads,)
+            node.saved = RELEASED
+            if prim.save_output:
+                node.out = None
+            if prim.extra:
+                node.extra = None
+            for position, (edge, g) in enumerate(zip(edges, grads)):
+                if edge is None:
+                    continue
+                if edge[0] == 0:
+                    if g is None:
+                        continue
+                    _, target, index, shape = edge
+                    if g._data.shape != shape:
+                        g = engine._sum_to(g, shape, node, position)
+                    tbuf = buffers[target]
+                    if tbuf is None:
+                        tbuf = buffers[target] = [None] * steps[target][2]
+                        tbuf[index] = g
+                    elif tbuf[index] is None:
+                        tbuf[index] = g
+                    else:
+                        tbuf[index] = tbuf[index] + g
+                    continue
+                leaf_index = edge[1]
+                leaf = vals[leaf_index]
+                if g is not None:
+                    prev = leaf_grads.get(leaf_index)
+                    if type(g) is not Tensor:  # a row-sparse gradient (ops/sparse.py), as the engine does
+                        leaf_grads[leaf_index] = g if prev is None else g + prev
+                    else:
+                        if g._data.shape != leaf._data.shape:
+                            g = engine._sum_to(g, leaf._data.shape, node, position)
+                        leaf_grads[leaf_index] = g if prev is None else prev + g
+                left = pending[leaf_index] - 1
+                if left:
+                    pending[leaf_index] = left
+                else:
+                    del pending[leaf_index]
+                    total = leaf_grads.pop(leaf_index, None)
+                    if total is not None:
+                        engine._accumulate_grad(leaf, total, False, given)
+        for leaf_index, total in leaf_grads.items():
+            engine._accumulate_grad(vals[leaf_index], total, False, given)
+    finally:
+        set_grad_mode(prev_mode)
 
 
 def _ext_key(t):
