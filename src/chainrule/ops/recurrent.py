@@ -99,6 +99,17 @@ def _initial(xp, length, state, reverse):
     return hs
 
 
+def _feature_major(xp, x):
+    """(L, N, F) -> a (L, F, N) view for copying into a per-step operand buffer.
+
+    A batch-first input arrives as a transposed view (N stride L * F): copying that into (L, F, N) walks
+    memory with an 8 KB stride at the benchmark's sizes; making x contiguous first is one cheap pass and
+    the transposed copy then reads contiguous rows (32 against 124 us for a (32, 32, 64) float32 input).
+    A contiguous x is not copied.
+    """
+    return xp.ascontiguousarray(x).transpose(0, 2, 1)
+
+
 def _project(xp, x, w_ih, bias):
     """(L, G*H, N): W_ih @ x_t^T + bias for every step (one batched GEMM, contiguous per step).
 
@@ -109,7 +120,7 @@ def _project(xp, x, w_ih, bias):
     """
     length, batch, features = x.shape
     x_ones = xp.empty((length, features + 1, batch), dtype=x.dtype)
-    x_ones[:, :features] = x.transpose(0, 2, 1)
+    x_ones[:, :features] = _feature_major(xp, x)
     x_ones[:, features] = 1
     return backend.matmul(xp, xp.concatenate([w_ih, bias[:, None]], axis=1), x_ones)
 
@@ -288,7 +299,7 @@ def _lstm_layer(xp, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse):
     w_cat = _lstm_weights(xp, w_ih, w_hh, b_ih + b_hh)
     z = xp.empty((length + 1, hidden + features + 1, batch), dtype=dtype)
     read = slice(1, None) if reverse else slice(0, -1)  # the slots steps read their state from, in time order
-    z[read, hidden:-1] = x.transpose(0, 2, 1)
+    z[read, hidden:-1] = _feature_major(xp, x)
     z[read, -1] = 1
     hs = z[:, :hidden]
     hs[length if reverse else 0] = h0.T
