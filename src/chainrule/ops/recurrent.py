@@ -125,9 +125,14 @@ def _project(xp, x, w_ih, bias):
     return backend.matmul(xp, xp.concatenate([w_ih, bias[:, None]], axis=1), x_ones)
 
 
-def _grad_out(g_out):
-    """The output gradient (L, N, H) as contiguous (L, H, N) steps."""
-    return _time_major(g_out._data)
+def _grad_out(g_out, copy=False):
+    """The output gradient (L, N, H) as contiguous (L, H, N) steps (always a new array with ``copy``).
+
+    The gradient of a batch-first output arrives as a transposed view (N stride L * H): made contiguous
+    first, as in _feature_major (60 against 256 us for (32, 32, 128) float32).
+    """
+    g = array_module(g_out._data).ascontiguousarray(g_out._data)
+    return array_module(g).array(g.transpose(0, 2, 1), order="C") if copy else _time_major(g)
 
 
 def _input_side(need_x, need_w, dz, x, w_ih):
@@ -340,7 +345,7 @@ def _lstm_layer_vjp(ctx, g_out, g_hn, g_cn):
     dc = g_cn._data.T.copy()
     # our own (L, H, N) copy of the output gradient: step t's dh is built in its slot, by a GEMM that adds
     # the next step's W_hh^T dz to it (no separate add)
-    g = xp.array(g_out._data.transpose(0, 2, 1), order="C")
+    g = _grad_out(g_out, copy=True)
     need = [e is not None for e in ctx.next]
     need_state = need[1] or need[2]
     steps = list(reversed(_steps(length, reverse)))
