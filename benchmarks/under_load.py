@@ -97,6 +97,7 @@ def _env():
     env = {k: v for k, v in os.environ.items() if k not in thread_vars}
     env.pop("CHAINRULE_BENCH_THREADS", None)
     env["CHAINRULE_BLAS"] = "numpy"  # the quickstart's install has no mkl extra
+    env["CHAINRULE_KERNELS"] = "numpy"  # nor the numba one
     return env
 
 
