@@ -83,6 +83,7 @@ class _Trace:
         self.nodes = []  # the nodes recorded in the trace
         self.modules = {}  # id -> module whose __call__ ran
         self.data_slot = {}  # id(array) -> slot, for the tensors of the step
+        self.ninputs = len(inputs)
         for t in inputs:  # one slot per tensor argument, even a repeated one (a replay fills them in order)
             self.slot_of.setdefault(id(t), len(self.keep))
             self.data_slot.setdefault(id(t._data), len(self.keep))
@@ -535,7 +536,7 @@ class _Plan:
     def __init__(self, trace, template):
         self.ops = trace.ops
         self.nslots = len(trace.keep)
-        self.ninputs = 0
+        self.ninputs = trace.ninputs
         self.template = template
         self.externals = tuple(trace.externals)
         self.ext_guard = tuple(_ext_key(t) for t in trace.externals)
@@ -569,7 +570,28 @@ class _Plan:
                 items.append((_BACKWARD, index(root), None if grad is None else index(grad), retain, walk))
             else:
                 items.append(item)
-        return items
+        return self._with_drops(items, ne)
+
+    def _with_drops(self, items, ne):
+        """Each item with the values a replay lets go of after it (at their last use, as eager frees them)."""
+        last = {}
+        for k, item in enumerate(items):
+            if item[0] == _OP:
+                for i in (*item[3], *(i for _, i in item[8])):
+                    last[i] = k
+                for s in item[6] if type(item[6]) is tuple else (item[6],):
+                    last.setdefault(s + ne, k)  # an output nothing reads is dropped at once
+            elif item[0] == _BACKWARD:
+                last[item[1]] = k
+                if item[2] is not None:
+                    last[item[2]] = k
+        keep = set(range(ne + self.ninputs))  # externals and inputs are the caller's
+        _template_values(self.template, ne, keep)
+        drops = [[] for _ in items]
+        for i, k in last.items():
+            if i not in keep:
+                drops[k].append(i)
+        return [(*item, tuple(d)) for item, d in zip(items, drops)]
 
     def same_as(self, other):
         """Whether two traces of the step did the same thing (the check that arms a plan)."""
@@ -605,11 +627,12 @@ class _Plan:
 
     def run(self, inputs):
         vals = [*self.externals, *inputs, *([None] * (self.nslots - len(inputs)))]
+        nodes = [None] * len(vals)  # the node of each recorded op's outputs, for the captured backward
         ne = len(self.externals)
         for item in self.items:
             kind = item[0]
             if kind == _OP:
-                _, prim, fwd, ins, args, recorded, out, simple, subs = item
+                _, prim, fwd, ins, args, recorded, out, simple, subs, drops = item
                 ts = tuple([vals[i] for i in ins])
                 if subs:
                     args = list(args)
@@ -619,6 +642,12 @@ class _Plan:
                 res = fwd(np, *[t._data for t in ts], *args)
                 if recorded:
                     res = _record(prim, ts, res, args)
+                    if type(out) is tuple:
+                        for s, r in zip(out, res):
+                            if r._edge is not None:
+                                nodes[s + ne] = r._edge[0]
+                    else:
+                        nodes[out + ne] = res._edge[0]
                 elif simple:
                     if type(res) is not _ndarray:
                         res = np.asarray(res)
@@ -630,15 +659,18 @@ class _Plan:
                         vals[s + ne] = r
                 else:
                     vals[out + ne] = res
+                ts = res = None
             elif kind == _BACKWARD:
-                _, root, grad, retain, walk = item
+                _, root, grad, retain, walk, drops = item
                 if walk is not None and not any(vals[i]._hooks for i in self.leaves):
-                    _backward(vals, vals[root], walk)
+                    _backward(vals, nodes, vals[root], walk)
                 else:
                     engine.backward(vals[root], None if grad is None else vals[grad], retain_graph=retain)
             else:
-                _, fn, obj, args, kwargs = item
+                _, fn, obj, args, kwargs, drops = item
                 fn(obj, *args, **kwargs)
+            for i in drops:
+                vals[i] = None
         return _build(self.template, vals[ne:], self.externals)
 
 
@@ -692,7 +724,21 @@ def _walk(trace, root, index, leaves):
     return index(root), tuple(steps), pending
 
 
-def _backward(vals, root, walk):
+def _template_values(template, ne, out):
+    """Add to ``out`` the value indices a returned template reads."""
+    kind, body = template
+    if kind == "t":
+        if body >= 0:
+            out.add(body + ne)
+    elif kind in ("tuple", "list"):
+        for v in body:
+            _template_values(v, ne, out)
+    elif kind == "dict":
+        for _, v in body:
+            _template_values(v, ne, out)
+
+
+def _backward(vals, nodes, root, walk):
     """``root.backward()`` over a replayed graph: the engine's walk (autograd/engine.py ``_run``), precomputed.
 
     The same vjps in the same order, the same sums in the same order, the same accumulation into ``.grad``;
@@ -713,7 +759,7 @@ def _backward(vals, root, walk):
             if buf is None:
                 continue
             buffers[k] = None
-            node = vals[slot]._edge[0]
+            node = nodes[slot]
             engine._check_saved(node)
             if len(buf) > 1 and any(x is None for x in buf):
                 buf = engine._fill_missing(node, buf)
