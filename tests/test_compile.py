@@ -311,3 +311,30 @@ def test_assigning_data_is_eager():
         return y.sum()
 
     assert "Tensor.data" in _eager_case(body)
+
+
+def test_shapes_that_depend_on_the_data_fall_back():
+    w1 = cr.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    w2 = cr.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+
+    def make(w):
+        opt = cr.optim.SGD([w], lr=0.1)
+
+        def step(x, mask):
+            opt.zero_grad()
+            loss = (w * x)[mask].sum()  # how many elements: the mask's data decides
+            loss.backward()
+            opt.step()
+            return loss
+
+        return step
+
+    eager, compiled = make(w1), cr.compile(make(w2))
+    x = cr.tensor([1.0, 2.0, 3.0, 4.0])
+    masks = [cr.tensor([True, False, True, False]), cr.tensor([True, True, True, False])]
+    with pytest.warns(RuntimeWarning, match="depends on the data"):
+        for i in range(6):
+            m = masks[0] if i < 4 else masks[1]  # the same mask while the plan is made, then another
+            assert _bits(eager(x, m)) == _bits(compiled(x, m))
+    assert _bits(w1) == _bits(w2)
+    assert "depends on the data" in compiled.explain()

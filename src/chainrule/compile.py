@@ -41,6 +41,7 @@ from .autograd import engine, graph
 from .autograd.forward import forward_levels
 from .autograd.graph import RELEASED
 from .autograd.mode import anomaly_state, autocast_state, grad_enabled, set_grad_mode
+from .errors import ChainruleError
 from .nn.module import Module
 from .optim.lr_scheduler import LRScheduler
 from .optim.optimizer import Optimizer
@@ -57,6 +58,27 @@ _LOCK = threading.RLock()
 _MAX_PLANS = 8  # signatures kept per function
 _MAX_TRACES = 3  # traces of one signature before it is declared eager (two in a row must agree)
 _EAGER = "eager"
+
+
+class _StaleError(Exception):
+    """Raised by a replay: an op's result has another shape than when traced (``at``: the item)."""
+
+    def __init__(self, at, name):
+        super().__init__(name)
+        self.at = at
+        self.name = name
+
+
+def _put(container, path, value):
+    """A copy of the tuple/list ``container`` with ``value`` at ``path`` (indices, outermost first)."""
+    items = list(container)
+    i = path[0]
+    items[i] = value if len(path) == 1 else _put(container[i], path[1:], value)
+    return tuple(items) if type(container) is tuple else items
+
+
+def _shapes_differ(res, shapes):
+    return len(res) != len(shapes) or any(np.shape(r) != s for r, s in zip(res, shapes))
 
 
 class _EagerError(Exception):
@@ -148,7 +170,11 @@ class _Trace:
                 trace.depth -= 1
             if trace.pending is not None:
                 trace.reason = trace.reason or f"{prim.name}: ran before the previous op's result was made"
-            trace.pending = (prim, fwd, refs, values[n:], trace.array_args(values[n:]))
+            try:
+                subs = trace.array_args(values[n:])
+            except _EagerError:
+                return out
+            trace.pending = (prim, fwd, refs, values[n:], subs)
             return out
 
         return traced
@@ -175,19 +201,38 @@ class _Trace:
         return n, tuple([self.ref(t) for t in ins])
 
     def array_args(self, args):
-        """``((position, reference), ...)`` for the arguments that are the array of a tensor of the step.
+        """``((path, reference), ...)`` for the arguments that are the array of a tensor the step reads.
 
-        An op may take a tensor's raw array as an argument (``cross_entropy`` takes the targets' indices
-        that way); a replay passes the array of the tensor in that place.  Other array arguments stay
-        constants (and must be the very same array on both traces).
+        An op may take a tensor's raw array as an argument, at any depth of tuples and lists
+        (``cross_entropy`` takes the targets' indices that way, indexing takes a mask's array); a replay
+        passes the current array of that tensor in that place.  Other array arguments stay constants
+        (and must be the very same array on two traces in a row); a view of a tensor's array is refused.
         """
         subs = []
+
+        def visit(value, path):
+            if type(value) is _ndarray:
+                ref = self._array_ref(value)
+                if ref is not None:
+                    subs.append((path, ref))
+                elif value.base is not None and self._array_ref(value.base) is not None:
+                    self.fail(f"an op's argument is a view of a tensor's array (shape {value.shape})")
+            elif type(value) in (tuple, list):
+                for i, v in enumerate(value):
+                    visit(v, (*path, i))
+
         for i, a in enumerate(args):
-            if type(a) is _ndarray:
-                slot = self.data_slot.get(id(a))
-                if slot is not None and self.keep[slot]._data is a:
-                    subs.append((i, slot))
+            visit(a, (i,))
         return tuple(subs)
+
+    def _array_ref(self, array):
+        slot = self.data_slot.get(id(array))
+        if slot is not None and self.keep[slot]._data is array:
+            return slot
+        for i, e in enumerate(self.externals):
+            if e._data is array:
+                return -1 - i
+        return None
 
     def complete(self, result, recorded):
         prim, fwd, refs, args, subs = self.pending
@@ -197,11 +242,13 @@ class _Trace:
         for o in outs:
             slots.append(self._new_slot(o))
             self.arrays[id(o._data)] = slots[-1]
-            if recorded and o._edge is not None and o._edge[1] == 0:
+            if recorded and o._edge is not None and o._edge[0] not in self.nodes:
                 self.nodes.append(o._edge[0])
-        if subs:
-            args = tuple(None if any(i == p for p, _ in subs) else a for i, a in enumerate(args))
-        self.ops.append((_OP, prim, fwd, refs, args, recorded, tuple(slots) if prim.multi else slots[0], subs))
+        for path, _ in subs:  # the plan does not keep the traced arrays
+            args = _put(args, path, None)
+        shapes = tuple([o._data.shape for o in outs])
+        out = tuple(slots) if prim.multi else slots[0]
+        self.ops.append((_OP, prim, fwd, refs, args, recorded, out, subs, shapes))
 
     # ----- checks at the end
 
@@ -215,6 +262,7 @@ class _Trace:
 
 
 _OP, _BACKWARD, _CALL = 0, 1, 2
+_IDEMPOTENT: set = set()  # calls that a replay may repeat when it gives up half-way (zero_grad, grad = None)
 _APPLY1 = graph.apply1.__code__
 _APPLY2 = graph.apply2.__code__
 _APPLYN = graph.applyn.__code__
@@ -446,6 +494,9 @@ def _clear_grad_call(t):
     t.grad = None
 
 
+_IDEMPOTENT.add(_clear_grad_call)
+
+
 def _refused_setter(descriptor, what):
     def fset(self, value):
         t = _TRACE
@@ -494,6 +545,7 @@ def _install(trace):
         if "step" in vars(cls):
             setattr_(cls, "step", _understood("step", vars(cls)["step"], _no_closure))
         if "zero_grad" in vars(cls):
+            _IDEMPOTENT.add(vars(cls)["zero_grad"])
             setattr_(cls, "zero_grad", _understood("zero_grad", vars(cls)["zero_grad"]))
     for cls in _subclasses(LRScheduler):
         if "step" in vars(cls):
@@ -559,9 +611,10 @@ class _Plan:
         items = []
         for item in self.ops:
             if item[0] == _OP:
-                _, prim, fwd, refs, args, recorded, out, subs = item
+                _, prim, fwd, refs, args, recorded, out, subs, shapes = item
                 subs = tuple((p, index(r)) for p, r in subs)
-                items.append((_OP, prim, fwd, tuple(index(r) for r in refs), args, recorded, out, prim.simple, subs))
+                ins = tuple(index(r) for r in refs)
+                items.append((_OP, prim, fwd, ins, args, recorded, out, prim.simple, subs, shapes))
             elif item[0] == _BACKWARD:
                 _, root, grad, retain = item
                 walk = None
@@ -570,6 +623,10 @@ class _Plan:
                 items.append((_BACKWARD, index(root), None if grad is None else index(grad), retain, walk))
             else:
                 items.append(item)
+        self.safe_until = next(
+            (k for k, it in enumerate(items) if it[0] == _BACKWARD or (it[0] == _CALL and it[1] not in _IDEMPOTENT)),
+            len(items),
+        )
         return self._with_drops(items, ne)
 
     def _with_drops(self, items, ne):
@@ -629,17 +686,17 @@ class _Plan:
         vals = [*self.externals, *inputs, *([None] * (self.nslots - len(inputs)))]
         nodes = [None] * len(vals)  # the node of each recorded op's outputs, for the captured backward
         ne = len(self.externals)
-        for item in self.items:
+        for k, item in enumerate(self.items):
             kind = item[0]
             if kind == _OP:
-                _, prim, fwd, ins, args, recorded, out, simple, subs, drops = item
+                _, prim, fwd, ins, args, recorded, out, simple, subs, shapes, drops = item
                 ts = tuple([vals[i] for i in ins])
-                if subs:
-                    args = list(args)
-                    for p, i in subs:
-                        args[p] = vals[i]._data
-                    args = tuple(args)
+                for path, i in subs:
+                    args = _put(args, path, vals[i]._data)
                 res = fwd(np, *[t._data for t in ts], *args)
+                got = res[0] if prim.extra else res  # an op that keeps arrays returns (result, kept)
+                if _shapes_differ(got, shapes) if prim.multi else got.shape != shapes[0]:
+                    raise _StaleError(k, prim.name)  # the shapes depend on the data: this plan does not hold
                 if recorded:
                     res = _record(prim, ts, res, args)
                     if type(out) is tuple:
@@ -913,13 +970,30 @@ class CompiledFunction:
             if type(plan) is _Plan:
                 if plan.valid():
                     entry[2][0] += 1
-                    return plan.run([a for a in args if isinstance(a, Tensor)])
+                    try:
+                        return plan.run([a for a in args if isinstance(a, Tensor)])
+                    except _StaleError as exc:
+                        return self._stale(key, entry, plan, exc, args)
                 del self.plans[key]  # a guard missed: capture again
                 entry = None
             elif plan is not None:  # eager for this signature
                 entry[2][2] += 1
                 return self.fn(*args)
         return self._trace(key, entry, args)
+
+    def _stale(self, key, entry, plan, exc, args):
+        """A replay found a result of another shape than traced: eager from now on for this signature."""
+        reason = f"{exc.name}: the shape of its result depends on the data"
+        entry[0], entry[1] = None, reason
+        entry[2][0] -= 1
+        if exc.at >= plan.safe_until:  # the backward or an optimizer step already ran: it cannot be undone
+            raise ChainruleError(
+                f"chainrule.compile: {reason}, found by a replay after the step's backward or optimizer step had "
+                "run; the step is left half done. Call the function without chainrule.compile"
+            ) from None
+        self._warn(reason)
+        entry[2][2] += 1
+        return self.fn(*args)  # nothing but zero_grad-like calls ran: run the whole step eagerly
 
     def _eager(self, key, reason, args, kwargs):
         self._warn(reason)
