@@ -100,6 +100,7 @@ def run(names, threads, rounds, steps):
                 fn(*batch)
         for _ in range(rounds):
             for key, (fn, batch) in runs.items():
+                time.sleep(0.3)  # let the other library's spinning threads go to sleep first
                 for _ in range(steps):
                     t0 = time.perf_counter()
                     fn(*batch)

@@ -338,3 +338,21 @@ def test_shapes_that_depend_on_the_data_fall_back():
             assert _bits(eager(x, m)) == _bits(compiled(x, m))
     assert _bits(w1) == _bits(w2)
     assert "depends on the data" in compiled.explain()
+
+
+def test_a_module_option_or_a_swapped_layer_traces_again():
+    (m1, o1), (m2, o2), batches = _pair("tiny", "sgd")
+    eager, compiled = _step_of(m1, o1), cr.compile(_step_of(m2, o2))
+    x, y = batches[0]
+    for _ in range(3):
+        eager(x, y), compiled(x, y)
+    (plan,) = [entry[1] for entry in compiled.plans.values()]
+    assert plan.valid()
+    m1[4], m2[4] = nn.Linear(64, 10), nn.Linear(64, 10)  # a new head: its parameters are not the plan's
+    m2[4].load_state_dict(m1[4].state_dict())
+    o1.add_param_group({"params": list(m1[4].parameters())})
+    o2.add_param_group({"params": list(m2[4].parameters())})
+    assert not plan.valid()
+    for _ in range(3):
+        assert _bits(eager(x, y)) == _bits(compiled(x, y))
+    _assert_same_models(m1, m2)

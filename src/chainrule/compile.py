@@ -598,6 +598,11 @@ class _Plan:
                 modules[id(sub)] = sub
         self.modules = tuple(modules.values())
         self.training = tuple(m.training for m in self.modules)
+        # what the skipped Python read from the modules: their training flags, options (eps, p, ...),
+        # parameters, buffers and children; a replay checks each is still the object it was
+        self.attributes = tuple(
+            (d, tuple(d.values())) for m in self.modules for d in (m.__dict__, m._parameters, m._buffers, m._modules)
+        )
         self.items = self._compile(trace)
 
     def _compile(self, trace):
@@ -677,9 +682,15 @@ class _Plan:
                 return False
             if t._edge is not None:
                 return False
-        for m, training in zip(self.modules, self.training):
-            if m.training is not training or m._forward_pre_hooks or m._forward_hooks or m._backward_hooks:
+        for m in self.modules:
+            if m._forward_pre_hooks or m._forward_hooks or m._backward_hooks:
                 return False
+        for d, values in self.attributes:  # every attribute, parameter, buffer and child: the same objects
+            if len(d) != len(values):
+                return False
+            for a, b in zip(d.values(), values):
+                if a is not b:
+                    return False
         return True
 
     def run(self, inputs):
