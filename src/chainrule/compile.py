@@ -30,6 +30,7 @@ step that does not record the same thing twice in a row.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import sys
 import threading
@@ -55,6 +56,8 @@ _plain = graph._plain
 _wrap = graph._wrap
 _ndarray = np.ndarray
 _LOCK = threading.RLock()
+_chain = itertools.chain.from_iterable
+_values = dict.values
 _MAX_PLANS = 8  # signatures kept per function
 _MAX_TRACES = 3  # traces of one signature before it is declared eager (two in a row must agree)
 _EAGER = "eager"
@@ -600,9 +603,14 @@ class _Plan:
         self.training = tuple(m.training for m in self.modules)
         # what the skipped Python read from the modules: their training flags, options (eps, p, ...),
         # parameters, buffers and children; a replay checks each is still the object it was
-        self.attributes = tuple(
-            (d, tuple(d.values())) for m in self.modules for d in (m.__dict__, m._parameters, m._buffers, m._modules)
-        )
+        self.dicts = tuple(
+            d
+            for m in self.modules
+            for d in (m.__dict__, m._parameters, m._buffers, m._modules, m._forward_pre_hooks, m._forward_hooks)
+        ) + tuple(m._backward_hooks for m in self.modules)
+        self.lengths = tuple(map(len, self.dicts))
+        self._alive = tuple(_chain(map(_values, self.dicts)))  # held, so that no id is reused
+        self.ids = tuple(map(id, self._alive))
         self.items = self._compile(trace)
 
     def _compile(self, trace):
@@ -682,16 +690,10 @@ class _Plan:
                 return False
             if t._edge is not None:
                 return False
-        for m in self.modules:
-            if m._forward_pre_hooks or m._forward_hooks or m._backward_hooks:
-                return False
-        for d, values in self.attributes:  # every attribute, parameter, buffer and child: the same objects
-            if len(d) != len(values):
-                return False
-            for a, b in zip(d.values(), values):
-                if a is not b:
-                    return False
-        return True
+        # every attribute (training, options), parameter, buffer, child and hook of the modules: the same
+        # objects, in one pass (a hook added to an empty dict changes the lengths)
+        dicts = self.dicts
+        return tuple(map(len, dicts)) == self.lengths and tuple(map(id, _chain(map(_values, dicts)))) == self.ids
 
     def run(self, inputs):
         vals = [*self.externals, *inputs, *([None] * (self.nslots - len(inputs)))]
