@@ -356,3 +356,24 @@ def test_a_module_option_or_a_swapped_layer_traces_again():
     for _ in range(3):
         assert _bits(eager(x, y)) == _bits(compiled(x, y))
     _assert_same_models(m1, m2)
+
+
+def test_module_state_set_by_the_step():
+    cr.manual_seed(0)
+
+    class Counting(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(3, 1)
+            self.calls = 0
+
+        def forward(self, x):
+            self.calls += 1  # Python state: a replay would not count
+            return self.fc(x) * (2.0 if self.calls % 2 else 1.0)
+
+    model = Counting()
+    compiled = cr.compile(lambda x: model.train()(x).sum())  # train(): sets flags that are already set
+    x = cr.ones(2, 3)
+    with pytest.warns(RuntimeWarning, match="sets Counting.calls"):
+        got = [compiled(x).item() for _ in range(6)]
+    assert model.calls == 6 and got[0] == 2 * got[1] == got[2]

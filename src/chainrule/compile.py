@@ -104,6 +104,7 @@ class _Trace:
         self.externals = []  # tensors from outside the step that the ops read
         self.ops = []  # the plan's items, in order
         self.pending = None
+        self.unstable = None  # why this trace cannot be armed, though a later one may be (or None)
         self.depth = 0  # > 0 inside a primitive's forward or an understood call
         self.nodes = []  # the nodes recorded in the trace
         self.modules = {}  # id -> module whose __call__ ran
@@ -457,6 +458,20 @@ def _traced_module_call(original):
     return call
 
 
+_MISSING = object()
+
+
+def _traced_module_setattr(original):
+    def setattr_(self, name, value):
+        t = _TRACE
+        if _active(t) and t.unstable is None and getattr(self, name, _MISSING) is not value:
+            # Python state a replay would not write again; two traces in a row that write it differ
+            t.unstable = f"the step sets {type(self).__name__}.{name} (module state that a replay would not set)"
+        original(self, name, value)
+
+    return setattr_
+
+
 def _traced_bump(original):
     def bump(self):
         t = _TRACE
@@ -544,6 +559,7 @@ def _install(trace):
         Tensor, "data", property(data.fget, _refused_setter(data, "assigning Tensor.data").fset, None, data.__doc__)
     )
     setattr_(Module, "__call__", _traced_module_call(Module.__call__))
+    setattr_(Module, "__setattr__", _traced_module_setattr(Module.__setattr__))
     for cls in _subclasses(Optimizer):
         if "step" in vars(cls):
             setattr_(cls, "step", _understood("step", vars(cls)["step"], _no_closure))
@@ -1037,8 +1053,11 @@ class CompiledFunction:
             self._set(key, trace.reason, counters)
             self._warn(trace.reason)
             return result
-        plan = _Plan(trace, template)
-        if entry is None or entry[0] is None:
+        plan = _Plan(trace, template) if trace.unstable is None else None
+        if plan is None and counters[1] >= _MAX_TRACES:
+            self._set(key, trace.unstable, counters)
+            self._warn(trace.unstable)
+        elif plan is None or entry is None or entry[0] is None:
             self._set(key, None, counters, first=plan)
         elif entry[0].same_as(plan):
             self._set(key, plan, counters)
