@@ -269,7 +269,7 @@ def _use_planes(xp, geom, x) -> bool:
     """Whether the convolution builds its GEMM operand plane by plane: NumPy, one group, few channels
     (im2col's copy of the windows view would read runs of only ``kernel_w * C`` elements).  Whatever
     the input's memory layout, so that the result does not depend on it."""
-    return xp is np and geom.groups == 1 and x.shape[1] <= _PLANES_MAX_CHANNELS and math.prod(geom.kernel) > 1
+    return xp is np and geom.groups == 1 and 0 < x.shape[1] <= _PLANES_MAX_CHANNELS and math.prod(geom.kernel) > 1
 
 
 def _planes(xp, x, geom):
