@@ -96,6 +96,24 @@ def test_padding_is_masked_out():
     np.testing.assert_allclose(pooled._data, plain.last_hidden_state._data.mean(axis=1), atol=1e-5)
 
 
+def test_no_grad_forward_stacks_the_query_key_value_projections():
+    # without gradients the three projections run as one GEMM: the same states as three, to float32 rounding;
+    # a hook on one of them (or grad mode) keeps the three separate calls
+    cr.manual_seed(0)
+    model = BertModel(tiny_config()).eval()
+    ids = random_ids(2, 10)
+    with cr.no_grad():
+        stacked = model(ids).last_hidden_state._data
+    reference = model(ids).last_hidden_state._data  # grad mode: three Linear calls
+    np.testing.assert_allclose(stacked, reference, rtol=1e-5, atol=1e-5)
+    calls = []
+    model.encoder.layer[0].attention.self.key.register_forward_hook(lambda *args: calls.append(1))
+    with cr.no_grad():
+        hooked = model(ids).last_hidden_state._data
+    assert calls == [1]
+    np.testing.assert_allclose(hooked, reference, rtol=1e-5, atol=1e-5)
+
+
 def test_token_types_and_activations_change_the_output():
     cr.manual_seed(0)
     ids = random_ids(2, 6)

@@ -42,6 +42,7 @@ from ..autograd.mode import is_grad_enabled
 from ..errors import ShapeError
 from ..nn import functional as F
 from ..nn import init
+from ..ops.shape import cat
 from ..tensor import Tensor, _wrap
 from ..utils.checkpoint import checkpoint
 from .pretrained import (
@@ -336,13 +337,35 @@ class BertSelfAttention(nn.Module):
         batch, length, width = hidden.shape
         shape = (batch, length, self.num_attention_heads, self.head_dim)
         # (N, L, H) -> (N, heads, L, head_dim)
-        q = self.query(hidden).reshape(*shape).permute(0, 2, 1, 3)
-        k = self.key(hidden).reshape(*shape).permute(0, 2, 1, 3)
-        v = self.value(hidden).reshape(*shape).permute(0, 2, 1, 3)
+        q, k, v = (t.reshape(*shape).permute(0, 2, 1, 3) for t in self._project(hidden))
         context = F.scaled_dot_product_attention(
             q, k, v, attn_mask=mask_bias, dropout_p=self.dropout_p if self.training else 0.0
         )
         return context.permute(0, 2, 1, 3).reshape(batch, length, width)
+
+    def _project(self, hidden: Tensor) -> tuple:
+        """(query, key, value) projections of ``hidden``, each (N, L, H).
+
+        Without gradients, plain Linear layers (no hooks, all with biases, one
+        dtype) run as one GEMM with the three weights stacked, (N L, H) @ (H, 3H):
+        24 -> 19.5 ms a layer at MiniLM's (2048, 384) against three GEMMs, one
+        thread; the same products up to float32 rounding (the GEMM's blocking).
+        A training step keeps three GEMMs: there the stacked weights' backward
+        (the three output gradients copied into one) ate the gain.
+        """
+        layers = (self.query, self.key, self.value)
+        if is_grad_enabled() or not all(
+            type(layer) is nn.Linear
+            and layer.bias is not None
+            and not layer._forward_hooks
+            and not layer._forward_pre_hooks
+            and layer.weight._data.dtype == hidden._data.dtype
+            for layer in layers
+        ):
+            return tuple(layer(hidden) for layer in layers)
+        weight = cat([layer.weight for layer in layers])
+        bias = cat([layer.bias for layer in layers])
+        return F.linear(hidden, weight, bias).split([layer.weight.shape[0] for layer in layers], dim=-1)
 
 
 class BertSelfOutput(nn.Module):

@@ -622,8 +622,28 @@ def _gelu(xp, x, approximate):
     flat = x.reshape(-1)
     out, factor = np.empty_like(flat), np.empty_like(flat)
     for start, stop in _gelu_blocks(flat.size):
-        out[start:stop], factor[start:stop] = _gelu_arrays(np, flat[start:stop], approximate)
+        _gelu_into(flat[start:stop], out[start:stop], factor[start:stop], approximate)
     return out.reshape(x.shape), factor.reshape(x.shape)
+
+
+def _gelu_into(x, out, factor, approximate):
+    """_gelu_arrays on one block of NumPy arrays, written into ``out`` and ``factor`` (slices of the results):
+    the same operations in the same order, so the same bits, without a copy of each block's two results
+    (MiniLM's (2048, 1536) forward 7.0 -> 6.0 ms, one thread, MKL's erf)."""
+    if approximate == "tanh":
+        inner = x * x
+        inner *= 0.044715
+        inner += 1.0
+        inner *= x
+        inner *= _SQRT_2_OVER_PI
+        np.tanh(inner, out=factor)
+        np.add(factor, 1.0, out=out)
+        out *= x
+        out *= 0.5
+        return
+    np.add(backend.erf(np, x * _INV_SQRT_2), 1.0, out=factor)
+    factor *= 0.5
+    np.multiply(x, factor, out=out)
 
 
 def _gelu_arrays(xp, x, approximate):
@@ -678,12 +698,13 @@ def _gelu_grad_blocked(x, g, factor, approximate):
     xf, gf, ff = (a.reshape(-1) for a in arrays)
     out = np.empty_like(xf)
     for start, stop in _gelu_blocks(xf.size):
-        out[start:stop] = _gelu_grad(xf[start:stop], gf[start:stop], ff[start:stop], approximate)
+        _gelu_grad(xf[start:stop], gf[start:stop], ff[start:stop], approximate, out=out[start:stop])
     return out.reshape(x.shape)
 
 
-def _gelu_grad(x, g, factor, approximate):
-    """g * GELU'(x) on raw arrays, from the factor the forward kept."""
+def _gelu_grad(x, g, factor, approximate, out=None):
+    """g * GELU'(x) on raw arrays, from the factor the forward kept; into ``out`` when given (a block of the
+    blocked path's result: no copy of the block afterwards, the same bits)."""
     xp = backend.array_module(x)
     if approximate == "tanh":
         t = factor
@@ -691,7 +712,7 @@ def _gelu_grad(x, g, factor, approximate):
         du = x2 * (3 * 0.044715)
         du += 1.0
         du *= _SQRT_2_OVER_PI
-        grad = t * t
+        grad = xp.multiply(t, t, out=out)
         xp.subtract(1.0, grad, out=grad)
         grad *= du
         grad *= x
@@ -699,7 +720,7 @@ def _gelu_grad(x, g, factor, approximate):
         grad += 1.0
         grad *= 0.5
     else:
-        grad = x * x
+        grad = xp.multiply(x, x, out=out)
         grad *= -0.5
         xp.exp(grad, out=grad)
         grad *= x
