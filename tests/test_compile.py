@@ -377,3 +377,25 @@ def test_module_state_set_by_the_step():
     with pytest.warns(RuntimeWarning, match="sets Counting.calls"):
         got = [compiled(x).item() for _ in range(6)]
     assert model.calls == 6 and got[0] == 2 * got[1] == got[2]
+
+
+def test_grad_scaler_and_detached_input_are_eager():
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    opt = cr.optim.SGD([w], lr=0.1)
+    scaler = cr.amp.GradScaler()
+
+    def scaled(x):
+        opt.zero_grad()
+        scaler.scale((w * x).sum()).backward()
+        scaler.step(opt)
+        scaler.update()
+        return w
+
+    compiled = cr.compile(scaled)
+    with pytest.warns(RuntimeWarning, match="GradScaler"):
+        for _ in range(3):
+            compiled(cr.ones(2))
+    compiled = cr.compile(lambda x: (w * x.detach()).sum())
+    with pytest.warns(RuntimeWarning, match="outside the op table"):
+        for _ in range(3):
+            compiled(cr.ones(2))

@@ -38,6 +38,7 @@ import warnings
 
 import numpy as np
 
+from .amp import GradScaler
 from .autograd import engine, graph
 from .autograd.forward import forward_levels
 from .autograd.graph import RELEASED
@@ -113,6 +114,7 @@ class _Trace:
         for t in inputs:  # one slot per tensor argument, even a repeated one (a replay fills them in order)
             self.slot_of.setdefault(id(t), len(self.keep))
             self.data_slot.setdefault(id(t._data), len(self.keep))
+            self.arrays.setdefault(id(t._data), len(self.keep))  # another tensor on an input's array: refused
             self.keep.append(t)
             self.snap.append((t._data, t._edge, t.requires_grad))
 
@@ -551,6 +553,8 @@ def _install(trace):
         )
     for name in ("register_hook", "retain_grad", "requires_grad_", "detach_"):
         setattr_(Tensor, name, _refusing(name, getattr(Tensor, name), f"Tensor.{name}()"))
+    for name in ("scale", "unscale_", "step", "update"):  # it writes gradients' arrays directly and skips steps
+        setattr_(GradScaler, name, _refusing(name, getattr(GradScaler, name), f"GradScaler.{name}()"))
     setattr_(Tensor, "_bump", _traced_bump(Tensor._bump))
     setattr_(Tensor, "grad", _traced_grad(vars(Tensor)["grad"]))
     setattr_(Tensor, "requires_grad", _refused_setter(vars(Tensor)["requires_grad"], "assigning Tensor.requires_grad"))
