@@ -4,8 +4,10 @@ For each workload of ``steps.py`` named below, three copies of the model start
 from the same weights (PyTorch's initialization, loaded into chainrule) and
 take training steps on the same batch (``zero_grad``, cross-entropy forward,
 ``backward``, optimizer ``step``): chainrule eager, the same step through
-``chainrule.compile``, and PyTorch eager.  The three are timed in turn, round
-after round, so that a machine whose speed drifts treats them alike; the table
+``chainrule.compile``, and PyTorch eager.  With one thread the three alternate
+step by step; with default threads they alternate in blocks of steps with a
+pause between (each library's idle threads spin for a while and would slow the
+other), so that a machine whose speed drifts treats them alike.  The table
 gives median milliseconds per step and the ratios.  Before timing, the script
 checks that the compiled copy's losses and parameters equal the eager copy's
 bit for bit after a few steps (under one thread: with several, the BLAS's
@@ -99,6 +101,13 @@ def run(names, threads, rounds, steps):
             for _ in range(4):
                 fn(*batch)
         for _ in range(rounds):
+            if threads == "one":  # no thread pools that spin: alternate step by step, so drift treats all alike
+                for _ in range(steps):
+                    for key, (fn, batch) in runs.items():
+                        t0 = time.perf_counter()
+                        fn(*batch)
+                        times[key].append(time.perf_counter() - t0)
+                continue
             for key, (fn, batch) in runs.items():
                 time.sleep(0.3)  # let the other library's spinning threads go to sleep first
                 for _ in range(steps):

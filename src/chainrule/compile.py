@@ -1116,19 +1116,24 @@ def compile(fn):  # noqa: A001 - PyTorch's name
 
     Before each replay the guards are checked: every tensor from outside the step (parameters,
     buffers) still has the shape, dtype and requires_grad it had, and every module the step called
-    has the same ``training`` flag and no hooks.  A miss traces again.  Optimizer hyperparameters
-    and learning rates are read live by the optimizer's step.
+    (and its children) holds the same attributes (``training``, options), parameters, buffers,
+    children and hooks, as objects.  A miss traces again.  Optimizer hyperparameters and learning
+    rates are read live by the optimizer's step.  During a replay each op's result must have the
+    shape it had when traced; when the shapes depend on the data (boolean-mask indexing), the step
+    runs eagerly from then on.
 
     A step that the trace cannot see through runs eagerly for that signature, with a one-time
     warning (``explain()`` repeats why): converting a tensor to Python (``.item()``, ``bool()``,
     ``float()``, ``.tolist()``, ``.numpy()``), random draws (dropout with p > 0), in-place writes
-    outside the optimizer, hooks, anomaly mode, forward-mode AD, vmap, autocast, custom autograd
-    Functions, ``autograd.grad`` inside the step, CuPy tensors.
+    outside the optimizer, assigning ``.data`` or ``.requires_grad``, ``detach()``, hooks, anomaly
+    mode, forward-mode AD, vmap, autocast, ``GradScaler``, custom autograd Functions,
+    ``autograd.grad`` inside the step, CuPy tensors, a step that sets a module attribute to a new
+    object on every call, and a step that makes a tensor afresh outside the op table on every call.
 
     Python state that no guard sees is the caller's contract, as with ``jax.jit`` and
-    ``torch.compile``: a branch on a counter in a closure, a global, or a value computed outside
-    the op table is frozen as it was traced.  Use a different argument (it is part of the key) or
-    call the step eagerly when that is not what you want.
+    ``torch.compile``: a branch on a counter in a closure or a global, a value computed from a
+    tensor's raw array, code that writes arrays directly, is frozen as it was traced.  Use an
+    argument (it is part of the key) or call the step eagerly when that is not what you want.
 
     Differs from PyTorch: ``torch.compile`` generates fused kernels; this replays the eager
     kernels and saves the Python around them, so results are equal to eager bit for bit.
