@@ -266,6 +266,9 @@ def test_trace_leaves_no_patch_behind():
     after = (prim.fwd, cr.Tensor.item, cr.nn.Module.__call__, cr.optim.SGD.step, cr.autograd.graph._record)
     assert before == after
     assert compile_module._TRACE is None
+    assert type(vars(cr.Tensor)["grad"]).__name__ == "member_descriptor"
+    assert cr.nn.Module.__setattr__.__qualname__ == "Module.__setattr__"
+    assert not hasattr(cr.amp.GradScaler.step, "__wrapped__")  # functools.wraps marks the wrappers
 
 
 def test_returned_input_and_aliasing():
