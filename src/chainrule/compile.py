@@ -61,7 +61,6 @@ _chain = itertools.chain.from_iterable
 _values = dict.values
 _MAX_PLANS = 8  # signatures kept per function
 _MAX_TRACES = 3  # traces of one signature before it is declared eager (two in a row must agree)
-_EAGER = "eager"
 
 
 class _StaleError(Exception):
@@ -136,7 +135,7 @@ class _Trace:
         raise _EagerError(reason)
 
     def ref(self, t):
-        """The reference a plan item keeps to tensor ``t``: ("s", slot) or ("e", index of an external)."""
+        """The reference a plan item keeps to tensor ``t``: its slot (>= 0) or -1 - its index among the externals."""
         slot = self.slot_of.get(id(t))
         if slot is not None and self.keep[slot] is t:
             return slot
@@ -353,7 +352,7 @@ def _refuse(what):
     return check
 
 
-def _refusing(name, original, what):
+def _refusing(original, what):
     check = _refuse(what)
 
     @functools.wraps(original)
@@ -367,7 +366,7 @@ def _refusing(name, original, what):
 _TO_PYTHON = ("item", "tolist", "numpy", "__array__", "__bool__", "__float__", "__int__", "__index__")
 
 
-def _understood(kind, original, allowed=lambda args, kwargs: None):
+def _understood(original, allowed=lambda args, kwargs: None):
     """A method that a replay calls again (optimizer and scheduler steps): recorded as a call."""
 
     @functools.wraps(original)
@@ -549,12 +548,12 @@ def _install(trace):
         setattr_(
             Tensor,
             name,
-            _refusing(name, getattr(Tensor, name), f"Tensor.{name.strip('_')}() (a tensor read by Python)"),
+            _refusing(getattr(Tensor, name), f"Tensor.{name.strip('_')}() (a tensor read by Python)"),
         )
     for name in ("register_hook", "retain_grad", "requires_grad_", "detach_"):
-        setattr_(Tensor, name, _refusing(name, getattr(Tensor, name), f"Tensor.{name}()"))
+        setattr_(Tensor, name, _refusing(getattr(Tensor, name), f"Tensor.{name}()"))
     for name in ("scale", "unscale_", "step", "update"):  # it writes gradients' arrays directly and skips steps
-        setattr_(GradScaler, name, _refusing(name, getattr(GradScaler, name), f"GradScaler.{name}()"))
+        setattr_(GradScaler, name, _refusing(getattr(GradScaler, name), f"GradScaler.{name}()"))
     setattr_(Tensor, "_bump", _traced_bump(Tensor._bump))
     setattr_(Tensor, "grad", _traced_grad(vars(Tensor)["grad"]))
     setattr_(Tensor, "requires_grad", _refused_setter(vars(Tensor)["requires_grad"], "assigning Tensor.requires_grad"))
@@ -566,13 +565,13 @@ def _install(trace):
     setattr_(Module, "__setattr__", _traced_module_setattr(Module.__setattr__))
     for cls in _subclasses(Optimizer):
         if "step" in vars(cls):
-            setattr_(cls, "step", _understood("step", vars(cls)["step"], _no_closure))
+            setattr_(cls, "step", _understood(vars(cls)["step"], _no_closure))
         if "zero_grad" in vars(cls):
             _IDEMPOTENT.add(vars(cls)["zero_grad"])
-            setattr_(cls, "zero_grad", _understood("zero_grad", vars(cls)["zero_grad"]))
+            setattr_(cls, "zero_grad", _understood(vars(cls)["zero_grad"]))
     for cls in _subclasses(LRScheduler):
         if "step" in vars(cls):
-            setattr_(cls, "step", _understood("step", vars(cls)["step"], _no_epoch))
+            setattr_(cls, "step", _understood(vars(cls)["step"], _no_epoch))
     old_backward = ENGINE["backward"]
     ENGINE["backward"] = _traced_backward(old_backward)
     refuse_draw = _refuse("a random draw (dropout, randn...): replay cannot redraw it")
