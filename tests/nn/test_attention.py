@@ -338,3 +338,19 @@ def test_sdpa_errors():
         F.scaled_dot_product_attention(q, q, q, attn_mask=cr.zeros(4, 3))
     with pytest.raises(cr.DTypeError, match="bool and floating point masks"):
         F.scaled_dot_product_attention(q, q, q, attn_mask=cr.zeros(3, 3, dtype=cr.int64))
+
+
+def test_sdpa_on_heads_split_views_equals_the_strided_product_bit_for_bit():
+    # the scores' GEMM gets C-contiguous copies of q * scale and k^T (faster on the strided views a
+    # projection split into heads gives): the same products as on the views themselves
+    rng = np.random.default_rng(3)
+    n, length, heads, d = 3, 7, 2, 4
+    y = rng.standard_normal((n, length, 3 * heads * d)).astype(np.float32)
+    q, k, v = (t.reshape(n, length, heads, d).permute(0, 2, 1, 3) for t in cr.tensor(y).split(heads * d, dim=-1))
+    assert not q._data.flags.c_contiguous
+    bias = np.where(rng.random((n, 1, 1, length)) < 0.3, -np.inf, 0.0).astype(np.float32)
+    bias[..., 0] = 0.0
+    got = F.scaled_dot_product_attention(q, k, v, attn_mask=cr.tensor(bias))
+    scores = (q._data * np.float32(1 / math.sqrt(d))) @ k._data.swapaxes(-1, -2) + bias
+    expected = F.softmax(cr.tensor(scores), -1)._data @ v._data
+    np.testing.assert_array_equal(got._data, expected)

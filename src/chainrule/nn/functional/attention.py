@@ -106,7 +106,10 @@ def _attend(query, key, value, bias_array, bias_tensor, dropout_p, scale, safe):
             # a finite row keeps softmax (and its backward) free of NaN; its weights are zeroed below
             dead = blocked
             bias_array = xp.where(blocked, xp.zeros((), dtype=bias_array.dtype), bias_array)
-    scores = (query * scale) @ key.mT
+    # both operands of the scores' batched GEMM C-contiguous: on the heads-split views of a projection
+    # (strided rows, keys transposed) NumPy's matmul ran 1.6x slower than copying both first and multiplying
+    # (MiniLM's (32, 12, 64, 32): 3.16 -> 1.92 ms with the copies, one thread); the same products, same bits
+    scores = (query.contiguous() * scale) @ key.mT.contiguous()
     scores = _add_bias(scores, bias_array, bias_tensor)
     weights = softmax(scores, -1)
     if dead is not None:
