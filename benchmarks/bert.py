@@ -97,9 +97,13 @@ def chainrule_step(model, checkpointing: bool = False):
         cr.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
 
-    def forward():
-        with cr.no_grad():
-            model(ids, mask)
+    def forward():  # inference, as PyTorch's side: eval mode (no dropout draws) and no gradients
+        model.eval()
+        try:
+            with cr.no_grad():
+                model(ids, mask)
+        finally:
+            model.train()
 
     return step, forward
 
