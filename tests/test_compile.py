@@ -200,7 +200,32 @@ def test_python_read_of_a_tensor_is_eager():
 
 
 def test_random_draw_is_eager():
-    assert "random draw" in _eager_case(lambda x, w: F.dropout(x @ w, p=0.5).sum())
+    assert "random draw" in _eager_case(lambda x, w: (x @ w + cr.randn(2, 3)).sum())
+
+
+def test_dropout_replays_fresh_masks_in_eager_order():
+    cr.manual_seed(0)
+    first = nn.Sequential(nn.Linear(32, 64), nn.ReLU(), nn.Dropout(0.3), nn.Linear(64, 10), nn.Dropout(0.1))
+    second = nn.Sequential(nn.Linear(32, 64), nn.ReLU(), nn.Dropout(0.3), nn.Linear(64, 10), nn.Dropout(0.1))
+    second.load_state_dict(first.state_dict())
+    eager = _step_of(first, cr.optim.SGD(first.parameters(), lr=0.1))
+    compiled = cr.compile(_step_of(second, cr.optim.SGD(second.parameters(), lr=0.1)))
+    rng = np.random.default_rng(0)
+    x, y = cr.tensor(rng.standard_normal((16, 32)).astype(np.float32)), cr.tensor(rng.integers(0, 10, 16))
+    cr.manual_seed(7)
+    expected = [_bits(eager(x, y)) for _ in range(6)]
+    cr.manual_seed(7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = [_bits(compiled(x, y)) for _ in range(6)]
+    assert got == expected and len(set(got)) == 6  # fresh masks: every loss differs
+    _assert_same_models(first, second)
+    assert "replayed: 4" in compiled.explain()
+    after_compiled = cr.random.numpy_rng().random()  # the generator is where eager leaves it
+    cr.manual_seed(7)
+    for _ in range(6):
+        eager(x, y)
+    assert cr.random.numpy_rng().random() == after_compiled
 
 
 def test_in_place_write_is_eager():

@@ -30,6 +30,7 @@ step that does not record the same thing twice in a row.
 from __future__ import annotations
 
 import functools
+import importlib
 import itertools
 import math
 import sys
@@ -51,6 +52,9 @@ from .random import DRAW_CHECKS
 from .tensor import ENGINE, Tensor
 
 __all__ = ["CompiledFunction", "compile"]
+
+# the module that draws dropout's masks (``chainrule.nn.functional.dropout`` itself names the function)
+_dropout = importlib.import_module("chainrule.nn.functional.dropout")
 
 _record = graph._record
 _plain = graph._plain
@@ -109,6 +113,7 @@ class _Trace:
         self.nodes = []  # the nodes recorded in the trace
         self.modules = {}  # id -> module whose __call__ ran
         self.data_slot = {}  # id(array) -> slot, for the tensors of the step
+        self.draws = {}  # id(array) -> [mask function, its arguments, slot of the tensor around it, array]
         self.ninputs = len(inputs)
         for t in inputs:  # one slot per tensor argument, even a repeated one (a replay fills them in order)
             self.slot_of.setdefault(id(t), len(self.keep))
@@ -142,7 +147,13 @@ class _Trace:
         data = t._data
         if type(data) is not _ndarray:
             self.fail(f"a tensor of type {type(data).__name__} (only NumPy arrays are captured)")
+        draw = self.draws.get(id(data))
+        if draw is not None and draw[3] is data and draw[2] is None and t._edge is None and not t.requires_grad:
+            draw[2] = self._new_slot(t)  # the tensor dropout wraps around its mask: made by the draw
+            return draw[2]
         base = data.base
+        if draw is not None or (base is not None and id(base) in self.draws):
+            self.fail(f"a random mask of shape {tuple(data.shape)} used outside dropout's multiplication")
         if id(data) in self.arrays or (base is not None and id(base) in self.arrays):
             self.fail(
                 f"a tensor of shape {tuple(data.shape)} was made from an op's result outside the op table "
@@ -217,6 +228,8 @@ class _Trace:
 
         def visit(value, path):
             if type(value) is _ndarray:
+                if id(value) in self.draws or (value.base is not None and id(value.base) in self.draws):
+                    self.fail("a random mask passed to an op as an array")
                 ref = self._array_ref(value)
                 if ref is not None:
                     subs.append((path, ref))
@@ -266,7 +279,7 @@ class _Trace:
         return _structure(self, result)
 
 
-_OP, _BACKWARD, _CALL = 0, 1, 2
+_OP, _BACKWARD, _CALL, _DRAW = 0, 1, 2, 3
 _IDEMPOTENT: set = set()  # calls that a replay may repeat when it gives up half-way (zero_grad, grad = None)
 _APPLY1 = graph.apply1.__code__
 _APPLY2 = graph.apply2.__code__
@@ -473,6 +486,26 @@ def _traced_module_setattr(original):
     return setattr_
 
 
+def _traced_mask(original):
+    """dropout's mask drawing, while tracing: recorded, so that a replay draws a fresh one in the same place."""
+
+    def mask(shape, p, dtype):
+        t = _TRACE
+        if not _active(t):
+            return original(shape, p, dtype)
+        t.depth += 1
+        try:
+            array = original(shape, p, dtype)
+        finally:
+            t.depth -= 1
+        draw = [original, (shape, p, dtype), None, array]
+        t.draws[id(array)] = draw
+        t.ops.append((_DRAW, draw))
+        return array
+
+    return mask
+
+
 def _traced_bump(original):
     def bump(self):
         t = _TRACE
@@ -555,6 +588,7 @@ def _install(trace):
     for name in ("scale", "unscale_", "step", "update"):  # it writes gradients' arrays directly and skips steps
         setattr_(GradScaler, name, _refusing(getattr(GradScaler, name), f"GradScaler.{name}()"))
     setattr_(Tensor, "_bump", _traced_bump(Tensor._bump))
+    setattr_(_dropout, "_mask", _traced_mask(_dropout._mask))
     setattr_(Tensor, "grad", _traced_grad(vars(Tensor)["grad"]))
     setattr_(Tensor, "requires_grad", _refused_setter(vars(Tensor)["requires_grad"], "assigning Tensor.requires_grad"))
     data = vars(Tensor)["data"]
@@ -653,10 +687,17 @@ class _Plan:
                 if grad is None and not retain and root >= 0:
                     walk = _walk(trace, root, index, self.leaves)
                 items.append((_BACKWARD, index(root), None if grad is None else index(grad), retain, walk))
+            elif item[0] == _DRAW:
+                fn, args, slot, _ = item[1]
+                items.append((_DRAW, fn, args, None if slot is None else index(slot)))
             else:
                 items.append(item)
         self.safe_until = next(
-            (k for k, it in enumerate(items) if it[0] == _BACKWARD or (it[0] == _CALL and it[1] not in _IDEMPOTENT)),
+            (  # a draw advances the generator: it cannot be drawn again by an eager rerun
+                k
+                for k, it in enumerate(items)
+                if it[0] in (_BACKWARD, _DRAW) or (it[0] == _CALL and it[1] not in _IDEMPOTENT)
+            ),
             len(items),
         )
         return self._with_drops(items, ne)
@@ -674,6 +715,8 @@ class _Plan:
                 last[item[1]] = k
                 if item[2] is not None:
                     last[item[2]] = k
+            elif item[0] == _DRAW and item[3] is not None:
+                last.setdefault(item[3], k)
         keep = set(range(ne + self.ninputs))  # externals and inputs are the caller's
         _template_values(self.template, ne, keep)
         drops = [[] for _ in items]
@@ -696,6 +739,10 @@ class _Plan:
                     return False
             elif a[0] == _BACKWARD:
                 if a[1:] != b[1:]:
+                    return False
+            elif a[0] == _DRAW:
+                (fa, args_a, slot_a, _), (fb, args_b, slot_b, _) = a[1], b[1]
+                if fa is not fb or slot_a != slot_b or not _same(args_a, args_b):
                     return False
             elif a[1] is not b[1] or a[2] is not b[2] or a[3] != b[3] or a[4] != b[4]:
                 return False
@@ -755,6 +802,11 @@ class _Plan:
                     _backward(vals, nodes, vals[root], walk)
                 else:
                     engine.backward(vals[root], None if grad is None else vals[grad], retain_graph=retain)
+            elif kind == _DRAW:  # a dropout mask: fresh numbers, from the same generator, in the same order
+                _, fn, args, slot, drops = item
+                array = fn(*args)
+                if slot is not None:
+                    vals[slot] = _wrap(array)
             else:
                 _, fn, obj, args, kwargs, drops = item
                 fn(obj, *args, **kwargs)
