@@ -10,7 +10,9 @@ attached and keeps what ran, as a *plan*:
   the output of an earlier record), its non-tensor arguments, and whether the op was recorded
   for backward;
 * the calls that are not primitives but are understood: ``Tensor.backward`` on a recorded
-  tensor, ``Optimizer.zero_grad``, ``Optimizer.step`` and ``LRScheduler.step``.
+  tensor, ``Optimizer.zero_grad``, ``Optimizer.step``, ``LRScheduler.step``, ``p.grad = None``,
+  and dropout drawing its mask (a replay draws a fresh one, from the same generator, in the
+  same order).
 
 A replay runs the recorded forwards on the current arrays (parameters are read live, so the
 optimizer's in-place updates are seen), records the same backward graph with the same
@@ -21,7 +23,7 @@ which kernels to run.
 
 Whatever the tracer does not understand makes the step eager for that input signature (with a
 one-time warning; :meth:`CompiledFunction.explain` tells why): a tensor converted to Python
-(``.item()``, ``bool()``, ``.numpy()``...), a random draw, an in-place write outside the optimizer,
+(``.item()``, ``bool()``, ``.numpy()``...), a random draw other than dropout's, an in-place write,
 hooks, anomaly mode, forward-mode AD, vmap, autocast, custom autograd Functions, a primitive run
 outside the op table's dispatch, a tensor made from another's array outside the op table, and a
 step that does not record the same thing twice in a row.
@@ -1175,7 +1177,8 @@ def compile(fn):  # noqa: A001 - PyTorch's name
 
     A step that the trace cannot see through runs eagerly for that signature, with a one-time
     warning (``explain()`` repeats why): converting a tensor to Python (``.item()``, ``bool()``,
-    ``float()``, ``.tolist()``, ``.numpy()``), random draws (dropout with p > 0), in-place writes
+    ``float()``, ``.tolist()``, ``.numpy()``), random draws other than dropout's masks (which a
+    replay draws afresh, in eager's order), in-place writes
     outside the optimizer, assigning ``.data`` or ``.requires_grad``, ``detach()``, hooks, anomaly
     mode, forward-mode AD, vmap, autocast, ``GradScaler``, custom autograd Functions,
     ``autograd.grad`` inside the step, CuPy tensors, a step that sets a module attribute to a new
