@@ -16,10 +16,11 @@ attached and keeps what ran, as a *plan*:
 
 A replay runs the recorded forwards on the current arrays (parameters are read live, so the
 optimizer's in-place updates are seen), records the same backward graph with the same
-``graph._record`` the eager call uses, and then calls the engine's ``backward`` and the
-optimizer's own ``step``: every kernel that runs is the one eager runs, on the same arrays, in
-the same order, so the results are equal bit for bit.  What is skipped is the Python that decided
-which kernels to run.
+``graph._record`` the eager call uses, runs the backward as the engine walks it (the walk
+fixed at trace time: the same vjps in the same order, the same sums, the engine's own
+accumulation into ``.grad``) and calls the optimizer's own ``step``: every kernel that runs is the
+one eager runs, on the same arrays, in the same order, so the results are equal bit for bit.
+What is skipped is the Python that decided which kernels to run.
 
 Whatever the tracer does not understand makes the step eager for that input signature (with a
 one-time warning; :meth:`CompiledFunction.explain` tells why): a tensor converted to Python
