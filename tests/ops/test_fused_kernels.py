@@ -172,3 +172,22 @@ def test_float32_erf_reference_clamps_its_result_in_one_clip():
         num = (num + backend._ERF_P[0]) * expected / (den + backend._ERF_Q[0])
         expected = np.maximum(np.minimum(num, 1.0), -1.0)
     np.testing.assert_array_equal(got.view(np.uint32), expected.view(np.uint32))
+
+
+def test_cross_entropy_class_maxima_equal_numpy_max_bit_for_bit(monkeypatch):
+    # (N, C) logits of 4,096+ elements take their row maxima as one reduceat (ops/nn._maxes): the same loss and
+    # probabilities, bit for bit, as with NumPy's max, a NaN row included
+    from chainrule.ops import loss
+
+    rng = np.random.default_rng(6)
+    x = (4 * rng.standard_normal((300, 17))).astype(np.float32)
+    x[5, 3] = np.nan
+    target = rng.integers(0, 17, size=300)
+    with np.errstate(invalid="ignore"):
+        fast = loss._cross_entropy_mean.fwd(np, x, target), loss._cross_entropy.fwd(np, x, target, None, -100, 0.0)
+        monkeypatch.setattr(loss, "_class_maxes", lambda xp, a: a.max(axis=1, keepdims=True))
+        slow = loss._cross_entropy_mean.fwd(np, x, target), loss._cross_entropy.fwd(np, x, target, None, -100, 0.0)
+    for got, expected in zip(fast, slow):
+        for a, b in zip(got, expected):
+            if isinstance(a, np.ndarray):
+                np.testing.assert_array_equal(a, b)

@@ -33,7 +33,7 @@ from ..backend import array_module
 from ..tensor import Tensor, _wrap
 from .elementwise import clamp, log, log1p, sigmoid, softplus
 from .index import _along_axis
-from .nn import softmax
+from .nn import _maxes, softmax
 
 __all__ = ["binary_cross_entropy_elementwise", "bce_with_logits_elementwise", "cross_entropy_indices"]
 
@@ -58,11 +58,20 @@ def _target_terms(xp, target, weight, ignore_index, dtype):
     return valid, safe, coef
 
 
+def _class_maxes(xp, x):
+    """``x.max(axis=1, keepdims=True)``: on (N, C) logits of 4,096+ elements one ``reduceat`` (``nn._maxes``),
+    the same bits, 2.2x faster ((1024, 65): 48 -> 22 us; (16384, 10): 732 -> 323 us); below, NumPy's max
+    (the reduceat's setup costs a microsecond more on (32, 2))."""
+    if x.ndim == 2 and x.size >= 4096:
+        return _maxes(xp, x, 1)
+    return x.max(axis=1, keepdims=True)
+
+
 @primitive("cross_entropy", save=(0,), extra=True)
 def _cross_entropy(xp, x, target, weight, ignore_index, smoothing):
     """Per-element loss of logits x (N, C, d1, ...) against class indices target (N, d1, ...)."""
     classes = x.shape[1]
-    logp = x - x.max(axis=1, keepdims=True)
+    logp = x - _class_maxes(xp, x)
     probs = xp.exp(logp)
     total = probs.sum(axis=1, keepdims=True)
     logp -= xp.log(total)
@@ -130,7 +139,7 @@ def _cross_entropy_jvp(ctx, tangent):
 @primitive("cross_entropy_mean", save=(0,), extra=True)
 def _cross_entropy_mean(xp, x, target):
     n = x.shape[0]
-    logp = x - x.max(axis=1, keepdims=True)
+    logp = x - _class_maxes(xp, x)
     probs = xp.exp(logp)
     total = probs.sum(axis=1, keepdims=True)
     picked = logp[xp.arange(n), target] - xp.log(total[:, 0])
