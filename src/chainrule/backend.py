@@ -559,7 +559,7 @@ def sigmoid(xp, x):
         if limit is None:
             limit = _EXP_LIMIT[x.dtype] = x.dtype.type(np.floor(np.log(np.finfo(x.dtype).max)))
         t = np.negative(x, out=np.empty_like(x))  # an array even for a 0-d x (NumPy would return a scalar)
-        np.minimum(t, limit, out=t)
+        np.clip(t, -np.inf, limit, out=t)  # as np.minimum (NaN kept), but NumPy's min against a scalar loops slowly
         np.exp(t, out=t)
         t += 1
         return np.reciprocal(t, out=t)

@@ -159,7 +159,7 @@ def _rnn_layer(xp, x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity, reverse):
         backend.matmul(xp, w_hh, hs[before], out=h)
         h += xg[t]
         if relu:
-            xp.maximum(h, 0, out=h)
+            xp.clip(h, 0, None, out=h)  # max(h, 0) with NaN kept; NumPy's maximum against a scalar loops slowly
         else:
             xp.tanh(h, out=h)
     out, _ = _slots(hs, reverse)
