@@ -227,3 +227,27 @@ def test_max_pool_2x2_block_scatter_equals_the_general_loop(dtype, shape, monkey
     monkeypatch.setattr(pool, "_blocks", lambda a: None)
     reference = pool._max_pool_scatter.fwd(np, g, index, geom)
     assert fast.tobytes() == reference.tobytes() and fast.strides == reference.strides
+
+
+@pytest.mark.parametrize("shape", [(1, 2, 3, 3), (1, 2, 2, 2), (2, 1, 3, 3), (1, 1, 2, 2), (2, 16, 4, 4), (1, 3, 3, 2)])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_max_pool_2x2_gradient_on_layouts_that_are_both_orders(shape, channels_last):
+    """A 1x1 output (or one channel, one image) is C- and channels-last-contiguous at once: the 2x2 fast paths
+    must fall back, not fail, when an array made from it takes the other order (gradcheck found one)."""
+    x = np.random.default_rng(0).standard_normal(shape)
+    if channels_last:
+        x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    xt = cr.tensor(x, requires_grad=True)
+    y = F.max_pool2d(xt, 2)
+    g = np.random.default_rng(1).standard_normal(y.shape)
+    y.backward(cr.tensor(g))
+    # the reference: each output gradient at its window's first maximum
+    want = np.zeros_like(x)
+    n, c, h, w = y.shape
+    for idx in np.ndindex(n, c, h, w):
+        window = x[idx[0], idx[1], 2 * idx[2] : 2 * idx[2] + 2, 2 * idx[3] : 2 * idx[3] + 2]
+        i, j = np.unravel_index(np.argmax(window), window.shape)
+        want[idx[0], idx[1], 2 * idx[2] + i, 2 * idx[3] + j] += g[idx]
+        assert y.numpy()[idx] == window.max()
+    np.testing.assert_array_equal(xt.grad.numpy(), want)
+    assert cr.autograd.gradcheck(lambda t: F.max_pool2d(t, 2), (cr.tensor(x, requires_grad=True),))

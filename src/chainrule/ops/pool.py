@@ -297,7 +297,9 @@ def _max_pool_scatter(xp, g, index, geom):
     g = _same_layout(xp, g, index)
     finite = _all_finite(xp, g)
     if _is_2x2(geom) and finite and _blocks(index) is not None and _blocks(g) is not None:
-        return _max_pool_scatter_blocks(xp, g, index, geom)
+        result = _max_pool_scatter_blocks(xp, g, index, geom)
+        if result is not None:
+            return result
     gpad = _alloc_like(xp, index, _padded_shape(g.shape, geom), dtype=g.dtype)  # the forward's memory order
     for k, sl in _offset_slices(geom):
         if geom.disjoint and finite:  # every input element in at most one window: write, do not add
@@ -313,13 +315,19 @@ def _max_pool_scatter_blocks(xp, g, index, geom):
     """max_pool_scatter for :func:`_is_2x2` windows, a finite g and channels-last memory of narrow
     channels (see :func:`_blocks`): each corner's product computed contiguous, then copied block by block
     (the cnn workload's (64, 16, 28, 28): 560 -> 420 us); the general loop writes the product straight
-    into the strided corner."""
+    into the strided corner.  None where a layout turns out not to be channels-last after all (a 1x1 output
+    is both C- and channels-last-contiguous, and the arrays made from it may take either order)."""
     h, w = geom.out_size
     covered = geom.in_size == (2 * h, 2 * w)  # every input element in a window: nothing to zero
     gx = _alloc_like(xp, index, g.shape[:-2] + geom.in_size, fill=None if covered else 0, dtype=g.dtype)
     blocks = _blocks(gx)
+    if blocks is None:
+        return None
     for k, (i, j) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
-        blocks[:, i : 2 * h : 2, j : 2 * w : 2] = _blocks(g * (index == k))
+        part = _blocks(g * (index == k))
+        if part is None:
+            return None
+        blocks[:, i : 2 * h : 2, j : 2 * w : 2] = part
     return gx
 
 
