@@ -389,6 +389,27 @@ def test_predict_refuses_a_tokenizer_that_does_not_fit_the_model(template, tmp_p
 
 
 @needs_tokenizers
+@pytest.mark.parametrize("where", ["single", "pair", "ids"])
+def test_a_template_naming_a_missing_special_token_is_one_error_not_a_rust_panic(template, tmp_path, capsys, where):
+    """The tokenizers library loads such a file, then panics (a BaseException) on the first text it encodes."""
+    from chainrule.text import Tokenizer, TokenizerError
+
+    model = _copy(template, tmp_path / "model")
+    spec = json.loads((model / "tokenizer.json").read_text())
+    processor = spec["post_processor"]
+    if where == "ids":
+        processor["special_tokens"]["[SEP]"]["ids"] = []
+    else:
+        processor[where][-1]["SpecialToken"]["id"] = "[SEQ]"  # one byte off, as a corrupted file has it
+    (model / "tokenizer.json").write_text(json.dumps(spec))
+    with pytest.raises(TokenizerError, match="special token"):
+        Tokenizer.from_pretrained(model)
+    assert main(["predict", str(model), "a warm film"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "special token" in err
+
+
+@needs_tokenizers
 def test_labels_from_a_config_are_printed_without_control_characters(template, tmp_path, capsys):
     model = _copy(template, tmp_path / "model")
     config = json.loads((model / "config.json").read_text())

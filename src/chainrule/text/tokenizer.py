@@ -54,6 +54,51 @@ class TokenizerError(ChainruleError, ValueError):
     """
 
 
+def _panicked(exc: BaseException) -> bool:
+    """Whether ``exc`` is a Rust panic of the tokenizers library: pyo3's PanicException derives from
+    BaseException (not Exception), so a malformed file could otherwise end the program with a traceback."""
+    return type(exc).__name__ == "PanicException"
+
+
+def _template_problem(path):
+    """Why the file's post-processor would make the tokenizers library panic on the first text, or None.
+
+    The library loads a TemplateProcessing whose template names a special token that its ``special_tokens``
+    map lacks (or whose ids and tokens differ in length), and then panics (a Rust panic, printed to stderr
+    before Python sees it) on every encode.  Checked here, before any text is encoded.
+    """
+    import json  # noqa: PLC0415 - only when a file is loaded
+
+    try:
+        spec = json.loads(Path(path).read_text(encoding="utf-8")).get("post_processor")
+    except (OSError, ValueError, AttributeError):
+        return None  # the library read it: whatever it is, the checks below do not apply
+    pending = [spec]
+    while pending:
+        proc = pending.pop()
+        if not isinstance(proc, dict):
+            continue
+        if proc.get("type") == "Sequence":
+            pending.extend(proc.get("processors") or [])
+            continue
+        if proc.get("type") != "TemplateProcessing":
+            continue
+        specials = proc.get("special_tokens")
+        specials = specials if isinstance(specials, dict) else {}
+        for name, token in specials.items():
+            if not isinstance(token, dict) or len(token.get("ids") or []) != len(token.get("tokens") or []):
+                return f"its post-processor's special token {name!r} has ids and tokens of different lengths"
+        for key in ("single", "pair"):
+            for piece in proc.get(key) or []:
+                special = piece.get("SpecialToken") if isinstance(piece, dict) else None
+                if isinstance(special, dict) and special.get("id") not in specials:
+                    return (
+                        f"its post-processor's {key!r} template names the special token {special.get('id')!r}, "
+                        "which its special_tokens do not define"
+                    )
+    return None
+
+
 def _tokenizers():
     try:
         import tokenizers  # noqa: PLC0415
@@ -168,10 +213,26 @@ class Tokenizer:
             backend = _tokenizers().Tokenizer.from_file(str(path))
         except Exception as exc:  # noqa: BLE001 - the library raises plain Exceptions for bad files
             raise TokenizerError(f"{path} is not a readable tokenizer.json ({exc})") from None
+        except BaseException as exc:
+            if not _panicked(exc):
+                raise
+            raise TokenizerError(
+                f"{path} is not a readable tokenizer.json (the tokenizers library failed on it)"
+            ) from None
+        problem = _template_problem(path)
+        if problem is not None:
+            raise TokenizerError(f"{path} cannot be used as a tokenizer ({problem})")
         try:
             return cls(backend, max_length)
         except Exception as exc:  # noqa: BLE001 - settings in the file that the wrapper cannot use
             raise TokenizerError(f"{path} cannot be used as a tokenizer ({exc})") from None
+        except BaseException as exc:
+            if not _panicked(exc):
+                raise
+            raise TokenizerError(
+                f"{path} cannot be used as a tokenizer (the tokenizers library failed on its settings: "
+                "a post-processor naming a token its vocabulary lacks, or the like)"
+            ) from None
 
     @classmethod
     def from_pretrained(cls, directory, max_length: int | None = None) -> Tokenizer:
@@ -262,6 +323,13 @@ class Tokenizer:
         self.backend.enable_truncation(limit)
         try:
             encodings = self.backend.encode_batch(inputs)
+        except BaseException as exc:
+            if not _panicked(exc):
+                raise
+            raise TokenizerError(
+                "Tokenizer: the tokenizers library failed on these texts (its file's post-processor or vocabulary "
+                "is inconsistent)"
+            ) from None
         finally:
             self.backend.no_truncation()
         return [(np.array(e.ids, dtype=np.int64), np.array(e.type_ids, dtype=np.int64)) for e in encodings]
