@@ -626,17 +626,22 @@ def _gelu(xp, x, approximate):
     return out.reshape(x.shape), factor.reshape(x.shape)
 
 
+def _gelu_tanh_argument(x):
+    """u = sqrt(2/pi) (x + 0.044715 x^3), the tanh form's argument, in the same operations for every caller."""
+    inner = x * x
+    inner *= 0.044715
+    inner += 1.0
+    inner *= x
+    inner *= _SQRT_2_OVER_PI
+    return inner
+
+
 def _gelu_into(x, out, factor, approximate):
     """_gelu_arrays on one block of NumPy arrays, written into ``out`` and ``factor`` (slices of the results):
     the same operations in the same order, so the same bits, without a copy of each block's two results
     (MiniLM's (2048, 1536) forward 7.0 -> 6.0 ms, one thread, MKL's erf)."""
     if approximate == "tanh":
-        inner = x * x
-        inner *= 0.044715
-        inner += 1.0
-        inner *= x
-        inner *= _SQRT_2_OVER_PI
-        np.tanh(inner, out=factor)
+        np.tanh(_gelu_tanh_argument(x), out=factor)
         np.add(factor, 1.0, out=out)
         out *= x
         out *= 0.5
@@ -649,12 +654,7 @@ def _gelu_into(x, out, factor, approximate):
 def _gelu_arrays(xp, x, approximate):
     """_gelu on raw arrays, in one call (the reference, and one block of a large array)."""
     if approximate == "tanh":
-        inner = x * x
-        inner *= 0.044715
-        inner += 1.0
-        inner *= x
-        inner *= _SQRT_2_OVER_PI
-        t = xp.tanh(inner)
+        t = xp.tanh(_gelu_tanh_argument(x))
         out = t + 1.0
         out *= x
         out *= 0.5
