@@ -410,6 +410,22 @@ def test_a_template_naming_a_missing_special_token_is_one_error_not_a_rust_panic
 
 
 @needs_tokenizers
+def test_a_rust_panic_while_encoding_is_one_tokenizer_error(template):
+    """A backend built from such a file directly (not through from_file's check) panics on a pair; the wrapper
+    turns the panic (a BaseException) into a TokenizerError."""
+    from tokenizers import Tokenizer as Backend
+
+    from chainrule.text import Tokenizer, TokenizerError
+
+    spec = json.loads((template / "tokenizer.json").read_text())
+    spec["post_processor"]["pair"][-1]["SpecialToken"]["id"] = "[SEQ]"
+    tok = Tokenizer(Backend.from_str(json.dumps(spec)), max_length=16)  # the single template is fine
+    assert tok(["a warm film"])["input_ids"].shape == (1, 5)
+    with pytest.raises(TokenizerError, match="failed on these texts"):
+        tok(["a warm film"], ["dull"])
+
+
+@needs_tokenizers
 def test_labels_from_a_config_are_printed_without_control_characters(template, tmp_path, capsys):
     model = _copy(template, tmp_path / "model")
     config = json.loads((model / "config.json").read_text())

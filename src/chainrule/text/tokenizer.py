@@ -23,6 +23,7 @@ pads on the right only, and never returns overflowing tokens.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,20 @@ def _panicked(exc: BaseException) -> bool:
     """Whether ``exc`` is a Rust panic of the tokenizers library: pyo3's PanicException derives from
     BaseException (not Exception), so a malformed file could otherwise end the program with a traceback."""
     return type(exc).__name__ == "PanicException"
+
+
+@contextlib.contextmanager
+def _library_failure(what):
+    """A Rust panic of the tokenizers library inside the block becomes one TokenizerError naming ``what``."""
+    try:
+        yield
+    except BaseException as exc:
+        if not _panicked(exc):
+            raise
+        raise TokenizerError(
+            f"Tokenizer: the tokenizers library failed on {what} (its file's post-processor, decoder or vocabulary "
+            "is inconsistent)"
+        ) from None
 
 
 def _template_problem(path):
@@ -322,14 +337,8 @@ class Tokenizer:
             inputs = texts
         self.backend.enable_truncation(limit)
         try:
-            encodings = self.backend.encode_batch(inputs)
-        except BaseException as exc:
-            if not _panicked(exc):
-                raise
-            raise TokenizerError(
-                "Tokenizer: the tokenizers library failed on these texts (its file's post-processor or vocabulary "
-                "is inconsistent)"
-            ) from None
+            with _library_failure("these texts"):
+                encodings = self.backend.encode_batch(inputs)
         finally:
             self.backend.no_truncation()
         return [(np.array(e.ids, dtype=np.int64), np.array(e.type_ids, dtype=np.int64)) for e in encodings]
@@ -380,8 +389,10 @@ class Tokenizer:
     def decode(self, ids, skip_special_tokens: bool = True) -> str:
         """Text of one sequence of ids (padding and special tokens dropped by default)."""
         ids = [int(i) for i in np.asarray(ids).reshape(-1)]
-        return self.backend.decode(ids, skip_special_tokens=skip_special_tokens)
+        with _library_failure("these ids"):
+            return self.backend.decode(ids, skip_special_tokens=skip_special_tokens)
 
     def tokens(self, text: str) -> list:
         """The token strings of one text, special tokens included, untruncated."""
-        return self.backend.encode(text).tokens
+        with _library_failure("this text"):
+            return self.backend.encode(text).tokens
