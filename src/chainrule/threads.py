@@ -62,6 +62,7 @@ import math
 import os
 import threading
 import time
+from statistics import median
 
 from . import _cblas
 
@@ -247,7 +248,7 @@ class _Chooser:
         window.append((end - start) / work)
         if end - self.window_start >= _WINDOW:
             if len(window) >= 4 and self.reference is not None:
-                rate = _median(window)
+                rate = median(window)
                 if (rate > _DRIFT * self.reference) if self.threaded else (rate * _DRIFT < self.reference):
                     self.next_trial = 0.0  # the speed moved: look again now
             self.window = []
@@ -256,17 +257,17 @@ class _Chooser:
 
     def _trial_step(self, trial, arm):
         one, many, seconds = trial
-        if arm and one and many[-1] > _ABORT * _median(one):
-            self._decide(one, many, threaded=False)
+        if arm and one and many[-1] > _ABORT * median(one):
+            self._decide(median(one), median(many), threaded=False)
             return
         if (len(one) >= _TRIAL_CALLS and len(many) >= _TRIAL_CALLS and min(seconds) >= _TRIAL_SECONDS) or (
             len(one) >= _TRIAL_MAX and len(many) >= _TRIAL_MAX
         ):
-            r1, rn = _median(one), _median(many)
-            self._decide(one, many, threaded=rn <= _GAIN * r1)
+            r1, rn = median(one), median(many)
+            self._decide(r1, rn, threaded=rn <= _GAIN * r1)
 
-    def _decide(self, one, many, threaded):
-        r1, rn = _median(one), _median(many)
+    def _decide(self, r1, rn, threaded):
+        """End the trial: one-thread and threaded seconds per multiply-add were ``r1`` and ``rn``."""
         same = threaded == self.threaded
         self.interval = min(self.interval * 2, _BACKOFF_MAX) if same else _BACKOFF_MIN
         self.threaded = threaded
@@ -303,12 +304,6 @@ def _hold_one_thread(hold):
         elif not hold and state.lowered is not None:
             blas.set_threads(state.lowered)
             state.lowered = None
-
-
-def _median(values):
-    ordered = sorted(values)
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else 0.5 * (ordered[mid - 1] + ordered[mid])
 
 
 _STATE = _State()
@@ -513,6 +508,12 @@ def plan(work: int) -> int:
     return _STATE.lowered or blas.get_threads()
 
 
+def _one_thread_shape(m, k, n):
+    """A product that runs on one thread whatever the load: below ``SERIAL_WORK``, or of a shape ``plan_gemm``
+    explains."""
+    return m * k * n < SERIAL_WORK or (m < _NARROW and n < _NARROW) or (k < _NARROW and m >= _NARROW and n >= _NARROW)
+
+
 def plan_gemm(m: int, k: int, n: int) -> int:
     """``plan`` for one (m, k) @ (k, n) product, with two more cases on one thread whatever their size.
 
@@ -524,7 +525,7 @@ def plan_gemm(m: int, k: int, n: int) -> int:
     gradient, ``x.T @ g`` over a batch of 16-96) is mostly writing, which two
     threads did 1.1-3.4x slower (256 x 256 over k = 64: 1.35x).
     """
-    if m * k * n < SERIAL_WORK or (m < _NARROW and n < _NARROW) or (k < _NARROW and m >= _NARROW and n >= _NARROW):
+    if _one_thread_shape(m, k, n):
         return 1
     return plan(SERIAL_WORK)
 
@@ -536,7 +537,7 @@ def gemm_call(m: int, k: int, n: int, fn, *args, work: int | None = None):
     that may run threaded runs as the measurements of ``_Chooser`` say, and is
     timed for them.
     """
-    if m * k * n < SERIAL_WORK or (m < _NARROW and n < _NARROW) or (k < _NARROW and m >= _NARROW and n >= _NARROW):
+    if _one_thread_shape(m, k, n):
         return blas_call(1, fn, *args)
     state = _STATE
     if not state.configured:
