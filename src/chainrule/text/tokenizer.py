@@ -62,32 +62,40 @@ def _panicked(exc: BaseException) -> bool:
 
 
 @contextlib.contextmanager
-def _library_failure(what):
-    """A Rust panic of the tokenizers library inside the block becomes one TokenizerError naming ``what``."""
+def _library_failure(message):
+    """A Rust panic of the tokenizers library inside the block becomes one TokenizerError(``message``)."""
     try:
         yield
     except BaseException as exc:
         if not _panicked(exc):
             raise
-        raise TokenizerError(
-            f"Tokenizer: the tokenizers library failed on {what} (its file's post-processor, decoder or vocabulary "
-            "is inconsistent)"
-        ) from None
+        raise TokenizerError(message) from None
 
 
-def _template_problem(path):
-    """Why the file's post-processor would make the tokenizers library panic on the first text, or None.
+def _encoding_failure(what):
+    return _library_failure(
+        f"Tokenizer: the tokenizers library failed on {what} (its file's post-processor, decoder or vocabulary "
+        "is inconsistent)"
+    )
+
+
+def _template_problem(backend):
+    """Why the backend's post-processor would make the tokenizers library panic on the first text, or None.
 
     The library loads a TemplateProcessing whose template names a special token that its ``special_tokens``
     map lacks (or whose ids and tokens differ in length), and then panics (a Rust panic, printed to stderr
-    before Python sees it) on every encode.  Checked here, before any text is encoded.
+    before Python sees it) on every encode.  Checked here, on the processor's own serialized form, before any
+    text is encoded.
     """
     import json  # noqa: PLC0415 - only when a file is loaded
 
+    processor = backend.post_processor
+    if processor is None:
+        return None
     try:
-        spec = json.loads(Path(path).read_text(encoding="utf-8")).get("post_processor")
-    except (OSError, ValueError, AttributeError):
-        return None  # the library read it: whatever it is, the checks below do not apply
+        spec = json.loads(processor.__getstate__())
+    except (AttributeError, TypeError, ValueError):
+        return None  # not the library's serialized form: the checks below do not apply
     pending = [spec]
     while pending:
         proc = pending.pop()
@@ -224,30 +232,22 @@ class Tokenizer:
             cls._check_length(max_length)
         if not regular_file(path, TokenizerError):
             raise FileNotFoundError(f"no such tokenizer file: {path}")
-        try:
-            backend = _tokenizers().Tokenizer.from_file(str(path))
-        except Exception as exc:  # noqa: BLE001 - the library raises plain Exceptions for bad files
-            raise TokenizerError(f"{path} is not a readable tokenizer.json ({exc})") from None
-        except BaseException as exc:
-            if not _panicked(exc):
-                raise
-            raise TokenizerError(
-                f"{path} is not a readable tokenizer.json (the tokenizers library failed on it)"
-            ) from None
-        problem = _template_problem(path)
+        with _library_failure(f"{path} is not a readable tokenizer.json (the tokenizers library failed on it)"):
+            try:
+                backend = _tokenizers().Tokenizer.from_file(str(path))
+            except Exception as exc:  # noqa: BLE001 - the library raises plain Exceptions for bad files
+                raise TokenizerError(f"{path} is not a readable tokenizer.json ({exc})") from None
+        problem = _template_problem(backend)
         if problem is not None:
             raise TokenizerError(f"{path} cannot be used as a tokenizer ({problem})")
-        try:
-            return cls(backend, max_length)
-        except Exception as exc:  # noqa: BLE001 - settings in the file that the wrapper cannot use
-            raise TokenizerError(f"{path} cannot be used as a tokenizer ({exc})") from None
-        except BaseException as exc:
-            if not _panicked(exc):
-                raise
-            raise TokenizerError(
-                f"{path} cannot be used as a tokenizer (the tokenizers library failed on its settings: "
-                "a post-processor naming a token its vocabulary lacks, or the like)"
-            ) from None
+        with _library_failure(
+            f"{path} cannot be used as a tokenizer (the tokenizers library failed on its settings: "
+            "a post-processor naming a token its vocabulary lacks, or the like)"
+        ):
+            try:
+                return cls(backend, max_length)
+            except Exception as exc:  # noqa: BLE001 - settings in the file that the wrapper cannot use
+                raise TokenizerError(f"{path} cannot be used as a tokenizer ({exc})") from None
 
     @classmethod
     def from_pretrained(cls, directory, max_length: int | None = None) -> Tokenizer:
@@ -337,7 +337,7 @@ class Tokenizer:
             inputs = texts
         self.backend.enable_truncation(limit)
         try:
-            with _library_failure("these texts"):
+            with _encoding_failure("these texts"):
                 encodings = self.backend.encode_batch(inputs)
         finally:
             self.backend.no_truncation()
@@ -389,10 +389,10 @@ class Tokenizer:
     def decode(self, ids, skip_special_tokens: bool = True) -> str:
         """Text of one sequence of ids (padding and special tokens dropped by default)."""
         ids = [int(i) for i in np.asarray(ids).reshape(-1)]
-        with _library_failure("these ids"):
+        with _encoding_failure("these ids"):
             return self.backend.decode(ids, skip_special_tokens=skip_special_tokens)
 
     def tokens(self, text: str) -> list:
         """The token strings of one text, special tokens included, untruncated."""
-        with _library_failure("this text"):
+        with _encoding_failure("this text"):
             return self.backend.encode(text).tokens
