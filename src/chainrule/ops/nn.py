@@ -77,18 +77,24 @@ def _softmax_rule(ctx, g):
     return y * (g - (g * y).sum(dim=axis, keepdim=True))
 
 
+def _raw_first_order(ctx, gd, y):
+    """Whether softmax's or log_softmax's vjp may run on raw arrays: a first-order backward on NumPy arrays of one
+    float dtype (not 0-d); otherwise the Tensor-op rule runs."""
+    return (
+        not ctx.create_graph
+        and type(gd) is np.ndarray
+        and type(y) is np.ndarray
+        and gd.dtype == y.dtype
+        and gd.dtype.char in "fd"
+        and bool(y.ndim)
+    )
+
+
 @_softmax.defvjp
 def _softmax_vjp(ctx, g):
     gd = g._data
     y = ctx.out
-    if (
-        ctx.create_graph
-        or type(gd) is not np.ndarray
-        or type(y) is not np.ndarray
-        or gd.dtype != y.dtype
-        or gd.dtype.char not in "fd"
-        or not y.ndim
-    ):
+    if not _raw_first_order(ctx, gd, y):
         return _softmax_rule(ctx, g)
     # first order on raw arrays: _softmax_rule's operations, one array instead of three (and no nodes)
     (axis,) = ctx.args
@@ -115,14 +121,7 @@ def _log_softmax(xp, x, axis):
 def _log_softmax_vjp(ctx, g):
     (axis,) = ctx.args
     gd, y = g._data, ctx.out
-    if (
-        ctx.create_graph
-        or type(gd) is not np.ndarray
-        or type(y) is not np.ndarray
-        or gd.dtype != y.dtype
-        or gd.dtype.char not in "fd"
-        or not y.ndim
-    ):
+    if not _raw_first_order(ctx, gd, y):
         return g - ctx.output().exp() * g.sum(dim=axis, keepdim=True)
     # first order on raw arrays: the rule's operations, one array instead of three
     out = np.exp(y)
