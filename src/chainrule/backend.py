@@ -348,8 +348,8 @@ def _large_matmul(a, b, out):
         return np.matmul(a, b, out=out)
     m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
     work = max(a.size * n, b.size * m)  # multiply-adds, batch dimensions included
-    nthreads = _threads.plan_gemm(m, k, n)  # each matrix of a batch is its own BLAS call
-    if nthreads == 1 and _mkl.ENABLED and work >= _mkl.MIN_WORK:
+    # each matrix of a batch is its own BLAS call; MKL (the extra) takes those that are to run on one thread
+    if _mkl.ENABLED and work >= _mkl.MIN_WORK and _threads.plan_gemm(m, k, n) == 1:
         result = _mkl.matmul(a, b, out)
         if result is not None:
             return result
@@ -361,8 +361,7 @@ def _large_matmul(a, b, out):
 def _gemm_into(a, b, out, beta):
     """``out = a @ b + beta * out`` in one GEMM call on NumPy arrays (2-D, out C-contiguous); False if it cannot."""
     work = a.shape[0] * a.shape[1] * b.shape[1]
-    nthreads = _threads.plan_gemm(a.shape[0], a.shape[1], b.shape[1])
-    if nthreads == 1 and _mkl.ENABLED and _mkl.BLAS.gemm(a, b, out, beta):
+    if _mkl.ENABLED and _threads.plan_gemm(a.shape[0], a.shape[1], b.shape[1]) == 1 and _mkl.BLAS.gemm(a, b, out, beta):
         return True
     blas = _cblas.numpy_blas()
     if blas is None:
