@@ -26,6 +26,27 @@ def test_broadcast_mismatch_names_op_and_shapes():
         cr.ones(3, requires_grad=True) * cr.ones(2)
 
 
+@pytest.mark.parametrize(
+    ("op", "args"),
+    [
+        (cr.log, (cr.tensor([0.0, 1.0]),)),
+        (lambda a, b: a / b, (cr.tensor([1.0, 0.0]), cr.tensor([0.0, 0.0]))),
+        (cr.sqrt, (cr.tensor([-1.0]),)),
+    ],
+)
+def test_a_numpy_warning_turned_error_by_the_caller_stays_that_warning(op, args):
+    # under -W error (or pytest's filterwarnings = error) NumPy's floating-point warning is raised as an exception:
+    # chainrule passes it on as it is, not dressed as a ShapeError
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(RuntimeWarning, match="encountered"):
+            op(*args)
+    with np.errstate(all="ignore"):
+        assert op(*args).shape == args[0].shape  # and without the filter the IEEE result comes back
+
+
 def test_cat_shape_mismatch():
     with pytest.raises(ShapeError, match=r"cat: tensor 1 has shape \(2, 4\).*\(2, 3\)"):
         cr.cat([cr.ones(2, 3), cr.ones(2, 4)], dim=0)

@@ -234,8 +234,13 @@ def edge_of(t):
 
 
 def forward_error(prim, inputs, args, exc):
-    """Turn a NumPy exception raised inside ``prim``'s forward into a chainrule error."""
-    if isinstance(exc, ChainruleError):
+    """Turn a NumPy exception raised inside ``prim``'s forward into a chainrule error.
+
+    A warning raised as an exception (NumPy's "divide by zero encountered in
+    log" under ``-W error`` or pytest's ``filterwarnings = error``) is passed
+    on as it is: it is the caller's filter speaking, not a shape problem.
+    """
+    if isinstance(exc, (ChainruleError, Warning)):
         return exc
     where = describe((f"input {i}", t) for i, t in enumerate(inputs))
     extra = f"; arguments {args!r}" if args else ""
