@@ -42,8 +42,6 @@ UNSUPPORTED = {
     "binary_cross_entropy_with_logits": "a loss: export the model's forward and compute the loss outside the graph",
     "setitem": "in-place assignment x[i] = v; build the tensor with cat/where instead",
     "index_scatter": "a backward op (the gradient of indexing)",
-    "remainder": "ONNX Mod on floats is C's fmod, not Python's modulo",
-    "floor_divide": "ONNX Div on floats does not floor",
     "conv_weight_grad": "a backward op (the gradient of a convolution's weight)",
     "max_pool_scatter": "a backward op",
     "max_pool_gather": "a backward op",
@@ -201,6 +199,43 @@ def _softplus(g, rec):
 def _fmod(g, rec):
     dtype = rec.outputs[0].dtype
     return [g.node("Mod", [g.value_as(rec.values[0], dtype), g.value_as(rec.values[1], dtype)], fmod=1)]
+
+
+def _python_division(g, rec):
+    """(a, b, dtype, r, wrong): r = fmod(a, b), and where its sign disagrees with b's (r != 0): Python's modulo and
+    floor division step one divisor away from C's there (ONNX Mod with fmod=1 is C's fmod on floats)."""
+    dtype = rec.outputs[0].dtype
+    a, b = g.value_as(rec.values[0], dtype), g.value_as(rec.values[1], dtype)
+    r = g.node("Mod", [a, b], fmod=1)
+    zero = g.scalar(0, dtype)
+    signs_differ = g.node("Xor", [g.node("Less", [r, zero]), g.node("Less", [b, zero])])
+    wrong = g.node("And", [g.node("Not", [g.node("Equal", [r, zero])]), signs_differ])
+    return a, b, dtype, r, wrong
+
+
+@rule("remainder")
+def _remainder(g, rec):
+    if rec.outputs[0].dtype.kind != "f":  # on integers ONNX Mod (fmod=0) is Python's modulo
+        dtype = rec.outputs[0].dtype
+        return [g.node("Mod", [g.value_as(rec.values[0], dtype), g.value_as(rec.values[1], dtype)], fmod=0)]
+    _, b, _, r, wrong = _python_division(g, rec)
+    return [g.node("Where", [wrong, g.node("Add", [r, b]), r])]
+
+
+@rule("floor_divide")
+def _floor_divide(g, rec):
+    if rec.outputs[0].dtype.kind != "f":  # (a - a mod b) / b divides exactly: no rounding toward zero to undo
+        dtype = rec.outputs[0].dtype
+        a, b = g.value_as(rec.values[0], dtype), g.value_as(rec.values[1], dtype)
+        return [g.node("Div", [g.node("Sub", [a, g.node("Mod", [a, b], fmod=0)]), b])]
+    # NumPy's floor division of floats (npy_divmod): (a - fmod(a, b)) / b, one less where the fmod's sign is wrong,
+    # then rounded to the nearest integer (the quotient is an integer up to rounding)
+    a, b, dtype, r, wrong = _python_division(g, rec)
+    quotient = g.node("Div", [g.node("Sub", [a, r]), b])
+    quotient = g.node("Where", [wrong, g.node("Sub", [quotient, g.scalar(1, dtype)]), quotient])
+    down = g.node("Floor", [quotient])
+    above_half = g.node("Greater", [g.node("Sub", [quotient, down]), g.scalar(0.5, dtype)])
+    return [g.node("Where", [above_half, g.node("Add", [down, g.scalar(1, dtype)]), down])]
 
 
 @rule("clamp_tensor")
