@@ -34,3 +34,16 @@ def test_an_integer_tensor_keeps_its_dtype_against_a_python_int(case, dtype):
 
 def test_a_float_scalar_still_makes_an_integer_tensor_float():
     assert (cr.tensor([7, 8], dtype=cr.int32) // 2.0).dtype == cr.get_default_dtype()
+
+
+def test_a_python_int_out_of_the_tensors_range_promotes_instead_of_overflowing():
+    small = cr.tensor([1, 2, 250], dtype=cr.uint8)
+    np.testing.assert_array_equal((small // 300).numpy(), [0, 0, 0])
+    np.testing.assert_array_equal((small % 300).numpy(), [1, 2, 250])
+    np.testing.assert_array_equal((small // 2).numpy(), [0, 1, 125])
+    assert (small // 2).dtype == cr.uint8
+
+
+def test_arithmetic_with_a_python_int_out_of_range_is_a_dtype_error():
+    with pytest.raises(cr.DTypeError, match=r"add_scalar.*300.*uint8"):
+        cr.tensor([1, 2], dtype=cr.uint8) + 300

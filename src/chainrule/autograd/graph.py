@@ -247,8 +247,8 @@ def forward_error(prim, inputs, args, exc):
     msg = f"{prim.name}: {exc} ({where}{extra})"
     if isinstance(exc, IndexError):
         return IndexingError(msg)
-    if isinstance(exc, TypeError) and "dtype" in str(exc).lower():
-        return DTypeError(msg)
+    if (isinstance(exc, TypeError) and "dtype" in str(exc).lower()) or isinstance(exc, OverflowError):
+        return DTypeError(msg)  # (an OverflowError: a Python int out of the tensor's integer range)
     return ShapeError(msg)
 
 
