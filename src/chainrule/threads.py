@@ -24,10 +24,12 @@ So chainrule:
    one-thread time from about 1M multiply-adds, and equal below); a GEMM
    whose output is under 128 x 128 (weight gradients of narrow layers: long
    k, small m and n) runs on one thread whatever its size (two threads took
-   1.2-3x as long), and so does a product over k < 128 into an output of at
-   least 128 x 128 (a linear layer's weight gradient over a small batch:
-   1.1-3.4x as long); GEMV-shaped reductions (column sums), which never gained
-   from a second thread and lost up to 1.5x, always run on one.
+   1.2-3x as long); GEMV-shaped reductions (column sums), which never gained
+   from a second thread and lost up to 1.5x, always run on one.  A product
+   over k < 128 into an output of at least 128 x 128 (a linear layer's weight
+   gradient over a small batch) gets a measured choice of its own (below):
+   two threads took 0.6-0.87x the one-thread time in one run and up to 1.67x
+   minutes later, and 1.1-3.4x under load.
 3. measures whether a second thread pays, now: it times the GEMMs that may
    run threaded, and from time to time (and as soon as their speed drifts)
    runs a short trial that gives alternate calls one thread and all threads.
@@ -38,7 +40,10 @@ So chainrule:
    two threads against 90 us on one, within a minute, as neighbours came and
    went); the trial sees that in a few milliseconds, and every BLAS call then
    runs on one thread until a later trial finds threads faster again (trials
-   back off from 0.5 s to 16 s while the answer holds).
+   back off from 0.5 s to 16 s while the answer holds).  The wide-output,
+   short-k products have a second chooser of their own, asked only while
+   the first says threads pay; while it says one thread, each of those calls
+   lowers the count to one for itself (the BLAS is not held for them).
 4. respects the user: ``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS``/
    ``MKL_NUM_THREADS``, ``threadpoolctl`` limits (read before each threaded
    call) and ``set_num_threads``.
@@ -181,6 +186,8 @@ class _State:
         self.lowered = None  # while one thread measures faster: the count NumPy's BLAS had (it is held at 1)
         # do threads pay now? (see _Chooser)
         self.chooser = _Chooser()
+        # and for the products of _wide_short's shape class, while they pay for the others (see gemm_call)
+        self.wide = _Chooser(hold=False)
 
 
 def _arm(i):
@@ -204,8 +211,9 @@ class _Chooser:
     busy: no need to pay for more such calls).
     """
 
-    def __init__(self, clock=None):
+    def __init__(self, clock=None, hold=True):
         self.clock = clock or time.perf_counter
+        self.hold = hold  # hold NumPy's BLAS at one thread while one thread wins (else lower it per call)
         self.threaded = True
         self.trial = None  # ([one-thread rates], [threaded rates], [one-thread seconds, threaded seconds]), or None
         self.calls = 0  # calls into the running trial
@@ -228,7 +236,8 @@ class _Chooser:
         if trial is None and clock() >= self.next_trial:
             trial = self.trial = ([], [], [0.0, 0.0])
             self.calls = 0
-            _hold_one_thread(False)
+            if self.hold:
+                _hold_one_thread(False)
         if trial is not None:
             arm = _arm(self.calls)
             self.calls += 1
@@ -239,7 +248,7 @@ class _Chooser:
             trial[2][arm] += seconds
             self._trial_step(trial, arm)
             return result
-        if not self.threaded and _STATE.lowered is None:
+        if not self.threaded and self.hold and _STATE.lowered is None:
             _hold_one_thread(True)
         start = clock()
         result = blas_call(count if self.threaded else 1, fn, *args)
@@ -279,7 +288,8 @@ class _Chooser:
         self.next_trial = now + self.interval
         self.window = []
         self.window_start = now
-        _hold_one_thread(not threaded)
+        if self.hold:
+            _hold_one_thread(not threaded)
 
 
 def _hold_one_thread(hold):
@@ -450,7 +460,10 @@ def info() -> dict:
         ``machine_busy`` (True while one thread per call measured faster),
         ``trials`` (how many one-thread/threaded trials have run),
         ``last_trial`` (nanoseconds per multiply-add on one thread and on all,
-        and whether threads were kept, or None before the first trial) and
+        and whether threads were kept, or None before the first trial),
+        ``last_trial_wide`` (the same for the products of a wide output over a
+        short k, a linear layer's weight gradient over a small batch, which
+        are measured on their own) and
         ``libraries`` (``threadpoolctl``'s view of the BLAS and OpenMP
         libraries loaded, empty without it).
 
@@ -483,6 +496,7 @@ def info() -> dict:
         "machine_busy": _contended(),
         "trials": chooser.trials,
         "last_trial": chooser.last,
+        "last_trial_wide": _STATE.wide.last,
         "libraries": libraries,
     }
 
@@ -511,21 +525,35 @@ def plan(work: int) -> int:
 def _one_thread_shape(m, k, n):
     """A product that runs on one thread whatever the load: below ``SERIAL_WORK``, or of a shape ``plan_gemm``
     explains."""
-    return m * k * n < SERIAL_WORK or (m < _NARROW and n < _NARROW) or (k < _NARROW and m >= _NARROW and n >= _NARROW)
+    return m * k * n < SERIAL_WORK or (m < _NARROW and n < _NARROW)
+
+
+def _wide_short(m, k, n):
+    """A wide output over a short k: a linear layer's weight gradient, ``x.T @ g`` over a small batch.
+
+    Whether a second thread pays for it moved with the machine's state more
+    than for other products: over k = 32-96 into outputs of 128 x 128 to 512
+    x 512, two threads took 0.60-0.87x the one-thread time in one run and
+    1.0-1.67x on some shapes minutes later (interleaved calls, a quiet 2-core
+    VM; once measured 1.1-3.4x under load).  So it gets its own measured
+    choice (``_STATE.wide``), made while threads pay for the other products.
+    """
+    return k < _NARROW and m >= _NARROW and n >= _NARROW
 
 
 def plan_gemm(m: int, k: int, n: int) -> int:
-    """``plan`` for one (m, k) @ (k, n) product, with two more cases on one thread whatever their size.
+    """``plan`` for one (m, k) @ (k, n) product, with narrow outputs on one thread whatever their size.
 
     OpenBLAS splits a product's output among its threads.  An output under
     128 rows and under 128 columns leaves each thread a sliver while all of
     them pack the long k dimension (a convolution's weight gradient, 16 x 32
-    over k = 14,400, took 3x as long on two threads; 64 x 64 over k = 4,096,
-    1.3x).  And a wide output over a short k (a linear layer's weight
-    gradient, ``x.T @ g`` over a batch of 16-96) is mostly writing, which two
-    threads did 1.1-3.4x slower (256 x 256 over k = 64: 1.35x).
+    over k = 14,400, took 3.1x as long on two threads; 64 x 64 over k = 4,096,
+    1.3x).  A wide output over a short k (``_wide_short``) follows its own
+    measured choice: 1 here while that says one thread.
     """
     if _one_thread_shape(m, k, n):
+        return 1
+    if _wide_short(m, k, n) and not _STATE.wide.threads_now():
         return 1
     return plan(SERIAL_WORK)
 
@@ -543,10 +571,16 @@ def gemm_call(m: int, k: int, n: int, fn, *args, work: int | None = None):
     if not state.configured:
         _configure()
     blas = state.blas
-    if blas is None or state.deterministic:
+    if blas is None:
         return fn(*args)
     count = state.lowered or blas.get_threads()
     if count == 1:  # set so by the user (or threadpoolctl): nothing to decide
+        return fn(*args)
+    if _wide_short(m, k, n):
+        if state.deterministic or not state.chooser.threads_now():
+            return blas_call(1, fn, *args)
+        return state.wide.run(work or m * k * n, count, fn, args)
+    if state.deterministic:
         return fn(*args)
     return state.chooser.run(work or m * k * n, count, fn, args)
 
