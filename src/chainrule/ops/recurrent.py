@@ -131,8 +131,9 @@ def _grad_out(g_out, copy=False):
     The gradient of a batch-first output arrives as a transposed view (N stride L * H): made contiguous
     first, as in _feature_major (60 against 256 us for (32, 32, 128) float32).
     """
-    g = array_module(g_out._data).ascontiguousarray(g_out._data)
-    return array_module(g).array(g.transpose(0, 2, 1), order="C") if copy else _time_major(g)
+    xp = array_module(g_out._data)
+    steps = _feature_major(xp, g_out._data)
+    return xp.array(steps, order="C") if copy else xp.ascontiguousarray(steps)
 
 
 def _input_side(need_x, need_w, dz, x, w_ih):
