@@ -72,6 +72,17 @@ def _library_failure(message):
         raise TokenizerError(message) from None
 
 
+@contextlib.contextmanager
+def _file_failure(message, panic):
+    """Loading a file: an error inside the block becomes TokenizerError("``message`` (the error)"), a Rust panic
+    TokenizerError("``message`` (``panic``)")."""
+    with _library_failure(f"{message} ({panic})"):
+        try:
+            yield
+        except Exception as exc:  # noqa: BLE001 - the library raises plain Exceptions for bad files
+            raise TokenizerError(f"{message} ({exc})") from None
+
+
 def _encoding_failure(what):
     return _library_failure(
         f"Tokenizer: the tokenizers library failed on {what} (its file's post-processor, decoder or vocabulary "
@@ -232,22 +243,18 @@ class Tokenizer:
             cls._check_length(max_length)
         if not regular_file(path, TokenizerError):
             raise FileNotFoundError(f"no such tokenizer file: {path}")
-        with _library_failure(f"{path} is not a readable tokenizer.json (the tokenizers library failed on it)"):
-            try:
-                backend = _tokenizers().Tokenizer.from_file(str(path))
-            except Exception as exc:  # noqa: BLE001 - the library raises plain Exceptions for bad files
-                raise TokenizerError(f"{path} is not a readable tokenizer.json ({exc})") from None
+        with _file_failure(f"{path} is not a readable tokenizer.json", "the tokenizers library failed on it"):
+            backend = _tokenizers().Tokenizer.from_file(str(path))
         problem = _template_problem(backend)
         if problem is not None:
             raise TokenizerError(f"{path} cannot be used as a tokenizer ({problem})")
-        with _library_failure(
-            f"{path} cannot be used as a tokenizer (the tokenizers library failed on its settings: "
-            "a post-processor naming a token its vocabulary lacks, or the like)"
+        # settings in the file that the wrapper cannot use
+        with _file_failure(
+            f"{path} cannot be used as a tokenizer",
+            "the tokenizers library failed on its settings: a post-processor naming a token its vocabulary lacks, "
+            "or the like",
         ):
-            try:
-                return cls(backend, max_length)
-            except Exception as exc:  # noqa: BLE001 - settings in the file that the wrapper cannot use
-                raise TokenizerError(f"{path} cannot be used as a tokenizer ({exc})") from None
+            return cls(backend, max_length)
 
     @classmethod
     def from_pretrained(cls, directory, max_length: int | None = None) -> Tokenizer:
