@@ -317,7 +317,6 @@ def _hold_one_thread(hold):
 
 
 _STATE = _State()
-_perf_counter = time.perf_counter
 
 
 def _configure():
