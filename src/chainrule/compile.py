@@ -833,15 +833,7 @@ def _walk(trace, root, index, leaves):
         edge = k._edge
         if edge is not None and trace.snap[slot][1] is edge:
             slot_of_node.setdefault(edge[0], slot)
-    nodes, seen, stack = [], set(), [t._edge[0]]
-    while stack:
-        node = stack.pop()
-        if node in seen:
-            continue
-        seen.add(node)
-        nodes.append(node)
-        stack.extend(e[0] for e in node.next if type(e) is tuple and e[0] not in seen)
-    nodes.sort(key=engine._SEQ_KEY, reverse=True)
+    nodes, _ = engine._collect([t], [None], {}, {})  # the engine's own walk: its nodes, newest first
     position = {node: i for i, node in enumerate(nodes)}
     pending: dict = {}
     steps = []
