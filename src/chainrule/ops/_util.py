@@ -17,13 +17,15 @@ def as_tensor_like(value, like: Tensor) -> Tensor:
         return value
     xp = array_module(like._data)
     dtype = like._data.dtype
-    if type(value) is int and dtype.kind in "iu" and np.iinfo(dtype).min <= value <= np.iinfo(dtype).max:
+    if type(value) is int and dtype.kind in "iu":
         # a Python int is weak, as in PyTorch: an int32 tensor // 2 stays int32 (one out of the dtype's range
         # makes an int64 operand, and the result is promoted, rather than an overflow)
-        return _wrap(xp.asarray(value, dtype=dtype))
+        limits = np.iinfo(dtype)
+        if limits.min <= value <= limits.max:
+            return _wrap(xp.asarray(value, dtype=dtype))
     arr = xp.asarray(value)
-    if arr.dtype.kind == "f" and like._data.dtype.kind == "f":
-        arr = arr.astype(like._data.dtype, copy=False)
+    if arr.dtype.kind == "f" and dtype.kind == "f":
+        arr = arr.astype(dtype, copy=False)
     elif arr.dtype.kind == "f":
         arr = arr.astype(get_default_dtype(), copy=False)
     return _wrap(arr)
