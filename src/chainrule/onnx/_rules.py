@@ -195,42 +195,45 @@ def _softplus(g, rec):
     return [g.node("Where", [g.node("Greater", [scaled, g.scalar(threshold, dtype)]), x, soft])]
 
 
+def _division_operands(g, rec):
+    """(a, b, dtype): both operands in the result's dtype."""
+    dtype = rec.outputs[0].dtype
+    return g.value_as(rec.values[0], dtype), g.value_as(rec.values[1], dtype), dtype
+
+
 @rule("fmod")
 def _fmod(g, rec):
-    dtype = rec.outputs[0].dtype
-    return [g.node("Mod", [g.value_as(rec.values[0], dtype), g.value_as(rec.values[1], dtype)], fmod=1)]
+    a, b, _ = _division_operands(g, rec)
+    return [g.node("Mod", [a, b], fmod=1)]
 
 
-def _python_division(g, rec):
-    """(a, b, dtype, r, wrong): r = fmod(a, b), and where its sign disagrees with b's (r != 0): Python's modulo and
-    floor division step one divisor away from C's there (ONNX Mod with fmod=1 is C's fmod on floats)."""
-    dtype = rec.outputs[0].dtype
-    a, b = g.value_as(rec.values[0], dtype), g.value_as(rec.values[1], dtype)
+def _c_remainder(g, a, b, dtype):
+    """(r, wrong): r = fmod(a, b), and where its sign disagrees with b's (r != 0): Python's modulo and floor
+    division step one divisor away from C's there (ONNX Mod with fmod=1 is C's fmod on floats)."""
     r = g.node("Mod", [a, b], fmod=1)
     zero = g.scalar(0, dtype)
     signs_differ = g.node("Xor", [g.node("Less", [r, zero]), g.node("Less", [b, zero])])
     wrong = g.node("And", [g.node("Not", [g.node("Equal", [r, zero])]), signs_differ])
-    return a, b, dtype, r, wrong
+    return r, wrong
 
 
 @rule("remainder")
 def _remainder(g, rec):
-    if rec.outputs[0].dtype.kind != "f":  # on integers ONNX Mod (fmod=0) is Python's modulo
-        dtype = rec.outputs[0].dtype
-        return [g.node("Mod", [g.value_as(rec.values[0], dtype), g.value_as(rec.values[1], dtype)], fmod=0)]
-    _, b, _, r, wrong = _python_division(g, rec)
+    a, b, dtype = _division_operands(g, rec)
+    if dtype.kind != "f":  # on integers ONNX Mod (fmod=0) is Python's modulo
+        return [g.node("Mod", [a, b], fmod=0)]
+    r, wrong = _c_remainder(g, a, b, dtype)
     return [g.node("Where", [wrong, g.node("Add", [r, b]), r])]
 
 
 @rule("floor_divide")
 def _floor_divide(g, rec):
-    if rec.outputs[0].dtype.kind != "f":  # (a - a mod b) / b divides exactly: no rounding toward zero to undo
-        dtype = rec.outputs[0].dtype
-        a, b = g.value_as(rec.values[0], dtype), g.value_as(rec.values[1], dtype)
+    a, b, dtype = _division_operands(g, rec)
+    if dtype.kind != "f":  # (a - a mod b) / b divides exactly: no rounding toward zero to undo
         return [g.node("Div", [g.node("Sub", [a, g.node("Mod", [a, b], fmod=0)]), b])]
     # NumPy's floor division of floats (npy_divmod): (a - fmod(a, b)) / b, one less where the fmod's sign is wrong,
     # then rounded to the nearest integer (the quotient is an integer up to rounding)
-    a, b, dtype, r, wrong = _python_division(g, rec)
+    r, wrong = _c_remainder(g, a, b, dtype)
     quotient = g.node("Div", [g.node("Sub", [a, r]), b])
     quotient = g.node("Where", [wrong, g.node("Sub", [quotient, g.scalar(1, dtype)]), quotient])
     down = g.node("Floor", [quotient])
