@@ -118,14 +118,21 @@ def test_new_signature_traces_again_and_keeps_both_plans():
     assert compiled.explain().count("replayed: 2 call(s)") == 2
 
 
-def test_guard_miss_on_a_module_flag_or_a_parameter_traces_again():
+def _armed_tiny():
+    """tiny with SGD twice, one step eager and one compiled, after three steps each (the plan armed):
+    ((m1, o1), (m2, o2), eager, compiled, (x, y), plan)."""
     (m1, o1), (m2, o2), batches = _pair("tiny", "sgd")
     eager, compiled = _step_of(m1, o1), cr.compile(_step_of(m2, o2))
     x, y = batches[0]
     for _ in range(3):
         eager(x, y), compiled(x, y)
-    m2.eval(), m1.eval()  # a flag the trace read: the plan no longer holds
     (plan,) = [entry[1] for entry in compiled.plans.values()]
+    return (m1, o1), (m2, o2), eager, compiled, (x, y), plan
+
+
+def test_guard_miss_on_a_module_flag_or_a_parameter_traces_again():
+    (m1, _), (m2, _), eager, compiled, (x, y), plan = _armed_tiny()
+    m2.eval(), m1.eval()  # a flag the trace read: the plan no longer holds
     assert not plan.valid()
     for _ in range(3):
         assert _bits(eager(x, y)) == _bits(compiled(x, y))
@@ -369,12 +376,7 @@ def test_shapes_that_depend_on_the_data_fall_back():
 
 
 def test_a_module_option_or_a_swapped_layer_traces_again():
-    (m1, o1), (m2, o2), batches = _pair("tiny", "sgd")
-    eager, compiled = _step_of(m1, o1), cr.compile(_step_of(m2, o2))
-    x, y = batches[0]
-    for _ in range(3):
-        eager(x, y), compiled(x, y)
-    (plan,) = [entry[1] for entry in compiled.plans.values()]
+    (m1, o1), (m2, o2), eager, compiled, (x, y), plan = _armed_tiny()
     assert plan.valid()
     m1[4], m2[4] = nn.Linear(64, 10), nn.Linear(64, 10)  # a new head: its parameters are not the plan's
     m2[4].load_state_dict(m1[4].state_dict())
