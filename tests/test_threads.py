@@ -364,47 +364,52 @@ def test_gemm_plans_give_narrow_outputs_and_small_products_one_thread(quiet_poli
     assert threads.plan_gemm(16, 4096, 512) == cr.get_num_threads()
 
 
-def test_wide_short_products_have_their_own_choice_and_never_hold_the_blas(two_threads):
+@pytest.fixture
+def own_choosers(two_threads):
+    """``install(clock)``: fresh main and wide-class choosers for the test, the main one saying threads pay with no
+    trial due, the wide one on ``clock``; the process's own choosers come back afterwards."""
+    saved = threads._STATE.chooser, threads._STATE.wide
+
+    def install(clock):
+        threads._STATE.chooser = main = threads._Chooser()
+        main.next_trial = float("inf")
+        threads._STATE.wide = wide = threads._Chooser(clock=clock, hold=False)
+        return main, wide
+
+    try:
+        yield install
+    finally:
+        threads._STATE.chooser, threads._STATE.wide = saved
+
+
+def test_wide_short_products_have_their_own_choice_and_never_hold_the_blas(own_choosers):
     fake = _FakeBlas(one=1e-3, many=2e-3)  # two threads slower for this class...
-    wide = threads._Chooser(clock=fake.clock, hold=False)
-    saved_wide, saved_main = threads._STATE.wide, threads._STATE.chooser
-    threads._STATE.wide = wide
-    threads._STATE.chooser = main = threads._Chooser()
-    main.next_trial = float("inf")  # ...while threads pay for the other products
-    try:
-        for _ in range(20):
-            threads.gemm_call(256, 64, 256, fake.gemm)
-        assert wide.trials == 1 and not wide.threaded and main.threaded
-        assert threads._STATE.lowered is None and NUMPY_BLAS.get_threads() == 2  # not held: lowered per call
-        assert threads.plan_gemm(256, 64, 256) == 1 and threads.plan_gemm(512, 512, 512) == 2
-        fake.counts.clear()
-        for _ in range(10):
-            threads.gemm_call(256, 64, 256, fake.gemm)
-        assert set(fake.counts) == {1} and NUMPY_BLAS.get_threads() == 2
-        assert threads.info()["last_trial_wide"][2] is False
-        # while the main choice says one thread, the class runs on one thread without asking its own
-        main.threaded, main.next_trial = False, float("inf")
-        wide.threaded, wide.next_trial = True, float("inf")
-        fake.counts.clear()
+    main, wide = own_choosers(fake.clock)  # ...while threads pay for the other products
+    for _ in range(20):
         threads.gemm_call(256, 64, 256, fake.gemm)
-        assert fake.counts == [1]
-    finally:
-        threads._STATE.wide, threads._STATE.chooser = saved_wide, saved_main
+    assert wide.trials == 1 and not wide.threaded and main.threaded
+    assert threads._STATE.lowered is None and NUMPY_BLAS.get_threads() == 2  # not held: lowered per call
+    assert threads.plan_gemm(256, 64, 256) == 1 and threads.plan_gemm(512, 512, 512) == 2
+    fake.counts.clear()
+    for _ in range(10):
+        threads.gemm_call(256, 64, 256, fake.gemm)
+    assert set(fake.counts) == {1} and NUMPY_BLAS.get_threads() == 2
+    assert threads.info()["last_trial_wide"][2] is False
+    # while the main choice says one thread, the class runs on one thread without asking its own
+    main.threaded, main.next_trial = False, float("inf")
+    wide.threaded, wide.next_trial = True, float("inf")
+    fake.counts.clear()
+    threads.gemm_call(256, 64, 256, fake.gemm)
+    assert fake.counts == [1]
 
 
-def test_wide_short_products_keep_threads_while_they_pay(two_threads):
+def test_wide_short_products_keep_threads_while_they_pay(own_choosers):
     fake = _FakeBlas(one=1e-3, many=0.6e-3)
-    saved_wide, saved_main = threads._STATE.wide, threads._STATE.chooser
-    threads._STATE.wide = wide = threads._Chooser(clock=fake.clock, hold=False)
-    threads._STATE.chooser = main = threads._Chooser()
-    main.next_trial = float("inf")
-    try:
-        for _ in range(16):
-            threads.gemm_call(256, 64, 256, fake.gemm)
-        assert wide.trials == 1 and wide.threaded
-        fake.counts.clear()
-        for _ in range(10):
-            threads.gemm_call(256, 64, 256, fake.gemm)
-        assert set(fake.counts) == {2}
-    finally:
-        threads._STATE.wide, threads._STATE.chooser = saved_wide, saved_main
+    _, wide = own_choosers(fake.clock)
+    for _ in range(16):
+        threads.gemm_call(256, 64, 256, fake.gemm)
+    assert wide.trials == 1 and wide.threaded
+    fake.counts.clear()
+    for _ in range(10):
+        threads.gemm_call(256, 64, 256, fake.gemm)
+    assert set(fake.counts) == {2}
