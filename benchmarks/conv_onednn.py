@@ -5,6 +5,12 @@
     python benchmarks/conv_onednn.py --cnn        # the cnn workload's two convolutions instead
     python benchmarks/conv_onednn.py --threads 2  # both libraries pinned to two threads
     python benchmarks/conv_onednn.py --mkl        # chainrule with the mkl extra (default: NumPy's OpenBLAS)
+    python benchmarks/conv_onednn.py --numpy      # chainrule's own NumPy kernels (CHAINRULE_DNNL=off)
+
+chainrule's float32 convolutions run on oneDNN where it is installed (a core
+dependency on Linux x86-64: ``src/chainrule/_dnnl.py``), so the default run
+compares oneDNN on chainrule's channels-last memory with PyTorch's oneDNN;
+``--numpy`` times chainrule's own kernels (im2col, grid, planes) instead.
 
 Both libraries are pinned to one thread, or ``--threads`` (CHAINRULE_BENCH_THREADS
 is set before NumPy loads; chainrule's thread policy still decides each GEMM).
@@ -25,10 +31,13 @@ import sys
 THREADS = sys.argv[sys.argv.index("--threads") + 1] if "--threads" in sys.argv else "1"
 os.environ["CHAINRULE_BENCH_THREADS"] = THREADS
 os.environ["CHAINRULE_BLAS"] = "mkl" if "--mkl" in sys.argv else "numpy"  # the quickstart install: OpenBLAS
+if "--numpy" in sys.argv:
+    os.environ["CHAINRULE_DNNL"] = "off"
 from _common import import_torch, median_time  # noqa: E402 (sets the BLAS thread variables)
 
 import numpy as np  # noqa: E402
 
+from chainrule import _dnnl  # noqa: E402
 from chainrule.ops import conv as C  # noqa: E402
 
 # (name, cin, cout, size, kernel, stride, pad): the nine convolutions of steps.py's resnet (batch 32)
@@ -67,7 +76,13 @@ def ours(cin, cout, size, k, stride, pad, rng, stem):
         median_time(lambda: C._conv.fwd(np, x, w, geom)),
         median_time(lambda: C._conv_input_grad.fwd(np, g, w, geom, None)),
         median_time(lambda: C._conv_weight_grad.fwd(np, x, g, geom, cache, None)),
-        "grid" if C._use_grid(np, geom, cin) else "planes" if C._use_planes(np, geom, x) else "im2col",
+        "oneDNN"
+        if _dnnl.supports(geom, x, w)
+        else "grid"
+        if C._use_grid(np, geom, cin)
+        else "planes"
+        if C._use_planes(np, geom, x)
+        else "im2col",
     )
 
 

@@ -89,6 +89,7 @@ _DRIFT = 1.5  # a window this much slower (threads) or faster (one thread) than 
 _ABORT = 4.0  # a trial's threaded call this much slower than its one-thread calls ends the trial at once
 _TRIAL_CALLS, _TRIAL_SECONDS, _TRIAL_MAX = 8, 0.004, 64  # per arm: at least calls and seconds, at most calls
 _BACKOFF_MIN, _BACKOFF_MAX = 0.5, 16.0
+_OMP_HOLD = 1.0  # seconds after a threaded oneDNN call during which NumPy's BLAS stays on one thread (conv_call)
 _ENV_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "GOTO_NUM_THREADS")
 
 
@@ -184,10 +185,18 @@ class _State:
         self.depth = 0  # calls now running with a count other than the ambient one
         self.ambient = 1  # the count to restore when the last of them ends
         self.lowered = None  # while one thread measures faster: the count NumPy's BLAS had (it is held at 1)
+        self.omp_until = 0.0  # until then OpenMP's threads (oneDNN's) have the other cores: BLAS held at 1
         # do threads pay now? (see _Chooser)
         self.chooser = _Chooser()
         # and for the products of _wide_short's shape class, while they pay for the others (see gemm_call)
         self.wide = _Chooser(hold=False)
+        # and for oneDNN's convolutions, which run on OpenMP's threads, not the BLAS's (see conv_call)
+        self.conv = _Chooser(hold=False, call=_call_with_count)
+
+
+def _call_with_count(threads, fn, *args):
+    """``fn(threads, *args)``: for a kernel that takes its thread count as an argument (oneDNN's)."""
+    return fn(threads, *args)
 
 
 def _arm(i):
@@ -211,9 +220,10 @@ class _Chooser:
     busy: no need to pay for more such calls).
     """
 
-    def __init__(self, clock=None, hold=True):
+    def __init__(self, clock=None, hold=True, call=None):
         self.clock = clock or time.perf_counter
         self.hold = hold  # hold NumPy's BLAS at one thread while one thread wins (else lower it per call)
+        self.call = call  # call(threads, fn, *args): fn(*args) on that many threads; None: blas_call
         self.threaded = True
         self.trial = None  # ([one-thread rates], [threaded rates], [one-thread seconds, threaded seconds]), or None
         self.calls = 0  # calls into the running trial
@@ -232,6 +242,7 @@ class _Chooser:
     def run(self, work, count, fn, args):
         """``fn(*args)`` of ``work`` multiply-adds, on ``count`` threads or one as the answer (or the trial) says."""
         clock = self.clock
+        call = self.call or blas_call
         trial = self.trial
         if trial is None and clock() >= self.next_trial:
             trial = self.trial = ([], [], [0.0, 0.0])
@@ -242,7 +253,7 @@ class _Chooser:
             arm = _arm(self.calls)
             self.calls += 1
             start = clock()
-            result = blas_call(count if arm else 1, fn, *args)
+            result = call(count if arm else 1, fn, *args)
             seconds = clock() - start
             trial[arm].append(seconds / work)
             trial[2][arm] += seconds
@@ -251,7 +262,7 @@ class _Chooser:
         if not self.threaded and self.hold and _STATE.lowered is None:
             _hold_one_thread(True)
         start = clock()
-        result = blas_call(count if self.threaded else 1, fn, *args)
+        result = call(count if self.threaded else 1, fn, *args)
         end = clock()
         window = self.window
         window.append((end - start) / work)
@@ -311,7 +322,7 @@ def _hold_one_thread(hold):
             if count > 1:
                 state.lowered = count
                 blas.set_threads(1)
-        elif not hold and state.lowered is not None:
+        elif not hold and state.lowered is not None and time.perf_counter() >= state.omp_until:
             blas.set_threads(state.lowered)
             state.lowered = None
 
@@ -339,8 +350,26 @@ def _configure():
 
 
 def _contended():
-    """True while measurements say one thread per call is faster (never in deterministic mode)."""
-    return not (_STATE.deterministic or _STATE.chooser.threads_now())
+    """True while measurements say one thread per call is faster, or OpenMP's threads have the other cores
+    (never in deterministic mode)."""
+    state = _STATE
+    if state.deterministic:
+        return False
+    return not state.chooser.threads_now() or time.perf_counter() < state.omp_until
+
+
+def _omp_busy():
+    """Whether OpenMP's threads (oneDNN's) ran in the last ``_OMP_HOLD`` seconds; when that has just ended,
+    NumPy's BLAS gets its count back (unless the measurements hold it)."""
+    state = _STATE
+    if not state.omp_until:
+        return False
+    if time.perf_counter() < state.omp_until:
+        return True
+    state.omp_until = 0.0
+    if state.chooser.threaded:
+        _hold_one_thread(False)
+    return False
 
 
 # --------------------------------------------------------------------------- the public knobs
@@ -462,7 +491,8 @@ def info() -> dict:
         and whether threads were kept, or None before the first trial),
         ``last_trial_wide`` (the same for the products of a wide output over a
         short k, a linear layer's weight gradient over a small batch, which
-        are measured on their own) and
+        are measured on their own), ``last_trial_conv`` (the same for
+        oneDNN's convolutions, on OpenMP's threads) and
         ``libraries`` (``threadpoolctl``'s view of the BLAS and OpenMP
         libraries loaded, empty without it).
 
@@ -496,6 +526,7 @@ def info() -> dict:
         "trials": chooser.trials,
         "last_trial": chooser.last,
         "last_trial_wide": _STATE.wide.last,
+        "last_trial_conv": _STATE.conv.last,
         "libraries": libraries,
     }
 
@@ -572,6 +603,8 @@ def gemm_call(m: int, k: int, n: int, fn, *args, work: int | None = None):
     blas = state.blas
     if blas is None:
         return fn(*args)
+    if state.omp_until and not state.deterministic and _omp_busy():
+        return fn(*args)  # NumPy's BLAS is held at one thread (conv_call)
     count = state.lowered or blas.get_threads()
     if count == 1:  # set so by the user (or threadpoolctl): nothing to decide
         return fn(*args)
@@ -582,6 +615,39 @@ def gemm_call(m: int, k: int, n: int, fn, *args, work: int | None = None):
     if state.deterministic:
         return fn(*args)
     return state.chooser.run(work or m * k * n, count, fn, args)
+
+
+def conv_call(work: int, fn, prepare):
+    """``fn(threads)``: a oneDNN convolution of ``work`` multiply-adds, on the thread count chosen here.
+
+    oneDNN runs on GNU OpenMP's threads and takes its count per call, so a
+    convolution is not a BLAS call: it gets ``get_num_threads()`` threads, or
+    one where that is 1 or the convolution is smaller than ``SERIAL_WORK``, as
+    a measured choice of its own (``_STATE.conv``, the same trials as the
+    GEMMs': on a busy machine OpenMP's threads wait for each other as the
+    BLAS's do).  Deterministic mode keeps the full count (fixed by
+    ``set_num_threads`` alone).  ``prepare(counts)`` builds what the call
+    needs for each count before any is timed (oneDNN compiles its kernels on
+    first use) and returns False where oneDNN has no kernel for the shape:
+    the result is then None.
+    """
+    state = _STATE
+    if not state.configured:
+        _configure()
+    count = get_num_threads()
+    if count == 1 or work < SERIAL_WORK:
+        return fn(1)
+    if state.deterministic:
+        return fn(count)
+    if not prepare((1, count)):
+        return None
+    # two pools spinning on the same cores are the worst case (a resnet step took 80 ms against 30 when
+    # OpenBLAS's threads woke between convolutions): while OpenMP's threads work, NumPy's BLAS stays on one
+    if state.conv.threads_now():
+        state.omp_until = time.perf_counter() + _OMP_HOLD
+        if state.lowered is None:
+            _hold_one_thread(True)
+    return state.conv.run(work, count, fn, ())
 
 
 def blas_call(threads: int, fn, *args):

@@ -47,7 +47,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import backend
+from .. import _dnnl, backend, threads
 from ..autograd.graph import apply2, applyn, primitive
 from ..autograd.jvp_rules import add_tangents
 from ..backend import array_module
@@ -313,6 +313,16 @@ def _conv_forward(xp, xpad, w, b, geom):
     return out.reshape(xpad.shape[0], *geom.out_size, w.shape[0])
 
 
+def _onednn(kind, x_shape, w_shape, geom, bias, run):
+    """``run(threads)``, one of oneDNN's three convolution products (``_dnnl``), on the thread count
+    ``threads.conv_call`` chooses; None where oneDNN has no kernel for the shape (the NumPy path runs)."""
+    return threads.conv_call(
+        _dnnl.work(x_shape, w_shape, geom),
+        run,
+        lambda counts: _dnnl.prepare(kind, x_shape, w_shape, geom, bias, counts),
+    )
+
+
 # ---------------------------------------------------------------------------
 # primitives
 
@@ -322,6 +332,10 @@ def _conv(xp, *arrays_and_geom):
     *arrays, geom = arrays_and_geom
     x, w = arrays[0], arrays[1]
     b = arrays[2] if len(arrays) == 3 else None
+    if _dnnl.supports(geom, *arrays):
+        y = _onednn("forward", x.shape, w.shape, geom, b is not None, lambda n: _dnnl.forward(x, w, b, geom, n))
+        if y is not None:
+            return _channels_first(y), None  # nothing kept: the weight gradient reads x itself
     if _use_grid(xp, geom, x.shape[1]):
         grid = _grid(x.shape[0], geom)
         buf = _to_grid(xp, x, grid, geom)  # kept for the weight gradient
@@ -342,7 +356,12 @@ def _conv_vjp(ctx, g):
     # on the grid path both gradients read the output gradient laid out on the grid: build it once
     gbuf = None
     xp = array_module(g._data)
-    if _use_grid(xp, geom, x._data.shape[1]) and need[0] is not None and need[1] is not None:
+    if (
+        _use_grid(xp, geom, x._data.shape[1])
+        and need[0] is not None
+        and need[1] is not None
+        and not _dnnl.supports(geom, x._data, w._data, g._data)
+    ):
         gbuf = _to_grid(xp, g._data, _grid(g._data.shape[0], geom), geom)
     grads = [
         apply2(_conv_input_grad, g, w, geom, gbuf) if need[0] is not None else None,
@@ -379,6 +398,11 @@ def _bias_grad(g, create_graph):
 def _conv_input_grad(xp, g, w, geom, gbuf=None):
     """The transposed convolution: (N, O, *out) -> (N, C, *in); ``gbuf``: g on the grid, or None."""
     n = g.shape[0]
+    if _dnnl.supports(geom, g, w):
+        x_shape = (n, w.shape[1] * geom.groups, *geom.in_size)
+        dx = _onednn("data", x_shape, w.shape, geom, False, lambda t: _dnnl.backward_data(g, w, geom, x_shape, t))
+        if dx is not None:
+            return _channels_first(dx)
     if _use_grid(xp, geom, w.shape[1]):
         grid = _grid(n, geom)
         if gbuf is None:
@@ -441,6 +465,11 @@ def _conv_weight_grad(xp, x, g, geom, xpad, gbuf=None):
     ``xpad`` is the forward's cache (the padded input, its grid or its planes) or None; ``gbuf`` g on the
     grid or None.
     """
+    if _dnnl.supports(geom, x, g):
+        w_shape = (g.shape[1], x.shape[1] // geom.groups, *geom.kernel)
+        dw = _onednn("weights", x.shape, w_shape, geom, False, lambda t: _dnnl.backward_weights(x, g, w_shape, geom, t))
+        if dw is not None:
+            return dw
     if _use_grid(xp, geom, x.shape[1]):
         grid = _grid(x.shape[0], geom)
         xbuf = xpad if xpad is not None else _to_grid(xp, x, grid, geom)

@@ -1,0 +1,573 @@
+"""oneDNN's convolutions for float32 NumPy arrays, through ctypes.
+
+PyTorch's CPU convolutions are oneDNN's direct (JIT-compiled, blocked)
+kernels; chainrule's own (``ops/conv.py``: im2col, the padded grid, planes)
+are GEMMs on NumPy's OpenBLAS, 1.4-1.9x slower on the resnet workload's
+shapes on one thread and 2.4-3.4x with two (``benchmarks/conv_onednn.py``).
+Intel publishes oneDNN as a wheel built on GNU OpenMP (``onednn-cpu-gomp``,
+Linux x86-64, no other dependency than the system's ``libgomp.so.1``); where
+it is installed (a core dependency on Linux x86-64, see pyproject.toml) and its
+library loads, the three convolution products of a float32 NumPy convolution
+(forward, input gradient, weight gradient) run as oneDNN primitives on the
+channels-last memory chainrule's convolutions already use, so no activation is
+reordered: only the weights (a few KB) go to and from oneDNN's blocked layout.
+Everything else (float64, CuPy, shapes oneDNN's JIT kernels do not take)
+stays on ``ops/conv.py``'s NumPy path, which is also the reference the tests
+compare against.
+
+Primitives are built once per shape, thread count and kind, and kept; each
+call creates its memory objects around the NumPy buffers (ctypes releases the
+GIL for the call) and passes a scratchpad it allocates itself, so primitives
+can run from several Python threads at once.
+
+Threads: oneDNN runs on GNU OpenMP's pool.  How many threads a call gets is
+``chainrule.threads``'s decision (``threads.conv_call``): the same count as
+the BLAS, on one thread while its measurements say threads do not pay, the
+count fixed by shape in deterministic mode.  A primitive's thread count is
+fixed when it is built, so each count has its own primitive.
+
+``CHAINRULE_DNNL=off`` turns this off (the NumPy path), ``CHAINRULE_DNNL=on``
+makes a missing library an error, ``CHAINRULE_DNNL_LIB=/path/libdnnl.so.3``
+names the library.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import glob
+import math
+import os
+import sys
+import threading
+
+import numpy as np
+
+__all__ = [
+    "ENABLED",
+    "LIBRARY",
+    "VERSION",
+    "available",
+    "backward_data",
+    "backward_weights",
+    "forward",
+    "info",
+    "prepare",
+    "supports",
+    "work",
+]
+
+ENABLED: bool | None = None  # None until the first convolution asks (the library is 55 MB: loaded on first use)
+LIBRARY: str | None = None
+VERSION: str | None = None
+
+_P = ctypes.c_void_p
+_Dims = ctypes.c_int64 * 12  # dnnl_dims_t: int64_t[DNNL_MAX_NDIMS]
+
+
+class _Arg(ctypes.Structure):
+    _fields_ = [("arg", ctypes.c_int), ("memory", _P)]
+
+
+class _Version(ctypes.Structure):
+    _fields_ = [
+        ("major", ctypes.c_int),
+        ("minor", ctypes.c_int),
+        ("patch", ctypes.c_int),
+        ("hash", ctypes.c_char_p),
+        ("cpu_runtime", ctypes.c_uint),
+        ("gpu_runtime", ctypes.c_uint),
+    ]
+
+
+# values from oneDNN 3's dnnl_types.h / dnnl_common_types.h
+_F32, _ANY = 3, 1
+_FORWARD_TRAINING, _CONVOLUTION_DIRECT = 64, 1
+_SCRATCHPAD_USER = 1
+_Q_IMPL_INFO, _Q_SRC, _Q_DIFF_SRC, _Q_WEIGHTS, _Q_DIFF_WEIGHTS, _Q_DST, _Q_DIFF_DST, _Q_SCRATCHPAD = (
+    8,
+    129,
+    130,
+    131,
+    132,
+    133,
+    134,
+    136,
+)
+_ARG_SRC, _ARG_DST, _ARG_WEIGHTS, _ARG_BIAS, _ARG_SCRATCHPAD = 1, 17, 33, 41, 80
+_ARG_DIFF_SRC, _ARG_DIFF_DST, _ARG_DIFF_WEIGHTS = 129, 145, 161
+_CPU_RUNTIME_OMP = 2  # DNNL_RUNTIME_OMP
+
+_lib = None
+_omp_set_num_threads = None
+_engine = _P()
+_local = threading.local()  # a stream per Python thread, and the OpenMP count last set on it
+_lock = threading.Lock()
+_plans: dict = {}
+_MAX_PLANS = 1024  # beyond this many shapes, primitives are built for the call and destroyed after it
+
+
+_ON = ("on", "1", "dnnl", "onednn", "true")
+
+
+class DnnlError(RuntimeError):
+    """A oneDNN call failed (a status other than success)."""
+
+
+def _check(status, what):
+    if status != 0:
+        raise DnnlError(f"oneDNN {what} failed (dnnl_status_t {status})")
+
+
+def _candidates():
+    named = os.environ.get("CHAINRULE_DNNL_LIB")
+    if named:
+        return [named] if os.path.exists(named) else []
+    found = []
+    for prefix in dict.fromkeys((sys.prefix, sys.base_prefix)):
+        found += sorted(glob.glob(os.path.join(prefix, "lib", "libdnnl.so.3*")))[:1]
+    return found
+
+
+def _declare(lib):
+    for name in (
+        "dnnl_engine_create",
+        "dnnl_stream_create",
+        "dnnl_stream_wait",
+        "dnnl_memory_desc_create_with_strides",
+        "dnnl_memory_desc_destroy",
+        "dnnl_memory_create",
+        "dnnl_memory_destroy",
+        "dnnl_primitive_attr_create",
+        "dnnl_primitive_attr_set_scratchpad_mode",
+        "dnnl_convolution_forward_primitive_desc_create",
+        "dnnl_convolution_backward_data_primitive_desc_create",
+        "dnnl_convolution_backward_weights_primitive_desc_create",
+        "dnnl_reorder_primitive_desc_create",
+        "dnnl_primitive_desc_query",
+        "dnnl_primitive_desc_destroy",
+        "dnnl_primitive_create",
+        "dnnl_primitive_destroy",
+        "dnnl_primitive_execute",
+    ):
+        getattr(lib, name).restype = ctypes.c_int
+    lib.dnnl_primitive_desc_query_md.restype = _P
+    lib.dnnl_primitive_desc_query_md.argtypes = [_P, ctypes.c_int, ctypes.c_int]
+    lib.dnnl_memory_desc_get_size.restype = ctypes.c_size_t
+    lib.dnnl_memory_desc_get_size.argtypes = [_P]
+    lib.dnnl_memory_desc_equal.restype = ctypes.c_int
+    lib.dnnl_memory_desc_equal.argtypes = [_P, _P]
+    lib.dnnl_version.restype = ctypes.POINTER(_Version)
+
+
+def _load():
+    global ENABLED, LIBRARY, VERSION, _lib, _omp_set_num_threads
+    ENABLED = False
+    choice = os.environ.get("CHAINRULE_DNNL", "auto").strip().lower()
+    if choice in ("off", "0", "numpy", "none", "false"):
+        return
+    failures = []
+    for path in _candidates():
+        try:
+            lib = ctypes.CDLL(path)
+            _declare(lib)
+            version = lib.dnnl_version().contents
+            if version.major != 3 or version.cpu_runtime != _CPU_RUNTIME_OMP:
+                failures.append(f"{path}: oneDNN {version.major}.{version.minor}, CPU runtime {version.cpu_runtime}")
+                continue
+            gomp = ctypes.CDLL("libgomp.so.1")  # loaded with libdnnl: the same library, its OpenMP runtime
+            _check(lib.dnnl_engine_create(ctypes.byref(_engine), 1, ctypes.c_size_t(0)), "engine_create")
+        except (OSError, AttributeError, DnnlError) as exc:
+            failures.append(f"{path}: {exc}")
+            continue
+        _omp_set_num_threads = gomp.omp_set_num_threads
+        _omp_set_num_threads.argtypes = [ctypes.c_int]
+        _omp_set_num_threads.restype = None
+        _lib, LIBRARY, ENABLED = lib, path, True
+        VERSION = f"{version.major}.{version.minor}.{version.patch}"
+        return
+    if choice in _ON:
+        detail = "; ".join(failures) or "no libdnnl.so.3 in the environment"
+        raise ImportError(
+            f"CHAINRULE_DNNL={choice} but oneDNN could not be loaded ({detail}); pip install onednn-cpu-gomp"
+        )
+
+
+def _stream(threads):
+    """This Python thread's stream, with OpenMP's count for its next regions set to ``threads``."""
+    local = _local
+    stream = getattr(local, "stream", None)
+    if stream is None:
+        stream = local.stream = _P()
+        _check(_lib.dnnl_stream_create(ctypes.byref(stream), _engine, ctypes.c_uint(1)), "stream_create")
+        local.threads = 0
+    if local.threads != threads:
+        _omp_set_num_threads(threads)
+        local.threads = threads
+    return stream
+
+
+# --------------------------------------------------------------------------- plans
+
+
+def _md(shape, strides):
+    md = _P()
+    _check(
+        _lib.dnnl_memory_desc_create_with_strides(ctypes.byref(md), len(shape), _Dims(*shape), _F32, _Dims(*strides)),
+        "memory_desc_create",
+    )
+    return md
+
+
+def _any_md(shape):
+    md = _P()
+    _check(
+        _lib.dnnl_memory_desc_create_with_tag(ctypes.byref(md), len(shape), _Dims(*shape), _F32, _ANY),
+        "memory_desc_create",
+    )
+    return md
+
+
+def _dense(shape):
+    """C-order strides (in elements) of ``shape``."""
+    strides, step = [], 1
+    for size in reversed(shape):
+        strides.append(step)
+        step *= size
+    return tuple(reversed(strides))
+
+
+def _channels_last_strides(shape):
+    """Strides (elements) of an (N, C, *S) array laid out as (N, *S, C)."""
+    n, c, *spatial = shape
+    s = _dense((n, *spatial, c))
+    return (s[0], 1, *s[1:-1])
+
+
+def _primitive(pd):
+    prim = _P()
+    _check(_lib.dnnl_primitive_create(ctypes.byref(prim), pd), "primitive_create")
+    return prim
+
+
+def _impl(pd):
+    name = ctypes.c_char_p()
+    _lib.dnnl_primitive_desc_query(pd, _Q_IMPL_INFO, 0, ctypes.byref(name))
+    return (name.value or b"?").decode()
+
+
+def _size(pd, what):
+    return _lib.dnnl_memory_desc_get_size(_lib.dnnl_primitive_desc_query_md(pd, what, 0))
+
+
+class _Plan:
+    """One primitive and what its calls need: the memory descriptors (owned by its primitive descriptor),
+    a reorder between the plain weights and the primitive's layout (None when they are the same), and the
+    sizes of its scratchpads."""
+
+    def __init__(self, pd, weights_query, plain_weights, to_plain):
+        self.pd = pd
+        self.impl = _impl(pd)
+        self.prim = _primitive(pd)
+        self.scratch = _size(pd, _Q_SCRATCHPAD)
+        self.weights_md = _lib.dnnl_primitive_desc_query_md(pd, weights_query, 0)
+        self.weights_bytes = _lib.dnnl_memory_desc_get_size(self.weights_md)
+        self.plain = plain_weights
+        self.reorder = None
+        self.reorder_scratch = 0
+        if not _lib.dnnl_memory_desc_equal(self.weights_md, plain_weights):
+            rpd = _P()
+            src, dst = (_P(self.weights_md), plain_weights) if to_plain else (plain_weights, _P(self.weights_md))
+            _check(
+                _lib.dnnl_reorder_primitive_desc_create(ctypes.byref(rpd), src, _engine, dst, _engine, _ATTR),
+                "reorder_primitive_desc_create",
+            )
+            self.reorder_pd = rpd
+            self.reorder = _primitive(rpd)
+            self.reorder_scratch = _size(rpd, _Q_SCRATCHPAD)
+
+    def destroy(self):
+        _lib.dnnl_primitive_destroy(self.prim)
+        if self.reorder is not None:
+            _lib.dnnl_primitive_destroy(self.reorder)
+            _lib.dnnl_primitive_desc_destroy(self.reorder_pd)
+        _lib.dnnl_primitive_desc_destroy(self.pd)
+
+
+_ATTR = _P()  # user-managed scratchpad: each call passes its own, so primitives run from several threads at once
+
+
+def _attr():
+    if not _ATTR:
+        _check(_lib.dnnl_primitive_attr_create(ctypes.byref(_ATTR)), "primitive_attr_create")
+        _check(_lib.dnnl_primitive_attr_set_scratchpad_mode(_ATTR, _SCRATCHPAD_USER), "set_scratchpad_mode")
+    return _ATTR
+
+
+def _geometry(x_shape, w_shape, geom):
+    """(src, weights, dst dims; strides, dilates, padding_l, padding_r) in oneDNN's terms, for ``geom``."""
+    n, c = x_shape[:2]
+    o = w_shape[0]
+    g = geom.groups
+    weights = (g, o // g, c // g, *geom.kernel) if g > 1 else tuple(w_shape)
+    return (
+        (n, c, *geom.in_size),
+        weights,
+        (n, o, *geom.out_size),
+        tuple(geom.stride),
+        tuple(d - 1 for d in geom.dilation),
+        tuple(lo for lo, _ in geom.padding),
+        tuple(hi for _, hi in geom.padding),
+    )
+
+
+def _build(kind, key, x_shape, w_shape, geom, bias):
+    """The plan for ``kind`` ('forward', 'data', 'weights'), or None where oneDNN has only its reference code."""
+    src, weights, dst, strides, dilates, pad_l, pad_r = _geometry(x_shape, w_shape, geom)
+    attr = _attr()
+    src_md, dst_md = _md(src, _channels_last_strides(src)), _md(dst, _channels_last_strides(dst))
+    wany, plain = _any_md(weights), _md(weights, _dense(weights))
+    bias_md = _md((dst[1],), (1,)) if bias else None
+    spatial = [_Dims(*v) for v in (strides, dilates, pad_l, pad_r)]
+    fwd = _P()
+    _check(
+        _lib.dnnl_convolution_forward_primitive_desc_create(
+            ctypes.byref(fwd), _engine, _FORWARD_TRAINING, _CONVOLUTION_DIRECT, src_md, wany, bias_md, dst_md,
+            *spatial, attr,
+        ),
+        "convolution_forward_primitive_desc_create",
+    )  # fmt: skip
+    if kind == "forward":
+        pd, query, to_plain = fwd, _Q_WEIGHTS, False
+    else:
+        pd = _P()
+        if kind == "data":
+            status = _lib.dnnl_convolution_backward_data_primitive_desc_create(
+                ctypes.byref(pd), _engine, _CONVOLUTION_DIRECT, src_md, wany, dst_md, *spatial, fwd, attr
+            )
+            query, to_plain = _Q_WEIGHTS, False
+        else:
+            status = _lib.dnnl_convolution_backward_weights_primitive_desc_create(
+                ctypes.byref(pd), _engine, _CONVOLUTION_DIRECT, src_md, wany, None, dst_md, *spatial, fwd, attr
+            )
+            query, to_plain = _Q_DIFF_WEIGHTS, True
+        _lib.dnnl_primitive_desc_destroy(fwd)
+        _check(status, f"convolution_backward_{kind}_primitive_desc_create")
+    for md in (src_md, dst_md, wany) + ((bias_md,) if bias_md else ()):
+        _lib.dnnl_memory_desc_destroy(md)
+    if _impl(pd).startswith("ref"):
+        _lib.dnnl_primitive_desc_destroy(pd)
+        _lib.dnnl_memory_desc_destroy(plain)
+        return None
+    return _Plan(pd, query, plain, to_plain)
+
+
+def _plan(kind, x_shape, w_shape, geom, bias, threads):
+    key = (kind, tuple(x_shape), tuple(w_shape), geom, bias, threads)
+    plan = _plans.get(key, False)
+    if plan is not False:
+        return plan, False
+    with _lock:
+        plan = _plans.get(key, False)
+        if plan is not False:
+            return plan, False
+        _stream(threads)  # oneDNN sizes a primitive's work split by the calling thread's OpenMP count
+        try:
+            plan = _build(kind, key, x_shape, w_shape, geom, bias)
+        except DnnlError:
+            plan = None
+        if len(_plans) < _MAX_PLANS or plan is None:
+            _plans[key] = plan
+            return plan, False
+        return plan, True  # not kept: the caller destroys it after its call
+
+
+# --------------------------------------------------------------------------- calls
+
+
+def prepare(kind, x_shape, w_shape, geom, bias, counts) -> bool:
+    """Build the plans of ``kind`` for each thread count in ``counts``; False where oneDNN has no kernel."""
+    return all(_plan(kind, x_shape, w_shape, geom, bias, n)[0] is not None for n in counts)
+
+
+def supports(geom, *arrays) -> bool:
+    """Whether a convolution of geometry ``geom`` on ``arrays`` (NumPy float32) can go to oneDNN at all."""
+    if any(type(a) is not np.ndarray or a.dtype != np.float32 for a in arrays):
+        return False
+    if not 1 <= len(geom.kernel) <= 3 or not (ENABLED or (ENABLED is None and available())):
+        return False
+    # oneDNN's sizes follow the floor formula exactly; a transposed convolution's output padding does not
+    for size, k, s, (lo, hi), d, out in zip(
+        geom.in_size, geom.kernel, geom.stride, geom.padding, geom.dilation, geom.out_size
+    ):
+        if (size + lo + hi - d * (k - 1) - 1) // s + 1 != out:
+            return False
+    return True
+
+
+def _channels_last(a):
+    """An (N, C, *S) array as a dense channels-last buffer (a view when it already is one)."""
+    if a.strides == tuple(s * a.itemsize for s in _channels_last_strides(a.shape)):
+        return a
+    nd = a.ndim
+    return np.ascontiguousarray(a.transpose(0, *range(2, nd), 1)).transpose(0, nd - 1, *range(1, nd - 1))
+
+
+def _memory(md, array):
+    mem = _P()
+    md = md if isinstance(md, _P) else _P(md)  # a descriptor we made, or one a primitive descriptor owns (an int)
+    _check(_lib.dnnl_memory_create(ctypes.byref(mem), md, _engine, _P(array.ctypes.data)), "memory_create")
+    return mem
+
+
+def _execute(prim, stream, args, scratch_bytes):
+    scratch = None
+    if scratch_bytes:
+        scratch = np.empty(scratch_bytes, np.uint8)
+        args = [*args, (_ARG_SCRATCHPAD, None, scratch)]
+    mems = []
+    try:
+        packed = (_Arg * len(args))()
+        for i, (arg, md, array) in enumerate(args):
+            if md is None:
+                md = _scratch_md(scratch_bytes)
+            mem = _memory(md, array)
+            mems.append(mem)
+            packed[i] = _Arg(arg, mem)
+        _check(_lib.dnnl_primitive_execute(prim, stream, len(args), packed), "primitive_execute")
+        _check(_lib.dnnl_stream_wait(stream), "stream_wait")
+    finally:
+        for mem in mems:
+            _lib.dnnl_memory_destroy(mem)
+
+
+_scratch_mds: dict = {}
+
+
+def _scratch_md(nbytes):
+    md = _scratch_mds.get(nbytes)
+    if md is None:
+        md = _P()
+        # a plain 1-D u8 buffer: oneDNN reads the scratchpad as bytes (dnnl_u8 = 6)
+        _check(
+            _lib.dnnl_memory_desc_create_with_strides(ctypes.byref(md), 1, _Dims(nbytes), 6, _Dims(1)),
+            "memory_desc_create",
+        )
+        _scratch_mds[nbytes] = md
+    return md
+
+
+def _weights_in(plan, w, stream):
+    """The weights in the plan's layout: ``w`` itself, or its reordered copy."""
+    w = np.ascontiguousarray(w)
+    if plan.reorder is None:
+        return w
+    out = np.empty(plan.weights_bytes // 4, np.float32)
+    _execute(plan.reorder, stream, [(_ARG_SRC, plan.plain, w), (_ARG_DST, plan.weights_md, out)], plan.reorder_scratch)
+    return out
+
+
+def _run(kind, x_shape, w_shape, geom, bias, threads, body):
+    plan, transient = _plan(kind, x_shape, w_shape, geom, bias, threads)
+    if plan is None:
+        return None
+    try:
+        return body(plan, _stream(threads))
+    finally:
+        if transient:
+            plan.destroy()
+
+
+def _src_md(plan):
+    return _lib.dnnl_primitive_desc_query_md(plan.pd, _Q_SRC, 0)
+
+
+def forward(x, w, b, geom, threads):
+    """conv(x, w) + b as an (N, *out, O) contiguous float32 array, or None where oneDNN does not apply."""
+    n = x.shape[0]
+    out_shape = (n, *geom.out_size, w.shape[0])
+
+    def body(plan, stream):
+        y = np.empty(out_shape, np.float32)
+        args = [
+            (_ARG_SRC, _src_md(plan), _channels_last(x)),
+            (_ARG_WEIGHTS, plan.weights_md, _weights_in(plan, w, stream)),
+            (_ARG_DST, _lib.dnnl_primitive_desc_query_md(plan.pd, _Q_DST, 0), y),
+        ]
+        if b is not None:
+            args.append((_ARG_BIAS, _lib.dnnl_primitive_desc_query_md(plan.pd, _Q_WEIGHTS, 1), np.ascontiguousarray(b)))
+        _execute(plan.prim, stream, args, plan.scratch)
+        return y
+
+    return _run("forward", x.shape, w.shape, geom, b is not None, threads, body)
+
+
+def backward_data(g, w, geom, x_shape, threads):
+    """The input gradient of conv for the output gradient g, as an (N, *in, C) contiguous array, or None."""
+    out_shape = (x_shape[0], *geom.in_size, x_shape[1])
+
+    def body(plan, stream):
+        dx = np.empty(out_shape, np.float32)
+        args = [
+            (_ARG_DIFF_DST, _lib.dnnl_primitive_desc_query_md(plan.pd, _Q_DIFF_DST, 0), _channels_last(g)),
+            (_ARG_WEIGHTS, plan.weights_md, _weights_in(plan, w, stream)),
+            (_ARG_DIFF_SRC, _lib.dnnl_primitive_desc_query_md(plan.pd, _Q_DIFF_SRC, 0), dx),
+        ]
+        _execute(plan.prim, stream, args, plan.scratch)
+        return dx
+
+    return _run("data", x_shape, w.shape, geom, False, threads, body)
+
+
+def backward_weights(x, g, w_shape, geom, threads):
+    """The weight gradient of conv, (O, C / groups, *K) contiguous, or None."""
+
+    def body(plan, stream):
+        raw = np.empty(plan.weights_bytes // 4, np.float32)
+        args = [
+            (_ARG_SRC, _src_md(plan), _channels_last(x)),
+            (_ARG_DIFF_DST, _lib.dnnl_primitive_desc_query_md(plan.pd, _Q_DIFF_DST, 0), _channels_last(g)),
+            (_ARG_DIFF_WEIGHTS, plan.weights_md, raw),
+        ]
+        _execute(plan.prim, stream, args, plan.scratch)
+        if plan.reorder is None:
+            return raw.reshape(w_shape)
+        dw = np.empty(w_shape, np.float32)
+        args = [(_ARG_SRC, plan.weights_md, raw), (_ARG_DST, plan.plain, dw)]
+        _execute(plan.reorder, stream, args, plan.reorder_scratch)
+        return dw
+
+    return _run("weights", x.shape, w_shape, geom, False, threads, body)
+
+
+def work(x_shape, w_shape, geom) -> int:
+    """Multiply-adds of one of the three products (they all have the same count)."""
+    return x_shape[0] * math.prod(geom.out_size) * math.prod(w_shape)
+
+
+def available() -> bool:
+    """Whether oneDNN is loaded (loading it now if nothing has asked yet)."""
+    if ENABLED is None:
+        with _lock:
+            if ENABLED is None:
+                _load()
+    return bool(ENABLED)
+
+
+def info() -> dict:
+    """What is loaded, and the implementation oneDNN chose for each primitive built so far."""
+    available()
+    return {
+        "enabled": ENABLED,
+        "library": LIBRARY,
+        "version": VERSION,
+        "primitives": {
+            f"{k[0]} x{k[1]} w{k[2]} stride {k[3].stride} padding {k[3].padding} threads={k[5]}": (
+                p.impl if p is not None else "NumPy (oneDNN has only reference code)"
+            )
+            for k, p in list(_plans.items())
+        },
+    }
+
+
+if os.environ.get("CHAINRULE_DNNL", "").strip().lower() in _ON:
+    _load()  # asked for by name: a missing library is an ImportError now, not at the first convolution

@@ -1,0 +1,257 @@
+"""Convolutions on oneDNN (chainrule._dnnl) against chainrule's own NumPy kernels, the reference.
+
+Every case runs twice in one process, oneDNN on and off, and compares the
+output and all gradients (first and second order) in float32; a spy checks
+that the oneDNN run really went to oneDNN.  Float64 never goes there (oneDNN's
+CPU convolutions are float32), so the float64 gradient checks of
+test_conv.py cover the NumPy path.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+import chainrule.nn.functional as F
+from chainrule import _dnnl, backend, threads
+from chainrule.nn.functional import conv as conv_f
+
+pytestmark = pytest.mark.skipif(not _dnnl.available(), reason="oneDNN (onednn-cpu-gomp) is not installed here")
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    """Counts the calls of each of oneDNN's three products that returned a result."""
+    calls = {"forward": 0, "data": 0, "weights": 0}
+    for kind, name in (("forward", "forward"), ("data", "backward_data"), ("weights", "backward_weights")):
+        original = getattr(_dnnl, name)
+
+        def counted(*args, _original=original, _kind=kind):
+            out = _original(*args)
+            calls[_kind] += out is not None
+            return out
+
+        monkeypatch.setattr(_dnnl, name, counted)
+    return calls
+
+
+def _run(fn, arrays, kwargs, second_order=False):
+    """fn's output, and the gradients of a weighted sum of it (and of their squared norm, second order)."""
+    tensors = [cr.tensor(a, requires_grad=True) for a in arrays]
+    out = fn(*tensors, **kwargs)
+    weights = np.random.default_rng(1).standard_normal(out.shape).astype(np.float32)
+    loss = (out * cr.tensor(weights)).sum()
+    grads = cr.autograd.grad(loss, tensors, create_graph=second_order)
+    results = [out.numpy(), *(g.numpy() for g in grads)]
+    if second_order:
+        again = cr.autograd.grad(sum((g * g).sum() for g in grads), tensors, allow_unused=True)
+        results += [g.numpy() for g in again if g is not None]
+    return results
+
+
+def _compare(fn, shapes, kwargs, spy, monkeypatch, second_order=False, layout=None):
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    if layout is not None:
+        arrays[0] = layout(arrays[0])
+    ours = _run(fn, arrays, kwargs, second_order)
+    assert spy["forward"] + spy["data"] > 0, "oneDNN was not called"
+    with monkeypatch.context() as m:
+        m.setattr(_dnnl, "ENABLED", False)
+        reference = _run(fn, arrays, kwargs, second_order)
+    for got, want in zip(ours, reference):
+        assert got.shape == want.shape and got.dtype == np.float32
+        scale = max(1.0, float(np.abs(want).max()))
+        np.testing.assert_allclose(got, want, rtol=0, atol=2e-5 * scale)
+
+
+def _channels_last(a):
+    """The same values in channels-last memory (what one chainrule convolution hands the next)."""
+    return np.ascontiguousarray(np.moveaxis(a, 1, -1)).transpose(0, a.ndim - 1, *range(1, a.ndim - 1))
+
+
+CASES_2D = [
+    # (input, weight, bias or None, kwargs)
+    ((4, 16, 12, 12), (32, 16, 3, 3), (32,), dict(padding=1)),
+    ((4, 16, 12, 12), (32, 16, 3, 3), None, dict(stride=2, padding=1)),
+    ((2, 3, 17, 13), (8, 3, 5, 3), (8,), dict(stride=(2, 1), padding=(2, 0))),
+    ((2, 16, 11, 11), (16, 1, 3, 3), (16,), dict(padding=1, groups=16)),  # depthwise
+    ((2, 8, 10, 10), (12, 2, 3, 3), None, dict(padding=2, dilation=2, groups=4)),
+    ((3, 32, 8, 8), (64, 32, 1, 1), None, dict(stride=2)),
+    ((2, 4, 9, 9), (6, 4, 3, 3), (6,), dict(padding="same")),
+]
+
+
+@pytest.mark.parametrize("case", CASES_2D)
+@pytest.mark.parametrize("layout", [None, _channels_last], ids=["nchw", "channels-last"])
+def test_conv2d_on_onednn_equals_the_numpy_kernels(case, layout, spy, monkeypatch):
+    x, w, b, kwargs = case
+    shapes = [x, w] + ([b] if b else [])
+    _compare(F.conv2d, shapes, kwargs, spy, monkeypatch, layout=layout)
+    assert spy["forward"] and spy["data"] and spy["weights"]
+
+
+def _conv3d(x, w, b):
+    """A 3-d convolution, padding 1 (chainrule has no conv3d layer; its convolution is N-d)."""
+    return conv_f.convolution(x, w, b, (1, 1, 1), (1, 1, 1), (1, 1, 1), 1, 3, "conv3d")
+
+
+@pytest.mark.parametrize(
+    "fn, shapes, kwargs",
+    [
+        (F.conv1d, [(4, 8, 30), (16, 8, 5), (16,)], dict(stride=2, padding=2)),
+        (_conv3d, [(2, 4, 6, 7, 5), (8, 4, 3, 3, 3), (8,)], {}),
+        (F.conv_transpose2d, [(2, 16, 7, 7), (16, 8, 3, 3), (8,)], dict(stride=2, padding=1)),
+    ],
+    ids=["conv1d", "conv3d", "conv_transpose2d"],
+)
+def test_other_dimensions_and_the_transposed_convolution(fn, shapes, kwargs, spy, monkeypatch):
+    _compare(fn, shapes, kwargs, spy, monkeypatch)
+
+
+def test_second_order_gradients_on_onednn(spy, monkeypatch):
+    _compare(F.conv2d, [(2, 8, 9, 9), (8, 8, 3, 3), (8,)], dict(padding=1), spy, monkeypatch, second_order=True)
+
+
+def test_output_padding_on_onednn(spy, monkeypatch):
+    # output padding below the stride: oneDNN's floor formula still gives the sizes (the last row gets zeros)
+    _compare(F.conv_transpose2d, [(2, 4, 5, 5), (4, 2, 3, 3)], dict(stride=2, output_padding=1), spy, monkeypatch)
+    assert spy["data"]
+
+
+def test_sizes_onednn_does_not_give_and_float64_stay_on_numpy(spy):
+    # output padding at least the stride (allowed under a larger dilation): more rows than the floor formula
+    x, w = cr.randn(1, 4, 5, 5), cr.randn(4, 2, 3, 3)
+    out = F.conv_transpose2d(x, w, output_padding=1, dilation=2)
+    assert out.shape == (1, 2, 10, 10) and spy["data"] == 0
+    F.conv2d(cr.randn(1, 4, 5, 5, dtype=cr.float64), cr.randn(3, 4, 3, 3, dtype=cr.float64))
+    assert spy["forward"] == 0
+
+
+def test_a_conv_net_trains_the_same_with_and_without_onednn(monkeypatch):
+    """Five SGD steps of a small CNN: losses and final weights agree to float32 rounding."""
+
+    def train():
+        cr.manual_seed(0)
+        model = cr.nn.Sequential(
+            cr.nn.Conv2d(3, 8, 3, padding=1),
+            cr.nn.BatchNorm2d(8),
+            cr.nn.ReLU(),
+            cr.nn.Conv2d(8, 16, 3, stride=2, padding=1),
+            cr.nn.ReLU(),
+            cr.nn.AdaptiveAvgPool2d(1),
+            cr.nn.Flatten(),
+            cr.nn.Linear(16, 4),
+        )
+        opt = cr.optim.SGD(model.parameters(), lr=0.1)
+        x, y = cr.randn(8, 3, 16, 16), cr.randint(0, 4, (8,))
+        losses = []
+        for _ in range(5):
+            loss = F.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        return losses, [p.numpy().copy() for p in model.parameters()]
+
+    losses, params = train()
+    with monkeypatch.context() as m:
+        m.setattr(_dnnl, "ENABLED", False)
+        ref_losses, ref_params = train()
+    np.testing.assert_allclose(losses, ref_losses, rtol=1e-5)
+    for p, q in zip(params, ref_params):
+        np.testing.assert_allclose(p, q, rtol=0, atol=1e-5)
+    assert losses[-1] < losses[0]
+
+
+def test_primitives_are_reported_and_none_is_reference_code():
+    F.conv2d(cr.randn(2, 16, 8, 8), cr.randn(16, 16, 3, 3), padding=1)
+    report = _dnnl.info()
+    assert report["enabled"] and report["version"].startswith("3.")
+    assert report["primitives"] and not any(name.startswith("ref") for name in report["primitives"].values())
+
+
+# --------------------------------------------------------------------------- threads
+
+
+@pytest.fixture
+def blas_count():
+    threads._configure()
+    blas = threads._STATE.blas
+    if blas is None or threads.get_num_threads() < 2:
+        pytest.skip("needs NumPy's OpenBLAS and at least two threads")
+    saved = threads._STATE.conv, threads._STATE.chooser
+    threads._STATE.conv = threads._Chooser(hold=False, call=threads._call_with_count)
+    # the GEMMs' chooser says threads pay, with no trial due (an earlier test may have left it on one thread)
+    threads._STATE.chooser = chooser = threads._Chooser()
+    chooser.next_trial = float("inf")
+    _release()
+    yield blas.get_threads
+    threads._STATE.conv, threads._STATE.chooser = saved
+    _release()
+
+
+def _release():
+    """No OpenMP hold: NumPy's BLAS gets its count back (unless the measurements hold it)."""
+    threads._STATE.omp_until = 0.0
+    if threads._STATE.chooser.threaded:
+        threads._hold_one_thread(False)
+
+
+def test_threaded_convolutions_hold_numpys_blas_at_one_thread(blas_count, monkeypatch):
+    """OpenMP's threads and OpenBLAS's must not spin on the same cores: while convolutions run threaded,
+    NumPy's BLAS stays on one thread, get_num_threads() still says the full count, and the BLAS gets its
+    count back once convolutions have stopped for _OMP_HOLD seconds."""
+    count = threads.get_num_threads()
+    x, w = cr.randn(8, 16, 32, 32), cr.randn(16, 16, 3, 3)
+    F.conv2d(x, w, padding=1)
+    assert blas_count() == 1 and threads.get_num_threads() == count
+    assert threads._contended()  # products planned meanwhile get one thread
+    a = np.ones((256, 256), np.float32)
+    backend.matmul(np, a, a)
+    assert blas_count() == 1
+    threads._STATE.omp_until = time.perf_counter() - 1.0  # the hold has run out
+    backend.matmul(np, a, a)
+    assert blas_count() == count and not threads._STATE.omp_until
+
+
+def test_convolutions_get_a_measured_thread_choice(blas_count):
+    """The conv chooser runs its trial on the convolutions themselves and reports it."""
+    x, w = cr.randn(8, 16, 32, 32), cr.randn(16, 16, 3, 3)
+    for _ in range(40):
+        F.conv2d(x, w, padding=1)
+        if threads.info()["last_trial_conv"] is not None:
+            break
+    one, many, kept = threads.info()["last_trial_conv"]
+    assert one > 0 and many > 0 and kept == (many <= threads._GAIN * one)
+
+
+def test_deterministic_mode_gives_convolutions_the_full_count(blas_count, monkeypatch):
+    seen = []
+    monkeypatch.setattr(threads._STATE, "deterministic", True)
+    original = _dnnl.forward
+    monkeypatch.setattr(_dnnl, "forward", lambda *a: seen.append(a[-1]) or original(*a))
+    F.conv2d(cr.randn(8, 16, 32, 32), cr.randn(16, 16, 3, 3), padding=1)
+    assert seen == [threads.get_num_threads()] and threads._STATE.omp_until == 0.0
+
+
+def test_switches_in_the_environment():
+    script = "from chainrule import _dnnl; print(_dnnl.available())"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHAINRULE_DNNL")}
+    off = subprocess.run(
+        [sys.executable, "-c", script], env={**env, "CHAINRULE_DNNL": "off"}, capture_output=True, text=True
+    )
+    assert off.stdout.strip() == "False"
+    missing = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**env, "CHAINRULE_DNNL": "on", "CHAINRULE_DNNL_LIB": "/nonexistent/libdnnl.so.3"},
+        capture_output=True,
+        text=True,
+    )
+    assert missing.returncode != 0 and "CHAINRULE_DNNL=on but oneDNN could not be loaded" in missing.stderr
