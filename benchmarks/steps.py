@@ -339,20 +339,23 @@ def numba_installed():
 
 
 def configurations(names):
-    """{name: (label, CHAINRULE_BLAS, pinned threads or None, CHAINRULE_KERNELS)} for the names asked for."""
+    """{name: (label, CHAINRULE_BLAS, pinned threads or None, CHAINRULE_KERNELS, CHAINRULE_DNNL)} for the names
+    asked for."""
     known = {
-        "default": ("default: quickstart install, default threads", "numpy", None, "numpy"),
-        "one-thread": ("one thread each", "numpy", 1, "numpy"),
-        "mkl": ("mkl extra, default threads", "mkl", None, "numpy"),
-        "mkl-one-thread": ("mkl extra, one thread each", "mkl", 1, "numpy"),
-        "numba": ("numba extra, default threads", "numpy", None, "auto"),
-        "numba-one-thread": ("numba extra, one thread each", "numpy", 1, "auto"),
+        "default": ("default: quickstart install, default threads", "numpy", None, "numpy", "auto"),
+        "one-thread": ("one thread each", "numpy", 1, "numpy", "auto"),
+        "no-onednn": ("without oneDNN (CHAINRULE_DNNL=off), default threads", "numpy", None, "numpy", "off"),
+        "no-onednn-one-thread": ("without oneDNN, one thread each", "numpy", 1, "numpy", "off"),
+        "mkl": ("mkl extra, default threads", "mkl", None, "numpy", "auto"),
+        "mkl-one-thread": ("mkl extra, one thread each", "mkl", 1, "numpy", "auto"),
+        "numba": ("numba extra, default threads", "numpy", None, "auto", "auto"),
+        "numba-one-thread": ("numba extra, one thread each", "numpy", 1, "auto", "auto"),
     }
     chosen = {}
     for name in names:
         if name.endswith("-threads") and name.split("-")[0].isdigit():
             count = int(name.split("-")[0])
-            chosen[name] = (f"{count} threads each", "numpy", count, "numpy")
+            chosen[name] = (f"{count} threads each", "numpy", count, "numpy", "auto")
         elif name in known:
             if known[name][1] == "mkl" and not mkl_installed():
                 print(f"  skipping {name}: the mkl extra is not installed", file=sys.stderr)
@@ -364,7 +367,8 @@ def configurations(names):
         else:
             sys.exit(
                 f"steps.py: unknown configuration {name!r} "
-                "(default, one-thread, mkl, mkl-one-thread, numba, numba-one-thread, N-threads)"
+                "(default, one-thread, no-onednn, no-onednn-one-thread, mkl, mkl-one-thread, numba, numba-one-thread, "
+                "N-threads)"
             )
     return chosen
 
@@ -378,12 +382,13 @@ def _median_run(runs):
 
 
 def run_worker(name, lib_name, steps, weights_path, config):
-    _, blas, threads, kernels = config
+    _, blas, threads, kernels, dnnl = config
     thread_vars = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
     env = {k: v for k, v in os.environ.items() if k not in thread_vars}
     env.pop("CHAINRULE_BENCH_THREADS", None)
     env["CHAINRULE_BLAS"] = blas
     env["CHAINRULE_KERNELS"] = kernels  # the quickstart install has no numba: off unless the configuration says
+    env["CHAINRULE_DNNL"] = dnnl  # the quickstart install has oneDNN (Linux x86-64): on unless the configuration says
     if threads is not None:
         env.update(
             CHAINRULE_BENCH_THREADS=str(threads),
@@ -415,8 +420,9 @@ def main():
     parser.add_argument("--only", help="comma-separated workloads")
     parser.add_argument(
         "--configs",
-        default="default,one-thread,mkl,mkl-one-thread,numba,numba-one-thread",
-        help="comma-separated: default, one-thread, mkl, mkl-one-thread, numba, numba-one-thread, N-threads "
+        default="default,one-thread,no-onednn,no-onednn-one-thread,mkl,mkl-one-thread,numba,numba-one-thread",
+        help="comma-separated: default, one-thread, no-onednn, no-onednn-one-thread, mkl, mkl-one-thread, numba, "
+        "numba-one-thread, N-threads "
         "(the first gets the full table; an extra that is not installed is skipped)",
     )
     parser.add_argument("--steps", type=int, help="timed steps per process (30; --quick: 15)")

@@ -114,6 +114,16 @@ def test_a_training_step_uses_one_blas_thread_pool(workload):
         assert threaded == [] or threaded[0]["filepath"] in (NUMPY_BLAS.path, *(p["filepath"] for p in openmp))
 
 
+@pytest.fixture(autouse=True)
+def numpys_blas_only(monkeypatch):
+    """These tests are about NumPy's OpenBLAS: float32 products and convolutions stay off oneDNN (its OpenMP
+    threads are tested in tests/nn/test_conv_onednn.py), and no OpenMP hold is left from an earlier test."""
+    monkeypatch.setattr(_dnnl, "ENABLED", False)
+    threads._STATE.omp_until = 0.0
+    yield
+    threads._STATE.omp_until = 0.0
+
+
 def _count():
     return NUMPY_BLAS.get_threads()
 

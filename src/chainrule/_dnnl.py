@@ -1,4 +1,4 @@
-"""oneDNN's convolutions for float32 NumPy arrays, through ctypes.
+"""Intel's oneDNN through ctypes: float32 convolutions, GEMMs and GELU on one OpenMP thread pool.
 
 PyTorch's CPU convolutions are oneDNN's direct (JIT-compiled, blocked)
 kernels; chainrule's own (``ops/conv.py``: im2col, the padded grid, planes)
@@ -6,14 +6,22 @@ are GEMMs on NumPy's OpenBLAS, 1.4-1.9x slower on the resnet workload's
 shapes on one thread and 2.4-3.4x with two (``benchmarks/conv_onednn.py``).
 Intel publishes oneDNN as a wheel built on GNU OpenMP (``onednn-cpu-gomp``,
 Linux x86-64, no other dependency than the system's ``libgomp.so.1``); where
-it is installed (a core dependency on Linux x86-64, see pyproject.toml) and its
-library loads, the three convolution products of a float32 NumPy convolution
-(forward, input gradient, weight gradient) run as oneDNN primitives on the
-channels-last memory chainrule's convolutions already use, so no activation is
-reordered: only the weights (a few KB) go to and from oneDNN's blocked layout.
-Everything else (float64, CuPy, shapes oneDNN's JIT kernels do not take)
-stays on ``ops/conv.py``'s NumPy path, which is also the reference the tests
-compare against.
+it is installed (a core dependency on Linux x86-64, see pyproject.toml) and
+its library loads (on first use), three things run on it, float32 NumPy
+arrays only:
+
+* the three products of a convolution (forward, input gradient, weight
+  gradient), as oneDNN primitives over the channels-last memory chainrule's
+  convolutions already use, so no activation is reordered: only the weights
+  (a few KB) go to and from oneDNN's blocked layout;
+* 2-D GEMMs through ``dnnl_sgemm`` (``backend.matmul``), which reads the
+  same transposed-in-place operands CBLAS does;
+* GELU forward and backward (exact and tanh form) on its vectorized
+  elementwise kernels (``ops/elementwise.py``).
+
+Everything else (float64, CuPy, batched products, shapes oneDNN has only
+reference code for) stays on chainrule's NumPy kernels, which are also the
+reference the tests compare against (``tests/test_onednn.py``).
 
 Primitives are built once per shape, thread count and kind, and kept; each
 call creates its memory objects around the NumPy buffers (ctypes releases the
@@ -21,13 +29,16 @@ GIL for the call) and passes a scratchpad it allocates itself, so primitives
 can run from several Python threads at once.
 
 Threads: oneDNN runs on GNU OpenMP's pool.  How many threads a call gets is
-``chainrule.threads``'s decision (``threads.conv_call``): the same count as
-the BLAS, on one thread while its measurements say threads do not pay, the
-count fixed by shape in deterministic mode.  A primitive's thread count is
-fixed when it is built, so each count has its own primitive.
+``chainrule.threads``'s decision (``threads.omp_call``, ``gemm_call(...,
+omp=True)``): the same count as the BLAS, one while its measurements say
+threads do not pay, the count fixed by shape in deterministic mode.  The
+count is set per call with ``omp_set_num_threads`` (a per-thread setting); a
+primitive's thread count is fixed when it is built, so each count has its own
+primitive.  While OpenMP's threads work, NumPy's OpenBLAS is held at one
+thread, so that one pool spins at a time.
 
-``CHAINRULE_DNNL=off`` turns this off (the NumPy path), ``CHAINRULE_DNNL=on``
-makes a missing library an error, ``CHAINRULE_DNNL_LIB=/path/libdnnl.so.3``
+``CHAINRULE_DNNL=off`` turns this off (the NumPy paths), ``CHAINRULE_DNNL=on``
+makes a missing library an ImportError at import, ``CHAINRULE_DNNL_LIB=/path/libdnnl.so.3``
 names the library.
 """
 
@@ -42,6 +53,9 @@ import threading
 
 import numpy as np
 
+from ._cblas import _TRANS as _CBLAS_TRANS
+from ._cblas import _operand as _cblas_operand
+
 __all__ = [
     "ENABLED",
     "LIBRARY",
@@ -49,9 +63,15 @@ __all__ = [
     "available",
     "backward_data",
     "backward_weights",
+    "eltwise_prepare",
+    "eltwise_supports",
     "forward",
+    "gelu",
+    "gelu_backward",
+    "gemm_operands",
     "info",
     "prepare",
+    "sgemm",
     "supports",
     "work",
 ]
@@ -142,6 +162,8 @@ def _declare(lib):
         "dnnl_convolution_forward_primitive_desc_create",
         "dnnl_convolution_backward_data_primitive_desc_create",
         "dnnl_convolution_backward_weights_primitive_desc_create",
+        "dnnl_eltwise_forward_primitive_desc_create",
+        "dnnl_eltwise_backward_primitive_desc_create",
         "dnnl_reorder_primitive_desc_create",
         "dnnl_primitive_desc_query",
         "dnnl_primitive_desc_destroy",
@@ -157,6 +179,10 @@ def _declare(lib):
     lib.dnnl_memory_desc_equal.restype = ctypes.c_int
     lib.dnnl_memory_desc_equal.argtypes = [_P, _P]
     lib.dnnl_version.restype = ctypes.POINTER(_Version)
+    lib.dnnl_sgemm.restype = ctypes.c_int
+    lib.dnnl_sgemm.argtypes = [ctypes.c_char, ctypes.c_char] + [ctypes.c_int64] * 3 + [
+        ctypes.c_float, _P, ctypes.c_int64, _P, ctypes.c_int64, ctypes.c_float, _P, ctypes.c_int64,
+    ]  # fmt: skip
 
 
 def _load():
@@ -192,18 +218,55 @@ def _load():
         )
 
 
-def _stream(threads):
-    """This Python thread's stream, with OpenMP's count for its next regions set to ``threads``."""
+def _omp_threads(threads):
+    """OpenMP's count for this Python thread's next parallel regions (a per-thread setting, kept per thread)."""
     local = _local
-    stream = getattr(local, "stream", None)
-    if stream is None:
-        stream = local.stream = _P()
-        _check(_lib.dnnl_stream_create(ctypes.byref(stream), _engine, ctypes.c_uint(1)), "stream_create")
-        local.threads = 0
-    if local.threads != threads:
+    if getattr(local, "threads", 0) != threads:
         _omp_set_num_threads(threads)
         local.threads = threads
+
+
+def _stream(threads):
+    """This Python thread's stream, with OpenMP's count for its next regions set to ``threads``."""
+    stream = getattr(_local, "stream", None)
+    if stream is None:
+        stream = _local.stream = _P()
+        _check(_lib.dnnl_stream_create(ctypes.byref(stream), _engine, ctypes.c_uint(1)), "stream_create")
+    _omp_threads(threads)
     return stream
+
+
+# --------------------------------------------------------------------------- GEMM
+
+
+def gemm_operands(a, b, c):
+    """The arguments of ``sgemm`` after the thread count, for ``c = a @ b`` (+ beta c): float32 2-D NumPy
+    operands oneDNN can read in place (unit stride on one axis), ``c`` C-contiguous, writeable and not
+    overlapping them; None where that does not hold (the caller uses NumPy)."""
+    if a.dtype != np.float32 or b.dtype != np.float32 or c.dtype != np.float32 or a.ndim != 2 or b.ndim != 2:
+        return None
+    if not (ENABLED or (ENABLED is None and available())):
+        return None
+    m, k = a.shape
+    n = b.shape[1]
+    if b.shape[0] != k or c.shape != (m, n) or min(m, n, k) == 0 or not c.flags.c_contiguous or not c.flags.writeable:
+        return None
+    oa = _cblas_operand(a)
+    ob = _cblas_operand(b) if oa is not None else None
+    if ob is None:
+        return None
+    return oa[0] == _CBLAS_TRANS, ob[0] == _CBLAS_TRANS, m, n, k, oa[2], oa[1], ob[2], ob[1], c
+
+
+def sgemm(threads, ta, tb, m, n, k, a, lda, b, ldb, c, beta=0.0):
+    """``c = op(a) @ op(b) + beta * c`` (row-major, float32) through ``dnnl_sgemm`` on ``threads`` of OpenMP's
+    threads; ``gemm_operands`` gives the arguments after ``threads``.  Returns ``c``."""
+    _omp_threads(threads)
+    status = _lib.dnnl_sgemm(
+        b"T" if ta else b"N", b"T" if tb else b"N", m, n, k, 1.0, a, lda, b, ldb, beta, c.ctypes.data, n
+    )
+    _check(status, "sgemm")
+    return c
 
 
 # --------------------------------------------------------------------------- plans
@@ -264,15 +327,17 @@ class _Plan:
     a reorder between the plain weights and the primitive's layout (None when they are the same), and the
     sizes of its scratchpads."""
 
-    def __init__(self, pd, weights_query, plain_weights, to_plain):
+    def __init__(self, pd, weights_query=None, plain_weights=None, to_plain=False):
         self.pd = pd
         self.impl = _impl(pd)
         self.prim = _primitive(pd)
         self.scratch = _size(pd, _Q_SCRATCHPAD)
+        self.reorder = None
+        if weights_query is None:
+            return
         self.weights_md = _lib.dnnl_primitive_desc_query_md(pd, weights_query, 0)
         self.weights_bytes = _lib.dnnl_memory_desc_get_size(self.weights_md)
         self.plain = plain_weights
-        self.reorder = None
         self.reorder_scratch = 0
         if not _lib.dnnl_memory_desc_equal(self.weights_md, plain_weights):
             rpd = _P()
@@ -320,7 +385,7 @@ def _geometry(x_shape, w_shape, geom):
     )
 
 
-def _build(kind, key, x_shape, w_shape, geom, bias):
+def _build_conv(kind, x_shape, w_shape, geom, bias):
     """The plan for ``kind`` ('forward', 'data', 'weights'), or None where oneDNN has only its reference code."""
     src, weights, dst, strides, dilates, pad_l, pad_r = _geometry(x_shape, w_shape, geom)
     attr = _attr()
@@ -361,8 +426,36 @@ def _build(kind, key, x_shape, w_shape, geom, bias):
     return _Plan(pd, query, plain, to_plain)
 
 
-def _plan(kind, x_shape, w_shape, geom, bias, threads):
-    key = (kind, tuple(x_shape), tuple(w_shape), geom, bias, threads)
+def _build_eltwise(alg, backward, n):
+    """The plan of an elementwise primitive (``alg``, forward or backward) over n contiguous float32."""
+    md = _md((n,), (1,))
+    attr = _attr()
+    fwd = _P()
+    zero = ctypes.c_float(0.0)
+    _check(
+        _lib.dnnl_eltwise_forward_primitive_desc_create(
+            ctypes.byref(fwd), _engine, _FORWARD_TRAINING, alg, md, md, zero, zero, attr
+        ),
+        "eltwise_forward_primitive_desc_create",
+    )
+    pd = fwd
+    if backward:
+        pd = _P()
+        status = _lib.dnnl_eltwise_backward_primitive_desc_create(
+            ctypes.byref(pd), _engine, alg, md, md, md, zero, zero, fwd, attr
+        )
+        _lib.dnnl_primitive_desc_destroy(fwd)
+        _check(status, "eltwise_backward_primitive_desc_create")
+    _lib.dnnl_memory_desc_destroy(md)
+    if _impl(pd).startswith("ref"):
+        _lib.dnnl_primitive_desc_destroy(pd)
+        return None
+    return _Plan(pd)
+
+
+def _plan(key, build):
+    """The plan cached under ``key`` (its last item the thread count), built by ``build()`` on first use: (plan
+    or None where oneDNN has only reference code, whether it is transient: the caller destroys it after use)."""
     plan = _plans.get(key, False)
     if plan is not False:
         return plan, False
@@ -370,23 +463,29 @@ def _plan(kind, x_shape, w_shape, geom, bias, threads):
         plan = _plans.get(key, False)
         if plan is not False:
             return plan, False
-        _stream(threads)  # oneDNN sizes a primitive's work split by the calling thread's OpenMP count
+        _stream(key[-1])  # oneDNN sizes a primitive's work split by the calling thread's OpenMP count
         try:
-            plan = _build(kind, key, x_shape, w_shape, geom, bias)
+            plan = build()
         except DnnlError:
             plan = None
         if len(_plans) < _MAX_PLANS or plan is None:
             _plans[key] = plan
             return plan, False
-        return plan, True  # not kept: the caller destroys it after its call
+        return plan, True
+
+
+def _conv_plan(kind, x_shape, w_shape, geom, bias, threads):
+    key = ("conv", kind, tuple(x_shape), tuple(w_shape), geom, bias, threads)
+    return _plan(key, lambda: _build_conv(kind, x_shape, w_shape, geom, bias))
 
 
 # --------------------------------------------------------------------------- calls
 
 
 def prepare(kind, x_shape, w_shape, geom, bias, counts) -> bool:
-    """Build the plans of ``kind`` for each thread count in ``counts``; False where oneDNN has no kernel."""
-    return all(_plan(kind, x_shape, w_shape, geom, bias, n)[0] is not None for n in counts)
+    """Build the convolution plans of ``kind`` for each thread count in ``counts``; False where oneDNN has no
+    kernel."""
+    return all(_conv_plan(kind, x_shape, w_shape, geom, bias, n)[0] is not None for n in counts)
 
 
 def supports(geom, *arrays) -> bool:
@@ -466,8 +565,8 @@ def _weights_in(plan, w, stream):
     return out
 
 
-def _run(kind, x_shape, w_shape, geom, bias, threads, body):
-    plan, transient = _plan(kind, x_shape, w_shape, geom, bias, threads)
+def _run(plan_and_transient, threads, body):
+    plan, transient = plan_and_transient
     if plan is None:
         return None
     try:
@@ -498,7 +597,7 @@ def forward(x, w, b, geom, threads):
         _execute(plan.prim, stream, args, plan.scratch)
         return y
 
-    return _run("forward", x.shape, w.shape, geom, b is not None, threads, body)
+    return _run(_conv_plan("forward", x.shape, w.shape, geom, b is not None, threads), threads, body)
 
 
 def backward_data(g, w, geom, x_shape, threads):
@@ -515,7 +614,7 @@ def backward_data(g, w, geom, x_shape, threads):
         _execute(plan.prim, stream, args, plan.scratch)
         return dx
 
-    return _run("data", x_shape, w.shape, geom, False, threads, body)
+    return _run(_conv_plan("data", x_shape, w.shape, geom, False, threads), threads, body)
 
 
 def backward_weights(x, g, w_shape, geom, threads):
@@ -536,7 +635,62 @@ def backward_weights(x, g, w_shape, geom, threads):
         _execute(plan.reorder, stream, args, plan.reorder_scratch)
         return dw
 
-    return _run("weights", x.shape, w_shape, geom, False, threads, body)
+    return _run(_conv_plan("weights", x.shape, w_shape, geom, False, threads), threads, body)
+
+
+# --------------------------------------------------------------------------- elementwise
+
+_GELU_ERF, _GELU_TANH = 49, 43  # dnnl_alg_kind_t
+_ELTWISE = {"none": _GELU_ERF, "tanh": _GELU_TANH}
+_ELTWISE_NAMES = {_GELU_ERF: "gelu_erf", _GELU_TANH: "gelu_tanh"}
+ELTWISE_MIN = 4096  # smaller arrays stay on NumPy: a call costs some 10 us of ctypes and memory objects
+
+
+def eltwise_supports(*arrays) -> bool:
+    """Whether ``arrays`` (NumPy, float32, C-contiguous, one size of at least ``ELTWISE_MIN``) can go to
+    oneDNN's elementwise kernels."""
+    first = arrays[0]
+    if type(first) is not np.ndarray or first.dtype != np.float32 or first.size < ELTWISE_MIN:
+        return False
+    for a in arrays:
+        if type(a) is not np.ndarray or a.dtype != np.float32 or a.shape != first.shape or not a.flags.c_contiguous:
+            return False
+    return bool(ENABLED or (ENABLED is None and available()))
+
+
+def _eltwise_plan(alg, backward, n, threads):
+    key = ("eltwise", alg, backward, n, threads)
+    return _plan(key, lambda: _build_eltwise(alg, backward, n))
+
+
+def eltwise_prepare(approximate, backward, n, counts) -> bool:
+    """Build the GELU plans (``approximate``: 'none' or 'tanh') for each thread count; False where there is none."""
+    return all(_eltwise_plan(_ELTWISE[approximate], backward, n, t)[0] is not None for t in counts)
+
+
+def gelu(x, approximate, threads):
+    """GELU of a C-contiguous float32 array (exact: x Phi(x); 'tanh': the tanh form), or None."""
+
+    def body(plan, stream):
+        out = np.empty_like(x)
+        md = _lib.dnnl_primitive_desc_query_md(plan.pd, _Q_SRC, 0)
+        _execute(plan.prim, stream, [(_ARG_SRC, md, x), (_ARG_DST, md, out)], plan.scratch)
+        return out
+
+    return _run(_eltwise_plan(_ELTWISE[approximate], False, x.size, threads), threads, body)
+
+
+def gelu_backward(x, g, approximate, threads):
+    """g * GELU'(x) for C-contiguous float32 arrays of one shape, or None."""
+
+    def body(plan, stream):
+        out = np.empty_like(x)
+        md = _lib.dnnl_primitive_desc_query_md(plan.pd, _Q_DIFF_SRC, 0)
+        args = [(_ARG_SRC, md, x), (_ARG_DIFF_DST, md, g), (_ARG_DIFF_SRC, md, out)]
+        _execute(plan.prim, stream, args, plan.scratch)
+        return out
+
+    return _run(_eltwise_plan(_ELTWISE[approximate], True, x.size, threads), threads, body)
 
 
 def work(x_shape, w_shape, geom) -> int:
@@ -553,6 +707,14 @@ def available() -> bool:
     return bool(ENABLED)
 
 
+def _describe(key):
+    if key[0] == "conv":
+        _, kind, x_shape, w_shape, geom, _, threads = key
+        return f"conv {kind} x{x_shape} w{w_shape} stride {geom.stride} padding {geom.padding} threads={threads}"
+    _, alg, backward, n, threads = key
+    return f"eltwise {_ELTWISE_NAMES.get(alg, alg)} {'backward' if backward else 'forward'} n={n} threads={threads}"
+
+
 def info() -> dict:
     """What is loaded, and the implementation oneDNN chose for each primitive built so far."""
     available()
@@ -561,10 +723,8 @@ def info() -> dict:
         "library": LIBRARY,
         "version": VERSION,
         "primitives": {
-            f"{k[0]} x{k[1]} w{k[2]} stride {k[3].stride} padding {k[3].padding} threads={k[5]}": (
-                p.impl if p is not None else "NumPy (oneDNN has only reference code)"
-            )
-            for k, p in list(_plans.items())
+            _describe(key): (plan.impl if plan is not None else "NumPy (oneDNN has only reference code)")
+            for key, plan in list(_plans.items())
         },
     }
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _cblas, _kernels, _mkl
+from . import _cblas, _dnnl, _kernels, _mkl
 from . import threads as _threads
 
 float16 = np.dtype(np.float16)
@@ -348,6 +348,12 @@ def _large_matmul(a, b, out):
         return np.matmul(a, b, out=out)
     m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
     work = max(a.size * n, b.size * m)  # multiply-adds, batch dimensions included
+    # a float32 2-D product goes to oneDNN's GEMM where it is installed, on OpenMP's threads (see _dnnl.py)
+    if m * k * n >= _threads.SERIAL_WORK and a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype == np.float32:
+        c = np.empty((m, n), np.float32) if out is None else out
+        operands = _dnnl.gemm_operands(a, b, c)
+        if operands is not None:
+            return _threads.gemm_call(m, k, n, _dnnl.sgemm, *operands, work=work, omp=True)
     # each matrix of a batch is its own BLAS call; MKL (the extra) takes those that are to run on one thread
     if _mkl.ENABLED and work >= _mkl.MIN_WORK and _threads.plan_gemm(m, k, n) == 1:
         result = _mkl.matmul(a, b, out)
@@ -361,6 +367,11 @@ def _large_matmul(a, b, out):
 def _gemm_into(a, b, out, beta):
     """``out = a @ b + beta * out`` in one GEMM call on NumPy arrays (2-D, out C-contiguous); False if it cannot."""
     work = a.shape[0] * a.shape[1] * b.shape[1]
+    if work >= _threads.SERIAL_WORK:
+        operands = _dnnl.gemm_operands(a, b, out)
+        if operands is not None:
+            _threads.gemm_call(a.shape[0], a.shape[1], b.shape[1], _dnnl.sgemm, *operands, beta, omp=True)
+            return True
     if _mkl.ENABLED and _threads.plan_gemm(a.shape[0], a.shape[1], b.shape[1]) == 1 and _mkl.BLAS.gemm(a, b, out, beta):
         return True
     blas = _cblas.numpy_blas()

@@ -89,7 +89,7 @@ _DRIFT = 1.5  # a window this much slower (threads) or faster (one thread) than 
 _ABORT = 4.0  # a trial's threaded call this much slower than its one-thread calls ends the trial at once
 _TRIAL_CALLS, _TRIAL_SECONDS, _TRIAL_MAX = 8, 0.004, 64  # per arm: at least calls and seconds, at most calls
 _BACKOFF_MIN, _BACKOFF_MAX = 0.5, 16.0
-_OMP_HOLD = 1.0  # seconds after a threaded oneDNN call during which NumPy's BLAS stays on one thread (conv_call)
+_OMP_HOLD = 1.0  # seconds after a threaded oneDNN call during which NumPy's BLAS stays on one thread (omp_call)
 _ENV_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "GOTO_NUM_THREADS")
 
 
@@ -190,8 +190,9 @@ class _State:
         self.chooser = _Chooser()
         # and for the products of _wide_short's shape class, while they pay for the others (see gemm_call)
         self.wide = _Chooser(hold=False)
-        # and for oneDNN's convolutions, which run on OpenMP's threads, not the BLAS's (see conv_call)
+        # and for oneDNN's convolutions and elementwise kernels, on OpenMP's threads, not the BLAS's (omp_call)
         self.conv = _Chooser(hold=False, call=_call_with_count)
+        self.eltwise = _Chooser(hold=False, call=_call_with_count)
 
 
 def _call_with_count(threads, fn, *args):
@@ -239,10 +240,11 @@ class _Chooser:
         """Whether a call that may run threaded does (True while a trial is due or running: it picks per call)."""
         return self.threaded or self.trial is not None or self.clock() >= self.next_trial
 
-    def run(self, work, count, fn, args):
-        """``fn(*args)`` of ``work`` multiply-adds, on ``count`` threads or one as the answer (or the trial) says."""
+    def run(self, work, count, fn, args, call=None):
+        """``fn(*args)`` of ``work`` multiply-adds, on ``count`` threads or one as the answer (or the trial) says;
+        ``call(threads, fn, *args)`` runs it (default: the chooser's own, else ``blas_call``)."""
         clock = self.clock
-        call = self.call or blas_call
+        call = call or self.call or blas_call
         trial = self.trial
         if trial is None and clock() >= self.next_trial:
             trial = self.trial = ([], [], [0.0, 0.0])
@@ -522,11 +524,12 @@ def info() -> dict:
         "numpy_blas": _STATE.blas.path if _STATE.blas is not None else None,
         "deterministic": _STATE.deterministic,
         "busy_detection": not _STATE.deterministic,
-        "machine_busy": _contended(),
+        "machine_busy": not (_STATE.deterministic or _STATE.chooser.threads_now()),
         "trials": chooser.trials,
         "last_trial": chooser.last,
         "last_trial_wide": _STATE.wide.last,
         "last_trial_conv": _STATE.conv.last,
+        "last_trial_eltwise": _STATE.eltwise.last,
         "libraries": libraries,
     }
 
@@ -588,48 +591,73 @@ def plan_gemm(m: int, k: int, n: int) -> int:
     return plan(SERIAL_WORK)
 
 
-def gemm_call(m: int, k: int, n: int, fn, *args, work: int | None = None):
+def gemm_call(m: int, k: int, n: int, fn, *args, work: int | None = None, omp: bool = False):
     """``fn(*args)``: a (m, k) @ (k, n) product on NumPy's BLAS (``work`` multiply-adds in all, for a batch).
 
     A product ``plan_gemm`` keeps on one thread whatever the load runs so; one
     that may run threaded runs as the measurements of ``_Chooser`` say, and is
-    timed for them.
+    timed for them.  ``omp``: ``fn`` is oneDNN's GEMM, which runs on OpenMP's
+    threads and takes their count as its first argument (``fn(threads,
+    *args)``); the same choices then set that count, and NumPy's BLAS is held
+    at one thread while OpenMP's threads work (see ``omp_call``).
     """
+    call = _call_with_count if omp else blas_call
     if _one_thread_shape(m, k, n):
-        return blas_call(1, fn, *args)
+        return call(1, fn, *args)
     state = _STATE
     if not state.configured:
         _configure()
-    blas = state.blas
-    if blas is None:
-        return fn(*args)
-    if state.omp_until and not state.deterministic and _omp_busy():
-        return fn(*args)  # NumPy's BLAS is held at one thread (conv_call)
-    count = state.lowered or blas.get_threads()
-    if count == 1:  # set so by the user (or threadpoolctl): nothing to decide
-        return fn(*args)
+    if omp:
+        count = get_num_threads()
+        if count == 1:
+            return fn(1, *args)
+    else:
+        blas = state.blas
+        if blas is None:
+            return fn(*args)
+        if state.omp_until and not state.deterministic and _omp_busy():
+            return fn(*args)  # NumPy's BLAS is held at one thread (omp_call)
+        count = state.lowered or blas.get_threads()
+        if count == 1:  # set so by the user (or threadpoolctl): nothing to decide
+            return fn(*args)
     if _wide_short(m, k, n):
         if state.deterministic or not state.chooser.threads_now():
-            return blas_call(1, fn, *args)
-        return state.wide.run(work or m * k * n, count, fn, args)
+            return call(1, fn, *args)
+        if omp:
+            _claim_omp(state.wide)
+        return state.wide.run(work or m * k * n, count, fn, args, call)
     if state.deterministic:
-        return fn(*args)
-    return state.chooser.run(work or m * k * n, count, fn, args)
+        return call(count, fn, *args) if omp else fn(*args)
+    if omp:
+        _claim_omp(state.chooser)
+    return state.chooser.run(work or m * k * n, count, fn, args, call)
 
 
-def conv_call(work: int, fn, prepare):
-    """``fn(threads)``: a oneDNN convolution of ``work`` multiply-adds, on the thread count chosen here.
+def _claim_omp(chooser):
+    """Before a call on OpenMP's threads that ``chooser`` may run threaded: NumPy's BLAS goes to (or stays at) one
+    thread for the next ``_OMP_HOLD`` seconds.  Two pools spinning on the same cores are the worst case (a resnet
+    step took 80 ms against 30 when OpenBLAS's threads woke between convolutions)."""
+    if chooser.threads_now():
+        state = _STATE
+        state.omp_until = time.perf_counter() + _OMP_HOLD
+        if state.lowered is None:
+            _hold_one_thread(True)
 
-    oneDNN runs on GNU OpenMP's threads and takes its count per call, so a
-    convolution is not a BLAS call: it gets ``get_num_threads()`` threads, or
-    one where that is 1 or the convolution is smaller than ``SERIAL_WORK``, as
-    a measured choice of its own (``_STATE.conv``, the same trials as the
-    GEMMs': on a busy machine OpenMP's threads wait for each other as the
-    BLAS's do).  Deterministic mode keeps the full count (fixed by
-    ``set_num_threads`` alone).  ``prepare(counts)`` builds what the call
-    needs for each count before any is timed (oneDNN compiles its kernels on
-    first use) and returns False where oneDNN has no kernel for the shape:
-    the result is then None.
+
+def omp_call(kind: str, work: int, fn, prepare):
+    """``fn(threads)``: a oneDNN call of ``work`` units, on the thread count chosen here.
+
+    oneDNN runs on GNU OpenMP's threads and takes its count per call, so its
+    calls are not BLAS calls: each gets ``get_num_threads()`` threads, or one
+    where that is 1 or the call is smaller than ``SERIAL_WORK``, as a measured
+    choice per ``kind`` ('conv': convolutions, in multiply-adds; 'eltwise':
+    elementwise kernels, in elements; the same trials as the GEMMs': on a
+    busy machine OpenMP's threads wait for each other as the BLAS's do).
+    Deterministic mode keeps the full count (fixed by ``set_num_threads``
+    alone).  ``prepare(counts)`` builds what the call needs for each count
+    before any is timed (oneDNN compiles its kernels on first use) and
+    returns False where oneDNN has no kernel for the shape: the result is
+    then None.
     """
     state = _STATE
     if not state.configured:
@@ -641,13 +669,9 @@ def conv_call(work: int, fn, prepare):
         return fn(count)
     if not prepare((1, count)):
         return None
-    # two pools spinning on the same cores are the worst case (a resnet step took 80 ms against 30 when
-    # OpenBLAS's threads woke between convolutions): while OpenMP's threads work, NumPy's BLAS stays on one
-    if state.conv.threads_now():
-        state.omp_until = time.perf_counter() + _OMP_HOLD
-        if state.lowered is None:
-            _hold_one_thread(True)
-    return state.conv.run(work, count, fn, ())
+    chooser = state.conv if kind == "conv" else state.eltwise
+    _claim_omp(chooser)
+    return chooser.run(work, count, fn, ())
 
 
 def blas_call(threads: int, fn, *args):

@@ -124,8 +124,10 @@ def test_softmax_row_max_is_numpy_max_bit_for_bit(shape, dtype):
 @pytest.mark.parametrize("approximate", ["none", "tanh"])
 def test_gelu_blocked_equals_one_call_bit_for_bit(approximate, monkeypatch):
     # large arrays run GELU's forward and gradient block by block: the same bits as one call over the array
+    from chainrule import _dnnl
     from chainrule.ops import elementwise
 
+    monkeypatch.setattr(_dnnl, "ENABLED", False)  # NumPy's path (float32 GELU goes to oneDNN where installed)
     monkeypatch.setattr(elementwise, "_GELU_BLOCKED_FROM", 4000)
     monkeypatch.setattr(elementwise, "_GELU_BLOCK", 1100)  # blocks of 1,127 elements (MKL's erf from 1,024)
     assert elementwise._gelu_blocks(5635) == [(0, 1127), (1127, 2254), (2254, 3381), (3381, 4508), (4508, 5635)]

@@ -315,8 +315,9 @@ def _conv_forward(xp, xpad, w, b, geom):
 
 def _onednn(kind, x_shape, w_shape, geom, bias, run):
     """``run(threads)``, one of oneDNN's three convolution products (``_dnnl``), on the thread count
-    ``threads.conv_call`` chooses; None where oneDNN has no kernel for the shape (the NumPy path runs)."""
-    return threads.conv_call(
+    ``threads.omp_call`` chooses; None where oneDNN has no kernel for the shape (the NumPy path runs)."""
+    return threads.omp_call(
+        "conv",
         _dnnl.work(x_shape, w_shape, geom),
         run,
         lambda counts: _dnnl.prepare(kind, x_shape, w_shape, geom, bias, counts),
