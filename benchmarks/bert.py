@@ -10,9 +10,11 @@ them padded.  The PyTorch side is a plain BERT written with torch.nn.functional
 (``scaled_dot_product_attention``) in this file, checked against chainrule's
 logits before timing.
 
-Each variant runs in its own process; memory is that process's peak resident
-set (VmHWM) over the whole run: weights, gradients, optimizer state and
-activations together.
+Each library is timed in its own processes (three per library, alternating;
+two libraries' OpenMP pools in one process would spin on the same cores), each
+the median of ``--steps`` steps, and the table gives the median over
+processes.  Memory is a separate process's peak resident set (VmHWM) over a
+whole run: weights, gradients, optimizer state and activations together.
 
     python benchmarks/bert.py                          # each library's default threads
     CHAINRULE_BENCH_THREADS=1 python benchmarks/bert.py --steps 5   # both pinned to one thread
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -208,15 +211,23 @@ def _arrays(model) -> dict:
     return {name: p._data.copy() for name, p in model.named_parameters()}
 
 
-def time_worker(steps: int) -> dict:
-    """Step and forward times of both libraries, interleaved in one process."""
+def time_worker(lib: str, steps: int) -> dict:
+    """Step and forward times of one library (``lib``: torch or chainrule), interleaved, in this process.
+
+    Each library runs in its own processes: two libraries' OpenMP thread pools in one process spin on the same
+    cores and slow both.  The PyTorch process builds chainrule's model once for its weights and checks its
+    logits against chainrule's before timing, with chainrule on NumPy alone there: Intel MKL (the mkl extra)
+    or oneDNN's OpenMP runtime loaded beside PyTorch's own made PyTorch's steps up to 2x slower.
+    """
     model, pretrained = chainrule_model()
-    fns, difference = {}, None
-    if import_torch() is not None:
+    difference = None
+    if lib == "torch":
         t_step, t_forward, difference = torch_step(_arrays(model), model.config, reference=model)
-        fns |= {"torch_step": t_step, "torch_forward": t_forward}
-    c_step, c_forward = chainrule_step(model)
-    fns |= {"chainrule_step": c_step, "chainrule_forward": c_forward}
+        del model
+        fns = {"torch_step": t_step, "torch_forward": t_forward}
+    else:
+        c_step, c_forward = chainrule_step(model)
+        fns = {"chainrule_step": c_step, "chainrule_forward": c_forward}
     return _median_times(fns, steps) | {"pretrained": pretrained, "difference": difference}
 
 
@@ -244,7 +255,10 @@ def memory_worker(kind: str) -> dict:
 
 def run_worker(kind: str, steps: int) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", kind, "--steps", str(steps)]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    env = dict(os.environ)
+    if kind == "time-torch":
+        env.update(CHAINRULE_BLAS="numpy", CHAINRULE_DNNL="off")  # see time_worker
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     if out.returncode != 0:
         return {"error": (out.stderr.strip().splitlines() or ["failed"])[-1]}
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -252,19 +266,28 @@ def run_worker(kind: str, steps: int) -> dict:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=5, help="timed steps per library (median reported)")
-    parser.add_argument("--worker", choices=("time", "chainrule", "checkpointed", "torch"))
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per process (median reported)")
+    parser.add_argument("--rounds", type=int, default=3, help="processes per library, alternating")
+    parser.add_argument("--worker", choices=("time-torch", "time-chainrule", "chainrule", "checkpointed", "torch"))
     args = parser.parse_args()
-    if args.worker == "time":
-        print(json.dumps(time_worker(args.steps)))
+    if args.worker in ("time-torch", "time-chainrule"):
+        print(json.dumps(time_worker(args.worker.split("-")[1], args.steps)))
         return
     if args.worker:
         print(json.dumps(memory_worker(args.worker)))
         return
     have_torch = import_torch() is not None
-    times = run_worker("time", args.steps)
-    if "error" in times:
-        raise SystemExit(f"timing failed: {times['error']}")
+    libs = ("torch", "chainrule") if have_torch else ("chainrule",)
+    runs: dict = {}
+    for r in range(args.rounds):  # the libraries' processes alternate, so a drifting machine treats both alike
+        for lib in libs if r % 2 == 0 else libs[::-1]:
+            result = run_worker(f"time-{lib}", args.steps)
+            if "error" in result:
+                raise SystemExit(f"timing {lib} failed: {result['error']}")
+            for key, value in result.items():
+                runs.setdefault(key, []).append(value)
+    times = {k: (statistics.median(v) if k.endswith(("_step", "_forward")) else v[0]) for k, v in runs.items()}
+    times["difference"] = next((d for d in runs.get("difference", []) if d is not None), None)
     print("  done timing", file=sys.stderr)
     kinds = ("torch", "chainrule", "checkpointed") if have_torch and times.get("pretrained") else ()
     kinds = kinds or ("chainrule", "checkpointed")
@@ -290,7 +313,8 @@ def main():
     weights = "all-MiniLM-L6-v2" if times.get("pretrained") else "random MiniLM-shaped BERT"
     print_table(
         f"Fine-tuning step, {weights} (6 layers, 384 wide), batch {BATCH} x {LENGTH} tokens, float32, "
-        f"{thread_label(import_torch())}, median of {args.steps} interleaved steps",
+        f"{thread_label(import_torch())}, median of {args.rounds} processes per library (alternating), each the "
+        f"median of {args.steps} steps",
         ["library", "step ms", "x PyTorch", "forward ms (no grad)", "x PyTorch"],
         rows,
     )

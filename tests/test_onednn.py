@@ -332,6 +332,118 @@ def test_gelu_second_order_and_the_fallbacks(gelu_spy, monkeypatch):
     assert gelu_spy == before
 
 
+# --------------------------------------------------------------------------- layer norm and softmax
+
+
+@pytest.fixture
+def kernel_spy(monkeypatch):
+    """Counts the oneDNN layer-norm and softmax calls that returned a result."""
+    calls = {}
+    for name in ("layer_norm", "layer_norm_backward", "softmax", "softmax_backward"):
+        original = getattr(_dnnl, name)
+        calls[name] = 0
+
+        def counted(*args, _original=original, _name=name):
+            out = _original(*args)
+            calls[_name] += out is not None
+            return out
+
+        monkeypatch.setattr(_dnnl, name, counted)
+    return calls
+
+
+def _both_ways(fn, arrays, monkeypatch, second_order=False):
+    """fn's output and gradients with oneDNN on, then off: two lists of arrays."""
+
+    def run():
+        tensors = [cr.tensor(a, requires_grad=True) for a in arrays]
+        out = fn(*tensors)
+        weights = np.random.default_rng(8).standard_normal(out.shape).astype(np.float32)
+        grads = cr.autograd.grad((out * cr.tensor(weights)).sum(), tensors, create_graph=second_order)
+        results = [out.numpy(), *(g.numpy() for g in grads)]
+        if second_order:
+            again = cr.autograd.grad(sum((g * g).sum() for g in grads), tensors, allow_unused=True)
+            results += [g.numpy() for g in again if g is not None]
+        return results
+
+    ours = run()
+    with monkeypatch.context() as m:
+        m.setattr(_dnnl, "ENABLED", False)
+        return ours, run()
+
+
+@pytest.mark.parametrize(
+    "shape, normalized, affine",
+    [((32, 64, 96), (96,), True), ((8, 4, 12, 16), (12, 16), True), ((64, 80), (80,), False)],
+)
+def test_layer_norm_on_onednn_equals_numpy(shape, normalized, affine, kernel_spy, monkeypatch):
+    rng = np.random.default_rng(9)
+    arrays = [(2 * rng.standard_normal(shape) + 1).astype(np.float32)]
+    if affine:
+        arrays += [rng.standard_normal(normalized).astype(np.float32) for _ in range(2)]
+
+    def fn(x, *params):
+        return F.layer_norm(x, normalized, *params, eps=1e-5)
+
+    ours, reference = _both_ways(fn, arrays, monkeypatch)
+    assert kernel_spy["layer_norm"] == 1 and kernel_spy["layer_norm_backward"] == 1
+    for got, want in zip(ours, reference):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * max(1.0, float(np.abs(want).max())))
+
+
+def test_layer_norm_second_order_and_a_backward_with_onednn_off(kernel_spy, monkeypatch):
+    rng = np.random.default_rng(10)
+    arrays = [rng.standard_normal((64, 96)).astype(np.float32), *(rng.standard_normal(96).astype(np.float32),) * 2]
+
+    def fn(x, w, b):
+        return F.layer_norm(x, (96,), w, b)
+
+    ours, reference = _both_ways(fn, arrays, monkeypatch, second_order=True)
+    for got, want in zip(ours, reference):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    # a forward on oneDNN whose backward finds it off: NumPy's formulas from the statistics oneDNN kept
+    x, w, b = (cr.tensor(a, requires_grad=True) for a in arrays)
+    out = fn(x, w, b)
+    with monkeypatch.context() as m:
+        m.setattr(_dnnl, "ENABLED", False)
+        out.backward(cr.tensor(np.ones((64, 96), np.float32) * np.arange(96, dtype=np.float32)))
+        x2, w2, b2 = (cr.tensor(a, requires_grad=True) for a in arrays)
+        fn(x2, w2, b2).backward(cr.tensor(np.ones((64, 96), np.float32) * np.arange(96, dtype=np.float32)))
+    for p, q in ((x, x2), (w, w2), (b, b2)):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-4, atol=1e-4)
+    # group norm's affine parameters are per channel, not per normalized element: not a layer norm for oneDNN
+    before = dict(kernel_spy)
+    F.group_norm(cr.randn(8, 16, 10, 10), 4, cr.randn(16), cr.randn(16))
+    assert kernel_spy == before
+
+
+@pytest.mark.parametrize("log", [False, True])
+@pytest.mark.parametrize("shape, dim", [((32, 12, 16, 16), -1), ((32, 12, 16, 16), 1), ((64, 1000), 1)])
+def test_softmax_on_onednn_equals_numpy(shape, dim, log, kernel_spy, monkeypatch):
+    x = (4 * np.random.default_rng(11).standard_normal(shape)).astype(np.float32)
+    x.reshape(-1)[:3] = [80.0, -80.0, 0.0]
+
+    def fn(t):
+        return F.log_softmax(t, dim=dim) if log else F.softmax(t, dim=dim)
+
+    ours, reference = _both_ways(fn, [x], monkeypatch)
+    if dim in (-1, len(shape) - 1):  # oneDNN has fast kernels for the innermost axis (others may be reference code)
+        assert kernel_spy["softmax"] == 1 and kernel_spy["softmax_backward"] == 1
+    for got, want in zip(ours, reference):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=2e-6 * max(1.0, float(np.abs(want).max())))
+
+
+def test_softmax_of_a_row_of_minus_infinity_is_nan_as_numpys(monkeypatch):
+    x = np.zeros((64, 128), np.float32)
+    x[3] = -np.inf
+    ours = F.softmax(cr.tensor(x), dim=1).numpy()
+    with monkeypatch.context() as m:
+        m.setattr(_dnnl, "ENABLED", False)
+        reference = F.softmax(cr.tensor(x), dim=1).numpy()
+    np.testing.assert_array_equal(ours, reference)
+    assert np.isnan(ours[3]).all()
+
+
 # --------------------------------------------------------------------------- threads
 
 

@@ -164,6 +164,10 @@ def _declare(lib):
         "dnnl_convolution_backward_weights_primitive_desc_create",
         "dnnl_eltwise_forward_primitive_desc_create",
         "dnnl_eltwise_backward_primitive_desc_create",
+        "dnnl_layer_normalization_forward_primitive_desc_create",
+        "dnnl_layer_normalization_backward_primitive_desc_create",
+        "dnnl_softmax_forward_primitive_desc_create",
+        "dnnl_softmax_backward_primitive_desc_create",
         "dnnl_reorder_primitive_desc_create",
         "dnnl_primitive_desc_query",
         "dnnl_primitive_desc_destroy",
@@ -693,6 +697,176 @@ def gelu_backward(x, g, approximate, threads):
     return _run(_eltwise_plan(_ELTWISE[approximate], True, x.size, threads), threads, body)
 
 
+# --------------------------------------------------------------------------- layer norm and softmax
+
+_USE_SCALE, _USE_SHIFT = 2, 4  # dnnl_normalization_flags_t
+_BACKWARD, _BACKWARD_DATA = 128, 160  # dnnl_prop_kind_t
+_Q_EXEC_ARG = 255  # dnnl_query_exec_arg_md: the descriptor of an execute argument, by its DNNL_ARG_* index
+_ARG_MEAN, _ARG_VARIANCE, _ARG_SCALE, _ARG_SHIFT, _ARG_DIFF_SCALE, _ARG_DIFF_SHIFT = 49, 50, 51, 52, 255, 256
+_SOFTMAX_ACCURATE, _SOFTMAX_LOG = 196608, 196609  # dnnl_alg_kind_t
+
+
+def _arg_md(plan, arg):
+    return _lib.dnnl_primitive_desc_query_md(plan.pd, _Q_EXEC_ARG, arg)
+
+
+def _build_layer_norm(rows, cols, eps, affine, backward):
+    """Layer normalization of a (rows, cols) C-contiguous float32 matrix over its rows' cols elements."""
+    src, stat = _md((rows, cols), (cols, 1)), _md((rows,), (1,))
+    flags = ctypes.c_uint(_USE_SCALE | _USE_SHIFT if affine else 0)
+    epsilon = ctypes.c_float(eps)
+    attr = _attr()
+    fwd = _P()
+    _check(
+        _lib.dnnl_layer_normalization_forward_primitive_desc_create(
+            ctypes.byref(fwd), _engine, _FORWARD_TRAINING, src, src, stat, epsilon, flags, attr
+        ),
+        "layer_normalization_forward_primitive_desc_create",
+    )
+    pd = fwd
+    if backward:
+        pd = _P()
+        prop = _BACKWARD if affine else _BACKWARD_DATA
+        status = _lib.dnnl_layer_normalization_backward_primitive_desc_create(
+            ctypes.byref(pd), _engine, prop, src, src, src, stat, epsilon, flags, fwd, attr
+        )
+        _lib.dnnl_primitive_desc_destroy(fwd)
+        _check(status, "layer_normalization_backward_primitive_desc_create")
+    for md in (src, stat):
+        _lib.dnnl_memory_desc_destroy(md)
+    if _impl(pd).startswith("ref"):
+        _lib.dnnl_primitive_desc_destroy(pd)
+        return None
+    return _Plan(pd)
+
+
+def layer_norm_supports(x, cols) -> bool:
+    """Whether ``x`` (NumPy, float32, C-contiguous, at least ``ELTWISE_MIN`` elements) normalized over its last
+    ``cols`` elements can go to oneDNN."""
+    return (
+        type(x) is np.ndarray
+        and x.dtype == np.float32
+        and x.size >= ELTWISE_MIN
+        and cols > 0
+        and x.flags.c_contiguous
+        and bool(ENABLED or (ENABLED is None and available()))
+    )
+
+
+def _layer_norm_plan(rows, cols, eps, affine, backward, threads):
+    key = ("layer_norm", rows, cols, eps, affine, backward, threads)
+    return _plan(key, lambda: _build_layer_norm(rows, cols, eps, affine, backward))
+
+
+def layer_norm_prepare(rows, cols, eps, affine, backward, counts) -> bool:
+    return all(_layer_norm_plan(rows, cols, eps, affine, backward, t)[0] is not None for t in counts)
+
+
+def layer_norm(x, weight, bias, eps, threads):
+    """(out, mean, variance) of layer normalization over the last axis of the 2-D float32 ``x`` (biased
+    variance, ``weight`` and ``bias`` of x.shape[1] elements or both None), or None."""
+    rows, cols = x.shape
+    affine = weight is not None
+
+    def body(plan, stream):
+        out = np.empty_like(x)
+        mean, var = np.empty(rows, np.float32), np.empty(rows, np.float32)
+        args = [(_ARG_SRC, x), (_ARG_DST, out), (_ARG_MEAN, mean), (_ARG_VARIANCE, var)]
+        if affine:
+            args += [(_ARG_SCALE, np.ascontiguousarray(weight)), (_ARG_SHIFT, np.ascontiguousarray(bias))]
+        _execute(plan.prim, stream, [(arg, _arg_md(plan, arg), a) for arg, a in args], plan.scratch)
+        return out, mean, var
+
+    return _run(_layer_norm_plan(rows, cols, eps, affine, False, threads), threads, body)
+
+
+def layer_norm_backward(x, g, mean, var, weight, bias, eps, threads):
+    """(dx, dweight, dbias) of ``layer_norm`` for the output gradient g (the last two None without weight; oneDNN
+    asks for the bias too, though the gradients do not depend on it)."""
+    rows, cols = x.shape
+    affine = weight is not None
+
+    def body(plan, stream):
+        dx = np.empty_like(x)
+        args = [(_ARG_SRC, x), (_ARG_DIFF_DST, g), (_ARG_MEAN, mean), (_ARG_VARIANCE, var), (_ARG_DIFF_SRC, dx)]
+        dw = db = None
+        if affine:
+            dw, db = np.empty(cols, np.float32), np.empty(cols, np.float32)
+            args += [
+                (_ARG_SCALE, np.ascontiguousarray(weight)),
+                (_ARG_SHIFT, np.ascontiguousarray(bias)),
+                (_ARG_DIFF_SCALE, dw),
+                (_ARG_DIFF_SHIFT, db),
+            ]
+        _execute(plan.prim, stream, [(arg, _arg_md(plan, arg), a) for arg, a in args], plan.scratch)
+        return dx, dw, db
+
+    return _run(_layer_norm_plan(rows, cols, eps, affine, True, threads), threads, body)
+
+
+def _build_softmax(shape, axis, log, backward):
+    md = _md(shape, _dense(shape))
+    alg = _SOFTMAX_LOG if log else _SOFTMAX_ACCURATE
+    attr = _attr()
+    fwd = _P()
+    _check(
+        _lib.dnnl_softmax_forward_primitive_desc_create(
+            ctypes.byref(fwd), _engine, _FORWARD_TRAINING, alg, md, md, axis, attr
+        ),
+        "softmax_forward_primitive_desc_create",
+    )
+    pd = fwd
+    if backward:
+        pd = _P()
+        status = _lib.dnnl_softmax_backward_primitive_desc_create(
+            ctypes.byref(pd), _engine, alg, md, md, md, axis, fwd, attr
+        )
+        _lib.dnnl_primitive_desc_destroy(fwd)
+        _check(status, "softmax_backward_primitive_desc_create")
+    _lib.dnnl_memory_desc_destroy(md)
+    if _impl(pd).startswith("ref"):
+        _lib.dnnl_primitive_desc_destroy(pd)
+        return None
+    return _Plan(pd)
+
+
+def _softmax_plan(shape, axis, log, backward, threads):
+    key = ("softmax", tuple(shape), axis, log, backward, threads)
+    return _plan(key, lambda: _build_softmax(tuple(shape), axis, log, backward))
+
+
+def softmax_prepare(shape, axis, log, backward, counts) -> bool:
+    return all(_softmax_plan(shape, axis, log, backward, t)[0] is not None for t in counts)
+
+
+def softmax(x, axis, log, threads):
+    """softmax (``log``: log_softmax) of a C-contiguous float32 array along ``axis`` (0 <= axis < ndim), or None."""
+
+    def body(plan, stream):
+        out = np.empty_like(x)
+        _execute(
+            plan.prim,
+            stream,
+            [(_ARG_SRC, _arg_md(plan, _ARG_SRC), x), (_ARG_DST, _arg_md(plan, _ARG_DST), out)],
+            plan.scratch,
+        )
+        return out
+
+    return _run(_softmax_plan(x.shape, axis, log, False, threads), threads, body)
+
+
+def softmax_backward(y, g, axis, log, threads):
+    """The input gradient of softmax (``log``: log_softmax) from its output y and the output gradient g, or None."""
+
+    def body(plan, stream):
+        out = np.empty_like(y)
+        args = [(_ARG_DST, y), (_ARG_DIFF_DST, g), (_ARG_DIFF_SRC, out)]
+        _execute(plan.prim, stream, [(arg, _arg_md(plan, arg), a) for arg, a in args], plan.scratch)
+        return out
+
+    return _run(_softmax_plan(y.shape, axis, log, True, threads), threads, body)
+
+
 def work(x_shape, w_shape, geom) -> int:
     """Multiply-adds of one of the three products (they all have the same count)."""
     return x_shape[0] * math.prod(geom.out_size) * math.prod(w_shape)
@@ -711,6 +885,13 @@ def _describe(key):
     if key[0] == "conv":
         _, kind, x_shape, w_shape, geom, _, threads = key
         return f"conv {kind} x{x_shape} w{w_shape} stride {geom.stride} padding {geom.padding} threads={threads}"
+    if key[0] == "layer_norm":
+        _, rows, cols, _, affine, backward, threads = key
+        return f"layer_norm {'backward' if backward else 'forward'} {rows}x{cols} threads={threads}"
+    if key[0] == "softmax":
+        _, shape, axis, log, backward, threads = key
+        name = "log_softmax" if log else "softmax"
+        return f"{name} {'backward' if backward else 'forward'} {shape} axis {axis} threads={threads}"
     _, alg, backward, n, threads = key
     return f"eltwise {_ELTWISE_NAMES.get(alg, alg)} {'backward' if backward else 'forward'} n={n} threads={threads}"
 

@@ -88,6 +88,9 @@ _GAIN = 0.9  # threads are kept while they take at most this fraction of the one
 _DRIFT = 1.5  # a window this much slower (threads) or faster (one thread) than the last trial starts a new trial
 _ABORT = 4.0  # a trial's threaded call this much slower than its one-thread calls ends the trial at once
 _TRIAL_CALLS, _TRIAL_SECONDS, _TRIAL_MAX = 8, 0.004, 64  # per arm: at least calls and seconds, at most calls
+# or, for long calls (a BERT layer's GEMMs take ~10 ms), this many calls and seconds per arm: each one-thread call
+# of a trial costs its own length again, and eight of them added ~80 ms to a 300 ms MiniLM forward
+_TRIAL_LONG_CALLS, _TRIAL_LONG_SECONDS = 3, 0.02
 _BACKOFF_MIN, _BACKOFF_MAX = 0.5, 16.0
 _OMP_HOLD = 1.0  # seconds after a threaded oneDNN call during which NumPy's BLAS stays on one thread (omp_call)
 _ENV_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "GOTO_NUM_THREADS")
@@ -282,8 +285,11 @@ class _Chooser:
         if arm and one and many[-1] > _ABORT * median(one):
             self._decide(median(one), median(many), threaded=False)
             return
-        if (len(one) >= _TRIAL_CALLS and len(many) >= _TRIAL_CALLS and min(seconds) >= _TRIAL_SECONDS) or (
-            len(one) >= _TRIAL_MAX and len(many) >= _TRIAL_MAX
+        calls = min(len(one), len(many))
+        if (
+            (calls >= _TRIAL_CALLS and min(seconds) >= _TRIAL_SECONDS)
+            or (calls >= _TRIAL_LONG_CALLS and min(seconds) >= _TRIAL_LONG_SECONDS)
+            or calls >= _TRIAL_MAX
         ):
             r1, rn = median(one), median(many)
             self._decide(r1, rn, threaded=rn <= _GAIN * r1)

@@ -30,7 +30,7 @@ import math
 
 import numpy as np
 
-from .. import backend
+from .. import _dnnl, backend, threads
 from ..autograd.graph import applyn, primitive
 from ..autograd.jvp_rules import add_tangents, linear_jvp
 from ..backend import array_module
@@ -335,11 +335,81 @@ def _prod(shape):
     return total
 
 
+_ONEDNN = "onednn"  # the third item of norm_affine's saved extra when its forward ran on oneDNN
+
+
+def _layer_norm_shape(x, spec):
+    """(rows, cols) when ``spec`` is a layer norm of x over its trailing axes (weight and bias of their shape,
+    or neither) that oneDNN can take, else None."""
+    axes, _, view, _, has_weight, has_bias, _ = spec
+    n = len(axes)
+    if has_weight != has_bias or not n or axes != tuple(range(x.ndim - n, x.ndim)):
+        return None
+    if has_weight and tuple(view) != x.shape[x.ndim - n :]:
+        return None
+    cols = math.prod(x.shape[x.ndim - n :])
+    return (x.size // cols, cols) if _dnnl.layer_norm_supports(x, cols) else None
+
+
+def _layer_norm_onednn(x, params, spec, shape):
+    """norm_affine's forward on oneDNN's layer normalization (one pass, on OpenMP's threads), or None."""
+    rows, cols = shape
+    eps = spec[1]
+    weight, bias = (params[0], params[1]) if spec[4] else (None, None)
+    return threads.omp_call(
+        "eltwise",
+        x.size,
+        lambda n: _dnnl.layer_norm(x.reshape(rows, cols), weight, bias, eps, n),
+        lambda counts: _dnnl.layer_norm_prepare(rows, cols, eps, spec[4], False, counts),
+    )
+
+
 @primitive("norm_affine", save=True, extra=True)
 def _norm_affine(xp, x, *params_and_spec):
     *params, spec = params_and_spec
+    shape = _layer_norm_shape(x, spec) if type(x) is np.ndarray else None
+    if shape is not None:
+        result = _layer_norm_onednn(x, params, spec, shape)
+        if result is not None:
+            out, mean, var = result
+            return out.reshape(x.shape), (mean, var, _ONEDNN)
     out, _, _, rstd, kept, centered = _norm_forward(xp, x, params, spec)
     return out, (kept, rstd, centered)
+
+
+def _layer_norm_vjp_onednn(gd, x, weight, bias, spec, mean, var):
+    """(gx, gw, gb) arrays of a norm_affine whose forward ran on oneDNN; NumPy's formulas where oneDNN is off."""
+    rows, cols = mean.size, x.size // mean.size
+    eps = spec[1]
+    g2 = gd.reshape(rows, cols) if gd.flags.c_contiguous else np.ascontiguousarray(gd).reshape(rows, cols)
+    w = weight._data.reshape(-1) if weight is not None else None
+    b = bias._data.reshape(-1) if bias is not None else None
+    result = None
+    if _dnnl.layer_norm_supports(x, cols) and _dnnl.eltwise_supports(g2):
+        result = threads.omp_call(
+            "eltwise",
+            x.size,
+            lambda n: _dnnl.layer_norm_backward(x.reshape(rows, cols), g2, mean, var, w, b, eps, n),
+            lambda counts: _dnnl.layer_norm_prepare(rows, cols, eps, w is not None, True, counts),
+        )
+    if result is None:  # the NumPy path, from the statistics oneDNN kept
+        rstd = (1.0 / np.sqrt(var + np.float32(eps))).reshape(rows, 1)
+        xhat = (x.reshape(rows, cols) - mean.reshape(rows, 1)) * rstd
+        gxhat = g2 * w if w is not None else g2
+        gx = xhat * -(gxhat * xhat).mean(axis=1, keepdims=True)
+        gx += gxhat
+        gx -= gxhat.mean(axis=1, keepdims=True)
+        gx *= rstd
+        gw = (g2 * xhat).sum(axis=0) if w is not None else None
+        gb = g2.sum(axis=0) if w is not None else None
+        result = gx, gw, gb
+    gx, gw, gb = result
+    shape = weight._data.shape if weight is not None else None
+    return (
+        gx.reshape(x.shape),
+        (gw.reshape(shape) if gw is not None else None),
+        (gb.reshape(shape) if gb is not None else None),
+    )
 
 
 @primitive("batch_norm_train", save=True, extra=True, multi=True, nondiff=(1, 2))
@@ -420,6 +490,14 @@ def _norm_vjp_arrays(ctx, gd, x, weight, spec, need_input, need_weight, need_bia
     axes, _, view, _, has_weight, _, (stat_sum, stat_dot, param_sum, param_dot) = spec
     xp = array_module(gd)
     xhat, rstd, centered = ctx.extra
+    if centered is _ONEDNN:  # the forward ran on oneDNN: ``xhat, rstd`` hold its mean and variance
+        bias = ctx.saved[-1] if spec[5] else None
+        gx, gw, gb = _layer_norm_vjp_onednn(gd, x, weight, bias, spec, xhat, rstd)
+        return (
+            _wrap(gx) if need_input else None,
+            _wrap(gw) if need_weight else None,
+            _wrap(gb) if need_bias else None,
+        )
     if centered:  # the channels-last batch-norm path: ``xhat`` holds x - mean
         bias_shape = ctx.saved[-1]._data.shape if need_bias else None
         return _cl_vjp(gd, xhat, rstd, weight, spec, need_input, need_weight, need_bias, bias_shape)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend
+from .. import _dnnl, backend, threads
 from ..autograd.graph import apply1, primitive
 from ..autograd.mode import autocast_state
 from ..backend import get_default_dtype
@@ -58,8 +58,27 @@ def _maxes(xp, a, axis):
     return a.max(axis=axis, keepdims=True)
 
 
+def _softmax_onednn(log, backward, a, axis, *more):
+    """softmax or log_softmax (``log``), or with ``backward`` its input gradient from the output ``a`` and the
+    output gradient ``more[0]``, on oneDNN (one pass, vectorized, on the OpenMP threads ``threads.omp_call``
+    gives it); None where oneDNN does not take it (NumPy then runs)."""
+    if not _dnnl.eltwise_supports(a, *more) or not a.ndim:
+        return None
+    axis %= a.ndim
+    fn = _dnnl.softmax_backward if backward else _dnnl.softmax
+    return threads.omp_call(
+        "eltwise",
+        a.size,
+        lambda n: fn(a, *more, axis, log, n) if backward else fn(a, axis, log, n),
+        lambda counts: _dnnl.softmax_prepare(a.shape, axis, log, backward, counts),
+    )
+
+
 @primitive("softmax", save_output=True)
 def _softmax(xp, x, axis):
+    out = _softmax_onednn(False, False, x, axis)
+    if out is not None:
+        return out
     with xp.errstate(invalid="ignore"):  # a row of -inf gives nan, silently (as in PyTorch)
         e = x - _maxes(xp, x, axis)
         if e.ndim:  # (0-d: a NumPy scalar)
@@ -98,6 +117,9 @@ def _softmax_vjp(ctx, g):
         return _softmax_rule(ctx, g)
     # first order on raw arrays: _softmax_rule's operations, one array instead of three (and no nodes)
     (axis,) = ctx.args
+    out = _softmax_onednn(False, True, y, axis, gd if gd.flags.c_contiguous else np.ascontiguousarray(gd))
+    if out is not None:
+        return _wrap(out)
     out = gd * y
     np.subtract(gd, _sums(np, out, axis), out=out)
     out *= y
@@ -109,6 +131,9 @@ _softmax.defjvp(_softmax_rule)  # the Jacobian diag(y) - y y^T is symmetric: jvp
 
 @primitive("log_softmax", save_output=True)
 def _log_softmax(xp, x, axis):
+    out = _softmax_onednn(True, False, x, axis)
+    if out is not None:
+        return out
     with xp.errstate(invalid="ignore", divide="ignore"):
         shifted = x - _maxes(xp, x, axis)
         if not shifted.ndim:  # (0-d: a NumPy scalar)
@@ -124,6 +149,9 @@ def _log_softmax_vjp(ctx, g):
     if not _raw_first_order(ctx, gd, y):
         return g - ctx.output().exp() * g.sum(dim=axis, keepdim=True)
     # first order on raw arrays: the rule's operations, one array instead of three
+    out = _softmax_onednn(True, True, y, axis, gd if gd.flags.c_contiguous else np.ascontiguousarray(gd))
+    if out is not None:
+        return _wrap(out)
     out = np.exp(y)
     out *= _sums(np, gd, axis)
     np.subtract(gd, out, out=out)
