@@ -303,7 +303,7 @@ def test_a_busy_machine_drops_to_one_thread_and_a_later_trial_brings_threads_bac
     fake = _FakeBlas(one=1e-3, many=50e-3)  # a threaded call waits for a descheduled peer
     chooser = threads._Chooser(clock=fake.clock)
     threads._STATE.chooser = chooser
-    _run(chooser, fake, 2)  # call 0 on one thread, call 1 threaded: 50x slower ends the trial at once
+    _run(chooser, fake, 3)  # call 0 on one thread, calls 1 and 2 threaded: 50x slower twice ends the trial at once
     assert chooser.trials == 1 and not chooser.threaded
     assert threads._STATE.lowered == 2 and NUMPY_BLAS.get_threads() == 1  # held at one thread, not per call
     assert cr.get_num_threads() == 2 and threads._contended() and threads.plan(10**9) == 1

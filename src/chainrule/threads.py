@@ -86,7 +86,10 @@ _NARROW = 128  # see plan_gemm
 _WINDOW = 0.2  # seconds of wall time over which the speed of threaded (or one-thread) GEMMs is averaged
 _GAIN = 0.9  # threads are kept while they take at most this fraction of the one-thread time per multiply-add
 _DRIFT = 1.5  # a window this much slower (threads) or faster (one thread) than the last trial starts a new trial
-_ABORT = 4.0  # a trial's threaded call this much slower than its one-thread calls ends the trial at once
+# two threaded calls of a trial in a row this much slower than its one-thread calls end the trial at once (one
+# alone does not: the first threaded call of a process starts OpenMP's threads and JIT-compiles oneDNN's kernels,
+# 13x the one-thread time for the mlp's first GEMM, and a small product woken late is 4x a large one's rate)
+_ABORT = 4.0
 _TRIAL_CALLS, _TRIAL_SECONDS, _TRIAL_MAX = 8, 0.004, 64  # per arm: at least calls and seconds, at most calls
 # or, for long calls (a BERT layer's GEMMs take ~10 ms), this many calls and seconds per arm: each one-thread call
 # of a trial costs its own length again, and eight of them added ~80 ms to a 300 ms MiniLM forward
@@ -220,7 +223,7 @@ class _Chooser:
     and on all (``_arm``), until each arm has ``_TRIAL_CALLS`` calls and
     ``_TRIAL_SECONDS``; threads win if their median seconds per multiply-add is
     at most ``_GAIN`` times the one-thread median.  A trial whose threaded call
-    takes ``_ABORT`` times the one-thread rate ends at once (the machine is
+    takes ``_ABORT`` times the one-thread rate twice in a row ends at once (the machine is
     busy: no need to pay for more such calls).
     """
 
@@ -282,7 +285,7 @@ class _Chooser:
 
     def _trial_step(self, trial, arm):
         one, many, seconds = trial
-        if arm and one and many[-1] > _ABORT * median(one):
+        if arm and one and len(many) >= 2 and min(many[-2:]) > _ABORT * median(one):
             self._decide(median(one), median(many), threaded=False)
             return
         calls = min(len(one), len(many))
@@ -467,6 +470,8 @@ def use_deterministic_algorithms(mode: bool) -> None:
         >>> cr.threads.use_deterministic_algorithms(False)
     """
     _STATE.deterministic = bool(mode)
+    if not mode and _STATE.omp_until == math.inf:  # deterministic mode's hold (_claim_omp) becomes a timed one
+        _STATE.omp_until = time.perf_counter() + _OMP_HOLD
     if _STATE.deterministic:
         _hold_one_thread(False)
 
@@ -621,7 +626,7 @@ def gemm_call(m: int, k: int, n: int, fn, *args, work: int | None = None, omp: b
         blas = state.blas
         if blas is None:
             return fn(*args)
-        if state.omp_until and not state.deterministic and _omp_busy():
+        if state.omp_until and _omp_busy():
             return fn(*args)  # NumPy's BLAS is held at one thread (omp_call)
         count = state.lowered or blas.get_threads()
         if count == 1:  # set so by the user (or threadpoolctl): nothing to decide
@@ -633,19 +638,24 @@ def gemm_call(m: int, k: int, n: int, fn, *args, work: int | None = None, omp: b
             _claim_omp(state.wide)
         return state.wide.run(work or m * k * n, count, fn, args, call)
     if state.deterministic:
-        return call(count, fn, *args) if omp else fn(*args)
+        if omp:
+            _claim_omp(None)
+            return call(count, fn, *args)
+        return fn(*args)
     if omp:
         _claim_omp(state.chooser)
     return state.chooser.run(work or m * k * n, count, fn, args, call)
 
 
 def _claim_omp(chooser):
-    """Before a call on OpenMP's threads that ``chooser`` may run threaded: NumPy's BLAS goes to (or stays at) one
-    thread for the next ``_OMP_HOLD`` seconds.  Two pools spinning on the same cores are the worst case (a resnet
-    step took 80 ms against 30 when OpenBLAS's threads woke between convolutions)."""
-    if chooser.threads_now():
+    """Before a call on OpenMP's threads that ``chooser`` may run threaded (None: that runs threaded): NumPy's BLAS
+    goes to (or stays at) one thread for the next ``_OMP_HOLD`` seconds, in deterministic mode for good (a rule
+    that depends on the order of calls, not on their timing).  Two pools spinning on the same cores are the worst
+    case (a resnet step took 80 ms against 30 when OpenBLAS's threads woke between convolutions; the mlp step 8.0
+    against 3.0 ms)."""
+    if chooser is None or chooser.threads_now():
         state = _STATE
-        state.omp_until = time.perf_counter() + _OMP_HOLD
+        state.omp_until = math.inf if state.deterministic else time.perf_counter() + _OMP_HOLD
         if state.lowered is None:
             _hold_one_thread(True)
 
@@ -672,6 +682,7 @@ def omp_call(kind: str, work: int, fn, prepare):
     if count == 1 or work < SERIAL_WORK:
         return fn(1)
     if state.deterministic:
+        _claim_omp(None)
         return fn(count)
     if not prepare((1, count)):
         return None
