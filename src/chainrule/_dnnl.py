@@ -1,4 +1,4 @@
-"""Intel's oneDNN through ctypes: float32 convolutions, GEMMs and GELU on one OpenMP thread pool.
+"""Intel's oneDNN through ctypes: float32 convolutions, GEMMs, GELU, layer norm and softmax on one OpenMP pool.
 
 PyTorch's CPU convolutions are oneDNN's direct (JIT-compiled, blocked)
 kernels; chainrule's own (``ops/conv.py``: im2col, the padded grid, planes)
@@ -17,7 +17,9 @@ arrays only:
 * 2-D GEMMs through ``dnnl_sgemm`` (``backend.matmul``), which reads the
   same transposed-in-place operands CBLAS does;
 * GELU forward and backward (exact and tanh form) on its vectorized
-  elementwise kernels (``ops/elementwise.py``).
+  elementwise kernels (``ops/elementwise.py``);
+* layer norm over trailing axes and softmax / log_softmax over the innermost
+  axis, forward and backward (``ops/layers.py``, ``ops/nn.py``).
 
 Everything else (float64, CuPy, batched products, shapes oneDNN has only
 reference code for) stays on chainrule's NumPy kernels, which are also the
