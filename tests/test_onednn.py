@@ -225,6 +225,60 @@ def test_products_onednn_cannot_read_in_place_stay_on_numpy(gemm_spy):
     assert gemm_spy == []
 
 
+@pytest.mark.parametrize(
+    "a_shape, b_shape, ta, tb",
+    [
+        ((96, 64, 32), (96, 32, 64), False, False),
+        ((96, 64, 32), (96, 64, 32), False, True),  # q @ k.mT
+        ((8, 12, 64, 48), (8, 12, 64, 32), True, False),  # a.mT @ g
+        ((8, 12, 64, 32), (1, 12, 32, 40), False, False),  # a batch axis broadcast
+        ((4, 1, 64, 32), (1, 6, 32, 64), False, False),
+    ],
+)
+def test_batched_float32_products_go_to_onednn_and_equal_numpy(a_shape, b_shape, ta, tb, monkeypatch):
+    calls = []
+    original = _dnnl.batched_matmul
+    monkeypatch.setattr(_dnnl, "batched_matmul", lambda *args: calls.append(1) or original(*args))
+    rng = np.random.default_rng(12)
+    a = rng.standard_normal(a_shape).astype(np.float32)
+    b = rng.standard_normal(b_shape).astype(np.float32)
+    a, b = (a.swapaxes(-1, -2) if ta else a), (b.swapaxes(-1, -2) if tb else b)  # transposed views, in place
+    got = backend.matmul(np, a, b)
+    want = np.matmul(a.astype(np.float64), b.astype(np.float64))
+    assert calls and got.dtype == np.float32 and got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.sqrt(a.shape[-1]))
+
+
+def test_batched_products_onednn_cannot_take_stay_on_numpy(monkeypatch):
+    calls = []
+    original = _dnnl.batched_matmul
+    monkeypatch.setattr(_dnnl, "batched_matmul", lambda *args: calls.append(1) or original(*args))
+    rng = np.random.default_rng(13)
+    b = rng.standard_normal((64, 64)).astype(np.float32)
+    a = np.broadcast_to(rng.standard_normal((1, 64, 64)).astype(np.float32), (96, 64, 64))  # stride 0
+    np.testing.assert_allclose(backend.matmul(np, a, np.broadcast_to(b, (96, 64, 64))), a @ b, rtol=1e-5, atol=1e-4)
+    d = rng.standard_normal((96, 64, 64))  # float64
+    np.testing.assert_allclose(backend.matmul(np, d, d), d @ d, rtol=1e-10, atol=1e-12)
+    assert calls == []
+
+
+def test_attention_trains_the_same_with_and_without_onednn(monkeypatch):
+    def run():
+        cr.manual_seed(0)
+        layer = cr.nn.TransformerEncoderLayer(64, 4, 128, dropout=0.0, activation="gelu", batch_first=True)
+        x = cr.randn(8, 32, 64, requires_grad=True)
+        out = layer(x)
+        out.square().mean().backward()
+        return [out.numpy(), x.grad.numpy()] + [p.grad.numpy() for p in layer.parameters()]
+
+    ours = run()
+    with monkeypatch.context() as m:
+        m.setattr(_dnnl, "ENABLED", False)
+        reference = run()
+    for got, want in zip(ours, reference):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * max(1.0, float(np.abs(want).max())))
+
+
 def test_an_mlp_trains_the_same_with_and_without_onednn(monkeypatch):
     def train():
         cr.manual_seed(0)

@@ -65,6 +65,9 @@ __all__ = [
     "available",
     "backward_data",
     "backward_weights",
+    "batched_matmul",
+    "batched_prepare",
+    "batched_supports",
     "eltwise_prepare",
     "eltwise_supports",
     "forward",
@@ -170,6 +173,7 @@ def _declare(lib):
         "dnnl_layer_normalization_backward_primitive_desc_create",
         "dnnl_softmax_forward_primitive_desc_create",
         "dnnl_softmax_backward_primitive_desc_create",
+        "dnnl_matmul_primitive_desc_create",
         "dnnl_reorder_primitive_desc_create",
         "dnnl_primitive_desc_query",
         "dnnl_primitive_desc_destroy",
@@ -869,6 +873,78 @@ def softmax_backward(y, g, axis, log, threads):
     return _run(_softmax_plan(y.shape, axis, log, True, threads), threads, body)
 
 
+# --------------------------------------------------------------------------- batched matmul
+
+
+def _build_matmul(a_shape, a_strides, b_shape, b_strides, c_shape):
+    """A batched product of float32 operands laid out as given (strides in elements) into a dense result."""
+    a_md, b_md = _md(a_shape, a_strides), _md(b_shape, b_strides)
+    c_md = _md(c_shape, _dense(c_shape))
+    pd = _P()
+    status = _lib.dnnl_matmul_primitive_desc_create(ctypes.byref(pd), _engine, a_md, b_md, None, c_md, _attr())
+    for md in (a_md, b_md, c_md):
+        _lib.dnnl_memory_desc_destroy(md)
+    _check(status, "matmul_primitive_desc_create")
+    if _impl(pd).startswith("ref"):
+        _lib.dnnl_primitive_desc_destroy(pd)
+        return None
+    return _Plan(pd)
+
+
+def _element_strides(a):
+    """``a``'s strides in elements, a size-1 axis given one past the array's extent (oneDNN reads nothing
+    along it); None where a stride is negative, zero on a longer axis (a broadcast view) or not whole."""
+    strides = []
+    for size, stride in zip(a.shape, a.strides):
+        if size > 1 and (stride <= 0 or stride % a.itemsize):
+            return None
+        strides.append(stride // a.itemsize)
+    extent = 1 + max((st * (n - 1) for st, n in zip(strides, a.shape) if n > 1), default=0)
+    return tuple(st if n > 1 else extent for st, n in zip(strides, a.shape))
+
+
+def batched_supports(a, b) -> bool:
+    """Whether ``a @ b`` (NumPy float32, one number of axes from 3 on, batch axes equal or 1) can go to oneDNN."""
+    if type(a) is not np.ndarray or type(b) is not np.ndarray or a.dtype != np.float32 or b.dtype != np.float32:
+        return False
+    if a.ndim != b.ndim or not 3 <= a.ndim <= 6 or a.shape[-1] != b.shape[-2] or min(a.shape + b.shape) == 0:
+        return False
+    if any(p != q and 1 not in (p, q) for p, q in zip(a.shape[:-2], b.shape[:-2])):
+        return False
+    return bool(ENABLED or (ENABLED is None and available()))
+
+
+def _batched_key(a, b, threads):
+    return ("matmul", a.shape, _element_strides(a), b.shape, _element_strides(b), threads)
+
+
+def batched_prepare(a, b, counts) -> bool:
+    """Build the batched-product plans for each thread count; False where oneDNN has no kernel (or the strides
+    are ones it cannot take)."""
+    return all(_batched_plan(a, b, n)[0] is not None for n in counts)
+
+
+def _batched_plan(a, b, threads):
+    key = _batched_key(a, b, threads)
+    if key[2] is None or key[4] is None:
+        return None, False
+    c_shape = (*(max(p, q) for p, q in zip(a.shape[:-2], b.shape[:-2])), a.shape[-2], b.shape[-1])
+    return _plan(key, lambda: _build_matmul(a.shape, key[2], b.shape, key[4], c_shape))
+
+
+def batched_matmul(a, b, threads):
+    """``a @ b`` for ``batched_supports`` operands, read in place, as a new C-contiguous array; or None."""
+
+    def body(plan, stream):
+        c_shape = (*(max(p, q) for p, q in zip(a.shape[:-2], b.shape[:-2])), a.shape[-2], b.shape[-1])
+        c = np.empty(c_shape, np.float32)
+        args = [(_ARG_SRC, a), (_ARG_WEIGHTS, b), (_ARG_DST, c)]
+        _execute(plan.prim, stream, [(arg, _arg_md(plan, arg), x) for arg, x in args], plan.scratch)
+        return c
+
+    return _run(_batched_plan(a, b, threads), threads, body)
+
+
 def work(x_shape, w_shape, geom) -> int:
     """Multiply-adds of one of the three products (they all have the same count)."""
     return x_shape[0] * math.prod(geom.out_size) * math.prod(w_shape)
@@ -890,6 +966,9 @@ def _describe(key):
     if key[0] == "layer_norm":
         _, rows, cols, _, affine, backward, threads = key
         return f"layer_norm {'backward' if backward else 'forward'} {rows}x{cols} threads={threads}"
+    if key[0] == "matmul":
+        _, a_shape, _, b_shape, _, threads = key
+        return f"matmul {a_shape} @ {b_shape} threads={threads}"
     if key[0] == "softmax":
         _, shape, axis, log, backward, threads = key
         name = "log_softmax" if log else "softmax"

@@ -354,6 +354,13 @@ def _large_matmul(a, b, out):
         operands = _dnnl.gemm_operands(a, b, c)
         if operands is not None:
             return _threads.gemm_call(m, k, n, _dnnl.sgemm, *operands, work=work, omp=True)
+    # a float32 batched product goes to oneDNN's matmul as a whole (threads over the batch, operands read in place)
+    if out is None and a.ndim > 2 and work >= _threads.SERIAL_WORK and _dnnl.batched_supports(a, b):
+        c = _threads.omp_call(
+            "matmul", work, lambda n: _dnnl.batched_matmul(a, b, n), lambda counts: _dnnl.batched_prepare(a, b, counts)
+        )
+        if c is not None:
+            return c
     # each matrix of a batch is its own BLAS call; MKL (the extra) takes those that are to run on one thread
     if _mkl.ENABLED and work >= _mkl.MIN_WORK and _threads.plan_gemm(m, k, n) == 1:
         result = _mkl.matmul(a, b, out)

@@ -199,6 +199,7 @@ class _State:
         # and for oneDNN's convolutions and elementwise kernels, on OpenMP's threads, not the BLAS's (omp_call)
         self.conv = _Chooser(hold=False, call=_call_with_count)
         self.eltwise = _Chooser(hold=False, call=_call_with_count)
+        self.matmul = _Chooser(hold=False, call=_call_with_count)  # oneDNN's batched products
 
 
 def _call_with_count(threads, fn, *args):
@@ -666,8 +667,9 @@ def omp_call(kind: str, work: int, fn, prepare):
     oneDNN runs on GNU OpenMP's threads and takes its count per call, so its
     calls are not BLAS calls: each gets ``get_num_threads()`` threads, or one
     where that is 1 or the call is smaller than ``SERIAL_WORK``, as a measured
-    choice per ``kind`` ('conv': convolutions, in multiply-adds; 'eltwise':
-    elementwise kernels, in elements; the same trials as the GEMMs': on a
+    choice per ``kind`` ('conv': convolutions and 'matmul': batched products,
+    in multiply-adds; 'eltwise': elementwise kernels, in elements; the same
+    trials as the GEMMs': on a
     busy machine OpenMP's threads wait for each other as the BLAS's do).
     Deterministic mode keeps the full count (fixed by ``set_num_threads``
     alone).  ``prepare(counts)`` builds what the call needs for each count
@@ -686,7 +688,7 @@ def omp_call(kind: str, work: int, fn, prepare):
         return fn(count)
     if not prepare((1, count)):
         return None
-    chooser = state.conv if kind == "conv" else state.eltwise
+    chooser = {"conv": state.conv, "eltwise": state.eltwise, "matmul": state.matmul}[kind]
     _claim_omp(chooser)
     return chooser.run(work, count, fn, ())
 
