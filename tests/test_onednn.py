@@ -26,20 +26,25 @@ from chainrule.nn.functional import conv as conv_f
 pytestmark = pytest.mark.skipif(not _dnnl.available(), reason="oneDNN (onednn-cpu-gomp) is not installed here")
 
 
-@pytest.fixture
-def spy(monkeypatch):
-    """Counts the calls of each of oneDNN's three products that returned a result."""
-    calls = {"forward": 0, "data": 0, "weights": 0}
-    for kind, name in (("forward", "forward"), ("data", "backward_data"), ("weights", "backward_weights")):
+def _counting(monkeypatch, names):
+    """{label: how many calls of ``_dnnl.<name>`` returned a result} for ``names`` {label: function name}."""
+    calls = dict.fromkeys(names, 0)
+    for label, name in names.items():
         original = getattr(_dnnl, name)
 
-        def counted(*args, _original=original, _kind=kind):
+        def counted(*args, _original=original, _label=label):
             out = _original(*args)
-            calls[_kind] += out is not None
+            calls[_label] += out is not None
             return out
 
         monkeypatch.setattr(_dnnl, name, counted)
     return calls
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    """Counts the calls of each of oneDNN's three convolution products that returned a result."""
+    return _counting(monkeypatch, {"forward": "forward", "data": "backward_data", "weights": "backward_weights"})
 
 
 def _run(fn, arrays, kwargs, second_order=False):
@@ -138,7 +143,7 @@ def test_sizes_onednn_does_not_give_and_float64_stay_on_numpy(spy):
 def test_a_conv_net_trains_the_same_with_and_without_onednn(monkeypatch):
     """Five SGD steps of a small CNN: losses and final weights agree to float32 rounding."""
 
-    def train():
+    def setup():
         cr.manual_seed(0)
         model = cr.nn.Sequential(
             cr.nn.Conv2d(3, 8, 3, padding=1),
@@ -150,10 +155,19 @@ def test_a_conv_net_trains_the_same_with_and_without_onednn(monkeypatch):
             cr.nn.Flatten(),
             cr.nn.Linear(16, 4),
         )
-        opt = cr.optim.SGD(model.parameters(), lr=0.1)
-        x, y = cr.randn(8, 3, 16, 16), cr.randint(0, 4, (8,))
+        return model, cr.optim.SGD(model.parameters(), lr=0.1), cr.randn(8, 3, 16, 16), cr.randint(0, 4, (8,))
+
+    _trains_the_same_both_ways(setup, monkeypatch)
+
+
+def _trains_the_same_both_ways(setup, monkeypatch, steps=5):
+    """``steps`` steps of ``setup()``'s (model, optimizer, x, y) with oneDNN on and off: losses and final weights agree
+    to float32 rounding, and the loss fell."""
+
+    def train():
+        model, opt, x, y = setup()
         losses = []
-        for _ in range(5):
+        for _ in range(steps):
             loss = F.cross_entropy(model(x), y)
             opt.zero_grad()
             loss.backward()
@@ -280,28 +294,12 @@ def test_attention_trains_the_same_with_and_without_onednn(monkeypatch):
 
 
 def test_an_mlp_trains_the_same_with_and_without_onednn(monkeypatch):
-    def train():
+    def setup():
         cr.manual_seed(0)
         model = cr.nn.Sequential(cr.nn.Linear(256, 256), cr.nn.GELU(), cr.nn.Linear(256, 10))
-        opt = cr.optim.Adam(model.parameters(), lr=1e-3)
-        x, y = cr.randn(64, 256), cr.randint(0, 10, (64,))
-        losses = []
-        for _ in range(5):
-            loss = F.cross_entropy(model(x), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-        return losses, [p.numpy().copy() for p in model.parameters()]
+        return model, cr.optim.Adam(model.parameters(), lr=1e-3), cr.randn(64, 256), cr.randint(0, 10, (64,))
 
-    losses, params = train()
-    with monkeypatch.context() as m:
-        m.setattr(_dnnl, "ENABLED", False)
-        ref_losses, ref_params = train()
-    np.testing.assert_allclose(losses, ref_losses, rtol=1e-5)
-    for p, q in zip(params, ref_params):
-        np.testing.assert_allclose(p, q, rtol=0, atol=1e-5)
-    assert losses[-1] < losses[0]
+    _trains_the_same_both_ways(setup, monkeypatch)
 
 
 # --------------------------------------------------------------------------- GELU
@@ -309,17 +307,7 @@ def test_an_mlp_trains_the_same_with_and_without_onednn(monkeypatch):
 
 @pytest.fixture
 def gelu_spy(monkeypatch):
-    calls = {"forward": 0, "backward": 0}
-    for kind, name in (("forward", "gelu"), ("backward", "gelu_backward")):
-        original = getattr(_dnnl, name)
-
-        def counted(*args, _original=original, _kind=kind):
-            out = _original(*args)
-            calls[_kind] += out is not None
-            return out
-
-        monkeypatch.setattr(_dnnl, name, counted)
-    return calls
+    return _counting(monkeypatch, {"forward": "gelu", "backward": "gelu_backward"})
 
 
 def _gelu_run(x, g, approximate, second_order=False):
@@ -392,18 +380,8 @@ def test_gelu_second_order_and_the_fallbacks(gelu_spy, monkeypatch):
 @pytest.fixture
 def kernel_spy(monkeypatch):
     """Counts the oneDNN layer-norm and softmax calls that returned a result."""
-    calls = {}
-    for name in ("layer_norm", "layer_norm_backward", "softmax", "softmax_backward"):
-        original = getattr(_dnnl, name)
-        calls[name] = 0
-
-        def counted(*args, _original=original, _name=name):
-            out = _original(*args)
-            calls[_name] += out is not None
-            return out
-
-        monkeypatch.setattr(_dnnl, name, counted)
-    return calls
+    names = ("layer_norm", "layer_norm_backward", "softmax", "softmax_backward")
+    return _counting(monkeypatch, {name: name for name in names})
 
 
 def _both_ways(fn, arrays, monkeypatch, second_order=False):

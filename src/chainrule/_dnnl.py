@@ -438,25 +438,44 @@ def _build_conv(kind, x_shape, w_shape, geom, bias):
 
 def _build_eltwise(alg, backward, n):
     """The plan of an elementwise primitive (``alg``, forward or backward) over n contiguous float32."""
-    md = _md((n,), (1,))
-    attr = _attr()
-    fwd = _P()
-    zero = ctypes.c_float(0.0)
-    _check(
-        _lib.dnnl_eltwise_forward_primitive_desc_create(
-            ctypes.byref(fwd), _engine, _FORWARD_TRAINING, alg, md, md, zero, zero, attr
+    md, zero, attr = _md((n,), (1,)), ctypes.c_float(0.0), _attr()
+    return _pair_plan(
+        "eltwise",
+        [md],
+        lambda p: _lib.dnnl_eltwise_forward_primitive_desc_create(
+            p, _engine, _FORWARD_TRAINING, alg, md, md, zero, zero, attr
         ),
-        "eltwise_forward_primitive_desc_create",
-    )
-    pd = fwd
-    if backward:
-        pd = _P()
-        status = _lib.dnnl_eltwise_backward_primitive_desc_create(
-            ctypes.byref(pd), _engine, alg, md, md, md, zero, zero, fwd, attr
+        (
+            lambda p, fwd: _lib.dnnl_eltwise_backward_primitive_desc_create(
+                p, _engine, alg, md, md, md, zero, zero, fwd, attr
+            )
         )
-        _lib.dnnl_primitive_desc_destroy(fwd)
-        _check(status, "eltwise_backward_primitive_desc_create")
-    _lib.dnnl_memory_desc_destroy(md)
+        if backward
+        else None,
+    )
+
+
+def _pair_plan(what, mds, forward, backward=None):
+    """The plan of the primitive descriptor ``forward(pointer)`` makes (a ``dnnl_<what>_forward_primitive_desc_create``
+    call), or with ``backward`` of the one ``backward(pointer, forward_pd)`` makes with the forward as its hint;
+    None where oneDNN has only reference code.  The memory descriptors ``mds`` are destroyed after."""
+    fwd = _P()
+    try:
+        _check(forward(ctypes.byref(fwd)), f"{what}_forward_primitive_desc_create")
+        pd = fwd
+        if backward:
+            pd = _P()
+            status = backward(ctypes.byref(pd), fwd)
+            _lib.dnnl_primitive_desc_destroy(fwd)
+            _check(status, f"{what}_backward_primitive_desc_create")
+    finally:
+        for md in mds:
+            _lib.dnnl_memory_desc_destroy(md)
+    return _plan_from(pd)
+
+
+def _plan_from(pd):
+    """A plan of ``pd``, or None (``pd`` destroyed) where oneDNN chose its reference code (NumPy is faster)."""
     if _impl(pd).startswith("ref"):
         _lib.dnnl_primitive_desc_destroy(pd)
         return None
@@ -720,30 +739,22 @@ def _build_layer_norm(rows, cols, eps, affine, backward):
     """Layer normalization of a (rows, cols) C-contiguous float32 matrix over its rows' cols elements."""
     src, stat = _md((rows, cols), (cols, 1)), _md((rows,), (1,))
     flags = ctypes.c_uint(_USE_SCALE | _USE_SHIFT if affine else 0)
-    epsilon = ctypes.c_float(eps)
-    attr = _attr()
-    fwd = _P()
-    _check(
-        _lib.dnnl_layer_normalization_forward_primitive_desc_create(
-            ctypes.byref(fwd), _engine, _FORWARD_TRAINING, src, src, stat, epsilon, flags, attr
+    epsilon, attr = ctypes.c_float(eps), _attr()
+    prop = _BACKWARD if affine else _BACKWARD_DATA
+    return _pair_plan(
+        "layer_normalization",
+        [src, stat],
+        lambda p: _lib.dnnl_layer_normalization_forward_primitive_desc_create(
+            p, _engine, _FORWARD_TRAINING, src, src, stat, epsilon, flags, attr
         ),
-        "layer_normalization_forward_primitive_desc_create",
-    )
-    pd = fwd
-    if backward:
-        pd = _P()
-        prop = _BACKWARD if affine else _BACKWARD_DATA
-        status = _lib.dnnl_layer_normalization_backward_primitive_desc_create(
-            ctypes.byref(pd), _engine, prop, src, src, src, stat, epsilon, flags, fwd, attr
+        (
+            lambda p, fwd: _lib.dnnl_layer_normalization_backward_primitive_desc_create(
+                p, _engine, prop, src, src, src, stat, epsilon, flags, fwd, attr
+            )
         )
-        _lib.dnnl_primitive_desc_destroy(fwd)
-        _check(status, "layer_normalization_backward_primitive_desc_create")
-    for md in (src, stat):
-        _lib.dnnl_memory_desc_destroy(md)
-    if _impl(pd).startswith("ref"):
-        _lib.dnnl_primitive_desc_destroy(pd)
-        return None
-    return _Plan(pd)
+        if backward
+        else None,
+    )
 
 
 def layer_norm_supports(x, cols) -> bool:
@@ -811,29 +822,19 @@ def layer_norm_backward(x, g, mean, var, weight, bias, eps, threads):
 
 
 def _build_softmax(shape, axis, log, backward):
+    """softmax (``log``: log_softmax) of a C-contiguous float32 array of ``shape`` along ``axis``."""
     md = _md(shape, _dense(shape))
-    alg = _SOFTMAX_LOG if log else _SOFTMAX_ACCURATE
-    attr = _attr()
-    fwd = _P()
-    _check(
-        _lib.dnnl_softmax_forward_primitive_desc_create(
-            ctypes.byref(fwd), _engine, _FORWARD_TRAINING, alg, md, md, axis, attr
+    alg, attr = _SOFTMAX_LOG if log else _SOFTMAX_ACCURATE, _attr()
+    return _pair_plan(
+        "softmax",
+        [md],
+        lambda p: _lib.dnnl_softmax_forward_primitive_desc_create(
+            p, _engine, _FORWARD_TRAINING, alg, md, md, axis, attr
         ),
-        "softmax_forward_primitive_desc_create",
+        (lambda p, fwd: _lib.dnnl_softmax_backward_primitive_desc_create(p, _engine, alg, md, md, md, axis, fwd, attr))
+        if backward
+        else None,
     )
-    pd = fwd
-    if backward:
-        pd = _P()
-        status = _lib.dnnl_softmax_backward_primitive_desc_create(
-            ctypes.byref(pd), _engine, alg, md, md, md, axis, fwd, attr
-        )
-        _lib.dnnl_primitive_desc_destroy(fwd)
-        _check(status, "softmax_backward_primitive_desc_create")
-    _lib.dnnl_memory_desc_destroy(md)
-    if _impl(pd).startswith("ref"):
-        _lib.dnnl_primitive_desc_destroy(pd)
-        return None
-    return _Plan(pd)
 
 
 def _softmax_plan(shape, axis, log, backward, threads):
@@ -885,10 +886,7 @@ def _build_matmul(a_shape, a_strides, b_shape, b_strides, c_shape):
     for md in (a_md, b_md, c_md):
         _lib.dnnl_memory_desc_destroy(md)
     _check(status, "matmul_primitive_desc_create")
-    if _impl(pd).startswith("ref"):
-        _lib.dnnl_primitive_desc_destroy(pd)
-        return None
-    return _Plan(pd)
+    return _plan_from(pd)
 
 
 def _element_strides(a):
