@@ -68,8 +68,8 @@ __all__ = [
     "batched_matmul",
     "batched_prepare",
     "batched_supports",
+    "eltwise_operands",
     "eltwise_prepare",
-    "eltwise_supports",
     "forward",
     "gelu",
     "gelu_backward",
@@ -81,7 +81,7 @@ __all__ = [
     "work",
 ]
 
-ENABLED: bool | None = None  # None until the first convolution asks (the library is 55 MB: loaded on first use)
+ENABLED: bool | None = None  # None until a first call asks (the library is 55 MB: loaded on first use)
 LIBRARY: str | None = None
 VERSION: str | None = None
 
@@ -108,16 +108,8 @@ class _Version(ctypes.Structure):
 _F32, _ANY = 3, 1
 _FORWARD_TRAINING, _CONVOLUTION_DIRECT = 64, 1
 _SCRATCHPAD_USER = 1
-_Q_IMPL_INFO, _Q_SRC, _Q_DIFF_SRC, _Q_WEIGHTS, _Q_DIFF_WEIGHTS, _Q_DST, _Q_DIFF_DST, _Q_SCRATCHPAD = (
-    8,
-    129,
-    130,
-    131,
-    132,
-    133,
-    134,
-    136,
-)
+_Q_IMPL_INFO, _Q_WEIGHTS, _Q_DIFF_WEIGHTS, _Q_SCRATCHPAD = 8, 131, 132, 136
+_Q_EXEC_ARG = 255  # dnnl_query_exec_arg_md: the descriptor of an execute argument, by its DNNL_ARG_* index
 _ARG_SRC, _ARG_DST, _ARG_WEIGHTS, _ARG_BIAS, _ARG_SCRATCHPAD = 1, 17, 33, 41, 80
 _ARG_DIFF_SRC, _ARG_DIFF_DST, _ARG_DIFF_WEIGHTS = 129, 145, 161
 _CPU_RUNTIME_OMP = 2  # DNNL_RUNTIME_OMP
@@ -255,7 +247,7 @@ def gemm_operands(a, b, c):
     overlapping them; None where that does not hold (the caller uses NumPy)."""
     if a.dtype != np.float32 or b.dtype != np.float32 or c.dtype != np.float32 or a.ndim != 2 or b.ndim != 2:
         return None
-    if not (ENABLED or (ENABLED is None and available())):
+    if not available():
         return None
     m, k = a.shape
     n = b.shape[1]
@@ -521,7 +513,7 @@ def supports(geom, *arrays) -> bool:
     """Whether a convolution of geometry ``geom`` on ``arrays`` (NumPy float32) can go to oneDNN at all."""
     if any(type(a) is not np.ndarray or a.dtype != np.float32 for a in arrays):
         return False
-    if not 1 <= len(geom.kernel) <= 3 or not (ENABLED or (ENABLED is None and available())):
+    if not 1 <= len(geom.kernel) <= 3 or not available():
         return False
     # oneDNN's sizes follow the floor formula exactly; a transposed convolution's output padding does not
     for size, k, s, (lo, hi), d, out in zip(
@@ -594,6 +586,13 @@ def _weights_in(plan, w, stream):
     return out
 
 
+def _execute_plan(plan, stream, args):
+    """Run the plan's primitive on ``args``, (DNNL_ARG_* index, NumPy array) pairs, each read with the descriptor
+    the primitive expects for that argument."""
+    described = [(arg, _lib.dnnl_primitive_desc_query_md(plan.pd, _Q_EXEC_ARG, arg), a) for arg, a in args]
+    _execute(plan.prim, stream, described, plan.scratch)
+
+
 def _run(plan_and_transient, threads, body):
     plan, transient = plan_and_transient
     if plan is None:
@@ -605,10 +604,6 @@ def _run(plan_and_transient, threads, body):
             plan.destroy()
 
 
-def _src_md(plan):
-    return _lib.dnnl_primitive_desc_query_md(plan.pd, _Q_SRC, 0)
-
-
 def forward(x, w, b, geom, threads):
     """conv(x, w) + b as an (N, *out, O) contiguous float32 array, or None where oneDNN does not apply."""
     n = x.shape[0]
@@ -616,14 +611,10 @@ def forward(x, w, b, geom, threads):
 
     def body(plan, stream):
         y = np.empty(out_shape, np.float32)
-        args = [
-            (_ARG_SRC, _src_md(plan), _channels_last(x)),
-            (_ARG_WEIGHTS, plan.weights_md, _weights_in(plan, w, stream)),
-            (_ARG_DST, _lib.dnnl_primitive_desc_query_md(plan.pd, _Q_DST, 0), y),
-        ]
+        args = [(_ARG_SRC, _channels_last(x)), (_ARG_WEIGHTS, _weights_in(plan, w, stream)), (_ARG_DST, y)]
         if b is not None:
-            args.append((_ARG_BIAS, _lib.dnnl_primitive_desc_query_md(plan.pd, _Q_WEIGHTS, 1), np.ascontiguousarray(b)))
-        _execute(plan.prim, stream, args, plan.scratch)
+            args.append((_ARG_BIAS, np.ascontiguousarray(b)))
+        _execute_plan(plan, stream, args)
         return y
 
     return _run(_conv_plan("forward", x.shape, w.shape, geom, b is not None, threads), threads, body)
@@ -635,12 +626,8 @@ def backward_data(g, w, geom, x_shape, threads):
 
     def body(plan, stream):
         dx = np.empty(out_shape, np.float32)
-        args = [
-            (_ARG_DIFF_DST, _lib.dnnl_primitive_desc_query_md(plan.pd, _Q_DIFF_DST, 0), _channels_last(g)),
-            (_ARG_WEIGHTS, plan.weights_md, _weights_in(plan, w, stream)),
-            (_ARG_DIFF_SRC, _lib.dnnl_primitive_desc_query_md(plan.pd, _Q_DIFF_SRC, 0), dx),
-        ]
-        _execute(plan.prim, stream, args, plan.scratch)
+        args = [(_ARG_DIFF_DST, _channels_last(g)), (_ARG_WEIGHTS, _weights_in(plan, w, stream)), (_ARG_DIFF_SRC, dx)]
+        _execute_plan(plan, stream, args)
         return dx
 
     return _run(_conv_plan("data", x_shape, w.shape, geom, False, threads), threads, body)
@@ -651,12 +638,9 @@ def backward_weights(x, g, w_shape, geom, threads):
 
     def body(plan, stream):
         raw = np.empty(plan.weights_bytes // 4, np.float32)
-        args = [
-            (_ARG_SRC, _src_md(plan), _channels_last(x)),
-            (_ARG_DIFF_DST, _lib.dnnl_primitive_desc_query_md(plan.pd, _Q_DIFF_DST, 0), _channels_last(g)),
-            (_ARG_DIFF_WEIGHTS, plan.weights_md, raw),
-        ]
-        _execute(plan.prim, stream, args, plan.scratch)
+        _execute_plan(
+            plan, stream, [(_ARG_SRC, _channels_last(x)), (_ARG_DIFF_DST, _channels_last(g)), (_ARG_DIFF_WEIGHTS, raw)]
+        )
         if plan.reorder is None:
             return raw.reshape(w_shape)
         dw = np.empty(w_shape, np.float32)
@@ -675,16 +659,17 @@ _ELTWISE_NAMES = {_GELU_ERF: "gelu_erf", _GELU_TANH: "gelu_tanh"}
 ELTWISE_MIN = 4096  # smaller arrays stay on NumPy: a call costs some 10 us of ctypes and memory objects
 
 
-def eltwise_supports(*arrays) -> bool:
-    """Whether ``arrays`` (NumPy, float32, C-contiguous, one size of at least ``ELTWISE_MIN``) can go to
-    oneDNN's elementwise kernels."""
-    first = arrays[0]
+def eltwise_operands(first, *more):
+    """``(first, *more)`` for oneDNN's memory-bound kernels (elementwise, layer norm, softmax), ``more`` made
+    C-contiguous (copied only then); None where they cannot go there: ``first`` must be a C-contiguous NumPy
+    float32 array of at least ``ELTWISE_MIN`` elements, ``more`` NumPy float32 arrays of its shape."""
     if type(first) is not np.ndarray or first.dtype != np.float32 or first.size < ELTWISE_MIN:
-        return False
-    for a in arrays:
-        if type(a) is not np.ndarray or a.dtype != np.float32 or a.shape != first.shape or not a.flags.c_contiguous:
-            return False
-    return bool(ENABLED or (ENABLED is None and available()))
+        return None
+    if not first.flags.c_contiguous or not available():
+        return None
+    if any(type(a) is not np.ndarray or a.dtype != np.float32 or a.shape != first.shape for a in more):
+        return None
+    return (first, *(np.ascontiguousarray(a) for a in more))
 
 
 def _eltwise_plan(alg, backward, n, threads):
@@ -702,8 +687,7 @@ def gelu(x, approximate, threads):
 
     def body(plan, stream):
         out = np.empty_like(x)
-        md = _lib.dnnl_primitive_desc_query_md(plan.pd, _Q_SRC, 0)
-        _execute(plan.prim, stream, [(_ARG_SRC, md, x), (_ARG_DST, md, out)], plan.scratch)
+        _execute_plan(plan, stream, [(_ARG_SRC, x), (_ARG_DST, out)])
         return out
 
     return _run(_eltwise_plan(_ELTWISE[approximate], False, x.size, threads), threads, body)
@@ -714,9 +698,7 @@ def gelu_backward(x, g, approximate, threads):
 
     def body(plan, stream):
         out = np.empty_like(x)
-        md = _lib.dnnl_primitive_desc_query_md(plan.pd, _Q_DIFF_SRC, 0)
-        args = [(_ARG_SRC, md, x), (_ARG_DIFF_DST, md, g), (_ARG_DIFF_SRC, md, out)]
-        _execute(plan.prim, stream, args, plan.scratch)
+        _execute_plan(plan, stream, [(_ARG_SRC, x), (_ARG_DIFF_DST, g), (_ARG_DIFF_SRC, out)])
         return out
 
     return _run(_eltwise_plan(_ELTWISE[approximate], True, x.size, threads), threads, body)
@@ -726,13 +708,8 @@ def gelu_backward(x, g, approximate, threads):
 
 _USE_SCALE, _USE_SHIFT = 2, 4  # dnnl_normalization_flags_t
 _BACKWARD, _BACKWARD_DATA = 128, 160  # dnnl_prop_kind_t
-_Q_EXEC_ARG = 255  # dnnl_query_exec_arg_md: the descriptor of an execute argument, by its DNNL_ARG_* index
 _ARG_MEAN, _ARG_VARIANCE, _ARG_SCALE, _ARG_SHIFT, _ARG_DIFF_SCALE, _ARG_DIFF_SHIFT = 49, 50, 51, 52, 255, 256
 _SOFTMAX_ACCURATE, _SOFTMAX_LOG = 196608, 196609  # dnnl_alg_kind_t
-
-
-def _arg_md(plan, arg):
-    return _lib.dnnl_primitive_desc_query_md(plan.pd, _Q_EXEC_ARG, arg)
 
 
 def _build_layer_norm(rows, cols, eps, affine, backward):
@@ -757,19 +734,6 @@ def _build_layer_norm(rows, cols, eps, affine, backward):
     )
 
 
-def layer_norm_supports(x, cols) -> bool:
-    """Whether ``x`` (NumPy, float32, C-contiguous, at least ``ELTWISE_MIN`` elements) normalized over its last
-    ``cols`` elements can go to oneDNN."""
-    return (
-        type(x) is np.ndarray
-        and x.dtype == np.float32
-        and x.size >= ELTWISE_MIN
-        and cols > 0
-        and x.flags.c_contiguous
-        and bool(ENABLED or (ENABLED is None and available()))
-    )
-
-
 def _layer_norm_plan(rows, cols, eps, affine, backward, threads):
     key = ("layer_norm", rows, cols, eps, affine, backward, threads)
     return _plan(key, lambda: _build_layer_norm(rows, cols, eps, affine, backward))
@@ -791,7 +755,7 @@ def layer_norm(x, weight, bias, eps, threads):
         args = [(_ARG_SRC, x), (_ARG_DST, out), (_ARG_MEAN, mean), (_ARG_VARIANCE, var)]
         if affine:
             args += [(_ARG_SCALE, np.ascontiguousarray(weight)), (_ARG_SHIFT, np.ascontiguousarray(bias))]
-        _execute(plan.prim, stream, [(arg, _arg_md(plan, arg), a) for arg, a in args], plan.scratch)
+        _execute_plan(plan, stream, args)
         return out, mean, var
 
     return _run(_layer_norm_plan(rows, cols, eps, affine, False, threads), threads, body)
@@ -815,7 +779,7 @@ def layer_norm_backward(x, g, mean, var, weight, bias, eps, threads):
                 (_ARG_DIFF_SCALE, dw),
                 (_ARG_DIFF_SHIFT, db),
             ]
-        _execute(plan.prim, stream, [(arg, _arg_md(plan, arg), a) for arg, a in args], plan.scratch)
+        _execute_plan(plan, stream, args)
         return dx, dw, db
 
     return _run(_layer_norm_plan(rows, cols, eps, affine, True, threads), threads, body)
@@ -851,12 +815,7 @@ def softmax(x, axis, log, threads):
 
     def body(plan, stream):
         out = np.empty_like(x)
-        _execute(
-            plan.prim,
-            stream,
-            [(_ARG_SRC, _arg_md(plan, _ARG_SRC), x), (_ARG_DST, _arg_md(plan, _ARG_DST), out)],
-            plan.scratch,
-        )
+        _execute_plan(plan, stream, [(_ARG_SRC, x), (_ARG_DST, out)])
         return out
 
     return _run(_softmax_plan(x.shape, axis, log, False, threads), threads, body)
@@ -868,7 +827,7 @@ def softmax_backward(y, g, axis, log, threads):
     def body(plan, stream):
         out = np.empty_like(y)
         args = [(_ARG_DST, y), (_ARG_DIFF_DST, g), (_ARG_DIFF_SRC, out)]
-        _execute(plan.prim, stream, [(arg, _arg_md(plan, arg), a) for arg, a in args], plan.scratch)
+        _execute_plan(plan, stream, args)
         return out
 
     return _run(_softmax_plan(y.shape, axis, log, True, threads), threads, body)
@@ -909,7 +868,12 @@ def batched_supports(a, b) -> bool:
         return False
     if any(p != q and 1 not in (p, q) for p, q in zip(a.shape[:-2], b.shape[:-2])):
         return False
-    return bool(ENABLED or (ENABLED is None and available()))
+    return available()
+
+
+def _batched_shape(a, b):
+    """The shape of ``a @ b`` for ``batched_supports`` operands (batch axes of 1 broadcast)."""
+    return (*(max(p, q) for p, q in zip(a.shape[:-2], b.shape[:-2])), a.shape[-2], b.shape[-1])
 
 
 def _batched_key(a, b, threads):
@@ -926,18 +890,16 @@ def _batched_plan(a, b, threads):
     key = _batched_key(a, b, threads)
     if key[2] is None or key[4] is None:
         return None, False
-    c_shape = (*(max(p, q) for p, q in zip(a.shape[:-2], b.shape[:-2])), a.shape[-2], b.shape[-1])
-    return _plan(key, lambda: _build_matmul(a.shape, key[2], b.shape, key[4], c_shape))
+    return _plan(key, lambda: _build_matmul(a.shape, key[2], b.shape, key[4], _batched_shape(a, b)))
 
 
 def batched_matmul(a, b, threads):
     """``a @ b`` for ``batched_supports`` operands, read in place, as a new C-contiguous array; or None."""
 
     def body(plan, stream):
-        c_shape = (*(max(p, q) for p, q in zip(a.shape[:-2], b.shape[:-2])), a.shape[-2], b.shape[-1])
-        c = np.empty(c_shape, np.float32)
+        c = np.empty(_batched_shape(a, b), np.float32)
         args = [(_ARG_SRC, a), (_ARG_WEIGHTS, b), (_ARG_DST, c)]
-        _execute(plan.prim, stream, [(arg, _arg_md(plan, arg), x) for arg, x in args], plan.scratch)
+        _execute_plan(plan, stream, args)
         return c
 
     return _run(_batched_plan(a, b, threads), threads, body)

@@ -367,7 +367,7 @@ def _contended():
     state = _STATE
     if state.deterministic:
         return False
-    return not state.chooser.threads_now() or time.perf_counter() < state.omp_until
+    return not state.chooser.threads_now() or _omp_busy()
 
 
 def _omp_busy():
@@ -505,8 +505,10 @@ def info() -> dict:
         and whether threads were kept, or None before the first trial),
         ``last_trial_wide`` (the same for the products of a wide output over a
         short k, a linear layer's weight gradient over a small batch, which
-        are measured on their own), ``last_trial_conv`` (the same for
-        oneDNN's convolutions, on OpenMP's threads) and
+        are measured on their own), ``last_trial_conv``,
+        ``last_trial_matmul`` and ``last_trial_eltwise`` (the same for
+        oneDNN's convolutions, batched products and elementwise kernels, on
+        OpenMP's threads; for the last, nanoseconds per element) and
         ``libraries`` (``threadpoolctl``'s view of the BLAS and OpenMP
         libraries loaded, empty without it).
 
@@ -542,6 +544,7 @@ def info() -> dict:
         "last_trial_wide": _STATE.wide.last,
         "last_trial_conv": _STATE.conv.last,
         "last_trial_eltwise": _STATE.eltwise.last,
+        "last_trial_matmul": _STATE.matmul.last,
         "libraries": libraries,
     }
 
@@ -669,8 +672,8 @@ def omp_call(kind: str, work: int, fn, prepare):
     where that is 1 or the call is smaller than ``SERIAL_WORK``, as a measured
     choice per ``kind`` ('conv': convolutions and 'matmul': batched products,
     in multiply-adds; 'eltwise': elementwise kernels, in elements; the same
-    trials as the GEMMs': on a
-    busy machine OpenMP's threads wait for each other as the BLAS's do).
+    trials as the GEMMs': on a busy machine OpenMP's threads wait for each
+    other as the BLAS's do).
     Deterministic mode keeps the full count (fixed by ``set_num_threads``
     alone).  ``prepare(counts)`` builds what the call needs for each count
     before any is timed (oneDNN compiles its kernels on first use) and
@@ -688,7 +691,7 @@ def omp_call(kind: str, work: int, fn, prepare):
         return fn(count)
     if not prepare((1, count)):
         return None
-    chooser = {"conv": state.conv, "eltwise": state.eltwise, "matmul": state.matmul}[kind]
+    chooser = getattr(state, kind)  # the chooser of that name: state.conv, state.eltwise or state.matmul
     _claim_omp(chooser)
     return chooser.run(work, count, fn, ())
 

@@ -622,13 +622,14 @@ def _gelu_onednn(approximate, backward, x, *more):
     and 4.8 backward on one thread, oneDNN's 1.5 and 5.3 (it recomputes Phi rather than reading a saved one;
     two threads: 1.0 and 2.9).
     """
-    if not _dnnl.eltwise_supports(x, *more):
+    operands = _dnnl.eltwise_operands(x, *more)
+    if operands is None:
         return None
     fn = _dnnl.gelu_backward if backward else _dnnl.gelu
     return threads.omp_call(
         "eltwise",
         x.size,
-        lambda n: fn(x, *more, approximate, n),
+        lambda n: fn(*operands, approximate, n),
         lambda counts: _dnnl.eltwise_prepare(approximate, backward, x.size, counts),
     )
 
@@ -694,13 +695,10 @@ def _gelu_vjp(ctx, g):
     if not ctx.create_graph:
         factor = ctx.extra
         if factor is None:  # the forward ran on oneDNN
-            xd, gd = x._data, g._data
-            if type(gd) is np.ndarray and not gd.flags.c_contiguous:
-                gd = np.ascontiguousarray(gd)
-            grad = _gelu_onednn(ctx.args[0], True, xd, gd)
+            grad = _gelu_onednn(ctx.args[0], True, x._data, g._data)
             if grad is not None:
                 return _wrap(grad)
-            factor = _gelu_arrays(backend.array_module(xd), xd, ctx.args[0])[1]
+            factor = _gelu_arrays(backend.array_module(x._data), x._data, ctx.args[0])[1]
         return _wrap(_gelu_grad_blocked(x._data, g._data, factor, ctx.args[0]))
     if ctx.args[0] == "tanh":
         # d/dx [x/2 (1 + tanh u)], u = sqrt(2/pi)(x + 0.044715 x^3)

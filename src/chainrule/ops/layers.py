@@ -348,7 +348,7 @@ def _layer_norm_shape(x, spec):
     if has_weight and tuple(view) != x.shape[x.ndim - n :]:
         return None
     cols = math.prod(x.shape[x.ndim - n :])
-    return (x.size // cols, cols) if _dnnl.layer_norm_supports(x, cols) else None
+    return (x.size // cols, cols) if cols and _dnnl.eltwise_operands(x) is not None else None
 
 
 def _layer_norm_onednn(x, params, spec, shape):
@@ -378,31 +378,24 @@ def _norm_affine(xp, x, *params_and_spec):
 
 
 def _layer_norm_vjp_onednn(gd, x, weight, bias, spec, mean, var):
-    """(gx, gw, gb) arrays of a norm_affine whose forward ran on oneDNN; NumPy's formulas where oneDNN is off."""
+    """(gx, gw, gb) arrays of a norm_affine whose forward ran on oneDNN, from oneDNN's backward; None where oneDNN
+    does not take it now (the caller's NumPy formulas then run from the statistics it kept)."""
     rows, cols = mean.size, x.size // mean.size
     eps = spec[1]
-    g2 = gd.reshape(rows, cols) if gd.flags.c_contiguous else np.ascontiguousarray(gd).reshape(rows, cols)
+    operands = _dnnl.eltwise_operands(x, gd)
+    if operands is None:
+        return None
+    x2, g2 = (a.reshape(rows, cols) for a in operands)
     w = weight._data.reshape(-1) if weight is not None else None
     b = bias._data.reshape(-1) if bias is not None else None
-    result = None
-    if _dnnl.layer_norm_supports(x, cols) and _dnnl.eltwise_supports(g2):
-        result = threads.omp_call(
-            "eltwise",
-            x.size,
-            lambda n: _dnnl.layer_norm_backward(x.reshape(rows, cols), g2, mean, var, w, b, eps, n),
-            lambda counts: _dnnl.layer_norm_prepare(rows, cols, eps, w is not None, True, counts),
-        )
-    if result is None:  # the NumPy path, from the statistics oneDNN kept
-        rstd = (1.0 / np.sqrt(var + np.float32(eps))).reshape(rows, 1)
-        xhat = (x.reshape(rows, cols) - mean.reshape(rows, 1)) * rstd
-        gxhat = g2 * w if w is not None else g2
-        gx = xhat * -(gxhat * xhat).mean(axis=1, keepdims=True)
-        gx += gxhat
-        gx -= gxhat.mean(axis=1, keepdims=True)
-        gx *= rstd
-        gw = (g2 * xhat).sum(axis=0) if w is not None else None
-        gb = g2.sum(axis=0) if w is not None else None
-        result = gx, gw, gb
+    result = threads.omp_call(
+        "eltwise",
+        x.size,
+        lambda n: _dnnl.layer_norm_backward(x2, g2, mean, var, w, b, eps, n),
+        lambda counts: _dnnl.layer_norm_prepare(rows, cols, eps, w is not None, True, counts),
+    )
+    if result is None:
+        return None
     gx, gw, gb = result
     shape = weight._data.shape if weight is not None else None
     return (
@@ -487,17 +480,24 @@ def _cl_vjp(gd, centered, rstd, weight, spec, need_input, need_weight, need_bias
 
 def _norm_vjp_arrays(ctx, gd, x, weight, spec, need_input, need_weight, need_bias):
     """The first-order gradients on raw arrays (Tensors out, or None)."""
-    axes, _, view, _, has_weight, _, (stat_sum, stat_dot, param_sum, param_dot) = spec
+    axes, eps, view, _, has_weight, _, (stat_sum, stat_dot, param_sum, param_dot) = spec
     xp = array_module(gd)
     xhat, rstd, centered = ctx.extra
     if centered is _ONEDNN:  # the forward ran on oneDNN: ``xhat, rstd`` hold its mean and variance
-        bias = ctx.saved[-1] if spec[5] else None
-        gx, gw, gb = _layer_norm_vjp_onednn(gd, x, weight, bias, spec, xhat, rstd)
-        return (
-            _wrap(gx) if need_input else None,
-            _wrap(gw) if need_weight else None,
-            _wrap(gb) if need_bias else None,
-        )
+        mean, var = xhat, rstd
+        grads = _layer_norm_vjp_onednn(gd, x, weight, ctx.saved[-1] if spec[5] else None, spec, mean, var)
+        if grads is not None:
+            gx, gw, gb = grads
+            return (
+                _wrap(gx) if need_input else None,
+                _wrap(gw) if need_weight else None,
+                _wrap(gb) if need_bias else None,
+            )
+        # oneDNN does not take it now: the formulas below, from xhat and rstd rebuilt from its statistics
+        kept = _stats_shape(x.shape, axes)
+        rstd = (1.0 / np.sqrt(var + eps)).reshape(kept)
+        xhat = (x - mean.reshape(kept)) * rstd
+        centered = False
     if centered:  # the channels-last batch-norm path: ``xhat`` holds x - mean
         bias_shape = ctx.saved[-1]._data.shape if need_bias else None
         return _cl_vjp(gd, xhat, rstd, weight, spec, need_input, need_weight, need_bias, bias_shape)

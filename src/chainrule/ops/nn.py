@@ -62,14 +62,15 @@ def _softmax_onednn(log, backward, a, axis, *more):
     """softmax or log_softmax (``log``), or with ``backward`` its input gradient from the output ``a`` and the
     output gradient ``more[0]``, on oneDNN (one pass, vectorized, on the OpenMP threads ``threads.omp_call``
     gives it); None where oneDNN does not take it (NumPy then runs)."""
-    if not _dnnl.eltwise_supports(a, *more) or not a.ndim:
+    operands = _dnnl.eltwise_operands(a, *more) if a.ndim else None
+    if operands is None:
         return None
     axis %= a.ndim
     fn = _dnnl.softmax_backward if backward else _dnnl.softmax
     return threads.omp_call(
         "eltwise",
         a.size,
-        lambda n: fn(a, *more, axis, log, n) if backward else fn(a, axis, log, n),
+        lambda n: fn(*operands, axis, log, n),
         lambda counts: _dnnl.softmax_prepare(a.shape, axis, log, backward, counts),
     )
 
@@ -117,7 +118,7 @@ def _softmax_vjp(ctx, g):
         return _softmax_rule(ctx, g)
     # first order on raw arrays: _softmax_rule's operations, one array instead of three (and no nodes)
     (axis,) = ctx.args
-    out = _softmax_onednn(False, True, y, axis, gd if gd.flags.c_contiguous else np.ascontiguousarray(gd))
+    out = _softmax_onednn(False, True, y, axis, gd)
     if out is not None:
         return _wrap(out)
     out = gd * y
@@ -149,7 +150,7 @@ def _log_softmax_vjp(ctx, g):
     if not _raw_first_order(ctx, gd, y):
         return g - ctx.output().exp() * g.sum(dim=axis, keepdim=True)
     # first order on raw arrays: the rule's operations, one array instead of three
-    out = _softmax_onednn(True, True, y, axis, gd if gd.flags.c_contiguous else np.ascontiguousarray(gd))
+    out = _softmax_onednn(True, True, y, axis, gd)
     if out is not None:
         return _wrap(out)
     out = np.exp(y)
