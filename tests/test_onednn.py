@@ -189,7 +189,9 @@ def test_primitives_are_reported_and_none_is_reference_code():
     F.conv2d(cr.randn(2, 16, 8, 8), cr.randn(16, 16, 3, 3), padding=1)
     report = _dnnl.info()
     assert report["enabled"] and report["version"].startswith("3.")
-    assert report["primitives"] and not any(name.startswith("ref") for name in report["primitives"].values())
+    # (an LSTM's is the exception: oneDNN names its one RNN implementation "ref"; it runs on its JIT GEMMs)
+    impls = {k: v for k, v in report["primitives"].items() if not k.startswith("lstm")}
+    assert impls and not any(name.startswith("ref") for name in impls.values())
 
 
 # --------------------------------------------------------------------------- GEMM
@@ -300,6 +302,144 @@ def test_an_mlp_trains_the_same_with_and_without_onednn(monkeypatch):
         return model, cr.optim.Adam(model.parameters(), lr=1e-3), cr.randn(64, 256), cr.randint(0, 10, (64,))
 
     _trains_the_same_both_ways(setup, monkeypatch)
+
+
+# --------------------------------------------------------------------------- LSTM
+
+
+@pytest.fixture
+def lstm_spy(monkeypatch):
+    """Counts the oneDNN LSTM forwards and backwards that returned a result."""
+    return _counting(monkeypatch, {"forward": "lstm", "backward": "lstm_backward"})
+
+
+def _lstm_both_ways(run, monkeypatch):
+    """run()'s arrays with oneDNN on, then off."""
+    ours = run()
+    with monkeypatch.context() as m:
+        m.setattr(_dnnl, "ENABLED", False)
+        return ours, run()
+
+
+def _assert_close(ours, reference, tol=2e-5):
+    for got, want in zip(ours, reference, strict=True):
+        assert got.shape == want.shape and got.dtype == np.float32
+        np.testing.assert_allclose(got, want, rtol=0, atol=tol * max(1.0, float(np.abs(want).max())))
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("layout", ["time-major", "batch-first view", "strided"])
+def test_lstm_layer_on_onednn_equals_numpy(layout, reverse, lstm_spy, monkeypatch):
+    """Every output and gradient of one layer (either direction), for the input layouts oneDNN reads in place
+    (time-major, the time-major view of a batch-first input) and one it does not (copied), and an output gradient
+    in another layout than the input's."""
+    from chainrule.ops.recurrent import lstm_layer
+
+    length, batch, features, hidden = 9, 6, 10, 12
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((batch, length, 2 * features)).astype(np.float32)
+    shapes = [(batch, hidden)] * 2 + [(4 * hidden, features), (4 * hidden, hidden), (4 * hidden,), (4 * hidden,)]
+    params = [(0.4 * rng.standard_normal(s)).astype(np.float32) for s in shapes]
+    seeds = [rng.standard_normal(s).astype(np.float32) for s in [(length, batch, hidden), (batch, hidden)] * 1]
+    seeds.append(rng.standard_normal((batch, hidden)).astype(np.float32))
+
+    def run():
+        xt = cr.tensor(x, requires_grad=True)
+        tensors = [cr.tensor(p, requires_grad=True) for p in params]
+        inputs = {
+            "time-major": xt[:, :, :features].transpose(0, 1).contiguous(),
+            "batch-first view": xt[:, :, :features].contiguous().transpose(0, 1),
+            "strided": xt[:, :, ::2].transpose(0, 1),
+        }[layout]
+        out, h_n, c_n = lstm_layer(inputs, *tensors, reverse=reverse)
+        g_out = cr.tensor(seeds[0].transpose(1, 0, 2).copy()).transpose(0, 1)  # batch-first memory
+        if layout == "batch-first view":
+            g_out = g_out.contiguous()  # time-major memory under a batch-first input
+        loss = (out * g_out).sum() + (h_n * cr.tensor(seeds[1])).sum() + (c_n * cr.tensor(seeds[2])).sum()
+        grads = cr.autograd.grad(loss, [xt, *tensors])
+        return [out.numpy(), h_n.numpy(), c_n.numpy(), *(g.numpy() for g in grads)]
+
+    ours, reference = _lstm_both_ways(run, monkeypatch)
+    assert lstm_spy == {"forward": 1, "backward": 1}
+    _assert_close(ours, reference)
+
+
+def test_an_lstm_trains_the_same_with_and_without_onednn(lstm_spy, monkeypatch):
+    """Two bidirectional layers over a batch-first input, given states, dropout off: the module end to end."""
+
+    class Tagger(cr.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = cr.nn.LSTM(16, 24, num_layers=2, batch_first=True, bidirectional=True)
+            self.head = cr.nn.Linear(48, 5)
+
+        def forward(self, x):
+            states = (cr.zeros(4, x.shape[0], 24) + 0.1, cr.zeros(4, x.shape[0], 24) - 0.2)
+            out, _ = self.lstm(x, states)
+            return self.head(out[:, -1])
+
+    def setup():
+        cr.manual_seed(3)
+        model = Tagger()
+        return model, cr.optim.Adam(model.parameters(), lr=1e-2), cr.randn(12, 20, 16), cr.randint(0, 5, (12,))
+
+    _trains_the_same_both_ways(setup, monkeypatch)
+    assert lstm_spy["forward"] >= 4 * 5 and lstm_spy["backward"] >= 4 * 5
+
+
+def test_lstm_inference_second_order_in_place_outputs_and_fallbacks(lstm_spy, monkeypatch):
+    """No graph: the inference primitive (no workspace), same outputs.  create_graph: the differentiable BPTT.
+    Outputs changed in place after the forward: the backward reads its own copies.  A backward oneDNN does not
+    take (off by then, or a workspace of another size): NumPy's, from the forward run again."""
+    cr.manual_seed(4)
+    lstm = cr.nn.LSTM(8, 16, batch_first=True)
+    x = cr.randn(4, 7, 8)
+    seed = cr.randn(4, 7, 16)
+    with cr.no_grad():
+        quiet, _ = lstm(x)
+    assert lstm_spy["forward"] == 1 and "lstm inference" in " ".join(_dnnl.info()["primitives"])
+
+    def grads(between=None, second_order=False):
+        """The output and the gradients of sum(out * seed) (second order: of the input gradient's squared norm)."""
+        xg = x.detach().requires_grad_()
+        out, (h_n, c_n) = lstm(xg)
+        first = out.numpy().copy()
+        if between is not None:
+            between(out, h_n, c_n)
+        found = cr.autograd.grad((out * seed).sum(), [xg, *lstm.parameters()], create_graph=second_order)
+        if second_order:
+            found = cr.autograd.grad(found[0].square().sum(), [xg, *lstm.parameters()])
+        return [first, *(g.numpy() for g in found)]
+
+    reference = grads()
+    np.testing.assert_allclose(quiet.numpy(), reference[0], rtol=0, atol=1e-6)
+    with monkeypatch.context() as m:
+        m.setattr(_dnnl, "ENABLED", False)
+        _assert_close(reference, grads())
+        numpy_second = grads(second_order=True)
+    _assert_close(grads(second_order=True), numpy_second, tol=1e-4)
+
+    def scribble(out, h_n, c_n):
+        for t in (out, h_n, c_n):
+            t._data[...] = 7.0  # what an in-place op on an output does to its memory
+
+    _assert_close(grads(scribble)[1:], reference[1:], tol=1e-6)
+
+    def off(out, h_n, c_n):
+        monkeypatch.setattr(_dnnl, "ENABLED", False)
+
+    def other_workspace(out, h_n, c_n):
+        node = out._edge[0]
+        while node.name != "lstm_layer":
+            node = node.next[0][0]
+        node.extra = (node.extra[0], node.extra[1][:-1], *node.extra[2:])
+
+    for between in (off, other_workspace):
+        before = dict(lstm_spy)
+        found = grads(between)
+        monkeypatch.setattr(_dnnl, "ENABLED", True)
+        assert lstm_spy["forward"] == before["forward"] + 1 and lstm_spy["backward"] == before["backward"]
+        _assert_close(found, reference)
 
 
 # --------------------------------------------------------------------------- GELU

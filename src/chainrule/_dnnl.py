@@ -166,6 +166,8 @@ def _declare(lib):
         "dnnl_softmax_forward_primitive_desc_create",
         "dnnl_softmax_backward_primitive_desc_create",
         "dnnl_matmul_primitive_desc_create",
+        "dnnl_lstm_forward_primitive_desc_create",
+        "dnnl_lstm_backward_primitive_desc_create",
         "dnnl_reorder_primitive_desc_create",
         "dnnl_primitive_desc_query",
         "dnnl_primitive_desc_destroy",
@@ -905,6 +907,213 @@ def batched_matmul(a, b, threads):
     return _run(_batched_plan(a, b, threads), threads, body)
 
 
+# --------------------------------------------------------------------------- LSTM
+
+_FORWARD_INFERENCE = 96  # dnnl_prop_kind_t
+_LEFT2RIGHT, _RIGHT2LEFT = 1, 2  # dnnl_rnn_direction_t
+_DIFF_WEIGHTS_OVERWRITE = 1  # dnnl_rnn_flags_t: backward writes the weight gradients (default: adds to them)
+_ARG_SRC_ITER, _ARG_SRC_ITER_C, _ARG_DST_ITER, _ARG_DST_ITER_C = 2, 3, 18, 19
+_ARG_WEIGHTS_ITER, _ARG_WORKSPACE, _ARG_DIFF = 34, 64, 128  # DNNL_ARG_DIFF_X = DNNL_ARG_X + 128 for these
+
+
+def sequence_layout(a):
+    """'tnc' for a dense time-major (L, N, C) float32 array, 'ntc' for the time-major view of a dense batch-first
+    one (``x.transpose(0, 1)`` of an (N, L, C) array: the layout of an LSTM's input with batch_first), else None."""
+    length, batch, channels = a.shape
+    strides = tuple(s // a.itemsize for s in a.strides)
+    if strides == (batch * channels, channels, 1) or a.flags.c_contiguous:
+        return "tnc"
+    if strides == (channels, length * channels, 1):
+        return "ntc"
+    return None
+
+
+def _sequence_strides(shape, layout):
+    length, batch, channels = shape
+    return (batch * channels, channels, 1) if layout == "tnc" else (channels, length * channels, 1)
+
+
+def _sequence_array(shape, layout):
+    """A new (L, N, C) float32 array in ``layout`` ('ntc': the time-major view of a dense (N, L, C) array)."""
+    if layout == "tnc":
+        return np.empty(shape, np.float32)
+    return np.empty((shape[1], shape[0], shape[2]), np.float32).transpose(1, 0, 2)
+
+
+def _pytorch_gates_md(rows, cols):
+    """PyTorch's (4H, cols) weight matrix (gates i, f, g, o: oneDNN's order) as oneDNN's (1, 1, cols, 4, H)."""
+    hidden = rows // 4
+    return _md((1, 1, cols, 4, hidden), (rows * cols, rows * cols, 1, hidden * cols, cols))
+
+
+class _LstmPlan(_Plan):
+    """An LSTM primitive (forward training or inference, or backward) and the reorders of its weights: from
+    PyTorch's (4H, F) and (4H, H) matrices into the primitive's layout, and for backward its weight gradients
+    back into PyTorch's (None where the layouts are the same)."""
+
+    def __init__(self, pd, features, hidden, backward):
+        super().__init__(pd)
+        self.user = [_pytorch_gates_md(4 * hidden, features), _pytorch_gates_md(4 * hidden, hidden)]
+        query = lambda arg: _lib.dnnl_primitive_desc_query_md(pd, _Q_EXEC_ARG, arg)  # noqa: E731
+        self.weights = [query(_ARG_WEIGHTS), query(_ARG_WEIGHTS_ITER)]
+        self.workspace = _lib.dnnl_memory_desc_get_size(query(_ARG_WORKSPACE))  # bytes; 0 for inference
+        self.reorders = [self._reorder(u, _P(w)) for u, w in zip(self.user, self.weights)]
+        if backward:
+            self.diff = [query(_ARG_DIFF + _ARG_WEIGHTS), query(_ARG_DIFF + _ARG_WEIGHTS_ITER)]
+            self.reorders += [self._reorder(_P(d), u) for d, u in zip(self.diff, self.user)]
+
+    @staticmethod
+    def _reorder(src, dst):
+        if _lib.dnnl_memory_desc_equal(src, dst):
+            return None
+        rpd = _P()
+        _check(_lib.dnnl_reorder_primitive_desc_create(ctypes.byref(rpd), src, _engine, dst, _engine, _ATTR), "reorder")
+        return rpd, _primitive(rpd), _size(rpd, _Q_SCRATCHPAD), src, dst
+
+    def move(self, i, a, out, stream):
+        """Reorder ``a`` into ``out`` with the plan's i-th reorder (``a`` itself where there is none)."""
+        reorder = self.reorders[i]
+        if reorder is None:
+            return a
+        _, prim, scratch, src, dst = reorder
+        _execute(prim, stream, [(_ARG_SRC, src, a), (_ARG_DST, dst, out)], scratch)
+        return out
+
+    def destroy(self):
+        for reorder in self.reorders:
+            if reorder is not None:
+                _lib.dnnl_primitive_destroy(reorder[1])
+                _lib.dnnl_primitive_desc_destroy(reorder[0])
+        for md in self.user:
+            _lib.dnnl_memory_desc_destroy(md)
+        super().destroy()
+
+
+def _build_lstm(length, batch, features, hidden, reverse, layout, kind, grad_layout):
+    """The plan of one LSTM layer over (L, N, F) inputs in ``layout`` (outputs in the same), ``kind`` 'inference',
+    'training' or 'backward' (gradient of the output in ``grad_layout``, the input's gradient in ``layout``)."""
+
+    def seq(channels, lay):
+        return _md((length, batch, channels), _sequence_strides((length, batch, channels), lay))
+
+    state = (1, 1, batch, hidden)
+    x_md, out_md = seq(features, layout), seq(hidden, layout)
+    state_md, bias_md = _md(state, _dense(state)), _md((1, 1, 4, hidden), _dense((1, 1, 4, hidden)))
+    w_md, wi_md = _any_md((1, 1, features, 4, hidden)), _any_md((1, 1, hidden, 4, hidden))
+    mds = [x_md, out_md, state_md, bias_md, w_md, wi_md]
+    direction, attr = _RIGHT2LEFT if reverse else _LEFT2RIGHT, _attr()
+    operands = (x_md, state_md, state_md, w_md, wi_md, None, None, bias_md, out_md, state_md, state_md)
+    prop = _FORWARD_INFERENCE if kind == "inference" else _FORWARD_TRAINING
+    fwd, pd = _P(), _P()
+    try:
+        _check(
+            _lib.dnnl_lstm_forward_primitive_desc_create(
+                ctypes.byref(fwd), _engine, prop, direction, *operands, 0, attr
+            ),
+            "lstm_forward_primitive_desc_create",
+        )
+        if kind != "backward":
+            return _LstmPlan(fwd, features, hidden, False)
+        g_md = seq(hidden, grad_layout)
+        mds.append(g_md)
+        diffs = (x_md, state_md, state_md, w_md, wi_md, None, None, bias_md, g_md, state_md, state_md)
+        status = _lib.dnnl_lstm_backward_primitive_desc_create(
+            ctypes.byref(pd), _engine, _BACKWARD, direction, *operands, *diffs, _DIFF_WEIGHTS_OVERWRITE, fwd, attr
+        )
+        _lib.dnnl_primitive_desc_destroy(fwd)
+        _check(status, "lstm_backward_primitive_desc_create")
+        return _LstmPlan(pd, features, hidden, True)
+    finally:
+        for md in mds:
+            _lib.dnnl_memory_desc_destroy(md)
+
+
+def _lstm_plan(shape, hidden, reverse, layout, kind, grad_layout, threads):
+    key = ("lstm", kind, tuple(shape), hidden, reverse, layout, grad_layout, threads)
+    return _plan(key, lambda: _build_lstm(*shape, hidden, reverse, layout, kind, grad_layout))
+
+
+def lstm_supports(*arrays) -> bool:
+    """Whether an LSTM layer's ``arrays`` (input, states, weights, biases; or the gradients of its outputs) can go to
+    oneDNN: NumPy float32, no empty axis (pass sequences through ``sequence_operand``)."""
+    if any(type(a) is not np.ndarray or a.dtype != np.float32 or not a.size for a in arrays):
+        return False
+    return available()
+
+
+def sequence_operand(a):
+    """An (L, N, C) float32 array as oneDNN's LSTM reads it: ``a`` itself in a layout ``sequence_layout`` names,
+    else a time-major copy."""
+    return a if sequence_layout(a) is not None else np.ascontiguousarray(a)
+
+
+def lstm_prepare(shape, hidden, reverse, layout, kind, grad_layout, counts) -> bool:
+    """Build the LSTM plans of ``kind`` for each thread count in ``counts``."""
+    return all(_lstm_plan(shape, hidden, reverse, layout, kind, grad_layout, n)[0] is not None for n in counts)
+
+
+def _weights_for(plan, stream, w_ih, w_hh):
+    return [
+        plan.move(i, np.ascontiguousarray(w), np.empty(_lib.dnnl_memory_desc_get_size(_P(md)) // 4, np.float32), stream)
+        for i, (w, md) in enumerate(zip((w_ih, w_hh), plan.weights))
+    ]
+
+
+def lstm(x, h0, c0, w_ih, w_hh, bias, reverse, training, threads):
+    """One LSTM layer (PyTorch's gates i, f, g, o; ``bias`` = b_ih + b_hh) over ``x`` (L, N, F), h0 and c0 (N, H):
+    (out (L, N, H) in x's layout, h_n, c_n, workspace for ``lstm_backward`` or None without ``training``), or
+    None where oneDNN does not take it."""
+    hidden = w_hh.shape[1]
+    layout = sequence_layout(x)
+    kind = "training" if training else "inference"
+
+    def body(plan, stream):
+        out = _sequence_array((x.shape[0], x.shape[1], hidden), layout)
+        h_n, c_n = np.empty_like(h0), np.empty_like(c0)
+        workspace = np.empty(plan.workspace, np.uint8) if training else None
+        w_layer, w_iter = _weights_for(plan, stream, w_ih, w_hh)
+        args = [(_ARG_SRC, x), (_ARG_SRC_ITER, np.ascontiguousarray(h0)), (_ARG_SRC_ITER_C, np.ascontiguousarray(c0))]
+        args += [(_ARG_WEIGHTS, w_layer), (_ARG_WEIGHTS_ITER, w_iter), (_ARG_BIAS, bias)]
+        args += [(_ARG_DST, out), (_ARG_DST_ITER, h_n), (_ARG_DST_ITER_C, c_n)]
+        if training:
+            args.append((_ARG_WORKSPACE, workspace))
+        _execute_plan(plan, stream, args)
+        return out, h_n, c_n, workspace
+
+    return _run(_lstm_plan(x.shape, hidden, reverse, layout, kind, None, threads), threads, body)
+
+
+def lstm_backward(x, h0, c0, w_ih, w_hh, bias, out, h_n, c_n, workspace, g_out, g_hn, g_cn, reverse, threads):
+    """(dx in x's layout, dh0, dc0, dw_ih, dw_hh, dbias) of ``lstm``'s training forward, from its outputs and
+    workspace and the gradients of its three outputs (g_out in a ``sequence_layout``); None where oneDNN does not
+    take it (a workspace of another size)."""
+    hidden = w_hh.shape[1]
+    layout = sequence_layout(x)
+
+    def body(plan, stream):
+        if plan.workspace != workspace.size:
+            return None
+        dx = _sequence_array(x.shape, layout)
+        dh0, dc0, d_bias = np.empty_like(h0), np.empty_like(c0), np.empty_like(bias)
+        d_layer, d_iter = (np.empty(_lib.dnnl_memory_desc_get_size(_P(md)) // 4, np.float32) for md in plan.diff)
+        w_layer, w_iter = _weights_for(plan, stream, w_ih, w_hh)
+        contiguous = np.ascontiguousarray
+        args = [(_ARG_SRC, x), (_ARG_SRC_ITER, contiguous(h0)), (_ARG_SRC_ITER_C, contiguous(c0))]
+        args += [(_ARG_WEIGHTS, w_layer), (_ARG_WEIGHTS_ITER, w_iter), (_ARG_BIAS, bias)]
+        args += [(_ARG_DST, out), (_ARG_DST_ITER, h_n), (_ARG_DST_ITER_C, c_n), (_ARG_WORKSPACE, workspace)]
+        args += [(_ARG_DIFF + _ARG_SRC, dx), (_ARG_DIFF + _ARG_SRC_ITER, dh0), (_ARG_DIFF + _ARG_SRC_ITER_C, dc0)]
+        args += [(_ARG_DIFF + _ARG_WEIGHTS, d_layer), (_ARG_DIFF + _ARG_WEIGHTS_ITER, d_iter)]
+        args += [(_ARG_DIFF + _ARG_BIAS, d_bias), (_ARG_DIFF + _ARG_DST, g_out)]
+        args += [(_ARG_DIFF + _ARG_DST_ITER, contiguous(g_hn)), (_ARG_DIFF + _ARG_DST_ITER_C, contiguous(g_cn))]
+        _execute_plan(plan, stream, args)
+        dw_ih = plan.move(2, d_layer, np.empty(w_ih.shape, np.float32), stream).reshape(w_ih.shape)
+        dw_hh = plan.move(3, d_iter, np.empty(w_hh.shape, np.float32), stream).reshape(w_hh.shape)
+        return dx, dh0, dc0, dw_ih, dw_hh, d_bias
+
+    grad_layout = sequence_layout(g_out)
+    return _run(_lstm_plan(x.shape, hidden, reverse, layout, "backward", grad_layout, threads), threads, body)
+
+
 def work(x_shape, w_shape, geom) -> int:
     """Multiply-adds of one of the three products (they all have the same count)."""
     return x_shape[0] * math.prod(geom.out_size) * math.prod(w_shape)
@@ -929,6 +1138,10 @@ def _describe(key):
     if key[0] == "matmul":
         _, a_shape, _, b_shape, _, threads = key
         return f"matmul {a_shape} @ {b_shape} threads={threads}"
+    if key[0] == "lstm":
+        _, kind, shape, hidden, reverse, layout, _, threads = key
+        way = " reverse" if reverse else ""
+        return f"lstm {kind}{way} {layout} x{shape} hidden {hidden} threads={threads}"
     if key[0] == "softmax":
         _, shape, axis, log, backward, threads = key
         name = "log_softmax" if log else "softmax"

@@ -200,6 +200,7 @@ class _State:
         self.conv = _Chooser(hold=False, call=_call_with_count)
         self.eltwise = _Chooser(hold=False, call=_call_with_count)
         self.matmul = _Chooser(hold=False, call=_call_with_count)  # oneDNN's batched products
+        self.rnn = _Chooser(hold=False, call=_call_with_count)  # oneDNN's LSTM layers
 
 
 def _call_with_count(threads, fn, *args):
@@ -506,9 +507,10 @@ def info() -> dict:
         ``last_trial_wide`` (the same for the products of a wide output over a
         short k, a linear layer's weight gradient over a small batch, which
         are measured on their own), ``last_trial_conv``,
-        ``last_trial_matmul`` and ``last_trial_eltwise`` (the same for
-        oneDNN's convolutions, batched products and elementwise kernels, on
-        OpenMP's threads; for the last, nanoseconds per element) and
+        ``last_trial_matmul``, ``last_trial_rnn`` and ``last_trial_eltwise``
+        (the same for oneDNN's convolutions, batched products, LSTM layers and
+        elementwise kernels, on OpenMP's threads; for the last, nanoseconds
+        per element) and
         ``libraries`` (``threadpoolctl``'s view of the BLAS and OpenMP
         libraries loaded, empty without it).
 
@@ -545,6 +547,7 @@ def info() -> dict:
         "last_trial_conv": _STATE.conv.last,
         "last_trial_eltwise": _STATE.eltwise.last,
         "last_trial_matmul": _STATE.matmul.last,
+        "last_trial_rnn": _STATE.rnn.last,
         "libraries": libraries,
     }
 
@@ -670,10 +673,10 @@ def omp_call(kind: str, work: int, fn, prepare):
     oneDNN runs on GNU OpenMP's threads and takes its count per call, so its
     calls are not BLAS calls: each gets ``get_num_threads()`` threads, or one
     where that is 1 or the call is smaller than ``SERIAL_WORK``, as a measured
-    choice per ``kind`` ('conv': convolutions and 'matmul': batched products,
-    in multiply-adds; 'eltwise': elementwise kernels, in elements; the same
-    trials as the GEMMs': on a busy machine OpenMP's threads wait for each
-    other as the BLAS's do).
+    choice per ``kind`` ('conv': convolutions, 'matmul': batched products and
+    'rnn': LSTM layers, in multiply-adds; 'eltwise': elementwise kernels, in
+    elements; the same trials as the GEMMs': on a busy machine OpenMP's
+    threads wait for each other as the BLAS's do).
     Deterministic mode keeps the full count (fixed by ``set_num_threads``
     alone).  ``prepare(counts)`` builds what the call needs for each count
     before any is timed (oneDNN compiles its kernels on first use) and

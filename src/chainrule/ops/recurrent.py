@@ -39,9 +39,12 @@ gates (or both GRU gates r and z) per step.
 
 from __future__ import annotations
 
-from .. import backend
+import numpy as np
+
+from .. import _dnnl, backend, threads
 from ..autograd.graph import applyn, primitive
 from ..autograd.jvp_rules import composite_jvp
+from ..autograd.mode import grad_enabled
 from ..backend import array_module
 from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor, _wrap
@@ -293,8 +296,47 @@ def _lstm_weights(xp, w_ih, w_hh, bias):
     return w_cat
 
 
+_ONEDNN = "onednn"  # the first item of lstm_layer's saved extra when its forward ran on oneDNN
+
+
+def _lstm_work(x, hidden):
+    """Multiply-adds of an LSTM layer's forward over x (L, N, F)."""
+    length, batch, features = x.shape
+    return length * batch * 4 * hidden * (features + hidden)
+
+
+def _lstm_onednn(x, h0, c0, w_ih, w_hh, bias, reverse):
+    """(out, h_n, c_n, workspace or None) of the layer on oneDNN's LSTM primitive (PyTorch's CPU path: one
+    primitive for the sequence, its GEMMs and gate math fused), or None where oneDNN does not take it: the
+    workspace is what its backward reads (None when nothing records a graph: the inference primitive)."""
+    if not _dnnl.lstm_supports(x, h0, c0, w_ih, w_hh, bias):
+        return None
+    x = _dnnl.sequence_operand(x)
+    training = grad_enabled()
+    hidden, layout = w_hh.shape[1], _dnnl.sequence_layout(x)
+    kind = "training" if training else "inference"
+    return threads.omp_call(
+        "rnn",
+        _lstm_work(x, hidden),
+        lambda n: _dnnl.lstm(x, h0, c0, w_ih, w_hh, bias, reverse, training, n),
+        lambda counts: _dnnl.lstm_prepare(x.shape, hidden, reverse, layout, kind, None, counts),
+    )
+
+
 @primitive("lstm_layer", save=True, multi=True, extra=True)
 def _lstm_layer(xp, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse):
+    bias = b_ih + b_hh
+    fused = _lstm_onednn(x, h0, c0, w_ih, w_hh, bias, reverse) if xp is np else None
+    if fused is not None:
+        out, h_n, c_n, workspace = fused
+        # the backward reads the outputs: it keeps its own copies (a caller may change the returned ones in place)
+        kept = None if workspace is None else (_ONEDNN, workspace, out.copy(order="K"), h_n.copy(), c_n.copy())
+        return (out, h_n, c_n), kept
+    return _lstm_forward(xp, x, h0, c0, w_ih, w_hh, bias, reverse)
+
+
+def _lstm_forward(xp, x, h0, c0, w_ih, w_hh, bias, reverse):
+    """The layer on NumPy: ((out, h_n, c_n), the arrays its backward reads)."""
     length, batch, features = x.shape
     hidden = w_hh.shape[1]
     dtype = x.dtype
@@ -302,7 +344,7 @@ def _lstm_layer(xp, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse):
     # live in z (L + 1 slots): x_t and a row of ones sit under the state that step t reads; the slot the last
     # step writes keeps only its state.  (One GEMM of depth H + F + 1 instead of a projection per step
     # plus a recurrent one: measured 60 against 73 us per step for the benchmark's H = 128, F = 64, N = 32.)
-    w_cat = _lstm_weights(xp, w_ih, w_hh, b_ih + b_hh)
+    w_cat = _lstm_weights(xp, w_ih, w_hh, bias)
     z = xp.empty((length + 1, hidden + features + 1, batch), dtype=dtype)
     read = slice(1, None) if reverse else slice(0, -1)  # the slots steps read their state from, in time order
     z[read, hidden:-1] = _feature_major(xp, x)
@@ -336,8 +378,16 @@ def _lstm_layer_vjp(ctx, g_out, g_hn, g_cn):
     if ctx.create_graph:
         return _lstm_layer_vjp_graph(ctx, g_out, g_hn, g_cn)
     reverse = ctx.args[0]
-    x, _, _, w_ih, w_hh, _, _ = [t._data for t in ctx.saved]
-    acts, z, cs, tanh_c = ctx.extra
+    x, h0, c0, w_ih, w_hh, b_ih, b_hh = [t._data for t in ctx.saved]
+    need = [e is not None for e in ctx.next]
+    extra = ctx.extra
+    if extra[0] is _ONEDNN:
+        grads = _lstm_onednn_backward(ctx, g_out, g_hn, g_cn)
+        if grads is not None:
+            return tuple(_wrap(g) if n else None for g, n in zip(grads, need))
+        # oneDNN did not take the backward now: NumPy's, from a forward run again on NumPy
+        extra = _lstm_forward(np, x, h0, c0, w_ih, w_hh, b_ih + b_hh, reverse)[1]
+    acts, z, cs, tanh_c = extra
     xp = array_module(acts)
     length, four_h, batch = acts.shape
     hidden = four_h // 4
@@ -347,7 +397,6 @@ def _lstm_layer_vjp(ctx, g_out, g_hn, g_cn):
     # our own (L, H, N) copy of the output gradient: step t's dh is built in its slot, by a GEMM that adds
     # the next step's W_hh^T dz to it (no separate add)
     g = _grad_out(g_out, copy=True)
-    need = [e is not None for e in ctx.next]
     need_state = need[1] or need[2]
     steps = list(reversed(_steps(length, reverse)))
     first_step = steps[-1][0]
@@ -415,6 +464,32 @@ def _lstm_layer_vjp(ctx, g_out, g_hn, g_cn):
     dh0 = _wrap(dh.T) if need[1] else None
     dc0 = _wrap(dc.T) if need[2] else None
     return dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh
+
+
+def _lstm_onednn_backward(ctx, g_out, g_hn, g_cn):
+    """(dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh) arrays from oneDNN's LSTM backward, for a forward that ran on
+    oneDNN; None where oneDNN does not take it now."""
+    reverse = ctx.args[0]
+    x, h0, c0, w_ih, w_hh, b_ih, b_hh = [t._data for t in ctx.saved]
+    _, workspace, out, h_n, c_n = ctx.extra
+    grads = [g._data for g in (g_out, g_hn, g_cn)]
+    if not _dnnl.lstm_supports(*grads):
+        return None
+    x, g = _dnnl.sequence_operand(x), _dnnl.sequence_operand(grads[0])
+    hidden, layout, grad_layout = w_hh.shape[1], _dnnl.sequence_layout(x), _dnnl.sequence_layout(g)
+    bias = b_ih + b_hh
+    result = threads.omp_call(
+        "rnn",
+        2 * _lstm_work(x, hidden),
+        lambda n: _dnnl.lstm_backward(
+            x, h0, c0, w_ih, w_hh, bias, out, h_n, c_n, workspace, g, grads[1], grads[2], reverse, n
+        ),
+        lambda counts: _dnnl.lstm_prepare(x.shape, hidden, reverse, layout, "backward", grad_layout, counts),
+    )
+    if result is None:
+        return None
+    dx, dh0, dc0, dw_ih, dw_hh, d_bias = result
+    return dx, dh0, dc0, dw_ih, dw_hh, d_bias, d_bias
 
 
 def _lstm_layer_vjp_graph(ctx, g_out, g_hn, g_cn):
