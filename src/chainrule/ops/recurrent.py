@@ -319,8 +319,13 @@ def _lstm_onednn(x, h0, c0, w_ih, w_hh, bias, reverse):
         "rnn",
         _lstm_work(x, hidden),
         lambda n: _dnnl.lstm(x, h0, c0, w_ih, w_hh, bias, reverse, training, n),
-        lambda counts: _dnnl.lstm_prepare(x.shape, hidden, reverse, layout, kind, None, counts),
+        lambda counts: _dnnl.lstm_prepare(x.shape, hidden, reverse, layout, kind, counts),
     )
+
+
+def _time_major_copy(out):
+    """A contiguous (L, N, H) copy of an output (what oneDNN's backward reads: see _dnnl.lstm_backward)."""
+    return np.array(out, order="C")
 
 
 @primitive("lstm_layer", save=True, multi=True, extra=True)
@@ -330,7 +335,7 @@ def _lstm_layer(xp, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse):
     if fused is not None:
         out, h_n, c_n, workspace = fused
         # the backward reads the outputs: it keeps its own copies (a caller may change the returned ones in place)
-        kept = None if workspace is None else (_ONEDNN, workspace, out.copy(order="K"), h_n.copy(), c_n.copy())
+        kept = None if workspace is None else (_ONEDNN, workspace, _time_major_copy(out), h_n.copy(), c_n.copy())
         return (out, h_n, c_n), kept
     return _lstm_forward(xp, x, h0, c0, w_ih, w_hh, bias, reverse)
 
@@ -475,16 +480,14 @@ def _lstm_onednn_backward(ctx, g_out, g_hn, g_cn):
     grads = [g._data for g in (g_out, g_hn, g_cn)]
     if not _dnnl.lstm_supports(*grads):
         return None
-    x, g = _dnnl.sequence_operand(x), _dnnl.sequence_operand(grads[0])
-    hidden, layout, grad_layout = w_hh.shape[1], _dnnl.sequence_layout(x), _dnnl.sequence_layout(g)
-    bias = b_ih + b_hh
+    hidden, bias = w_hh.shape[1], b_ih + b_hh
     result = threads.omp_call(
         "rnn",
         2 * _lstm_work(x, hidden),
         lambda n: _dnnl.lstm_backward(
-            x, h0, c0, w_ih, w_hh, bias, out, h_n, c_n, workspace, g, grads[1], grads[2], reverse, n
+            x, h0, c0, w_ih, w_hh, bias, out, h_n, c_n, workspace, grads[0], grads[1], grads[2], reverse, n
         ),
-        lambda counts: _dnnl.lstm_prepare(x.shape, hidden, reverse, layout, "backward", grad_layout, counts),
+        lambda counts: _dnnl.lstm_prepare(x.shape, hidden, reverse, "tnc", "backward", counts),
     )
     if result is None:
         return None
