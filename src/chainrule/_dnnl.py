@@ -1,4 +1,4 @@
-"""Intel's oneDNN through ctypes: float32 convolutions, GEMMs, GELU, layer norm and softmax on one OpenMP pool.
+"""Intel's oneDNN through ctypes: float32 convolutions, GEMMs, GELU, layer norm, softmax, LSTMs on one OpenMP pool.
 
 PyTorch's CPU convolutions are oneDNN's direct (JIT-compiled, blocked)
 kernels; chainrule's own (``ops/conv.py``: im2col, the padded grid, planes)
@@ -7,8 +7,8 @@ shapes on one thread and 2.4-3.4x with two (``benchmarks/conv_onednn.py``).
 Intel publishes oneDNN as a wheel built on GNU OpenMP (``onednn-cpu-gomp``,
 Linux x86-64, no other dependency than the system's ``libgomp.so.1``); where
 it is installed (a core dependency on Linux x86-64, see pyproject.toml) and
-its library loads (on first use), three things run on it, float32 NumPy
-arrays only:
+its library loads (on first use), these run on it, float32 NumPy arrays
+only:
 
 * the three products of a convolution (forward, input gradient, weight
   gradient), as oneDNN primitives over the channels-last memory chainrule's
@@ -19,11 +19,14 @@ arrays only:
 * GELU forward and backward (exact and tanh form) on its vectorized
   elementwise kernels (``ops/elementwise.py``);
 * layer norm over trailing axes and softmax / log_softmax over the innermost
-  axis, forward and backward (``ops/layers.py``, ``ops/nn.py``).
+  axis, forward and backward (``ops/layers.py``, ``ops/nn.py``);
+* batched products (attention) on its matmul primitive;
+* LSTM layers on its LSTM primitive (PyTorch's CPU path), forward and
+  backward (``ops/recurrent.py``).
 
-Everything else (float64, CuPy, batched products, shapes oneDNN has only
-reference code for) stays on chainrule's NumPy kernels, which are also the
-reference the tests compare against (``tests/test_onednn.py``).
+Everything else (float64, CuPy, shapes oneDNN has only reference code for)
+stays on chainrule's NumPy kernels, which are also the reference the tests
+compare against (``tests/test_onednn.py``).
 
 Primitives are built once per shape, thread count and kind, and kept; each
 call creates its memory objects around the NumPy buffers (ctypes releases the

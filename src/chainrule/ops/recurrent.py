@@ -32,6 +32,11 @@ is written with chainrule Tensor ops, so the gradient is itself
 differentiable.  ``tests/ops/specs_recurrent.py`` gradchecks both (first and
 second order) and ``tests/nn/test_recurrent.py`` checks that they agree.
 
+Float32 LSTM layers on NumPy go to oneDNN's LSTM primitive instead where it
+loads (``_dnnl.lstm``, PyTorch's CPU path; the loop below is then the
+reference the tests compare it with and the fallback for a backward oneDNN
+does not take).
+
 Sigmoids are computed as ``(1 + tanh(z / 2)) / 2`` with the 1/2 folded into
 the weights: it never overflows, and one ``tanh`` call covers all four LSTM
 gates (or both GRU gates r and z) per step.
