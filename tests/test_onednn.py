@@ -546,16 +546,23 @@ def _both_ways(fn, arrays, monkeypatch, second_order=False):
 
 @pytest.mark.parametrize(
     "shape, normalized, affine",
-    [((32, 64, 96), (96,), True), ((8, 4, 12, 16), (12, 16), True), ((64, 80), (80,), False)],
+    [
+        ((32, 64, 96), (96,), "both"),
+        ((8, 4, 12, 16), (12, 16), "both"),
+        ((64, 80), (80,), "none"),
+        ((16, 64, 128), (128,), "weight"),  # nanoGPT's LayerNorm(bias=False)
+        ((16, 64, 128), (128,), "bias"),
+    ],
 )
 def test_layer_norm_on_onednn_equals_numpy(shape, normalized, affine, kernel_spy, monkeypatch):
     rng = np.random.default_rng(9)
     arrays = [(2 * rng.standard_normal(shape) + 1).astype(np.float32)]
-    if affine:
-        arrays += [rng.standard_normal(normalized).astype(np.float32) for _ in range(2)]
+    arrays += [rng.standard_normal(normalized).astype(np.float32) for _ in range({"both": 2, "none": 0}.get(affine, 1))]
 
     def fn(x, *params):
-        return F.layer_norm(x, normalized, *params, eps=1e-5)
+        weight = params[0] if affine in ("both", "weight") else None
+        bias = params[-1] if affine in ("both", "bias") else None
+        return F.layer_norm(x, normalized, weight, bias, eps=1e-5)
 
     ours, reference = _both_ways(fn, arrays, monkeypatch)
     assert kernel_spy["layer_norm"] == 1 and kernel_spy["layer_norm_backward"] == 1

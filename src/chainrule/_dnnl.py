@@ -718,11 +718,13 @@ _SOFTMAX_ACCURATE, _SOFTMAX_LOG = 196608, 196609  # dnnl_alg_kind_t
 
 
 def _build_layer_norm(rows, cols, eps, affine, backward):
-    """Layer normalization of a (rows, cols) C-contiguous float32 matrix over its rows' cols elements."""
+    """Layer normalization of a (rows, cols) C-contiguous float32 matrix over its rows' cols elements;
+    ``affine`` = (with a weight, with a bias)."""
     src, stat = _md((rows, cols), (cols, 1)), _md((rows,), (1,))
-    flags = ctypes.c_uint(_USE_SCALE | _USE_SHIFT if affine else 0)
+    scale, shift = affine
+    flags = ctypes.c_uint((_USE_SCALE if scale else 0) | (_USE_SHIFT if shift else 0))
     epsilon, attr = ctypes.c_float(eps), _attr()
-    prop = _BACKWARD if affine else _BACKWARD_DATA
+    prop = _BACKWARD if scale or shift else _BACKWARD_DATA
     return _pair_plan(
         "layer_normalization",
         [src, stat],
@@ -740,53 +742,52 @@ def _build_layer_norm(rows, cols, eps, affine, backward):
 
 
 def _layer_norm_plan(rows, cols, eps, affine, backward, threads):
-    key = ("layer_norm", rows, cols, eps, affine, backward, threads)
+    key = ("layer_norm", rows, cols, eps, tuple(affine), backward, threads)
     return _plan(key, lambda: _build_layer_norm(rows, cols, eps, affine, backward))
 
 
 def layer_norm_prepare(rows, cols, eps, affine, backward, counts) -> bool:
+    """Build the layer-norm plans (``affine``: with a weight, with a bias) for each thread count."""
     return all(_layer_norm_plan(rows, cols, eps, affine, backward, t)[0] is not None for t in counts)
+
+
+def _affine_args(weight, bias):
+    args = [] if weight is None else [(_ARG_SCALE, np.ascontiguousarray(weight))]
+    return args + ([] if bias is None else [(_ARG_SHIFT, np.ascontiguousarray(bias))])
 
 
 def layer_norm(x, weight, bias, eps, threads):
     """(out, mean, variance) of layer normalization over the last axis of the 2-D float32 ``x`` (biased
-    variance, ``weight`` and ``bias`` of x.shape[1] elements or both None), or None."""
+    variance; ``weight`` and ``bias`` of x.shape[1] elements, either may be None), or None."""
     rows, cols = x.shape
-    affine = weight is not None
 
     def body(plan, stream):
         out = np.empty_like(x)
         mean, var = np.empty(rows, np.float32), np.empty(rows, np.float32)
-        args = [(_ARG_SRC, x), (_ARG_DST, out), (_ARG_MEAN, mean), (_ARG_VARIANCE, var)]
-        if affine:
-            args += [(_ARG_SCALE, np.ascontiguousarray(weight)), (_ARG_SHIFT, np.ascontiguousarray(bias))]
+        args = [(_ARG_SRC, x), (_ARG_DST, out), (_ARG_MEAN, mean), (_ARG_VARIANCE, var), *_affine_args(weight, bias)]
         _execute_plan(plan, stream, args)
         return out, mean, var
 
+    affine = (weight is not None, bias is not None)
     return _run(_layer_norm_plan(rows, cols, eps, affine, False, threads), threads, body)
 
 
 def layer_norm_backward(x, g, mean, var, weight, bias, eps, threads):
-    """(dx, dweight, dbias) of ``layer_norm`` for the output gradient g (the last two None without weight; oneDNN
-    asks for the bias too, though the gradients do not depend on it)."""
+    """(dx, dweight, dbias) of ``layer_norm`` for the output gradient g (dweight None without weight, dbias None
+    without bias; oneDNN reads the bias too, though the gradients do not depend on it)."""
     rows, cols = x.shape
-    affine = weight is not None
 
     def body(plan, stream):
         dx = np.empty_like(x)
+        dw = None if weight is None else np.empty(cols, np.float32)
+        db = None if bias is None else np.empty(cols, np.float32)
         args = [(_ARG_SRC, x), (_ARG_DIFF_DST, g), (_ARG_MEAN, mean), (_ARG_VARIANCE, var), (_ARG_DIFF_SRC, dx)]
-        dw = db = None
-        if affine:
-            dw, db = np.empty(cols, np.float32), np.empty(cols, np.float32)
-            args += [
-                (_ARG_SCALE, np.ascontiguousarray(weight)),
-                (_ARG_SHIFT, np.ascontiguousarray(bias)),
-                (_ARG_DIFF_SCALE, dw),
-                (_ARG_DIFF_SHIFT, db),
-            ]
+        args += _affine_args(weight, bias)
+        args += [(arg, a) for arg, a in ((_ARG_DIFF_SCALE, dw), (_ARG_DIFF_SHIFT, db)) if a is not None]
         _execute_plan(plan, stream, args)
         return dx, dw, db
 
+    affine = (weight is not None, bias is not None)
     return _run(_layer_norm_plan(rows, cols, eps, affine, True, threads), threads, body)
 
 

@@ -339,13 +339,13 @@ _ONEDNN = "onednn"  # the third item of norm_affine's saved extra when its forwa
 
 
 def _layer_norm_shape(x, spec):
-    """(rows, cols) when ``spec`` is a layer norm of x over its trailing axes (weight and bias of their shape,
-    or neither) that oneDNN can take, else None."""
+    """(rows, cols) when ``spec`` is a layer norm of x over its trailing axes (a weight and a bias of their shape,
+    either, or neither) that oneDNN can take, else None."""
     axes, _, view, _, has_weight, has_bias, _ = spec
     n = len(axes)
-    if has_weight != has_bias or not n or axes != tuple(range(x.ndim - n, x.ndim)):
+    if not n or axes != tuple(range(x.ndim - n, x.ndim)):
         return None
-    if has_weight and tuple(view) != x.shape[x.ndim - n :]:
+    if (has_weight or has_bias) and tuple(view) != x.shape[x.ndim - n :]:
         return None
     cols = math.prod(x.shape[x.ndim - n :])
     return (x.size // cols, cols) if cols and _dnnl.eltwise_operands(x) is not None else None
@@ -355,12 +355,14 @@ def _layer_norm_onednn(x, params, spec, shape):
     """norm_affine's forward on oneDNN's layer normalization (one pass, on OpenMP's threads), or None."""
     rows, cols = shape
     eps = spec[1]
-    weight, bias = (params[0], params[1]) if spec[4] else (None, None)
+    has_weight, has_bias = spec[4], spec[5]
+    weight = params[0] if has_weight else None
+    bias = params[1 if has_weight else 0] if has_bias else None
     return threads.omp_call(
         "eltwise",
         x.size,
         lambda n: _dnnl.layer_norm(x.reshape(rows, cols), weight, bias, eps, n),
-        lambda counts: _dnnl.layer_norm_prepare(rows, cols, eps, spec[4], False, counts),
+        lambda counts: _dnnl.layer_norm_prepare(rows, cols, eps, (has_weight, has_bias), False, counts),
     )
 
 
@@ -392,12 +394,12 @@ def _layer_norm_vjp_onednn(gd, x, weight, bias, spec, mean, var):
         "eltwise",
         x.size,
         lambda n: _dnnl.layer_norm_backward(x2, g2, mean, var, w, b, eps, n),
-        lambda counts: _dnnl.layer_norm_prepare(rows, cols, eps, w is not None, True, counts),
+        lambda counts: _dnnl.layer_norm_prepare(rows, cols, eps, (w is not None, b is not None), True, counts),
     )
     if result is None:
         return None
     gx, gw, gb = result
-    shape = weight._data.shape if weight is not None else None
+    shape = (weight if weight is not None else bias)._data.shape if gw is not None or gb is not None else None
     return (
         gx.reshape(x.shape),
         (gw.reshape(shape) if gw is not None else None),

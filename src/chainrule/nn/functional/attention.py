@@ -27,6 +27,7 @@ import math
 
 import numpy as np
 
+from ... import _dnnl
 from ...backend import array_module, to_device
 from ...errors import DTypeError, ShapeError
 from ...ops.nn import softmax
@@ -106,10 +107,16 @@ def _attend(query, key, value, bias_array, bias_tensor, dropout_p, scale, safe):
             # a finite row keeps softmax (and its backward) free of NaN; its weights are zeroed below
             dead = blocked
             bias_array = xp.where(blocked, xp.zeros((), dtype=bias_array.dtype), bias_array)
-    # both operands of the scores' batched GEMM C-contiguous: on the heads-split views of a projection
-    # (strided rows, keys transposed) NumPy's matmul ran 1.6x slower than copying both first and multiplying
-    # (MiniLM's (32, 12, 64, 32): 3.16 -> 1.92 ms with the copies, one thread); the same products, same bits
-    scores = (query.contiguous() * scale) @ key.mT.contiguous()
+    # on NumPy's BLAS both operands of the scores' batched GEMM C-contiguous: on the heads-split views of a
+    # projection (strided rows, keys transposed) NumPy's matmul ran 1.6x slower than copying both first and
+    # multiplying (MiniLM's (32, 12, 64, 32): 3.16 -> 1.92 ms with the copies, one thread); the same products,
+    # same bits.  oneDNN's batched product (float32) reads the views in place: no copies there (MiniLM's
+    # no-grad forward: the two copies were 7.6 of its ~300 ms)
+    key_t = key.mT
+    if _dnnl.batched_supports(query._data, key_t._data):
+        scores = (query.contiguous() * scale) @ key_t
+    else:
+        scores = (query.contiguous() * scale) @ key_t.contiguous()
     scores = _add_bias(scores, bias_array, bias_tensor)
     weights = softmax(scores, -1)
     if dead is not None:
