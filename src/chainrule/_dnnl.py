@@ -159,6 +159,12 @@ def _declare(lib):
         "dnnl_memory_destroy",
         "dnnl_primitive_attr_create",
         "dnnl_primitive_attr_set_scratchpad_mode",
+        "dnnl_primitive_attr_set_post_ops",
+        "dnnl_primitive_attr_destroy",
+        "dnnl_post_ops_create",
+        "dnnl_post_ops_append_eltwise",
+        "dnnl_post_ops_append_binary",
+        "dnnl_post_ops_destroy",
         "dnnl_convolution_forward_primitive_desc_create",
         "dnnl_convolution_backward_data_primitive_desc_create",
         "dnnl_convolution_backward_weights_primitive_desc_create",
@@ -715,6 +721,8 @@ _USE_SCALE, _USE_SHIFT = 2, 4  # dnnl_normalization_flags_t
 _BACKWARD, _BACKWARD_DATA = 128, 160  # dnnl_prop_kind_t
 _ARG_MEAN, _ARG_VARIANCE, _ARG_SCALE, _ARG_SHIFT, _ARG_DIFF_SCALE, _ARG_DIFF_SHIFT = 49, 50, 51, 52, 255, 256
 _SOFTMAX_ACCURATE, _SOFTMAX_LOG = 196608, 196609  # dnnl_alg_kind_t
+_LINEAR, _BINARY_ADD = 0x26, 0x1FFF0  # dnnl_eltwise_linear, dnnl_binary_add
+_ARG_POST_OP_1_SRC_1 = 32768 * 2 | 2  # DNNL_ARG_ATTR_MULTIPLE_POST_OP(1) | DNNL_ARG_SRC_1: the bias of a binary post-op
 
 
 def _build_layer_norm(rows, cols, eps, affine, backward):
@@ -842,15 +850,36 @@ def softmax_backward(y, g, axis, log, threads):
 # --------------------------------------------------------------------------- batched matmul
 
 
-def _build_matmul(a_shape, a_strides, b_shape, b_strides, c_shape):
-    """A batched product of float32 operands laid out as given (strides in elements) into a dense result."""
+def _build_matmul(a_shape, a_strides, b_shape, b_strides, c_shape, post=None):
+    """A batched product of float32 operands laid out as given (strides in elements) into a dense result; with
+    ``post`` = (scale, bias shape or None), ``scale * (a @ b) + bias`` (oneDNN post-ops: an eltwise linear, a
+    binary add of a dense bias broadcast over its axes of 1)."""
     a_md, b_md = _md(a_shape, a_strides), _md(b_shape, b_strides)
     c_md = _md(c_shape, _dense(c_shape))
-    pd = _P()
-    status = _lib.dnnl_matmul_primitive_desc_create(ctypes.byref(pd), _engine, a_md, b_md, None, c_md, _attr())
-    for md in (a_md, b_md, c_md):
-        _lib.dnnl_memory_desc_destroy(md)
-    _check(status, "matmul_primitive_desc_create")
+    mds, attr, post_ops = [a_md, b_md, c_md], _attr(), None
+    try:
+        if post is not None:
+            scale, bias_shape = post
+            attr, post_ops = _P(), _P()
+            _check(_lib.dnnl_primitive_attr_create(ctypes.byref(attr)), "primitive_attr_create")
+            _check(_lib.dnnl_primitive_attr_set_scratchpad_mode(attr, _SCRATCHPAD_USER), "set_scratchpad_mode")
+            _check(_lib.dnnl_post_ops_create(ctypes.byref(post_ops)), "post_ops_create")
+            linear = _lib.dnnl_post_ops_append_eltwise(post_ops, _LINEAR, ctypes.c_float(scale), ctypes.c_float(0.0))
+            _check(linear, "post_ops_append_eltwise")
+            if bias_shape is not None:
+                mds.append(_md(bias_shape, _dense(bias_shape)))
+                _check(_lib.dnnl_post_ops_append_binary(post_ops, _BINARY_ADD, mds[-1]), "post_ops_append_binary")
+            _check(_lib.dnnl_primitive_attr_set_post_ops(attr, post_ops), "set_post_ops")
+        pd = _P()
+        status = _lib.dnnl_matmul_primitive_desc_create(ctypes.byref(pd), _engine, a_md, b_md, None, c_md, attr)
+        _check(status, "matmul_primitive_desc_create")
+    finally:
+        for md in mds:
+            _lib.dnnl_memory_desc_destroy(md)
+        if post_ops:
+            _lib.dnnl_post_ops_destroy(post_ops)
+        if post is not None and attr:
+            _lib.dnnl_primitive_attr_destroy(attr)
     return _plan_from(pd)
 
 
@@ -1116,6 +1145,40 @@ def lstm_backward(x, h0, c0, w_ih, w_hh, bias, out, h_n, c_n, workspace, g_out, 
     return _run(_lstm_plan(x.shape, hidden, reverse, "tnc", "backward", threads), threads, body)
 
 
+def _scores_key(q, kt, bias, scale, threads):
+    bias_shape = None if bias is None else bias.shape
+    return ("scores", q.shape, _element_strides(q), kt.shape, _element_strides(kt), bias_shape, scale, threads)
+
+
+def _scores_plan(q, kt, bias, scale, threads):
+    key = _scores_key(q, kt, bias, scale, threads)
+    if key[2] is None or key[4] is None:
+        return None, False
+    post = (scale, key[5])
+    return _plan(key, lambda: _build_matmul(q.shape, key[2], kt.shape, key[4], _batched_shape(q, kt), post))
+
+
+def scores_prepare(q, kt, bias, scale, counts) -> bool:
+    """Build the attention-scores plans for each thread count; False where oneDNN has no kernel."""
+    return all(_scores_plan(q, kt, bias, scale, n)[0] is not None for n in counts)
+
+
+def scores(q, kt, bias, scale, threads):
+    """``scale * (q @ kt) + bias`` in one oneDNN matmul (the product's post-ops add the scale and the bias), for
+    ``batched_supports`` operands read in place and a C-contiguous float32 ``bias`` of the result's number of
+    axes (axes of 1 broadcast) or None: a new C-contiguous array, or None."""
+
+    def body(plan, stream):
+        c = np.empty(_batched_shape(q, kt), np.float32)
+        args = [(_ARG_SRC, q), (_ARG_WEIGHTS, kt), (_ARG_DST, c)]
+        if bias is not None:
+            args.append((_ARG_POST_OP_1_SRC_1, bias))
+        _execute_plan(plan, stream, args)
+        return c
+
+    return _run(_scores_plan(q, kt, bias, scale, threads), threads, body)
+
+
 def work(x_shape, w_shape, geom) -> int:
     """Multiply-adds of one of the three products (they all have the same count)."""
     return x_shape[0] * math.prod(geom.out_size) * math.prod(w_shape)
@@ -1140,6 +1203,9 @@ def _describe(key):
     if key[0] == "matmul":
         _, a_shape, _, b_shape, _, threads = key
         return f"matmul {a_shape} @ {b_shape} threads={threads}"
+    if key[0] == "scores":
+        _, a_shape, _, b_shape, _, bias_shape, scale, threads = key
+        return f"attention scores {scale:g} * {a_shape} @ {b_shape} + bias {bias_shape} threads={threads}"
     if key[0] == "lstm":
         _, kind, shape, hidden, reverse, layout, threads = key
         way = " reverse" if reverse else ""

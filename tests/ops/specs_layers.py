@@ -11,6 +11,7 @@ import numpy as np
 
 import chainrule as cr
 import chainrule.nn.functional as F
+from chainrule.ops.attention import attention
 from chainrule.ops.layers import embedding_dense_backward
 
 from .specs import dims, distinct, shape_st, spec
@@ -157,4 +158,34 @@ spec(
     lambda d: _group_norm_shapes(d)[::2],
     ["norm_affine"],
     domains=(distinct,),
+)
+
+
+# ------------------------------------------------------------------ attention (ops/attention.py)
+
+
+def _attention_shapes(draw, bias=True, broadcast=False):
+    """q (..., L, E), k (..., S, E), v (..., S, Ev) and a bias (L, S) or (lead, 1, S): every input differentiable.
+    ``broadcast``: k and v with a leading axis of 1 against q's."""
+    lead = draw(shape_st(min_dims=0, max_dims=2))
+    length, source, width, out_width = (draw(dims) for _ in range(4))
+    kv_lead = (1,) + lead[1:] if broadcast and lead else lead
+    shapes = [lead + (length, width), kv_lead + (source, width), kv_lead + (source, out_width)]
+    if bias:
+        shapes.append((length, source) if draw(dims) % 2 or not lead else lead[:1] + (1,) * len(lead[1:]) + (1, source))
+    return shapes
+
+
+spec("attention", lambda q, k, v, b: attention(q, k, v, b, 0.7), _attention_shapes, ["attention"])
+spec(
+    "attention_no_bias_broadcast",
+    lambda q, k, v: attention(q, k, v, None, 1.3),
+    lambda d: _attention_shapes(d, bias=False, broadcast=True),
+    ["attention"],
+)
+spec(
+    "scaled_dot_product_attention",
+    lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+    lambda d: _attention_shapes(d, bias=False),
+    ["attention"],
 )

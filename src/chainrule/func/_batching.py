@@ -698,6 +698,18 @@ def _embedding(prim, values, bdims, args, size):
     return graph.apply1(P["index"], w, index, tuple(w.shape)), 0
 
 
+# --------------------------------------------------------------------------- attention
+
+
+@rule("attention")
+def _attention(prim, values, bdims, args, size):
+    """The batch in front of every batched input, padded to the logical rank: the primitive's leading axes
+    broadcast as matmul's, so the unbatched inputs broadcast along the batch."""
+    rank = max(v.ndim - (d is not None) for v, d in zip(values, bdims))
+    inputs = [v if d is None else _to_rank(_front(v, d), rank) for v, d in zip(values, bdims)]
+    return apply(prim, inputs, *args), 0
+
+
 # --------------------------------------------------------------------------- recurrent layers
 
 

@@ -664,6 +664,20 @@ def _matmul(g, rec):
     return [g.node("MatMul", [g.value(rec.values[0]), g.value(rec.values[1])])]
 
 
+@rule("attention")
+def _attention(g, rec):
+    """softmax(q @ k^T * scale + bias) @ v as the five ONNX ops it fuses."""
+    q, k, v, *rest = rec.values
+    *bias, scale = rest
+    perm = list(range(np.ndim(k)))
+    perm[-2], perm[-1] = perm[-1], perm[-2]
+    scores = g.node("MatMul", [g.value(q), g.node("Transpose", [g.value(k)], perm=perm)])
+    scores = g.node("Mul", [scores, g.scalar(scale, np.asarray(q).dtype)])
+    if bias:
+        scores = g.node("Add", [scores, g.value_as(bias[0], np.asarray(q).dtype)])
+    return [g.node("MatMul", [g.node("Softmax", [scores], axis=-1), g.value(v)])]
+
+
 @rule("einsum")
 def _einsum(g, rec):
     *operands, equation = rec.values

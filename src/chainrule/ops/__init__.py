@@ -3,6 +3,7 @@
 
 # every family registers its ops before they are bound
 from . import (
+    attention,
     compare,
     conv,
     diagonal,

@@ -75,9 +75,9 @@ def _softmax_onednn(log, backward, a, axis, *more):
     )
 
 
-@primitive("softmax", save_output=True)
-def _softmax(xp, x, axis):
-    out = _softmax_onednn(False, False, x, axis)
+def softmax_array(xp, x, axis):
+    """softmax of a raw array along ``axis``, as a new array (oneDNN's kernel where it takes it)."""
+    out = _softmax_onednn(False, False, x, axis) if xp is np else None
     if out is not None:
         return out
     with xp.errstate(invalid="ignore"):  # a row of -inf gives nan, silently (as in PyTorch)
@@ -88,6 +88,24 @@ def _softmax(xp, x, axis):
             e = xp.exp(e)
         e /= _sums(xp, e, axis)
     return e
+
+
+def softmax_grad_array(y, gd, axis):
+    """The input gradient of softmax, ``y * (gd - sum(gd * y))``, from its output ``y`` and the output gradient
+    ``gd`` (raw arrays of one float dtype, not 0-d), as a new array."""
+    out = _softmax_onednn(False, True, y, axis, gd) if type(y) is np.ndarray else None
+    if out is not None:
+        return out
+    xp = backend.array_module(y)
+    out = gd * y
+    xp.subtract(gd, _sums(xp, out, axis), out=out)
+    out *= y
+    return out
+
+
+@primitive("softmax", save_output=True)
+def _softmax(xp, x, axis):
+    return softmax_array(xp, x, axis)
 
 
 def _softmax_rule(ctx, g):
@@ -118,13 +136,7 @@ def _softmax_vjp(ctx, g):
         return _softmax_rule(ctx, g)
     # first order on raw arrays: _softmax_rule's operations, one array instead of three (and no nodes)
     (axis,) = ctx.args
-    out = _softmax_onednn(False, True, y, axis, gd)
-    if out is not None:
-        return _wrap(out)
-    out = gd * y
-    np.subtract(gd, _sums(np, out, axis), out=out)
-    out *= y
-    return _wrap(out)
+    return _wrap(softmax_grad_array(y, gd, axis))
 
 
 _softmax.defjvp(_softmax_rule)  # the Jacobian diag(y) - y y^T is symmetric: jvp = vjp

@@ -27,9 +27,9 @@ import math
 
 import numpy as np
 
-from ... import _dnnl
 from ...backend import array_module, to_device
 from ...errors import DTypeError, ShapeError
+from ...ops.attention import attention
 from ...ops.nn import softmax
 from ...ops.shape import cat
 from ...tensor import Tensor, _wrap
@@ -94,10 +94,12 @@ def _merge(a, b):
 # scaled dot-product attention
 
 
-def _attend(query, key, value, bias_array, bias_tensor, dropout_p, scale, safe):
-    """softmax(q k^T * scale + bias) [dropout] @ v; returns (output, weights).
+def _attend(query, key, value, bias_array, bias_tensor, dropout_p, scale, safe, need_weights=True):
+    """softmax(q k^T * scale + bias) [dropout] @ v; returns (output, weights) (weights None without
+    ``need_weights``).
 
     ``safe``: a query whose keys are all masked (-inf) gets zero weights instead of NaN (PyTorch's SDPA).
+    Without the weights, without dropout and without such queries it is one primitive (``ops/attention.py``).
     """
     dead = None
     if safe and bias_array is not None:
@@ -107,16 +109,13 @@ def _attend(query, key, value, bias_array, bias_tensor, dropout_p, scale, safe):
             # a finite row keeps softmax (and its backward) free of NaN; its weights are zeroed below
             dead = blocked
             bias_array = xp.where(blocked, xp.zeros((), dtype=bias_array.dtype), bias_array)
-    # on NumPy's BLAS both operands of the scores' batched GEMM C-contiguous: on the heads-split views of a
-    # projection (strided rows, keys transposed) NumPy's matmul ran 1.6x slower than copying both first and
-    # multiplying (MiniLM's (32, 12, 64, 32): 3.16 -> 1.92 ms with the copies, one thread); the same products,
-    # same bits.  oneDNN's batched product (float32) reads the views in place: no copies there (MiniLM's
-    # no-grad forward: the two copies were 7.6 of its ~300 ms)
-    key_t = key.mT
-    if _dnnl.batched_supports(query._data, key_t._data):
-        scores = (query.contiguous() * scale) @ key_t
-    else:
-        scores = (query.contiguous() * scale) @ key_t.contiguous()
+    if not need_weights and dropout_p == 0.0 and dead is None:
+        bias = _merge(None if bias_array is None else _wrap(bias_array), bias_tensor)
+        return attention(query, key, value, bias, scale), None
+    # both operands of the scores' batched GEMM C-contiguous: on the heads-split views of a projection (strided
+    # rows, keys transposed) NumPy's matmul ran 1.6x slower than copying both first and multiplying (MiniLM's
+    # (32, 12, 64, 32): 3.16 -> 1.92 ms with the copies, one thread); the same products, same bits
+    scores = (query.contiguous() * scale) @ key.mT.contiguous()
     scores = _add_bias(scores, bias_array, bias_tensor)
     weights = softmax(scores, -1)
     if dead is not None:
@@ -216,7 +215,7 @@ def scaled_dot_product_attention(
                 f"the scores' shape {qs[:-1] + (src_len,)}"
             ) from None
     scale = 1.0 / math.sqrt(qs[-1]) if scale is None else float(scale)
-    out, _ = _attend(query, key, value, bias_array, bias_tensor, dropout_p, scale, safe=True)
+    out, _ = _attend(query, key, value, bias_array, bias_tensor, dropout_p, scale, safe=True, need_weights=False)
     return out
 
 
@@ -468,7 +467,7 @@ def multi_head_attention_forward(
         dropout_p = 0.0
     # PyTorch runs SDPA (zero rows for fully masked queries) without weights, plain softmax (NaN) with them
     out, weights = _attend(
-        q, k, v, bias_array, bias_tensor, dropout_p, 1.0 / math.sqrt(head_dim), safe=not need_weights
+        q, k, v, bias_array, bias_tensor, dropout_p, 1.0 / math.sqrt(head_dim), not need_weights, need_weights
     )
     # (N, heads, L, head_dim) -> the input layout, then the output projection
     if batch_first:
