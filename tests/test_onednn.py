@@ -442,6 +442,39 @@ def test_lstm_inference_second_order_in_place_outputs_and_fallbacks(lstm_spy, mo
         _assert_close(found, reference)
 
 
+# --------------------------------------------------------------------------- attention
+
+
+@pytest.mark.parametrize("mask", ["padding", "causal", "none", "float (L, S)"])
+def test_attention_scores_on_onednn_equal_numpy(mask, monkeypatch):
+    """ops/attention.py's scores: one oneDNN matmul with the scale and the mask as post-ops, over the heads-split
+    views of a projection; output and every gradient against the NumPy path."""
+    calls = _counting(monkeypatch, {"scores": "scores"})
+    n, length, heads, width = 4, 24, 3, 16
+    rng = np.random.default_rng(13)
+    projection = rng.standard_normal((n, length, 3 * heads * width)).astype(np.float32)
+    padding = np.where(rng.random((n, 1, 1, length)) < 0.3, -np.inf, 0.0).astype(np.float32)
+    padding[..., 0] = 0.0
+    options = {
+        "padding": {"attn_mask": cr.tensor(padding)},
+        "causal": {"is_causal": True},
+        "none": {},
+        "float (L, S)": {"attn_mask": cr.tensor(rng.standard_normal((length, length)).astype(np.float32))},
+    }[mask]
+
+    def run():
+        y = cr.tensor(projection, requires_grad=True)
+        q, k, v = (t.reshape(n, length, heads, width).permute(0, 2, 1, 3) for t in y.split(heads * width, dim=-1))
+        out = F.scaled_dot_product_attention(q, k, v, **options)
+        seed = np.random.default_rng(14).standard_normal(out.shape).astype(np.float32)
+        (grad,) = cr.autograd.grad((out * cr.tensor(seed)).sum(), [y])
+        return [out.numpy(), grad.numpy()]
+
+    ours, reference = _lstm_both_ways(run, monkeypatch)
+    assert calls["scores"] == 1
+    _assert_close(ours, reference, tol=1e-5)
+
+
 # --------------------------------------------------------------------------- GELU
 
 

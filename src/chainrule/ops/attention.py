@@ -47,6 +47,10 @@ def _scores_onednn(q, kt, bias, scale):
         if type(bias) is not np.ndarray or bias.dtype != np.float32 or bias.ndim > q.ndim:
             return None
         bias = np.ascontiguousarray(bias).reshape((1,) * (q.ndim - bias.ndim) + bias.shape)
+        if bias.shape[0] == 1 and q.shape[0] > 1 and bias.shape[-2] > 1:
+            # oneDNN 3.2's post-op add broadcasts a (N, 1, L, S) bias over the heads, not a (1, 1, L, S) one over
+            # the batch too (reference code only): a causal or (L, S) mask is copied along the batch
+            bias = np.ascontiguousarray(np.broadcast_to(bias, q.shape[:1] + bias.shape[1:]))
     work = q.size * kt.shape[-1]
     return threads.omp_call(
         "matmul",
