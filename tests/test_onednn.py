@@ -189,8 +189,8 @@ def test_primitives_are_reported_and_none_is_reference_code():
     F.conv2d(cr.randn(2, 16, 8, 8), cr.randn(16, 16, 3, 3), padding=1)
     report = _dnnl.info()
     assert report["enabled"] and report["version"].startswith("3.")
-    # (an LSTM's is the exception: oneDNN names its one RNN implementation "ref"; it runs on its JIT GEMMs)
-    impls = {k: v for k, v in report["primitives"].items() if not k.startswith("lstm")}
+    # (LSTMs' and GRUs' are the exception: oneDNN names its one RNN implementation "ref"; it runs on its JIT GEMMs)
+    impls = {k: v for k, v in report["primitives"].items() if not k.startswith(("lstm", "gru"))}
     assert impls and not any(name.startswith("ref") for name in impls.values())
 
 
@@ -309,8 +309,8 @@ def test_an_mlp_trains_the_same_with_and_without_onednn(monkeypatch):
 
 @pytest.fixture
 def lstm_spy(monkeypatch):
-    """Counts the oneDNN LSTM forwards and backwards that returned a result."""
-    return _counting(monkeypatch, {"forward": "lstm", "backward": "lstm_backward"})
+    """Counts the oneDNN LSTM and GRU forwards and backwards that returned a result."""
+    return _counting(monkeypatch, {"forward": "rnn", "backward": "rnn_backward"})
 
 
 def _lstm_both_ways(run, monkeypatch):
@@ -329,19 +329,22 @@ def _assert_close(ours, reference, tol=2e-5):
 
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("layout", ["time-major", "batch-first view", "strided"])
-def test_lstm_layer_on_onednn_equals_numpy(layout, reverse, lstm_spy, monkeypatch):
-    """Every output and gradient of one layer (either direction), for the input layouts oneDNN reads in place
-    (time-major, the time-major view of a batch-first input) and one it does not (copied), and an output gradient
-    in another layout than the input's."""
-    from chainrule.ops.recurrent import lstm_layer
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_rnn_layer_on_onednn_equals_numpy(cell, layout, reverse, lstm_spy, monkeypatch):
+    """Every output and gradient of one LSTM or GRU layer (either direction), for the input layouts oneDNN reads in
+    place (time-major, the time-major view of a batch-first input) and one it does not (copied), and an output
+    gradient in another layout than the input's.  The GRU's gates and biases are reordered for oneDNN's
+    linear-before-reset GRU (PyTorch's r, z, n; oneDNN's u, r, o and a fourth bias row)."""
+    from chainrule.ops.recurrent import gru_layer, lstm_layer
 
     length, batch, features, hidden = 9, 6, 10, 12
+    gates, states = (4, 2) if cell == "lstm" else (3, 1)
     rng = np.random.default_rng(12)
     x = rng.standard_normal((batch, length, 2 * features)).astype(np.float32)
-    shapes = [(batch, hidden)] * 2 + [(4 * hidden, features), (4 * hidden, hidden), (4 * hidden,), (4 * hidden,)]
+    shapes = [(batch, hidden)] * states + [(gates * hidden, features), (gates * hidden, hidden)]
+    shapes += [(gates * hidden,)] * 2
     params = [(0.4 * rng.standard_normal(s)).astype(np.float32) for s in shapes]
-    seeds = [rng.standard_normal(s).astype(np.float32) for s in [(length, batch, hidden), (batch, hidden)] * 1]
-    seeds.append(rng.standard_normal((batch, hidden)).astype(np.float32))
+    seeds = [rng.standard_normal(s).astype(np.float32) for s in [(length, batch, hidden)] + [(batch, hidden)] * states]
 
     def run():
         xt = cr.tensor(x, requires_grad=True)
@@ -351,13 +354,13 @@ def test_lstm_layer_on_onednn_equals_numpy(layout, reverse, lstm_spy, monkeypatc
             "batch-first view": xt[:, :, :features].contiguous().transpose(0, 1),
             "strided": xt[:, :, ::2].transpose(0, 1),
         }[layout]
-        out, h_n, c_n = lstm_layer(inputs, *tensors, reverse=reverse)
+        outs = (lstm_layer if cell == "lstm" else gru_layer)(inputs, *tensors, reverse=reverse)
         g_out = cr.tensor(seeds[0].transpose(1, 0, 2).copy()).transpose(0, 1)  # batch-first memory
         if layout == "batch-first view":
             g_out = g_out.contiguous()  # time-major memory under a batch-first input
-        loss = (out * g_out).sum() + (h_n * cr.tensor(seeds[1])).sum() + (c_n * cr.tensor(seeds[2])).sum()
+        loss = sum((o * cr.tensor(s) if i else o * g_out).sum() for i, (o, s) in enumerate(zip(outs, seeds)))
         grads = cr.autograd.grad(loss, [xt, *tensors])
-        return [out.numpy(), h_n.numpy(), c_n.numpy(), *(g.numpy() for g in grads)]
+        return [*(o.numpy() for o in outs), *(g.numpy() for g in grads)]
 
     ours, reference = _lstm_both_ways(run, monkeypatch)
     assert lstm_spy == {"forward": 1, "backward": 1}
@@ -385,6 +388,48 @@ def test_an_lstm_trains_the_same_with_and_without_onednn(lstm_spy, monkeypatch):
 
     _trains_the_same_both_ways(setup, monkeypatch)
     assert lstm_spy["forward"] >= 4 * 5 and lstm_spy["backward"] >= 4 * 5
+
+
+def test_a_gru_trains_the_same_with_and_without_onednn(lstm_spy, monkeypatch):
+    """A bidirectional GRU under a classifier head, time-major input, default states."""
+
+    class Classifier(cr.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gru = cr.nn.GRU(16, 24, bidirectional=True)
+            self.head = cr.nn.Linear(48, 5)
+
+        def forward(self, x):
+            out, h_n = self.gru(x)
+            return self.head(out[-1])
+
+    def setup():
+        cr.manual_seed(5)
+        model = Classifier()
+        return model, cr.optim.Adam(model.parameters(), lr=1e-2), cr.randn(20, 12, 16), cr.randint(0, 5, (12,))
+
+    _trains_the_same_both_ways(setup, monkeypatch)
+    assert lstm_spy["forward"] >= 2 * 5 and lstm_spy["backward"] >= 2 * 5
+
+
+def test_a_gru_backward_onednn_does_not_take_runs_on_numpy(lstm_spy, monkeypatch):
+    cr.manual_seed(6)
+    gru = cr.nn.GRU(8, 16, batch_first=True)
+    x = cr.randn(4, 7, 8)
+
+    def grads(turn_off):
+        xg = x.detach().requires_grad_()
+        out, h_n = gru(xg)
+        if turn_off:
+            monkeypatch.setattr(_dnnl, "ENABLED", False)
+        found = cr.autograd.grad((out.square().sum() + h_n.sum()), [xg, *gru.parameters()])
+        monkeypatch.setattr(_dnnl, "ENABLED", True)
+        return [out.numpy(), *(g.numpy() for g in found)]
+
+    reference = grads(False)
+    assert lstm_spy == {"forward": 1, "backward": 1}
+    _assert_close(grads(True), reference)
+    assert lstm_spy == {"forward": 2, "backward": 1}
 
 
 def test_lstm_inference_second_order_in_place_outputs_and_fallbacks(lstm_spy, monkeypatch):

@@ -1,4 +1,4 @@
-"""Intel's oneDNN through ctypes: float32 convolutions, GEMMs, GELU, layer norm, softmax, LSTMs on one OpenMP pool.
+"""Intel's oneDNN through ctypes: float32 convolutions, GEMMs, elementwise, normalization, attention, RNNs.
 
 PyTorch's CPU convolutions are oneDNN's direct (JIT-compiled, blocked)
 kernels; chainrule's own (``ops/conv.py``: im2col, the padded grid, planes)
@@ -21,8 +21,10 @@ only:
 * layer norm over trailing axes and softmax / log_softmax over the innermost
   axis, forward and backward (``ops/layers.py``, ``ops/nn.py``);
 * batched products (attention) on its matmul primitive;
-* LSTM layers on its LSTM primitive (PyTorch's CPU path), forward and
-  backward (``ops/recurrent.py``).
+* attention scores, ``scale * q @ k^T + mask`` in one matmul with post-ops
+  (``ops/attention.py``);
+* LSTM and GRU layers on its RNN primitives (PyTorch's CPU path), forward
+  and backward (``ops/recurrent.py``).
 
 Everything else (float64, CuPy, shapes oneDNN has only reference code for)
 stays on chainrule's NumPy kernels, which are also the reference the tests
@@ -177,6 +179,8 @@ def _declare(lib):
         "dnnl_matmul_primitive_desc_create",
         "dnnl_lstm_forward_primitive_desc_create",
         "dnnl_lstm_backward_primitive_desc_create",
+        "dnnl_lbr_gru_forward_primitive_desc_create",
+        "dnnl_lbr_gru_backward_primitive_desc_create",
         "dnnl_reorder_primitive_desc_create",
         "dnnl_primitive_desc_query",
         "dnnl_primitive_desc_destroy",
@@ -940,18 +944,22 @@ def batched_matmul(a, b, threads):
     return _run(_batched_plan(a, b, threads), threads, body)
 
 
-# --------------------------------------------------------------------------- LSTM
+# --------------------------------------------------------------------------- LSTM and GRU layers
 
 _FORWARD_INFERENCE = 96  # dnnl_prop_kind_t
 _LEFT2RIGHT, _RIGHT2LEFT = 1, 2  # dnnl_rnn_direction_t
 _DIFF_WEIGHTS_OVERWRITE = 1  # dnnl_rnn_flags_t: backward writes the weight gradients (default: adds to them)
-_ARG_SRC_ITER, _ARG_SRC_ITER_C, _ARG_DST_ITER, _ARG_DST_ITER_C = 2, 3, 18, 19
 _ARG_WEIGHTS_ITER, _ARG_WORKSPACE, _ARG_DIFF = 34, 64, 128  # DNNL_ARG_DIFF_X = DNNL_ARG_X + 128 for these
+_STATES = (2, 3)  # DNNL_ARG_SRC_ITER, DNNL_ARG_SRC_ITER_C: h0 (and the LSTM's c0)
+_FINALS = (18, 19)  # DNNL_ARG_DST_ITER, DNNL_ARG_DST_ITER_C: h_n (and c_n)
+# per cell: gates, bias rows (the linear-before-reset GRU has a fourth: the recurrent part of its candidate) and
+# the name in oneDNN's primitive-descriptor constructors
+_CELLS = {"lstm": (4, 4, "lstm"), "gru": (3, 4, "lbr_gru")}
 
 
 def sequence_layout(a):
     """'tnc' for a dense time-major (L, N, C) float32 array, 'ntc' for the time-major view of a dense batch-first
-    one (``x.transpose(0, 1)`` of an (N, L, C) array: the layout of an LSTM's input with batch_first), else None."""
+    one (``x.transpose(0, 1)`` of an (N, L, C) array: the layout of an RNN's input with batch_first), else None."""
     length, batch, channels = a.shape
     strides = tuple(s // a.itemsize for s in a.strides)
     if strides == (batch * channels, channels, 1) or a.flags.c_contiguous:
@@ -973,20 +981,20 @@ def _sequence_array(shape, layout):
     return np.empty((shape[1], shape[0], shape[2]), np.float32).transpose(1, 0, 2)
 
 
-def _pytorch_gates_md(rows, cols):
-    """PyTorch's (4H, cols) weight matrix (gates i, f, g, o: oneDNN's order) as oneDNN's (1, 1, cols, 4, H)."""
-    hidden = rows // 4
-    return _md((1, 1, cols, 4, hidden), (rows * cols, rows * cols, 1, hidden * cols, cols))
+def _gates_md(gates, hidden, cols):
+    """A (G*H, cols) PyTorch-layout weight matrix, its gates in oneDNN's order, as oneDNN's (1, 1, cols, G, H)."""
+    rows = gates * hidden
+    return _md((1, 1, cols, gates, hidden), (rows * cols, rows * cols, 1, hidden * cols, cols))
 
 
-class _LstmPlan(_Plan):
-    """An LSTM primitive (forward training or inference, or backward) and the reorders of its weights: from
-    PyTorch's (4H, F) and (4H, H) matrices into the primitive's layout, and for backward its weight gradients
-    back into PyTorch's (None where the layouts are the same)."""
+class _RnnPlan(_Plan):
+    """An LSTM or GRU primitive (forward training or inference, or backward) and the reorders of its weights:
+    from (G*H, F) and (G*H, H) matrices in PyTorch's layout into the primitive's, and for backward its weight
+    gradients back (None where the layouts are the same)."""
 
-    def __init__(self, pd, features, hidden, backward):
+    def __init__(self, pd, gates, features, hidden, backward):
         super().__init__(pd)
-        self.user = [_pytorch_gates_md(4 * hidden, features), _pytorch_gates_md(4 * hidden, hidden)]
+        self.user = [_gates_md(gates, hidden, features), _gates_md(gates, hidden, hidden)]
         query = lambda arg: _lib.dnnl_primitive_desc_query_md(pd, _Q_EXEC_ARG, arg)  # noqa: E731
         self.weights = [query(_ARG_WEIGHTS), query(_ARG_WEIGHTS_ITER)]
         self.workspace = _lib.dnnl_memory_desc_get_size(query(_ARG_WORKSPACE))  # bytes; 0 for inference
@@ -1022,47 +1030,50 @@ class _LstmPlan(_Plan):
         super().destroy()
 
 
-def _build_lstm(length, batch, features, hidden, reverse, layout, kind):
-    """The plan of one LSTM layer over (L, N, F) inputs in ``layout`` (its outputs and gradients in the same),
-    ``kind`` 'inference', 'training' or 'backward'."""
+def _build_rnn(cell, length, batch, features, hidden, reverse, layout, kind):
+    """The plan of one LSTM or GRU (``cell``) layer over (L, N, F) inputs in ``layout`` (its outputs and gradients
+    in the same), ``kind`` 'inference', 'training' or 'backward'."""
+    gates, bias_rows, name = _CELLS[cell]
 
     def seq(channels):
         return _md((length, batch, channels), _sequence_strides((length, batch, channels), layout))
 
     state = (1, 1, batch, hidden)
     x_md, out_md = seq(features), seq(hidden)
-    state_md, bias_md = _md(state, _dense(state)), _md((1, 1, 4, hidden), _dense((1, 1, 4, hidden)))
-    w_md, wi_md = _any_md((1, 1, features, 4, hidden)), _any_md((1, 1, hidden, 4, hidden))
+    state_md, bias_md = _md(state, _dense(state)), _md((1, 1, bias_rows, hidden), _dense((1, 1, bias_rows, hidden)))
+    w_md, wi_md = _any_md((1, 1, features, gates, hidden)), _any_md((1, 1, hidden, gates, hidden))
     mds = [x_md, out_md, state_md, bias_md, w_md, wi_md]
     direction, attr = _RIGHT2LEFT if reverse else _LEFT2RIGHT, _attr()
-    operands = (x_md, state_md, state_md, w_md, wi_md, None, None, bias_md, out_md, state_md, state_md)
+    if cell == "lstm":
+        operands = (x_md, state_md, state_md, w_md, wi_md, None, None, bias_md, out_md, state_md, state_md)
+    else:
+        operands = (x_md, state_md, w_md, wi_md, bias_md, out_md, state_md)
     prop = _FORWARD_INFERENCE if kind == "inference" else _FORWARD_TRAINING
+    forward = getattr(_lib, f"dnnl_{name}_forward_primitive_desc_create")
     fwd, pd = _P(), _P()
     try:
-        status = _lib.dnnl_lstm_forward_primitive_desc_create(
-            ctypes.byref(fwd), _engine, prop, direction, *operands, 0, attr
-        )
-        _check(status, "lstm_forward_primitive_desc_create")
+        _check(forward(ctypes.byref(fwd), _engine, prop, direction, *operands, 0, attr), f"{name}_forward")
         if kind != "backward":
-            return _LstmPlan(fwd, features, hidden, False)
-        status = _lib.dnnl_lstm_backward_primitive_desc_create(
+            return _RnnPlan(fwd, gates, features, hidden, False)
+        backward = getattr(_lib, f"dnnl_{name}_backward_primitive_desc_create")
+        status = backward(
             ctypes.byref(pd), _engine, _BACKWARD, direction, *operands, *operands, _DIFF_WEIGHTS_OVERWRITE, fwd, attr
         )
         _lib.dnnl_primitive_desc_destroy(fwd)
-        _check(status, "lstm_backward_primitive_desc_create")
-        return _LstmPlan(pd, features, hidden, True)
+        _check(status, f"{name}_backward")
+        return _RnnPlan(pd, gates, features, hidden, True)
     finally:
         for md in mds:
             _lib.dnnl_memory_desc_destroy(md)
 
 
-def _lstm_plan(shape, hidden, reverse, layout, kind, threads):
-    key = ("lstm", kind, tuple(shape), hidden, reverse, layout, threads)
-    return _plan(key, lambda: _build_lstm(*shape, hidden, reverse, layout, kind))
+def _rnn_plan(cell, shape, hidden, reverse, layout, kind, threads):
+    key = ("rnn", cell, kind, tuple(shape), hidden, reverse, layout, threads)
+    return _plan(key, lambda: _build_rnn(cell, *shape, hidden, reverse, layout, kind))
 
 
-def lstm_supports(*arrays) -> bool:
-    """Whether an LSTM layer's ``arrays`` (input, states, weights, biases; or the gradients of its outputs) can go to
+def rnn_supports(*arrays) -> bool:
+    """Whether an RNN layer's ``arrays`` (input, states, weights, biases; or the gradients of its outputs) can go to
     oneDNN: NumPy float32, no empty axis (pass the input through ``sequence_operand``)."""
     if any(type(a) is not np.ndarray or a.dtype != np.float32 or not a.size for a in arrays):
         return False
@@ -1070,14 +1081,14 @@ def lstm_supports(*arrays) -> bool:
 
 
 def sequence_operand(a):
-    """An (L, N, C) float32 array as oneDNN's LSTM forward reads it: ``a`` itself in a layout ``sequence_layout``
+    """An (L, N, C) float32 array as oneDNN's RNN forward reads it: ``a`` itself in a layout ``sequence_layout``
     names, else a time-major copy."""
     return a if sequence_layout(a) is not None else np.ascontiguousarray(a)
 
 
-def lstm_prepare(shape, hidden, reverse, layout, kind, counts) -> bool:
-    """Build the LSTM plans of ``kind`` for each thread count in ``counts`` (the backward's are time-major)."""
-    return all(_lstm_plan(shape, hidden, reverse, layout, kind, n)[0] is not None for n in counts)
+def rnn_prepare(cell, shape, hidden, reverse, layout, kind, counts) -> bool:
+    """Build the plans of ``kind`` for each thread count in ``counts`` (the backward's are time-major)."""
+    return all(_rnn_plan(cell, shape, hidden, reverse, layout, kind, n)[0] is not None for n in counts)
 
 
 def _weights_for(plan, stream, w_ih, w_hh):
@@ -1087,33 +1098,35 @@ def _weights_for(plan, stream, w_ih, w_hh):
     ]
 
 
-def lstm(x, h0, c0, w_ih, w_hh, bias, reverse, training, threads):
-    """One LSTM layer (PyTorch's gates i, f, g, o; ``bias`` = b_ih + b_hh) over ``x`` (L, N, F; a
-    ``sequence_operand``), h0 and c0 (N, H): (out (L, N, H) in x's layout, h_n, c_n, the workspace ``lstm_backward``
-    reads or None without ``training``), or None where oneDNN does not take it."""
+def rnn(cell, x, states, w_ih, w_hh, bias, reverse, training, threads):
+    """One LSTM layer (``cell`` 'lstm': ``states`` (h0, c0), ``bias`` b_ih + b_hh) or linear-before-reset GRU layer
+    ('gru': (h0,), the bias's four rows of H), weights (G*H, .) in PyTorch's layout with the gates in oneDNN's
+    order (the LSTM's i, f, g, o are; the GRU's are u, r, o), over ``x`` (L, N, F; a ``sequence_operand``):
+    (out (L, N, H) in x's layout, the final states, the workspace ``rnn_backward`` reads or None without
+    ``training``), or None where oneDNN does not take it."""
     hidden = w_hh.shape[1]
     layout = sequence_layout(x)
     kind = "training" if training else "inference"
 
     def body(plan, stream):
         out = _sequence_array((x.shape[0], x.shape[1], hidden), layout)
-        h_n, c_n = np.empty_like(h0), np.empty_like(c0)
+        finals = tuple(np.empty_like(s) for s in states)
         workspace = np.empty(plan.workspace, np.uint8) if training else None
         w_layer, w_iter = _weights_for(plan, stream, w_ih, w_hh)
-        args = [(_ARG_SRC, x), (_ARG_SRC_ITER, np.ascontiguousarray(h0)), (_ARG_SRC_ITER_C, np.ascontiguousarray(c0))]
-        args += [(_ARG_WEIGHTS, w_layer), (_ARG_WEIGHTS_ITER, w_iter), (_ARG_BIAS, bias)]
-        args += [(_ARG_DST, out), (_ARG_DST_ITER, h_n), (_ARG_DST_ITER_C, c_n)]
+        args = [(_ARG_SRC, x), *((arg, np.ascontiguousarray(s)) for arg, s in zip(_STATES, states))]
+        args += [(_ARG_WEIGHTS, w_layer), (_ARG_WEIGHTS_ITER, w_iter), (_ARG_BIAS, bias), (_ARG_DST, out)]
+        args += list(zip(_FINALS, finals))
         if training:
             args.append((_ARG_WORKSPACE, workspace))
         _execute_plan(plan, stream, args)
-        return out, h_n, c_n, workspace
+        return out, finals, workspace
 
-    return _run(_lstm_plan(x.shape, hidden, reverse, layout, kind, threads), threads, body)
+    return _run(_rnn_plan(cell, x.shape, hidden, reverse, layout, kind, threads), threads, body)
 
 
-def lstm_backward(x, h0, c0, w_ih, w_hh, bias, out, h_n, c_n, workspace, g_out, g_hn, g_cn, reverse, threads):
-    """(dx, dh0, dc0, dw_ih, dw_hh, dbias) of ``lstm``'s training forward, from its outputs and workspace and the
-    gradients of its three outputs; None where oneDNN does not take it (a workspace of another size).
+def rnn_backward(cell, x, states, w_ih, w_hh, bias, out, finals, workspace, g_out, g_finals, reverse, threads):
+    """(dx, the states' gradients, dw_ih, dw_hh, dbias) of ``rnn``'s training forward, from its outputs and
+    workspace and the gradients of its outputs; None where oneDNN does not take it (a workspace of another size).
 
     The sequences (x, out, g_out and dx) are time-major here whatever the forward's layout: its workspace does not
     depend on it, and the backward over time-major memory measured faster (2.78 against 3.0 ms for the lstm
@@ -1121,28 +1134,27 @@ def lstm_backward(x, h0, c0, w_ih, w_hh, bias, out, h_n, c_n, workspace, g_out, 
     """
     hidden = w_hh.shape[1]
     x, out, g_out = (np.ascontiguousarray(a) for a in (x, out, g_out))
+    contiguous = np.ascontiguousarray
 
     def body(plan, stream):
         if plan.workspace != workspace.size:
             return None
-        dx = np.empty_like(x)
-        dh0, dc0, d_bias = np.empty_like(h0), np.empty_like(c0), np.empty_like(bias)
+        dx, d_states, d_bias = np.empty_like(x), tuple(np.empty_like(s) for s in states), np.empty_like(bias)
         d_layer, d_iter = (np.empty(_lib.dnnl_memory_desc_get_size(_P(md)) // 4, np.float32) for md in plan.diff)
         w_layer, w_iter = _weights_for(plan, stream, w_ih, w_hh)
-        contiguous = np.ascontiguousarray
-        args = [(_ARG_SRC, x), (_ARG_SRC_ITER, contiguous(h0)), (_ARG_SRC_ITER_C, contiguous(c0))]
-        args += [(_ARG_WEIGHTS, w_layer), (_ARG_WEIGHTS_ITER, w_iter), (_ARG_BIAS, bias)]
-        args += [(_ARG_DST, out), (_ARG_DST_ITER, h_n), (_ARG_DST_ITER_C, c_n), (_ARG_WORKSPACE, workspace)]
-        args += [(_ARG_DIFF + _ARG_SRC, dx), (_ARG_DIFF + _ARG_SRC_ITER, dh0), (_ARG_DIFF + _ARG_SRC_ITER_C, dc0)]
+        args = [(_ARG_SRC, x), *((arg, contiguous(s)) for arg, s in zip(_STATES, states))]
+        args += [(_ARG_WEIGHTS, w_layer), (_ARG_WEIGHTS_ITER, w_iter), (_ARG_BIAS, bias), (_ARG_DST, out)]
+        args += [*zip(_FINALS, finals), (_ARG_WORKSPACE, workspace), (_ARG_DIFF + _ARG_SRC, dx)]
+        args += [(_ARG_DIFF + arg, d) for arg, d in zip(_STATES, d_states)]
         args += [(_ARG_DIFF + _ARG_WEIGHTS, d_layer), (_ARG_DIFF + _ARG_WEIGHTS_ITER, d_iter)]
         args += [(_ARG_DIFF + _ARG_BIAS, d_bias), (_ARG_DIFF + _ARG_DST, g_out)]
-        args += [(_ARG_DIFF + _ARG_DST_ITER, contiguous(g_hn)), (_ARG_DIFF + _ARG_DST_ITER_C, contiguous(g_cn))]
+        args += [(_ARG_DIFF + arg, contiguous(g)) for arg, g in zip(_FINALS, g_finals)]
         _execute_plan(plan, stream, args)
         dw_ih = plan.move(2, d_layer, np.empty(w_ih.shape, np.float32), stream).reshape(w_ih.shape)
         dw_hh = plan.move(3, d_iter, np.empty(w_hh.shape, np.float32), stream).reshape(w_hh.shape)
-        return dx, dh0, dc0, dw_ih, dw_hh, d_bias
+        return dx, d_states, dw_ih, dw_hh, d_bias
 
-    return _run(_lstm_plan(x.shape, hidden, reverse, "tnc", "backward", threads), threads, body)
+    return _run(_rnn_plan(cell, x.shape, hidden, reverse, "tnc", "backward", threads), threads, body)
 
 
 def _scores_key(q, kt, bias, scale, threads):
@@ -1206,10 +1218,10 @@ def _describe(key):
     if key[0] == "scores":
         _, a_shape, _, b_shape, _, bias_shape, scale, threads = key
         return f"attention scores {scale:g} * {a_shape} @ {b_shape} + bias {bias_shape} threads={threads}"
-    if key[0] == "lstm":
-        _, kind, shape, hidden, reverse, layout, threads = key
+    if key[0] == "rnn":
+        _, cell, kind, shape, hidden, reverse, layout, threads = key
         way = " reverse" if reverse else ""
-        return f"lstm {kind}{way} {layout} x{shape} hidden {hidden} threads={threads}"
+        return f"{cell} {kind}{way} {layout} x{shape} hidden {hidden} threads={threads}"
     if key[0] == "softmax":
         _, shape, axis, log, backward, threads = key
         name = "log_softmax" if log else "softmax"

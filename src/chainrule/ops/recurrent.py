@@ -32,10 +32,10 @@ is written with chainrule Tensor ops, so the gradient is itself
 differentiable.  ``tests/ops/specs_recurrent.py`` gradchecks both (first and
 second order) and ``tests/nn/test_recurrent.py`` checks that they agree.
 
-Float32 LSTM layers on NumPy go to oneDNN's LSTM primitive instead where it
-loads (``_dnnl.lstm``, PyTorch's CPU path; the loop below is then the
-reference the tests compare it with and the fallback for a backward oneDNN
-does not take).
+Float32 LSTM and GRU layers on NumPy go to oneDNN's RNN primitives instead
+where it loads (``_dnnl.rnn``, PyTorch's CPU path; the loops below are then
+the reference the tests compare them with and the fallback for a backward
+oneDNN does not take).
 
 Sigmoids are computed as ``(1 + tanh(z / 2)) / 2`` with the 1/2 folded into
 the weights: it never overflows, and one ``tanh`` call covers all four LSTM
@@ -301,20 +301,21 @@ def _lstm_weights(xp, w_ih, w_hh, bias):
     return w_cat
 
 
-_ONEDNN = "onednn"  # the first item of lstm_layer's saved extra when its forward ran on oneDNN
+_ONEDNN = "onednn"  # the first item of lstm_layer's and gru_layer's saved extra when the forward ran on oneDNN
 
 
-def _lstm_work(x, hidden):
-    """Multiply-adds of an LSTM layer's forward over x (L, N, F)."""
+def _rnn_work(x, hidden, gates):
+    """Multiply-adds of an RNN layer's forward over x (L, N, F)."""
     length, batch, features = x.shape
-    return length * batch * 4 * hidden * (features + hidden)
+    return length * batch * gates * hidden * (features + hidden)
 
 
-def _lstm_onednn(x, h0, c0, w_ih, w_hh, bias, reverse):
-    """(out, h_n, c_n, workspace or None) of the layer on oneDNN's LSTM primitive (PyTorch's CPU path: one
-    primitive for the sequence, its GEMMs and gate math fused), or None where oneDNN does not take it: the
-    workspace is what its backward reads (None when nothing records a graph: the inference primitive)."""
-    if not _dnnl.lstm_supports(x, h0, c0, w_ih, w_hh, bias):
+def _rnn_onednn(cell, x, states, w_ih, w_hh, bias, reverse):
+    """(out, final states, workspace or None) of an LSTM or GRU (``cell``) layer on oneDNN's RNN primitive
+    (PyTorch's CPU path: one primitive for the sequence, its GEMMs and gate math fused), or None where oneDNN does
+    not take it: the workspace is what its backward reads (None when nothing records a graph: the inference
+    primitive).  ``w_ih``, ``w_hh`` and ``bias`` with their gates in oneDNN's order (see _dnnl.rnn)."""
+    if not _dnnl.rnn_supports(x, *states, w_ih, w_hh, bias):
         return None
     x = _dnnl.sequence_operand(x)
     training = grad_enabled()
@@ -322,26 +323,47 @@ def _lstm_onednn(x, h0, c0, w_ih, w_hh, bias, reverse):
     kind = "training" if training else "inference"
     return threads.omp_call(
         "rnn",
-        _lstm_work(x, hidden),
-        lambda n: _dnnl.lstm(x, h0, c0, w_ih, w_hh, bias, reverse, training, n),
-        lambda counts: _dnnl.lstm_prepare(x.shape, hidden, reverse, layout, kind, counts),
+        _rnn_work(x, hidden, w_hh.shape[0] // hidden),
+        lambda n: _dnnl.rnn(cell, x, states, w_ih, w_hh, bias, reverse, training, n),
+        lambda counts: _dnnl.rnn_prepare(cell, x.shape, hidden, reverse, layout, kind, counts),
     )
 
 
-def _time_major_copy(out):
-    """A contiguous (L, N, H) copy of an output (what oneDNN's backward reads: see _dnnl.lstm_backward)."""
-    return np.array(out, order="C")
+def _rnn_onednn_backward(cell, ctx, weights, bias, g_out, g_finals):
+    """(dx, the states' gradients, dw_ih, dw_hh, dbias) arrays from oneDNN's backward of a layer whose forward ran
+    on oneDNN (``weights`` and ``bias`` as that forward read them); None where oneDNN does not take it now."""
+    reverse = ctx.args[0]
+    x = ctx.saved[0]._data
+    states = tuple(t._data for t in ctx.saved[1 : len(g_finals) + 1])
+    _, workspace, out, *finals = ctx.extra
+    grads = [g._data for g in (g_out, *g_finals)]
+    if not _dnnl.rnn_supports(*grads):
+        return None
+    w_ih, w_hh = weights
+    hidden, gates = w_hh.shape[1], w_hh.shape[0] // w_hh.shape[1]
+    return threads.omp_call(
+        "rnn",
+        2 * _rnn_work(x, hidden, gates),
+        lambda n: _dnnl.rnn_backward(
+            cell, x, states, w_ih, w_hh, bias, out, finals, workspace, grads[0], grads[1:], reverse, n
+        ),
+        lambda counts: _dnnl.rnn_prepare(cell, x.shape, hidden, reverse, "tnc", "backward", counts),
+    )
+
+
+def _kept(workspace, out, finals):
+    """What a backward on oneDNN reads: its workspace and copies of the outputs (a caller may change the returned
+    ones in place; the out copy time-major, as that backward reads it: see _dnnl.rnn_backward)."""
+    return (_ONEDNN, workspace, np.array(out, order="C"), *(f.copy() for f in finals))
 
 
 @primitive("lstm_layer", save=True, multi=True, extra=True)
 def _lstm_layer(xp, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse):
     bias = b_ih + b_hh
-    fused = _lstm_onednn(x, h0, c0, w_ih, w_hh, bias, reverse) if xp is np else None
+    fused = _rnn_onednn("lstm", x, (h0, c0), w_ih, w_hh, bias, reverse) if xp is np else None
     if fused is not None:
-        out, h_n, c_n, workspace = fused
-        # the backward reads the outputs: it keeps its own copies (a caller may change the returned ones in place)
-        kept = None if workspace is None else (_ONEDNN, workspace, _time_major_copy(out), h_n.copy(), c_n.copy())
-        return (out, h_n, c_n), kept
+        out, finals, workspace = fused
+        return (out, *finals), None if workspace is None else _kept(workspace, out, finals)
     return _lstm_forward(xp, x, h0, c0, w_ih, w_hh, bias, reverse)
 
 
@@ -392,9 +414,10 @@ def _lstm_layer_vjp(ctx, g_out, g_hn, g_cn):
     need = [e is not None for e in ctx.next]
     extra = ctx.extra
     if extra[0] is _ONEDNN:
-        grads = _lstm_onednn_backward(ctx, g_out, g_hn, g_cn)
+        grads = _rnn_onednn_backward("lstm", ctx, (w_ih, w_hh), b_ih + b_hh, g_out, (g_hn, g_cn))
         if grads is not None:
-            return tuple(_wrap(g) if n else None for g, n in zip(grads, need))
+            dx, (dh0, dc0), dw_ih, dw_hh, d_bias = grads
+            return tuple(_wrap(g) if n else None for g, n in zip((dx, dh0, dc0, dw_ih, dw_hh, d_bias, d_bias), need))
         # oneDNN did not take the backward now: NumPy's, from a forward run again on NumPy
         extra = _lstm_forward(np, x, h0, c0, w_ih, w_hh, b_ih + b_hh, reverse)[1]
     acts, z, cs, tanh_c = extra
@@ -476,30 +499,6 @@ def _lstm_layer_vjp(ctx, g_out, g_hn, g_cn):
     return dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh
 
 
-def _lstm_onednn_backward(ctx, g_out, g_hn, g_cn):
-    """(dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh) arrays from oneDNN's LSTM backward, for a forward that ran on
-    oneDNN; None where oneDNN does not take it now."""
-    reverse = ctx.args[0]
-    x, h0, c0, w_ih, w_hh, b_ih, b_hh = [t._data for t in ctx.saved]
-    _, workspace, out, h_n, c_n = ctx.extra
-    grads = [g._data for g in (g_out, g_hn, g_cn)]
-    if not _dnnl.lstm_supports(*grads):
-        return None
-    hidden, bias = w_hh.shape[1], b_ih + b_hh
-    result = threads.omp_call(
-        "rnn",
-        2 * _lstm_work(x, hidden),
-        lambda n: _dnnl.lstm_backward(
-            x, h0, c0, w_ih, w_hh, bias, out, h_n, c_n, workspace, grads[0], grads[1], grads[2], reverse, n
-        ),
-        lambda counts: _dnnl.lstm_prepare(x.shape, hidden, reverse, "tnc", "backward", counts),
-    )
-    if result is None:
-        return None
-    dx, dh0, dc0, dw_ih, dw_hh, d_bias = result
-    return dx, dh0, dc0, dw_ih, dw_hh, d_bias, d_bias
-
-
 def _lstm_layer_vjp_graph(ctx, g_out, g_hn, g_cn):
     x, h0, c0, w_ih, w_hh, b_ih, b_hh = ctx.saved
     reverse = ctx.args[0]
@@ -559,8 +558,33 @@ def _lstm_layer_jvp(ctx, *tangents):
 # GRU: gates r, z, n;  n = tanh(W_in x + b_in + r (W_hn h + b_hn));  h' = (1 - z) n + z h
 
 
+def _gru_rows(a, h):
+    """The rows of a (3H, ...) or (4H, ...) array with its first two blocks of ``h`` rows swapped: PyTorch's gates
+    r, z, n <-> oneDNN's u (PyTorch's z), r, o (n); a fourth block (oneDNN's recurrent candidate bias) stays last."""
+    return np.concatenate([a[h : 2 * h], a[:h], a[2 * h :]])
+
+
+def _gru_onednn_operands(w_ih, w_hh, b_ih, b_hh):
+    """PyTorch's GRU weights and biases as oneDNN's linear-before-reset GRU reads them: gates u, r, o, and the
+    bias's four rows of H (b_u, b_r and the input side's b_o summed as oneDNN adds them, then the recurrent
+    side's candidate bias, which oneDNN multiplies by r)."""
+    h = w_hh.shape[1]
+    bias = np.concatenate([b_ih[: 2 * h] + b_hh[: 2 * h], b_ih[2 * h :], b_hh[2 * h :]])
+    return _gru_rows(w_ih, h), _gru_rows(w_hh, h), _gru_rows(bias, h)
+
+
 @primitive("gru_layer", save=True, multi=True, extra=True)
 def _gru_layer(xp, x, h0, w_ih, w_hh, b_ih, b_hh, reverse):
+    if xp is np and _dnnl.rnn_supports(x, h0, w_ih, w_hh, b_ih, b_hh):
+        fused = _rnn_onednn("gru", x, (h0,), *_gru_onednn_operands(w_ih, w_hh, b_ih, b_hh), reverse)
+        if fused is not None:
+            out, finals, workspace = fused
+            return (out, *finals), None if workspace is None else _kept(workspace, out, finals)
+    return _gru_forward(xp, x, h0, w_ih, w_hh, b_ih, b_hh, reverse)
+
+
+def _gru_forward(xp, x, h0, w_ih, w_hh, b_ih, b_hh, reverse):
+    """The layer on NumPy: ((out, h_n), the arrays its backward reads)."""
     length, batch, _ = x.shape
     hidden = w_hh.shape[1]
     h2 = 2 * hidden
@@ -602,8 +626,22 @@ def _gru_layer_vjp(ctx, g_out, g_hn):
     if ctx.create_graph:
         return _gru_layer_vjp_graph(ctx, g_out, g_hn)
     reverse = ctx.args[0]
-    x, _, w_ih, w_hh, _, _ = [t._data for t in ctx.saved]
-    hg, acts, hs = ctx.extra
+    x, h0, w_ih, w_hh, b_ih, b_hh = [t._data for t in ctx.saved]
+    need = [e is not None for e in ctx.next]
+    extra = ctx.extra
+    if extra[0] is _ONEDNN:
+        operands = _gru_onednn_operands(w_ih, w_hh, b_ih, b_hh)
+        grads = _rnn_onednn_backward("gru", ctx, operands[:2], operands[2], g_out, (g_hn,))
+        if grads is not None:
+            dx, (dh0,), dw_ih, dw_hh, d_bias = grads
+            hidden = w_hh.shape[1]
+            d_bias = _gru_rows(d_bias, hidden)  # rows r, z, n (input side), n (recurrent side)
+            db_ih, db_hh = d_bias[: 3 * hidden], np.concatenate([d_bias[: 2 * hidden], d_bias[3 * hidden :]])
+            grads = (dx, dh0, _gru_rows(dw_ih, hidden), _gru_rows(dw_hh, hidden), db_ih, db_hh)
+            return tuple(_wrap(g) if n else None for g, n in zip(grads, need))
+        # oneDNN did not take the backward now: NumPy's, from a forward run again on NumPy
+        extra = _gru_forward(np, x, h0, w_ih, w_hh, b_ih, b_hh, reverse)[1]
+    hg, acts, hs = extra
     xp = array_module(acts)
     length, three_h, batch = acts.shape
     hidden = three_h // 3
@@ -614,7 +652,6 @@ def _gru_layer_vjp(ctx, g_out, g_hn):
     dh = g_hn._data.T.copy()
     g = _grad_out(g_out)
     one_minus_z, dtanh, tmp, sig = (xp.empty_like(dh) for _ in range(4))
-    need = [e is not None for e in ctx.next]
     first_step = _steps(length, reverse)[0][0]
     for t, before, _ in reversed(_steps(length, reverse)):
         a = acts[t]
