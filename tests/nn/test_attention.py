@@ -340,6 +340,21 @@ def test_sdpa_errors():
         F.scaled_dot_product_attention(q, q, q, attn_mask=cr.zeros(3, 3, dtype=cr.int64))
 
 
+def test_sdpa_is_one_node_where_it_can_be_and_the_composite_elsewhere():
+    """float32/float64 without dropout: the fused primitive (one node); half precision, dropout or a query with every
+    key masked: the ops (softmax in float32 for half, zero rows for dead queries)."""
+    q, k, v = (cr.randn(2, 3, 5, 4, requires_grad=True) for _ in range(3))
+    assert F.scaled_dot_product_attention(q, k, v).grad_fn.name == "attention"
+    assert F.scaled_dot_product_attention(q, k, v, dropout_p=0.5).grad_fn.name != "attention"
+    half = [t.detach().to(cr.float16).requires_grad_() for t in (q, k, v)]
+    assert F.scaled_dot_product_attention(*half).grad_fn.name != "attention"
+    dead = np.zeros((5, 5), bool)
+    dead[:, :2] = True  # query rows 0-4 may attend keys 0-1 ...
+    dead[3] = False  # ... but query 3 none
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=cr.tensor(dead))
+    assert out.grad_fn.name != "attention" and not np.abs(out.numpy()[:, :, 3]).any()
+
+
 def test_sdpa_on_heads_split_views_equals_the_strided_product():
     # the scores' GEMM reads the strided views a projection split into heads gives (oneDNN, in place) or
     # C-contiguous copies of them (NumPy's BLAS): the same products as on the views themselves, to rounding

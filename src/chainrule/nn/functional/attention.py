@@ -27,6 +27,7 @@ import math
 
 import numpy as np
 
+from ...autograd.mode import autocast_state
 from ...backend import array_module, to_device
 from ...errors import DTypeError, ShapeError
 from ...ops.attention import attention
@@ -94,6 +95,19 @@ def _merge(a, b):
 # scaled dot-product attention
 
 
+def _fusable(query, key, value, bias_array, bias_tensor):
+    """Whether ops/attention.py's primitive computes this attention as the separate ops would: one float32 or
+    float64 dtype throughout (half precision and autocast keep the ops, which compute softmax in float32)."""
+    if autocast_state() is not None:
+        return False
+    dtype = query._data.dtype
+    if dtype.char not in "fd":
+        return False
+    biases = (bias_array, None if bias_tensor is None else bias_tensor._data)
+    others = [key._data, value._data] + [b for b in biases if b is not None]
+    return all(a.dtype == dtype for a in others)
+
+
 def _attend(query, key, value, bias_array, bias_tensor, dropout_p, scale, safe, need_weights=True):
     """softmax(q k^T * scale + bias) [dropout] @ v; returns (output, weights) (weights None without
     ``need_weights``).
@@ -109,7 +123,7 @@ def _attend(query, key, value, bias_array, bias_tensor, dropout_p, scale, safe, 
             # a finite row keeps softmax (and its backward) free of NaN; its weights are zeroed below
             dead = blocked
             bias_array = xp.where(blocked, xp.zeros((), dtype=bias_array.dtype), bias_array)
-    if not need_weights and dropout_p == 0.0 and dead is None:
+    if not need_weights and dropout_p == 0.0 and dead is None and _fusable(query, key, value, bias_array, bias_tensor):
         bias = _merge(None if bias_array is None else _wrap(bias_array), bias_tensor)
         return attention(query, key, value, bias, scale), None
     # both operands of the scores' batched GEMM C-contiguous: on the heads-split views of a projection (strided
