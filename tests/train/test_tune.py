@@ -162,6 +162,27 @@ def test_tune_reruns_an_interrupted_trial(tmp_path):
     assert study.trials[-1].params == study.trials[stale.number].params
 
 
+def test_a_jobs_worker_that_starts_late_still_runs_its_share(tmp_path):
+    """--jobs splits the trials when it starts the workers: a worker that starts after another has finished a
+    trial runs its part anyway (counting the study's finished trials itself, it ran one fewer)."""
+    from chainrule.train import tune  # noqa: PLC0415
+
+    # --trials 2 --jobs 2 gives each worker one; worker 0 has finished its trial when worker 1 starts
+    assert [tune._share(2, k, 2) for k in range(2)] == [1, 1] and [tune._share(3, k, 2) for k in range(2)] == [2, 1]
+    assert _tune(tmp_path, "--trials", "1", "--no-plots", "--params", "lr") == 0  # the study and worker 0's trial
+    study_dir = tmp_path / "study"
+    definition = tune._read_definition(study_dir)
+    assert (
+        tune._share(
+            tune._remaining(optuna.load_study(study_name="chainrule", storage=tune._storage(study_dir)), 2), 1, 2
+        )
+        == 0
+    )
+    tune._optimize(definition, study_dir, 2, None, worker=1, jobs=2, share=1)
+    study = optuna.load_study(study_name="chainrule", storage=tune._storage(study_dir))
+    assert sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials) == 2
+
+
 def test_tune_jobs_run_in_processes(tmp_path, capsys):
     assert _tune(tmp_path, "--trials", "2", "--jobs", "2", "--no-plots", "--params", "lr") == 0
     out = capsys.readouterr().out

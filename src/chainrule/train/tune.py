@@ -88,6 +88,7 @@ def _arguments(parser):
     parser.add_argument("--data", type=Path, help="data directory or file, as for chainrule train --data")
     parser.add_argument("--no-plots", action="store_true", help="do not draw the study's PNGs")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)  # a --jobs process: its index
+    parser.add_argument("--share", type=int, help=argparse.SUPPRESS)  # and how many trials it runs
 
 
 def _require_optuna():
@@ -437,14 +438,25 @@ def _finished_states():
     return (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 
 
-def _optimize(definition, study_dir: Path, trials: int, timeout, worker: int = 0, jobs: int = 1) -> None:
-    """Run this process's share of the trials still to do (worker ``worker`` of ``jobs``)."""
+def _remaining(study, trials: int) -> int:
+    return trials - sum(t.state in _finished_states() for t in study.trials)
+
+
+def _share(remaining: int, worker: int, jobs: int) -> int:
+    """Worker ``worker``'s part of ``remaining`` trials split over ``jobs`` processes."""
+    return remaining // jobs + (worker < remaining % jobs)
+
+
+def _optimize(definition, study_dir: Path, trials: int, timeout, worker: int = 0, jobs: int = 1, share=None) -> None:
+    """Run this process's share of the trials still to do (worker ``worker`` of ``jobs``; ``share``: as the
+    parent counted them when it started the workers, so that a worker starting after another finished a trial
+    does not count it again and run one fewer)."""
     import optuna  # noqa: PLC0415
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = _study(definition, study_dir, worker)
-    remaining = trials - sum(t.state in _finished_states() for t in study.trials)
-    share = remaining // jobs + (worker < remaining % jobs)
+    if share is None:
+        share = _share(_remaining(study, trials), worker, jobs)
     if share <= 0:
         return
     study.optimize(
@@ -467,8 +479,9 @@ def _rerun_interrupted(study) -> int:
     return count
 
 
-def _workers(definition, study_dir: Path, trials: int, timeout, jobs: int) -> None:
-    """--jobs K: K processes on the one study, each with cores / K BLAS threads."""
+def _workers(definition, study_dir: Path, trials: int, timeout, jobs: int, remaining: int) -> None:
+    """--jobs K: K processes on the one study, each with cores / K BLAS threads, splitting the ``remaining``
+    trials."""
     from ..threads import get_num_threads  # noqa: PLC0415
 
     threads = max(1, get_num_threads() // jobs)
@@ -490,7 +503,10 @@ def _workers(definition, study_dir: Path, trials: int, timeout, jobs: int) -> No
     ]
     if timeout is not None:
         command += ["--timeout", str(timeout)]
-    processes = [subprocess.Popen([*command, "--worker", str(k)], env=env) for k in range(jobs)]
+    processes = [
+        subprocess.Popen([*command, "--worker", str(k), "--share", str(_share(remaining, k, jobs))], env=env)
+        for k in range(jobs)
+    ]
     try:
         codes = [p.wait() for p in processes]
     except BaseException:
@@ -514,7 +530,7 @@ def cmd_tune(args) -> int:
         if args.study_dir is None:
             raise UsageError("--worker needs --study-dir")
         definition = _read_definition(args.study_dir)
-        _optimize(definition, args.study_dir, args.trials, args.timeout, args.worker, args.jobs)
+        _optimize(definition, args.study_dir, args.trials, args.timeout, args.worker, args.jobs, args.share)
         return 0
     existing = args.study_dir is not None and (args.study_dir / _CONFIG).is_file()
     saved = _read_definition(args.study_dir) if existing else None
@@ -556,7 +572,7 @@ def cmd_tune(args) -> int:
     began = time.perf_counter()
     try:
         if args.jobs > 1:
-            _workers(definition, study_dir, args.trials, args.timeout, args.jobs)
+            _workers(definition, study_dir, args.trials, args.timeout, args.jobs, args.trials - done)
         else:
             _optimize(definition, study_dir, args.trials, args.timeout)
     except KeyboardInterrupt:
