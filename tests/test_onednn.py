@@ -518,6 +518,11 @@ def test_attention_scores_on_onednn_equal_numpy(mask, monkeypatch):
     ours, reference = _lstm_both_ways(run, monkeypatch)
     assert calls["scores"] == 1
     _assert_close(ours, reference, tol=1e-5)
+    # on oneDNN the output is laid out as the queries' heads-split memory: merging the heads back is a view
+    y = cr.tensor(projection)
+    q, k, v = (t.reshape(n, length, heads, width).permute(0, 2, 1, 3) for t in y.split(heads * width, dim=-1))
+    out = F.scaled_dot_product_attention(q, k, v, **options)
+    assert np.shares_memory(out.permute(0, 2, 1, 3).reshape(n, length, heads * width)._data, out._data)
 
 
 # --------------------------------------------------------------------------- GELU

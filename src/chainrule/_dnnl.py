@@ -854,12 +854,12 @@ def softmax_backward(y, g, axis, log, threads):
 # --------------------------------------------------------------------------- batched matmul
 
 
-def _build_matmul(a_shape, a_strides, b_shape, b_strides, c_shape, post=None):
+def _build_matmul(a_shape, a_strides, b_shape, b_strides, c_shape, post=None, c_strides=None):
     """A batched product of float32 operands laid out as given (strides in elements) into a dense result; with
     ``post`` = (scale, bias shape or None), ``scale * (a @ b) + bias`` (oneDNN post-ops: an eltwise linear, a
-    binary add of a dense bias broadcast over its axes of 1)."""
+    binary add of a dense bias broadcast over its axes of 1); ``c_strides``: the result's (default: dense)."""
     a_md, b_md = _md(a_shape, a_strides), _md(b_shape, b_strides)
-    c_md = _md(c_shape, _dense(c_shape))
+    c_md = _md(c_shape, c_strides or _dense(c_shape))
     mds, attr, post_ops = [a_md, b_md, c_md], _attr(), None
     try:
         if post is not None:
@@ -915,33 +915,56 @@ def _batched_shape(a, b):
     return (*(max(p, q) for p, q in zip(a.shape[:-2], b.shape[:-2])), a.shape[-2], b.shape[-1])
 
 
-def _batched_key(a, b, threads):
-    return ("matmul", a.shape, _element_strides(a), b.shape, _element_strides(b), threads)
+def _batched_key(a, b, threads, order=None):
+    return ("matmul", a.shape, _element_strides(a), b.shape, _element_strides(b), order, threads)
 
 
-def batched_prepare(a, b, counts) -> bool:
+def batched_prepare(a, b, counts, order=None) -> bool:
     """Build the batched-product plans for each thread count; False where oneDNN has no kernel (or the strides
     are ones it cannot take)."""
-    return all(_batched_plan(a, b, n)[0] is not None for n in counts)
+    return all(_batched_plan(a, b, n, order)[0] is not None for n in counts)
 
 
-def _batched_plan(a, b, threads):
-    key = _batched_key(a, b, threads)
+def _order_strides(shape, order):
+    """Strides (elements) of an array of ``shape`` whose memory runs along the axes in ``order`` (None: C order)."""
+    if order is None:
+        return None
+    dense = _dense([shape[i] for i in order])
+    strides = [0] * len(shape)
+    for position, axis in enumerate(order):
+        strides[axis] = dense[position]
+    return tuple(strides)
+
+
+def _ordered(shape, order):
+    """A new float32 array of ``shape`` whose memory runs along the axes in ``order`` (None: C order)."""
+    if order is None:
+        return np.empty(shape, np.float32)
+    return np.empty([shape[i] for i in order], np.float32).transpose(np.argsort(order))
+
+
+def _batched_plan(a, b, threads, order=None):
+    key = _batched_key(a, b, threads, order)
     if key[2] is None or key[4] is None:
         return None, False
-    return _plan(key, lambda: _build_matmul(a.shape, key[2], b.shape, key[4], _batched_shape(a, b)))
+    shape = _batched_shape(a, b)
+    return _plan(
+        key, lambda: _build_matmul(a.shape, key[2], b.shape, key[4], shape, c_strides=_order_strides(shape, order))
+    )
 
 
-def batched_matmul(a, b, threads):
-    """``a @ b`` for ``batched_supports`` operands, read in place, as a new C-contiguous array; or None."""
+def batched_matmul(a, b, threads, order=None):
+    """``a @ b`` for ``batched_supports`` operands, read in place, as a new array, C-contiguous or with its memory
+    along the axes in ``order`` (the attention writes its output in the heads-split layout of its queries, so
+    that merging the heads back is a view); or None."""
 
     def body(plan, stream):
-        c = np.empty(_batched_shape(a, b), np.float32)
+        c = _ordered(_batched_shape(a, b), order)
         args = [(_ARG_SRC, a), (_ARG_WEIGHTS, b), (_ARG_DST, c)]
         _execute_plan(plan, stream, args)
         return c
 
-    return _run(_batched_plan(a, b, threads), threads, body)
+    return _run(_batched_plan(a, b, threads, order), threads, body)
 
 
 # --------------------------------------------------------------------------- LSTM and GRU layers
@@ -1213,7 +1236,7 @@ def _describe(key):
         _, rows, cols, _, affine, backward, threads = key
         return f"layer_norm {'backward' if backward else 'forward'} {rows}x{cols} threads={threads}"
     if key[0] == "matmul":
-        _, a_shape, _, b_shape, _, threads = key
+        _, a_shape, _, b_shape, _, _, threads = key
         return f"matmul {a_shape} @ {b_shape} threads={threads}"
     if key[0] == "scores":
         _, a_shape, _, b_shape, _, bias_shape, scale, threads = key

@@ -76,11 +76,36 @@ def _weights(xp, q, k, bias, scale):
     return softmax_array(xp, s, -1)
 
 
+def _output_order(q):
+    """The order of q's axes in its memory when it is a heads-split view ((N, H, L, E) over (N, L, H, E) memory:
+    a projection split into heads), so that the output, laid out the same way, merges its heads back as a view;
+    None otherwise."""
+    if q.ndim != 4:
+        return None
+    order = tuple(int(i) for i in np.argsort([-s for s in q.strides], kind="stable"))
+    return order if order == (0, 2, 1, 3) else None
+
+
+def _values(xp, weights, v, q):
+    """weights @ v, on oneDNN in the memory order of q's axes where that saves the caller a copy."""
+    order = _output_order(q) if xp is np and _dnnl.batched_supports(weights, v) else None
+    if order is not None:
+        out = threads.omp_call(
+            "matmul",
+            weights.size * v.shape[-1],
+            lambda n: _dnnl.batched_matmul(weights, v, n, order),
+            lambda counts: _dnnl.batched_prepare(weights, v, counts, order),
+        )
+        if out is not None:
+            return out
+    return backend.matmul(xp, weights, v)
+
+
 @primitive("attention", save=True, extra=True)
 def _attention(xp, q, k, v, *bias_and_scale):
     *bias, scale = bias_and_scale
     weights = _weights(xp, q, k, bias[0] if bias else None, scale)
-    return backend.matmul(xp, weights, v), weights
+    return _values(xp, weights, v, q), weights
 
 
 @_attention.defvjp
