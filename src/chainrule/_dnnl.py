@@ -339,6 +339,34 @@ def _size(pd, what):
     return _lib.dnnl_memory_desc_get_size(_lib.dnnl_primitive_desc_query_md(pd, what, 0))
 
 
+class _Reorder:
+    """A reorder primitive from memory laid out as ``src`` into memory laid out as ``dst`` (descriptors the caller
+    keeps alive), with its scratchpad's size."""
+
+    def __init__(self, src, dst):
+        self.src, self.dst, self.pd = src, dst, _P()
+        _check(
+            _lib.dnnl_reorder_primitive_desc_create(ctypes.byref(self.pd), src, _engine, dst, _engine, _ATTR),
+            "reorder_primitive_desc_create",
+        )
+        self.prim = _primitive(self.pd)
+        self.scratch = _size(self.pd, _Q_SCRATCHPAD)
+
+    def run(self, a, out, stream):
+        """``a`` reordered into ``out``; returns ``out``."""
+        _execute(self.prim, stream, [(_ARG_SRC, self.src, a), (_ARG_DST, self.dst, out)], self.scratch)
+        return out
+
+    def destroy(self):
+        _lib.dnnl_primitive_destroy(self.prim)
+        _lib.dnnl_primitive_desc_destroy(self.pd)
+
+
+def _reorder(src, dst):
+    """A ``_Reorder`` from ``src`` to ``dst``, or None where the two layouts are the same."""
+    return None if _lib.dnnl_memory_desc_equal(src, dst) else _Reorder(src, dst)
+
+
 class _Plan:
     """One primitive and what its calls need: the memory descriptors (owned by its primitive descriptor),
     a reorder between the plain weights and the primitive's layout (None when they are the same), and the
@@ -355,23 +383,13 @@ class _Plan:
         self.weights_md = _lib.dnnl_primitive_desc_query_md(pd, weights_query, 0)
         self.weights_bytes = _lib.dnnl_memory_desc_get_size(self.weights_md)
         self.plain = plain_weights
-        self.reorder_scratch = 0
-        if not _lib.dnnl_memory_desc_equal(self.weights_md, plain_weights):
-            rpd = _P()
-            src, dst = (_P(self.weights_md), plain_weights) if to_plain else (plain_weights, _P(self.weights_md))
-            _check(
-                _lib.dnnl_reorder_primitive_desc_create(ctypes.byref(rpd), src, _engine, dst, _engine, _ATTR),
-                "reorder_primitive_desc_create",
-            )
-            self.reorder_pd = rpd
-            self.reorder = _primitive(rpd)
-            self.reorder_scratch = _size(rpd, _Q_SCRATCHPAD)
+        ours = _P(self.weights_md)
+        self.reorder = _reorder(ours, plain_weights) if to_plain else _reorder(plain_weights, ours)
 
     def destroy(self):
         _lib.dnnl_primitive_destroy(self.prim)
         if self.reorder is not None:
-            _lib.dnnl_primitive_destroy(self.reorder)
-            _lib.dnnl_primitive_desc_destroy(self.reorder_pd)
+            self.reorder.destroy()
         _lib.dnnl_primitive_desc_destroy(self.pd)
 
 
@@ -596,9 +614,7 @@ def _weights_in(plan, w, stream):
     w = np.ascontiguousarray(w)
     if plan.reorder is None:
         return w
-    out = np.empty(plan.weights_bytes // 4, np.float32)
-    _execute(plan.reorder, stream, [(_ARG_SRC, plan.plain, w), (_ARG_DST, plan.weights_md, out)], plan.reorder_scratch)
-    return out
+    return plan.reorder.run(w, np.empty(plan.weights_bytes // 4, np.float32), stream)
 
 
 def _execute_plan(plan, stream, args):
@@ -658,10 +674,7 @@ def backward_weights(x, g, w_shape, geom, threads):
         )
         if plan.reorder is None:
             return raw.reshape(w_shape)
-        dw = np.empty(w_shape, np.float32)
-        args = [(_ARG_SRC, plan.weights_md, raw), (_ARG_DST, plan.plain, dw)]
-        _execute(plan.reorder, stream, args, plan.reorder_scratch)
-        return dw
+        return plan.reorder.run(raw, np.empty(w_shape, np.float32), stream)
 
     return _run(_conv_plan("weights", x.shape, w_shape, geom, False, threads), threads, body)
 
@@ -1021,33 +1034,20 @@ class _RnnPlan(_Plan):
         query = lambda arg: _lib.dnnl_primitive_desc_query_md(pd, _Q_EXEC_ARG, arg)  # noqa: E731
         self.weights = [query(_ARG_WEIGHTS), query(_ARG_WEIGHTS_ITER)]
         self.workspace = _lib.dnnl_memory_desc_get_size(query(_ARG_WORKSPACE))  # bytes; 0 for inference
-        self.reorders = [self._reorder(u, _P(w)) for u, w in zip(self.user, self.weights)]
+        self.reorders = [_reorder(u, _P(w)) for u, w in zip(self.user, self.weights)]
         if backward:
             self.diff = [query(_ARG_DIFF + _ARG_WEIGHTS), query(_ARG_DIFF + _ARG_WEIGHTS_ITER)]
-            self.reorders += [self._reorder(_P(d), u) for d, u in zip(self.diff, self.user)]
-
-    @staticmethod
-    def _reorder(src, dst):
-        if _lib.dnnl_memory_desc_equal(src, dst):
-            return None
-        rpd = _P()
-        _check(_lib.dnnl_reorder_primitive_desc_create(ctypes.byref(rpd), src, _engine, dst, _engine, _ATTR), "reorder")
-        return rpd, _primitive(rpd), _size(rpd, _Q_SCRATCHPAD), src, dst
+            self.reorders += [_reorder(_P(d), u) for d, u in zip(self.diff, self.user)]
 
     def move(self, i, a, out, stream):
         """Reorder ``a`` into ``out`` with the plan's i-th reorder (``a`` itself where there is none)."""
         reorder = self.reorders[i]
-        if reorder is None:
-            return a
-        _, prim, scratch, src, dst = reorder
-        _execute(prim, stream, [(_ARG_SRC, src, a), (_ARG_DST, dst, out)], scratch)
-        return out
+        return a if reorder is None else reorder.run(a, out, stream)
 
     def destroy(self):
         for reorder in self.reorders:
             if reorder is not None:
-                _lib.dnnl_primitive_destroy(reorder[1])
-                _lib.dnnl_primitive_desc_destroy(reorder[0])
+                reorder.destroy()
         for md in self.user:
             _lib.dnnl_memory_desc_destroy(md)
         super().destroy()
