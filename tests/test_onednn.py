@@ -466,7 +466,8 @@ def test_lstm_inference_second_order_in_place_outputs_and_fallbacks(lstm_spy, mo
         node = out._edge[0]
         while node.name != "lstm_layer":
             node = node.next[0][0]
-        node.extra = (node.extra[0], node.extra[1][:-1], *node.extra[2:])
+        mark, operands, workspace, *outputs = node.extra
+        node.extra = (mark, operands, workspace[:-1], *outputs)
 
     for between in (off, other_workspace):
         before = dict(lstm_spy)

@@ -314,9 +314,8 @@ def _rnn_onednn(cell, x, states, w_ih, w_hh, bias, reverse):
     """(out, final states, workspace or None) of an LSTM or GRU (``cell``) layer on oneDNN's RNN primitive
     (PyTorch's CPU path: one primitive for the sequence, its GEMMs and gate math fused), or None where oneDNN does
     not take it: the workspace is what its backward reads (None when nothing records a graph: the inference
-    primitive).  ``w_ih``, ``w_hh`` and ``bias`` with their gates in oneDNN's order (see _dnnl.rnn)."""
-    if not _dnnl.rnn_supports(x, *states, w_ih, w_hh, bias):
-        return None
+    primitive).  ``w_ih``, ``w_hh`` and ``bias`` with their gates in oneDNN's order (see _dnnl.rnn); the caller
+    has checked ``_dnnl.rnn_supports``."""
     x = _dnnl.sequence_operand(x)
     training = grad_enabled()
     hidden, layout = w_hh.shape[1], _dnnl.sequence_layout(x)
@@ -329,17 +328,16 @@ def _rnn_onednn(cell, x, states, w_ih, w_hh, bias, reverse):
     )
 
 
-def _rnn_onednn_backward(cell, ctx, weights, bias, g_out, g_finals):
+def _rnn_onednn_backward(cell, ctx, g_out, g_finals):
     """(dx, the states' gradients, dw_ih, dw_hh, dbias) arrays from oneDNN's backward of a layer whose forward ran
-    on oneDNN (``weights`` and ``bias`` as that forward read them); None where oneDNN does not take it now."""
+    on oneDNN (the weight gradients with their gates in oneDNN's order); None where oneDNN does not take it now."""
     reverse = ctx.args[0]
     x = ctx.saved[0]._data
     states = tuple(t._data for t in ctx.saved[1 : len(g_finals) + 1])
-    _, workspace, out, *finals = ctx.extra
+    _, (w_ih, w_hh, bias), workspace, out, *finals = ctx.extra
     grads = [g._data for g in (g_out, *g_finals)]
     if not _dnnl.rnn_supports(*grads):
         return None
-    w_ih, w_hh = weights
     hidden, gates = w_hh.shape[1], w_hh.shape[0] // w_hh.shape[1]
     return threads.omp_call(
         "rnn",
@@ -351,19 +349,27 @@ def _rnn_onednn_backward(cell, ctx, weights, bias, g_out, g_finals):
     )
 
 
-def _kept(workspace, out, finals):
-    """What a backward on oneDNN reads: its workspace and copies of the outputs (a caller may change the returned
-    ones in place; the out copy time-major, as that backward reads it: see _dnnl.rnn_backward)."""
-    return (_ONEDNN, workspace, np.array(out, order="C"), *(f.copy() for f in finals))
+def _forward_onednn(cell, x, states, operands, reverse):
+    """``((out, *final states), kept)`` of a layer on oneDNN (``operands``: w_ih, w_hh and bias as ``_rnn_onednn``
+    takes them), or None.  ``kept`` is what the backward on oneDNN reads: the operands (not made again), the
+    workspace and copies of the outputs (a caller may change the returned ones in place; the out copy time-major,
+    as that backward reads it: see _dnnl.rnn_backward); None when no graph is recorded."""
+    fused = _rnn_onednn(cell, x, states, *operands, reverse)
+    if fused is None:
+        return None
+    out, finals, workspace = fused
+    if workspace is None:
+        return (out, *finals), None
+    return (out, *finals), (_ONEDNN, operands, workspace, np.array(out, order="C"), *(f.copy() for f in finals))
 
 
 @primitive("lstm_layer", save=True, multi=True, extra=True)
 def _lstm_layer(xp, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse):
     bias = b_ih + b_hh
-    fused = _rnn_onednn("lstm", x, (h0, c0), w_ih, w_hh, bias, reverse) if xp is np else None
-    if fused is not None:
-        out, finals, workspace = fused
-        return (out, *finals), None if workspace is None else _kept(workspace, out, finals)
+    if xp is np and _dnnl.rnn_supports(x, h0, c0, w_ih, w_hh, bias):
+        result = _forward_onednn("lstm", x, (h0, c0), (w_ih, w_hh, bias), reverse)
+        if result is not None:
+            return result
     return _lstm_forward(xp, x, h0, c0, w_ih, w_hh, bias, reverse)
 
 
@@ -414,7 +420,7 @@ def _lstm_layer_vjp(ctx, g_out, g_hn, g_cn):
     need = [e is not None for e in ctx.next]
     extra = ctx.extra
     if extra[0] is _ONEDNN:
-        grads = _rnn_onednn_backward("lstm", ctx, (w_ih, w_hh), b_ih + b_hh, g_out, (g_hn, g_cn))
+        grads = _rnn_onednn_backward("lstm", ctx, g_out, (g_hn, g_cn))
         if grads is not None:
             dx, (dh0, dc0), dw_ih, dw_hh, d_bias = grads
             return tuple(_wrap(g) if n else None for g, n in zip((dx, dh0, dc0, dw_ih, dw_hh, d_bias, d_bias), need))
@@ -576,10 +582,9 @@ def _gru_onednn_operands(w_ih, w_hh, b_ih, b_hh):
 @primitive("gru_layer", save=True, multi=True, extra=True)
 def _gru_layer(xp, x, h0, w_ih, w_hh, b_ih, b_hh, reverse):
     if xp is np and _dnnl.rnn_supports(x, h0, w_ih, w_hh, b_ih, b_hh):
-        fused = _rnn_onednn("gru", x, (h0,), *_gru_onednn_operands(w_ih, w_hh, b_ih, b_hh), reverse)
-        if fused is not None:
-            out, finals, workspace = fused
-            return (out, *finals), None if workspace is None else _kept(workspace, out, finals)
+        result = _forward_onednn("gru", x, (h0,), _gru_onednn_operands(w_ih, w_hh, b_ih, b_hh), reverse)
+        if result is not None:
+            return result
     return _gru_forward(xp, x, h0, w_ih, w_hh, b_ih, b_hh, reverse)
 
 
@@ -630,8 +635,7 @@ def _gru_layer_vjp(ctx, g_out, g_hn):
     need = [e is not None for e in ctx.next]
     extra = ctx.extra
     if extra[0] is _ONEDNN:
-        operands = _gru_onednn_operands(w_ih, w_hh, b_ih, b_hh)
-        grads = _rnn_onednn_backward("gru", ctx, operands[:2], operands[2], g_out, (g_hn,))
+        grads = _rnn_onednn_backward("gru", ctx, g_out, (g_hn,))
         if grads is not None:
             dx, (dh0,), dw_ih, dw_hh, d_bias = grads
             hidden = w_hh.shape[1]
