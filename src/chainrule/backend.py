@@ -356,9 +356,7 @@ def _large_matmul(a, b, out):
             return _threads.gemm_call(m, k, n, _dnnl.sgemm, *operands, work=work, omp=True)
     # a float32 batched product goes to oneDNN's matmul as a whole (threads over the batch, operands read in place)
     if out is None and a.ndim > 2 and work >= _threads.SERIAL_WORK and _dnnl.batched_supports(a, b):
-        c = _threads.omp_call(
-            "matmul", work, lambda n: _dnnl.batched_matmul(a, b, n), lambda counts: _dnnl.batched_prepare(a, b, counts)
-        )
+        c = batched_onednn(a, b)
         if c is not None:
             return c
     # each matrix of a batch is its own BLAS call; MKL (the extra) takes those that are to run on one thread
@@ -369,6 +367,19 @@ def _large_matmul(a, b, out):
     if m * k * n >= _threads.SERIAL_WORK:
         return _threads.gemm_call(m, k, n, _np_matmul, a, b, out, work=work)
     return np.matmul(a, b, out=out)
+
+
+def batched_onednn(a, b, order=None):
+    """``a @ b`` for ``_dnnl.batched_supports`` operands on oneDNN's matmul, on the threads ``threads.omp_call``
+    chooses, as a new array (its memory along the axes in ``order``, default C order); None where oneDNN has no
+    kernel for it."""
+    work = max(a.size * b.shape[-1], b.size * a.shape[-2])
+    return _threads.omp_call(
+        "matmul",
+        work,
+        lambda n: _dnnl.batched_matmul(a, b, n, order),
+        lambda counts: _dnnl.batched_prepare(a, b, counts, order),
+    )
 
 
 def _gemm_into(a, b, out, beta):

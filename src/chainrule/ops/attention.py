@@ -89,16 +89,8 @@ def _output_order(q):
 def _values(xp, weights, v, q):
     """weights @ v, on oneDNN in the memory order of q's axes where that saves the caller a copy."""
     order = _output_order(q) if xp is np and _dnnl.batched_supports(weights, v) else None
-    if order is not None:
-        out = threads.omp_call(
-            "matmul",
-            weights.size * v.shape[-1],
-            lambda n: _dnnl.batched_matmul(weights, v, n, order),
-            lambda counts: _dnnl.batched_prepare(weights, v, counts, order),
-        )
-        if out is not None:
-            return out
-    return backend.matmul(xp, weights, v)
+    out = backend.batched_onednn(weights, v, order) if order is not None else None
+    return backend.matmul(xp, weights, v) if out is None else out
 
 
 @primitive("attention", save=True, extra=True)
