@@ -928,20 +928,21 @@ def _batched_shape(a, b):
     return (*(max(p, q) for p, q in zip(a.shape[:-2], b.shape[:-2])), a.shape[-2], b.shape[-1])
 
 
-def _batched_key(a, b, threads, order=None):
-    return ("matmul", a.shape, _element_strides(a), b.shape, _element_strides(b), order, threads)
+def _batched_key(a, b, threads, order=None, post=None):
+    post_key = None if post is None else (post[0], None if post[1] is None else post[1].shape)
+    return ("matmul", a.shape, _element_strides(a), b.shape, _element_strides(b), order, post_key, threads)
 
 
-def batched_prepare(a, b, counts, order=None) -> bool:
+def batched_prepare(a, b, counts, order=None, post=None) -> bool:
     """Build the batched-product plans for each thread count; False where oneDNN has no kernel (or the strides
     are ones it cannot take)."""
-    return all(_batched_plan(a, b, n, order)[0] is not None for n in counts)
+    return all(_batched_plan(a, b, n, order, post)[0] is not None for n in counts)
 
 
 def _order_strides(shape, order):
     """Strides (elements) of an array of ``shape`` whose memory runs along the axes in ``order`` (None: C order)."""
     if order is None:
-        return None
+        return _dense(shape)
     dense = _dense([shape[i] for i in order])
     strides = [0] * len(shape)
     for position, axis in enumerate(order):
@@ -956,28 +957,43 @@ def _ordered(shape, order):
     return np.empty([shape[i] for i in order], np.float32).transpose(np.argsort(order))
 
 
-def _batched_plan(a, b, threads, order=None):
-    key = _batched_key(a, b, threads, order)
+def _batched_plan(a, b, threads, order=None, post=None):
+    key = _batched_key(a, b, threads, order, post)
     if key[2] is None or key[4] is None:
         return None, False
     shape = _batched_shape(a, b)
     return _plan(
-        key, lambda: _build_matmul(a.shape, key[2], b.shape, key[4], shape, c_strides=_order_strides(shape, order))
+        key, lambda: _build_matmul(a.shape, key[2], b.shape, key[4], shape, key[6], _order_strides(shape, order))
     )
 
 
-def batched_matmul(a, b, threads, order=None):
+def batched_matmul(a, b, threads, order=None, post=None):
     """``a @ b`` for ``batched_supports`` operands, read in place, as a new array, C-contiguous or with its memory
     along the axes in ``order`` (the attention writes its output in the heads-split layout of its queries, so
-    that merging the heads back is a view); or None."""
+    that merging the heads back is a view); with ``post`` = (scale, bias or None), ``scale * (a @ b) + bias``
+    (see ``scores``); or None."""
 
     def body(plan, stream):
         c = _ordered(_batched_shape(a, b), order)
         args = [(_ARG_SRC, a), (_ARG_WEIGHTS, b), (_ARG_DST, c)]
+        if post is not None and post[1] is not None:
+            args.append((_ARG_POST_OP_1_SRC_1, post[1]))
         _execute_plan(plan, stream, args)
         return c
 
-    return _run(_batched_plan(a, b, threads, order), threads, body)
+    return _run(_batched_plan(a, b, threads, order, post), threads, body)
+
+
+def scores_prepare(q, kt, bias, scale, counts) -> bool:
+    """Build the attention-scores plans for each thread count; False where oneDNN has no kernel."""
+    return batched_prepare(q, kt, counts, post=(scale, bias))
+
+
+def scores(q, kt, bias, scale, threads):
+    """``scale * (q @ kt) + bias`` in one oneDNN matmul (the product's post-ops add the scale and the bias), for
+    ``batched_supports`` operands read in place and a C-contiguous float32 ``bias`` of the result's number of
+    axes (axes of 1 broadcast) or None: a new C-contiguous array, or None."""
+    return batched_matmul(q, kt, threads, post=(scale, bias))
 
 
 # --------------------------------------------------------------------------- LSTM and GRU layers
@@ -1005,16 +1021,7 @@ def sequence_layout(a):
     return None
 
 
-def _sequence_strides(shape, layout):
-    length, batch, channels = shape
-    return (batch * channels, channels, 1) if layout == "tnc" else (channels, length * channels, 1)
-
-
-def _sequence_array(shape, layout):
-    """A new (L, N, C) float32 array in ``layout`` ('ntc': the time-major view of a dense (N, L, C) array)."""
-    if layout == "tnc":
-        return np.empty(shape, np.float32)
-    return np.empty((shape[1], shape[0], shape[2]), np.float32).transpose(1, 0, 2)
+_SEQUENCE_ORDER = {"tnc": None, "ntc": (1, 0, 2)}  # a layout's memory order of the (L, N, C) axes
 
 
 def _gates_md(gates, hidden, cols):
@@ -1059,7 +1066,8 @@ def _build_rnn(cell, length, batch, features, hidden, reverse, layout, kind):
     gates, bias_rows, name = _CELLS[cell]
 
     def seq(channels):
-        return _md((length, batch, channels), _sequence_strides((length, batch, channels), layout))
+        shape = (length, batch, channels)
+        return _md(shape, _order_strides(shape, _SEQUENCE_ORDER[layout]))
 
     state = (1, 1, batch, hidden)
     x_md, out_md = seq(features), seq(hidden)
@@ -1132,7 +1140,7 @@ def rnn(cell, x, states, w_ih, w_hh, bias, reverse, training, threads):
     kind = "training" if training else "inference"
 
     def body(plan, stream):
-        out = _sequence_array((x.shape[0], x.shape[1], hidden), layout)
+        out = _ordered((x.shape[0], x.shape[1], hidden), _SEQUENCE_ORDER[layout])
         finals = tuple(np.empty_like(s) for s in states)
         workspace = np.empty(plan.workspace, np.uint8) if training else None
         w_layer, w_iter = _weights_for(plan, stream, w_ih, w_hh)
@@ -1180,40 +1188,6 @@ def rnn_backward(cell, x, states, w_ih, w_hh, bias, out, finals, workspace, g_ou
     return _run(_rnn_plan(cell, x.shape, hidden, reverse, "tnc", "backward", threads), threads, body)
 
 
-def _scores_key(q, kt, bias, scale, threads):
-    bias_shape = None if bias is None else bias.shape
-    return ("scores", q.shape, _element_strides(q), kt.shape, _element_strides(kt), bias_shape, scale, threads)
-
-
-def _scores_plan(q, kt, bias, scale, threads):
-    key = _scores_key(q, kt, bias, scale, threads)
-    if key[2] is None or key[4] is None:
-        return None, False
-    post = (scale, key[5])
-    return _plan(key, lambda: _build_matmul(q.shape, key[2], kt.shape, key[4], _batched_shape(q, kt), post))
-
-
-def scores_prepare(q, kt, bias, scale, counts) -> bool:
-    """Build the attention-scores plans for each thread count; False where oneDNN has no kernel."""
-    return all(_scores_plan(q, kt, bias, scale, n)[0] is not None for n in counts)
-
-
-def scores(q, kt, bias, scale, threads):
-    """``scale * (q @ kt) + bias`` in one oneDNN matmul (the product's post-ops add the scale and the bias), for
-    ``batched_supports`` operands read in place and a C-contiguous float32 ``bias`` of the result's number of
-    axes (axes of 1 broadcast) or None: a new C-contiguous array, or None."""
-
-    def body(plan, stream):
-        c = np.empty(_batched_shape(q, kt), np.float32)
-        args = [(_ARG_SRC, q), (_ARG_WEIGHTS, kt), (_ARG_DST, c)]
-        if bias is not None:
-            args.append((_ARG_POST_OP_1_SRC_1, bias))
-        _execute_plan(plan, stream, args)
-        return c
-
-    return _run(_scores_plan(q, kt, bias, scale, threads), threads, body)
-
-
 def work(x_shape, w_shape, geom) -> int:
     """Multiply-adds of one of the three products (they all have the same count)."""
     return x_shape[0] * math.prod(geom.out_size) * math.prod(w_shape)
@@ -1236,11 +1210,10 @@ def _describe(key):
         _, rows, cols, _, affine, backward, threads = key
         return f"layer_norm {'backward' if backward else 'forward'} {rows}x{cols} threads={threads}"
     if key[0] == "matmul":
-        _, a_shape, _, b_shape, _, _, threads = key
-        return f"matmul {a_shape} @ {b_shape} threads={threads}"
-    if key[0] == "scores":
-        _, a_shape, _, b_shape, _, bias_shape, scale, threads = key
-        return f"attention scores {scale:g} * {a_shape} @ {b_shape} + bias {bias_shape} threads={threads}"
+        _, a_shape, _, b_shape, _, _, post, threads = key
+        if post is None:
+            return f"matmul {a_shape} @ {b_shape} threads={threads}"
+        return f"attention scores {post[0]:g} * {a_shape} @ {b_shape} + bias {post[1]} threads={threads}"
     if key[0] == "rnn":
         _, cell, kind, shape, hidden, reverse, layout, threads = key
         way = " reverse" if reverse else ""
