@@ -14,8 +14,10 @@ only:
   gradient), as oneDNN primitives over the channels-last memory chainrule's
   convolutions already use, so no activation is reordered: only the weights
   (a few KB) go to and from oneDNN's blocked layout;
-* 2-D GEMMs through ``dnnl_sgemm`` (``backend.matmul``), which reads the
-  same transposed-in-place operands CBLAS does;
+* 2-D GEMMs (``backend.matmul``) through ``dnnl_sgemm``, which reads the
+  same transposed-in-place operands CBLAS does, or through the matmul
+  primitive on the right operand reordered to its blocked layout, whichever
+  measured faster for the shape (``gemm``);
 * GELU forward and backward (exact and tanh form) on its vectorized
   elementwise kernels (``ops/elementwise.py``);
 * layer norm over trailing axes and softmax / log_softmax over the innermost
@@ -57,6 +59,7 @@ import math
 import os
 import sys
 import threading
+import time
 
 import numpy as np
 
@@ -166,6 +169,7 @@ def _declare(lib):
         "dnnl_post_ops_create",
         "dnnl_post_ops_append_eltwise",
         "dnnl_post_ops_append_binary",
+        "dnnl_post_ops_append_sum",
         "dnnl_post_ops_destroy",
         "dnnl_convolution_forward_primitive_desc_create",
         "dnnl_convolution_backward_data_primitive_desc_create",
@@ -284,6 +288,108 @@ def sgemm(threads, ta, tb, m, n, k, a, lda, b, ldb, c, beta=0.0):
     )
     _check(status, "sgemm")
     return c
+
+
+# Two kernels for one product: ``dnnl_sgemm`` reads both operands as they are; the matmul primitive, given
+# ``b`` reordered to its blocked layout first (a pass over ``b`` alone), runs oneDNN's brgemm kernel.  On two
+# threads the second took 0.6-0.8x the first's time for a linear layer's forward (x @ W^T, the weight read
+# transposed) on the mlp's, the transformer's and MiniLM's widest shapes (MiniLM's (2048, 1536) @ (1536, 384):
+# 10.9 against 13.7 ms, the reorder included), equal on most others, and 1.1-1.4x for weight gradients
+# (``benchmarks/gemm_kernels.py``).  No rule of shapes says which: each product's shape and thread count
+# tries both at its first calls, and once more after ``_GEMM_RETRY`` calls (the first trial ran while the
+# process warmed up), and keeps the faster.  On one thread the packed kernel gained at most 4% and lost up to
+# 1.36x, and a product kept on one thread by its shape must round the same in every run (the thread policy
+# makes a result depend on timing only where it measures threads): those stay on dnnl_sgemm.
+_GEMM_TRIAL = 4  # timed calls of each kernel per trial, after an untimed first call of each
+_GEMM_RETRY = 200
+_GEMM_GAIN = 0.95  # the packed kernel is kept where it takes at most this fraction of dnnl_sgemm's time
+_gemm_choices: dict = {}  # (sgemm's arguments but the arrays, threads) -> [calls, sgemm s, packed s, choice]
+
+
+def gemm(threads, ta, tb, m, n, k, a, lda, b, ldb, c, beta=0.0):
+    """``sgemm``'s product on the kernel measured faster for its shape and thread count (more than one):
+    ``dnnl_sgemm``, or the matmul primitive on ``b`` reordered to its blocked layout (``packed_gemm``).
+    Returns ``c``."""
+    args = (ta, tb, m, n, k, a, lda, b, ldb, c, beta)
+    if threads == 1:
+        return sgemm(threads, *args)
+    key = (ta, tb, m, n, k, lda, ldb, beta, threads)
+    state = _gemm_choices.get(key)
+    if state is None:
+        state = _gemm_choices[key] = [0, [], [], None if beta in (0.0, 1.0) else False]
+    state[0] += 1
+    if state[0] == _GEMM_RETRY and beta in (0.0, 1.0):
+        state[1:] = [[], [], None]
+    if state[3] is not None:
+        return (packed_gemm if state[3] else sgemm)(threads, *args)
+    arm = state[0] & 1
+    start = time.perf_counter()
+    if not arm:
+        sgemm(threads, *args)
+    elif packed_gemm(threads, *args) is None:  # oneDNN had no brgemm kernel for it: dnnl_sgemm only
+        state[3] = False
+        return sgemm(threads, *args)
+    seconds = time.perf_counter() - start
+    times = state[1 + arm]
+    times.append(seconds)
+    if min(len(state[1]), len(state[2])) > _GEMM_TRIAL:  # (a Python thread's race only mixes the timings)
+        state[3] = _median(state[2][1:]) <= _GEMM_GAIN * _median(state[1][1:])
+    return c
+
+
+def _median(values):
+    values = sorted(values)
+    half = len(values) // 2
+    return values[half] if len(values) % 2 else 0.5 * (values[half - 1] + values[half])
+
+
+def _build_packed(ta, tb, m, n, k, lda, ldb, accumulate):
+    """The matmul primitive for ``sgemm``'s product with the weights in the layout it chooses, or None where
+    that is not a brgemm kernel (then it is ``dnnl_sgemm``'s own)."""
+    plain = _md((k, n), (1, ldb) if tb else (ldb, 1))
+    mds, attr, post_ops = (
+        [_md((m, k), (1, lda) if ta else (lda, 1)), _any_md((k, n)), _md((m, n), (n, 1))],
+        _attr(),
+        None,
+    )
+    try:
+        if accumulate:  # beta = 1: a sum post-op adds the product to what c holds
+            attr, post_ops = _P(), _P()
+            _check(_lib.dnnl_primitive_attr_create(ctypes.byref(attr)), "primitive_attr_create")
+            _check(_lib.dnnl_primitive_attr_set_scratchpad_mode(attr, _SCRATCHPAD_USER), "set_scratchpad_mode")
+            _check(_lib.dnnl_post_ops_create(ctypes.byref(post_ops)), "post_ops_create")
+            _check(_lib.dnnl_post_ops_append_sum(post_ops, ctypes.c_float(1.0), 0, 0), "post_ops_append_sum")
+            _check(_lib.dnnl_primitive_attr_set_post_ops(attr, post_ops), "set_post_ops")
+        pd = _P()
+        _check(
+            _lib.dnnl_matmul_primitive_desc_create(ctypes.byref(pd), _engine, *mds[:2], None, mds[2], attr), "matmul"
+        )
+    finally:
+        for md in mds:
+            _lib.dnnl_memory_desc_destroy(md)
+        if post_ops:
+            _lib.dnnl_post_ops_destroy(post_ops)
+        if accumulate and attr:
+            _lib.dnnl_primitive_attr_destroy(attr)
+    if not _impl(pd).startswith("brg"):
+        _lib.dnnl_primitive_desc_destroy(pd)
+        return None
+    return _Plan(pd, _Q_WEIGHTS, plain)
+
+
+def packed_gemm(threads, ta, tb, m, n, k, a, lda, b, ldb, c, beta=0.0):
+    """``sgemm``'s product (beta 0 or 1) on the matmul primitive, ``b`` reordered first to the blocked layout
+    its brgemm kernel reads; returns ``c``, or None where oneDNN has no such kernel for it."""
+    key = ("gemm", ta, tb, m, n, k, lda, ldb, beta != 0.0, threads)
+
+    def body(plan, stream):
+        weights = b
+        if plan.reorder is not None:
+            weights = plan.reorder.run(b, np.empty(plan.weights_bytes // 4, np.float32), stream)
+        _execute_plan(plan, stream, [(_ARG_SRC, a), (_ARG_WEIGHTS, weights), (_ARG_DST, c)])
+        return c
+
+    return _run(_plan(key, lambda: _build_packed(ta, tb, m, n, k, lda, ldb, beta != 0.0)), threads, body)
 
 
 # --------------------------------------------------------------------------- plans
@@ -568,7 +674,8 @@ def _channels_last(a):
 def _memory(md, array):
     mem = _P()
     md = md if isinstance(md, _P) else _P(md)  # a descriptor we made, or one a primitive descriptor owns (an int)
-    _check(_lib.dnnl_memory_create(ctypes.byref(mem), md, _engine, _P(array.ctypes.data)), "memory_create")
+    address = array if isinstance(array, int) else array.ctypes.data  # (sgemm's operands are addresses)
+    _check(_lib.dnnl_memory_create(ctypes.byref(mem), md, _engine, _P(address)), "memory_create")
     return mem
 
 
@@ -1222,12 +1329,23 @@ def _describe(key):
         _, shape, axis, log, backward, threads = key
         name = "log_softmax" if log else "softmax"
         return f"{name} {'backward' if backward else 'forward'} {shape} axis {axis} threads={threads}"
+    if key[0] == "gemm":
+        return f"gemm {_describe_gemm(key[1:])}"
     _, alg, backward, n, threads = key
     return f"eltwise {_ELTWISE_NAMES.get(alg, alg)} {'backward' if backward else 'forward'} n={n} threads={threads}"
 
 
+def _describe_gemm(key):
+    ta, tb, m, n, k, lda, ldb, beta, threads = key
+    a = f"({k}, {m})^T" if ta else f"({m}, {k})"
+    b = f"({n}, {k})^T" if tb else f"({k}, {n})"
+    plus = f" + {float(beta):g} c" if beta else ""
+    return f"{a} @ {b}{plus} lda={lda} ldb={ldb} threads={threads}"
+
+
 def info() -> dict:
-    """What is loaded, and the implementation oneDNN chose for each primitive built so far."""
+    """What is loaded, the implementation oneDNN chose for each primitive built so far, and for each GEMM
+    shape measured by ``gemm`` the kernel it runs ('packed', 'sgemm' or 'trying')."""
     available()
     return {
         "enabled": ENABLED,
@@ -1236,6 +1354,10 @@ def info() -> dict:
         "primitives": {
             _describe(key): (plan.impl if plan is not None else "NumPy (oneDNN has only reference code)")
             for key, plan in list(_plans.items())
+        },
+        "gemm_kernels": {
+            _describe_gemm(key): {None: "trying", True: "packed", False: "sgemm"}[state[3]]
+            for key, state in list(_gemm_choices.items())
         },
     }
 

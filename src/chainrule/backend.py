@@ -353,7 +353,7 @@ def _large_matmul(a, b, out):
         c = np.empty((m, n), np.float32) if out is None else out
         operands = _dnnl.gemm_operands(a, b, c)
         if operands is not None:
-            return _threads.gemm_call(m, k, n, _dnnl.sgemm, *operands, work=work, omp=True)
+            return _threads.gemm_call(m, k, n, _onednn_gemm(), *operands, work=work, omp=True)
     # a float32 batched product goes to oneDNN's matmul as a whole (threads over the batch, operands read in place)
     if out is None and a.ndim > 2 and work >= _threads.SERIAL_WORK and _dnnl.batched_supports(a, b):
         c = batched_onednn(a, b)
@@ -367,6 +367,12 @@ def _large_matmul(a, b, out):
     if m * k * n >= _threads.SERIAL_WORK:
         return _threads.gemm_call(m, k, n, _np_matmul, a, b, out, work=work)
     return np.matmul(a, b, out=out)
+
+
+def _onednn_gemm():
+    """oneDNN's GEMM: the kernel measured faster per shape (``_dnnl.gemm``), or ``dnnl_sgemm`` alone in
+    deterministic mode (the choice by timing would make the rounding depend on it)."""
+    return _dnnl.sgemm if _threads.are_deterministic_algorithms_enabled() else _dnnl.gemm
 
 
 def batched_onednn(a, b, order=None):
@@ -388,7 +394,7 @@ def _gemm_into(a, b, out, beta):
     if work >= _threads.SERIAL_WORK:
         operands = _dnnl.gemm_operands(a, b, out)
         if operands is not None:
-            _threads.gemm_call(a.shape[0], a.shape[1], b.shape[1], _dnnl.sgemm, *operands, beta, omp=True)
+            _threads.gemm_call(a.shape[0], a.shape[1], b.shape[1], _onednn_gemm(), *operands, beta, omp=True)
             return True
     if _mkl.ENABLED and _threads.plan_gemm(a.shape[0], a.shape[1], b.shape[1]) == 1 and _mkl.BLAS.gemm(a, b, out, beta):
         return True
