@@ -4,13 +4,13 @@
     python benchmarks/gemm_kernels.py --rounds 5   # more alternating rounds per shape
 
 chainrule's float32 2-D products run on oneDNN (``src/chainrule/_dnnl.py``), on one of two kernels:
-``dnnl_sgemm``, which reads both operands in place, or the matmul primitive with the right operand reordered
-first into the blocked layout its brgemm kernel reads ("packed"; the reorder is included in its time here, as
-in a call).  ``_dnnl.gemm`` tries both at each shape's first calls and keeps the faster; this table shows what
-it chooses between.  For each linear layer ``y = x @ W^T`` of the steps.py workloads, nanoGPT and MiniLM: the
-forward (``x @ W^T``, W read transposed), the input gradient (``g @ W``) and the weight gradient (``g^T @ x``),
-each timed with the two kernels alternately in one process (median of ``--rounds`` rounds of
-``median_time``), ratio packed / sgemm.
+``dnnl_sgemm``, or oneDNN's matmul primitive on the same operands (its brgemm kernel), which also adds a
+linear layer's bias itself (sgemm's caller copies the bias into the result first and sgemm adds the product
+to it).  ``_dnnl.gemm`` tries both at each shape's first calls and keeps the faster; this table shows what it
+chooses between.  For each linear layer ``y = x @ W^T + b`` of the steps.py workloads, nanoGPT and MiniLM:
+the forward with its bias (``x @ W^T + b``, W read transposed), the input gradient (``g @ W``) and the weight
+gradient (``g^T @ x``), each timed with the two kernels alternately in one process (median of ``--rounds``
+rounds of ``median_time``), ratio matmul / sgemm.
 """
 
 # ruff: noqa: I001 - the BLAS choice must be set before chainrule loads
@@ -48,7 +48,12 @@ def _products(rows, fan_in, fan_out, rng):
     x = rng.standard_normal((rows, fan_in), dtype=np.float32)
     w = rng.standard_normal((fan_out, fan_in), dtype=np.float32)
     g = rng.standard_normal((rows, fan_out), dtype=np.float32)
-    return {"forward x @ W^T": (x, w.T), "input grad g @ W": (g, w), "weight grad g^T @ x": (g.T, x)}
+    bias = rng.standard_normal(fan_out, dtype=np.float32)
+    return {
+        "forward x @ W^T + b": (x, w.T, bias),
+        "input grad g @ W": (g, w, None),
+        "weight grad g^T @ x": (g.T, x, None),
+    }
 
 
 def main():
@@ -61,29 +66,29 @@ def main():
     rng = np.random.default_rng(0)
     rows = []
     for workload, batch, fan_in, fan_out in LAYERS:
-        for name, (a, b) in _products(batch, fan_in, fan_out, rng).items():
+        for name, (a, b, bias) in _products(batch, fan_in, fan_out, rng).items():
             c = np.empty((a.shape[0], b.shape[1]), np.float32)
             operands = _dnnl.gemm_operands(a, b, c)
             row = [workload, name, "x".join(map(str, (a.shape[0], a.shape[1], b.shape[1])))]
             for n in counts:
                 kernels = {
-                    "sgemm": lambda n=n, ops=operands: _dnnl.sgemm(n, *ops),
-                    "packed": lambda n=n, ops=operands: _dnnl.packed_gemm(n, *ops),
+                    "sgemm": lambda n=n, ops=operands, bias=bias: _dnnl.sgemm(n, *ops, 0.0, bias),
+                    "matmul": lambda n=n, ops=operands, bias=bias: _dnnl.matmul_gemm(n, *ops, 0.0, bias),
                 }
-                if kernels["packed"]() is None:
+                if kernels["matmul"]() is None:
                     row += ["-", "-", "no brgemm"]
                     continue
                 times = {kernel: [] for kernel in kernels}
                 for _ in range(args.rounds):
                     for kernel, fn in kernels.items():
                         times[kernel].append(median_time(fn, repeats=3))
-                sgemm, packed = (statistics.median(times[k]) * 1e3 for k in kernels)
-                row += [f"{sgemm:.3f}", f"{packed:.3f}", f"{packed / sgemm:.2f}"]
+                sgemm, matmul = (statistics.median(times[k]) * 1e3 for k in kernels)
+                row += [f"{sgemm:.3f}", f"{matmul:.3f}", f"{matmul / sgemm:.2f}"]
             rows.append(row)
     header = ["workload", "product", "m x k x n"]
     for n in counts:
-        header += [f"sgemm ms ({n}t)", f"packed ms ({n}t)", f"packed/sgemm ({n}t)"]
-    print(f"oneDNN {_dnnl.VERSION}: dnnl_sgemm against the matmul primitive on reordered weights, float32")
+        header += [f"sgemm ms ({n}t)", f"matmul ms ({n}t)", f"matmul/sgemm ({n}t)"]
+    print(f"oneDNN {_dnnl.VERSION}: dnnl_sgemm against the matmul primitive, float32, medians")
     print_table("", header, rows)
 
 

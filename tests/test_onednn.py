@@ -231,60 +231,83 @@ def test_float32_products_go_to_onednn_and_equal_numpy(shape, ta, tb, gemm_spy):
 
 @pytest.mark.parametrize("ta", [False, True])
 @pytest.mark.parametrize("tb", [False, True])
-@pytest.mark.parametrize("beta", [0.0, 1.0])
+@pytest.mark.parametrize("add", ["beta", "bias", None])
 @pytest.mark.parametrize("pad", [0, 9])
-def test_packed_gemm_equals_numpy(ta, tb, beta, pad):
-    """The matmul primitive on reordered weights: transposed operands read in place, beta 0 and 1 (a linear
-    layer's bias, copied into c first); for rows strided wider than they are (views of a wider array) oneDNN
-    3.2 chose no brgemm kernel: None, and ``gemm`` keeps those on sgemm."""
+def test_matmul_gemm_equals_numpy(ta, tb, add, pad):
+    """sgemm's product on the matmul primitive: transposed operands read in place, beta = 1, or a bias the
+    primitive adds (a linear layer's); both kernels give the same result to float32 rounding.  For rows
+    strided wider than they are (views of a wider array) oneDNN 3.2 has no brgemm kernel: None there, and
+    ``gemm`` keeps those on sgemm."""
     m, k, n = 96, 200, 160
     rng = np.random.default_rng(21)
     wide_a = rng.standard_normal((k, m + pad) if ta else (m, k + pad)).astype(np.float32)
     wide_b = rng.standard_normal((n, k + pad) if tb else (k, n + pad)).astype(np.float32)
     a = wide_a[:, :m].T if ta else wide_a[:, :k]
     b = wide_b[:, :k].T if tb else wide_b[:, :n]
-    c = np.full((m, n), 3.0, np.float32)
-    operands = _dnnl.gemm_operands(a, b, c)
-    assert operands[0] == ta and operands[1] == tb
-    if _dnnl.packed_gemm(2, *operands, beta) is None:
-        if pad:
-            return
-        pytest.skip("oneDNN has no brgemm kernel for float32 on this CPU")
-    want = a.astype(np.float64) @ b.astype(np.float64) + 3.0 * beta
-    np.testing.assert_allclose(c, want, rtol=1e-5, atol=1e-5 * np.sqrt(k))
+    bias = rng.standard_normal(n).astype(np.float32)
+    extra = {"beta": (1.0, None), "bias": (0.0, bias), None: (0.0, None)}[add]
+    want = a.astype(np.float64) @ b.astype(np.float64) + (3.0 if add == "beta" else 0.0)
+    want += bias if add == "bias" else 0.0
+    results = []
+    for kernel in (_dnnl.sgemm, _dnnl.matmul_gemm):
+        c = np.full((m, n), 3.0, np.float32)
+        operands = _dnnl.gemm_operands(a, b, c)
+        assert operands[:2] == (ta, tb)
+        if kernel(2, *operands, *extra) is None:
+            if not pad:
+                pytest.skip("oneDNN has no brgemm kernel for float32 products on this CPU")
+            continue
+        results.append(c)
+    for c in results:
+        np.testing.assert_allclose(c, want, rtol=1e-5, atol=1e-5 * np.sqrt(k))
 
 
-def _fake_kernels(monkeypatch, sgemm_seconds, packed_seconds):
-    """sgemm and packed_gemm replaced by functions that advance a fake clock by ``seconds(calls so far)`` and
+def test_linear_layers_bias_goes_to_the_gemm(monkeypatch):
+    """addmm (a linear layer with a bias) hands its bias to oneDNN's GEMM instead of copying it into the result
+    first, and the result equals NumPy's."""
+    seen = []
+    original = _dnnl.gemm
+    monkeypatch.setattr(_dnnl, "gemm", lambda *args: seen.append(args[-1] is not None) or original(*args))
+    rng = np.random.default_rng(5)
+    x, w = rng.standard_normal((128, 300)).astype(np.float32), rng.standard_normal((200, 300)).astype(np.float32)
+    for bias in (rng.standard_normal(200).astype(np.float32), rng.standard_normal((1, 200)).astype(np.float32)):
+        for _ in range(2 * _dnnl._GEMM_TRIAL + 3):  # through the trial of both kernels and after it
+            got = backend.addmm(np, bias, x, w.T)
+            np.testing.assert_allclose(got, x @ w.T + bias, rtol=1e-5, atol=1e-4)
+    assert seen and all(seen)
+
+
+def _fake_kernels(monkeypatch, sgemm_seconds, matmul_seconds):
+    """sgemm and matmul_gemm replaced by functions that advance a fake clock by ``seconds(calls so far)`` and
     count their calls."""
-    clock, calls = [0.0], {"sgemm": 0, "packed": 0}
+    clock, calls = [0.0], {"sgemm": 0, "matmul": 0}
 
     def kernel(name, seconds):
         def run(threads_, *args):
             clock[0] += seconds(calls[name])
             calls[name] += 1
-            return args[-2]
+            return args[9]  # c
 
         return run
 
     monkeypatch.setattr(_dnnl, "_gemm_choices", {})
     monkeypatch.setattr(_dnnl, "sgemm", kernel("sgemm", sgemm_seconds))
-    monkeypatch.setattr(_dnnl, "packed_gemm", kernel("packed", packed_seconds))
+    monkeypatch.setattr(_dnnl, "matmul_gemm", kernel("matmul", matmul_seconds))
     monkeypatch.setattr(_dnnl.time, "perf_counter", lambda: clock[0])
     return calls
 
 
-@pytest.mark.parametrize("packed_faster", [True, False])
-def test_gemm_tries_both_kernels_and_keeps_the_faster(packed_faster, monkeypatch):
+@pytest.mark.parametrize("matmul_faster", [True, False])
+def test_gemm_tries_both_kernels_and_keeps_the_faster(matmul_faster, monkeypatch):
     fast, slow = (lambda calls: 1.0), (lambda calls: 2.0)
-    calls = _fake_kernels(monkeypatch, slow if packed_faster else fast, fast if packed_faster else slow)
+    calls = _fake_kernels(monkeypatch, slow if matmul_faster else fast, fast if matmul_faster else slow)
     args = (False, True, 64, 64, 64, 0, 64, 0, 64, "c")
     for _ in range(2 * (_dnnl._GEMM_TRIAL + 1)):  # the trial: both kernels in turn, the first call of each untimed
         assert _dnnl.gemm(2, *args, 1.0) == "c"
-    assert calls == {"sgemm": _dnnl._GEMM_TRIAL + 1, "packed": _dnnl._GEMM_TRIAL + 1}
+    assert calls == {"sgemm": _dnnl._GEMM_TRIAL + 1, "matmul": _dnnl._GEMM_TRIAL + 1}
     for _ in range(20):
         _dnnl.gemm(2, *args, 1.0)
-    chosen = "packed" if packed_faster else "sgemm"
+    chosen = "matmul" if matmul_faster else "sgemm"
     assert calls[chosen] == _dnnl._GEMM_TRIAL + 21
     assert _dnnl.info()["gemm_kernels"] == {"(64, 64) @ (64, 64)^T + 1 c lda=64 ldb=64 threads=2": chosen}
     # another thread count, or beta, is another choice; a beta the primitive does not take, or one thread,
@@ -294,11 +317,11 @@ def test_gemm_tries_both_kernels_and_keeps_the_faster(packed_faster, monkeypatch
         _dnnl.gemm(1, *args, 1.0)
         _dnnl.gemm(2, *args, 0.5)
         _dnnl.gemm(4, *args, 0.0)
-    assert calls["packed"] - before["packed"] == 5 and calls["sgemm"] - before["sgemm"] == 25
+    assert calls["matmul"] - before["matmul"] == 5 and calls["sgemm"] - before["sgemm"] == 25
 
 
 def test_gemm_tries_again_after_its_retry_count(monkeypatch):
-    """A choice made while the process warmed up (the packed kernel faster) is tried once more later, and
+    """A choice made while the process warmed up (the matmul kernel faster) is tried once more later, and
     this time sgemm is faster: it is kept from then on."""
     retry = _dnnl._GEMM_RETRY
     calls = _fake_kernels(monkeypatch, lambda n: 1.0, lambda n: 0.5 if n < retry // 2 else 2.0)
@@ -313,7 +336,7 @@ def test_gemm_tries_again_after_its_retry_count(monkeypatch):
 
 def test_gemm_without_brgemm_stays_on_sgemm(monkeypatch):
     calls = _fake_kernels(monkeypatch, lambda n: 1.0, lambda n: 1.0)
-    monkeypatch.setattr(_dnnl, "packed_gemm", lambda *args: None)
+    monkeypatch.setattr(_dnnl, "matmul_gemm", lambda *args: None)
     for _ in range(10):
         _dnnl.gemm(2, False, True, 64, 64, 64, 0, 64, 0, 64, "c")
     assert calls["sgemm"] == 10

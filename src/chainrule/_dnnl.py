@@ -14,10 +14,10 @@ only:
   gradient), as oneDNN primitives over the channels-last memory chainrule's
   convolutions already use, so no activation is reordered: only the weights
   (a few KB) go to and from oneDNN's blocked layout;
-* 2-D GEMMs (``backend.matmul``) through ``dnnl_sgemm``, which reads the
-  same transposed-in-place operands CBLAS does, or through the matmul
-  primitive on the right operand reordered to its blocked layout, whichever
-  measured faster for the shape (``gemm``);
+* 2-D GEMMs (``backend.matmul``, ``addmm``) through ``dnnl_sgemm``, which
+  reads the same transposed-in-place operands CBLAS does, or through the
+  matmul primitive on the same operands (which adds a linear layer's bias
+  itself), whichever measured faster for the shape (``gemm``);
 * GELU forward and backward (exact and tanh form) on its vectorized
   elementwise kernels (``ops/elementwise.py``);
 * layer norm over trailing axes and softmax / log_softmax over the innermost
@@ -279,9 +279,13 @@ def gemm_operands(a, b, c):
     return oa[0] == _CBLAS_TRANS, ob[0] == _CBLAS_TRANS, m, n, k, oa[2], oa[1], ob[2], ob[1], c
 
 
-def sgemm(threads, ta, tb, m, n, k, a, lda, b, ldb, c, beta=0.0):
+def sgemm(threads, ta, tb, m, n, k, a, lda, b, ldb, c, beta=0.0, bias=None):
     """``c = op(a) @ op(b) + beta * c`` (row-major, float32) through ``dnnl_sgemm`` on ``threads`` of OpenMP's
-    threads; ``gemm_operands`` gives the arguments after ``threads``.  Returns ``c``."""
+    threads; ``gemm_operands`` gives the arguments after ``threads``.  With ``bias`` (n float32s, beta 0):
+    ``op(a) @ op(b) + bias``, the bias copied into ``c`` first and the product added to it.  Returns ``c``."""
+    if bias is not None:
+        np.copyto(c, bias)
+        beta = 1.0
     _omp_threads(threads)
     status = _lib.dnnl_sgemm(
         b"T" if ta else b"N", b"T" if tb else b"N", m, n, k, 1.0, a, lda, b, ldb, beta, c.ctypes.data, n
@@ -290,30 +294,30 @@ def sgemm(threads, ta, tb, m, n, k, a, lda, b, ldb, c, beta=0.0):
     return c
 
 
-# Two kernels for one product: ``dnnl_sgemm`` reads both operands as they are; the matmul primitive, given
-# ``b`` reordered to its blocked layout first (a pass over ``b`` alone), runs oneDNN's brgemm kernel.  On two
-# threads the second took 0.6-0.8x the first's time for a linear layer's forward (x @ W^T, the weight read
-# transposed) on the mlp's, the transformer's and MiniLM's widest shapes (MiniLM's (2048, 1536) @ (1536, 384):
-# 10.9 against 13.7 ms, the reorder included), equal on most others, and 1.1-1.4x for weight gradients
+# Two kernels for one product: ``dnnl_sgemm``, and the matmul primitive on the same operands read in place,
+# for which oneDNN 3.2 chooses its brgemm kernel and which adds a bias itself (sgemm's caller copies the bias
+# into c first, a pass over c, and sgemm reads it back).  On two threads the primitive took 0.64-0.9x sgemm's
+# time for a linear layer's forward (x @ W^T, W read transposed) on mlp's, deep's, nanoGPT's and MiniLM's
+# widest shapes (MiniLM's (2048, 1536) @ (1536, 384) with its bias: 11.3 against 14.2 ms), about the same on
+# the other forwards and input gradients, and up to 1.2x on weight gradients and 1.45x on small products
 # (``benchmarks/gemm_kernels.py``).  No rule of shapes says which: each product's shape and thread count
 # tries both at its first calls, and once more after ``_GEMM_RETRY`` calls (the first trial ran while the
-# process warmed up), and keeps the faster.  On one thread the packed kernel gained at most 4% and lost up to
-# 1.36x, and a product kept on one thread by its shape must round the same in every run (the thread policy
+# process warmed up), and keeps the faster.  On one thread the primitive gained at most 7% and lost up to
+# 1.2x, and a product kept on one thread by its shape must round the same in every run (the thread policy
 # makes a result depend on timing only where it measures threads): those stay on dnnl_sgemm.
 _GEMM_TRIAL = 4  # timed calls of each kernel per trial, after an untimed first call of each
 _GEMM_RETRY = 200
-_GEMM_GAIN = 0.95  # the packed kernel is kept where it takes at most this fraction of dnnl_sgemm's time
-_gemm_choices: dict = {}  # (sgemm's arguments but the arrays, threads) -> [calls, sgemm s, packed s, choice]
+_GEMM_GAIN = 0.95  # the primitive is kept where it takes at most this fraction of dnnl_sgemm's time
+_gemm_choices: dict = {}  # (sgemm's arguments but the arrays, threads) -> [calls, sgemm s, matmul s, choice]
 
 
-def gemm(threads, ta, tb, m, n, k, a, lda, b, ldb, c, beta=0.0):
+def gemm(threads, ta, tb, m, n, k, a, lda, b, ldb, c, beta=0.0, bias=None):
     """``sgemm``'s product on the kernel measured faster for its shape and thread count (more than one):
-    ``dnnl_sgemm``, or the matmul primitive on ``b`` reordered to its blocked layout (``packed_gemm``).
-    Returns ``c``."""
-    args = (ta, tb, m, n, k, a, lda, b, ldb, c, beta)
+    ``dnnl_sgemm`` or the matmul primitive (``matmul_gemm``).  Returns ``c``."""
+    args = (ta, tb, m, n, k, a, lda, b, ldb, c, beta, bias)
     if threads == 1:
         return sgemm(threads, *args)
-    key = (ta, tb, m, n, k, lda, ldb, beta, threads)
+    key = (ta, tb, m, n, k, lda, ldb, beta, bias is not None, threads)
     state = _gemm_choices.get(key)
     if state is None:
         state = _gemm_choices[key] = [0, [], [], None if beta in (0.0, 1.0) else False]
@@ -321,17 +325,15 @@ def gemm(threads, ta, tb, m, n, k, a, lda, b, ldb, c, beta=0.0):
     if state[0] == _GEMM_RETRY and beta in (0.0, 1.0):
         state[1:] = [[], [], None]
     if state[3] is not None:
-        return (packed_gemm if state[3] else sgemm)(threads, *args)
+        return (matmul_gemm if state[3] else sgemm)(threads, *args)
     arm = state[0] & 1
     start = time.perf_counter()
     if not arm:
         sgemm(threads, *args)
-    elif packed_gemm(threads, *args) is None:  # oneDNN had no brgemm kernel for it: dnnl_sgemm only
+    elif matmul_gemm(threads, *args) is None:  # oneDNN had no brgemm kernel for it: dnnl_sgemm only
         state[3] = False
         return sgemm(threads, *args)
-    seconds = time.perf_counter() - start
-    times = state[1 + arm]
-    times.append(seconds)
+    state[1 + arm].append(time.perf_counter() - start)
     if min(len(state[1]), len(state[2])) > _GEMM_TRIAL:  # (a Python thread's race only mixes the timings)
         state[3] = _median(state[2][1:]) <= _GEMM_GAIN * _median(state[1][1:])
     return c
@@ -343,15 +345,12 @@ def _median(values):
     return values[half] if len(values) % 2 else 0.5 * (values[half - 1] + values[half])
 
 
-def _build_packed(ta, tb, m, n, k, lda, ldb, accumulate):
-    """The matmul primitive for ``sgemm``'s product with the weights in the layout it chooses, or None where
-    that is not a brgemm kernel (then it is ``dnnl_sgemm``'s own)."""
-    plain = _md((k, n), (1, ldb) if tb else (ldb, 1))
-    mds, attr, post_ops = (
-        [_md((m, k), (1, lda) if ta else (lda, 1)), _any_md((k, n)), _md((m, n), (n, 1))],
-        _attr(),
-        None,
-    )
+def _build_gemm(ta, tb, m, n, k, lda, ldb, accumulate, bias):
+    """The matmul primitive for ``sgemm``'s product, or None where oneDNN's kernel for it is not brgemm (then it
+    is ``dnnl_sgemm``'s own)."""
+    mds = [_md((m, k), (1, lda) if ta else (lda, 1)), _md((k, n), (1, ldb) if tb else (ldb, 1))]
+    mds += [_md((1, n), (n, 1)) if bias else None, _md((m, n), (n, 1))]
+    attr, post_ops = _attr(), None
     try:
         if accumulate:  # beta = 1: a sum post-op adds the product to what c holds
             attr, post_ops = _P(), _P()
@@ -361,12 +360,11 @@ def _build_packed(ta, tb, m, n, k, lda, ldb, accumulate):
             _check(_lib.dnnl_post_ops_append_sum(post_ops, ctypes.c_float(1.0), 0, 0), "post_ops_append_sum")
             _check(_lib.dnnl_primitive_attr_set_post_ops(attr, post_ops), "set_post_ops")
         pd = _P()
-        _check(
-            _lib.dnnl_matmul_primitive_desc_create(ctypes.byref(pd), _engine, *mds[:2], None, mds[2], attr), "matmul"
-        )
+        _check(_lib.dnnl_matmul_primitive_desc_create(ctypes.byref(pd), _engine, *mds, attr), "matmul")
     finally:
         for md in mds:
-            _lib.dnnl_memory_desc_destroy(md)
+            if md is not None:
+                _lib.dnnl_memory_desc_destroy(md)
         if post_ops:
             _lib.dnnl_post_ops_destroy(post_ops)
         if accumulate and attr:
@@ -374,22 +372,23 @@ def _build_packed(ta, tb, m, n, k, lda, ldb, accumulate):
     if not _impl(pd).startswith("brg"):
         _lib.dnnl_primitive_desc_destroy(pd)
         return None
-    return _Plan(pd, _Q_WEIGHTS, plain)
+    return _Plan(pd)
 
 
-def packed_gemm(threads, ta, tb, m, n, k, a, lda, b, ldb, c, beta=0.0):
-    """``sgemm``'s product (beta 0 or 1) on the matmul primitive, ``b`` reordered first to the blocked layout
-    its brgemm kernel reads; returns ``c``, or None where oneDNN has no such kernel for it."""
-    key = ("gemm", ta, tb, m, n, k, lda, ldb, beta != 0.0, threads)
+def matmul_gemm(threads, ta, tb, m, n, k, a, lda, b, ldb, c, beta=0.0, bias=None):
+    """``sgemm``'s product (beta 0 or 1; with ``bias``, beta 0) on the matmul primitive, operands read in place
+    and the bias added by the primitive; returns ``c``, or None where oneDNN has no brgemm kernel for it."""
+    key = ("gemm", ta, tb, m, n, k, lda, ldb, beta != 0.0, bias is not None, threads)
 
     def body(plan, stream):
-        weights = b
-        if plan.reorder is not None:
-            weights = plan.reorder.run(b, np.empty(plan.weights_bytes // 4, np.float32), stream)
-        _execute_plan(plan, stream, [(_ARG_SRC, a), (_ARG_WEIGHTS, weights), (_ARG_DST, c)])
+        args = [(_ARG_SRC, a), (_ARG_WEIGHTS, b), (_ARG_DST, c)]
+        if bias is not None:
+            args.append((_ARG_BIAS, bias))
+        _execute_plan(plan, stream, args)
         return c
 
-    return _run(_plan(key, lambda: _build_packed(ta, tb, m, n, k, lda, ldb, beta != 0.0)), threads, body)
+    build = lambda: _build_gemm(ta, tb, m, n, k, lda, ldb, beta != 0.0, bias is not None)  # noqa: E731
+    return _run(_plan(key, build), threads, body)
 
 
 # --------------------------------------------------------------------------- plans
@@ -1336,16 +1335,16 @@ def _describe(key):
 
 
 def _describe_gemm(key):
-    ta, tb, m, n, k, lda, ldb, beta, threads = key
+    ta, tb, m, n, k, lda, ldb, beta, bias, threads = key
     a = f"({k}, {m})^T" if ta else f"({m}, {k})"
     b = f"({n}, {k})^T" if tb else f"({k}, {n})"
-    plus = f" + {float(beta):g} c" if beta else ""
+    plus = (f" + {float(beta):g} c" if beta else "") + (" + bias" if bias else "")
     return f"{a} @ {b}{plus} lda={lda} ldb={ldb} threads={threads}"
 
 
 def info() -> dict:
     """What is loaded, the implementation oneDNN chose for each primitive built so far, and for each GEMM
-    shape measured by ``gemm`` the kernel it runs ('packed', 'sgemm' or 'trying')."""
+    shape measured by ``gemm`` the kernel it runs ('matmul', 'sgemm' or 'trying')."""
     available()
     return {
         "enabled": ENABLED,
@@ -1356,7 +1355,7 @@ def info() -> dict:
             for key, plan in list(_plans.items())
         },
         "gemm_kernels": {
-            _describe_gemm(key): {None: "trying", True: "packed", False: "sgemm"}[state[3]]
+            _describe_gemm(key): {None: "trying", True: "matmul", False: "sgemm"}[state[3]]
             for key, state in list(_gemm_choices.items())
         },
     }

@@ -430,7 +430,8 @@ def addmm(xp, bias, a, b):
 
     For a product large enough for the call, the bias is copied into the
     result first and the GEMM adds to it (beta = 1, as PyTorch's addmm): one
-    pass fewer than adding the bias afterwards.
+    pass fewer than adding the bias afterwards.  On oneDNN the GEMM gets the
+    bias (``_dnnl.gemm``): its matmul primitive adds it without that pass.
     """
     if (
         xp is np
@@ -440,12 +441,28 @@ def addmm(xp, bias, a, b):
         and b.ndim == 2
     ):
         out = np.empty((a.shape[0], b.shape[1]), dtype=a.dtype)
+        if _bias_gemm(a, b, out, bias):
+            return out
         np.copyto(out, bias)
         if _gemm_into(a, b, out, 1.0):
             return out
     out = matmul(xp, a, b)
     out += bias
     return out
+
+
+def _bias_gemm(a, b, out, bias):
+    """``out = a @ b + bias`` on oneDNN's GEMM for float32 operands it reads in place and a bias of one value
+    per column; False where that does not hold."""
+    m, k, n = a.shape[0], a.shape[1], b.shape[1]
+    if m * k * n < _threads.SERIAL_WORK or a.dtype != np.float32 or bias.size != n or bias.shape[-1] != n:
+        return False
+    operands = _dnnl.gemm_operands(a, b, out)
+    if operands is None:
+        return False
+    bias = np.ascontiguousarray(bias.reshape(n))
+    _threads.gemm_call(m, k, n, _onednn_gemm(), *operands, 0.0, bias, omp=True)
+    return True
 
 
 def sum_rows(xp, m):
