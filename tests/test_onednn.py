@@ -271,7 +271,7 @@ def test_linear_layers_bias_goes_to_the_gemm(monkeypatch):
     rng = np.random.default_rng(5)
     x, w = rng.standard_normal((128, 300)).astype(np.float32), rng.standard_normal((200, 300)).astype(np.float32)
     for bias in (rng.standard_normal(200).astype(np.float32), rng.standard_normal((1, 200)).astype(np.float32)):
-        for _ in range(2 * _dnnl._GEMM_TRIAL + 3):  # through the trial of both kernels and after it
+        for _ in range(_dnnl._GEMM_WARM + 2 * _dnnl._GEMM_TRIAL + 3):  # through the trial of both kernels and after
             got = backend.addmm(np, bias, x, w.T)
             np.testing.assert_allclose(got, x @ w.T + bias, rtol=1e-5, atol=1e-4)
     assert seen and all(seen)
@@ -291,55 +291,81 @@ def _fake_kernels(monkeypatch, sgemm_seconds, matmul_seconds):
         return run
 
     monkeypatch.setattr(_dnnl, "_gemm_choices", {})
+    monkeypatch.setattr(_dnnl, "_gemm_tried", [0])
     monkeypatch.setattr(_dnnl, "sgemm", kernel("sgemm", sgemm_seconds))
     monkeypatch.setattr(_dnnl, "matmul_gemm", kernel("matmul", matmul_seconds))
     monkeypatch.setattr(_dnnl.time, "perf_counter", lambda: clock[0])
     return calls
 
 
+_ARGS = (False, True, 64, 64, 64, 0, 64, 0, 64, "c")  # a product's arguments after the thread count (fake arrays)
+
+
 @pytest.mark.parametrize("matmul_faster", [True, False])
 def test_gemm_tries_both_kernels_and_keeps_the_faster(matmul_faster, monkeypatch):
     fast, slow = (lambda calls: 1.0), (lambda calls: 2.0)
     calls = _fake_kernels(monkeypatch, slow if matmul_faster else fast, fast if matmul_faster else slow)
-    args = (False, True, 64, 64, 64, 0, 64, 0, 64, "c")
-    for _ in range(2 * (_dnnl._GEMM_TRIAL + 1)):  # the trial: both kernels in turn, the first call of each untimed
-        assert _dnnl.gemm(2, *args, 1.0) == "c"
-    assert calls == {"sgemm": _dnnl._GEMM_TRIAL + 1, "matmul": _dnnl._GEMM_TRIAL + 1}
+    warm, trial = _dnnl._GEMM_WARM, _dnnl._GEMM_TRIAL + 1
+    for _ in range(warm):  # a shape's first calls: sgemm alone
+        assert _dnnl.gemm(2, *_ARGS, 1.0) == "c"
+    assert calls == {"sgemm": warm, "matmul": 0}
+    for _ in range(2 * trial):  # the trial: both kernels in turn, the first call of each untimed
+        assert _dnnl.gemm(2, *_ARGS, 1.0) == "c"
+    assert calls == {"sgemm": warm + trial, "matmul": trial}
     for _ in range(20):
-        _dnnl.gemm(2, *args, 1.0)
+        _dnnl.gemm(2, *_ARGS, 1.0)
     chosen = "matmul" if matmul_faster else "sgemm"
-    assert calls[chosen] == _dnnl._GEMM_TRIAL + 21
+    assert calls[chosen] == (0 if matmul_faster else warm) + trial + 20
     assert _dnnl.info()["gemm_kernels"] == {"(64, 64) @ (64, 64)^T + 1 c lda=64 ldb=64 threads=2": chosen}
     # another thread count, or beta, is another choice; a beta the primitive does not take, or one thread,
     # stays on sgemm
     before = dict(calls)
-    for _ in range(10):
-        _dnnl.gemm(1, *args, 1.0)
-        _dnnl.gemm(2, *args, 0.5)
-        _dnnl.gemm(4, *args, 0.0)
-    assert calls["matmul"] - before["matmul"] == 5 and calls["sgemm"] - before["sgemm"] == 25
+    for _ in range(warm + 10):
+        _dnnl.gemm(1, *_ARGS, 1.0)
+        _dnnl.gemm(2, *_ARGS, 0.5)
+        _dnnl.gemm(4, *_ARGS, 0.0)
+    assert calls["matmul"] - before["matmul"] == 5 and calls["sgemm"] - before["sgemm"] == 3 * warm + 25
 
 
 def test_gemm_tries_again_after_its_retry_count(monkeypatch):
     """A choice made while the process warmed up (the matmul kernel faster) is tried once more later, and
     this time sgemm is faster: it is kept from then on."""
-    retry = _dnnl._GEMM_RETRY
+    retry, warm, trial = _dnnl._GEMM_RETRY, _dnnl._GEMM_WARM, _dnnl._GEMM_TRIAL + 1
     calls = _fake_kernels(monkeypatch, lambda n: 1.0, lambda n: 0.5 if n < retry // 2 else 2.0)
-    args = (False, True, 64, 64, 64, 0, 64, 0, 64, "c")
     for _ in range(retry - 1):
-        _dnnl.gemm(2, *args)
-    assert calls["sgemm"] == _dnnl._GEMM_TRIAL + 1
-    for _ in range(2 * (_dnnl._GEMM_TRIAL + 1) + 30):
-        _dnnl.gemm(2, *args)
-    assert calls["sgemm"] == 2 * (_dnnl._GEMM_TRIAL + 1) + 30
+        _dnnl.gemm(2, *_ARGS)
+    assert calls["sgemm"] == warm + trial
+    for _ in range(2 * trial + 30):
+        _dnnl.gemm(2, *_ARGS)
+    assert calls["sgemm"] == warm + 2 * trial + 30
+
+
+def test_gemm_tries_a_bounded_number_of_shapes(monkeypatch):
+    """Shapes seen a few times only build no primitive, and past ``_GEMM_SHAPES`` tried shapes the others stay
+    on sgemm (variable batch sizes must not fill the plan cache the convolutions share)."""
+    calls = _fake_kernels(monkeypatch, lambda n: 2.0, lambda n: 1.0)
+    monkeypatch.setattr(_dnnl, "_gemm_tried", [0])
+    monkeypatch.setattr(_dnnl, "_GEMM_SHAPES", 2)
+    for m in range(100, 110):  # ten shapes, each called fewer times than its warm-up
+        for _ in range(_dnnl._GEMM_WARM):
+            _dnnl.gemm(2, False, True, m, 64, 64, 0, 64, 0, 64, "c")
+    assert calls["matmul"] == 0 and _dnnl._gemm_tried == [0]
+    for m in range(100, 103):  # three of them called more: two are tried, the third is not
+        for _ in range(30):
+            _dnnl.gemm(2, False, True, m, 64, 64, 0, 64, 0, 64, "c")
+    assert _dnnl._gemm_tried == [2]
+    kernels = _dnnl.info()["gemm_kernels"]
+    assert [kernels[f"({m}, 64) @ (64, 64)^T lda=64 ldb=64 threads=2"] for m in range(100, 103)] == ["matmul"] * 2 + [
+        "sgemm"
+    ]
 
 
 def test_gemm_without_brgemm_stays_on_sgemm(monkeypatch):
     calls = _fake_kernels(monkeypatch, lambda n: 1.0, lambda n: 1.0)
     monkeypatch.setattr(_dnnl, "matmul_gemm", lambda *args: None)
-    for _ in range(10):
-        _dnnl.gemm(2, False, True, 64, 64, 64, 0, 64, 0, 64, "c")
-    assert calls["sgemm"] == 10
+    for _ in range(30):
+        _dnnl.gemm(2, *_ARGS)
+    assert calls["sgemm"] == 30
 
 
 def test_deterministic_mode_runs_sgemm_alone(monkeypatch):

@@ -301,14 +301,18 @@ def sgemm(threads, ta, tb, m, n, k, a, lda, b, ldb, c, beta=0.0, bias=None):
 # widest shapes (MiniLM's (2048, 1536) @ (1536, 384) with its bias: 11.3 against 14.2 ms), about the same on
 # the other forwards and input gradients, and up to 1.2x on weight gradients and 1.45x on small products
 # (``benchmarks/gemm_kernels.py``).  No rule of shapes says which: each product's shape and thread count
-# tries both at its first calls, and once more after ``_GEMM_RETRY`` calls (the first trial ran while the
-# process warmed up), and keeps the faster.  On one thread the primitive gained at most 7% and lost up to
+# tries both after its first ``_GEMM_WARM`` calls, and once more after ``_GEMM_RETRY`` calls (the first trial
+# ran while the process warmed up), and keeps the faster.  On one thread the primitive gained at most 7% and lost up to
 # 1.2x, and a product kept on one thread by its shape must round the same in every run (the thread policy
 # makes a result depend on timing only where it measures threads): those stay on dnnl_sgemm.
+_GEMM_WARM = 8  # calls of a shape on sgemm before its trial: a shape seen a few times only (variable batch or
+# sequence lengths) builds no primitive (some 0.5 ms each, kept in the plan cache the convolutions use too)
 _GEMM_TRIAL = 4  # timed calls of each kernel per trial, after an untimed first call of each
 _GEMM_RETRY = 200
 _GEMM_GAIN = 0.95  # the primitive is kept where it takes at most this fraction of dnnl_sgemm's time
-_gemm_choices: dict = {}  # (sgemm's arguments but the arrays, threads) -> [calls, sgemm s, matmul s, choice]
+_GEMM_SHAPES, _GEMM_KEYS = 256, 4096  # at most this many shapes tried, and counted; the others run on sgemm
+_gemm_choices: dict = {}  # (sgemm's arguments but the arrays, threads) -> [calls, sgemm s, matmul s, choice, tried]
+_gemm_tried = [0]  # shapes whose trial started
 
 
 def gemm(threads, ta, tb, m, n, k, a, lda, b, ldb, c, beta=0.0, bias=None):
@@ -320,13 +324,21 @@ def gemm(threads, ta, tb, m, n, k, a, lda, b, ldb, c, beta=0.0, bias=None):
     key = (ta, tb, m, n, k, lda, ldb, beta, bias is not None, threads)
     state = _gemm_choices.get(key)
     if state is None:
-        state = _gemm_choices[key] = [0, [], [], None if beta in (0.0, 1.0) else False]
-    state[0] += 1
-    if state[0] == _GEMM_RETRY and beta in (0.0, 1.0):
-        state[1:] = [[], [], None]
+        if len(_gemm_choices) >= _GEMM_KEYS:
+            return sgemm(threads, *args)
+        state = _gemm_choices[key] = [0, [], [], None if beta in (0.0, 1.0) else False, False]
+    calls = state[0] = state[0] + 1
+    if calls <= _GEMM_WARM:
+        return sgemm(threads, *args)
+    if calls == _GEMM_WARM + 1 and state[3] is None:  # the trial starts, if the shapes tried leave room
+        state[4] = _gemm_tried[0] < _GEMM_SHAPES
+        _gemm_tried[0] += state[4]
+        state[3] = None if state[4] else False
+    if calls == _GEMM_RETRY and state[4]:
+        state[1:4] = [[], [], None]
     if state[3] is not None:
         return (matmul_gemm if state[3] else sgemm)(threads, *args)
-    arm = state[0] & 1
+    arm = calls & 1
     start = time.perf_counter()
     if not arm:
         sgemm(threads, *args)
