@@ -906,6 +906,23 @@ def test_convolutions_get_a_measured_thread_choice(blas_count):
     assert one > 0 and many > 0 and (not kept or many <= threads._GAIN * one)
 
 
+def test_elementwise_kernels_from_32768_elements_may_run_threaded(monkeypatch):
+    """oneDNN's memory-bound kernels (layer norm here) get the full count in deterministic mode from 32,768
+    elements on, as PyTorch's grain size (nanoGPT's (1024, 128) layer norms, one thread below SERIAL_WORK until
+    now, took 0.21 ms against 0.07 for PyTorch's threaded backward); smaller ones and other kinds below
+    SERIAL_WORK stay on one thread."""
+    if threads.get_num_threads() < 2:
+        pytest.skip("one thread here")
+    seen = []
+    original = _dnnl.layer_norm
+    monkeypatch.setattr(_dnnl, "layer_norm", lambda *a: seen.append(a[-1]) or original(*a))
+    monkeypatch.setattr(threads._STATE, "deterministic", True)
+    for rows in (256, 255):  # 256 x 128 = 32,768 elements, and one row fewer
+        F.layer_norm(cr.randn(rows, 128), (128,))
+    assert seen == [threads.get_num_threads(), 1]
+    assert threads._SERIAL["eltwise"] == 32768 < threads.SERIAL_WORK
+
+
 def test_deterministic_mode_gives_convolutions_the_full_count(blas_count, monkeypatch):
     seen = []
     monkeypatch.setattr(threads._STATE, "deterministic", True)

@@ -83,6 +83,7 @@ __all__ = [
 #: chainrule does not touch the count for them (OpenBLAS's SMP_THRESHOLD_MIN x GEMM_MULTITHREAD_THRESHOLD)
 SERIAL_WORK = 65536 * 4
 _NARROW = 128  # see plan_gemm
+_SERIAL = {"eltwise": 32768}  # omp_call: calls of fewer units than this run on one thread (others: SERIAL_WORK)
 _WINDOW = 0.2  # seconds of wall time over which the speed of threaded (or one-thread) GEMMs is averaged
 _GAIN = 0.9  # threads are kept while they take at most this fraction of the one-thread time per multiply-add
 _DRIFT = 1.5  # a window this much slower (threads) or faster (one thread) than the last trial starts a new trial
@@ -672,7 +673,11 @@ def omp_call(kind: str, work: int, fn, prepare):
 
     oneDNN runs on GNU OpenMP's threads and takes its count per call, so its
     calls are not BLAS calls: each gets ``get_num_threads()`` threads, or one
-    where that is 1 or the call is smaller than ``SERIAL_WORK``, as a measured
+    where that is 1 or the call is smaller than ``SERIAL_WORK`` (32,768
+    elements for 'eltwise', PyTorch's grain size: layer norm's backward over
+    (1024, 128) took 0.21 ms on one thread in nanoGPT's step, PyTorch's
+    threaded one 0.07, and two threads measured 0.76x the one-thread time
+    there alone), as a measured
     choice per ``kind`` ('conv': convolutions, 'matmul': batched products and
     'rnn': LSTM layers, in multiply-adds; 'eltwise': elementwise kernels, in
     elements; the same trials as the GEMMs': on a busy machine OpenMP's
@@ -687,7 +692,7 @@ def omp_call(kind: str, work: int, fn, prepare):
     if not state.configured:
         _configure()
     count = get_num_threads()
-    if count == 1 or work < SERIAL_WORK:
+    if count == 1 or work < _SERIAL.get(kind, SERIAL_WORK):
         return fn(1)
     if state.deterministic:
         _claim_omp(None)
