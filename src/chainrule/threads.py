@@ -199,7 +199,6 @@ class _State:
         self.wide = _Chooser(hold=False)
         # and for oneDNN's convolutions and elementwise kernels, on OpenMP's threads, not the BLAS's (omp_call)
         self.conv = _Chooser(hold=False, call=_call_with_count)
-        self.eltwise = _Chooser(hold=False, call=_call_with_count)
         self.matmul = _Chooser(hold=False, call=_call_with_count)  # oneDNN's batched products
         self.rnn = _Chooser(hold=False, call=_call_with_count)  # oneDNN's LSTM layers
 
@@ -508,10 +507,9 @@ def info() -> dict:
         ``last_trial_wide`` (the same for the products of a wide output over a
         short k, a linear layer's weight gradient over a small batch, which
         are measured on their own), ``last_trial_conv``,
-        ``last_trial_matmul``, ``last_trial_rnn`` and ``last_trial_eltwise``
-        (the same for oneDNN's convolutions, batched products, LSTM layers and
-        elementwise kernels, on OpenMP's threads; for the last, nanoseconds
-        per element) and
+        ``last_trial_matmul`` and ``last_trial_rnn`` (the same for oneDNN's
+        convolutions, batched products and LSTM layers, on OpenMP's threads;
+        its memory-bound kernels follow the GEMMs' and convolutions' answer) and
         ``libraries`` (``threadpoolctl``'s view of the BLAS and OpenMP
         libraries loaded, empty without it).
 
@@ -546,7 +544,6 @@ def info() -> dict:
         "last_trial": chooser.last,
         "last_trial_wide": _STATE.wide.last,
         "last_trial_conv": _STATE.conv.last,
-        "last_trial_eltwise": _STATE.eltwise.last,
         "last_trial_matmul": _STATE.matmul.last,
         "last_trial_rnn": _STATE.rnn.last,
         "libraries": libraries,
@@ -679,9 +676,15 @@ def omp_call(kind: str, work: int, fn, prepare):
     threaded one 0.07, and two threads measured 0.76x the one-thread time
     there alone), as a measured
     choice per ``kind`` ('conv': convolutions, 'matmul': batched products and
-    'rnn': LSTM layers, in multiply-adds; 'eltwise': elementwise kernels, in
-    elements; the same trials as the GEMMs': on a busy machine OpenMP's
-    threads wait for each other as the BLAS's do).
+    'rnn': LSTM layers, in multiply-adds; the same trials as the GEMMs': on a
+    busy machine OpenMP's threads wait for each other as the BLAS's do).
+    'eltwise' (elementwise, normalization and softmax kernels, in elements)
+    has no trials of its own: it runs threaded while the GEMMs' and the
+    convolutions' choosers say threads pay.  Its own trials measured threaded
+    calls 1.2-1.9x slower than one-thread ones in this VM's slow spells and
+    chose one thread, and nanoGPT's step then took 106-115 ms against 95-98
+    with them threaded (same process, alternating): a per-call trial does not
+    see what the main thread loses while OpenMP's other thread spins idle.
     Deterministic mode keeps the full count (fixed by ``set_num_threads``
     alone).  ``prepare(counts)`` builds what the call needs for each count
     before any is timed (oneDNN compiles its kernels on first use) and
@@ -694,12 +697,18 @@ def omp_call(kind: str, work: int, fn, prepare):
     count = get_num_threads()
     if count == 1 or work < _SERIAL.get(kind, SERIAL_WORK):
         return fn(1)
-    if state.deterministic:
-        _claim_omp(None)
-        return fn(count)
-    if not prepare((1, count)):
-        return None
-    chooser = getattr(state, kind)  # the chooser of that name: state.conv, state.eltwise or state.matmul
+    if kind == "eltwise" and not state.deterministic:
+        # no trials of their own: threaded while the GEMMs' and the convolutions' measurements say threads pay
+        if not (state.chooser.threads_now() and state.conv.threads_now()):
+            return fn(1)
+    elif not state.deterministic:
+        if not prepare((1, count)):
+            return None
+        chooser = getattr(state, kind)  # the chooser of that name: state.conv, state.matmul or state.rnn
+        _claim_omp(chooser)
+        return chooser.run(work, count, fn, ())
+    _claim_omp(None)
+    return fn(count)
     _claim_omp(chooser)
     return chooser.run(work, count, fn, ())
 
