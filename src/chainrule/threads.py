@@ -197,7 +197,8 @@ class _State:
         self.chooser = _Chooser()
         # and for the products of _wide_short's shape class, while they pay for the others (see gemm_call)
         self.wide = _Chooser(hold=False)
-        # and for oneDNN's convolutions and elementwise kernels, on OpenMP's threads, not the BLAS's (omp_call)
+        # and for oneDNN's convolutions, on OpenMP's threads, not the BLAS's (omp_call; its memory-bound kernels follow
+        # these choosers' answer)
         self.conv = _Chooser(hold=False, call=_call_with_count)
         self.matmul = _Chooser(hold=False, call=_call_with_count)  # oneDNN's batched products
         self.rnn = _Chooser(hold=False, call=_call_with_count)  # oneDNN's LSTM layers
