@@ -60,6 +60,7 @@ import os
 import sys
 import threading
 import time
+from statistics import median
 
 import numpy as np
 
@@ -311,8 +312,25 @@ _GEMM_TRIAL = 4  # timed calls of each kernel per trial, after an untimed first 
 _GEMM_RETRY = 200
 _GEMM_GAIN = 0.95  # the primitive is kept where it takes at most this fraction of dnnl_sgemm's time
 _GEMM_SHAPES, _GEMM_KEYS = 256, 4096  # at most this many shapes tried, and counted; the others run on sgemm
-_gemm_choices: dict = {}  # (sgemm's arguments but the arrays, threads) -> [calls, sgemm s, matmul s, choice, tried]
 _gemm_tried = [0]  # shapes whose trial started
+
+
+class _GemmChoice:
+    """One product shape's measured choice of kernel (``gemm``)."""
+
+    __slots__ = ("calls", "seconds", "matmul", "tried")
+
+    def __init__(self, beta):
+        self.calls = 0
+        self.seconds = ([], [])  # sgemm's and the primitive's call times in the running trial
+        self.matmul = None if beta in (0.0, 1.0) else False  # True: the primitive; None: not decided yet
+        self.tried = False  # whether its trial started (counted against _GEMM_SHAPES)
+
+    def restart(self):
+        self.seconds, self.matmul = ([], []), None
+
+
+_gemm_choices: dict = {}  # (sgemm's arguments but the arrays, threads) -> _GemmChoice
 
 
 def gemm(threads, ta, tb, m, n, k, a, lda, b, ldb, c, beta=0.0, bias=None):
@@ -322,39 +340,34 @@ def gemm(threads, ta, tb, m, n, k, a, lda, b, ldb, c, beta=0.0, bias=None):
     if threads == 1:
         return sgemm(threads, *args)
     key = (ta, tb, m, n, k, lda, ldb, beta, bias is not None, threads)
-    state = _gemm_choices.get(key)
-    if state is None:
+    choice = _gemm_choices.get(key)
+    if choice is None:
         if len(_gemm_choices) >= _GEMM_KEYS:
             return sgemm(threads, *args)
-        state = _gemm_choices[key] = [0, [], [], None if beta in (0.0, 1.0) else False, False]
-    calls = state[0] = state[0] + 1
+        choice = _gemm_choices[key] = _GemmChoice(beta)
+    calls = choice.calls = choice.calls + 1
     if calls <= _GEMM_WARM:
         return sgemm(threads, *args)
-    if calls == _GEMM_WARM + 1 and state[3] is None:  # the trial starts, if the shapes tried leave room
-        state[4] = _gemm_tried[0] < _GEMM_SHAPES
-        _gemm_tried[0] += state[4]
-        state[3] = None if state[4] else False
-    if calls == _GEMM_RETRY and state[4]:
-        state[1:4] = [[], [], None]
-    if state[3] is not None:
-        return (matmul_gemm if state[3] else sgemm)(threads, *args)
+    if calls == _GEMM_WARM + 1 and choice.matmul is None:  # the trial starts, if the shapes tried leave room
+        choice.tried = _gemm_tried[0] < _GEMM_SHAPES
+        _gemm_tried[0] += choice.tried
+        choice.matmul = None if choice.tried else False
+    if calls == _GEMM_RETRY and choice.tried:
+        choice.restart()
+    if choice.matmul is not None:
+        return (matmul_gemm if choice.matmul else sgemm)(threads, *args)
     arm = calls & 1
     start = time.perf_counter()
     if not arm:
         sgemm(threads, *args)
     elif matmul_gemm(threads, *args) is None:  # oneDNN had no brgemm kernel for it: dnnl_sgemm only
-        state[3] = False
+        choice.matmul = False
         return sgemm(threads, *args)
-    state[1 + arm].append(time.perf_counter() - start)
-    if min(len(state[1]), len(state[2])) > _GEMM_TRIAL:  # (a Python thread's race only mixes the timings)
-        state[3] = _median(state[2][1:]) <= _GEMM_GAIN * _median(state[1][1:])
+    choice.seconds[arm].append(time.perf_counter() - start)
+    timed_sgemm, timed_matmul = choice.seconds
+    if min(len(timed_sgemm), len(timed_matmul)) > _GEMM_TRIAL:  # (a Python thread's race only mixes the timings)
+        choice.matmul = median(timed_matmul[1:]) <= _GEMM_GAIN * median(timed_sgemm[1:])
     return c
-
-
-def _median(values):
-    values = sorted(values)
-    half = len(values) // 2
-    return values[half] if len(values) % 2 else 0.5 * (values[half - 1] + values[half])
 
 
 def _build_gemm(ta, tb, m, n, k, lda, ldb, accumulate, bias):
@@ -1367,8 +1380,8 @@ def info() -> dict:
             for key, plan in list(_plans.items())
         },
         "gemm_kernels": {
-            _describe_gemm(key): {None: "trying", True: "matmul", False: "sgemm"}[state[3]]
-            for key, state in list(_gemm_choices.items())
+            _describe_gemm(key): {None: "trying", True: "matmul", False: "sgemm"}[choice.matmul]
+            for key, choice in list(_gemm_choices.items())
         },
     }
 
