@@ -53,6 +53,7 @@ names the library.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import glob
 import math
@@ -375,25 +376,18 @@ def _build_gemm(ta, tb, m, n, k, lda, ldb, accumulate, bias):
     is ``dnnl_sgemm``'s own)."""
     mds = [_md((m, k), (1, lda) if ta else (lda, 1)), _md((k, n), (1, ldb) if tb else (ldb, 1))]
     mds += [_md((1, n), (n, 1)) if bias else None, _md((m, n), (n, 1))]
-    attr, post_ops = _attr(), None
+
+    def add_to_c(post_ops):  # beta = 1: a sum post-op adds the product to what c holds
+        _check(_lib.dnnl_post_ops_append_sum(post_ops, ctypes.c_float(1.0), 0, 0), "post_ops_append_sum")
+
     try:
-        if accumulate:  # beta = 1: a sum post-op adds the product to what c holds
-            attr, post_ops = _P(), _P()
-            _check(_lib.dnnl_primitive_attr_create(ctypes.byref(attr)), "primitive_attr_create")
-            _check(_lib.dnnl_primitive_attr_set_scratchpad_mode(attr, _SCRATCHPAD_USER), "set_scratchpad_mode")
-            _check(_lib.dnnl_post_ops_create(ctypes.byref(post_ops)), "post_ops_create")
-            _check(_lib.dnnl_post_ops_append_sum(post_ops, ctypes.c_float(1.0), 0, 0), "post_ops_append_sum")
-            _check(_lib.dnnl_primitive_attr_set_post_ops(attr, post_ops), "set_post_ops")
-        pd = _P()
-        _check(_lib.dnnl_matmul_primitive_desc_create(ctypes.byref(pd), _engine, *mds, attr), "matmul")
+        with _post_ops_attr(add_to_c if accumulate else None) as attr:
+            pd = _P()
+            _check(_lib.dnnl_matmul_primitive_desc_create(ctypes.byref(pd), _engine, *mds, attr), "matmul")
     finally:
         for md in mds:
             if md is not None:
                 _lib.dnnl_memory_desc_destroy(md)
-        if post_ops:
-            _lib.dnnl_post_ops_destroy(post_ops)
-        if accumulate and attr:
-            _lib.dnnl_primitive_attr_destroy(attr)
     if not _impl(pd).startswith("brg"):
         _lib.dnnl_primitive_desc_destroy(pd)
         return None
@@ -531,6 +525,28 @@ def _attr():
         _check(_lib.dnnl_primitive_attr_create(ctypes.byref(_ATTR)), "primitive_attr_create")
         _check(_lib.dnnl_primitive_attr_set_scratchpad_mode(_ATTR, _SCRATCHPAD_USER), "set_scratchpad_mode")
     return _ATTR
+
+
+@contextlib.contextmanager
+def _post_ops_attr(fill):
+    """The attribute for a primitive descriptor whose post-ops ``fill(post_ops)`` appends (user scratchpad, as
+    ``_attr``), freed on exit; ``_attr()`` itself where ``fill`` is None."""
+    if fill is None:
+        yield _attr()
+        return
+    attr, post_ops = _P(), _P()
+    try:
+        _check(_lib.dnnl_primitive_attr_create(ctypes.byref(attr)), "primitive_attr_create")
+        _check(_lib.dnnl_primitive_attr_set_scratchpad_mode(attr, _SCRATCHPAD_USER), "set_scratchpad_mode")
+        _check(_lib.dnnl_post_ops_create(ctypes.byref(post_ops)), "post_ops_create")
+        fill(post_ops)
+        _check(_lib.dnnl_primitive_attr_set_post_ops(attr, post_ops), "set_post_ops")
+        yield attr
+    finally:
+        if post_ops:
+            _lib.dnnl_post_ops_destroy(post_ops)
+        if attr:
+            _lib.dnnl_primitive_attr_destroy(attr)
 
 
 def _geometry(x_shape, w_shape, geom):
@@ -1004,30 +1020,24 @@ def _build_matmul(a_shape, a_strides, b_shape, b_strides, c_shape, post=None, c_
     binary add of a dense bias broadcast over its axes of 1); ``c_strides``: the result's (default: dense)."""
     a_md, b_md = _md(a_shape, a_strides), _md(b_shape, b_strides)
     c_md = _md(c_shape, c_strides or _dense(c_shape))
-    mds, attr, post_ops = [a_md, b_md, c_md], _attr(), None
+    mds = [a_md, b_md, c_md]
+
+    def scale_and_add(post_ops):  # scale * (a @ b), then + bias
+        scale, bias_shape = post
+        linear = _lib.dnnl_post_ops_append_eltwise(post_ops, _LINEAR, ctypes.c_float(scale), ctypes.c_float(0.0))
+        _check(linear, "post_ops_append_eltwise")
+        if bias_shape is not None:
+            mds.append(_md(bias_shape, _dense(bias_shape)))
+            _check(_lib.dnnl_post_ops_append_binary(post_ops, _BINARY_ADD, mds[-1]), "post_ops_append_binary")
+
     try:
-        if post is not None:
-            scale, bias_shape = post
-            attr, post_ops = _P(), _P()
-            _check(_lib.dnnl_primitive_attr_create(ctypes.byref(attr)), "primitive_attr_create")
-            _check(_lib.dnnl_primitive_attr_set_scratchpad_mode(attr, _SCRATCHPAD_USER), "set_scratchpad_mode")
-            _check(_lib.dnnl_post_ops_create(ctypes.byref(post_ops)), "post_ops_create")
-            linear = _lib.dnnl_post_ops_append_eltwise(post_ops, _LINEAR, ctypes.c_float(scale), ctypes.c_float(0.0))
-            _check(linear, "post_ops_append_eltwise")
-            if bias_shape is not None:
-                mds.append(_md(bias_shape, _dense(bias_shape)))
-                _check(_lib.dnnl_post_ops_append_binary(post_ops, _BINARY_ADD, mds[-1]), "post_ops_append_binary")
-            _check(_lib.dnnl_primitive_attr_set_post_ops(attr, post_ops), "set_post_ops")
-        pd = _P()
-        status = _lib.dnnl_matmul_primitive_desc_create(ctypes.byref(pd), _engine, a_md, b_md, None, c_md, attr)
-        _check(status, "matmul_primitive_desc_create")
+        with _post_ops_attr(None if post is None else scale_and_add) as attr:
+            pd = _P()
+            status = _lib.dnnl_matmul_primitive_desc_create(ctypes.byref(pd), _engine, a_md, b_md, None, c_md, attr)
+            _check(status, "matmul_primitive_desc_create")
     finally:
         for md in mds:
             _lib.dnnl_memory_desc_destroy(md)
-        if post_ops:
-            _lib.dnnl_post_ops_destroy(post_ops)
-        if post is not None and attr:
-            _lib.dnnl_primitive_attr_destroy(attr)
     return _plan_from(pd)
 
 
