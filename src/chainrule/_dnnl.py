@@ -504,10 +504,8 @@ class _Plan:
         self.reorder = None
         if weights_query is None:
             return
-        self.weights_md = _lib.dnnl_primitive_desc_query_md(pd, weights_query, 0)
-        self.weights_bytes = _lib.dnnl_memory_desc_get_size(self.weights_md)
-        self.plain = plain_weights
-        ours = _P(self.weights_md)
+        ours = _P(_lib.dnnl_primitive_desc_query_md(pd, weights_query, 0))
+        self.weights_bytes = _lib.dnnl_memory_desc_get_size(ours)
         self.reorder = _reorder(ours, plain_weights) if to_plain else _reorder(plain_weights, ours)
 
     def destroy(self):
