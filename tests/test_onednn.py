@@ -194,6 +194,67 @@ def test_primitives_are_reported_and_none_is_reference_code():
     assert impls and not any(name.startswith("ref") for name in impls.values())
 
 
+def _gelu_reference(x):
+    from scipy.special import erf
+
+    x = x.astype(np.float64)
+    return 0.5 * x * (1.0 + erf(x / np.sqrt(2.0)))
+
+
+def test_a_primitive_reuses_its_memory_objects_on_new_arrays():
+    rng = np.random.default_rng(11)
+    inputs = [rng.standard_normal(5000).astype(np.float32) for _ in range(3)]
+    plan = _dnnl._eltwise_plan(_dnnl._ELTWISE["none"], False, 5000, 1)[0]
+    outs = [_dnnl.gelu(x, "none", 1) for x in inputs]
+    made = dict(plan.bound.memories)
+    outs += [_dnnl.gelu(x, "none", 1) for x in inputs]  # the same memory objects, pointed at these arrays
+    assert plan.bound.memories == made and set(made) == {_dnnl._ARG_SRC, _dnnl._ARG_DST}
+    for x, out in zip(inputs * 2, outs):
+        np.testing.assert_allclose(out, _gelu_reference(x), rtol=1e-5, atol=1e-6)
+
+
+def test_threads_running_one_primitive_get_their_own_memory_objects():
+    import threading
+
+    n = 6000
+    plan = _dnnl._eltwise_plan(_dnnl._ELTWISE["none"], False, n, 1)[0]
+    errors, handles = [], {}
+    start = threading.Barrier(4)
+
+    def run(seed):
+        x = np.random.default_rng(seed).standard_normal(n).astype(np.float32)
+        want = _gelu_reference(x)
+        start.wait()
+        for _ in range(200):
+            out = _dnnl.gelu(x, "none", 1)
+            if not np.allclose(out, want, rtol=1e-5, atol=1e-6):
+                errors.append(seed)
+                return
+        handles[seed] = dict(plan.bound.memories)
+
+    workers = [threading.Thread(target=run, args=(seed,)) for seed in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert not errors and len(handles) == 4
+    made = [m.value for h in handles.values() for m in h.values()]
+    assert len(set(made)) == len(made)  # no memory object shared by two threads
+
+
+def test_a_transient_plan_destroys_its_memory_objects(monkeypatch):
+    destroyed = []
+    lib = _dnnl._lib
+    real = lib.dnnl_memory_destroy
+    monkeypatch.setattr(_dnnl, "_MAX_PLANS", 0)  # every new plan is transient: built, run once, destroyed
+    monkeypatch.setattr(lib, "dnnl_memory_destroy", lambda mem: destroyed.append(mem) or real(mem))
+    x = np.random.default_rng(12).standard_normal(4099).astype(np.float32)  # a size no other test uses
+    out = _dnnl.gelu(x, "none", 1)
+    np.testing.assert_allclose(out, _gelu_reference(x), rtol=1e-5, atol=1e-6)
+    assert len(destroyed) == 2  # its source and destination
+    assert ("eltwise", _dnnl._ELTWISE["none"], False, 4099, 1) not in _dnnl._plans
+
+
 # --------------------------------------------------------------------------- GEMM
 
 
