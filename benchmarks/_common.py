@@ -1,9 +1,13 @@
-"""Shared setup for benchmarks: equal thread counts, timing, table printing."""
+"""Shared setup for benchmarks: equal thread counts, timing, interleaved worker processes, table printing."""
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 
 # The default configuration is what a user gets: each library's own thread count, no variables set.
@@ -87,3 +91,78 @@ def print_table(title, header, rows):
     print("  ".join("-" * w for w in widths))
     for r in rows:
         print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
+
+
+# --------------------------------------------------------------------------- interleaved worker processes
+#
+# A comparison of two libraries runs each in a process of its own (both keep thread pools that spin after their
+# work and would slow the other's in one process).  This VM's speed also drifts: spells of tens of seconds in which
+# every step takes up to 1.5x longer come and go (same process, both threads busy on their own CPUs, no steal
+# time).  Timing one library's process and then the other's lets a spell land on one library alone, so both
+# processes stay alive side by side and take turns: a short block of steps each, the order alternating, with a
+# pause between blocks (the idle process's threads go to sleep), and the ratio is the median of the per-block
+# ratios of neighbouring blocks, which saw the same machine.
+
+_PROTOCOL = "@bench "  # the prefix of a worker's protocol lines on stdout (anything else it prints is skipped)
+
+
+def serve(run_block, finish):
+    """Worker side: say ready, then answer each ``go`` line on stdin with ``run_block()`` and the ``end`` line with
+    ``finish()`` (both JSON-serializable), then return."""
+    print(_PROTOCOL + json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        if line.strip() != "go":
+            break
+        print(_PROTOCOL + json.dumps(run_block()), flush=True)
+    print(_PROTOCOL + json.dumps(finish()), flush=True)
+
+
+class Served:
+    """Parent side: a worker process started with ``cmd`` and ``env`` that speaks ``serve``'s protocol."""
+
+    def __init__(self, label, cmd, env):
+        self.label = label
+        self.errors = tempfile.TemporaryFile(mode="w+")
+        self.proc = subprocess.Popen(
+            cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors, text=True
+        )
+        self._read()  # ready: built, warmed up
+
+    def _read(self):
+        for line in self.proc.stdout:
+            if line.startswith(_PROTOCOL):
+                return json.loads(line[len(_PROTOCOL) :])
+        self.proc.wait()
+        self.errors.seek(0)
+        raise RuntimeError(f"{self.label} failed:\n{self.errors.read()[-3000:]}")
+
+    def block(self):
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def finish(self):
+        self.proc.stdin.write("end\n")
+        self.proc.stdin.flush()
+        result = self._read()
+        self.proc.wait()
+        self.errors.close()
+        return result
+
+
+def interleave(workers, blocks, pause=0.1):
+    """Run ``blocks`` blocks on each of two ``Served`` workers in turn (the first goes first in even blocks, the
+    second in odd ones), sleeping ``pause`` seconds before each; returns the two lists of block results."""
+    first, second = workers
+    results = ([], [])
+    for b in range(blocks):
+        order = ((0, first), (1, second)) if b % 2 == 0 else ((1, second), (0, first))
+        for i, worker in order:
+            time.sleep(pause)
+            results[i].append(worker.block())
+    return results
+
+
+def paired_ratio(ours, theirs, key="step_ms"):
+    """The median over blocks of ``ours[i][key] / theirs[i][key]`` (blocks run next to each other)."""
+    return statistics.median(a[key] / b[key] for a, b in zip(ours, theirs))

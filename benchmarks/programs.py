@@ -8,23 +8,23 @@ copied by state-dict name) and train on the same batches (16 x 64 character wind
 with the program's own ``configure_optimizers`` (AdamW) and train.py's step: forward, backward,
 ``clip_grad_norm_(..., 1.0)``, ``optimizer.step()``, ``zero_grad(set_to_none=True)``.
 
-Each library runs in its own process (both keep spinning thread pools that would slow the other), alternating
-over the rounds so that a machine whose speed drifts treats both alike; a process warms up for three steps, then
-times ``--steps`` steps and reports their median.  The table gives milliseconds per step, the ratio
-chainrule / PyTorch, and the step-0 losses side by side (equal losses: both did the same work).
+Each library runs in its own process (both keep spinning thread pools that would slow the other); a process warms
+up for three steps, then the two live side by side and take turns, a block of 3 steps each, the order
+alternating, 8 blocks per process and two pairs of processes (``_common.interleave``), so that a machine whose
+speed drifts treats both alike.  The table gives milliseconds per step (medians of the blocks' medians), the ratio
+chainrule / PyTorch (the median of neighbouring blocks' ratios), and the step-0 losses side by side (equal
+losses: both did the same work).
 
     python benchmarks/programs.py                    # default threads in both
     python benchmarks/programs.py --threads 1        # both libraries pinned to one thread
-    python benchmarks/programs.py --rounds 1 --steps 10
+    python benchmarks/programs.py --rounds 1 --blocks 4
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -33,6 +33,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 N_LAYER, N_HEAD, N_EMBD, BLOCK, BATCH = 6, 4, 128, 64, 16
+BATCHES = 24  # distinct batches a worker cycles through
 
 
 def _batches(steps):
@@ -54,7 +55,8 @@ def _batches(steps):
 
 
 def worker(backend, steps, weights_path):
-    """Build, warm up and time nanoGPT's step on ``backend`` in this process; return the median and step-0 loss."""
+    """Build and warm up nanoGPT's step on ``backend`` in this process, then serve blocks of ``steps`` timed steps
+    (``_common.serve``: each block's median), the batches in turn; at the end the step-0 loss and thread count."""
     import contextlib
     import io
     import time
@@ -62,13 +64,15 @@ def worker(backend, steps, weights_path):
     import numpy as np
 
     sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(HERE))
+    from _common import serve
     from tests.programs.harness import backend_module, load_program, load_state_arrays, state_arrays
 
     lib = backend_module(backend)
     if backend == "torch" and os.environ.get("CHAINRULE_BENCH_THREADS"):
         lib.set_num_threads(int(os.environ["CHAINRULE_BENCH_THREADS"]))
     model_mod = load_program("nanogpt", backend, "model")
-    vocab_size, batches = _batches(steps + 3)
+    vocab_size, batches = _batches(BATCHES)
     config = model_mod.GPTConfig(
         block_size=BLOCK, vocab_size=vocab_size, n_layer=N_LAYER, n_head=N_HEAD, n_embd=N_EMBD, dropout=0.0, bias=False
     )
@@ -96,16 +100,26 @@ def worker(backend, steps, weights_path):
     loss0 = float(step(*tensors[0]).item())
     step(*tensors[1])
     step(*tensors[2])
-    times = []
-    for x, y in tensors[3:]:
-        t0 = time.perf_counter()
-        step(x, y)
-        times.append(time.perf_counter() - t0)
-    threads = lib.get_num_threads()
-    return {"step_ms": 1e3 * statistics.median(times), "loss0": loss0, "threads": threads}
+    taken = [3]
+
+    def run_block():
+        times = []
+        for _ in range(steps):
+            x, y = tensors[taken[0] % len(tensors)]
+            taken[0] += 1
+            t0 = time.perf_counter()
+            step(x, y)
+            times.append(time.perf_counter() - t0)
+        return {"step_ms": 1e3 * statistics.median(times)}
+
+    serve(run_block, lambda: {"loss0": loss0, "threads": lib.get_num_threads()})
 
 
-def run_worker(backend, steps, weights_path, threads):
+def start_worker(backend, steps, weights_path, threads):
+    """A ``Served`` worker process of ``backend``, built and warmed up."""
+    sys.path.insert(0, str(HERE))
+    from _common import Served
+
     env = {k: v for k, v in os.environ.items() if k not in THREAD_VARS}
     env.pop("CHAINRULE_BENCH_THREADS", None)
     env.setdefault("CHAINRULE_KERNELS", "numpy")  # the quickstart install: no numba extra,
@@ -113,46 +127,54 @@ def run_worker(backend, steps, weights_path, threads):
     if threads is not None:
         env.update({var: str(threads) for var in THREAD_VARS}, CHAINRULE_BENCH_THREADS=str(threads))
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", backend, "--steps", str(steps)]
-    out = subprocess.run([*cmd, "--weights", weights_path], env=env, capture_output=True, text=True, check=False)
-    if out.returncode != 0:
-        raise RuntimeError(f"{backend} failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return Served(backend, [*cmd, "--weights", weights_path], env)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=20, help="timed steps per process (20)")
-    parser.add_argument("--rounds", type=int, default=3, help="processes per library (3)")
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per block (3)")
+    parser.add_argument("--blocks", type=int, default=8, help="blocks per process, the libraries taking turns (8)")
+    parser.add_argument("--rounds", type=int, default=2, help="processes per library (2)")
     parser.add_argument("--threads", type=int, help="pin both libraries to this many threads (default: their own)")
     parser.add_argument("--worker")
     parser.add_argument("--weights")
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker, args.steps, args.weights)))
+        worker(args.worker, args.steps, args.weights)
         return
-    runs = {"torch": [], "chainrule": []}
+    sys.path.insert(0, str(HERE))
+    from _common import interleave, paired_ratio
+
+    blocks = {"torch": [], "chainrule": []}
+    finals = {}
     with tempfile.TemporaryDirectory() as tmp:
         weights = str(Path(tmp) / "nanogpt.npz")
         for round_ in range(args.rounds):
-            order = ("torch", "chainrule") if round_ % 2 == 0 else ("chainrule", "torch")
-            for backend in order:  # torch first in round 0: it writes the initial weights
-                runs[backend].append(run_worker(backend, args.steps, weights, args.threads))
-    ours = sorted(runs["chainrule"], key=lambda r: r["step_ms"])[args.rounds // 2]
-    theirs = sorted(runs["torch"], key=lambda r: r["step_ms"])[args.rounds // 2]
+            theirs = start_worker("torch", args.steps, weights, args.threads)  # first: it writes the initial weights
+            ours = start_worker("chainrule", args.steps, weights, args.threads)
+            pair = (theirs, ours) if round_ % 2 == 0 else (ours, theirs)
+            for worker_, results in zip(pair, interleave(pair, args.blocks)):
+                backend = "torch" if worker_ is theirs else "chainrule"
+                blocks[backend].extend(results)
+                finals.setdefault(backend, worker_.finish())
+    ours, theirs = finals["chainrule"], finals["torch"]
+    ours_ms, theirs_ms = (statistics.median(b["step_ms"] for b in blocks[k]) for k in ("chainrule", "torch"))
+    ratio = paired_ratio(blocks["chainrule"], blocks["torch"])
     sys.path.insert(0, str(HERE))
     from _common import print_table
 
     print_table(
         f"nanoGPT training step ({N_LAYER} layers, {N_HEAD} heads, {N_EMBD}-dim, batch {BATCH} x {BLOCK}, AdamW, "
-        f"float32; chainrule {ours['threads']}, torch {theirs['threads']} threads); median of {args.rounds} "
-        f"process(es) per library, each the median of {args.steps} steps",
+        f"float32; chainrule {ours['threads']}, torch {theirs['threads']} threads); {args.rounds} process(es) per "
+        f"library taking turns with the other's, {args.blocks} blocks of {args.steps} steps each: medians of the "
+        "blocks' medians, the ratio the median of neighbouring blocks' ratios",
         ["program", "chainrule ms", "torch ms", "ratio", "loss0 chainrule", "loss0 torch"],
         [
             [
                 "nanogpt",
-                f"{ours['step_ms']:.2f}",
-                f"{theirs['step_ms']:.2f}",
-                f"{ours['step_ms'] / theirs['step_ms']:.2f}",
+                f"{ours_ms:.2f}",
+                f"{theirs_ms:.2f}",
+                f"{ratio:.2f}",
                 f"{ours['loss0']:.6f}",
                 f"{theirs['loss0']:.6f}",
             ]

@@ -1,10 +1,13 @@
 """Training-step benchmark: chainrule against PyTorch on seven workloads, in one run.
 
 Each workload's step (forward, loss, backward, optimizer update; float32) is
-timed in a fresh process per library (each library's spinning threads would
-slow the other's steps in a shared process), the libraries' processes
-alternating over three rounds so that a machine whose speed drifts (a shared
-VM's does) treats both alike.  Both start from the same initial
+timed in a process per library (each library's spinning threads would slow
+the other's steps in a shared process).  The two processes live side by side
+and take turns, a block of 5 steps each, the order alternating, 8 blocks per
+process and two pairs of processes (``_common.interleave``): a machine whose
+speed drifts (this shared VM has spells of up to 1.5x slower steps lasting
+tens of seconds) then treats both alike, and the ratio is the median of the
+ratios of neighbouring blocks.  Both start from the same initial
 weights (PyTorch's initialization, copied into chainrule through
 load_state_dict) and the same batch.
 
@@ -24,8 +27,8 @@ thread) and with the numba extra (compiled elementwise kernels,
 that is not installed is skipped.  Step-0 losses are printed side
 by side: equal losses mean both libraries did the same work.
 
-    python benchmarks/steps.py                     # all workloads, every configuration, 30 timed steps each
-    python benchmarks/steps.py --quick             # one round of 15 steps per configuration
+    python benchmarks/steps.py                     # all workloads, every configuration, 80 timed steps each
+    python benchmarks/steps.py --quick             # one pair of processes, 4 blocks each, per configuration
     python benchmarks/steps.py --only cnn,lstm --configs default,one-thread
     python benchmarks/steps.py --configs 4-threads # both libraries pinned to 4 threads
     python benchmarks/steps.py --device cuda --batch-scale 8   # on a GPU: chainrule on CuPy vs PyTorch CUDA
@@ -37,9 +40,7 @@ the CPU GEMM peak; the times and ratios are what the GPU comparison needs.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -259,7 +260,8 @@ def prepare(name, lib_name, weights_path, batch_seed=0):
 
 
 def worker(name, lib_name, steps, weights_path):
-    """One library alone in this process: step-0 loss, median step times, and the peak RSS a step adds.
+    """One library alone in this process, serving blocks of ``steps`` timed steps (``_common.serve``): each
+    block's median forward, backward and step times; at the end the step-0 loss and the peak RSS a step adds.
 
     Each library runs in its own process: both keep pools of threads that
     spin for a while after their work (OpenBLAS's, PyTorch's OpenMP), and in
@@ -283,23 +285,31 @@ def worker(name, lib_name, steps, weights_path):
         pass
     windowed = _reset_peak_rss()
     baseline = _status_mb("VmRSS")
-    times = ([], [], [])
-    for _ in range(steps):
-        t = step()
-        for j in range(3):
-            times[j].append(t[j])
-    result = {key: 1e3 * statistics.median(ts) for key, ts in zip(("fwd_ms", "bwd_ms", "step_ms"), times)}
-    if lib_name == "torch":
-        import torch
 
-        result["threads"] = torch.get_num_threads()
-    else:
-        import chainrule
+    def run_block():
+        times = ([], [], [])
+        for _ in range(steps):
+            t = step()
+            for j in range(3):
+                times[j].append(t[j])
+        return {key: 1e3 * statistics.median(ts) for key, ts in zip(("fwd_ms", "bwd_ms", "step_ms"), times)}
 
-        result["threads"] = chainrule.get_num_threads()
-        result["busy"] = chainrule.threads.info()["machine_busy"]
-    result.update(loss0=loss0, rss_growth_mb=_status_mb("VmHWM") - baseline, windowed=windowed)
-    return result
+    def finish():
+        if lib_name == "torch":
+            import torch
+
+            result = {"threads": torch.get_num_threads()}
+        else:
+            import chainrule
+
+            result = {"threads": chainrule.get_num_threads(), "busy": chainrule.threads.info()["machine_busy"]}
+        result.update(loss0=loss0, rss_growth_mb=_status_mb("VmHWM") - baseline, windowed=windowed)
+        return result
+
+    sys.path.insert(0, str(HERE))
+    from _common import serve
+
+    serve(run_block, finish)
 
 
 # --------------------------------------------------------------------------- the parent: run all, print the table
@@ -373,15 +383,21 @@ def configurations(names):
     return chosen
 
 
-def _median_run(runs):
-    """The run with the median step time (its other figures come with it); memory: the median over runs."""
-    ordered = sorted(runs, key=lambda r: r["step_ms"])
-    chosen = dict(ordered[len(ordered) // 2])
-    chosen["rss_growth_mb"] = sorted(r["rss_growth_mb"] for r in runs)[len(runs) // 2]
-    return chosen
+def _summary(blocks, finals):
+    """One library's figures over all its blocks: median step, forward and backward times of the blocks, the
+    first process's step-0 loss and thread count, the median RSS growth over its processes."""
+    import statistics
+
+    result = {key: statistics.median(b[key] for b in blocks) for key in ("fwd_ms", "bwd_ms", "step_ms")}
+    result.update(loss0=finals[0]["loss0"], threads=finals[0]["threads"])
+    result["rss_growth_mb"] = statistics.median(f["rss_growth_mb"] for f in finals)
+    return result
 
 
-def run_worker(name, lib_name, steps, weights_path, config):
+def start_worker(name, lib_name, steps, weights_path, config):
+    """A ``Served`` worker process of ``lib_name`` in ``config``'s environment, built and warmed up."""
+    from _common import Served
+
     _, blas, threads, kernels, dnnl = config
     thread_vars = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
     env = {k: v for k, v in os.environ.items() if k not in thread_vars}
@@ -408,10 +424,25 @@ def run_worker(name, lib_name, steps, weights_path, config):
         "--weights",
         weights_path,
     ]
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-    if out.returncode != 0:
-        raise RuntimeError(f"{lib_name} {name} failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return Served(f"{lib_name} {name}", cmd, env)
+
+
+def compare(name, steps, blocks, rounds, weights, config):
+    """(chainrule's figures, PyTorch's, the ratio): ``rounds`` pairs of worker processes, each pair taking
+    ``blocks`` turns of ``steps`` steps; the ratio is the median of the paired blocks' ratios."""
+    from _common import interleave, paired_ratio
+
+    runs = {"torch": ([], []), "chainrule": ([], [])}  # (blocks, finals)
+    for round_ in range(rounds):
+        theirs = start_worker(name, "torch", steps, weights, config)  # first: it writes the initial weights
+        ours = start_worker(name, "chainrule", steps, weights, config)
+        pair = (theirs, ours) if round_ % 2 == 0 else (ours, theirs)
+        for worker, results in zip(pair, interleave(pair, blocks)):
+            lib = "torch" if worker is theirs else "chainrule"
+            runs[lib][0].extend(results)
+            runs[lib][1].append(worker.finish())
+    ratio = paired_ratio(runs["chainrule"][0], runs["torch"][0])
+    return _summary(*runs["chainrule"]), _summary(*runs["torch"]), ratio
 
 
 def main():
@@ -425,8 +456,9 @@ def main():
         "numba-one-thread, N-threads "
         "(the first gets the full table; an extra that is not installed is skipped)",
     )
-    parser.add_argument("--steps", type=int, help="timed steps per process (30; --quick: 15)")
-    parser.add_argument("--rounds", type=int, help="processes per library and configuration (3; --quick: 1)")
+    parser.add_argument("--steps", type=int, help="timed steps per block (5)")
+    parser.add_argument("--blocks", type=int, help="blocks per process, the libraries taking turns (8; --quick: 4)")
+    parser.add_argument("--rounds", type=int, help="processes per library and configuration (2; --quick: 1)")
     parser.add_argument("--device", default="cpu", help="cpu, or cuda (chainrule on CuPy against PyTorch CUDA)")
     parser.add_argument("--batch-scale", type=int, default=1, help="multiply every workload's batch size")
     parser.add_argument("--worker")
@@ -434,11 +466,13 @@ def main():
     parser.add_argument("--weights")
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker, args.lib, args.steps, args.weights)))
+        worker(args.worker, args.lib, args.steps, args.weights)
         return
+    sys.path.insert(0, str(HERE))
     names = args.only.split(",") if args.only else list(WORKLOADS)
-    steps = args.steps or (15 if args.quick else 30)
-    rounds = args.rounds or (1 if args.quick else 3)
+    steps = args.steps or 5
+    blocks = args.blocks or (4 if args.quick else 8)
+    rounds = args.rounds or (1 if args.quick else 2)
     if args.device != "cpu":
         import torch
 
@@ -460,26 +494,20 @@ def main():
             weights = str(Path(tmp) / f"{name}.npz")
             line = [name]
             for key, config in configs.items():
-                runs = {"torch": [], "chainrule": []}
-                for round_ in range(rounds):  # the libraries' processes alternate, so a drifting machine slows both
-                    order = ("torch", "chainrule") if round_ % 2 == 0 else ("chainrule", "torch")
-                    for lib in order:  # torch first in round 0: it writes the initial weights
-                        runs[lib].append(run_worker(name, lib, steps, weights, config))
-                ours, theirs = _median_run(runs["chainrule"]), _median_run(runs["torch"])
+                ours, theirs, ratio = compare(name, steps, blocks, rounds, weights, config)
                 threads_used[key] = (ours["threads"], theirs["threads"])
-                ratio = ours["step_ms"] / theirs["step_ms"]
                 line += [f"{ours['step_ms']:.2f}", f"{theirs['step_ms']:.2f}", f"{ratio:.2f}"]
                 if key == first:
-                    first_ours, first_theirs = ours, theirs
+                    first_ours, first_theirs, first_ratio = ours, theirs, ratio
             summary.append(line)
-            ours, theirs = first_ours, first_theirs
+            ours, theirs, ratio = first_ours, first_theirs, first_ratio
             gflop = flops_per_step(name) * args.batch_scale / 1e9
             rows.append(
                 [
                     name,
                     f"{ours['step_ms']:.2f}",
                     f"{theirs['step_ms']:.2f}",
-                    f"{ours['step_ms'] / theirs['step_ms']:.2f}",
+                    f"{ratio:.2f}",
                     f"{ours['bwd_ms'] / ours['fwd_ms']:.2f}",
                     f"{theirs['bwd_ms'] / theirs['fwd_ms']:.2f}",
                     f"{ours['rss_growth_mb']:.0f}",
@@ -492,14 +520,14 @@ def main():
                 [name, f"{ours['loss0']:.6f}", f"{theirs['loss0']:.6f}", f"{abs(ours['loss0'] - theirs['loss0']):.1e}"]
             )
             print(f"  done {name}", file=sys.stderr)
-    sys.path.insert(0, str(HERE))
     from _common import print_table
 
     cr_threads, torch_threads = threads_used[first]
     print_table(
         f"Training step on {args.device}, float32, batch x{args.batch_scale}; {configs[first][0]} "
-        f"(chainrule {cr_threads}, torch {torch_threads} threads); median of {rounds} process(es) per library, "
-        f"each the median of {steps} steps; "
+        f"(chainrule {cr_threads}, torch {torch_threads} threads); {rounds} process(es) per library taking "
+        f"turns with the other's, {blocks} blocks of {steps} steps each: medians of the blocks' medians, the ratio "
+        "the median of neighbouring blocks' ratios; "
         f"matmul peak {peak:.1f} GFLOP/s",
         [
             "workload",
