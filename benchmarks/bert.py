@@ -10,14 +10,17 @@ them padded.  The PyTorch side is a plain BERT written with torch.nn.functional
 (``scaled_dot_product_attention``) in this file, checked against chainrule's
 logits before timing.
 
-Each library is timed in its own processes (three per library, alternating;
-two libraries' OpenMP pools in one process would spin on the same cores), each
-the median of ``--steps`` steps, and the table gives the median over
-processes.  Memory is a separate process's peak resident set (VmHWM) over a
+Each library is timed in its own processes (two libraries' OpenMP pools in
+one process would spin on the same cores); the two live side by side and take
+turns, a block of one step and one no-grad forward each, the order
+alternating, 6 blocks per process and two pairs of processes
+(``_common.interleave``), so that a machine whose speed drifts treats both
+alike.  The table gives the medians of the blocks and, as ratios, the medians
+of neighbouring blocks' ratios.  Memory is a separate process's peak resident set (VmHWM) over a
 whole run: weights, gradients, optimizer state and activations together.
 
     python benchmarks/bert.py                          # each library's default threads
-    CHAINRULE_BENCH_THREADS=1 python benchmarks/bert.py --steps 5   # both pinned to one thread
+    CHAINRULE_BENCH_THREADS=1 python benchmarks/bert.py --blocks 4   # both pinned to one thread
 """
 
 from __future__ import annotations
@@ -194,41 +197,43 @@ def torch_step(arrays: dict, config, reference=None):
     return step, inference, difference
 
 
-def _median_times(fns: dict, steps: int) -> dict:
-    """Median seconds of each function, called in turn (so a busy machine slows all of them alike)."""
-    for fn in fns.values():
-        fn()  # warm-up: optimizer state, caches
+def _block(fns: dict, steps: int) -> dict:
+    """Median milliseconds of each function over ``steps`` calls, called in turn."""
     times: dict = {name: [] for name in fns}
     for _ in range(steps):
         for name, fn in fns.items():
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
+    return {name: 1e3 * statistics.median(t) for name, t in times.items()}
 
 
 def _arrays(model) -> dict:
     return {name: p._data.copy() for name, p in model.named_parameters()}
 
 
-def time_worker(lib: str, steps: int) -> dict:
-    """Step and forward times of one library (``lib``: torch or chainrule), interleaved, in this process.
+def time_worker(lib: str, steps: int) -> None:
+    """Serve blocks of ``steps`` steps and no-grad forwards (called in turn) of one library (``lib``: torch or
+    chainrule) in this process (``_common.serve``: each block's medians, ms, as ``step`` and ``forward``).
 
     Each library runs in its own processes: two libraries' OpenMP thread pools in one process spin on the same
     cores and slow both.  The PyTorch process builds chainrule's model once for its weights and checks its
     logits against chainrule's before timing, with chainrule on NumPy alone there: Intel MKL (the mkl extra)
     or oneDNN's OpenMP runtime loaded beside PyTorch's own made PyTorch's steps up to 2x slower.
     """
+    from _common import serve
+
     model, pretrained = chainrule_model()
     difference = None
     if lib == "torch":
-        t_step, t_forward, difference = torch_step(_arrays(model), model.config, reference=model)
+        step, forward, difference = torch_step(_arrays(model), model.config, reference=model)
         del model
-        fns = {"torch_step": t_step, "torch_forward": t_forward}
     else:
-        c_step, c_forward = chainrule_step(model)
-        fns = {"chainrule_step": c_step, "chainrule_forward": c_forward}
-    return _median_times(fns, steps) | {"pretrained": pretrained, "difference": difference}
+        step, forward = chainrule_step(model)
+    fns = {"step": step, "forward": forward}
+    for fn in fns.values():
+        fn()  # warm-up: optimizer state, caches
+    serve(lambda: _block(fns, steps), lambda: {"pretrained": pretrained, "difference": difference})
 
 
 def memory_worker(kind: str) -> dict:
@@ -253,12 +258,40 @@ def memory_worker(kind: str) -> dict:
     return {"peak": _peak_rss()}
 
 
+def start_time_worker(lib: str, steps: int):
+    """A ``Served`` timing worker of ``lib``, its model built and warmed up."""
+    from _common import Served
+
+    env = dict(os.environ)
+    if lib == "torch":
+        env.update(CHAINRULE_BLAS="numpy", CHAINRULE_DNNL="off")  # see time_worker
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", f"time-{lib}", "--steps", str(steps)]
+    return Served(lib, cmd, env)
+
+
+def timings(libs, steps: int, blocks: int, rounds: int) -> dict:
+    """{lib: (blocks, finals)} over ``rounds`` pairs of processes taking ``blocks`` turns each (one process when
+    only chainrule is installed)."""
+    from _common import interleave
+
+    runs: dict = {lib: ([], []) for lib in libs}
+    for r in range(rounds):
+        workers = [start_time_worker(lib, steps) for lib in libs]
+        if len(workers) == 1:
+            results = [[workers[0].block() for _ in range(blocks)]]
+        else:
+            order = workers if r % 2 == 0 else workers[::-1]
+            results = interleave(order, blocks)
+            results = results if r % 2 == 0 else results[::-1]
+        for lib, worker, blocks_ in zip(libs, workers, results):
+            runs[lib][0].extend(blocks_)
+            runs[lib][1].append(worker.finish())
+    return runs
+
+
 def run_worker(kind: str, steps: int) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", kind, "--steps", str(steps)]
-    env = dict(os.environ)
-    if kind == "time-torch":
-        env.update(CHAINRULE_BLAS="numpy", CHAINRULE_DNNL="off")  # see time_worker
-    out = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False, env=dict(os.environ))
     if out.returncode != 0:
         return {"error": (out.stderr.strip().splitlines() or ["failed"])[-1]}
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -266,28 +299,34 @@ def run_worker(kind: str, steps: int) -> dict:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=5, help="timed steps per process (median reported)")
-    parser.add_argument("--rounds", type=int, default=3, help="processes per library, alternating")
+    parser.add_argument("--steps", type=int, default=1, help="steps and forwards per block (1)")
+    parser.add_argument("--blocks", type=int, default=6, help="blocks per process, the libraries taking turns (6)")
+    parser.add_argument("--rounds", type=int, default=2, help="processes per library (2)")
     parser.add_argument("--worker", choices=("time-torch", "time-chainrule", "chainrule", "checkpointed", "torch"))
     args = parser.parse_args()
     if args.worker in ("time-torch", "time-chainrule"):
-        print(json.dumps(time_worker(args.worker.split("-")[1], args.steps)))
+        time_worker(args.worker.split("-")[1], args.steps)
         return
     if args.worker:
         print(json.dumps(memory_worker(args.worker)))
         return
     have_torch = import_torch() is not None
     libs = ("torch", "chainrule") if have_torch else ("chainrule",)
-    runs: dict = {}
-    for r in range(args.rounds):  # the libraries' processes alternate, so a drifting machine treats both alike
-        for lib in libs if r % 2 == 0 else libs[::-1]:
-            result = run_worker(f"time-{lib}", args.steps)
-            if "error" in result:
-                raise SystemExit(f"timing {lib} failed: {result['error']}")
-            for key, value in result.items():
-                runs.setdefault(key, []).append(value)
-    times = {k: (statistics.median(v) if k.endswith(("_step", "_forward")) else v[0]) for k, v in runs.items()}
-    times["difference"] = next((d for d in runs.get("difference", []) if d is not None), None)
+    try:
+        runs = timings(libs, args.steps, args.blocks, args.rounds)
+    except RuntimeError as exc:
+        raise SystemExit(f"timing failed: {str(exc)[-2000:]}") from None
+    times: dict = {}
+    for lib in libs:
+        for what in ("step", "forward"):
+            times[f"{lib}_{what}"] = statistics.median(b[what] for b in runs[lib][0]) / 1e3
+    ratios = {}
+    if have_torch:
+        from _common import paired_ratio
+
+        ratios = {what: paired_ratio(runs["chainrule"][0], runs["torch"][0], what) for what in ("step", "forward")}
+    times["pretrained"] = runs[libs[0]][1][0]["pretrained"]
+    times["difference"] = next((f["difference"] for f in runs[libs[0]][1] if f["difference"] is not None), None)
     print("  done timing", file=sys.stderr)
     kinds = ("torch", "chainrule", "checkpointed") if have_torch and times.get("pretrained") else ()
     kinds = kinds or ("chainrule", "checkpointed")
@@ -305,16 +344,17 @@ def main():
             [
                 label,
                 f"{step * 1e3:.0f}",
-                f"{step / times['torch_step']:.2f}" if have_torch else "-",
+                (f"{ratios['step']:.2f}" if kind == "chainrule" else "1.00") if have_torch else "-",
                 f"{forward * 1e3:.0f}",
-                f"{forward / times['torch_forward']:.2f}" if have_torch else "-",
+                (f"{ratios['forward']:.2f}" if kind == "chainrule" else "1.00") if have_torch else "-",
             ]
         )
     weights = "all-MiniLM-L6-v2" if times.get("pretrained") else "random MiniLM-shaped BERT"
     print_table(
         f"Fine-tuning step, {weights} (6 layers, 384 wide), batch {BATCH} x {LENGTH} tokens, float32, "
-        f"{thread_label(import_torch())}, median of {args.rounds} processes per library (alternating), each the "
-        f"median of {args.steps} steps",
+        f"{thread_label(import_torch())}; {args.rounds} process(es) per library taking turns with the other's, "
+        f"{args.blocks} blocks of {args.steps} step(s) and forward(s) each: medians of the blocks, the ratios the "
+        "medians of neighbouring blocks' ratios",
         ["library", "step ms", "x PyTorch", "forward ms (no grad)", "x PyTorch"],
         rows,
     )
