@@ -710,8 +710,6 @@ def omp_call(kind: str, work: int, fn, prepare):
         return chooser.run(work, count, fn, ())
     _claim_omp(None)
     return fn(count)
-    _claim_omp(chooser)
-    return chooser.run(work, count, fn, ())
 
 
 def blas_call(threads: int, fn, *args):
