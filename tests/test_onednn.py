@@ -332,7 +332,7 @@ def test_linear_layers_bias_goes_to_the_gemm(monkeypatch):
     rng = np.random.default_rng(5)
     x, w = rng.standard_normal((128, 300)).astype(np.float32), rng.standard_normal((200, 300)).astype(np.float32)
     for bias in (rng.standard_normal(200).astype(np.float32), rng.standard_normal((1, 200)).astype(np.float32)):
-        for _ in range(_dnnl._GEMM_WARM + 2 * _dnnl._GEMM_TRIAL + 3):  # through the trial of both kernels and after
+        for _ in range(_dnnl._GEMM_WARM + 2 * (_dnnl._GEMM_UNTIMED + _dnnl._GEMM_TRIAL) + 3):  # the trial and after
             got = backend.addmm(np, bias, x, w.T)
             np.testing.assert_allclose(got, x @ w.T + bias, rtol=1e-5, atol=1e-4)
     assert seen and all(seen)
@@ -366,11 +366,11 @@ _ARGS = (False, True, 64, 64, 64, 0, 64, 0, 64, "c")  # a product's arguments af
 def test_gemm_tries_both_kernels_and_keeps_the_faster(matmul_faster, monkeypatch):
     fast, slow = (lambda calls: 1.0), (lambda calls: 2.0)
     calls = _fake_kernels(monkeypatch, slow if matmul_faster else fast, fast if matmul_faster else slow)
-    warm, trial = _dnnl._GEMM_WARM, _dnnl._GEMM_TRIAL + 1
+    warm, trial = _dnnl._GEMM_WARM, _dnnl._GEMM_UNTIMED + _dnnl._GEMM_TRIAL
     for _ in range(warm):  # a shape's first calls: sgemm alone
         assert _dnnl.gemm(2, *_ARGS, 1.0) == "c"
     assert calls == {"sgemm": warm, "matmul": 0}
-    for _ in range(2 * trial):  # the trial: both kernels in turn, the first call of each untimed
+    for _ in range(2 * trial):  # the trial: both kernels in turn, the first calls of each untimed
         assert _dnnl.gemm(2, *_ARGS, 1.0) == "c"
     assert calls == {"sgemm": warm + trial, "matmul": trial}
     for _ in range(20):
@@ -391,7 +391,7 @@ def test_gemm_tries_both_kernels_and_keeps_the_faster(matmul_faster, monkeypatch
 def test_gemm_tries_again_after_its_retry_count(monkeypatch):
     """A choice made while the process warmed up (the matmul kernel faster) is tried once more later, and
     this time sgemm is faster: it is kept from then on."""
-    retry, warm, trial = _dnnl._GEMM_RETRY, _dnnl._GEMM_WARM, _dnnl._GEMM_TRIAL + 1
+    retry, warm, trial = _dnnl._GEMM_RETRY, _dnnl._GEMM_WARM, _dnnl._GEMM_UNTIMED + _dnnl._GEMM_TRIAL
     calls = _fake_kernels(monkeypatch, lambda n: 1.0, lambda n: 0.5 if n < retry // 2 else 2.0)
     for _ in range(retry - 1):
         _dnnl.gemm(2, *_ARGS)

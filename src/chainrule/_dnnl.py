@@ -304,13 +304,17 @@ def sgemm(threads, ta, tb, m, n, k, a, lda, b, ldb, c, beta=0.0, bias=None):
 # widest shapes (MiniLM's (2048, 1536) @ (1536, 384) with its bias: 11.3 against 14.2 ms), about the same on
 # the other forwards and input gradients, and up to 1.2x on weight gradients and 1.45x on small products
 # (``benchmarks/gemm_kernels.py``).  No rule of shapes says which: each product's shape and thread count
-# tries both after its first ``_GEMM_WARM`` calls, and once more after ``_GEMM_RETRY`` calls (the first trial
+# tries both after its first ``_GEMM_WARM`` calls (``_GEMM_UNTIMED`` calls of each, then ``_GEMM_TRIAL`` timed ones
+# of each, alternating), and once more after ``_GEMM_RETRY`` calls (the first trial
 # ran while the process warmed up), and keeps the faster.  On one thread the primitive gained at most 7% and lost up to
 # 1.2x, and a product kept on one thread by its shape must round the same in every run (the thread policy
 # makes a result depend on timing only where it measures threads): those stay on dnnl_sgemm.
 _GEMM_WARM = 8  # calls of a shape on sgemm before its trial: a shape seen a few times only (variable batch or
 # sequence lengths) builds no primitive (some 0.5 ms each, kept in the plan cache the convolutions use too)
-_GEMM_TRIAL = 4  # timed calls of each kernel per trial, after an untimed first call of each
+_GEMM_UNTIMED = 3  # calls of each kernel per trial before its timed ones: the kernel a trial switches to runs its
+# first calls slower (deep's 64x256 @ 256x256^T forward on the primitive: 818 (building it), 100, 85, then 72-74 us;
+# again 119, 82, 78, then 70-73 after 190 calls on sgemm), which held such shapes on sgemm
+_GEMM_TRIAL = 4  # timed calls of each kernel per trial
 _GEMM_RETRY = 200
 _GEMM_GAIN = 0.95  # the primitive is kept where it takes at most this fraction of dnnl_sgemm's time
 _GEMM_SHAPES, _GEMM_KEYS = 256, 4096  # at most this many shapes tried, and counted; the others run on sgemm
@@ -367,8 +371,9 @@ def gemm(threads, ta, tb, m, n, k, a, lda, b, ldb, c, beta=0.0, bias=None):
         return sgemm(threads, *args)
     choice.seconds[arm].append(time.perf_counter() - start)
     timed_sgemm, timed_matmul = choice.seconds
-    if min(len(timed_sgemm), len(timed_matmul)) > _GEMM_TRIAL:  # (a Python thread's race only mixes the timings)
-        choice.matmul = median(timed_matmul[1:]) <= _GEMM_GAIN * median(timed_sgemm[1:])
+    if min(len(timed_sgemm), len(timed_matmul)) >= _GEMM_UNTIMED + _GEMM_TRIAL:  # (a Python thread's race only
+        # mixes the timings)
+        choice.matmul = median(timed_matmul[_GEMM_UNTIMED:]) <= _GEMM_GAIN * median(timed_sgemm[_GEMM_UNTIMED:])
     return c
 
 
