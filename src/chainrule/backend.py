@@ -493,16 +493,21 @@ def dot(xp, a, b):
     return xp.dot(a, b)
 
 
-_ZERO_ROWS: dict = {}
+_ZEROS: dict = {}  # dtype -> _RELU_CHUNK zeros (relu)
+
+
+_RELU_CHUNK = 65536
 
 
 def relu(xp, x):
     """max(x, 0), with NaN kept, as a new array in x's memory order.
 
-    On NumPy, ``maximum`` against a scalar takes a slow loop (measured 2x the
-    time of the same op against a row of zeros, and 4x a copy); so a float array
-    laid out contiguously (in any axis order) is compared row by row with a
-    cached row of zeros.
+    On NumPy, ``maximum`` against a scalar takes a slow loop (measured 2-3x the
+    time of the same op against an array of zeros, and 4x a copy); so a float
+    array laid out contiguously (in any axis order) is compared, as 1-d chunks of
+    up to 65,536 elements, with a cached 1-d array of zeros.  (Compared as rows of
+    a 2-d view against one broadcast row of zeros, as it was, the 2-d loop took
+    4.2 against 2.2 us for deep's 16,384 elements, 27 against 17 for 131,072.)
     """
     if xp is not np or x.dtype.kind != "f" or x.size < 2048:
         return xp.maximum(x, 0)
@@ -513,14 +518,16 @@ def relu(xp, x):
         flat, flat_out = x.ravel(order="K"), out.ravel(order="K")
         if not (np.may_share_memory(flat, x) and np.may_share_memory(flat_out, out)):
             return xp.maximum(x, 0)  # not contiguous in any order: ravel copied
-    zeros = _ZERO_ROWS.get(x.dtype)
+    zeros = _ZEROS.get(x.dtype)
     if zeros is None:
-        zeros = _ZERO_ROWS[x.dtype] = np.zeros(1024, dtype=x.dtype)
-    rest = flat.size % 1024
-    if rest:
-        np.maximum(flat[-rest:], zeros[:rest], out=flat_out[-rest:])
-        flat, flat_out = flat[:-rest], flat_out[:-rest]
-    np.maximum(flat.reshape(-1, 1024), zeros, out=flat_out.reshape(-1, 1024))
+        zeros = _ZEROS[x.dtype] = np.zeros(_RELU_CHUNK, dtype=x.dtype)
+    n = flat.size
+    if n <= _RELU_CHUNK:
+        np.maximum(flat, zeros[:n], out=flat_out)
+        return out
+    for start in range(0, n, _RELU_CHUNK):
+        stop = min(start + _RELU_CHUNK, n)
+        np.maximum(flat[start:stop], zeros[: stop - start], out=flat_out[start:stop])
     return out
 
 
