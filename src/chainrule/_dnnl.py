@@ -370,9 +370,8 @@ def gemm(threads, ta, tb, m, n, k, a, lda, b, ldb, c, beta=0.0, bias=None):
         choice.matmul = False
         return sgemm(threads, *args)
     choice.seconds[arm].append(time.perf_counter() - start)
-    timed_sgemm, timed_matmul = choice.seconds
-    if min(len(timed_sgemm), len(timed_matmul)) >= _GEMM_UNTIMED + _GEMM_TRIAL:  # (a Python thread's race only
-        # mixes the timings)
+    timed_sgemm, timed_matmul = choice.seconds  # (a Python thread's race only mixes the timings)
+    if min(len(timed_sgemm), len(timed_matmul)) >= _GEMM_UNTIMED + _GEMM_TRIAL:
         choice.matmul = median(timed_matmul[_GEMM_UNTIMED:]) <= _GEMM_GAIN * median(timed_sgemm[_GEMM_UNTIMED:])
     return c
 
