@@ -482,9 +482,13 @@ class _Reorder:
         self.scratch = _size(self.pd, _Q_SCRATCHPAD)
         self.bound = _Bound()
 
+    def describe(self, arg):
+        """The descriptor its argument ``arg`` (source or destination) is read with."""
+        return self.src if arg == _ARG_SRC else self.dst
+
     def run(self, a, out, stream):
         """``a`` reordered into ``out``; returns ``out``."""
-        _execute(self, stream, [(_ARG_SRC, a), (_ARG_DST, out)], {_ARG_SRC: self.src, _ARG_DST: self.dst}.get)
+        _execute_plan(self, stream, [(_ARG_SRC, a), (_ARG_DST, out)])
         return out
 
     def destroy(self):
@@ -515,6 +519,10 @@ class _Plan:
         ours = _P(_lib.dnnl_primitive_desc_query_md(pd, weights_query, 0))
         self.weights_bytes = _lib.dnnl_memory_desc_get_size(ours)
         self.reorder = _reorder(ours, plain_weights) if to_plain else _reorder(plain_weights, ours)
+
+    def describe(self, arg):
+        """The descriptor the primitive expects for its argument ``arg`` (a DNNL_ARG_* index; owned by ``pd``)."""
+        return _lib.dnnl_primitive_desc_query_md(self.pd, _Q_EXEC_ARG, arg)
 
     def destroy(self):
         self.bound.memories.release()  # a transient plan: only the thread that made it ran it
@@ -748,26 +756,26 @@ class _Bound(threading.local):
         self.memories = _Memories()
 
 
-def _execute(owner, stream, args, describe):
-    """Run ``owner``'s primitive (a ``_Plan`` or ``_Reorder``: ``prim``, ``scratch`` bytes, ``bound``) on
-    ``args``, (DNNL_ARG_* index, NumPy array or address) pairs; ``describe(arg)`` is the descriptor an argument is
-    read with, asked once per thread and argument."""
+def _execute_plan(plan, stream, args):
+    """Run the primitive of ``plan`` (a ``_Plan`` or ``_Reorder``) on ``args``, (DNNL_ARG_* index, NumPy array or
+    address) pairs, each read with the descriptor ``plan.describe(arg)`` gives (asked once per thread and
+    argument: the memory objects are kept in ``plan.bound``)."""
     scratch = None
-    if owner.scratch:
-        scratch = np.empty(owner.scratch, np.uint8)
+    if plan.scratch:
+        scratch = np.empty(plan.scratch, np.uint8)
         args = [*args, (_ARG_SCRATCHPAD, scratch)]
-    memories = owner.bound.memories
+    memories = plan.bound.memories
     packed = (_Arg * len(args))()
     for i, (arg, array) in enumerate(args):
         address = array if isinstance(array, int) else array.ctypes.data  # (sgemm's operands are addresses)
         mem = memories.get(arg)
         if mem is None:
-            md = _scratch_md(owner.scratch) if arg == _ARG_SCRATCHPAD else describe(arg)
+            md = _scratch_md(plan.scratch) if arg == _ARG_SCRATCHPAD else plan.describe(arg)
             mem = memories[arg] = _memory(md, address)
         else:
             _check(_lib.dnnl_memory_set_data_handle(mem, _P(address)), "memory_set_data_handle")
         packed[i] = _Arg(arg, mem)
-    _check(_lib.dnnl_primitive_execute(owner.prim, stream, len(args), packed), "primitive_execute")
+    _check(_lib.dnnl_primitive_execute(plan.prim, stream, len(args), packed), "primitive_execute")
     _check(_lib.dnnl_stream_wait(stream), "stream_wait")
 
 
@@ -793,12 +801,6 @@ def _weights_in(plan, w, stream):
     if plan.reorder is None:
         return w
     return plan.reorder.run(w, np.empty(plan.weights_bytes // 4, np.float32), stream)
-
-
-def _execute_plan(plan, stream, args):
-    """Run the plan's primitive on ``args``, (DNNL_ARG_* index, NumPy array) pairs, each read with the descriptor
-    the primitive expects for that argument."""
-    _execute(plan, stream, args, lambda arg: _lib.dnnl_primitive_desc_query_md(plan.pd, _Q_EXEC_ARG, arg))
 
 
 def _run(plan_and_transient, threads, body):
@@ -1209,12 +1211,11 @@ class _RnnPlan(_Plan):
     def __init__(self, pd, gates, features, hidden, backward):
         super().__init__(pd)
         self.user = [_gates_md(gates, hidden, features), _gates_md(gates, hidden, hidden)]
-        query = lambda arg: _lib.dnnl_primitive_desc_query_md(pd, _Q_EXEC_ARG, arg)  # noqa: E731
-        self.weights = [query(_ARG_WEIGHTS), query(_ARG_WEIGHTS_ITER)]
-        self.workspace = _lib.dnnl_memory_desc_get_size(query(_ARG_WORKSPACE))  # bytes; 0 for inference
+        self.weights = [self.describe(_ARG_WEIGHTS), self.describe(_ARG_WEIGHTS_ITER)]
+        self.workspace = _lib.dnnl_memory_desc_get_size(self.describe(_ARG_WORKSPACE))  # bytes; 0 for inference
         self.reorders = [_reorder(u, _P(w)) for u, w in zip(self.user, self.weights)]
         if backward:
-            self.diff = [query(_ARG_DIFF + _ARG_WEIGHTS), query(_ARG_DIFF + _ARG_WEIGHTS_ITER)]
+            self.diff = [self.describe(_ARG_DIFF + _ARG_WEIGHTS), self.describe(_ARG_DIFF + _ARG_WEIGHTS_ITER)]
             self.reorders += [_reorder(_P(d), u) for d, u in zip(self.diff, self.user)]
 
     def move(self, i, a, out, stream):

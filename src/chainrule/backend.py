@@ -493,10 +493,8 @@ def dot(xp, a, b):
     return xp.dot(a, b)
 
 
+_RELU_CHUNK = 65536  # relu's elements per comparison
 _ZEROS: dict = {}  # dtype -> _RELU_CHUNK zeros (relu)
-
-
-_RELU_CHUNK = 65536
 
 
 def relu(xp, x):
