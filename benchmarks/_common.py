@@ -163,6 +163,26 @@ def interleave(workers, blocks, pause=0.1):
     return results
 
 
+def side_by_side(start, libs, blocks, rounds):
+    """``{lib: (block results, final results)}``: ``rounds`` times, a ``Served`` worker per library from
+    ``start(lib)``, started in the order of ``libs`` (the first may write what the others read, such as initial
+    weights), taking ``blocks`` turns (``interleave``; which of a pair goes first alternates by round), then
+    finished.  A library alone runs its blocks back to back."""
+    runs = {lib: ([], []) for lib in libs}
+    for r in range(rounds):
+        workers = [start(lib) for lib in libs]
+        if len(workers) == 1:
+            results = [[workers[0].block() for _ in range(blocks)]]
+        else:
+            order = workers if r % 2 == 0 else workers[::-1]
+            results = interleave(order, blocks)
+            results = results if r % 2 == 0 else results[::-1]
+        for lib, worker, got in zip(libs, workers, results):
+            runs[lib][0].extend(got)
+            runs[lib][1].append(worker.finish())
+    return runs
+
+
 def paired_ratio(ours, theirs, key="step_ms"):
     """The median over blocks of ``ours[i][key] / theirs[i][key]`` (blocks run next to each other)."""
     return statistics.median(a[key] / b[key] for a, b in zip(ours, theirs))

@@ -37,7 +37,7 @@ import types
 from pathlib import Path
 
 import numpy as np
-from _common import import_torch, print_table, thread_label
+from _common import import_torch, print_table, side_by_side, thread_label
 
 BATCH, LENGTH = 32, 64
 
@@ -269,26 +269,6 @@ def start_time_worker(lib: str, steps: int):
     return Served(lib, cmd, env)
 
 
-def timings(libs, steps: int, blocks: int, rounds: int) -> dict:
-    """{lib: (blocks, finals)} over ``rounds`` pairs of processes taking ``blocks`` turns each (one process when
-    only chainrule is installed)."""
-    from _common import interleave
-
-    runs: dict = {lib: ([], []) for lib in libs}
-    for r in range(rounds):
-        workers = [start_time_worker(lib, steps) for lib in libs]
-        if len(workers) == 1:
-            results = [[workers[0].block() for _ in range(blocks)]]
-        else:
-            order = workers if r % 2 == 0 else workers[::-1]
-            results = interleave(order, blocks)
-            results = results if r % 2 == 0 else results[::-1]
-        for lib, worker, blocks_ in zip(libs, workers, results):
-            runs[lib][0].extend(blocks_)
-            runs[lib][1].append(worker.finish())
-    return runs
-
-
 def run_worker(kind: str, steps: int) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", kind, "--steps", str(steps)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False, env=dict(os.environ))
@@ -313,7 +293,7 @@ def main():
     have_torch = import_torch() is not None
     libs = ("torch", "chainrule") if have_torch else ("chainrule",)
     try:
-        runs = timings(libs, args.steps, args.blocks, args.rounds)
+        runs = side_by_side(lambda lib: start_time_worker(lib, args.steps), libs, args.blocks, args.rounds)
     except RuntimeError as exc:
         raise SystemExit(f"timing failed: {str(exc)[-2000:]}") from None
     times: dict = {}

@@ -117,7 +117,6 @@ def worker(backend, steps, weights_path):
 
 def start_worker(backend, steps, weights_path, threads):
     """A ``Served`` worker process of ``backend``, built and warmed up."""
-    sys.path.insert(0, str(HERE))
     from _common import Served
 
     env = {k: v for k, v in os.environ.items() if k not in THREAD_VARS}
@@ -143,25 +142,17 @@ def main():
         worker(args.worker, args.steps, args.weights)
         return
     sys.path.insert(0, str(HERE))
-    from _common import interleave, paired_ratio
+    from _common import paired_ratio, print_table, side_by_side
 
-    blocks = {"torch": [], "chainrule": []}
-    finals = {}
     with tempfile.TemporaryDirectory() as tmp:
         weights = str(Path(tmp) / "nanogpt.npz")
-        for round_ in range(args.rounds):
-            theirs = start_worker("torch", args.steps, weights, args.threads)  # first: it writes the initial weights
-            ours = start_worker("chainrule", args.steps, weights, args.threads)
-            pair = (theirs, ours) if round_ % 2 == 0 else (ours, theirs)
-            for worker_, results in zip(pair, interleave(pair, args.blocks)):
-                backend = "torch" if worker_ is theirs else "chainrule"
-                blocks[backend].extend(results)
-                finals.setdefault(backend, worker_.finish())
-    ours, theirs = finals["chainrule"], finals["torch"]
-    ours_ms, theirs_ms = (statistics.median(b["step_ms"] for b in blocks[k]) for k in ("chainrule", "torch"))
-    ratio = paired_ratio(blocks["chainrule"], blocks["torch"])
-    sys.path.insert(0, str(HERE))
-    from _common import print_table
+        start = lambda backend: start_worker(backend, args.steps, weights, args.threads)  # noqa: E731
+        # torch first: it writes the initial weights
+        runs = side_by_side(start, ("torch", "chainrule"), args.blocks, args.rounds)
+    (blocks, finals), (their_blocks, their_finals) = runs["chainrule"], runs["torch"]
+    ours, theirs = finals[0], their_finals[0]
+    ours_ms, theirs_ms = (statistics.median(b["step_ms"] for b in bs) for bs in (blocks, their_blocks))
+    ratio = paired_ratio(blocks, their_blocks)
 
     print_table(
         f"nanoGPT training step ({N_LAYER} layers, {N_HEAD} heads, {N_EMBD}-dim, batch {BATCH} x {BLOCK}, AdamW, "

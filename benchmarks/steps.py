@@ -430,17 +430,10 @@ def start_worker(name, lib_name, steps, weights_path, config):
 def compare(name, steps, blocks, rounds, weights, config):
     """(chainrule's figures, PyTorch's, the ratio): ``rounds`` pairs of worker processes, each pair taking
     ``blocks`` turns of ``steps`` steps; the ratio is the median of the paired blocks' ratios."""
-    from _common import interleave, paired_ratio
+    from _common import paired_ratio, side_by_side
 
-    runs = {"torch": ([], []), "chainrule": ([], [])}  # (blocks, finals)
-    for round_ in range(rounds):
-        theirs = start_worker(name, "torch", steps, weights, config)  # first: it writes the initial weights
-        ours = start_worker(name, "chainrule", steps, weights, config)
-        pair = (theirs, ours) if round_ % 2 == 0 else (ours, theirs)
-        for worker, results in zip(pair, interleave(pair, blocks)):
-            lib = "torch" if worker is theirs else "chainrule"
-            runs[lib][0].extend(results)
-            runs[lib][1].append(worker.finish())
+    start = lambda lib: start_worker(name, lib, steps, weights, config)  # noqa: E731
+    runs = side_by_side(start, ("torch", "chainrule"), blocks, rounds)  # torch first: it writes the initial weights
     ratio = paired_ratio(runs["chainrule"][0], runs["torch"][0])
     return _summary(*runs["chainrule"]), _summary(*runs["torch"]), ratio
 
