@@ -255,6 +255,23 @@ def test_a_transient_plan_destroys_its_memory_objects(monkeypatch):
     assert ("eltwise", _dnnl._ELTWISE["none"], False, 4099, 1) not in _dnnl._plans
 
 
+def test_prepare_names_the_thread_counts_a_kernel_has_not_run_on_yet(monkeypatch):
+    """The thread choosers leave a kernel's first call on a count out of their trials: prepare says which."""
+    n = 4103  # a size no other test uses
+    x = np.random.default_rng(13).standard_normal(n).astype(np.float32)
+    assert _dnnl.eltwise_prepare("none", False, n, (1, 2)) == (1, 2)
+    _dnnl.gelu(x, "none", 2)
+    assert _dnnl.eltwise_prepare("none", False, n, (1, 2)) == (1,)
+    _dnnl.gelu(x, "none", 1)
+    assert _dnnl.eltwise_prepare("none", False, n, (1, 2)) == ()  # all warm: falsy, but not None
+    shape, hidden = (3, 2, 5), 4
+    assert _dnnl.rnn_prepare("lstm", shape, hidden, False, "tnc", "training", (1,)) == (1,)
+    destroyed = []
+    monkeypatch.setattr(_dnnl, "_MAX_PLANS", 0)  # every new plan is transient: counted warm, destroyed at once
+    monkeypatch.setattr(_dnnl._Plan, "destroy", lambda plan: destroyed.append(plan))
+    assert _dnnl.eltwise_prepare("tanh", False, n + 2, (1, 2)) == () and len(destroyed) == 2
+
+
 # --------------------------------------------------------------------------- GEMM
 
 

@@ -430,3 +430,52 @@ def test_wide_short_products_keep_threads_while_they_pay(own_choosers):
     for _ in range(10):
         threads.gemm_call(256, 64, 256, fake.gemm)
     assert set(fake.counts) == {2}
+
+
+class _FakeKernels:
+    """A fake clock and two oneDNN-like kernels taking their thread count as an argument (a layer's forward and
+    backward, called in turn), each slower on its first call on a count (code generation, fresh memory)."""
+
+    def __init__(self, one, many, first):
+        self.now = 100.0
+        self.seconds = {1: one, 2: many}
+        self.first = first  # seconds of a kernel's first call on a count
+        self.ran = set()  # (kernel, count) pairs that have run
+        self.calls = 0
+
+    def clock(self):
+        return self.now
+
+    def cold(self, kernel):
+        return tuple(n for n in (1, 2) if (kernel, n) not in self.ran)
+
+    def call(self, kernel):
+        def fn(count):
+            self.now += self.seconds[count] if (kernel, count) in self.ran else self.first
+            self.ran.add((kernel, count))
+            return count
+
+        return fn
+
+
+def _run_kernels(chooser, fake, calls, skip_cold=True):
+    for _ in range(calls):
+        kernel = fake.calls % 2
+        fake.calls += 1
+        chooser.run(10**6, 2, fake.call(kernel), (), cold=fake.cold(kernel) if skip_cold else ())
+
+
+@pytest.mark.parametrize("skip_cold", [True, False])
+def test_a_kernels_first_calls_are_left_out_of_the_trial(skip_cold):
+    """Threads pay (0.6 against 1 ms), but each kernel's first call on a count takes 20 ms: counted, the four
+    first calls make a trial of few calls choose one thread; left out (``cold``), threads win."""
+    fake = _FakeKernels(one=1e-3, many=0.6e-3, first=20e-3)
+    chooser = threads._Chooser(clock=fake.clock, hold=False, call=threads._call_with_count)
+    _run_kernels(chooser, fake, 40, skip_cold)
+    assert chooser.trials >= 1
+    one_ns, many_ns, kept = chooser.last
+    if skip_cold:
+        assert kept and chooser.threaded
+        assert one_ns == pytest.approx(1.0) and many_ns == pytest.approx(0.6)
+    else:
+        assert not kept  # what happened before cold calls were left out

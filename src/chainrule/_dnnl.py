@@ -513,6 +513,7 @@ class _Plan:
         self.prim = _primitive(pd)
         self.scratch = _size(pd, _Q_SCRATCHPAD)
         self.bound = _Bound()
+        self.ran = False  # whether the primitive has run (its first call is the slow one: see _cold)
         self.reorder = None
         if weights_query is None:
             return
@@ -694,13 +695,33 @@ def _conv_plan(kind, x_shape, w_shape, geom, bias, threads):
     return _plan(key, lambda: _build_conv(kind, x_shape, w_shape, geom, bias))
 
 
+def _cold(plans):
+    """What the ``*_prepare`` functions answer for ``plans``, (thread count, ``_plan``'s (plan, transient)) pairs:
+    None where a plan is None (oneDNN has no kernel), else the counts whose primitive has not run yet.
+
+    A primitive's first call is the slow one (oneDNN generates its code and the call touches fresh memory): the
+    lstm workload's layer took 3-12x its later calls' time per multiply-add on one thread, 1.5-4x on two, and a
+    thread-count trial of a few calls (``threads.omp_call``) counted them.  A transient plan (built for one call:
+    see ``_MAX_PLANS``) is destroyed here and counts as warm, since every call of its shape is a first one.
+    """
+    cold = []
+    for n, (plan, transient) in plans:
+        if plan is None:
+            return None
+        if transient:
+            plan.destroy()
+        elif not plan.ran:
+            cold.append(n)
+    return tuple(cold)
+
+
 # --------------------------------------------------------------------------- calls
 
 
-def prepare(kind, x_shape, w_shape, geom, bias, counts) -> bool:
-    """Build the convolution plans of ``kind`` for each thread count in ``counts``; False where oneDNN has no
-    kernel."""
-    return all(_conv_plan(kind, x_shape, w_shape, geom, bias, n)[0] is not None for n in counts)
+def prepare(kind, x_shape, w_shape, geom, bias, counts) -> tuple[int, ...] | None:
+    """Build the convolution plans of ``kind`` for each thread count in ``counts``: None where oneDNN has no
+    kernel, else the counts whose plans have not run yet (``_cold``)."""
+    return _cold((n, _conv_plan(kind, x_shape, w_shape, geom, bias, n)) for n in counts)
 
 
 def supports(geom, *arrays) -> bool:
@@ -777,6 +798,7 @@ def _execute_plan(plan, stream, args):
         packed[i] = _Arg(arg, mem)
     _check(_lib.dnnl_primitive_execute(plan.prim, stream, len(args), packed), "primitive_execute")
     _check(_lib.dnnl_stream_wait(stream), "stream_wait")
+    plan.ran = True
 
 
 _scratch_mds: dict = {}
@@ -884,9 +906,9 @@ def _eltwise_plan(alg, backward, n, threads):
     return _plan(key, lambda: _build_eltwise(alg, backward, n))
 
 
-def eltwise_prepare(approximate, backward, n, counts) -> bool:
-    """Build the GELU plans (``approximate``: 'none' or 'tanh') for each thread count; False where there is none."""
-    return all(_eltwise_plan(_ELTWISE[approximate], backward, n, t)[0] is not None for t in counts)
+def eltwise_prepare(approximate, backward, n, counts) -> tuple[int, ...] | None:
+    """Build the GELU plans (``approximate``: 'none' or 'tanh') for each thread count (``prepare``'s answer)."""
+    return _cold((t, _eltwise_plan(_ELTWISE[approximate], backward, n, t)) for t in counts)
 
 
 def gelu(x, approximate, threads):
@@ -950,9 +972,10 @@ def _layer_norm_plan(rows, cols, eps, affine, backward, threads):
     return _plan(key, lambda: _build_layer_norm(rows, cols, eps, affine, backward))
 
 
-def layer_norm_prepare(rows, cols, eps, affine, backward, counts) -> bool:
-    """Build the layer-norm plans (``affine``: with a weight, with a bias) for each thread count."""
-    return all(_layer_norm_plan(rows, cols, eps, affine, backward, t)[0] is not None for t in counts)
+def layer_norm_prepare(rows, cols, eps, affine, backward, counts) -> tuple[int, ...] | None:
+    """Build the layer-norm plans (``affine``: with a weight, with a bias) for each thread count (``prepare``'s
+    answer)."""
+    return _cold((t, _layer_norm_plan(rows, cols, eps, affine, backward, t)) for t in counts)
 
 
 def _affine_args(weight, bias):
@@ -1016,8 +1039,9 @@ def _softmax_plan(shape, axis, log, backward, threads):
     return _plan(key, lambda: _build_softmax(tuple(shape), axis, log, backward))
 
 
-def softmax_prepare(shape, axis, log, backward, counts) -> bool:
-    return all(_softmax_plan(shape, axis, log, backward, t)[0] is not None for t in counts)
+def softmax_prepare(shape, axis, log, backward, counts) -> tuple[int, ...] | None:
+    """Build the softmax plans for each thread count (``prepare``'s answer)."""
+    return _cold((t, _softmax_plan(shape, axis, log, backward, t)) for t in counts)
 
 
 def softmax(x, axis, log, threads):
@@ -1106,10 +1130,10 @@ def _batched_key(a, b, threads, order=None, post=None):
     return ("matmul", a.shape, _element_strides(a), b.shape, _element_strides(b), order, post_key, threads)
 
 
-def batched_prepare(a, b, counts, order=None, post=None) -> bool:
-    """Build the batched-product plans for each thread count; False where oneDNN has no kernel (or the strides
-    are ones it cannot take)."""
-    return all(_batched_plan(a, b, n, order, post)[0] is not None for n in counts)
+def batched_prepare(a, b, counts, order=None, post=None) -> tuple[int, ...] | None:
+    """Build the batched-product plans for each thread count: None where oneDNN has no kernel (or the strides
+    are ones it cannot take), else ``prepare``'s answer."""
+    return _cold((n, _batched_plan(a, b, n, order, post)) for n in counts)
 
 
 def _order_strides(shape, order):
@@ -1157,7 +1181,7 @@ def batched_matmul(a, b, threads, order=None, post=None):
     return _run(_batched_plan(a, b, threads, order, post), threads, body)
 
 
-def scores_prepare(q, kt, bias, scale, counts) -> bool:
+def scores_prepare(q, kt, bias, scale, counts) -> tuple[int, ...] | None:
     """Build the attention-scores plans for each thread count; False where oneDNN has no kernel."""
     return batched_prepare(q, kt, counts, post=(scale, bias))
 
@@ -1289,9 +1313,10 @@ def sequence_operand(a):
     return a if sequence_layout(a) is not None else np.ascontiguousarray(a)
 
 
-def rnn_prepare(cell, shape, hidden, reverse, layout, kind, counts) -> bool:
-    """Build the plans of ``kind`` for each thread count in ``counts`` (the backward's are time-major)."""
-    return all(_rnn_plan(cell, shape, hidden, reverse, layout, kind, n)[0] is not None for n in counts)
+def rnn_prepare(cell, shape, hidden, reverse, layout, kind, counts) -> tuple[int, ...] | None:
+    """Build the plans of ``kind`` for each thread count in ``counts`` (the backward's are time-major;
+    ``prepare``'s answer)."""
+    return _cold((n, _rnn_plan(cell, shape, hidden, reverse, layout, kind, n)) for n in counts)
 
 
 def _weights_for(plan, stream, w_ih, w_hh):

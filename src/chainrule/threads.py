@@ -249,9 +249,10 @@ class _Chooser:
         """Whether a call that may run threaded does (True while a trial is due or running: it picks per call)."""
         return self.threaded or self.trial is not None or self.clock() >= self.next_trial
 
-    def run(self, work, count, fn, args, call=None):
+    def run(self, work, count, fn, args, call=None, cold=()):
         """``fn(*args)`` of ``work`` multiply-adds, on ``count`` threads or one as the answer (or the trial) says;
-        ``call(threads, fn, *args)`` runs it (default: the chooser's own, else ``blas_call``)."""
+        ``call(threads, fn, *args)`` runs it (default: the chooser's own, else ``blas_call``).  ``cold``: the thread
+        counts on which this call is the kernel's first (slower than its later ones: not timed)."""
         clock = self.clock
         call = call or self.call or blas_call
         trial = self.trial
@@ -262,6 +263,8 @@ class _Chooser:
                 _hold_one_thread(False)
         if trial is not None:
             arm = _arm(self.calls)
+            if (count if arm else 1) in cold:
+                return call(count if arm else 1, fn, *args)  # no sample: the arm stays for the next call
             self.calls += 1
             start = clock()
             result = call(count if arm else 1, fn, *args)
@@ -272,8 +275,11 @@ class _Chooser:
             return result
         if not self.threaded and self.hold and _STATE.lowered is None:
             _hold_one_thread(True)
+        threads = count if self.threaded else 1
+        if threads in cold:
+            return call(threads, fn, *args)
         start = clock()
-        result = call(count if self.threaded else 1, fn, *args)
+        result = call(threads, fn, *args)
         end = clock()
         window = self.window
         window.append((end - start) / work)
@@ -688,9 +694,11 @@ def omp_call(kind: str, work: int, fn, prepare):
     see what the main thread loses while OpenMP's other thread spins idle.
     Deterministic mode keeps the full count (fixed by ``set_num_threads``
     alone).  ``prepare(counts)`` builds what the call needs for each count
-    before any is timed (oneDNN compiles its kernels on first use) and
-    returns False where oneDNN has no kernel for the shape: the result is
-    then None.
+    before any is timed and returns None where oneDNN has no kernel for the
+    shape (the result is then None), else the counts on which the kernel has
+    not run yet: its first call there (oneDNN generating code, fresh memory)
+    is left out of the trials, which it could swing (an LSTM layer's first
+    call took 3-12x its later ones' time).
     """
     state = _STATE
     if not state.configured:
@@ -703,11 +711,12 @@ def omp_call(kind: str, work: int, fn, prepare):
         if not (state.chooser.threads_now() and state.conv.threads_now()):
             return fn(1)
     elif not state.deterministic:
-        if not prepare((1, count)):
+        cold = prepare((1, count))
+        if cold is None:
             return None
         chooser = getattr(state, kind)  # the chooser of that name: state.conv, state.matmul or state.rnn
         _claim_omp(chooser)
-        return chooser.run(work, count, fn, ())
+        return chooser.run(work, count, fn, (), cold=cold)
     _claim_omp(None)
     return fn(count)
 
