@@ -479,3 +479,19 @@ def test_a_kernels_first_calls_are_left_out_of_the_trial(skip_cold):
         assert one_ns == pytest.approx(1.0) and many_ns == pytest.approx(0.6)
     else:
         assert not kept  # what happened before cold calls were left out
+
+
+def test_a_uniform_slowdown_starts_no_trial_but_a_busy_machine_does():
+    """Threads at 0.6 of the one-thread time: everything 1.6x slower (this VM's slow spells) keeps threads faster
+    than one thread was, so no trial is started before its time; threaded calls slower than that (a busy
+    machine's waits for a descheduled peer) start one at once."""
+    fake = _FakeKernels(one=1e-3, many=0.6e-3, first=1e-3)
+    chooser = threads._Chooser(clock=fake.clock, hold=False, call=threads._call_with_count)
+    _run_kernels(chooser, fake, 40)
+    assert chooser.trials == 1 and chooser.threaded
+    fake.seconds = {1: 1.6e-3, 2: 0.96e-3}  # a slow spell: 1.6x the trial's threaded rate, below its one-thread one
+    _run_kernels(chooser, fake, 400)
+    assert chooser.trials == 1 and fake.now < chooser.next_trial
+    fake.seconds = {1: 1.6e-3, 2: 1.2e-3}  # threads now slower than one thread was: look again
+    _run_kernels(chooser, fake, 400)
+    assert chooser.trials == 2

@@ -87,6 +87,7 @@ _SERIAL = {"eltwise": 32768}  # omp_call: calls of fewer units than this run on 
 _WINDOW = 0.2  # seconds of wall time over which the speed of threaded (or one-thread) GEMMs is averaged
 _GAIN = 0.9  # threads are kept while they take at most this fraction of the one-thread time per multiply-add
 _DRIFT = 1.5  # a window this much slower (threads) or faster (one thread) than the last trial starts a new trial
+# (threads: and slower than the trial's one-thread calls were, see _Chooser.run)
 # two threaded calls of a trial in a row this much slower than its one-thread calls end the trial at once (one
 # alone does not: the first threaded call of a process starts OpenMP's threads and JIT-compiles oneDNN's kernels,
 # 13x the one-thread time for the mlp's first GEMM, and a small product woken late is 4x a large one's rate)
@@ -240,6 +241,7 @@ class _Chooser:
         self.next_trial = 0.0  # clock time of the next trial (0: at the first call)
         self.interval = _BACKOFF_MIN
         self.reference = None  # seconds per multiply-add of the current answer in the last trial
+        self.alone = None  # and of its one-thread calls
         self.window = []  # rates since window_start
         self.window_start = 0.0
         self.trials = 0
@@ -286,7 +288,12 @@ class _Chooser:
         if end - self.window_start >= _WINDOW:
             if len(window) >= 4 and self.reference is not None:
                 rate = median(window)
-                if (rate > _DRIFT * self.reference) if self.threaded else (rate * _DRIFT < self.reference):
+                # threads: a window slower than the last trial's one-thread calls too, which a busy machine's
+                # waits for a descheduled peer make (2-50x), not this VM's slow spells (both threads on their own
+                # CPUs, everything up to 1.5x slower: the lstm layer's threaded calls 1.45x, started a trial
+                # every ~2.5 s, and each ran 8 calls on one thread that threads then won again)
+                slower = rate > max(_DRIFT * self.reference, self.alone)
+                if slower if self.threaded else (rate * _DRIFT < self.reference):
                     self.next_trial = 0.0  # the speed moved: look again now
             self.window = []
             self.window_start = end
@@ -312,6 +319,7 @@ class _Chooser:
         self.interval = min(self.interval * 2, _BACKOFF_MAX) if same else _BACKOFF_MIN
         self.threaded = threaded
         self.reference = rn if threaded else r1
+        self.alone = r1
         self.last = (r1 * 1e9, rn * 1e9, threaded)
         self.trials += 1
         self.trial = None
