@@ -654,7 +654,7 @@ def test_a_gru_backward_onednn_does_not_take_runs_on_numpy(lstm_spy, monkeypatch
 
 def test_lstm_inference_second_order_in_place_outputs_and_fallbacks(lstm_spy, monkeypatch):
     """No graph: the inference primitive (no workspace), same outputs.  create_graph: the differentiable BPTT.
-    Outputs changed in place after the forward: the backward reads its own copies.  A backward oneDNN does not
+    h_n and c_n changed in place after the forward: the backward does not read them; the output: refused.  A backward oneDNN does not
     take (off by then, or a workspace of another size): NumPy's, from the forward run again."""
     cr.manual_seed(4)
     lstm = cr.nn.LSTM(8, 16, batch_first=True)
@@ -685,10 +685,17 @@ def test_lstm_inference_second_order_in_place_outputs_and_fallbacks(lstm_spy, mo
     _assert_close(grads(second_order=True), numpy_second, tol=1e-4)
 
     def scribble(out, h_n, c_n):
-        for t in (out, h_n, c_n):
-            t._data[...] = 7.0  # what an in-place op on an output does to its memory
+        h_n.mul_(7.0)  # h_n and c_n are stacked copies of the layer's final states: the backward reads neither
+        c_n.add_(7.0)
 
     _assert_close(grads(scribble)[1:], reference[1:], tol=1e-6)
+
+    def scribble_output(out, h_n, c_n):
+        with cr.no_grad():  # (recording, chainrule refuses an in-place change of a view outright)
+            out[:, 0] = 7.0  # the backward reads the layer's output itself (no copy kept), as PyTorch's
+
+    with pytest.raises(cr.errors.GradientError, match="lstm_layer: its output 0 was modified in place"):
+        grads(scribble_output)
 
     def off(out, h_n, c_n):
         monkeypatch.setattr(_dnnl, "ENABLED", False)
@@ -706,6 +713,20 @@ def test_lstm_inference_second_order_in_place_outputs_and_fallbacks(lstm_spy, mo
         monkeypatch.setattr(_dnnl, "ENABLED", True)
         assert lstm_spy["forward"] == before["forward"] + 1 and lstm_spy["backward"] == before["backward"]
         _assert_close(found, reference)
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_the_output_is_time_major_memory_as_pytorchs(kind, batch_first):
+    """oneDNN writes the output time-major and a batch-first caller gets a view of it: the same strides as
+    PyTorch's CPU layer (its output is not contiguous with batch_first either)."""
+    torch = pytest.importorskip("torch")
+    layer = getattr(cr.nn, kind)(6, 5, batch_first=batch_first)
+    theirs = getattr(torch.nn, kind)(6, 5, batch_first=batch_first)
+    shape = (3, 4, 6)
+    out = layer(cr.randn(*shape, requires_grad=True))[0]
+    expected = theirs(torch.randn(*shape, requires_grad=True))[0]
+    assert out._data.strides == tuple(4 * s for s in expected.stride())
 
 
 # --------------------------------------------------------------------------- attention

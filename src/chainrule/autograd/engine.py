@@ -362,12 +362,22 @@ def _check_saved(node) -> None:
             if t is not None and t._version[0] != v:
                 raise _version_error(node, _position(saved, t), t, v)
     prim = node.prim
-    if prim.save_output and node.out_version[0] != 0:
-        raise GradientError(
-            f"{prim.name}: its output was modified in place after the op ran (version "
-            f"{node.out_version[0]}), but backward needs the original. Clone the output before "
-            "changing it in place"
-        )
+    if prim.save_output:
+        version = node.out_version
+        if prim.multi:
+            changed = [i for i, counter in enumerate(version) if counter[0]]
+            if changed:
+                raise GradientError(
+                    f"{prim.name}: its output {changed[0]} was modified in place after the op ran (version "
+                    f"{version[changed[0]][0]}), but backward needs the original. Clone the output before "
+                    "changing it in place"
+                )
+        elif version[0] != 0:
+            raise GradientError(
+                f"{prim.name}: its output was modified in place after the op ran (version "
+                f"{version[0]}), but backward needs the original. Clone the output before "
+                "changing it in place"
+            )
 
 
 def _deliver(node, grads, buffers, leaf_grads, pending, finish_leaf) -> None:

@@ -59,7 +59,9 @@ class Primitive:
         self.jvp = None  # forward mode: jvp(ctx, *tangents) -> the output's tangent (autograd/forward.py)
         self.save = save  # indices of the inputs the vjp reads, True for all, or "cross" (see _record)
         self.save_kind = 0 if not save else 1 if save is True else 2 if save == "cross" else 3
-        self.save_output = save_output  # the vjp reads the output (ctx.output())
+        # the vjp reads the output (ctx.output()); with multi, the outputs (kept in ctx.extra by the forward): each
+        # gets a version counter, and backward refuses to run once one was changed in place
+        self.save_output = save_output
         self.extra = extra  # fwd returns (out, extra); the vjp reads ctx.extra
         self.multi = multi  # fwd returns a tuple of outputs
         self.nondiff = frozenset(nondiff)  # outputs that never require grad (indices)
@@ -355,6 +357,10 @@ def _record(prim, inputs, out, args):
         if prim.view:
             for r, o in zip(results, outs):
                 _share_version(r, inputs[0], o)
+        elif prim.save_output:
+            counters = node.out_version = tuple([[0] for _ in results])
+            for r, counter in zip(results, counters):
+                r._version = counter
         return results
     if type(out) is not _ndarray and array_module(out) is np:
         out = np.asarray(out)

@@ -352,18 +352,18 @@ def _rnn_onednn_backward(cell, ctx, g_out, g_finals):
 def _forward_onednn(cell, x, states, operands, reverse):
     """``((out, *final states), kept)`` of a layer on oneDNN (``operands``: w_ih, w_hh and bias as ``_rnn_onednn``
     takes them), or None.  ``kept`` is what the backward on oneDNN reads: the operands (not made again), the
-    workspace and copies of the outputs (a caller may change the returned ones in place; the out copy time-major,
-    as that backward reads it: see _dnnl.rnn_backward); None when no graph is recorded."""
+    workspace and the outputs themselves (not copies: the primitives are ``save_output``, so backward refuses to
+    run once one was changed in place, as PyTorch's); None when no graph is recorded."""
     fused = _rnn_onednn(cell, x, states, *operands, reverse)
     if fused is None:
         return None
     out, finals, workspace = fused
     if workspace is None:
         return (out, *finals), None
-    return (out, *finals), (_ONEDNN, operands, workspace, np.array(out, order="C"), *(f.copy() for f in finals))
+    return (out, *finals), (_ONEDNN, operands, workspace, out, *finals)
 
 
-@primitive("lstm_layer", save=True, multi=True, extra=True)
+@primitive("lstm_layer", save=True, save_output=True, multi=True, extra=True)
 def _lstm_layer(xp, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse):
     bias = b_ih + b_hh
     if xp is np and _dnnl.rnn_supports(x, h0, c0, w_ih, w_hh, bias):
@@ -579,7 +579,7 @@ def _gru_onednn_operands(w_ih, w_hh, b_ih, b_hh):
     return _gru_rows(w_ih, h), _gru_rows(w_hh, h), _gru_rows(bias, h)
 
 
-@primitive("gru_layer", save=True, multi=True, extra=True)
+@primitive("gru_layer", save=True, save_output=True, multi=True, extra=True)
 def _gru_layer(xp, x, h0, w_ih, w_hh, b_ih, b_hh, reverse):
     if xp is np and _dnnl.rnn_supports(x, h0, w_ih, w_hh, b_ih, b_hh):
         result = _forward_onednn("gru", x, (h0,), _gru_onednn_operands(w_ih, w_hh, b_ih, b_hh), reverse)
