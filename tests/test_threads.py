@@ -495,3 +495,14 @@ def test_a_uniform_slowdown_starts_no_trial_but_a_busy_machine_does():
     fake.seconds = {1: 1.6e-3, 2: 1.2e-3}  # threads now slower than one thread was: look again
     _run_kernels(chooser, fake, 400)
     assert chooser.trials == 2
+
+
+@pytest.mark.parametrize("many, first_wait", [(0.6e-3, 4.0), (0.85e-3, 1.0)])
+def test_a_clear_win_for_threads_waits_longer_for_the_next_trial(many, first_wait):
+    """Threads at 0.6x the one-thread time: the next trial comes after 4 s, not 0.5 s (each trial runs half its
+    calls on one thread); at 0.85x (a narrow win) the back-off starts low and doubles."""
+    fake = _FakeKernels(one=1e-3, many=many, first=1e-3)
+    chooser = threads._Chooser(clock=fake.clock, hold=False, call=threads._call_with_count)
+    _run_kernels(chooser, fake, 40)
+    assert chooser.trials == 1 and chooser.threaded
+    assert chooser.interval == first_wait

@@ -97,6 +97,10 @@ _TRIAL_CALLS, _TRIAL_SECONDS, _TRIAL_MAX = 8, 0.004, 64  # per arm: at least cal
 # of a trial costs its own length again, and eight of them added ~80 ms to a 300 ms MiniLM forward
 _TRIAL_LONG_CALLS, _TRIAL_LONG_SECONDS = 3, 0.02
 _BACKOFF_MIN, _BACKOFF_MAX = 0.5, 16.0
+# a trial that kept threads at most this fraction of the one-thread time waits at least _BACKOFF_CLEAR seconds for
+# the next (a drifting window still starts one at once): each trial runs half its calls on one thread, and the
+# lstm layer's (threads 0.6-0.68x) trials at 0.5, 1 and 2 s made most of a fresh process's first seconds slower
+_CLEAR, _BACKOFF_CLEAR = 0.75, 4.0
 _OMP_HOLD = 1.0  # seconds after a threaded oneDNN call during which NumPy's BLAS stays on one thread (omp_call)
 _ENV_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "GOTO_NUM_THREADS")
 
@@ -317,6 +321,8 @@ class _Chooser:
         """End the trial: one-thread and threaded seconds per multiply-add were ``r1`` and ``rn``."""
         same = threaded == self.threaded
         self.interval = min(self.interval * 2, _BACKOFF_MAX) if same else _BACKOFF_MIN
+        if threaded and rn <= _CLEAR * r1:
+            self.interval = max(self.interval, _BACKOFF_CLEAR)
         self.threaded = threaded
         self.reference = rn if threaded else r1
         self.alone = r1
