@@ -885,7 +885,7 @@ def backward_weights(x, g, w_shape, geom, threads):
 _GELU_ERF, _GELU_TANH = 49, 43  # dnnl_alg_kind_t
 _ELTWISE = {"none": _GELU_ERF, "tanh": _GELU_TANH}
 _ELTWISE_NAMES = {_GELU_ERF: "gelu_erf", _GELU_TANH: "gelu_tanh"}
-ELTWISE_MIN = 4096  # smaller arrays stay on NumPy: a call costs some 10 us of ctypes and memory objects
+ELTWISE_MIN = 4096  # smaller arrays stay on NumPy: a call costs some 7 us of Python and ctypes (GELU of 64 floats)
 
 
 def eltwise_operands(first, *more):
