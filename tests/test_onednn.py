@@ -765,6 +765,13 @@ def test_attention_scores_on_onednn_equal_numpy(mask, monkeypatch):
     q, k, v = (t.reshape(n, length, heads, width).permute(0, 2, 1, 3) for t in y.split(heads * width, dim=-1))
     out = F.scaled_dot_product_attention(q, k, v, **options)
     assert np.shares_memory(out.permute(0, 2, 1, 3).reshape(n, length, heads * width)._data, out._data)
+    # and the gradients of q, k and v like q, k and v: merging their heads back in the views' backward is a view
+    y.requires_grad_()
+    q, k, v = (t.reshape(n, length, heads, width).permute(0, 2, 1, 3) for t in y.split(heads * width, dim=-1))
+    out = F.scaled_dot_product_attention(q, k, v, **options)
+    seed = cr.tensor(np.random.default_rng(15).standard_normal(out.shape).astype(np.float32))
+    for g in cr.autograd.grad((out * seed).sum(), [q, k, v]):
+        assert np.shares_memory(g.permute(0, 2, 1, 3).reshape(n, length, heads * width)._data, g._data)
 
 
 # --------------------------------------------------------------------------- GELU
