@@ -1182,7 +1182,7 @@ def batched_matmul(a, b, threads, order=None, post=None):
 
 
 def scores_prepare(q, kt, bias, scale, counts) -> tuple[int, ...] | None:
-    """Build the attention-scores plans for each thread count; False where oneDNN has no kernel."""
+    """Build the attention-scores plans for each thread count (``prepare``'s answer)."""
     return batched_prepare(q, kt, counts, post=(scale, bias))
 
 
