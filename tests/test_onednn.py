@@ -242,6 +242,35 @@ def test_threads_running_one_primitive_get_their_own_memory_objects():
     assert len(set(made)) == len(made)  # no memory object shared by two threads
 
 
+def test_a_gemm_primitive_follows_its_operands_when_it_keeps_their_addresses(monkeypatch):
+    """A GEMM primitive's memory objects keep an address that repeats (a weight, call after call) and are
+    pointed again when it changes: the results follow in-place changes, new arrays and read-only views."""
+    rng = np.random.default_rng(16)
+    w = rng.standard_normal((256, 96)).astype(np.float32)
+    bias = rng.standard_normal(256).astype(np.float32)
+    pointed = []
+    real = _dnnl._lib.dnnl_memory_set_data_handle
+    monkeypatch.setattr(_dnnl._lib, "dnnl_memory_set_data_handle", lambda mem, a: pointed.append(a) or real(mem, a))
+
+    def product(x):
+        out = np.empty((x.shape[0], 256), np.float32)
+        result = _dnnl.matmul_gemm(2, *_dnnl.gemm_operands(x, w.T, out), bias=bias)
+        assert result is not None
+        np.testing.assert_allclose(out, x @ w.T + bias, rtol=1e-4, atol=1e-4)
+
+    for step in range(4):
+        x = rng.standard_normal((40, 96)).astype(np.float32)
+        if step == 3:
+            x.setflags(write=False)  # read-only: its address through the slower path, same result
+        pointed.clear()
+        product(x)
+        if step:
+            assert len(pointed) < 4  # the weight's and the bias's addresses repeat: not pointed again
+        w *= 1.5  # in place: same address, new values
+    w = rng.standard_normal((256, 96)).astype(np.float32)  # a new array: a new address, pointed again
+    product(rng.standard_normal((40, 96)).astype(np.float32))
+
+
 def test_a_transient_plan_destroys_its_memory_objects(monkeypatch):
     destroyed = []
     lib = _dnnl._lib
