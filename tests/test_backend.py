@@ -135,3 +135,24 @@ def test_axpy_through_numpys_blas(size, dtype):
     y2 = y.copy()
     backend.axpy(np, 2.0, strided, y2)
     np.testing.assert_allclose(y2, y + 2 * strided, rtol=1e-6, atol=1e-6)
+
+
+def test_axpy_with_numpys_blas_held_at_one_thread_skips_the_thread_plan(monkeypatch):
+    """While NumPy's BLAS is held at one thread (oneDNN's threads at work), axpy calls it directly: no plan, no
+    lowering and restoring of the count, the same result."""
+    from chainrule import _cblas, threads
+
+    if _cblas.numpy_blas() is None:
+        pytest.skip("NumPy is not linked to a findable OpenBLAS")
+    threads._configure()
+    rng = np.random.default_rng(5)
+    x, y = rng.standard_normal(50_000).astype(np.float32), rng.standard_normal(50_000).astype(np.float32)
+    expected = y + np.float32(-0.5) * x
+    saved = threads._STATE.lowered
+    threads._STATE.lowered = saved or 2  # held (the count it had is what get_num_threads reports meanwhile)
+    try:
+        monkeypatch.setattr(threads, "blas_call", lambda *a: pytest.fail("blas_call while the BLAS is held"))
+        backend.axpy(np, -0.5, x, y)
+    finally:
+        threads._STATE.lowered = saved
+    np.testing.assert_allclose(y, expected, rtol=1e-6, atol=1e-6)

@@ -586,7 +586,7 @@ def axpy(xp, alpha, x, y):
     ):
         blas = _cblas.numpy_blas()
         if blas is not None and x.size == y.size:
-            if y.size <= 10000:
+            if _threads.blas_held():  # one thread whatever plan says: 4.7 against 5.7 us for 20,000 floats
                 blas.axpy(alpha, x, y)
             else:
                 _threads.blas_call(_threads.plan(_threads.SERIAL_WORK), blas.axpy, alpha, x, y)

@@ -735,6 +735,12 @@ def omp_call(kind: str, work: int, fn, prepare):
     return fn(count)
 
 
+def blas_held() -> bool:
+    """Whether NumPy's BLAS is held at one thread now (while oneDNN's threads work, or one thread measured
+    faster): a BLAS call then runs on one thread with nothing to decide or lower."""
+    return _STATE.lowered is not None
+
+
 def blas_call(threads: int, fn, *args):
     """``fn(*args)``, a NumPy call that runs NumPy's BLAS: on one thread if ``threads == 1``, else as set.
 
