@@ -447,6 +447,30 @@ def test_gemm_tries_again_after_its_retry_count(monkeypatch):
     assert calls["sgemm"] == warm + 2 * trial + 30
 
 
+def test_gemm_tries_again_after_ten_times_as_many_calls_each_time(monkeypatch):
+    """Trials come again at 200, 2,000, 20,000 ... calls of a shape: a choice made in a slow minute (sgemm
+    measured faster around the 200th call) is undone at the 2,000th, when the primitive is faster again."""
+    retry, trial = _dnnl._GEMM_RETRY, _dnnl._GEMM_UNTIMED + _dnnl._GEMM_TRIAL
+    made = [0]  # products so far, on either kernel
+
+    def primitive(n):
+        made[0] += 1
+        return 2.0 if retry // 2 < made[0] + 1 < 10 * retry - retry // 2 else 0.5
+
+    def plain(n):
+        made[0] += 1
+        return 1.0
+
+    calls = _fake_kernels(monkeypatch, plain, primitive)
+    for _ in range(10 * retry - 1):
+        _dnnl.gemm(2, *_ARGS)
+    on_sgemm = calls["sgemm"]
+    for _ in range(2 * trial + 30):
+        _dnnl.gemm(2, *_ARGS)
+    assert calls["sgemm"] == on_sgemm + trial  # its share of the trial at 2,000, then the primitive again
+    assert [c.retry for c in _dnnl._gemm_choices.values()] == [100 * retry]
+
+
 def test_gemm_tries_a_bounded_number_of_shapes(monkeypatch):
     """Shapes seen a few times only build no primitive, and past ``_GEMM_SHAPES`` tried shapes the others stay
     on sgemm (variable batch sizes must not fill the plan cache the convolutions share)."""

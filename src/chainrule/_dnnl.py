@@ -304,18 +304,21 @@ def sgemm(threads, ta, tb, m, n, k, a, lda, b, ldb, c, beta=0.0, bias=None):
 # widest shapes (MiniLM's (2048, 1536) @ (1536, 384) with its bias: 11.3 against 14.2 ms), about the same on
 # the other forwards and input gradients, and up to 1.2x on weight gradients and 1.45x on small products
 # (``benchmarks/gemm_kernels.py``).  No rule of shapes says which: each product's shape and thread count
-# tries both after its first ``_GEMM_WARM`` calls (``_GEMM_UNTIMED`` calls of each, then ``_GEMM_TRIAL`` timed ones
-# of each, alternating), and once more after ``_GEMM_RETRY`` calls (the first trial
-# ran while the process warmed up), and keeps the faster.  On one thread the primitive gained at most 7% and lost up to
-# 1.2x, and a product kept on one thread by its shape must round the same in every run (the thread policy
-# makes a result depend on timing only where it measures threads): those stay on dnnl_sgemm.
+# tries both after its first ``_GEMM_WARM`` calls (``_GEMM_UNTIMED`` calls of each, then ``_GEMM_TRIAL`` timed
+# ones of each, alternating), again after ``_GEMM_RETRY`` calls (the first trial ran while the process warmed up)
+# and after 10x as many calls each time (2,000, 20,000, ...), and keeps the faster.  On one thread the primitive
+# gained at most 7% and lost up to 1.2x, and a product kept on one thread by its shape must round the same in
+# every run (the thread policy makes a result depend on timing only where it measures threads): those stay on
+# dnnl_sgemm.
 _GEMM_WARM = 8  # calls of a shape on sgemm before its trial: a shape seen a few times only (variable batch or
 # sequence lengths) builds no primitive (some 0.5 ms each, kept in the plan cache the convolutions use too)
 _GEMM_UNTIMED = 3  # calls of each kernel per trial before its timed ones: the kernel a trial switches to runs its
 # first calls slower (deep's 64x256 @ 256x256^T forward on the primitive: 818 (building it), 100, 85, then 72-74 us;
 # again 119, 82, 78, then 70-73 after 190 calls on sgemm), which held such shapes on sgemm
 _GEMM_TRIAL = 4  # timed calls of each kernel per trial
-_GEMM_RETRY = 200
+_GEMM_RETRY = 200  # calls of a shape before its second trial; each later one comes after 10x as many (a trial in
+# one of this VM's slow spells, where both kernels took 90-100 us for deep's forward product against 62-66 on the
+# primitive and 71-78 on sgemm in quiet minutes, chose either, and that choice held for the rest of the process)
 _GEMM_GAIN = 0.95  # the primitive is kept where it takes at most this fraction of dnnl_sgemm's time
 _GEMM_SHAPES, _GEMM_KEYS = 256, 4096  # at most this many shapes tried, and counted; the others run on sgemm
 _gemm_tried = [0]  # shapes whose trial started
@@ -324,16 +327,18 @@ _gemm_tried = [0]  # shapes whose trial started
 class _GemmChoice:
     """One product shape's measured choice of kernel (``gemm``)."""
 
-    __slots__ = ("calls", "seconds", "matmul", "tried")
+    __slots__ = ("calls", "seconds", "matmul", "tried", "retry")
 
     def __init__(self, beta):
         self.calls = 0
         self.seconds = ([], [])  # sgemm's and the primitive's call times in the running trial
         self.matmul = None if beta in (0.0, 1.0) else False  # True: the primitive; None: not decided yet
         self.tried = False  # whether its trial started (counted against _GEMM_SHAPES)
+        self.retry = _GEMM_RETRY  # the call count of its next trial
 
     def restart(self):
         self.seconds, self.matmul = ([], []), None
+        self.retry *= 10
 
 
 _gemm_choices: dict = {}  # (sgemm's arguments but the arrays, threads) -> _GemmChoice
@@ -358,7 +363,7 @@ def gemm(threads, ta, tb, m, n, k, a, lda, b, ldb, c, beta=0.0, bias=None):
         choice.tried = _gemm_tried[0] < _GEMM_SHAPES
         _gemm_tried[0] += choice.tried
         choice.matmul = None if choice.tried else False
-    if calls == _GEMM_RETRY and choice.tried:
+    if calls == choice.retry and choice.tried:
         choice.restart()
     if choice.matmul is not None:
         return (matmul_gemm if choice.matmul else sgemm)(threads, *args)
