@@ -37,7 +37,7 @@ import types
 from pathlib import Path
 
 import numpy as np
-from _common import import_torch, print_table, side_by_side, thread_label
+from _common import import_torch, paired_ratio, print_table, side_by_side, thread_label
 
 BATCH, LENGTH = 32, 64
 
@@ -302,8 +302,6 @@ def main():
             times[f"{lib}_{what}"] = statistics.median(b[what] for b in runs[lib][0]) / 1e3
     ratios = {}
     if have_torch:
-        from _common import paired_ratio
-
         ratios = {what: paired_ratio(runs["chainrule"][0], runs["torch"][0], what) for what in ("step", "forward")}
     times["pretrained"] = runs[libs[0]][1][0]["pretrained"]
     times["difference"] = next((f["difference"] for f in runs[libs[0]][1] if f["difference"] is not None), None)

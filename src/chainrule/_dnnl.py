@@ -66,6 +66,7 @@ from statistics import median
 import numpy as np
 
 from ._cblas import _TRANS as _CBLAS_TRANS
+from ._cblas import _address as _cblas_address
 from ._cblas import _operand as _cblas_operand
 
 __all__ = [
@@ -800,14 +801,14 @@ def _address_of(array):
         return array
     flags = array.flags
     if flags.c_contiguous and flags.writeable and array.size:
-        return ctypes.addressof(ctypes.c_char.from_buffer(array))
+        return _cblas_address(array)
     return array.ctypes.data
 
 
 def _pack(plan, memories, layout):
-    """(the ``_Arg`` array, the memory objects) of a call of ``plan`` with arguments ``layout`` (DNNL_ARG_*
-    indices), each read with the descriptor ``plan.describe(arg)`` gives; memory objects made here without a
-    buffer (every call points them at its arrays)."""
+    """(the ``_Arg`` array, the memory objects, the addresses they were last pointed at) of a call of ``plan``
+    with arguments ``layout`` (DNNL_ARG_* indices), each read with the descriptor ``plan.describe(arg)`` gives;
+    memory objects made here without a buffer (every call points them at its arrays)."""
     mems = []
     for arg in layout:
         mem = memories.get(arg)
@@ -833,15 +834,13 @@ def _execute_plan(plan, stream, args):
     if slot is None:
         slot = bound.packed[layout] = _pack(plan, bound.memories, layout)
     packed, mems, last = slot
-    if plan.plain:
-        for i, (mem, (_, array)) in enumerate(zip(mems, args)):
-            address = _address_of(array)
-            if address != last[i]:
-                _check(_lib.dnnl_memory_set_data_handle(mem, _P(address)), "memory_set_data_handle")
+    plain = plan.plain
+    for i, (mem, (_, array)) in enumerate(zip(mems, args)):
+        address = _address_of(array)
+        if address != last[i]:  # (never equal where not plain: last stays None)
+            _check(_lib.dnnl_memory_set_data_handle(mem, _P(address)), "memory_set_data_handle")
+            if plain:
                 last[i] = address
-    else:
-        for mem, (_, array) in zip(mems, args):
-            _check(_lib.dnnl_memory_set_data_handle(mem, _P(_address_of(array))), "memory_set_data_handle")
     _check(_lib.dnnl_primitive_execute(plan.prim, stream, len(args), packed), "primitive_execute")
     _check(_lib.dnnl_stream_wait(stream), "stream_wait")
     plan.ran = True

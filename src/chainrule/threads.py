@@ -269,11 +269,12 @@ class _Chooser:
                 _hold_one_thread(False)
         if trial is not None:
             arm = _arm(self.calls)
-            if (count if arm else 1) in cold:
-                return call(count if arm else 1, fn, *args)  # no sample: the arm stays for the next call
+            threads = count if arm else 1
+            if threads in cold:
+                return call(threads, fn, *args)  # no sample: the arm stays for the next call
             self.calls += 1
             start = clock()
-            result = call(count if arm else 1, fn, *args)
+            result = call(threads, fn, *args)
             seconds = clock() - start
             trial[arm].append(seconds / work)
             trial[2][arm] += seconds

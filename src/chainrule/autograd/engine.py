@@ -363,21 +363,15 @@ def _check_saved(node) -> None:
                 raise _version_error(node, _position(saved, t), t, v)
     prim = node.prim
     if prim.save_output:
-        version = node.out_version
-        if prim.multi:
-            changed = [i for i, counter in enumerate(version) if counter[0]]
-            if changed:
+        counters = node.out_version if prim.multi else (node.out_version,)  # multi: one counter per output
+        for i, counter in enumerate(counters):
+            if counter[0]:
+                which = f"its output {i}" if prim.multi else "its output"
                 raise GradientError(
-                    f"{prim.name}: its output {changed[0]} was modified in place after the op ran (version "
-                    f"{version[changed[0]][0]}), but backward needs the original. Clone the output before "
+                    f"{prim.name}: {which} was modified in place after the op ran (version "
+                    f"{counter[0]}), but backward needs the original. Clone the output before "
                     "changing it in place"
                 )
-        elif version[0] != 0:
-            raise GradientError(
-                f"{prim.name}: its output was modified in place after the op ran (version "
-                f"{version[0]}), but backward needs the original. Clone the output before "
-                "changing it in place"
-            )
 
 
 def _deliver(node, grads, buffers, leaf_grads, pending, finish_leaf) -> None:
