@@ -497,8 +497,8 @@ _RELU_CHUNK = 65536  # relu's elements per comparison
 _ZEROS: dict = {}  # dtype -> _RELU_CHUNK zeros (relu)
 
 
-def relu(xp, x):
-    """max(x, 0), with NaN kept, as a new array in x's memory order.
+def relu(xp, x, inplace=False):
+    """max(x, 0), with NaN kept, as a new array in x's memory order (``inplace``: written into x, returned).
 
     On NumPy, ``maximum`` against a scalar takes a slow loop (measured 2-3x the
     time of the same op against an array of zeros, and 4x a copy); so a float
@@ -508,14 +508,14 @@ def relu(xp, x):
     4.2 against 2.2 us for deep's 16,384 elements, 27 against 17 for 131,072.)
     """
     if xp is not np or x.dtype.kind != "f" or x.size < 2048:
-        return xp.maximum(x, 0)
-    out = np.empty_like(x)  # same memory order as x
+        return xp.maximum(x, 0, out=x) if inplace else xp.maximum(x, 0)
+    out = x if inplace else np.empty_like(x)  # same memory order as x
     if x.flags.c_contiguous:
         flat, flat_out = x.reshape(-1), out.reshape(-1)
     else:
         flat, flat_out = x.ravel(order="K"), out.ravel(order="K")
         if not (np.may_share_memory(flat, x) and np.may_share_memory(flat_out, out)):
-            return xp.maximum(x, 0)  # not contiguous in any order: ravel copied
+            return xp.maximum(x, 0, out=x) if inplace else xp.maximum(x, 0)  # not contiguous in any order
     zeros = _ZEROS.get(x.dtype)
     if zeros is None:
         zeros = _ZEROS[x.dtype] = np.zeros(_RELU_CHUNK, dtype=x.dtype)

@@ -1,6 +1,6 @@
 """Gradcheck specs for the layer primitives of ``ops/layers.py`` (loaded by specs.py).
 
-linear, embedding (+ its dense backward, reached by second order), norm_affine
+linear, linear_relu, embedding (+ its dense backward, reached by second order), norm_affine
 (layer norm, group norm) and batch_norm_train.  Parity with PyTorch for these
 lives in tests/nn/test_layers.py (fixtures from tests/fixtures/make_layers.py).
 """
@@ -12,7 +12,7 @@ import numpy as np
 import chainrule as cr
 import chainrule.nn.functional as F
 from chainrule.ops.attention import attention
-from chainrule.ops.layers import embedding_dense_backward
+from chainrule.ops.layers import embedding_dense_backward, linear_relu
 
 from .specs import dims, distinct, shape_st, spec
 
@@ -25,6 +25,17 @@ def _linear_shapes(draw, bias=True):
 
 spec("linear", lambda x, w, b: F.linear(x, w, b), _linear_shapes, ["linear"])
 spec("linear_nobias", lambda x, w: F.linear(x, w), lambda d: _linear_shapes(d, bias=False), ["linear"])
+
+
+def _torch_linear_relu(x, w, b=None):
+    torch = __import__("torch")
+    return torch.relu(torch.nn.functional.linear(x, w, b))
+
+
+# the fused op nn.Sequential runs for an nn.Linear and the nn.ReLU after it (random inputs: no product lands on
+# ReLU's kink at 0, where the central difference would read 1/2)
+spec("linear_relu", linear_relu, _linear_shapes, ["linear_relu"], _torch_linear_relu)
+spec("linear_relu_nobias", linear_relu, lambda d: _linear_shapes(d, bias=False), ["linear_relu"], _torch_linear_relu)
 
 EMB_IDX = np.array([[0, 2, 2], [3, 0, 2]])
 

@@ -373,6 +373,16 @@ def _linear(prim, values, bdims, args, size):
     return out, 0
 
 
+@rule("linear_relu")
+def _linear_relu(prim, values, bdims, args, size):
+    """The linear rule, then the ReLU: the fused op itself where only the input is batched (the linear rule applies
+    ``prim``), else the linear's batched products and a ReLU after them."""
+    if bdims[1] is None and (len(values) < 3 or bdims[2] is None):
+        return _linear(prim, values, bdims, args, size)
+    out, bdim = _linear(P["linear"], values, bdims, args, size)
+    return apply(P["relu"], [out]), bdim
+
+
 # --------------------------------------------------------------------------- convolution
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import backend
-from ..autograd.mode import no_grad
+from ..autograd.mode import autocast_state, no_grad
 from ..errors import ShapeError
 from ..tensor import Tensor, _wrap
 
@@ -537,6 +537,25 @@ class Module:
 # --------------------------------------------------------------------------- containers
 
 
+# (class, class) -> fn(first module, x): two modules in a row that ``Sequential`` runs as one op (filled where the
+# classes are defined: nn/modules/activation.py)
+FUSED: dict = {}
+_FUSED_FIRST: set = set()
+
+
+def fuse(first: type, second: type, fn) -> None:
+    """Let ``Sequential`` run a ``first`` module followed by a ``second`` one as ``fn(first module, x)``."""
+    FUSED[(first, second)] = fn
+    _FUSED_FIRST.add(first)
+
+
+def _unhooked(module) -> bool:
+    """Whether calling ``module`` is exactly its class's ``forward``: no hooks, no ``forward`` set on the instance."""
+    return not (
+        module._forward_pre_hooks or module._forward_hooks or module._backward_hooks or "forward" in module.__dict__
+    )
+
+
 class Sequential(Module):
     """Modules applied in order, each to the output of the one before.
 
@@ -569,9 +588,31 @@ class Sequential(Module):
                 self.add_module(str(i), m)
 
     def forward(self, x):
-        for module in self._modules.values():
+        modules = self._modules
+        if len(modules) > 1:
+            return self._forward_fused(x)
+        for module in modules.values():
             x = module(x)
         return x
+
+    def _forward_fused(self, x):
+        """The modules in order, where a pair in ``FUSED`` (an ``nn.Linear`` and the ``nn.ReLU`` after it) runs
+        as one op: both of exactly those classes, neither with hooks or an instance ``forward``, autocast off."""
+        held = None  # a module that may run fused with the one after it
+        for module in self._modules.values():
+            if held is not None:
+                fused = FUSED.get((type(held), type(module)))
+                if fused is not None and _unhooked(held) and _unhooked(module) and autocast_state() is None:
+                    x = fused(held, x)
+                    held = None
+                    continue
+                x = held(x)
+                held = None
+            if type(module) in _FUSED_FIRST:
+                held = module
+            else:
+                x = module(x)
+        return x if held is None else held(x)
 
     def __len__(self):
         return len(self._modules)

@@ -524,6 +524,11 @@ def _linear(g, rec):
     return [out]
 
 
+@rule("linear_relu")
+def _linear_relu(g, rec):
+    return [g.node("Relu", _linear(g, rec))]
+
+
 @rule("embedding", "embedding_sparse")
 def _embedding(g, rec):
     weight, indices = rec.values[0], rec.values[1]

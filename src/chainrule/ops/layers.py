@@ -35,6 +35,7 @@ from ..autograd.graph import applyn, primitive
 from ..autograd.jvp_rules import add_tangents, linear_jvp
 from ..backend import array_module
 from ..tensor import Tensor, _wrap
+from .elementwise import _relu_vjp
 
 # ---------------------------------------------------------------------------
 # linear: x (*, in) @ W.T (in, out) + b (out)
@@ -99,6 +100,34 @@ def _linear_jvp(ctx, tx, tw, tb=None):
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``x @ weight.T + bias``; shapes are checked by the caller (``nn.functional.linear``)."""
     return applyn(_linear, (x, weight) if bias is None else (x, weight, bias))
+
+
+# linear_relu: relu(x @ W.T + b), a linear layer and the ReLU after it as one op (what ``nn.Sequential`` runs for
+# an ``nn.Linear`` followed by an ``nn.ReLU``): the same kernels as the two ops, so the same bits, with one node
+# and one output array fewer (the ReLU runs in place on the product) and the ReLU's mask applied to the gradient
+# inside the linear's vjp.  In the deep workload (49 such pairs) the step took 0.98x the two ops' time, in tiny
+# 0.94x (one thread, same process, alternating).
+
+
+@primitive("linear_relu", save=(0, 1), save_output=True)
+def _linear_relu(xp, x, weight, bias=None):
+    return backend.relu(xp, _linear.fwd(xp, x, weight, bias), inplace=True)
+
+
+@_linear_relu.defvjp
+def _linear_relu_vjp(ctx, g):
+    return _linear_vjp(ctx, _relu_vjp(ctx, g))  # the ReLU's rule (its output is this op's), then the linear's
+
+
+@_linear_relu.defjvp
+def _linear_relu_jvp(ctx, tx, tw, tb=None):
+    tangent = _linear_jvp(ctx, tx, tw, tb)
+    return None if tangent is None else _relu_vjp(ctx, tangent)  # the ReLU's Jacobian is diagonal: its own adjoint
+
+
+def linear_relu(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``relu(x @ weight.T + bias)`` as one op; shapes are checked by the caller (``nn.Linear``)."""
+    return applyn(_linear_relu, (x, weight) if bias is None else (x, weight, bias))
 
 
 # ---------------------------------------------------------------------------

@@ -7,10 +7,12 @@ overwritten: a new tensor is returned (see ``nn.functional.activation``).
 
 from __future__ import annotations
 
+from ...ops import layers as _layers
 from ...tensor import Tensor
 from ..functional import activation as F
-from ..module import Module
+from ..module import Module, fuse
 from . import _checks as checks
+from .linear import Linear
 
 __all__ = [
     "ELU",
@@ -61,6 +63,10 @@ class ReLU(Module):
 
     def extra_repr(self) -> str:
         return _inplace_repr(self.inplace)
+
+
+# nn.Sequential runs an nn.Linear and the nn.ReLU right after it as one op (ops/layers.py ``linear_relu``)
+fuse(Linear, ReLU, lambda linear, x: linear._run(_layers.linear_relu, x))
 
 
 class LeakyReLU(Module):

@@ -101,6 +101,11 @@ class Linear(Module):
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         if autocast_state() is not None:
             return F_linear(input, self.weight, self.bias)
+        return self._run(_layers.linear, input)
+
+    def _run(self, op, input: Tensor) -> Tensor:  # noqa: A002
+        """``op(input, weight, bias)`` after the layer's checks of the input: ``ops/layers.linear``, or
+        ``linear_relu`` (``nn.Sequential`` runs this layer and an ``nn.ReLU`` after it as that one op)."""
         weight = self.weight
         try:
             data = input._data
@@ -109,7 +114,7 @@ class Linear(Module):
             fits = False
         if not fits:
             self._bad_input(input)
-        return _layers.linear(input, weight, self.bias)
+        return op(input, weight, self.bias)
 
     def _bad_input(self, input: Tensor) -> None:  # noqa: A002
         if not isinstance(input, Tensor):
