@@ -66,6 +66,9 @@ def _x(*shape):
 
 LAYERS = {
     "linear": lambda: (nn.Linear(5, 3), _x(4, 5)),
+    # nn.Sequential runs these two as one op, linear_relu; 3-d input: MatMul + Add + Relu instead of Gemm + Relu
+    "linear-relu": lambda: (nn.Sequential(nn.Linear(5, 3), nn.ReLU()), _x(4, 5)),
+    "linear-relu-3d": lambda: (nn.Sequential(nn.Linear(5, 3), nn.ReLU()), _x(2, 4, 5)),
     "linear-3d-no-bias": lambda: (nn.Linear(5, 3, bias=False), _x(2, 4, 5)),
     "conv1d": lambda: (nn.Conv1d(3, 4, 3, stride=2, padding=1), _x(2, 3, 9)),
     "conv2d-groups-dilation": lambda: (nn.Conv2d(4, 6, 3, padding=2, dilation=2, groups=2), _x(2, 4, 7, 7)),
