@@ -183,6 +183,30 @@ def test_a_jobs_worker_that_starts_late_still_runs_its_share(tmp_path):
     assert sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials) == 2
 
 
+def test_other_jobs_workers_wait_for_worker_0_to_claim_the_queued_trial(tmp_path):
+    """Optuna's SQLite storage can hand one queued trial to two processes that claim it at once (a --jobs 2 run
+    once ran trial 0 twice and ended a trial short): workers 1.. wait until worker 0 has claimed one."""
+    import threading  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    from chainrule.train import tune  # noqa: PLC0415
+
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'q.db'}", study_name="q")
+    assert tune._await_queue(study, timeout=1.0)  # nothing queued: at once
+    study.enqueue_trial({"lr": 0.002})
+    began = time.monotonic()
+    assert not tune._await_queue(study, timeout=0.3)  # queued and unclaimed: it waits, then says so
+    assert time.monotonic() - began >= 0.3
+    claim = threading.Timer(0.3, study.ask)  # worker 0 claims the queued trial (it is now running)
+    claim.start()
+    began = time.monotonic()
+    assert tune._await_queue(study, timeout=10.0)
+    claim.join()
+    assert 0.25 <= time.monotonic() - began < 5.0
+    assert study.trials[0].state == optuna.trial.TrialState.RUNNING
+    assert study.trials[0].system_attrs["fixed_params"] == {"lr": 0.002}
+
+
 def test_tune_jobs_run_in_processes(tmp_path, capsys):
     assert _tune(tmp_path, "--trials", "2", "--jobs", "2", "--no-plots", "--params", "lr") == 0
     out = capsys.readouterr().out

@@ -459,12 +459,35 @@ def _optimize(definition, study_dir: Path, trials: int, timeout, worker: int = 0
         share = _share(_remaining(study, trials), worker, jobs)
     if share <= 0:
         return
+    if worker > 0:
+        _await_queue(study)
     study.optimize(
         _objective(definition, study_dir),
         n_trials=share,
         timeout=timeout,
         callbacks=[optuna.study.MaxTrialsCallback(trials, states=_finished_states())],
     )
+
+
+def _await_queue(study, timeout: float = 60.0, poll: float = 0.05) -> bool:
+    """Wait until the study has no queued trials (the recipe's defaults, interrupted ones) or one is running (worker
+    0 has claimed one); False if neither after ``timeout`` seconds.
+
+    Two processes starting together could both claim one queued trial: Optuna claims it with a row lock
+    (``SELECT ... FOR UPDATE``) that SQLite does not have, and a test run saw both workers of ``--jobs 2`` run
+    trial 0 and the search end one trial short.  So the other workers start claiming once worker 0 has.
+    """
+    import optuna  # noqa: PLC0415
+
+    states = optuna.trial.TrialState
+    end = time.monotonic() + timeout
+    while True:
+        trials = study.get_trials(deepcopy=False, states=(states.WAITING, states.RUNNING))
+        if not trials or any(t.state == states.RUNNING for t in trials):
+            return True
+        if time.monotonic() > end:
+            return False
+        time.sleep(poll)
 
 
 def _rerun_interrupted(study) -> int:
