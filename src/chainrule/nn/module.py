@@ -564,6 +564,12 @@ class Sequential(Module):
     list.  Sub-modules are named ``'0'``, ``'1'``, ... or by the given dict's
     keys, so ``state_dict()`` keys read ``'0.weight'`` etc.
 
+    Differs from PyTorch: an ``nn.Linear`` followed by an ``nn.ReLU`` runs as one
+    op, ``linear_relu`` (the same kernels, so the same values and gradients bit
+    for bit; the graph shows one node where PyTorch shows two). A hook or an
+    instance ``forward`` on either module, a subclass of either, or autocast
+    keeps the two calls.
+
     Args:
         *modules (Module): the modules in order, or a single (ordered) dict
             mapping names to modules.
