@@ -105,8 +105,8 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 # linear_relu: relu(x @ W.T + b), a linear layer and the ReLU after it as one op (what ``nn.Sequential`` runs for
 # an ``nn.Linear`` followed by an ``nn.ReLU``): the same kernels as the two ops, so the same bits, with one node
 # and one output array fewer (the ReLU runs in place on the product) and the ReLU's mask applied to the gradient
-# inside the linear's vjp.  In the deep workload (49 such pairs) the step took 0.98x the two ops' time, in tiny
-# 0.94x (one thread, same process, alternating).
+# inside the linear's vjp.  Against the two ops, the deep workload's step (49 such pairs) took 0.97x the time,
+# tiny's 0.96x, mlp's 0.99x (docs/architecture.md, "Layers and fused primitives").
 
 
 @primitive("linear_relu", save=(0, 1), save_output=True)
