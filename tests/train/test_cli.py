@@ -29,6 +29,25 @@ def test_default_train_reaches_97_percent_on_digits(tmp_path):
         assert (out / name).is_file(), name
 
 
+def test_compile_trains_the_default_recipe_to_the_same_result(tmp_path, capsys):
+    """--compile replays each batch's forward and backward (chainrule.compile): the run's result is eager's (equal
+    to float32 rounding: with two threads the BLAS's thread count is a measured choice in either run)."""
+    results = []
+    for flags in ([], ["--compile"]):
+        argv = ["train", "--epochs", "3", "--no-progress", "--no-plots", "--out", str(tmp_path / str(len(flags)))]
+        assert main([*argv, *flags]) == 0
+        found = re.search(r"test accuracy (\d\.\d+)  test loss (\d\.\d+)", capsys.readouterr().out)
+        results.append((float(found.group(1)), float(found.group(2))))
+    (acc, loss), (acc_c, loss_c) = results
+    assert acc >= 0.9 and abs(acc - acc_c) <= 0.01 and abs(loss - loss_c) <= 1e-3, results
+
+
+def test_compile_is_refused_by_recipes_with_their_own_loop(tmp_path, capsys):
+    code = main(["train", "--recipe", "movielens-mf", "--compile", "--no-progress", "--out", str(tmp_path / "mf")])
+    assert code != 0
+    assert "recipe movielens-mf runs its own training loop; --compile" in capsys.readouterr().err
+
+
 def test_resume_continues_a_run(tmp_path):
     out = tmp_path / "mlp"
     assert (

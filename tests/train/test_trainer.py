@@ -14,7 +14,7 @@ from chainrule.nn import functional as F
 from chainrule.train import EarlyStopping, KeepBest, Trainer, accuracy
 
 
-def build(seed=0, run_dir=None, callbacks=()):
+def build(seed=0, run_dir=None, callbacks=(), **options):
     """Digits, an MLP with dropout, Adam with a schedule and a seeded shuffling loader."""
     cr.manual_seed(seed)
     x, y = load_digits(flatten=True)
@@ -36,6 +36,7 @@ def build(seed=0, run_dir=None, callbacks=()):
         callbacks=list(callbacks),
         progress=False,
         log=None,
+        **options,
     )
 
 
@@ -59,6 +60,53 @@ def test_resume_is_bit_for_bit(tmp_path):
         assert np.array_equal(expected[k], got[k]), f"{k} differs after resume"
     assert [h["epoch"] for h in second.history] == [1, 2, 3, 4]
     assert second.history[-1]["train_loss"] == straight.history[-1]["train_loss"]
+
+
+def test_compiled_steps_train_bit_for_bit_as_eager():
+    """Trainer(compile=True): the forward and backward replayed (dropout masks drawn afresh in eager's order, the
+    last short batch a second signature); weights and history equal eager's (one thread: several make the BLAS's
+    thread count, and so the rounding, a measured choice)."""
+    before = cr.get_num_threads()
+    cr.set_num_threads(1)
+    try:
+        eager = build()  # (each build seeds the generator that draws the dropout masks)
+        eager.fit(3)
+        compiled = build(compile=True)
+        compiled.fit(3)
+    finally:
+        cr.set_num_threads(before)
+    assert eager._captured is None
+    explained = compiled._captured.explain()
+    assert "2 signature(s)" in explained and explained.count("replayed") == 2 and "eager 0" in explained
+
+    def untimed(history):
+        return [{k: v for k, v in record.items() if k != "seconds"} for record in history]
+
+    assert untimed(compiled.history) == untimed(eager.history)
+    for k, v in weights(eager).items():
+        assert np.array_equal(v, weights(compiled)[k]), k
+
+
+def test_compile_is_off_with_a_gradient_monitor():
+    from chainrule.diagnostics import GradientMonitor  # noqa: PLC0415
+
+    trainer = build(compile=True)
+    assert trainer._captured is not None
+    monitor = GradientMonitor(trainer.model)
+    monitored = Trainer(
+        trainer.model,
+        trainer.optimizer,
+        F.cross_entropy,
+        trainer.train_loader,
+        monitor=monitor,
+        progress=False,
+        log=None,
+        compile=True,
+    )
+    assert monitored._captured is None  # its hooks would make every step eager
+    monitored.fit(1)
+    monitor.detach()
+    assert monitor.history
 
 
 def test_metrics_log_checkpoint_and_plots(tmp_path):

@@ -79,6 +79,11 @@ def add_train_command(sub) -> None:
     train.add_argument("--seeds", type=_seed_list, help="comma-separated seeds: one run each, then mean and spread")
     train.add_argument("--grad-clip", type=_positive_float, help="clip the global gradient norm to this value")
     train.add_argument(
+        "--compile",
+        action="store_true",
+        help="capture each batch's forward and backward once and replay it (chainrule.compile; same results)",
+    )
+    train.add_argument(
         "--checkpoint-activations",
         action="store_true",
         help="recompute activations in backward to save memory (recipes that support it, e.g. BERT)",
@@ -206,7 +211,7 @@ def cmd_train(args):
     except SettingsError as exc:
         raise UsageError(str(exc)) from None
     if r.run is not None:
-        flags = {"--monitor": args.monitor, "--find-lr": args.find_lr, "--seeds": args.seeds}
+        flags = {"--monitor": args.monitor, "--find-lr": args.find_lr, "--seeds": args.seeds, "--compile": args.compile}
         used = [flag for flag, value in flags.items() if value]
         if used:
             raise UsageError(f"recipe {r.name} runs its own training loop; {', '.join(used)} apply to the others")
@@ -324,6 +329,7 @@ def _train_one(args, r, settings, run_dir) -> dict:
         monitor=monitor,
         distributed=distributed,
         run_settings=settings.to_dict(),
+        compile=args.compile,
     )
     began = time.perf_counter()
     try:

@@ -75,6 +75,15 @@ class Trainer:
     with a ``run_dir`` its report, plot and JSON are written there at the end
     of ``fit``.
 
+    ``compile``: each batch's forward, loss, ``zero_grad`` and backward run
+    through ``chainrule.compile`` (step capture: traced on the first batches of
+    a shape, then replayed without the Python that chose the kernels; the same
+    kernels, so the same values bit for bit).  The gradient check, clipping,
+    optimizer step, scheduler and metrics stay eager.  Off with a ``monitor`` or
+    ``distributed`` (their hooks would make every step eager); a batch the
+    capture cannot take (see ``chainrule.compile``) runs eagerly with a
+    one-time warning.
+
     ``distributed``: a ``chainrule.distributed.DistributedTraining`` when the
     run is data-parallel.  Only its main rank (0) logs, shows a progress bar
     and writes metrics, plots and checkpoints (the others get
@@ -98,6 +107,7 @@ class Trainer:
         plots: write loss and metric plots (PNG) into ``run_dir``.
         nonfinite: ``"skip"``, ``"raise"`` or ``"step"``, as above.
         monitor: a ``GradientMonitor``, or None.
+        compile: capture and replay each batch's forward and backward (``chainrule.compile``), as above.
         distributed: a ``DistributedTraining``, or None.
         run_settings: the run's settings (recipe, hyperparameters), stored in its checkpoints.
 
@@ -136,6 +146,7 @@ class Trainer:
         monitor=None,
         distributed=None,
         run_settings: dict | None = None,
+        compile: bool = False,  # noqa: A002 - PyTorch's word for it (torch.compile)
     ):
         self.distributed = distributed
         if distributed is not None and not distributed.is_main:
@@ -169,6 +180,11 @@ class Trainer:
         if monitor is not None and monitor.on_issue is not None:
             monitor.on_issue = self._on_gradient_issue
         self._warned_nonfinite = False
+        self._captured = None  # the compiled forward-backward (``compile``), or None
+        if compile and monitor is None and distributed is None:
+            from ..compile import compile as capture  # noqa: PLC0415
+
+            self._captured = capture(self._forward_backward)
 
     # ------------------------------------------------------------------ helpers
 
@@ -216,6 +232,16 @@ class Trainer:
             return self.model(*inputs)
         return self.model(inputs)
 
+    def _forward_backward(self, *tensors):
+        """One batch's forward, loss, ``zero_grad`` and backward: ``tensors`` are the inputs, then the target (flat,
+        so that ``chainrule.compile`` sees each as an argument).  Returns (output, loss)."""
+        *inputs, target = tensors
+        output = self.model(*inputs)
+        loss = self.loss_fn(output, target)
+        self.optimizer.zero_grad()
+        loss.backward()
+        return output, loss
+
     def _is_plateau(self):
         return self.scheduler is not None and type(self.scheduler).__name__ == "ReduceLROnPlateau"
 
@@ -232,10 +258,14 @@ class Trainer:
         batches = _progress(self.train_loader, len(self.train_loader), f"epoch {epoch}", self.progress)
         for batch in batches:
             inputs, target = self._place(self._split(batch))
-            output = self._forward(inputs)
-            loss = self.loss_fn(output, target)
-            self.optimizer.zero_grad()
-            loss.backward()
+            if self._captured is not None:
+                flat = (*inputs, target) if isinstance(inputs, (tuple, list)) else (inputs, target)
+                output, loss = self._captured(*flat)
+            else:
+                output = self._forward(inputs)
+                loss = self.loss_fn(output, target)
+                self.optimizer.zero_grad()
+                loss.backward()
             step = self._clip_and_check(epoch, used + skipped + 1)
             if step:
                 self.optimizer.step()
