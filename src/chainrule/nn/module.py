@@ -537,15 +537,16 @@ class Module:
 # --------------------------------------------------------------------------- containers
 
 
-# (class, class) -> fn(first module, x): two modules in a row that ``Sequential`` runs as one op (filled where the
-# classes are defined: nn/modules/activation.py)
-FUSED: dict = {}
+# (class, class) -> fn(first module, x): two modules in a row that ``Sequential`` runs as one op, and the first
+# classes of those pairs (what Sequential's loop asks per module); filled by ``fuse`` alone, where the classes are
+# defined (nn/modules/activation.py)
+_FUSED: dict = {}
 _FUSED_FIRST: set = set()
 
 
 def fuse(first: type, second: type, fn) -> None:
     """Let ``Sequential`` run a ``first`` module followed by a ``second`` one as ``fn(first module, x)``."""
-    FUSED[(first, second)] = fn
+    _FUSED[(first, second)] = fn
     _FUSED_FIRST.add(first)
 
 
@@ -594,20 +595,12 @@ class Sequential(Module):
                 self.add_module(str(i), m)
 
     def forward(self, x):
-        modules = self._modules
-        if len(modules) > 1:
-            return self._forward_fused(x)
-        for module in modules.values():
-            x = module(x)
-        return x
-
-    def _forward_fused(self, x):
-        """The modules in order, where a pair in ``FUSED`` (an ``nn.Linear`` and the ``nn.ReLU`` after it) runs
-        as one op: both of exactly those classes, neither with hooks or an instance ``forward``, autocast off."""
+        """The modules in order, where a pair ``fuse`` names (an ``nn.Linear`` and the ``nn.ReLU`` after it) runs as
+        one op: both of exactly those classes, neither with hooks or an instance ``forward``, autocast off."""
         held = None  # a module that may run fused with the one after it
         for module in self._modules.values():
             if held is not None:
-                fused = FUSED.get((type(held), type(module)))
+                fused = _FUSED.get((type(held), type(module)))
                 if fused is not None and _unhooked(held) and _unhooked(module) and autocast_state() is None:
                     x = fused(held, x)
                     held = None

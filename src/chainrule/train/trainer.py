@@ -181,10 +181,11 @@ class Trainer:
             monitor.on_issue = self._on_gradient_issue
         self._warned_nonfinite = False
         self._captured = None  # the compiled forward-backward (``compile``), or None
+        self._step_fn = self._forward_backward  # what a training batch runs: it, or it captured
         if compile and monitor is None and distributed is None:
             from ..compile import compile as capture  # noqa: PLC0415
 
-            self._captured = capture(self._forward_backward)
+            self._step_fn = self._captured = capture(self._forward_backward)
 
     # ------------------------------------------------------------------ helpers
 
@@ -258,14 +259,8 @@ class Trainer:
         batches = _progress(self.train_loader, len(self.train_loader), f"epoch {epoch}", self.progress)
         for batch in batches:
             inputs, target = self._place(self._split(batch))
-            if self._captured is not None:
-                flat = (*inputs, target) if isinstance(inputs, (tuple, list)) else (inputs, target)
-                output, loss = self._captured(*flat)
-            else:
-                output = self._forward(inputs)
-                loss = self.loss_fn(output, target)
-                self.optimizer.zero_grad()
-                loss.backward()
+            flat = (*inputs, target) if isinstance(inputs, (tuple, list)) else (inputs, target)
+            output, loss = self._step_fn(*flat)
             step = self._clip_and_check(epoch, used + skipped + 1)
             if step:
                 self.optimizer.step()
